@@ -1,0 +1,562 @@
+//! The master-list import (SPEC 9): one row per detention, rows with the same
+//! NHS number (or, without one, the same `local_id`) being one person.
+//!
+//! Every cell is checked and every problem reported by row and column; a file
+//! with any problem imports nothing, so a register is never half-loaded.
+//!
+//! How rows of one person fit together, in order of `detention_start`:
+//! - a row identical to an earlier one (apart from its row number) is
+//!   dropped, so re-importing the same list is harmless;
+//! - a row with no `left_hospital` followed by a later row is a **change of
+//!   section while in hospital** (s2 then s3): the later row's
+//!   `detention_start` is when the new section began, and the earlier
+//!   detention ends there. This is the scenario format's `detained` event;
+//! - otherwise a detention must not start before an earlier one ended
+//!   (`left_hospital`); starting on the day of leaving is a re-detention;
+//! - two different rows starting on the same day contradict each other.
+
+use std::collections::HashMap;
+
+use aftercare_core::date::NaiveDate;
+use aftercare_core::{NhsNumber, OrgCode, Section, parse_date};
+
+use crate::error::{Collector, ImportErrors};
+use crate::table::{HeaderMap, TableRow, UnknownColumns, read_table};
+
+/// The master-list columns, in the order exports write them.
+pub const REGISTER_COLUMNS: [&str; 16] = [
+    "nhs_number",
+    "local_id",
+    "family_name",
+    "given_name",
+    "date_of_birth",
+    "section",
+    "detention_start",
+    "ordinary_residence",
+    "no_fixed_abode",
+    "gp_practice",
+    "gp_commissioner",
+    "residence_commissioner",
+    "place_of_detention",
+    "left_hospital",
+    "discharged_to",
+    "date_added",
+];
+
+const REQUIRED: [&str; 5] = [
+    "family_name",
+    "given_name",
+    "date_of_birth",
+    "section",
+    "detention_start",
+];
+
+/// Longest `local_id` accepted: council system numbers are short, and a long
+/// one is usually a pasted note.
+pub const MAX_LOCAL_ID: usize = 64;
+
+/// A checked master list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterFile {
+    /// In the order each person first appears in the file.
+    pub people: Vec<PersonImport>,
+    /// Data rows read (blank rows not counted; identical duplicates counted).
+    pub rows: usize,
+}
+
+/// One person and their detentions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonImport {
+    pub nhs_number: Option<NhsNumber>,
+    pub local_id: Option<String>,
+    /// As written on the person's first row, with runs of spaces made one.
+    pub family_name: String,
+    pub given_name: String,
+    pub date_of_birth: NaiveDate,
+    /// Sorted by `detention_start`.
+    pub detentions: Vec<DetentionImport>,
+}
+
+/// One row: a detention, or a change of section while in hospital (see the
+/// module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetentionImport {
+    /// The spreadsheet row it came from.
+    pub line: usize,
+    pub section: Section,
+    pub detention_start: NaiveDate,
+    /// The council where the person was ordinarily resident when detained;
+    /// `None` exactly when `no_fixed_abode`.
+    pub ordinary_residence: Option<OrgCode>,
+    pub no_fixed_abode: bool,
+    pub gp_practice: Option<OrgCode>,
+    pub gp_commissioner: Option<OrgCode>,
+    pub residence_commissioner: Option<OrgCode>,
+    pub place_of_detention: Option<String>,
+    pub left_hospital: Option<NaiveDate>,
+    pub discharged_to: Option<OrgCode>,
+    pub date_added: Option<NaiveDate>,
+}
+
+impl DetentionImport {
+    /// The same facts, wherever in the file they were written.
+    fn same_facts(&self, other: &DetentionImport) -> bool {
+        DetentionImport {
+            line: other.line,
+            ..self.clone()
+        } == *other
+    }
+}
+
+/// Reads and checks a master list (CSV or XLSX).
+///
+/// ```
+/// let csv = "nhs_number,family_name,given_name,date_of_birth,section,detention_start,ordinary_residence\n\
+///            943 476 5919,Smith,Ann,01/02/1980,3,2023-01-09,E10000016\n";
+/// let register = aftercare_files::parse_register("register.csv", csv.as_bytes()).unwrap();
+/// assert_eq!(register.people[0].detentions[0].line, 2);
+///
+/// let bad = csv.replace("943 476 5919", "1234567890");
+/// let err = aftercare_files::parse_register("register.csv", bad.as_bytes()).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "register.csv: 1 problem:\n\
+///      row 2, column nhs_number: `1234567890`: NHS number fails the modulus 11 check"
+/// );
+/// ```
+pub fn parse_register(file_name: &str, bytes: &[u8]) -> Result<RegisterFile, ImportErrors> {
+    let table = read_table(file_name, bytes).map_err(|e| ImportErrors::unreadable(file_name, e))?;
+    let mut errors = Collector::default();
+    let map = match table.map_headers(&REGISTER_COLUMNS, UnknownColumns::Reject) {
+        Ok(map) => map,
+        Err(e) => {
+            errors.extend(e);
+            return Err(errors.into_errors(file_name));
+        }
+    };
+    for name in REQUIRED {
+        if !map.has(name) {
+            errors.push(table.header_line, name, "required column is missing");
+        }
+    }
+    if !map.has("nhs_number") && !map.has("local_id") {
+        errors.push(
+            table.header_line,
+            "nhs_number",
+            "required column is missing: a register needs an nhs_number or a local_id column",
+        );
+    }
+    if !errors.is_empty() {
+        return Err(errors.into_errors(file_name));
+    }
+
+    let rows: Vec<Row> = table
+        .rows
+        .iter()
+        .filter_map(|r| parse_row(&map, r, &mut errors))
+        .collect();
+    let people = group_people(rows, &mut errors);
+    errors.finish(file_name)?;
+    Ok(RegisterFile {
+        people,
+        rows: table.rows.len(),
+    })
+}
+
+/// One row's checked values.
+struct Row {
+    nhs_number: Option<NhsNumber>,
+    local_id: Option<String>,
+    family_name: String,
+    given_name: String,
+    date_of_birth: NaiveDate,
+    detention: DetentionImport,
+}
+
+/// The cells of one row, and the problems found in them.
+pub(crate) struct Cells<'a> {
+    map: &'a HeaderMap,
+    row: &'a TableRow,
+    errors: &'a mut Collector,
+    ok: bool,
+}
+
+impl<'a> Cells<'a> {
+    pub(crate) fn new(map: &'a HeaderMap, row: &'a TableRow, errors: &'a mut Collector) -> Self {
+        Cells {
+            map,
+            row,
+            errors,
+            ok: true,
+        }
+    }
+
+    pub(crate) fn ok(&self) -> bool {
+        self.ok
+    }
+
+    pub(crate) fn text(&self, column: &str) -> &'a str {
+        self.map.cell(self.row, column)
+    }
+
+    pub(crate) fn fail(&mut self, column: &str, reason: impl Into<String>) {
+        self.ok = false;
+        self.errors.push(self.row.line, column, reason);
+    }
+
+    pub(crate) fn required_text(&mut self, column: &str) -> Option<String> {
+        let text = self.text(column);
+        if text.is_empty() {
+            self.fail(column, "required, but blank");
+            return None;
+        }
+        Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+
+    pub(crate) fn optional_text(&mut self, column: &str) -> Option<String> {
+        let text = self.text(column);
+        (!text.is_empty()).then(|| text.to_string())
+    }
+
+    pub(crate) fn required_date(&mut self, column: &str) -> Option<NaiveDate> {
+        if self.text(column).is_empty() {
+            self.fail(column, "required, but blank");
+            return None;
+        }
+        self.optional_date(column)
+    }
+
+    pub(crate) fn optional_date(&mut self, column: &str) -> Option<NaiveDate> {
+        let text = self.text(column);
+        if text.is_empty() {
+            return None;
+        }
+        match parse_date(text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.fail(column, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// A blank cell is `Ok(None)`; a bad NHS number is reported and `Err`.
+    pub(crate) fn nhs_number(&mut self, column: &str) -> Result<Option<NhsNumber>, ()> {
+        let text = self.text(column);
+        if text.is_empty() {
+            return Ok(None);
+        }
+        // The core's messages do not repeat the value; the user needs it.
+        NhsNumber::parse(text)
+            .map(Some)
+            .map_err(|e| self.fail(column, format!("`{text}`: {e}")))
+    }
+
+    fn org(
+        &mut self,
+        column: &str,
+        parse: fn(&str) -> Result<OrgCode, aftercare_core::org::OrgCodeError>,
+    ) -> Option<OrgCode> {
+        let text = self.text(column);
+        if text.is_empty() {
+            return None;
+        }
+        parse(text)
+            .map_err(|e| self.fail(column, e.to_string()))
+            .ok()
+    }
+
+    fn yes_no(&mut self, column: &str) -> bool {
+        let text = self.text(column);
+        match text.to_ascii_lowercase().as_str() {
+            "" | "no" | "n" | "false" | "0" => false,
+            "yes" | "y" | "true" | "1" => true,
+            _ => {
+                self.fail(column, format!("`{text}` is not yes or no"));
+                false
+            }
+        }
+    }
+}
+
+fn parse_row(map: &HeaderMap, table_row: &TableRow, errors: &mut Collector) -> Option<Row> {
+    let mut c = Cells::new(map, table_row, errors);
+    let nhs_number = c.nhs_number("nhs_number");
+    let local_id = c.optional_text("local_id");
+    if local_id
+        .as_ref()
+        .is_some_and(|id| id.chars().count() > MAX_LOCAL_ID)
+    {
+        c.fail("local_id", format!("longer than {MAX_LOCAL_ID} characters"));
+    }
+    if matches!(nhs_number, Ok(None)) && local_id.is_none() {
+        let column = if map.has("nhs_number") {
+            "nhs_number"
+        } else {
+            "local_id"
+        };
+        c.fail(
+            column,
+            "no patient identifier: give an NHS number or a local_id",
+        );
+    }
+    let family_name = c.required_text("family_name");
+    let given_name = c.required_text("given_name");
+    let date_of_birth = c.required_date("date_of_birth");
+    let section = match Section::parse(c.text("section")) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            c.fail("section", e.to_string());
+            None
+        }
+    };
+    let detention_start = c.required_date("detention_start");
+    let ordinary_residence = c.org("ordinary_residence", OrgCode::parse_council);
+    let no_fixed_abode = c.yes_no("no_fixed_abode");
+    let gp_practice = c.org("gp_practice", OrgCode::parse);
+    let gp_commissioner = c.org("gp_commissioner", OrgCode::parse);
+    let residence_commissioner = c.org("residence_commissioner", OrgCode::parse);
+    let place_of_detention = c.optional_text("place_of_detention");
+    let left_hospital = c.optional_date("left_hospital");
+    let discharged_to = c.org("discharged_to", OrgCode::parse_council);
+    let date_added = c.optional_date("date_added");
+
+    // Checks across cells, each reported once on the cell to correct.
+    let residence_text = c.text("ordinary_residence");
+    match (residence_text.is_empty(), no_fixed_abode) {
+        (true, false) => c.fail(
+            "ordinary_residence",
+            "blank, but no_fixed_abode is not yes: give the council of ordinary residence, or no_fixed_abode = yes",
+        ),
+        (false, true) => c.fail(
+            "no_fixed_abode",
+            format!("is yes, but ordinary_residence gives `{residence_text}`: give one or the other"),
+        ),
+        _ => {}
+    }
+    if let (Some(dob), Some(start)) = (date_of_birth, detention_start)
+        && dob > start
+    {
+        c.fail(
+            "date_of_birth",
+            format!("date of birth {dob} is after the detention start {start}"),
+        );
+    }
+    if let (Some(start), Some(left)) = (detention_start, left_hospital)
+        && left < start
+    {
+        c.fail(
+            "left_hospital",
+            format!(
+                "detention ends before it starts (left hospital {left}, detention start {start})"
+            ),
+        );
+    }
+    if !c.text("discharged_to").is_empty() && c.text("left_hospital").is_empty() {
+        c.fail(
+            "discharged_to",
+            "given, but left_hospital is blank: a person is discharged when they leave hospital",
+        );
+    }
+
+    if !c.ok() {
+        return None;
+    }
+    Some(Row {
+        nhs_number: nhs_number.ok()?,
+        local_id,
+        family_name: family_name?,
+        given_name: given_name?,
+        date_of_birth: date_of_birth?,
+        detention: DetentionImport {
+            line: table_row.line,
+            section: section?,
+            detention_start: detention_start?,
+            ordinary_residence,
+            no_fixed_abode,
+            gp_practice,
+            gp_commissioner,
+            residence_commissioner,
+            place_of_detention,
+            left_hospital,
+            discharged_to,
+            date_added,
+        },
+    })
+}
+
+/// Names match when they differ only in case and spacing.
+fn same_name(a: &str, b: &str) -> bool {
+    let key = |s: &str| {
+        s.split_whitespace()
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+    };
+    key(a) == key(b)
+}
+
+fn group_people(rows: Vec<Row>, errors: &mut Collector) -> Vec<PersonImport> {
+    let mut people: Vec<(usize, PersonImport)> = Vec::new(); // (first row, person)
+    let mut by_nhs: HashMap<NhsNumber, usize> = HashMap::new();
+    let mut by_local: HashMap<String, usize> = HashMap::new();
+
+    for row in rows {
+        let line = row.detention.line;
+        let existing = match (&row.nhs_number, &row.local_id) {
+            (Some(nhs), local) => by_nhs.get(nhs).copied().or_else(|| {
+                // A person first listed by local_id alone gains the NHS number.
+                local
+                    .as_ref()
+                    .and_then(|id| by_local.get(id).copied())
+                    .filter(|&i| people[i].1.nhs_number.is_none())
+            }),
+            (None, Some(id)) => by_local.get(id).copied(),
+            (None, None) => None, // ruled out by parse_row
+        };
+        let Some(i) = existing else {
+            let i = people.len();
+            if let Some(nhs) = &row.nhs_number {
+                by_nhs.insert(nhs.clone(), i);
+            }
+            if let Some(id) = &row.local_id {
+                if let Some(&other) = by_local.get(id) {
+                    errors.push(
+                        line,
+                        "local_id",
+                        format!(
+                            "`{id}` belongs to a different person (NHS number differs) on row {}",
+                            people[other].0
+                        ),
+                    );
+                    continue;
+                }
+                by_local.insert(id.clone(), i);
+            }
+            people.push((
+                line,
+                PersonImport {
+                    nhs_number: row.nhs_number,
+                    local_id: row.local_id,
+                    family_name: row.family_name,
+                    given_name: row.given_name,
+                    date_of_birth: row.date_of_birth,
+                    detentions: vec![row.detention],
+                },
+            ));
+            continue;
+        };
+
+        let (first, person) = &mut people[i];
+        let mut agree = true;
+        let mut disagree = |column: &str, mine: &str, theirs: &str| {
+            agree = false;
+            errors.push(
+                line,
+                column,
+                format!("`{mine}` disagrees with `{theirs}` on row {first} for the same person"),
+            );
+        };
+        if !same_name(&row.family_name, &person.family_name) {
+            disagree("family_name", &row.family_name, &person.family_name);
+        }
+        if !same_name(&row.given_name, &person.given_name) {
+            disagree("given_name", &row.given_name, &person.given_name);
+        }
+        if row.date_of_birth != person.date_of_birth {
+            disagree(
+                "date_of_birth",
+                &row.date_of_birth.to_string(),
+                &person.date_of_birth.to_string(),
+            );
+        }
+        match (&row.local_id, &person.local_id) {
+            (Some(mine), Some(theirs)) if mine != theirs => disagree("local_id", mine, theirs),
+            _ => {}
+        }
+        if !agree {
+            continue;
+        }
+        if person.nhs_number.is_none()
+            && let Some(nhs) = row.nhs_number
+        {
+            by_nhs.insert(nhs.clone(), i);
+            person.nhs_number = Some(nhs);
+        }
+        if person.local_id.is_none()
+            && let Some(id) = row.local_id
+        {
+            if let Some(&other) = by_local.get(&id) {
+                errors.push(
+                    line,
+                    "local_id",
+                    format!(
+                        "`{id}` belongs to a different person on row {}",
+                        people[other].0
+                    ),
+                );
+                continue;
+            }
+            by_local.insert(id.clone(), i);
+            people[i].1.local_id = Some(id);
+        }
+        people[i].1.detentions.push(row.detention);
+    }
+
+    people
+        .into_iter()
+        .map(|(_, mut person)| {
+            person.detentions = fit_detentions(std::mem::take(&mut person.detentions), errors);
+            person
+        })
+        .collect()
+}
+
+/// Orders one person's detentions, drops identical repeats and reports
+/// overlaps (see the module documentation for what counts as one).
+fn fit_detentions(
+    mut detentions: Vec<DetentionImport>,
+    errors: &mut Collector,
+) -> Vec<DetentionImport> {
+    detentions.sort_by_key(|d| (d.detention_start, d.line));
+    let mut kept: Vec<DetentionImport> = Vec::with_capacity(detentions.len());
+    // The latest `left_hospital` so far, and its row.
+    let mut busy_until: Option<(NaiveDate, usize)> = None;
+    for d in detentions {
+        if kept.iter().any(|k| k.same_facts(&d)) {
+            continue;
+        }
+        if let Some(prev) = kept.last()
+            && prev.detention_start == d.detention_start
+        {
+            errors.push(
+                d.line,
+                "detention_start",
+                format!(
+                    "another detention of this person (row {}) starts on the same day, {}",
+                    prev.line, d.detention_start
+                ),
+            );
+            continue;
+        }
+        if let Some((end, line)) = busy_until
+            && d.detention_start < end
+        {
+            errors.push(
+                d.line,
+                "detention_start",
+                format!(
+                    "detention starts on {}, before the detention on row {line} ended (left hospital {end})",
+                    d.detention_start
+                ),
+            );
+            continue;
+        }
+        if let Some(left) = d.left_hospital
+            && busy_until.is_none_or(|(end, _)| left > end)
+        {
+            busy_until = Some((left, d.line));
+        }
+        kept.push(d);
+    }
+    kept
+}

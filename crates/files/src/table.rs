@@ -1,0 +1,633 @@
+//! Reading a CSV or XLSX file into a [`Table`] of trimmed text cells, with the
+//! row numbers a spreadsheet shows, so later checks can say exactly where a
+//! problem is. Everything here takes bytes: the caller does the IO.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+
+use calamine::{DataRef, Reader, Xlsx};
+
+use crate::error::{FileError, RowError};
+
+/// Beyond Excel's own row limit a file is not a register.
+pub const MAX_ROWS: usize = 1_048_576;
+/// Generous for any register; stops a crafted sheet from claiming 16 384
+/// columns on every row.
+pub const MAX_COLUMNS: usize = 500;
+
+/// The two spreadsheet formats the product exchanges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Xlsx,
+}
+
+impl FileFormat {
+    /// The format a file name claims, by extension (case-insensitive).
+    ///
+    /// ```
+    /// use aftercare_files::FileFormat;
+    /// assert_eq!(FileFormat::from_name("Register.XLSX"), Some(FileFormat::Xlsx));
+    /// assert_eq!(FileFormat::from_name("register.csv"), Some(FileFormat::Csv));
+    /// assert_eq!(FileFormat::from_name("register.txt"), None);
+    /// ```
+    pub fn from_name(file_name: &str) -> Option<FileFormat> {
+        let (_, ext) = file_name.rsplit_once('.')?;
+        match ext.to_ascii_lowercase().as_str() {
+            "csv" => Some(FileFormat::Csv),
+            "xlsx" | "xlsm" => Some(FileFormat::Xlsx),
+            _ => None,
+        }
+    }
+
+    /// The format of these bytes: the content wins over the name, because
+    /// files get renamed (an XLSX saved as `.csv` is still a zip archive).
+    /// A `.xlsx` name on something that is not a zip is reported, not read as
+    /// CSV, so the user learns the file is damaged.
+    pub fn detect(file_name: &str, bytes: &[u8]) -> Result<FileFormat, FileError> {
+        if bytes.starts_with(ZIP_MAGIC) {
+            return Ok(FileFormat::Xlsx);
+        }
+        if bytes.starts_with(CFB_MAGIC) {
+            return Err(FileError::OldExcel {
+                file: file_name.into(),
+            });
+        }
+        match Self::from_name(file_name) {
+            Some(FileFormat::Xlsx) => Err(FileError::NotXlsx {
+                file: file_name.into(),
+                reason: "the file is not a zip archive".into(),
+            }),
+            // Unknown extensions (`.txt`) are read as CSV: that is what they
+            // almost always are.
+            Some(FileFormat::Csv) | None => Ok(FileFormat::Csv),
+        }
+    }
+}
+
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+/// Compound File Binary: the container of old `.xls` workbooks.
+const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+/// A header and rows of trimmed text cells.
+///
+/// Invariants: every row has exactly `headers.len()` cells; rows whose cells
+/// are all blank are left out (their numbers are skipped, not reused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub headers: Vec<String>,
+    /// The spreadsheet row of the header: 1 unless blank rows precede it.
+    pub header_line: usize,
+    pub rows: Vec<TableRow>,
+}
+
+/// One data row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRow {
+    /// The row number as a spreadsheet shows it: the header is row 1, the
+    /// first data row is row 2.
+    pub line: usize,
+    pub cells: Vec<String>,
+}
+
+/// Reads a CSV (UTF-8, optional BOM) or the first worksheet of an XLSX
+/// workbook. Cells are trimmed. The first non-blank row is the header.
+///
+/// ```
+/// let t = aftercare_files::read_table("x.csv", b"a,b\n 1 ,\"two, three\"\n").unwrap();
+/// assert_eq!(t.headers, ["a", "b"]);
+/// assert_eq!(t.rows[0].line, 2);
+/// assert_eq!(t.rows[0].cells, ["1", "two, three"]);
+/// ```
+pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Table, FileError> {
+    let raw = match FileFormat::detect(file_name, bytes)? {
+        FileFormat::Csv => read_csv_rows(file_name, bytes)?,
+        FileFormat::Xlsx => read_xlsx_rows(file_name, bytes)?,
+    };
+    build_table(file_name, raw)
+}
+
+/// A row straight from the file: its spreadsheet number and cells, with the
+/// cell count the file gave (CSV) or `None` (XLSX, where cells are positional).
+struct RawRow {
+    line: usize,
+    cells: Vec<String>,
+    csv_count: Option<usize>,
+}
+
+fn build_table(file: &str, raw: Vec<RawRow>) -> Result<Table, FileError> {
+    let mut rows = raw
+        .into_iter()
+        .filter(|r| r.cells.iter().any(|c| !c.is_empty()));
+    let header = rows
+        .next()
+        .ok_or_else(|| FileError::Empty { file: file.into() })?;
+    let mut headers = header.cells;
+    // Trailing blank header cells are common (a stray comma, a formatted
+    // column); blank ones in the middle would leave a column without a name.
+    while headers.last().is_some_and(|h| h.is_empty()) {
+        headers.pop();
+    }
+    if let Some(i) = headers.iter().position(|h| h.is_empty()) {
+        return Err(FileError::BlankHeader {
+            file: file.into(),
+            line: header.line,
+            column: column_label(i, header.csv_count.is_none()),
+        });
+    }
+    let width = headers.len();
+    let mut out = Vec::new();
+    for mut row in rows {
+        if let Some(found) = row.csv_count
+            && found < width
+        {
+            return Err(FileError::CellCount {
+                file: file.into(),
+                line: row.line,
+                found,
+                expected: width,
+            });
+        }
+        if let Some(extra) = row.cells.iter().skip(width).position(|c| !c.is_empty()) {
+            return Err(match row.csv_count {
+                Some(found) => FileError::CellCount {
+                    file: file.into(),
+                    line: row.line,
+                    found,
+                    expected: width,
+                },
+                None => FileError::BeyondHeader {
+                    file: file.into(),
+                    line: row.line,
+                    column: column_label(width + extra, true),
+                },
+            });
+        }
+        row.cells.resize(width, String::new());
+        out.push(TableRow {
+            line: row.line,
+            cells: row.cells,
+        });
+    }
+    Ok(Table {
+        headers,
+        header_line: header.line,
+        rows: out,
+    })
+}
+
+/// `C` for XLSX (the letters the user sees), `3` for CSV.
+fn column_label(index: usize, letters: bool) -> String {
+    if !letters {
+        return (index + 1).to_string();
+    }
+    let mut n = index + 1;
+    let mut s = Vec::new();
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        s.push(b'A' + rem as u8);
+        n = (n - 1) / 26;
+    }
+    s.reverse();
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+fn read_csv_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(FileError::Utf16 { file: file.into() });
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    let mut rows = Vec::new();
+    // The csv reader skips blank lines and a quoted cell may span lines, so
+    // neither the record count nor the text line is the spreadsheet row: a
+    // spreadsheet shows each record as one row and each blank line as an
+    // empty row. Count records, plus the blank lines skipped before each.
+    let mut row = 0usize;
+    loop {
+        let start = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
+        let more = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| FileError::Csv {
+                file: file.into(),
+                line: row + 1,
+                reason: e.to_string(),
+            })?;
+        if !more {
+            break;
+        }
+        // The previous record's line end may be consumed with it or with
+        // this record, so back up to the start of the run of line ends; its
+        // first line end (after a record) ends that record, the rest are
+        // blank lines.
+        let mut run = start.min(bytes.len());
+        while run > 0 && matches!(bytes.get(run - 1), Some(b'\r' | b'\n')) {
+            run -= 1;
+        }
+        let ends = leading_line_ends(bytes.get(run..).unwrap_or_default());
+        row += 1 + if run == 0 {
+            ends
+        } else {
+            ends.saturating_sub(1)
+        };
+        if rows.len() >= MAX_ROWS {
+            return Err(FileError::TooLarge {
+                file: file.into(),
+                what: "rows",
+                limit: MAX_ROWS,
+            });
+        }
+        if record.len() > MAX_COLUMNS {
+            return Err(FileError::TooLarge {
+                file: file.into(),
+                what: "columns",
+                limit: MAX_COLUMNS,
+            });
+        }
+        let mut cells = Vec::with_capacity(record.len());
+        for field in record.iter() {
+            let text = std::str::from_utf8(field).map_err(|_| FileError::NotUtf8 {
+                file: file.into(),
+                line: row,
+            })?;
+            cells.push(text.trim().to_string());
+        }
+        rows.push(RawRow {
+            line: row,
+            csv_count: Some(cells.len()),
+            cells,
+        });
+    }
+    Ok(rows)
+}
+
+/// How many line ends (CRLF, LF or CR) `bytes` starts with.
+fn leading_line_ends(bytes: &[u8]) -> usize {
+    let mut count = 0;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => i += 2,
+            b'\r' | b'\n' => i += 1,
+            _ => break,
+        }
+        count += 1;
+    }
+    count
+}
+
+fn read_xlsx_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
+    // calamine parses untrusted zip and XML; a panic deep inside it must
+    // become a refused file, not a crashed server.
+    std::panic::catch_unwind(|| read_xlsx_rows_inner(file, bytes)).unwrap_or_else(|_| {
+        Err(FileError::NotXlsx {
+            file: file.into(),
+            reason: "the workbook could not be parsed".into(),
+        })
+    })
+}
+
+fn read_xlsx_rows_inner(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
+    let not_xlsx = |e: calamine::XlsxError| FileError::NotXlsx {
+        file: file.into(),
+        reason: e.to_string(),
+    };
+    let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(not_xlsx)?;
+    let first = workbook
+        .sheet_names()
+        .into_iter()
+        .next()
+        .ok_or_else(|| FileError::NoWorksheet { file: file.into() })?;
+    let mut reader = workbook.worksheet_cells_reader(&first).map_err(not_xlsx)?;
+    // Cells arrive in XML order, which need not be row order; keep only the
+    // ones with content, so a sheet that claims a huge range costs nothing.
+    let mut grid: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
+    while let Some(cell) = reader.next_cell().map_err(not_xlsx)? {
+        let (r, c) = cell.get_position();
+        let text = cell_text(cell.get_value());
+        if text.is_empty() {
+            continue;
+        }
+        if c as usize >= MAX_COLUMNS {
+            return Err(FileError::TooLarge {
+                file: file.into(),
+                what: "columns",
+                limit: MAX_COLUMNS,
+            });
+        }
+        if r as usize >= MAX_ROWS {
+            return Err(FileError::TooLarge {
+                file: file.into(),
+                what: "rows",
+                limit: MAX_ROWS,
+            });
+        }
+        grid.entry(r).or_default().insert(c, text);
+    }
+    Ok(grid
+        .into_iter()
+        .map(|(r, cols)| {
+            let width = cols.keys().next_back().map_or(0, |&c| c as usize + 1);
+            let mut cells = vec![String::new(); width];
+            for (c, text) in cols {
+                cells[c as usize] = text;
+            }
+            RawRow {
+                line: r as usize + 1,
+                cells,
+                csv_count: None,
+            }
+        })
+        .collect())
+}
+
+/// A cell as the text a person reads in it, in the forms the parsers expect:
+/// whole numbers without `.0` (an NHS number typed into a number cell stays
+/// ten digits) and dates as `YYYY-MM-DD`.
+fn cell_text(value: &DataRef<'_>) -> String {
+    match value {
+        DataRef::Empty => String::new(),
+        DataRef::String(s) => s.trim().to_string(),
+        DataRef::SharedString(s) => s.trim().to_string(),
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) => number_text(*f),
+        DataRef::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+        DataRef::DateTime(dt) => {
+            let serial = dt.as_f64();
+            // Outside Excel's date range calamine would clamp; show the number.
+            if dt.is_duration() || !serial.is_finite() || !(0.0..2_958_466.0).contains(&serial) {
+                return number_text(serial);
+            }
+            let (y, m, d, hh, mm, ss, ms) = dt.to_ymd_hms_milli();
+            // A time of day is kept rather than silently dropped: a date
+            // column then says which cell holds a date-time.
+            if (hh, mm, ss, ms) == (0, 0, 0, 0) {
+                format!("{y:04}-{m:02}-{d:02}")
+            } else {
+                format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}")
+            }
+        }
+        DataRef::DateTimeIso(s) => {
+            let s = s.trim();
+            s.strip_suffix("T00:00:00").unwrap_or(s).to_string()
+        }
+        DataRef::DurationIso(s) => s.trim().to_string(),
+        DataRef::Error(e) => e.to_string(),
+    }
+}
+
+fn number_text(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}
+
+/// The canonical form of a column name: lower case, with runs of spaces,
+/// underscores and hyphens as one `_` (`Date of birth` → `date_of_birth`).
+///
+/// ```
+/// assert_eq!(aftercare_files::table::header_key(" Date of-Birth "), "date_of_birth");
+/// ```
+pub fn header_key(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for word in name.split([' ', '_', '-', '\t']).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push('_');
+        }
+        out.push_str(&word.to_lowercase());
+    }
+    out
+}
+
+/// Where each known column is in a table.
+#[derive(Debug, Clone)]
+pub struct HeaderMap {
+    known: Vec<String>,
+    positions: Vec<Option<usize>>,
+}
+
+/// What to do with a column the reader does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownColumns {
+    /// An error naming it: in files people edit, an unknown column is
+    /// usually a misspelt known one whose data would otherwise be lost.
+    Reject,
+    /// Ignore it: for reference files published with many columns.
+    Ignore,
+}
+
+impl Table {
+    /// Matches the header against `known` canonical names (see
+    /// [`header_key`]). Duplicate columns, and unknown ones when rejected,
+    /// are reported on the header row. Required columns are the caller's
+    /// business, since rules like "one of these two" vary.
+    pub fn map_headers(
+        &self,
+        known: &[&str],
+        unknown: UnknownColumns,
+    ) -> Result<HeaderMap, Vec<RowError>> {
+        let mut positions = vec![None; known.len()];
+        let mut errors = Vec::new();
+        for (i, header) in self.headers.iter().enumerate() {
+            let key = header_key(header);
+            match known.iter().position(|k| *k == key) {
+                Some(k) => match positions[k] {
+                    Some(first) => errors.push(RowError {
+                        line: self.header_line,
+                        column: known[k].to_string(),
+                        reason: format!("appears twice (`{}` and `{header}`)", self.headers[first]),
+                    }),
+                    None => positions[k] = Some(i),
+                },
+                None if unknown == UnknownColumns::Reject => errors.push(RowError {
+                    line: self.header_line,
+                    column: header.clone(),
+                    reason: format!("unknown column; the known columns are {}", known.join(", ")),
+                }),
+                None => {}
+            }
+        }
+        if errors.is_empty() {
+            Ok(HeaderMap {
+                known: known.iter().map(|k| k.to_string()).collect(),
+                positions,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl HeaderMap {
+    /// Whether the table has this (known) column.
+    pub fn has(&self, name: &str) -> bool {
+        self.index(name).is_some()
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        let k = self.known.iter().position(|k| k == name)?;
+        self.positions[k]
+    }
+
+    /// The cell of `row` in column `name`, or `""` when the column is absent.
+    pub fn cell<'r>(&self, row: &'r TableRow, name: &str) -> &'r str {
+        self.index(name)
+            .and_then(|i| row.cells.get(i))
+            .map_or("", String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(text: &str) -> Result<Table, FileError> {
+        read_table("t.csv", text.as_bytes())
+    }
+
+    #[test]
+    fn formats_by_name_and_content() {
+        assert_eq!(FileFormat::from_name("a.CsV"), Some(FileFormat::Csv));
+        assert_eq!(FileFormat::from_name("a.xlsx"), Some(FileFormat::Xlsx));
+        assert_eq!(FileFormat::from_name("xlsx"), None);
+        assert_eq!(
+            FileFormat::detect("a.csv", b"PK\x03\x04rest"),
+            Ok(FileFormat::Xlsx)
+        );
+        assert_eq!(FileFormat::detect("a.txt", b"a,b"), Ok(FileFormat::Csv));
+        assert!(matches!(
+            FileFormat::detect("a.xlsx", b"a,b"),
+            Err(FileError::NotXlsx { .. })
+        ));
+        assert!(matches!(
+            FileFormat::detect("a.xls", CFB_MAGIC),
+            Err(FileError::OldExcel { .. })
+        ));
+    }
+
+    #[test]
+    fn csv_rows_are_numbered_as_a_spreadsheet_shows_them() {
+        let t = csv("\u{feff}a,b\r\n1,2\r\n\r\n3,\"multi\nline\"\n4,5\n,\n").unwrap();
+        assert_eq!(t.headers, ["a", "b"]);
+        assert_eq!(t.header_line, 1);
+        let lines: Vec<usize> = t.rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 4, 5]);
+        assert_eq!(t.rows[1].cells, ["3", "multi\nline"]);
+        let cases: &[(&str, usize, &[usize])] = &[
+            ("\n\na\n1\n", 3, &[4]),
+            ("a\n1", 1, &[2]),
+            ("a\r1\r\r2", 1, &[2, 4]),
+            ("a\r\n\r\n\r\n1\r\n", 1, &[4]),
+            ("a\n\"x\n\n\"\n\n2\n", 1, &[2, 4]),
+            ("a\n  \n3\n", 1, &[3]),
+        ];
+        for (input, header_line, want) in cases {
+            let t = csv(input).unwrap();
+            let lines: Vec<usize> = t.rows.iter().map(|r| r.line).collect();
+            assert_eq!(
+                (t.header_line, &lines[..]),
+                (*header_line, *want),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn csv_structure_errors() {
+        let cases: &[(&str, &str)] = &[
+            ("", "t.csv: is empty: there is no header row"),
+            ("\n\n,,\n", "t.csv: is empty: there is no header row"),
+            ("a,,b\n", "t.csv: row 1: column 2 of the header has no name"),
+            (
+                "a,b,c\n1,2\n",
+                "t.csv: row 2: has 2 cells but the header has 3",
+            ),
+            (
+                "a,b\n1,2,3\n",
+                "t.csv: row 2: has 3 cells but the header has 2",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(csv(input).unwrap_err().to_string(), *want, "{input:?}");
+        }
+        let e = read_table("t.csv", b"a\n\xff\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: row 2: is not UTF-8 text; save the file as CSV UTF-8"
+        );
+        let e = read_table("t.csv", b"\xff\xfea\x00").unwrap_err();
+        assert_eq!(
+            e,
+            FileError::Utf16 {
+                file: "t.csv".into()
+            }
+        );
+    }
+
+    #[test]
+    fn trailing_blank_cells_are_tolerated() {
+        let t = csv("a,b,,\n1,2,,\n3,4\n").unwrap();
+        assert_eq!(t.headers, ["a", "b"]);
+        assert_eq!(t.rows.len(), 2);
+    }
+
+    #[test]
+    fn header_keys() {
+        for (input, want) in [
+            ("Date of birth", "date_of_birth"),
+            ("date_of_birth", "date_of_birth"),
+            ("DATE-OF-BIRTH", "date_of_birth"),
+            (" nhs  number ", "nhs_number"),
+            ("__", ""),
+        ] {
+            assert_eq!(header_key(input), want);
+        }
+    }
+
+    #[test]
+    fn header_mapping_reports_unknown_and_duplicate_columns() {
+        let t = csv("NHS Number,nhs_number,colour\n").unwrap();
+        let errors = t
+            .map_headers(&["nhs_number"], UnknownColumns::Reject)
+            .unwrap_err();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "row 1, column nhs_number: appears twice (`NHS Number` and `nhs_number`)",
+                "row 1, column colour: unknown column; the known columns are nhs_number",
+            ]
+        );
+        let t = csv("NHS Number,colour\n9434765919,red\n").unwrap();
+        let map = t
+            .map_headers(&["nhs_number", "outcome"], UnknownColumns::Ignore)
+            .unwrap();
+        assert_eq!(map.cell(&t.rows[0], "nhs_number"), "9434765919");
+        assert_eq!(map.cell(&t.rows[0], "outcome"), "");
+        assert!(!map.has("outcome"));
+    }
+
+    #[test]
+    fn numbers_print_as_people_read_them() {
+        assert_eq!(number_text(9434765919.0), "9434765919");
+        assert_eq!(number_text(-3.0), "-3");
+        assert_eq!(number_text(3.5), "3.5");
+        assert_eq!(number_text(f64::NAN), "NaN");
+        assert_eq!(number_text(1e20), "100000000000000000000");
+    }
+
+    #[test]
+    fn column_letters() {
+        assert_eq!(column_label(0, true), "A");
+        assert_eq!(column_label(25, true), "Z");
+        assert_eq!(column_label(26, true), "AA");
+        assert_eq!(column_label(701, true), "ZZ");
+        assert_eq!(column_label(2, false), "3");
+    }
+}
