@@ -54,12 +54,11 @@ impl NhsNumber {
         if check != d[9] {
             return Err(NhsNumberError::CheckDigit);
         }
-        // Issued NHS numbers in England and Wales fall in 400 000 000 0 – 499 999 999 9
-        // and 600 000 000 0 – 799 999 999 9; 9xx numbers are test and Scottish/NI
-        // ranges still seen in real data (the Data Dictionary examples use 9xx),
-        // so we reject only ranges that are never issued: leading 0, and
-        // 999 000 000 0 upwards, which is reserved for testing.
-        if d[0] == 0 || digits.as_str() >= "9990000000" {
+        // Numbers starting 0 are never issued in England and Wales (Scottish
+        // CHI numbers start with a day of the month), and a number of one
+        // repeated digit (0000000000 passes the check) is a placeholder.
+        // The 999 range is the NHS test range: valid, and used by the demo.
+        if d[0] == 0 || d.iter().all(|x| *x == d[0]) {
             return Err(NhsNumberError::OutOfRange);
         }
         Ok(NhsNumber(digits))
@@ -116,7 +115,9 @@ mod tests {
             ("1234567890", Err(NhsNumberError::CheckDigit)),
             ("9876543211", Err(NhsNumberError::CheckDigit)),
             ("9991000004", Err(NhsNumberError::CheckDigit)),
-            ("9990000018", Err(NhsNumberError::OutOfRange)),
+            ("9990000018", Ok("9990000018")),
+            ("0123456789", Err(NhsNumberError::OutOfRange)),
+            ("4444444444", Err(NhsNumberError::OutOfRange)),
             ("0000000000", Err(NhsNumberError::OutOfRange)),
             ("", Err(NhsNumberError::Empty)),
             ("12345", Err(NhsNumberError::WrongLength(5))),
