@@ -35,7 +35,7 @@ pub enum FileError {
         line: usize,
         column: String,
     },
-    #[error("{file}: row {line}: has {found} cells but the header has {expected}")]
+    #[error("{file}: row {line}: has {} but the header has {expected}", cells(.found))]
     CellCount {
         file: String,
         line: usize,
@@ -56,6 +56,14 @@ pub enum FileError {
     },
     #[error("could not write the XLSX workbook: {0}")]
     XlsxWrite(String),
+}
+
+fn cells(n: &usize) -> String {
+    if *n == 1 {
+        "1 cell".into()
+    } else {
+        format!("{n} cells")
+    }
 }
 
 /// One problem in one cell (or, with the header's row number, one column).

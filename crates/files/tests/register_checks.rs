@@ -1,0 +1,409 @@
+//! Every register check as a table of input rows and the exact messages a
+//! user sees, through one `check_errors` helper.
+
+use aftercare_files::{ImportErrors, parse_register};
+
+const HEADER: &str = "nhs_number,local_id,family_name,given_name,date_of_birth,section,\
+                      detention_start,ordinary_residence,no_fixed_abode,left_hospital,discharged_to\n";
+
+/// A valid row for person A; cases edit copies of it.
+const A: &str = "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,E10000016";
+
+/// Parses `HEADER` + `rows` (one per line, from row 2) and compares the
+/// problems reported with `want`, exactly and in order.
+fn check_errors(rows: &str, want: &[&str]) {
+    let text = format!("{HEADER}{rows}\n");
+    let got: Vec<String> = match parse_register("register.csv", text.as_bytes()) {
+        Ok(_) => Vec::new(),
+        Err(e) => problems(&e),
+    };
+    assert_eq!(got, want, "for rows:\n{rows}");
+}
+
+fn problems(e: &ImportErrors) -> Vec<String> {
+    assert!(e.unreadable.is_none(), "{e}");
+    e.errors.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn cell_checks() {
+    let cases: &[(&str, &[&str])] = &[
+        (A, &[]),
+        (
+            "943 476 5919,,Smith,Ann,01/02/1980,s3,9/1/2023,e10000016,no,,",
+            &[],
+        ),
+        ("9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,,yes,,", &[]),
+        (",L-1,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,", &[]),
+        (
+            "9434765919,,Smith,Ann,1980-02-01,mhsds:03,2023-01-09,E10000016,,,",
+            &[],
+        ),
+        // NHS numbers: the core's message, with the value the user typed.
+        (
+            "1234567890,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,",
+            &["row 2, column nhs_number: `1234567890`: NHS number fails the modulus 11 check"],
+        ),
+        (
+            "0000000000,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,",
+            &[
+                "row 2, column nhs_number: `0000000000`: NHS number is outside the range of issued numbers",
+            ],
+        ),
+        (
+            "94347659,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,",
+            &["row 2, column nhs_number: `94347659`: NHS number must be 10 digits, found 8"],
+        ),
+        (
+            ",,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,",
+            &["row 2, column nhs_number: no patient identifier: give an NHS number or a local_id"],
+        ),
+        // Names.
+        (
+            "9434765919,,,Ann,1980-02-01,3,2023-01-09,E10000016,,,",
+            &["row 2, column family_name: required, but blank"],
+        ),
+        // Dates.
+        (
+            "9434765919,,Smith,Ann,1980/02/01,3,2023-01-09,E10000016,,,",
+            &[
+                "row 2, column date_of_birth: `1980/02/01` is not a date in the form YYYY-MM-DD or DD/MM/YYYY",
+            ],
+        ),
+        (
+            "9434765919,,Smith,Ann,30/02/1980,3,2023-01-09,E10000016,,,",
+            &["row 2, column date_of_birth: `30/02/1980` is not a real calendar date"],
+        ),
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,,E10000016,,,",
+            &["row 2, column detention_start: required, but blank"],
+        ),
+        (
+            "9434765919,,Smith,Ann,2024-01-01,3,2023-01-09,E10000016,,,",
+            &[
+                "row 2, column date_of_birth: date of birth 2024-01-01 is after the detention start 2023-01-09",
+            ],
+        ),
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-01-08,",
+            &[
+                "row 2, column left_hospital: detention ends before it starts \
+                 (left hospital 2023-01-08, detention start 2023-01-09)",
+            ],
+        ),
+        // Leaving on the day of detention is possible (a brief detention).
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-01-09,",
+            &[],
+        ),
+        // Sections.
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3x,2023-01-09,E10000016,,,",
+            &["row 2, column section: unknown section `3x` (write MHSDS codes as `mhsds:NN`)"],
+        ),
+        (
+            "9434765919,,Smith,Ann,1980-02-01,mhsds:11,2023-01-09,E10000016,,,",
+            &["row 2, column section: unknown MHSDS legal status code `11`"],
+        ),
+        (
+            "9434765919,,Smith,Ann,1980-02-01,,2023-01-09,E10000016,,,",
+            &["row 2, column section: section is empty"],
+        ),
+        // Ordinary residence and no fixed abode.
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,,,,",
+            &[
+                "row 2, column ordinary_residence: blank, but no_fixed_abode is not yes: \
+                 give the council of ordinary residence, or no_fixed_abode = yes",
+            ],
+        ),
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,Y,,",
+            &[
+                "row 2, column no_fixed_abode: is yes, but ordinary_residence gives `E10000016`: \
+                 give one or the other",
+            ],
+        ),
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,maybe,,",
+            &["row 2, column no_fixed_abode: `maybe` is not yes or no"],
+        ),
+        // Organisation codes.
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E07000008,,,",
+            &[
+                "row 2, column ordinary_residence: `E07000008` is a district council (E07), \
+                 which is never the social services authority",
+            ],
+        ),
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,LA A",
+            &[
+                "row 2, column discharged_to: organisation code `LA A` may contain only letters, \
+                 digits, `-` and `_`",
+            ],
+        ),
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,E10000016",
+            &[
+                "row 2, column discharged_to: given, but left_hospital is blank: \
+                 a person is discharged when they leave hospital",
+            ],
+        ),
+        // Several problems in one row are all reported, in column order.
+        (
+            "1234567890,,,Ann,1980-02-31,9,2023-01-09,,,,",
+            &[
+                "row 2, column nhs_number: `1234567890`: NHS number fails the modulus 11 check",
+                "row 2, column family_name: required, but blank",
+                "row 2, column date_of_birth: `1980-02-31` is not a real calendar date",
+                "row 2, column section: unknown section `9` (write MHSDS codes as `mhsds:NN`)",
+                "row 2, column ordinary_residence: blank, but no_fixed_abode is not yes: \
+                 give the council of ordinary residence, or no_fixed_abode = yes",
+            ],
+        ),
+    ];
+    for (row, want) in cases {
+        check_errors(row, want);
+    }
+}
+
+#[test]
+fn local_id_length_is_limited() {
+    let long = "x".repeat(65);
+    check_errors(
+        &format!(",{long},Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,"),
+        &["row 2, column local_id: longer than 64 characters"],
+    );
+}
+
+#[test]
+fn rows_of_one_person_must_agree() {
+    let cases: &[(&str, &[&str])] = &[
+        // Names match across case and spacing.
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,\n\
+             9434765919,, SMITH ,ann,1980-02-01,3,2024-01-09,E10000016,,,",
+            &[],
+        ),
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,\n\
+             9434765919,,Smyth,Ann,01/02/1981,3,2024-01-09,E10000016,,,",
+            &[
+                "row 3, column family_name: `Smyth` disagrees with `Smith` on row 2 for the same person",
+                "row 3, column date_of_birth: `1981-02-01` disagrees with `1980-02-01` on row 2 \
+                 for the same person",
+            ],
+        ),
+        (
+            "9434765919,L1,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,\n\
+             9434765919,L2,Smith,Ann,1980-02-01,3,2024-01-09,E10000016,,,",
+            &["row 3, column local_id: `L2` disagrees with `L1` on row 2 for the same person"],
+        ),
+        (
+            "9434765919,L1,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,\n\
+             9434765870,L1,Jones,Bob,1970-02-01,3,2024-01-09,E10000016,,,",
+            &[
+                "row 3, column local_id: `L1` belongs to a different person (NHS number differs) on row 2",
+            ],
+        ),
+        // Rows without an NHS number join the person with the same local_id.
+        (
+            ",L1,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,\n\
+             9434765919,L1,Smith,Bea,1980-02-01,3,2024-01-09,E10000016,,,",
+            &["row 3, column given_name: `Bea` disagrees with `Ann` on row 2 for the same person"],
+        ),
+    ];
+    for (rows, want) in cases {
+        check_errors(rows, want);
+    }
+}
+
+#[test]
+fn detentions_of_one_person_must_not_overlap() {
+    let cases: &[(&str, &[&str])] = &[
+        // Identical rows: an idempotent re-import.
+        (&format!("{A}\n{A}"), &[]),
+        // s2 then s3 while still in hospital: a change of section.
+        (
+            "9434765919,,Smith,Ann,1980-02-01,2,2023-01-09,E10000016,,,\n\
+             9434765919,,Smith,Ann,1980-02-01,3,2023-02-01,E10000016,,2023-06-01,E10000016",
+            &[],
+        ),
+        // Re-detained on the day of leaving.
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,\n\
+             9434765919,,Smith,Ann,1980-02-01,37,2023-06-01,E10000016,,,",
+            &[],
+        ),
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,\n\
+             9434765919,,Smith,Ann,1980-02-01,37,2023-05-01,E10000016,,,",
+            &[
+                "row 3, column detention_start: detention starts on 2023-05-01, before the detention \
+                 on row 2 ended (left hospital 2023-06-01)",
+            ],
+        ),
+        // Rows out of date order: the one that starts inside the other is reported.
+        (
+            "9434765919,,Smith,Ann,1980-02-01,37,2023-05-01,E10000016,,,\n\
+             9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,",
+            &[
+                "row 2, column detention_start: detention starts on 2023-05-01, before the detention \
+                 on row 3 ended (left hospital 2023-06-01)",
+            ],
+        ),
+        // A long stay covering two later rows reports both.
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2020-01-01,E10000016,,2023-12-31,\n\
+             9434765919,,Smith,Ann,1980-02-01,3,2021-01-01,E10000016,,2021-02-01,\n\
+             9434765919,,Smith,Ann,1980-02-01,3,2022-01-01,E10000016,,,",
+            &[
+                "row 3, column detention_start: detention starts on 2021-01-01, before the detention \
+                 on row 2 ended (left hospital 2023-12-31)",
+                "row 4, column detention_start: detention starts on 2022-01-01, before the detention \
+                 on row 2 ended (left hospital 2023-12-31)",
+            ],
+        ),
+        (
+            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,\n\
+             9434765919,,Smith,Ann,1980-02-01,2,2023-01-09,E10000016,,,",
+            &[
+                "row 3, column detention_start: another detention of this person (row 2) starts on \
+                 the same day, 2023-01-09",
+            ],
+        ),
+    ];
+    for (rows, want) in cases {
+        check_errors(rows, want);
+    }
+}
+
+#[test]
+fn header_checks() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "NHS Number,Family name,Given name,Date of birth,Section,Detention start,Ordinary residence,\
+             Favourite colour\n",
+            &[
+                "row 1, column Favourite colour: unknown column; the known columns are nhs_number, \
+                 local_id, family_name, given_name, date_of_birth, section, detention_start, \
+                 ordinary_residence, no_fixed_abode, gp_practice, gp_commissioner, \
+                 residence_commissioner, place_of_detention, left_hospital, discharged_to, date_added",
+            ],
+        ),
+        (
+            "nhs_number,family_name,given_name,date_of_birth,section\n",
+            &["row 1, column detention_start: required column is missing"],
+        ),
+        (
+            "family_name,given_name,date_of_birth,section,detention_start\n",
+            &[
+                "row 1, column nhs_number: required column is missing: a register needs an \
+                 nhs_number or a local_id column",
+            ],
+        ),
+        (
+            "nhs_number,family_name,given_name,date_of_birth,section,detention_start,Section\n",
+            &["row 1, column section: appears twice (`section` and `Section`)"],
+        ),
+        // Optional columns may be absent; a local_id column alone identifies people.
+        (
+            "local_id,family_name,given_name,date_of_birth,section,detention_start,no_fixed_abode\n\
+             L1,Smith,Ann,1980-02-01,3,2023-01-09,yes\n",
+            &[],
+        ),
+    ];
+    for (text, want) in cases {
+        let got = match parse_register("register.csv", text.as_bytes()) {
+            Ok(_) => Vec::new(),
+            Err(e) => problems(&e),
+        };
+        assert_eq!(got, *want, "{text}");
+    }
+}
+
+#[test]
+fn people_are_grouped_in_first_seen_order() {
+    let text = format!(
+        "{HEADER}\
+         ,L9,Jones,Bob,1970-03-04,37/41,2021-05-06,E09000001,,,\n\
+         9434765919,,Smith,Ann,1980-02-01,3,2024-01-09,E10000016,,,\n\
+         9434765870,L9,Jones,Bob,1970-03-04,3,2023-01-01,E09000001,,2023-02-01,E09000002\n\
+         9434765919,,Smith,Ann,1980-02-01,2,2022-01-09,E10000016,,2022-03-01,E10000016\n\
+         \n\
+         {A}\n"
+    );
+    let register = parse_register("register.csv", text.as_bytes()).unwrap();
+    assert_eq!(register.rows, 5);
+    let people = &register.people;
+    assert_eq!(people.len(), 2);
+    assert_eq!(people[0].family_name, "Jones");
+    assert_eq!(
+        people[0].nhs_number.as_ref().map(|n| n.as_str()),
+        Some("9434765870")
+    );
+    assert_eq!(people[0].local_id.as_deref(), Some("L9"));
+    let lines = |i: usize| {
+        people[i]
+            .detentions
+            .iter()
+            .map(|d| d.line)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lines(0), [2, 4]);
+    assert_eq!(lines(1), [5, 7, 3]);
+    assert_eq!(
+        people[1].detentions[0]
+            .discharged_to
+            .as_ref()
+            .map(|c| c.as_str()),
+        Some("E10000016")
+    );
+}
+
+#[test]
+fn display_names_the_file_and_counts() {
+    let text = format!("{HEADER}1234567890,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,\n{A}\n");
+    let e = parse_register("register.csv", text.as_bytes()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "register.csv: 1 problem:\n\
+         row 2, column nhs_number: `1234567890`: NHS number fails the modulus 11 check"
+    );
+}
+
+#[test]
+fn problems_beyond_the_cap_are_counted() {
+    let bad = ",,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,\n".repeat(1005);
+    let e = parse_register("register.csv", format!("{HEADER}{bad}").as_bytes()).unwrap_err();
+    assert_eq!(e.errors.len(), ImportErrors::CAP);
+    assert_eq!(e.count(), 1005);
+    assert!(
+        e.to_string().ends_with("\n… and 5 more problems not shown"),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .starts_with("register.csv: 1005 problems:\nrow 2, column nhs_number:")
+    );
+}
+
+#[test]
+fn unreadable_files_say_why() {
+    let e = parse_register("register.xlsx", b"not a zip").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "register.xlsx: not a readable XLSX workbook: the file is not a zip archive"
+    );
+    let e = parse_register("register.csv", b"family_name,given_name\nSmith\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "register.csv: row 2: has 1 cell but the header has 2"
+    );
+    let e = parse_register("register.csv", b"").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "register.csv: is empty: there is no header row"
+    );
+}
