@@ -10,6 +10,8 @@ pub mod money;
 pub mod nhs_number;
 pub mod org;
 pub mod postcode;
+pub mod rules;
+pub mod scenario;
 pub mod section;
 
 pub use date::parse_date;
