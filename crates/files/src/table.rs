@@ -93,6 +93,10 @@ pub struct TableRow {
 /// Reads a CSV (UTF-8, optional BOM) or the first worksheet of an XLSX
 /// workbook. Cells are trimmed. The first non-blank row is the header.
 ///
+/// In CSV, the apostrophe that [`crate::write_csv`] puts before a cell that
+/// would be a formula (`'=1+1`) is removed again, so exports read back as
+/// they were.
+///
 /// ```
 /// let t = aftercare_files::read_table("x.csv", b"a,b\n 1 ,\"two, three\"\n").unwrap();
 /// assert_eq!(t.headers, ["a", "b"]);
@@ -254,7 +258,7 @@ fn read_csv_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
                 file: file.into(),
                 line: row,
             })?;
-            cells.push(text.trim().to_string());
+            cells.push(crate::write::undo_formula_guard(text.trim()).to_string());
         }
         rows.push(RawRow {
             line: row,

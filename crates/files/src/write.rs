@@ -12,7 +12,8 @@ use crate::error::FileError;
 ///
 /// Formula injection is neutralised: a cell starting with `=`, `+`, `-`, `@`,
 /// tab or CR would be run as a formula by a spreadsheet, so it gets a leading
-/// `'`, which spreadsheets show as plain text. Plain numbers (`-3.50`, `+44`)
+/// `'`, which spreadsheets show as plain text (and which [`crate::read_table`]
+/// removes again, so exports read back unchanged). Plain numbers (`-3.50`, `+44`)
 /// are left alone: they are data, and no formula can hide in digits.
 /// Short rows are padded to the header's width.
 ///
@@ -55,12 +56,29 @@ fn write_csv_line<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>) {
     out.push_str("\r\n");
 }
 
+/// What a spreadsheet takes as the start of a formula.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether a cell needs the guard: it would be a formula, or it already
+/// starts with apostrophes before one (so the guard stays reversible).
+fn needs_guard(cell: &str) -> bool {
+    let rest = cell.trim_start_matches('\'');
+    rest.starts_with(FORMULA_STARTS) && !is_plain_number(rest)
+}
+
 fn defuse_formula(cell: &str) -> std::borrow::Cow<'_, str> {
-    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    if risky && !is_plain_number(cell) {
+    if needs_guard(cell) {
         format!("'{cell}").into()
     } else {
         cell.into()
+    }
+}
+
+/// The inverse of [`defuse_formula`], for reading CSV back.
+pub(crate) fn undo_formula_guard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if needs_guard(rest) => rest,
+        _ => cell,
     }
 }
 
@@ -201,6 +219,8 @@ mod tests {
             ("-.5", "'-.5"),
             ("2023-01-09", "2023-01-09"),
             ("=a,b", "\"'=a,b\""),
+            ("'=x", "''=x"),
+            ("'plain", "'plain"),
         ];
         for (cell, want) in cases {
             assert_eq!(
@@ -208,6 +228,24 @@ mod tests {
                 format!("h\r\n{want}\r\n"),
                 "{cell:?}"
             );
+        }
+    }
+
+    #[test]
+    fn guard_is_undone_on_read() {
+        for cell in [
+            "=SUM(A1)",
+            "-2+3",
+            "@x",
+            "-3.50",
+            "'=already",
+            "'",
+            "'plain",
+            "+44",
+        ] {
+            let bytes = write_csv(&["h"], &[vec![cell.to_string()]]);
+            let table = crate::read_table("t.csv", &bytes).unwrap();
+            assert_eq!(table.rows[0].cells, [cell], "{cell:?}");
         }
     }
 
