@@ -15,6 +15,12 @@ pub const MAX_ROWS: usize = 1_048_576;
 /// columns on every row.
 pub const MAX_COLUMNS: usize = 500;
 
+/// Non-blank cells read from one worksheet. A CSV is bounded by its own
+/// bytes, but a small compressed XLSX can expand enormously; this stops a
+/// zip bomb well before memory runs out (a 16-column register of 300 000
+/// detentions is under it).
+pub const MAX_CELLS: usize = 5_000_000;
+
 /// The two spreadsheet formats the product exchanges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileFormat {
@@ -310,6 +316,7 @@ fn read_xlsx_rows_inner(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileErr
     // Cells arrive in XML order, which need not be row order; keep only the
     // ones with content, so a sheet that claims a huge range costs nothing.
     let mut grid: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
+    let mut cells = 0usize;
     while let Some(cell) = reader.next_cell().map_err(not_xlsx)? {
         let (r, c) = cell.get_position();
         let text = cell_text(cell.get_value());
@@ -328,6 +335,14 @@ fn read_xlsx_rows_inner(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileErr
                 file: file.into(),
                 what: "rows",
                 limit: MAX_ROWS,
+            });
+        }
+        cells += 1;
+        if cells > MAX_CELLS {
+            return Err(FileError::TooLarge {
+                file: file.into(),
+                what: "cells",
+                limit: MAX_CELLS,
             });
         }
         grid.entry(r).or_default().insert(c, text);
