@@ -415,9 +415,6 @@ fn group_people(rows: Vec<Row>, errors: &mut Collector) -> Vec<PersonImport> {
         };
         let Some(i) = existing else {
             let i = people.len();
-            if let Some(nhs) = &row.nhs_number {
-                by_nhs.insert(nhs.clone(), i);
-            }
             if let Some(id) = &row.local_id {
                 if let Some(&other) = by_local.get(id) {
                     errors.push(
@@ -431,6 +428,10 @@ fn group_people(rows: Vec<Row>, errors: &mut Collector) -> Vec<PersonImport> {
                     continue;
                 }
                 by_local.insert(id.clone(), i);
+            }
+            // Only now, past every `continue`, may an index point at `i`.
+            if let Some(nhs) = &row.nhs_number {
+                by_nhs.insert(nhs.clone(), i);
             }
             people.push((
                 line,

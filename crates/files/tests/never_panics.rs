@@ -62,6 +62,42 @@ fn csvish() -> impl Strategy<Value = String> {
     })
 }
 
+/// Well-formed registers whose cells are drawn per column from a few values,
+/// so rows often share people and their detentions collide.
+fn registerish() -> impl Strategy<Value = String> {
+    // Mostly valid values, so rows reach the grouping and overlap checks.
+    const COLUMN_POOLS: [&[&str]; 16] = [
+        &["", "9434765919", "9434765870", "4000000632"],
+        &["", "L1", "L2"],
+        &["Smith", "Smith", "Jones"],
+        &["Ann"],
+        &["1980-02-01", "1980-02-01", "1970-02-01"],
+        &["2", "3", "37/41"],
+        &["2023-01-09", "2023-03-01", "2023-06-01", "2024-01-01"],
+        &["E10000016"],
+        &["", "no"],
+        &["", "A81001"],
+        &["", "QJG"],
+        &["", "00L"],
+        &["", "Ward 1"],
+        &["", "", "2024-06-01", "2024-01-01"],
+        &[""],
+        &["", "2023-01-10"],
+    ];
+    let row: Vec<_> = COLUMN_POOLS
+        .iter()
+        .map(|pool| prop::sample::select(*pool))
+        .collect();
+    prop::collection::vec(row, 0..10).prop_map(|rows| {
+        let mut text = REGISTER_COLUMNS.join(",");
+        for cells in rows {
+            text.push('\n');
+            text.push_str(&cells.join(","));
+        }
+        text
+    })
+}
+
 fn table() -> impl Strategy<Value = (Vec<String>, Vec<Vec<String>>)> {
     (1usize..6).prop_flat_map(|width| {
         let cell = "[a-zA-Z0-9,\"'=+@ .é-]{0,8}".prop_map(|s| s.trim().to_string());
@@ -96,6 +132,26 @@ proptest! {
     #[test]
     fn csvish_registers(text in csvish()) {
         read_everything("x.csv", text.as_bytes());
+    }
+
+    #[test]
+    fn registerish_files(text in registerish()) {
+        read_everything("x.csv", text.as_bytes());
+    }
+
+    #[test]
+    fn accepted_registers_are_consistent_and_repeat_harmlessly(text in registerish()) {
+        if let Ok(register) = parse_register("x.csv", text.as_bytes()) {
+            for person in &register.people {
+                let starts: Vec<_> = person.detentions.iter().map(|d| d.detention_start).collect();
+                prop_assert!(starts.windows(2).all(|w| w[0] < w[1]), "{:?}", starts);
+            }
+            // The same rows twice is the same register (an idempotent re-import).
+            let body = text.split_once('\n').map_or("", |(_, rows)| rows);
+            let twice = format!("{text}\n{body}");
+            let again = parse_register("x.csv", twice.as_bytes());
+            prop_assert_eq!(again.map(|r| r.people), Ok(register.people));
+        }
     }
 
     #[test]

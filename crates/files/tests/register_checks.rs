@@ -207,6 +207,16 @@ fn rows_of_one_person_must_agree() {
                 "row 3, column local_id: `L1` belongs to a different person (NHS number differs) on row 2",
             ],
         ),
+        // Regression: a refused row must not leave its NHS number pointing at
+        // a person that was never added (this panicked on row 4).
+        (
+            "9434765919,L1,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,\n\
+             9434765870,L1,Jones,Bob,1970-02-01,3,2024-01-09,E10000016,,,\n\
+             9434765870,,Jones,Bob,1970-02-01,3,2024-01-09,E10000016,,,",
+            &[
+                "row 3, column local_id: `L1` belongs to a different person (NHS number differs) on row 2",
+            ],
+        ),
         // Rows without an NHS number join the person with the same local_id.
         (
             ",L1,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,\n\
