@@ -441,8 +441,14 @@ fn apply_determination(
         .filter(|(_, d)| d.detention_on == qualifying.on && d.body == body)
         // Latest decision wins; on a tie, the one recorded last.
         .max_by_key(|(i, d)| (d.decided_on, *i));
-    let Some((i, d)) = found else { return false };
-    used[i] = true;
+    let Some((_, d)) = found else { return false };
+    // Earlier determinations for the same detention and body are superseded,
+    // not unmatched.
+    for (i, other) in config.determinations.iter().enumerate() {
+        if other.detention_on == qualifying.on && other.body == body {
+            used[i] = true;
+        }
+    }
     let r: RuleRef = rref("DETERMINATION-RECORDED");
     let was = match &computed.org {
         Some(org) => format!("{org} by {}", computed.rule.id),

@@ -108,7 +108,14 @@ fn differences(before: &Derivation, after: &Derivation, extra_index: usize) -> V
             changes.push(format!("new open question: {}", q.explanation));
         }
     }
-    for i in after.ignored.iter().filter(|i| i.index == extra_index) {
+    // A one-body agreement is listed as ignored while pending; the pending
+    // sentence above already says so.
+    let pending = after.open_entitlement().is_some_and(|e| e.pending_ending.is_some());
+    for i in after
+        .ignored
+        .iter()
+        .filter(|i| i.index == extra_index && !(pending && i.rule.id == "END-JOINT"))
+    {
         changes
             .push(format!("the new {} event has no effect ({}): {}", i.event, i.rule.id, i.reason));
     }
