@@ -49,8 +49,21 @@ fn differences(before: &Derivation, after: &Derivation, extra_index: usize) -> V
             "the person is no longer eligible for s117 after-care".to_string()
         });
     }
+    // Periods are matched by start, detention and reinstatement, each used
+    // once: two periods can share a start date (a zero-length period).
+    let key = |e: &Entitlement| (e.start, e.qualifying_detention_on, e.reinstated);
+    let mut matched = vec![false; before.entitlements.len()];
     for a in &after.entitlements {
-        match before.entitlements.iter().find(|b| b.start == a.start) {
+        let found = before
+            .entitlements
+            .iter()
+            .enumerate()
+            .find(|(i, b)| !matched[*i] && key(b) == key(a))
+            .map(|(i, b)| {
+                matched[i] = true;
+                b
+            });
+        match found {
             None => changes.push(format!(
                 "a new period of after-care starts on {} (council {}, NHS {}) and {}",
                 long_date(a.start),
@@ -95,13 +108,8 @@ fn differences(before: &Derivation, after: &Derivation, extra_index: usize) -> V
             }
         }
     }
-    for b in &before.entitlements {
-        if !after.entitlements.iter().any(|a| a.start == b.start) {
-            changes.push(format!(
-                "the period that started on {} no longer exists",
-                long_date(b.start)
-            ));
-        }
+    for (b, _) in before.entitlements.iter().zip(&matched).filter(|(_, m)| !**m) {
+        changes.push(format!("the period that started on {} no longer exists", long_date(b.start)));
     }
     for q in &after.open_questions {
         if !before.open_questions.contains(q) {
