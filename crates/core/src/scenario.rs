@@ -256,10 +256,8 @@ pub fn parse_scenario(file_name: &str, text: &str) -> Result<Scenario, ScenarioE
     })?;
     let obj = at.object(&root, "")?;
     at.only(obj, "", &["version", "name", "source", "events", "expect", "config"])?;
-    if let Some(v) = obj.get("version") {
-        if v.as_u64() != Some(1) {
-            return Err(at.err("version", Problem::Version(v.to_string())));
-        }
+    if let Some(v) = obj.get("version").filter(|v| v.as_u64() != Some(1)) {
+        return Err(at.err("version", Problem::Version(v.to_string())));
     }
     let name = at.string(at.required(obj, "", "name")?, "name")?.to_string();
     let source = at.opt_string(obj, "", "source")?;
@@ -269,10 +267,8 @@ pub fn parse_scenario(file_name: &str, text: &str) -> Result<Scenario, ScenarioE
     for (i, v) in raw_events.iter().enumerate() {
         let path = format!("events[{i}]");
         let event = parse_event(at, v, &path)?;
-        if let Some(prev) = events.last().map(|e: &Event| e.on) {
-            if event.on < prev {
-                return Err(at.err(&format!("{path}.on"), Problem::OutOfOrder(event.on)));
-            }
+        if events.last().is_some_and(|prev: &Event| event.on < prev.on) {
+            return Err(at.err(&format!("{path}.on"), Problem::OutOfOrder(event.on)));
         }
         events.push(event);
     }

@@ -184,12 +184,10 @@ pub(crate) fn council(
         resp(None, "LA-OR-UNKNOWN", text)
     };
 
-    if deeming_in_force.is_none() {
-        if let Some(deemed) = &q.deemed_ordinary_residence {
-            r.explanation.push_str(&format!(
-                " (a placement arranged by {deemed} is recorded, but MHA 2025 s117(3A) deeming is not in force for this detention, so it does not count)"
-            ));
-        }
+    if let (None, Some(deemed)) = (deeming_in_force, &q.deemed_ordinary_residence) {
+        r.explanation.push_str(&format!(
+            " (a placement arranged by {deemed} is recorded, but MHA 2025 s117(3A) deeming is not in force for this detention, so it does not count)"
+        ));
     }
     if is_prisoner_transfer(q.section) && q.ordinary_residence.is_none() {
         questions.push(question(

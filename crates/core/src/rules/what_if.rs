@@ -96,14 +96,14 @@ fn differences(before: &Derivation, after: &Derivation, extra_index: usize) -> V
                         a.nhs.rule.id
                     ));
                 }
-                if b.pending_ending != a.pending_ending {
-                    if let Some(body) = a.pending_ending {
-                        changes.push(format!(
-                            "{} has agreed to end the period that started on {when}; it ends only when {} agrees too",
-                            body.label(),
-                            body.other().label()
-                        ));
-                    }
+                if let Some(body) =
+                    a.pending_ending.filter(|_| b.pending_ending != a.pending_ending)
+                {
+                    changes.push(format!(
+                        "{} has agreed to end the period that started on {when}; it ends only when {} agrees too",
+                        body.label(),
+                        body.other().label()
+                    ));
                 }
             }
         }
