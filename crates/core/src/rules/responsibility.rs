@@ -8,7 +8,7 @@ use super::engine::is_prisoner_transfer;
 use super::model::{OpenQuestion, Responsibility, RulesConfig, Topic};
 use super::table::{
     CARE_ACT_FROM, ICB_REGS_FROM, WHO_PAYS_2013_FROM, WHO_PAYS_2016_FROM, WHO_PAYS_2024_FROM,
-    WORCESTERSHIRE_UKSC, rref, worcestershire,
+    WORCESTERSHIRE_UKSC, rref,
 };
 use crate::date::long_date;
 use crate::{OrgCode, Section};
@@ -129,9 +129,8 @@ pub(crate) fn council(
             );
             if q.on < WORCESTERSHIRE_UKSC {
                 why.push_str(&format!(
-                    " (before the Supreme Court's judgment of {} the Court of Appeal's contrary position, LA-WORCESTERSHIRE-CA-2021, was applied in practice; the product follows {} for re-detentions of any date)",
+                    " (before the Supreme Court's judgment of {} the Court of Appeal's contrary position, LA-WORCESTERSHIRE-CA-2021, was applied in practice; the product follows the Supreme Court for re-detentions of any date)",
                     long_date(WORCESTERSHIRE_UKSC),
-                    worcestershire()
                 ));
             }
             resp(Some(or.clone()), "LA-WORCESTERSHIRE-2023", why)

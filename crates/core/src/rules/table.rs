@@ -82,8 +82,6 @@ pub const WORCESTERSHIRE_UKSC: NaiveDate = date(2023, 8, 10);
 /// 1 April 2024: Who Pays? (2024) confirms the NHS rule after Worcestershire.
 pub const WHO_PAYS_2024_FROM: NaiveDate = date(2024, 4, 1);
 
-const WORCS_UKSC: &str = "R (Worcestershire CC) v SSHSC [2023] UKSC 31";
-
 /// Every rule, grouped: eligibility, council, NHS, ending, housekeeping.
 static RULES: &[Rule] = &[
     // --- Eligibility and entitlement -------------------------------------
@@ -326,11 +324,6 @@ pub(crate) fn rref(id: &str) -> RuleRef {
             citation: String::new(),
         },
     }
-}
-
-/// Short form of the Supreme Court citation used in explanations.
-pub(crate) fn worcestershire() -> &'static str {
-    WORCS_UKSC
 }
 
 #[cfg(test)]
