@@ -33,19 +33,7 @@ fn check_with(config: &RulesConfig, history: &str, expected: &str) {
 #[test]
 fn non_qualifying_sections_give_no_duty() {
     for section in [
-        "2",
-        "4",
-        "5(2)",
-        "5(4)",
-        "35",
-        "36",
-        "38",
-        "44",
-        "135",
-        "136",
-        "7",
-        "mhsds:36",
-        "informal",
+        "2", "4", "5(2)", "5(4)", "35", "36", "38", "44", "135", "136", "7", "mhsds:36", "informal",
     ] {
         check(
             &format!(
@@ -929,4 +917,20 @@ fn events_serialize_in_the_scenario_shape() {
     )
     .unwrap();
     assert!(matches!(e.kind, EventKind::EndingAgreed { by: Body::Nhs, .. }));
+}
+
+#[test]
+fn config_round_trips_through_json() {
+    let mut c = config();
+    c.successors.insert(org("CCG-A"), Successor { org: org("ICB-A"), from: date("2022-07-01") });
+    c.determinations.push(determination("2023-01-09", Body::Nhs, "ICB-Q", "2023-06-01"));
+    c.mha2025_s117_3a_commencement = Some(date("2027-01-01"));
+    let json = serde_json::to_string(&c).unwrap();
+    assert!(
+        json.contains(r#""successors":{"CCG-A":{"org":"ICB-A","from":"2022-07-01"}}"#),
+        "{json}"
+    );
+    assert_eq!(serde_json::from_str::<RulesConfig>(&json).unwrap(), c);
+    let minimal: RulesConfig = serde_json::from_str(r#"{"as_of":"2025-01-01"}"#).unwrap();
+    assert_eq!(minimal, RulesConfig::new(date("2025-01-01")));
 }

@@ -50,6 +50,14 @@ struct Engine<'c> {
 }
 
 /// Derives eligibility, entitlement periods and responsible bodies.
+///
+/// Events are applied in date order; events of one date in the order given
+/// (the slice is sorted stably, so an unsorted slice is safe). A period
+/// starts when the person leaves hospital after a qualifying detention (or
+/// on reinstatement) and ends on the second of two valid agreements outside
+/// a CTO, on a new qualifying detention, or on death. Events that change
+/// nothing in law are listed in [`Derivation::ignored`] with the rule that
+/// says why; facts the sources leave open become [`OpenQuestion`]s.
 pub fn derive(events: &[Event], config: &RulesConfig) -> Derivation {
     // Stable sort: same-date events keep the order they were given in.
     let mut order: Vec<usize> = (0..events.len()).collect();

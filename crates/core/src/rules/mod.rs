@@ -5,6 +5,28 @@
 //! Architecture invariant: no IO and no clock. "Today" (for organisation
 //! successors) comes in through [`RulesConfig::as_of`].
 //!
+//! Judgement calls (each is also stated in the rule's title or citation):
+//! - Worcestershire: the Supreme Court's reading is applied to re-detentions
+//!   of every date (`LA-WORCESTERSHIRE-2023`); the Court of Appeal position is
+//!   kept in the table (`LA-WORCESTERSHIRE-CA-2021`) only to explain older
+//!   determinations, never applied.
+//! - A "chain" is a run of periods joined by re-detentions while a duty was
+//!   open. The NHS body named by a rule that keeps the originating body
+//!   (pre-2013, 2016, 2022, 2024, or a determination) stays along the chain;
+//!   a 2013–2016 period is decided afresh at each discharge. A joint ending
+//!   followed by a new detention starts a new chain.
+//! - The originating NHS facts come from the first detention of the hospital
+//!   stay (s2 included: "initial detention, whether for assessment or
+//!   treatment"); the council facts from the latest qualifying detention of
+//!   the stay.
+//! - Transferred prisoners (s47, s48): the council is still computed from
+//!   ordinary residence before custody (the Ministry of Justice decides it;
+//!   Bucks says so) but an open question asks for a determination; the NHS
+//!   side is left undecided.
+//! - Determinations are keyed by the qualifying detention date, and resolve
+//!   to successors like computed answers.
+//! - A fresh qualifying detention clears a CTO in force (it is revoked).
+//!
 //! ```
 //! use aftercare_core::rules::{derive, Event, EventKind, RulesConfig};
 //! use aftercare_core::{parse_date, OrgCode, Section};
