@@ -1,0 +1,351 @@
+//! The JSON API under `/api/v1/`, described by an OpenAPI document at
+//! `/api/openapi.json` with a browsable Swagger UI at `/api/docs/` (vendored:
+//! nothing is downloaded at build or run time).
+//!
+//! Wire types (`views`) are separate from database rows. Errors are
+//! `{"error": {"code", "message", "fields"}}` with stable codes.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::db::store::{self, Search};
+use crate::register::{self, DetentionFields, PersonFields};
+use crate::views;
+use crate::web::pages::{self, LoginOutcome};
+use crate::web::{ApiError, AppError, AppState, Session, check_api_csrf};
+
+/// A person in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonSummaryView {
+    pub id: i64,
+    pub nhs_number: Option<String>,
+    pub local_id: Option<String>,
+    pub family_name: String,
+    pub given_name: String,
+    #[schema(value_type = String, format = Date)]
+    pub date_of_birth: chrono::NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub date_added: chrono::NaiveDate,
+    pub eligible: bool,
+    pub entitled: bool,
+    pub qualifying_section: Option<String>,
+    pub responsible_council: Option<String>,
+    pub responsible_nhs_commissioner: Option<String>,
+}
+
+impl From<&store::PersonRow> for PersonSummaryView {
+    fn from(p: &store::PersonRow) -> Self {
+        PersonSummaryView {
+            id: p.id,
+            nhs_number: p.nhs_number.clone(),
+            local_id: p.local_id.clone(),
+            family_name: p.family_name.clone(),
+            given_name: p.given_name.clone(),
+            date_of_birth: p.date_of_birth,
+            date_added: p.date_added,
+            eligible: p.eligible,
+            entitled: p.entitled,
+            qualifying_section: p.qualifying_section.clone(),
+            responsible_council: p.council_code.clone(),
+            responsible_nhs_commissioner: p.nhs_code.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonList {
+    pub items: Vec<PersonSummaryView>,
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetentionView {
+    pub id: i64,
+    pub section: String,
+    pub qualifying: bool,
+    #[schema(value_type = String, format = Date)]
+    pub detention_start: chrono::NaiveDate,
+    pub ordinary_residence: Option<String>,
+    pub no_fixed_abode: bool,
+    pub gp_practice: Option<String>,
+    pub gp_commissioner: Option<String>,
+    pub residence_commissioner: Option<String>,
+    pub place_of_detention: Option<String>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub left_hospital: Option<chrono::NaiveDate>,
+    pub discharged_to: Option<String>,
+    pub evidence: Option<String>,
+    pub recorded_by: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<&store::DetentionRow> for DetentionView {
+    fn from(d: &store::DetentionRow) -> Self {
+        DetentionView {
+            id: d.id,
+            section: d.section.clone(),
+            qualifying: aftercare_core::Section::parse(&d.section).is_ok_and(|s| s.is_qualifying()),
+            detention_start: d.detention_start,
+            ordinary_residence: d.ordinary_residence.clone(),
+            no_fixed_abode: d.no_fixed_abode,
+            gp_practice: d.gp_practice.clone(),
+            gp_commissioner: d.gp_commissioner.clone(),
+            residence_commissioner: d.residence_commissioner.clone(),
+            place_of_detention: d.place_of_detention.clone(),
+            left_hospital: d.left_hospital,
+            discharged_to: d.discharged_to.clone(),
+            evidence: d.evidence.clone(),
+            recorded_by: d.recorded_by.clone(),
+            recorded_at: d.recorded_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    pub id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub actor_org: Option<String>,
+    pub action: String,
+    pub reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+impl From<&store::AuditRow> for HistoryEntry {
+    fn from(a: &store::AuditRow) -> Self {
+        HistoryEntry {
+            id: a.id,
+            at: a.at,
+            actor: a.actor.clone(),
+            actor_org: a.actor_org.clone(),
+            action: a.action.clone(),
+            reason: a.reason.clone(),
+            details: serde_json::from_str(&a.details).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// A person with their detentions, what the rules derive (entitlement
+/// periods, responsible bodies with rule ids, citations and explanations),
+/// and their history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonDetailView {
+    pub person: PersonSummaryView,
+    pub detentions: Vec<DetentionView>,
+    /// The rules engine's derivation: `eligible`, `eligibility`,
+    /// `entitlements[]` (each with `council` and `nhs` responsibility:
+    /// `org`, `rule {id, title, effective_from, effective_to, citation}`,
+    /// `explanation`), `open_questions`, `ignored`.
+    #[schema(value_type = Object)]
+    pub derivation: serde_json::Value,
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewPersonRequest {
+    pub person: PersonFields,
+    pub detention: DetentionFields,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Created {
+    pub id: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SessionRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionToken {
+    /// Send as `Authorization: Bearer TOKEN`.
+    pub token: String,
+    pub expires_in_seconds: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AccessReason {
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code: not_signed_in, forbidden, reason_required,
+    /// not_found, validation_failed, conflict, csrf_failed, rate_limited, internal.
+    pub code: String,
+    pub message: String,
+    pub fields: Vec<FieldError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListParams {
+    /// NHS number, name, date of birth or local id.
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+fn session(headers: &axum::http::Extensions) -> Result<Session, ApiError> {
+    headers.get::<Session>().cloned().ok_or(ApiError(AppError::NotSignedIn))
+}
+
+/// Signs in and returns a bearer token.
+#[utoipa::path(post, path = "/api/v1/session", request_body = SessionRequest,
+    responses((status = 200, body = SessionToken), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn create_session(State(state): State<AppState>, Json(req): Json<SessionRequest>) -> Result<Json<SessionToken>, ApiError> {
+    match pages::check_login(&state, &req.username, &req.password).await? {
+        LoginOutcome::SignedIn(_, token) => Ok(Json(SessionToken { token, expires_in_seconds: crate::web::SESSION_HOURS * 3600 })),
+        LoginOutcome::Refused => Err(ApiError(AppError::NotSignedIn)),
+        LoginOutcome::RateLimited => Err(ApiError(AppError::RateLimited)),
+    }
+}
+
+/// Searches the register (people the caller's organisation has a part in).
+#[utoipa::path(get, path = "/api/v1/people", params(ListParams),
+    responses((status = 200, body = PersonList), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+async fn list_people(State(state): State<AppState>, req: axum::extract::Request) -> Result<Json<PersonList>, ApiError> {
+    let s = session(req.extensions())?;
+    let Query(params): Query<ListParams> = Query::try_from_uri(req.uri()).map_err(|_| ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into())))?;
+    let page = params.page.unwrap_or(1).max(1);
+    let (rows, total) = store::search_people(&state.db, &Search { query: &params.q, scope_org: Some(&s.user.org_code), limit: pages::PAGE_SIZE, offset: (page - 1) * pages::PAGE_SIZE }).await?;
+    Ok(Json(PersonList { items: rows.iter().map(PersonSummaryView::from).collect(), total, page, page_size: pages::PAGE_SIZE }))
+}
+
+/// One person: identity, detentions, derived entitlements with their rules, history.
+#[utoipa::path(get, path = "/api/v1/people/{id}", params(("id" = i64, Path)),
+    responses((status = 200, body = PersonDetailView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn get_person(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Json<PersonDetailView>, ApiError> {
+    let s = session(req.extensions())?;
+    let detail = views::person_detail(&state.db, id, state.today()).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    Ok(Json(PersonDetailView {
+        person: PersonSummaryView::from(&detail.person),
+        detentions: detail.detentions.iter().map(DetentionView::from).collect(),
+        derivation: serde_json::to_value(&detail.derivation).unwrap_or_default(),
+        history: detail.history.iter().map(HistoryEntry::from).collect(),
+    }))
+}
+
+/// A person's history of changes, newest first.
+#[utoipa::path(get, path = "/api/v1/people/{id}/history", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<HistoryEntry>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+async fn person_history(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    let s = session(req.extensions())?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    Ok(Json(store::audit_for_person(&state.db, id).await?.iter().map(HistoryEntry::from).collect()))
+}
+
+async fn body_json<T: serde::de::DeserializeOwned>(req: axum::extract::Request, state: &AppState) -> Result<(Session, T), ApiError> {
+    let s = session(req.extensions())?;
+    check_api_csrf(&s, req.headers(), req.method())?;
+    let Json(value) = <Json<T> as axum::extract::FromRequest<AppState>>::from_request(req, state)
+        .await
+        .map_err(|e| ApiError(AppError::BadRequest("bad_json", format!("the request body is not valid: {}", e.body_text()))))?;
+    Ok((s, value))
+}
+
+/// Adds a person with their first detention, checked as the import checks.
+#[utoipa::path(post, path = "/api/v1/people", request_body = NewPersonRequest,
+    responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+async fn create_person(State(state): State<AppState>, req: axum::extract::Request) -> Result<Response, ApiError> {
+    let (s, body): (Session, NewPersonRequest) = body_json(req, &state).await?;
+    let editor = s.user.register_editor()?;
+    match register::add_person(&state.db, &editor, &body.person, &body.detention, state.today()).await? {
+        Ok(id) => Ok((StatusCode::CREATED, Json(Created { id })).into_response()),
+        Err(errors) => Err(ApiError(AppError::Validation(errors))),
+    }
+}
+
+/// Adds a detention to a person.
+#[utoipa::path(post, path = "/api/v1/people/{id}/detentions", params(("id" = i64, Path)), request_body = DetentionFields,
+    responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn create_detention(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Response, ApiError> {
+    let (s, body): (Session, DetentionFields) = body_json(req, &state).await?;
+    let editor = s.user.register_editor()?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    match register::add_detention(&state.db, &editor, id, &body, state.today()).await? {
+        Ok(did) => Ok((StatusCode::CREATED, Json(Created { id: did })).into_response()),
+        Err(errors) => Err(ApiError(AppError::Validation(errors))),
+    }
+}
+
+/// Records a reason for looking at a person outside the caller's scope.
+#[utoipa::path(post, path = "/api/v1/people/{id}/access", params(("id" = i64, Path)), request_body = AccessReason,
+    responses((status = 204), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+async fn record_access(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Response, ApiError> {
+    let (s, body): (Session, AccessReason) = body_json(req, &state).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    if body.reason.trim().chars().count() < 10 {
+        return Err(ApiError(AppError::Validation(vec![("reason".into(), "state your reason in at least 10 characters".into())])));
+    }
+    pages::record_access_reason(&state, &s.user, id, body.reason.trim()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
+    paths(create_session, list_people, get_person, person_history, create_person, create_detention, record_access),
+    components(schemas(PersonSummaryView, PersonList, DetentionView, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, ErrorBody, ErrorDetail, FieldError)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError(AppError::NotFound)
+}
+
+pub fn router() -> Router<AppState> {
+    let api = Router::new()
+        .route("/session", post(create_session))
+        .route("/people", get(list_people).post(create_person))
+        .route("/people/{id}", get(get_person))
+        .route("/people/{id}/history", get(person_history))
+        .route("/people/{id}/detentions", post(create_detention))
+        .route("/people/{id}/access", post(record_access))
+        .fallback(api_not_found);
+    Router::new().nest("/api/v1", api).merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))
+}
+

@@ -1,0 +1,209 @@
+//! Who may do what: roles, passwords (argon2id), session tokens and the
+//! permission checks that hand out capabilities.
+//!
+//! A handler that changes the register needs a [`RegisterEditor`], which only
+//! [`User::register_editor`] can make; code without the permission cannot
+//! call the writing functions at all.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use sha2::{Digest, Sha256};
+
+use crate::db::store::{Actor, UserRow};
+
+/// The roles of SPEC 1 ("Who uses it").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    MhaAdministrator,
+    LeadProfessional,
+    Commissioner,
+    Finance,
+    QaGroup,
+    Auditor,
+    SystemAdministrator,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::MhaAdministrator,
+        Role::LeadProfessional,
+        Role::Commissioner,
+        Role::Finance,
+        Role::QaGroup,
+        Role::Auditor,
+        Role::SystemAdministrator,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::MhaAdministrator => "mha_administrator",
+            Role::LeadProfessional => "lead_professional",
+            Role::Commissioner => "commissioner",
+            Role::Finance => "finance",
+            Role::QaGroup => "qa_group",
+            Role::Auditor => "auditor",
+            Role::SystemAdministrator => "system_administrator",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::MhaAdministrator => "MHA administrator",
+            Role::LeadProfessional => "Lead professional",
+            Role::Commissioner => "Commissioner",
+            Role::Finance => "Finance",
+            Role::QaGroup => "Quality-assurance group",
+            Role::Auditor => "Auditor",
+            Role::SystemAdministrator => "System administrator",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        let s = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Parses a comma-separated list of roles, naming the first unknown one.
+pub fn parse_roles(s: &str) -> Result<Vec<Role>, String> {
+    let mut roles = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let role = Role::parse(part).ok_or_else(|| {
+            let known: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+            format!("unknown role `{part}` (known roles: {})", known.join(", "))
+        })?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    if roles.is_empty() {
+        return Err("at least one role is required".into());
+    }
+    Ok(roles)
+}
+
+pub fn roles_to_string(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub org_code: String,
+    pub roles: Vec<Role>,
+    pub team: Option<String>,
+}
+
+/// Why a user may not do something.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("you do not have permission to {0}")]
+pub struct Forbidden(pub &'static str);
+
+/// Proof that the holder may change the register (add people, detentions, import).
+pub struct RegisterEditor<'a>(pub &'a User);
+
+impl User {
+    pub fn from_row(row: &UserRow) -> User {
+        User {
+            id: row.id,
+            username: row.username.clone(),
+            display_name: row.display_name.clone(),
+            org_code: row.org_code.clone(),
+            roles: row.roles.split(',').filter_map(Role::parse).collect(),
+            team: row.team.clone(),
+        }
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor { user_id: Some(self.id), username: self.username.clone(), org_code: Some(self.org_code.clone()) }
+    }
+
+    /// MHA administrators keep the register; lead professionals may add the
+    /// people they work with.
+    pub fn register_editor(&self) -> Result<RegisterEditor<'_>, Forbidden> {
+        if self.has(Role::MhaAdministrator) || self.has(Role::LeadProfessional) {
+            Ok(RegisterEditor(self))
+        } else {
+            Err(Forbidden("change the register"))
+        }
+    }
+
+    pub fn can_edit_register(&self) -> bool {
+        self.register_editor().is_ok()
+    }
+
+    pub fn roles_label(&self) -> String {
+        self.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP's argon2id minimum: 19 MiB, 2 iterations, 1 lane.
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params"))
+}
+
+/// Hashes a password with argon2id and a random salt.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| format!("no randomness: {e}"))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A hash that takes as long to check as a real one, so that unknown user
+/// names cannot be told apart from wrong passwords by timing.
+pub fn dummy_verify(password: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let hash = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
+    let _ = verify_password(password, hash);
+}
+
+/// A random token for sessions and CSRF (32 bytes, hex).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    hex::encode(bytes)
+}
+
+/// Session tokens are stored only as their SHA-256.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Constant-time comparison for CSRF tokens.
+pub fn tokens_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_round_trip() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn roles_parse() {
+        assert_eq!(parse_roles("mha_administrator, Auditor").unwrap(), vec![Role::MhaAdministrator, Role::Auditor]);
+        assert!(parse_roles("wizard").unwrap_err().contains("unknown role `wizard`"));
+        assert!(parse_roles("").is_err());
+    }
+}

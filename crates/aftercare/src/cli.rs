@@ -1,0 +1,169 @@
+//! The command line: raw flags parsed by clap, then turned into settings.
+//! Every command that changes the register records who ran it (`--actor`).
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "aftercare", version, about = "The Section 117 after-care register", propagate_version = true)]
+pub struct Cli {
+    /// Database URL: sqlite://PATH (created if missing) or postgres://…
+    #[arg(long, global = true, env = "AFTERCARE_DATABASE_URL", default_value = "sqlite://aftercare.db")]
+    pub database: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web pages and the JSON API.
+    Serve(ServeArgs),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage organisations (councils, ICBs, CCGs, trusts).
+    #[command(subcommand)]
+    Orgs(OrgsCommand),
+    /// Import files into the register.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Export the register.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Check worked cases against the rules engine.
+    #[command(subcommand)]
+    Scenarios(ScenariosCommand),
+    /// Load the demo organisations, users and register into an empty database.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8117")]
+    pub listen: String,
+    /// Fill an empty database with a synthetic register and demo users.
+    #[arg(long)]
+    pub demo: bool,
+    /// Number of people in the demo register.
+    #[arg(long, default_value_t = 300)]
+    pub demo_people: usize,
+    /// Send cookies without the Secure attribute even off loopback (behind a
+    /// TLS-terminating proxy that forwards plain HTTP, say). Never needed on 127.0.0.1.
+    #[arg(long)]
+    pub insecure_cookies: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 300)]
+    pub people: usize,
+    #[arg(long, default_value_t = 117)]
+    pub seed: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Create a user. The password is read from AFTERCARE_PASSWORD or, failing that, one line of standard input.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// The name shown to other users.
+        #[arg(long)]
+        name: String,
+        /// Code of the user's organisation (must exist: see `orgs add`).
+        #[arg(long)]
+        org: String,
+        /// Comma-separated roles: mha_administrator, lead_professional, commissioner, finance, qa_group, auditor, system_administrator.
+        #[arg(long)]
+        roles: String,
+        #[arg(long)]
+        team: Option<String>,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrgsCommand {
+    /// Add or update an organisation.
+    Add {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// council, icb, ccg, pct, nhs_trust, nhs_england or gp_practice.
+        #[arg(long)]
+        kind: String,
+        /// Code of the successor body (a CCG's ICB).
+        #[arg(long)]
+        successor: Option<String>,
+        /// Last day the organisation existed.
+        #[arg(long, value_parser = parse_date_arg)]
+        valid_to: Option<NaiveDate>,
+    },
+    /// List organisations.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Import the master list (CSV or XLSX): all rows or none.
+    Register {
+        file: PathBuf,
+        /// Check the file and report what would change, without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// User name to record as making the change (default: the operating system user).
+        #[arg(long, env = "AFTERCARE_ACTOR")]
+        actor: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// One row per person: identity, eligibility, responsible bodies and rule ids.
+    Register {
+        /// Reproduce the register as it stood at the end of this date.
+        #[arg(long, value_parser = parse_date_arg)]
+        as_of: Option<NaiveDate>,
+        /// With --as-of: use today's corrected records, limited to facts dated by then.
+        #[arg(long, requires = "as_of")]
+        known_now: bool,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+        /// Write to this file instead of standard output (required for xlsx).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check that no audit record was edited, removed or reordered.
+    Verify,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScenariosCommand {
+    /// Run scenario files (or folders of them) through the rules engine.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+fn parse_date_arg(s: &str) -> Result<NaiveDate, String> {
+    aftercare_core::parse_date(s).map_err(|e| e.to_string())
+}

@@ -1,0 +1,173 @@
+//! Storage edge: one schema, two backends (SQLite and PostgreSQL) chosen by
+//! the database URL, each with its own migrations kept in step and checked by
+//! the same conformance tests.
+//!
+//! Queries are written once in SQL that both backends accept (`$1`
+//! placeholders, `RETURNING`, ISO dates) and run through [`on_pool!`] /
+//! [`on_tx!`], which type-check the same body against each backend.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+pub mod store;
+
+/// A storage failure. The HTTP edge maps it to a 500 without its text.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database error")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the record was changed by someone else since you loaded it")]
+    Conflict,
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database handle shared by the server and the CLI.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: Pool,
+    /// Writers take this so that the audit hash chain is extended by one
+    /// transaction at a time (PostgreSQL also takes an advisory lock, for
+    /// writers in other processes; SQLite uses BEGIN IMMEDIATE).
+    write_lock: Arc<Mutex<()>>,
+}
+
+/// Runs the same body against whichever pool the handle holds.
+#[macro_export]
+macro_rules! on_pool {
+    ($db:expr, $p:ident => $body:expr) => {
+        match &$db.pool {
+            $crate::db::Pool::Sqlite($p) => $body,
+            $crate::db::Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Runs the same body against whichever transaction is open; `$c` is the
+/// connection (`&mut *` of the transaction).
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match &mut $tx.inner {
+            $crate::db::TxInner::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::TxInner::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+pub enum TxInner {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// A write transaction, holding the writer lock until commit or drop.
+pub struct Tx {
+    pub inner: TxInner,
+    _guard: OwnedMutexGuard<()>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), DbError> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Connects and runs the migrations. `sqlite://PATH` creates the file.
+    pub async fn connect(url: &str) -> Result<Db, DbError> {
+        let pool = if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+                .map_err(|_| DbError::UnsupportedUrl(url.into()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30));
+            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(|_| DbError::UnsupportedUrl(url.into()))?;
+            let pool = PgPoolOptions::new().max_connections(16).connect_with(options).await?;
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(DbError::UnsupportedUrl(url.into()));
+        };
+        Ok(Db { pool, write_lock: Arc::new(Mutex::new(())) })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Opens a write transaction, serialised with every other writer.
+    pub async fn begin_write(&self) -> Result<Tx, DbError> {
+        let guard = self.write_lock.clone().lock_owned().await;
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => {
+                let mut t = p.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(117)").execute(&mut *t).await?;
+                TxInner::Postgres(t)
+            }
+        };
+        Ok(Tx { inner, _guard: guard })
+    }
+
+    /// Answers whether the database is reachable (for `/healthz`).
+    pub async fn ping(&self) -> Result<(), DbError> {
+        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+/// Checks the audit trail's hash chain: every record's hash must match its
+/// contents and name the previous record's hash. Returns one line per problem.
+pub fn verify_audit_chain(rows: &[store::AuditRow]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut prev = "genesis".to_string();
+    for r in rows {
+        if r.prev_hash != prev {
+            problems.push(format!("record {}: does not follow the record before it (a record was removed, inserted or reordered)", r.id));
+        }
+        if r.compute_hash() != r.hash {
+            problems.push(format!("record {}: its contents do not match its hash (the record was edited)", r.id));
+        }
+        prev = r.hash.clone();
+    }
+    problems
+}

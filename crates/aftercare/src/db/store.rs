@@ -1,0 +1,655 @@
+//! The queries: rows in and out of the register's tables. Rows are storage
+//! types; the wire types (`api::views`) and pages are built from them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::FromRow;
+
+use super::{Db, DbError, Tx};
+use crate::{on_pool, on_tx};
+
+/// Who made a change: every write is attributed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Actor {
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub org_code: Option<String>,
+}
+
+impl Actor {
+    /// The actor for command-line work without `--actor`: the operating
+    /// system account, with no organisation.
+    pub fn cli(os_user: &str) -> Actor {
+        Actor { user_id: None, username: format!("cli:{os_user}"), org_code: None }
+    }
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct OrgRow {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+    pub successor_code: Option<String>,
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub org_code: String,
+    pub roles: String,
+    pub team: Option<String>,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct PersonRow {
+    pub id: i64,
+    pub nhs_number: Option<String>,
+    pub local_id: Option<String>,
+    pub family_name: String,
+    pub given_name: String,
+    pub date_of_birth: NaiveDate,
+    pub date_added: NaiveDate,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub eligible: bool,
+    pub qualifying_section: Option<String>,
+    pub qualifying_date: Option<NaiveDate>,
+    pub entitled: bool,
+    pub council_code: Option<String>,
+    pub nhs_code: Option<String>,
+    pub council_rule: Option<String>,
+    pub nhs_rule: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct PersonVersionRow {
+    pub id: i64,
+    pub person_id: i64,
+    pub nhs_number: Option<String>,
+    pub local_id: Option<String>,
+    pub family_name: String,
+    pub given_name: String,
+    pub date_of_birth: NaiveDate,
+    pub date_added: NaiveDate,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+    pub superseded_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct DetentionRow {
+    pub id: i64,
+    pub lineage_id: Option<i64>,
+    pub person_id: i64,
+    pub section: String,
+    pub detention_start: NaiveDate,
+    pub ordinary_residence: Option<String>,
+    pub no_fixed_abode: bool,
+    pub gp_practice: Option<String>,
+    pub gp_commissioner: Option<String>,
+    pub residence_commissioner: Option<String>,
+    pub place_of_detention: Option<String>,
+    pub left_hospital: Option<NaiveDate>,
+    pub discharged_to: Option<String>,
+    pub date_added: Option<NaiveDate>,
+    pub evidence: Option<String>,
+    pub source: String,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+    pub recorded_org: Option<String>,
+    pub superseded_at: Option<DateTime<Utc>>,
+    pub superseded_by: Option<i64>,
+    pub correction_reason: Option<String>,
+}
+
+/// The facts of one detention, as a form, the API or an import gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetentionFacts {
+    pub section: String,
+    pub detention_start: NaiveDate,
+    pub ordinary_residence: Option<String>,
+    pub no_fixed_abode: bool,
+    pub gp_practice: Option<String>,
+    pub gp_commissioner: Option<String>,
+    pub residence_commissioner: Option<String>,
+    pub place_of_detention: Option<String>,
+    pub left_hospital: Option<NaiveDate>,
+    pub discharged_to: Option<String>,
+    pub date_added: Option<NaiveDate>,
+    pub evidence: Option<String>,
+}
+
+impl DetentionRow {
+    pub fn facts(&self) -> DetentionFacts {
+        DetentionFacts {
+            section: self.section.clone(),
+            detention_start: self.detention_start,
+            ordinary_residence: self.ordinary_residence.clone(),
+            no_fixed_abode: self.no_fixed_abode,
+            gp_practice: self.gp_practice.clone(),
+            gp_commissioner: self.gp_commissioner.clone(),
+            residence_commissioner: self.residence_commissioner.clone(),
+            place_of_detention: self.place_of_detention.clone(),
+            left_hospital: self.left_hospital,
+            discharged_to: self.discharged_to.clone(),
+            date_added: self.date_added,
+            evidence: self.evidence.clone(),
+        }
+    }
+
+    /// Whether this version was the current one at the end of `instant`.
+    pub fn current_at(&self, instant: DateTime<Utc>) -> bool {
+        self.recorded_at <= instant && self.superseded_at.is_none_or(|s| s > instant)
+    }
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct PersonEventRow {
+    pub id: i64,
+    pub person_id: i64,
+    pub occurred_on: NaiveDate,
+    pub kind: String,
+    pub data: String,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+    pub recorded_org: Option<String>,
+    pub superseded_at: Option<DateTime<Utc>>,
+    pub correction_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub actor_org: Option<String>,
+    pub action: String,
+    pub person_id: Option<i64>,
+    pub entity: String,
+    pub entity_id: Option<String>,
+    pub reason: Option<String>,
+    pub details: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditRow {
+    /// The hash that chains this record to the previous one.
+    pub fn compute_hash(&self) -> String {
+        audit_hash(
+            &self.prev_hash,
+            self.at,
+            &self.actor,
+            self.actor_org.as_deref(),
+            &self.action,
+            self.person_id,
+            &self.entity,
+            self.entity_id.as_deref(),
+            self.reason.as_deref(),
+            &self.details,
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn audit_hash(
+    prev: &str,
+    at: DateTime<Utc>,
+    actor: &str,
+    actor_org: Option<&str>,
+    action: &str,
+    person_id: Option<i64>,
+    entity: &str,
+    entity_id: Option<&str>,
+    reason: Option<&str>,
+    details: &str,
+) -> String {
+    let mut h = Sha256::new();
+    // Fields are length-prefixed so that no two different records hash alike.
+    for part in [
+        prev,
+        &at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        actor,
+        actor_org.unwrap_or("\u{0}"),
+        action,
+        &person_id.map(|p| p.to_string()).unwrap_or_else(|| "\u{0}".into()),
+        entity,
+        entity_id.unwrap_or("\u{0}"),
+        reason.unwrap_or("\u{0}"),
+        details,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// One change to record in the audit trail.
+pub struct AuditEntry<'a> {
+    pub action: &'a str,
+    pub person_id: Option<i64>,
+    pub entity: &'a str,
+    pub entity_id: Option<String>,
+    pub reason: Option<&'a str>,
+    pub details: serde_json::Value,
+}
+
+/// Timestamps are stored at microsecond precision so that what is hashed is
+/// exactly what is read back on both backends.
+pub fn now() -> DateTime<Utc> {
+    let n = Utc::now();
+    DateTime::from_timestamp_micros(n.timestamp_micros()).unwrap_or(n)
+}
+
+// ---------------------------------------------------------------- audit
+
+pub async fn append_audit(tx: &mut Tx, actor: &Actor, entry: AuditEntry<'_>) -> Result<i64, DbError> {
+    let prev: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1").fetch_optional(c).await)?;
+    let prev = prev.unwrap_or_else(|| "genesis".to_string());
+    let at = now();
+    let details = entry.details.to_string();
+    let hash = audit_hash(
+        &prev,
+        at,
+        &actor.username,
+        actor.org_code.as_deref(),
+        entry.action,
+        entry.person_id,
+        entry.entity,
+        entry.entity_id.as_deref(),
+        entry.reason,
+        &details,
+    );
+    let id: i64 = on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO audit_events (at, actor, actor_org, action, person_id, entity, entity_id, reason, details, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id")
+        .bind(at).bind(&actor.username).bind(&actor.org_code).bind(entry.action).bind(entry.person_id)
+        .bind(entry.entity).bind(&entry.entity_id).bind(entry.reason).bind(&details).bind(&prev).bind(&hash)
+        .fetch_one(c).await)?;
+    Ok(id)
+}
+
+pub async fn audit_for_person(db: &Db, person_id: i64) -> Result<Vec<AuditRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM audit_events WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?)
+}
+
+pub async fn all_audit(db: &Db) -> Result<Vec<AuditRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM audit_events ORDER BY id").fetch_all(p).await)?)
+}
+
+/// Records an audit entry on its own (reads that must be logged, log-ins).
+pub async fn audit_alone(db: &Db, actor: &Actor, entry: AuditEntry<'_>) -> Result<(), DbError> {
+    let mut tx = db.begin_write().await?;
+    append_audit(&mut tx, actor, entry).await?;
+    tx.commit().await
+}
+
+// ---------------------------------------------------------------- organisations
+
+pub async fn upsert_org(tx: &mut Tx, org: &OrgRow) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO organisations (code, name, kind, valid_from, valid_to, successor_code, address)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, valid_from = excluded.valid_from,
+           valid_to = excluded.valid_to, successor_code = excluded.successor_code, address = excluded.address")
+        .bind(&org.code).bind(&org.name).bind(&org.kind).bind(org.valid_from).bind(org.valid_to)
+        .bind(&org.successor_code).bind(&org.address).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn list_orgs(db: &Db) -> Result<Vec<OrgRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM organisations ORDER BY kind, name").fetch_all(p).await)?)
+}
+
+pub async fn get_org(db: &Db, code: &str) -> Result<Option<OrgRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM organisations WHERE code = $1").bind(code).fetch_optional(p).await)?)
+}
+
+// ---------------------------------------------------------------- users and sessions
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub org_code: &'a str,
+    pub roles: &'a str,
+    pub team: Option<&'a str>,
+    pub password_hash: &'a str,
+}
+
+pub async fn insert_user(tx: &mut Tx, u: &NewUser<'_>) -> Result<i64, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO users (username, display_name, org_code, roles, team, password_hash, created_at, disabled)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE) RETURNING id")
+        .bind(u.username).bind(u.display_name).bind(u.org_code).bind(u.roles).bind(u.team).bind(u.password_hash).bind(now())
+        .fetch_one(c).await)?)
+}
+
+pub async fn user_by_username(db: &Db, username: &str) -> Result<Option<UserRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM users WHERE username = $1").bind(username).fetch_optional(p).await)?)
+}
+
+pub async fn list_users(db: &Db) -> Result<Vec<UserRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM users ORDER BY username").fetch_all(p).await)?)
+}
+
+pub async fn count_users(db: &Db) -> Result<i64, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await)?)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionUserRow {
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    pub user: UserRow,
+}
+
+pub async fn insert_session(db: &Db, token_hash: &str, user_id: i64, csrf: &str, expires_at: DateTime<Utc>) -> Result<(), DbError> {
+    on_pool!(db, p => sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(token_hash).bind(user_id).bind(csrf).bind(now()).bind(expires_at).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn session_user(db: &Db, token_hash: &str) -> Result<Option<SessionUserRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT s.csrf_token, s.expires_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1")
+        .bind(token_hash).fetch_optional(p).await)?)
+}
+
+pub async fn delete_session(db: &Db, token_hash: &str) -> Result<(), DbError> {
+    on_pool!(db, p => sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn delete_expired_sessions(db: &Db) -> Result<(), DbError> {
+    on_pool!(db, p => sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now()).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn record_login_attempt(db: &Db, username: &str, succeeded: bool) -> Result<(), DbError> {
+    on_pool!(db, p => sqlx::query("INSERT INTO login_attempts (username, at, succeeded) VALUES ($1, $2, $3)")
+        .bind(username).bind(now()).bind(succeeded).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn failed_logins_since(db: &Db, username: &str, since: DateTime<Utc>) -> Result<i64, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM login_attempts WHERE username = $1 AND at > $2 AND NOT succeeded")
+        .bind(username).bind(since).fetch_one(p).await)?)
+}
+
+// ---------------------------------------------------------------- people
+
+pub struct NewPerson<'a> {
+    pub nhs_number: Option<&'a str>,
+    pub local_id: Option<&'a str>,
+    pub family_name: &'a str,
+    pub given_name: &'a str,
+    pub date_of_birth: NaiveDate,
+    pub date_added: NaiveDate,
+}
+
+pub async fn insert_person(tx: &mut Tx, p: &NewPerson<'_>, actor: &Actor, at: DateTime<Utc>) -> Result<i64, DbError> {
+    let id: i64 = on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO people (nhs_number, local_id, family_name, given_name, date_of_birth, date_added, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id")
+        .bind(p.nhs_number).bind(p.local_id).bind(p.family_name).bind(p.given_name).bind(p.date_of_birth).bind(p.date_added).bind(at)
+        .fetch_one(c).await)?;
+    insert_person_version(tx, id, p, actor, at).await?;
+    Ok(id)
+}
+
+async fn insert_person_version(tx: &mut Tx, person_id: i64, p: &NewPerson<'_>, actor: &Actor, at: DateTime<Utc>) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO person_versions (person_id, nhs_number, local_id, family_name, given_name, date_of_birth, date_added, recorded_at, recorded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(person_id).bind(p.nhs_number).bind(p.local_id).bind(p.family_name).bind(p.given_name).bind(p.date_of_birth)
+        .bind(p.date_added).bind(at).bind(&actor.username).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Corrects a person's identity: the old version is kept, stamped superseded.
+pub async fn correct_person(tx: &mut Tx, person_id: i64, p: &NewPerson<'_>, actor: &Actor, at: DateTime<Utc>) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query("UPDATE person_versions SET superseded_at = $1 WHERE person_id = $2 AND superseded_at IS NULL")
+        .bind(at).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE people SET nhs_number = $1, local_id = $2, family_name = $3, given_name = $4, date_of_birth = $5, date_added = $6, updated_at = $7 WHERE id = $8")
+        .bind(p.nhs_number).bind(p.local_id).bind(p.family_name).bind(p.given_name).bind(p.date_of_birth).bind(p.date_added).bind(at).bind(person_id)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    insert_person_version(tx, person_id, p, actor, at).await
+}
+
+pub async fn person_versions(db: &Db) -> Result<Vec<PersonVersionRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM person_versions ORDER BY person_id, id").fetch_all(p).await)?)
+}
+
+pub async fn get_person(db: &Db, id: i64) -> Result<Option<PersonRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM people WHERE id = $1").bind(id).fetch_optional(p).await)?)
+}
+
+pub async fn get_person_tx(tx: &mut Tx, id: i64) -> Result<Option<PersonRow>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_as("SELECT * FROM people WHERE id = $1").bind(id).fetch_optional(c).await)?)
+}
+
+pub async fn all_people(db: &Db) -> Result<Vec<PersonRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM people ORDER BY id").fetch_all(p).await)?)
+}
+
+pub async fn all_people_tx(tx: &mut Tx) -> Result<Vec<PersonRow>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_as("SELECT * FROM people ORDER BY id").fetch_all(c).await)?)
+}
+
+pub async fn count_people(db: &Db) -> Result<i64, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM people").fetch_one(p).await)?)
+}
+
+/// A search of the register. `scope_org` limits it to people the
+/// organisation has a part in (None: no limit, for break-glass and CLI).
+pub struct Search<'a> {
+    pub query: &'a str,
+    pub scope_org: Option<&'a str>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub async fn search_people(db: &Db, s: &Search<'_>) -> Result<(Vec<PersonRow>, i64), DbError> {
+    let q = s.query.trim().to_lowercase();
+    let digits: String = q.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let date = aftercare_core::parse_date(&q).ok();
+    let filter = "($1 = '' OR p.nhs_number = $2 OR LOWER(p.local_id) = $1
+            OR LOWER(p.family_name) LIKE $3 ESCAPE '\\' OR LOWER(p.given_name) LIKE $3 ESCAPE '\\'
+            OR LOWER(p.given_name || ' ' || p.family_name) LIKE $3 ESCAPE '\\'
+            OR p.date_of_birth = $4)
+          AND ($5 IS NULL OR EXISTS (SELECT 1 FROM person_orgs o WHERE o.person_id = p.id AND o.org_code = $5))";
+    let sql = format!("SELECT p.* FROM people p WHERE {filter} ORDER BY p.family_name, p.given_name, p.id LIMIT $6 OFFSET $7");
+    let count_sql = format!("SELECT COUNT(*) FROM people p WHERE {filter}");
+    let rows = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(&q).bind(&digits).bind(&like).bind(date).bind(s.scope_org).bind(s.limit).bind(s.offset)
+        .fetch_all(p).await)?;
+    let total: i64 = on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone()))
+        .bind(&q).bind(&digits).bind(&like).bind(date).bind(s.scope_org)
+        .fetch_one(p).await)?;
+    Ok((rows, total))
+}
+
+/// Derived fields, recomputed by the rules engine after every change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PersonSummary {
+    pub eligible: bool,
+    pub qualifying_section: Option<String>,
+    pub qualifying_date: Option<NaiveDate>,
+    pub entitled: bool,
+    pub council_code: Option<String>,
+    pub nhs_code: Option<String>,
+    pub council_rule: Option<String>,
+    pub nhs_rule: Option<String>,
+}
+
+pub async fn update_summary(tx: &mut Tx, person_id: i64, s: &PersonSummary) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE people SET eligible = $1, qualifying_section = $2, qualifying_date = $3, entitled = $4,
+           council_code = $5, nhs_code = $6, council_rule = $7, nhs_rule = $8 WHERE id = $9")
+        .bind(s.eligible).bind(&s.qualifying_section).bind(s.qualifying_date).bind(s.entitled)
+        .bind(&s.council_code).bind(&s.nhs_code).bind(&s.council_rule).bind(&s.nhs_rule).bind(person_id)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn set_person_orgs(tx: &mut Tx, person_id: i64, codes: &[String]) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query("DELETE FROM person_orgs WHERE person_id = $1").bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
+    for code in codes {
+        on_tx!(tx, c => sqlx::query("INSERT INTO person_orgs (person_id, org_code) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(person_id).bind(code).execute(c).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+pub async fn org_has_part(db: &Db, person_id: i64, org_code: &str) -> Result<bool, DbError> {
+    let n: i64 = on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM person_orgs WHERE person_id = $1 AND org_code = $2")
+        .bind(person_id).bind(org_code).fetch_one(p).await)?;
+    Ok(n > 0)
+}
+
+// ---------------------------------------------------------------- detentions
+
+pub async fn insert_detention(
+    tx: &mut Tx,
+    person_id: i64,
+    f: &DetentionFacts,
+    lineage_id: Option<i64>,
+    source: &str,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    let id: i64 = on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO detentions (lineage_id, person_id, section, detention_start, ordinary_residence, no_fixed_abode, gp_practice,
+            gp_commissioner, residence_commissioner, place_of_detention, left_hospital, discharged_to, date_added, evidence,
+            source, recorded_at, recorded_by, recorded_org)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id")
+        .bind(lineage_id).bind(person_id).bind(&f.section).bind(f.detention_start).bind(&f.ordinary_residence).bind(f.no_fixed_abode)
+        .bind(&f.gp_practice).bind(&f.gp_commissioner).bind(&f.residence_commissioner).bind(&f.place_of_detention)
+        .bind(f.left_hospital).bind(&f.discharged_to).bind(f.date_added).bind(&f.evidence)
+        .bind(source).bind(at).bind(&actor.username).bind(&actor.org_code)
+        .fetch_one(c).await)?;
+    if lineage_id.is_none() {
+        on_tx!(tx, c => sqlx::query("UPDATE detentions SET lineage_id = id WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(id)
+}
+
+/// Supersedes a detention version with corrected facts; returns the new id.
+/// Fails with [`DbError::Conflict`] if the version was already superseded
+/// (someone else corrected it first).
+pub async fn correct_detention(
+    tx: &mut Tx,
+    old: &DetentionRow,
+    f: &DetentionFacts,
+    reason: &str,
+    source: &str,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    let new_id = insert_detention(tx, old.person_id, f, Some(old.lineage_id.unwrap_or(old.id)), source, actor, at).await?;
+    let done = on_tx!(tx, c => sqlx::query(
+        "UPDATE detentions SET superseded_at = $1, superseded_by = $2, correction_reason = $3 WHERE id = $4 AND superseded_at IS NULL")
+        .bind(at).bind(new_id).bind(reason).bind(old.id).execute(c).await.map(|r| r.rows_affected()))?;
+    if done != 1 {
+        return Err(DbError::Conflict);
+    }
+    Ok(new_id)
+}
+
+pub async fn current_detentions(db: &Db, person_id: i64) -> Result<Vec<DetentionRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT * FROM detentions WHERE person_id = $1 AND superseded_at IS NULL ORDER BY detention_start, id")
+        .bind(person_id).fetch_all(p).await)?)
+}
+
+pub async fn current_detentions_tx(tx: &mut Tx, person_id: i64) -> Result<Vec<DetentionRow>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_as(
+        "SELECT * FROM detentions WHERE person_id = $1 AND superseded_at IS NULL ORDER BY detention_start, id")
+        .bind(person_id).fetch_all(c).await)?)
+}
+
+pub async fn detention_versions(db: &Db, person_id: i64) -> Result<Vec<DetentionRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions WHERE person_id = $1 ORDER BY lineage_id, id")
+        .bind(person_id).fetch_all(p).await)?)
+}
+
+pub async fn get_detention(db: &Db, id: i64) -> Result<Option<DetentionRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions WHERE id = $1").bind(id).fetch_optional(p).await)?)
+}
+
+/// Every detention version, for exports and recomputation in bulk.
+pub async fn all_detentions(db: &Db) -> Result<Vec<DetentionRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions ORDER BY person_id, detention_start, id").fetch_all(p).await)?)
+}
+
+pub async fn all_current_detentions_tx(tx: &mut Tx) -> Result<Vec<DetentionRow>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_as("SELECT * FROM detentions WHERE superseded_at IS NULL ORDER BY person_id, detention_start, id").fetch_all(c).await)?)
+}
+
+// ---------------------------------------------------------------- other dated facts
+
+pub async fn insert_person_event(
+    tx: &mut Tx,
+    person_id: i64,
+    occurred_on: NaiveDate,
+    kind: &str,
+    data: &serde_json::Value,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO person_events (person_id, occurred_on, kind, data, recorded_at, recorded_by, recorded_org)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+        .bind(person_id).bind(occurred_on).bind(kind).bind(data.to_string()).bind(at).bind(&actor.username).bind(&actor.org_code)
+        .fetch_one(c).await)?)
+}
+
+pub async fn current_person_events(db: &Db, person_id: i64) -> Result<Vec<PersonEventRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT * FROM person_events WHERE person_id = $1 AND superseded_at IS NULL ORDER BY occurred_on, id")
+        .bind(person_id).fetch_all(p).await)?)
+}
+
+pub async fn current_person_events_tx(tx: &mut Tx, person_id: i64) -> Result<Vec<PersonEventRow>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_as(
+        "SELECT * FROM person_events WHERE person_id = $1 AND superseded_at IS NULL ORDER BY occurred_on, id")
+        .bind(person_id).fetch_all(c).await)?)
+}
+
+pub async fn all_person_events(db: &Db) -> Result<Vec<PersonEventRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM person_events ORDER BY person_id, occurred_on, id").fetch_all(p).await)?)
+}
+
+// ---------------------------------------------------------------- access grants
+
+pub async fn insert_access_grant(tx: &mut Tx, user_id: i64, person_id: i64, reason: &str, expires_at: DateTime<Utc>) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query("INSERT INTO access_grants (user_id, person_id, reason, granted_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(user_id).bind(person_id).bind(reason).bind(now()).bind(expires_at).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn has_access_grant(db: &Db, user_id: i64, person_id: i64) -> Result<bool, DbError> {
+    let n: i64 = on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM access_grants WHERE user_id = $1 AND person_id = $2 AND expires_at > $3")
+        .bind(user_id).bind(person_id).bind(now()).fetch_one(p).await)?;
+    Ok(n > 0)
+}
+
+// ---------------------------------------------------------------- imports
+
+pub async fn record_import(tx: &mut Tx, kind: &str, file_name: &str, sha256: &str, rows: i64, changes: i64, actor: &Actor) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query("INSERT INTO imports (kind, file_name, sha256, rows, changes, at, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(kind).bind(file_name).bind(sha256).bind(rows).bind(changes).bind(now()).bind(&actor.username).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! Demo data: a realistic, synthetic register for trying the product. Every
+//! person is invented; NHS numbers are in the 999 test range. The register is
+//! built as a master-list file and loaded through the real import, so the
+//! demo exercises the same checks and rules as production data.
+
+use aftercare_core::OrgCode;
+use chrono::{Days, NaiveDate};
+
+use crate::auth::{self, Role};
+use crate::db::store::{self, Actor, NewUser, OrgRow};
+use crate::db::{Db, DbError};
+use crate::register::{self, RegisterError};
+
+/// Password of every demo account (printed at start-up; demo only).
+pub const DEMO_PASSWORD: &str = "aftercare-demo";
+
+/// A small, fast, seedable generator (SplitMix64): reproducible demo data
+/// without a dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// One partnership: a council with its NHS commissioners and mental health trust.
+pub struct Partnership {
+    pub council: (&'static str, &'static str),
+    pub icb: (&'static str, &'static str),
+    pub ccg: (&'static str, &'static str),
+    pub trust: (&'static str, &'static str),
+}
+
+pub const PARTNERSHIPS: [Partnership; 5] = [
+    Partnership { council: ("E10000016", "Kent County Council"), icb: ("QKS", "NHS Kent and Medway ICB"), ccg: ("91Q", "NHS Kent and Medway CCG"), trust: ("RXY", "Kent and Medway Mental Health NHS Trust") },
+    Partnership { council: ("E10000019", "Lincolnshire County Council"), icb: ("QJM", "NHS Lincolnshire ICB"), ccg: ("71E", "NHS Lincolnshire CCG"), trust: ("RP7", "Lincolnshire Partnership NHS Foundation Trust") },
+    Partnership { council: ("E06000060", "Buckinghamshire Council"), icb: ("QU9", "NHS Buckinghamshire, Oxfordshire and Berkshire West ICB"), ccg: ("14Y", "NHS Buckinghamshire CCG"), trust: ("RNU", "Oxford Health NHS Foundation Trust") },
+    Partnership { council: ("E08000018", "Rotherham Metropolitan Borough Council"), icb: ("QF7", "NHS South Yorkshire ICB"), ccg: ("03L", "NHS Rotherham CCG"), trust: ("RXE", "Rotherham Doncaster and South Humber NHS Foundation Trust") },
+    Partnership { council: ("E08000017", "City of Doncaster Council"), icb: ("QF7", "NHS South Yorkshire ICB"), ccg: ("02X", "NHS Doncaster CCG"), trust: ("RXE", "Rotherham Doncaster and South Humber NHS Foundation Trust") },
+];
+
+pub const NHS_ENGLAND: (&str, &str) = ("X24", "NHS England");
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid constant date")
+}
+
+/// The organisations of the demo partnerships, with CCG → ICB successors.
+pub fn demo_orgs() -> Vec<OrgRow> {
+    let mut orgs: Vec<OrgRow> = Vec::new();
+    let mut add = |code: &str, name: &str, kind: &str, valid_to: Option<NaiveDate>, successor: Option<&str>| {
+        if !orgs.iter().any(|o| o.code == code) {
+            orgs.push(OrgRow {
+                code: code.into(),
+                name: name.into(),
+                kind: kind.into(),
+                valid_from: None,
+                valid_to,
+                successor_code: successor.map(String::from),
+                address: None,
+            });
+        }
+    };
+    for p in &PARTNERSHIPS {
+        add(p.council.0, p.council.1, "council", None, None);
+        add(p.icb.0, p.icb.1, "icb", None, None);
+        add(p.ccg.0, p.ccg.1, "ccg", Some(date(2022, 6, 30)), Some(p.icb.0));
+        add(p.trust.0, p.trust.1, "nhs_trust", None, None);
+    }
+    add(NHS_ENGLAND.0, NHS_ENGLAND.1, "nhs_england", None, None);
+    orgs
+}
+
+const GIVEN: [&str; 40] = [
+    "Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Mia", "Arthur", "Ivy", "Muhammad", "Grace", "Leo", "Freya", "Harry", "Lily", "Oscar", "Florence", "Archie", "Willow", "Jack", "Rosie", "Charlie", "Sophia", "Thomas", "Evie", "Jacob", "Aisha", "Kwame", "Priya", "Tomasz", "Siobhan", "Dylan", "Fatima", "Chen", "Olusegun", "Agnieszka", "Rhys", "Niamh", "Ravi", "Zainab",
+];
+const FAMILY: [&str; 40] = [
+    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Thomas", "Clarke", "Jackson", "Wood", "Harris", "Edwards", "Turner", "Martin", "Cooper", "Hill", "Ward", "Hughes", "Moore", "Clark", "Khan", "Ahmed", "Okafor", "Nowak", "O'Brien", "Mensah", "Begum", "Kowalski",
+];
+
+/// A valid NHS number in the 999 test range.
+pub fn test_nhs_number(rng: &mut Rng) -> String {
+    loop {
+        let body = format!("999{:06}", rng.below(1_000_000));
+        let sum: u32 = body.bytes().zip((2..=10).rev()).map(|(b, w)| u32::from(b - b'0') * w).sum();
+        let check = match 11 - (sum % 11) {
+            11 => 0,
+            10 => continue,
+            n => n,
+        };
+        return format!("{body}{check}");
+    }
+}
+
+const SECTIONS: [(&str, u64); 12] = [
+    ("3", 40),
+    ("2", 24),
+    ("37", 5),
+    ("37/41", 5),
+    ("47", 2),
+    ("47/49", 1),
+    ("48", 1),
+    ("45A", 1),
+    ("136", 7),
+    ("4", 3),
+    ("5(2)", 5),
+    ("mhsds:03", 6),
+];
+
+fn pick_section(rng: &mut Rng) -> &'static str {
+    let total: u64 = SECTIONS.iter().map(|(_, w)| w).sum();
+    let mut roll = rng.below(total);
+    for (s, w) in SECTIONS {
+        if roll < w {
+            return s;
+        }
+        roll -= w;
+    }
+    "3"
+}
+
+/// The demo master list as CSV: one row per detention.
+pub fn register_csv(people: usize, seed: u64, today: NaiveDate) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut used = std::collections::HashSet::new();
+    for i in 0..people {
+        let home = rng.below(PARTNERSHIPS.len() as u64) as usize;
+        let nhs = loop {
+            let n = test_nhs_number(&mut rng);
+            if used.insert(n.clone()) {
+                break n;
+            }
+        };
+        let given = *rng.pick(&GIVEN);
+        let family = *rng.pick(&FAMILY);
+        let dob = date(1945, 1, 1) + Days::new(rng.below(60 * 365));
+        let gp_practice = format!("{}{:05}", ["G", "K", "C", "H", "M"][home], 81000 + rng.below(90));
+        let mut start = (date(2011, 1, 1) + Days::new(rng.below(15 * 365))).max(dob + Days::new(16 * 365));
+        let mut living = home;
+        let detentions = 1 + rng.below(3) as usize;
+        for k in 0..detentions {
+            if start >= today {
+                break;
+            }
+            let section = pick_section(&mut rng);
+            let p = &PARTNERSHIPS[living];
+            let nfa = rng.chance(3);
+            let cross_border = rng.chance(5);
+            let commissioner = |p: &Partnership, on: NaiveDate| if on >= date(2022, 7, 1) { p.icb.0 } else { p.ccg.0 };
+            let gp_p = if cross_border { &PARTNERSHIPS[(living + 1) % PARTNERSHIPS.len()] } else { p };
+            let stay = 5 + rng.below(if section == "3" || section.starts_with("37") { 200 } else { 27 });
+            let left = start + Days::new(stay);
+            let still_in = k + 1 == detentions && left >= today;
+            let discharged_to_idx = if rng.chance(15) { rng.below(PARTNERSHIPS.len() as u64) as usize } else { living };
+            rows.push(vec![
+                nhs.clone(),
+                format!("L{:06}", i + 1),
+                family.into(),
+                given.into(),
+                dob.to_string(),
+                section.into(),
+                start.to_string(),
+                if nfa { String::new() } else { p.council.0.into() },
+                if nfa { "yes".into() } else { "no".into() },
+                gp_practice.clone(),
+                commissioner(gp_p, start).into(),
+                commissioner(p, start).into(),
+                p.trust.0.into(),
+                if still_in { String::new() } else { left.to_string() },
+                if still_in { String::new() } else { PARTNERSHIPS[discharged_to_idx].council.0.into() },
+                (start + Days::new(rng.below(5))).min(today).to_string(),
+            ]);
+            if still_in {
+                break;
+            }
+            living = discharged_to_idx;
+            start = left + Days::new(30 + rng.below(1500));
+        }
+    }
+    aftercare_files::write_csv(&aftercare_files::register::REGISTER_COLUMNS, &rows)
+}
+
+/// A demo account.
+pub struct DemoLogin {
+    pub username: String,
+    pub role: Role,
+    pub org: String,
+}
+
+/// Which organisation each demo role belongs to (the Kent partnership).
+fn demo_org_for(role: Role) -> &'static str {
+    match role {
+        Role::MhaAdministrator => "RXY",
+        Role::LeadProfessional | Role::Finance | Role::Auditor => "E10000016",
+        Role::Commissioner | Role::QaGroup => "QKS",
+        Role::SystemAdministrator => NHS_ENGLAND.0,
+    }
+}
+
+/// Fills an empty database with the demo register and one user per role.
+/// Does nothing (and returns no logins) if the register already has people.
+pub async fn seed(db: &Db, people: usize, seed: u64, today: NaiveDate) -> Result<Vec<DemoLogin>, RegisterError> {
+    if store::count_people(db).await? > 0 {
+        return Ok(Vec::new());
+    }
+    let actor = Actor { user_id: None, username: "demo-loader".into(), org_code: None };
+    let mut tx = db.begin_write().await?;
+    for org in demo_orgs() {
+        store::upsert_org(&mut tx, &org).await?;
+    }
+    let hash = auth::hash_password(DEMO_PASSWORD).map_err(|e| DbError::Corrupt(e))?;
+    let mut logins = Vec::new();
+    for role in Role::ALL {
+        let username = format!("demo-{}", role.as_str().replace('_', "-"));
+        if store::user_by_username(db, &username).await?.is_none() {
+            let display = format!("Demo {}", role.label().to_lowercase());
+            store::insert_user(&mut tx, &NewUser { username: &username, display_name: &display, org_code: demo_org_for(role), roles: role.as_str(), team: Some("Demo team"), password_hash: &hash }).await?;
+        }
+        logins.push(DemoLogin { username, role, org: demo_org_for(role).into() });
+    }
+    tx.commit().await?;
+    let csv = register_csv(people, seed, today);
+    register::import_register(db, &actor, "demo-register.csv", &csv, false, today, &|_, _| {}).await?;
+    Ok(logins)
+}
+
+/// Checks that an organisation code is usable (for the CLI).
+pub fn parse_org(code: &str) -> Result<String, String> {
+    OrgCode::parse(code).map(|c| c.to_string()).map_err(|e| e.to_string())
+}

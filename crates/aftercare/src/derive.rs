@@ -1,0 +1,168 @@
+//! The bridge between stored facts and the pure rules engine: turns a
+//! person's detentions and other dated events into engine events, runs
+//! [`aftercare_core::rules::derive`], and stores the summary the register
+//! lists and exports (eligibility, responsible bodies, rule ids).
+
+use std::collections::BTreeSet;
+
+use aftercare_core::rules::{self, Derivation, Event, EventKind, RulesConfig, Successor};
+use aftercare_core::{OrgCode, Section};
+use chrono::NaiveDate;
+
+use crate::db::store::{self, DetentionRow, OrgRow, PersonEventRow, PersonSummary};
+use crate::db::{Db, DbError, Tx};
+use crate::on_tx;
+
+fn org(code: &Option<String>) -> Option<OrgCode> {
+    code.as_deref().and_then(|c| OrgCode::parse(c).ok())
+}
+
+/// The engine's view of a person's history, in date order. A detention row
+/// gives a `detained` event and, once the person left hospital, a
+/// `left_hospital` event; other facts are stored as engine events already.
+pub fn events_of(detentions: &[DetentionRow], others: &[PersonEventRow]) -> Result<Vec<Event>, DbError> {
+    let mut events = Vec::with_capacity(detentions.len() * 2 + others.len());
+    let mut sorted: Vec<&DetentionRow> = detentions.iter().collect();
+    sorted.sort_by_key(|d| (d.detention_start, d.id));
+    for d in sorted {
+        let section = Section::parse(&d.section).map_err(|e| DbError::Corrupt(format!("detention {}: {e}", d.id)))?;
+        events.push(Event {
+            on: d.detention_start,
+            kind: EventKind::Detained {
+                section,
+                ordinary_residence: org(&d.ordinary_residence),
+                no_fixed_abode: d.no_fixed_abode,
+                gp_commissioner: org(&d.gp_commissioner),
+                residence_commissioner: org(&d.residence_commissioner),
+                place_of_detention_council: None,
+                deemed_ordinary_residence: None,
+            },
+        });
+        if let Some(left) = d.left_hospital {
+            events.push(Event {
+                on: left,
+                kind: EventKind::LeftHospital {
+                    discharged_to: org(&d.discharged_to),
+                    // The master list records the GP practice's commissioner at the
+                    // time of detention; without a later record it stands after discharge.
+                    gp_commissioner: org(&d.gp_commissioner),
+                    residence_commissioner: org(&d.residence_commissioner),
+                },
+            });
+        }
+    }
+    for e in others {
+        if e.kind == "determination" {
+            continue;
+        }
+        let event: Event = serde_json::from_str(&e.data).map_err(|err| DbError::Corrupt(format!("event {}: {err}", e.id)))?;
+        events.push(event);
+    }
+    // Stable: on one date, detentions (in start order) come before other facts.
+    events.sort_by_key(|e| e.on);
+    Ok(events)
+}
+
+/// Recorded determinations that stand over the computed answer.
+pub fn determinations_of(others: &[PersonEventRow]) -> Vec<rules::Determination> {
+    others
+        .iter()
+        .filter(|e| e.kind == "determination")
+        .filter_map(|e| serde_json::from_str(&e.data).ok())
+        .collect()
+}
+
+/// The rules configuration for today: organisation successors from the
+/// organisations table; MHA 2025 s117(3A) deeming from the environment
+/// (`AFTERCARE_MHA2025_S117_3A_COMMENCEMENT=YYYY-MM-DD`), off by default.
+pub fn config_from(orgs: &[OrgRow], today: NaiveDate) -> RulesConfig {
+    let mut config = RulesConfig::new(today);
+    for o in orgs {
+        if let (Some(successor), Ok(code)) = (&o.successor_code, OrgCode::parse(&o.code))
+            && let Ok(successor) = OrgCode::parse(successor)
+        {
+            let from = o.valid_to.and_then(|d| d.succ_opt()).unwrap_or(today);
+            config.successors.insert(code, Successor { org: successor, from });
+        }
+    }
+    config.mha2025_s117_3a_commencement = std::env::var("AFTERCARE_MHA2025_S117_3A_COMMENCEMENT")
+        .ok()
+        .and_then(|v| aftercare_core::parse_date(&v).ok());
+    config
+}
+
+pub async fn config(db: &Db, today: NaiveDate) -> Result<RulesConfig, DbError> {
+    Ok(config_from(&store::list_orgs(db).await?, today))
+}
+
+async fn config_tx(tx: &mut Tx, today: NaiveDate) -> Result<RulesConfig, DbError> {
+    let orgs: Vec<OrgRow> = on_tx!(tx, c => sqlx::query_as("SELECT * FROM organisations").fetch_all(c).await)?;
+    Ok(config_from(&orgs, today))
+}
+
+/// Derives a person's entitlements from stored facts.
+pub fn derive_person(detentions: &[DetentionRow], others: &[PersonEventRow], config: &RulesConfig) -> Result<Derivation, DbError> {
+    let events = events_of(detentions, others)?;
+    let mut config = config.clone();
+    config.determinations = determinations_of(others);
+    Ok(rules::derive(&events, &config))
+}
+
+/// The register's summary of a derivation: the latest entitlement's bodies.
+pub fn summarise(d: &Derivation, today: NaiveDate) -> PersonSummary {
+    let latest = d.entitlements.last();
+    let qualifying = latest
+        .map(|e| (e.qualifying_section, e.qualifying_detention_on))
+        .or_else(|| d.eligibility.as_ref().map(|e| (e.section, e.detention_on)));
+    PersonSummary {
+        eligible: d.eligible,
+        qualifying_section: qualifying.map(|(s, _)| s.notation().to_string()),
+        qualifying_date: qualifying.map(|(_, on)| on),
+        entitled: latest.is_some_and(|e| e.start <= today && e.end.is_none_or(|end| end > today)),
+        council_code: latest.and_then(|e| e.council.org.as_ref().map(|o| o.to_string())),
+        nhs_code: latest.and_then(|e| e.nhs.org.as_ref().map(|o| o.to_string())),
+        council_rule: latest.map(|e| e.council.rule.id.to_string()),
+        nhs_rule: latest.map(|e| e.nhs.rule.id.to_string()),
+    }
+}
+
+/// Every organisation with a part in the person: named in a detention, or
+/// responsible for an entitlement. This decides who may see them.
+pub fn orgs_with_part(detentions: &[DetentionRow], d: &Derivation, events: &[Event]) -> Vec<String> {
+    let mut codes = BTreeSet::new();
+    for det in detentions {
+        for c in [&det.ordinary_residence, &det.gp_practice, &det.gp_commissioner, &det.residence_commissioner, &det.discharged_to, &det.place_of_detention]
+            .into_iter()
+            .flatten()
+        {
+            codes.insert(c.to_uppercase());
+        }
+    }
+    for e in &d.entitlements {
+        for o in [&e.council.org, &e.nhs.org].into_iter().flatten() {
+            codes.insert(o.to_string());
+        }
+    }
+    for e in events {
+        if let EventKind::Moved { to } = &e.kind {
+            codes.insert(to.to_string());
+        }
+    }
+    codes.into_iter().collect()
+}
+
+/// Recomputes and stores a person's derived summary and organisation links.
+pub async fn refresh_person_with(tx: &mut Tx, person_id: i64, config: &RulesConfig, today: NaiveDate) -> Result<Derivation, DbError> {
+    let detentions = store::current_detentions_tx(tx, person_id).await?;
+    let others = store::current_person_events_tx(tx, person_id).await?;
+    let derivation = derive_person(&detentions, &others, config)?;
+    let events = events_of(&detentions, &others)?;
+    store::update_summary(tx, person_id, &summarise(&derivation, today)).await?;
+    store::set_person_orgs(tx, person_id, &orgs_with_part(&detentions, &derivation, &events)).await?;
+    Ok(derivation)
+}
+
+pub async fn refresh_person(tx: &mut Tx, person_id: i64, today: NaiveDate) -> Result<Derivation, DbError> {
+    let config = config_tx(tx, today).await?;
+    refresh_person_with(tx, person_id, &config, today).await
+}

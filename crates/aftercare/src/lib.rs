@@ -1,0 +1,15 @@
+//! Aftercare: the Section 117 after-care register. This crate is the edge
+//! around the pure core (`aftercare-core`): storage, HTTP pages and API, and
+//! the services that put them together. The binary's command line is in
+//! `main.rs` and [`cli`].
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod db;
+pub mod demo;
+pub mod derive;
+pub mod export;
+pub mod register;
+pub mod views;
+pub mod web;

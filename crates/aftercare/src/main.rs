@@ -1,0 +1,316 @@
+//! The `aftercare` binary: the command-line edge. Errors are reported here,
+//! once, with their causes; everything else lives in the library.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aftercare::auth::{self, parse_roles, roles_to_string};
+use aftercare::cli::{AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
+use aftercare::db::Db;
+use aftercare::db::store::{self, Actor, NewUser, OrgRow};
+use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
+use aftercare::register::{self, RegisterError};
+use aftercare::web::{AppState, ServerConfig, app};
+use aftercare::demo;
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AFTERCARE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+async fn open(url: &str) -> Result<Db> {
+    Db::connect(url).await.with_context(|| format!("failed to open the database at {}", redact_url(url)))
+}
+
+/// Hides a password in a database URL before it is printed.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+async fn actor_for(db: &Db, name: Option<String>) -> Result<Actor> {
+    match name {
+        Some(n) => {
+            let row = store::user_by_username(db, &n).await?.with_context(|| format!("no user `{n}` (see `aftercare users list`)"))?;
+            Ok(Actor { user_id: Some(row.id), username: row.username, org_code: Some(row.org_code) })
+        }
+        None => Ok(Actor::cli(&std::env::var("USER").unwrap_or_else(|_| "unknown".into()))),
+    }
+}
+
+async fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    match cli.command {
+        Command::Serve(args) => serve(&cli.database, args).await?,
+        Command::Demo(args) => {
+            let db = open(&cli.database).await?;
+            let logins = demo::seed(&db, args.people, args.seed, today()).await?;
+            print_logins(&logins);
+        }
+        Command::Users(UsersCommand::Add { username, name, org, roles, team }) => {
+            let db = open(&cli.database).await?;
+            let roles = parse_roles(&roles).map_err(anyhow::Error::msg)?;
+            if store::get_org(&db, &org).await?.is_none() {
+                bail!("no organisation `{org}` (add it with `aftercare orgs add`)");
+            }
+            if store::user_by_username(&db, &username).await?.is_some() {
+                bail!("a user `{username}` already exists");
+            }
+            let password = read_password()?;
+            let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+            let mut tx = db.begin_write().await?;
+            let id = store::insert_user(&mut tx, &NewUser { username: &username, display_name: &name, org_code: &org, roles: &roles_to_string(&roles), team: team.as_deref(), password_hash: &hash }).await?;
+            let actor = actor_for(&db, None).await?;
+            store::append_audit(&mut tx, &actor, store::AuditEntry { action: "user.added", person_id: None, entity: "user", entity_id: Some(id.to_string()), reason: None, details: serde_json::json!({"username": username, "org": org, "roles": roles_to_string(&roles)}) }).await?;
+            tx.commit().await?;
+            println!("added user {username} ({}) of {org}", roles_to_string(&roles));
+        }
+        Command::Users(UsersCommand::List) => {
+            let db = open(&cli.database).await?;
+            for u in store::list_users(&db).await? {
+                println!("{}\t{}\t{}\t{}{}", u.username, u.org_code, u.roles, u.display_name, if u.disabled { "\t(disabled)" } else { "" });
+            }
+        }
+        Command::Orgs(OrgsCommand::Add { code, name, kind, successor, valid_to }) => {
+            let db = open(&cli.database).await?;
+            let code = demo::parse_org(&code).map_err(anyhow::Error::msg)?;
+            let kind = aftercare_core::org::OrgKind::parse(&kind).with_context(|| format!("unknown organisation kind `{kind}`"))?;
+            let successor = successor.map(|s| demo::parse_org(&s)).transpose().map_err(anyhow::Error::msg)?;
+            let org = OrgRow { code: code.clone(), name, kind: kind.as_str().into(), valid_from: None, valid_to, successor_code: successor, address: None };
+            let mut tx = db.begin_write().await?;
+            if let Some(s) = &org.successor_code
+                && store::get_org(&db, s).await?.is_none()
+            {
+                bail!("no successor organisation `{s}`: add it first");
+            }
+            store::upsert_org(&mut tx, &org).await?;
+            let actor = actor_for(&db, None).await?;
+            store::append_audit(&mut tx, &actor, store::AuditEntry { action: "organisation.saved", person_id: None, entity: "organisation", entity_id: Some(code.clone()), reason: None, details: serde_json::to_value(&org)? }).await?;
+            tx.commit().await?;
+            println!("saved organisation {code}");
+        }
+        Command::Orgs(OrgsCommand::List) => {
+            let db = open(&cli.database).await?;
+            for o in store::list_orgs(&db).await? {
+                println!("{}\t{}\t{}{}", o.code, o.kind, o.name, o.successor_code.map(|s| format!("\t→ {s}")).unwrap_or_default());
+            }
+        }
+        Command::Import(ImportCommand::Register { file, dry_run, actor }) => {
+            let db = open(&cli.database).await?;
+            let actor = actor_for(&db, actor).await?;
+            let bytes = std::fs::read(&file).with_context(|| format!("failed to read {}", file.display()))?;
+            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| file.display().to_string());
+            let bar = progress_bar();
+            let result = register::import_register(&db, &actor, &name, &bytes, dry_run, today(), &|done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await;
+            bar.finish_and_clear();
+            match result {
+                Ok(r) => {
+                    let verb = if dry_run { "would change" } else { "changed" };
+                    if r.changes() == 0 {
+                        println!("{name}: {} rows checked; no changes (the register already holds this file)", r.rows);
+                    } else {
+                        println!(
+                            "{name}: {} rows checked; {verb}: {} people added, {} people corrected, {} detentions added, {} detentions corrected; {} rows unchanged",
+                            r.rows, r.people_added, r.people_corrected, r.detentions_added, r.detentions_corrected, r.unchanged_rows
+                        );
+                    }
+                    if dry_run {
+                        println!("dry run: nothing was written");
+                    }
+                }
+                Err(RegisterError::Invalid(errors)) => {
+                    eprintln!("{errors}");
+                    eprintln!("nothing was imported");
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Command::Export(ExportCommand::Register { as_of, known_now, format, output }) => {
+            let db = open(&cli.database).await?;
+            let now = today();
+            let view = ExportView { as_of: as_of.unwrap_or(now), historical: as_of.is_some_and(|d| d < now), known_now };
+            let rows = register_rows(&db, view).await?;
+            let bytes = match format {
+                Format::Csv => aftercare_files::write_csv(&REGISTER_HEADERS, &rows),
+                Format::Xlsx => aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)?,
+            };
+            write_output(output.as_deref(), &bytes, format)?;
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let db = open(&cli.database).await?;
+            let rows = store::all_audit(&db).await?;
+            let problems = aftercare::db::verify_audit_chain(&rows);
+            if problems.is_empty() {
+                println!("audit trail intact: {} records, hash chain verified", rows.len());
+            } else {
+                for p in &problems {
+                    println!("{p}");
+                }
+                println!("audit trail damaged: {} problems in {} records", problems.len(), rows.len());
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Scenarios(ScenariosCommand::Check { paths }) => return scenarios_check(&paths),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    if std::io::stderr().is_terminal() {
+        bar.set_style(ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} people ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+        bar.set_message("importing");
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
+fn write_output(path: Option<&Path>, bytes: &[u8], format: Format) -> Result<()> {
+    match path {
+        Some(p) => {
+            // Write to a temporary file then rename, so a failed export never leaves half a file.
+            let tmp = p.with_extension("partial");
+            std::fs::write(&tmp, bytes).with_context(|| format!("failed to write {}", tmp.display()))?;
+            std::fs::rename(&tmp, p).with_context(|| format!("failed to write {}", p.display()))?;
+        }
+        None if format == Format::Xlsx && std::io::stdout().is_terminal() => bail!("an XLSX export needs --output FILE"),
+        None => std::io::stdout().write_all(bytes)?,
+    }
+    Ok(())
+}
+
+fn read_password() -> Result<String> {
+    if let Ok(p) = std::env::var("AFTERCARE_PASSWORD") {
+        if p.chars().count() < 12 {
+            bail!("the password must have at least 12 characters");
+        }
+        return Ok(p);
+    }
+    if std::io::stdin().is_terminal() {
+        eprint!("password (at least 12 characters, shown as you type): ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let p = line.trim_end_matches(['\n', '\r']).to_string();
+    if p.chars().count() < 12 {
+        bail!("the password must have at least 12 characters");
+    }
+    Ok(p)
+}
+
+fn print_logins(logins: &[demo::DemoLogin]) {
+    if logins.is_empty() {
+        return;
+    }
+    println!("Demo accounts (password for all: {}):", demo::DEMO_PASSWORD);
+    for l in logins {
+        println!("  {:<32} {:<24} {}", l.username, l.role.label(), l.org);
+    }
+}
+
+async fn serve(database: &str, args: ServeArgs) -> Result<()> {
+    let addr: SocketAddr = args.listen.parse().with_context(|| format!("`{}` is not an address such as 127.0.0.1:8117", args.listen))?;
+    let db = open(database).await?;
+    if args.demo {
+        let logins = demo::seed(&db, args.demo_people, 117, today()).await?;
+        print_logins(&logins);
+        if logins.is_empty() {
+            println!("The database already holds a register; demo data was not added. Demo accounts, if loaded before, use the password {}.", demo::DEMO_PASSWORD);
+        }
+    }
+    let config = ServerConfig { secure_cookies: !(args.insecure_cookies || addr.ip().is_loopback()), today: None };
+    let state = AppState { db: db.clone(), config: Arc::new(config) };
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {addr}"))?;
+    println!("Aftercare is serving {} at http://{addr}/", db.backend());
+    axum::serve(listener, app(state)).with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    db.close().await;
+    Ok(())
+}
+
+fn scenario_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|f| f.extension().is_some_and(|x| x == "json")).collect()).unwrap_or_default();
+            found.sort();
+            if found.is_empty() {
+                files.push(p.clone()); // reported as unreadable below
+            }
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    files
+}
+
+fn scenarios_check(paths: &[PathBuf]) -> Result<std::process::ExitCode> {
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in scenario_files(paths) {
+        let shown = file.display().to_string();
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                println!("FAIL {shown}: cannot read the file: {}", if file.is_dir() { "the folder has no .json files".to_string() } else { e.to_string() });
+                failed += 1;
+                continue;
+            }
+        };
+        match aftercare_core::scenario::parse_scenario(&shown, &text) {
+            Err(e) => {
+                println!("FAIL {shown}: {e}");
+                failed += 1;
+            }
+            Ok(s) => match aftercare_core::scenario::check(&s) {
+                Ok(()) => {
+                    println!("ok {}", s.name);
+                    passed += 1;
+                }
+                Err(diffs) => {
+                    println!("FAIL {}: {}", s.name, diffs.join("; "));
+                    failed += 1;
+                }
+            },
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 && passed > 0 { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
+}
+

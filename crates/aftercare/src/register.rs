@@ -1,0 +1,495 @@
+//! Application services for the register: adding people and detentions,
+//! importing and exporting the master list. Each change is one transaction
+//! that writes the change, recomputes what the rules derive from it, and
+//! appends the audit record.
+
+use std::collections::HashMap;
+
+use aftercare_core::NhsNumber;
+use aftercare_files::{DetentionImport, ImportErrors, PersonImport, RegisterFile};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::auth::RegisterEditor;
+use crate::db::store::{self, Actor, AuditEntry, DetentionFacts, DetentionRow, NewPerson, PersonRow};
+use crate::db::{Db, DbError, Tx};
+use crate::derive;
+
+/// Why a change to the register was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("{0}")]
+    Invalid(ImportErrors),
+    #[error("a person with NHS number {0} is already on the register")]
+    DuplicateNhsNumber(String),
+    #[error("a person with local id {0} is already on the register")]
+    DuplicateLocalId(String),
+    #[error("no such person")]
+    NoSuchPerson,
+    #[error("no such detention")]
+    NoSuchDetention,
+    #[error("a reason is required for a correction")]
+    ReasonRequired,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// What an import did (or, for a dry run, would do).
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ImportReport {
+    pub rows: usize,
+    pub people_added: usize,
+    pub people_corrected: usize,
+    pub detentions_added: usize,
+    pub detentions_corrected: usize,
+    pub unchanged_rows: usize,
+    pub dry_run: bool,
+}
+
+impl ImportReport {
+    pub fn changes(&self) -> usize {
+        self.people_added + self.people_corrected + self.detentions_added + self.detentions_corrected
+    }
+}
+
+pub(crate) fn facts_of(d: &DetentionImport) -> DetentionFacts {
+    DetentionFacts {
+        section: d.section.notation().to_string(),
+        detention_start: d.detention_start,
+        ordinary_residence: d.ordinary_residence.as_ref().map(|c| c.to_string()),
+        no_fixed_abode: d.no_fixed_abode,
+        gp_practice: d.gp_practice.as_ref().map(|c| c.to_string()),
+        gp_commissioner: d.gp_commissioner.as_ref().map(|c| c.to_string()),
+        residence_commissioner: d.residence_commissioner.as_ref().map(|c| c.to_string()),
+        place_of_detention: d.place_of_detention.clone(),
+        left_hospital: d.left_hospital,
+        discharged_to: d.discharged_to.as_ref().map(|c| c.to_string()),
+        date_added: d.date_added,
+        evidence: None,
+    }
+}
+
+/// Facts that an import compares: evidence is recorded in the product, not
+/// in the master list, so a re-import does not erase it.
+fn same_imported_facts(stored: &DetentionFacts, incoming: &DetentionFacts) -> bool {
+    DetentionFacts { evidence: None, ..stored.clone() } == *incoming
+}
+
+/// Imports a checked master list in one transaction: all or nothing.
+/// Re-importing the same file changes nothing.
+pub async fn import_register(
+    db: &Db,
+    actor: &Actor,
+    file_name: &str,
+    bytes: &[u8],
+    dry_run: bool,
+    today: NaiveDate,
+    progress: &dyn Fn(u64, u64),
+) -> Result<ImportReport, RegisterError> {
+    let file: RegisterFile = aftercare_files::parse_register(file_name, bytes).map_err(RegisterError::Invalid)?;
+    let mut report = ImportReport { rows: file.rows, dry_run, ..Default::default() };
+    let mut tx = db.begin_write().await?;
+    let existing = store::all_people_tx(&mut tx).await?;
+    let mut by_nhs: HashMap<String, PersonRow> = HashMap::new();
+    let mut by_local: HashMap<String, PersonRow> = HashMap::new();
+    for p in existing {
+        if let Some(n) = &p.nhs_number {
+            by_nhs.insert(n.clone(), p.clone());
+        }
+        if let Some(l) = &p.local_id {
+            by_local.insert(l.clone(), p);
+        }
+    }
+    let mut detentions_by_person: HashMap<i64, Vec<DetentionRow>> = HashMap::new();
+    for d in store::all_current_detentions_tx(&mut tx).await? {
+        detentions_by_person.entry(d.person_id).or_default().push(d);
+    }
+    let at = store::now();
+    let source = format!("import:{file_name}");
+    let total = file.people.len() as u64;
+    for (i, person) in file.people.iter().enumerate() {
+        let found = person
+            .nhs_number
+            .as_ref()
+            .and_then(|n| by_nhs.get(n.as_str()))
+            .or_else(|| person.local_id.as_ref().and_then(|l| by_local.get(l)))
+            .cloned();
+        let person_id = import_person(&mut tx, actor, &source, person, found.as_ref(), today, at, &mut report).await?;
+        let current = detentions_by_person.remove(&person_id).unwrap_or_default();
+        let mut changed = found.is_none() || report_changed_identity(found.as_ref(), person);
+        for d in &person.detentions {
+            let incoming = facts_of(d);
+            // A detention is the same one if it has the same section and start date.
+            match current.iter().find(|c| c.section == incoming.section && c.detention_start == incoming.detention_start) {
+                Some(old) if same_imported_facts(&old.facts(), &incoming) => report.unchanged_rows += 1,
+                Some(old) => {
+                    let facts = DetentionFacts { evidence: old.evidence.clone(), ..incoming.clone() };
+                    let reason = format!("corrected by {file_name} row {}", d.line);
+                    let new_id = store::correct_detention(&mut tx, old, &facts, &reason, &source, actor, at).await?;
+                    audit_detention(&mut tx, actor, "detention.corrected", person_id, new_id, Some(&reason), &facts, Some(old)).await?;
+                    report.detentions_corrected += 1;
+                    changed = true;
+                }
+                None => {
+                    let id = store::insert_detention(&mut tx, person_id, &incoming, None, &source, actor, at).await?;
+                    let reason = format!("{file_name} row {}", d.line);
+                    audit_detention(&mut tx, actor, "detention.added", person_id, id, Some(&reason), &incoming, None).await?;
+                    report.detentions_added += 1;
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            derive::refresh_person(&mut tx, person_id, today).await?;
+        }
+        if i % 256 == 0 || i as u64 + 1 == total {
+            progress(i as u64 + 1, total);
+        }
+    }
+    if dry_run {
+        drop(tx); // rolls back
+        return Ok(report);
+    }
+    if report.changes() > 0 {
+        let digest = hex::encode(Sha256::digest(bytes));
+        store::record_import(&mut tx, "register", file_name, &digest, report.rows as i64, report.changes() as i64, actor).await?;
+        store::append_audit(
+            &mut tx,
+            actor,
+            AuditEntry {
+                action: "import.register",
+                person_id: None,
+                entity: "import",
+                entity_id: Some(digest),
+                reason: Some(file_name),
+                details: json!(report),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+fn report_changed_identity(found: Option<&PersonRow>, p: &PersonImport) -> bool {
+    found.is_some_and(|f| identity_differs(f, p))
+}
+
+fn identity_differs(f: &PersonRow, p: &PersonImport) -> bool {
+    f.family_name != p.family_name
+        || f.given_name != p.given_name
+        || f.date_of_birth != p.date_of_birth
+        || (p.nhs_number.is_some() && f.nhs_number.as_deref() != p.nhs_number.as_ref().map(|n| n.as_str()))
+        || (p.local_id.is_some() && f.local_id != p.local_id)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn import_person(
+    tx: &mut Tx,
+    actor: &Actor,
+    source: &str,
+    p: &PersonImport,
+    found: Option<&PersonRow>,
+    today: NaiveDate,
+    at: DateTime<Utc>,
+    report: &mut ImportReport,
+) -> Result<i64, RegisterError> {
+    let date_added = p.detentions.iter().filter_map(|d| d.date_added).min();
+    match found {
+        Some(f) if !identity_differs(f, p) => Ok(f.id),
+        Some(f) => {
+            let new = NewPerson {
+                nhs_number: p.nhs_number.as_ref().map(|n| n.as_str()).or(f.nhs_number.as_deref()),
+                local_id: p.local_id.as_deref().or(f.local_id.as_deref()),
+                family_name: &p.family_name,
+                given_name: &p.given_name,
+                date_of_birth: p.date_of_birth,
+                date_added: date_added.unwrap_or(f.date_added),
+            };
+            store::correct_person(tx, f.id, &new, actor, at).await?;
+            audit_person(tx, actor, "person.corrected", f.id, Some(source), &new, Some(f)).await?;
+            report.people_corrected += 1;
+            Ok(f.id)
+        }
+        None => {
+            let new = NewPerson {
+                nhs_number: p.nhs_number.as_ref().map(|n| n.as_str()),
+                local_id: p.local_id.as_deref(),
+                family_name: &p.family_name,
+                given_name: &p.given_name,
+                date_of_birth: p.date_of_birth,
+                date_added: date_added.unwrap_or(today),
+            };
+            let id = store::insert_person(tx, &new, actor, at).await?;
+            audit_person(tx, actor, "person.added", id, Some(source), &new, None).await?;
+            report.people_added += 1;
+            Ok(id)
+        }
+    }
+}
+
+fn person_json(p: &NewPerson<'_>) -> serde_json::Value {
+    json!({
+        "nhs_number": p.nhs_number, "local_id": p.local_id, "family_name": p.family_name,
+        "given_name": p.given_name, "date_of_birth": p.date_of_birth, "date_added": p.date_added,
+    })
+}
+
+async fn audit_person(
+    tx: &mut Tx,
+    actor: &Actor,
+    action: &str,
+    person_id: i64,
+    reason: Option<&str>,
+    new: &NewPerson<'_>,
+    before: Option<&PersonRow>,
+) -> Result<(), DbError> {
+    let details = json!({
+        "after": person_json(new),
+        "before": before.map(|b| json!({
+            "nhs_number": b.nhs_number, "local_id": b.local_id, "family_name": b.family_name,
+            "given_name": b.given_name, "date_of_birth": b.date_of_birth, "date_added": b.date_added,
+        })),
+    });
+    store::append_audit(tx, actor, AuditEntry { action, person_id: Some(person_id), entity: "person", entity_id: Some(person_id.to_string()), reason, details }).await?;
+    Ok(())
+}
+
+fn detention_json(f: &DetentionFacts) -> serde_json::Value {
+    json!({
+        "section": f.section, "detention_start": f.detention_start, "ordinary_residence": f.ordinary_residence,
+        "no_fixed_abode": f.no_fixed_abode, "gp_practice": f.gp_practice, "gp_commissioner": f.gp_commissioner,
+        "residence_commissioner": f.residence_commissioner, "place_of_detention": f.place_of_detention,
+        "left_hospital": f.left_hospital, "discharged_to": f.discharged_to, "date_added": f.date_added, "evidence": f.evidence,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn audit_detention(
+    tx: &mut Tx,
+    actor: &Actor,
+    action: &str,
+    person_id: i64,
+    detention_id: i64,
+    reason: Option<&str>,
+    f: &DetentionFacts,
+    before: Option<&DetentionRow>,
+) -> Result<(), DbError> {
+    let details = json!({ "after": detention_json(f), "before": before.map(|b| detention_json(&b.facts())), "supersedes": before.map(|b| b.id) });
+    store::append_audit(tx, actor, AuditEntry { action, person_id: Some(person_id), entity: "detention", entity_id: Some(detention_id.to_string()), reason, details }).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- forms and API
+
+/// The fields of a new person as a form or the API gives them (unparsed).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct PersonFields {
+    #[serde(default)]
+    pub nhs_number: String,
+    #[serde(default)]
+    pub local_id: String,
+    #[serde(default)]
+    pub family_name: String,
+    #[serde(default)]
+    pub given_name: String,
+    /// `YYYY-MM-DD` or `DD/MM/YYYY`.
+    #[serde(default)]
+    pub date_of_birth: String,
+}
+
+/// The fields of a detention as a form or the API gives them (unparsed).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct DetentionFields {
+    #[serde(default)]
+    pub section: String,
+    #[serde(default)]
+    pub detention_start: String,
+    #[serde(default)]
+    pub ordinary_residence: String,
+    /// `yes` or `no`.
+    #[serde(default)]
+    pub no_fixed_abode: String,
+    #[serde(default)]
+    pub gp_practice: String,
+    #[serde(default)]
+    pub gp_commissioner: String,
+    #[serde(default)]
+    pub residence_commissioner: String,
+    #[serde(default)]
+    pub place_of_detention: String,
+    #[serde(default)]
+    pub left_hospital: String,
+    #[serde(default)]
+    pub discharged_to: String,
+    /// What evidence was seen (section papers, court order, transfer direction).
+    #[serde(default)]
+    pub evidence: String,
+}
+
+const FORM_COLUMNS: [&str; 15] = [
+    "nhs_number",
+    "local_id",
+    "family_name",
+    "given_name",
+    "date_of_birth",
+    "section",
+    "detention_start",
+    "ordinary_residence",
+    "no_fixed_abode",
+    "gp_practice",
+    "gp_commissioner",
+    "residence_commissioner",
+    "place_of_detention",
+    "left_hospital",
+    "discharged_to",
+];
+
+/// Field errors keyed by column name, for forms and the API.
+pub type FieldErrors = Vec<(String, String)>;
+
+/// Checks a person and detention exactly as the import does, by putting them
+/// through the same parser as a one-person master list, together with the
+/// person's existing detentions (so overlaps are caught too).
+fn check_as_import(person: &PersonFields, existing: &[DetentionFacts], new: &DetentionFields) -> Result<PersonImport, FieldErrors> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let ident = |nhs: &str| vec![nhs.to_string(), person.local_id.clone(), person.family_name.clone(), person.given_name.clone(), person.date_of_birth.clone()];
+    for d in existing {
+        let mut r = ident(&person.nhs_number);
+        r.extend([
+            d.section.clone(),
+            d.detention_start.to_string(),
+            d.ordinary_residence.clone().unwrap_or_default(),
+            if d.no_fixed_abode { "yes".into() } else { "no".into() },
+            d.gp_practice.clone().unwrap_or_default(),
+            d.gp_commissioner.clone().unwrap_or_default(),
+            d.residence_commissioner.clone().unwrap_or_default(),
+            d.place_of_detention.clone().unwrap_or_default(),
+            d.left_hospital.map(|x| x.to_string()).unwrap_or_default(),
+            d.discharged_to.clone().unwrap_or_default(),
+        ]);
+        rows.push(r);
+    }
+    let mut r = ident(&person.nhs_number);
+    r.extend([
+        new.section.clone(),
+        new.detention_start.clone(),
+        new.ordinary_residence.clone(),
+        new.no_fixed_abode.clone(),
+        new.gp_practice.clone(),
+        new.gp_commissioner.clone(),
+        new.residence_commissioner.clone(),
+        new.place_of_detention.clone(),
+        new.left_hospital.clone(),
+        new.discharged_to.clone(),
+    ]);
+    rows.push(r);
+    let csv = aftercare_files::write_csv(&FORM_COLUMNS, &rows);
+    let last_line = rows.len() + 1;
+    match aftercare_files::parse_register("form", &csv) {
+        Ok(mut file) if file.people.len() == 1 => Ok(file.people.remove(0)),
+        Ok(_) => Err(vec![("nhs_number".into(), "the details do not describe one person".into())]),
+        Err(e) => Err(e
+            .errors
+            .iter()
+            // Problems on existing rows are not the user's to fix here, except overlaps which name the new row.
+            .filter(|r| r.line == last_line || existing.is_empty())
+            .map(|r| (r.column.clone(), r.reason.clone()))
+            .chain(e.unreadable.iter().map(|u| ("form".to_string(), u.to_string())))
+            .collect::<Vec<_>>())
+        .and_then(|v: FieldErrors| if v.is_empty() { Err(vec![("form".into(), "the details could not be checked".into())]) } else { Err(v) }),
+    }
+}
+
+/// Adds a person with their first detention (a person is on the register
+/// because of a detention).
+pub async fn add_person(
+    db: &Db,
+    editor: &RegisterEditor<'_>,
+    person: &PersonFields,
+    detention: &DetentionFields,
+    today: NaiveDate,
+) -> Result<Result<i64, FieldErrors>, RegisterError> {
+    let checked = match check_as_import(person, &[], detention) {
+        Ok(p) => p,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let actor = editor.0.actor();
+    let mut tx = db.begin_write().await?;
+    let existing = store::all_people_tx(&mut tx).await?;
+    if let Some(n) = &checked.nhs_number
+        && existing.iter().any(|p| p.nhs_number.as_deref() == Some(n.as_str()))
+    {
+        return Ok(Err(vec![("nhs_number".into(), format!("a person with NHS number {n} is already on the register"))]));
+    }
+    if let Some(l) = &checked.local_id
+        && existing.iter().any(|p| p.local_id.as_deref() == Some(l.as_str()))
+    {
+        return Ok(Err(vec![("local_id".into(), format!("a person with local id {l} is already on the register"))]));
+    }
+    let at = store::now();
+    let new = NewPerson {
+        nhs_number: checked.nhs_number.as_ref().map(NhsNumber::as_str),
+        local_id: checked.local_id.as_deref(),
+        family_name: &checked.family_name,
+        given_name: &checked.given_name,
+        date_of_birth: checked.date_of_birth,
+        date_added: today,
+    };
+    let id = store::insert_person(&mut tx, &new, &actor, at).await?;
+    audit_person(&mut tx, &actor, "person.added", id, Some("added through the form"), &new, None).await?;
+    let mut facts = facts_of(&checked.detentions[0]);
+    facts.evidence = non_empty(&detention.evidence);
+    facts.date_added = Some(today);
+    let did = store::insert_detention(&mut tx, id, &facts, None, "form", &actor, at).await?;
+    audit_detention(&mut tx, &actor, "detention.added", id, did, None, &facts, None).await?;
+    derive::refresh_person(&mut tx, id, today).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+/// Adds a detention to a person already on the register.
+pub async fn add_detention(
+    db: &Db,
+    editor: &RegisterEditor<'_>,
+    person_id: i64,
+    detention: &DetentionFields,
+    today: NaiveDate,
+) -> Result<Result<i64, FieldErrors>, RegisterError> {
+    let person = store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    let existing: Vec<DetentionFacts> = store::current_detentions(db, person_id).await?.iter().map(DetentionRow::facts).collect();
+    let fields = PersonFields {
+        nhs_number: person.nhs_number.clone().unwrap_or_default(),
+        local_id: person.local_id.clone().unwrap_or_default(),
+        family_name: person.family_name.clone(),
+        given_name: person.given_name.clone(),
+        date_of_birth: person.date_of_birth.to_string(),
+    };
+    let checked = match check_as_import(&fields, &existing, detention) {
+        Ok(p) => p,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let Some(new) = checked.detentions.iter().find(|d| d.line == existing.len() + 2) else {
+        return Ok(Err(vec![("detention_start".into(), "this detention is already recorded".into())]));
+    };
+    let mut facts = facts_of(new);
+    if existing.iter().any(|e| e.section == facts.section && e.detention_start == facts.detention_start) {
+        return Ok(Err(vec![("detention_start".into(), "a detention under this section starting on this date is already recorded".into())]));
+    }
+    facts.evidence = non_empty(&detention.evidence);
+    facts.date_added = Some(today);
+    let actor = editor.0.actor();
+    let mut tx = db.begin_write().await?;
+    let at = store::now();
+    let id = store::insert_detention(&mut tx, person_id, &facts, None, "form", &actor, at).await?;
+    audit_detention(&mut tx, &actor, "detention.added", person_id, id, None, &facts, None).await?;
+    derive::refresh_person(&mut tx, person_id, today).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}

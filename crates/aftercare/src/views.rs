@@ -1,0 +1,107 @@
+//! Read models shared by the pages and the API: a person with everything the
+//! person page shows, and the access check that guards it.
+
+use std::collections::HashMap;
+
+use aftercare_core::date::long_date;
+use aftercare_core::rules::Derivation;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::db::store::{self, AuditRow, DetentionRow, PersonEventRow, PersonRow};
+use crate::db::{Db, DbError};
+use crate::derive;
+use crate::web::{AppError, Session};
+
+/// One line of a person's timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineItem {
+    pub on: NaiveDate,
+    pub title: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonDetail {
+    pub person: PersonRow,
+    /// Current versions, oldest first.
+    pub detentions: Vec<DetentionRow>,
+    /// Superseded versions, kept for the record.
+    pub superseded: Vec<DetentionRow>,
+    pub events: Vec<PersonEventRow>,
+    pub derivation: Derivation,
+    pub timeline: Vec<TimelineItem>,
+    pub history: Vec<AuditRow>,
+}
+
+/// Organisation names by code, for showing codes to people.
+pub async fn org_names(db: &Db) -> Result<HashMap<String, String>, DbError> {
+    Ok(store::list_orgs(db).await?.into_iter().map(|o| (o.code, o.name)).collect())
+}
+
+/// Refuses a user whose organisation has no part in the person, unless they
+/// have recorded a reason for looking (a logged, time-limited grant).
+pub async fn ensure_can_view(db: &Db, session: &Session, person_id: i64) -> Result<(), AppError> {
+    if store::org_has_part(db, person_id, &session.user.org_code).await? || store::has_access_grant(db, session.user.id, person_id).await? {
+        Ok(())
+    } else {
+        Err(AppError::ReasonRequired(person_id))
+    }
+}
+
+pub async fn person_detail(db: &Db, person_id: i64, today: NaiveDate) -> Result<Option<PersonDetail>, DbError> {
+    let Some(person) = store::get_person(db, person_id).await? else { return Ok(None) };
+    let versions = store::detention_versions(db, person_id).await?;
+    let (mut detentions, superseded): (Vec<_>, Vec<_>) = versions.into_iter().partition(|d| d.superseded_at.is_none());
+    detentions.sort_by_key(|d| (d.detention_start, d.id));
+    let events = store::current_person_events(db, person_id).await?;
+    let config = derive::config(db, today).await?;
+    let derivation = derive::derive_person(&detentions, &events, &config)?;
+    let timeline = timeline(&detentions, &events, &derivation);
+    let history = store::audit_for_person(db, person_id).await?;
+    Ok(Some(PersonDetail { person, detentions, superseded, events, derivation, timeline, history }))
+}
+
+fn timeline(detentions: &[DetentionRow], events: &[PersonEventRow], d: &Derivation) -> Vec<TimelineItem> {
+    let mut items = Vec::new();
+    for det in detentions {
+        let section = aftercare_core::Section::parse(&det.section).map(|s| s.label()).unwrap_or_else(|_| det.section.clone());
+        items.push(TimelineItem {
+            on: det.detention_start,
+            title: format!("Detained under {section}"),
+            detail: det.place_of_detention.clone().map(|p| format!("at {p}")).unwrap_or_default(),
+        });
+        if let Some(left) = det.left_hospital {
+            items.push(TimelineItem {
+                on: left,
+                title: "Left hospital".into(),
+                detail: det.discharged_to.clone().map(|p| format!("discharged to {p}")).unwrap_or_default(),
+            });
+        }
+    }
+    for e in events {
+        items.push(TimelineItem { on: e.occurred_on, title: e.kind.replace('_', " "), detail: String::new() });
+    }
+    for e in &d.entitlements {
+        items.push(TimelineItem {
+            on: e.start,
+            title: if e.reinstated { "s117 after-care reinstated".into() } else { "s117 after-care began".into() },
+            detail: format!(
+                "council {}, NHS commissioner {}",
+                e.council.org.as_ref().map(|o| o.to_string()).unwrap_or_else(|| "undecided".into()),
+                e.nhs.org.as_ref().map(|o| o.to_string()).unwrap_or_else(|| "undecided".into())
+            ),
+        });
+        if let (Some(end), Some(reason)) = (e.end, e.end_reason) {
+            let why = serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default();
+            items.push(TimelineItem { on: end, title: "s117 after-care ended".into(), detail: why });
+        }
+    }
+    items.sort_by_key(|i| i.on);
+    items
+}
+
+/// `9 January 2023`, for templates.
+pub fn show_date(d: &NaiveDate) -> String {
+    long_date(*d)
+}

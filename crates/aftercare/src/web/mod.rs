@@ -1,0 +1,312 @@
+//! The HTTP edge: the router, sessions and CSRF, security headers, and the
+//! mapping from errors to status codes and stable error codes. Pages are in
+//! [`pages`], the JSON API in [`crate::api`].
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use chrono::{Duration, NaiveDate};
+use serde::de::DeserializeOwned;
+
+use crate::auth::{self, Forbidden, User};
+use crate::db::{Db, DbError, store};
+use crate::register::RegisterError;
+
+pub mod pages;
+
+pub const SESSION_COOKIE: &str = "aftercare_session";
+pub const LOGIN_CSRF_COOKIE: &str = "aftercare_login_csrf";
+/// Sessions last a working day, then the user signs in again.
+pub const SESSION_HOURS: i64 = 8;
+
+/// Settings of a running server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Whether cookies carry the `Secure` attribute (on unless serving plain
+    /// HTTP on a loopback address for development and tests).
+    pub secure_cookies: bool,
+    /// The date the server treats as today (tests pin it; None: the clock).
+    pub today: Option<NaiveDate>,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    pub fn today(&self) -> NaiveDate {
+        self.config.today.unwrap_or_else(|| chrono::Local::now().date_naive())
+    }
+}
+
+/// The signed-in user and their session's CSRF token, put in the request
+/// extensions by [`session_layer`].
+#[derive(Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf_token: String,
+    /// Signed in with a bearer token (API clients): no CSRF needed, since
+    /// browsers never attach it on their own.
+    pub bearer: bool,
+}
+
+/// An error as the user sees it: a status, a stable code and a message that
+/// never carries internal detail.
+#[derive(Debug)]
+pub enum AppError {
+    NotSignedIn,
+    Forbidden(String),
+    ReasonRequired(i64),
+    NotFound,
+    BadRequest(&'static str, String),
+    Validation(Vec<(String, String)>),
+    Conflict(String),
+    Csrf,
+    RateLimited,
+    Internal,
+}
+
+impl AppError {
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::NotSignedIn => (StatusCode::UNAUTHORIZED, "not_signed_in"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::ReasonRequired(_) => (StatusCode::FORBIDDEN, "reason_required"),
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::BadRequest(code, _) => (StatusCode::BAD_REQUEST, code),
+            AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::Csrf => (StatusCode::FORBIDDEN, "csrf_failed"),
+            AppError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            AppError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            AppError::NotSignedIn => "sign in to continue".into(),
+            AppError::Forbidden(m) | AppError::Conflict(m) => m.clone(),
+            AppError::ReasonRequired(_) => "your organisation has no part in this person's care: state your reason for looking".into(),
+            AppError::NotFound => "page not found".into(),
+            AppError::BadRequest(_, m) => m.clone(),
+            AppError::Validation(errors) => errors.iter().map(|(f, r)| format!("{f}: {r}")).collect::<Vec<_>>().join("; "),
+            AppError::Csrf => "the form had expired or did not come from this site: go back, reload the page and try again".into(),
+            AppError::RateLimited => "too many failed sign-in attempts: wait 15 minutes and try again".into(),
+            AppError::Internal => "something went wrong on our side; it has been logged".into(),
+        }
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Conflict => AppError::Conflict(e.to_string()),
+            other => {
+                // Logged once, here at the boundary; no personal data is in DbError's text.
+                tracing::error!(error = ?other, "storage failure");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+impl From<RegisterError> for AppError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::Db(db) => db.into(),
+            RegisterError::NoSuchPerson | RegisterError::NoSuchDetention => AppError::NotFound,
+            other => AppError::BadRequest("invalid", other.to_string()),
+        }
+    }
+}
+
+impl From<Forbidden> for AppError {
+    fn from(e: Forbidden) -> Self {
+        AppError::Forbidden(e.to_string())
+    }
+}
+
+/// A JSON error body: `{"error": {"code": "...", "message": "...", "fields": [...]}}`.
+pub fn json_error(e: &AppError) -> Response {
+    let (status, code) = e.status_and_code();
+    let fields: Vec<serde_json::Value> = match e {
+        AppError::Validation(errors) => errors.iter().map(|(f, r)| serde_json::json!({"field": f, "reason": r})).collect(),
+        _ => Vec::new(),
+    };
+    (status, Json(serde_json::json!({"error": {"code": code, "message": e.message(), "fields": fields}}))).into_response()
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let AppError::NotSignedIn = self {
+            return Redirect::to("/login").into_response();
+        }
+        if let AppError::ReasonRequired(id) = self {
+            return Redirect::to(&format!("/people/{id}/access")).into_response();
+        }
+        pages::error_page(&self)
+    }
+}
+
+/// An error from the API: always JSON.
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        json_error(&self.0)
+    }
+}
+
+/// Resolves the session cookie or bearer token to a user, once per request.
+async fn session_layer(State(state): State<AppState>, jar: CookieJar, mut req: Request, next: Next) -> Response {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let token = bearer.clone().or_else(|| jar.get(SESSION_COOKIE).map(|c| c.value().to_string()));
+    if let Some(token) = token {
+        match store::session_user(&state.db, &auth::token_hash(&token)).await {
+            Ok(Some(row)) if row.expires_at > store::now() && !row.user.disabled => {
+                req.extensions_mut().insert(Session { user: User::from_row(&row.user), csrf_token: row.csrf_token, bearer: bearer.is_some() });
+            }
+            Ok(_) => {}
+            Err(e) => return AppError::from(e).into_response(),
+        }
+    }
+    next.run(req).await
+}
+
+/// Security headers on every response.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let is_docs = req.uri().path().starts_with("/api/docs");
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let csp = if is_docs {
+        // Swagger UI's own page uses inline bootstrapping.
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+    } else {
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    };
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+/// Extracts the signed-in user; pages redirect to the log-in page without one.
+pub struct CurrentUser(pub Session);
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Session>().cloned().map(CurrentUser).ok_or(AppError::NotSignedIn)
+    }
+}
+
+/// A form whose `csrf_token` field has been checked against the session.
+/// Every state-changing page handler takes its body through this, so a form
+/// without a valid token cannot reach the handler.
+pub struct CsrfForm<T>(pub Session, pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = AppError;
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = req.extensions().get::<Session>().cloned().ok_or(AppError::NotSignedIn)?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|_| AppError::BadRequest("bad_body", "the form could not be read".into()))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|_| AppError::BadRequest("bad_body", "the form could not be read".into()))?;
+        let token = pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
+        if !auth::tokens_equal(token, &session.csrf_token) {
+            return Err(AppError::Csrf);
+        }
+        let value: T = serde_urlencoded::from_bytes(&bytes).map_err(|e| AppError::BadRequest("bad_body", format!("the form could not be read: {e}")))?;
+        Ok(CsrfForm(session, value))
+    }
+}
+
+/// API requests signed in by cookie must carry the CSRF token in the
+/// `X-CSRF-Token` header when they change something.
+pub fn check_api_csrf(session: &Session, parts_headers: &axum::http::HeaderMap, method: &Method) -> Result<(), AppError> {
+    if session.bearer || matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let sent = parts_headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if auth::tokens_equal(sent, &session.csrf_token) { Ok(()) } else { Err(AppError::Csrf) }
+}
+
+pub fn session_cookie(config: &ServerConfig, token: String) -> Cookie<'static> {
+    let mut c = Cookie::new(SESSION_COOKIE, token);
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Lax);
+    c.set_path("/");
+    c.set_secure(config.secure_cookies);
+    c.set_max_age(time_duration(SESSION_HOURS * 3600));
+    c
+}
+
+fn time_duration(secs: i64) -> cookie::time::Duration {
+    cookie::time::Duration::seconds(secs)
+}
+
+/// Starts a new session for a user (a new token every log-in, so a token
+/// planted before log-in is never promoted).
+pub async fn start_session(db: &Db, user_id: i64) -> Result<(String, String), DbError> {
+    let token = auth::random_token();
+    let csrf = auth::random_token();
+    store::insert_session(db, &auth::token_hash(&token), user_id, &csrf, store::now() + Duration::hours(SESSION_HOURS)).await?;
+    store::delete_expired_sessions(db).await?;
+    Ok((token, csrf))
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response(),
+    }
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/", get(|| async { Redirect::to("/people") }))
+        .route("/login", get(pages::login_page).post(pages::login_submit))
+        .route("/logout", post(pages::logout))
+        .route("/assets/app.css", get(pages::stylesheet))
+        .route("/people", get(pages::people_list).post(pages::person_create))
+        .route("/people/new", get(pages::person_new))
+        .route("/people/{id}", get(pages::person_page))
+        .route("/people/{id}/access", get(pages::access_page).post(pages::access_submit))
+        .route("/people/{id}/detentions/new", get(pages::detention_new))
+        .route("/people/{id}/detentions", post(pages::detention_create))
+        .merge(crate::api::router())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), session_layer))
+        .layer(middleware::from_fn(security_headers))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024 * 1024))
+        .with_state(state)
+}

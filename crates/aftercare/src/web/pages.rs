@@ -1,0 +1,722 @@
+//! The server-rendered pages: sign in, the register list, the person page
+//! and the forms that add people and detentions. Plain HTML forms that work
+//! without JavaScript, in the style of the NHS service manual.
+
+use std::collections::HashMap;
+
+use aftercare_core::date::long_date;
+use aftercare_core::rules::Body;
+use aftercare_core::{NhsNumber, Section};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use chrono::Duration;
+use serde::Deserialize;
+
+use super::{AppError, AppState, CsrfForm, CurrentUser, Session, start_session};
+use crate::auth::{self, User};
+use crate::db::store::{self, Actor, AuditEntry, PersonRow, Search};
+use crate::register::{self, DetentionFields, PersonFields};
+use crate::views::{self, PersonDetail};
+
+/// What the header shows for a signed-in user.
+pub struct Nav {
+    pub display_name: String,
+    pub org_name: String,
+    pub csrf_token: String,
+    pub can_edit: bool,
+}
+
+async fn nav(state: &AppState, s: &Session) -> Nav {
+    let org_name = store::get_org(&state.db, &s.user.org_code).await.ok().flatten().map(|o| o.name).unwrap_or_else(|| s.user.org_code.clone());
+    Nav { display_name: s.user.display_name.clone(), org_name, csrf_token: s.csrf_token.clone(), can_edit: s.user.can_edit_register() }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    nav: Option<Nav>,
+    heading: String,
+    message: String,
+    code: &'static str,
+}
+
+pub fn error_page(e: &AppError) -> Response {
+    let (status, code) = e.status_and_code();
+    let heading = match status {
+        StatusCode::NOT_FOUND => "Page not found",
+        StatusCode::FORBIDDEN => "You cannot do that",
+        StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+        StatusCode::INTERNAL_SERVER_ERROR => "Sorry, there is a problem with the service",
+        _ => "There is a problem",
+    };
+    let page = ErrorPage { nav: None, heading: heading.into(), message: e.message(), code };
+    (status, page).into_response()
+}
+
+pub async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], include_str!("../../assets/app.css")).into_response()
+}
+
+// ---------------------------------------------------------------- sign in
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    nav: Option<Nav>,
+    csrf_token: String,
+    username: String,
+    error: Option<String>,
+}
+
+fn login_csrf_cookie(state: &AppState, token: &str) -> Cookie<'static> {
+    let mut c = Cookie::new(super::LOGIN_CSRF_COOKIE, token.to_string());
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Strict);
+    c.set_path("/login");
+    c.set_secure(state.config.secure_cookies);
+    c
+}
+
+pub async fn login_page(State(state): State<AppState>, jar: CookieJar) -> impl IntoResponse {
+    // Log-in CSRF uses a double-submit cookie: there is no session yet.
+    let token = auth::random_token();
+    let jar = jar.add(login_csrf_cookie(&state, &token));
+    (jar, LoginPage { nav: None, csrf_token: token, username: String::new(), error: None })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Failed attempts allowed per user name in [`LOCKOUT_MINUTES`].
+pub const MAX_FAILED_LOGINS: i64 = 5;
+pub const LOCKOUT_MINUTES: i64 = 15;
+
+pub enum LoginOutcome {
+    SignedIn(User, String),
+    Refused,
+    RateLimited,
+}
+
+/// Checks a user name and password, with rate limiting and audit. Shared by
+/// the page and the API.
+pub async fn check_login(state: &AppState, username: &str, password: &str) -> Result<LoginOutcome, AppError> {
+    let username = username.trim();
+    let since = store::now() - Duration::minutes(LOCKOUT_MINUTES);
+    if store::failed_logins_since(&state.db, username, since).await? >= MAX_FAILED_LOGINS {
+        return Ok(LoginOutcome::RateLimited);
+    }
+    let row = store::user_by_username(&state.db, username).await?;
+    let ok = match &row {
+        Some(r) if !r.disabled => auth::verify_password(password, &r.password_hash),
+        _ => {
+            auth::dummy_verify(password);
+            false
+        }
+    };
+    store::record_login_attempt(&state.db, username, ok).await?;
+    match row {
+        Some(r) if ok => {
+            let user = User::from_row(&r);
+            let (token, _) = start_session(&state.db, user.id).await?;
+            store::audit_alone(&state.db, &user.actor(), AuditEntry { action: "session.signed_in", person_id: None, entity: "user", entity_id: Some(user.id.to_string()), reason: None, details: serde_json::json!({}) }).await?;
+            Ok(LoginOutcome::SignedIn(user, token))
+        }
+        _ => Ok(LoginOutcome::Refused),
+    }
+}
+
+pub async fn login_submit(State(state): State<AppState>, jar: CookieJar, axum::Form(form): axum::Form<LoginForm>) -> Result<Response, AppError> {
+    let expected = jar.get(super::LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
+    if expected.is_empty() || !auth::tokens_equal(&expected, &form.csrf_token) {
+        return Err(AppError::Csrf);
+    }
+    let retry = |error: &str| {
+        let token = auth::random_token();
+        let jar = jar.clone().add(login_csrf_cookie(&state, &token));
+        (StatusCode::UNAUTHORIZED, jar, LoginPage { nav: None, csrf_token: token, username: form.username.clone(), error: Some(error.into()) }).into_response()
+    };
+    match check_login(&state, &form.username, &form.password).await? {
+        LoginOutcome::SignedIn(_, token) => {
+            // Rotate: any earlier session cookie in this browser is replaced.
+            if let Some(old) = jar.get(super::SESSION_COOKIE) {
+                store::delete_session(&state.db, &auth::token_hash(old.value())).await?;
+            }
+            let jar = jar.remove(Cookie::build(super::LOGIN_CSRF_COOKIE).path("/login")).add(super::session_cookie(&state.config, token));
+            Ok((jar, Redirect::to("/people")).into_response())
+        }
+        LoginOutcome::Refused => Ok(retry("The user name or password is not right.")),
+        LoginOutcome::RateLimited => Ok(retry("Too many failed attempts for this user name. Wait 15 minutes and try again.")),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn logout(State(state): State<AppState>, jar: CookieJar, CsrfForm(_, _): CsrfForm<Empty>) -> Result<Response, AppError> {
+    if let Some(c) = jar.get(super::SESSION_COOKIE) {
+        store::delete_session(&state.db, &auth::token_hash(c.value())).await?;
+    }
+    let jar = jar.remove(Cookie::build(super::SESSION_COOKIE).path("/"));
+    Ok((jar, Redirect::to("/login")).into_response())
+}
+
+// ---------------------------------------------------------------- register list
+
+pub struct PersonListRow {
+    pub id: i64,
+    pub name: String,
+    pub nhs_number: String,
+    pub date_of_birth: String,
+    pub local_id: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub council: String,
+    pub nhs: String,
+}
+
+pub fn status_of(p: &PersonRow) -> (&'static str, &'static str) {
+    match (p.eligible, p.entitled) {
+        (_, true) => ("Entitled", "green"),
+        (true, false) => ("Eligible", "blue"),
+        (false, false) => ("Not eligible", "grey"),
+    }
+}
+
+fn show_nhs(n: &Option<String>) -> String {
+    n.as_deref().and_then(|n| NhsNumber::parse(n).ok()).map(|n| n.formatted()).unwrap_or_else(|| "not recorded".into())
+}
+
+fn org_label(names: &HashMap<String, String>, code: &Option<String>) -> String {
+    match code {
+        Some(c) => match names.get(c) {
+            Some(n) => format!("{n} ({c})"),
+            None => c.clone(),
+        },
+        None => String::new(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "people.html")]
+struct PeoplePage {
+    nav: Option<Nav>,
+    query: String,
+    query_encoded: String,
+    summary: String,
+    rows: Vec<PersonListRow>,
+    scoped: bool,
+    prev_page: Option<i64>,
+    next_page: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+pub async fn people_list(State(state): State<AppState>, CurrentUser(s): CurrentUser, Query(q): Query<ListQuery>) -> Result<impl IntoResponse, AppError> {
+    let page = q.page.unwrap_or(1).max(1);
+    let (people, total) = store::search_people(&state.db, &Search { query: &q.q, scope_org: Some(&s.user.org_code), limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE }).await?;
+    let names = views::org_names(&state.db).await?;
+    let rows = people
+        .iter()
+        .map(|p| {
+            let (status, status_class) = status_of(p);
+            PersonListRow {
+                id: p.id,
+                name: format!("{}, {}", p.family_name.to_uppercase(), p.given_name),
+                nhs_number: show_nhs(&p.nhs_number),
+                date_of_birth: long_date(p.date_of_birth),
+                local_id: p.local_id.clone().unwrap_or_default(),
+                status,
+                status_class,
+                council: org_label(&names, &p.council_code),
+                nhs: org_label(&names, &p.nhs_code),
+            }
+        })
+        .collect::<Vec<_>>();
+    let summary = match (total, q.q.trim().is_empty()) {
+        (0, true) => "Nobody is on the register for your organisation yet.".to_string(),
+        (0, false) => "No one matches your search.".to_string(),
+        (1, _) => "1 person".to_string(),
+        (n, _) => format!("{n} people{}", if n > PAGE_SIZE { format!(", page {page} of {}", (n + PAGE_SIZE - 1) / PAGE_SIZE) } else { String::new() }),
+    };
+    Ok(PeoplePage {
+        nav: Some(nav(&state, &s).await),
+        query_encoded: serde_urlencoded::to_string([("", &q.q)]).unwrap_or_default().trim_start_matches('=').to_string(),
+        query: q.q,
+        summary,
+        rows,
+        scoped: true,
+        prev_page: (page > 1).then_some(page - 1),
+        next_page: (page * PAGE_SIZE < total).then_some(page + 1),
+    })
+}
+
+// ---------------------------------------------------------------- person page
+
+pub struct EntitlementView {
+    pub heading: String,
+    pub period: String,
+    pub council: String,
+    pub council_explanation: String,
+    pub council_rule: String,
+    pub nhs: String,
+    pub nhs_explanation: String,
+    pub nhs_rule: String,
+    pub pending: String,
+}
+
+pub struct DetentionView {
+    pub section: String,
+    pub qualifying: bool,
+    pub start: String,
+    pub ordinary_residence: String,
+    pub gp_practice: String,
+    pub gp_commissioner: String,
+    pub residence_commissioner: String,
+    pub place_of_detention: String,
+    pub left_hospital: String,
+    pub discharged_to: String,
+    pub evidence: String,
+    pub recorded: String,
+}
+
+pub struct PersonView {
+    pub id: i64,
+    pub name: String,
+    pub nhs_number: String,
+    pub local_id: String,
+    pub date_of_birth: String,
+    pub date_added: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub eligibility: String,
+    pub no_entitlement_reason: String,
+    pub entitlements: Vec<EntitlementView>,
+    pub open_questions: Vec<String>,
+    pub ignored: Vec<String>,
+    pub detentions: Vec<DetentionView>,
+    pub corrections: Vec<String>,
+    pub timeline: Vec<(String, String, String)>,
+    pub history: Vec<(String, String, String, String, String)>,
+    pub grant_note: Option<String>,
+}
+
+fn rule_text(r: &aftercare_core::rules::RuleRef) -> String {
+    format!("{} ({}); {}", r.id, r.title, r.citation)
+}
+
+fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView {
+    let p = &d.person;
+    let (status, status_class) = status_of(p);
+    let org = |o: &Option<aftercare_core::OrgCode>| org_label(names, &o.as_ref().map(|c| c.to_string())).chars().collect::<String>();
+    let entitlements = d
+        .derivation
+        .entitlements
+        .iter()
+        .enumerate()
+        .map(|(i, e)| EntitlementView {
+            heading: format!("{}Period {}", if e.reinstated { "Reinstated: " } else { "" }, i + 1),
+            period: match (e.end, e.end_reason) {
+                (None, _) => format!("From {}, after detention under {} on {}. Open.", long_date(e.start), e.qualifying_section.label(), long_date(e.qualifying_detention_on)),
+                (Some(end), reason) => format!(
+                    "From {} to {} ({}), after detention under {} on {}.",
+                    long_date(e.start),
+                    long_date(end),
+                    reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default(),
+                    e.qualifying_section.label(),
+                    long_date(e.qualifying_detention_on)
+                ),
+            },
+            council: if e.council.org.is_some() { org(&e.council.org) } else { "Not decided".into() },
+            council_explanation: e.council.explanation.clone(),
+            council_rule: rule_text(&e.council.rule),
+            nhs: if e.nhs.org.is_some() { org(&e.nhs.org) } else { "Not decided".into() },
+            nhs_explanation: e.nhs.explanation.clone(),
+            nhs_rule: rule_text(&e.nhs.rule),
+            pending: match e.pending_ending {
+                Some(Body::Council) => "The council has agreed to end after-care; the NHS commissioner has not. After-care continues.".into(),
+                Some(Body::Nhs) => "The NHS commissioner has agreed to end after-care; the council has not. After-care continues.".into(),
+                None => String::new(),
+            },
+        })
+        .collect();
+    let detentions = d
+        .detentions
+        .iter()
+        .map(|x| {
+            let section = Section::parse(&x.section).ok();
+            DetentionView {
+                section: section.map(|s| s.label()).unwrap_or_else(|| x.section.clone()),
+                qualifying: section.is_some_and(|s| s.is_qualifying()),
+                start: long_date(x.detention_start),
+                ordinary_residence: if x.no_fixed_abode { "No fixed abode".into() } else { org_label(names, &x.ordinary_residence) },
+                gp_practice: org_label(names, &x.gp_practice),
+                gp_commissioner: org_label(names, &x.gp_commissioner),
+                residence_commissioner: org_label(names, &x.residence_commissioner),
+                place_of_detention: org_label(names, &x.place_of_detention),
+                left_hospital: x.left_hospital.map(long_date).unwrap_or_else(|| "In hospital".into()),
+                discharged_to: org_label(names, &x.discharged_to),
+                evidence: x.evidence.clone().unwrap_or_else(|| "None recorded".into()),
+                recorded: format!("{} by {}", x.recorded_at.format("%-d %b %Y"), x.recorded_by),
+            }
+        })
+        .collect();
+    PersonView {
+        id: p.id,
+        name: format!("{} {}", p.given_name, p.family_name),
+        nhs_number: show_nhs(&p.nhs_number),
+        local_id: p.local_id.clone().unwrap_or_else(|| "none".into()),
+        date_of_birth: long_date(p.date_of_birth),
+        date_added: long_date(p.date_added),
+        status,
+        status_class,
+        eligibility: match &d.derivation.eligibility {
+            Some(e) => format!("Yes. {} (rule {})", e.explanation, e.rule.id),
+            None => "No: no detention under a qualifying section is recorded.".into(),
+        },
+        no_entitlement_reason: if d.derivation.eligible { "the person has not yet left hospital after the qualifying detention.".into() } else { "no qualifying detention.".into() },
+        entitlements,
+        open_questions: d.derivation.open_questions.iter().map(|q| format!("{} ({}: {})", q.explanation, long_date(q.on), q.rule.id)).collect(),
+        ignored: d.derivation.ignored.iter().map(|i| format!("{}: {} – {} (rule {})", long_date(i.on), i.event.replace('_', " "), i.reason, i.rule.id)).collect(),
+        detentions,
+        corrections: d
+            .superseded
+            .iter()
+            .map(|x| format!("{} detention from {}, recorded {} by {}, corrected {}: {}", x.section, long_date(x.detention_start), x.recorded_at.format("%-d %b %Y"), x.recorded_by, x.superseded_at.map(|t| t.format("%-d %b %Y").to_string()).unwrap_or_default(), x.correction_reason.clone().unwrap_or_default()))
+            .collect(),
+        timeline: d.timeline.iter().map(|t| (long_date(t.on), t.title.clone(), t.detail.clone())).collect(),
+        history: d
+            .history
+            .iter()
+            .map(|h| (h.at.format("%-d %b %Y %H:%M").to_string(), h.actor.clone(), h.actor_org.clone().unwrap_or_default(), h.action.replace(['.', '_'], " "), h.reason.clone().unwrap_or_default()))
+            .collect(),
+        grant_note: None,
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "person.html")]
+struct PersonPage {
+    nav: Option<Nav>,
+    p: PersonView,
+    can_edit: bool,
+}
+
+pub async fn person_page(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
+    let detail = views::person_detail(&state.db, id, state.today()).await?.ok_or(AppError::NotFound)?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    let names = views::org_names(&state.db).await?;
+    let mut p = person_view(&detail, &names);
+    if !store::org_has_part(&state.db, id, &s.user.org_code).await? {
+        p.grant_note = Some("Your organisation has no part in this person's care. You recorded a reason for looking; it is in the history below.".into());
+    }
+    Ok(PersonPage { nav: Some(nav(&state, &s).await), p, can_edit: s.user.can_edit_register() })
+}
+
+// ---------------------------------------------------------------- stating a reason
+
+#[derive(Template, WebTemplate)]
+#[template(path = "access.html")]
+struct AccessPage {
+    nav: Option<Nav>,
+    person_id: i64,
+    csrf_token: String,
+    error: Option<String>,
+}
+
+pub async fn access_page(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
+    store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    Ok(AccessPage { nav: Some(nav(&state, &s).await), person_id: id, csrf_token: s.csrf_token.clone(), error: None })
+}
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Records a reason for looking at a person outside the user's scope; the
+/// grant lasts the rest of the working day.
+pub async fn record_access_reason(state: &AppState, user: &User, person_id: i64, reason: &str) -> Result<(), AppError> {
+    let mut tx = state.db.begin_write().await?;
+    store::insert_access_grant(&mut tx, user.id, person_id, reason, store::now() + Duration::hours(super::SESSION_HOURS)).await?;
+    store::append_audit(&mut tx, &user.actor(), AuditEntry { action: "access.reason_recorded", person_id: Some(person_id), entity: "person", entity_id: Some(person_id.to_string()), reason: Some(reason), details: serde_json::json!({}) }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn access_submit(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, form): CsrfForm<ReasonForm>) -> Result<Response, AppError> {
+    store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let reason = form.reason.trim();
+    if reason.chars().count() < 10 {
+        let page = AccessPage { nav: Some(nav(&state, &s).await), person_id: id, csrf_token: s.csrf_token.clone(), error: Some("Enter your reason for looking, in at least 10 characters".into()) };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    record_access_reason(&state, &s.user, id, reason).await?;
+    Ok(Redirect::to(&format!("/people/{id}")).into_response())
+}
+
+// ---------------------------------------------------------------- forms
+
+/// Field values and errors of a form being filled in.
+#[derive(Default)]
+pub struct FormView {
+    pub values: HashMap<String, String>,
+    pub errors: Vec<(String, String)>,
+}
+
+impl FormView {
+    pub fn value(&self, name: &str) -> &str {
+        self.values.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn error(&self, name: &str) -> Option<&str> {
+        self.errors.iter().find(|(f, _)| f == name).map(|(_, r)| r.as_str())
+    }
+
+    pub fn person_fields(&self) -> Vec<&'static str> {
+        vec!["nhs_number", "local_id", "given_name", "family_name", "date_of_birth"]
+    }
+
+    pub fn detention_fields(&self) -> Vec<&'static str> {
+        vec![
+            "section",
+            "detention_start",
+            "no_fixed_abode",
+            "ordinary_residence",
+            "gp_practice",
+            "gp_commissioner",
+            "residence_commissioner",
+            "place_of_detention",
+            "left_hospital",
+            "discharged_to",
+            "evidence",
+        ]
+    }
+
+    pub fn kind(&self, name: &str) -> &'static str {
+        match name {
+            "no_fixed_abode" => "radio",
+            "evidence" => "textarea",
+            _ => "text",
+        }
+    }
+
+    pub fn label(&self, name: &str) -> &'static str {
+        match name {
+            "nhs_number" => "NHS number",
+            "local_id" => "Local id (if there is no NHS number)",
+            "given_name" => "Given name",
+            "family_name" => "Family name",
+            "date_of_birth" => "Date of birth",
+            "section" => "Section of the Mental Health Act",
+            "detention_start" => "Date the detention began",
+            "no_fixed_abode" => "Did the person have no fixed abode when detained?",
+            "ordinary_residence" => "Council of ordinary residence immediately before detention",
+            "gp_practice" => "GP practice",
+            "gp_commissioner" => "NHS commissioner of the GP practice",
+            "residence_commissioner" => "NHS commissioner where the person usually lives",
+            "place_of_detention" => "Place of detention",
+            "left_hospital" => "Date the person left hospital",
+            "discharged_to" => "Council area the person was discharged to",
+            "evidence" => "Evidence seen",
+            "form" => "Form",
+            _ => "Field",
+        }
+    }
+
+    pub fn hint(&self, name: &str) -> &'static str {
+        match name {
+            "nhs_number" => "10 digits, for example 943 476 5919",
+            "date_of_birth" | "detention_start" => "For example 2023-01-09 or 09/01/2023",
+            "left_hospital" => "Leave blank if the person is still in hospital. For example 2023-04-20",
+            "section" => "For example 3, 37/41, 2, 5(2), or an MHSDS code such as mhsds:03",
+            "ordinary_residence" | "discharged_to" => "The council's code, for example E10000016",
+            "gp_commissioner" | "residence_commissioner" => "ICB or sub-ICB code, for example QKS",
+            "gp_practice" => "ODS code, for example A81001",
+            "place_of_detention" => "Hospital or NHS trust code, for example RXY",
+            "no_fixed_abode" => "If yes, the council is the one for the area the person is discharged to",
+            "evidence" => "For s3: AMHP application (form A6) and two medical recommendations (A7 or A8); for s37 or s45A the court order; for s47 or s48 the Ministry of Justice transfer direction",
+            _ => "",
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "person_new.html")]
+struct PersonNewPage {
+    nav: Option<Nav>,
+    csrf_token: String,
+    form: FormView,
+}
+
+pub async fn person_new(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<impl IntoResponse, AppError> {
+    s.user.register_editor()?;
+    Ok(PersonNewPage { nav: Some(nav(&state, &s).await), csrf_token: s.csrf_token.clone(), form: FormView::default() })
+}
+
+#[derive(Deserialize)]
+pub struct PersonForm {
+    #[serde(flatten)]
+    person: PersonFieldsForm,
+}
+
+/// Form fields as strings (serde `flatten` cannot mix two structs' defaults well).
+#[derive(Deserialize, Default)]
+pub struct PersonFieldsForm {
+    #[serde(default)]
+    nhs_number: String,
+    #[serde(default)]
+    local_id: String,
+    #[serde(default)]
+    family_name: String,
+    #[serde(default)]
+    given_name: String,
+    #[serde(default)]
+    date_of_birth: String,
+    #[serde(default)]
+    section: String,
+    #[serde(default)]
+    detention_start: String,
+    #[serde(default)]
+    ordinary_residence: String,
+    #[serde(default)]
+    no_fixed_abode: String,
+    #[serde(default)]
+    gp_practice: String,
+    #[serde(default)]
+    gp_commissioner: String,
+    #[serde(default)]
+    residence_commissioner: String,
+    #[serde(default)]
+    place_of_detention: String,
+    #[serde(default)]
+    left_hospital: String,
+    #[serde(default)]
+    discharged_to: String,
+    #[serde(default)]
+    evidence: String,
+}
+
+impl PersonFieldsForm {
+    fn split(&self) -> (PersonFields, DetentionFields) {
+        (
+            PersonFields {
+                nhs_number: self.nhs_number.clone(),
+                local_id: self.local_id.clone(),
+                family_name: self.family_name.clone(),
+                given_name: self.given_name.clone(),
+                date_of_birth: self.date_of_birth.clone(),
+            },
+            DetentionFields {
+                section: self.section.clone(),
+                detention_start: self.detention_start.clone(),
+                ordinary_residence: self.ordinary_residence.clone(),
+                no_fixed_abode: self.no_fixed_abode.clone(),
+                gp_practice: self.gp_practice.clone(),
+                gp_commissioner: self.gp_commissioner.clone(),
+                residence_commissioner: self.residence_commissioner.clone(),
+                place_of_detention: self.place_of_detention.clone(),
+                left_hospital: self.left_hospital.clone(),
+                discharged_to: self.discharged_to.clone(),
+                evidence: self.evidence.clone(),
+            },
+        )
+    }
+
+    fn values(&self) -> HashMap<String, String> {
+        [
+            ("nhs_number", &self.nhs_number),
+            ("local_id", &self.local_id),
+            ("family_name", &self.family_name),
+            ("given_name", &self.given_name),
+            ("date_of_birth", &self.date_of_birth),
+            ("section", &self.section),
+            ("detention_start", &self.detention_start),
+            ("ordinary_residence", &self.ordinary_residence),
+            ("no_fixed_abode", &self.no_fixed_abode),
+            ("gp_practice", &self.gp_practice),
+            ("gp_commissioner", &self.gp_commissioner),
+            ("residence_commissioner", &self.residence_commissioner),
+            ("place_of_detention", &self.place_of_detention),
+            ("left_hospital", &self.left_hospital),
+            ("discharged_to", &self.discharged_to),
+            ("evidence", &self.evidence),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+    }
+}
+
+pub async fn person_create(State(state): State<AppState>, CsrfForm(s, form): CsrfForm<PersonForm>) -> Result<Response, AppError> {
+    let editor = s.user.register_editor()?;
+    let (person, detention) = form.person.split();
+    match register::add_person(&state.db, &editor, &person, &detention, state.today()).await? {
+        Ok(id) => Ok(Redirect::to(&format!("/people/{id}")).into_response()),
+        Err(errors) => {
+            let page = PersonNewPage { nav: Some(nav(&state, &s).await), csrf_token: s.csrf_token.clone(), form: FormView { values: form.person.values(), errors } };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "detention_new.html")]
+struct DetentionNewPage {
+    nav: Option<Nav>,
+    csrf_token: String,
+    person_id: i64,
+    person_name: String,
+    form: FormView,
+}
+
+pub async fn detention_new(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
+    s.user.register_editor()?;
+    let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    Ok(DetentionNewPage { nav: Some(nav(&state, &s).await), csrf_token: s.csrf_token.clone(), person_id: id, person_name: format!("{} {}", p.given_name, p.family_name), form: FormView::default() })
+}
+
+pub async fn detention_create(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, form): CsrfForm<PersonFieldsForm>) -> Result<Response, AppError> {
+    let editor = s.user.register_editor()?;
+    let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    let (_, detention) = form.split();
+    match register::add_detention(&state.db, &editor, id, &detention, state.today()).await? {
+        Ok(_) => Ok(Redirect::to(&format!("/people/{id}#detentions")).into_response()),
+        Err(errors) => {
+            let page = DetentionNewPage {
+                nav: Some(nav(&state, &s).await),
+                csrf_token: s.csrf_token.clone(),
+                person_id: id,
+                person_name: format!("{} {}", p.given_name, p.family_name),
+                form: FormView { values: form.values(), errors },
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// The actor for audit entries made on behalf of a session.
+pub fn actor_of(s: &Session) -> Actor {
+    s.user.actor()
+}
