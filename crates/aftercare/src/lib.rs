@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod derive;
 pub mod export;
+pub mod facts;
 pub mod register;
 pub mod views;
 pub mod web;

@@ -19,6 +19,7 @@ use crate::auth::{self, Forbidden, User};
 use crate::db::{Db, DbError, store};
 use crate::register::RegisterError;
 
+pub mod fact_pages;
 pub mod pages;
 
 pub const SESSION_COOKIE: &str = "aftercare_session";
@@ -303,6 +304,11 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/access", get(pages::access_page).post(pages::access_submit))
         .route("/people/{id}/detentions/new", get(pages::detention_new))
         .route("/people/{id}/detentions", post(pages::detention_create))
+        .route("/people/{id}/facts/new", get(fact_pages::fact_new))
+        .route("/people/{id}/facts", post(fact_pages::fact_create))
+        .route("/people/{id}/determinations/new", get(fact_pages::determination_new))
+        .route("/people/{id}/determinations", post(fact_pages::determination_create))
+        .route("/people/{id}/what-if", get(fact_pages::what_if_page))
         .merge(crate::api::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), session_layer))

@@ -30,6 +30,10 @@ pub struct Nav {
     pub can_edit: bool,
 }
 
+pub async fn nav_for(state: &AppState, s: &Session) -> Nav {
+    nav(state, s).await
+}
+
 async fn nav(state: &AppState, s: &Session) -> Nav {
     let org_name = store::get_org(&state.db, &s.user.org_code).await.ok().flatten().map(|o| o.name).unwrap_or_else(|| s.user.org_code.clone());
     Nav { display_name: s.user.display_name.clone(), org_name, csrf_token: s.csrf_token.clone(), can_edit: s.user.can_edit_register() }

@@ -1,0 +1,241 @@
+//! Recording a person's other dated legal facts (informal admissions, CTOs,
+//! moves, each body's agreement to end, reinstatement, death), reasoned
+//! determinations that stand over the computed answer, and "what if"
+//! questions. The rules engine reads the facts; these services check who may
+//! record them and keep every change attributed.
+
+use aftercare_core::rules::{self, Body, Determination, EndingReason, Event, EventKind, WhatIf};
+use aftercare_core::{OrgCode, Section, parse_date};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{Role, User};
+use crate::db::Db;
+use crate::db::store::{self, AuditEntry};
+use crate::derive;
+use crate::register::{FieldErrors, RegisterError};
+
+/// The kinds of fact a user can record, with labels for forms.
+pub const FACT_KINDS: [(&str, &str); 8] = [
+    ("admitted_informally", "Admitted to hospital informally"),
+    ("cto_started", "Community treatment order started"),
+    ("cto_ended", "Community treatment order ended"),
+    ("moved", "Moved home"),
+    ("ending_agreed", "A responsible body agreed after-care is no longer needed"),
+    ("reinstated", "After-care reinstated (the ending was premature)"),
+    ("died", "Died"),
+    ("left_hospital", "Left hospital after an informal admission"),
+];
+
+/// A fact as a form or the API gives it (unparsed).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct FactFields {
+    /// One of: admitted_informally, cto_started, cto_ended, moved, ending_agreed, reinstated, died, left_hospital.
+    #[serde(default)]
+    pub kind: String,
+    /// The date it happened: `YYYY-MM-DD` or `DD/MM/YYYY`.
+    #[serde(default)]
+    pub on: String,
+    /// For `moved`: the council code of the new home.
+    #[serde(default)]
+    pub to: String,
+    /// For `ending_agreed`: `council` or `nhs`.
+    #[serde(default)]
+    pub by: String,
+    /// For `ending_agreed`: a reason code (`no_longer_needed`, …).
+    #[serde(default)]
+    pub reason: String,
+    /// Why this is being recorded, or where the evidence is.
+    #[serde(default)]
+    pub note: String,
+}
+
+fn err(field: &str, reason: impl Into<String>) -> FieldErrors {
+    vec![(field.to_string(), reason.into())]
+}
+
+/// Parses a fact into an engine event, naming the field that is wrong.
+pub fn parse_fact(f: &FactFields, today: NaiveDate) -> Result<Event, FieldErrors> {
+    let on = parse_date(&f.on).map_err(|e| err("on", e.to_string()))?;
+    if on > today {
+        return Err(err("on", "the date is in the future"));
+    }
+    let kind = match f.kind.trim() {
+        "admitted_informally" => EventKind::AdmittedInformally,
+        "cto_started" => EventKind::CtoStarted,
+        "cto_ended" => EventKind::CtoEnded,
+        "reinstated" => EventKind::Reinstated,
+        "died" => EventKind::Died,
+        "left_hospital" => EventKind::LeftHospital { discharged_to: None, gp_commissioner: None, residence_commissioner: None },
+        "moved" => EventKind::Moved { to: OrgCode::parse_council(&f.to).map_err(|e| err("to", e.to_string()))? },
+        "ending_agreed" => {
+            let by = match f.by.trim() {
+                "council" => Body::Council,
+                "nhs" => Body::Nhs,
+                _ => return Err(err("by", "choose the council or the NHS commissioner")),
+            };
+            let reason = EndingReason::ALL
+                .into_iter()
+                .find(|r| r.as_str() == f.reason.trim())
+                .ok_or_else(|| err("reason", "choose a reason"))?;
+            EventKind::EndingAgreed { by, reason }
+        }
+        "" => return Err(err("kind", "choose what happened")),
+        other => return Err(err("kind", format!("unknown kind of fact `{other}`"))),
+    };
+    Ok(Event { on, kind })
+}
+
+/// Records a dated fact. Facts of legal status may be recorded by those who
+/// keep the register; an agreement to end only by a commissioner or QA-group
+/// member of the body that is responsible for the period open on that date.
+pub async fn record_fact(db: &Db, user: &User, person_id: i64, f: &FactFields, today: NaiveDate) -> Result<Result<i64, FieldErrors>, RegisterError> {
+    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    let event = match parse_fact(f, today) {
+        Ok(e) => e,
+        Err(e) => return Ok(Err(e)),
+    };
+    if let EventKind::EndingAgreed { by, .. } = &event.kind {
+        if !(user.has(Role::Commissioner) || user.has(Role::QaGroup)) {
+            return Ok(Err(err("by", "only a commissioner or quality-assurance group member of the responsible body can agree to end after-care")));
+        }
+        let detentions = store::current_detentions(db, person_id).await?;
+        let others = store::current_person_events(db, person_id).await?;
+        let d = derive::derive_person(&detentions, &others, &derive::config(db, today).await?)?;
+        let open = d.entitlements.iter().find(|e| e.start <= event.on && e.end.is_none_or(|end| end > event.on));
+        let Some(open) = open else {
+            return Ok(Err(err("on", "no period of after-care was open on that date")));
+        };
+        let responsible = match by {
+            Body::Council => &open.council.org,
+            Body::Nhs => &open.nhs.org,
+        };
+        if responsible.as_ref().map(|o| o.as_str()) != Some(user.org_code.as_str()) {
+            return Ok(Err(err("by", format!("your organisation is not {} responsible for this period", by.label()))));
+        }
+    } else if user.register_editor().is_err() {
+        return Ok(Err(err("kind", "only MHA administrators and lead professionals record changes of legal status")));
+    }
+    let actor = user.actor();
+    let mut tx = db.begin_write().await?;
+    let data = serde_json::to_value(&event).map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
+    let id = store::insert_person_event(&mut tx, person_id, event.on, event.kind.name(), &data, &actor, store::now()).await?;
+    let note = f.note.trim();
+    store::append_audit(
+        &mut tx,
+        &actor,
+        AuditEntry { action: "fact.recorded", person_id: Some(person_id), entity: "person_event", entity_id: Some(id.to_string()), reason: (!note.is_empty()).then_some(note), details: json!({"event": data}) },
+    )
+    .await?;
+    derive::refresh_person(&mut tx, person_id, today).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+/// A reasoned determination as a form or the API gives it.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct DeterminationFields {
+    /// `council` or `nhs`.
+    #[serde(default)]
+    pub body: String,
+    /// Start date of the qualifying detention whose after-care it settles.
+    #[serde(default)]
+    pub detention_on: String,
+    /// Code of the organisation determined responsible.
+    #[serde(default)]
+    pub org: String,
+    /// The reasons, e.g. the outcome of a dispute.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Records a determination that stands over the computed answer. Only
+/// commissioners and QA-group members may.
+pub async fn record_determination(db: &Db, user: &User, person_id: i64, f: &DeterminationFields, today: NaiveDate) -> Result<Result<i64, FieldErrors>, RegisterError> {
+    if !(user.has(Role::Commissioner) || user.has(Role::QaGroup)) {
+        return Ok(Err(err("body", "only commissioners and quality-assurance group members record determinations")));
+    }
+    let detentions = store::current_detentions(db, person_id).await?;
+    if store::get_person(db, person_id).await?.is_none() {
+        return Err(RegisterError::NoSuchPerson);
+    }
+    let body = match f.body.trim() {
+        "council" => Body::Council,
+        "nhs" => Body::Nhs,
+        _ => return Ok(Err(err("body", "choose the council or the NHS commissioner"))),
+    };
+    let detention_on = match parse_date(&f.detention_on) {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(err("detention_on", e.to_string()))),
+    };
+    if !detentions.iter().any(|d| d.detention_start == detention_on && Section::parse(&d.section).is_ok_and(|s| s.is_qualifying() || s.qualification() == aftercare_core::section::Qualification::NeedsDetermination)) {
+        return Ok(Err(err("detention_on", "no qualifying detention of this person started on that date")));
+    }
+    let org = match if body == Body::Council { OrgCode::parse_council(&f.org) } else { OrgCode::parse(&f.org) } {
+        Ok(o) => o,
+        Err(e) => return Ok(Err(err("org", e.to_string()))),
+    };
+    let reason = f.reason.trim();
+    if reason.chars().count() < 10 {
+        return Ok(Err(err("reason", "give the reasons for the determination, in at least 10 characters")));
+    }
+    let determination = Determination { detention_on, body, org, reason: reason.to_string(), decided_on: today, decided_by: format!("{} ({})", user.display_name, user.org_code) };
+    let data = serde_json::to_value(&determination).map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
+    let actor = user.actor();
+    let mut tx = db.begin_write().await?;
+    let id = store::insert_person_event(&mut tx, person_id, today, "determination", &data, &actor, store::now()).await?;
+    store::append_audit(&mut tx, &actor, AuditEntry { action: "determination.recorded", person_id: Some(person_id), entity: "person_event", entity_id: Some(id.to_string()), reason: Some(reason), details: data }).await?;
+    derive::refresh_person(&mut tx, person_id, today).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+/// A hypothetical event as a form or the API gives it.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+pub struct WhatIfFields {
+    /// `redetained`, `moved`, `left_hospital` or `died`.
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub on: String,
+    /// For `redetained`: the section (default 3).
+    #[serde(default)]
+    pub section: String,
+    /// For `redetained` and `moved`: the council where the person lives.
+    #[serde(default)]
+    pub living_in: String,
+    /// For `redetained` and `left_hospital`: the commissioner of the person's GP practice.
+    #[serde(default)]
+    pub gp_commissioner: String,
+}
+
+/// Turns a what-if question into the extra event to try.
+pub fn parse_what_if(f: &WhatIfFields) -> Result<Event, FieldErrors> {
+    let on = parse_date(&f.on).map_err(|e| err("on", e.to_string()))?;
+    let opt_org = |s: &str| if s.trim().is_empty() { Ok(None) } else { OrgCode::parse(s).map(Some) };
+    let gp = opt_org(&f.gp_commissioner).map_err(|e| err("gp_commissioner", e.to_string()))?;
+    let kind = match f.kind.trim() {
+        "redetained" => {
+            let section = if f.section.trim().is_empty() { Section::S3 } else { Section::parse(&f.section).map_err(|e| err("section", e.to_string()))? };
+            let living = OrgCode::parse_council(&f.living_in).map_err(|e| err("living_in", e.to_string()))?;
+            EventKind::Detained { section, ordinary_residence: Some(living), no_fixed_abode: false, gp_commissioner: gp.clone(), residence_commissioner: None, place_of_detention_council: None, deemed_ordinary_residence: None }
+        }
+        "moved" => EventKind::Moved { to: OrgCode::parse_council(&f.living_in).map_err(|e| err("living_in", e.to_string()))? },
+        "left_hospital" => EventKind::LeftHospital { discharged_to: opt_org(&f.living_in).map_err(|e| err("living_in", e.to_string()))?, gp_commissioner: gp, residence_commissioner: None },
+        "died" => EventKind::Died,
+        _ => return Err(err("kind", "choose what might happen: redetained, moved, left_hospital or died")),
+    };
+    Ok(Event { on, kind })
+}
+
+/// Runs a what-if question against a person's recorded history.
+pub async fn what_if(db: &Db, person_id: i64, extra: Event, today: NaiveDate) -> Result<WhatIf, RegisterError> {
+    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    let detentions = store::current_detentions(db, person_id).await?;
+    let others = store::current_person_events(db, person_id).await?;
+    let events = derive::events_of(&detentions, &others)?;
+    let mut config = derive::config(db, today).await?;
+    config.determinations = derive::determinations_of(&others);
+    Ok(rules::what_if(&events, extra, &config))
+}
