@@ -40,6 +40,10 @@ pub enum Command {
     Scenarios(ScenariosCommand),
     /// Load the demo organisations, users and register into an empty database.
     Demo(DemoArgs),
+    /// Show how entitlement and responsibility would change if something happened.
+    WhatIf(WhatIfArgs),
+    /// Recompute every person's entitlement and responsibility (after a rules or organisation change).
+    Recompute,
 }
 
 #[derive(Args, Debug)]
@@ -65,6 +69,33 @@ pub struct DemoArgs {
     pub people: usize,
     #[arg(long, default_value_t = 117)]
     pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct WhatIfArgs {
+    /// The person, by NHS number (from the register)…
+    #[arg(long, conflicts_with = "scenario")]
+    pub nhs_number: Option<String>,
+    /// …or a history in the scenario format (see shared/scenarios/README.md).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// redetained, moved, left_hospital or died.
+    #[arg(long)]
+    pub kind: String,
+    #[arg(long)]
+    pub on: String,
+    /// For redetained: the section (default 3).
+    #[arg(long, default_value = "")]
+    pub section: String,
+    /// For redetained and moved: the council where the person lives.
+    #[arg(long, default_value = "")]
+    pub living_in: String,
+    /// The commissioner of the person's GP practice.
+    #[arg(long, default_value = "")]
+    pub gp_commissioner: String,
+    /// Print the full before/after derivations as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -95,7 +95,7 @@ pub async fn config(db: &Db, today: NaiveDate) -> Result<RulesConfig, DbError> {
     Ok(config_from(&store::list_orgs(db).await?, today))
 }
 
-async fn config_tx(tx: &mut Tx, today: NaiveDate) -> Result<RulesConfig, DbError> {
+pub async fn config_tx(tx: &mut Tx, today: NaiveDate) -> Result<RulesConfig, DbError> {
     let orgs: Vec<OrgRow> = on_tx!(tx, c => sqlx::query_as("SELECT * FROM organisations").fetch_all(c).await)?;
     Ok(config_from(&orgs, today))
 }
@@ -165,4 +165,21 @@ pub async fn refresh_person_with(tx: &mut Tx, person_id: i64, config: &RulesConf
 pub async fn refresh_person(tx: &mut Tx, person_id: i64, today: NaiveDate) -> Result<Derivation, DbError> {
     let config = config_tx(tx, today).await?;
     refresh_person_with(tx, person_id, &config, today).await
+}
+
+/// Recomputes every person's summary and organisation links in one
+/// transaction (all or nothing). Returns the number of people.
+pub async fn recompute_all(db: &Db, today: NaiveDate, progress: &dyn Fn(u64, u64)) -> Result<u64, DbError> {
+    let mut tx = db.begin_write().await?;
+    let config = config_tx(&mut tx, today).await?;
+    let people = store::all_people_tx(&mut tx).await?;
+    let total = people.len() as u64;
+    for (i, p) in people.iter().enumerate() {
+        refresh_person_with(&mut tx, p.id, &config, today).await?;
+        if i % 256 == 0 || i as u64 + 1 == total {
+            progress(i as u64 + 1, total);
+        }
+    }
+    tx.commit().await?;
+    Ok(total)
 }

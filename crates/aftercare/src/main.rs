@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aftercare::auth::{self, parse_roles, roles_to_string};
-use aftercare::cli::{AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
+use aftercare::cli::{WhatIfArgs, AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
 use aftercare::db::Db;
 use aftercare::db::store::{self, Actor, NewUser, OrgRow};
 use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
@@ -184,6 +184,18 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
         }
         Command::Scenarios(ScenariosCommand::Check { paths }) => return scenarios_check(&paths),
+        Command::WhatIf(args) => what_if(&cli.database, args).await?,
+        Command::Recompute => {
+            let db = open(&cli.database).await?;
+            let bar = progress_bar();
+            let n = aftercare::derive::recompute_all(&db, today(), &|done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish_and_clear();
+            println!("recomputed entitlement and responsibility for {n} people");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -261,6 +273,49 @@ async fn serve(database: &str, args: ServeArgs) -> Result<()> {
     })
     .await?;
     db.close().await;
+    Ok(())
+}
+
+async fn what_if(database: &str, args: WhatIfArgs) -> Result<()> {
+    use aftercare::facts::{WhatIfFields, parse_what_if};
+    let fields = WhatIfFields { kind: args.kind, on: args.on, section: args.section, living_in: args.living_in, gp_commissioner: args.gp_commissioner };
+    let extra = parse_what_if(&fields).map_err(|errors| anyhow::anyhow!(errors.iter().map(|(f, r)| format!("--{}: {r}", f.replace('_', "-"))).collect::<Vec<_>>().join("; ")))?;
+    let result = match (args.nhs_number, args.scenario) {
+        (Some(n), _) => {
+            let nhs = aftercare_core::NhsNumber::parse(&n).with_context(|| format!("--nhs-number `{n}`"))?;
+            let db = open(database).await?;
+            let (people, _) = store::search_people(&db, &store::Search { query: nhs.as_str(), scope_org: None, limit: 1, offset: 0 }).await?;
+            let person = people.into_iter().find(|p| p.nhs_number.as_deref() == Some(nhs.as_str())).with_context(|| format!("no person with NHS number {nhs} on the register"))?;
+            aftercare::facts::what_if(&db, person.id, extra, today()).await?
+        }
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
+            let scenario = aftercare_core::scenario::parse_scenario(&path.display().to_string(), &text)?;
+            let config = aftercare_core::rules::RulesConfig::new(today());
+            aftercare_core::rules::what_if(&scenario.events, extra, &config)
+        }
+        (None, None) => bail!("give --nhs-number or --scenario"),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+        return Ok(());
+    }
+    println!("As recorded:");
+    for l in aftercare::web::fact_pages::period_lines(&result.before) {
+        println!("  {l}");
+    }
+    println!("If it happened:");
+    for l in aftercare::web::fact_pages::period_lines(&result.after) {
+        println!("  {l}");
+    }
+    if result.changes.is_empty() {
+        println!("Nothing would change.");
+    } else {
+        println!("What would change:");
+        for c in &result.changes {
+            println!("  - {c}");
+        }
+    }
     Ok(())
 }
 

@@ -106,6 +106,7 @@ pub async fn import_register(
         detentions_by_person.entry(d.person_id).or_default().push(d);
     }
     let at = store::now();
+    let config = derive::config_tx(&mut tx, today).await?;
     let source = format!("import:{file_name}");
     let total = file.people.len() as u64;
     for (i, person) in file.people.iter().enumerate() {
@@ -141,7 +142,7 @@ pub async fn import_register(
             }
         }
         if changed {
-            derive::refresh_person(&mut tx, person_id, today).await?;
+            derive::refresh_person_with(&mut tx, person_id, &config, today).await?;
         }
         if i % 256 == 0 || i as u64 + 1 == total {
             progress(i as u64 + 1, total);

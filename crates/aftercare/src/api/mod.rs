@@ -310,6 +310,45 @@ async fn record_access(State(state): State<AppState>, Path(id): Path<i64>, req: 
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Records a dated fact (CTO, move, a body's agreement to end, reinstatement, death…).
+#[utoipa::path(post, path = "/api/v1/people/{id}/facts", params(("id" = i64, Path)), request_body = crate::facts::FactFields,
+    responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+async fn create_fact(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Response, ApiError> {
+    let (s, body): (Session, crate::facts::FactFields) = body_json(req, &state).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    match crate::facts::record_fact(&state.db, &s.user, id, &body, state.today()).await? {
+        Ok(fid) => Ok((StatusCode::CREATED, Json(Created { id: fid })).into_response()),
+        Err(errors) => Err(ApiError(AppError::Validation(errors))),
+    }
+}
+
+/// Records a reasoned determination that stands over the computed answer.
+#[utoipa::path(post, path = "/api/v1/people/{id}/determinations", params(("id" = i64, Path)), request_body = crate::facts::DeterminationFields,
+    responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+async fn create_determination(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Response, ApiError> {
+    let (s, body): (Session, crate::facts::DeterminationFields) = body_json(req, &state).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    match crate::facts::record_determination(&state.db, &s.user, id, &body, state.today()).await? {
+        Ok(did) => Ok((StatusCode::CREATED, Json(Created { id: did })).into_response()),
+        Err(errors) => Err(ApiError(AppError::Validation(errors))),
+    }
+}
+
+/// How responsibility would change if a hypothetical event happened. Records nothing.
+#[utoipa::path(get, path = "/api/v1/people/{id}/what-if", params(("id" = i64, Path), crate::facts::WhatIfFields),
+    responses((status = 200, description = "`{before, after, changes}`: two derivations and plain-English differences"), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+async fn what_if(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Json<serde_json::Value>, ApiError> {
+    let s = session(req.extensions())?;
+    let Query(fields): Query<crate::facts::WhatIfFields> = Query::try_from_uri(req.uri()).map_err(|_| ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into())))?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    let extra = crate::facts::parse_what_if(&fields).map_err(|e| ApiError(AppError::Validation(e)))?;
+    let w = crate::facts::what_if(&state.db, id, extra, state.today()).await?;
+    Ok(Json(serde_json::to_value(&w).unwrap_or_default()))
+}
+
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -323,8 +362,8 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
-    paths(create_session, list_people, get_person, person_history, create_person, create_detention, record_access),
-    components(schemas(PersonSummaryView, PersonList, DetentionView, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, ErrorBody, ErrorDetail, FieldError)),
+    paths(create_session, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if),
+    components(schemas(PersonSummaryView, PersonList, DetentionView, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::facts::FactFields, crate::facts::DeterminationFields, ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -345,6 +384,9 @@ pub fn router() -> Router<AppState> {
         .route("/people/{id}/history", get(person_history))
         .route("/people/{id}/detentions", post(create_detention))
         .route("/people/{id}/access", post(record_access))
+        .route("/people/{id}/facts", post(create_fact))
+        .route("/people/{id}/determinations", post(create_determination))
+        .route("/people/{id}/what-if", get(what_if))
         .fallback(api_not_found);
     Router::new().nest("/api/v1", api).merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))
 }
