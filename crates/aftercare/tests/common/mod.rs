@@ -41,13 +41,21 @@ pub async fn sqlite() -> TestDb {
 /// `AFTERCARE_TEST_REQUIRE_ALL` makes that a failure, as in CI).
 pub async fn postgres() -> Option<TestDb> {
     let Ok(admin) = std::env::var("AFTERCARE_TEST_POSTGRES_URL") else {
-        assert!(std::env::var("AFTERCARE_TEST_REQUIRE_ALL").is_err(), "AFTERCARE_TEST_POSTGRES_URL is not set: run scripts/test");
-        eprintln!("note: AFTERCARE_TEST_POSTGRES_URL not set; PostgreSQL half of this test skipped (scripts/test runs it)");
+        assert!(
+            std::env::var("AFTERCARE_TEST_REQUIRE_ALL").is_err(),
+            "AFTERCARE_TEST_POSTGRES_URL is not set: run scripts/test"
+        );
+        eprintln!(
+            "note: AFTERCARE_TEST_POSTGRES_URL not set; PostgreSQL half of this test skipped (scripts/test runs it)"
+        );
         return None;
     };
     let name = format!("t_{}", &auth::random_token()[..16]);
     let pool = sqlx::PgPool::connect(&admin).await.expect("connect to the test PostgreSQL server");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .unwrap();
     pool.close().await;
     let url = match admin.rfind('/') {
         Some(i) => format!("{}/{name}", &admin[..i]),
@@ -67,7 +75,10 @@ pub async fn backends() -> Vec<TestDb> {
 }
 
 pub fn state(db: &Db) -> AppState {
-    AppState { db: db.clone(), config: Arc::new(ServerConfig { secure_cookies: false, today: Some(today()) }) }
+    AppState {
+        db: db.clone(),
+        config: Arc::new(ServerConfig { secure_cookies: false, today: Some(today()) }),
+    }
 }
 
 /// Loads the demo organisations and one user per role:
@@ -83,7 +94,19 @@ pub async fn seed_orgs(db: &Db) {
 pub async fn add_user(db: &Db, username: &str, org: &str, roles: &str) {
     let hash = auth::hash_password(PASSWORD).unwrap();
     let mut tx = db.begin_write().await.unwrap();
-    store::insert_user(&mut tx, &NewUser { username, display_name: username, org_code: org, roles, team: None, password_hash: &hash }).await.unwrap();
+    store::insert_user(
+        &mut tx,
+        &NewUser {
+            username,
+            display_name: username,
+            org_code: org,
+            roles,
+            team: None,
+            password_hash: &hash,
+        },
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -103,7 +126,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn location(&self) -> String {
-        self.headers.get(header::LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+        self.headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
     }
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
@@ -151,23 +177,61 @@ impl Client {
             all.push(("csrf_token", &self.csrf));
         }
         let body = serde_urlencoded::to_string(&all).unwrap();
-        self.send(self.request("POST", path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(body)).unwrap()).await
+        self.send(
+            self.request("POST", path)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn post_json(&self, path: &str, value: &serde_json::Value) -> Reply {
-        self.send(self.request("POST", path).header(header::CONTENT_TYPE, "application/json").body(Body::from(value.to_string())).unwrap()).await
+        self.send(
+            self.request("POST", path)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(value.to_string()))
+                .unwrap(),
+        )
+        .await
     }
 
     /// Signs in through the log-in page, as a browser would.
     pub async fn login(state: AppState, username: &str) -> Client {
         let mut c = Client::new(state);
         let page = c.get("/login").await;
-        let login_cookie = page.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string()).collect::<Vec<_>>().join("; ");
+        let login_cookie = page
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
         let token = extract_csrf(&page.body);
         c.cookie = Some(login_cookie);
-        let reply = c.post_form("/login", &[("csrf_token", &token), ("username", username), ("password", PASSWORD)]).await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "log-in of {username} failed: {}", reply.body);
-        let session = reply.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).find(|v| v.starts_with("aftercare_session=")).unwrap().split(';').next().unwrap().to_string();
+        let reply = c
+            .post_form(
+                "/login",
+                &[("csrf_token", &token), ("username", username), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SEE_OTHER,
+            "log-in of {username} failed: {}",
+            reply.body
+        );
+        let session = reply
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|v| v.starts_with("aftercare_session="))
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
         c.cookie = Some(session);
         let people = c.get("/people").await;
         c.csrf = extract_csrf(&people.body);
@@ -177,7 +241,12 @@ impl Client {
     /// Signs in through the API and uses the bearer token.
     pub async fn api_login(state: AppState, username: &str) -> Client {
         let mut c = Client::new(state);
-        let r = c.post_json("/api/v1/session", &serde_json::json!({"username": username, "password": PASSWORD})).await;
+        let r = c
+            .post_json(
+                "/api/v1/session",
+                &serde_json::json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         c.bearer = Some(r.json()["token"].as_str().unwrap().to_string());
         c
@@ -196,5 +265,45 @@ nhs_number,local_id,family_name,given_name,date_of_birth,section,detention_start
 
 pub async fn import(db: &Db, csv: &str) -> aftercare::register::ImportReport {
     let actor = store::Actor::cli("test");
-    aftercare::register::import_register(db, &actor, "register.csv", csv.as_bytes(), false, today(), &|_, _| {}).await.unwrap()
+    aftercare::register::import_register(
+        db,
+        &actor,
+        "register.csv",
+        csv.as_bytes(),
+        false,
+        today(),
+        &|_, _| {},
+    )
+    .await
+    .unwrap()
+}
+
+/// Runs one SQL statement as it stands (for tests that tamper with stored
+/// rows, as an attacker with database access could).
+pub async fn exec_sql(db: &Db, sql: &str) -> u64 {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    match &db.pool {
+        aftercare::db::Pool::Sqlite(p) => {
+            sqlx::query(sql).execute(p).await.unwrap().rows_affected()
+        }
+        aftercare::db::Pool::Postgres(p) => {
+            sqlx::query(sql).execute(p).await.unwrap().rows_affected()
+        }
+    }
+}
+
+/// Moves every recorded version's `recorded_at` back to `at`, as if the
+/// register had been loaded then (the clock cannot be set for a test).
+pub async fn backdate_records(db: &Db, at: chrono::DateTime<chrono::Utc>) {
+    for table in ["person_versions", "detentions", "person_events"] {
+        let sql = sqlx::AssertSqlSafe(format!("UPDATE {table} SET recorded_at = $1"));
+        match &db.pool {
+            aftercare::db::Pool::Sqlite(p) => {
+                sqlx::query(sql).bind(at).execute(p).await.unwrap().rows_affected()
+            }
+            aftercare::db::Pool::Postgres(p) => {
+                sqlx::query(sql).bind(at).execute(p).await.unwrap().rows_affected()
+            }
+        };
+    }
 }
