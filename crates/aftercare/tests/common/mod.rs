@@ -307,3 +307,30 @@ pub async fn backdate_records(db: &Db, at: chrono::DateTime<chrono::Utc>) {
         };
     }
 }
+
+/// The routes a router source file declares, as (path, methods), read from
+/// its `.route("PATH", get(..).post(..))` lines, so tests that must cover
+/// every route notice a new one. `file` is relative to the crate.
+pub fn routes_in_source(file: &str) -> Vec<(String, Vec<&'static str>)> {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+        .unwrap();
+    let mut routes = Vec::new();
+    for line in text.lines() {
+        let Some(start) = line.find(".route(\"") else { continue };
+        let rest = &line[start + 8..];
+        let Some(end) = rest.find('"') else { continue };
+        let handlers = &rest[end..];
+        let methods: Vec<&'static str> = ["get", "post", "put", "patch", "delete"]
+            .into_iter()
+            .filter(|m| {
+                handlers.match_indices(&format!("{m}(")).any(|(i, _)| {
+                    i == 0
+                        || !handlers.as_bytes()[i - 1].is_ascii_alphanumeric()
+                            && handlers.as_bytes()[i - 1] != b'_'
+                })
+            })
+            .collect();
+        routes.push((rest[..end].to_string(), methods));
+    }
+    routes
+}

@@ -1,0 +1,504 @@
+//! The JSON API under `/api/v1`, on every backend: bearer sessions, search,
+//! a person with the rules' derivation, adding people and detentions with
+//! field errors that carry stable codes, CSRF for cookie sessions, JSON
+//! errors for unknown routes, the OpenAPI document and Swagger UI.
+
+mod common;
+
+use aftercare::db::store;
+use axum::http::{StatusCode, header};
+use common::*;
+use serde_json::{Value, json};
+
+/// A signed-in API client on a register holding the common master list.
+/// The user is an MHA administrator of the Kent trust (RXY).
+async fn setup(t: &TestDb) -> Client {
+    seed_orgs(&t.db).await;
+    add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+    import(&t.db, REGISTER_CSV).await;
+    Client::api_login(state(&t.db), "admin").await
+}
+
+async fn id_of(t: &TestDb, family_name: &str) -> i64 {
+    store::all_people(&t.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.family_name == family_name)
+        .unwrap()
+        .id
+}
+
+fn new_person(nhs_number: &str, local_id: &str) -> Value {
+    json!({
+        "person": {"nhs_number": nhs_number, "local_id": local_id, "family_name": "Nowak", "given_name": "Tomasz", "date_of_birth": "1970-07-07"},
+        "detention": {"section": "3", "detention_start": "2024-05-01", "ordinary_residence": "E10000016", "no_fixed_abode": "no",
+                      "gp_practice": "G81009", "gp_commissioner": "QKS", "residence_commissioner": "QKS", "place_of_detention": "RXY",
+                      "left_hospital": "2024-07-01", "discharged_to": "E10000016", "evidence": "AMHP application A6, medical recommendations A7"}
+    })
+}
+
+fn fields(r: &Reply) -> Vec<String> {
+    r.json()["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn signing_in_gives_a_bearer_token_and_a_wrong_password_a_json_401() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+        let c = Client::new(state(&t.db));
+        let ok = c
+            .post_json("/api/v1/session", &json!({"username": "admin", "password": PASSWORD}))
+            .await;
+        assert_eq!(ok.status, StatusCode::OK, "{}: {}", t.backend, ok.body);
+        let token = ok.json()["token"].as_str().unwrap().to_string();
+        assert_eq!(token.len(), 64, "{}", t.backend);
+        assert_eq!(ok.json()["expires_in_seconds"], 8 * 3600, "{}", t.backend);
+        let wrong = c
+            .post_json("/api/v1/session", &json!({"username": "admin", "password": "not it"}))
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", t.backend);
+        assert_eq!(wrong.json()["error"]["code"], "not_signed_in", "{}", t.backend);
+        // Without a token the API answers in JSON, never with the log-in page.
+        let anonymous = c.get("/api/v1/people").await;
+        assert_eq!(
+            (anonymous.status, anonymous.json()["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("not_signed_in")),
+            "{}",
+            t.backend
+        );
+        let mut with_token = Client::new(state(&t.db));
+        with_token.bearer = Some(token);
+        assert_eq!(with_token.get("/api/v1/people").await.status, StatusCode::OK, "{}", t.backend);
+    }
+}
+
+#[tokio::test]
+async fn searching_people_by_name_nhs_number_date_of_birth_or_local_id() {
+    // (query, family names expected, in order). Patel is Lincolnshire's, outside the Kent trust's scope.
+    let cases: [(&str, &[&str]); 8] = [
+        ("", &["Jones", "Okafor", "Smith"]),
+        ("smith", &["Smith"]),
+        ("SMI", &["Smith"]),
+        ("ann smith", &["Smith"]),
+        ("943 476 5919", &["Smith"]),
+        ("943-476-5870", &["Jones"]),
+        ("30/06/1975", &["Jones"]),
+        ("l4", &["Okafor"]),
+    ];
+    for t in backends().await {
+        let c = setup(&t).await;
+        for (q, expected) in cases {
+            let r = c
+                .get(&format!("/api/v1/people?q={}", q.replace(' ', "%20").replace('/', "%2F")))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}: {q}: {}", t.backend, r.body);
+            let body = r.json();
+            let names: Vec<&str> = body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["family_name"].as_str().unwrap())
+                .collect();
+            assert_eq!(names, expected, "{}: q={q:?}", t.backend);
+            assert_eq!(body["total"], expected.len(), "{}: q={q:?}", t.backend);
+        }
+        let r = c.get("/api/v1/people?q=patel").await;
+        assert_eq!(
+            r.json()["total"],
+            0,
+            "{}: people outside the organisation's part are not listed",
+            t.backend
+        );
+        let smith = &c.get("/api/v1/people?q=smith").await.json()["items"][0];
+        assert_eq!(
+            (
+                smith["entitled"].as_bool(),
+                smith["responsible_council"].as_str(),
+                smith["responsible_nhs_commissioner"].as_str()
+            ),
+            (Some(true), Some("E10000016"), Some("QKS")),
+            "{}",
+            t.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_person_comes_with_detentions_derivation_and_rule_ids() {
+    for t in backends().await {
+        let c = setup(&t).await;
+        let smith = id_of(&t, "Smith").await;
+        let r = c.get(&format!("/api/v1/people/{smith}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
+        let v = r.json();
+        assert_eq!(v["person"]["nhs_number"], "9434765919", "{}", t.backend);
+        assert_eq!(v["detentions"].as_array().unwrap().len(), 1, "{}", t.backend);
+        assert_eq!(
+            (v["detentions"][0]["section"].as_str(), v["detentions"][0]["qualifying"].as_bool()),
+            (Some("3"), Some(true)),
+            "{}",
+            t.backend
+        );
+        let d = &v["derivation"];
+        assert_eq!(d["eligible"], true, "{}", t.backend);
+        let e = &d["entitlements"][0];
+        assert_eq!(e["start"], "2023-04-20", "{}", t.backend);
+        assert_eq!(
+            (e["council"]["org"].as_str(), e["council"]["rule"]["id"].as_str()),
+            (Some("E10000016"), Some("LA-OR-BEFORE-DETENTION")),
+            "{}: {e}",
+            t.backend
+        );
+        assert_eq!(
+            (e["nhs"]["org"].as_str(), e["nhs"]["rule"]["id"].as_str()),
+            (Some("QKS"), Some("NHS-ICB-REGS-2022")),
+            "{}: {e}",
+            t.backend
+        );
+        assert!(
+            e["council"]["rule"]["citation"].as_str().is_some_and(|c| !c.is_empty()),
+            "{}: every rule names its source",
+            t.backend
+        );
+        assert!(
+            e["council"]["explanation"].as_str().is_some_and(|c| !c.is_empty()),
+            "{}",
+            t.backend
+        );
+        let actions: Vec<&str> = v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["action"].as_str().unwrap())
+            .collect();
+        assert!(
+            actions.contains(&"person.added") && actions.contains(&"detention.added"),
+            "{}: {actions:?}",
+            t.backend
+        );
+        let history = c.get(&format!("/api/v1/people/{smith}/history")).await;
+        assert_eq!(history.json().as_array().unwrap().len(), actions.len(), "{}", t.backend);
+        // Jones: s2 then s3, still in hospital: eligible with no period yet.
+        let jones = c.get(&format!("/api/v1/people/{}", id_of(&t, "Jones").await)).await.json();
+        assert_eq!(
+            (
+                jones["derivation"]["eligible"].as_bool(),
+                jones["derivation"]["entitlements"].as_array().map(Vec::len)
+            ),
+            (Some(true), Some(0)),
+            "{}",
+            t.backend
+        );
+        let missing = c.get("/api/v1/people/999999").await;
+        assert_eq!(
+            (missing.status, missing.json()["error"]["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{}",
+            t.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn adding_a_person_gives_201_and_invalid_details_422_with_every_field() {
+    // (what is wrong, person/detention field changed, value, fields expected in the error)
+    let cases: [(&str, &str, &str, &str, &[&str]); 7] = [
+        ("NHS number check digit", "person", "nhs_number", "1234567890", &["nhs_number"]),
+        (
+            "NHS number of one repeated digit (its check digit is right)",
+            "person",
+            "nhs_number",
+            "9999999999",
+            &["nhs_number"],
+        ),
+        ("no identifier at all", "person", "nhs_number", "", &["nhs_number"]),
+        ("impossible date of birth", "person", "date_of_birth", "31/02/1970", &["date_of_birth"]),
+        ("unknown section", "detention", "section", "99", &["section"]),
+        ("left before detained", "detention", "left_hospital", "2024-01-01", &["left_hospital"]),
+        (
+            "a district is not a social services authority",
+            "detention",
+            "ordinary_residence",
+            "E07000105",
+            &["ordinary_residence"],
+        ),
+    ];
+    for t in backends().await {
+        let c = setup(&t).await;
+        let created = c.post_json("/api/v1/people", &new_person("", "K-100")).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}: {}", t.backend, created.body);
+        let id = created.json()["id"].as_i64().unwrap();
+        let got = c.get(&format!("/api/v1/people/{id}")).await;
+        assert_eq!(
+            got.status,
+            StatusCode::OK,
+            "{}: the creator's organisation has a part: {}",
+            t.backend,
+            got.body
+        );
+        assert_eq!(got.json()["person"]["entitled"], true, "{}", t.backend);
+        assert_eq!(
+            got.json()["detentions"][0]["evidence"],
+            "AMHP application A6, medical recommendations A7",
+            "{}",
+            t.backend
+        );
+        let history = got.json()["history"].clone();
+        assert!(
+            history
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|h| h["actor"] == "admin" && h["actor_org"] == "RXY"),
+            "{}: {history}",
+            t.backend
+        );
+
+        for (what, part, field, value, expected) in cases {
+            let mut body = new_person("", &format!("K-{what}"));
+            body[part][field] = json!(value);
+            if field == "nhs_number" {
+                body["person"]["local_id"] = json!("");
+            }
+            let r = c.post_json("/api/v1/people", &body).await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{}: {what}: {}",
+                t.backend,
+                r.body
+            );
+            assert_eq!(r.json()["error"]["code"], "validation_failed", "{}: {what}", t.backend);
+            assert_eq!(fields(&r), expected, "{}: {what}: {}", t.backend, r.body);
+            assert!(
+                r.json()["error"]["fields"][0]["reason"].as_str().is_some_and(|s| !s.is_empty()),
+                "{}: {what}",
+                t.backend
+            );
+        }
+        // Several problems at once are all reported.
+        let mut body = new_person("1234567890", "");
+        body["person"]["date_of_birth"] = json!("yesterday");
+        body["detention"]["section"] = json!("99");
+        let r = c.post_json("/api/v1/people", &body).await;
+        assert_eq!(
+            fields(&r),
+            ["nhs_number", "date_of_birth", "section"],
+            "{}: {}",
+            t.backend,
+            r.body
+        );
+        // A person already on the register is refused by NHS number and by local id.
+        let dup = c.post_json("/api/v1/people", &new_person("9434765919", "")).await;
+        assert_eq!(
+            (dup.status, fields(&dup)),
+            (StatusCode::UNPROCESSABLE_ENTITY, vec!["nhs_number".to_string()]),
+            "{}: {}",
+            t.backend,
+            dup.body
+        );
+        let dup = c.post_json("/api/v1/people", &new_person("", "K-100")).await;
+        assert_eq!(
+            (dup.status, fields(&dup)),
+            (StatusCode::UNPROCESSABLE_ENTITY, vec!["local_id".to_string()]),
+            "{}: {}",
+            t.backend,
+            dup.body
+        );
+        // Malformed JSON is a 400 with a code, not a 500.
+        let bad = c
+            .send(
+                axum::http::Request::post("/api/v1/people")
+                    .header(header::AUTHORIZATION, format!("Bearer {}", c.bearer.clone().unwrap()))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(axum::body::Body::from("{"))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(
+            (bad.status, bad.json()["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_json")),
+            "{}",
+            t.backend
+        );
+        assert_eq!(
+            store::all_people(&t.db).await.unwrap().len(),
+            5,
+            "{}: only the one good person was added",
+            t.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn adding_a_detention_gives_201_then_refuses_the_same_one_again() {
+    for t in backends().await {
+        let c = setup(&t).await;
+        let smith = id_of(&t, "Smith").await;
+        let detention = json!({"section": "37", "detention_start": "2024-02-01", "ordinary_residence": "E10000016", "no_fixed_abode": "no",
+                               "gp_commissioner": "QKS", "residence_commissioner": "QKS", "place_of_detention": "RXY", "left_hospital": "2024-05-01", "discharged_to": "E10000016"});
+        let path = format!("/api/v1/people/{smith}/detentions");
+        let r = c.post_json(&path, &detention).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.backend, r.body);
+        let v = c.get(&format!("/api/v1/people/{smith}")).await.json();
+        assert_eq!(v["detentions"].as_array().unwrap().len(), 2, "{}", t.backend);
+        // A new qualifying detention starts a new period of after-care.
+        let starts: Vec<&str> = v["derivation"]["entitlements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["start"].as_str().unwrap())
+            .collect();
+        assert_eq!(starts, ["2023-04-20", "2024-05-01"], "{}", t.backend);
+        let again = c.post_json(&path, &detention).await;
+        assert_eq!(
+            (again.status, fields(&again)),
+            (StatusCode::UNPROCESSABLE_ENTITY, vec!["detention_start".to_string()]),
+            "{}: {}",
+            t.backend,
+            again.body
+        );
+        // Overlapping the first detention (2023-01-09 to 2023-04-20) is refused.
+        let overlapping = json!({"section": "3", "detention_start": "2023-02-01", "ordinary_residence": "E10000016"});
+        let r = c.post_json(&path, &overlapping).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}: {}", t.backend, r.body);
+        let r = c.post_json(&path, &json!({"section": "3", "detention_start": "soon"})).await;
+        assert!(fields(&r).contains(&"detention_start".to_string()), "{}: {}", t.backend, r.body);
+        let r = c.post_json("/api/v1/people/999999/detentions", &detention).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}: {}", t.backend, r.body);
+    }
+}
+
+#[tokio::test]
+async fn a_cookie_session_must_send_the_csrf_header_to_change_anything() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+        let c = Client::login(state(&t.db), "admin").await;
+        // Reading needs no token.
+        assert_eq!(c.get("/api/v1/people").await.status, StatusCode::OK, "{}", t.backend);
+        let without = c.post_json("/api/v1/people", &new_person("", "K-1")).await;
+        assert_eq!(
+            (without.status, without.json()["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("csrf_failed")),
+            "{}",
+            t.backend
+        );
+        let send = |token: String| {
+            axum::http::Request::post("/api/v1/people")
+                .header(header::COOKIE, c.cookie.clone().unwrap())
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("x-csrf-token", token)
+                .body(axum::body::Body::from(new_person("", "K-1").to_string()))
+                .unwrap()
+        };
+        let wrong = c.send(send("0".repeat(64))).await;
+        assert_eq!(
+            (wrong.status, wrong.json()["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("csrf_failed")),
+            "{}",
+            t.backend
+        );
+        assert_eq!(store::all_people(&t.db).await.unwrap().len(), 0, "{}", t.backend);
+        let right = c.send(send(c.csrf.clone())).await;
+        assert_eq!(right.status, StatusCode::CREATED, "{}: {}", t.backend, right.body);
+    }
+}
+
+#[tokio::test]
+async fn unknown_api_routes_answer_404_in_json() {
+    for t in backends().await {
+        let c = setup(&t).await;
+        for path in ["/api/v1/nothing-here", "/api/v1/people/1/nothing", "/api/v2/people"] {
+            let r = c.get(path).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{}: {path}", t.backend);
+            if path.starts_with("/api/v1/") {
+                assert_eq!(
+                    r.json()["error"]["code"],
+                    "not_found",
+                    "{}: {path}: {}",
+                    t.backend,
+                    r.body
+                );
+            }
+        }
+        // A known path with the wrong method is not a server error either.
+        let r = c
+            .send(
+                axum::http::Request::delete("/api/v1/people")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", t.backend);
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_api_path() {
+    let t = sqlite().await;
+    let c = Client::new(state(&t.db));
+    let r = c.get("/api/openapi.json").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let doc = r.json();
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", r.body);
+    let paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    // Every route the API router serves, read from its source, with its methods.
+    let routes: Vec<(String, Vec<&str>)> = routes_in_source("src/api/mod.rs")
+        .into_iter()
+        .map(|(p, m)| (format!("/api/v1{p}"), m))
+        .collect();
+    assert!(routes.len() >= 6, "{routes:?}");
+    for (path, methods) in &routes {
+        for m in methods {
+            assert!(
+                doc["paths"][path][m].is_object(),
+                "{m} {path} is not documented; documented: {paths:?}"
+            );
+        }
+    }
+    for path in &paths {
+        assert!(
+            routes.iter().any(|(p, _)| p == path),
+            "{path} is documented but the router does not serve it"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+#[tokio::test]
+async fn swagger_ui_and_health_check_are_served() {
+    for t in backends().await {
+        let c = Client::new(state(&t.db));
+        let docs = c.get("/api/docs/").await;
+        assert_eq!(docs.status, StatusCode::OK, "{}", t.backend);
+        assert!(
+            docs.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"),
+            "{}",
+            t.backend
+        );
+        assert!(docs.body.to_lowercase().contains("swagger"), "{}", t.backend);
+        let health = c.get("/healthz").await;
+        assert_eq!(
+            (health.status, health.body.as_str()),
+            (StatusCode::OK, "ok\n"),
+            "{}",
+            t.backend
+        );
+        t.db.close().await;
+        assert_eq!(
+            c.get("/healthz").await.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}: a closed database is reported",
+            t.backend
+        );
+    }
+}
