@@ -1,0 +1,154 @@
+//! Recording dated facts and determinations, and asking what-if, through the
+//! pages and the API on both backends: the joint-ending guard, the CTO guard,
+//! who may record what, and determinations standing over computed answers.
+
+mod common;
+use axum::http::StatusCode;
+use common::*;
+
+async fn setup(t: &TestDb) -> (i64, i64) {
+    seed_orgs(&t.db).await;
+    add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+    add_user(&t.db, "kent_commissioner", "E10000016", "commissioner").await;
+    add_user(&t.db, "icb_commissioner", "QKS", "commissioner").await;
+    add_user(&t.db, "lincs_commissioner", "QJM", "commissioner").await;
+    import(&t.db, REGISTER_CSV).await;
+    let people = aftercare::db::store::all_people(&t.db).await.unwrap();
+    let smith = people.iter().find(|p| p.family_name == "Smith").unwrap().id;
+    let okafor = people.iter().find(|p| p.family_name == "Okafor").unwrap().id;
+    (smith, okafor)
+}
+
+async fn derivation(c: &Client, id: i64) -> serde_json::Value {
+    let r = c.get(&format!("/api/v1/people/{id}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.json()["derivation"].clone()
+}
+
+#[tokio::test]
+async fn both_bodies_must_agree_before_after_care_ends() {
+    for t in backends().await {
+        let (smith, _) = setup(&t).await;
+        let council = Client::api_login(state(&t.db), "kent_commissioner").await;
+        let icb = Client::api_login(state(&t.db), "icb_commissioner").await;
+        let path = format!("/api/v1/people/{smith}/facts");
+        let r = council.post_json(&path, &serde_json::json!({"kind": "ending_agreed", "on": "2024-06-03", "by": "council", "reason": "no_longer_needed"})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.backend, r.body);
+        let d = derivation(&council, smith).await;
+        assert!(d["entitlements"][0]["end"].is_null(), "one body alone changes nothing");
+        assert_eq!(d["entitlements"][0]["pending_ending"], "council");
+        // The council cannot agree on the NHS commissioner's behalf.
+        let r = council.post_json(&path, &serde_json::json!({"kind": "ending_agreed", "on": "2024-07-19", "by": "nhs", "reason": "no_longer_needed"})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        let r = icb.post_json(&path, &serde_json::json!({"kind": "ending_agreed", "on": "2024-07-19", "by": "nhs", "reason": "no_longer_needed"})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let d = derivation(&council, smith).await;
+        assert_eq!(d["entitlements"][0]["end"], "2024-07-19", "{}", t.backend);
+        assert_eq!(d["entitlements"][0]["end_reason"], "joint_decision");
+        let history = council.get(&format!("/api/v1/people/{smith}/history")).await.json();
+        assert!(history.as_array().unwrap().iter().any(|h| h["action"] == "fact.recorded" && h["actor"] == "icb_commissioner" && h["actor_org"] == "QKS"));
+    }
+}
+
+#[tokio::test]
+async fn never_valid_reasons_and_cto_have_no_effect() {
+    for t in backends().await {
+        let (smith, _) = setup(&t).await;
+        let admin = Client::api_login(state(&t.db), "admin").await;
+        let council = Client::api_login(state(&t.db), "kent_commissioner").await;
+        let icb = Client::api_login(state(&t.db), "icb_commissioner").await;
+        let path = format!("/api/v1/people/{smith}/facts");
+        assert_eq!(admin.post_json(&path, &serde_json::json!({"kind": "cto_started", "on": "2024-01-01"})).await.status, StatusCode::CREATED);
+        for (c, by) in [(&council, "council"), (&icb, "nhs")] {
+            let r = c.post_json(&path, &serde_json::json!({"kind": "ending_agreed", "on": "2024-02-01", "by": by, "reason": "no_longer_needed"})).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        }
+        let d = derivation(&admin, smith).await;
+        assert!(d["entitlements"][0]["end"].is_null(), "{}: no ending while on a CTO", t.backend);
+        assert!(d["ignored"].as_array().unwrap().iter().any(|i| i["rule"]["id"] == "END-NOT-ON-CTO"));
+        assert_eq!(admin.post_json(&path, &serde_json::json!({"kind": "cto_ended", "on": "2024-03-01"})).await.status, StatusCode::CREATED);
+        for (c, by) in [(&council, "council"), (&icb, "nhs")] {
+            c.post_json(&path, &serde_json::json!({"kind": "ending_agreed", "on": "2024-04-01", "by": by, "reason": "discharged_from_specialist_services"})).await;
+        }
+        let d = derivation(&admin, smith).await;
+        assert!(d["entitlements"][0]["end"].is_null(), "never-valid reason");
+        assert!(d["ignored"].as_array().unwrap().iter().any(|i| i["rule"]["id"] == "END-NEVER-VALID"));
+    }
+}
+
+#[tokio::test]
+async fn who_may_record_what() {
+    let t = sqlite().await;
+    let (smith, _) = setup(&t).await;
+    let icb = Client::api_login(state(&t.db), "icb_commissioner").await;
+    let path = format!("/api/v1/people/{smith}/facts");
+    // A commissioner does not record changes of legal status.
+    let r = icb.post_json(&path, &serde_json::json!({"kind": "died", "on": "2024-01-01"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Dates in the future and unknown kinds are refused with the field named.
+    let admin = Client::api_login(state(&t.db), "admin").await;
+    let r = admin.post_json(&path, &serde_json::json!({"kind": "died", "on": "2099-01-01"})).await;
+    assert_eq!(r.json()["error"]["fields"][0]["field"], "on");
+    let r = admin.post_json(&path, &serde_json::json!({"kind": "abducted", "on": "2024-01-01"})).await;
+    assert_eq!(r.json()["error"]["fields"][0]["field"], "kind");
+    // A moved person keeps their council.
+    let r = admin.post_json(&path, &serde_json::json!({"kind": "moved", "on": "2024-01-01", "to": "E10000019"})).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(derivation(&admin, smith).await["entitlements"][0]["council"]["org"], "E10000016");
+}
+
+#[tokio::test]
+async fn a_determination_stands_over_the_computed_answer() {
+    for t in backends().await {
+        let (_, okafor) = setup(&t).await;
+        let lincs = Client::api_login(state(&t.db), "lincs_commissioner").await;
+        // Okafor: lives in Kent, GP in Lincolnshire: council Kent, NHS QJM.
+        let d = derivation(&lincs, okafor).await;
+        assert_eq!(d["entitlements"][0]["nhs"]["org"], "QJM", "{}", t.backend);
+        let path = format!("/api/v1/people/{okafor}/determinations");
+        let r = lincs.post_json(&path, &serde_json::json!({"body": "nhs", "detention_on": "2023-06-05", "org": "QKS", "reason": "dispute settled under Who Pays? on 1 May 2024"})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let d = derivation(&lincs, okafor).await;
+        assert_eq!(d["entitlements"][0]["nhs"]["org"], "QKS");
+        assert_eq!(d["entitlements"][0]["nhs"]["rule"]["id"], "DETERMINATION-RECORDED");
+        // A determination must name a qualifying detention and give reasons.
+        let r = lincs.post_json(&path, &serde_json::json!({"body": "nhs", "detention_on": "2020-01-01", "org": "QKS", "reason": "long enough reason"})).await;
+        assert_eq!(r.json()["error"]["fields"][0]["field"], "detention_on");
+        let r = lincs.post_json(&path, &serde_json::json!({"body": "nhs", "detention_on": "2023-06-05", "org": "QKS", "reason": "short"})).await;
+        assert_eq!(r.json()["error"]["fields"][0]["field"], "reason");
+    }
+}
+
+#[tokio::test]
+async fn what_if_shows_the_change_without_recording_it() {
+    let t = sqlite().await;
+    let (smith, _) = setup(&t).await;
+    let admin = Client::api_login(state(&t.db), "admin").await;
+    let r = admin.get(&format!("/api/v1/people/{smith}/what-if?kind=redetained&on=2025-02-01&living_in=E10000019")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let w = r.json();
+    assert_eq!(w["after"]["entitlements"][0]["end_reason"], "redetained");
+    assert!(!w["changes"].as_array().unwrap().is_empty());
+    assert!(derivation(&admin, smith).await["entitlements"][0]["end"].is_null(), "nothing recorded");
+    // The page asks and answers the same question.
+    let page = Client::login(state(&t.db), "admin").await;
+    let html = page.get(&format!("/people/{smith}/what-if?kind=redetained&on=2025-02-01&living_in=E10000019")).await;
+    assert!(html.body.contains("What would change"), "{}", html.body);
+}
+
+#[tokio::test]
+async fn fact_form_records_and_shows_errors() {
+    let t = sqlite().await;
+    let (smith, _) = setup(&t).await;
+    let c = Client::login(state(&t.db), "admin").await;
+    let r = c.post_form(&format!("/people/{smith}/facts"), &[("kind", "moved"), ("on", "2024-01-01"), ("to", "")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("There is a problem") && r.body.contains("href=\"#to\""), "{}", r.body);
+    let r = c.post_form(&format!("/people/{smith}/facts"), &[("kind", "moved"), ("on", "2024-01-01"), ("to", "E10000019"), ("note", "new tenancy")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = c.get(&format!("/people/{smith}")).await;
+    assert!(page.body.contains("moved"), "timeline shows the move");
+    // Without the CSRF token nothing is recorded.
+    let r = c.post_form(&format!("/people/{smith}/facts"), &[("csrf_token", "forged"), ("kind", "died"), ("on", "2024-01-02")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
