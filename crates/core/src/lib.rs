@@ -9,6 +9,7 @@ pub mod date;
 pub mod money;
 pub mod nhs_number;
 pub mod org;
+pub mod plan;
 pub mod postcode;
 pub mod rules;
 pub mod scenario;
