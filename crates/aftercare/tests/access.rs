@@ -1,0 +1,856 @@
+//! Who may do what, on every backend: a permission table over every route
+//! of the pages and the API for each role, organisation scoping with a
+//! recorded reason to look further, and the defences around signing in
+//! (CSRF, rate limiting, session rotation and log-out, security headers,
+//! argon2id password hashes).
+
+mod common;
+
+use std::collections::HashMap;
+
+use aftercare::db::store;
+use aftercare::web::AppState;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::*;
+use serde_json::json;
+
+const ROLES: [&str; 7] = [
+    "mha_administrator",
+    "lead_professional",
+    "commissioner",
+    "finance",
+    "qa_group",
+    "auditor",
+    "system_administrator",
+];
+/// Those who keep the register: they add people, detentions and facts of legal status.
+const EDITORS: [&str; 2] = ["mha_administrator", "lead_professional"];
+/// Those who settle responsibility: they record determinations.
+const DECIDERS: [&str; 2] = ["commissioner", "qa_group"];
+
+/// The Kent trust, with a part in Smith, Jones and Okafor.
+const KENT: &str = "RXY";
+/// The Lincolnshire trust, with a part only in Patel.
+const LINCS: &str = "RP7";
+
+/// What each role gets from a route, for a person their organisation has a part in.
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    Everyone(u16),
+    /// (editors, everyone else)
+    Editors(u16, u16),
+    /// (commissioners and QA group, everyone else)
+    Deciders(u16, u16),
+}
+
+struct Route {
+    method: &'static str,
+    /// `{id}` stands for a person in the user's organisation's scope.
+    path: &'static str,
+    /// Without signing in: pages send people to /login (303), the API answers 401.
+    anonymous: u16,
+    who: Who,
+}
+
+const fn route(method: &'static str, path: &'static str, anonymous: u16, who: Who) -> Route {
+    Route { method, path, anonymous, who }
+}
+
+use Who::*;
+
+#[rustfmt::skip]
+const PERMISSIONS: &[Route] = &[
+    // Pages (src/web/mod.rs).
+    route("GET",  "/healthz",                         200, Everyone(200)),
+    route("GET",  "/",                                303, Everyone(303)),
+    route("GET",  "/login",                           200, Everyone(200)),
+    route("POST", "/login",                           403, Everyone(403)), // no log-in CSRF cookie: refused
+    route("POST", "/logout",                          303, Everyone(303)),
+    route("GET",  "/assets/app.css",                  200, Everyone(200)),
+    route("GET",  "/people",                          303, Everyone(200)),
+    route("POST", "/people",                          303, Editors(303, 403)),
+    route("GET",  "/people/new",                      303, Editors(200, 403)),
+    route("GET",  "/people/{id}",                     303, Everyone(200)),
+    route("GET",  "/people/{id}/access",              303, Everyone(200)),
+    route("POST", "/people/{id}/access",              303, Everyone(303)),
+    route("GET",  "/people/{id}/detentions/new",      303, Editors(200, 403)),
+    route("POST", "/people/{id}/detentions",          303, Editors(303, 403)),
+    route("GET",  "/people/{id}/facts/new",           303, Everyone(200)),
+    // Refusals of facts and determinations come back as a form with the reason on a field.
+    route("POST", "/people/{id}/facts",               303, Editors(303, 422)),
+    route("GET",  "/people/{id}/determinations/new",  303, Everyone(200)),
+    route("POST", "/people/{id}/determinations",      303, Deciders(303, 422)),
+    route("GET",  "/people/{id}/what-if",             303, Everyone(200)),
+    route("GET",  "/people/999999",                   303, Everyone(404)),
+    route("GET",  "/no-such-page",                    404, Everyone(404)),
+    // The API (src/api/mod.rs) and its documents.
+    route("POST", "/api/v1/session",                  401, Everyone(200)),
+    route("GET",  "/api/v1/people",                   401, Everyone(200)),
+    route("POST", "/api/v1/people",                   401, Editors(201, 403)),
+    route("GET",  "/api/v1/people/{id}",              401, Everyone(200)),
+    route("GET",  "/api/v1/people/{id}/history",      401, Everyone(200)),
+    route("POST", "/api/v1/people/{id}/detentions",   401, Editors(201, 403)),
+    route("POST", "/api/v1/people/{id}/access",       401, Everyone(204)),
+    route("POST", "/api/v1/people/{id}/facts",        401, Editors(201, 422)),
+    route("POST", "/api/v1/people/{id}/determinations", 401, Deciders(201, 422)),
+    route("GET",  "/api/v1/people/{id}/what-if?kind=moved&on=2025-01-01&living_in=E10000019", 401, Everyone(200)),
+    route("GET",  "/api/v1/people/999999",            401, Everyone(404)),
+    route("GET",  "/api/openapi.json",                200, Everyone(200)),
+    route("GET",  "/api/docs/",                       200, Everyone(200)),
+];
+
+fn username(role: &str, org: &str) -> String {
+    format!("{role}@{org}")
+}
+
+/// A register with one user per role in each of the two trusts.
+struct World {
+    state: AppState,
+    smith: i64,
+    patel: i64,
+    pages: HashMap<String, Client>,
+    api: HashMap<String, Client>,
+    /// Makes every added person and detention different from the last.
+    n: usize,
+}
+
+async fn world(t: &TestDb) -> World {
+    seed_orgs(&t.db).await;
+    for role in ROLES {
+        for org in [KENT, LINCS] {
+            add_user(&t.db, &username(role, org), org, role).await;
+        }
+    }
+    import(&t.db, REGISTER_CSV).await;
+    let people = store::all_people(&t.db).await.unwrap();
+    let id = |name: &str| people.iter().find(|p| p.family_name == name).unwrap().id;
+    World {
+        state: state(&t.db),
+        smith: id("Smith"),
+        patel: id("Patel"),
+        pages: HashMap::new(),
+        api: HashMap::new(),
+        n: 0,
+    }
+}
+
+impl World {
+    async fn page_client(&mut self, user: &str) -> &Client {
+        if !self.pages.contains_key(user) {
+            let c = Client::login(self.state.clone(), user).await;
+            self.pages.insert(user.to_string(), c);
+        }
+        &self.pages[user]
+    }
+
+    async fn api_client(&mut self, user: &str) -> &Client {
+        if !self.api.contains_key(user) {
+            let c = Client::api_login(self.state.clone(), user).await;
+            self.api.insert(user.to_string(), c);
+        }
+        &self.api[user]
+    }
+
+    /// A valid body for a route (a fresh person or a later detention each time).
+    fn body(&mut self, path: &str, user: &str) -> Vec<(String, String)> {
+        self.n += 1;
+        let n = self.n;
+        let start =
+            chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(20 * n as u64);
+        let left = start + chrono::Days::new(10);
+        let detention = |start: chrono::NaiveDate| {
+            vec![
+                ("section", "3".to_string()),
+                ("detention_start", start.to_string()),
+                ("ordinary_residence", "E10000016".into()),
+                ("no_fixed_abode", "no".into()),
+                ("gp_commissioner", "QKS".into()),
+                ("residence_commissioner", "QKS".into()),
+                ("place_of_detention", "RXY".into()),
+                ("left_hospital", left.to_string()),
+                ("discharged_to", "E10000016".into()),
+            ]
+        };
+        let pairs: Vec<(&str, String)> = match path.trim_start_matches("/api/v1") {
+            "/people" => {
+                let mut p = vec![
+                    ("local_id", format!("ACCESS-{n}")),
+                    ("family_name", "Nowak".into()),
+                    ("given_name", "Tomasz".into()),
+                    ("date_of_birth", "1970-07-07".into()),
+                ];
+                p.extend(detention(start));
+                p
+            }
+            "/people/{id}/detentions" => detention(start),
+            "/people/{id}/access" => vec![("reason", "status enquiry from council finance".into())],
+            "/people/{id}/facts" => vec![
+                ("kind", "moved".into()),
+                ("on", "2024-01-01".into()),
+                ("to", "E10000016".into()),
+                ("note", "new tenancy".into()),
+            ],
+            "/people/{id}/determinations" => vec![
+                ("body", "council".into()),
+                ("detention_on", "2023-01-09".into()),
+                ("org", "E10000016".into()),
+                ("reason", "settled at the joint panel on 1 May 2024".into()),
+            ],
+            "/session" => vec![("username", user.to_string()), ("password", PASSWORD.into())],
+            _ => Vec::new(),
+        };
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    /// Sends one request as `user` (None: not signed in) and returns the reply.
+    async fn send(&mut self, user: Option<&str>, method: &str, path: &str) -> Reply {
+        let template = path;
+        let path = path.replace("{id}", &self.smith.to_string());
+        let api = path.starts_with("/api/v1/");
+        let body = self.body(template.split('?').next().unwrap(), user.unwrap_or("nobody"));
+        let own;
+        let client = match (user, api) {
+            (None, _) => {
+                own = Client::new(self.state.clone());
+                &own
+            }
+            // Signing out ends the session: use one of its own.
+            (Some(u), _) if path == "/logout" => {
+                own = Client::login(self.state.clone(), u).await;
+                &own
+            }
+            (Some(u), false) => self.page_client(u).await,
+            (Some(u), true) => self.api_client(u).await,
+        };
+        match (method, api) {
+            ("GET", _) => client.get(&path).await,
+            ("POST", true) => {
+                let mut value: serde_json::Value = body
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+                if template.trim_start_matches("/api/v1") == "/people" {
+                    // The API takes the person and the detention apart.
+                    let person: serde_json::Map<_, _> =
+                        ["local_id", "family_name", "given_name", "date_of_birth"]
+                            .iter()
+                            .map(|k| (k.to_string(), value[k].clone()))
+                            .collect();
+                    value = json!({"person": person, "detention": value});
+                }
+                client.post_json(&path, &value).await
+            }
+            ("POST", false) => {
+                let pairs: Vec<(&str, &str)> =
+                    body.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                client.post_form(&path, &pairs).await
+            }
+            _ => panic!("no method {method} in this test"),
+        }
+    }
+
+    /// Checks one cell of the table; returns a line describing a mismatch.
+    async fn check(
+        &mut self,
+        role: Option<&str>,
+        org: &str,
+        method: &str,
+        path: &str,
+        expected: u16,
+    ) -> Option<String> {
+        let user = role.map(|r| username(r, org));
+        let reply = self.send(user.as_deref(), method, path).await;
+        let who = role.unwrap_or("not signed in");
+        if reply.status.as_u16() != expected {
+            return Some(format!(
+                "{who}@{org} {method} {path}: expected {expected}, got {} {}",
+                reply.status,
+                reply.body.chars().take(200).collect::<String>()
+            ));
+        }
+        if role.is_none()
+            && expected == 303
+            && !["/", "/logout"].contains(&path)
+            && reply.location() != "/login"
+        {
+            return Some(format!(
+                "{who} {method} {path}: sent to {} rather than /login",
+                reply.location()
+            ));
+        }
+        None
+    }
+}
+
+#[tokio::test]
+async fn the_permission_table_holds_for_every_role_and_route() {
+    for t in backends().await {
+        let mut w = world(&t).await;
+        let mut failures = Vec::new();
+        for r in PERMISSIONS {
+            failures.extend(w.check(None, KENT, r.method, r.path, r.anonymous).await);
+            for role in ROLES {
+                let expected = match r.who {
+                    Everyone(s) => s,
+                    Editors(yes, no) => {
+                        if EDITORS.contains(&role) {
+                            yes
+                        } else {
+                            no
+                        }
+                    }
+                    Deciders(yes, no) => {
+                        if DECIDERS.contains(&role) {
+                            yes
+                        } else {
+                            no
+                        }
+                    }
+                };
+                failures.extend(w.check(Some(role), KENT, r.method, r.path, expected).await);
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{}: {} cells of the permission table differ:\n{}",
+            t.backend,
+            failures.len(),
+            failures.join("\n")
+        );
+        // What the editors added is attributed to them.
+        let audit = store::all_audit(&t.db).await.unwrap();
+        for editor in EDITORS {
+            let name = username(editor, KENT);
+            assert!(
+                audit.iter().any(|a| a.action == "person.added"
+                    && a.actor == name
+                    && a.actor_org.as_deref() == Some(KENT)),
+                "{}: {name}",
+                t.backend
+            );
+        }
+        assert!(
+            !audit.iter().any(|a| a.action == "person.added" && a.actor.starts_with("finance")),
+            "{}",
+            t.backend
+        );
+    }
+}
+
+#[test]
+fn the_permission_table_covers_every_route_the_routers_declare() {
+    let mut declared: Vec<(String, String)> = Vec::new();
+    for (file, prefix) in [("src/web/mod.rs", ""), ("src/api/mod.rs", "/api/v1")] {
+        for (path, methods) in routes_in_source(file) {
+            for m in methods {
+                declared.push((m.to_uppercase(), format!("{prefix}{path}")));
+            }
+        }
+    }
+    assert!(declared.len() > 20, "{declared:?}");
+    let missing: Vec<String> = declared
+        .iter()
+        .filter(|(m, p)| {
+            !PERMISSIONS
+                .iter()
+                .any(|r| r.method == m && r.path.split('?').next() == Some(p.as_str()))
+        })
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect();
+    assert!(missing.is_empty(), "routes with no row in the permission table: {missing:?}");
+}
+
+// ---------------------------------------------------------------- organisation scoping
+
+#[tokio::test]
+async fn a_person_outside_the_organisations_part_needs_a_recorded_reason() {
+    for t in backends().await {
+        let mut w = world(&t).await;
+        let (smith, patel) = (w.smith, w.patel);
+        for role in ROLES {
+            let user = username(role, LINCS);
+            // Pages send the user to state a reason; the API says a reason is required.
+            let page = w.page_client(&user).await.get(&format!("/people/{smith}")).await;
+            assert_eq!(
+                (page.status, page.location()),
+                (StatusCode::SEE_OTHER, format!("/people/{smith}/access")),
+                "{}: {user}",
+                t.backend
+            );
+            for path in
+                [format!("/api/v1/people/{smith}"), format!("/api/v1/people/{smith}/history")]
+            {
+                let api = w.api_client(&user).await.get(&path).await;
+                assert_eq!(
+                    (api.status, api.json()["error"]["code"].as_str()),
+                    (StatusCode::FORBIDDEN, Some("reason_required")),
+                    "{}: {user} {path}",
+                    t.backend
+                );
+            }
+            // Their own organisation's person is in view.
+            assert_eq!(
+                w.page_client(&user).await.get(&format!("/people/{patel}")).await.status,
+                StatusCode::OK,
+                "{}: {user}",
+                t.backend
+            );
+            // The register list and the API search show only people in scope.
+            let list = w.page_client(&user).await.get("/people").await;
+            assert!(
+                list.body.contains("PATEL, Priya") && !list.body.contains("SMITH"),
+                "{}: {user}: {}",
+                t.backend,
+                list.body
+            );
+            let list = w.page_client(&user).await.get("/people?q=smith").await;
+            assert!(list.body.contains("No one matches your search."), "{}: {user}", t.backend);
+            let found = w.api_client(&user).await.get("/api/v1/people?q=").await.json();
+            assert_eq!(found["total"], 1, "{}: {user}: {found}", t.backend);
+        }
+    }
+}
+
+#[tokio::test]
+async fn recording_a_reason_opens_the_record_and_is_audited_with_name_org_and_reason() {
+    for t in backends().await {
+        let mut w = world(&t).await;
+        let smith = w.smith;
+        let user = username("finance", LINCS);
+        let c = w.page_client(&user).await;
+        // Too short a reason is refused, and nothing is granted.
+        let short = c.post_form(&format!("/people/{smith}/access"), &[("reason", "because")]).await;
+        assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.backend);
+        assert!(short.body.contains("at least 10 characters"), "{}", t.backend);
+        assert_eq!(
+            c.get(&format!("/people/{smith}")).await.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            t.backend
+        );
+
+        let reason = "care home invoice query from council finance";
+        let ok = c.post_form(&format!("/people/{smith}/access"), &[("reason", reason)]).await;
+        assert_eq!(
+            (ok.status, ok.location()),
+            (StatusCode::SEE_OTHER, format!("/people/{smith}")),
+            "{}: {}",
+            t.backend,
+            ok.body
+        );
+        let page = c.get(&format!("/people/{smith}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", t.backend);
+        assert!(page.body.contains("You recorded a reason for looking"), "{}", t.backend);
+        let audit = store::audit_for_person(&t.db, smith).await.unwrap();
+        let entry = audit
+            .iter()
+            .find(|a| a.action == "access.reason_recorded")
+            .expect("the reason is in the audit trail");
+        assert_eq!(
+            (entry.actor.as_str(), entry.actor_org.as_deref(), entry.reason.as_deref()),
+            (user.as_str(), Some(LINCS), Some(reason)),
+            "{}",
+            t.backend
+        );
+        // The reason is the user's own: a colleague in the same organisation must state theirs.
+        let colleague = username("auditor", LINCS);
+        assert_eq!(
+            w.page_client(&colleague).await.get(&format!("/people/{smith}")).await.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            t.backend
+        );
+        // The list still shows only the organisation's people.
+        assert!(
+            !w.page_client(&user).await.get("/people").await.body.contains("SMITH"),
+            "{}",
+            t.backend
+        );
+
+        // Through the API: a short reason is a field error; a good one opens the record.
+        let api_user = username("commissioner", LINCS);
+        let api = w.api_client(&api_user).await;
+        let short =
+            api.post_json(&format!("/api/v1/people/{smith}/access"), &json!({"reason": "x"})).await;
+        assert_eq!(
+            (short.status, short.json()["error"]["fields"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")),
+            "{}",
+            t.backend
+        );
+        let r = api
+            .post_json(
+                &format!("/api/v1/people/{smith}/access"),
+                &json!({"reason": "dispute panel papers for May"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}: {}", t.backend, r.body);
+        assert_eq!(
+            api.get(&format!("/api/v1/people/{smith}")).await.status,
+            StatusCode::OK,
+            "{}",
+            t.backend
+        );
+        let audit = store::audit_for_person(&t.db, smith).await.unwrap();
+        assert!(
+            audit.iter().any(|a| a.action == "access.reason_recorded"
+                && a.actor == api_user
+                && a.reason.as_deref() == Some("dispute panel papers for May")),
+            "{}",
+            t.backend
+        );
+        assert!(
+            aftercare::db::verify_audit_chain(&store::all_audit(&t.db).await.unwrap()).is_empty(),
+            "{}",
+            t.backend
+        );
+    }
+}
+
+// ---------------------------------------------------------------- signing in and forms
+
+#[tokio::test]
+async fn forms_without_the_sessions_csrf_token_are_refused() {
+    for t in backends().await {
+        let mut w = world(&t).await;
+        let smith = w.smith;
+        let forms = [
+            "/people".to_string(),
+            format!("/people/{smith}/access"),
+            format!("/people/{smith}/detentions"),
+            format!("/people/{smith}/facts"),
+            format!("/people/{smith}/determinations"),
+            "/logout".to_string(),
+        ];
+        let c = w.page_client(&username("mha_administrator", KENT)).await;
+        let before = (
+            store::all_people(&t.db).await.unwrap().len(),
+            store::all_audit(&t.db).await.unwrap().len(),
+        );
+        for path in &forms {
+            for token in
+                ["", "0000000000000000000000000000000000000000000000000000000000000000", "short"]
+            {
+                let r = c
+                    .post_form(
+                        path,
+                        &[
+                            ("csrf_token", token),
+                            ("reason", "a perfectly good reason"),
+                            ("local_id", "X1"),
+                        ],
+                    )
+                    .await;
+                assert_eq!(
+                    r.status,
+                    StatusCode::FORBIDDEN,
+                    "{}: {path} with token {token:?}",
+                    t.backend
+                );
+                assert!(r.body.contains("csrf_failed"), "{}: {path}", t.backend);
+            }
+        }
+        assert_eq!(
+            (
+                store::all_people(&t.db).await.unwrap().len(),
+                store::all_audit(&t.db).await.unwrap().len()
+            ),
+            before,
+            "{}",
+            t.backend
+        );
+        // The session is still good: the refused log-out did not sign anyone out.
+        assert_eq!(c.get("/people").await.status, StatusCode::OK, "{}", t.backend);
+    }
+}
+
+fn set_cookies(r: &Reply) -> Vec<String> {
+    r.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect()
+}
+
+fn cookie_value(r: &Reply, name: &str) -> Option<String> {
+    set_cookies(r)
+        .iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_string())
+}
+
+/// Posts the log-in form with a given cookie header and token.
+async fn post_login(
+    c: &Client,
+    cookie: Option<&str>,
+    token: &str,
+    user: &str,
+    password: &str,
+) -> Reply {
+    let body = serde_urlencoded::to_string([
+        ("csrf_token", token),
+        ("username", user),
+        ("password", password),
+    ])
+    .unwrap();
+    let mut req =
+        Request::post("/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        req = req.header(header::COOKIE, cookie);
+    }
+    c.send(req.body(Body::from(body)).unwrap()).await
+}
+
+/// Opens the log-in page: (cookie to send back, token in the form).
+async fn login_page(c: &Client, cookie: Option<&str>) -> (String, String) {
+    let mut req = Request::get("/login");
+    if let Some(cookie) = cookie {
+        req = req.header(header::COOKIE, cookie);
+    }
+    let page = c.send(req.body(Body::empty()).unwrap()).await;
+    (
+        cookie_value(&page, "aftercare_login_csrf").expect("the log-in page sets its CSRF cookie"),
+        extract_csrf(&page.body),
+    )
+}
+
+#[tokio::test]
+async fn the_login_form_needs_its_csrf_cookie_to_match() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "admin", KENT, "mha_administrator").await;
+        let c = Client::new(state(&t.db));
+        let (cookie, token) = login_page(&c, None).await;
+        let (_, other_token) = login_page(&c, None).await;
+        // (what, cookie sent, token sent, expected)
+        let cases = [
+            ("no cookie", None, token.clone(), 403),
+            ("a token from another page", Some(cookie.clone()), other_token, 403),
+            ("no token", Some(cookie.clone()), String::new(), 403),
+            ("matching cookie and token", Some(cookie.clone()), token.clone(), 303),
+        ];
+        for (what, cookie, token, expected) in cases {
+            let r = post_login(&c, cookie.as_deref(), &token, "admin", PASSWORD).await;
+            assert_eq!(r.status.as_u16(), expected, "{}: {what}", t.backend);
+            assert_eq!(
+                cookie_value(&r, "aftercare_session").is_some(),
+                expected == 303,
+                "{}: {what}",
+                t.backend
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn five_failed_logins_lock_the_user_name_for_a_while() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "admin", KENT, "mha_administrator").await;
+        add_user(&t.db, "other", KENT, "auditor").await;
+        let c = Client::new(state(&t.db));
+        for attempt in 1..=5 {
+            let (cookie, token) = login_page(&c, None).await;
+            let r = post_login(&c, Some(&cookie), &token, "admin", "wrong password").await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}: attempt {attempt}", t.backend);
+            assert!(
+                r.body.contains("The user name or password is not right."),
+                "{}: attempt {attempt}",
+                t.backend
+            );
+        }
+        // Now even the right password is refused, on the page and through the API.
+        let (cookie, token) = login_page(&c, None).await;
+        let r = post_login(&c, Some(&cookie), &token, "admin", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", t.backend);
+        assert!(r.body.contains("Too many failed attempts"), "{}: {}", t.backend, r.body);
+        assert!(cookie_value(&r, "aftercare_session").is_none(), "{}", t.backend);
+        let api = c
+            .post_json("/api/v1/session", &json!({"username": "admin", "password": PASSWORD}))
+            .await;
+        assert_eq!(
+            (api.status, api.json()["error"]["code"].as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")),
+            "{}",
+            t.backend
+        );
+        // Another user name is not affected.
+        let (cookie, token) = login_page(&c, None).await;
+        assert_eq!(
+            post_login(&c, Some(&cookie), &token, "other", PASSWORD).await.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            t.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_login_rotates_the_session_and_logout_ends_it() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "admin", KENT, "mha_administrator").await;
+        let c = Client::new(state(&t.db));
+        let get_people = |cookie: String| {
+            Request::get("/people").header(header::COOKIE, cookie).body(Body::empty()).unwrap()
+        };
+
+        let (login_cookie, token) = login_page(&c, None).await;
+        let first = post_login(&c, Some(&login_cookie), &token, "admin", PASSWORD).await;
+        let first_session = cookie_value(&first, "aftercare_session").unwrap();
+        let set =
+            set_cookies(&first).into_iter().find(|s| s.starts_with("aftercare_session=")).unwrap();
+        for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(
+                set.contains(attribute),
+                "{}: session cookie lacks {attribute}: {set}",
+                t.backend
+            );
+        }
+        assert_eq!(
+            c.send(get_people(first_session.clone())).await.status,
+            StatusCode::OK,
+            "{}",
+            t.backend
+        );
+
+        // Signing in again in the same browser gives a new session and ends the old one.
+        let (login_cookie, token) = login_page(&c, Some(&first_session)).await;
+        let second = post_login(
+            &c,
+            Some(&format!("{first_session}; {login_cookie}")),
+            &token,
+            "admin",
+            PASSWORD,
+        )
+        .await;
+        assert_eq!(second.status, StatusCode::SEE_OTHER, "{}", t.backend);
+        let second_session = cookie_value(&second, "aftercare_session").unwrap();
+        assert_ne!(
+            second_session, first_session,
+            "{}: the session token must change on log-in",
+            t.backend
+        );
+        let old = c.send(get_people(first_session.clone())).await;
+        assert_eq!(
+            (old.status, old.location()),
+            (StatusCode::SEE_OTHER, "/login".to_string()),
+            "{}: the old session still works",
+            t.backend
+        );
+        let now = c.send(get_people(second_session.clone())).await;
+        assert_eq!(now.status, StatusCode::OK, "{}", t.backend);
+
+        // Signing out ends the session on the server, not just in the browser.
+        let csrf = extract_csrf(&now.body);
+        let body = serde_urlencoded::to_string([("csrf_token", csrf.as_str())]).unwrap();
+        let out = c
+            .send(
+                Request::post("/logout")
+                    .header(header::COOKIE, &second_session)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(
+            (out.status, out.location()),
+            (StatusCode::SEE_OTHER, "/login".to_string()),
+            "{}",
+            t.backend
+        );
+        assert!(
+            set_cookies(&out).iter().any(|s| s.starts_with("aftercare_session=;")
+                || s.starts_with("aftercare_session=\"\"")
+                || s.contains("Max-Age=0")),
+            "{}: {:?}",
+            t.backend,
+            set_cookies(&out)
+        );
+        let after = c.send(get_people(second_session.clone())).await;
+        assert_eq!(
+            (after.status, after.location()),
+            (StatusCode::SEE_OTHER, "/login".to_string()),
+            "{}: the session outlived log-out",
+            t.backend
+        );
+        let api = c
+            .send(
+                Request::get("/api/v1/people")
+                    .header(header::COOKIE, &second_session)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(api.status, StatusCode::UNAUTHORIZED, "{}", t.backend);
+    }
+}
+
+#[tokio::test]
+async fn security_headers_are_on_pages_the_api_and_errors() {
+    let t = sqlite().await;
+    seed_orgs(&t.db).await;
+    add_user(&t.db, "admin", KENT, "mha_administrator").await;
+    import(&t.db, REGISTER_CSV).await;
+    let page = Client::login(state(&t.db), "admin").await;
+    let api = Client::api_login(state(&t.db), "admin").await;
+    let anonymous = Client::new(state(&t.db));
+    let replies = [
+        ("log-in page", anonymous.get("/login").await),
+        ("register page", page.get("/people").await),
+        ("missing page", page.get("/nothing").await),
+        ("API list", api.get("/api/v1/people").await),
+        ("API error", anonymous.get("/api/v1/people").await),
+        ("OpenAPI", anonymous.get("/api/openapi.json").await),
+        ("Swagger UI", anonymous.get("/api/docs/").await),
+        ("health", anonymous.get("/healthz").await),
+    ];
+    for (what, r) in &replies {
+        let h = |name: header::HeaderName| {
+            r.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+        };
+        let csp = h(header::CONTENT_SECURITY_POLICY);
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{what}: CSP {csp:?}"
+        );
+        assert_eq!(h(header::X_FRAME_OPTIONS), "DENY", "{what}");
+        assert_eq!(h(header::X_CONTENT_TYPE_OPTIONS), "nosniff", "{what}");
+        assert_eq!(h(header::REFERRER_POLICY), "no-referrer", "{what}");
+    }
+    // Pages with personal data are not kept in caches.
+    assert_eq!(replies[1].1.headers[header::CACHE_CONTROL], "no-store");
+    assert_eq!(replies[3].1.headers[header::CACHE_CONTROL], "no-store");
+    // Pages do not allow inline scripts.
+    let csp = replies[1].1.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+}
+
+#[tokio::test]
+async fn passwords_are_stored_as_argon2id_hashes_and_sessions_as_token_hashes() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "admin", KENT, "mha_administrator").await;
+        let c = Client::api_login(state(&t.db), "admin").await;
+        let user = store::user_by_username(&t.db, "admin").await.unwrap().unwrap();
+        assert!(
+            user.password_hash.starts_with("$argon2id$v=19$"),
+            "{}: {}",
+            t.backend,
+            user.password_hash
+        );
+        assert!(!user.password_hash.contains(PASSWORD), "{}", t.backend);
+        let token = c.bearer.clone().unwrap();
+        assert!(
+            store::session_user(&t.db, &token).await.unwrap().is_none(),
+            "{}: the raw token is not a stored key",
+            t.backend
+        );
+        assert!(
+            store::session_user(&t.db, &aftercare::auth::token_hash(&token))
+                .await
+                .unwrap()
+                .is_some(),
+            "{}",
+            t.backend
+        );
+    }
+}
