@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod care;
 pub mod cli;
 pub mod db;
 pub mod demo;

@@ -68,6 +68,8 @@ pub struct PersonRow {
     pub nhs_code: Option<String>,
     pub council_rule: Option<String>,
     pub nhs_rule: Option<String>,
+    /// A transforming-care case (adds the Lincolnshire 3-month review).
+    pub transforming_care: bool,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]

@@ -1,0 +1,682 @@
+//! After-care planning and reviews: the lead professional, the joint
+//! assessment, versioned plans, reviews and their schedule, and the
+//! worklists and monitoring measures built on them (SPEC 4, 5).
+
+use std::collections::HashMap;
+
+use aftercare_core::Pence;
+use aftercare_core::plan::{AccommodationDetails, AccommodationType, Aspect, AspectAssessment, AspectStatus, Assessment, CarePlan, Funder, Need, Participants, TopUp};
+use aftercare_core::reviews::{self, ReviewDue, SchedulePolicy};
+use aftercare_core::rules::{Derivation, EndReason, Entitlement};
+use aftercare_core::{NhsNumber, Section, parse_date};
+use chrono::{Datelike, Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::auth::{Role, User};
+use crate::db::care::{self, NewReview, PlanRow, ReviewRow};
+use crate::db::store::{self, Actor, AuditEntry, PersonRow};
+use crate::db::{Db, DbError};
+use crate::derive;
+use crate::register::{FieldErrors, RegisterError};
+
+fn err(field: &str, reason: impl Into<String>) -> FieldErrors {
+    vec![(field.to_string(), reason.into())]
+}
+
+fn opt(s: &str) -> Option<&str> {
+    let t = s.trim();
+    (!t.is_empty()).then_some(t)
+}
+
+/// Lead professionals write plans and hold reviews; MHA administrators and
+/// commissioners may also name the lead professional.
+pub fn can_plan(user: &User) -> bool {
+    user.has(Role::LeadProfessional)
+}
+
+pub fn can_name_lead(user: &User) -> bool {
+    user.has(Role::LeadProfessional) || user.has(Role::MhaAdministrator) || user.has(Role::Commissioner)
+}
+
+async fn audit(db: &Db, tx: &mut crate::db::Tx, actor: &Actor, action: &str, person_id: i64, entity: &str, id: i64, reason: Option<&str>, details: serde_json::Value) -> Result<(), DbError> {
+    let _ = db;
+    store::append_audit(tx, actor, AuditEntry { action, person_id: Some(person_id), entity, entity_id: Some(id.to_string()), reason, details }).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- lead professional
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct LeadFields {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub team: String,
+    #[serde(default)]
+    pub org: String,
+    #[serde(default)]
+    pub from: String,
+}
+
+pub async fn name_lead_professional(db: &Db, user: &User, person_id: i64, f: &LeadFields, today: NaiveDate) -> Result<Result<i64, FieldErrors>, RegisterError> {
+    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    if !can_name_lead(user) {
+        return Ok(Err(err("name", "only lead professionals, MHA administrators and commissioners name the lead professional")));
+    }
+    let Some(name) = opt(&f.name) else { return Ok(Err(err("name", "enter the lead professional's name"))) };
+    let from = match opt(&f.from) {
+        None => today,
+        Some(s) => match parse_date(s) {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(err("from", e.to_string()))),
+        },
+    };
+    let org = opt(&f.org).map(String::from).unwrap_or_else(|| user.org_code.clone());
+    let actor = user.actor();
+    let mut tx = db.begin_write().await?;
+    let id = care::set_lead_professional(&mut tx, person_id, name, opt(&f.team), Some(&org), from, &actor).await?;
+    audit(db, &mut tx, &actor, "lead_professional.named", person_id, "lead_professional", id, None, json!({"name": name, "team": opt(&f.team), "org": org, "from": from})).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+// ---------------------------------------------------------------- assessment
+
+/// The assessment form: `status_<aspect>` and `notes_<aspect>` for each of
+/// the 16 aspects, and the participants as `yes` checkboxes.
+pub type AssessmentForm = HashMap<String, String>;
+
+pub fn parse_assessment(f: &AssessmentForm, today: NaiveDate) -> Result<Assessment, FieldErrors> {
+    let assessed_on = match f.get("assessed_on").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => today,
+        Some(s) => parse_date(s).map_err(|e| err("assessed_on", e.to_string()))?,
+    };
+    if assessed_on > today {
+        return Err(err("assessed_on", "the date is in the future"));
+    }
+    let mut aspects = Vec::new();
+    for a in Aspect::ALL {
+        let status = match f.get(&format!("status_{}", a.as_str())).map(|s| s.as_str()) {
+            Some("assessed") => AspectStatus::Assessed,
+            Some("not_relevant") => AspectStatus::NotRelevant,
+            _ => AspectStatus::NotYetAssessed,
+        };
+        aspects.push(AspectAssessment { aspect: a, status, notes: f.get(&format!("notes_{}", a.as_str())).cloned().unwrap_or_default() });
+    }
+    let yes = |k: &str| f.get(k).is_some_and(|v| v == "yes");
+    let participants = Participants {
+        person: yes("person"),
+        carer_with_consent: yes("carer_with_consent"),
+        imha_offered: yes("imha_offered"),
+        lacks_capacity: yes("lacks_capacity"),
+        imha_referred: yes("imha_referred"),
+        imca_required: yes("imca_required"),
+        imca_involved: yes("imca_involved"),
+        professionals: f.get("professionals").cloned().unwrap_or_default(),
+    };
+    if participants.lacks_capacity && !participants.imha_referred {
+        return Err(err("imha_referred", "the person lacks capacity: refer them to an IMHA"));
+    }
+    Ok(Assessment { assessed_on, aspects, participants })
+}
+
+pub async fn save_assessment(db: &Db, user: &User, person_id: i64, f: &AssessmentForm, today: NaiveDate) -> Result<Result<i64, FieldErrors>, RegisterError> {
+    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    if !can_plan(user) {
+        return Ok(Err(err("assessed_on", "only lead professionals record assessments")));
+    }
+    let a = match parse_assessment(f, today) {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(e)),
+    };
+    let body = serde_json::to_string(&a).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let actor = user.actor();
+    let mut tx = db.begin_write().await?;
+    let id = care::insert_assessment(&mut tx, person_id, a.assessed_on, &body, &actor).await?;
+    audit(db, &mut tx, &actor, "assessment.recorded", person_id, "assessment", id, None, json!({"assessed_on": a.assessed_on, "problems": a.problems()})).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+// ---------------------------------------------------------------- plans
+
+/// One need as the plan form gives it.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct NeedFields {
+    /// The plan version the user was looking at (for conflict detection).
+    #[serde(default)]
+    pub plan_version: String,
+    #[serde(default)]
+    pub aspect: String,
+    #[serde(default)]
+    pub description: String,
+    /// `yes` if the need passes the two-stage test (an s117 need).
+    #[serde(default)]
+    pub s117: String,
+    #[serde(default)]
+    pub s117_reason: String,
+    #[serde(default)]
+    pub interventions: String,
+    #[serde(default)]
+    pub provider: String,
+    /// Pounds and pence, e.g. 1499.99.
+    #[serde(default)]
+    pub weekly_cost: String,
+    #[serde(default)]
+    pub start: String,
+    #[serde(default)]
+    pub end: String,
+    #[serde(default)]
+    pub funder: String,
+    #[serde(default)]
+    pub accommodation_type: String,
+    #[serde(default)]
+    pub preference: String,
+    #[serde(default)]
+    pub interim_from: String,
+    #[serde(default)]
+    pub top_up_payer: String,
+    #[serde(default)]
+    pub top_up_weekly: String,
+    #[serde(default)]
+    pub top_up_agreement_date: String,
+}
+
+fn opt_date(field: &str, s: &str) -> Result<Option<NaiveDate>, FieldErrors> {
+    match opt(s) {
+        None => Ok(None),
+        Some(v) => parse_date(v).map(Some).map_err(|e| err(field, e.to_string())),
+    }
+}
+
+pub fn parse_need(f: &NeedFields) -> Result<Need, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let aspect = Aspect::parse(&f.aspect);
+    if aspect.is_none() {
+        errors.push(("aspect".into(), "choose the aspect of need".into()));
+    }
+    let weekly = Pence::parse_pounds(if f.weekly_cost.trim().is_empty() { "0" } else { &f.weekly_cost });
+    if let Err(e) = &weekly {
+        errors.push(("weekly_cost".into(), e.to_string()));
+    }
+    let start = parse_date(&f.start);
+    if let Err(e) = &start {
+        errors.push(("start".into(), e.to_string()));
+    }
+    let end = opt_date("end", &f.end);
+    if let Err(e) = &end {
+        errors.extend(e.clone());
+    }
+    let funder = Funder::parse(&f.funder);
+    if funder.is_none() {
+        errors.push(("funder".into(), "choose who funds the need".into()));
+    }
+    let accommodation = match opt(&f.accommodation_type) {
+        None => None,
+        Some(k) => match AccommodationType::parse(k) {
+            None => {
+                errors.push(("accommodation_type".into(), "unknown accommodation type".into()));
+                None
+            }
+            Some(kind) => {
+                let interim_from = opt_date("interim_from", &f.interim_from).unwrap_or_else(|e| {
+                    errors.extend(e);
+                    None
+                });
+                let top_up = match opt(&f.top_up_payer) {
+                    None => None,
+                    Some(payer) => {
+                        let amount = Pence::parse_pounds(&f.top_up_weekly).unwrap_or_else(|e| {
+                            errors.push(("top_up_weekly".into(), e.to_string()));
+                            Pence(0)
+                        });
+                        let date = opt_date("top_up_agreement_date", &f.top_up_agreement_date).unwrap_or_else(|e| {
+                            errors.extend(e);
+                            None
+                        });
+                        Some(TopUp { payer: payer.to_string(), weekly_amount: amount, agreement_date: date })
+                    }
+                };
+                Some(AccommodationDetails { kind, preference: f.preference.trim().to_string(), interim_from, top_up })
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let need = Need {
+        aspect: aspect.expect("checked"),
+        description: f.description.trim().to_string(),
+        s117: f.s117 == "yes",
+        s117_reason: f.s117_reason.trim().to_string(),
+        interventions: f.interventions.trim().to_string(),
+        provider: f.provider.trim().to_string(),
+        weekly_cost: weekly.expect("checked"),
+        start: start.expect("checked"),
+        end: end.expect("checked"),
+        funder: funder.expect("checked"),
+        accommodation,
+    };
+    let problems = need.problems();
+    if !problems.is_empty() {
+        return Err(problems.into_iter().map(|(f, r)| (f.to_string(), r)).collect());
+    }
+    Ok(need)
+}
+
+pub fn plan_of(row: &PlanRow) -> Result<CarePlan, DbError> {
+    serde_json::from_str(&row.body).map_err(|e| DbError::Corrupt(format!("plan {}: {e}", row.id)))
+}
+
+/// A change to the plan: add a need, or end one (by index, on a date).
+pub enum PlanChange {
+    AddNeed(Need),
+    EndNeed { index: usize, on: NaiveDate },
+}
+
+/// Stores a new version of the plan. Two people editing the same plan at once
+/// get a conflict for the second save, never a lost update.
+pub async fn change_plan(db: &Db, user: &User, person_id: i64, expected_version: i64, change: PlanChange, reason: Option<&str>) -> Result<Result<i64, FieldErrors>, RegisterError> {
+    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    if !can_plan(user) {
+        return Ok(Err(err("description", "only lead professionals change after-care plans")));
+    }
+    let mut plan = match care::current_plan(db, person_id).await? {
+        Some(row) => plan_of(&row)?,
+        None => CarePlan::default(),
+    };
+    let summary = match change {
+        PlanChange::AddNeed(need) => {
+            let s = json!({"added": need});
+            plan.needs.push(need);
+            s
+        }
+        PlanChange::EndNeed { index, on } => match plan.needs.get_mut(index) {
+            None => return Ok(Err(err("need", "no such need in the plan"))),
+            Some(n) if on < n.start => return Ok(Err(err("end", "the need cannot end before it starts"))),
+            Some(n) => {
+                n.end = Some(on);
+                json!({"ended": index, "on": on})
+            }
+        },
+    };
+    let body = serde_json::to_string(&plan).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let actor = user.actor();
+    let mut tx = db.begin_write().await?;
+    let version = match care::insert_plan_version(&mut tx, person_id, expected_version, &body, plan.has_s117_need(), reason, &actor).await {
+        Err(DbError::Conflict) => return Ok(Err(err("plan_version", "someone else changed this plan since you opened it: reload the page to see their change, then try again"))),
+        other => other?,
+    };
+    audit(db, &mut tx, &actor, "plan.changed", person_id, "care_plan", version, reason, summary).await?;
+    tx.commit().await?;
+    Ok(Ok(version))
+}
+
+// ---------------------------------------------------------------- reviews
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct ReviewFields {
+    #[serde(default)]
+    pub held_on: String,
+    #[serde(default)]
+    pub attendees: String,
+    #[serde(default)]
+    pub person_views: String,
+    /// `yes` or `no`: does the person still need after-care?
+    #[serde(default)]
+    pub still_needed: String,
+    #[serde(default)]
+    pub plan_changes: String,
+    #[serde(default)]
+    pub outcome: String,
+}
+
+pub async fn record_review(db: &Db, user: &User, person_id: i64, f: &ReviewFields, today: NaiveDate) -> Result<Result<i64, FieldErrors>, RegisterError> {
+    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    if !can_plan(user) {
+        return Ok(Err(err("held_on", "only lead professionals record reviews")));
+    }
+    let mut errors = FieldErrors::new();
+    let held_on = parse_date(&f.held_on).map_err(|e| errors.push(("held_on".into(), e.to_string()))).ok();
+    if held_on.is_some_and(|d| d > today) {
+        errors.push(("held_on".into(), "the date is in the future".into()));
+    }
+    let still = match f.still_needed.trim() {
+        "yes" => Some("yes"),
+        "no" => Some("no"),
+        _ => {
+            errors.push(("still_needed".into(), "say whether the person still needs after-care: every review decides it".into()));
+            None
+        }
+    };
+    if opt(&f.attendees).is_none() {
+        errors.push(("attendees".into(), "say who attended".into()));
+    }
+    if opt(&f.person_views).is_none() {
+        errors.push(("person_views".into(), "record the person's views".into()));
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let held_on = held_on.expect("checked");
+    let actor = user.actor();
+    let mut tx = db.begin_write().await?;
+    let r = NewReview { held_on, outcome: opt(&f.outcome), attendees: opt(&f.attendees), person_views: opt(&f.person_views), still_needed: still, plan_changes: opt(&f.plan_changes), source: "form" };
+    let id = care::insert_review(&mut tx, person_id, &r, &actor).await?;
+    audit(db, &mut tx, &actor, "review.recorded", person_id, "review", id, None, json!({"held_on": held_on, "still_needed": still, "outcome": opt(&f.outcome)})).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+/// What an import of reviews did.
+#[derive(Debug, Default, Serialize)]
+pub struct ReviewImportReport {
+    pub rows: usize,
+    pub added: usize,
+    pub unchanged: usize,
+    pub dry_run: bool,
+}
+
+/// Imports held reviews (`nhs_number`, `held_on`, optional `outcome`): all or
+/// nothing; a review already recorded for the person on that date is skipped.
+pub async fn import_reviews(db: &Db, actor: &Actor, file_name: &str, bytes: &[u8], dry_run: bool) -> Result<ReviewImportReport, RegisterError> {
+    let rows = aftercare_files::parse_reviews(file_name, bytes).map_err(RegisterError::Invalid)?;
+    let people = store::all_people(db).await?;
+    let by_nhs: HashMap<&str, i64> = people.iter().filter_map(|p| p.nhs_number.as_deref().map(|n| (n, p.id))).collect();
+    let mut unknown = Vec::new();
+    for r in &rows {
+        if !by_nhs.contains_key(r.nhs_number.as_str()) {
+            unknown.push(aftercare_files::RowError { line: r.line, column: "nhs_number".into(), reason: format!("no person with NHS number {} is on the register", r.nhs_number.formatted()) });
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(RegisterError::Invalid(aftercare_files::ImportErrors { file: file_name.into(), unreadable: None, errors: unknown, omitted: 0 }));
+    }
+    let mut tx = db.begin_write().await?;
+    let existing: std::collections::HashSet<(i64, NaiveDate)> = care::all_reviews_tx(&mut tx).await?.into_iter().map(|r| (r.person_id, r.held_on)).collect();
+    let mut report = ReviewImportReport { rows: rows.len(), dry_run, ..Default::default() };
+    let mut seen = std::collections::HashSet::new();
+    let source = format!("import:{file_name}");
+    for r in &rows {
+        let pid = by_nhs[r.nhs_number.as_str()];
+        if existing.contains(&(pid, r.held_on)) || !seen.insert((pid, r.held_on)) {
+            report.unchanged += 1;
+            continue;
+        }
+        let id = care::insert_review(&mut tx, pid, &NewReview { held_on: r.held_on, outcome: r.outcome.as_deref(), attendees: None, person_views: None, still_needed: None, plan_changes: None, source: &source }, actor).await?;
+        let reason = format!("{file_name} row {}", r.line);
+        audit(db, &mut tx, actor, "review.recorded", pid, "review", id, Some(&reason), json!({"held_on": r.held_on, "outcome": r.outcome})).await?;
+        report.added += 1;
+    }
+    if dry_run {
+        drop(tx);
+    } else {
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
+// ---------------------------------------------------------------- the schedule, worklists and monitoring
+
+/// Everything the worklists need about one person, derived once.
+pub struct CaseState {
+    pub person: PersonRow,
+    pub derivation: Derivation,
+    pub reviews: Vec<ReviewRow>,
+    pub plan: Option<PlanRow>,
+    pub lead: Option<care::LeadProfessionalRow>,
+    pub in_hospital_qualifying: bool,
+}
+
+impl CaseState {
+    /// The entitlement open on `d`.
+    pub fn open_on(&self, d: NaiveDate) -> Option<&Entitlement> {
+        self.derivation.entitlements.iter().find(|e| e.start <= d && e.end.is_none_or(|end| end > d))
+    }
+}
+
+/// Loads and derives every person (for worklists, the due list and monitoring).
+pub async fn all_cases(db: &Db, today: NaiveDate) -> Result<Vec<CaseState>, DbError> {
+    let config = derive::config(db, today).await?;
+    let mut detentions: HashMap<i64, Vec<store::DetentionRow>> = HashMap::new();
+    for d in store::all_detentions(db).await? {
+        if d.superseded_at.is_none() {
+            detentions.entry(d.person_id).or_default().push(d);
+        }
+    }
+    let mut events: HashMap<i64, Vec<store::PersonEventRow>> = HashMap::new();
+    for e in store::all_person_events(db).await? {
+        if e.superseded_at.is_none() {
+            events.entry(e.person_id).or_default().push(e);
+        }
+    }
+    let mut reviews: HashMap<i64, Vec<ReviewRow>> = HashMap::new();
+    for r in care::all_reviews(db).await? {
+        reviews.entry(r.person_id).or_default().push(r);
+    }
+    let mut plans: HashMap<i64, PlanRow> = care::all_current_plans(db).await?.into_iter().map(|p| (p.person_id, p)).collect();
+    let mut leads: HashMap<i64, care::LeadProfessionalRow> = care::current_lead_professionals(db).await?.into_iter().map(|l| (l.person_id, l)).collect();
+    let mut out = Vec::new();
+    for person in store::all_people(db).await? {
+        let dets = detentions.remove(&person.id).unwrap_or_default();
+        let evs = events.remove(&person.id).unwrap_or_default();
+        let derivation = derive::derive_person(&dets, &evs, &config)?;
+        let last = dets.iter().max_by_key(|d| (d.detention_start, d.id));
+        let in_hospital_qualifying = last.is_some_and(|d| d.left_hospital.is_none() && Section::parse(&d.section).is_ok_and(|s| s.is_qualifying()));
+        out.push(CaseState {
+            reviews: reviews.remove(&person.id).unwrap_or_default(),
+            plan: plans.remove(&person.id),
+            lead: leads.remove(&person.id),
+            in_hospital_qualifying,
+            derivation,
+            person,
+        });
+    }
+    Ok(out)
+}
+
+/// The review policy of a person's partnership (the responsible council and
+/// NHS commissioner), or `default`.
+pub fn policy_for(partnerships: &[care::PartnershipRow], e: &Entitlement) -> SchedulePolicy {
+    let council = e.council.org.as_ref().map(|o| o.as_str());
+    let nhs = e.nhs.org.as_ref().map(|o| o.as_str());
+    partnerships
+        .iter()
+        .find(|p| Some(p.council_code.as_str()) == council && Some(p.nhs_code.as_str()) == nhs)
+        .or_else(|| partnerships.iter().find(|p| Some(p.council_code.as_str()) == council))
+        .and_then(|p| reviews::policy(&p.review_policy))
+        .unwrap_or_else(|| reviews::policy("default").expect("the default policy is built in"))
+}
+
+/// One row of the reviews-due list.
+#[derive(Debug, Clone, Serialize)]
+pub struct DueRow {
+    pub person_id: i64,
+    pub nhs_number: String,
+    pub name: String,
+    pub review: String,
+    pub due: NaiveDate,
+    pub overdue_days: i64,
+    pub policy: String,
+    pub council: String,
+    pub nhs: String,
+    pub lead_professional: String,
+    pub team: String,
+    pub explanation: String,
+}
+
+/// The next review for every person entitled on `as_of`.
+pub fn reviews_due(cases: &[CaseState], partnerships: &[care::PartnershipRow], as_of: NaiveDate, policy_override: Option<&SchedulePolicy>) -> Vec<DueRow> {
+    let mut rows = Vec::new();
+    for c in cases {
+        let Some(e) = c.open_on(as_of) else { continue };
+        let policy = policy_override.cloned().unwrap_or_else(|| policy_for(partnerships, e));
+        let held: Vec<NaiveDate> = c.reviews.iter().map(|r| r.held_on).filter(|d| *d <= as_of).collect();
+        let due: ReviewDue = reviews::next_review(&policy, e.start, e.start, &held, c.person.transforming_care);
+        rows.push(DueRow {
+            person_id: c.person.id,
+            nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
+            name: format!("{} {}", c.person.given_name, c.person.family_name),
+            review: due.milestone.name().to_string(),
+            due: due.due,
+            overdue_days: reviews::overdue_days(due.due, as_of),
+            policy: policy.name.to_string(),
+            council: e.council.org.as_ref().map(|o| o.to_string()).unwrap_or_default(),
+            nhs: e.nhs.org.as_ref().map(|o| o.to_string()).unwrap_or_default(),
+            lead_professional: c.lead.as_ref().map(|l| l.name.clone()).unwrap_or_default(),
+            team: c.lead.as_ref().and_then(|l| l.team.clone()).unwrap_or_default(),
+            explanation: due.explanation,
+        });
+    }
+    rows.sort_by(|a, b| b.overdue_days.cmp(&a.overdue_days).then(a.due.cmp(&b.due)).then(a.nhs_number.cmp(&b.nhs_number)));
+    rows
+}
+
+/// A person on a worklist.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkItem {
+    pub person_id: i64,
+    pub nhs_number: String,
+    pub name: String,
+    pub detail: String,
+}
+
+fn item(c: &CaseState, detail: String) -> WorkItem {
+    WorkItem {
+        person_id: c.person.id,
+        nhs_number: c.person.nhs_number.as_deref().and_then(|n| NhsNumber::parse(n).ok()).map(|n| n.formatted()).unwrap_or_default(),
+        name: format!("{} {}", c.person.given_name, c.person.family_name),
+        detail,
+    }
+}
+
+/// Entitled people, and people in hospital on a qualifying section, with no
+/// named lead professional.
+pub fn without_lead_professional(cases: &[CaseState], today: NaiveDate) -> Vec<WorkItem> {
+    cases
+        .iter()
+        .filter(|c| c.lead.is_none() && (c.open_on(today).is_some() || c.in_hospital_qualifying))
+        .map(|c| item(c, if c.in_hospital_qualifying { "in hospital on a qualifying section".into() } else { "entitled to after-care".into() }))
+        .collect()
+}
+
+/// People in hospital on a qualifying section with no plan: planning starts on admission.
+pub fn in_hospital_without_plan(cases: &[CaseState]) -> Vec<WorkItem> {
+    cases.iter().filter(|c| c.in_hospital_qualifying && c.plan.is_none()).map(|c| item(c, "no after-care plan yet".into())).collect()
+}
+
+/// Plans that mark no need as an s117 need.
+pub fn plans_without_s117_need(cases: &[CaseState], today: NaiveDate) -> Vec<WorkItem> {
+    cases
+        .iter()
+        .filter(|c| c.plan.as_ref().is_some_and(|p| !p.has_s117_need) && (c.open_on(today).is_some() || c.in_hospital_qualifying))
+        .map(|c| item(c, "the plan marks no need as an s117 need".into()))
+        .collect()
+}
+
+/// Interim placements past 12 weeks.
+pub fn interim_placements_overdue(cases: &[CaseState], today: NaiveDate) -> Vec<WorkItem> {
+    cases
+        .iter()
+        .filter_map(|c| {
+            let plan = plan_of(c.plan.as_ref()?).ok()?;
+            plan.needs.iter().any(|n| n.current_on(today) && n.interim_overdue(today)).then(|| item(c, "an interim placement has lasted more than 12 weeks".into()))
+        })
+        .collect()
+}
+
+/// One line of the finance list: a service that must not be charged for.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoChargeLine {
+    pub person_id: i64,
+    pub nhs_number: String,
+    pub name: String,
+    pub service: String,
+    pub provider: String,
+    pub weekly_cost: Pence,
+    pub funder: String,
+    pub from: NaiveDate,
+}
+
+/// Everyone with a current plan while entitled, and which services must not
+/// be charged for (the s117 needs current today).
+pub fn no_charge_list(cases: &[CaseState], today: NaiveDate) -> Vec<NoChargeLine> {
+    let mut out = Vec::new();
+    for c in cases {
+        if c.open_on(today).is_none() {
+            continue;
+        }
+        let Some(plan) = c.plan.as_ref().and_then(|p| plan_of(p).ok()) else { continue };
+        for n in plan.free_on(today) {
+            out.push(NoChargeLine {
+                person_id: c.person.id,
+                nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
+                name: format!("{} {}", c.person.given_name, c.person.family_name),
+                service: n.description.clone(),
+                provider: n.provider.clone(),
+                weekly_cost: n.weekly_cost,
+                funder: n.funder.label().to_string(),
+                from: n.start,
+            });
+        }
+    }
+    out
+}
+
+/// A monitoring measure for one month.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthMeasure {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub entitled: usize,
+    pub reviewed_in_last_12_months: usize,
+    /// Per cent, to one decimal place, as integer tenths.
+    pub reviewed_share_tenths: i64,
+    /// Joint-decision endings in the month that followed a review saying after-care was no longer needed.
+    pub discharged_following_review: usize,
+}
+
+fn month_end(year: i32, month: u32) -> NaiveDate {
+    let first_next = if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1) } else { NaiveDate::from_ymd_opt(year, month + 1, 1) };
+    first_next.and_then(|d| d.pred_opt()).unwrap_or(NaiveDate::MIN)
+}
+
+/// The monitoring measures of RDaSH 7 for the `months` months ending with the one containing `today`.
+pub fn monthly_measures(cases: &[CaseState], today: NaiveDate, months: u32) -> Vec<MonthMeasure> {
+    let mut out = Vec::new();
+    for back in (0..months).rev() {
+        let first = aftercare_core::date::add_months(NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today), 0);
+        let first = first.checked_sub_months(chrono::Months::new(back)).unwrap_or(first);
+        let end = month_end(first.year(), first.month()).min(today);
+        let year_before = end.checked_sub_days(Days::new(365)).unwrap_or(end);
+        let mut entitled = 0;
+        let mut reviewed = 0;
+        let mut discharged = 0;
+        for c in cases {
+            if c.open_on(end).is_some() {
+                entitled += 1;
+                if c.reviews.iter().any(|r| r.held_on > year_before && r.held_on <= end) {
+                    reviewed += 1;
+                }
+            }
+            for e in &c.derivation.entitlements {
+                if let (Some(ended), Some(EndReason::JointDecision)) = (e.end, e.end_reason)
+                    && ended >= first
+                    && ended <= end
+                    && c.reviews.iter().any(|r| r.held_on <= ended && r.held_on >= e.start && r.still_needed.as_deref() == Some("no"))
+                {
+                    discharged += 1;
+                }
+            }
+        }
+        out.push(MonthMeasure {
+            month: format!("{:04}-{:02}", first.year(), first.month()),
+            entitled,
+            reviewed_in_last_12_months: reviewed,
+            reviewed_share_tenths: if entitled == 0 { 0 } else { (reviewed as i64 * 1000 + entitled as i64 / 2) / entitled as i64 },
+            discharged_following_review: discharged,
+        });
+    }
+    out
+}

@@ -1,0 +1,195 @@
+//! Queries for after-care planning and reviews: partnerships and their
+//! policies, lead professionals, assessments, plan versions and reviews.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::FromRow;
+
+use super::store::{Actor, now};
+use super::{Db, DbError, Tx};
+use crate::{on_pool, on_tx};
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct PartnershipRow {
+    pub id: i64,
+    pub council_code: String,
+    pub nhs_code: String,
+    pub name: String,
+    pub review_policy: String,
+    pub qa_ratifies_endings: bool,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct LeadProfessionalRow {
+    pub id: i64,
+    pub person_id: i64,
+    pub name: String,
+    pub team: Option<String>,
+    pub org_code: Option<String>,
+    pub from_date: NaiveDate,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+    pub superseded_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct AssessmentRow {
+    pub id: i64,
+    pub person_id: i64,
+    pub assessed_on: NaiveDate,
+    pub body: String,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+    pub recorded_org: Option<String>,
+    pub superseded_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct PlanRow {
+    pub id: i64,
+    pub person_id: i64,
+    pub version: i64,
+    pub body: String,
+    pub has_s117_need: bool,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+    pub recorded_org: Option<String>,
+    pub change_reason: Option<String>,
+    pub superseded_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct ReviewRow {
+    pub id: i64,
+    pub person_id: i64,
+    pub held_on: NaiveDate,
+    pub outcome: Option<String>,
+    pub attendees: Option<String>,
+    pub person_views: Option<String>,
+    pub still_needed: Option<String>,
+    pub plan_changes: Option<String>,
+    pub source: String,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+    pub recorded_org: Option<String>,
+    pub superseded_at: Option<DateTime<Utc>>,
+}
+
+// ---------------------------------------------------------------- partnerships
+
+pub async fn upsert_partnership(tx: &mut Tx, p: &PartnershipRow) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO partnerships (council_code, nhs_code, name, review_policy, qa_ratifies_endings) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (council_code, nhs_code) DO UPDATE SET name = excluded.name, review_policy = excluded.review_policy, qa_ratifies_endings = excluded.qa_ratifies_endings")
+        .bind(&p.council_code).bind(&p.nhs_code).bind(&p.name).bind(&p.review_policy).bind(p.qa_ratifies_endings)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn partnerships(db: &Db) -> Result<Vec<PartnershipRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM partnerships ORDER BY name").fetch_all(p).await)?)
+}
+
+// ---------------------------------------------------------------- lead professionals
+
+pub async fn set_lead_professional(tx: &mut Tx, person_id: i64, name: &str, team: Option<&str>, org: Option<&str>, from: NaiveDate, actor: &Actor) -> Result<i64, DbError> {
+    let at = now();
+    on_tx!(tx, c => sqlx::query("UPDATE lead_professionals SET superseded_at = $1 WHERE person_id = $2 AND superseded_at IS NULL")
+        .bind(at).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO lead_professionals (person_id, name, team, org_code, from_date, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+        .bind(person_id).bind(name).bind(team).bind(org).bind(from).bind(at).bind(&actor.username).fetch_one(c).await)?)
+}
+
+pub async fn current_lead_professionals(db: &Db) -> Result<Vec<LeadProfessionalRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM lead_professionals WHERE superseded_at IS NULL").fetch_all(p).await)?)
+}
+
+pub async fn lead_professional_history(db: &Db, person_id: i64) -> Result<Vec<LeadProfessionalRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM lead_professionals WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?)
+}
+
+// ---------------------------------------------------------------- assessments
+
+pub async fn insert_assessment(tx: &mut Tx, person_id: i64, assessed_on: NaiveDate, body: &str, actor: &Actor) -> Result<i64, DbError> {
+    let at = now();
+    on_tx!(tx, c => sqlx::query("UPDATE assessments SET superseded_at = $1 WHERE person_id = $2 AND superseded_at IS NULL")
+        .bind(at).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO assessments (person_id, assessed_on, body, recorded_at, recorded_by, recorded_org) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+        .bind(person_id).bind(assessed_on).bind(body).bind(at).bind(&actor.username).bind(&actor.org_code).fetch_one(c).await)?)
+}
+
+pub async fn current_assessment(db: &Db, person_id: i64) -> Result<Option<AssessmentRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM assessments WHERE person_id = $1 AND superseded_at IS NULL").bind(person_id).fetch_optional(p).await)?)
+}
+
+// ---------------------------------------------------------------- plans
+
+/// Stores a new plan version. `expected_version` is the version the user
+/// edited; if another version was stored since, this fails with
+/// [`DbError::Conflict`] rather than losing their change.
+pub async fn insert_plan_version(tx: &mut Tx, person_id: i64, expected_version: i64, body: &str, has_s117_need: bool, reason: Option<&str>, actor: &Actor) -> Result<i64, DbError> {
+    let latest: Option<i64> = on_tx!(tx, c => sqlx::query_scalar("SELECT MAX(version) FROM care_plans WHERE person_id = $1").bind(person_id).fetch_one(c).await)?;
+    if latest.unwrap_or(0) != expected_version {
+        return Err(DbError::Conflict);
+    }
+    let at = now();
+    on_tx!(tx, c => sqlx::query("UPDATE care_plans SET superseded_at = $1 WHERE person_id = $2 AND superseded_at IS NULL")
+        .bind(at).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
+    let version = expected_version + 1;
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO care_plans (person_id, version, body, has_s117_need, recorded_at, recorded_by, recorded_org, change_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(person_id).bind(version).bind(body).bind(has_s117_need).bind(at).bind(&actor.username).bind(&actor.org_code).bind(reason)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(version)
+}
+
+pub async fn current_plan(db: &Db, person_id: i64) -> Result<Option<PlanRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 AND superseded_at IS NULL").bind(person_id).fetch_optional(p).await)?)
+}
+
+pub async fn plan_versions(db: &Db, person_id: i64) -> Result<Vec<PlanRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 ORDER BY version DESC").bind(person_id).fetch_all(p).await)?)
+}
+
+pub async fn all_current_plans(db: &Db) -> Result<Vec<PlanRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE superseded_at IS NULL ORDER BY person_id").fetch_all(p).await)?)
+}
+
+// ---------------------------------------------------------------- reviews
+
+pub struct NewReview<'a> {
+    pub held_on: NaiveDate,
+    pub outcome: Option<&'a str>,
+    pub attendees: Option<&'a str>,
+    pub person_views: Option<&'a str>,
+    pub still_needed: Option<&'a str>,
+    pub plan_changes: Option<&'a str>,
+    pub source: &'a str,
+}
+
+pub async fn insert_review(tx: &mut Tx, person_id: i64, r: &NewReview<'_>, actor: &Actor) -> Result<i64, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO reviews (person_id, held_on, outcome, attendees, person_views, still_needed, plan_changes, source, recorded_at, recorded_by, recorded_org)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id")
+        .bind(person_id).bind(r.held_on).bind(r.outcome).bind(r.attendees).bind(r.person_views).bind(r.still_needed).bind(r.plan_changes)
+        .bind(r.source).bind(now()).bind(&actor.username).bind(&actor.org_code).fetch_one(c).await)?)
+}
+
+pub async fn reviews_for(db: &Db, person_id: i64) -> Result<Vec<ReviewRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM reviews WHERE person_id = $1 AND superseded_at IS NULL ORDER BY held_on DESC, id DESC").bind(person_id).fetch_all(p).await)?)
+}
+
+pub async fn all_reviews(db: &Db) -> Result<Vec<ReviewRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM reviews WHERE superseded_at IS NULL ORDER BY person_id, held_on").fetch_all(p).await)?)
+}
+
+pub async fn all_reviews_tx(tx: &mut Tx) -> Result<Vec<ReviewRow>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_as("SELECT * FROM reviews WHERE superseded_at IS NULL ORDER BY person_id, held_on").fetch_all(c).await)?)
+}
+
+pub async fn set_transforming_care(tx: &mut Tx, person_id: i64, value: bool) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query("UPDATE people SET transforming_care = $1 WHERE id = $2").bind(value).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
