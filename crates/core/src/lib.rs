@@ -6,11 +6,13 @@
 //! from facts to decisions; the edges (storage, HTTP, CLI) live elsewhere.
 
 pub mod date;
+pub mod funding;
 pub mod money;
 pub mod nhs_number;
 pub mod org;
 pub mod plan;
 pub mod postcode;
+pub mod reviews;
 pub mod rules;
 pub mod scenario;
 pub mod section;
