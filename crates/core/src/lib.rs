@@ -6,7 +6,6 @@
 //! from facts to decisions; the edges (storage, HTTP, CLI) live elsewhere.
 
 pub mod date;
-pub mod funding;
 pub mod money;
 pub mod nhs_number;
 pub mod org;
