@@ -44,6 +44,12 @@ pub enum Command {
     WhatIf(WhatIfArgs),
     /// Recompute every person's entitlement and responsibility (after a rules or organisation change).
     Recompute,
+    /// Reviews: what is due.
+    #[command(subcommand)]
+    Reviews(ReviewsCommand),
+    /// Partnerships (a council and an NHS commissioner) and their policies.
+    #[command(subcommand)]
+    Partnerships(PartnershipsCommand),
 }
 
 #[derive(Args, Debug)]
@@ -143,6 +149,49 @@ pub enum OrgsCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum ReviewsCommand {
+    /// One row per entitled person: the next review, its due date and how overdue it is.
+    Due {
+        #[arg(long, value_parser = parse_date_arg)]
+        as_of: NaiveDate,
+        /// Use this schedule for everyone (default, lincolnshire, rotherham) instead of each partnership's.
+        #[arg(long)]
+        policy: Option<String>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: DueFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum DueFormat {
+    /// `nhs_number,review,due,overdue_days`
+    Csv,
+    /// The same with name, policy, responsible bodies and lead professional.
+    Wide,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PartnershipsCommand {
+    /// Add or update a partnership.
+    Add {
+        #[arg(long)]
+        council: String,
+        #[arg(long)]
+        nhs: String,
+        #[arg(long)]
+        name: String,
+        /// Review schedule: default, lincolnshire or rotherham.
+        #[arg(long, default_value = "default")]
+        review_policy: String,
+        /// Endings need the joint quality-assurance group's ratification.
+        #[arg(long)]
+        qa_ratifies_endings: bool,
+    },
+    /// List partnerships.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ImportCommand {
     /// Import the master list (CSV or XLSX): all rows or none.
     Register {
@@ -151,6 +200,14 @@ pub enum ImportCommand {
         #[arg(long)]
         dry_run: bool,
         /// User name to record as making the change (default: the operating system user).
+        #[arg(long, env = "AFTERCARE_ACTOR")]
+        actor: Option<String>,
+    },
+    /// Import reviews held (`nhs_number`, `held_on`, optional `outcome`): all rows or none.
+    Reviews {
+        file: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
         #[arg(long, env = "AFTERCARE_ACTOR")]
         actor: Option<String>,
     },

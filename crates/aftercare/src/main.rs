@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aftercare::auth::{self, parse_roles, roles_to_string};
-use aftercare::cli::{WhatIfArgs, AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
+use aftercare::cli::{DueFormat, PartnershipsCommand, ReviewsCommand, WhatIfArgs, AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
 use aftercare::db::Db;
 use aftercare::db::store::{self, Actor, NewUser, OrgRow};
 use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
@@ -185,6 +185,74 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Command::Scenarios(ScenariosCommand::Check { paths }) => return scenarios_check(&paths),
         Command::WhatIf(args) => what_if(&cli.database, args).await?,
+        Command::Import(ImportCommand::Reviews { file, dry_run, actor }) => {
+            let db = open(&cli.database).await?;
+            let actor = actor_for(&db, actor).await?;
+            let bytes = std::fs::read(&file).with_context(|| format!("failed to read {}", file.display()))?;
+            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| file.display().to_string());
+            match aftercare::care::import_reviews(&db, &actor, &name, &bytes, dry_run).await {
+                Ok(r) => {
+                    println!("{name}: {} rows checked; {} reviews {}; {} already recorded", r.rows, r.added, if dry_run { "would be added" } else { "added" }, r.unchanged);
+                    if dry_run {
+                        println!("dry run: nothing was written");
+                    }
+                }
+                Err(RegisterError::Invalid(errors)) => {
+                    eprintln!("{errors}");
+                    eprintln!("nothing was imported");
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Command::Reviews(ReviewsCommand::Due { as_of, policy, format }) => {
+            let db = open(&cli.database).await?;
+            let policy = match policy {
+                Some(name) => Some(aftercare_core::reviews::policy(&name).with_context(|| format!("unknown review policy `{name}` (known: default, lincolnshire, rotherham)"))?),
+                None => None,
+            };
+            let cases = aftercare::care::all_cases(&db, as_of).await?;
+            let partnerships = aftercare::db::care::partnerships(&db).await?;
+            let rows = aftercare::care::reviews_due(&cases, &partnerships, as_of, policy.as_ref());
+            let mut out = std::io::stdout().lock();
+            match format {
+                DueFormat::Csv => {
+                    writeln!(out, "nhs_number,review,due,overdue_days")?;
+                    for r in rows {
+                        writeln!(out, "{},{},{},{}", r.nhs_number, r.review, r.due, r.overdue_days)?;
+                    }
+                }
+                DueFormat::Wide => {
+                    let table: Vec<Vec<String>> = rows.iter().map(|r| vec![r.nhs_number.clone(), r.review.clone(), r.due.to_string(), r.overdue_days.to_string(), r.name.clone(), r.policy.clone(), r.council.clone(), r.nhs.clone(), r.lead_professional.clone(), r.team.clone()]).collect();
+                    let bytes = aftercare_files::write_csv(&["nhs_number", "review", "due", "overdue_days", "name", "policy", "council", "nhs_commissioner", "lead_professional", "team"], &table);
+                    out.write_all(strip_bom(&bytes))?;
+                }
+            }
+        }
+        Command::Partnerships(PartnershipsCommand::Add { council, nhs, name, review_policy, qa_ratifies_endings }) => {
+            let db = open(&cli.database).await?;
+            if aftercare_core::reviews::policy(&review_policy).is_none() {
+                bail!("unknown review policy `{review_policy}` (known: default, lincolnshire, rotherham)");
+            }
+            for code in [&council, &nhs] {
+                if store::get_org(&db, code).await?.is_none() {
+                    bail!("no organisation `{code}` (add it with `aftercare orgs add`)");
+                }
+            }
+            let row = aftercare::db::care::PartnershipRow { id: 0, council_code: council.clone(), nhs_code: nhs.clone(), name, review_policy, qa_ratifies_endings };
+            let mut tx = db.begin_write().await?;
+            aftercare::db::care::upsert_partnership(&mut tx, &row).await?;
+            let actor = actor_for(&db, None).await?;
+            store::append_audit(&mut tx, &actor, store::AuditEntry { action: "partnership.saved", person_id: None, entity: "partnership", entity_id: Some(format!("{council}+{nhs}")), reason: None, details: serde_json::to_value(&row)? }).await?;
+            tx.commit().await?;
+            println!("saved partnership {council} + {nhs}");
+        }
+        Command::Partnerships(PartnershipsCommand::List) => {
+            let db = open(&cli.database).await?;
+            for p in aftercare::db::care::partnerships(&db).await? {
+                println!("{}\t{}\t{}\treviews: {}{}", p.council_code, p.nhs_code, p.name, p.review_policy, if p.qa_ratifies_endings { "\tQA group ratifies endings" } else { "" });
+            }
+        }
         Command::Recompute => {
             let db = open(&cli.database).await?;
             let bar = progress_bar();
@@ -220,9 +288,14 @@ fn write_output(path: Option<&Path>, bytes: &[u8], format: Format) -> Result<()>
             std::fs::rename(&tmp, p).with_context(|| format!("failed to write {}", p.display()))?;
         }
         None if format == Format::Xlsx && std::io::stdout().is_terminal() => bail!("an XLSX export needs --output FILE"),
-        None => std::io::stdout().write_all(bytes)?,
+        // The byte-order mark helps Excel open a saved file; on standard output it would only get in the way.
+        None => std::io::stdout().write_all(strip_bom(bytes))?,
     }
     Ok(())
+}
+
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
 }
 
 fn read_password() -> Result<String> {
