@@ -1,0 +1,834 @@
+//! Browser tests: the real pages in headless Chromium, driven over WebDriver
+//! (chromedriver) with fantoccini, against the real router on a real socket
+//! and a temporary SQLite database. They check what unit tests of the router
+//! cannot: that the forms work when a browser submits them, with and without
+//! JavaScript, that the pages pass basic accessibility checks, and they save
+//! screenshots to `target/screenshots/` for a person to look at.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages;
+//! `AFTERCARE_CHROMIUM` and `AFTERCARE_CHROMEDRIVER` override the paths).
+//! Without them the tests print a note and pass, unless
+//! `AFTERCARE_TEST_REQUIRE_ALL` is set, as in CI, where that is a failure.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+/// Whether the browser runs page scripts. The pages are plain forms and must
+/// work either way.
+#[derive(Clone, Copy, PartialEq)]
+enum Scripts {
+    On,
+    Off,
+}
+
+/// A running server, a chromedriver and one browser session. Dropping it
+/// ends the session and kills chromedriver, even when a test panics.
+struct Browser {
+    client: Client,
+    base: String,
+    driver: Child,
+    driver_port: u16,
+    session_id: Option<String>,
+    closed: bool,
+    _profile: tempfile::TempDir,
+    _db: TestDb,
+}
+
+fn tool(env: &str, default: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(std::env::var(env).unwrap_or_else(|_| default.to_string()));
+    path.is_file().then_some(path)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts the app on a database with the demo organisations, two users
+/// (`admin`, an MHA administrator at the Kent trust RXY, and `finance`, council
+/// finance at Kent County Council E10000016) and the register in
+/// [`REGISTER_CSV`], then a browser. None when there is no browser to drive.
+async fn start(scripts: Scripts) -> Option<Browser> {
+    let (Some(chromium), Some(chromedriver)) = (
+        tool("AFTERCARE_CHROMIUM", "/usr/bin/chromium"),
+        tool("AFTERCARE_CHROMEDRIVER", "/usr/bin/chromedriver"),
+    ) else {
+        assert!(
+            std::env::var("AFTERCARE_TEST_REQUIRE_ALL").is_err(),
+            "chromium or chromedriver not found (looked at $AFTERCARE_CHROMIUM or /usr/bin/chromium, $AFTERCARE_CHROMEDRIVER or /usr/bin/chromedriver): install the Debian packages `chromium` and `chromium-driver`"
+        );
+        eprintln!(
+            "note: chromium or chromedriver not found; browser tests skipped (install the Debian packages chromium and chromium-driver)"
+        );
+        return None;
+    };
+
+    let db = sqlite().await;
+    seed_orgs(&db.db).await;
+    add_user(&db.db, "admin", "RXY", "mha_administrator").await;
+    add_user(&db.db, "finance", "E10000016", "finance").await;
+    import(&db.db, REGISTER_CSV).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = aftercare::web::app(state(&db.db));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let driver_port = free_port();
+    let driver = Command::new(&chromedriver)
+        .arg(format!("--port={driver_port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("failed to start {}: {e}", chromedriver.display()));
+    let addr = SocketAddr::from(([127, 0, 0, 1], driver_port));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not answer on port {driver_port} within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let profile = tempfile::tempdir().unwrap();
+    let mut options = json!({
+        "binary": chromium,
+        "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--window-size=1280,900", "--lang=en-GB",
+            format!("--user-data-dir={}", profile.path().display()),
+        ],
+    });
+    if scripts == Scripts::Off {
+        options["prefs"] = json!({"profile.managed_default_content_settings.javascript": 2});
+    }
+    let mut caps = fantoccini::wd::Capabilities::new();
+    caps.insert("goog:chromeOptions".into(), options);
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .unwrap_or_else(|e| panic!("failed to start a Chromium session through chromedriver: {e}"));
+    let session_id = client.session_id().await.ok().flatten();
+    Some(Browser {
+        client,
+        base,
+        driver,
+        driver_port,
+        session_id,
+        closed: false,
+        _profile: profile,
+        _db: db,
+    })
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.closed
+            && let Some(id) = &self.session_id
+        {
+            // A test panicked before `finish`: end the session so Chromium
+            // exits with chromedriver rather than outliving the test.
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.driver_port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = write!(
+                    s,
+                    "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = s.read_to_end(&mut Vec::new());
+            }
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// An element's text with runs of white space made single spaces.
+async fn text_of(e: &Element) -> String {
+    e.text().await.unwrap().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Browser {
+    /// Ends the browser session cleanly.
+    async fn finish(mut self) {
+        self.closed = true;
+        self.client.clone().close().await.unwrap();
+    }
+
+    async fn goto(&self, path: &str) {
+        self.client.goto(&format!("{}{path}", self.base)).await.unwrap();
+    }
+
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+
+    async fn find(&self, css: &str) -> Element {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(e) => e,
+            Err(e) => panic!("no element `{css}` on {}: {e}", self.path().await),
+        }
+    }
+
+    async fn find_all(&self, css: &str) -> Vec<Element> {
+        self.client.find_all(Locator::Css(css)).await.unwrap()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        text_of(&self.find(css).await).await
+    }
+
+    async fn texts(&self, css: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        for e in self.find_all(css).await {
+            v.push(text_of(&e).await);
+        }
+        v
+    }
+
+    async fn value(&self, css: &str) -> String {
+        self.find(css).await.prop("value").await.unwrap().unwrap_or_default()
+    }
+
+    /// Types into a field as a user would, replacing what was there.
+    async fn fill(&self, css: &str, value: &str) {
+        let e = self.find(css).await;
+        e.clear().await.unwrap();
+        if !value.is_empty() {
+            e.send_keys(value).await.unwrap();
+        }
+    }
+
+    /// Clicks the form's submit button and waits for the next page.
+    async fn submit(&self, form_css: &str) {
+        self.click_to_new_page(self.find(&format!("{form_css} button[type=submit]")).await).await;
+    }
+
+    /// Follows a link by its exact text and waits for the next page.
+    async fn follow(&self, link_text: &str) {
+        let link = match self.client.find(Locator::LinkText(link_text)).await {
+            Ok(e) => e,
+            Err(e) => panic!("no link {link_text:?} on {}: {e}", self.path().await),
+        };
+        self.click_to_new_page(link).await;
+    }
+
+    /// Clicks something that loads a new page, and waits until the old
+    /// document is gone and the new one has loaded (chromedriver does not
+    /// always wait for a navigation that a click starts).
+    async fn click_to_new_page(&self, target: Element) {
+        let old = self.find("html").await;
+        target.click().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            match old.tag_name().await {
+                Err(e) if e.is_stale_element_reference() => break,
+                Err(e) => panic!("waiting for the next page: {e}"),
+                Ok(_) => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new page within 15 s of a click on {}",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        while self.js("return document.readyState").await != json!("complete") {
+            assert!(
+                Instant::now() < deadline,
+                "the page {} did not finish loading within 15 s",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// The HTTP status of a GET from this browser, with its cookies (needs scripts).
+    async fn status_of(&self, path: &str) -> u64 {
+        let v = self
+            .client
+            .execute_async("const done = arguments[arguments.length - 1]; fetch(arguments[0], {redirect: 'manual'}).then(r => done(r.status), e => done(String(e)));", vec![json!(path)])
+            .await
+            .unwrap();
+        v.as_u64().unwrap_or_else(|| panic!("fetch {path} failed: {v}"))
+    }
+
+    async fn login(&self, username: &str, password: &str) {
+        self.goto("/login").await;
+        self.fill("#username", username).await;
+        self.fill("#password", password).await;
+        self.submit("form[action='/login']").await;
+    }
+
+    async fn search(&self, query: &str) {
+        self.fill("#q", query).await;
+        self.submit("form[role=search]").await;
+    }
+
+    /// Opens a person's page from a register search, as a user would.
+    async fn open_person(&self, query: &str, name: &str) -> String {
+        self.goto("/people").await;
+        self.search(query).await;
+        self.follow(name).await;
+        self.path().await
+    }
+
+    /// Saves the whole page as `target/screenshots/<name>.png` (best effort).
+    async fn screenshot(&self, name: &str) {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("screenshots");
+        let (w, h) = self.client.get_window_size().await.unwrap();
+        // The window is taller than the page area by the browser's own frame.
+        let sizes = self
+            .js("return [document.body.scrollHeight, window.outerHeight - window.innerHeight]")
+            .await;
+        let content = sizes[0].as_u64().unwrap_or(h);
+        let frame = sizes[1].as_u64().unwrap_or(0);
+        let _ =
+            self.client.set_window_size(w as u32, (content + frame).clamp(400, 8000) as u32).await;
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+        }
+        let _ = self.client.set_window_size(w as u32, h as u32).await;
+    }
+
+    /// Basic accessibility checks of the current page; fails listing every problem.
+    async fn check_accessibility(&self) {
+        let problems = self.js(ACCESSIBILITY_CHECKS).await;
+        let problems: Vec<String> = serde_json::from_value(problems).unwrap();
+        assert!(
+            problems.is_empty(),
+            "accessibility problems on {}:\n  {}",
+            self.path().await,
+            problems.join("\n  ")
+        );
+    }
+}
+
+/// Runs in the page; returns a list of problems.
+const ACCESSIBILITY_CHECKS: &str = r##"
+const problems = [];
+const byId = id => document.getElementById(id);
+if (!document.documentElement.getAttribute('lang')) problems.push('<html> has no lang');
+if (!document.title.trim()) problems.push('the page has no title');
+const h1s = document.querySelectorAll('h1');
+if (h1s.length !== 1) problems.push(`${h1s.length} h1 elements, not one`);
+const counts = {};
+for (const e of document.querySelectorAll('[id]')) counts[e.id] = (counts[e.id] || 0) + 1;
+for (const [id, n] of Object.entries(counts)) if (n > 1) problems.push(`id "${id}" is used ${n} times`);
+const focusable = document.querySelector('a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex="-1"])');
+if (!focusable || focusable.getAttribute('href') !== '#main-content') problems.push('the first focusable element is not a skip link to #main-content');
+if (!byId('main-content') || byId('main-content').tagName !== 'MAIN') problems.push('no <main id="main-content">');
+for (const e of document.querySelectorAll('input:not([type=hidden]), textarea, select')) {
+  const labelled = (e.id && document.querySelector(`label[for="${CSS.escape(e.id)}"]`))
+    || (e.getAttribute('aria-labelledby') || '').split(/\s+/).filter(Boolean).some(byId);
+  if (!labelled) problems.push(`${e.tagName.toLowerCase()} name="${e.name}" has no label[for] or aria-labelledby`);
+}
+for (const e of document.querySelectorAll('[aria-describedby], [aria-labelledby]')) {
+  for (const attr of ['aria-describedby', 'aria-labelledby']) {
+    for (const id of (e.getAttribute(attr) || '').split(/\s+/).filter(Boolean)) {
+      if (!byId(id)) problems.push(`${attr} on ${e.tagName.toLowerCase()}#${e.id} points to missing #${id}`);
+    }
+  }
+}
+for (const a of document.querySelectorAll('a[href^="#"]')) {
+  const id = decodeURIComponent(a.getAttribute('href').slice(1));
+  if (id && !byId(id)) problems.push(`link "${a.textContent.trim()}" points to missing #${id}`);
+}
+for (const e of document.querySelectorAll('a, button')) {
+  if (!e.textContent.trim() && !e.getAttribute('aria-label')) problems.push(`${e.tagName.toLowerCase()} without text`);
+}
+for (const t of document.querySelectorAll('table')) {
+  if (!t.querySelector('th')) problems.push('a table without header cells');
+}
+let level = 1;
+for (const h of document.querySelectorAll('main h1, main h2, main h3, main h4')) {
+  const l = Number(h.tagName[1]);
+  if (l > level + 1) problems.push(`heading "${h.textContent.trim()}" skips from h${level} to h${l}`);
+  level = l;
+}
+return problems;
+"##;
+
+/// Runs in the page: the innermost elements that stick out past the right edge.
+const WIDER_THAN_THE_SCREEN: &str = r##"
+const w = document.documentElement.clientWidth;
+return [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > w + 1 && ![...e.children].some(c => c.getBoundingClientRect().right > w + 1))
+  .filter(e => !e.closest('.table-scroll'))
+  .slice(0, 8)
+  .map(e => `${e.tagName.toLowerCase()}${e.className ? '.' + e.className : ''} "${e.textContent.trim().slice(0, 40)}" right=${Math.round(e.getBoundingClientRect().right)}`);
+"##;
+
+/// A detention for Ann Smith (on the register since a section 3 in 2023),
+/// field by field as typed into the form.
+const VALID_DETENTION: &[(&str, &str)] = &[
+    ("section", "3"),
+    ("detention_start", "2025-02-03"),
+    ("ordinary_residence", "E10000016"),
+    ("gp_practice", "G81001"),
+    ("gp_commissioner", "QKS"),
+    ("residence_commissioner", "QKS"),
+    ("place_of_detention", "RXY"),
+    ("left_hospital", "2025-05-12"),
+    ("discharged_to", "E10000016"),
+    ("evidence", "AMHP application A6 and two medical recommendations A7 seen"),
+];
+
+#[tokio::test]
+async fn signing_in_through_the_form() {
+    let Some(b) = start(Scripts::On).await else { return };
+
+    b.goto("/people").await;
+    assert_eq!(
+        b.path().await,
+        "/login",
+        "a visitor who is not signed in is sent to the log-in page"
+    );
+    assert_eq!(b.text("h1").await, "Sign in to Aftercare");
+    assert!(b.find_all(".primary-nav").await.is_empty(), "no navigation before signing in");
+    b.check_accessibility().await;
+
+    b.login("admin", "not the password").await;
+    assert_eq!(b.path().await, "/login");
+    assert_eq!(b.text(".error-summary h2").await, "There is a problem");
+    assert!(b.text(".error-summary").await.contains("The user name or password is not right."));
+    assert_eq!(b.value("#username").await, "admin", "the user name is kept");
+    assert_eq!(b.value("#password").await, "", "the password is not sent back");
+    assert!(b.client.title().await.unwrap().contains("Sign in"));
+    b.check_accessibility().await;
+    b.screenshot("login-error").await;
+
+    b.fill("#password", PASSWORD).await;
+    b.submit("form[action='/login']").await;
+    assert_eq!(b.path().await, "/people");
+    assert_eq!(b.text("h1").await, "Section 117 register");
+    assert!(
+        b.text(".header__user").await.starts_with("admin · "),
+        "{}",
+        b.text(".header__user").await
+    );
+    assert_eq!(b.texts(".primary-nav a").await, ["Register", "Add a person", "API"]);
+
+    b.submit("form[action='/logout']").await;
+    assert_eq!(b.path().await, "/login", "signing out goes back to the log-in page");
+    b.goto("/people").await;
+    assert_eq!(b.path().await, "/login", "and the session is over");
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn searching_the_register() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("admin", PASSWORD).await;
+
+    let everyone = b.text("#result-count").await;
+    let rows = b.find_all("table tbody tr").await.len();
+    assert_eq!(everyone, format!("{rows} people"), "the count matches the rows listed");
+    b.check_accessibility().await;
+    b.screenshot("register-list").await;
+
+    b.search("smith").await;
+    assert_eq!(b.path().await, "/people?q=smith");
+    assert_eq!(b.text("#result-count").await, "1 person");
+    assert_eq!(b.value("#q").await, "smith", "the search is kept in the box");
+    let row = b.texts("table tbody tr").await;
+    assert_eq!(row.len(), 1);
+    assert!(
+        row[0].starts_with("SMITH, Ann 943 476 5919 1 February 1980 L1 Entitled"),
+        "{}",
+        row[0]
+    );
+    assert!(row[0].contains("Kent County Council (E10000016)"), "{}", row[0]);
+    assert!(row[0].contains("(QKS)"), "{}", row[0]);
+
+    b.search("943 476 5919").await;
+    assert_eq!(
+        b.text("#result-count").await,
+        "1 person",
+        "an NHS number with spaces finds the person"
+    );
+    assert_eq!(b.texts("table tbody td:first-child").await, ["SMITH, Ann"]);
+
+    b.search("9434765870").await;
+    assert_eq!(b.texts("table tbody td:first-child").await, ["JONES, Bob"], "and without spaces");
+
+    b.search("Nobody-by-this-name").await;
+    assert_eq!(b.text("#result-count").await, "No one matches your search.");
+    assert!(b.find_all("table").await.is_empty(), "no empty table");
+    b.check_accessibility().await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn the_person_page_explains_the_entitlement() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("admin", PASSWORD).await;
+    let path = b.open_person("smith", "SMITH, Ann").await;
+    assert!(path.starts_with("/people/"), "{path}");
+
+    assert_eq!(b.text("h1").await, "Ann Smith");
+    assert!(b.client.title().await.unwrap().starts_with("Ann Smith"));
+    assert_eq!(b.text(".caption").await, "NHS number 943 476 5919");
+    let headings = b.texts("main h2").await;
+    for h in
+        ["Identity", "Entitlement to after-care", "Detentions", "Timeline", "History of changes"]
+    {
+        assert!(headings.iter().any(|x| x == h), "no heading {h:?} in {headings:?}");
+    }
+
+    let identity = b.text("#identity + .summary-list").await;
+    for part in [
+        "NHS number 943 476 5919",
+        "Local id L1",
+        "Date of birth 1 February 1980",
+        "Eligible for s117 Yes.",
+    ] {
+        assert!(identity.contains(part), "identity lacks {part:?}: {identity}");
+    }
+
+    let detentions = b.texts("#detentions ~ .table-scroll tbody tr").await;
+    assert_eq!(detentions.len(), 1, "{detentions:?}");
+    assert!(
+        detentions[0].contains("qualifying")
+            && detentions[0].contains("9 January 2023")
+            && detentions[0].contains("20 April 2023"),
+        "{}",
+        detentions[0]
+    );
+
+    let cards = b.find_all("section.card").await;
+    assert_eq!(cards.len(), 1, "one period of after-care");
+    let card = text_of(&cards[0]).await;
+    assert!(card.contains("From 20 April 2023"), "{card}");
+    assert!(card.contains("Responsible council Kent County Council (E10000016)"), "{card}");
+    assert!(card.contains("Responsible NHS commissioner NHS Kent and Medway ICB (QKS)"), "{card}");
+    let rules = b.texts("section.card .rule").await;
+    assert_eq!(rules.len(), 2, "a rule for each body: {rules:?}");
+    // Each rule shows its id, title and citation.
+    assert!(
+        rules[0].starts_with("Rule LA-OR-BEFORE-DETENTION (")
+            && rules[0].contains("Care Act 2014 s75"),
+        "{}",
+        rules[0]
+    );
+    assert!(
+        rules[1].starts_with("Rule NHS-ICB-REGS-2022 (")
+            && rules[1].contains("NHS (ICB Responsibilities) Regulations 2022"),
+        "{}",
+        rules[1]
+    );
+
+    let timeline = b.texts(".timeline li").await;
+    assert!(timeline.len() >= 2, "{timeline:?}");
+    assert!(timeline.iter().any(|t| t.starts_with("9 January 2023")), "{timeline:?}");
+    assert!(timeline.iter().any(|t| t.starts_with("20 April 2023")), "{timeline:?}");
+
+    let history = b.texts("#history ~ .table tbody tr").await;
+    assert!(!history.is_empty(), "the import is in the history");
+    assert!(history.iter().any(|h| h.contains("person added")), "{history:?}");
+
+    b.check_accessibility().await;
+    b.screenshot("person").await;
+    b.finish().await;
+}
+
+/// WCAG 2.2 reflow: at 320 CSS pixels wide (a phone, or 400% zoom) no page
+/// scrolls sideways; a wide table scrolls inside its own `.table-scroll` box.
+#[tokio::test]
+async fn pages_fit_a_phone_screen() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("admin", PASSWORD).await;
+    b.client.set_window_size(360, 800).await.unwrap();
+    let width = b.js("return document.documentElement.clientWidth").await;
+    assert!(width.as_u64().is_some_and(|w| w <= 360), "the page is phone-sized: {width}");
+    let person = b.open_person("smith", "SMITH, Ann").await;
+    let mut problems = Vec::new();
+    for path in [
+        "/people".to_string(),
+        "/people/new".to_string(),
+        format!("{person}/detentions/new"),
+        person,
+    ] {
+        b.goto(&path).await;
+        let wide: Vec<String> = serde_json::from_value(b.js(WIDER_THAN_THE_SCREEN).await).unwrap();
+        if !wide.is_empty() {
+            problems.push(format!("{path}: {}", wide.join(", ")));
+        }
+    }
+    b.screenshot("person-narrow").await;
+    assert!(
+        problems.is_empty(),
+        "pages scroll sideways on a phone; too wide:\n  {}",
+        problems.join("\n  ")
+    );
+    b.finish().await;
+}
+
+/// Fills the detention form from [`VALID_DETENTION`], with some fields replaced.
+async fn fill_detention(b: &Browser, replace: &[(&str, &str)]) {
+    for (name, value) in VALID_DETENTION {
+        let value = replace.iter().find(|(n, _)| n == name).map(|(_, v)| *v).unwrap_or(value);
+        b.fill(&format!("[name={name}]"), value).await;
+    }
+}
+
+/// The add-a-detention journey: a mistake, then the fix. Shared by the test
+/// with scripts on and the one with scripts off.
+async fn add_a_detention(b: &Browser, screenshots: bool) {
+    let person = b.open_person("smith", "SMITH, Ann").await;
+    b.follow("Add a detention").await;
+    assert_eq!(b.path().await, format!("{person}/detentions/new"));
+    assert_eq!(b.text("h1").await, "Add a detention");
+    b.check_accessibility().await;
+
+    fill_detention(b, &[("section", "3x"), ("left_hospital", "2025-01-20")]).await;
+    b.submit("form[action$='/detentions']").await;
+    assert_eq!(b.path().await, format!("{person}/detentions"), "the form comes back with errors");
+    assert!(
+        b.client.title().await.unwrap().starts_with("Error: "),
+        "the title says there is an error"
+    );
+    assert_eq!(b.text(".error-summary h2").await, "There is a problem");
+    let links: Vec<String> = {
+        let mut v = Vec::new();
+        for a in b.find_all(".error-summary a").await {
+            v.push(a.attr("href").await.unwrap().unwrap_or_default());
+        }
+        v
+    };
+    assert!(
+        links.contains(&"#section".to_string()),
+        "the unknown section is listed: {links:?} {}",
+        b.text(".error-summary").await
+    );
+    assert!(
+        links.contains(&"#left_hospital".to_string()),
+        "leaving hospital before the detention is listed: {links:?} {}",
+        b.text(".error-summary").await
+    );
+    assert_eq!(b.value("#section").await, "3x", "values are kept");
+    assert_eq!(b.value("#left_hospital").await, "2025-01-20");
+    assert_eq!(b.value("#detention_start").await, "2025-02-03");
+    assert_eq!(
+        b.value("#evidence").await,
+        "AMHP application A6 and two medical recommendations A7 seen"
+    );
+    for field in ["section", "left_hospital"] {
+        let group = b.find(&format!(".form-group--error #{field}")).await;
+        assert!(group.attr("class").await.unwrap().unwrap_or_default().contains("input--error"));
+        let described = group.attr("aria-describedby").await.unwrap().unwrap_or_default();
+        assert!(
+            described.contains(&format!("{field}-error")),
+            "#{field} is described by its error message: {described:?}"
+        );
+    }
+    b.check_accessibility().await;
+    if screenshots {
+        b.screenshot("detention-errors").await;
+    }
+
+    // The summary's link takes the user to the field.
+    b.find(".error-summary a[href='#section']").await.click().await.unwrap();
+    assert!(b.client.current_url().await.unwrap().as_str().ends_with("#section"));
+
+    b.fill("#section", "3").await;
+    b.fill("#left_hospital", "2025-05-12").await;
+    b.submit("form[action$='/detentions']").await;
+    assert_eq!(b.path().await, person, "saved, back on the person page");
+    assert!(b.client.current_url().await.unwrap().as_str().ends_with("#detentions"));
+    let detentions = b.texts("#detentions ~ .table-scroll tbody tr").await;
+    assert_eq!(detentions.len(), 2, "{detentions:?}");
+    assert!(
+        detentions.iter().any(|d| d.contains("3 February 2025")
+            && d.contains("12 May 2025")
+            && d.contains("AMHP application A6")),
+        "the new detention is listed with its evidence: {detentions:?}"
+    );
+    let history = b.texts("#history ~ .table tbody tr").await;
+    assert!(
+        history.iter().any(|h| h.contains("admin") && h.contains("detention added")),
+        "the change is in the history under the user's name: {history:?}"
+    );
+    assert_eq!(
+        b.find_all("section.card").await.len(),
+        2,
+        "a second period of after-care follows the second section 3"
+    );
+}
+
+#[tokio::test]
+async fn adding_a_detention_with_a_mistake_then_correctly() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("admin", PASSWORD).await;
+    add_a_detention(&b, true).await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn adding_a_person() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("admin", PASSWORD).await;
+    b.follow("Add a person").await;
+    assert_eq!(b.path().await, "/people/new");
+    assert_eq!(b.text("h1").await, "Add a person to the register");
+    b.check_accessibility().await;
+
+    // An empty form: every problem is listed and each link finds its field.
+    b.submit("form[action='/people']").await;
+    assert_eq!(b.path().await, "/people");
+    let problems = b.texts(".error-summary li").await;
+    assert!(!problems.is_empty(), "an empty form is refused");
+    b.check_accessibility().await;
+    b.screenshot("person-new-errors").await;
+
+    let person = [
+        ("nhs_number", "485 777 3457"),
+        ("local_id", "L9"),
+        ("given_name", "Grace"),
+        ("family_name", "Ng"),
+        ("date_of_birth", "14/03/1968"),
+    ];
+    for (name, value) in person {
+        b.fill(&format!("#{name}"), value).await;
+    }
+    fill_detention(&b, &[("detention_start", "2024-09-02"), ("left_hospital", "2024-11-29")]).await;
+    b.submit("form[action='/people']").await;
+    let path = b.path().await;
+    assert!(path.starts_with("/people/") && path != "/people/new", "the new person's page: {path}");
+    assert_eq!(b.text("h1").await, "Grace Ng");
+    assert_eq!(b.text(".caption").await, "NHS number 485 777 3457");
+    assert!(b.text("section.card").await.contains("Kent County Council (E10000016)"));
+    let history = b.texts("#history ~ .table tbody tr").await;
+    assert!(history.iter().any(|h| h.contains("person added")), "{history:?}");
+
+    b.goto("/people").await;
+    b.search("ng").await;
+    assert!(
+        b.texts("table tbody td:first-child").await.contains(&"NG, Grace".to_string()),
+        "the new person is on the register"
+    );
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn a_user_without_edit_rights_cannot_add() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("finance", PASSWORD).await;
+    assert_eq!(b.path().await, "/people");
+    assert_eq!(b.texts(".primary-nav a").await, ["Register", "API"], "no \"Add a person\" link");
+    assert!(b.client.find(Locator::LinkText("Add a person")).await.is_err());
+
+    b.open_person("smith", "SMITH, Ann").await;
+    assert_eq!(b.text("h1").await, "Ann Smith", "finance can read the record");
+    assert!(
+        b.client.find(Locator::LinkText("Add a detention")).await.is_err(),
+        "but gets no \"Add a detention\" button"
+    );
+
+    assert_eq!(b.status_of("/people/new").await, 403);
+    b.goto("/people/new").await;
+    assert_eq!(b.text("h1").await, "You cannot do that");
+    assert!(
+        b.find_all("form[action='/people'] input[name=nhs_number]").await.is_empty(),
+        "no form"
+    );
+    b.check_accessibility().await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn the_pages_work_without_javascript() {
+    let Some(b) = start(Scripts::Off).await else { return };
+    // Scripts really are off in this browser: a page that would set its title cannot.
+    b.client
+        .goto("data:text/html,<title>off</title><script>document.title='on'</script>")
+        .await
+        .unwrap();
+    assert_eq!(
+        b.client.title().await.unwrap(),
+        "off",
+        "JavaScript should be disabled in this browser"
+    );
+
+    b.login("admin", PASSWORD).await;
+    assert_eq!(b.path().await, "/people");
+    b.search("943 476 5919").await;
+    assert_eq!(b.text("#result-count").await, "1 person");
+    add_a_detention(&b, false).await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn keyboard_users_can_skip_to_the_content_and_see_focus() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("admin", PASSWORD).await;
+    let body = b.find("body").await;
+    body.send_keys(&Key::Tab.to_string()).await.unwrap();
+    let active = b.client.active_element().await.unwrap();
+    assert_eq!(
+        active.attr("href").await.unwrap().as_deref(),
+        Some("#main-content"),
+        "the first Tab reaches the skip link"
+    );
+    let (x, y, w, h) = active.rectangle().await.unwrap();
+    assert!(
+        x >= 0.0 && y >= 0.0 && w > 0.0 && h > 0.0,
+        "the focused skip link is on screen: {x},{y} {w}x{h}"
+    );
+    assert_eq!(
+        active.css_value("background-color").await.unwrap(),
+        "rgba(255, 235, 59, 1)",
+        "focus is shown in yellow"
+    );
+    b.screenshot("skip-link-focus").await;
+    active.send_keys(&Key::Enter.to_string()).await.unwrap();
+    let focused = b.js("return document.activeElement.id").await;
+    assert_eq!(
+        focused,
+        json!("main-content"),
+        "following the skip link moves focus to the main content"
+    );
+
+    // Focus on a text field and on a button is visible too.
+    b.find("#q").await.click().await.unwrap();
+    let q = b.client.active_element().await.unwrap();
+    assert_eq!(q.attr("id").await.unwrap().as_deref(), Some("q"));
+    let outline =
+        (q.css_value("outline-style").await.unwrap(), q.css_value("outline-color").await.unwrap());
+    assert_eq!(
+        outline,
+        ("solid".to_string(), "rgba(255, 235, 59, 1)".to_string()),
+        "a focused field has a yellow outline"
+    );
+    q.send_keys(&Key::Tab.to_string()).await.unwrap();
+    let button = b.client.active_element().await.unwrap();
+    assert_eq!(text_of(&button).await, "Search");
+    assert_eq!(
+        button.css_value("background-color").await.unwrap(),
+        "rgba(255, 235, 59, 1)",
+        "a focused button turns yellow"
+    );
+    b.finish().await;
+}
