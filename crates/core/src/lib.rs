@@ -6,6 +6,7 @@
 //! from facts to decisions; the edges (storage, HTTP, CLI) live elsewhere.
 
 pub mod date;
+pub mod funding;
 pub mod money;
 pub mod nhs_number;
 pub mod org;
