@@ -429,7 +429,8 @@ async fn signing_in_through_the_form() {
         "{}",
         b.text(".header__user").await
     );
-    assert_eq!(b.texts(".primary-nav a").await, ["Register", "Add a person", "API"]);
+    let nav = b.texts(".primary-nav a").await;
+    assert!(nav.starts_with(&["Register".to_string(), "Add a person".to_string()]), "{nav:?}");
 
     b.submit("form[action='/logout']").await;
     assert_eq!(b.path().await, "/login", "signing out goes back to the log-in page");
@@ -551,6 +552,44 @@ async fn the_person_page_explains_the_entitlement() {
 
     b.check_accessibility().await;
     b.screenshot("person").await;
+    b.finish().await;
+}
+
+/// Every page in the main navigation, and every page a person's page links
+/// to, passes the accessibility checks (so new pages are covered as they
+/// are added).
+#[tokio::test]
+async fn every_linked_page_passes_the_accessibility_checks() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("admin", PASSWORD).await;
+    let hrefs = async |css: &str| {
+        let mut v = Vec::new();
+        for a in b.find_all(css).await {
+            v.push(a.attr("href").await.unwrap().unwrap_or_default());
+        }
+        v
+    };
+    let mut pages: Vec<String> = hrefs(".primary-nav a")
+        .await
+        .into_iter()
+        .filter(|h| h.starts_with('/') && !h.starts_with("/api/"))
+        .collect();
+    let person = b.open_person("smith", "SMITH, Ann").await;
+    pages
+        .extend(hrefs("main a").await.into_iter().filter(|h| h.starts_with(&format!("{person}/"))));
+    pages.dedup();
+    let mut problems = Vec::new();
+    for path in &pages {
+        b.goto(path).await;
+        let found: Vec<String> = serde_json::from_value(b.js(ACCESSIBILITY_CHECKS).await).unwrap();
+        let h1 = b.text("h1").await;
+        if h1 == "Page not found" {
+            problems.push(format!("{path}: linked but not found"));
+        }
+        problems.extend(found.into_iter().map(|p| format!("{path}: {p}")));
+    }
+    assert!(pages.len() >= 3, "{pages:?}");
+    assert!(problems.is_empty(), "checked {pages:?}; problems:\n  {}", problems.join("\n  "));
     b.finish().await;
 }
 
@@ -737,7 +776,11 @@ async fn a_user_without_edit_rights_cannot_add() {
     let Some(b) = start(Scripts::On).await else { return };
     b.login("finance", PASSWORD).await;
     assert_eq!(b.path().await, "/people");
-    assert_eq!(b.texts(".primary-nav a").await, ["Register", "API"], "no \"Add a person\" link");
+    let nav = b.texts(".primary-nav a").await;
+    assert!(
+        nav.contains(&"Register".to_string()) && !nav.contains(&"Add a person".to_string()),
+        "no \"Add a person\" link: {nav:?}"
+    );
     assert!(b.client.find(Locator::LinkText("Add a person")).await.is_err());
 
     b.open_person("smith", "SMITH, Ann").await;
