@@ -101,6 +101,7 @@ pub async fn import_register(
             by_local.insert(l.clone(), p);
         }
     }
+    identifier_clashes(file_name, &file, &by_nhs, &by_local)?;
     let mut detentions_by_person: HashMap<i64, Vec<DetentionRow>> = HashMap::new();
     for d in store::all_current_detentions_tx(&mut tx).await? {
         detentions_by_person.entry(d.person_id).or_default().push(d);
@@ -171,6 +172,27 @@ pub async fn import_register(
     }
     tx.commit().await?;
     Ok(report)
+}
+
+/// A person found by NHS number whose row gives a local id that another
+/// person on the register already has: refused by row and column, before
+/// the unique constraint would refuse it as a bare database error.
+fn identifier_clashes(file_name: &str, file: &RegisterFile, by_nhs: &HashMap<String, PersonRow>, by_local: &HashMap<String, PersonRow>) -> Result<(), RegisterError> {
+    let mut errors = Vec::new();
+    for p in &file.people {
+        let found = p.nhs_number.as_ref().and_then(|n| by_nhs.get(n.as_str()));
+        if let (Some(found), Some(local)) = (found, &p.local_id)
+            && by_local.get(local).is_some_and(|other| other.id != found.id)
+        {
+            let line = p.detentions.iter().map(|d| d.line).min().unwrap_or(2);
+            errors.push(aftercare_files::RowError { line, column: "local_id".into(), reason: format!("`{local}` is the local id of another person on the register") });
+        }
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    errors.sort_by_key(|e| e.line);
+    Err(RegisterError::Invalid(ImportErrors { file: file_name.to_string(), unreadable: None, errors, omitted: 0 }))
 }
 
 fn report_changed_identity(found: Option<&PersonRow>, p: &PersonImport) -> bool {

@@ -502,3 +502,56 @@ async fn swagger_ui_and_health_check_are_served() {
         );
     }
 }
+
+/// Regression: a page number so large that the offset overflowed made the
+/// handler panic (debug) or send a negative OFFSET to the database (release).
+#[tokio::test]
+async fn a_huge_page_number_is_an_empty_page_not_a_crash() {
+    for t in backends().await {
+        let api = setup(&t).await;
+        let pages = Client::login(state(&t.db), "admin").await;
+        for page in ["9223372036854775807", "4611686018427387904", "-5"] {
+            let r = api.get(&format!("/api/v1/people?page={page}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{}: page {page}: {}", t.backend, r.body);
+            if !page.starts_with('-') {
+                assert_eq!(
+                    r.json()["items"].as_array().map(Vec::len),
+                    Some(0),
+                    "{}: page {page}",
+                    t.backend
+                );
+            }
+            assert_eq!(
+                pages.get(&format!("/people?page={page}")).await.status,
+                StatusCode::OK,
+                "{}: page {page}",
+                t.backend
+            );
+        }
+    }
+}
+
+/// Regression: a person id that is not a number was answered in plain text,
+/// not the API's JSON error.
+#[tokio::test]
+async fn a_person_id_that_is_not_a_number_is_a_json_404() {
+    for t in backends().await {
+        let c = setup(&t).await;
+        for path in [
+            "/api/v1/people/abc",
+            "/api/v1/people/1e3/history",
+            "/api/v1/people/99999999999999999999",
+        ] {
+            let r = c.get(path).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{}: {path}: {}", t.backend, r.body);
+            assert_eq!(r.json()["error"]["code"], "not_found", "{}: {path}", t.backend);
+        }
+        let r = c.post_json("/api/v1/people/abc/detentions", &json!({})).await;
+        assert_eq!(
+            (r.status, r.json()["error"]["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{}",
+            t.backend
+        );
+    }
+}

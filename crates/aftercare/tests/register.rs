@@ -664,3 +664,37 @@ async fn the_audit_chain_verifies_and_shows_tampering() {
         }
     }
 }
+
+/// Regression: a file giving a person a local id that another person on the
+/// register already has failed with "database error" (a unique constraint),
+/// not a row-precise problem.
+#[tokio::test]
+async fn a_local_id_that_belongs_to_another_person_is_a_row_error_not_a_database_error() {
+    for t in backends().await {
+        import(&t.db, REGISTER_CSV).await;
+        let before = counts(&t.db).await;
+        // Smith's row (by NHS number) now claims Jones's local id L2.
+        let header = REGISTER_CSV.lines().next().unwrap();
+        let smith = REGISTER_CSV.lines().nth(1).unwrap().replace(",L1,", ",L2,");
+        let csv = format!("{header}\n{smith}\n");
+        match import_as(&t.db, "clash.csv", &csv, false).await {
+            Err(RegisterError::Invalid(errors)) => {
+                let found: Vec<(usize, &str)> =
+                    errors.errors.iter().map(|e| (e.line, e.column.as_str())).collect();
+                assert_eq!(found, [(2, "local_id")], "{}: {errors}", t.backend);
+                assert!(errors.errors[0].reason.contains("`L2`"), "{}: {errors}", t.backend);
+            }
+            other => panic!("{}: expected a row error, got {other:?}", t.backend),
+        }
+        assert_eq!(counts(&t.db).await, before, "{}", t.backend);
+        // A dry run says the same.
+        assert!(
+            matches!(
+                import_as(&t.db, "clash.csv", &csv, true).await,
+                Err(RegisterError::Invalid(_))
+            ),
+            "{}",
+            t.backend
+        );
+    }
+}

@@ -211,6 +211,17 @@ pub struct ListParams {
     pub page: Option<i64>,
 }
 
+/// A person id from the path. One that is not a number names nobody: a JSON
+/// 404 like any unknown id, not axum's plain-text rejection.
+struct PersonId(i64);
+
+impl axum::extract::FromRequestParts<AppState> for PersonId {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Path::<i64>::from_request_parts(parts, state).await.map(|Path(id)| PersonId(id)).map_err(|_| ApiError(AppError::NotFound))
+    }
+}
+
 fn session(headers: &axum::http::Extensions) -> Result<Session, ApiError> {
     headers.get::<Session>().cloned().ok_or(ApiError(AppError::NotSignedIn))
 }
@@ -232,7 +243,7 @@ async fn create_session(State(state): State<AppState>, Json(req): Json<SessionRe
 async fn list_people(State(state): State<AppState>, req: axum::extract::Request) -> Result<Json<PersonList>, ApiError> {
     let s = session(req.extensions())?;
     let Query(params): Query<ListParams> = Query::try_from_uri(req.uri()).map_err(|_| ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into())))?;
-    let page = params.page.unwrap_or(1).max(1);
+    let page = params.page.unwrap_or(1).clamp(1, i64::MAX / pages::PAGE_SIZE);
     let (rows, total) = store::search_people(&state.db, &Search { query: &params.q, scope_org: Some(&s.user.org_code), limit: pages::PAGE_SIZE, offset: (page - 1) * pages::PAGE_SIZE }).await?;
     Ok(Json(PersonList { items: rows.iter().map(PersonSummaryView::from).collect(), total, page, page_size: pages::PAGE_SIZE }))
 }
@@ -240,7 +251,7 @@ async fn list_people(State(state): State<AppState>, req: axum::extract::Request)
 /// One person: identity, detentions, derived entitlements with their rules, history.
 #[utoipa::path(get, path = "/api/v1/people/{id}", params(("id" = i64, Path)),
     responses((status = 200, body = PersonDetailView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn get_person(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Json<PersonDetailView>, ApiError> {
+async fn get_person(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Json<PersonDetailView>, ApiError> {
     let s = session(req.extensions())?;
     let detail = views::person_detail(&state.db, id, state.today()).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
@@ -255,7 +266,7 @@ async fn get_person(State(state): State<AppState>, Path(id): Path<i64>, req: axu
 /// A person's history of changes, newest first.
 #[utoipa::path(get, path = "/api/v1/people/{id}/history", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<HistoryEntry>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn person_history(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+async fn person_history(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let s = session(req.extensions())?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
@@ -286,7 +297,7 @@ async fn create_person(State(state): State<AppState>, req: axum::extract::Reques
 /// Adds a detention to a person.
 #[utoipa::path(post, path = "/api/v1/people/{id}/detentions", params(("id" = i64, Path)), request_body = DetentionFields,
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_detention(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Response, ApiError> {
+async fn create_detention(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Response, ApiError> {
     let (s, body): (Session, DetentionFields) = body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
@@ -300,7 +311,7 @@ async fn create_detention(State(state): State<AppState>, Path(id): Path<i64>, re
 /// Records a reason for looking at a person outside the caller's scope.
 #[utoipa::path(post, path = "/api/v1/people/{id}/access", params(("id" = i64, Path)), request_body = AccessReason,
     responses((status = 204), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn record_access(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Response, ApiError> {
+async fn record_access(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Response, ApiError> {
     let (s, body): (Session, AccessReason) = body_json(req, &state).await?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     if body.reason.trim().chars().count() < 10 {
@@ -313,7 +324,7 @@ async fn record_access(State(state): State<AppState>, Path(id): Path<i64>, req: 
 /// Records a dated fact (CTO, move, a body's agreement to end, reinstatement, death…).
 #[utoipa::path(post, path = "/api/v1/people/{id}/facts", params(("id" = i64, Path)), request_body = crate::facts::FactFields,
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_fact(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Response, ApiError> {
+async fn create_fact(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::facts::FactFields) = body_json(req, &state).await?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
@@ -326,7 +337,7 @@ async fn create_fact(State(state): State<AppState>, Path(id): Path<i64>, req: ax
 /// Records a reasoned determination that stands over the computed answer.
 #[utoipa::path(post, path = "/api/v1/people/{id}/determinations", params(("id" = i64, Path)), request_body = crate::facts::DeterminationFields,
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_determination(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Response, ApiError> {
+async fn create_determination(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::facts::DeterminationFields) = body_json(req, &state).await?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
@@ -339,7 +350,7 @@ async fn create_determination(State(state): State<AppState>, Path(id): Path<i64>
 /// How responsibility would change if a hypothetical event happened. Records nothing.
 #[utoipa::path(get, path = "/api/v1/people/{id}/what-if", params(("id" = i64, Path), crate::facts::WhatIfFields),
     responses((status = 200, description = "`{before, after, changes}`: two derivations and plain-English differences"), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn what_if(State(state): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Result<Json<serde_json::Value>, ApiError> {
+async fn what_if(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Json<serde_json::Value>, ApiError> {
     let s = session(req.extensions())?;
     let Query(fields): Query<crate::facts::WhatIfFields> = Query::try_from_uri(req.uri()).map_err(|_| ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into())))?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;

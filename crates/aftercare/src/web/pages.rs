@@ -235,7 +235,7 @@ pub struct ListQuery {
 pub const PAGE_SIZE: i64 = 50;
 
 pub async fn people_list(State(state): State<AppState>, CurrentUser(s): CurrentUser, Query(q): Query<ListQuery>) -> Result<impl IntoResponse, AppError> {
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, i64::MAX / PAGE_SIZE);
     let (people, total) = store::search_people(&state.db, &Search { query: &q.q, scope_org: Some(&s.user.org_code), limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE }).await?;
     let names = views::org_names(&state.db).await?;
     let rows = people
