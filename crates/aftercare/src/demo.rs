@@ -240,7 +240,94 @@ pub async fn seed(db: &Db, people: usize, seed: u64, today: NaiveDate) -> Result
     tx.commit().await?;
     let csv = register_csv(people, seed, today);
     register::import_register(db, &actor, "demo-register.csv", &csv, false, today, &|_, _| {}).await?;
+    seed_care(db, &actor, seed, today).await?;
     Ok(logins)
+}
+
+/// Partnerships with their review policies, and for most entitled people a
+/// lead professional, a plan and some reviews, so the worklists and
+/// monitoring have something to show.
+async fn seed_care(db: &Db, actor: &Actor, seed: u64, today: NaiveDate) -> Result<(), RegisterError> {
+    use aftercare_core::Pence;
+    use aftercare_core::plan::{AccommodationDetails, AccommodationType, Aspect, CarePlan, Funder, Need};
+    use crate::db::care::{self, NewReview, PartnershipRow};
+    let mut rng = Rng::new(seed ^ 0x5117);
+    let mut tx = db.begin_write().await?;
+    let policies = ["default", "lincolnshire", "default", "rotherham", "rotherham"];
+    for (p, policy) in PARTNERSHIPS.iter().zip(policies) {
+        let row = PartnershipRow { id: 0, council_code: p.council.0.into(), nhs_code: p.icb.0.into(), name: format!("{} and {}", p.council.1, p.icb.1), review_policy: policy.into(), qa_ratifies_endings: policy == "lincolnshire" };
+        care::upsert_partnership(&mut tx, &row).await?;
+    }
+    tx.commit().await?;
+    let cases = crate::care::all_cases(db, today).await?;
+    let teams = ["North community mental health team", "South community mental health team", "Forensic outreach team", "Early intervention team"];
+    let leads = ["Sam Okoro", "Jo Bright", "Alex Murray", "Nadia Rahman", "Chris Evans", "Pat Kowalczyk"];
+    let mut tx = db.begin_write().await?;
+    for c in &cases {
+        let Some(e) = c.derivation.entitlements.last().filter(|e| e.end.is_none()) else { continue };
+        if rng.chance(80) {
+            let team = *rng.pick(&teams);
+            let lead = *rng.pick(&leads);
+            care::set_lead_professional(&mut tx, c.person.id, lead, Some(team), e.council.org.as_ref().map(|o| o.as_str()), e.start, actor).await?;
+        }
+        if rng.chance(70) {
+            let mut plan = CarePlan::default();
+            plan.needs.push(Need {
+                aspect: Aspect::ContinuingMentalHealthCare,
+                description: "Community mental health support and medication review".into(),
+                s117: true,
+                s117_reason: "Arises from the mental disorder; reduces the risk of relapse and readmission".into(),
+                interventions: "Weekly visits by the care co-ordinator; monthly psychiatry review".into(),
+                provider: "Community mental health team".into(),
+                weekly_cost: Pence(12_000 + rng.below(20_000) as i64),
+                start: e.start,
+                end: None,
+                funder: Funder::Nhs,
+                accommodation: None,
+            });
+            if rng.chance(35) {
+                plan.needs.push(Need {
+                    aspect: Aspect::Accommodation,
+                    description: "Supported living with 24-hour staff".into(),
+                    s117: true,
+                    s117_reason: "Specialised accommodation needed because of the mental disorder".into(),
+                    interventions: "Support with daily living and medication".into(),
+                    provider: "Harbour Supported Living".into(),
+                    weekly_cost: Pence(90_000 + rng.below(120_000) as i64),
+                    start: e.start,
+                    end: None,
+                    funder: Funder::Shared,
+                    accommodation: Some(AccommodationDetails { kind: AccommodationType::SupportedLiving, preference: "Near family".into(), interim_from: None, top_up: None }),
+                });
+            }
+            if rng.chance(20) {
+                plan.needs.push(Need {
+                    aspect: Aspect::PhysicalHealthCare,
+                    description: "Help with mobility after a stroke".into(),
+                    s117: false,
+                    s117_reason: "Does not arise from the mental disorder: a Care Act need, chargeable".into(),
+                    interventions: "Home care twice a day".into(),
+                    provider: "Homecare Ltd".into(),
+                    weekly_cost: Pence(25_000),
+                    start: e.start,
+                    end: None,
+                    funder: Funder::OtherChargeable,
+                    accommodation: None,
+                });
+            }
+            let body = serde_json::to_string(&plan).map_err(|e| DbError::Corrupt(e.to_string()))?;
+            care::insert_plan_version(&mut tx, c.person.id, 0, &body, plan.has_s117_need(), Some("demo plan"), actor).await?;
+        }
+        // Reviews, mostly on time, some late or missed.
+        let mut held = e.start + Days::new(20 + rng.below(40));
+        while held < today && rng.chance(75) {
+            let r = NewReview { held_on: held, outcome: Some("plan continued"), attendees: Some("the person, care co-ordinator"), person_views: Some("wants to keep the current support"), still_needed: Some("yes"), plan_changes: None, source: "demo" };
+            care::insert_review(&mut tx, c.person.id, &r, actor).await?;
+            held = held + Days::new(150 + rng.below(300));
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Checks that an organisation code is usable (for the CLI).

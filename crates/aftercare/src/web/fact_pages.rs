@@ -26,11 +26,11 @@ pub struct FieldSpec {
     pub multiline: bool,
 }
 
-fn field(name: &'static str, label: &'static str, hint: &'static str, value: &str, errors: &FieldErrors) -> FieldSpec {
+pub fn field(name: &'static str, label: &'static str, hint: &'static str, value: &str, errors: &FieldErrors) -> FieldSpec {
     FieldSpec { name, label, hint, value: value.to_string(), error: errors.iter().find(|(f, _)| f == name).map(|(_, r)| r.clone()), options: Vec::new(), multiline: false }
 }
 
-fn select(mut f: FieldSpec, options: Vec<(String, String)>) -> FieldSpec {
+pub fn select(mut f: FieldSpec, options: Vec<(String, String)>) -> FieldSpec {
     f.options = options;
     f
 }
@@ -43,22 +43,22 @@ pub struct WhatIfResult {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "simple_form.html")]
-struct SimpleForm {
-    nav: Option<Nav>,
-    person_id: i64,
-    person_name: String,
-    heading: &'static str,
-    intro: &'static str,
-    method: &'static str,
-    action: String,
-    csrf_token: String,
-    submit: &'static str,
-    errors: FieldErrors,
-    fields: Vec<FieldSpec>,
-    result: Option<WhatIfResult>,
+pub struct SimpleForm {
+    pub nav: Option<Nav>,
+    pub person_id: i64,
+    pub person_name: String,
+    pub heading: &'static str,
+    pub intro: &'static str,
+    pub method: &'static str,
+    pub action: String,
+    pub csrf_token: String,
+    pub submit: &'static str,
+    pub errors: FieldErrors,
+    pub fields: Vec<FieldSpec>,
+    pub result: Option<WhatIfResult>,
 }
 
-async fn person_name(state: &AppState, s: &Session, id: i64) -> Result<String, AppError> {
+pub async fn person_name(state: &AppState, s: &Session, id: i64) -> Result<String, AppError> {
     let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     views::ensure_can_view(&state.db, s, id).await?;
     Ok(format!("{} {}", p.given_name, p.family_name))

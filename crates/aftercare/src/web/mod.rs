@@ -19,6 +19,7 @@ use crate::auth::{self, Forbidden, User};
 use crate::db::{Db, DbError, store};
 use crate::register::RegisterError;
 
+pub mod care_pages;
 pub mod fact_pages;
 pub mod pages;
 
@@ -309,6 +310,20 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/determinations/new", get(fact_pages::determination_new))
         .route("/people/{id}/determinations", post(fact_pages::determination_create))
         .route("/people/{id}/what-if", get(fact_pages::what_if_page))
+        .route("/people/{id}/lead/new", get(care_pages::lead_new))
+        .route("/people/{id}/lead", post(care_pages::lead_create))
+        .route("/people/{id}/assessment", get(care_pages::assessment_page).post(care_pages::assessment_save))
+        .route("/people/{id}/plan", get(care_pages::plan_page))
+        .route("/people/{id}/plan/needs", post(care_pages::plan_add_need))
+        .route("/people/{id}/plan/end", post(care_pages::plan_end_need))
+        .route("/people/{id}/reviews/new", get(care_pages::review_new))
+        .route("/people/{id}/reviews", post(care_pages::review_create))
+        .route("/worklists", get(care_pages::worklists))
+        .route("/worklists/reviews.csv", get(care_pages::worklists_csv))
+        .route("/monitoring", get(care_pages::monitoring))
+        .route("/monitoring.csv", get(care_pages::monitoring_csv))
+        .route("/finance/no-charge", get(care_pages::finance))
+        .route("/finance/no-charge.csv", get(care_pages::finance_csv))
         .merge(crate::api::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), session_layer))

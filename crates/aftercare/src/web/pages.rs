@@ -393,7 +393,13 @@ fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView 
         status,
         status_class,
         eligibility: match &d.derivation.eligibility {
-            Some(e) => format!("Yes. {} (rule {})", e.explanation, e.rule.id),
+            Some(e) => {
+                let mut text = e.explanation.clone();
+                if let Some(first) = text.get(0..1) {
+                    text.replace_range(0..1, &first.to_uppercase());
+                }
+                format!("{text} (rule {})", e.rule.id)
+            }
             None => "No: no detention under a qualifying section is recorded.".into(),
         },
         no_entitlement_reason: if d.derivation.eligible { "the person has not yet left hospital after the qualifying detention.".into() } else { "no qualifying detention.".into() },
@@ -422,6 +428,7 @@ struct PersonPage {
     nav: Option<Nav>,
     p: PersonView,
     can_edit: bool,
+    care: super::care_pages::CareSummary,
 }
 
 pub async fn person_page(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
@@ -432,7 +439,8 @@ pub async fn person_page(State(state): State<AppState>, CurrentUser(s): CurrentU
     if !store::org_has_part(&state.db, id, &s.user.org_code).await? {
         p.grant_note = Some("Your organisation has no part in this person's care. You recorded a reason for looking; it is in the history below.".into());
     }
-    Ok(PersonPage { nav: Some(nav(&state, &s).await), p, can_edit: s.user.can_edit_register() })
+    let care = super::care_pages::care_summary(&state, &s, id, &detail.derivation, detail.person.transforming_care).await?;
+    Ok(PersonPage { nav: Some(nav(&state, &s).await), p, can_edit: s.user.can_edit_register(), care })
 }
 
 // ---------------------------------------------------------------- stating a reason
