@@ -42,7 +42,14 @@ enum Who {
     Editors(u16, u16),
     /// (commissioners and QA group, everyone else)
     Deciders(u16, u16),
+    /// (these roles, everyone else)
+    Roles(&'static [&'static str], u16, u16),
 }
+
+/// Those who write plans, assessments and reviews.
+const PLANNERS: &[&str] = &["lead_professional"];
+/// Those who may name a lead professional.
+const NAMERS: &[&str] = &["lead_professional", "mha_administrator", "commissioner"];
 
 struct Route {
     method: &'static str,
@@ -82,6 +89,21 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/people/{id}/determinations/new",  303, Everyone(200)),
     route("POST", "/people/{id}/determinations",      303, Deciders(303, 422)),
     route("GET",  "/people/{id}/what-if",             303, Everyone(200)),
+    route("GET",  "/people/{id}/lead/new",            303, Everyone(200)),
+    route("POST", "/people/{id}/lead",                303, Roles(NAMERS, 303, 422)),
+    route("GET",  "/people/{id}/assessment",          303, Everyone(200)),
+    route("POST", "/people/{id}/assessment",          303, Roles(PLANNERS, 303, 422)),
+    route("GET",  "/people/{id}/plan",                303, Everyone(200)),
+    route("POST", "/people/{id}/plan/needs",          303, Roles(PLANNERS, 303, 422)),
+    route("POST", "/people/{id}/plan/end",            303, Roles(PLANNERS, 303, 422)),
+    route("GET",  "/people/{id}/reviews/new",         303, Everyone(200)),
+    route("POST", "/people/{id}/reviews",             303, Roles(PLANNERS, 303, 422)),
+    route("GET",  "/worklists",                       303, Everyone(200)),
+    route("GET",  "/worklists/reviews.csv",           303, Everyone(200)),
+    route("GET",  "/monitoring",                      303, Everyone(200)),
+    route("GET",  "/monitoring.csv",                  303, Everyone(200)),
+    route("GET",  "/finance/no-charge",               303, Everyone(200)),
+    route("GET",  "/finance/no-charge.csv",           303, Everyone(200)),
     route("GET",  "/people/999999",                   303, Everyone(404)),
     route("GET",  "/no-such-page",                    404, Everyone(404)),
     // The API (src/api/mod.rs) and its documents.
@@ -190,6 +212,26 @@ impl World {
                 ("on", "2024-01-01".into()),
                 ("to", "E10000016".into()),
                 ("note", "new tenancy".into()),
+            ],
+            "/people/{id}/lead" => vec![("name", "Sam Okoro".into()), ("team", "North CMHT".into())],
+            "/people/{id}/assessment" => vec![("assessed_on", "2023-03-01".into()), ("person", "yes".into()), ("imha_offered", "yes".into())],
+            // Only the one lead professional of the Kent trust succeeds: the plan goes from version 0 to 1, then that need ends.
+            "/people/{id}/plan/needs" => vec![
+                ("plan_version", "0".into()),
+                ("aspect", "accommodation".into()),
+                ("description", "supported living".into()),
+                ("s117", "yes".into()),
+                ("s117_reason", "two-stage test met".into()),
+                ("weekly_cost", "1499.99".into()),
+                ("start", "2023-04-20".into()),
+                ("funder", "shared".into()),
+            ],
+            "/people/{id}/plan/end" => vec![("plan_version", "1".into()), ("index", "0".into()), ("on", "2024-06-01".into())],
+            "/people/{id}/reviews" => vec![
+                ("held_on", "2023-05-30".into()),
+                ("attendees", "the person, care co-ordinator".into()),
+                ("person_views", "wants support to continue".into()),
+                ("still_needed", "yes".into()),
             ],
             "/people/{id}/determinations" => vec![
                 ("body", "council".into()),
@@ -303,6 +345,13 @@ async fn the_permission_table_holds_for_every_role_and_route() {
                     }
                     Deciders(yes, no) => {
                         if DECIDERS.contains(&role) {
+                            yes
+                        } else {
+                            no
+                        }
+                    }
+                    Roles(roles, yes, no) => {
+                        if roles.contains(&role) {
                             yes
                         } else {
                             no
