@@ -47,6 +47,9 @@ pub enum Command {
     /// Reviews: what is due.
     #[command(subcommand)]
     Reviews(ReviewsCommand),
+    /// Funding between the council and the NHS commissioner.
+    #[command(subcommand)]
+    Funding(FundingCommand),
     /// Partnerships (a council and an NHS commissioner) and their policies.
     #[command(subcommand)]
     Partnerships(PartnershipsCommand),
@@ -168,6 +171,40 @@ pub enum DueFormat {
     Csv,
     /// The same with name, policy, responsible bodies and lead professional.
     Wide,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FundingCommand {
+    /// Split one weekly cost between the council and the NHS by a funding policy.
+    Split {
+        /// fixed-50-50, lincolnshire-interim-2018, lincolnshire-2022, aligned-bucks-2017, kent-cohorts, transforming-care.
+        #[arg(long)]
+        policy: String,
+        /// Pounds and pence, e.g. 1499.99.
+        #[arg(long)]
+        weekly_cost: String,
+        /// over-65-residential-home, s37-41-residential:HEALTH% or under-65-24-hour:HEALTH%.
+        #[arg(long)]
+        cohort: Option<String>,
+        #[arg(long)]
+        age: Option<u32>,
+        /// Whole months since discharge (transforming care).
+        #[arg(long)]
+        months_since_discharge: Option<u32>,
+        /// A fully funded NHS Continuing Healthcare package is in place.
+        #[arg(long)]
+        fully_chc: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: SplitFormat,
+    },
+    /// List the built-in funding policies.
+    Policies,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum SplitFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aftercare::auth::{self, parse_roles, roles_to_string};
-use aftercare::cli::{DueFormat, PartnershipsCommand, ReviewsCommand, WhatIfArgs, AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
+use aftercare::cli::{FundingCommand, SplitFormat, DueFormat, PartnershipsCommand, ReviewsCommand, WhatIfArgs, AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
 use aftercare::db::Db;
 use aftercare::db::store::{self, Actor, NewUser, OrgRow};
 use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
@@ -248,6 +248,34 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             store::append_audit(&mut tx, &actor, store::AuditEntry { action: "partnership.saved", person_id: None, entity: "partnership", entity_id: Some(format!("{council}+{nhs}")), reason: None, details: serde_json::to_value(&row)? }).await?;
             tx.commit().await?;
             println!("saved partnership {council} + {nhs}");
+        }
+        Command::Funding(FundingCommand::Split { policy, weekly_cost, cohort, age, months_since_discharge, fully_chc, format }) => {
+            use aftercare_core::funding;
+            let policy = funding::policy(&policy).with_context(|| {
+                let known: Vec<_> = funding::policies().iter().map(|p| p.name.to_string()).collect();
+                format!("unknown funding policy `{policy}` (known: {})", known.join(", "))
+            })?;
+            let weekly = aftercare_core::Pence::parse_pounds(&weekly_cost).with_context(|| format!("--weekly-cost `{weekly_cost}`"))?;
+            let mut facts = funding::CaseFacts::weekly(weekly);
+            facts.age = age;
+            facts.months_since_discharge = months_since_discharge;
+            facts.fully_chc = fully_chc;
+            if let Some(c) = cohort {
+                facts.cohort = Some(funding::Cohort::parse(&c).with_context(|| format!("--cohort `{c}`"))?);
+            }
+            let d = funding::split_weekly(&policy, &facts)?;
+            match format {
+                SplitFormat::Json => println!("{}", serde_json::json!({"council_pence": d.council_pence, "nhs_pence": d.nhs_pence, "rule": d.rule})),
+                SplitFormat::Text => {
+                    println!("council {}  NHS {}  of {} a week", aftercare_core::Pence(d.council_pence), aftercare_core::Pence(d.nhs_pence), weekly);
+                    println!("rule {}: {}", d.rule, d.explanation);
+                }
+            }
+        }
+        Command::Funding(FundingCommand::Policies) => {
+            for p in aftercare_core::funding::policies() {
+                println!("{}\t{}\t{}", p.name, p.title, p.citation);
+            }
         }
         Command::Partnerships(PartnershipsCommand::List) => {
             let db = open(&cli.database).await?;
