@@ -47,6 +47,21 @@ pub enum Command {
     /// Reviews: what is due.
     #[command(subcommand)]
     Reviews(ReviewsCommand),
+    /// Compare council charges and commissioning payments with the register.
+    Reconcile {
+        /// Council client-charging records: nhs_number, charged_from, charged_to, amount, service.
+        #[arg(long)]
+        charges: PathBuf,
+        /// Commissioning payments: nhs_number, period_from, period_to, amount, payer (council/nhs), funding_stream (s117/other).
+        #[arg(long)]
+        payments: PathBuf,
+        #[arg(long, value_parser = parse_date_arg)]
+        as_of: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Funding between the council and the NHS commissioner.
     #[command(subcommand)]
     Funding(FundingCommand),

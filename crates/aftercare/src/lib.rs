@@ -12,6 +12,7 @@ pub mod demo;
 pub mod derive;
 pub mod export;
 pub mod facts;
+pub mod reconcile;
 pub mod register;
 pub mod views;
 pub mod web;

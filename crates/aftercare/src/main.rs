@@ -272,6 +272,39 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 }
             }
         }
+        Command::Reconcile { charges, payments, as_of, format, output } => {
+            let as_of = as_of.unwrap_or_else(today);
+            let read = |path: &PathBuf| -> Result<(String, Vec<u8>)> {
+                let bytes = std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+                Ok((path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(), bytes))
+            };
+            let (cname, cbytes) = read(&charges)?;
+            let (pname, pbytes) = read(&payments)?;
+            let parsed = (aftercare_files::parse_charges(&cname, &cbytes), aftercare_files::parse_payments(&pname, &pbytes));
+            let (charges, payments) = match parsed {
+                (Ok(c), Ok(p)) => (c, p),
+                (c, p) => {
+                    for e in [c.err(), p.err()].into_iter().flatten() {
+                        eprintln!("{e}");
+                    }
+                    eprintln!("nothing was reconciled");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let db = open(&cli.database).await?;
+            let entitled = aftercare::reconcile::entitled_periods(&db, as_of).await?;
+            let findings = aftercare::reconcile::reconcile(&entitled, &charges, &payments, as_of);
+            let rows: Vec<Vec<String>> = findings
+                .iter()
+                .map(|f| vec![f.kind.as_str().to_string(), f.nhs_number.clone(), f.from.to_string(), f.to.to_string(), format!("{}{}.{:02}", if f.amount.0 < 0 { "-" } else { "" }, f.amount.0.abs() / 100, f.amount.0.abs() % 100)])
+                .collect();
+            let headers = ["finding", "nhs_number", "from", "to", "amount"];
+            let bytes = match format {
+                Format::Csv => aftercare_files::write_csv(&headers, &rows),
+                Format::Xlsx => aftercare_files::write_xlsx("Findings", &headers, &rows)?,
+            };
+            write_output(output.as_deref(), &bytes, format)?;
+        }
         Command::Funding(FundingCommand::Policies) => {
             for p in aftercare_core::funding::policies() {
                 println!("{}\t{}\t{}", p.name, p.title, p.citation);

@@ -6,12 +6,14 @@
 //! binary does the IO and the tests need no fixtures on disk.
 
 pub mod error;
+pub mod finance;
 pub mod register;
 pub mod reviews;
 pub mod table;
 pub mod write;
 
 pub use error::{FileError, ImportErrors, RowError};
+pub use finance::{ChargeRecord, Payer, PaymentRecord, parse_charges, parse_payments};
 pub use register::{DetentionImport, PersonImport, RegisterFile, parse_register};
 pub use reviews::{ReviewImport, parse_reviews};
 pub use table::{FileFormat, Table, TableRow, read_table};

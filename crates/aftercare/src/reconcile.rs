@@ -1,0 +1,218 @@
+//! Finance reconciliation (SPEC 7, 9): compares council charges and
+//! commissioning payments with the register, so that nobody is charged for
+//! s117 after-care and s117-coded money is spent only on entitled people.
+//!
+//! Entitled days run from a period's start up to the day before its end
+//! (the day of a joint decision, re-detention or death is not entitled);
+//! charge and payment periods include both their dates. Part amounts are
+//! pro rata by days, rounded to the nearest penny with halves away from zero.
+
+use std::collections::HashMap;
+
+use aftercare_core::Pence;
+use aftercare_files::{ChargeRecord, PaymentRecord};
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+
+/// What a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    ChargedWhileEntitled,
+    S117FundedNotEntitled,
+    UnknownPerson,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::ChargedWhileEntitled => "charged_while_entitled",
+            FindingKind::S117FundedNotEntitled => "s117_funded_not_entitled",
+            FindingKind::UnknownPerson => "unknown_person",
+        }
+    }
+}
+
+/// One finding: `finding,nhs_number,from,to,amount`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub nhs_number: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub amount: Pence,
+    /// The row of the charges or payments file it comes from.
+    pub line: usize,
+}
+
+/// A person's entitled days: `(start, end_exclusive)`; `None` is open.
+pub type Periods = Vec<(NaiveDate, Option<NaiveDate>)>;
+
+fn days(from: NaiveDate, to: NaiveDate) -> i64 {
+    (to - from).num_days() + 1
+}
+
+/// `amount × part ÷ whole`, rounded half away from zero.
+pub fn pro_rata(amount: Pence, part: i64, whole: i64) -> Pence {
+    if whole <= 0 {
+        return Pence(0);
+    }
+    let n = i128::from(amount.0) * i128::from(part);
+    let w = i128::from(whole);
+    let q = n / w;
+    let r = n % w;
+    let rounded = if 2 * r.abs() >= w { q + n.signum() } else { q };
+    Pence(rounded as i64)
+}
+
+/// The inclusive overlaps of `[from, to]` with the entitled periods.
+fn overlaps(periods: &Periods, from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    for (start, end) in periods {
+        let last = match end {
+            Some(e) => match e.checked_sub_days(Days::new(1)) {
+                Some(l) => l,
+                None => continue,
+            },
+            None => NaiveDate::MAX,
+        };
+        let a = from.max(*start);
+        let b = to.min(last);
+        if a <= b {
+            out.push((a, b));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The inclusive parts of `[from, to]` not covered by any entitled period.
+fn gaps(periods: &Periods, from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    let mut cursor = from;
+    for (a, b) in overlaps(periods, from, to) {
+        if a > cursor {
+            out.push((cursor, a.pred_opt().unwrap_or(a)));
+        }
+        cursor = match b.succ_opt() {
+            Some(n) => n.max(cursor),
+            None => return out,
+        };
+    }
+    if cursor <= to {
+        out.push((cursor, to));
+    }
+    out
+}
+
+/// Reconciles charges and payments against entitled periods by NHS number.
+/// Rows that start after `as_of` are not yet due and are left out; rows that
+/// run past it are considered up to `as_of`.
+pub fn reconcile(entitled: &HashMap<String, Periods>, charges: &[ChargeRecord], payments: &[PaymentRecord], as_of: NaiveDate) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for c in charges {
+        if c.from > as_of {
+            continue;
+        }
+        let to = c.to.min(as_of);
+        let total_days = days(c.from, c.to);
+        let nhs = c.nhs_number.as_str().to_string();
+        match entitled.get(&nhs) {
+            None => findings.push(Finding { kind: FindingKind::UnknownPerson, nhs_number: nhs, from: c.from, to: c.to, amount: c.amount, line: c.line }),
+            Some(periods) => {
+                for (a, b) in overlaps(periods, c.from, to) {
+                    findings.push(Finding { kind: FindingKind::ChargedWhileEntitled, nhs_number: nhs.clone(), from: a, to: b, amount: pro_rata(c.amount, days(a, b), total_days), line: c.line });
+                }
+            }
+        }
+    }
+    for p in payments {
+        if p.from > as_of {
+            continue;
+        }
+        let to = p.to.min(as_of);
+        let total_days = days(p.from, p.to);
+        let nhs = p.nhs_number.as_str().to_string();
+        match entitled.get(&nhs) {
+            None => findings.push(Finding { kind: FindingKind::UnknownPerson, nhs_number: nhs, from: p.from, to: p.to, amount: p.amount, line: p.line }),
+            Some(periods) if p.s117 => {
+                for (a, b) in gaps(periods, p.from, to) {
+                    findings.push(Finding { kind: FindingKind::S117FundedNotEntitled, nhs_number: nhs.clone(), from: a, to: b, amount: pro_rata(p.amount, days(a, b), total_days), line: p.line });
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    findings.sort_by(|a, b| (a.kind, &a.nhs_number, a.from, a.line).cmp(&(b.kind, &b.nhs_number, b.from, b.line)));
+    findings
+}
+
+/// Every person's entitled periods by NHS number, as the register stands
+/// (people never entitled have none; people without an NHS number cannot be
+/// matched and are left out).
+pub async fn entitled_periods(db: &crate::db::Db, as_of: NaiveDate) -> Result<HashMap<String, Periods>, crate::db::DbError> {
+    let cases = crate::care::all_cases(db, as_of).await?;
+    Ok(cases
+        .into_iter()
+        .filter_map(|c| {
+            let nhs = c.person.nhs_number.clone()?;
+            Some((nhs, c.derivation.entitlements.iter().map(|e| (e.start, e.end)).collect()))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aftercare_core::NhsNumber;
+
+    fn d(s: &str) -> NaiveDate {
+        aftercare_core::parse_date(s).unwrap()
+    }
+
+    fn charge(nhs: &str, from: &str, to: &str, pence: i64) -> ChargeRecord {
+        ChargeRecord { line: 2, nhs_number: NhsNumber::parse(nhs).unwrap(), from: d(from), to: d(to), amount: Pence(pence), service: None }
+    }
+
+    fn payment(nhs: &str, from: &str, to: &str, pence: i64, s117: bool) -> PaymentRecord {
+        PaymentRecord { line: 2, nhs_number: NhsNumber::parse(nhs).unwrap(), from: d(from), to: d(to), amount: Pence(pence), payer: aftercare_files::Payer::Nhs, s117 }
+    }
+
+    #[test]
+    fn table_of_findings() {
+        let mut entitled = HashMap::new();
+        // Entitled 1 Jan 2024 up to (not including) 1 Mar 2024.
+        entitled.insert("9434765919".to_string(), vec![(d("2024-01-01"), Some(d("2024-03-01")))]);
+        entitled.insert("9876543210".to_string(), vec![]);
+        let as_of = d("2024-12-31");
+        let cases: Vec<(Vec<ChargeRecord>, Vec<PaymentRecord>, Vec<(&str, &str, &str, i64)>)> = vec![
+            // A charge wholly inside the entitlement: all of it.
+            (vec![charge("9434765919", "2024-01-01", "2024-01-31", 3100)], vec![], vec![("charged_while_entitled", "2024-01-01", "2024-01-31", 3100)]),
+            // Straddling the end: only February's 29 days of 60 (Feb + Mar... Feb 1–Mar 31 is 60 days).
+            (vec![charge("9434765919", "2024-02-01", "2024-03-31", 6000)], vec![], vec![("charged_while_entitled", "2024-02-01", "2024-02-29", 2900)]),
+            // Not entitled then: nothing.
+            (vec![charge("9876543210", "2024-02-01", "2024-03-31", 6000)], vec![], vec![]),
+            // Unknown person.
+            (vec![charge("4000000632", "2024-02-01", "2024-02-02", 10)], vec![], vec![("unknown_person", "2024-02-01", "2024-02-02", 10)]),
+            // s117 payment partly outside the entitlement: the part outside.
+            (vec![], vec![payment("9434765919", "2023-12-01", "2024-01-31", 6200, true)], vec![("s117_funded_not_entitled", "2023-12-01", "2023-12-31", 3100)]),
+            // Other funding is fine anywhere.
+            (vec![], vec![payment("9876543210", "2023-12-01", "2024-01-31", 6200, false)], vec![]),
+            // Rounding: a third of a penny amount, halves away from zero.
+            (vec![charge("9434765919", "2024-02-28", "2024-03-01", 100)], vec![], vec![("charged_while_entitled", "2024-02-28", "2024-02-29", 67)]),
+        ];
+        for (charges, payments, want) in cases {
+            let got: Vec<(&str, String, String, i64)> = reconcile(&entitled, &charges, &payments, as_of).iter().map(|f| (f.kind.as_str(), f.from.to_string(), f.to.to_string(), f.amount.0)).collect();
+            let want: Vec<(&str, String, String, i64)> = want.iter().map(|(k, f, t, a)| (*k, f.to_string(), t.to_string(), *a)).collect();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn pro_rata_rounds_half_away_from_zero() {
+        assert_eq!(pro_rata(Pence(1), 1, 2), Pence(1));
+        assert_eq!(pro_rata(Pence(-1), 1, 2), Pence(-1));
+        assert_eq!(pro_rata(Pence(100), 1, 3), Pence(33));
+        assert_eq!(pro_rata(Pence(100), 2, 3), Pence(67));
+    }
+}
