@@ -680,3 +680,18 @@ pub fn monthly_measures(cases: &[CaseState], today: NaiveDate, months: u32) -> V
     }
     out
 }
+
+/// Marks or unmarks a person as a transforming-care case (Lincolnshire adds a
+/// 3-month review; the lead agency may switch).
+pub async fn set_transforming_care(db: &Db, user: &User, person_id: i64, value: bool) -> Result<Result<(), FieldErrors>, RegisterError> {
+    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    if !can_name_lead(user) {
+        return Ok(Err(err("transforming_care", "only lead professionals, MHA administrators and commissioners mark transforming-care cases")));
+    }
+    let actor = user.actor();
+    let mut tx = db.begin_write().await?;
+    care::set_transforming_care(&mut tx, person_id, value).await?;
+    store::append_audit(&mut tx, &actor, AuditEntry { action: "transforming_care.set", person_id: Some(person_id), entity: "person", entity_id: Some(person_id.to_string()), reason: None, details: json!({"transforming_care": value}) }).await?;
+    tx.commit().await?;
+    Ok(Ok(()))
+}

@@ -98,6 +98,7 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/people/{id}/plan/end",            303, Roles(PLANNERS, 303, 422)),
     route("GET",  "/people/{id}/reviews/new",         303, Everyone(200)),
     route("POST", "/people/{id}/reviews",             303, Roles(PLANNERS, 303, 422)),
+    route("POST", "/people/{id}/transforming-care",   303, Roles(NAMERS, 303, 403)),
     route("GET",  "/worklists",                       303, Everyone(200)),
     route("GET",  "/worklists/reviews.csv",           303, Everyone(200)),
     route("GET",  "/monitoring",                      303, Everyone(200)),
@@ -213,6 +214,7 @@ impl World {
                 ("to", "E10000016".into()),
                 ("note", "new tenancy".into()),
             ],
+            "/people/{id}/transforming-care" => vec![("transforming_care", "yes".into())],
             "/people/{id}/lead" => vec![("name", "Sam Okoro".into()), ("team", "North CMHT".into())],
             "/people/{id}/assessment" => vec![("assessed_on", "2023-03-01".into()), ("person", "yes".into()), ("imha_offered", "yes".into())],
             // Only the one lead professional of the Kent trust succeeds: the plan goes from version 0 to 1, then that need ends.

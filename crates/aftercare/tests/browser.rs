@@ -518,7 +518,7 @@ async fn the_person_page_explains_the_entitlement() {
         assert!(identity.contains(part), "identity lacks {part:?}: {identity}");
     }
 
-    let detentions = b.texts("#detentions ~ .table-scroll tbody tr").await;
+    let detentions = b.texts("#detentions-table tbody tr").await;
     assert_eq!(detentions.len(), 1, "{detentions:?}");
     assert!(
         detentions[0].contains("qualifying")
@@ -555,7 +555,7 @@ async fn the_person_page_explains_the_entitlement() {
     assert!(timeline.iter().any(|t| t.starts_with("9 January 2023")), "{timeline:?}");
     assert!(timeline.iter().any(|t| t.starts_with("20 April 2023")), "{timeline:?}");
 
-    let history = b.texts("#history ~ .table tbody tr").await;
+    let history = b.texts("#history-table tbody tr").await;
     assert!(!history.is_empty(), "the import is in the history");
     assert!(history.iter().any(|h| h.contains("person added")), "{history:?}");
 
@@ -706,7 +706,7 @@ async fn add_a_detention(b: &Browser, screenshots: bool) {
     b.submit("form[action$='/detentions']").await;
     assert_eq!(b.path().await, person, "saved, back on the person page");
     assert!(b.client.current_url().await.unwrap().as_str().ends_with("#detentions"));
-    let detentions = b.texts("#detentions ~ .table-scroll tbody tr").await;
+    let detentions = b.texts("#detentions-table tbody tr").await;
     assert_eq!(detentions.len(), 2, "{detentions:?}");
     assert!(
         detentions.iter().any(|d| d.contains("3 February 2025")
@@ -714,7 +714,7 @@ async fn add_a_detention(b: &Browser, screenshots: bool) {
             && d.contains("AMHP application A6")),
         "the new detention is listed with its evidence: {detentions:?}"
     );
-    let history = b.texts("#history ~ .table tbody tr").await;
+    let history = b.texts("#history-table tbody tr").await;
     assert!(
         history.iter().any(|h| h.contains("admin") && h.contains("detention added")),
         "the change is in the history under the user's name: {history:?}"
@@ -768,7 +768,7 @@ async fn adding_a_person() {
     assert_eq!(b.text("h1").await, "Grace Ng");
     assert_eq!(b.text(".caption").await, "NHS number 485 777 3457");
     assert!(b.text("section.card").await.contains("Kent County Council (E10000016)"));
-    let history = b.texts("#history ~ .table tbody tr").await;
+    let history = b.texts("#history-table tbody tr").await;
     assert!(history.iter().any(|h| h.contains("person added")), "{history:?}");
 
     b.goto("/people").await;

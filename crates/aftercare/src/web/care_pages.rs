@@ -32,6 +32,9 @@ pub struct CareSummary {
     pub next_review_class: &'static str,
     pub reviews: Vec<(String, String, String)>,
     pub can_plan: bool,
+    pub can_name_lead: bool,
+    pub transforming_care: bool,
+    pub csrf_token: String,
 }
 
 pub async fn care_summary(state: &AppState, s: &Session, person_id: i64, derivation: &aftercare_core::rules::Derivation, transforming_care: bool) -> Result<CareSummary, AppError> {
@@ -76,6 +79,9 @@ pub async fn care_summary(state: &AppState, s: &Session, person_id: i64, derivat
             .map(|r| (long_date(r.held_on), match r.still_needed.as_deref() { Some("yes") => "still needs after-care", Some("no") => "no longer needs after-care", _ => "not recorded" }.to_string(), r.outcome.clone().unwrap_or_default()))
             .collect(),
         can_plan: care::can_plan(&s.user),
+        can_name_lead: care::can_name_lead(&s.user),
+        transforming_care,
+        csrf_token: s.csrf_token.clone(),
     })
 }
 
@@ -642,13 +648,39 @@ pub async fn monitoring(State(state): State<AppState>, CurrentUser(s): CurrentUs
     })
 }
 
-pub async fn monitoring_csv(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<Response, AppError> {
+#[derive(Deserialize)]
+pub struct PeriodQuery {
+    #[serde(default)]
+    period: String,
+}
+
+/// Monthly figures for 24 months, or `?period=quarter` for financial-year quarters.
+pub async fn monitoring_csv(State(state): State<AppState>, CurrentUser(s): CurrentUser, Query(q): Query<PeriodQuery>) -> Result<Response, AppError> {
     let cases = scoped_cases(&state, &s).await?;
-    let rows: Vec<Vec<String>> = care::monthly_measures(&cases, state.today(), 24)
+    let months = care::monthly_measures(&cases, state.today(), 24);
+    if q.period == "quarter" {
+        let rows: Vec<Vec<String>> = quarterly(&months).into_iter().map(|(q, e, r, share, d)| vec![q, e.to_string(), r.to_string(), share, d.to_string()]).collect();
+        return Ok(csv_response("monitoring-quarterly.csv", &["quarter", "entitled", "reviewed_in_last_12_months", "share_reviewed", "discharged_following_review"], &rows));
+    }
+    let rows: Vec<Vec<String>> = months
         .into_iter()
         .map(|m| vec![m.month, m.entitled.to_string(), m.reviewed_in_last_12_months.to_string(), percent(m.reviewed_share_tenths), m.discharged_following_review.to_string()])
         .collect();
     Ok(csv_response("monitoring.csv", &["month", "entitled", "reviewed_in_last_12_months", "share_reviewed", "discharged_following_review"], &rows))
+}
+
+#[derive(Deserialize)]
+pub struct TransformingCareForm {
+    #[serde(default)]
+    transforming_care: String,
+}
+
+pub async fn transforming_care(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, f): CsrfForm<TransformingCareForm>) -> Result<Response, AppError> {
+    person_name(&state, &s, id).await?;
+    match care::set_transforming_care(&state.db, &s.user, id, f.transforming_care == "yes").await? {
+        Ok(()) => Ok(Redirect::to(&format!("/people/{id}#care")).into_response()),
+        Err(errors) => Err(AppError::Forbidden(errors.into_iter().map(|(_, r)| r).collect::<Vec<_>>().join("; "))),
+    }
 }
 
 // ---------------------------------------------------------------- finance

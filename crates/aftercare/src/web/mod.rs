@@ -318,6 +318,7 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/plan/end", post(care_pages::plan_end_need))
         .route("/people/{id}/reviews/new", get(care_pages::review_new))
         .route("/people/{id}/reviews", post(care_pages::review_create))
+        .route("/people/{id}/transforming-care", post(care_pages::transforming_care))
         .route("/worklists", get(care_pages::worklists))
         .route("/worklists/reviews.csv", get(care_pages::worklists_csv))
         .route("/monitoring", get(care_pages::monitoring))
