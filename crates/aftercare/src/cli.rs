@@ -214,6 +214,79 @@ pub enum FundingCommand {
     },
     /// List the built-in funding policies.
     Policies,
+    /// Record a funding agreement between a council and an NHS commissioner.
+    Agree {
+        #[arg(long)]
+        council: String,
+        #[arg(long)]
+        nhs: String,
+        /// A built-in policy (see `funding policies`).
+        #[arg(long)]
+        policy: String,
+        #[arg(long, value_parser = parse_date_arg)]
+        from: NaiveDate,
+        #[arg(long, value_parser = parse_date_arg)]
+        to: Option<NaiveDate>,
+    },
+    /// What each body owes, per person, need and month.
+    Costs {
+        #[arg(long, value_parser = parse_date_arg)]
+        from: NaiveDate,
+        #[arg(long, value_parser = parse_date_arg)]
+        to: NaiveDate,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// The quarterly recharge invoice in arrears under an aligned budget.
+    Invoice {
+        #[arg(long)]
+        council: String,
+        #[arg(long)]
+        nhs: String,
+        /// The financial year's starting calendar year (2024 for 2024/25).
+        #[arg(long)]
+        year: i32,
+        /// 1 (April to June) to 4 (January to March).
+        #[arg(long)]
+        quarter: u8,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: InvoiceFormat,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// The annual 10% random sample of a partnership's cases (seeded), as a file to record each case's decision-tool outcome in.
+    Sample {
+        #[arg(long)]
+        council: String,
+        #[arg(long)]
+        nhs: String,
+        #[arg(long)]
+        year: i32,
+        #[arg(long)]
+        seed: u64,
+    },
+    /// Re-set an aligned budget's split from the scored sample (case_ref, qualifies_for_health_funding yes/no, annual_cost).
+    Reset {
+        #[arg(long)]
+        council: String,
+        #[arg(long)]
+        nhs: String,
+        #[arg(long)]
+        outcomes: PathBuf,
+        /// The year's pooled spending the variance is measured on (pounds); default the partnership's costs for the financial year.
+        #[arg(long)]
+        pooled_total: Option<String>,
+        #[arg(long)]
+        year: i32,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum InvoiceFormat {
+    Csv,
+    Pdf,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -284,6 +357,12 @@ pub enum ExportCommand {
         #[arg(long, value_enum, default_value = "csv")]
         format: Format,
         /// Write to this file instead of standard output (required for xlsx).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// A FHIR R4 (UK Core) Bundle: Patient, Organization, EpisodeOfCare per entitlement, CarePlan per current plan.
+    Fhir {
+        /// Write to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
     },

@@ -258,6 +258,17 @@ async fn seed_care(db: &Db, actor: &Actor, seed: u64, today: NaiveDate) -> Resul
         let row = PartnershipRow { id: 0, council_code: p.council.0.into(), nhs_code: p.icb.0.into(), name: format!("{} and {}", p.council.1, p.icb.1), review_policy: policy.into(), qa_ratifies_endings: policy == "lincolnshire" };
         care::upsert_partnership(&mut tx, &row).await?;
     }
+    let agreements: [(&str, &str, &str, NaiveDate, Option<NaiveDate>); 6] = [
+        ("E10000016", "QKS", "fixed-50-50", date(2022, 7, 1), None),
+        ("E10000019", "QJM", "lincolnshire-interim-2018", date(2018, 5, 1), Some(date(2022, 3, 31))),
+        ("E10000019", "QJM", "lincolnshire-2022", date(2022, 4, 1), None),
+        ("E06000060", "QU9", "aligned-bucks-2017", date(2017, 7, 1), None),
+        ("E08000018", "QF7", "fixed-50-50", date(2022, 7, 1), None),
+        ("E08000017", "QF7", "fixed-50-50", date(2022, 7, 1), None),
+    ];
+    for (council, nhs, policy, from, to) in agreements {
+        care::insert_agreement(&mut tx, council, nhs, policy, from, to, actor).await?;
+    }
     tx.commit().await?;
     let cases = crate::care::all_cases(db, today).await?;
     let teams = ["North community mental health team", "South community mental health team", "Forensic outreach team", "Early intervention team"];

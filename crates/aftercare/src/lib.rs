@@ -6,12 +6,16 @@
 pub mod api;
 pub mod auth;
 pub mod care;
+pub mod costs;
 pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod derive;
 pub mod export;
 pub mod facts;
+pub mod fhir;
+pub mod invoice;
+pub mod pdf;
 pub mod reconcile;
 pub mod register;
 pub mod views;

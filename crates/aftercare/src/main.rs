@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aftercare::auth::{self, parse_roles, roles_to_string};
-use aftercare::cli::{FundingCommand, SplitFormat, DueFormat, PartnershipsCommand, ReviewsCommand, WhatIfArgs, AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
+use aftercare::cli::{InvoiceFormat, FundingCommand, SplitFormat, DueFormat, PartnershipsCommand, ReviewsCommand, WhatIfArgs, AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
 use aftercare::db::Db;
 use aftercare::db::store::{self, Actor, NewUser, OrgRow};
 use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
@@ -171,6 +171,12 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             };
             write_output(output.as_deref(), &bytes, format)?;
         }
+        Command::Export(ExportCommand::Fhir { output }) => {
+            let db = open(&cli.database).await?;
+            let bundle = aftercare::fhir::load(&db, chrono::Utc::now(), today()).await?;
+            // JSON is plain text: written as the CSV export is (no byte-order mark to strip).
+            write_output(output.as_deref(), aftercare::fhir::to_json(&bundle).as_bytes(), Format::Csv)?;
+        }
         Command::Audit(AuditCommand::Verify) => {
             let db = open(&cli.database).await?;
             let rows = store::all_audit(&db).await?;
@@ -304,6 +310,119 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 Format::Xlsx => aftercare_files::write_xlsx("Findings", &headers, &rows)?,
             };
             write_output(output.as_deref(), &bytes, format)?;
+        }
+        Command::Funding(FundingCommand::Agree { council, nhs, policy, from, to }) => {
+            let db = open(&cli.database).await?;
+            if aftercare_core::funding::policy(&policy).is_none() {
+                bail!("unknown funding policy `{policy}` (see `aftercare funding policies`)");
+            }
+            for code in [&council, &nhs] {
+                if store::get_org(&db, code).await?.is_none() {
+                    bail!("no organisation `{code}` (add it with `aftercare orgs add`)");
+                }
+            }
+            let actor = actor_for(&db, None).await?;
+            let mut tx = db.begin_write().await?;
+            let id = aftercare::db::care::insert_agreement(&mut tx, &council, &nhs, &policy, from, to, &actor).await?;
+            store::append_audit(&mut tx, &actor, store::AuditEntry { action: "funding_agreement.recorded", person_id: None, entity: "funding_agreement", entity_id: Some(id.to_string()), reason: None, details: serde_json::json!({"council": council, "nhs": nhs, "policy": policy, "from": from, "to": to}) }).await?;
+            tx.commit().await?;
+            println!("recorded agreement {policy} between {council} and {nhs} from {from}");
+        }
+        Command::Funding(FundingCommand::Costs { from, to, format, output }) => {
+            let db = open(&cli.database).await?;
+            let cases = aftercare::care::all_cases(&db, today()).await?;
+            let agreements = aftercare::db::care::agreements(&db).await?;
+            let rows: Vec<Vec<String>> = aftercare::costs::cost_lines(&cases, &agreements, from, to)
+                .into_iter()
+                .map(|l| vec![l.month, l.nhs_number, l.council_code, l.nhs_code, l.need, aftercare::invoice::pounds(l.council), aftercare::invoice::pounds(l.nhs), l.rule])
+                .collect();
+            let headers = ["month", "nhs_number", "council", "nhs_commissioner", "need", "council_owes", "nhs_owes", "rule"];
+            let bytes = match format {
+                Format::Csv => aftercare_files::write_csv(&headers, &rows),
+                Format::Xlsx => aftercare_files::write_xlsx("Costs", &headers, &rows)?,
+            };
+            write_output(output.as_deref(), &bytes, format)?;
+        }
+        Command::Funding(FundingCommand::Invoice { council, nhs, year, quarter, format, output }) => {
+            let db = open(&cli.database).await?;
+            let q = aftercare_core::funding::Quarter::new(year, quarter)?;
+            let cases = aftercare::care::all_cases(&db, today()).await?;
+            let agreements = aftercare::db::care::agreements(&db).await?;
+            let inv = aftercare::invoice::quarterly_invoice(&cases, &agreements, &council, &nhs, q)?;
+            let orgs = store::list_orgs(&db).await?;
+            let name = |code: &str| orgs.iter().find(|o| o.code == code).map(|o| format!("{} ({code})", o.name)).unwrap_or_else(|| code.to_string());
+            let (from_code, to_code) = match inv.from {
+                aftercare_core::rules::Body::Council => (council.clone(), nhs.clone()),
+                aftercare_core::rules::Body::Nhs => (nhs.clone(), council.clone()),
+            };
+            let bytes = match format {
+                InvoiceFormat::Csv => aftercare_files::write_csv(&aftercare::invoice::INVOICE_HEADERS, &aftercare::invoice::invoice_rows(&inv)),
+                InvoiceFormat::Pdf => aftercare::invoice::invoice_pdf(&inv, &name(&from_code), &name(&to_code), today()),
+            };
+            match (output, format) {
+                (Some(p), _) => write_output(Some(&p), &bytes, Format::Xlsx)?,
+                (None, InvoiceFormat::Pdf) if std::io::stdout().is_terminal() => bail!("a PDF invoice needs --output FILE"),
+                (None, _) => write_output(None, &bytes, Format::Csv)?,
+            }
+        }
+        Command::Funding(FundingCommand::Sample { council, nhs, year, seed }) => {
+            let db = open(&cli.database).await?;
+            let fy = aftercare_core::funding::Period::financial_year(year)?;
+            let cases = aftercare::care::all_cases(&db, today()).await?;
+            let agreements = aftercare::db::care::agreements(&db).await?;
+            let lines = aftercare::invoice::client_costs(&cases, &agreements, &council, &nhs, fy.from(), fy.to_inclusive());
+            let ids: Vec<String> = lines.iter().map(|l| l.client_ref.clone()).collect();
+            let chosen = aftercare_core::funding::sample_cases(&ids, seed);
+            let rows: Vec<Vec<String>> = chosen.iter().map(|c| vec![c.clone(), String::new(), lines.iter().find(|l| &l.client_ref == c).map(|l| aftercare::invoice::pounds(l.cost)).unwrap_or_default()]).collect();
+            write_output(None, &aftercare_files::write_csv(&["case_ref", "qualifies_for_health_funding", "annual_cost"], &rows), Format::Csv)?;
+            eprintln!("sampled {} of {} cases (seed {seed}); fill in qualifies_for_health_funding (yes/no) from the decision support tool, then run `aftercare funding reset`", chosen.len(), ids.len());
+        }
+        Command::Funding(FundingCommand::Reset { council, nhs, outcomes, pooled_total, year }) => {
+            let db = open(&cli.database).await?;
+            let bytes = std::fs::read(&outcomes).with_context(|| format!("failed to read {}", outcomes.display()))?;
+            let name = outcomes.display().to_string();
+            let table = aftercare_files::read_table(&name, &bytes)?;
+            let mut sample = Vec::new();
+            let mut problems = Vec::new();
+            for row in &table.rows {
+                let cell = |i: usize| row.cells.get(i).map(|s| s.trim().to_string()).unwrap_or_default();
+                let qualifies = match cell(1).to_ascii_lowercase().as_str() {
+                    "yes" | "y" | "true" => true,
+                    "no" | "n" | "false" => false,
+                    other => {
+                        problems.push(format!("row {}, column qualifies_for_health_funding: `{other}` is not yes or no", row.line));
+                        continue;
+                    }
+                };
+                match aftercare_core::Pence::parse_pounds(&cell(2)) {
+                    Ok(cost) => sample.push(aftercare_core::funding::SampledCase { case_ref: cell(0), qualifies_for_health_funding: qualifies, annual_cost: cost }),
+                    Err(e) => problems.push(format!("row {}, column annual_cost: {e}", row.line)),
+                }
+            }
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                eprintln!("nothing was computed");
+                return Ok(ExitCode::from(1));
+            }
+            let fy = aftercare_core::funding::Period::financial_year(year)?;
+            let agreements = aftercare::db::care::agreements(&db).await?;
+            let agreement = aftercare::costs::agreement_on(&agreements, &council, &nhs, fy.to_inclusive()).with_context(|| format!("no agreement between {council} and {nhs} in force at the end of {year}/{:02}", (year + 1) % 100))?;
+            let policy = aftercare_core::funding::policy(&agreement.policy).with_context(|| format!("unknown policy {}", agreement.policy))?;
+            let pooled = match pooled_total {
+                Some(p) => aftercare_core::Pence::parse_pounds(&p).with_context(|| format!("--pooled-total `{p}`"))?,
+                None => {
+                    let cases = aftercare::care::all_cases(&db, today()).await?;
+                    aftercare_core::Pence(aftercare::invoice::client_costs(&cases, &agreements, &council, &nhs, fy.from(), fy.to_inclusive()).iter().map(|l| l.cost.0).sum())
+                }
+            };
+            let r = aftercare_core::funding::reset_split(&policy, &sample, pooled)?;
+            let actor = actor_for(&db, None).await?;
+            store::audit_alone(&db, &actor, store::AuditEntry { action: "funding_split.reset_computed", person_id: None, entity: "funding_agreement", entity_id: Some(agreement.id.to_string()), reason: None, details: serde_json::to_value(&r)? }).await?;
+            println!("current council share {}; new council share {} from {} sampled cases", r.current_council_share, r.new_council_share, sample.len());
+            println!("on a pooled total of {pooled}: council {} now, {} at the new share; variance {}", r.current_council_pence, r.new_council_pence, aftercare_core::Pence(r.variance_pence));
+            println!("{}", if r.exceeds_threshold { "the variance exceeds the threshold: refer to both bodies' governance" } else { "the variance is within the threshold" });
         }
         Command::Funding(FundingCommand::Policies) => {
             for p in aftercare_core::funding::policies() {

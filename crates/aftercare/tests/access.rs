@@ -103,6 +103,8 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/worklists/reviews.csv",           303, Everyone(200)),
     route("GET",  "/monitoring",                      303, Everyone(200)),
     route("GET",  "/monitoring.csv",                  303, Everyone(200)),
+    route("GET",  "/funding",                         303, Everyone(200)),
+    route("GET",  "/funding.csv",                     303, Everyone(200)),
     route("GET",  "/finance/no-charge",               303, Everyone(200)),
     route("GET",  "/finance/no-charge.csv",           303, Everyone(200)),
     route("GET",  "/people/999999",                   303, Everyone(404)),

@@ -54,9 +54,10 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Starts the app on a database with the demo organisations, two users
-/// (`admin`, an MHA administrator at the Kent trust RXY, and `finance`, council
-/// finance at Kent County Council E10000016) and the register in
+/// Starts the app on a database with the demo organisations, three users
+/// (`admin`, an MHA administrator at the Kent trust RXY, `finance`, council
+/// finance at Kent County Council E10000016, and `lead`, a lead professional
+/// at Kent County Council) and the register in
 /// [`REGISTER_CSV`], then a browser. None when there is no browser to drive.
 async fn start(scripts: Scripts) -> Option<Browser> {
     let (Some(chromium), Some(chromedriver)) = (
@@ -77,6 +78,7 @@ async fn start(scripts: Scripts) -> Option<Browser> {
     seed_orgs(&db.db).await;
     add_user(&db.db, "admin", "RXY", "mha_administrator").await;
     add_user(&db.db, "finance", "E10000016", "finance").await;
+    add_user(&db.db, "lead", "E10000016", "lead_professional").await;
     import(&db.db, REGISTER_CSV).await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -279,6 +281,49 @@ impl Browser {
             .await
             .unwrap();
         v.as_u64().unwrap_or_else(|| panic!("fetch {path} failed: {v}"))
+    }
+
+    /// Chooses an option of a `<select>` by its value.
+    async fn choose(&self, css: &str, value: &str) {
+        let e = self.find(css).await;
+        if let Err(err) = e.select_by_value(value).await {
+            panic!("no option {value:?} in `{css}` on {}: {err}", self.path().await);
+        }
+    }
+
+    /// Where the error summary's links point, in order.
+    async fn error_links(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for a in self.find_all(".error-summary a").await {
+            v.push(a.attr("href").await.unwrap().unwrap_or_default());
+        }
+        v
+    }
+
+    /// Checks that a field is marked as in error and described by its message.
+    async fn assert_field_in_error(&self, field: &str) {
+        let e = self.find(&format!(".form-group--error #{field}")).await;
+        let described = e.attr("aria-describedby").await.unwrap().unwrap_or_default();
+        assert!(
+            described.split_whitespace().any(|id| id == format!("{field}-error")),
+            "#{field} is described by its error message: {described:?}"
+        );
+        let class = e.attr("class").await.unwrap().unwrap_or_default();
+        assert!(class.contains("input--error"), "#{field} is marked as in error: {class:?}");
+    }
+
+    async fn logout(&self) {
+        self.submit("form[action='/logout']").await;
+        assert_eq!(self.path().await, "/login");
+    }
+
+    /// The rows of the "Care and support" summary on a person's page.
+    async fn care_row(&self, heading: &str) -> String {
+        let rows = self.texts("#care + .summary-list .summary-list__row").await;
+        match rows.iter().find(|r| r.starts_with(heading)) {
+            Some(r) => r[heading.len()..].trim().to_string(),
+            None => panic!("no {heading:?} in the care summary: {rows:?}"),
+        }
     }
 
     async fn login(&self, username: &str, password: &str) {
@@ -881,6 +926,382 @@ async fn keyboard_users_can_skip_to_the_content_and_see_focus() {
         button.css_value("background-color").await.unwrap(),
         "rgba(255, 235, 59, 1)",
         "a focused button turns yellow"
+    );
+    b.finish().await;
+}
+
+/// The rows of the plan's table under a heading (`free` or `chargeable`).
+async fn plan_rows(b: &Browser, heading: &str) -> Vec<String> {
+    b.texts(&format!("#{heading} + p + .table-scroll tbody tr")).await
+}
+
+/// Fills the plan's "Add a need" form: text fields by id, selects by value.
+async fn fill_need(b: &Browser, fields: &[(&str, &str)]) {
+    const SELECTS: [&str; 4] = ["aspect", "s117", "funder", "accommodation_type"];
+    for (name, value) in fields {
+        if SELECTS.contains(name) {
+            b.choose(&format!("#{name}"), value).await;
+        } else {
+            b.fill(&format!("#{name}"), value).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn writing_an_after_care_plan() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("lead", PASSWORD).await;
+    let person = b.open_person("smith", "SMITH, Ann").await;
+    assert_eq!(b.care_row("After-care plan").await, "No plan yet View the plan");
+    b.follow("View the plan").await;
+    assert_eq!(b.path().await, format!("{person}/plan"));
+    assert_eq!(b.text("h1").await, "After-care plan");
+    assert!(b.text("main").await.contains("No plan has been written yet."));
+    b.check_accessibility().await;
+
+    // An s117 accommodation need.
+    fill_need(
+        &b,
+        &[
+            ("aspect", "accommodation"),
+            ("description", "Supported living with staff on site day and night"),
+            ("s117", "yes"),
+            (
+                "s117_reason",
+                "Arises from her psychosis; without support she relapsed and was readmitted",
+            ),
+            ("interventions", "Daily support with medication, meals and budgeting"),
+            ("provider", "Oakwood Supported Living"),
+            ("weekly_cost", "1499.99"),
+            ("start", "2023-04-20"),
+            ("funder", "shared"),
+            ("accommodation_type", "supported_living"),
+            ("preference", "Near her sister in Canterbury"),
+        ],
+    )
+    .await;
+    b.submit("form[action$='/plan/needs']").await;
+    assert_eq!(b.path().await, format!("{person}/plan"), "saved, back on the plan");
+    assert!(b.find_all(".error-summary").await.is_empty(), "{}", b.text("main").await);
+    let free = plan_rows(&b, "free").await;
+    assert_eq!(free.len(), 1, "{free:?}");
+    for part in [
+        "Appropriate accommodation",
+        "Supported living with staff on site day and night",
+        "Arises from her psychosis",
+        "Supported living; preferred: Near her sister in Canterbury",
+        "Daily support with medication, meals and budgeting",
+        "Oakwood Supported Living",
+        "£1,499.99",
+        "Shared between council and NHS",
+        "20 April 2023 onwards",
+    ] {
+        assert!(free[0].contains(part), "the s117 need lacks {part:?}: {}", free[0]);
+    }
+    assert_eq!(
+        b.text("#free + p + .table-scroll tfoot").await,
+        "Weekly cost of current s117 services £1,499.99"
+    );
+    assert_eq!(b.text("#chargeable + p").await.is_empty(), false);
+    assert!(plan_rows(&b, "chargeable").await.is_empty());
+    let version = b.text("h1 + p").await;
+    assert!(
+        version.starts_with("Version 1, recorded ") && version.ends_with(" by lead."),
+        "{version}"
+    );
+    assert_eq!(b.value("#description").await, "", "the form is empty again for the next need");
+
+    // A need that is not s117: physical health, which may be charged for.
+    fill_need(
+        &b,
+        &[
+            ("aspect", "physical_health_care"),
+            ("description", "Physiotherapy after a knee operation"),
+            ("s117", "no"),
+            ("s117_reason", "Does not arise from the mental disorder"),
+            ("provider", "Kent Physio"),
+            ("weekly_cost", "250"),
+            ("start", "2023-05-01"),
+            ("funder", "other_chargeable"),
+        ],
+    )
+    .await;
+    b.submit("form[action$='/plan/needs']").await;
+    assert_eq!(b.path().await, format!("{person}/plan"));
+    let chargeable = plan_rows(&b, "chargeable").await;
+    assert_eq!(chargeable.len(), 1, "{chargeable:?}");
+    for part in [
+        "Physical health care",
+        "Physiotherapy after a knee operation",
+        "Kent Physio",
+        "£250.00",
+        "Other / chargeable (not s117)",
+        "1 May 2023 onwards",
+    ] {
+        assert!(chargeable[0].contains(part), "the other need lacks {part:?}: {}", chargeable[0]);
+    }
+    assert_eq!(plan_rows(&b, "free").await.len(), 1, "the s117 list is unchanged");
+    assert_eq!(
+        b.text("#free + p + .table-scroll tfoot").await,
+        "Weekly cost of current s117 services £1,499.99",
+        "the weekly total counts only s117 services"
+    );
+
+    // An s117 need cannot be charged for: the form says so and keeps the values.
+    fill_need(
+        &b,
+        &[
+            ("aspect", "daytime_activities_or_employment"),
+            ("description", "Day centre three days a week"),
+            ("s117", "yes"),
+            ("s117_reason", "Structure reduces the risk of relapse"),
+            ("weekly_cost", "80"),
+            ("start", "2024-01-08"),
+            ("funder", "other_chargeable"),
+        ],
+    )
+    .await;
+    b.submit("form[action$='/plan/needs']").await;
+    assert_eq!(b.path().await, format!("{person}/plan/needs"), "the form comes back with errors");
+    assert!(b.client.title().await.unwrap().starts_with("Error: "));
+    assert_eq!(b.text(".error-summary h2").await, "There is a problem");
+    assert_eq!(b.error_links().await, ["#funder"], "{}", b.text(".error-summary").await);
+    assert!(b.text(".error-summary").await.contains("never charged or CHC"));
+    b.assert_field_in_error("funder").await;
+    assert_eq!(b.value("#funder").await, "other_chargeable", "values are kept");
+    assert_eq!(b.value("#aspect").await, "daytime_activities_or_employment");
+    assert_eq!(b.value("#description").await, "Day centre three days a week");
+    assert_eq!(b.value("#weekly_cost").await, "80");
+    assert_eq!(plan_rows(&b, "free").await.len(), 1, "nothing was added");
+    b.check_accessibility().await;
+    b.screenshot("plan-need-errors").await;
+    b.find(".error-summary a[href='#funder']").await.click().await.unwrap();
+    assert!(b.client.current_url().await.unwrap().as_str().ends_with("#funder"));
+
+    // End the physiotherapy.
+    b.fill("#end-1", "2026-10-30").await;
+    b.click_to_new_page(b.find("#chargeable + p + .table-scroll form button[type=submit]").await)
+        .await;
+    assert_eq!(b.path().await, format!("{person}/plan"));
+    assert!(b.find_all(".error-summary").await.is_empty(), "{}", b.text("main").await);
+    let chargeable = plan_rows(&b, "chargeable").await;
+    assert!(
+        chargeable[0].contains("1 May 2023 to 30 October 2026"),
+        "the need shows its end: {}",
+        chargeable[0]
+    );
+    assert!(b.find_all("#end-1").await.is_empty(), "an ended need cannot be ended again");
+    assert!(plan_rows(&b, "free").await[0].contains("20 April 2023 onwards"));
+
+    let version = b.text("h1 + p").await;
+    assert!(version.starts_with("Version 3, recorded "), "{version}");
+    let versions = b.texts("#versions + ul li").await;
+    assert_eq!(versions.len(), 3, "{versions:?}");
+    for (v, why) in [(1, "need added"), (2, "need added"), (3, "need ended")] {
+        assert!(
+            versions.iter().any(|x| x.starts_with(&format!("Version {v}: "))
+                && x.contains(" by lead")
+                && x.ends_with(why)),
+            "no version {v} ({why}) in {versions:?}"
+        );
+    }
+    b.check_accessibility().await;
+    b.screenshot("plan").await;
+
+    b.follow("Back to Ann Smith").await;
+    assert_eq!(b.path().await, person);
+    assert_eq!(
+        b.care_row("After-care plan").await,
+        "Version 3: 2 needs, 1 free under s117 (£1,499.99 a week) View the plan"
+    );
+
+    // Council finance sees the s117 service, and only that, as not to be charged for.
+    b.logout().await;
+    b.login("finance", PASSWORD).await;
+    b.follow("Not to be charged").await;
+    assert_eq!(b.path().await, "/finance/no-charge");
+    let lines = b.texts("main table tbody tr").await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        lines[0],
+        "Ann Smith 9434765919 Supported living with staff on site day and night Oakwood Supported Living £1,499.99 Shared between council and NHS 20 April 2023"
+    );
+    b.check_accessibility().await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn recording_a_review() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("lead", PASSWORD).await;
+
+    // Before: the six-week review is long overdue and no lead professional is named.
+    b.follow("Worklists").await;
+    assert_eq!(b.path().await, "/worklists");
+    b.check_accessibility().await;
+    let due = b.texts("#reviews ~ .table-scroll tbody tr").await;
+    let smith = due.iter().find(|r| r.starts_with("Ann Smith")).cloned();
+    let smith = smith.unwrap_or_else(|| panic!("Ann Smith is not due a review: {due:?}"));
+    assert!(smith.contains("6w 1 June 2023"), "{smith}");
+    let no_lead = b.texts("#no-lead + .table-scroll tbody td:first-child").await;
+    assert!(no_lead.contains(&"Ann Smith".to_string()), "{no_lead:?}");
+
+    let person = b.open_person("smith", "SMITH, Ann").await;
+    let next = b.care_row("Next review").await;
+    assert!(next.starts_with("6w review due 1 June 2023, "), "{next}");
+    assert!(b.find_all("#care + .summary-list + .table-scroll").await.is_empty(), "no reviews yet");
+
+    b.follow("Record a review").await;
+    assert_eq!(b.path().await, format!("{person}/reviews/new"));
+    assert_eq!(b.text("h1").await, "Record a review");
+    b.check_accessibility().await;
+
+    // Everything but the one answer every review must give.
+    b.fill("#held_on", "2023-05-30").await;
+    b.fill("#attendees", "Ann, her sister Jo (with Ann's consent), Dr Shah, Sam Okoro (CPN)").await;
+    b.fill("#person_views", "I like where I live and want to keep going to college.").await;
+    b.fill("#outcome", "Plan continued").await;
+    b.submit("form[action$='/reviews']").await;
+    assert_eq!(b.path().await, format!("{person}/reviews"), "the form comes back with errors");
+    assert!(b.client.title().await.unwrap().starts_with("Error: "));
+    assert_eq!(b.error_links().await, ["#still_needed"], "{}", b.text(".error-summary").await);
+    assert!(
+        b.text(".error-summary").await.contains("say whether the person still needs after-care")
+    );
+    b.assert_field_in_error("still_needed").await;
+    assert_eq!(b.value("#held_on").await, "2023-05-30", "values are kept");
+    assert_eq!(
+        b.value("#person_views").await,
+        "I like where I live and want to keep going to college."
+    );
+    assert_eq!(b.value("#outcome").await, "Plan continued");
+    b.check_accessibility().await;
+    b.screenshot("review-errors").await;
+    b.find(".error-summary a[href='#still_needed']").await.click().await.unwrap();
+    assert!(b.client.current_url().await.unwrap().as_str().ends_with("#still_needed"));
+
+    b.choose("#still_needed", "yes").await;
+    b.submit("form[action$='/reviews']").await;
+    assert_eq!(b.path().await, person, "saved, back on the person page");
+    assert!(b.client.current_url().await.unwrap().as_str().ends_with("#care"));
+    let reviews = b.texts("#care + .summary-list + .table-scroll tbody tr").await;
+    assert_eq!(reviews, ["30 May 2023 still needs after-care Plan continued"]);
+    // The default policy: a review at 6 weeks, then every 12 months after the last one.
+    let next = b.care_row("Next review").await;
+    assert!(
+        next.starts_with("annual review due 30 May 2024, 909 days overdue (default policy)."),
+        "{next}"
+    );
+    assert!(next.contains("held on 30 May 2023"), "the reason is given: {next}");
+    let history = b.texts("#history-table tbody tr").await;
+    assert!(history.iter().any(|h| h.contains("lead") && h.contains("review")), "{history:?}");
+    b.check_accessibility().await;
+
+    // The worklist now shows the annual review, still overdue.
+    b.goto("/worklists").await;
+    let due = b.texts("#reviews ~ .table-scroll tbody tr").await;
+    let smith = due.iter().find(|r| r.starts_with("Ann Smith")).cloned().unwrap();
+    assert!(smith.contains("annual 30 May 2024 909 days overdue"), "{smith}");
+    assert!(!due.iter().any(|r| r.starts_with("Ann Smith") && r.contains("6w")), "{due:?}");
+
+    // Naming the lead professional takes her off the "No lead professional" list.
+    b.goto(&person).await;
+    b.follow("Name the lead professional").await;
+    assert_eq!(b.path().await, format!("{person}/lead/new"));
+    b.check_accessibility().await;
+    b.fill("#name", "Sam Okoro").await;
+    b.fill("#team", "Canterbury CMHT").await;
+    b.fill("#from", "2023-04-20").await;
+    b.submit("form[action$='/lead']").await;
+    assert_eq!(b.path().await, person);
+    assert_eq!(
+        b.care_row("Lead professional").await,
+        "Sam Okoro, Canterbury CMHT (from 20 April 2023) Name the lead professional"
+    );
+
+    b.goto("/worklists").await;
+    let no_lead = b.texts("#no-lead + .table-scroll tbody td:first-child").await;
+    assert!(!no_lead.contains(&"Ann Smith".to_string()), "{no_lead:?}");
+    let groups = b.texts("#reviews ~ h3").await;
+    assert!(groups.iter().any(|g| g.starts_with("Canterbury CMHT")), "{groups:?}");
+    let due = b.texts("#reviews ~ .table-scroll tbody tr").await;
+    let smith = due.iter().find(|r| r.starts_with("Ann Smith")).cloned().unwrap();
+    assert!(smith.contains("Sam Okoro"), "{smith}");
+    b.check_accessibility().await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn recording_an_assessment() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("lead", PASSWORD).await;
+    let person = b.open_person("smith", "SMITH, Ann").await;
+    assert_eq!(b.care_row("Assessment").await, "Not yet recorded View the assessment");
+    b.follow("View the assessment").await;
+    assert_eq!(b.path().await, format!("{person}/assessment"));
+    assert_eq!(b.text("h1").await, "Joint health and social care assessment");
+    assert!(b.find_all(".warning-callout").await.is_empty(), "nothing to complete yet");
+    b.check_accessibility().await;
+
+    b.fill("#assessed_on", "2023-04-03").await;
+    // Labels are what a user clicks.
+    for id in [
+        "status_continuing_mental_health_care",
+        "status_accommodation",
+        "status_physical_health_care-nr",
+        "person",
+        "imha_offered",
+    ] {
+        b.find(&format!("label[for='{id}']")).await.click().await.unwrap();
+    }
+    b.fill("#notes_accommodation", "Needs staff on site; supported living").await;
+    b.fill("#professionals", "Dr Shah (psychiatrist), Sam Okoro (CPN), Lee Ward (social worker)")
+        .await;
+    b.submit("form[action$='/assessment']").await;
+    assert_eq!(b.path().await, format!("{person}/assessment"));
+    assert!(b.find_all(".error-summary").await.is_empty(), "{}", b.text("main").await);
+    assert!(b.text("h1 + p").await.starts_with("The current assessment is dated 3 April 2023."));
+    assert_eq!(b.text(".warning-callout h2").await, "Not complete");
+    let missing = b.texts(".warning-callout li").await;
+    let expected: Vec<String> = [
+        "Psychological needs of the person and their carers",
+        "Daytime activities or employment",
+        "Identified risks and safety issues",
+        "Needs from co-existing disability, sensory impairment, learning disability or autism",
+        "Drug, alcohol or substance misuse",
+        "Parenting or caring needs",
+        "Social, cultural or spiritual needs",
+        "Counselling and personal support",
+        "Assistance with welfare rights and managing finances",
+        "Involvement of authorities in another area",
+        "Involvement of other agencies (probation, voluntary sector)",
+        "Conditions of a restricted patient's conditional discharge",
+        "Contingency and crisis plans",
+    ]
+    .iter()
+    .map(|a| format!("{a} is not yet assessed"))
+    .collect();
+    assert_eq!(missing, expected, "the 13 aspects not ticked, and nothing else");
+    // The saved answers are shown again.
+    for (id, checked) in [
+        ("status_accommodation", true),
+        ("status_continuing_mental_health_care", true),
+        ("status_physical_health_care-nr", true),
+        ("status_psychological_needs-ny", true),
+        ("person", true),
+        ("imha_offered", true),
+        ("carer_with_consent", false),
+    ] {
+        assert_eq!(b.find(&format!("#{id}")).await.is_selected().await.unwrap(), checked, "#{id}");
+    }
+    assert_eq!(b.value("#notes_accommodation").await, "Needs staff on site; supported living");
+    b.check_accessibility().await;
+    b.screenshot("assessment").await;
+
+    b.follow("Back to Ann Smith").await;
+    assert_eq!(
+        b.care_row("Assessment").await,
+        "3 April 2023: 13 problems, e.g. Psychological needs of the person and their carers is not yet assessed View the assessment"
     );
     b.finish().await;
 }

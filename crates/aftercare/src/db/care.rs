@@ -193,3 +193,27 @@ pub async fn set_transforming_care(tx: &mut Tx, person_id: i64, value: bool) -> 
     on_tx!(tx, c => sqlx::query("UPDATE people SET transforming_care = $1 WHERE id = $2").bind(value).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+// ---------------------------------------------------------------- funding agreements
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct AgreementRow {
+    pub id: i64,
+    pub council_code: String,
+    pub nhs_code: String,
+    pub policy: String,
+    pub effective_from: NaiveDate,
+    pub effective_to: Option<NaiveDate>,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+}
+
+pub async fn insert_agreement(tx: &mut Tx, council: &str, nhs: &str, policy: &str, from: NaiveDate, to: Option<NaiveDate>, actor: &Actor) -> Result<i64, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO funding_agreements (council_code, nhs_code, policy, effective_from, effective_to, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+        .bind(council).bind(nhs).bind(policy).bind(from).bind(to).bind(now()).bind(&actor.username).fetch_one(c).await)?)
+}
+
+pub async fn agreements(db: &Db) -> Result<Vec<AgreementRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM funding_agreements ORDER BY council_code, nhs_code, effective_from").fetch_all(p).await)?)
+}

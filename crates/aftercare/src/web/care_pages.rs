@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use chrono::Datelike;
+
 use aftercare_core::date::long_date;
 use aftercare_core::plan::{AccommodationType, Aspect, AspectStatus, Assessment, Funder};
 use askama::Template;
@@ -712,3 +714,97 @@ pub async fn finance_csv(State(state): State<AppState>, CurrentUser(s): CurrentU
     Ok(csv_response("no-charge.csv", &["nhs_number", "name", "service", "provider", "weekly_cost", "funder", "from"], &rows))
 }
 
+
+// ---------------------------------------------------------------- who pays
+
+#[derive(Template, WebTemplate)]
+#[template(path = "funding.html")]
+struct FundingPage {
+    nav: Option<Nav>,
+    org_name: String,
+    from: String,
+    to: String,
+    chart: String,
+    months: Vec<(String, String, String, String)>,
+    orgs: Vec<(String, String, String)>,
+    people: Vec<(i64, String, String, String, String)>,
+    agreements: Vec<(String, String, String, String, String)>,
+}
+
+fn funding_range(today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+    (first.checked_sub_months(chrono::Months::new(11)).unwrap_or(first), today)
+}
+
+/// A stacked bar chart of council and NHS spend by month.
+fn spend_chart(months: &[(String, aftercare_core::Pence, aftercare_core::Pence)]) -> String {
+    let max = months.iter().map(|(_, c, n)| c.0 + n.0).max().unwrap_or(1).max(1);
+    let plot = 160i64;
+    let width = 80 + months.len() as i64 * 56;
+    let mut svg = format!("<figure class=\"chart\"><svg role=\"img\" aria-labelledby=\"spend-title\" width=\"{width}\" height=\"240\" viewBox=\"0 0 {width} 240\" xmlns=\"http://www.w3.org/2000/svg\"><title id=\"spend-title\">Spend by funder and month: council in dark blue, NHS in light blue</title><line x1=\"40\" y1=\"170\" x2=\"{width}\" y2=\"170\" stroke=\"#4c6272\"/>");
+    for (i, (label, council, nhs)) in months.iter().enumerate() {
+        let x = 48 + i as i64 * 56;
+        let hc = council.0 * plot / max;
+        let hn = nhs.0 * plot / max;
+        svg.push_str(&format!(
+            "<rect x=\"{x}\" y=\"{yc}\" width=\"40\" height=\"{hc}\" fill=\"#003087\"><title>{label}: council {council}</title></rect><rect x=\"{x}\" y=\"{yn}\" width=\"40\" height=\"{hn}\" fill=\"#41b6e6\"><title>{label}: NHS {nhs}</title></rect><text x=\"{tx}\" y=\"188\" text-anchor=\"middle\">{label}</text>",
+            yc = 170 - hc,
+            yn = 170 - hc - hn,
+            tx = x + 20
+        ));
+    }
+    svg.push_str("<rect x=\"48\" y=\"210\" width=\"14\" height=\"14\" fill=\"#003087\"/><text x=\"68\" y=\"222\">Council</text><rect x=\"140\" y=\"210\" width=\"14\" height=\"14\" fill=\"#41b6e6\"/><text x=\"160\" y=\"222\">NHS</text></svg><figcaption>Spend on s117 services by funder and month (hover a bar for the amount; the table below has the figures)</figcaption></figure>");
+    svg
+}
+
+pub async fn funding_page(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<impl IntoResponse, AppError> {
+    use aftercare_core::Pence;
+    let cases = scoped_cases(&state, &s).await?;
+    let agreements = care_db::agreements(&state.db).await?;
+    let (from, to) = funding_range(state.today());
+    let lines = crate::costs::cost_lines(&cases, &agreements, from, to);
+    let by_month = crate::costs::totals_by(&lines, |l| l.month.clone());
+    let month_rows: Vec<(String, Pence, Pence)> = crate::costs::months(from, to)
+        .into_iter()
+        .map(|(y, m)| {
+            let key = format!("{y:04}-{m:02}");
+            let (c, n) = by_month.get(&key).copied().unwrap_or((Pence(0), Pence(0)));
+            let label = NaiveDate::from_ymd_opt(y, m, 1).map(|d| d.format("%b %y").to_string()).unwrap_or(key);
+            (label, c, n)
+        })
+        .collect();
+    let by_org = crate::costs::totals_by(&lines, |l| format!("{} / {}", l.council_code, l.nhs_code));
+    let mut by_person: BTreeMap<(String, i64), (Pence, Pence, std::collections::BTreeSet<String>)> = BTreeMap::new();
+    for l in &lines {
+        let e = by_person.entry((l.name.clone(), l.person_id)).or_insert((Pence(0), Pence(0), Default::default()));
+        e.0 = Pence(e.0.0 + l.council.0);
+        e.1 = Pence(e.1.0 + l.nhs.0);
+        e.2.insert(l.rule.clone());
+    }
+    Ok(FundingPage {
+        nav: Some(nav_for(&state, &s).await),
+        org_name: org_name(&state, &s).await,
+        from: long_date(from),
+        to: long_date(to),
+        chart: spend_chart(&month_rows),
+        months: month_rows.iter().map(|(l, c, n)| (l.clone(), c.to_string(), n.to_string(), Pence(c.0 + n.0).to_string())).collect(),
+        orgs: by_org.into_iter().map(|(k, (c, n))| (k, c.to_string(), n.to_string())).collect(),
+        people: by_person.into_iter().map(|((name, id), (c, n, rules))| (id, name, c.to_string(), n.to_string(), rules.into_iter().collect::<Vec<_>>().join(", "))).collect(),
+        agreements: agreements.iter().map(|a| (a.council_code.clone(), a.nhs_code.clone(), a.policy.clone(), long_date(a.effective_from), a.effective_to.map(long_date).unwrap_or_default())).collect(),
+    })
+}
+
+fn pounds(p: aftercare_core::Pence) -> String {
+    format!("{}{}.{:02}", if p.0 < 0 { "-" } else { "" }, p.0.abs() / 100, p.0.abs() % 100)
+}
+
+pub async fn funding_csv(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<Response, AppError> {
+    let cases = scoped_cases(&state, &s).await?;
+    let agreements = care_db::agreements(&state.db).await?;
+    let (from, to) = funding_range(state.today());
+    let rows: Vec<Vec<String>> = crate::costs::cost_lines(&cases, &agreements, from, to)
+        .into_iter()
+        .map(|l| vec![l.month, l.nhs_number, l.name, l.council_code, l.nhs_code, l.need, pounds(l.council), pounds(l.nhs), l.rule])
+        .collect();
+    Ok(csv_response("who-pays.csv", &["month", "nhs_number", "name", "council", "nhs_commissioner", "need", "council_owes", "nhs_owes", "rule"], &rows))
+}

@@ -323,6 +323,8 @@ pub fn app(state: AppState) -> Router {
         .route("/worklists/reviews.csv", get(care_pages::worklists_csv))
         .route("/monitoring", get(care_pages::monitoring))
         .route("/monitoring.csv", get(care_pages::monitoring_csv))
+        .route("/funding", get(care_pages::funding_page))
+        .route("/funding.csv", get(care_pages::funding_csv))
         .route("/finance/no-charge", get(care_pages::finance))
         .route("/finance/no-charge.csv", get(care_pages::finance_csv))
         .merge(crate::api::router())
