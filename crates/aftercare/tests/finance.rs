@@ -55,3 +55,74 @@ async fn reconcile_finds_charges_while_entitled_and_misdirected_s117_money() {
         );
     }
 }
+
+async fn with_plans(t: &TestDb) {
+    seed_orgs(&t.db).await;
+    add_user(&t.db, "lead", "E10000016", "lead_professional").await;
+    import(&t.db, REGISTER_CSV).await;
+    let people = aftercare::db::store::all_people(&t.db).await.unwrap();
+    let smith = people.iter().find(|p| p.family_name == "Smith").unwrap().id;
+    let c = Client::login(state(&t.db), "lead").await;
+    for (version, funder, cost) in [("0", "shared", "700"), ("1", "council", "70")] {
+        let r = c
+            .post_form(
+                &format!("/people/{smith}/plan/needs"),
+                &[("plan_version", version), ("aspect", "accommodation"), ("description", "support"), ("s117", "yes"), ("s117_reason", "two-stage test met"), ("weekly_cost", cost), ("start", "2024-04-01"), ("funder", funder)],
+            )
+            .await;
+        assert_eq!(r.status, axum::http::StatusCode::SEE_OTHER, "{}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn costs_split_by_the_agreement_in_force_and_invoice_in_arrears() {
+    for t in backends().await {
+        with_plans(&t).await;
+        let db = ["--database", t.url.as_str()];
+        // No agreement yet: shared needs split 50:50.
+        let out = bin().args(db).args(["funding", "costs", "--from", "2024-04-01", "--to", "2024-04-30"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        // £700 a week for 30 days is £3,000.00; half each. £70 a week council-funded: £300.00.
+        assert!(text.contains("2024-04,9434765919,E10000016,QKS,support,1500.00,1500.00,FUND-FIXED-50-50"), "{}: {text}", t.backend);
+        assert!(text.contains("2024-04,9434765919,E10000016,QKS,support,300.00,0.00,NEED-FUNDER-COUNCIL"), "{text}");
+        // An aligned budget from 1 April 2024: 53.93% council.
+        let out = bin().args(db).args(["funding", "agree", "--council", "E10000016", "--nhs", "QKS", "--policy", "aligned-bucks-2017", "--from", "2024-04-01"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = bin().args(db).args(["funding", "costs", "--from", "2024-04-01", "--to", "2024-04-30"]).output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains("support,1617.90,1382.10,FUND-BUCKS-ALIGNED-2017"));
+        // The quarterly invoice: per-client line, totals that add up, the quarter's fee.
+        let out = bin().args(db).args(["funding", "invoice", "--council", "E10000016", "--nhs", "QKS", "--year", "2024", "--quarter", "1"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+        assert_eq!(lines[0], vec!["client", "cost", "council", "nhs"]);
+        let total = lines.iter().find(|l| l[0] == "TOTAL").unwrap();
+        let cents = |s: &str| -> i64 { s.replace('.', "").parse().unwrap() };
+        assert_eq!(cents(total[2]) + cents(total[3]), cents(total[1]), "{text}");
+        assert!(lines.iter().any(|l| l[0] == "MANAGEMENT FEE" && l[1] == "6250.00"), "{text}");
+        let pdf = tempfile::NamedTempFile::new().unwrap();
+        let out = bin().args(db).args(["funding", "invoice", "--council", "E10000016", "--nhs", "QKS", "--year", "2024", "--quarter", "1", "--format", "pdf", "--output"]).arg(pdf.path()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(std::fs::read(pdf.path()).unwrap().starts_with(b"%PDF-1.4"));
+    }
+}
+
+#[tokio::test]
+async fn the_annual_sample_is_reproducible_and_resets_the_split() {
+    let t = sqlite().await;
+    with_plans(&t).await;
+    let db = ["--database", t.url.as_str()];
+    bin().args(db).args(["funding", "agree", "--council", "E10000016", "--nhs", "QKS", "--policy", "aligned-bucks-2017", "--from", "2024-04-01"]).output().unwrap();
+    let sample = |seed: &str| bin().args(db).args(["funding", "sample", "--council", "E10000016", "--nhs", "QKS", "--year", "2024", "--seed", seed]).output().unwrap().stdout;
+    assert_eq!(sample("7"), sample("7"), "seeded and reproducible");
+    let text = String::from_utf8(sample("7")).unwrap();
+    assert!(text.starts_with("case_ref,qualifies_for_health_funding,annual_cost") && text.contains("9434765919"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let outcomes = dir.path().join("outcomes.csv");
+    std::fs::write(&outcomes, "case_ref,qualifies_for_health_funding,annual_cost\n9434765919,yes,40000\nA,no,60000\n").unwrap();
+    let out = bin().args(db).args(["funding", "reset", "--council", "E10000016", "--nhs", "QKS", "--year", "2024", "--pooled-total", "12552310.16", "--outcomes"]).arg(&outcomes).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("new council share 60%") && text.contains("exceeds the threshold"), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&outcomes, "case_ref,qualifies_for_health_funding,annual_cost\nX,maybe,1\n").unwrap();
+    let out = bin().args(db).args(["funding", "reset", "--council", "E10000016", "--nhs", "QKS", "--year", "2024", "--outcomes"]).arg(&outcomes).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("row 2, column qualifies_for_health_funding"));
+}
