@@ -532,6 +532,40 @@ impl serde_json::ser::Formatter for MoneyFormatter {
     }
 }
 
+/// Writes objects with `resourceType`, `id`, `meta` and `url` first, as FHIR
+/// JSON is conventionally read, and the other members in name order.
+struct Ordered<'a>(&'a Value);
+
+const FIRST: [&str; 4] = ["resourceType", "id", "meta", "url"];
+
+impl Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(m) => {
+                let mut map = s.serialize_map(Some(m.len()))?;
+                for k in FIRST {
+                    if let Some(v) = m.get(k) {
+                        map.serialize_entry(k, &Ordered(v))?;
+                    }
+                }
+                for (k, v) in m.iter().filter(|(k, _)| !FIRST.contains(&k.as_str())) {
+                    map.serialize_entry(k, &Ordered(v))?;
+                }
+                map.end()
+            }
+            Value::Array(a) => {
+                let mut seq = s.serialize_seq(Some(a.len()))?;
+                for v in a {
+                    seq.serialize_element(&Ordered(v))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(s),
+        }
+    }
+}
+
 /// The bundle as pretty-printed JSON, money with two decimal places (`1500.00`).
 pub fn to_json(bundle: &Value) -> String {
     let mut out = Vec::new();
@@ -539,7 +573,7 @@ pub fn to_json(bundle: &Value) -> String {
         &mut out,
         MoneyFormatter(serde_json::ser::PrettyFormatter::new()),
     );
-    bundle.serialize(&mut ser).expect("a JSON value always serializes");
+    Ordered(bundle).serialize(&mut ser).expect("a JSON value always serializes");
     out.push(b'\n');
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
