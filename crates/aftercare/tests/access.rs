@@ -103,6 +103,9 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/worklists/reviews.csv",           303, Everyone(200)),
     route("GET",  "/monitoring",                      303, Everyone(200)),
     route("GET",  "/monitoring.csv",                  303, Everyone(200)),
+    route("GET",  "/finance/reconcile",               303, Roles(&["finance", "commissioner"], 200, 403)),
+    // The upload is multipart; a plain form body is refused before anything else.
+    route("POST", "/finance/reconcile",               303, Everyone(400)),
     route("GET",  "/funding",                         303, Everyone(200)),
     route("GET",  "/funding.csv",                     303, Everyone(200)),
     route("GET",  "/finance/no-charge",               303, Everyone(200)),

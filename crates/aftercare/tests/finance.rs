@@ -126,3 +126,47 @@ async fn the_annual_sample_is_reproducible_and_resets_the_split() {
     let out = bin().args(db).args(["funding", "reset", "--council", "E10000016", "--nhs", "QKS", "--year", "2024", "--outcomes"]).arg(&outcomes).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("row 2, column qualifies_for_health_funding"));
 }
+
+fn multipart(fields: &[(&str, Option<&str>, &str)]) -> (String, String) {
+    let boundary = "----aftercare-test-boundary";
+    let mut body = String::new();
+    for (name, file, value) in fields {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""));
+        if let Some(f) = file {
+            body.push_str(&format!("; filename=\"{f}\"\r\nContent-Type: text/csv"));
+        }
+        body.push_str(&format!("\r\n\r\n{value}\r\n"));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn the_reconciliation_page_shows_refunds_owed() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "finance", "E10000016", "finance").await;
+        add_user(&t.db, "auditor", "E10000016", "auditor").await;
+        import(&t.db, REGISTER_CSV).await;
+        let c = Client::login(state(&t.db), "finance").await;
+        assert!(c.get("/finance/reconcile").await.body.contains("enctype=\"multipart/form-data\""));
+        let charges = "nhs_number,charged_from,charged_to,amount,service\n9434765919,2023-04-01,2023-04-30,300.00,home care\n9434765919,2024-01-01,2024-01-31,31.00,meals\n";
+        let payments = "nhs_number,period_from,period_to,amount,payer,funding_stream\n";
+        let send = |token: String, charges: &'static str| {
+            let (ct, body) = multipart(&[("csrf_token", None, &token), ("charges", Some("charges.csv"), charges), ("payments", Some("payments.csv"), payments), ("as_of", None, "2025-01-01")]);
+            let req = axum::http::Request::builder().method("POST").uri("/finance/reconcile").header("content-type", ct).header("cookie", c.cookie.clone().unwrap()).body(axum::body::Body::from(body)).unwrap();
+            c.send(req)
+        };
+        let r = send(c.csrf.clone(), charges).await;
+        assert_eq!(r.status, axum::http::StatusCode::OK, "{}: {}", t.backend, r.body);
+        // £110.00 for 20–30 April 2023 plus £31.00 for January 2024.
+        assert!(r.body.contains("Ann Smith") && r.body.contains("£141.00"), "{}", r.body);
+        let r = send("forged".into(), charges).await;
+        assert_eq!(r.status, axum::http::StatusCode::FORBIDDEN);
+        let r = send(c.csrf.clone(), "nhs_number,charged_from,charged_to,amount\n123,2024-01-01,2024-01-02,1\n").await;
+        assert_eq!(r.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("row 2, column nhs_number"), "{}", r.body);
+        let auditor = Client::login(state(&t.db), "auditor").await;
+        assert_eq!(auditor.get("/finance/reconcile").await.status, axum::http::StatusCode::FORBIDDEN);
+    }
+}

@@ -808,3 +808,81 @@ pub async fn funding_csv(State(state): State<AppState>, CurrentUser(s): CurrentU
         .collect();
     Ok(csv_response("who-pays.csv", &["month", "nhs_number", "name", "council", "nhs_commissioner", "need", "council_owes", "nhs_owes", "rule"], &rows))
 }
+
+// ---------------------------------------------------------------- reconciliation
+
+pub struct ReconcileView {
+    pub refunds: Vec<(String, String, String)>,
+    pub findings: Vec<(String, String, String, String, String, usize)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reconcile.html")]
+struct ReconcilePage {
+    nav: Option<Nav>,
+    csrf_token: String,
+    error: Option<String>,
+    result: Option<ReconcileView>,
+}
+
+/// Finance officers and commissioners reconcile their own records.
+fn can_reconcile(s: &Session) -> Result<(), AppError> {
+    use crate::auth::Role;
+    if s.user.has(Role::Finance) || s.user.has(Role::Commissioner) { Ok(()) } else { Err(AppError::Forbidden("you do not have permission to reconcile finance records".into())) }
+}
+
+pub async fn reconcile_page(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<impl IntoResponse, AppError> {
+    can_reconcile(&s)?;
+    Ok(ReconcilePage { nav: Some(nav_for(&state, &s).await), csrf_token: s.csrf_token.clone(), error: None, result: None })
+}
+
+/// Reads the two uploads (multipart, with the CSRF token as a field) and
+/// shows the findings with the refund owed per person.
+pub async fn reconcile_submit(State(state): State<AppState>, CurrentUser(s): CurrentUser, mut multipart: axum::extract::Multipart) -> Result<Response, AppError> {
+    let mut fields: std::collections::HashMap<String, (String, Vec<u8>)> = std::collections::HashMap::new();
+    while let Some(field) = multipart.next_field().await.map_err(|_| AppError::BadRequest("bad_body", "the upload could not be read".into()))? {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().unwrap_or_default().to_string();
+        let bytes = field.bytes().await.map_err(|_| AppError::BadRequest("bad_body", "the upload could not be read".into()))?;
+        fields.insert(name, (file_name, bytes.to_vec()));
+    }
+    let token = fields.get("csrf_token").map(|(_, b)| String::from_utf8_lossy(b).to_string()).unwrap_or_default();
+    if !crate::auth::tokens_equal(&token, &s.csrf_token) {
+        return Err(AppError::Csrf);
+    }
+    can_reconcile(&s)?;
+    let page = |error: Option<String>, result: Option<ReconcileView>, nav: Nav| ReconcilePage { nav: Some(nav), csrf_token: s.csrf_token.clone(), error, result };
+    let as_of = match fields.get("as_of").map(|(_, b)| String::from_utf8_lossy(b).trim().to_string()).filter(|v| !v.is_empty()) {
+        None => state.today(),
+        Some(v) => match aftercare_core::parse_date(&v) {
+            Ok(d) => d,
+            Err(e) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(Some(format!("As of: {e}")), None, nav_for(&state, &s).await)).into_response()),
+        },
+    };
+    let file = |key: &str| fields.get(key).filter(|(_, b)| !b.is_empty()).cloned();
+    let (Some((cname, cbytes)), Some((pname, pbytes))) = (file("charges"), file("payments")) else {
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(Some("Choose both files: the charging records and the payments.".into()), None, nav_for(&state, &s).await)).into_response());
+    };
+    let (charges, payments) = match (aftercare_files::parse_charges(&cname, &cbytes), aftercare_files::parse_payments(&pname, &pbytes)) {
+        (Ok(c), Ok(p)) => (c, p),
+        (c, p) => {
+            let text = [c.err().map(|e| e.to_string()), p.err().map(|e| e.to_string())].into_iter().flatten().collect::<Vec<_>>().join("\n");
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(Some(text), None, nav_for(&state, &s).await)).into_response());
+        }
+    };
+    let entitled = crate::reconcile::entitled_periods(&state.db, as_of).await?;
+    let findings = crate::reconcile::reconcile(&entitled, &charges, &payments, as_of);
+    let people = crate::db::store::all_people(&state.db).await?;
+    let name_of = |nhs: &str| people.iter().find(|p| p.nhs_number.as_deref() == Some(nhs)).map(|p| format!("{} {}", p.given_name, p.family_name)).unwrap_or_default();
+    let mut refunds: BTreeMap<String, i64> = BTreeMap::new();
+    for f in findings.iter().filter(|f| f.kind == crate::reconcile::FindingKind::ChargedWhileEntitled) {
+        *refunds.entry(f.nhs_number.clone()).or_default() += f.amount.0;
+    }
+    let view = ReconcileView {
+        refunds: refunds.into_iter().map(|(n, p)| (n.clone(), name_of(&n), aftercare_core::Pence(p).to_string())).collect(),
+        findings: findings.iter().map(|f| (f.kind.as_str().replace('_', " "), f.nhs_number.clone(), f.from.to_string(), f.to.to_string(), f.amount.to_string(), f.line)).collect(),
+    };
+    let store_actor = s.user.actor();
+    crate::db::store::audit_alone(&state.db, &store_actor, crate::db::store::AuditEntry { action: "finance.reconciled", person_id: None, entity: "reconciliation", entity_id: None, reason: None, details: serde_json::json!({"charges": cname, "payments": pname, "as_of": as_of, "findings": findings.len()}) }).await?;
+    Ok(page(None, Some(view), nav_for(&state, &s).await).into_response())
+}

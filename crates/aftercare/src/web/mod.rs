@@ -323,6 +323,7 @@ pub fn app(state: AppState) -> Router {
         .route("/worklists/reviews.csv", get(care_pages::worklists_csv))
         .route("/monitoring", get(care_pages::monitoring))
         .route("/monitoring.csv", get(care_pages::monitoring_csv))
+        .route("/finance/reconcile", get(care_pages::reconcile_page).post(care_pages::reconcile_submit))
         .route("/funding", get(care_pages::funding_page))
         .route("/funding.csv", get(care_pages::funding_csv))
         .route("/finance/no-charge", get(care_pages::finance))
