@@ -5,6 +5,7 @@
 //! database) and so cannot fail for IO reasons. Everything here is a function
 //! from facts to decisions; the edges (storage, HTTP, CLI) live elsewhere.
 
+pub mod calendar;
 pub mod date;
 pub mod funding;
 pub mod money;
