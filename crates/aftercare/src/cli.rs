@@ -65,6 +65,9 @@ pub enum Command {
     /// Funding between the council and the NHS commissioner.
     #[command(subcommand)]
     Funding(FundingCommand),
+    /// Share the master list with partners, encrypted.
+    #[command(subcommand)]
+    Share(ShareCommand),
     /// Partnerships (a council and an NHS commissioner) and their policies.
     #[command(subcommand)]
     Partnerships(PartnershipsCommand),
@@ -281,6 +284,35 @@ pub enum FundingCommand {
         #[arg(long)]
         year: i32,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShareCommand {
+    /// Set the age public key (age1…) an organisation's copies are encrypted to.
+    Recipient {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        age_recipient: String,
+    },
+    /// Write the master list as at the first working day of a month, encrypted to the recipient, and record it.
+    Monthly {
+        #[arg(long)]
+        org: String,
+        /// YYYY-MM; this month if left out.
+        #[arg(long)]
+        month: Option<String>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+        /// Folder to write the encrypted file to.
+        #[arg(long, default_value = ".")]
+        out_dir: PathBuf,
+        /// For a daily timer: act only on the month's first working day, and only once per month.
+        #[arg(long)]
+        if_due: bool,
+    },
+    /// List what was shared with whom.
+    List,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]

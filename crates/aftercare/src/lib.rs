@@ -18,5 +18,6 @@ pub mod invoice;
 pub mod pdf;
 pub mod reconcile;
 pub mod register;
+pub mod sharing;
 pub mod views;
 pub mod web;

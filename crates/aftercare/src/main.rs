@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aftercare::auth::{self, parse_roles, roles_to_string};
-use aftercare::cli::{InvoiceFormat, FundingCommand, SplitFormat, DueFormat, PartnershipsCommand, ReviewsCommand, WhatIfArgs, AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
+use aftercare::cli::{ShareCommand, InvoiceFormat, FundingCommand, SplitFormat, DueFormat, PartnershipsCommand, ReviewsCommand, WhatIfArgs, AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
 use aftercare::db::Db;
 use aftercare::db::store::{self, Actor, NewUser, OrgRow};
 use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
@@ -423,6 +423,41 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             println!("current council share {}; new council share {} from {} sampled cases", r.current_council_share, r.new_council_share, sample.len());
             println!("on a pooled total of {pooled}: council {} now, {} at the new share; variance {}", r.current_council_pence, r.new_council_pence, aftercare_core::Pence(r.variance_pence));
             println!("{}", if r.exceeds_threshold { "the variance exceeds the threshold: refer to both bodies' governance" } else { "the variance is within the threshold" });
+        }
+        Command::Share(ShareCommand::Recipient { org, age_recipient }) => {
+            let db = open(&cli.database).await?;
+            if store::get_org(&db, &org).await?.is_none() {
+                bail!("no organisation `{org}`");
+            }
+            let actor = actor_for(&db, None).await?;
+            aftercare::sharing::set_recipient(&db, &actor, &org, &age_recipient).await?;
+            println!("copies for {org} will be encrypted to {}", age_recipient.trim());
+        }
+        Command::Share(ShareCommand::Monthly { org, month, format, out_dir, if_due }) => {
+            use chrono::Datelike;
+            let db = open(&cli.database).await?;
+            let now = today();
+            let month = month.unwrap_or_else(|| format!("{:04}-{:02}", now.year(), now.month()));
+            if if_due && aftercare::sharing::sharing_date(&month)? != now {
+                println!("not due: the share for {month} is made on its first working day");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let actor = actor_for(&db, None).await?;
+            let fmt = if format == Format::Csv { aftercare::sharing::ShareFormat::Csv } else { aftercare::sharing::ShareFormat::Xlsx };
+            match aftercare::sharing::share_monthly(&db, &actor, &org, &month, fmt, if_due, now).await? {
+                None => println!("already shared {month} with {org}"),
+                Some(share) => {
+                    let path = out_dir.join(&share.record.file_name);
+                    std::fs::write(&path, &share.encrypted).with_context(|| format!("failed to write {}", path.display()))?;
+                    println!("wrote {} ({} people as at {}, encrypted to {org}; SHA-256 of the contents {})", path.display(), share.record.rows, share.record.as_of, share.record.sha256);
+                }
+            }
+        }
+        Command::Share(ShareCommand::List) => {
+            let db = open(&cli.database).await?;
+            for s in aftercare::sharing::shares(&db, None).await? {
+                println!("{}\t{}\t{}\t{} rows\t{}\t{}\t{}", s.shared_at.format("%Y-%m-%d %H:%M"), s.recipient_org, s.month, s.rows, s.file_name, s.sha256, s.shared_by);
+            }
         }
         Command::Funding(FundingCommand::Policies) => {
             for p in aftercare_core::funding::policies() {

@@ -221,7 +221,7 @@ fn assessment_page_for(state_nav: Nav, s: &Session, id: i64, name: String, a: Op
         },
         problems: a.as_ref().map(|a| a.problems()).unwrap_or_default(),
         errors,
-        assessed_on: value("assessed_on").unwrap_or_default(),
+        assessed_on: value("assessed_on").or_else(|| a.as_ref().map(|a| a.assessed_on.to_string())).unwrap_or_default(),
         aspects,
         participants: vec![
             ("person", "The person took part", checked("person", p.person)),
@@ -315,6 +315,8 @@ fn need_fields(f: &NeedFields, errors: &FieldErrors) -> Vec<FieldSpec> {
 }
 
 async fn plan_page_for(state: &AppState, s: &Session, id: i64, form: &NeedFields, errors: FieldErrors) -> Result<PlanPage, AppError> {
+    // Errors that belong to no field of the "add a need" form point at the plan itself.
+    let errors: FieldErrors = errors.into_iter().map(|(f, r)| (if matches!(f.as_str(), "plan_version" | "need") { "free".to_string() } else { f }, r)).collect();
     let name = person_name(state, s, id).await?;
     let today = state.today();
     let current = care_db::current_plan(&state.db, id).await?;
@@ -417,7 +419,7 @@ pub async fn plan_end_need(State(state): State<AppState>, Path(id): Path<i64>, C
     let expected: i64 = f.plan_version.trim().parse().unwrap_or(0);
     let outcome = match (f.index.trim().parse::<usize>(), aftercare_core::parse_date(&f.on)) {
         (Ok(index), Ok(on)) => care::change_plan(&state.db, &s.user, id, expected, PlanChange::EndNeed { index, on }, Some("need ended")).await?,
-        (_, Err(e)) => Err(vec![("end".to_string(), format!("end date: {e}"))]),
+        (_, Err(e)) => Err(vec![("free".to_string(), format!("end date: {e}"))]),
         (Err(_), _) => Err(vec![("need".to_string(), "no such need".to_string())]),
     };
     match outcome {

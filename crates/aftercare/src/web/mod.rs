@@ -22,6 +22,7 @@ use crate::register::RegisterError;
 pub mod care_pages;
 pub mod fact_pages;
 pub mod pages;
+pub mod share_pages;
 
 pub const SESSION_COOKIE: &str = "aftercare_session";
 pub const LOGIN_CSRF_COOKIE: &str = "aftercare_login_csrf";
@@ -324,6 +325,10 @@ pub fn app(state: AppState) -> Router {
         .route("/monitoring", get(care_pages::monitoring))
         .route("/monitoring.csv", get(care_pages::monitoring_csv))
         .route("/finance/reconcile", get(care_pages::reconcile_page).post(care_pages::reconcile_submit))
+        .route("/shared", get(share_pages::shared_page))
+        .route("/shared/master-list.csv", get(share_pages::shared_csv))
+        .route("/shared/master-list.xlsx", get(share_pages::shared_xlsx))
+        .route("/enquiry", get(share_pages::enquiry_page).post(share_pages::enquiry_submit))
         .route("/funding", get(care_pages::funding_page))
         .route("/funding.csv", get(care_pages::funding_csv))
         .route("/finance/no-charge", get(care_pages::finance))

@@ -1,0 +1,176 @@
+//! Sharing the register with partners (SPEC 9): the master list as at the
+//! first working day of each month, encrypted to the recipient with `age`
+//! when it leaves the system and recorded (what, when, to whom, and a hash
+//! of what was sent); the same list in the product for partners to see
+//! without email; and status enquiries, answered only with a stated reason,
+//! which is logged.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use aftercare_core::calendar;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::FromRow;
+
+use crate::db::store::{self, Actor, AuditEntry};
+use crate::db::{Db, DbError};
+use crate::export::{self, ExportView, REGISTER_HEADERS};
+use crate::{on_pool, on_tx};
+
+/// Why a share could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ShareError {
+    #[error("`{0}` is not a month in the form YYYY-MM")]
+    Month(String),
+    #[error("{0} has no age recipient key: add one with `aftercare share recipients add`")]
+    NoRecipient(String),
+    #[error("the age recipient key is not valid: {0}")]
+    BadKey(String),
+    #[error("encryption failed: {0}")]
+    Encrypt(String),
+    #[error("could not write the spreadsheet: {0}")]
+    File(#[from] aftercare_files::FileError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct ShareRow {
+    pub id: i64,
+    pub month: String,
+    pub as_of: NaiveDate,
+    pub recipient_org: String,
+    pub format: String,
+    pub rows: i64,
+    pub sha256: String,
+    pub file_name: String,
+    pub shared_at: DateTime<Utc>,
+    pub shared_by: String,
+}
+
+/// Parses `YYYY-MM` into the first working day of that month.
+pub fn sharing_date(month: &str) -> Result<NaiveDate, ShareError> {
+    let bad = || ShareError::Month(month.to_string());
+    let (y, m) = month.trim().split_once('-').ok_or_else(bad)?;
+    let (y, m): (i32, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if y < 1900 || y > 9999 {
+        return Err(bad());
+    }
+    calendar::first_working_day_of_month(y, m).ok_or_else(bad)
+}
+
+/// The people an organisation has a part in, by NHS number or local id.
+async fn identifiers_for(db: &Db, org: &str) -> Result<HashSet<String>, DbError> {
+    let rows: Vec<(Option<String>, Option<String>)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT p.nhs_number, p.local_id FROM people p JOIN person_orgs o ON o.person_id = p.id WHERE o.org_code = $1")
+        .bind(org).fetch_all(p).await)?;
+    Ok(rows.into_iter().flat_map(|(n, l)| [n, l]).flatten().collect())
+}
+
+/// The master list for an organisation as at `as_of`: facts dated on or
+/// before that day, with today's corrections (`known_now`), so a list made
+/// later for an earlier month carries what we now know about that date. On
+/// the sharing day itself the two views are the same.
+pub async fn master_list(db: &Db, org: &str, as_of: NaiveDate, today: NaiveDate) -> Result<Vec<Vec<String>>, DbError> {
+    let ids = identifiers_for(db, org).await?;
+    let rows = export::register_rows(db, ExportView { as_of, historical: as_of < today, known_now: true }).await?;
+    Ok(rows.into_iter().filter(|r| ids.contains(&r[0]) || ids.contains(&r[1])).collect())
+}
+
+pub async fn set_recipient(db: &Db, actor: &Actor, org: &str, key: &str) -> Result<(), ShareError> {
+    age::x25519::Recipient::from_str(key.trim()).map_err(|e| ShareError::BadKey(e.to_string()))?;
+    let mut tx = db.begin_write().await?;
+    on_tx!(tx, c => sqlx::query("INSERT INTO share_recipients (org_code, age_recipient, added_at, added_by) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (org_code) DO UPDATE SET age_recipient = excluded.age_recipient, added_at = excluded.added_at, added_by = excluded.added_by")
+        .bind(org).bind(key.trim()).bind(store::now()).bind(&actor.username).execute(c).await.map(|r| r.rows_affected())).map_err(DbError::from)?;
+    store::append_audit(&mut tx, actor, AuditEntry { action: "share.recipient_set", person_id: None, entity: "share_recipient", entity_id: Some(org.to_string()), reason: None, details: json!({"org": org, "age_recipient": key.trim()}) }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn shares(db: &Db, org: Option<&str>) -> Result<Vec<ShareRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM shares WHERE ($1 IS NULL OR recipient_org = $1) ORDER BY id DESC").bind(org).fetch_all(p).await)?)
+}
+
+/// The file format of a share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareFormat {
+    Csv,
+    Xlsx,
+}
+
+/// A share made: the encrypted bytes to deliver and the record kept.
+pub struct Share {
+    pub encrypted: Vec<u8>,
+    pub record: ShareRow,
+}
+
+/// Makes the monthly share for an organisation: the master list as at the
+/// first working day of `month`, encrypted to its age key, and recorded.
+/// Returns None when `only_once` and that month was already shared with it.
+pub async fn share_monthly(db: &Db, actor: &Actor, org: &str, month: &str, format: ShareFormat, only_once: bool, today: NaiveDate) -> Result<Option<Share>, ShareError> {
+    let as_of = sharing_date(month)?;
+    let month = format!("{:04}-{:02}", as_of.year(), as_of.month());
+    if only_once && shares(db, Some(org)).await?.iter().any(|s| s.month == month) {
+        return Ok(None);
+    }
+    let key: Option<String> = on_pool!(db, p => sqlx::query_scalar("SELECT age_recipient FROM share_recipients WHERE org_code = $1").bind(org).fetch_optional(p).await).map_err(DbError::from)?;
+    let key = key.ok_or_else(|| ShareError::NoRecipient(org.to_string()))?;
+    let recipient = age::x25519::Recipient::from_str(&key).map_err(|e| ShareError::BadKey(e.to_string()))?;
+    let rows = master_list(db, org, as_of, today).await?;
+    let plain = match format {
+        ShareFormat::Csv => aftercare_files::write_csv(&REGISTER_HEADERS, &rows),
+        ShareFormat::Xlsx => aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)?,
+    };
+    let sha = hex::encode(Sha256::digest(&plain));
+    let encrypted = age::encrypt(&recipient, &plain).map_err(|e| ShareError::Encrypt(e.to_string()))?;
+    let ext = if format == ShareFormat::Csv { "csv" } else { "xlsx" };
+    let file_name = format!("s117-register-{org}-{month}.{ext}.age");
+    let mut tx = db.begin_write().await?;
+    let at = store::now();
+    let id: i64 = on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO shares (month, as_of, recipient_org, format, rows, sha256, file_name, shared_at, shared_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
+        .bind(&month).bind(as_of).bind(org).bind(ext).bind(rows.len() as i64).bind(&sha).bind(&file_name).bind(at).bind(&actor.username)
+        .fetch_one(c).await).map_err(DbError::from)?;
+    store::append_audit(&mut tx, actor, AuditEntry { action: "share.monthly", person_id: None, entity: "share", entity_id: Some(id.to_string()), reason: None, details: json!({"to": org, "month": month, "as_of": as_of, "rows": rows.len(), "sha256": sha, "format": ext}) }).await?;
+    tx.commit().await?;
+    let record = ShareRow { id, month, as_of, recipient_org: org.to_string(), format: ext.to_string(), rows: rows.len() as i64, sha256: sha, file_name, shared_at: at, shared_by: actor.username.clone() };
+    Ok(Some(Share { encrypted, record }))
+}
+
+/// The answer to "is this person s117, and who is responsible?".
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StatusAnswer {
+    pub nhs_number: String,
+    pub on_register: bool,
+    pub eligible: bool,
+    pub entitled: bool,
+    pub responsible_council: Option<String>,
+    pub council_rule: Option<String>,
+    pub responsible_nhs_commissioner: Option<String>,
+    pub nhs_rule: Option<String>,
+}
+
+/// Answers a status enquiry from a partner user, who must give a reason
+/// (10 characters or more); the enquiry and its reason are logged whether
+/// or not the person is found.
+pub async fn status_enquiry(db: &Db, actor: &Actor, nhs: &aftercare_core::NhsNumber, reason: &str) -> Result<StatusAnswer, DbError> {
+    let person = store::all_people(db).await?.into_iter().find(|p| p.nhs_number.as_deref() == Some(nhs.as_str()));
+    store::audit_alone(db, actor, AuditEntry { action: "status.enquiry", person_id: person.as_ref().map(|p| p.id), entity: "person", entity_id: person.as_ref().map(|p| p.id.to_string()), reason: Some(reason), details: json!({"found": person.is_some()}) }).await?;
+    Ok(match person {
+        None => StatusAnswer { nhs_number: nhs.to_string(), on_register: false, eligible: false, entitled: false, responsible_council: None, council_rule: None, responsible_nhs_commissioner: None, nhs_rule: None },
+        Some(p) => StatusAnswer {
+            nhs_number: nhs.to_string(),
+            on_register: true,
+            eligible: p.eligible,
+            entitled: p.entitled,
+            responsible_council: p.council_code,
+            council_rule: p.council_rule,
+            responsible_nhs_commissioner: p.nhs_code,
+            nhs_rule: p.nhs_rule,
+        },
+    })
+}
