@@ -286,6 +286,12 @@ pub async fn change_plan(db: &Db, user: &User, person_id: i64, expected_version:
         Some(row) => plan_of(&row)?,
         None => CarePlan::default(),
     };
+    if let PlanChange::EndNeed { index, .. } = &change
+        && plan.needs.get(*index).is_some()
+        && let Some(why) = crate::disputes::funding_locked(db, person_id).await?
+    {
+        return Ok(Err(err("need", format!("this need cannot end now: {why}"))));
+    }
     let summary = match change {
         PlanChange::AddNeed(need) => {
             let s = json!({"added": need});

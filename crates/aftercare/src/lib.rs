@@ -11,6 +11,8 @@ pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod derive;
+pub mod disputes;
+pub mod endings;
 pub mod export;
 pub mod facts;
 pub mod fhir;

@@ -99,6 +99,14 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/people/{id}/reviews/new",         303, Everyone(200)),
     route("POST", "/people/{id}/reviews",             303, Roles(PLANNERS, 303, 422)),
     route("POST", "/people/{id}/transforming-care",   303, Roles(NAMERS, 303, 403)),
+    route("GET",  "/people/{id}/endings",             303, Everyone(200)),
+    // Without a review finding after-care no longer needed, every proposal is refused on a field.
+    route("POST", "/people/{id}/endings",             303, Everyone(422)),
+    // {pid} stands for a proposal that does not exist; {kind} for the person's letter.
+    route("POST", "/endings/{pid}/decisions",         303, Everyone(404)),
+    route("GET",  "/endings/{pid}/letters/{kind}",    303, Everyone(404)),
+    // Nothing has ended, so there is nothing to reinstate.
+    route("POST", "/people/{id}/reinstate",           303, Everyone(422)),
     route("GET",  "/worklists",                       303, Everyone(200)),
     route("GET",  "/worklists/reviews.csv",           303, Everyone(200)),
     route("GET",  "/monitoring",                      303, Everyone(200)),
@@ -261,7 +269,7 @@ impl World {
     /// Sends one request as `user` (None: not signed in) and returns the reply.
     async fn send(&mut self, user: Option<&str>, method: &str, path: &str) -> Reply {
         let template = path;
-        let path = path.replace("{id}", &self.smith.to_string());
+        let path = path.replace("{id}", &self.smith.to_string()).replace("{pid}", "999999").replace("{kind}", "person");
         let api = path.starts_with("/api/v1/");
         let body = self.body(template.split('?').next().unwrap(), user.unwrap_or("nobody"));
         let own;

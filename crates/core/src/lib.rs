@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod date;
+pub mod disputes;
 pub mod funding;
 pub mod money;
 pub mod nhs_number;

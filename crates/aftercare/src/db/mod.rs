@@ -16,6 +16,8 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub mod care;
+pub mod disputes;
+pub mod endings;
 pub mod store;
 
 /// A storage failure. The HTTP edge maps it to a 500 without its text.

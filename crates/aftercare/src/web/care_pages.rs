@@ -481,6 +481,7 @@ struct WorklistsPage {
     no_s117: Vec<care::WorkItem>,
     interim: Vec<care::WorkItem>,
     lists: Vec<(&'static str, &'static str, Vec<care::WorkItem>)>,
+    disputes: Vec<crate::disputes::OpenDispute>,
 }
 
 #[derive(Deserialize)]
@@ -546,6 +547,7 @@ pub async fn worklists(State(state): State<AppState>, CurrentUser(s): CurrentUse
         no_plan,
         no_s117,
         interim,
+        disputes: crate::disputes::open_for_org(&state.db, &s.user.org_code, today).await?,
     })
 }
 

@@ -20,6 +20,8 @@ use crate::db::{Db, DbError, store};
 use crate::register::RegisterError;
 
 pub mod care_pages;
+pub mod dispute_pages;
+pub mod ending_pages;
 pub mod fact_pages;
 pub mod pages;
 pub mod share_pages;
@@ -320,6 +322,14 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/reviews/new", get(care_pages::review_new))
         .route("/people/{id}/reviews", post(care_pages::review_create))
         .route("/people/{id}/transforming-care", post(care_pages::transforming_care))
+        .route("/people/{id}/endings", get(ending_pages::endings_page).post(ending_pages::propose))
+        .route("/endings/{pid}/decisions", post(ending_pages::decide))
+        .route("/endings/{pid}/letters/{kind}", get(ending_pages::letter))
+        .route("/people/{id}/reinstate", post(ending_pages::reinstate))
+        .route("/people/{id}/disputes", get(dispute_pages::disputes_page).post(dispute_pages::open))
+        .route("/people/{id}/disputes/new", get(dispute_pages::open_form))
+        .route("/people/{id}/disputes/escalate", get(dispute_pages::escalate_form).post(dispute_pages::escalate))
+        .route("/people/{id}/disputes/resolve", get(dispute_pages::resolve_form).post(dispute_pages::resolve))
         .route("/worklists", get(care_pages::worklists))
         .route("/worklists/reviews.csv", get(care_pages::worklists_csv))
         .route("/monitoring", get(care_pages::monitoring))
