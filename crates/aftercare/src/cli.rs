@@ -65,6 +65,9 @@ pub enum Command {
     /// Funding between the council and the NHS commissioner.
     #[command(subcommand)]
     Funding(FundingCommand),
+    /// Letter templates a partnership can change.
+    #[command(subcommand)]
+    Letters(LettersCommand),
     /// Share the master list with partners, encrypted.
     #[command(subcommand)]
     Share(ShareCommand),
@@ -283,6 +286,27 @@ pub enum FundingCommand {
         pooled_total: Option<String>,
         #[arg(long)]
         year: i32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LettersCommand {
+    /// Print the template in use for a council (its own, or the built-in one).
+    Show {
+        #[arg(long)]
+        council: String,
+        /// person, person_easy_read, mha_office, gp, providers, council_finance or factsheet.
+        #[arg(long)]
+        kind: String,
+    },
+    /// Replace a council's template with the text of a file. Placeholders: {name}, {nhs_number}, {end_date}, {council}, {nhs}, {reasons}, {today}.
+    Set {
+        #[arg(long)]
+        council: String,
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        file: PathBuf,
     },
 }
 

@@ -382,8 +382,33 @@ pub fn default_template(kind: &str) -> &'static str {
         "gp" => "Dear Doctor,\n\n{name}, NHS number {nhs_number}\n\nSection 117 after-care for your patient ended on {end_date} by the joint decision of {council} and {nhs}. If your patient's mental health deteriorates, you can ask for after-care to be reinstated, urgently if needed.\n\nReasons: {reasons}",
         "providers" => "To the providers of after-care\n\n{name}, NHS number {nhs_number}\n\nSection 117 after-care ended on {end_date}. Services provided from that date are no longer funded under section 117; the commissioners will confirm any continuing arrangements.",
         "council_finance" => "To council finance\n\n{name}, NHS number {nhs_number}\n\nSection 117 after-care ended on {end_date}. Services before that date were free under section 117 and must not be charged for. Any services from that date may be assessed for charging under the Care Act 2014.",
+        "factsheet" => "Section 117 after-care: what it means for you\n\nThis fact sheet is for {name}.\n\nYou were detained in hospital under a section of the Mental Health Act 1983 that gives you the right to after-care under section 117 when you leave hospital. After-care is the help you need because of your mental health, to stay well and out of hospital.\n\nIt is free. Nobody may charge you for after-care provided under section 117, including medication for your mental health and specialist accommodation you need because of it. You should not be asked to claim housing benefit for s117 specialist accommodation.\n\nWho is responsible for your after-care: {council} and {nhs}. They must plan it with you, name a lead professional (care co-ordinator), write an after-care plan and review it.\n\nYour views count. You can have an independent mental health advocate (IMHA) to help you. Your carer or nearest relative can be involved if you agree.\n\nAfter-care lasts until both {council} and {nhs} agree you no longer need it, after a review with you. It cannot end just because you left specialist services, because time has passed, or because you are no longer on a community treatment order. It cannot end while you are on a community treatment order.\n\nIf it ends too soon, you, your GP or anyone working with you can ask for it to be reinstated.\n\nIf you are unhappy, you can complain to {council} or {nhs}, and then to the Local Government and Social Care Ombudsman or the Parliamentary and Health Service Ombudsman.\n\nContact: {council_contact}; {nhs_contact}.",
         _ => "",
     }
+}
+
+/// A fact sheet for a person about their s117 rights and who is
+/// responsible, from the council's template (or the built-in one).
+pub async fn factsheet(db: &Db, person_id: i64, today: NaiveDate) -> Result<Option<Letter>, DbError> {
+    let Some(person) = store::get_person(db, person_id).await? else { return Ok(None) };
+    let orgs = store::list_orgs(db).await?;
+    let contact = |code: &Option<String>| match code.as_ref().and_then(|c| orgs.iter().find(|o| &o.code == c)) {
+        Some(o) => format!("{}{}", o.name, o.address.as_ref().map(|a| format!(", {a}")).unwrap_or_default()),
+        None => "the MHA office".to_string(),
+    };
+    let name_of = |code: &Option<String>| code.as_ref().and_then(|c| orgs.iter().find(|o| &o.code == c)).map(|o| o.name.clone()).unwrap_or_else(|| "the responsible bodies".into());
+    let template = match &person.council_code {
+        Some(c) => q::letter_template(db, c, "factsheet").await?.unwrap_or_else(|| default_template("factsheet").to_string()),
+        None => default_template("factsheet").to_string(),
+    };
+    let body = template
+        .replace("{name}", &format!("{} {}", person.given_name, person.family_name))
+        .replace("{council_contact}", &contact(&person.council_code))
+        .replace("{nhs_contact}", &contact(&person.nhs_code))
+        .replace("{council}", &name_of(&person.council_code))
+        .replace("{nhs}", &name_of(&person.nhs_code))
+        .replace("{today}", &aftercare_core::date::long_date(today));
+    Ok(Some(Letter { kind: "factsheet", title: "Section 117 after-care: fact sheet".into(), body }))
 }
 
 /// A letter filled in for a proposal that ended after-care.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aftercare::auth::{self, parse_roles, roles_to_string};
-use aftercare::cli::{ShareCommand, InvoiceFormat, FundingCommand, SplitFormat, DueFormat, PartnershipsCommand, ReviewsCommand, WhatIfArgs, AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
+use aftercare::cli::{LettersCommand, ShareCommand, InvoiceFormat, FundingCommand, SplitFormat, DueFormat, PartnershipsCommand, ReviewsCommand, WhatIfArgs, AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
 use aftercare::db::Db;
 use aftercare::db::store::{self, Actor, NewUser, OrgRow};
 use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
@@ -452,6 +452,31 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     println!("wrote {} ({} people as at {}, encrypted to {org}; SHA-256 of the contents {})", path.display(), share.record.rows, share.record.as_of, share.record.sha256);
                 }
             }
+        }
+        Command::Letters(LettersCommand::Show { council, kind }) => {
+            let db = open(&cli.database).await?;
+            if !aftercare::endings::LETTER_KINDS.iter().any(|(k, _)| *k == kind) && kind != "factsheet" {
+                bail!("unknown letter `{kind}`");
+            }
+            let own = aftercare::db::endings::letter_template(&db, &council, &kind).await?;
+            print!("{}", own.unwrap_or_else(|| aftercare::endings::default_template(&kind).to_string()));
+            println!();
+        }
+        Command::Letters(LettersCommand::Set { council, kind, file }) => {
+            let db = open(&cli.database).await?;
+            if !aftercare::endings::LETTER_KINDS.iter().any(|(k, _)| *k == kind) && kind != "factsheet" {
+                bail!("unknown letter `{kind}`");
+            }
+            if store::get_org(&db, &council).await?.is_none() {
+                bail!("no organisation `{council}`");
+            }
+            let body = std::fs::read_to_string(&file).with_context(|| format!("failed to read {}", file.display()))?;
+            let actor = actor_for(&db, None).await?;
+            let mut tx = db.begin_write().await?;
+            aftercare::db::endings::set_letter_template(&mut tx, &council, &kind, &body, &actor).await?;
+            store::append_audit(&mut tx, &actor, store::AuditEntry { action: "letter_template.set", person_id: None, entity: "letter_template", entity_id: Some(format!("{council}:{kind}")), reason: None, details: serde_json::json!({"council": council, "kind": kind, "body": body}) }).await?;
+            tx.commit().await?;
+            println!("saved the {kind} letter for {council}");
         }
         Command::Share(ShareCommand::List) => {
             let db = open(&cli.database).await?;

@@ -107,6 +107,17 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/endings/{pid}/letters/{kind}",    303, Everyone(404)),
     // Nothing has ended, so there is nothing to reinstate.
     route("POST", "/people/{id}/reinstate",           303, Everyone(422)),
+    route("GET",  "/people/{id}/disputes",            303, Everyone(200)),
+    route("GET",  "/people/{id}/disputes/new",        303, Everyone(200)),
+    // The users here are all of the trust (RXY), never a party to a dispute: a valid
+    // council-against-council dispute is refused on a field, whatever the role.
+    route("POST", "/people/{id}/disputes",            303, Everyone(422)),
+    route("GET",  "/people/{id}/disputes/escalate",   303, Everyone(200)),
+    // No dispute is open about the person, so there is nothing to escalate or resolve.
+    route("POST", "/people/{id}/disputes/escalate",   303, Everyone(422)),
+    route("GET",  "/people/{id}/disputes/resolve",    303, Everyone(200)),
+    route("POST", "/people/{id}/disputes/resolve",    303, Everyone(422)),
+    route("GET",  "/people/{id}/factsheet",           303, Everyone(200)),
     route("GET",  "/worklists",                       303, Everyone(200)),
     route("GET",  "/worklists/reviews.csv",           303, Everyone(200)),
     route("GET",  "/monitoring",                      303, Everyone(200)),
@@ -248,6 +259,15 @@ impl World {
                 ("funder", "shared".into()),
             ],
             "/people/{id}/plan/end" => vec![("plan_version", "1".into()), ("index", "0".into()), ("on", "2024-06-01".into())],
+            "/people/{id}/disputes" => vec![
+                ("subject", "ordinary_residence".into()),
+                ("party_a", "E10000016".into()),
+                ("party_b", "E10000019".into()),
+                ("funding_now", "party_a".into()),
+                ("note", "residence before detention disputed".into()),
+            ],
+            "/people/{id}/disputes/escalate" => vec![("dispute", "1".into()), ("note", "no agreement".into())],
+            "/people/{id}/disputes/resolve" => vec![("dispute", "1".into()), ("found_responsible", "E10000016".into()), ("resolution", "agreed".into())],
             "/people/{id}/reviews" => vec![
                 ("held_on", "2023-05-30".into()),
                 ("attendees", "the person, care co-ordinator".into()),

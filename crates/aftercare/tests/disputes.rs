@@ -221,6 +221,17 @@ async fn parties_of_the_wrong_kind_and_people_who_are_not_parties_are_refused() 
             );
             assert!(r.body.contains(want), "{}: wanted `{want}`: {}", t.backend, r.body);
         }
+        // Every dispute form needs the session's CSRF token.
+        for form in ["", "/escalate", "/resolve"] {
+            let mut fields = or_dispute("party_a", "");
+            fields.push((
+                "csrf_token",
+                "0000000000000000000000000000000000000000000000000000000000000000",
+            ));
+            let r = kent.post_form(&format!("{path}{form}"), &fields).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{}: {form}", t.backend);
+            assert!(r.body.contains("csrf_failed"), "{}", r.body);
+        }
         // Without a note saying why, nothing is opened either.
         let r = kent.post_form(&path, &or_dispute("party_a", "")[..6]).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -167,3 +167,21 @@ async fn a_partnership_that_asks_for_qa_ratification_needs_it() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(derivation(&t, w.smith).await.entitlements[0].end.map(|d| d.to_string()).as_deref(), Some("2024-06-20"));
 }
+
+#[tokio::test]
+async fn the_fact_sheet_names_the_responsible_bodies_and_the_rights() {
+    let t = sqlite().await;
+    let w = world(&t).await;
+    let page = w.lead.get(&format!("/people/{}/factsheet", w.smith)).await.body;
+    assert!(page.contains("Kent County Council") && page.contains("NHS Kent and Medway ICB") && page.contains("It is free"), "{page}");
+    let pdf = w.lead.get(&format!("/people/{}/factsheet?format=pdf", w.smith)).await;
+    assert!(pdf.body.starts_with("%PDF-1.4"));
+    // A partnership's own template replaces the built-in one.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("factsheet.txt");
+    std::fs::write(&file, "Kent's own fact sheet for {name}: {council}.").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aftercare")).args(["--database", &t.url, "letters", "set", "--council", "E10000016", "--kind", "factsheet", "--file"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = w.lead.get(&format!("/people/{}/factsheet", w.smith)).await.body;
+    assert!(page.contains("Kent&#39;s own fact sheet for Ann Smith: Kent County Council.") || page.contains("Kent's own fact sheet for Ann Smith: Kent County Council."), "{page}");
+}

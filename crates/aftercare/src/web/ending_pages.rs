@@ -191,3 +191,13 @@ pub async fn letter(State(state): State<AppState>, CurrentUser(s): CurrentUser, 
     }
     Ok(LetterPage { nav: Some(nav_for(&state, &s).await), person_id: p.person_id, title: l.title, paragraphs: l.body.split("\n\n").map(String::from).collect() }.into_response())
 }
+
+pub async fn factsheet(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>, Query(fq): Query<FormatQuery>) -> Result<Response, AppError> {
+    person_name(&state, &s, id).await?;
+    let l = endings::factsheet(&state.db, id, state.today()).await?.ok_or(AppError::NotFound)?;
+    if fq.format == "pdf" {
+        let bytes = endings::letter_pdf(&l, state.today());
+        return Ok(([(header::CONTENT_TYPE, "application/pdf".to_string()), (header::CONTENT_DISPOSITION, "inline; filename=\"s117-fact-sheet.pdf\"".to_string())], bytes).into_response());
+    }
+    Ok(LetterPage { nav: Some(nav_for(&state, &s).await), person_id: id, title: l.title, paragraphs: l.body.split("\n\n").map(String::from).collect() }.into_response())
+}

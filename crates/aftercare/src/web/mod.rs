@@ -326,6 +326,7 @@ pub fn app(state: AppState) -> Router {
         .route("/endings/{pid}/decisions", post(ending_pages::decide))
         .route("/endings/{pid}/letters/{kind}", get(ending_pages::letter))
         .route("/people/{id}/reinstate", post(ending_pages::reinstate))
+        .route("/people/{id}/factsheet", get(ending_pages::factsheet))
         .route("/people/{id}/disputes", get(dispute_pages::disputes_page).post(dispute_pages::open))
         .route("/people/{id}/disputes/new", get(dispute_pages::open_form))
         .route("/people/{id}/disputes/escalate", get(dispute_pages::escalate_form).post(dispute_pages::escalate))
