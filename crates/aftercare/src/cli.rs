@@ -218,21 +218,27 @@ pub enum FundingCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: SplitFormat,
     },
-    /// List the built-in funding policies.
-    Policies,
+    /// List the built-in funding policies, or print one as JSON to adapt (`--json NAME`).
+    Policies {
+        #[arg(long)]
+        json: Option<String>,
+    },
     /// Record a funding agreement between a council and an NHS commissioner.
     Agree {
         #[arg(long)]
         council: String,
         #[arg(long)]
         nhs: String,
-        /// A built-in policy (see `funding policies`).
-        #[arg(long)]
+        /// A built-in policy (see `funding policies`), unless --policy-file is given.
+        #[arg(long, default_value = "")]
         policy: String,
         #[arg(long, value_parser = parse_date_arg)]
         from: NaiveDate,
         #[arg(long, value_parser = parse_date_arg)]
         to: Option<NaiveDate>,
+        /// The partnership's own terms: a policy as JSON (start from `funding policies --json NAME`); its name replaces --policy.
+        #[arg(long)]
+        policy_file: Option<PathBuf>,
     },
     /// What each body owes, per person, need and month.
     Costs {

@@ -77,7 +77,7 @@ pub fn weekly_split(need: &Need, agreements: &[AgreementRow], council: &str, nhs
         Funder::OtherChargeable | Funder::Chc => (Split { council: Pence(0), nhs: Pence(0) }, "NOT-S117".into()),
         Funder::Shared => {
             let policy: FundingPolicy = agreement_on(agreements, council, nhs, on)
-                .and_then(|a| funding::policy(&a.policy))
+                .and_then(|a| a.policy())
                 .unwrap_or_else(|| funding::policy(DEFAULT_POLICY).expect("the 50:50 policy is built in"));
             let facts = CaseFacts { weekly_cost: need.weekly_cost, ..facts.clone() };
             match funding::split_weekly(&policy, &facts) {

@@ -137,19 +137,68 @@ fn pick_section(rng: &mut Rng) -> &'static str {
     "3"
 }
 
+/// NHS numbers for a synthetic register: every valid number in the 999
+/// test range, once each, in an order set by the seed. The bodies
+/// `999000000..=999999999` are visited in the order of the permutation
+/// `k ↦ (a·k + b) mod 10⁶` (a bijection, as `a` is prime to 10⁶), and bodies
+/// whose check digit would be 10 are skipped, so there are 909,091 numbers
+/// before [`NhsNumbers::next`] returns `None`. Constant work per number, so
+/// a register of any size is generated without searching for unused ones.
+pub struct NhsNumbers {
+    k: u64,
+    a: u64,
+    b: u64,
+}
+
+impl NhsNumbers {
+    const RANGE: u64 = 1_000_000;
+
+    pub fn new(seed: u64) -> NhsNumbers {
+        let mut rng = Rng::new(seed ^ 0x0999_0999);
+        let mut a = 1 + 2 * rng.below(Self::RANGE / 2);
+        if a % 5 == 0 {
+            a += 2;
+        }
+        NhsNumbers { k: 0, a, b: rng.below(Self::RANGE) }
+    }
+
+    /// The next unused number, or `None` once the test range is used up.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<String> {
+        while self.k < Self::RANGE {
+            let body = format!("999{:06}", (self.a * self.k + self.b) % Self::RANGE);
+            self.k += 1;
+            let sum: u32 = body.bytes().zip((2..=10).rev()).map(|(b, w)| u32::from(b - b'0') * w).sum();
+            match 11 - (sum % 11) {
+                10 => continue,
+                11 => return Some(format!("{body}0")),
+                n => return Some(format!("{body}{n}")),
+            }
+        }
+        None
+    }
+}
+
 /// The demo master list as CSV: one row per detention.
 pub fn register_csv(people: usize, seed: u64, today: NaiveDate) -> Vec<u8> {
     let mut rng = Rng::new(seed);
+    let mut numbers = NhsNumbers::new(seed);
     let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut used = std::collections::HashSet::new();
     for i in 0..people {
+        let nhs = numbers.next();
+        rows.extend(person_rows(&mut rng, i, nhs.as_deref(), today));
+    }
+    aftercare_files::write_csv(&aftercare_files::register::REGISTER_COLUMNS, &rows)
+}
+
+/// One invented person's rows of the master list (one per detention, in the
+/// order of [`aftercare_files::register::REGISTER_COLUMNS`]). Without an NHS
+/// number the person is known by the local id alone.
+pub fn person_rows(rng: &mut Rng, i: usize, nhs: Option<&str>, today: NaiveDate) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let nhs = nhs.unwrap_or_default().to_string();
+    {
         let home = rng.below(PARTNERSHIPS.len() as u64) as usize;
-        let nhs = loop {
-            let n = test_nhs_number(&mut rng);
-            if used.insert(n.clone()) {
-                break n;
-            }
-        };
         let given = *rng.pick(&GIVEN);
         let family = *rng.pick(&FAMILY);
         let dob = date(1945, 1, 1) + Days::new(rng.below(60 * 365));
@@ -196,7 +245,7 @@ pub fn register_csv(people: usize, seed: u64, today: NaiveDate) -> Vec<u8> {
             start = left + Days::new(30 + rng.below(1500));
         }
     }
-    aftercare_files::write_csv(&aftercare_files::register::REGISTER_COLUMNS, &rows)
+    rows
 }
 
 /// A demo account.
@@ -267,7 +316,7 @@ async fn seed_care(db: &Db, actor: &Actor, seed: u64, today: NaiveDate) -> Resul
         ("E08000017", "QF7", "fixed-50-50", date(2022, 7, 1), None),
     ];
     for (council, nhs, policy, from, to) in agreements {
-        care::insert_agreement(&mut tx, council, nhs, policy, from, to, actor).await?;
+        care::insert_agreement(&mut tx, council, nhs, policy, from, to, None, actor).await?;
     }
     tx.commit().await?;
     let cases = crate::care::all_cases(db, today).await?;

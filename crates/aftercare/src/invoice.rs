@@ -38,7 +38,7 @@ pub fn client_costs(cases: &[CaseState], agreements: &[AgreementRow], council: &
 pub fn quarterly_invoice(cases: &[CaseState], agreements: &[AgreementRow], council: &str, nhs: &str, quarter: Quarter) -> Result<Invoice, InvoiceError> {
     let period = quarter.period()?;
     let agreement = costs::agreement_on(agreements, council, nhs, period.to_inclusive()).ok_or_else(|| InvoiceError::NoAgreement { council: council.into(), nhs: nhs.into() })?;
-    let policy = funding::policy(&agreement.policy).ok_or_else(|| InvoiceError::NotAligned(agreement.policy.clone()))?;
+    let policy = agreement.policy().ok_or_else(|| InvoiceError::NotAligned(agreement.policy.clone()))?;
     if !matches!(policy.kind, funding::AgreementKind::Aligned { .. }) {
         return Err(InvoiceError::NotAligned(policy.name.clone()));
     }

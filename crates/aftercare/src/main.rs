@@ -311,9 +311,17 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             };
             write_output(output.as_deref(), &bytes, format)?;
         }
-        Command::Funding(FundingCommand::Agree { council, nhs, policy, from, to }) => {
+        Command::Funding(FundingCommand::Agree { council, nhs, policy, from, to, policy_file }) => {
             let db = open(&cli.database).await?;
-            if aftercare_core::funding::policy(&policy).is_none() {
+            let (policy, policy_json) = match policy_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
+                    let custom: aftercare_core::funding::FundingPolicy = serde_json::from_str(&text).with_context(|| format!("{}: not a funding policy", path.display()))?;
+                    (custom.name.clone(), Some(serde_json::to_string(&custom)?))
+                }
+                None => (policy, None),
+            };
+            if policy_json.is_none() && aftercare_core::funding::policy(&policy).is_none() {
                 bail!("unknown funding policy `{policy}` (see `aftercare funding policies`)");
             }
             for code in [&council, &nhs] {
@@ -323,7 +331,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
             let actor = actor_for(&db, None).await?;
             let mut tx = db.begin_write().await?;
-            let id = aftercare::db::care::insert_agreement(&mut tx, &council, &nhs, &policy, from, to, &actor).await?;
+            let id = aftercare::db::care::insert_agreement(&mut tx, &council, &nhs, &policy, from, to, policy_json.as_deref(), &actor).await?;
             store::append_audit(&mut tx, &actor, store::AuditEntry { action: "funding_agreement.recorded", person_id: None, entity: "funding_agreement", entity_id: Some(id.to_string()), reason: None, details: serde_json::json!({"council": council, "nhs": nhs, "policy": policy, "from": from, "to": to}) }).await?;
             tx.commit().await?;
             println!("recorded agreement {policy} between {council} and {nhs} from {from}");
@@ -409,7 +417,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let fy = aftercare_core::funding::Period::financial_year(year)?;
             let agreements = aftercare::db::care::agreements(&db).await?;
             let agreement = aftercare::costs::agreement_on(&agreements, &council, &nhs, fy.to_inclusive()).with_context(|| format!("no agreement between {council} and {nhs} in force at the end of {year}/{:02}", (year + 1) % 100))?;
-            let policy = aftercare_core::funding::policy(&agreement.policy).with_context(|| format!("unknown policy {}", agreement.policy))?;
+            let policy = agreement.policy().with_context(|| format!("unknown policy {}", agreement.policy))?;
             let pooled = match pooled_total {
                 Some(p) => aftercare_core::Pence::parse_pounds(&p).with_context(|| format!("--pooled-total `{p}`"))?,
                 None => {
@@ -484,7 +492,11 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 println!("{}\t{}\t{}\t{} rows\t{}\t{}\t{}", s.shared_at.format("%Y-%m-%d %H:%M"), s.recipient_org, s.month, s.rows, s.file_name, s.sha256, s.shared_by);
             }
         }
-        Command::Funding(FundingCommand::Policies) => {
+        Command::Funding(FundingCommand::Policies { json: Some(name) }) => {
+            let p = aftercare_core::funding::policy(&name).with_context(|| format!("unknown funding policy `{name}`"))?;
+            println!("{}", serde_json::to_string_pretty(&p)?);
+        }
+        Command::Funding(FundingCommand::Policies { json: None }) => {
             for p in aftercare_core::funding::policies() {
                 println!("{}\t{}\t{}", p.name, p.title, p.citation);
             }

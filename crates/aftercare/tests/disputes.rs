@@ -95,12 +95,12 @@ async fn an_ordinary_residence_dispute_is_funded_meanwhile_by_the_partnership_ru
 
         // A split between Lincolnshire's council and ICB, neither funding, under a
         // Lincolnshire agreement: 50/50.
-        let mut tx = t.db.begin_write().await.unwrap();
-        let cli = store::Actor::cli("test");
-        care_db::insert_agreement(&mut tx, LINCS, "QJM", "lincolnshire-2022", today(), None, &cli)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        exec_sql(
+            &t.db,
+            "INSERT INTO funding_agreements (council_code, nhs_code, policy, effective_from, recorded_at, recorded_by)
+             VALUES ('E10000019', 'QJM', 'lincolnshire-2022', '2022-04-01', '2026-11-25 09:00:00+00:00', 'test')",
+        )
+        .await;
         let lincs = Client::login(state(&t.db), "lincs").await;
         let r = lincs
             .post_form(

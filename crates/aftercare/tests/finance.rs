@@ -170,3 +170,24 @@ async fn the_reconciliation_page_shows_refunds_owed() {
         assert_eq!(auditor.get("/finance/reconcile").await.status, axum::http::StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn a_partnership_can_set_its_own_terms() {
+    let t = sqlite().await;
+    with_plans(&t).await;
+    let db = ["--database", t.url.as_str()];
+    let out = bin().args(["funding", "policies", "--json", "fixed-50-50"]).output().unwrap();
+    let mut policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    policy["name"] = "kent-60-40".into();
+    policy["rule_id"] = "FUND-KENT-60-40".into();
+    policy["kind"]["council"] = 600_000.into();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.json");
+    std::fs::write(&file, policy.to_string()).unwrap();
+    let out = bin().args(db).args(["funding", "agree", "--council", "E10000016", "--nhs", "QKS", "--from", "2024-04-01", "--policy-file"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin().args(db).args(["funding", "costs", "--from", "2024-04-01", "--to", "2024-04-30"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // £3,000.00 for April: 60% council.
+    assert!(text.contains("support,1800.00,1200.00,FUND-KENT-60-40"), "{text}");
+}

@@ -206,12 +206,25 @@ pub struct AgreementRow {
     pub effective_to: Option<NaiveDate>,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
+    /// The partnership's own terms (a `FundingPolicy` as JSON), if any.
+    pub policy_json: Option<String>,
 }
 
-pub async fn insert_agreement(tx: &mut Tx, council: &str, nhs: &str, policy: &str, from: NaiveDate, to: Option<NaiveDate>, actor: &Actor) -> Result<i64, DbError> {
+impl AgreementRow {
+    /// The policy this agreement applies: its own terms, or the built-in one.
+    pub fn policy(&self) -> Option<aftercare_core::funding::FundingPolicy> {
+        match &self.policy_json {
+            Some(json) => serde_json::from_str(json).ok(),
+            None => aftercare_core::funding::policy(&self.policy),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_agreement(tx: &mut Tx, council: &str, nhs: &str, policy: &str, from: NaiveDate, to: Option<NaiveDate>, policy_json: Option<&str>, actor: &Actor) -> Result<i64, DbError> {
     Ok(on_tx!(tx, c => sqlx::query_scalar(
-        "INSERT INTO funding_agreements (council_code, nhs_code, policy, effective_from, effective_to, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
-        .bind(council).bind(nhs).bind(policy).bind(from).bind(to).bind(now()).bind(&actor.username).fetch_one(c).await)?)
+        "INSERT INTO funding_agreements (council_code, nhs_code, policy, effective_from, effective_to, recorded_at, recorded_by, policy_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+        .bind(council).bind(nhs).bind(policy).bind(from).bind(to).bind(now()).bind(&actor.username).bind(policy_json).fetch_one(c).await)?)
 }
 
 pub async fn agreements(db: &Db) -> Result<Vec<AgreementRow>, DbError> {
