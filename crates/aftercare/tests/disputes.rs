@@ -12,6 +12,8 @@ use common::*;
 const KENT: &str = "E10000016";
 const LINCS: &str = "E10000019";
 
+type Fields<'a> = Vec<(&'a str, &'a str)>;
+
 struct World {
     smith: i64,
     jones: i64,
@@ -137,7 +139,8 @@ async fn parties_of_the_wrong_kind_and_people_who_are_not_parties_are_refused() 
         let w = setup(&t).await;
         let kent = Client::login(state(&t.db), "kent").await;
         let path = format!("/people/{}/disputes", w.smith);
-        let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+        // (user, fields, what the refusal says)
+        let cases: Vec<(&str, Fields, &str)> = vec![
             (
                 "kent",
                 vec![("subject", "ordinary_residence"), ("party_a", KENT), ("party_b", "QKS")],

@@ -81,6 +81,9 @@ fn subjects_and_rules_parse() {
     assert_eq!(PartnershipRule::parse("devon").unwrap_err().code(), "unknown_rule");
 }
 
+/// Bodies with their shares in percent (None: their existing part).
+type Bodies = &'static [(&'static str, Option<u32>)];
+
 /// One interim-funding case: parties, who funds now, where the person lives,
 /// the rule; and the bodies with shares (percent, or None: existing part) and rule id.
 struct Interim {
@@ -88,7 +91,7 @@ struct Interim {
     funding: &'static [&'static str],
     lives_in: Option<&'static str>,
     rule: PartnershipRule,
-    want: Result<(&'static [(&'static str, Option<u32>)], &'static str), &'static str>,
+    want: Result<(Bodies, &'static str), &'static str>,
 }
 
 #[test]
