@@ -197,53 +197,51 @@ pub fn register_csv(people: usize, seed: u64, today: NaiveDate) -> Vec<u8> {
 pub fn person_rows(rng: &mut Rng, i: usize, nhs: Option<&str>, today: NaiveDate) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let nhs = nhs.unwrap_or_default().to_string();
-    {
-        let home = rng.below(PARTNERSHIPS.len() as u64) as usize;
-        let given = *rng.pick(&GIVEN);
-        let family = *rng.pick(&FAMILY);
-        let dob = date(1945, 1, 1) + Days::new(rng.below(60 * 365));
-        let gp_practice = format!("{}{:05}", ["G", "K", "C", "H", "M"][home], 81000 + rng.below(90));
-        let mut start = (date(2011, 1, 1) + Days::new(rng.below(15 * 365))).max(dob + Days::new(16 * 365));
-        let mut living = home;
-        let detentions = 1 + rng.below(3) as usize;
-        for k in 0..detentions {
-            if start >= today {
-                break;
-            }
-            let section = pick_section(&mut rng);
-            let p = &PARTNERSHIPS[living];
-            let nfa = rng.chance(3);
-            let cross_border = rng.chance(5);
-            let commissioner = |p: &Partnership, on: NaiveDate| if on >= date(2022, 7, 1) { p.icb.0 } else { p.ccg.0 };
-            let gp_p = if cross_border { &PARTNERSHIPS[(living + 1) % PARTNERSHIPS.len()] } else { p };
-            let stay = 5 + rng.below(if section == "3" || section.starts_with("37") { 200 } else { 27 });
-            let left = start + Days::new(stay);
-            let still_in = k + 1 == detentions && left >= today;
-            let discharged_to_idx = if rng.chance(15) { rng.below(PARTNERSHIPS.len() as u64) as usize } else { living };
-            rows.push(vec![
-                nhs.clone(),
-                format!("L{:06}", i + 1),
-                family.into(),
-                given.into(),
-                dob.to_string(),
-                section.into(),
-                start.to_string(),
-                if nfa { String::new() } else { p.council.0.into() },
-                if nfa { "yes".into() } else { "no".into() },
-                gp_practice.clone(),
-                commissioner(gp_p, start).into(),
-                commissioner(p, start).into(),
-                p.trust.0.into(),
-                if still_in { String::new() } else { left.to_string() },
-                if still_in { String::new() } else { PARTNERSHIPS[discharged_to_idx].council.0.into() },
-                (start + Days::new(rng.below(5))).min(today).to_string(),
-            ]);
-            if still_in {
-                break;
-            }
-            living = discharged_to_idx;
-            start = left + Days::new(30 + rng.below(1500));
+    let home = rng.below(PARTNERSHIPS.len() as u64) as usize;
+    let given = *rng.pick(&GIVEN);
+    let family = *rng.pick(&FAMILY);
+    let dob = date(1945, 1, 1) + Days::new(rng.below(60 * 365));
+    let gp_practice = format!("{}{:05}", ["G", "K", "C", "H", "M"][home], 81000 + rng.below(90));
+    let mut start = (date(2011, 1, 1) + Days::new(rng.below(15 * 365))).max(dob + Days::new(16 * 365));
+    let mut living = home;
+    let detentions = 1 + rng.below(3) as usize;
+    for k in 0..detentions {
+        if start >= today {
+            break;
         }
+        let section = pick_section(rng);
+        let p = &PARTNERSHIPS[living];
+        let nfa = rng.chance(3);
+        let cross_border = rng.chance(5);
+        let commissioner = |p: &Partnership, on: NaiveDate| if on >= date(2022, 7, 1) { p.icb.0 } else { p.ccg.0 };
+        let gp_p = if cross_border { &PARTNERSHIPS[(living + 1) % PARTNERSHIPS.len()] } else { p };
+        let stay = 5 + rng.below(if section == "3" || section.starts_with("37") { 200 } else { 27 });
+        let left = start + Days::new(stay);
+        let still_in = k + 1 == detentions && left >= today;
+        let discharged_to_idx = if rng.chance(15) { rng.below(PARTNERSHIPS.len() as u64) as usize } else { living };
+        rows.push(vec![
+            nhs.clone(),
+            format!("L{:06}", i + 1),
+            family.into(),
+            given.into(),
+            dob.to_string(),
+            section.into(),
+            start.to_string(),
+            if nfa { String::new() } else { p.council.0.into() },
+            if nfa { "yes".into() } else { "no".into() },
+            gp_practice.clone(),
+            commissioner(gp_p, start).into(),
+            commissioner(p, start).into(),
+            p.trust.0.into(),
+            if still_in { String::new() } else { left.to_string() },
+            if still_in { String::new() } else { PARTNERSHIPS[discharged_to_idx].council.0.into() },
+            (start + Days::new(rng.below(5))).min(today).to_string(),
+        ]);
+        if still_in {
+            break;
+        }
+        living = discharged_to_idx;
+        start = left + Days::new(30 + rng.below(1500));
     }
     rows
 }

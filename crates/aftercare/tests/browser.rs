@@ -1305,3 +1305,23 @@ async fn recording_an_assessment() {
     );
     b.finish().await;
 }
+
+/// Issue: letters and the s117 fact sheet are produced as HTML and PDF; a
+/// browser opens one.
+#[tokio::test]
+async fn opening_the_fact_sheet_as_a_page_and_a_pdf() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("lead", PASSWORD).await;
+    let person = b.open_person("smith", "SMITH, Ann").await;
+    b.follow("Fact sheet for the person").await;
+    assert_eq!(b.path().await, format!("{person}/factsheet"));
+    assert_eq!(b.text("h1").await, "Section 117 after-care: fact sheet");
+    let letter = b.text(".letter").await;
+    assert!(letter.contains("It is free") && letter.contains("Kent County Council") && letter.contains("NHS Kent and Medway ICB"), "{letter}");
+    b.check_accessibility().await;
+    b.screenshot("factsheet").await;
+    // The PDF link serves a PDF.
+    let kind = b.js("return fetch('?format=pdf').then(r => r.headers.get('content-type') + ' ' + r.status)").await;
+    assert_eq!(kind, serde_json::json!("application/pdf 200"));
+    b.finish().await;
+}

@@ -141,6 +141,9 @@ async fn after_care_ends_only_when_both_bodies_agree() {
         assert!(back.reinstated && back.end.is_none());
         assert_eq!((back.council.org.as_ref().unwrap().as_str(), back.nhs.org.as_ref().unwrap().as_str()), ("E10000016", "QKS"));
         assert_eq!(aftercare::db::endings::reinstatements(&t.db).await.unwrap().len(), 1);
+        let work = w.lead.get("/worklists").await.body;
+        let qa = &work[work.find("id=\"reinstated\"").unwrap()..];
+        assert!(qa.contains("Ann Smith") && qa.contains("(urgent)"), "{qa}");
     }
 }
 

@@ -542,6 +542,7 @@ pub async fn worklists(State(state): State<AppState>, CurrentUser(s): CurrentUse
             ("no-plan", "In hospital on a qualifying section with no after-care plan", no_plan.clone()),
             ("no-s117", "Plans with no s117 need marked", no_s117.clone()),
             ("interim", "Interim placements beyond 12 weeks", interim.clone()),
+            ("reinstated", "Reinstated after a premature ending: for the QA group's learning", reinstated_items(&state, &cases).await?),
         ],
         no_lead,
         no_plan,
@@ -889,4 +890,21 @@ pub async fn reconcile_submit(State(state): State<AppState>, CurrentUser(s): Cur
     let store_actor = s.user.actor();
     crate::db::store::audit_alone(&state.db, &store_actor, crate::db::store::AuditEntry { action: "finance.reconciled", person_id: None, entity: "reconciliation", entity_id: None, reason: None, details: serde_json::json!({"charges": cname, "payments": pname, "as_of": as_of, "findings": findings.len()}) }).await?;
     Ok(page(None, Some(view), nav_for(&state, &s).await).into_response())
+}
+
+/// People whose after-care was reinstated, for the QA group's learning [Lincs 5.2].
+async fn reinstated_items(state: &AppState, cases: &[CaseState]) -> Result<Vec<care::WorkItem>, AppError> {
+    let rows = crate::db::endings::reinstatements(&state.db).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let c = cases.iter().find(|c| c.person.id == r.person_id)?;
+            Some(care::WorkItem {
+                person_id: c.person.id,
+                nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
+                name: format!("{} {}", c.person.given_name, c.person.family_name),
+                detail: format!("reinstated on {}{} at the request of the {}: {}", long_date(r.requested_on), if r.urgent { " (urgent)" } else { "" }, r.requested_by, r.reason),
+            })
+        })
+        .collect())
 }
