@@ -39,8 +39,8 @@ pub fn can_name_lead(user: &User) -> bool {
     user.has(Role::LeadProfessional) || user.has(Role::MhaAdministrator) || user.has(Role::Commissioner)
 }
 
-async fn audit(db: &Db, tx: &mut crate::db::Tx, actor: &Actor, action: &str, person_id: i64, entity: &str, id: i64, reason: Option<&str>, details: serde_json::Value) -> Result<(), DbError> {
-    let _ = db;
+#[allow(clippy::too_many_arguments)]
+async fn audit(tx: &mut crate::db::Tx, actor: &Actor, action: &str, person_id: i64, entity: &str, id: i64, reason: Option<&str>, details: serde_json::Value) -> Result<(), DbError> {
     store::append_audit(tx, actor, AuditEntry { action, person_id: Some(person_id), entity, entity_id: Some(id.to_string()), reason, details }).await?;
     Ok(())
 }
@@ -76,7 +76,7 @@ pub async fn name_lead_professional(db: &Db, user: &User, person_id: i64, f: &Le
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
     let id = care::set_lead_professional(&mut tx, person_id, name, opt(&f.team), Some(&org), from, &actor).await?;
-    audit(db, &mut tx, &actor, "lead_professional.named", person_id, "lead_professional", id, None, json!({"name": name, "team": opt(&f.team), "org": org, "from": from})).await?;
+    audit(&mut tx, &actor, "lead_professional.named", person_id, "lead_professional", id, None, json!({"name": name, "team": opt(&f.team), "org": org, "from": from})).await?;
     tx.commit().await?;
     Ok(Ok(id))
 }
@@ -134,7 +134,7 @@ pub async fn save_assessment(db: &Db, user: &User, person_id: i64, f: &Assessmen
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
     let id = care::insert_assessment(&mut tx, person_id, a.assessed_on, &body, &actor).await?;
-    audit(db, &mut tx, &actor, "assessment.recorded", person_id, "assessment", id, None, json!({"assessed_on": a.assessed_on, "problems": a.problems()})).await?;
+    audit(&mut tx, &actor, "assessment.recorded", person_id, "assessment", id, None, json!({"assessed_on": a.assessed_on, "problems": a.problems()})).await?;
     tx.commit().await?;
     Ok(Ok(id))
 }
@@ -314,7 +314,7 @@ pub async fn change_plan(db: &Db, user: &User, person_id: i64, expected_version:
         Err(DbError::Conflict) => return Ok(Err(err("plan_version", "someone else changed this plan since you opened it: reload the page to see their change, then try again"))),
         other => other?,
     };
-    audit(db, &mut tx, &actor, "plan.changed", person_id, "care_plan", version, reason, summary).await?;
+    audit(&mut tx, &actor, "plan.changed", person_id, "care_plan", version, reason, summary).await?;
     tx.commit().await?;
     Ok(Ok(version))
 }
@@ -370,7 +370,7 @@ pub async fn record_review(db: &Db, user: &User, person_id: i64, f: &ReviewField
     let mut tx = db.begin_write().await?;
     let r = NewReview { held_on, outcome: opt(&f.outcome), attendees: opt(&f.attendees), person_views: opt(&f.person_views), still_needed: still, plan_changes: opt(&f.plan_changes), source: "form" };
     let id = care::insert_review(&mut tx, person_id, &r, &actor).await?;
-    audit(db, &mut tx, &actor, "review.recorded", person_id, "review", id, None, json!({"held_on": held_on, "still_needed": still, "outcome": opt(&f.outcome)})).await?;
+    audit(&mut tx, &actor, "review.recorded", person_id, "review", id, None, json!({"held_on": held_on, "still_needed": still, "outcome": opt(&f.outcome)})).await?;
     tx.commit().await?;
     Ok(Ok(id))
 }
@@ -412,7 +412,7 @@ pub async fn import_reviews(db: &Db, actor: &Actor, file_name: &str, bytes: &[u8
         }
         let id = care::insert_review(&mut tx, pid, &NewReview { held_on: r.held_on, outcome: r.outcome.as_deref(), attendees: None, person_views: None, still_needed: None, plan_changes: None, source: &source }, actor).await?;
         let reason = format!("{file_name} row {}", r.line);
-        audit(db, &mut tx, actor, "review.recorded", pid, "review", id, Some(&reason), json!({"held_on": r.held_on, "outcome": r.outcome})).await?;
+        audit(&mut tx, actor, "review.recorded", pid, "review", id, Some(&reason), json!({"held_on": r.held_on, "outcome": r.outcome})).await?;
         report.added += 1;
     }
     if dry_run {

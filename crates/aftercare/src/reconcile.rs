@@ -179,6 +179,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn table_of_findings() {
         let mut entitled = HashMap::new();
         // Entitled 1 Jan 2024 up to (not including) 1 Mar 2024.

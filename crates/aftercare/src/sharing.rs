@@ -56,7 +56,7 @@ pub fn sharing_date(month: &str) -> Result<NaiveDate, ShareError> {
     let bad = || ShareError::Month(month.to_string());
     let (y, m) = month.trim().split_once('-').ok_or_else(bad)?;
     let (y, m): (i32, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-    if y < 1900 || y > 9999 {
+    if !(1900..=9999).contains(&y) {
         return Err(bad());
     }
     calendar::first_working_day_of_month(y, m).ok_or_else(bad)

@@ -1002,7 +1002,7 @@ async fn writing_an_after_care_plan() {
         b.text("#free + p + .table-scroll tfoot").await,
         "Weekly cost of current s117 services £1,499.99"
     );
-    assert_eq!(b.text("#chargeable + p").await.is_empty(), false);
+    assert!(!b.text("#chargeable + p").await.is_empty());
     assert!(plan_rows(&b, "chargeable").await.is_empty());
     let version = b.text("h1 + p").await;
     assert!(

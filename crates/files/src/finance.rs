@@ -43,9 +43,9 @@ pub struct PaymentRecord {
     pub s117: bool,
 }
 
-fn table_rows<'t>(
+fn table_rows(
     file_name: &str,
-    table: &'t crate::table::Table,
+    table: &crate::table::Table,
     columns: &[&str],
     required: &[&str],
     errors: &mut Collector,

@@ -107,6 +107,7 @@ pub async fn bump_version(tx: &mut Tx, id: i64, expected_version: i64, status: &
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn insert_decision(tx: &mut Tx, proposal_id: i64, body: &str, agrees: bool, decided_on: NaiveDate, reason: &str, org: &str, actor: &Actor) -> Result<i64, DbError> {
     Ok(on_tx!(tx, c => sqlx::query_scalar(
         "INSERT INTO ending_decisions (proposal_id, body, agrees, decided_on, reason, org_code, decided_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")

@@ -692,13 +692,16 @@ pub async fn transforming_care(State(state): State<AppState>, Path(id): Path<i64
 
 // ---------------------------------------------------------------- finance
 
+/// One line of the no-charge list: person id, name, NHS number, service, provider, weekly cost, funder, from.
+type FinanceLine = (i64, String, String, String, String, String, String, String);
+
 #[derive(Template, WebTemplate)]
 #[template(path = "finance.html")]
 struct FinancePage {
     nav: Option<Nav>,
     org_name: String,
     today: String,
-    lines: Vec<(i64, String, String, String, String, String, String, String)>,
+    lines: Vec<FinanceLine>,
 }
 
 pub async fn finance(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<impl IntoResponse, AppError> {
