@@ -74,6 +74,32 @@ pub enum Command {
     /// Partnerships (a council and an NHS commissioner) and their policies.
     #[command(subcommand)]
     Partnerships(PartnershipsCommand),
+    /// Write a synthetic register as importable files: register.csv, reviews.csv, charges.csv and payments.csv.
+    Generate(GenerateArgs),
+    /// Back up the database to a new file (SQLite: VACUUM INTO; PostgreSQL: pg_dump, custom format). Safe while serving.
+    Backup {
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Restore a backup into the --database given, which must be new or empty.
+    Restore {
+        #[arg(long)]
+        input: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    #[arg(long, default_value_t = 1000)]
+    pub people: u64,
+    #[arg(long, default_value_t = 117)]
+    pub seed: u64,
+    /// Folder to write the files to (created if missing).
+    #[arg(long, default_value = ".")]
+    pub out_dir: PathBuf,
+    /// The date the register is generated as of (default today); with the seed it fixes the output.
+    #[arg(long, value_parser = parse_date_arg)]
+    pub today: Option<NaiveDate>,
 }
 
 #[derive(Args, Debug)]

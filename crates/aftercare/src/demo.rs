@@ -141,7 +141,8 @@ fn pick_section(rng: &mut Rng) -> &'static str {
 /// test range, once each, in an order set by the seed. The bodies
 /// `999000000..=999999999` are visited in the order of the permutation
 /// `k ↦ (a·k + b) mod 10⁶` (a bijection, as `a` is prime to 10⁶), and bodies
-/// whose check digit would be 10 are skipped, so there are 909,091 numbers
+/// whose check digit would be 10 are skipped (and 9999999999, a
+/// placeholder), so there are 909,090 numbers
 /// before [`NhsNumbers::next`] returns `None`. Constant work per number, so
 /// a register of any size is generated without searching for unused ones.
 pub struct NhsNumbers {
@@ -156,7 +157,7 @@ impl NhsNumbers {
     pub fn new(seed: u64) -> NhsNumbers {
         let mut rng = Rng::new(seed ^ 0x0999_0999);
         let mut a = 1 + 2 * rng.below(Self::RANGE / 2);
-        if a % 5 == 0 {
+        if a.is_multiple_of(5) {
             a += 2;
         }
         NhsNumbers { k: 0, a, b: rng.below(Self::RANGE) }
@@ -169,10 +170,14 @@ impl NhsNumbers {
             let body = format!("999{:06}", (self.a * self.k + self.b) % Self::RANGE);
             self.k += 1;
             let sum: u32 = body.bytes().zip((2..=10).rev()).map(|(b, w)| u32::from(b - b'0') * w).sum();
-            match 11 - (sum % 11) {
+            let n = match 11 - (sum % 11) {
                 10 => continue,
-                11 => return Some(format!("{body}0")),
-                n => return Some(format!("{body}{n}")),
+                11 => format!("{body}0"),
+                n => format!("{body}{n}"),
+            };
+            // 9999999999 passes the check but is a placeholder, not a number.
+            if n != "9999999999" {
+                return Some(n);
             }
         }
         None

@@ -4,7 +4,7 @@
 //! feeds the reconciliation reads (`charges.csv`, `payments.csv`).
 //!
 //! Everything is invented and NHS numbers are in the 999 test range (see
-//! [`NhsNumbers`]; past its 909,091 numbers people have a local id only).
+//! [`NhsNumbers`]; past its 909,090 numbers people have a local id only).
 //! The same seed and date give the same files. Rows are written as each
 //! person is made, so memory does not grow with the number of people; each
 //! file is written under a `.partial` name and renamed when complete.
@@ -78,12 +78,22 @@ fn parse(d: &str) -> Option<NaiveDate> {
 
 /// Writes the four files into `dir` (created if missing). `progress` is
 /// called with the number of people written so far.
-pub fn generate(dir: &Path, people: u64, seed: u64, today: NaiveDate, progress: &dyn Fn(u64)) -> io::Result<Generated> {
+pub fn generate(
+    dir: &Path,
+    people: u64,
+    seed: u64,
+    today: NaiveDate,
+    progress: &dyn Fn(u64),
+) -> io::Result<Generated> {
     std::fs::create_dir_all(dir)?;
-    let mut register = CsvSink::create(dir, REGISTER_FILE, &aftercare_files::register::REGISTER_COLUMNS)?;
-    let mut reviews = CsvSink::create(dir, REVIEWS_FILE, &aftercare_files::reviews::REVIEW_COLUMNS)?;
-    let mut charges = CsvSink::create(dir, CHARGES_FILE, &aftercare_files::finance::CHARGE_COLUMNS)?;
-    let mut payments = CsvSink::create(dir, PAYMENTS_FILE, &aftercare_files::finance::PAYMENT_COLUMNS)?;
+    let mut register =
+        CsvSink::create(dir, REGISTER_FILE, &aftercare_files::register::REGISTER_COLUMNS)?;
+    let mut reviews =
+        CsvSink::create(dir, REVIEWS_FILE, &aftercare_files::reviews::REVIEW_COLUMNS)?;
+    let mut charges =
+        CsvSink::create(dir, CHARGES_FILE, &aftercare_files::finance::CHARGE_COLUMNS)?;
+    let mut payments =
+        CsvSink::create(dir, PAYMENTS_FILE, &aftercare_files::finance::PAYMENT_COLUMNS)?;
     // The register uses the demo generator's stream, so `generate` and
     // `demo` with the same seed describe the same people.
     let mut rng = Rng::new(seed);
@@ -94,7 +104,10 @@ pub fn generate(dir: &Path, people: u64, seed: u64, today: NaiveDate, progress: 
         let nhs = numbers.next();
         let rows = person_rows(&mut rng, i as usize, nhs.as_deref(), today);
         // (section, start, left hospital) of each detention, for the reviews and finance.
-        let stays: Vec<(String, NaiveDate, Option<NaiveDate>)> = rows.iter().filter_map(|r| Some((r[5].clone(), parse(&r[6])?, parse(&r[13])))).collect();
+        let stays: Vec<(String, NaiveDate, Option<NaiveDate>)> = rows
+            .iter()
+            .filter_map(|r| Some((r[5].clone(), parse(&r[6])?, parse(&r[13]))))
+            .collect();
         n.detentions += rows.len() as u64;
         for row in rows {
             register.row(row)?;
@@ -106,13 +119,28 @@ pub fn generate(dir: &Path, people: u64, seed: u64, today: NaiveDate, progress: 
                 // After-care runs from leaving hospital until the next admission (or today).
                 let until = stays.get(k + 1).map(|s| s.1).unwrap_or(today).min(today);
                 if QUALIFYING.contains(&section.as_str()) {
-                    person_after_care(&mut extra, &nhs, left, until, &mut reviews, &mut payments, &mut charges, &mut n)?;
+                    person_after_care(
+                        &mut extra,
+                        &nhs,
+                        left,
+                        until,
+                        &mut reviews,
+                        &mut payments,
+                        &mut charges,
+                        &mut n,
+                    )?;
                 } else if extra.chance(10) && left < until {
                     // Care Act services after a short admission: rightly charged.
                     let from = left + Days::new(extra.below(60));
                     let to = (from + Days::new(27)).min(until);
                     if from <= to {
-                        charges.row(vec![nhs.clone(), from.to_string(), to.to_string(), pounds(8_000 + extra.below(40_000)), "home care".into()])?;
+                        charges.row(vec![
+                            nhs.clone(),
+                            from.to_string(),
+                            to.to_string(),
+                            pounds(8_000 + extra.below(40_000)),
+                            "home care".into(),
+                        ])?;
                         n.charges += 1;
                     }
                 }
@@ -133,8 +161,23 @@ pub fn generate(dir: &Path, people: u64, seed: u64, today: NaiveDate, progress: 
 /// Reviews, commissioning payments and (now and then, wrongly) a charge for
 /// one period of after-care from `left` until `until`.
 #[allow(clippy::too_many_arguments)]
-fn person_after_care(rng: &mut Rng, nhs: &str, left: NaiveDate, until: NaiveDate, reviews: &mut CsvSink, payments: &mut CsvSink, charges: &mut CsvSink, n: &mut Generated) -> io::Result<()> {
-    const OUTCOMES: [&str; 5] = ["plan continued", "plan changed", "after-care continues; next review in a year", "", "plan continued with fewer visits"];
+fn person_after_care(
+    rng: &mut Rng,
+    nhs: &str,
+    left: NaiveDate,
+    until: NaiveDate,
+    reviews: &mut CsvSink,
+    payments: &mut CsvSink,
+    charges: &mut CsvSink,
+    n: &mut Generated,
+) -> io::Result<()> {
+    const OUTCOMES: [&str; 5] = [
+        "plan continued",
+        "plan changed",
+        "after-care continues; next review in a year",
+        "",
+        "plan continued with fewer visits",
+    ];
     // Reviews: the first six weeks or so after leaving, then about yearly; some missed.
     let mut held = left + Days::new(28 + rng.below(35));
     while held < until {
@@ -153,7 +196,14 @@ fn person_after_care(rng: &mut Rng, nhs: &str, left: NaiveDate, until: NaiveDate
             let to = (from + Days::new(90)).min(until);
             for payer in ["council", "nhs"] {
                 let stream = if rng.chance(4) { "other" } else { "s117" };
-                payments.row(vec![nhs.into(), from.to_string(), to.to_string(), pounds(weekly * 13 / 2), payer.into(), stream.into()])?;
+                payments.row(vec![
+                    nhs.into(),
+                    from.to_string(),
+                    to.to_string(),
+                    pounds(weekly * 13 / 2),
+                    payer.into(),
+                    stream.into(),
+                ])?;
                 n.payments += 1;
             }
             from = to + Days::new(1);
@@ -163,7 +213,13 @@ fn person_after_care(rng: &mut Rng, nhs: &str, left: NaiveDate, until: NaiveDate
     if rng.chance(6) && left < until {
         let from = left + Days::new(rng.below((until - left).num_days().max(1) as u64));
         let to = (from + Days::new(27)).min(until);
-        charges.row(vec![nhs.into(), from.to_string(), to.to_string(), pounds(15_000 + rng.below(75_000)), (*rng.pick(&["home care", "residential care", "day centre"])).into()])?;
+        charges.row(vec![
+            nhs.into(),
+            from.to_string(),
+            to.to_string(),
+            pounds(15_000 + rng.below(75_000)),
+            (*rng.pick(&["home care", "residential care", "day centre"])).into(),
+        ])?;
         n.charges += 1;
     }
     Ok(())
@@ -182,7 +238,7 @@ mod tests {
             assert!(n.starts_with("999"));
             assert!(seen.insert(n));
         }
-        assert_eq!(seen.len(), 909_091);
+        assert_eq!(seen.len(), 909_090);
     }
 
     #[test]
@@ -194,11 +250,36 @@ mod tests {
         assert_eq!(na, nb);
         assert!(na.reviews > 0 && na.payments > 0 && na.charges > 0, "{na:?}");
         for f in [REGISTER_FILE, REVIEWS_FILE, CHARGES_FILE, PAYMENTS_FILE] {
-            assert_eq!(std::fs::read(a.path().join(f)).unwrap(), std::fs::read(b.path().join(f)).unwrap(), "{f}");
+            assert_eq!(
+                std::fs::read(a.path().join(f)).unwrap(),
+                std::fs::read(b.path().join(f)).unwrap(),
+                "{f}"
+            );
         }
-        assert_eq!(std::fs::read(a.path().join(REGISTER_FILE)).unwrap(), crate::demo::register_csv(300, 5, today));
-        assert!(aftercare_files::parse_charges("c.csv", &std::fs::read(a.path().join(CHARGES_FILE)).unwrap()).is_ok());
-        assert!(aftercare_files::parse_payments("p.csv", &std::fs::read(a.path().join(PAYMENTS_FILE)).unwrap()).is_ok());
-        assert!(aftercare_files::parse_reviews("r.csv", &std::fs::read(a.path().join(REVIEWS_FILE)).unwrap()).is_ok());
+        assert_eq!(
+            std::fs::read(a.path().join(REGISTER_FILE)).unwrap(),
+            crate::demo::register_csv(300, 5, today)
+        );
+        assert!(
+            aftercare_files::parse_charges(
+                "c.csv",
+                &std::fs::read(a.path().join(CHARGES_FILE)).unwrap()
+            )
+            .is_ok()
+        );
+        assert!(
+            aftercare_files::parse_payments(
+                "p.csv",
+                &std::fs::read(a.path().join(PAYMENTS_FILE)).unwrap()
+            )
+            .is_ok()
+        );
+        assert!(
+            aftercare_files::parse_reviews(
+                "r.csv",
+                &std::fs::read(a.path().join(REVIEWS_FILE)).unwrap()
+            )
+            .is_ok()
+        );
     }
 }

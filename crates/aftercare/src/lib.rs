@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod care;
 pub mod costs;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod endings;
 pub mod export;
 pub mod facts;
 pub mod fhir;
+pub mod generate;
 pub mod invoice;
 pub mod pdf;
 pub mod reconcile;

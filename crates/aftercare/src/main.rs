@@ -507,6 +507,35 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 println!("{}\t{}\t{}\treviews: {}{}", p.council_code, p.nhs_code, p.name, p.review_policy, if p.qa_ratifies_endings { "\tQA group ratifies endings" } else { "" });
             }
         }
+        Command::Generate(args) => {
+            let today = args.today.unwrap_or_else(today);
+            let bar = progress_bar();
+            bar.set_length(args.people);
+            bar.set_message("generating");
+            let n = aftercare::generate::generate(&args.out_dir, args.people, args.seed, today, &|done| bar.set_position(done)).with_context(|| format!("failed to write to {}", args.out_dir.display()))?;
+            bar.finish_and_clear();
+            println!(
+                "wrote {} people ({} detentions) to {}, {} reviews to {}, {} charges to {} and {} payments to {} in {}",
+                n.people,
+                n.detentions,
+                aftercare::generate::REGISTER_FILE,
+                n.reviews,
+                aftercare::generate::REVIEWS_FILE,
+                n.charges,
+                aftercare::generate::CHARGES_FILE,
+                n.payments,
+                aftercare::generate::PAYMENTS_FILE,
+                args.out_dir.display()
+            );
+        }
+        Command::Backup { output } => {
+            let s = aftercare::backup::backup(&cli.database, &output).await.with_context(|| format!("backup of {} failed", redact_url(&cli.database)))?;
+            println!("backed up {s} to {}", output.display());
+        }
+        Command::Restore { input } => {
+            let s = aftercare::backup::restore(&cli.database, &input).await.with_context(|| format!("restore into {} failed", redact_url(&cli.database)))?;
+            println!("restored {s} from {}", input.display());
+        }
         Command::Recompute => {
             let db = open(&cli.database).await?;
             let bar = progress_bar();

@@ -116,11 +116,26 @@ impl From<DbError> for AppError {
         match e {
             DbError::Conflict => AppError::Conflict(e.to_string()),
             other => {
-                // Logged once, here at the boundary; no personal data is in DbError's text.
-                tracing::error!(error = ?other, "storage failure");
+                // Logged once, here at the boundary, without personal data.
+                tracing::error!(error = %log_summary(&other), "storage failure");
                 AppError::Internal
             }
         }
+    }
+}
+
+/// A storage failure as the log may show it: the kind, code, table and
+/// constraint of a database error, never its message or detail (PostgreSQL
+/// puts a row's values there: `Key (nhs_number)=(…) already exists`), nor
+/// the text of a value that failed to decode.
+fn log_summary(e: &DbError) -> String {
+    match e {
+        DbError::Sqlx(sqlx::Error::Database(d)) => format!("database error {} ({:?}) on table {} constraint {}", d.code().unwrap_or_default(), d.kind(), d.table().unwrap_or("?"), d.constraint().unwrap_or("?")),
+        DbError::Sqlx(sqlx::Error::ColumnDecode { index, .. }) => format!("column {index} could not be decoded"),
+        DbError::Sqlx(sqlx::Error::Decode(_)) => "a value could not be decoded".into(),
+        DbError::Sqlx(other) => format!("database error: {other}"),
+        DbError::Corrupt(_) => "stored data is not valid (the details may hold personal data, so are not logged)".into(),
+        other => other.to_string(),
     }
 }
 
@@ -199,6 +214,40 @@ async fn session_layer(State(state): State<AppState>, jar: CookieJar, mut req: R
 }
 
 /// Security headers on every response.
+/// Refuses text holding a NUL character (a query string, form or JSON body),
+/// which no field needs and PostgreSQL cannot store: a 400, never a 500.
+/// Uploaded files (multipart) are not looked at here.
+async fn refuse_nul(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let refused = || {
+        let e = AppError::BadRequest("invalid_text", "the text sent contains a NUL character, which is not allowed".into());
+        if api { ApiError(e).into_response() } else { e.into_response() }
+    };
+    if req.uri().query().is_some_and(|q| q.contains("%00")) {
+        return refused();
+    }
+    let kind = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let json = kind.starts_with("application/json");
+    if !json && !kind.starts_with("application/x-www-form-urlencoded") {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let has_nul = bytes.contains(&0)
+        || if json {
+            // `\u0000` not itself escaped (preceded by an even number of backslashes).
+            bytes.windows(6).enumerate().any(|(i, w)| w == b"\\u0000" && bytes[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0)
+        } else {
+            bytes.windows(3).any(|w| w == b"%00")
+        };
+    if has_nul {
+        return refused();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
 async fn security_headers(req: Request, next: Next) -> Response {
     let is_docs = req.uri().path().starts_with("/api/docs");
     let mut res = next.run(req).await;
@@ -347,6 +396,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::api::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), session_layer))
+        .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn(security_headers))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024 * 1024))
         .with_state(state)
