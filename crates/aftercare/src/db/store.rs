@@ -401,9 +401,10 @@ pub struct NewPerson<'a> {
 
 pub async fn insert_person(tx: &mut Tx, p: &NewPerson<'_>, actor: &Actor, at: DateTime<Utc>) -> Result<i64, DbError> {
     let id: i64 = on_tx!(tx, c => sqlx::query_scalar(
-        "INSERT INTO people (nhs_number, local_id, family_name, given_name, date_of_birth, date_added, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id")
+        "INSERT INTO people (nhs_number, local_id, family_name, given_name, date_of_birth, date_added, created_at, updated_at, family_lower, given_lower)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING id")
         .bind(p.nhs_number).bind(p.local_id).bind(p.family_name).bind(p.given_name).bind(p.date_of_birth).bind(p.date_added).bind(at)
+        .bind(p.family_name.to_lowercase()).bind(p.given_name.to_lowercase())
         .fetch_one(c).await)?;
     insert_person_version(tx, id, p, actor, at).await?;
     Ok(id)
@@ -423,8 +424,10 @@ pub async fn correct_person(tx: &mut Tx, person_id: i64, p: &NewPerson<'_>, acto
     on_tx!(tx, c => sqlx::query("UPDATE person_versions SET superseded_at = $1 WHERE person_id = $2 AND superseded_at IS NULL")
         .bind(at).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
     on_tx!(tx, c => sqlx::query(
-        "UPDATE people SET nhs_number = $1, local_id = $2, family_name = $3, given_name = $4, date_of_birth = $5, date_added = $6, updated_at = $7 WHERE id = $8")
+        "UPDATE people SET nhs_number = $1, local_id = $2, family_name = $3, given_name = $4, date_of_birth = $5, date_added = $6, updated_at = $7,
+           family_lower = $9, given_lower = $10 WHERE id = $8")
         .bind(p.nhs_number).bind(p.local_id).bind(p.family_name).bind(p.given_name).bind(p.date_of_birth).bind(p.date_added).bind(at).bind(person_id)
+        .bind(p.family_name.to_lowercase()).bind(p.given_name.to_lowercase())
         .execute(c).await.map(|r| r.rows_affected()))?;
     insert_person_version(tx, person_id, p, actor, at).await
 }
@@ -465,20 +468,26 @@ pub struct Search<'a> {
 pub async fn search_people(db: &Db, s: &Search<'_>) -> Result<(Vec<PersonRow>, i64), DbError> {
     let q = s.query.trim().to_lowercase();
     let digits: String = q.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
-    let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
     let date = aftercare_core::parse_date(&q).ok();
+    // Names match by prefix through indexes: the family name, the given name,
+    // or "given family" (the given name, then the start of the family name).
+    let (first, rest) = q.split_once(' ').map(|(a, b)| (a.to_string(), b.trim().to_string())).unwrap_or((q.clone(), String::new()));
+    // Upper bounds for prefix ranges (`x <= col < x\u{10ffff}`), which both backends answer from an index.
+    let upper = |p: &str| format!("{p}\u{10ffff}");
     let filter = "($1 = '' OR p.nhs_number = $2 OR LOWER(p.local_id) = $1
-            OR LOWER(p.family_name) LIKE $3 ESCAPE '\\' OR LOWER(p.given_name) LIKE $3 ESCAPE '\\'
-            OR LOWER(p.given_name || ' ' || p.family_name) LIKE $3 ESCAPE '\\'
-            OR p.date_of_birth = $4)
-          AND ($5 IS NULL OR EXISTS (SELECT 1 FROM person_orgs o WHERE o.person_id = p.id AND o.org_code = $5))";
-    let sql = format!("SELECT p.* FROM people p WHERE {filter} ORDER BY p.family_name, p.given_name, p.id LIMIT $6 OFFSET $7");
+            OR (p.family_lower >= $1 AND p.family_lower < $3)
+            OR (p.given_lower >= $1 AND p.given_lower < $3)
+            OR ($4 <> '' AND p.given_lower = $5 AND p.family_lower >= $4 AND p.family_lower < $6)
+            OR p.date_of_birth = $7)
+          AND ($8 IS NULL OR EXISTS (SELECT 1 FROM person_orgs o WHERE o.person_id = p.id AND o.org_code = $8))";
+    let sql = format!("SELECT p.* FROM people p WHERE {filter} ORDER BY p.family_name, p.given_name, p.id LIMIT $9 OFFSET $10");
     let count_sql = format!("SELECT COUNT(*) FROM people p WHERE {filter}");
+    let (upper_q, upper_rest) = (upper(&q), upper(&rest));
     let rows = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(&q).bind(&digits).bind(&like).bind(date).bind(s.scope_org).bind(s.limit).bind(s.offset)
+        .bind(&q).bind(&digits).bind(&upper_q).bind(&rest).bind(&first).bind(&upper_rest).bind(date).bind(s.scope_org).bind(s.limit).bind(s.offset)
         .fetch_all(p).await)?;
     let total: i64 = on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone()))
-        .bind(&q).bind(&digits).bind(&like).bind(date).bind(s.scope_org)
+        .bind(&q).bind(&digits).bind(&upper_q).bind(&rest).bind(&first).bind(&upper_rest).bind(date).bind(s.scope_org)
         .fetch_one(p).await)?;
     Ok((rows, total))
 }
