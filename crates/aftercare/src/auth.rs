@@ -123,7 +123,11 @@ impl User {
     }
 
     pub fn actor(&self) -> Actor {
-        Actor { user_id: Some(self.id), username: self.username.clone(), org_code: Some(self.org_code.clone()) }
+        Actor {
+            user_id: Some(self.id),
+            username: self.username.clone(),
+            org_code: Some(self.org_code.clone()),
+        }
     }
 
     /// MHA administrators keep the register; lead professionals may add the
@@ -147,7 +151,11 @@ impl User {
 
 fn argon2() -> Argon2<'static> {
     // OWASP's argon2id minimum: 19 MiB, 2 iterations, 1 lane.
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params"))
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params"),
+    )
 }
 
 /// Hashes a password with argon2id and a random salt.
@@ -155,11 +163,15 @@ pub fn hash_password(password: &str) -> Result<String, String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| format!("no randomness: {e}"))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
-    argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash)
+        .is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// A hash that takes as long to check as a real one, so that unknown user
@@ -202,7 +214,10 @@ mod tests {
 
     #[test]
     fn roles_parse() {
-        assert_eq!(parse_roles("mha_administrator, Auditor").unwrap(), vec![Role::MhaAdministrator, Role::Auditor]);
+        assert_eq!(
+            parse_roles("mha_administrator, Auditor").unwrap(),
+            vec![Role::MhaAdministrator, Role::Auditor]
+        );
         assert!(parse_roles("wizard").unwrap_err().contains("unknown role `wizard`"));
         assert!(parse_roles("").is_err());
     }

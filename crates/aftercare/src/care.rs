@@ -5,7 +5,10 @@
 use std::collections::HashMap;
 
 use aftercare_core::Pence;
-use aftercare_core::plan::{AccommodationDetails, AccommodationType, Aspect, AspectAssessment, AspectStatus, Assessment, CarePlan, Funder, Need, Participants, TopUp};
+use aftercare_core::plan::{
+    AccommodationDetails, AccommodationType, Aspect, AspectAssessment, AspectStatus, Assessment,
+    CarePlan, Funder, Need, Participants, TopUp,
+};
 use aftercare_core::reviews::{self, ReviewDue, SchedulePolicy};
 use aftercare_core::rules::{Derivation, EndReason, Entitlement};
 use aftercare_core::{NhsNumber, Section, parse_date};
@@ -36,12 +39,35 @@ pub fn can_plan(user: &User) -> bool {
 }
 
 pub fn can_name_lead(user: &User) -> bool {
-    user.has(Role::LeadProfessional) || user.has(Role::MhaAdministrator) || user.has(Role::Commissioner)
+    user.has(Role::LeadProfessional)
+        || user.has(Role::MhaAdministrator)
+        || user.has(Role::Commissioner)
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn audit(tx: &mut crate::db::Tx, actor: &Actor, action: &str, person_id: i64, entity: &str, id: i64, reason: Option<&str>, details: serde_json::Value) -> Result<(), DbError> {
-    store::append_audit(tx, actor, AuditEntry { action, person_id: Some(person_id), entity, entity_id: Some(id.to_string()), reason, details }).await?;
+async fn audit(
+    tx: &mut crate::db::Tx,
+    actor: &Actor,
+    action: &str,
+    person_id: i64,
+    entity: &str,
+    id: i64,
+    reason: Option<&str>,
+    details: serde_json::Value,
+) -> Result<(), DbError> {
+    store::append_audit(
+        tx,
+        actor,
+        AuditEntry {
+            action,
+            person_id: Some(person_id),
+            entity,
+            entity_id: Some(id.to_string()),
+            reason,
+            details,
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -59,12 +85,23 @@ pub struct LeadFields {
     pub from: String,
 }
 
-pub async fn name_lead_professional(db: &Db, user: &User, person_id: i64, f: &LeadFields, today: NaiveDate) -> Result<Result<i64, FieldErrors>, RegisterError> {
+pub async fn name_lead_professional(
+    db: &Db,
+    user: &User,
+    person_id: i64,
+    f: &LeadFields,
+    today: NaiveDate,
+) -> Result<Result<i64, FieldErrors>, RegisterError> {
     store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     if !can_name_lead(user) {
-        return Ok(Err(err("name", "only lead professionals, MHA administrators and commissioners name the lead professional")));
+        return Ok(Err(err(
+            "name",
+            "only lead professionals, MHA administrators and commissioners name the lead professional",
+        )));
     }
-    let Some(name) = opt(&f.name) else { return Ok(Err(err("name", "enter the lead professional's name"))) };
+    let Some(name) = opt(&f.name) else {
+        return Ok(Err(err("name", "enter the lead professional's name")));
+    };
     let from = match opt(&f.from) {
         None => today,
         Some(s) => match parse_date(s) {
@@ -75,8 +112,27 @@ pub async fn name_lead_professional(db: &Db, user: &User, person_id: i64, f: &Le
     let org = opt(&f.org).map(String::from).unwrap_or_else(|| user.org_code.clone());
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    let id = care::set_lead_professional(&mut tx, person_id, name, opt(&f.team), Some(&org), from, &actor).await?;
-    audit(&mut tx, &actor, "lead_professional.named", person_id, "lead_professional", id, None, json!({"name": name, "team": opt(&f.team), "org": org, "from": from})).await?;
+    let id = care::set_lead_professional(
+        &mut tx,
+        person_id,
+        name,
+        opt(&f.team),
+        Some(&org),
+        from,
+        &actor,
+    )
+    .await?;
+    audit(
+        &mut tx,
+        &actor,
+        "lead_professional.named",
+        person_id,
+        "lead_professional",
+        id,
+        None,
+        json!({"name": name, "team": opt(&f.team), "org": org, "from": from}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(id))
 }
@@ -102,7 +158,11 @@ pub fn parse_assessment(f: &AssessmentForm, today: NaiveDate) -> Result<Assessme
             Some("not_relevant") => AspectStatus::NotRelevant,
             _ => AspectStatus::NotYetAssessed,
         };
-        aspects.push(AspectAssessment { aspect: a, status, notes: f.get(&format!("notes_{}", a.as_str())).cloned().unwrap_or_default() });
+        aspects.push(AspectAssessment {
+            aspect: a,
+            status,
+            notes: f.get(&format!("notes_{}", a.as_str())).cloned().unwrap_or_default(),
+        });
     }
     let yes = |k: &str| f.get(k).is_some_and(|v| v == "yes");
     let participants = Participants {
@@ -121,7 +181,13 @@ pub fn parse_assessment(f: &AssessmentForm, today: NaiveDate) -> Result<Assessme
     Ok(Assessment { assessed_on, aspects, participants })
 }
 
-pub async fn save_assessment(db: &Db, user: &User, person_id: i64, f: &AssessmentForm, today: NaiveDate) -> Result<Result<i64, FieldErrors>, RegisterError> {
+pub async fn save_assessment(
+    db: &Db,
+    user: &User,
+    person_id: i64,
+    f: &AssessmentForm,
+    today: NaiveDate,
+) -> Result<Result<i64, FieldErrors>, RegisterError> {
     store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     if !can_plan(user) {
         return Ok(Err(err("assessed_on", "only lead professionals record assessments")));
@@ -134,7 +200,17 @@ pub async fn save_assessment(db: &Db, user: &User, person_id: i64, f: &Assessmen
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
     let id = care::insert_assessment(&mut tx, person_id, a.assessed_on, &body, &actor).await?;
-    audit(&mut tx, &actor, "assessment.recorded", person_id, "assessment", id, None, json!({"assessed_on": a.assessed_on, "problems": a.problems()})).await?;
+    audit(
+        &mut tx,
+        &actor,
+        "assessment.recorded",
+        person_id,
+        "assessment",
+        id,
+        None,
+        json!({"assessed_on": a.assessed_on, "problems": a.problems()}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(id))
 }
@@ -196,7 +272,8 @@ pub fn parse_need(f: &NeedFields) -> Result<Need, FieldErrors> {
     if aspect.is_none() {
         errors.push(("aspect".into(), "choose the aspect of need".into()));
     }
-    let weekly = Pence::parse_pounds(if f.weekly_cost.trim().is_empty() { "0" } else { &f.weekly_cost });
+    let weekly =
+        Pence::parse_pounds(if f.weekly_cost.trim().is_empty() { "0" } else { &f.weekly_cost });
     if let Err(e) = &weekly {
         errors.push(("weekly_cost".into(), e.to_string()));
     }
@@ -231,14 +308,24 @@ pub fn parse_need(f: &NeedFields) -> Result<Need, FieldErrors> {
                             errors.push(("top_up_weekly".into(), e.to_string()));
                             Pence(0)
                         });
-                        let date = opt_date("top_up_agreement_date", &f.top_up_agreement_date).unwrap_or_else(|e| {
-                            errors.extend(e);
-                            None
-                        });
-                        Some(TopUp { payer: payer.to_string(), weekly_amount: amount, agreement_date: date })
+                        let date = opt_date("top_up_agreement_date", &f.top_up_agreement_date)
+                            .unwrap_or_else(|e| {
+                                errors.extend(e);
+                                None
+                            });
+                        Some(TopUp {
+                            payer: payer.to_string(),
+                            weekly_amount: amount,
+                            agreement_date: date,
+                        })
                     }
                 };
-                Some(AccommodationDetails { kind, preference: f.preference.trim().to_string(), interim_from, top_up })
+                Some(AccommodationDetails {
+                    kind,
+                    preference: f.preference.trim().to_string(),
+                    interim_from,
+                    top_up,
+                })
             }
         },
     };
@@ -277,7 +364,14 @@ pub enum PlanChange {
 
 /// Stores a new version of the plan. Two people editing the same plan at once
 /// get a conflict for the second save, never a lost update.
-pub async fn change_plan(db: &Db, user: &User, person_id: i64, expected_version: i64, change: PlanChange, reason: Option<&str>) -> Result<Result<i64, FieldErrors>, RegisterError> {
+pub async fn change_plan(
+    db: &Db,
+    user: &User,
+    person_id: i64,
+    expected_version: i64,
+    change: PlanChange,
+    reason: Option<&str>,
+) -> Result<Result<i64, FieldErrors>, RegisterError> {
     store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     if !can_plan(user) {
         return Ok(Err(err("description", "only lead professionals change after-care plans")));
@@ -300,7 +394,9 @@ pub async fn change_plan(db: &Db, user: &User, person_id: i64, expected_version:
         }
         PlanChange::EndNeed { index, on } => match plan.needs.get_mut(index) {
             None => return Ok(Err(err("need", "no such need in the plan"))),
-            Some(n) if on < n.start => return Ok(Err(err("end", "the need cannot end before it starts"))),
+            Some(n) if on < n.start => {
+                return Ok(Err(err("end", "the need cannot end before it starts")));
+            }
             Some(n) => {
                 n.end = Some(on);
                 json!({"ended": index, "on": on})
@@ -310,11 +406,27 @@ pub async fn change_plan(db: &Db, user: &User, person_id: i64, expected_version:
     let body = serde_json::to_string(&plan).map_err(|e| DbError::Corrupt(e.to_string()))?;
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    let version = match care::insert_plan_version(&mut tx, person_id, expected_version, &body, plan.has_s117_need(), reason, &actor).await {
-        Err(DbError::Conflict) => return Ok(Err(err("plan_version", "someone else changed this plan since you opened it: reload the page to see their change, then try again"))),
+    let version = match care::insert_plan_version(
+        &mut tx,
+        person_id,
+        expected_version,
+        &body,
+        plan.has_s117_need(),
+        reason,
+        &actor,
+    )
+    .await
+    {
+        Err(DbError::Conflict) => {
+            return Ok(Err(err(
+                "plan_version",
+                "someone else changed this plan since you opened it: reload the page to see their change, then try again",
+            )));
+        }
         other => other?,
     };
-    audit(&mut tx, &actor, "plan.changed", person_id, "care_plan", version, reason, summary).await?;
+    audit(&mut tx, &actor, "plan.changed", person_id, "care_plan", version, reason, summary)
+        .await?;
     tx.commit().await?;
     Ok(Ok(version))
 }
@@ -338,13 +450,20 @@ pub struct ReviewFields {
     pub outcome: String,
 }
 
-pub async fn record_review(db: &Db, user: &User, person_id: i64, f: &ReviewFields, today: NaiveDate) -> Result<Result<i64, FieldErrors>, RegisterError> {
+pub async fn record_review(
+    db: &Db,
+    user: &User,
+    person_id: i64,
+    f: &ReviewFields,
+    today: NaiveDate,
+) -> Result<Result<i64, FieldErrors>, RegisterError> {
     store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     if !can_plan(user) {
         return Ok(Err(err("held_on", "only lead professionals record reviews")));
     }
     let mut errors = FieldErrors::new();
-    let held_on = parse_date(&f.held_on).map_err(|e| errors.push(("held_on".into(), e.to_string()))).ok();
+    let held_on =
+        parse_date(&f.held_on).map_err(|e| errors.push(("held_on".into(), e.to_string()))).ok();
     if held_on.is_some_and(|d| d > today) {
         errors.push(("held_on".into(), "the date is in the future".into()));
     }
@@ -352,7 +471,10 @@ pub async fn record_review(db: &Db, user: &User, person_id: i64, f: &ReviewField
         "yes" => Some("yes"),
         "no" => Some("no"),
         _ => {
-            errors.push(("still_needed".into(), "say whether the person still needs after-care: every review decides it".into()));
+            errors.push((
+                "still_needed".into(),
+                "say whether the person still needs after-care: every review decides it".into(),
+            ));
             None
         }
     };
@@ -368,9 +490,27 @@ pub async fn record_review(db: &Db, user: &User, person_id: i64, f: &ReviewField
     let held_on = held_on.expect("checked");
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    let r = NewReview { held_on, outcome: opt(&f.outcome), attendees: opt(&f.attendees), person_views: opt(&f.person_views), still_needed: still, plan_changes: opt(&f.plan_changes), source: "form" };
+    let r = NewReview {
+        held_on,
+        outcome: opt(&f.outcome),
+        attendees: opt(&f.attendees),
+        person_views: opt(&f.person_views),
+        still_needed: still,
+        plan_changes: opt(&f.plan_changes),
+        source: "form",
+    };
     let id = care::insert_review(&mut tx, person_id, &r, &actor).await?;
-    audit(&mut tx, &actor, "review.recorded", person_id, "review", id, None, json!({"held_on": held_on, "still_needed": still, "outcome": opt(&f.outcome)})).await?;
+    audit(
+        &mut tx,
+        &actor,
+        "review.recorded",
+        person_id,
+        "review",
+        id,
+        None,
+        json!({"held_on": held_on, "still_needed": still, "outcome": opt(&f.outcome)}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(id))
 }
@@ -386,21 +526,44 @@ pub struct ReviewImportReport {
 
 /// Imports held reviews (`nhs_number`, `held_on`, optional `outcome`): all or
 /// nothing; a review already recorded for the person on that date is skipped.
-pub async fn import_reviews(db: &Db, actor: &Actor, file_name: &str, bytes: &[u8], dry_run: bool) -> Result<ReviewImportReport, RegisterError> {
+pub async fn import_reviews(
+    db: &Db,
+    actor: &Actor,
+    file_name: &str,
+    bytes: &[u8],
+    dry_run: bool,
+) -> Result<ReviewImportReport, RegisterError> {
     let rows = aftercare_files::parse_reviews(file_name, bytes).map_err(RegisterError::Invalid)?;
     let people = store::all_people(db).await?;
-    let by_nhs: HashMap<&str, i64> = people.iter().filter_map(|p| p.nhs_number.as_deref().map(|n| (n, p.id))).collect();
+    let by_nhs: HashMap<&str, i64> =
+        people.iter().filter_map(|p| p.nhs_number.as_deref().map(|n| (n, p.id))).collect();
     let mut unknown = Vec::new();
     for r in &rows {
         if !by_nhs.contains_key(r.nhs_number.as_str()) {
-            unknown.push(aftercare_files::RowError { line: r.line, column: "nhs_number".into(), reason: format!("no person with NHS number {} is on the register", r.nhs_number.formatted()) });
+            unknown.push(aftercare_files::RowError {
+                line: r.line,
+                column: "nhs_number".into(),
+                reason: format!(
+                    "no person with NHS number {} is on the register",
+                    r.nhs_number.formatted()
+                ),
+            });
         }
     }
     if !unknown.is_empty() {
-        return Err(RegisterError::Invalid(aftercare_files::ImportErrors { file: file_name.into(), unreadable: None, errors: unknown, omitted: 0 }));
+        return Err(RegisterError::Invalid(aftercare_files::ImportErrors {
+            file: file_name.into(),
+            unreadable: None,
+            errors: unknown,
+            omitted: 0,
+        }));
     }
     let mut tx = db.begin_write().await?;
-    let existing: std::collections::HashSet<(i64, NaiveDate)> = care::all_reviews_tx(&mut tx).await?.into_iter().map(|r| (r.person_id, r.held_on)).collect();
+    let existing: std::collections::HashSet<(i64, NaiveDate)> = care::all_reviews_tx(&mut tx)
+        .await?
+        .into_iter()
+        .map(|r| (r.person_id, r.held_on))
+        .collect();
     let mut report = ReviewImportReport { rows: rows.len(), dry_run, ..Default::default() };
     let mut seen = std::collections::HashSet::new();
     let source = format!("import:{file_name}");
@@ -410,9 +573,33 @@ pub async fn import_reviews(db: &Db, actor: &Actor, file_name: &str, bytes: &[u8
             report.unchanged += 1;
             continue;
         }
-        let id = care::insert_review(&mut tx, pid, &NewReview { held_on: r.held_on, outcome: r.outcome.as_deref(), attendees: None, person_views: None, still_needed: None, plan_changes: None, source: &source }, actor).await?;
+        let id = care::insert_review(
+            &mut tx,
+            pid,
+            &NewReview {
+                held_on: r.held_on,
+                outcome: r.outcome.as_deref(),
+                attendees: None,
+                person_views: None,
+                still_needed: None,
+                plan_changes: None,
+                source: &source,
+            },
+            actor,
+        )
+        .await?;
         let reason = format!("{file_name} row {}", r.line);
-        audit(&mut tx, actor, "review.recorded", pid, "review", id, Some(&reason), json!({"held_on": r.held_on, "outcome": r.outcome})).await?;
+        audit(
+            &mut tx,
+            actor,
+            "review.recorded",
+            pid,
+            "review",
+            id,
+            Some(&reason),
+            json!({"held_on": r.held_on, "outcome": r.outcome}),
+        )
+        .await?;
         report.added += 1;
     }
     if dry_run {
@@ -438,7 +625,10 @@ pub struct CaseState {
 impl CaseState {
     /// The entitlement open on `d`.
     pub fn open_on(&self, d: NaiveDate) -> Option<&Entitlement> {
-        self.derivation.entitlements.iter().find(|e| e.start <= d && e.end.is_none_or(|end| end > d))
+        self.derivation
+            .entitlements
+            .iter()
+            .find(|e| e.start <= d && e.end.is_none_or(|end| end > d))
     }
 }
 
@@ -461,15 +651,19 @@ pub async fn all_cases(db: &Db, today: NaiveDate) -> Result<Vec<CaseState>, DbEr
     for r in care::all_reviews(db).await? {
         reviews.entry(r.person_id).or_default().push(r);
     }
-    let mut plans: HashMap<i64, PlanRow> = care::all_current_plans(db).await?.into_iter().map(|p| (p.person_id, p)).collect();
-    let mut leads: HashMap<i64, care::LeadProfessionalRow> = care::current_lead_professionals(db).await?.into_iter().map(|l| (l.person_id, l)).collect();
+    let mut plans: HashMap<i64, PlanRow> =
+        care::all_current_plans(db).await?.into_iter().map(|p| (p.person_id, p)).collect();
+    let mut leads: HashMap<i64, care::LeadProfessionalRow> =
+        care::current_lead_professionals(db).await?.into_iter().map(|l| (l.person_id, l)).collect();
     let mut out = Vec::new();
     for person in store::all_people(db).await? {
         let dets = detentions.remove(&person.id).unwrap_or_default();
         let evs = events.remove(&person.id).unwrap_or_default();
         let derivation = derive::derive_person(&dets, &evs, &config)?;
         let last = dets.iter().max_by_key(|d| (d.detention_start, d.id));
-        let in_hospital_qualifying = last.is_some_and(|d| d.left_hospital.is_none() && Section::parse(&d.section).is_ok_and(|s| s.is_qualifying()));
+        let in_hospital_qualifying = last.is_some_and(|d| {
+            d.left_hospital.is_none() && Section::parse(&d.section).is_ok_and(|s| s.is_qualifying())
+        });
         out.push(CaseState {
             reviews: reviews.remove(&person.id).unwrap_or_default(),
             plan: plans.remove(&person.id),
@@ -513,13 +707,20 @@ pub struct DueRow {
 }
 
 /// The next review for every person entitled on `as_of`.
-pub fn reviews_due(cases: &[CaseState], partnerships: &[care::PartnershipRow], as_of: NaiveDate, policy_override: Option<&SchedulePolicy>) -> Vec<DueRow> {
+pub fn reviews_due(
+    cases: &[CaseState],
+    partnerships: &[care::PartnershipRow],
+    as_of: NaiveDate,
+    policy_override: Option<&SchedulePolicy>,
+) -> Vec<DueRow> {
     let mut rows = Vec::new();
     for c in cases {
         let Some(e) = c.open_on(as_of) else { continue };
         let policy = policy_override.cloned().unwrap_or_else(|| policy_for(partnerships, e));
-        let held: Vec<NaiveDate> = c.reviews.iter().map(|r| r.held_on).filter(|d| *d <= as_of).collect();
-        let due: ReviewDue = reviews::next_review(&policy, e.start, e.start, &held, c.person.transforming_care);
+        let held: Vec<NaiveDate> =
+            c.reviews.iter().map(|r| r.held_on).filter(|d| *d <= as_of).collect();
+        let due: ReviewDue =
+            reviews::next_review(&policy, e.start, e.start, &held, c.person.transforming_care);
         rows.push(DueRow {
             person_id: c.person.id,
             nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
@@ -535,7 +736,12 @@ pub fn reviews_due(cases: &[CaseState], partnerships: &[care::PartnershipRow], a
             explanation: due.explanation,
         });
     }
-    rows.sort_by(|a, b| b.overdue_days.cmp(&a.overdue_days).then(a.due.cmp(&b.due)).then(a.nhs_number.cmp(&b.nhs_number)));
+    rows.sort_by(|a, b| {
+        b.overdue_days
+            .cmp(&a.overdue_days)
+            .then(a.due.cmp(&b.due))
+            .then(a.nhs_number.cmp(&b.nhs_number))
+    });
     rows
 }
 
@@ -551,7 +757,13 @@ pub struct WorkItem {
 fn item(c: &CaseState, detail: String) -> WorkItem {
     WorkItem {
         person_id: c.person.id,
-        nhs_number: c.person.nhs_number.as_deref().and_then(|n| NhsNumber::parse(n).ok()).map(|n| n.formatted()).unwrap_or_default(),
+        nhs_number: c
+            .person
+            .nhs_number
+            .as_deref()
+            .and_then(|n| NhsNumber::parse(n).ok())
+            .map(|n| n.formatted())
+            .unwrap_or_default(),
         name: format!("{} {}", c.person.given_name, c.person.family_name),
         detail,
     }
@@ -563,20 +775,36 @@ pub fn without_lead_professional(cases: &[CaseState], today: NaiveDate) -> Vec<W
     cases
         .iter()
         .filter(|c| c.lead.is_none() && (c.open_on(today).is_some() || c.in_hospital_qualifying))
-        .map(|c| item(c, if c.in_hospital_qualifying { "in hospital on a qualifying section".into() } else { "entitled to after-care".into() }))
+        .map(|c| {
+            item(
+                c,
+                if c.in_hospital_qualifying {
+                    "in hospital on a qualifying section".into()
+                } else {
+                    "entitled to after-care".into()
+                },
+            )
+        })
         .collect()
 }
 
 /// People in hospital on a qualifying section with no plan: planning starts on admission.
 pub fn in_hospital_without_plan(cases: &[CaseState]) -> Vec<WorkItem> {
-    cases.iter().filter(|c| c.in_hospital_qualifying && c.plan.is_none()).map(|c| item(c, "no after-care plan yet".into())).collect()
+    cases
+        .iter()
+        .filter(|c| c.in_hospital_qualifying && c.plan.is_none())
+        .map(|c| item(c, "no after-care plan yet".into()))
+        .collect()
 }
 
 /// Plans that mark no need as an s117 need.
 pub fn plans_without_s117_need(cases: &[CaseState], today: NaiveDate) -> Vec<WorkItem> {
     cases
         .iter()
-        .filter(|c| c.plan.as_ref().is_some_and(|p| !p.has_s117_need) && (c.open_on(today).is_some() || c.in_hospital_qualifying))
+        .filter(|c| {
+            c.plan.as_ref().is_some_and(|p| !p.has_s117_need)
+                && (c.open_on(today).is_some() || c.in_hospital_qualifying)
+        })
         .map(|c| item(c, "the plan marks no need as an s117 need".into()))
         .collect()
 }
@@ -587,7 +815,10 @@ pub fn interim_placements_overdue(cases: &[CaseState], today: NaiveDate) -> Vec<
         .iter()
         .filter_map(|c| {
             let plan = plan_of(c.plan.as_ref()?).ok()?;
-            plan.needs.iter().any(|n| n.current_on(today) && n.interim_overdue(today)).then(|| item(c, "an interim placement has lasted more than 12 weeks".into()))
+            plan.needs
+                .iter()
+                .any(|n| n.current_on(today) && n.interim_overdue(today))
+                .then(|| item(c, "an interim placement has lasted more than 12 weeks".into()))
         })
         .collect()
 }
@@ -644,7 +875,11 @@ pub struct MonthMeasure {
 }
 
 fn month_end(year: i32, month: u32) -> NaiveDate {
-    let first_next = if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1) } else { NaiveDate::from_ymd_opt(year, month + 1, 1) };
+    let first_next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    };
     first_next.and_then(|d| d.pred_opt()).unwrap_or(NaiveDate::MIN)
 }
 
@@ -652,7 +887,10 @@ fn month_end(year: i32, month: u32) -> NaiveDate {
 pub fn monthly_measures(cases: &[CaseState], today: NaiveDate, months: u32) -> Vec<MonthMeasure> {
     let mut out = Vec::new();
     for back in (0..months).rev() {
-        let first = aftercare_core::date::add_months(NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today), 0);
+        let first = aftercare_core::date::add_months(
+            NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today),
+            0,
+        );
         let first = first.checked_sub_months(chrono::Months::new(back)).unwrap_or(first);
         let end = month_end(first.year(), first.month()).min(today);
         let year_before = end.checked_sub_days(Days::new(365)).unwrap_or(end);
@@ -670,7 +908,11 @@ pub fn monthly_measures(cases: &[CaseState], today: NaiveDate, months: u32) -> V
                 if let (Some(ended), Some(EndReason::JointDecision)) = (e.end, e.end_reason)
                     && ended >= first
                     && ended <= end
-                    && c.reviews.iter().any(|r| r.held_on <= ended && r.held_on >= e.start && r.still_needed.as_deref() == Some("no"))
+                    && c.reviews.iter().any(|r| {
+                        r.held_on <= ended
+                            && r.held_on >= e.start
+                            && r.still_needed.as_deref() == Some("no")
+                    })
                 {
                     discharged += 1;
                 }
@@ -680,7 +922,11 @@ pub fn monthly_measures(cases: &[CaseState], today: NaiveDate, months: u32) -> V
             month: format!("{:04}-{:02}", first.year(), first.month()),
             entitled,
             reviewed_in_last_12_months: reviewed,
-            reviewed_share_tenths: if entitled == 0 { 0 } else { (reviewed as i64 * 1000 + entitled as i64 / 2) / entitled as i64 },
+            reviewed_share_tenths: if entitled == 0 {
+                0
+            } else {
+                (reviewed as i64 * 1000 + entitled as i64 / 2) / entitled as i64
+            },
             discharged_following_review: discharged,
         });
     }
@@ -689,15 +935,35 @@ pub fn monthly_measures(cases: &[CaseState], today: NaiveDate, months: u32) -> V
 
 /// Marks or unmarks a person as a transforming-care case (Lincolnshire adds a
 /// 3-month review; the lead agency may switch).
-pub async fn set_transforming_care(db: &Db, user: &User, person_id: i64, value: bool) -> Result<Result<(), FieldErrors>, RegisterError> {
+pub async fn set_transforming_care(
+    db: &Db,
+    user: &User,
+    person_id: i64,
+    value: bool,
+) -> Result<Result<(), FieldErrors>, RegisterError> {
     store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     if !can_name_lead(user) {
-        return Ok(Err(err("transforming_care", "only lead professionals, MHA administrators and commissioners mark transforming-care cases")));
+        return Ok(Err(err(
+            "transforming_care",
+            "only lead professionals, MHA administrators and commissioners mark transforming-care cases",
+        )));
     }
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
     care::set_transforming_care(&mut tx, person_id, value).await?;
-    store::append_audit(&mut tx, &actor, AuditEntry { action: "transforming_care.set", person_id: Some(person_id), entity: "person", entity_id: Some(person_id.to_string()), reason: None, details: json!({"transforming_care": value}) }).await?;
+    store::append_audit(
+        &mut tx,
+        &actor,
+        AuditEntry {
+            action: "transforming_care.set",
+            person_id: Some(person_id),
+            entity: "person",
+            entity_id: Some(person_id.to_string()),
+            reason: None,
+            details: json!({"transforming_care": value}),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(()))
 }

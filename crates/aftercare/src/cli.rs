@@ -7,10 +7,20 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "aftercare", version, about = "The Section 117 after-care register", propagate_version = true)]
+#[command(
+    name = "aftercare",
+    version,
+    about = "The Section 117 after-care register",
+    propagate_version = true
+)]
 pub struct Cli {
     /// Database URL: sqlite://PATH (created if missing) or postgres://…
-    #[arg(long, global = true, env = "AFTERCARE_DATABASE_URL", default_value = "sqlite://aftercare.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "AFTERCARE_DATABASE_URL",
+        default_value = "sqlite://aftercare.db"
+    )]
     pub database: String,
     #[command(subcommand)]
     pub command: Command,

@@ -36,16 +36,30 @@ pub struct CostLine {
 pub const DEFAULT_POLICY: &str = "fixed-50-50";
 
 /// The agreement in force for a partnership on a date.
-pub fn agreement_on<'a>(agreements: &'a [AgreementRow], council: &str, nhs: &str, on: NaiveDate) -> Option<&'a AgreementRow> {
+pub fn agreement_on<'a>(
+    agreements: &'a [AgreementRow],
+    council: &str,
+    nhs: &str,
+    on: NaiveDate,
+) -> Option<&'a AgreementRow> {
     agreements
         .iter()
-        .filter(|a| a.council_code == council && a.nhs_code == nhs && a.effective_from <= on && a.effective_to.is_none_or(|t| t >= on))
+        .filter(|a| {
+            a.council_code == council
+                && a.nhs_code == nhs
+                && a.effective_from <= on
+                && a.effective_to.is_none_or(|t| t >= on)
+        })
         .max_by_key(|a| (a.effective_from, a.id))
 }
 
 fn month_bounds(year: i32, month: u32) -> (NaiveDate, NaiveDate) {
     let first = NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(NaiveDate::MIN);
-    let next = if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1) } else { NaiveDate::from_ymd_opt(year, month + 1, 1) };
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    };
     (first, next.and_then(|n| n.pred_opt()).unwrap_or(first))
 }
 
@@ -66,7 +80,14 @@ pub fn months(from: NaiveDate, to: NaiveDate) -> Vec<(i32, u32)> {
 }
 
 /// The weekly split of one need on a date, and the rule that decided it.
-pub fn weekly_split(need: &Need, agreements: &[AgreementRow], council: &str, nhs: &str, on: NaiveDate, facts: &CaseFacts) -> (Split, String) {
+pub fn weekly_split(
+    need: &Need,
+    agreements: &[AgreementRow],
+    council: &str,
+    nhs: &str,
+    on: NaiveDate,
+    facts: &CaseFacts,
+) -> (Split, String) {
     let all_council = Split { council: need.weekly_cost, nhs: Pence(0) };
     let all_nhs = Split { council: Pence(0), nhs: need.weekly_cost };
     match need.funder {
@@ -74,11 +95,14 @@ pub fn weekly_split(need: &Need, agreements: &[AgreementRow], council: &str, nhs
         Funder::DirectPayment => (all_council, "NEED-FUNDER-DIRECT-PAYMENT".into()),
         Funder::Nhs => (all_nhs, "NEED-FUNDER-NHS".into()),
         Funder::PersonalHealthBudget => (all_nhs, "NEED-FUNDER-PHB".into()),
-        Funder::OtherChargeable | Funder::Chc => (Split { council: Pence(0), nhs: Pence(0) }, "NOT-S117".into()),
+        Funder::OtherChargeable | Funder::Chc => {
+            (Split { council: Pence(0), nhs: Pence(0) }, "NOT-S117".into())
+        }
         Funder::Shared => {
-            let policy: FundingPolicy = agreement_on(agreements, council, nhs, on)
-                .and_then(|a| a.policy())
-                .unwrap_or_else(|| funding::policy(DEFAULT_POLICY).expect("the 50:50 policy is built in"));
+            let policy: FundingPolicy =
+                agreement_on(agreements, council, nhs, on).and_then(|a| a.policy()).unwrap_or_else(
+                    || funding::policy(DEFAULT_POLICY).expect("the 50:50 policy is built in"),
+                );
             let facts = CaseFacts { weekly_cost: need.weekly_cost, ..facts.clone() };
             match funding::split_weekly(&policy, &facts) {
                 Ok(d) => (d.split(), d.rule),
@@ -94,14 +118,23 @@ pub fn weekly_split(need: &Need, agreements: &[AgreementRow], council: &str, nhs
 }
 
 /// Every cost line for the people given, for the months from `from` to `to`.
-pub fn cost_lines(cases: &[CaseState], agreements: &[AgreementRow], from: NaiveDate, to: NaiveDate) -> Vec<CostLine> {
+pub fn cost_lines(
+    cases: &[CaseState],
+    agreements: &[AgreementRow],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<CostLine> {
     let mut out = Vec::new();
     for c in cases {
         let Some(plan) = c.plan.as_ref().and_then(|p| plan_of(p).ok()) else { continue };
         let nhs_number = c.person.nhs_number.clone().unwrap_or_default();
         for e in &c.derivation.entitlements {
-            let (council, nhs) = (e.council.org.as_ref().map(|o| o.to_string()).unwrap_or_default(), e.nhs.org.as_ref().map(|o| o.to_string()).unwrap_or_default());
-            let last_entitled = e.end.and_then(|d| d.checked_sub_days(Days::new(1))).unwrap_or(NaiveDate::MAX);
+            let (council, nhs) = (
+                e.council.org.as_ref().map(|o| o.to_string()).unwrap_or_default(),
+                e.nhs.org.as_ref().map(|o| o.to_string()).unwrap_or_default(),
+            );
+            let last_entitled =
+                e.end.and_then(|d| d.checked_sub_days(Days::new(1))).unwrap_or(NaiveDate::MAX);
             for need in plan.needs.iter().filter(|n| n.s117) {
                 for (y, m) in months(from, to) {
                     let (first, last) = month_bounds(y, m);
@@ -140,7 +173,10 @@ pub fn cost_lines(cases: &[CaseState], agreements: &[AgreementRow], from: NaiveD
 }
 
 /// Totals: (council, nhs) by a key.
-pub fn totals_by<K: Ord>(lines: &[CostLine], key: impl Fn(&CostLine) -> K) -> BTreeMap<K, (Pence, Pence)> {
+pub fn totals_by<K: Ord>(
+    lines: &[CostLine],
+    key: impl Fn(&CostLine) -> K,
+) -> BTreeMap<K, (Pence, Pence)> {
     let mut map: BTreeMap<K, (Pence, Pence)> = BTreeMap::new();
     for l in lines {
         let e = map.entry(key(l)).or_insert((Pence(0), Pence(0)));
@@ -157,6 +193,9 @@ mod tests {
     #[test]
     fn months_span_years() {
         let d = |s| aftercare_core::parse_date(s).unwrap();
-        assert_eq!(months(d("2023-11-15"), d("2024-02-01")), vec![(2023, 11), (2023, 12), (2024, 1), (2024, 2)]);
+        assert_eq!(
+            months(d("2023-11-15"), d("2024-02-01")),
+            vec![(2023, 11), (2023, 12), (2024, 1), (2024, 2)]
+        );
     }
 }

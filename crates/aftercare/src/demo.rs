@@ -50,11 +50,36 @@ pub struct Partnership {
 }
 
 pub const PARTNERSHIPS: [Partnership; 5] = [
-    Partnership { council: ("E10000016", "Kent County Council"), icb: ("QKS", "NHS Kent and Medway ICB"), ccg: ("91Q", "NHS Kent and Medway CCG"), trust: ("RXY", "Kent and Medway Mental Health NHS Trust") },
-    Partnership { council: ("E10000019", "Lincolnshire County Council"), icb: ("QJM", "NHS Lincolnshire ICB"), ccg: ("71E", "NHS Lincolnshire CCG"), trust: ("RP7", "Lincolnshire Partnership NHS Foundation Trust") },
-    Partnership { council: ("E06000060", "Buckinghamshire Council"), icb: ("QU9", "NHS Buckinghamshire, Oxfordshire and Berkshire West ICB"), ccg: ("14Y", "NHS Buckinghamshire CCG"), trust: ("RNU", "Oxford Health NHS Foundation Trust") },
-    Partnership { council: ("E08000018", "Rotherham Metropolitan Borough Council"), icb: ("QF7", "NHS South Yorkshire ICB"), ccg: ("03L", "NHS Rotherham CCG"), trust: ("RXE", "Rotherham Doncaster and South Humber NHS Foundation Trust") },
-    Partnership { council: ("E08000017", "City of Doncaster Council"), icb: ("QF7", "NHS South Yorkshire ICB"), ccg: ("02X", "NHS Doncaster CCG"), trust: ("RXE", "Rotherham Doncaster and South Humber NHS Foundation Trust") },
+    Partnership {
+        council: ("E10000016", "Kent County Council"),
+        icb: ("QKS", "NHS Kent and Medway ICB"),
+        ccg: ("91Q", "NHS Kent and Medway CCG"),
+        trust: ("RXY", "Kent and Medway Mental Health NHS Trust"),
+    },
+    Partnership {
+        council: ("E10000019", "Lincolnshire County Council"),
+        icb: ("QJM", "NHS Lincolnshire ICB"),
+        ccg: ("71E", "NHS Lincolnshire CCG"),
+        trust: ("RP7", "Lincolnshire Partnership NHS Foundation Trust"),
+    },
+    Partnership {
+        council: ("E06000060", "Buckinghamshire Council"),
+        icb: ("QU9", "NHS Buckinghamshire, Oxfordshire and Berkshire West ICB"),
+        ccg: ("14Y", "NHS Buckinghamshire CCG"),
+        trust: ("RNU", "Oxford Health NHS Foundation Trust"),
+    },
+    Partnership {
+        council: ("E08000018", "Rotherham Metropolitan Borough Council"),
+        icb: ("QF7", "NHS South Yorkshire ICB"),
+        ccg: ("03L", "NHS Rotherham CCG"),
+        trust: ("RXE", "Rotherham Doncaster and South Humber NHS Foundation Trust"),
+    },
+    Partnership {
+        council: ("E08000017", "City of Doncaster Council"),
+        icb: ("QF7", "NHS South Yorkshire ICB"),
+        ccg: ("02X", "NHS Doncaster CCG"),
+        trust: ("RXE", "Rotherham Doncaster and South Humber NHS Foundation Trust"),
+    },
 ];
 
 pub const NHS_ENGLAND: (&str, &str) = ("X24", "NHS England");
@@ -66,7 +91,11 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 /// The organisations of the demo partnerships, with CCG → ICB successors.
 pub fn demo_orgs() -> Vec<OrgRow> {
     let mut orgs: Vec<OrgRow> = Vec::new();
-    let mut add = |code: &str, name: &str, kind: &str, valid_to: Option<NaiveDate>, successor: Option<&str>| {
+    let mut add = |code: &str,
+                   name: &str,
+                   kind: &str,
+                   valid_to: Option<NaiveDate>,
+                   successor: Option<&str>| {
         if !orgs.iter().any(|o| o.code == code) {
             orgs.push(OrgRow {
                 code: code.into(),
@@ -90,10 +119,53 @@ pub fn demo_orgs() -> Vec<OrgRow> {
 }
 
 const GIVEN: [&str; 40] = [
-    "Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Mia", "Arthur", "Ivy", "Muhammad", "Grace", "Leo", "Freya", "Harry", "Lily", "Oscar", "Florence", "Archie", "Willow", "Jack", "Rosie", "Charlie", "Sophia", "Thomas", "Evie", "Jacob", "Aisha", "Kwame", "Priya", "Tomasz", "Siobhan", "Dylan", "Fatima", "Chen", "Olusegun", "Agnieszka", "Rhys", "Niamh", "Ravi", "Zainab",
+    "Amelia",
+    "Oliver",
+    "Isla",
+    "George",
+    "Ava",
+    "Noah",
+    "Mia",
+    "Arthur",
+    "Ivy",
+    "Muhammad",
+    "Grace",
+    "Leo",
+    "Freya",
+    "Harry",
+    "Lily",
+    "Oscar",
+    "Florence",
+    "Archie",
+    "Willow",
+    "Jack",
+    "Rosie",
+    "Charlie",
+    "Sophia",
+    "Thomas",
+    "Evie",
+    "Jacob",
+    "Aisha",
+    "Kwame",
+    "Priya",
+    "Tomasz",
+    "Siobhan",
+    "Dylan",
+    "Fatima",
+    "Chen",
+    "Olusegun",
+    "Agnieszka",
+    "Rhys",
+    "Niamh",
+    "Ravi",
+    "Zainab",
 ];
 const FAMILY: [&str; 40] = [
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Thomas", "Clarke", "Jackson", "Wood", "Harris", "Edwards", "Turner", "Martin", "Cooper", "Hill", "Ward", "Hughes", "Moore", "Clark", "Khan", "Ahmed", "Okafor", "Nowak", "O'Brien", "Mensah", "Begum", "Kowalski",
+    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel",
+    "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall",
+    "Thomas", "Clarke", "Jackson", "Wood", "Harris", "Edwards", "Turner", "Martin", "Cooper",
+    "Hill", "Ward", "Hughes", "Moore", "Clark", "Khan", "Ahmed", "Okafor", "Nowak", "O'Brien",
+    "Mensah", "Begum", "Kowalski",
 ];
 
 /// A valid NHS number in the 999 test range.
@@ -169,7 +241,8 @@ impl NhsNumbers {
         while self.k < Self::RANGE {
             let body = format!("999{:06}", (self.a * self.k + self.b) % Self::RANGE);
             self.k += 1;
-            let sum: u32 = body.bytes().zip((2..=10).rev()).map(|(b, w)| u32::from(b - b'0') * w).sum();
+            let sum: u32 =
+                body.bytes().zip((2..=10).rev()).map(|(b, w)| u32::from(b - b'0') * w).sum();
             let n = match 11 - (sum % 11) {
                 10 => continue,
                 11 => format!("{body}0"),
@@ -199,7 +272,12 @@ pub fn register_csv(people: usize, seed: u64, today: NaiveDate) -> Vec<u8> {
 /// One invented person's rows of the master list (one per detention, in the
 /// order of [`aftercare_files::register::REGISTER_COLUMNS`]). Without an NHS
 /// number the person is known by the local id alone.
-pub fn person_rows(rng: &mut Rng, i: usize, nhs: Option<&str>, today: NaiveDate) -> Vec<Vec<String>> {
+pub fn person_rows(
+    rng: &mut Rng,
+    i: usize,
+    nhs: Option<&str>,
+    today: NaiveDate,
+) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let nhs = nhs.unwrap_or_default().to_string();
     let home = rng.below(PARTNERSHIPS.len() as u64) as usize;
@@ -207,7 +285,8 @@ pub fn person_rows(rng: &mut Rng, i: usize, nhs: Option<&str>, today: NaiveDate)
     let family = *rng.pick(&FAMILY);
     let dob = date(1945, 1, 1) + Days::new(rng.below(60 * 365));
     let gp_practice = format!("{}{:05}", ["G", "K", "C", "H", "M"][home], 81000 + rng.below(90));
-    let mut start = (date(2011, 1, 1) + Days::new(rng.below(15 * 365))).max(dob + Days::new(16 * 365));
+    let mut start =
+        (date(2011, 1, 1) + Days::new(rng.below(15 * 365))).max(dob + Days::new(16 * 365));
     let mut living = home;
     let detentions = 1 + rng.below(3) as usize;
     for k in 0..detentions {
@@ -218,12 +297,15 @@ pub fn person_rows(rng: &mut Rng, i: usize, nhs: Option<&str>, today: NaiveDate)
         let p = &PARTNERSHIPS[living];
         let nfa = rng.chance(3);
         let cross_border = rng.chance(5);
-        let commissioner = |p: &Partnership, on: NaiveDate| if on >= date(2022, 7, 1) { p.icb.0 } else { p.ccg.0 };
+        let commissioner =
+            |p: &Partnership, on: NaiveDate| if on >= date(2022, 7, 1) { p.icb.0 } else { p.ccg.0 };
         let gp_p = if cross_border { &PARTNERSHIPS[(living + 1) % PARTNERSHIPS.len()] } else { p };
-        let stay = 5 + rng.below(if section == "3" || section.starts_with("37") { 200 } else { 27 });
+        let stay =
+            5 + rng.below(if section == "3" || section.starts_with("37") { 200 } else { 27 });
         let left = start + Days::new(stay);
         let still_in = k + 1 == detentions && left >= today;
-        let discharged_to_idx = if rng.chance(15) { rng.below(PARTNERSHIPS.len() as u64) as usize } else { living };
+        let discharged_to_idx =
+            if rng.chance(15) { rng.below(PARTNERSHIPS.len() as u64) as usize } else { living };
         rows.push(vec![
             nhs.clone(),
             format!("L{:06}", i + 1),
@@ -270,7 +352,12 @@ fn demo_org_for(role: Role) -> &'static str {
 
 /// Fills an empty database with the demo register and one user per role.
 /// Does nothing (and returns no logins) if the register already has people.
-pub async fn seed(db: &Db, people: usize, seed: u64, today: NaiveDate) -> Result<Vec<DemoLogin>, RegisterError> {
+pub async fn seed(
+    db: &Db,
+    people: usize,
+    seed: u64,
+    today: NaiveDate,
+) -> Result<Vec<DemoLogin>, RegisterError> {
     if store::count_people(db).await? > 0 {
         return Ok(Vec::new());
     }
@@ -285,13 +372,25 @@ pub async fn seed(db: &Db, people: usize, seed: u64, today: NaiveDate) -> Result
         let username = format!("demo-{}", role.as_str().replace('_', "-"));
         if store::user_by_username(db, &username).await?.is_none() {
             let display = format!("Demo {}", role.label().to_lowercase());
-            store::insert_user(&mut tx, &NewUser { username: &username, display_name: &display, org_code: demo_org_for(role), roles: role.as_str(), team: Some("Demo team"), password_hash: &hash }).await?;
+            store::insert_user(
+                &mut tx,
+                &NewUser {
+                    username: &username,
+                    display_name: &display,
+                    org_code: demo_org_for(role),
+                    roles: role.as_str(),
+                    team: Some("Demo team"),
+                    password_hash: &hash,
+                },
+            )
+            .await?;
         }
         logins.push(DemoLogin { username, role, org: demo_org_for(role).into() });
     }
     tx.commit().await?;
     let csv = register_csv(people, seed, today);
-    register::import_register(db, &actor, "demo-register.csv", &csv, false, today, &|_, _| {}).await?;
+    register::import_register(db, &actor, "demo-register.csv", &csv, false, today, &|_, _| {})
+        .await?;
     seed_care(db, &actor, seed, today).await?;
     Ok(logins)
 }
@@ -299,20 +398,40 @@ pub async fn seed(db: &Db, people: usize, seed: u64, today: NaiveDate) -> Result
 /// Partnerships with their review policies, and for most entitled people a
 /// lead professional, a plan and some reviews, so the worklists and
 /// monitoring have something to show.
-async fn seed_care(db: &Db, actor: &Actor, seed: u64, today: NaiveDate) -> Result<(), RegisterError> {
-    use aftercare_core::Pence;
-    use aftercare_core::plan::{AccommodationDetails, AccommodationType, Aspect, CarePlan, Funder, Need};
+async fn seed_care(
+    db: &Db,
+    actor: &Actor,
+    seed: u64,
+    today: NaiveDate,
+) -> Result<(), RegisterError> {
     use crate::db::care::{self, NewReview, PartnershipRow};
+    use aftercare_core::Pence;
+    use aftercare_core::plan::{
+        AccommodationDetails, AccommodationType, Aspect, CarePlan, Funder, Need,
+    };
     let mut rng = Rng::new(seed ^ 0x5117);
     let mut tx = db.begin_write().await?;
     let policies = ["default", "lincolnshire", "default", "rotherham", "rotherham"];
     for (p, policy) in PARTNERSHIPS.iter().zip(policies) {
-        let row = PartnershipRow { id: 0, council_code: p.council.0.into(), nhs_code: p.icb.0.into(), name: format!("{} and {}", p.council.1, p.icb.1), review_policy: policy.into(), qa_ratifies_endings: policy == "lincolnshire" };
+        let row = PartnershipRow {
+            id: 0,
+            council_code: p.council.0.into(),
+            nhs_code: p.icb.0.into(),
+            name: format!("{} and {}", p.council.1, p.icb.1),
+            review_policy: policy.into(),
+            qa_ratifies_endings: policy == "lincolnshire",
+        };
         care::upsert_partnership(&mut tx, &row).await?;
     }
     let agreements: [(&str, &str, &str, NaiveDate, Option<NaiveDate>); 6] = [
         ("E10000016", "QKS", "fixed-50-50", date(2022, 7, 1), None),
-        ("E10000019", "QJM", "lincolnshire-interim-2018", date(2018, 5, 1), Some(date(2022, 3, 31))),
+        (
+            "E10000019",
+            "QJM",
+            "lincolnshire-interim-2018",
+            date(2018, 5, 1),
+            Some(date(2022, 3, 31)),
+        ),
         ("E10000019", "QJM", "lincolnshire-2022", date(2022, 4, 1), None),
         ("E06000060", "QU9", "aligned-bucks-2017", date(2017, 7, 1), None),
         ("E08000018", "QF7", "fixed-50-50", date(2022, 7, 1), None),
@@ -323,15 +442,32 @@ async fn seed_care(db: &Db, actor: &Actor, seed: u64, today: NaiveDate) -> Resul
     }
     tx.commit().await?;
     let cases = crate::care::all_cases(db, today).await?;
-    let teams = ["North community mental health team", "South community mental health team", "Forensic outreach team", "Early intervention team"];
-    let leads = ["Sam Okoro", "Jo Bright", "Alex Murray", "Nadia Rahman", "Chris Evans", "Pat Kowalczyk"];
+    let teams = [
+        "North community mental health team",
+        "South community mental health team",
+        "Forensic outreach team",
+        "Early intervention team",
+    ];
+    let leads =
+        ["Sam Okoro", "Jo Bright", "Alex Murray", "Nadia Rahman", "Chris Evans", "Pat Kowalczyk"];
     let mut tx = db.begin_write().await?;
     for c in &cases {
-        let Some(e) = c.derivation.entitlements.last().filter(|e| e.end.is_none()) else { continue };
+        let Some(e) = c.derivation.entitlements.last().filter(|e| e.end.is_none()) else {
+            continue;
+        };
         if rng.chance(80) {
             let team = *rng.pick(&teams);
             let lead = *rng.pick(&leads);
-            care::set_lead_professional(&mut tx, c.person.id, lead, Some(team), e.council.org.as_ref().map(|o| o.as_str()), e.start, actor).await?;
+            care::set_lead_professional(
+                &mut tx,
+                c.person.id,
+                lead,
+                Some(team),
+                e.council.org.as_ref().map(|o| o.as_str()),
+                e.start,
+                actor,
+            )
+            .await?;
         }
         if rng.chance(70) {
             let mut plan = CarePlan::default();
@@ -339,8 +475,11 @@ async fn seed_care(db: &Db, actor: &Actor, seed: u64, today: NaiveDate) -> Resul
                 aspect: Aspect::ContinuingMentalHealthCare,
                 description: "Community mental health support and medication review".into(),
                 s117: true,
-                s117_reason: "Arises from the mental disorder; reduces the risk of relapse and readmission".into(),
-                interventions: "Weekly visits by the care co-ordinator; monthly psychiatry review".into(),
+                s117_reason:
+                    "Arises from the mental disorder; reduces the risk of relapse and readmission"
+                        .into(),
+                interventions: "Weekly visits by the care co-ordinator; monthly psychiatry review"
+                    .into(),
                 provider: "Community mental health team".into(),
                 weekly_cost: Pence(12_000 + rng.below(20_000) as i64),
                 start: e.start,
@@ -353,14 +492,20 @@ async fn seed_care(db: &Db, actor: &Actor, seed: u64, today: NaiveDate) -> Resul
                     aspect: Aspect::Accommodation,
                     description: "Supported living with 24-hour staff".into(),
                     s117: true,
-                    s117_reason: "Specialised accommodation needed because of the mental disorder".into(),
+                    s117_reason: "Specialised accommodation needed because of the mental disorder"
+                        .into(),
                     interventions: "Support with daily living and medication".into(),
                     provider: "Harbour Supported Living".into(),
                     weekly_cost: Pence(90_000 + rng.below(120_000) as i64),
                     start: e.start,
                     end: None,
                     funder: Funder::Shared,
-                    accommodation: Some(AccommodationDetails { kind: AccommodationType::SupportedLiving, preference: "Near family".into(), interim_from: None, top_up: None }),
+                    accommodation: Some(AccommodationDetails {
+                        kind: AccommodationType::SupportedLiving,
+                        preference: "Near family".into(),
+                        interim_from: None,
+                        top_up: None,
+                    }),
                 });
             }
             if rng.chance(20) {
@@ -368,7 +513,9 @@ async fn seed_care(db: &Db, actor: &Actor, seed: u64, today: NaiveDate) -> Resul
                     aspect: Aspect::PhysicalHealthCare,
                     description: "Help with mobility after a stroke".into(),
                     s117: false,
-                    s117_reason: "Does not arise from the mental disorder: a Care Act need, chargeable".into(),
+                    s117_reason:
+                        "Does not arise from the mental disorder: a Care Act need, chargeable"
+                            .into(),
                     interventions: "Home care twice a day".into(),
                     provider: "Homecare Ltd".into(),
                     weekly_cost: Pence(25_000),
@@ -379,12 +526,29 @@ async fn seed_care(db: &Db, actor: &Actor, seed: u64, today: NaiveDate) -> Resul
                 });
             }
             let body = serde_json::to_string(&plan).map_err(|e| DbError::Corrupt(e.to_string()))?;
-            care::insert_plan_version(&mut tx, c.person.id, 0, &body, plan.has_s117_need(), Some("demo plan"), actor).await?;
+            care::insert_plan_version(
+                &mut tx,
+                c.person.id,
+                0,
+                &body,
+                plan.has_s117_need(),
+                Some("demo plan"),
+                actor,
+            )
+            .await?;
         }
         // Reviews, mostly on time, some late or missed.
         let mut held = e.start + Days::new(20 + rng.below(40));
         while held < today && rng.chance(75) {
-            let r = NewReview { held_on: held, outcome: Some("plan continued"), attendees: Some("the person, care co-ordinator"), person_views: Some("wants to keep the current support"), still_needed: Some("yes"), plan_changes: None, source: "demo" };
+            let r = NewReview {
+                held_on: held,
+                outcome: Some("plan continued"),
+                attendees: Some("the person, care co-ordinator"),
+                person_views: Some("wants to keep the current support"),
+                still_needed: Some("yes"),
+                plan_changes: None,
+                source: "demo",
+            };
             care::insert_review(&mut tx, c.person.id, &r, actor).await?;
             held = held + Days::new(150 + rng.below(300));
         }

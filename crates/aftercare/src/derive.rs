@@ -20,12 +20,16 @@ fn org(code: &Option<String>) -> Option<OrgCode> {
 /// The engine's view of a person's history, in date order. A detention row
 /// gives a `detained` event and, once the person left hospital, a
 /// `left_hospital` event; other facts are stored as engine events already.
-pub fn events_of(detentions: &[DetentionRow], others: &[PersonEventRow]) -> Result<Vec<Event>, DbError> {
+pub fn events_of(
+    detentions: &[DetentionRow],
+    others: &[PersonEventRow],
+) -> Result<Vec<Event>, DbError> {
     let mut events = Vec::with_capacity(detentions.len() * 2 + others.len());
     let mut sorted: Vec<&DetentionRow> = detentions.iter().collect();
     sorted.sort_by_key(|d| (d.detention_start, d.id));
     for d in sorted {
-        let section = Section::parse(&d.section).map_err(|e| DbError::Corrupt(format!("detention {}: {e}", d.id)))?;
+        let section = Section::parse(&d.section)
+            .map_err(|e| DbError::Corrupt(format!("detention {}: {e}", d.id)))?;
         events.push(Event {
             on: d.detention_start,
             kind: EventKind::Detained {
@@ -55,7 +59,8 @@ pub fn events_of(detentions: &[DetentionRow], others: &[PersonEventRow]) -> Resu
         if e.kind == "determination" {
             continue;
         }
-        let event: Event = serde_json::from_str(&e.data).map_err(|err| DbError::Corrupt(format!("event {}: {err}", e.id)))?;
+        let event: Event = serde_json::from_str(&e.data)
+            .map_err(|err| DbError::Corrupt(format!("event {}: {err}", e.id)))?;
         events.push(event);
     }
     // Stable: on one date, detentions (in start order) come before other facts.
@@ -96,12 +101,17 @@ pub async fn config(db: &Db, today: NaiveDate) -> Result<RulesConfig, DbError> {
 }
 
 pub async fn config_tx(tx: &mut Tx, today: NaiveDate) -> Result<RulesConfig, DbError> {
-    let orgs: Vec<OrgRow> = on_tx!(tx, c => sqlx::query_as("SELECT * FROM organisations").fetch_all(c).await)?;
+    let orgs: Vec<OrgRow> =
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM organisations").fetch_all(c).await)?;
     Ok(config_from(&orgs, today))
 }
 
 /// Derives a person's entitlements from stored facts.
-pub fn derive_person(detentions: &[DetentionRow], others: &[PersonEventRow], config: &RulesConfig) -> Result<Derivation, DbError> {
+pub fn derive_person(
+    detentions: &[DetentionRow],
+    others: &[PersonEventRow],
+    config: &RulesConfig,
+) -> Result<Derivation, DbError> {
     let events = events_of(detentions, others)?;
     let mut config = config.clone();
     config.determinations = determinations_of(others);
@@ -128,12 +138,23 @@ pub fn summarise(d: &Derivation, today: NaiveDate) -> PersonSummary {
 
 /// Every organisation with a part in the person: named in a detention, or
 /// responsible for an entitlement. This decides who may see them.
-pub fn orgs_with_part(detentions: &[DetentionRow], d: &Derivation, events: &[Event]) -> Vec<String> {
+pub fn orgs_with_part(
+    detentions: &[DetentionRow],
+    d: &Derivation,
+    events: &[Event],
+) -> Vec<String> {
     let mut codes = BTreeSet::new();
     for det in detentions {
-        for c in [&det.ordinary_residence, &det.gp_practice, &det.gp_commissioner, &det.residence_commissioner, &det.discharged_to, &det.place_of_detention]
-            .into_iter()
-            .flatten()
+        for c in [
+            &det.ordinary_residence,
+            &det.gp_practice,
+            &det.gp_commissioner,
+            &det.residence_commissioner,
+            &det.discharged_to,
+            &det.place_of_detention,
+        ]
+        .into_iter()
+        .flatten()
         {
             codes.insert(c.to_uppercase());
         }
@@ -152,24 +173,38 @@ pub fn orgs_with_part(detentions: &[DetentionRow], d: &Derivation, events: &[Eve
 }
 
 /// Recomputes and stores a person's derived summary and organisation links.
-pub async fn refresh_person_with(tx: &mut Tx, person_id: i64, config: &RulesConfig, today: NaiveDate) -> Result<Derivation, DbError> {
+pub async fn refresh_person_with(
+    tx: &mut Tx,
+    person_id: i64,
+    config: &RulesConfig,
+    today: NaiveDate,
+) -> Result<Derivation, DbError> {
     let detentions = store::current_detentions_tx(tx, person_id).await?;
     let others = store::current_person_events_tx(tx, person_id).await?;
     let derivation = derive_person(&detentions, &others, config)?;
     let events = events_of(&detentions, &others)?;
     store::update_summary(tx, person_id, &summarise(&derivation, today)).await?;
-    store::set_person_orgs(tx, person_id, &orgs_with_part(&detentions, &derivation, &events)).await?;
+    store::set_person_orgs(tx, person_id, &orgs_with_part(&detentions, &derivation, &events))
+        .await?;
     Ok(derivation)
 }
 
-pub async fn refresh_person(tx: &mut Tx, person_id: i64, today: NaiveDate) -> Result<Derivation, DbError> {
+pub async fn refresh_person(
+    tx: &mut Tx,
+    person_id: i64,
+    today: NaiveDate,
+) -> Result<Derivation, DbError> {
     let config = config_tx(tx, today).await?;
     refresh_person_with(tx, person_id, &config, today).await
 }
 
 /// Recomputes every person's summary and organisation links in one
 /// transaction (all or nothing). Returns the number of people.
-pub async fn recompute_all(db: &Db, today: NaiveDate, progress: &dyn Fn(u64, u64)) -> Result<u64, DbError> {
+pub async fn recompute_all(
+    db: &Db,
+    today: NaiveDate,
+    progress: &dyn Fn(u64, u64),
+) -> Result<u64, DbError> {
     let mut tx = db.begin_write().await?;
     let config = config_tx(&mut tx, today).await?;
     let people = store::all_people_tx(&mut tx).await?;

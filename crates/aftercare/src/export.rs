@@ -46,7 +46,11 @@ pub struct ExportView {
 }
 
 fn end_of_day(d: NaiveDate) -> DateTime<Utc> {
-    d.checked_add_days(Days::new(1)).unwrap_or(d).and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_else(Utc::now)
+    d.checked_add_days(Days::new(1))
+        .unwrap_or(d)
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_else(Utc::now)
 }
 
 pub async fn register_rows(db: &Db, view: ExportView) -> Result<Vec<Vec<String>>, DbError> {
@@ -67,7 +71,11 @@ pub async fn register_rows(db: &Db, view: ExportView) -> Result<Vec<Vec<String>>
     }
     let mut detentions: HashMap<i64, Vec<DetentionRow>> = HashMap::new();
     for mut d in store::all_detentions(db).await? {
-        let current = if use_versions_at { d.recorded_at < instant && d.superseded_at.is_none_or(|s| s >= instant) } else { d.superseded_at.is_none() };
+        let current = if use_versions_at {
+            d.recorded_at < instant && d.superseded_at.is_none_or(|s| s >= instant)
+        } else {
+            d.superseded_at.is_none()
+        };
         if !current || (view.historical && d.detention_start > view.as_of) {
             continue;
         }
@@ -79,18 +87,36 @@ pub async fn register_rows(db: &Db, view: ExportView) -> Result<Vec<Vec<String>>
     }
     let mut events: HashMap<i64, Vec<PersonEventRow>> = HashMap::new();
     for e in store::all_person_events(db).await? {
-        let current = if use_versions_at { e.recorded_at < instant && e.superseded_at.is_none_or(|s| s >= instant) } else { e.superseded_at.is_none() };
+        let current = if use_versions_at {
+            e.recorded_at < instant && e.superseded_at.is_none_or(|s| s >= instant)
+        } else {
+            e.superseded_at.is_none()
+        };
         if current && (!view.historical || e.occurred_on <= view.as_of) {
             events.entry(e.person_id).or_default().push(e);
         }
     }
-    let mut people: Vec<&PersonVersionRow> = identity.values().copied().filter(|p| !view.historical || p.date_added <= view.as_of).collect();
-    people.sort_by(|a, b| (&a.family_name, &a.given_name, a.person_id).cmp(&(&b.family_name, &b.given_name, b.person_id)));
+    let mut people: Vec<&PersonVersionRow> = identity
+        .values()
+        .copied()
+        .filter(|p| !view.historical || p.date_added <= view.as_of)
+        .collect();
+    people.sort_by(|a, b| {
+        (&a.family_name, &a.given_name, a.person_id).cmp(&(
+            &b.family_name,
+            &b.given_name,
+            b.person_id,
+        ))
+    });
     let mut rows = Vec::with_capacity(people.len());
     let empty_events = Vec::new();
     for p in people {
         let Some(dets) = detentions.get(&p.person_id) else { continue };
-        let derivation = derive::derive_person(dets, events.get(&p.person_id).unwrap_or(&empty_events), &config)?;
+        let derivation = derive::derive_person(
+            dets,
+            events.get(&p.person_id).unwrap_or(&empty_events),
+            &config,
+        )?;
         let s = derive::summarise(&derivation, view.as_of);
         let latest = derivation.entitlements.last();
         rows.push(vec![
@@ -106,7 +132,15 @@ pub async fn register_rows(db: &Db, view: ExportView) -> Result<Vec<Vec<String>>
             yes_no(s.entitled),
             latest.map(|e| e.start.to_string()).unwrap_or_default(),
             latest.and_then(|e| e.end).map(|d| d.to_string()).unwrap_or_default(),
-            latest.and_then(|e| e.end_reason).map(|r| serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()).unwrap_or_default(),
+            latest
+                .and_then(|e| e.end_reason)
+                .map(|r| {
+                    serde_json::to_value(r)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default(),
             s.council_code.unwrap_or_default(),
             s.council_rule.unwrap_or_default(),
             s.nhs_code.unwrap_or_default(),

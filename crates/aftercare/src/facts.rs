@@ -67,8 +67,14 @@ pub fn parse_fact(f: &FactFields, today: NaiveDate) -> Result<Event, FieldErrors
         "cto_ended" => EventKind::CtoEnded,
         "reinstated" => EventKind::Reinstated,
         "died" => EventKind::Died,
-        "left_hospital" => EventKind::LeftHospital { discharged_to: None, gp_commissioner: None, residence_commissioner: None },
-        "moved" => EventKind::Moved { to: OrgCode::parse_council(&f.to).map_err(|e| err("to", e.to_string()))? },
+        "left_hospital" => EventKind::LeftHospital {
+            discharged_to: None,
+            gp_commissioner: None,
+            residence_commissioner: None,
+        },
+        "moved" => EventKind::Moved {
+            to: OrgCode::parse_council(&f.to).map_err(|e| err("to", e.to_string()))?,
+        },
         "ending_agreed" => {
             let by = match f.by.trim() {
                 "council" => Body::Council,
@@ -90,7 +96,13 @@ pub fn parse_fact(f: &FactFields, today: NaiveDate) -> Result<Event, FieldErrors
 /// Records a dated fact. Facts of legal status may be recorded by those who
 /// keep the register; an agreement to end only by a commissioner or QA-group
 /// member of the body that is responsible for the period open on that date.
-pub async fn record_fact(db: &Db, user: &User, person_id: i64, f: &FactFields, today: NaiveDate) -> Result<Result<i64, FieldErrors>, RegisterError> {
+pub async fn record_fact(
+    db: &Db,
+    user: &User,
+    person_id: i64,
+    f: &FactFields,
+    today: NaiveDate,
+) -> Result<Result<i64, FieldErrors>, RegisterError> {
     store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     let event = match parse_fact(f, today) {
         Ok(e) => e,
@@ -98,12 +110,18 @@ pub async fn record_fact(db: &Db, user: &User, person_id: i64, f: &FactFields, t
     };
     if let EventKind::EndingAgreed { by, .. } = &event.kind {
         if !(user.has(Role::Commissioner) || user.has(Role::QaGroup)) {
-            return Ok(Err(err("by", "only a commissioner or quality-assurance group member of the responsible body can agree to end after-care")));
+            return Ok(Err(err(
+                "by",
+                "only a commissioner or quality-assurance group member of the responsible body can agree to end after-care",
+            )));
         }
         let detentions = store::current_detentions(db, person_id).await?;
         let others = store::current_person_events(db, person_id).await?;
         let d = derive::derive_person(&detentions, &others, &derive::config(db, today).await?)?;
-        let open = d.entitlements.iter().find(|e| e.start <= event.on && e.end.is_none_or(|end| end > event.on));
+        let open = d
+            .entitlements
+            .iter()
+            .find(|e| e.start <= event.on && e.end.is_none_or(|end| end > event.on));
         let Some(open) = open else {
             return Ok(Err(err("on", "no period of after-care was open on that date")));
         };
@@ -112,20 +130,43 @@ pub async fn record_fact(db: &Db, user: &User, person_id: i64, f: &FactFields, t
             Body::Nhs => &open.nhs.org,
         };
         if responsible.as_ref().map(|o| o.as_str()) != Some(user.org_code.as_str()) {
-            return Ok(Err(err("by", format!("your organisation is not {} responsible for this period", by.label()))));
+            return Ok(Err(err(
+                "by",
+                format!("your organisation is not {} responsible for this period", by.label()),
+            )));
         }
     } else if user.register_editor().is_err() {
-        return Ok(Err(err("kind", "only MHA administrators and lead professionals record changes of legal status")));
+        return Ok(Err(err(
+            "kind",
+            "only MHA administrators and lead professionals record changes of legal status",
+        )));
     }
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    let data = serde_json::to_value(&event).map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
-    let id = store::insert_person_event(&mut tx, person_id, event.on, event.kind.name(), &data, &actor, store::now()).await?;
+    let data =
+        serde_json::to_value(&event).map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
+    let id = store::insert_person_event(
+        &mut tx,
+        person_id,
+        event.on,
+        event.kind.name(),
+        &data,
+        &actor,
+        store::now(),
+    )
+    .await?;
     let note = f.note.trim();
     store::append_audit(
         &mut tx,
         &actor,
-        AuditEntry { action: "fact.recorded", person_id: Some(person_id), entity: "person_event", entity_id: Some(id.to_string()), reason: (!note.is_empty()).then_some(note), details: json!({"event": data}) },
+        AuditEntry {
+            action: "fact.recorded",
+            person_id: Some(person_id),
+            entity: "person_event",
+            entity_id: Some(id.to_string()),
+            reason: (!note.is_empty()).then_some(note),
+            details: json!({"event": data}),
+        },
     )
     .await?;
     derive::refresh_person(&mut tx, person_id, today).await?;
@@ -152,9 +193,18 @@ pub struct DeterminationFields {
 
 /// Records a determination that stands over the computed answer. Only
 /// commissioners and QA-group members may.
-pub async fn record_determination(db: &Db, user: &User, person_id: i64, f: &DeterminationFields, today: NaiveDate) -> Result<Result<i64, FieldErrors>, RegisterError> {
+pub async fn record_determination(
+    db: &Db,
+    user: &User,
+    person_id: i64,
+    f: &DeterminationFields,
+    today: NaiveDate,
+) -> Result<Result<i64, FieldErrors>, RegisterError> {
     if !(user.has(Role::Commissioner) || user.has(Role::QaGroup)) {
-        return Ok(Err(err("body", "only commissioners and quality-assurance group members record determinations")));
+        return Ok(Err(err(
+            "body",
+            "only commissioners and quality-assurance group members record determinations",
+        )));
     }
     let detentions = store::current_detentions(db, person_id).await?;
     if store::get_person(db, person_id).await?.is_none() {
@@ -169,23 +219,69 @@ pub async fn record_determination(db: &Db, user: &User, person_id: i64, f: &Dete
         Ok(d) => d,
         Err(e) => return Ok(Err(err("detention_on", e.to_string()))),
     };
-    if !detentions.iter().any(|d| d.detention_start == detention_on && Section::parse(&d.section).is_ok_and(|s| s.is_qualifying() || s.qualification() == aftercare_core::section::Qualification::NeedsDetermination)) {
-        return Ok(Err(err("detention_on", "no qualifying detention of this person started on that date")));
+    if !detentions.iter().any(|d| {
+        d.detention_start == detention_on
+            && Section::parse(&d.section).is_ok_and(|s| {
+                s.is_qualifying()
+                    || s.qualification()
+                        == aftercare_core::section::Qualification::NeedsDetermination
+            })
+    }) {
+        return Ok(Err(err(
+            "detention_on",
+            "no qualifying detention of this person started on that date",
+        )));
     }
-    let org = match if body == Body::Council { OrgCode::parse_council(&f.org) } else { OrgCode::parse(&f.org) } {
+    let org = match if body == Body::Council {
+        OrgCode::parse_council(&f.org)
+    } else {
+        OrgCode::parse(&f.org)
+    } {
         Ok(o) => o,
         Err(e) => return Ok(Err(err("org", e.to_string()))),
     };
     let reason = f.reason.trim();
     if reason.chars().count() < 10 {
-        return Ok(Err(err("reason", "give the reasons for the determination, in at least 10 characters")));
+        return Ok(Err(err(
+            "reason",
+            "give the reasons for the determination, in at least 10 characters",
+        )));
     }
-    let determination = Determination { detention_on, body, org, reason: reason.to_string(), decided_on: today, decided_by: format!("{} ({})", user.display_name, user.org_code) };
-    let data = serde_json::to_value(&determination).map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
+    let determination = Determination {
+        detention_on,
+        body,
+        org,
+        reason: reason.to_string(),
+        decided_on: today,
+        decided_by: format!("{} ({})", user.display_name, user.org_code),
+    };
+    let data = serde_json::to_value(&determination)
+        .map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    let id = store::insert_person_event(&mut tx, person_id, today, "determination", &data, &actor, store::now()).await?;
-    store::append_audit(&mut tx, &actor, AuditEntry { action: "determination.recorded", person_id: Some(person_id), entity: "person_event", entity_id: Some(id.to_string()), reason: Some(reason), details: data }).await?;
+    let id = store::insert_person_event(
+        &mut tx,
+        person_id,
+        today,
+        "determination",
+        &data,
+        &actor,
+        store::now(),
+    )
+    .await?;
+    store::append_audit(
+        &mut tx,
+        &actor,
+        AuditEntry {
+            action: "determination.recorded",
+            person_id: Some(person_id),
+            entity: "person_event",
+            entity_id: Some(id.to_string()),
+            reason: Some(reason),
+            details: data,
+        },
+    )
+    .await?;
     derive::refresh_person(&mut tx, person_id, today).await?;
     tx.commit().await?;
     Ok(Ok(id))
@@ -213,24 +309,55 @@ pub struct WhatIfFields {
 /// Turns a what-if question into the extra event to try.
 pub fn parse_what_if(f: &WhatIfFields) -> Result<Event, FieldErrors> {
     let on = parse_date(&f.on).map_err(|e| err("on", e.to_string()))?;
-    let opt_org = |s: &str| if s.trim().is_empty() { Ok(None) } else { OrgCode::parse(s).map(Some) };
+    let opt_org =
+        |s: &str| if s.trim().is_empty() { Ok(None) } else { OrgCode::parse(s).map(Some) };
     let gp = opt_org(&f.gp_commissioner).map_err(|e| err("gp_commissioner", e.to_string()))?;
     let kind = match f.kind.trim() {
         "redetained" => {
-            let section = if f.section.trim().is_empty() { Section::S3 } else { Section::parse(&f.section).map_err(|e| err("section", e.to_string()))? };
-            let living = OrgCode::parse_council(&f.living_in).map_err(|e| err("living_in", e.to_string()))?;
-            EventKind::Detained { section, ordinary_residence: Some(living), no_fixed_abode: false, gp_commissioner: gp.clone(), residence_commissioner: None, place_of_detention_council: None, deemed_ordinary_residence: None }
+            let section = if f.section.trim().is_empty() {
+                Section::S3
+            } else {
+                Section::parse(&f.section).map_err(|e| err("section", e.to_string()))?
+            };
+            let living = OrgCode::parse_council(&f.living_in)
+                .map_err(|e| err("living_in", e.to_string()))?;
+            EventKind::Detained {
+                section,
+                ordinary_residence: Some(living),
+                no_fixed_abode: false,
+                gp_commissioner: gp.clone(),
+                residence_commissioner: None,
+                place_of_detention_council: None,
+                deemed_ordinary_residence: None,
+            }
         }
-        "moved" => EventKind::Moved { to: OrgCode::parse_council(&f.living_in).map_err(|e| err("living_in", e.to_string()))? },
-        "left_hospital" => EventKind::LeftHospital { discharged_to: opt_org(&f.living_in).map_err(|e| err("living_in", e.to_string()))?, gp_commissioner: gp, residence_commissioner: None },
+        "moved" => EventKind::Moved {
+            to: OrgCode::parse_council(&f.living_in)
+                .map_err(|e| err("living_in", e.to_string()))?,
+        },
+        "left_hospital" => EventKind::LeftHospital {
+            discharged_to: opt_org(&f.living_in).map_err(|e| err("living_in", e.to_string()))?,
+            gp_commissioner: gp,
+            residence_commissioner: None,
+        },
         "died" => EventKind::Died,
-        _ => return Err(err("kind", "choose what might happen: redetained, moved, left_hospital or died")),
+        _ => {
+            return Err(err(
+                "kind",
+                "choose what might happen: redetained, moved, left_hospital or died",
+            ));
+        }
     };
     Ok(Event { on, kind })
 }
 
 /// Runs a what-if question against a person's recorded history.
-pub async fn what_if(db: &Db, person_id: i64, extra: Event, today: NaiveDate) -> Result<WhatIf, RegisterError> {
+pub async fn what_if(
+    db: &Db,
+    person_id: i64,
+    extra: Event,
+    today: NaiveDate,
+) -> Result<WhatIf, RegisterError> {
     store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     let detentions = store::current_detentions(db, person_id).await?;
     let others = store::current_person_events(db, person_id).await?;

@@ -15,7 +15,9 @@ use crate::pdf::{self, Block};
 /// Why an invoice cannot be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum InvoiceError {
-    #[error("no funding agreement between {council} and {nhs} is in force at the end of the quarter")]
+    #[error(
+        "no funding agreement between {council} and {nhs} is in force at the end of the quarter"
+    )]
     NoAgreement { council: String, nhs: String },
     #[error("the agreement in force ({0}) is not an aligned budget or recharge")]
     NotAligned(String),
@@ -28,17 +30,51 @@ pub fn pounds(p: Pence) -> String {
 }
 
 /// Each client's s117 cost for the quarter, for the partnership's people.
-pub fn client_costs(cases: &[CaseState], agreements: &[AgreementRow], council: &str, nhs: &str, from: NaiveDate, to: NaiveDate) -> Vec<RechargeLine> {
+pub fn client_costs(
+    cases: &[CaseState],
+    agreements: &[AgreementRow],
+    council: &str,
+    nhs: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<RechargeLine> {
     let lines = costs::cost_lines(cases, agreements, from, to);
-    let per_client = costs::totals_by(&lines.into_iter().filter(|l| l.council_code == council && l.nhs_code == nhs).collect::<Vec<_>>(), |l| if l.nhs_number.is_empty() { format!("person-{}", l.person_id) } else { l.nhs_number.clone() });
-    per_client.into_iter().map(|(client_ref, (c, n))| RechargeLine { client_ref, cost: Pence(c.0 + n.0), exception: None }).collect()
+    let per_client = costs::totals_by(
+        &lines
+            .into_iter()
+            .filter(|l| l.council_code == council && l.nhs_code == nhs)
+            .collect::<Vec<_>>(),
+        |l| {
+            if l.nhs_number.is_empty() {
+                format!("person-{}", l.person_id)
+            } else {
+                l.nhs_number.clone()
+            }
+        },
+    );
+    per_client
+        .into_iter()
+        .map(|(client_ref, (c, n))| RechargeLine {
+            client_ref,
+            cost: Pence(c.0 + n.0),
+            exception: None,
+        })
+        .collect()
 }
 
 /// The quarterly invoice for a partnership.
-pub fn quarterly_invoice(cases: &[CaseState], agreements: &[AgreementRow], council: &str, nhs: &str, quarter: Quarter) -> Result<Invoice, InvoiceError> {
+pub fn quarterly_invoice(
+    cases: &[CaseState],
+    agreements: &[AgreementRow],
+    council: &str,
+    nhs: &str,
+    quarter: Quarter,
+) -> Result<Invoice, InvoiceError> {
     let period = quarter.period()?;
-    let agreement = costs::agreement_on(agreements, council, nhs, period.to_inclusive()).ok_or_else(|| InvoiceError::NoAgreement { council: council.into(), nhs: nhs.into() })?;
-    let policy = agreement.policy().ok_or_else(|| InvoiceError::NotAligned(agreement.policy.clone()))?;
+    let agreement = costs::agreement_on(agreements, council, nhs, period.to_inclusive())
+        .ok_or_else(|| InvoiceError::NoAgreement { council: council.into(), nhs: nhs.into() })?;
+    let policy =
+        agreement.policy().ok_or_else(|| InvoiceError::NotAligned(agreement.policy.clone()))?;
     if !matches!(policy.kind, funding::AgreementKind::Aligned { .. }) {
         return Err(InvoiceError::NotAligned(policy.name.clone()));
     }
@@ -50,17 +86,36 @@ pub const INVOICE_HEADERS: [&str; 4] = ["client", "cost", "council", "nhs"];
 
 /// The invoice as CSV rows: one per client, then totals, fee and amount due.
 pub fn invoice_rows(inv: &Invoice) -> Vec<Vec<String>> {
-    let mut rows: Vec<Vec<String>> = inv.lines.iter().map(|l| vec![l.client_ref.clone(), pounds(l.cost), pounds(l.council), pounds(l.nhs)]).collect();
-    rows.push(vec!["TOTAL".into(), pounds(inv.total_cost), pounds(inv.council_total), pounds(inv.nhs_total)]);
+    let mut rows: Vec<Vec<String>> = inv
+        .lines
+        .iter()
+        .map(|l| vec![l.client_ref.clone(), pounds(l.cost), pounds(l.council), pounds(l.nhs)])
+        .collect();
+    rows.push(vec![
+        "TOTAL".into(),
+        pounds(inv.total_cost),
+        pounds(inv.council_total),
+        pounds(inv.nhs_total),
+    ]);
     rows.push(vec!["RECHARGE".into(), pounds(inv.recharge), String::new(), String::new()]);
-    rows.push(vec!["MANAGEMENT FEE".into(), pounds(inv.management_fee), String::new(), String::new()]);
+    rows.push(vec![
+        "MANAGEMENT FEE".into(),
+        pounds(inv.management_fee),
+        String::new(),
+        String::new(),
+    ]);
     rows.push(vec!["AMOUNT DUE".into(), pounds(inv.amount_due), String::new(), String::new()]);
     rows
 }
 
 /// The invoice as a PDF.
 pub fn invoice_pdf(inv: &Invoice, from_name: &str, to_name: &str, issued: NaiveDate) -> Vec<u8> {
-    let q = format!("Q{} {}/{:02}", inv.quarter.number(), inv.quarter.financial_year_start(), (inv.quarter.financial_year_start() + 1) % 100);
+    let q = format!(
+        "Q{} {}/{:02}",
+        inv.quarter.number(),
+        inv.quarter.financial_year_start(),
+        (inv.quarter.financial_year_start() + 1) % 100
+    );
     let mut blocks = vec![
         Block::Heading(format!("Section 117 aligned budget: recharge invoice, {q}")),
         Block::Paragraph(format!("From: {from_name}\nTo: {to_name}\nIssued: {}\nAgreement: {} (rule {})", aftercare_core::date::long_date(issued), inv.policy, inv.rule)),
@@ -85,7 +140,15 @@ pub fn invoice_pdf(inv: &Invoice, from_name: &str, to_name: &str, issued: NaiveD
     ];
     if !inv.excluded.is_empty() {
         blocks.push(Block::Heading("Outside the aligned budget".into()));
-        blocks.push(Block::Table { widths: vec![2, 1, 3], header: vec!["Client".into(), "Cost".into(), "Reason".into()], rows: inv.excluded.iter().map(|e| vec![e.client_ref.clone(), e.cost.to_string(), e.reason.clone()]).collect() });
+        blocks.push(Block::Table {
+            widths: vec![2, 1, 3],
+            header: vec!["Client".into(), "Cost".into(), "Reason".into()],
+            rows: inv
+                .excluded
+                .iter()
+                .map(|e| vec![e.client_ref.clone(), e.cost.to_string(), e.reason.clone()])
+                .collect(),
+        });
     }
     pdf::render(&format!("Recharge invoice {q}"), &blocks)
 }

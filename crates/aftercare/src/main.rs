@@ -7,20 +7,27 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aftercare::auth::{self, parse_roles, roles_to_string};
-use aftercare::cli::{LettersCommand, ShareCommand, InvoiceFormat, FundingCommand, SplitFormat, DueFormat, PartnershipsCommand, ReviewsCommand, WhatIfArgs, AuditCommand, Cli, Command, ExportCommand, Format, ImportCommand, OrgsCommand, ScenariosCommand, ServeArgs, UsersCommand};
+use aftercare::cli::{
+    AuditCommand, Cli, Command, DueFormat, ExportCommand, Format, FundingCommand, ImportCommand,
+    InvoiceFormat, LettersCommand, OrgsCommand, PartnershipsCommand, ReviewsCommand,
+    ScenariosCommand, ServeArgs, ShareCommand, SplitFormat, UsersCommand, WhatIfArgs,
+};
 use aftercare::db::Db;
 use aftercare::db::store::{self, Actor, NewUser, OrgRow};
+use aftercare::demo;
 use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
 use aftercare::register::{self, RegisterError};
 use aftercare::web::{AppState, ServerConfig, app};
-use aftercare::demo;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("AFTERCARE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AFTERCARE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -34,7 +41,14 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         // A reader that stops early (`| head`) is not an error.
-        Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => std::process::ExitCode::SUCCESS,
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
@@ -47,7 +61,9 @@ fn today() -> chrono::NaiveDate {
 }
 
 async fn open(url: &str) -> Result<Db> {
-    Db::connect(url).await.with_context(|| format!("failed to open the database at {}", redact_url(url)))
+    Db::connect(url)
+        .await
+        .with_context(|| format!("failed to open the database at {}", redact_url(url)))
 }
 
 /// Hides a password in a database URL before it is printed.
@@ -61,8 +77,14 @@ fn redact_url(url: &str) -> String {
 async fn actor_for(db: &Db, name: Option<String>) -> Result<Actor> {
     match name {
         Some(n) => {
-            let row = store::user_by_username(db, &n).await?.with_context(|| format!("no user `{n}` (see `aftercare users list`)"))?;
-            Ok(Actor { user_id: Some(row.id), username: row.username, org_code: Some(row.org_code) })
+            let row = store::user_by_username(db, &n)
+                .await?
+                .with_context(|| format!("no user `{n}` (see `aftercare users list`)"))?;
+            Ok(Actor {
+                user_id: Some(row.id),
+                username: row.username,
+                org_code: Some(row.org_code),
+            })
         }
         None => Ok(Actor::cli(&std::env::var("USER").unwrap_or_else(|_| "unknown".into()))),
     }
@@ -89,7 +111,18 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let password = read_password()?;
             let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
             let mut tx = db.begin_write().await?;
-            let id = store::insert_user(&mut tx, &NewUser { username: &username, display_name: &name, org_code: &org, roles: &roles_to_string(&roles), team: team.as_deref(), password_hash: &hash }).await?;
+            let id = store::insert_user(
+                &mut tx,
+                &NewUser {
+                    username: &username,
+                    display_name: &name,
+                    org_code: &org,
+                    roles: &roles_to_string(&roles),
+                    team: team.as_deref(),
+                    password_hash: &hash,
+                },
+            )
+            .await?;
             let actor = actor_for(&db, None).await?;
             store::append_audit(&mut tx, &actor, store::AuditEntry { action: "user.added", person_id: None, entity: "user", entity_id: Some(id.to_string()), reason: None, details: serde_json::json!({"username": username, "org": org, "roles": roles_to_string(&roles)}) }).await?;
             tx.commit().await?;
@@ -98,15 +131,32 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Users(UsersCommand::List) => {
             let db = open(&cli.database).await?;
             for u in store::list_users(&db).await? {
-                println!("{}\t{}\t{}\t{}{}", u.username, u.org_code, u.roles, u.display_name, if u.disabled { "\t(disabled)" } else { "" });
+                println!(
+                    "{}\t{}\t{}\t{}{}",
+                    u.username,
+                    u.org_code,
+                    u.roles,
+                    u.display_name,
+                    if u.disabled { "\t(disabled)" } else { "" }
+                );
             }
         }
         Command::Orgs(OrgsCommand::Add { code, name, kind, successor, valid_to }) => {
             let db = open(&cli.database).await?;
             let code = demo::parse_org(&code).map_err(anyhow::Error::msg)?;
-            let kind = aftercare_core::org::OrgKind::parse(&kind).with_context(|| format!("unknown organisation kind `{kind}`"))?;
-            let successor = successor.map(|s| demo::parse_org(&s)).transpose().map_err(anyhow::Error::msg)?;
-            let org = OrgRow { code: code.clone(), name, kind: kind.as_str().into(), valid_from: None, valid_to, successor_code: successor, address: None };
+            let kind = aftercare_core::org::OrgKind::parse(&kind)
+                .with_context(|| format!("unknown organisation kind `{kind}`"))?;
+            let successor =
+                successor.map(|s| demo::parse_org(&s)).transpose().map_err(anyhow::Error::msg)?;
+            let org = OrgRow {
+                code: code.clone(),
+                name,
+                kind: kind.as_str().into(),
+                valid_from: None,
+                valid_to,
+                successor_code: successor,
+                address: None,
+            };
             let mut tx = db.begin_write().await?;
             if let Some(s) = &org.successor_code
                 && store::get_org(&db, s).await?.is_none()
@@ -115,37 +165,75 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
             store::upsert_org(&mut tx, &org).await?;
             let actor = actor_for(&db, None).await?;
-            store::append_audit(&mut tx, &actor, store::AuditEntry { action: "organisation.saved", person_id: None, entity: "organisation", entity_id: Some(code.clone()), reason: None, details: serde_json::to_value(&org)? }).await?;
+            store::append_audit(
+                &mut tx,
+                &actor,
+                store::AuditEntry {
+                    action: "organisation.saved",
+                    person_id: None,
+                    entity: "organisation",
+                    entity_id: Some(code.clone()),
+                    reason: None,
+                    details: serde_json::to_value(&org)?,
+                },
+            )
+            .await?;
             tx.commit().await?;
             println!("saved organisation {code}");
         }
         Command::Orgs(OrgsCommand::List) => {
             let db = open(&cli.database).await?;
             for o in store::list_orgs(&db).await? {
-                println!("{}\t{}\t{}{}", o.code, o.kind, o.name, o.successor_code.map(|s| format!("\t→ {s}")).unwrap_or_default());
+                println!(
+                    "{}\t{}\t{}{}",
+                    o.code,
+                    o.kind,
+                    o.name,
+                    o.successor_code.map(|s| format!("\t→ {s}")).unwrap_or_default()
+                );
             }
         }
         Command::Import(ImportCommand::Register { file, dry_run, actor }) => {
             let db = open(&cli.database).await?;
             let actor = actor_for(&db, actor).await?;
-            let bytes = std::fs::read(&file).with_context(|| format!("failed to read {}", file.display()))?;
-            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| file.display().to_string());
+            let bytes = std::fs::read(&file)
+                .with_context(|| format!("failed to read {}", file.display()))?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| file.display().to_string());
             let bar = progress_bar();
-            let result = register::import_register(&db, &actor, &name, &bytes, dry_run, today(), &|done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            })
+            let result = register::import_register(
+                &db,
+                &actor,
+                &name,
+                &bytes,
+                dry_run,
+                today(),
+                &|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )
             .await;
             bar.finish_and_clear();
             match result {
                 Ok(r) => {
                     let verb = if dry_run { "would change" } else { "changed" };
                     if r.changes() == 0 {
-                        println!("{name}: {} rows checked; no changes (the register already holds this file)", r.rows);
+                        println!(
+                            "{name}: {} rows checked; no changes (the register already holds this file)",
+                            r.rows
+                        );
                     } else {
                         println!(
                             "{name}: {} rows checked; {verb}: {} people added, {} people corrected, {} detentions added, {} detentions corrected; {} rows unchanged",
-                            r.rows, r.people_added, r.people_corrected, r.detentions_added, r.detentions_corrected, r.unchanged_rows
+                            r.rows,
+                            r.people_added,
+                            r.people_corrected,
+                            r.detentions_added,
+                            r.detentions_corrected,
+                            r.unchanged_rows
                         );
                     }
                     if dry_run {
@@ -163,7 +251,11 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Export(ExportCommand::Register { as_of, known_now, format, output }) => {
             let db = open(&cli.database).await?;
             let now = today();
-            let view = ExportView { as_of: as_of.unwrap_or(now), historical: as_of.is_some_and(|d| d < now), known_now };
+            let view = ExportView {
+                as_of: as_of.unwrap_or(now),
+                historical: as_of.is_some_and(|d| d < now),
+                known_now,
+            };
             let rows = register_rows(&db, view).await?;
             let bytes = match format {
                 Format::Csv => aftercare_files::write_csv(&REGISTER_HEADERS, &rows),
@@ -175,7 +267,11 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let db = open(&cli.database).await?;
             let bundle = aftercare::fhir::load(&db, chrono::Utc::now(), today()).await?;
             // JSON is plain text: written as the CSV export is (no byte-order mark to strip).
-            write_output(output.as_deref(), aftercare::fhir::to_json(&bundle).as_bytes(), Format::Csv)?;
+            write_output(
+                output.as_deref(),
+                aftercare::fhir::to_json(&bundle).as_bytes(),
+                Format::Csv,
+            )?;
         }
         Command::Audit(AuditCommand::Verify) => {
             let db = open(&cli.database).await?;
@@ -187,7 +283,11 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 for p in &problems {
                     println!("{p}");
                 }
-                println!("audit trail damaged: {} problems in {} records", problems.len(), rows.len());
+                println!(
+                    "audit trail damaged: {} problems in {} records",
+                    problems.len(),
+                    rows.len()
+                );
                 return Ok(ExitCode::from(1));
             }
         }
@@ -196,11 +296,21 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Import(ImportCommand::Reviews { file, dry_run, actor }) => {
             let db = open(&cli.database).await?;
             let actor = actor_for(&db, actor).await?;
-            let bytes = std::fs::read(&file).with_context(|| format!("failed to read {}", file.display()))?;
-            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| file.display().to_string());
+            let bytes = std::fs::read(&file)
+                .with_context(|| format!("failed to read {}", file.display()))?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| file.display().to_string());
             match aftercare::care::import_reviews(&db, &actor, &name, &bytes, dry_run).await {
                 Ok(r) => {
-                    println!("{name}: {} rows checked; {} reviews {}; {} already recorded", r.rows, r.added, if dry_run { "would be added" } else { "added" }, r.unchanged);
+                    println!(
+                        "{name}: {} rows checked; {} reviews {}; {} already recorded",
+                        r.rows,
+                        r.added,
+                        if dry_run { "would be added" } else { "added" },
+                        r.unchanged
+                    );
                     if dry_run {
                         println!("dry run: nothing was written");
                     }
@@ -216,7 +326,11 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Reviews(ReviewsCommand::Due { as_of, policy, format }) => {
             let db = open(&cli.database).await?;
             let policy = match policy {
-                Some(name) => Some(aftercare_core::reviews::policy(&name).with_context(|| format!("unknown review policy `{name}` (known: default, lincolnshire, rotherham)"))?),
+                Some(name) => Some(aftercare_core::reviews::policy(&name).with_context(|| {
+                    format!(
+                        "unknown review policy `{name}` (known: default, lincolnshire, rotherham)"
+                    )
+                })?),
                 None => None,
             };
             let cases = aftercare::care::all_cases(&db, as_of).await?;
@@ -227,53 +341,133 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 DueFormat::Csv => {
                     writeln!(out, "nhs_number,review,due,overdue_days")?;
                     for r in rows {
-                        writeln!(out, "{},{},{},{}", r.nhs_number, r.review, r.due, r.overdue_days)?;
+                        writeln!(
+                            out,
+                            "{},{},{},{}",
+                            r.nhs_number, r.review, r.due, r.overdue_days
+                        )?;
                     }
                 }
                 DueFormat::Wide => {
-                    let table: Vec<Vec<String>> = rows.iter().map(|r| vec![r.nhs_number.clone(), r.review.clone(), r.due.to_string(), r.overdue_days.to_string(), r.name.clone(), r.policy.clone(), r.council.clone(), r.nhs.clone(), r.lead_professional.clone(), r.team.clone()]).collect();
-                    let bytes = aftercare_files::write_csv(&["nhs_number", "review", "due", "overdue_days", "name", "policy", "council", "nhs_commissioner", "lead_professional", "team"], &table);
+                    let table: Vec<Vec<String>> = rows
+                        .iter()
+                        .map(|r| {
+                            vec![
+                                r.nhs_number.clone(),
+                                r.review.clone(),
+                                r.due.to_string(),
+                                r.overdue_days.to_string(),
+                                r.name.clone(),
+                                r.policy.clone(),
+                                r.council.clone(),
+                                r.nhs.clone(),
+                                r.lead_professional.clone(),
+                                r.team.clone(),
+                            ]
+                        })
+                        .collect();
+                    let bytes = aftercare_files::write_csv(
+                        &[
+                            "nhs_number",
+                            "review",
+                            "due",
+                            "overdue_days",
+                            "name",
+                            "policy",
+                            "council",
+                            "nhs_commissioner",
+                            "lead_professional",
+                            "team",
+                        ],
+                        &table,
+                    );
                     out.write_all(strip_bom(&bytes))?;
                 }
             }
         }
-        Command::Partnerships(PartnershipsCommand::Add { council, nhs, name, review_policy, qa_ratifies_endings }) => {
+        Command::Partnerships(PartnershipsCommand::Add {
+            council,
+            nhs,
+            name,
+            review_policy,
+            qa_ratifies_endings,
+        }) => {
             let db = open(&cli.database).await?;
             if aftercare_core::reviews::policy(&review_policy).is_none() {
-                bail!("unknown review policy `{review_policy}` (known: default, lincolnshire, rotherham)");
+                bail!(
+                    "unknown review policy `{review_policy}` (known: default, lincolnshire, rotherham)"
+                );
             }
             for code in [&council, &nhs] {
                 if store::get_org(&db, code).await?.is_none() {
                     bail!("no organisation `{code}` (add it with `aftercare orgs add`)");
                 }
             }
-            let row = aftercare::db::care::PartnershipRow { id: 0, council_code: council.clone(), nhs_code: nhs.clone(), name, review_policy, qa_ratifies_endings };
+            let row = aftercare::db::care::PartnershipRow {
+                id: 0,
+                council_code: council.clone(),
+                nhs_code: nhs.clone(),
+                name,
+                review_policy,
+                qa_ratifies_endings,
+            };
             let mut tx = db.begin_write().await?;
             aftercare::db::care::upsert_partnership(&mut tx, &row).await?;
             let actor = actor_for(&db, None).await?;
-            store::append_audit(&mut tx, &actor, store::AuditEntry { action: "partnership.saved", person_id: None, entity: "partnership", entity_id: Some(format!("{council}+{nhs}")), reason: None, details: serde_json::to_value(&row)? }).await?;
+            store::append_audit(
+                &mut tx,
+                &actor,
+                store::AuditEntry {
+                    action: "partnership.saved",
+                    person_id: None,
+                    entity: "partnership",
+                    entity_id: Some(format!("{council}+{nhs}")),
+                    reason: None,
+                    details: serde_json::to_value(&row)?,
+                },
+            )
+            .await?;
             tx.commit().await?;
             println!("saved partnership {council} + {nhs}");
         }
-        Command::Funding(FundingCommand::Split { policy, weekly_cost, cohort, age, months_since_discharge, fully_chc, format }) => {
+        Command::Funding(FundingCommand::Split {
+            policy,
+            weekly_cost,
+            cohort,
+            age,
+            months_since_discharge,
+            fully_chc,
+            format,
+        }) => {
             use aftercare_core::funding;
             let policy = funding::policy(&policy).with_context(|| {
-                let known: Vec<_> = funding::policies().iter().map(|p| p.name.to_string()).collect();
+                let known: Vec<_> =
+                    funding::policies().iter().map(|p| p.name.to_string()).collect();
                 format!("unknown funding policy `{policy}` (known: {})", known.join(", "))
             })?;
-            let weekly = aftercare_core::Pence::parse_pounds(&weekly_cost).with_context(|| format!("--weekly-cost `{weekly_cost}`"))?;
+            let weekly = aftercare_core::Pence::parse_pounds(&weekly_cost)
+                .with_context(|| format!("--weekly-cost `{weekly_cost}`"))?;
             let mut facts = funding::CaseFacts::weekly(weekly);
             facts.age = age;
             facts.months_since_discharge = months_since_discharge;
             facts.fully_chc = fully_chc;
             if let Some(c) = cohort {
-                facts.cohort = Some(funding::Cohort::parse(&c).with_context(|| format!("--cohort `{c}`"))?);
+                facts.cohort =
+                    Some(funding::Cohort::parse(&c).with_context(|| format!("--cohort `{c}`"))?);
             }
             let d = funding::split_weekly(&policy, &facts)?;
             match format {
-                SplitFormat::Json => println!("{}", serde_json::json!({"council_pence": d.council_pence, "nhs_pence": d.nhs_pence, "rule": d.rule})),
+                SplitFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({"council_pence": d.council_pence, "nhs_pence": d.nhs_pence, "rule": d.rule})
+                ),
                 SplitFormat::Text => {
-                    println!("council {}  NHS {}  of {} a week", aftercare_core::Pence(d.council_pence), aftercare_core::Pence(d.nhs_pence), weekly);
+                    println!(
+                        "council {}  NHS {}  of {} a week",
+                        aftercare_core::Pence(d.council_pence),
+                        aftercare_core::Pence(d.nhs_pence),
+                        weekly
+                    );
                     println!("rule {}: {}", d.rule, d.explanation);
                 }
             }
@@ -281,12 +475,19 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Reconcile { charges, payments, as_of, format, output } => {
             let as_of = as_of.unwrap_or_else(today);
             let read = |path: &PathBuf| -> Result<(String, Vec<u8>)> {
-                let bytes = std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
-                Ok((path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(), bytes))
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("failed to read {}", path.display()))?;
+                Ok((
+                    path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+                    bytes,
+                ))
             };
             let (cname, cbytes) = read(&charges)?;
             let (pname, pbytes) = read(&payments)?;
-            let parsed = (aftercare_files::parse_charges(&cname, &cbytes), aftercare_files::parse_payments(&pname, &pbytes));
+            let parsed = (
+                aftercare_files::parse_charges(&cname, &cbytes),
+                aftercare_files::parse_payments(&pname, &pbytes),
+            );
             let (charges, payments) = match parsed {
                 (Ok(c), Ok(p)) => (c, p),
                 (c, p) => {
@@ -302,7 +503,20 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let findings = aftercare::reconcile::reconcile(&entitled, &charges, &payments, as_of);
             let rows: Vec<Vec<String>> = findings
                 .iter()
-                .map(|f| vec![f.kind.as_str().to_string(), f.nhs_number.clone(), f.from.to_string(), f.to.to_string(), format!("{}{}.{:02}", if f.amount.0 < 0 { "-" } else { "" }, f.amount.0.abs() / 100, f.amount.0.abs() % 100)])
+                .map(|f| {
+                    vec![
+                        f.kind.as_str().to_string(),
+                        f.nhs_number.clone(),
+                        f.from.to_string(),
+                        f.to.to_string(),
+                        format!(
+                            "{}{}.{:02}",
+                            if f.amount.0 < 0 { "-" } else { "" },
+                            f.amount.0.abs() / 100,
+                            f.amount.0.abs() % 100
+                        ),
+                    ]
+                })
                 .collect();
             let headers = ["finding", "nhs_number", "from", "to", "amount"];
             let bytes = match format {
@@ -315,8 +529,11 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let db = open(&cli.database).await?;
             let (policy, policy_json) = match policy_file {
                 Some(path) => {
-                    let text = std::fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
-                    let custom: aftercare_core::funding::FundingPolicy = serde_json::from_str(&text).with_context(|| format!("{}: not a funding policy", path.display()))?;
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("failed to read {}", path.display()))?;
+                    let custom: aftercare_core::funding::FundingPolicy =
+                        serde_json::from_str(&text)
+                            .with_context(|| format!("{}: not a funding policy", path.display()))?;
                     (custom.name.clone(), Some(serde_json::to_string(&custom)?))
                 }
                 None => (policy, None),
@@ -331,7 +548,17 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
             let actor = actor_for(&db, None).await?;
             let mut tx = db.begin_write().await?;
-            let id = aftercare::db::care::insert_agreement(&mut tx, &council, &nhs, &policy, from, to, policy_json.as_deref(), &actor).await?;
+            let id = aftercare::db::care::insert_agreement(
+                &mut tx,
+                &council,
+                &nhs,
+                &policy,
+                from,
+                to,
+                policy_json.as_deref(),
+                &actor,
+            )
+            .await?;
             store::append_audit(&mut tx, &actor, store::AuditEntry { action: "funding_agreement.recorded", person_id: None, entity: "funding_agreement", entity_id: Some(id.to_string()), reason: None, details: serde_json::json!({"council": council, "nhs": nhs, "policy": policy, "from": from, "to": to}) }).await?;
             tx.commit().await?;
             println!("recorded agreement {policy} between {council} and {nhs} from {from}");
@@ -340,36 +567,80 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let db = open(&cli.database).await?;
             let cases = aftercare::care::all_cases(&db, today()).await?;
             let agreements = aftercare::db::care::agreements(&db).await?;
-            let rows: Vec<Vec<String>> = aftercare::costs::cost_lines(&cases, &agreements, from, to)
-                .into_iter()
-                .map(|l| vec![l.month, l.nhs_number, l.council_code, l.nhs_code, l.need, aftercare::invoice::pounds(l.council), aftercare::invoice::pounds(l.nhs), l.rule])
-                .collect();
-            let headers = ["month", "nhs_number", "council", "nhs_commissioner", "need", "council_owes", "nhs_owes", "rule"];
+            let rows: Vec<Vec<String>> =
+                aftercare::costs::cost_lines(&cases, &agreements, from, to)
+                    .into_iter()
+                    .map(|l| {
+                        vec![
+                            l.month,
+                            l.nhs_number,
+                            l.council_code,
+                            l.nhs_code,
+                            l.need,
+                            aftercare::invoice::pounds(l.council),
+                            aftercare::invoice::pounds(l.nhs),
+                            l.rule,
+                        ]
+                    })
+                    .collect();
+            let headers = [
+                "month",
+                "nhs_number",
+                "council",
+                "nhs_commissioner",
+                "need",
+                "council_owes",
+                "nhs_owes",
+                "rule",
+            ];
             let bytes = match format {
                 Format::Csv => aftercare_files::write_csv(&headers, &rows),
                 Format::Xlsx => aftercare_files::write_xlsx("Costs", &headers, &rows)?,
             };
             write_output(output.as_deref(), &bytes, format)?;
         }
-        Command::Funding(FundingCommand::Invoice { council, nhs, year, quarter, format, output }) => {
+        Command::Funding(FundingCommand::Invoice {
+            council,
+            nhs,
+            year,
+            quarter,
+            format,
+            output,
+        }) => {
             let db = open(&cli.database).await?;
             let q = aftercare_core::funding::Quarter::new(year, quarter)?;
             let cases = aftercare::care::all_cases(&db, today()).await?;
             let agreements = aftercare::db::care::agreements(&db).await?;
-            let inv = aftercare::invoice::quarterly_invoice(&cases, &agreements, &council, &nhs, q)?;
+            let inv =
+                aftercare::invoice::quarterly_invoice(&cases, &agreements, &council, &nhs, q)?;
             let orgs = store::list_orgs(&db).await?;
-            let name = |code: &str| orgs.iter().find(|o| o.code == code).map(|o| format!("{} ({code})", o.name)).unwrap_or_else(|| code.to_string());
+            let name = |code: &str| {
+                orgs.iter()
+                    .find(|o| o.code == code)
+                    .map(|o| format!("{} ({code})", o.name))
+                    .unwrap_or_else(|| code.to_string())
+            };
             let (from_code, to_code) = match inv.from {
                 aftercare_core::rules::Body::Council => (council.clone(), nhs.clone()),
                 aftercare_core::rules::Body::Nhs => (nhs.clone(), council.clone()),
             };
             let bytes = match format {
-                InvoiceFormat::Csv => aftercare_files::write_csv(&aftercare::invoice::INVOICE_HEADERS, &aftercare::invoice::invoice_rows(&inv)),
-                InvoiceFormat::Pdf => aftercare::invoice::invoice_pdf(&inv, &name(&from_code), &name(&to_code), today()),
+                InvoiceFormat::Csv => aftercare_files::write_csv(
+                    &aftercare::invoice::INVOICE_HEADERS,
+                    &aftercare::invoice::invoice_rows(&inv),
+                ),
+                InvoiceFormat::Pdf => aftercare::invoice::invoice_pdf(
+                    &inv,
+                    &name(&from_code),
+                    &name(&to_code),
+                    today(),
+                ),
             };
             match (output, format) {
                 (Some(p), _) => write_output(Some(&p), &bytes, Format::Xlsx)?,
-                (None, InvoiceFormat::Pdf) if std::io::stdout().is_terminal() => bail!("a PDF invoice needs --output FILE"),
+                (None, InvoiceFormat::Pdf) if std::io::stdout().is_terminal() => {
+                    bail!("a PDF invoice needs --output FILE")
+                }
                 (None, _) => write_output(None, &bytes, Format::Csv)?,
             }
         }
@@ -378,22 +649,55 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let fy = aftercare_core::funding::Period::financial_year(year)?;
             let cases = aftercare::care::all_cases(&db, today()).await?;
             let agreements = aftercare::db::care::agreements(&db).await?;
-            let lines = aftercare::invoice::client_costs(&cases, &agreements, &council, &nhs, fy.from(), fy.to_inclusive());
+            let lines = aftercare::invoice::client_costs(
+                &cases,
+                &agreements,
+                &council,
+                &nhs,
+                fy.from(),
+                fy.to_inclusive(),
+            );
             let ids: Vec<String> = lines.iter().map(|l| l.client_ref.clone()).collect();
             let chosen = aftercare_core::funding::sample_cases(&ids, seed);
-            let rows: Vec<Vec<String>> = chosen.iter().map(|c| vec![c.clone(), String::new(), lines.iter().find(|l| &l.client_ref == c).map(|l| aftercare::invoice::pounds(l.cost)).unwrap_or_default()]).collect();
-            write_output(None, &aftercare_files::write_csv(&["case_ref", "qualifies_for_health_funding", "annual_cost"], &rows), Format::Csv)?;
-            eprintln!("sampled {} of {} cases (seed {seed}); fill in qualifies_for_health_funding (yes/no) from the decision support tool, then run `aftercare funding reset`", chosen.len(), ids.len());
+            let rows: Vec<Vec<String>> = chosen
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.clone(),
+                        String::new(),
+                        lines
+                            .iter()
+                            .find(|l| &l.client_ref == c)
+                            .map(|l| aftercare::invoice::pounds(l.cost))
+                            .unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            write_output(
+                None,
+                &aftercare_files::write_csv(
+                    &["case_ref", "qualifies_for_health_funding", "annual_cost"],
+                    &rows,
+                ),
+                Format::Csv,
+            )?;
+            eprintln!(
+                "sampled {} of {} cases (seed {seed}); fill in qualifies_for_health_funding (yes/no) from the decision support tool, then run `aftercare funding reset`",
+                chosen.len(),
+                ids.len()
+            );
         }
         Command::Funding(FundingCommand::Reset { council, nhs, outcomes, pooled_total, year }) => {
             let db = open(&cli.database).await?;
-            let bytes = std::fs::read(&outcomes).with_context(|| format!("failed to read {}", outcomes.display()))?;
+            let bytes = std::fs::read(&outcomes)
+                .with_context(|| format!("failed to read {}", outcomes.display()))?;
             let name = outcomes.display().to_string();
             let table = aftercare_files::read_table(&name, &bytes)?;
             let mut sample = Vec::new();
             let mut problems = Vec::new();
             for row in &table.rows {
-                let cell = |i: usize| row.cells.get(i).map(|s| s.trim().to_string()).unwrap_or_default();
+                let cell =
+                    |i: usize| row.cells.get(i).map(|s| s.trim().to_string()).unwrap_or_default();
                 let qualifies = match cell(1).to_ascii_lowercase().as_str() {
                     "yes" | "y" | "true" => true,
                     "no" | "n" | "false" => false,
@@ -403,7 +707,11 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     }
                 };
                 match aftercare_core::Pence::parse_pounds(&cell(2)) {
-                    Ok(cost) => sample.push(aftercare_core::funding::SampledCase { case_ref: cell(0), qualifies_for_health_funding: qualifies, annual_cost: cost }),
+                    Ok(cost) => sample.push(aftercare_core::funding::SampledCase {
+                        case_ref: cell(0),
+                        qualifies_for_health_funding: qualifies,
+                        annual_cost: cost,
+                    }),
                     Err(e) => problems.push(format!("row {}, column annual_cost: {e}", row.line)),
                 }
             }
@@ -416,21 +724,76 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
             let fy = aftercare_core::funding::Period::financial_year(year)?;
             let agreements = aftercare::db::care::agreements(&db).await?;
-            let agreement = aftercare::costs::agreement_on(&agreements, &council, &nhs, fy.to_inclusive()).with_context(|| format!("no agreement between {council} and {nhs} in force at the end of {year}/{:02}", (year + 1) % 100))?;
-            let policy = agreement.policy().with_context(|| format!("unknown policy {}", agreement.policy))?;
+            let agreement = aftercare::costs::agreement_on(
+                &agreements,
+                &council,
+                &nhs,
+                fy.to_inclusive(),
+            )
+            .with_context(|| {
+                format!(
+                    "no agreement between {council} and {nhs} in force at the end of {year}/{:02}",
+                    (year + 1) % 100
+                )
+            })?;
+            let policy = agreement
+                .policy()
+                .with_context(|| format!("unknown policy {}", agreement.policy))?;
             let pooled = match pooled_total {
-                Some(p) => aftercare_core::Pence::parse_pounds(&p).with_context(|| format!("--pooled-total `{p}`"))?,
+                Some(p) => aftercare_core::Pence::parse_pounds(&p)
+                    .with_context(|| format!("--pooled-total `{p}`"))?,
                 None => {
                     let cases = aftercare::care::all_cases(&db, today()).await?;
-                    aftercare_core::Pence(aftercare::invoice::client_costs(&cases, &agreements, &council, &nhs, fy.from(), fy.to_inclusive()).iter().map(|l| l.cost.0).sum())
+                    aftercare_core::Pence(
+                        aftercare::invoice::client_costs(
+                            &cases,
+                            &agreements,
+                            &council,
+                            &nhs,
+                            fy.from(),
+                            fy.to_inclusive(),
+                        )
+                        .iter()
+                        .map(|l| l.cost.0)
+                        .sum(),
+                    )
                 }
             };
             let r = aftercare_core::funding::reset_split(&policy, &sample, pooled)?;
             let actor = actor_for(&db, None).await?;
-            store::audit_alone(&db, &actor, store::AuditEntry { action: "funding_split.reset_computed", person_id: None, entity: "funding_agreement", entity_id: Some(agreement.id.to_string()), reason: None, details: serde_json::to_value(&r)? }).await?;
-            println!("current council share {}; new council share {} from {} sampled cases", r.current_council_share, r.new_council_share, sample.len());
-            println!("on a pooled total of {pooled}: council {} now, {} at the new share; variance {}", r.current_council_pence, r.new_council_pence, aftercare_core::Pence(r.variance_pence));
-            println!("{}", if r.exceeds_threshold { "the variance exceeds the threshold: refer to both bodies' governance" } else { "the variance is within the threshold" });
+            store::audit_alone(
+                &db,
+                &actor,
+                store::AuditEntry {
+                    action: "funding_split.reset_computed",
+                    person_id: None,
+                    entity: "funding_agreement",
+                    entity_id: Some(agreement.id.to_string()),
+                    reason: None,
+                    details: serde_json::to_value(&r)?,
+                },
+            )
+            .await?;
+            println!(
+                "current council share {}; new council share {} from {} sampled cases",
+                r.current_council_share,
+                r.new_council_share,
+                sample.len()
+            );
+            println!(
+                "on a pooled total of {pooled}: council {} now, {} at the new share; variance {}",
+                r.current_council_pence,
+                r.new_council_pence,
+                aftercare_core::Pence(r.variance_pence)
+            );
+            println!(
+                "{}",
+                if r.exceeds_threshold {
+                    "the variance exceeds the threshold: refer to both bodies' governance"
+                } else {
+                    "the variance is within the threshold"
+                }
+            );
         }
         Command::Share(ShareCommand::Recipient { org, age_recipient }) => {
             let db = open(&cli.database).await?;
@@ -451,49 +814,93 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let actor = actor_for(&db, None).await?;
-            let fmt = if format == Format::Csv { aftercare::sharing::ShareFormat::Csv } else { aftercare::sharing::ShareFormat::Xlsx };
-            match aftercare::sharing::share_monthly(&db, &actor, &org, &month, fmt, if_due, now).await? {
+            let fmt = if format == Format::Csv {
+                aftercare::sharing::ShareFormat::Csv
+            } else {
+                aftercare::sharing::ShareFormat::Xlsx
+            };
+            match aftercare::sharing::share_monthly(&db, &actor, &org, &month, fmt, if_due, now)
+                .await?
+            {
                 None => println!("already shared {month} with {org}"),
                 Some(share) => {
                     let path = out_dir.join(&share.record.file_name);
-                    std::fs::write(&path, &share.encrypted).with_context(|| format!("failed to write {}", path.display()))?;
-                    println!("wrote {} ({} people as at {}, encrypted to {org}; SHA-256 of the contents {})", path.display(), share.record.rows, share.record.as_of, share.record.sha256);
+                    std::fs::write(&path, &share.encrypted)
+                        .with_context(|| format!("failed to write {}", path.display()))?;
+                    println!(
+                        "wrote {} ({} people as at {}, encrypted to {org}; SHA-256 of the contents {})",
+                        path.display(),
+                        share.record.rows,
+                        share.record.as_of,
+                        share.record.sha256
+                    );
                 }
             }
         }
         Command::Letters(LettersCommand::Show { council, kind }) => {
             let db = open(&cli.database).await?;
-            if !aftercare::endings::LETTER_KINDS.iter().any(|(k, _)| *k == kind) && kind != "factsheet" {
+            if !aftercare::endings::LETTER_KINDS.iter().any(|(k, _)| *k == kind)
+                && kind != "factsheet"
+            {
                 bail!("unknown letter `{kind}`");
             }
             let own = aftercare::db::endings::letter_template(&db, &council, &kind).await?;
-            print!("{}", own.unwrap_or_else(|| aftercare::endings::default_template(&kind).to_string()));
+            print!(
+                "{}",
+                own.unwrap_or_else(|| aftercare::endings::default_template(&kind).to_string())
+            );
             println!();
         }
         Command::Letters(LettersCommand::Set { council, kind, file }) => {
             let db = open(&cli.database).await?;
-            if !aftercare::endings::LETTER_KINDS.iter().any(|(k, _)| *k == kind) && kind != "factsheet" {
+            if !aftercare::endings::LETTER_KINDS.iter().any(|(k, _)| *k == kind)
+                && kind != "factsheet"
+            {
                 bail!("unknown letter `{kind}`");
             }
             if store::get_org(&db, &council).await?.is_none() {
                 bail!("no organisation `{council}`");
             }
-            let body = std::fs::read_to_string(&file).with_context(|| format!("failed to read {}", file.display()))?;
+            let body = std::fs::read_to_string(&file)
+                .with_context(|| format!("failed to read {}", file.display()))?;
             let actor = actor_for(&db, None).await?;
             let mut tx = db.begin_write().await?;
-            aftercare::db::endings::set_letter_template(&mut tx, &council, &kind, &body, &actor).await?;
-            store::append_audit(&mut tx, &actor, store::AuditEntry { action: "letter_template.set", person_id: None, entity: "letter_template", entity_id: Some(format!("{council}:{kind}")), reason: None, details: serde_json::json!({"council": council, "kind": kind, "body": body}) }).await?;
+            aftercare::db::endings::set_letter_template(&mut tx, &council, &kind, &body, &actor)
+                .await?;
+            store::append_audit(
+                &mut tx,
+                &actor,
+                store::AuditEntry {
+                    action: "letter_template.set",
+                    person_id: None,
+                    entity: "letter_template",
+                    entity_id: Some(format!("{council}:{kind}")),
+                    reason: None,
+                    details: serde_json::json!({"council": council, "kind": kind, "body": body}),
+                },
+            )
+            .await?;
             tx.commit().await?;
             println!("saved the {kind} letter for {council}");
         }
         Command::Share(ShareCommand::List) => {
             let db = open(&cli.database).await?;
             for s in aftercare::sharing::shares(&db, None).await? {
-                println!("{}\t{}\t{}\t{} rows\t{}\t{}\t{}", s.shared_at.format("%Y-%m-%d %H:%M"), s.recipient_org, s.month, s.rows, s.file_name, s.sha256, s.shared_by);
+                println!(
+                    "{}\t{}\t{}\t{} rows\t{}\t{}\t{}",
+                    s.shared_at.format("%Y-%m-%d %H:%M"),
+                    s.recipient_org,
+                    s.month,
+                    s.rows,
+                    s.file_name,
+                    s.sha256,
+                    s.shared_by
+                );
             }
         }
         Command::Funding(FundingCommand::Policies { json: Some(name) }) => {
-            let p = aftercare_core::funding::policy(&name).with_context(|| format!("unknown funding policy `{name}`"))?;
+            let p = aftercare_core::funding::policy(&name)
+                .with_context(|| format!("unknown funding policy `{name}`"))?;
             println!("{}", serde_json::to_string_pretty(&p)?);
         }
         Command::Funding(FundingCommand::Policies { json: None }) => {
@@ -504,7 +911,14 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Partnerships(PartnershipsCommand::List) => {
             let db = open(&cli.database).await?;
             for p in aftercare::db::care::partnerships(&db).await? {
-                println!("{}\t{}\t{}\treviews: {}{}", p.council_code, p.nhs_code, p.name, p.review_policy, if p.qa_ratifies_endings { "\tQA group ratifies endings" } else { "" });
+                println!(
+                    "{}\t{}\t{}\treviews: {}{}",
+                    p.council_code,
+                    p.nhs_code,
+                    p.name,
+                    p.review_policy,
+                    if p.qa_ratifies_endings { "\tQA group ratifies endings" } else { "" }
+                );
             }
         }
         Command::Generate(args) => {
@@ -512,7 +926,14 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let bar = progress_bar();
             bar.set_length(args.people);
             bar.set_message("generating");
-            let n = aftercare::generate::generate(&args.out_dir, args.people, args.seed, today, &|done| bar.set_position(done)).with_context(|| format!("failed to write to {}", args.out_dir.display()))?;
+            let n = aftercare::generate::generate(
+                &args.out_dir,
+                args.people,
+                args.seed,
+                today,
+                &|done| bar.set_position(done),
+            )
+            .with_context(|| format!("failed to write to {}", args.out_dir.display()))?;
             bar.finish_and_clear();
             println!(
                 "wrote {} people ({} detentions) to {}, {} reviews to {}, {} charges to {} and {} payments to {} in {}",
@@ -529,11 +950,15 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             );
         }
         Command::Backup { output } => {
-            let s = aftercare::backup::backup(&cli.database, &output).await.with_context(|| format!("backup of {} failed", redact_url(&cli.database)))?;
+            let s = aftercare::backup::backup(&cli.database, &output)
+                .await
+                .with_context(|| format!("backup of {} failed", redact_url(&cli.database)))?;
             println!("backed up {s} to {}", output.display());
         }
         Command::Restore { input } => {
-            let s = aftercare::backup::restore(&cli.database, &input).await.with_context(|| format!("restore into {} failed", redact_url(&cli.database)))?;
+            let s = aftercare::backup::restore(&cli.database, &input)
+                .await
+                .with_context(|| format!("restore into {} failed", redact_url(&cli.database)))?;
             println!("restored {s} from {}", input.display());
         }
         Command::Recompute => {
@@ -554,7 +979,11 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
 fn progress_bar() -> ProgressBar {
     let bar = ProgressBar::new(0);
     if std::io::stderr().is_terminal() {
-        bar.set_style(ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} people ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} people ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
         bar.set_message("importing");
     } else {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -567,10 +996,13 @@ fn write_output(path: Option<&Path>, bytes: &[u8], format: Format) -> Result<()>
         Some(p) => {
             // Write to a temporary file then rename, so a failed export never leaves half a file.
             let tmp = p.with_extension("partial");
-            std::fs::write(&tmp, bytes).with_context(|| format!("failed to write {}", tmp.display()))?;
+            std::fs::write(&tmp, bytes)
+                .with_context(|| format!("failed to write {}", tmp.display()))?;
             std::fs::rename(&tmp, p).with_context(|| format!("failed to write {}", p.display()))?;
         }
-        None if format == Format::Xlsx && std::io::stdout().is_terminal() => bail!("an XLSX export needs --output FILE"),
+        None if format == Format::Xlsx && std::io::stdout().is_terminal() => {
+            bail!("an XLSX export needs --output FILE")
+        }
         // The byte-order mark helps Excel open a saved file; on standard output it would only get in the way.
         None => std::io::stdout().write_all(strip_bom(bytes))?,
     }
@@ -611,42 +1043,78 @@ fn print_logins(logins: &[demo::DemoLogin]) {
 }
 
 async fn serve(database: &str, args: ServeArgs) -> Result<()> {
-    let addr: SocketAddr = args.listen.parse().with_context(|| format!("`{}` is not an address such as 127.0.0.1:8117", args.listen))?;
+    let addr: SocketAddr = args
+        .listen
+        .parse()
+        .with_context(|| format!("`{}` is not an address such as 127.0.0.1:8117", args.listen))?;
     let db = open(database).await?;
     if args.demo {
         let logins = demo::seed(&db, args.demo_people, 117, today()).await?;
         print_logins(&logins);
         if logins.is_empty() {
-            println!("The database already holds a register; demo data was not added. Demo accounts, if loaded before, use the password {}.", demo::DEMO_PASSWORD);
+            println!(
+                "The database already holds a register; demo data was not added. Demo accounts, if loaded before, use the password {}.",
+                demo::DEMO_PASSWORD
+            );
         }
     }
-    let config = ServerConfig { secure_cookies: !(args.insecure_cookies || addr.ip().is_loopback()), today: None };
+    let config = ServerConfig {
+        secure_cookies: !(args.insecure_cookies || addr.ip().is_loopback()),
+        today: None,
+    };
     let state = AppState { db: db.clone(), config: Arc::new(config) };
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("failed to listen on {addr}"))?;
     println!("Aftercare is serving {} at http://{addr}/", db.backend());
-    axum::serve(listener, app(state)).with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     db.close().await;
     Ok(())
 }
 
 async fn what_if(database: &str, args: WhatIfArgs) -> Result<()> {
     use aftercare::facts::{WhatIfFields, parse_what_if};
-    let fields = WhatIfFields { kind: args.kind, on: args.on, section: args.section, living_in: args.living_in, gp_commissioner: args.gp_commissioner };
-    let extra = parse_what_if(&fields).map_err(|errors| anyhow::anyhow!(errors.iter().map(|(f, r)| format!("--{}: {r}", f.replace('_', "-"))).collect::<Vec<_>>().join("; ")))?;
+    let fields = WhatIfFields {
+        kind: args.kind,
+        on: args.on,
+        section: args.section,
+        living_in: args.living_in,
+        gp_commissioner: args.gp_commissioner,
+    };
+    let extra = parse_what_if(&fields).map_err(|errors| {
+        anyhow::anyhow!(
+            errors
+                .iter()
+                .map(|(f, r)| format!("--{}: {r}", f.replace('_', "-")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
     let result = match (args.nhs_number, args.scenario) {
         (Some(n), _) => {
-            let nhs = aftercare_core::NhsNumber::parse(&n).with_context(|| format!("--nhs-number `{n}`"))?;
+            let nhs = aftercare_core::NhsNumber::parse(&n)
+                .with_context(|| format!("--nhs-number `{n}`"))?;
             let db = open(database).await?;
-            let (people, _) = store::search_people(&db, &store::Search { query: nhs.as_str(), scope_org: None, limit: 1, offset: 0 }).await?;
-            let person = people.into_iter().find(|p| p.nhs_number.as_deref() == Some(nhs.as_str())).with_context(|| format!("no person with NHS number {nhs} on the register"))?;
+            let (people, _) = store::search_people(
+                &db,
+                &store::Search { query: nhs.as_str(), scope_org: None, limit: 1, offset: 0 },
+            )
+            .await?;
+            let person = people
+                .into_iter()
+                .find(|p| p.nhs_number.as_deref() == Some(nhs.as_str()))
+                .with_context(|| format!("no person with NHS number {nhs} on the register"))?;
             aftercare::facts::what_if(&db, person.id, extra, today()).await?
         }
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
-            let scenario = aftercare_core::scenario::parse_scenario(&path.display().to_string(), &text)?;
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("failed to read {}", path.display()))?;
+            let scenario =
+                aftercare_core::scenario::parse_scenario(&path.display().to_string(), &text)?;
             let config = aftercare_core::rules::RulesConfig::new(today());
             aftercare_core::rules::what_if(&scenario.events, extra, &config)
         }
@@ -679,7 +1147,13 @@ fn scenario_files(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|f| f.extension().is_some_and(|x| x == "json")).collect()).unwrap_or_default();
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|f| f.extension().is_some_and(|x| x == "json"))
+                        .collect()
+                })
+                .unwrap_or_default();
             found.sort();
             if found.is_empty() {
                 files.push(p.clone()); // reported as unreadable below
@@ -699,7 +1173,14 @@ fn scenarios_check(paths: &[PathBuf]) -> Result<std::process::ExitCode> {
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
             Err(e) => {
-                println!("FAIL {shown}: cannot read the file: {}", if file.is_dir() { "the folder has no .json files".to_string() } else { e.to_string() });
+                println!(
+                    "FAIL {shown}: cannot read the file: {}",
+                    if file.is_dir() {
+                        "the folder has no .json files".to_string()
+                    } else {
+                        e.to_string()
+                    }
+                );
                 failed += 1;
                 continue;
             }
@@ -722,6 +1203,9 @@ fn scenarios_check(paths: &[PathBuf]) -> Result<std::process::ExitCode> {
         }
     }
     println!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 && passed > 0 { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
+    Ok(if failed == 0 && passed > 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    })
 }
-

@@ -9,7 +9,11 @@ pub enum Block {
     Heading(String),
     Paragraph(String),
     /// Column headers, then rows; columns share the page width by the given weights.
-    Table { widths: Vec<u32>, header: Vec<String>, rows: Vec<Vec<String>> },
+    Table {
+        widths: Vec<u32>,
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
     Space,
 }
 
@@ -64,7 +68,8 @@ fn wrap(text: &str, size: i64, max: i64) -> Vec<String> {
     for para in text.split('\n') {
         let mut line = String::new();
         for word in para.split_whitespace() {
-            let candidate = if line.is_empty() { word.to_string() } else { format!("{line} {word}") };
+            let candidate =
+                if line.is_empty() { word.to_string() } else { format!("{line} {word}") };
             if width(&candidate, size) > max && !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
                 line = word.to_string();
@@ -96,7 +101,11 @@ impl Layout {
     }
 
     fn text(&mut self, x: i64, font: &str, size: i64, s: &str) {
-        self.current.push_str(&format!("BT /{font} {size} Tf {x} {} Td {} Tj ET\n", self.y, literal(s)));
+        self.current.push_str(&format!(
+            "BT /{font} {size} Tf {x} {} Td {} Tj ET\n",
+            self.y,
+            literal(s)
+        ));
     }
 }
 
@@ -135,7 +144,8 @@ pub fn render(title: &str, blocks: &[Block]) -> Vec<u8> {
                     })
                     .collect();
                 let draw_row = |l: &mut Layout, cells: &[String], font: &str| {
-                    let wrapped: Vec<Vec<String>> = cells.iter().zip(&xs).map(|(c, (_, w))| wrap(c, BODY - 1, *w)).collect();
+                    let wrapped: Vec<Vec<String>> =
+                        cells.iter().zip(&xs).map(|(c, (_, w))| wrap(c, BODY - 1, *w)).collect();
                     let height = wrapped.iter().map(Vec::len).max().unwrap_or(1) as i64;
                     l.need(height * (BODY + 3) + 4);
                     let top = l.y;
@@ -162,9 +172,18 @@ pub fn render(title: &str, blocks: &[Block]) -> Vec<u8> {
     let mut objects: Vec<String> = Vec::new();
     let page_ids: Vec<usize> = (0..l.pages.len()).map(|i| 6 + 2 * i).collect();
     objects.push("<< /Type /Catalog /Pages 2 0 R >>".into());
-    objects.push(format!("<< /Type /Pages /Kids [{}] /Count {} >>", page_ids.iter().map(|i| format!("{i} 0 R")).collect::<Vec<_>>().join(" "), l.pages.len()));
-    objects.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".into());
-    objects.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>".into());
+    objects.push(format!(
+        "<< /Type /Pages /Kids [{}] /Count {} >>",
+        page_ids.iter().map(|i| format!("{i} 0 R")).collect::<Vec<_>>().join(" "),
+        l.pages.len()
+    ));
+    objects.push(
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".into(),
+    );
+    objects.push(
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>"
+            .into(),
+    );
     objects.push(format!("<< /Title {} /Producer (Aftercare) >>", literal(title)));
     for (i, content) in l.pages.iter().enumerate() {
         objects.push(format!(
@@ -184,7 +203,10 @@ pub fn render(title: &str, blocks: &[Block]) -> Vec<u8> {
     for off in offsets {
         out.push_str(&format!("{off:010} 00000 n \n"));
     }
-    out.push_str(&format!("trailer\n<< /Size {} /Root 1 0 R /Info 5 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1));
+    out.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R /Info 5 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
     out.into_bytes()
 }
 
@@ -194,8 +216,20 @@ mod tests {
 
     #[test]
     fn writes_a_well_formed_pdf() {
-        let rows: Vec<Vec<String>> = (0..120).map(|i| vec![format!("client {i}"), "£1,499.99".into()]).collect();
-        let pdf = render("Invoice (Q1)", &[Block::Heading("Invoice".into()), Block::Paragraph("Amounts in £ – pounds".into()), Block::Table { widths: vec![3, 1], header: vec!["Client".into(), "Amount".into()], rows }]);
+        let rows: Vec<Vec<String>> =
+            (0..120).map(|i| vec![format!("client {i}"), "£1,499.99".into()]).collect();
+        let pdf = render(
+            "Invoice (Q1)",
+            &[
+                Block::Heading("Invoice".into()),
+                Block::Paragraph("Amounts in £ – pounds".into()),
+                Block::Table {
+                    widths: vec![3, 1],
+                    header: vec!["Client".into(), "Amount".into()],
+                    rows,
+                },
+            ],
+        );
         let text = String::from_utf8(pdf).unwrap();
         assert!(text.starts_with("%PDF-1.4") && text.ends_with("%%EOF\n"));
         assert!(text.contains("/Count 3"), "120 rows need more than one page");

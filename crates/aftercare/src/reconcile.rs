@@ -108,7 +108,12 @@ fn gaps(periods: &Periods, from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, Na
 /// Reconciles charges and payments against entitled periods by NHS number.
 /// Rows that start after `as_of` are not yet due and are left out; rows that
 /// run past it are considered up to `as_of`.
-pub fn reconcile(entitled: &HashMap<String, Periods>, charges: &[ChargeRecord], payments: &[PaymentRecord], as_of: NaiveDate) -> Vec<Finding> {
+pub fn reconcile(
+    entitled: &HashMap<String, Periods>,
+    charges: &[ChargeRecord],
+    payments: &[PaymentRecord],
+    as_of: NaiveDate,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     for c in charges {
         if c.from > as_of {
@@ -118,10 +123,24 @@ pub fn reconcile(entitled: &HashMap<String, Periods>, charges: &[ChargeRecord], 
         let total_days = days(c.from, c.to);
         let nhs = c.nhs_number.as_str().to_string();
         match entitled.get(&nhs) {
-            None => findings.push(Finding { kind: FindingKind::UnknownPerson, nhs_number: nhs, from: c.from, to: c.to, amount: c.amount, line: c.line }),
+            None => findings.push(Finding {
+                kind: FindingKind::UnknownPerson,
+                nhs_number: nhs,
+                from: c.from,
+                to: c.to,
+                amount: c.amount,
+                line: c.line,
+            }),
             Some(periods) => {
                 for (a, b) in overlaps(periods, c.from, to) {
-                    findings.push(Finding { kind: FindingKind::ChargedWhileEntitled, nhs_number: nhs.clone(), from: a, to: b, amount: pro_rata(c.amount, days(a, b), total_days), line: c.line });
+                    findings.push(Finding {
+                        kind: FindingKind::ChargedWhileEntitled,
+                        nhs_number: nhs.clone(),
+                        from: a,
+                        to: b,
+                        amount: pro_rata(c.amount, days(a, b), total_days),
+                        line: c.line,
+                    });
                 }
             }
         }
@@ -134,23 +153,42 @@ pub fn reconcile(entitled: &HashMap<String, Periods>, charges: &[ChargeRecord], 
         let total_days = days(p.from, p.to);
         let nhs = p.nhs_number.as_str().to_string();
         match entitled.get(&nhs) {
-            None => findings.push(Finding { kind: FindingKind::UnknownPerson, nhs_number: nhs, from: p.from, to: p.to, amount: p.amount, line: p.line }),
+            None => findings.push(Finding {
+                kind: FindingKind::UnknownPerson,
+                nhs_number: nhs,
+                from: p.from,
+                to: p.to,
+                amount: p.amount,
+                line: p.line,
+            }),
             Some(periods) if p.s117 => {
                 for (a, b) in gaps(periods, p.from, to) {
-                    findings.push(Finding { kind: FindingKind::S117FundedNotEntitled, nhs_number: nhs.clone(), from: a, to: b, amount: pro_rata(p.amount, days(a, b), total_days), line: p.line });
+                    findings.push(Finding {
+                        kind: FindingKind::S117FundedNotEntitled,
+                        nhs_number: nhs.clone(),
+                        from: a,
+                        to: b,
+                        amount: pro_rata(p.amount, days(a, b), total_days),
+                        line: p.line,
+                    });
                 }
             }
             Some(_) => {}
         }
     }
-    findings.sort_by(|a, b| (a.kind, &a.nhs_number, a.from, a.line).cmp(&(b.kind, &b.nhs_number, b.from, b.line)));
+    findings.sort_by(|a, b| {
+        (a.kind, &a.nhs_number, a.from, a.line).cmp(&(b.kind, &b.nhs_number, b.from, b.line))
+    });
     findings
 }
 
 /// Every person's entitled periods by NHS number, as the register stands
 /// (people never entitled have none; people without an NHS number cannot be
 /// matched and are left out).
-pub async fn entitled_periods(db: &crate::db::Db, as_of: NaiveDate) -> Result<HashMap<String, Periods>, crate::db::DbError> {
+pub async fn entitled_periods(
+    db: &crate::db::Db,
+    as_of: NaiveDate,
+) -> Result<HashMap<String, Periods>, crate::db::DbError> {
     let cases = crate::care::all_cases(db, as_of).await?;
     Ok(cases
         .into_iter()
@@ -171,11 +209,26 @@ mod tests {
     }
 
     fn charge(nhs: &str, from: &str, to: &str, pence: i64) -> ChargeRecord {
-        ChargeRecord { line: 2, nhs_number: NhsNumber::parse(nhs).unwrap(), from: d(from), to: d(to), amount: Pence(pence), service: None }
+        ChargeRecord {
+            line: 2,
+            nhs_number: NhsNumber::parse(nhs).unwrap(),
+            from: d(from),
+            to: d(to),
+            amount: Pence(pence),
+            service: None,
+        }
     }
 
     fn payment(nhs: &str, from: &str, to: &str, pence: i64, s117: bool) -> PaymentRecord {
-        PaymentRecord { line: 2, nhs_number: NhsNumber::parse(nhs).unwrap(), from: d(from), to: d(to), amount: Pence(pence), payer: aftercare_files::Payer::Nhs, s117 }
+        PaymentRecord {
+            line: 2,
+            nhs_number: NhsNumber::parse(nhs).unwrap(),
+            from: d(from),
+            to: d(to),
+            amount: Pence(pence),
+            payer: aftercare_files::Payer::Nhs,
+            s117,
+        }
     }
 
     #[test]
@@ -188,23 +241,48 @@ mod tests {
         let as_of = d("2024-12-31");
         let cases: Vec<(Vec<ChargeRecord>, Vec<PaymentRecord>, Vec<(&str, &str, &str, i64)>)> = vec![
             // A charge wholly inside the entitlement: all of it.
-            (vec![charge("9434765919", "2024-01-01", "2024-01-31", 3100)], vec![], vec![("charged_while_entitled", "2024-01-01", "2024-01-31", 3100)]),
+            (
+                vec![charge("9434765919", "2024-01-01", "2024-01-31", 3100)],
+                vec![],
+                vec![("charged_while_entitled", "2024-01-01", "2024-01-31", 3100)],
+            ),
             // Straddling the end: only February's 29 days of 60 (Feb + Mar... Feb 1–Mar 31 is 60 days).
-            (vec![charge("9434765919", "2024-02-01", "2024-03-31", 6000)], vec![], vec![("charged_while_entitled", "2024-02-01", "2024-02-29", 2900)]),
+            (
+                vec![charge("9434765919", "2024-02-01", "2024-03-31", 6000)],
+                vec![],
+                vec![("charged_while_entitled", "2024-02-01", "2024-02-29", 2900)],
+            ),
             // Not entitled then: nothing.
             (vec![charge("9876543210", "2024-02-01", "2024-03-31", 6000)], vec![], vec![]),
             // Unknown person.
-            (vec![charge("4000000632", "2024-02-01", "2024-02-02", 10)], vec![], vec![("unknown_person", "2024-02-01", "2024-02-02", 10)]),
+            (
+                vec![charge("4000000632", "2024-02-01", "2024-02-02", 10)],
+                vec![],
+                vec![("unknown_person", "2024-02-01", "2024-02-02", 10)],
+            ),
             // s117 payment partly outside the entitlement: the part outside.
-            (vec![], vec![payment("9434765919", "2023-12-01", "2024-01-31", 6200, true)], vec![("s117_funded_not_entitled", "2023-12-01", "2023-12-31", 3100)]),
+            (
+                vec![],
+                vec![payment("9434765919", "2023-12-01", "2024-01-31", 6200, true)],
+                vec![("s117_funded_not_entitled", "2023-12-01", "2023-12-31", 3100)],
+            ),
             // Other funding is fine anywhere.
             (vec![], vec![payment("9876543210", "2023-12-01", "2024-01-31", 6200, false)], vec![]),
             // Rounding: a third of a penny amount, halves away from zero.
-            (vec![charge("9434765919", "2024-02-28", "2024-03-01", 100)], vec![], vec![("charged_while_entitled", "2024-02-28", "2024-02-29", 67)]),
+            (
+                vec![charge("9434765919", "2024-02-28", "2024-03-01", 100)],
+                vec![],
+                vec![("charged_while_entitled", "2024-02-28", "2024-02-29", 67)],
+            ),
         ];
         for (charges, payments, want) in cases {
-            let got: Vec<(&str, String, String, i64)> = reconcile(&entitled, &charges, &payments, as_of).iter().map(|f| (f.kind.as_str(), f.from.to_string(), f.to.to_string(), f.amount.0)).collect();
-            let want: Vec<(&str, String, String, i64)> = want.iter().map(|(k, f, t, a)| (*k, f.to_string(), t.to_string(), *a)).collect();
+            let got: Vec<(&str, String, String, i64)> =
+                reconcile(&entitled, &charges, &payments, as_of)
+                    .iter()
+                    .map(|f| (f.kind.as_str(), f.from.to_string(), f.to.to_string(), f.amount.0))
+                    .collect();
+            let want: Vec<(&str, String, String, i64)> =
+                want.iter().map(|(k, f, t, a)| (*k, f.to_string(), t.to_string(), *a)).collect();
             assert_eq!(got, want);
         }
     }

@@ -12,7 +12,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::auth::RegisterEditor;
-use crate::db::store::{self, Actor, AuditEntry, DetentionFacts, DetentionRow, NewPerson, PersonRow};
+use crate::db::store::{
+    self, Actor, AuditEntry, DetentionFacts, DetentionRow, NewPerson, PersonRow,
+};
 use crate::db::{Db, DbError, Tx};
 use crate::derive;
 
@@ -49,7 +51,10 @@ pub struct ImportReport {
 
 impl ImportReport {
     pub fn changes(&self) -> usize {
-        self.people_added + self.people_corrected + self.detentions_added + self.detentions_corrected
+        self.people_added
+            + self.people_corrected
+            + self.detentions_added
+            + self.detentions_corrected
     }
 }
 
@@ -87,7 +92,8 @@ pub async fn import_register(
     today: NaiveDate,
     progress: &dyn Fn(u64, u64),
 ) -> Result<ImportReport, RegisterError> {
-    let file: RegisterFile = aftercare_files::parse_register(file_name, bytes).map_err(RegisterError::Invalid)?;
+    let file: RegisterFile =
+        aftercare_files::parse_register(file_name, bytes).map_err(RegisterError::Invalid)?;
     let mut report = ImportReport { rows: file.rows, dry_run, ..Default::default() };
     let mut tx = db.begin_write().await?;
     let existing = store::all_people_tx(&mut tx).await?;
@@ -117,26 +123,58 @@ pub async fn import_register(
             .and_then(|n| by_nhs.get(n.as_str()))
             .or_else(|| person.local_id.as_ref().and_then(|l| by_local.get(l)))
             .cloned();
-        let person_id = import_person(&mut tx, actor, &source, person, found.as_ref(), today, at, &mut report).await?;
+        let person_id =
+            import_person(&mut tx, actor, &source, person, found.as_ref(), today, at, &mut report)
+                .await?;
         let current = detentions_by_person.remove(&person_id).unwrap_or_default();
         let mut changed = found.is_none() || report_changed_identity(found.as_ref(), person);
         for d in &person.detentions {
             let incoming = facts_of(d);
             // A detention is the same one if it has the same section and start date.
-            match current.iter().find(|c| c.section == incoming.section && c.detention_start == incoming.detention_start) {
-                Some(old) if same_imported_facts(&old.facts(), &incoming) => report.unchanged_rows += 1,
+            match current.iter().find(|c| {
+                c.section == incoming.section && c.detention_start == incoming.detention_start
+            }) {
+                Some(old) if same_imported_facts(&old.facts(), &incoming) => {
+                    report.unchanged_rows += 1
+                }
                 Some(old) => {
-                    let facts = DetentionFacts { evidence: old.evidence.clone(), ..incoming.clone() };
+                    let facts =
+                        DetentionFacts { evidence: old.evidence.clone(), ..incoming.clone() };
                     let reason = format!("corrected by {file_name} row {}", d.line);
-                    let new_id = store::correct_detention(&mut tx, old, &facts, &reason, &source, actor, at).await?;
-                    audit_detention(&mut tx, actor, "detention.corrected", person_id, new_id, Some(&reason), &facts, Some(old)).await?;
+                    let new_id =
+                        store::correct_detention(&mut tx, old, &facts, &reason, &source, actor, at)
+                            .await?;
+                    audit_detention(
+                        &mut tx,
+                        actor,
+                        "detention.corrected",
+                        person_id,
+                        new_id,
+                        Some(&reason),
+                        &facts,
+                        Some(old),
+                    )
+                    .await?;
                     report.detentions_corrected += 1;
                     changed = true;
                 }
                 None => {
-                    let id = store::insert_detention(&mut tx, person_id, &incoming, None, &source, actor, at).await?;
+                    let id = store::insert_detention(
+                        &mut tx, person_id, &incoming, None, &source, actor, at,
+                    )
+                    .await?;
                     let reason = format!("{file_name} row {}", d.line);
-                    audit_detention(&mut tx, actor, "detention.added", person_id, id, Some(&reason), &incoming, None).await?;
+                    audit_detention(
+                        &mut tx,
+                        actor,
+                        "detention.added",
+                        person_id,
+                        id,
+                        Some(&reason),
+                        &incoming,
+                        None,
+                    )
+                    .await?;
                     report.detentions_added += 1;
                     changed = true;
                 }
@@ -155,7 +193,16 @@ pub async fn import_register(
     }
     if report.changes() > 0 {
         let digest = hex::encode(Sha256::digest(bytes));
-        store::record_import(&mut tx, "register", file_name, &digest, report.rows as i64, report.changes() as i64, actor).await?;
+        store::record_import(
+            &mut tx,
+            "register",
+            file_name,
+            &digest,
+            report.rows as i64,
+            report.changes() as i64,
+            actor,
+        )
+        .await?;
         store::append_audit(
             &mut tx,
             actor,
@@ -177,7 +224,12 @@ pub async fn import_register(
 /// A person found by NHS number whose row gives a local id that another
 /// person on the register already has: refused by row and column, before
 /// the unique constraint would refuse it as a bare database error.
-fn identifier_clashes(file_name: &str, file: &RegisterFile, by_nhs: &HashMap<String, PersonRow>, by_local: &HashMap<String, PersonRow>) -> Result<(), RegisterError> {
+fn identifier_clashes(
+    file_name: &str,
+    file: &RegisterFile,
+    by_nhs: &HashMap<String, PersonRow>,
+    by_local: &HashMap<String, PersonRow>,
+) -> Result<(), RegisterError> {
     let mut errors = Vec::new();
     for p in &file.people {
         let found = p.nhs_number.as_ref().and_then(|n| by_nhs.get(n.as_str()));
@@ -185,14 +237,23 @@ fn identifier_clashes(file_name: &str, file: &RegisterFile, by_nhs: &HashMap<Str
             && by_local.get(local).is_some_and(|other| other.id != found.id)
         {
             let line = p.detentions.iter().map(|d| d.line).min().unwrap_or(2);
-            errors.push(aftercare_files::RowError { line, column: "local_id".into(), reason: format!("`{local}` is the local id of another person on the register") });
+            errors.push(aftercare_files::RowError {
+                line,
+                column: "local_id".into(),
+                reason: format!("`{local}` is the local id of another person on the register"),
+            });
         }
     }
     if errors.is_empty() {
         return Ok(());
     }
     errors.sort_by_key(|e| e.line);
-    Err(RegisterError::Invalid(ImportErrors { file: file_name.to_string(), unreadable: None, errors, omitted: 0 }))
+    Err(RegisterError::Invalid(ImportErrors {
+        file: file_name.to_string(),
+        unreadable: None,
+        errors,
+        omitted: 0,
+    }))
 }
 
 fn report_changed_identity(found: Option<&PersonRow>, p: &PersonImport) -> bool {
@@ -203,7 +264,8 @@ fn identity_differs(f: &PersonRow, p: &PersonImport) -> bool {
     f.family_name != p.family_name
         || f.given_name != p.given_name
         || f.date_of_birth != p.date_of_birth
-        || (p.nhs_number.is_some() && f.nhs_number.as_deref() != p.nhs_number.as_ref().map(|n| n.as_str()))
+        || (p.nhs_number.is_some()
+            && f.nhs_number.as_deref() != p.nhs_number.as_ref().map(|n| n.as_str()))
         || (p.local_id.is_some() && f.local_id != p.local_id)
 }
 
@@ -275,7 +337,19 @@ async fn audit_person(
             "given_name": b.given_name, "date_of_birth": b.date_of_birth, "date_added": b.date_added,
         })),
     });
-    store::append_audit(tx, actor, AuditEntry { action, person_id: Some(person_id), entity: "person", entity_id: Some(person_id.to_string()), reason, details }).await?;
+    store::append_audit(
+        tx,
+        actor,
+        AuditEntry {
+            action,
+            person_id: Some(person_id),
+            entity: "person",
+            entity_id: Some(person_id.to_string()),
+            reason,
+            details,
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -300,7 +374,19 @@ async fn audit_detention(
     before: Option<&DetentionRow>,
 ) -> Result<(), DbError> {
     let details = json!({ "after": detention_json(f), "before": before.map(|b| detention_json(&b.facts())), "supersedes": before.map(|b| b.id) });
-    store::append_audit(tx, actor, AuditEntry { action, person_id: Some(person_id), entity: "detention", entity_id: Some(detention_id.to_string()), reason, details }).await?;
+    store::append_audit(
+        tx,
+        actor,
+        AuditEntry {
+            action,
+            person_id: Some(person_id),
+            entity: "detention",
+            entity_id: Some(detention_id.to_string()),
+            reason,
+            details,
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -375,9 +461,21 @@ pub type FieldErrors = Vec<(String, String)>;
 /// Checks a person and detention exactly as the import does, by putting them
 /// through the same parser as a one-person master list, together with the
 /// person's existing detentions (so overlaps are caught too).
-fn check_as_import(person: &PersonFields, existing: &[DetentionFacts], new: &DetentionFields) -> Result<PersonImport, FieldErrors> {
+fn check_as_import(
+    person: &PersonFields,
+    existing: &[DetentionFacts],
+    new: &DetentionFields,
+) -> Result<PersonImport, FieldErrors> {
     let mut rows: Vec<Vec<String>> = Vec::new();
-    let ident = |nhs: &str| vec![nhs.to_string(), person.local_id.clone(), person.family_name.clone(), person.given_name.clone(), person.date_of_birth.clone()];
+    let ident = |nhs: &str| {
+        vec![
+            nhs.to_string(),
+            person.local_id.clone(),
+            person.family_name.clone(),
+            person.given_name.clone(),
+            person.date_of_birth.clone(),
+        ]
+    };
     for d in existing {
         let mut r = ident(&person.nhs_number);
         r.extend([
@@ -421,7 +519,13 @@ fn check_as_import(person: &PersonFields, existing: &[DetentionFacts], new: &Det
             .map(|r| (r.column.clone(), r.reason.clone()))
             .chain(e.unreadable.iter().map(|u| ("form".to_string(), u.to_string())))
             .collect::<Vec<_>>())
-        .and_then(|v: FieldErrors| if v.is_empty() { Err(vec![("form".into(), "the details could not be checked".into())]) } else { Err(v) }),
+        .and_then(|v: FieldErrors| {
+            if v.is_empty() {
+                Err(vec![("form".into(), "the details could not be checked".into())])
+            } else {
+                Err(v)
+            }
+        }),
     }
 }
 
@@ -444,12 +548,18 @@ pub async fn add_person(
     if let Some(n) = &checked.nhs_number
         && existing.iter().any(|p| p.nhs_number.as_deref() == Some(n.as_str()))
     {
-        return Ok(Err(vec![("nhs_number".into(), format!("a person with NHS number {n} is already on the register"))]));
+        return Ok(Err(vec![(
+            "nhs_number".into(),
+            format!("a person with NHS number {n} is already on the register"),
+        )]));
     }
     if let Some(l) = &checked.local_id
         && existing.iter().any(|p| p.local_id.as_deref() == Some(l.as_str()))
     {
-        return Ok(Err(vec![("local_id".into(), format!("a person with local id {l} is already on the register"))]));
+        return Ok(Err(vec![(
+            "local_id".into(),
+            format!("a person with local id {l} is already on the register"),
+        )]));
     }
     let at = store::now();
     let new = NewPerson {
@@ -461,7 +571,8 @@ pub async fn add_person(
         date_added: today,
     };
     let id = store::insert_person(&mut tx, &new, &actor, at).await?;
-    audit_person(&mut tx, &actor, "person.added", id, Some("added through the form"), &new, None).await?;
+    audit_person(&mut tx, &actor, "person.added", id, Some("added through the form"), &new, None)
+        .await?;
     let mut facts = facts_of(&checked.detentions[0]);
     facts.evidence = non_empty(&detention.evidence);
     facts.date_added = Some(today);
@@ -481,7 +592,8 @@ pub async fn add_detention(
     today: NaiveDate,
 ) -> Result<Result<i64, FieldErrors>, RegisterError> {
     let person = store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
-    let existing: Vec<DetentionFacts> = store::current_detentions(db, person_id).await?.iter().map(DetentionRow::facts).collect();
+    let existing: Vec<DetentionFacts> =
+        store::current_detentions(db, person_id).await?.iter().map(DetentionRow::facts).collect();
     let fields = PersonFields {
         nhs_number: person.nhs_number.clone().unwrap_or_default(),
         local_id: person.local_id.clone().unwrap_or_default(),
@@ -494,11 +606,20 @@ pub async fn add_detention(
         Err(errors) => return Ok(Err(errors)),
     };
     let Some(new) = checked.detentions.iter().find(|d| d.line == existing.len() + 2) else {
-        return Ok(Err(vec![("detention_start".into(), "this detention is already recorded".into())]));
+        return Ok(Err(vec![(
+            "detention_start".into(),
+            "this detention is already recorded".into(),
+        )]));
     };
     let mut facts = facts_of(new);
-    if existing.iter().any(|e| e.section == facts.section && e.detention_start == facts.detention_start) {
-        return Ok(Err(vec![("detention_start".into(), "a detention under this section starting on this date is already recorded".into())]));
+    if existing
+        .iter()
+        .any(|e| e.section == facts.section && e.detention_start == facts.detention_start)
+    {
+        return Ok(Err(vec![(
+            "detention_start".into(),
+            "a detention under this section starting on this date is already recorded".into(),
+        )]));
     }
     facts.evidence = non_empty(&detention.evidence);
     facts.date_added = Some(today);

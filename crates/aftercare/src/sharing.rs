@@ -74,9 +74,16 @@ async fn identifiers_for(db: &Db, org: &str) -> Result<HashSet<String>, DbError>
 /// before that day, with today's corrections (`known_now`), so a list made
 /// later for an earlier month carries what we now know about that date. On
 /// the sharing day itself the two views are the same.
-pub async fn master_list(db: &Db, org: &str, as_of: NaiveDate, today: NaiveDate) -> Result<Vec<Vec<String>>, DbError> {
+pub async fn master_list(
+    db: &Db,
+    org: &str,
+    as_of: NaiveDate,
+    today: NaiveDate,
+) -> Result<Vec<Vec<String>>, DbError> {
     let ids = identifiers_for(db, org).await?;
-    let rows = export::register_rows(db, ExportView { as_of, historical: as_of < today, known_now: true }).await?;
+    let rows =
+        export::register_rows(db, ExportView { as_of, historical: as_of < today, known_now: true })
+            .await?;
     Ok(rows.into_iter().filter(|r| ids.contains(&r[0]) || ids.contains(&r[1])).collect())
 }
 
@@ -86,13 +93,27 @@ pub async fn set_recipient(db: &Db, actor: &Actor, org: &str, key: &str) -> Resu
     on_tx!(tx, c => sqlx::query("INSERT INTO share_recipients (org_code, age_recipient, added_at, added_by) VALUES ($1, $2, $3, $4)
         ON CONFLICT (org_code) DO UPDATE SET age_recipient = excluded.age_recipient, added_at = excluded.added_at, added_by = excluded.added_by")
         .bind(org).bind(key.trim()).bind(store::now()).bind(&actor.username).execute(c).await.map(|r| r.rows_affected())).map_err(DbError::from)?;
-    store::append_audit(&mut tx, actor, AuditEntry { action: "share.recipient_set", person_id: None, entity: "share_recipient", entity_id: Some(org.to_string()), reason: None, details: json!({"org": org, "age_recipient": key.trim()}) }).await?;
+    store::append_audit(
+        &mut tx,
+        actor,
+        AuditEntry {
+            action: "share.recipient_set",
+            person_id: None,
+            entity: "share_recipient",
+            entity_id: Some(org.to_string()),
+            reason: None,
+            details: json!({"org": org, "age_recipient": key.trim()}),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 pub async fn shares(db: &Db, org: Option<&str>) -> Result<Vec<ShareRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM shares WHERE ($1 IS NULL OR recipient_org = $1) ORDER BY id DESC").bind(org).fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM shares WHERE ($1 IS NULL OR recipient_org = $1) ORDER BY id DESC").bind(org).fetch_all(p).await)?,
+    )
 }
 
 /// The file format of a share.
@@ -111,7 +132,15 @@ pub struct Share {
 /// Makes the monthly share for an organisation: the master list as at the
 /// first working day of `month`, encrypted to its age key, and recorded.
 /// Returns None when `only_once` and that month was already shared with it.
-pub async fn share_monthly(db: &Db, actor: &Actor, org: &str, month: &str, format: ShareFormat, only_once: bool, today: NaiveDate) -> Result<Option<Share>, ShareError> {
+pub async fn share_monthly(
+    db: &Db,
+    actor: &Actor,
+    org: &str,
+    month: &str,
+    format: ShareFormat,
+    only_once: bool,
+    today: NaiveDate,
+) -> Result<Option<Share>, ShareError> {
     let as_of = sharing_date(month)?;
     let month = format!("{:04}-{:02}", as_of.year(), as_of.month());
     if only_once && shares(db, Some(org)).await?.iter().any(|s| s.month == month) {
@@ -119,14 +148,16 @@ pub async fn share_monthly(db: &Db, actor: &Actor, org: &str, month: &str, forma
     }
     let key: Option<String> = on_pool!(db, p => sqlx::query_scalar("SELECT age_recipient FROM share_recipients WHERE org_code = $1").bind(org).fetch_optional(p).await).map_err(DbError::from)?;
     let key = key.ok_or_else(|| ShareError::NoRecipient(org.to_string()))?;
-    let recipient = age::x25519::Recipient::from_str(&key).map_err(|e| ShareError::BadKey(e.to_string()))?;
+    let recipient =
+        age::x25519::Recipient::from_str(&key).map_err(|e| ShareError::BadKey(e.to_string()))?;
     let rows = master_list(db, org, as_of, today).await?;
     let plain = match format {
         ShareFormat::Csv => aftercare_files::write_csv(&REGISTER_HEADERS, &rows),
         ShareFormat::Xlsx => aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)?,
     };
     let sha = hex::encode(Sha256::digest(&plain));
-    let encrypted = age::encrypt(&recipient, &plain).map_err(|e| ShareError::Encrypt(e.to_string()))?;
+    let encrypted =
+        age::encrypt(&recipient, &plain).map_err(|e| ShareError::Encrypt(e.to_string()))?;
     let ext = if format == ShareFormat::Csv { "csv" } else { "xlsx" };
     let file_name = format!("s117-register-{org}-{month}.{ext}.age");
     let mut tx = db.begin_write().await?;
@@ -137,7 +168,18 @@ pub async fn share_monthly(db: &Db, actor: &Actor, org: &str, month: &str, forma
         .fetch_one(c).await).map_err(DbError::from)?;
     store::append_audit(&mut tx, actor, AuditEntry { action: "share.monthly", person_id: None, entity: "share", entity_id: Some(id.to_string()), reason: None, details: json!({"to": org, "month": month, "as_of": as_of, "rows": rows.len(), "sha256": sha, "format": ext}) }).await?;
     tx.commit().await?;
-    let record = ShareRow { id, month, as_of, recipient_org: org.to_string(), format: ext.to_string(), rows: rows.len() as i64, sha256: sha, file_name, shared_at: at, shared_by: actor.username.clone() };
+    let record = ShareRow {
+        id,
+        month,
+        as_of,
+        recipient_org: org.to_string(),
+        format: ext.to_string(),
+        rows: rows.len() as i64,
+        sha256: sha,
+        file_name,
+        shared_at: at,
+        shared_by: actor.username.clone(),
+    };
     Ok(Some(Share { encrypted, record }))
 }
 
@@ -157,11 +199,40 @@ pub struct StatusAnswer {
 /// Answers a status enquiry from a partner user, who must give a reason
 /// (10 characters or more); the enquiry and its reason are logged whether
 /// or not the person is found.
-pub async fn status_enquiry(db: &Db, actor: &Actor, nhs: &aftercare_core::NhsNumber, reason: &str) -> Result<StatusAnswer, DbError> {
-    let person = store::all_people(db).await?.into_iter().find(|p| p.nhs_number.as_deref() == Some(nhs.as_str()));
-    store::audit_alone(db, actor, AuditEntry { action: "status.enquiry", person_id: person.as_ref().map(|p| p.id), entity: "person", entity_id: person.as_ref().map(|p| p.id.to_string()), reason: Some(reason), details: json!({"found": person.is_some()}) }).await?;
+pub async fn status_enquiry(
+    db: &Db,
+    actor: &Actor,
+    nhs: &aftercare_core::NhsNumber,
+    reason: &str,
+) -> Result<StatusAnswer, DbError> {
+    let person = store::all_people(db)
+        .await?
+        .into_iter()
+        .find(|p| p.nhs_number.as_deref() == Some(nhs.as_str()));
+    store::audit_alone(
+        db,
+        actor,
+        AuditEntry {
+            action: "status.enquiry",
+            person_id: person.as_ref().map(|p| p.id),
+            entity: "person",
+            entity_id: person.as_ref().map(|p| p.id.to_string()),
+            reason: Some(reason),
+            details: json!({"found": person.is_some()}),
+        },
+    )
+    .await?;
     Ok(match person {
-        None => StatusAnswer { nhs_number: nhs.to_string(), on_register: false, eligible: false, entitled: false, responsible_council: None, council_rule: None, responsible_nhs_commissioner: None, nhs_rule: None },
+        None => StatusAnswer {
+            nhs_number: nhs.to_string(),
+            on_register: false,
+            eligible: false,
+            entitled: false,
+            responsible_council: None,
+            council_rule: None,
+            responsible_nhs_commissioner: None,
+            nhs_rule: None,
+        },
         Some(p) => StatusAnswer {
             nhs_number: nhs.to_string(),
             on_register: true,

@@ -42,17 +42,24 @@ pub async fn org_names(db: &Db) -> Result<HashMap<String, String>, DbError> {
 /// Refuses a user whose organisation has no part in the person, unless they
 /// have recorded a reason for looking (a logged, time-limited grant).
 pub async fn ensure_can_view(db: &Db, session: &Session, person_id: i64) -> Result<(), AppError> {
-    if store::org_has_part(db, person_id, &session.user.org_code).await? || store::has_access_grant(db, session.user.id, person_id).await? {
+    if store::org_has_part(db, person_id, &session.user.org_code).await?
+        || store::has_access_grant(db, session.user.id, person_id).await?
+    {
         Ok(())
     } else {
         Err(AppError::ReasonRequired(person_id))
     }
 }
 
-pub async fn person_detail(db: &Db, person_id: i64, today: NaiveDate) -> Result<Option<PersonDetail>, DbError> {
+pub async fn person_detail(
+    db: &Db,
+    person_id: i64,
+    today: NaiveDate,
+) -> Result<Option<PersonDetail>, DbError> {
     let Some(person) = store::get_person(db, person_id).await? else { return Ok(None) };
     let versions = store::detention_versions(db, person_id).await?;
-    let (mut detentions, superseded): (Vec<_>, Vec<_>) = versions.into_iter().partition(|d| d.superseded_at.is_none());
+    let (mut detentions, superseded): (Vec<_>, Vec<_>) =
+        versions.into_iter().partition(|d| d.superseded_at.is_none());
     detentions.sort_by_key(|d| (d.detention_start, d.id));
     let events = store::current_person_events(db, person_id).await?;
     let config = derive::config(db, today).await?;
@@ -62,10 +69,16 @@ pub async fn person_detail(db: &Db, person_id: i64, today: NaiveDate) -> Result<
     Ok(Some(PersonDetail { person, detentions, superseded, events, derivation, timeline, history }))
 }
 
-fn timeline(detentions: &[DetentionRow], events: &[PersonEventRow], d: &Derivation) -> Vec<TimelineItem> {
+fn timeline(
+    detentions: &[DetentionRow],
+    events: &[PersonEventRow],
+    d: &Derivation,
+) -> Vec<TimelineItem> {
     let mut items = Vec::new();
     for det in detentions {
-        let section = aftercare_core::Section::parse(&det.section).map(|s| s.label()).unwrap_or_else(|_| det.section.clone());
+        let section = aftercare_core::Section::parse(&det.section)
+            .map(|s| s.label())
+            .unwrap_or_else(|_| det.section.clone());
         items.push(TimelineItem {
             on: det.detention_start,
             title: format!("Detained under {section}"),
@@ -75,17 +88,29 @@ fn timeline(detentions: &[DetentionRow], events: &[PersonEventRow], d: &Derivati
             items.push(TimelineItem {
                 on: left,
                 title: "Left hospital".into(),
-                detail: det.discharged_to.clone().map(|p| format!("discharged to {p}")).unwrap_or_default(),
+                detail: det
+                    .discharged_to
+                    .clone()
+                    .map(|p| format!("discharged to {p}"))
+                    .unwrap_or_default(),
             });
         }
     }
     for e in events {
-        items.push(TimelineItem { on: e.occurred_on, title: e.kind.replace('_', " "), detail: String::new() });
+        items.push(TimelineItem {
+            on: e.occurred_on,
+            title: e.kind.replace('_', " "),
+            detail: String::new(),
+        });
     }
     for e in &d.entitlements {
         items.push(TimelineItem {
             on: e.start,
-            title: if e.reinstated { "s117 after-care reinstated".into() } else { "s117 after-care began".into() },
+            title: if e.reinstated {
+                "s117 after-care reinstated".into()
+            } else {
+                "s117 after-care began".into()
+            },
             detail: format!(
                 "council {}, NHS commissioner {}",
                 e.council.org.as_ref().map(|o| o.to_string()).unwrap_or_else(|| "undecided".into()),
@@ -93,8 +118,15 @@ fn timeline(detentions: &[DetentionRow], events: &[PersonEventRow], d: &Derivati
             ),
         });
         if let (Some(end), Some(reason)) = (e.end, e.end_reason) {
-            let why = serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default();
-            items.push(TimelineItem { on: end, title: "s117 after-care ended".into(), detail: why });
+            let why = serde_json::to_value(reason)
+                .ok()
+                .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                .unwrap_or_default();
+            items.push(TimelineItem {
+                on: end,
+                title: "s117 after-care ended".into(),
+                detail: why,
+            });
         }
     }
     items.sort_by_key(|i| i.on);

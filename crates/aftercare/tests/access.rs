@@ -243,10 +243,19 @@ impl World {
                 ("to", "E10000016".into()),
                 ("note", "new tenancy".into()),
             ],
-            "/enquiry" => vec![("nhs_number", "9434765919".into()), ("reason", "invoice received by council finance".into())],
+            "/enquiry" => vec![
+                ("nhs_number", "9434765919".into()),
+                ("reason", "invoice received by council finance".into()),
+            ],
             "/people/{id}/transforming-care" => vec![("transforming_care", "yes".into())],
-            "/people/{id}/lead" => vec![("name", "Sam Okoro".into()), ("team", "North CMHT".into())],
-            "/people/{id}/assessment" => vec![("assessed_on", "2023-03-01".into()), ("person", "yes".into()), ("imha_offered", "yes".into())],
+            "/people/{id}/lead" => {
+                vec![("name", "Sam Okoro".into()), ("team", "North CMHT".into())]
+            }
+            "/people/{id}/assessment" => vec![
+                ("assessed_on", "2023-03-01".into()),
+                ("person", "yes".into()),
+                ("imha_offered", "yes".into()),
+            ],
             // Only the one lead professional of the Kent trust succeeds: the plan goes from version 0 to 1, then that need ends.
             "/people/{id}/plan/needs" => vec![
                 ("plan_version", "0".into()),
@@ -258,7 +267,11 @@ impl World {
                 ("start", "2023-04-20".into()),
                 ("funder", "shared".into()),
             ],
-            "/people/{id}/plan/end" => vec![("plan_version", "1".into()), ("index", "0".into()), ("on", "2024-06-01".into())],
+            "/people/{id}/plan/end" => vec![
+                ("plan_version", "1".into()),
+                ("index", "0".into()),
+                ("on", "2024-06-01".into()),
+            ],
             "/people/{id}/disputes" => vec![
                 ("subject", "ordinary_residence".into()),
                 ("party_a", "E10000016".into()),
@@ -266,8 +279,14 @@ impl World {
                 ("funding_now", "party_a".into()),
                 ("note", "residence before detention disputed".into()),
             ],
-            "/people/{id}/disputes/escalate" => vec![("dispute", "1".into()), ("note", "no agreement".into())],
-            "/people/{id}/disputes/resolve" => vec![("dispute", "1".into()), ("found_responsible", "E10000016".into()), ("resolution", "agreed".into())],
+            "/people/{id}/disputes/escalate" => {
+                vec![("dispute", "1".into()), ("note", "no agreement".into())]
+            }
+            "/people/{id}/disputes/resolve" => vec![
+                ("dispute", "1".into()),
+                ("found_responsible", "E10000016".into()),
+                ("resolution", "agreed".into()),
+            ],
             "/people/{id}/reviews" => vec![
                 ("held_on", "2023-05-30".into()),
                 ("attendees", "the person, care co-ordinator".into()),
@@ -289,7 +308,10 @@ impl World {
     /// Sends one request as `user` (None: not signed in) and returns the reply.
     async fn send(&mut self, user: Option<&str>, method: &str, path: &str) -> Reply {
         let template = path;
-        let path = path.replace("{id}", &self.smith.to_string()).replace("{pid}", "999999").replace("{kind}", "person");
+        let path = path
+            .replace("{id}", &self.smith.to_string())
+            .replace("{pid}", "999999")
+            .replace("{kind}", "person");
         let api = path.starts_with("/api/v1/");
         let body = self.body(template.split('?').next().unwrap(), user.unwrap_or("nobody"));
         let own;

@@ -1317,11 +1317,18 @@ async fn opening_the_fact_sheet_as_a_page_and_a_pdf() {
     assert_eq!(b.path().await, format!("{person}/factsheet"));
     assert_eq!(b.text("h1").await, "Section 117 after-care: fact sheet");
     let letter = b.text(".letter").await;
-    assert!(letter.contains("It is free") && letter.contains("Kent County Council") && letter.contains("NHS Kent and Medway ICB"), "{letter}");
+    assert!(
+        letter.contains("It is free")
+            && letter.contains("Kent County Council")
+            && letter.contains("NHS Kent and Medway ICB"),
+        "{letter}"
+    );
     b.check_accessibility().await;
     b.screenshot("factsheet").await;
     // The PDF link serves a PDF.
-    let kind = b.js("return fetch('?format=pdf').then(r => r.headers.get('content-type') + ' ' + r.status)").await;
+    let kind = b
+        .js("return fetch('?format=pdf').then(r => r.headers.get('content-type') + ' ' + r.status)")
+        .await;
     assert_eq!(kind, serde_json::json!("application/pdf 200"));
     b.finish().await;
 }

@@ -13,10 +13,22 @@ async fn setup(t: &TestDb) -> i64 {
     add_user(&t.db, "lead2", "E10000016", "lead_professional").await;
     add_user(&t.db, "finance", "E10000016", "finance").await;
     import(&t.db, REGISTER_CSV).await;
-    aftercare::db::store::all_people(&t.db).await.unwrap().iter().find(|p| p.family_name == "Smith").unwrap().id
+    aftercare::db::store::all_people(&t.db)
+        .await
+        .unwrap()
+        .iter()
+        .find(|p| p.family_name == "Smith")
+        .unwrap()
+        .id
 }
 
-fn need<'a>(version: &'a str, aspect: &'a str, s117: &'a str, funder: &'a str, cost: &'a str) -> Vec<(&'a str, &'a str)> {
+fn need<'a>(
+    version: &'a str,
+    aspect: &'a str,
+    s117: &'a str,
+    funder: &'a str,
+    cost: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("plan_version", version),
         ("aspect", aspect),
@@ -38,16 +50,20 @@ async fn a_plan_shows_what_is_free_and_what_is_not() {
         let path = format!("/people/{smith}/plan/needs");
         let r = c.post_form(&path, &need("0", "accommodation", "yes", "shared", "1499.99")).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", t.backend, r.body);
-        let r = c.post_form(&path, &need("1", "physical_health_care", "no", "other_chargeable", "250")).await;
+        let r = c
+            .post_form(&path, &need("1", "physical_health_care", "no", "other_chargeable", "250"))
+            .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let page = c.get(&format!("/people/{smith}/plan")).await.body;
-        let free = &page[page.find("id=\"free\"").unwrap()..page.find("id=\"chargeable\"").unwrap()];
+        let free =
+            &page[page.find("id=\"free\"").unwrap()..page.find("id=\"chargeable\"").unwrap()];
         let chargeable = &page[page.find("id=\"chargeable\"").unwrap()..];
         assert!(free.contains("£1,499.99") && !free.contains("£250.00"), "{free}");
         assert!(chargeable.contains("£250.00"), "{chargeable}");
         assert!(page.contains("Version 2"));
         // An s117 need cannot be charged for.
-        let r = c.post_form(&path, &need("2", "accommodation", "yes", "other_chargeable", "10")).await;
+        let r =
+            c.post_form(&path, &need("2", "accommodation", "yes", "other_chargeable", "10")).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         // The finance list shows only the s117 service.
         let f = Client::login(state(&t.db), "finance").await;
@@ -64,7 +80,10 @@ async fn two_people_editing_one_plan_get_a_conflict_not_a_lost_update() {
         let b = Client::login(state(&t.db), "lead2").await;
         let path = format!("/people/{smith}/plan/needs");
         // Both opened version 0; the first save wins, the second is told.
-        assert_eq!(a.post_form(&path, &need("0", "accommodation", "yes", "council", "100")).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            a.post_form(&path, &need("0", "accommodation", "yes", "council", "100")).await.status,
+            StatusCode::SEE_OTHER
+        );
         let r = b.post_form(&path, &need("0", "risks_and_safety", "yes", "nhs", "200")).await;
         assert_eq!(r.status, StatusCode::CONFLICT, "{}", t.backend);
         assert!(r.body.contains("someone else changed this plan"));
@@ -79,8 +98,17 @@ async fn needs_can_be_ended_and_versions_are_kept() {
     let t = sqlite().await;
     let smith = setup(&t).await;
     let c = Client::login(state(&t.db), "lead").await;
-    c.post_form(&format!("/people/{smith}/plan/needs"), &need("0", "accommodation", "yes", "council", "100")).await;
-    let r = c.post_form(&format!("/people/{smith}/plan/end"), &[("plan_version", "1"), ("index", "0"), ("on", "2024-01-31")]).await;
+    c.post_form(
+        &format!("/people/{smith}/plan/needs"),
+        &need("0", "accommodation", "yes", "council", "100"),
+    )
+    .await;
+    let r = c
+        .post_form(
+            &format!("/people/{smith}/plan/end"),
+            &[("plan_version", "1"), ("index", "0"), ("on", "2024-01-31")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let versions = aftercare::db::care::plan_versions(&t.db, smith).await.unwrap();
     assert_eq!(versions.len(), 2);
@@ -93,9 +121,24 @@ async fn only_lead_professionals_write_plans_and_reviews() {
     let t = sqlite().await;
     let smith = setup(&t).await;
     let f = Client::login(state(&t.db), "finance").await;
-    let r = f.post_form(&format!("/people/{smith}/plan/needs"), &need("0", "accommodation", "yes", "council", "100")).await;
+    let r = f
+        .post_form(
+            &format!("/people/{smith}/plan/needs"),
+            &need("0", "accommodation", "yes", "council", "100"),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let r = f.post_form(&format!("/people/{smith}/reviews"), &[("held_on", "2024-01-01"), ("attendees", "x"), ("person_views", "y"), ("still_needed", "yes")]).await;
+    let r = f
+        .post_form(
+            &format!("/people/{smith}/reviews"),
+            &[
+                ("held_on", "2024-01-01"),
+                ("attendees", "x"),
+                ("person_views", "y"),
+                ("still_needed", "yes"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(aftercare::db::care::reviews_for(&t.db, smith).await.unwrap().is_empty());
 }
@@ -106,13 +149,33 @@ async fn a_review_must_say_whether_after_care_is_still_needed() {
         let smith = setup(&t).await;
         let c = Client::login(state(&t.db), "lead").await;
         let path = format!("/people/{smith}/reviews");
-        let r = c.post_form(&path, &[("held_on", "2023-05-30"), ("attendees", "the person"), ("person_views", "fine")]).await;
+        let r = c
+            .post_form(
+                &path,
+                &[("held_on", "2023-05-30"), ("attendees", "the person"), ("person_views", "fine")],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(r.body.contains("href=\"#still_needed\""), "{}", r.body);
-        let r = c.post_form(&path, &[("held_on", "2023-05-30"), ("attendees", "the person, care co-ordinator"), ("person_views", "wants support to continue"), ("still_needed", "yes"), ("outcome", "plan continued")]).await;
+        let r = c
+            .post_form(
+                &path,
+                &[
+                    ("held_on", "2023-05-30"),
+                    ("attendees", "the person, care co-ordinator"),
+                    ("person_views", "wants support to continue"),
+                    ("still_needed", "yes"),
+                    ("outcome", "plan continued"),
+                ],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let page = c.get(&format!("/people/{smith}")).await.body;
-        assert!(page.contains("30 May 2023") && page.contains("annual review due 30 May 2024"), "{}: {page}", t.backend);
+        assert!(
+            page.contains("30 May 2023") && page.contains("annual review due 30 May 2024"),
+            "{}: {page}",
+            t.backend
+        );
         let history = aftercare::db::store::audit_for_person(&t.db, smith).await.unwrap();
         assert!(history.iter().any(|h| h.action == "review.recorded" && h.actor == "lead"));
     }
@@ -127,11 +190,28 @@ async fn assessment_covers_sixteen_aspects_and_advocacy() {
     assert_eq!(page.matches("name=\"notes_").count(), 16);
     let path = format!("/people/{smith}/assessment");
     let r = c.post_form(&path, &[("assessed_on", "2023-03-01"), ("lacks_capacity", "yes")]).await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "lacking capacity needs an IMHA referral");
-    let r = c.post_form(&path, &[("assessed_on", "2023-03-01"), ("status_accommodation", "assessed"), ("person", "yes"), ("imha_offered", "yes")]).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "lacking capacity needs an IMHA referral"
+    );
+    let r = c
+        .post_form(
+            &path,
+            &[
+                ("assessed_on", "2023-03-01"),
+                ("status_accommodation", "assessed"),
+                ("person", "yes"),
+                ("imha_offered", "yes"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let page = c.get(&format!("/people/{smith}/assessment")).await.body;
-    assert!(page.contains("Not complete") && page.contains("is not yet assessed"), "15 aspects remain");
+    assert!(
+        page.contains("Not complete") && page.contains("is not yet assessed"),
+        "15 aspects remain"
+    );
 }
 
 #[tokio::test]
@@ -144,17 +224,26 @@ async fn worklists_find_the_gaps() {
         // Jones is in hospital under s3 with no plan; Smith has no lead professional and an overdue 6-week review.
         let no_plan = &page.body[page.body.find("id=\"no-plan\"").unwrap()..];
         assert!(no_plan.contains("Bob Jones"), "{}: {no_plan}", t.backend);
-        let no_lead = &page.body[page.body.find("id=\"no-lead\"").unwrap()..page.body.find("id=\"no-plan\"").unwrap()];
+        let no_lead = &page.body
+            [page.body.find("id=\"no-lead\"").unwrap()..page.body.find("id=\"no-plan\"").unwrap()];
         assert!(no_lead.contains("Ann Smith"));
         assert!(page.body.contains("days overdue"));
-        let r = c.post_form(&format!("/people/{smith}/lead"), &[("name", "Sam Okoro"), ("team", "North CMHT")]).await;
+        let r = c
+            .post_form(
+                &format!("/people/{smith}/lead"),
+                &[("name", "Sam Okoro"), ("team", "North CMHT")],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         let page = c.get("/worklists?group=lead").await.body;
-        let no_lead = &page[page.find("id=\"no-lead\"").unwrap()..page.find("id=\"no-plan\"").unwrap()];
+        let no_lead =
+            &page[page.find("id=\"no-lead\"").unwrap()..page.find("id=\"no-plan\"").unwrap()];
         assert!(!no_lead.contains("Ann Smith"));
         assert!(page.contains("<h3>Sam Okoro"), "grouped by lead professional");
         let csv = c.get("/worklists/reviews.csv").await.body;
-        assert!(csv.contains("nhs_number,name,review,due,overdue_days") && csv.contains("9434765919"));
+        assert!(
+            csv.contains("nhs_number,name,review,due,overdue_days") && csv.contains("9434765919")
+        );
         // Monitoring renders charts and tables.
         let m = c.get("/monitoring").await.body;
         assert!(m.contains("<svg") && m.contains("By quarter"));
@@ -176,17 +265,25 @@ async fn import_reviews_and_list_what_is_due_from_the_command_line() {
     let out = bin().args(["--database", &t.url, "import", "reviews"]).arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("row 3, column nhs_number:") && err.contains("nothing was imported"), "{err}");
+    assert!(
+        err.contains("row 3, column nhs_number:") && err.contains("nothing was imported"),
+        "{err}"
+    );
     assert!(aftercare::db::care::all_reviews(&t.db).await.unwrap().is_empty(), "all or nothing");
 
     let good = dir.path().join("good.csv");
-    std::fs::write(&good, "nhs_number,held_on,outcome\n943 476 5919,30/05/2023,plan continued\n").unwrap();
+    std::fs::write(&good, "nhs_number,held_on,outcome\n943 476 5919,30/05/2023,plan continued\n")
+        .unwrap();
     let out = bin().args(["--database", &t.url, "import", "reviews"]).arg(&good).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let again = bin().args(["--database", &t.url, "import", "reviews"]).arg(&good).output().unwrap();
+    let again =
+        bin().args(["--database", &t.url, "import", "reviews"]).arg(&good).output().unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 reviews added; 1 already recorded"));
 
-    let out = bin().args(["--database", &t.url, "reviews", "due", "--as-of", "2024-06-30", "--format", "csv"]).output().unwrap();
+    let out = bin()
+        .args(["--database", &t.url, "reviews", "due", "--as-of", "2024-06-30", "--format", "csv"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "nhs_number,review,due,overdue_days");
@@ -196,8 +293,32 @@ async fn import_reviews_and_list_what_is_due_from_the_command_line() {
     assert!(lines.contains(&"4000000632,6w,2023-10-11,263"), "{text}");
     // Jones is in hospital: not entitled, not listed.
     assert!(!text.contains("9434765870"));
-    let lincs = bin().args(["--database", &t.url, "reviews", "due", "--as-of", "2023-04-21", "--policy", "lincolnshire"]).output().unwrap();
+    let lincs = bin()
+        .args([
+            "--database",
+            &t.url,
+            "reviews",
+            "due",
+            "--as-of",
+            "2023-04-21",
+            "--policy",
+            "lincolnshire",
+        ])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&lincs.stdout).contains("9434765919,72h,2023-04-23,0"));
-    let unknown = bin().args(["--database", &t.url, "reviews", "due", "--as-of", "2024-01-01", "--policy", "nowhere"]).output().unwrap();
+    let unknown = bin()
+        .args([
+            "--database",
+            &t.url,
+            "reviews",
+            "due",
+            "--as-of",
+            "2024-01-01",
+            "--policy",
+            "nowhere",
+        ])
+        .output()
+        .unwrap();
     assert!(!unknown.status.success());
 }

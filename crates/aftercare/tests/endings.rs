@@ -16,22 +16,56 @@ struct World {
 
 async fn world(t: &TestDb) -> World {
     seed_orgs(&t.db).await;
-    for (u, org, role) in [("lead", "E10000016", "lead_professional"), ("kcc", "E10000016", "commissioner"), ("icb", "QKS", "commissioner"), ("qa", "QKS", "qa_group")] {
+    for (u, org, role) in [
+        ("lead", "E10000016", "lead_professional"),
+        ("kcc", "E10000016", "commissioner"),
+        ("icb", "QKS", "commissioner"),
+        ("qa", "QKS", "qa_group"),
+    ] {
         add_user(&t.db, u, org, role).await;
     }
     import(&t.db, REGISTER_CSV).await;
-    let smith = aftercare::db::store::all_people(&t.db).await.unwrap().iter().find(|p| p.family_name == "Smith").unwrap().id;
-    World { smith, lead: Client::login(state(&t.db), "lead").await, council: Client::login(state(&t.db), "kcc").await, icb: Client::login(state(&t.db), "icb").await }
+    let smith = aftercare::db::store::all_people(&t.db)
+        .await
+        .unwrap()
+        .iter()
+        .find(|p| p.family_name == "Smith")
+        .unwrap()
+        .id;
+    World {
+        smith,
+        lead: Client::login(state(&t.db), "lead").await,
+        council: Client::login(state(&t.db), "kcc").await,
+        icb: Client::login(state(&t.db), "icb").await,
+    }
 }
 
 fn proposal<'a>(reasons: &[&'a str]) -> Vec<(&'a str, &'a str)> {
-    let mut v = vec![("proposed_on", "2024-05-10"), ("reassessment_on", "2024-05-01"), ("mdt_attendees", "care co-ordinator, psychiatrist, social worker"), ("person_views", "feels well and wants to stop"), ("imha_support", "yes"), ("reason_text", "needs met; stable for two years")];
+    let mut v = vec![
+        ("proposed_on", "2024-05-10"),
+        ("reassessment_on", "2024-05-01"),
+        ("mdt_attendees", "care co-ordinator, psychiatrist, social worker"),
+        ("person_views", "feels well and wants to stop"),
+        ("imha_support", "yes"),
+        ("reason_text", "needs met; stable for two years"),
+    ];
     v.extend(reasons.iter().map(|r| ("reasons", *r)));
     v
 }
 
 async fn review_no_longer_needed(w: &World) {
-    let r = w.lead.post_form(&format!("/people/{}/reviews", w.smith), &[("held_on", "2024-05-02"), ("attendees", "the person, care co-ordinator"), ("person_views", "wants to stop"), ("still_needed", "no")]).await;
+    let r = w
+        .lead
+        .post_form(
+            &format!("/people/{}/reviews", w.smith),
+            &[
+                ("held_on", "2024-05-02"),
+                ("attendees", "the person, care co-ordinator"),
+                ("person_views", "wants to stop"),
+                ("still_needed", "no"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 }
 
@@ -61,27 +95,74 @@ async fn grounds_that_are_never_enough_are_refused() {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.backend);
         assert!(r.body.contains("record that review first"));
         review_no_longer_needed(&w).await;
-        let r = w.lead.post_form(&path, &proposal(&["discharged_from_specialist_services", "time_elapsed"])).await;
+        let r = w
+            .lead
+            .post_form(&path, &proposal(&["discharged_from_specialist_services", "time_elapsed"]))
+            .await;
         assert!(r.body.contains("never enough on their own"), "{}", r.body);
         // A CTO in force blocks ending.
         let admin_user = "admin";
         add_user(&t.db, admin_user, "RXY", "mha_administrator").await;
         let admin = Client::login(state(&t.db), admin_user).await;
-        assert_eq!(admin.post_form(&format!("/people/{}/facts", w.smith), &[("kind", "cto_started"), ("on", "2024-04-01")]).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            admin
+                .post_form(
+                    &format!("/people/{}/facts", w.smith),
+                    &[("kind", "cto_started"), ("on", "2024-04-01")]
+                )
+                .await
+                .status,
+            StatusCode::SEE_OTHER
+        );
         let r = w.lead.post_form(&path, &proposal(&["no_longer_needed"])).await;
         assert!(r.body.contains("community treatment order"), "{}", r.body);
-        assert_eq!(admin.post_form(&format!("/people/{}/facts", w.smith), &[("kind", "cto_ended"), ("on", "2024-04-30")]).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            admin
+                .post_form(
+                    &format!("/people/{}/facts", w.smith),
+                    &[("kind", "cto_ended"), ("on", "2024-04-30")]
+                )
+                .await
+                .status,
+            StatusCode::SEE_OTHER
+        );
         // Valid grounds with a recent discharge from specialist services: allowed, with a warning.
-        let r = w.lead.post_form(&path, &proposal(&["no_longer_needed", "discharged_from_specialist_services"])).await;
+        let r = w
+            .lead
+            .post_form(
+                &path,
+                &proposal(&["no_longer_needed", "discharged_from_specialist_services"]),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let page = w.lead.get(&path).await.body;
         assert!(page.contains("not a reason to end s117 on its own"), "{page}");
-        assert!(derivation(&t, w.smith).await.entitlements[0].end.is_none(), "a proposal changes nothing");
+        assert!(
+            derivation(&t, w.smith).await.entitlements[0].end.is_none(),
+            "a proposal changes nothing"
+        );
     }
 }
 
-async fn decide(pid: &str, c: &Client, body: &str, decision: &str, on: &str, version: String) -> Reply {
-    c.post_form(&format!("/endings/{pid}/decisions"), &[("body", body), ("decision", decision), ("decided_on", on), ("reason", "considered at panel"), ("version", &version)]).await
+async fn decide(
+    pid: &str,
+    c: &Client,
+    body: &str,
+    decision: &str,
+    on: &str,
+    version: String,
+) -> Reply {
+    c.post_form(
+        &format!("/endings/{pid}/decisions"),
+        &[
+            ("body", body),
+            ("decision", decision),
+            ("decided_on", on),
+            ("reason", "considered at panel"),
+            ("version", &version),
+        ],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -90,7 +171,10 @@ async fn after_care_ends_only_when_both_bodies_agree() {
         let w = world(&t).await;
         review_no_longer_needed(&w).await;
         let path = format!("/people/{}/endings", w.smith);
-        assert_eq!(w.lead.post_form(&path, &proposal(&["no_longer_needed"])).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            w.lead.post_form(&path, &proposal(&["no_longer_needed"])).await.status,
+            StatusCode::SEE_OTHER
+        );
         let page = w.council.get(&path).await.body;
         let pid = proposal_id(&page);
         // The council cannot decide for the NHS.
@@ -98,7 +182,11 @@ async fn after_care_ends_only_when_both_bodies_agree() {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         let r = decide(&pid, &w.council, "council", "agree", "2024-06-03", version_of(&page)).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        assert!(derivation(&t, w.smith).await.entitlements[0].end.is_none(), "{}: one body alone changes nothing", t.backend);
+        assert!(
+            derivation(&t, w.smith).await.entitlements[0].end.is_none(),
+            "{}: one body alone changes nothing",
+            t.backend
+        );
         // The NHS disagrees: both see the disagreement.
         let page = w.icb.get(&path).await.body;
         let r = decide(&pid, &w.icb, "nhs", "disagree", "2024-06-10", version_of(&page)).await;
@@ -112,7 +200,12 @@ async fn after_care_ends_only_when_both_bodies_agree() {
         let r = decide(&pid, &w.icb, "nhs", "agree", "2024-07-19", version_of(&page)).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let d = derivation(&t, w.smith).await;
-        assert_eq!(d.entitlements[0].end.map(|e| e.to_string()).as_deref(), Some("2024-07-19"), "{}", t.backend);
+        assert_eq!(
+            d.entitlements[0].end.map(|e| e.to_string()).as_deref(),
+            Some("2024-07-19"),
+            "{}",
+            t.backend
+        );
         // Letters to the person (plain and easy read) and interested parties, HTML and PDF.
         let page = w.lead.get(&path).await.body;
         assert!(page.contains("after-care ended on 19 July 2024"));
@@ -120,11 +213,20 @@ async fn after_care_ends_only_when_both_bodies_agree() {
         assert!(page.contains("more than 5 working days"));
         let letter = w.lead.get(&format!("/endings/{pid}/letters/person")).await;
         assert_eq!(letter.status, StatusCode::OK);
-        assert!(letter.body.contains("right to challenge") && letter.body.contains("reinstated") && letter.body.contains("19 July 2024"), "{}", letter.body);
+        assert!(
+            letter.body.contains("right to challenge")
+                && letter.body.contains("reinstated")
+                && letter.body.contains("19 July 2024"),
+            "{}",
+            letter.body
+        );
         let easy = w.lead.get(&format!("/endings/{pid}/letters/person_easy_read")).await.body;
         assert!(easy.contains("ask for the help to start again"));
         for kind in ["mha_office", "gp", "providers", "council_finance"] {
-            assert_eq!(w.lead.get(&format!("/endings/{pid}/letters/{kind}")).await.status, StatusCode::OK);
+            assert_eq!(
+                w.lead.get(&format!("/endings/{pid}/letters/{kind}")).await.status,
+                StatusCode::OK
+            );
         }
         let pdf = w.lead.get(&format!("/endings/{pid}/letters/person?format=pdf")).await;
         assert!(pdf.body.starts_with("%PDF-1.4"));
@@ -134,12 +236,26 @@ async fn after_care_ends_only_when_both_bodies_agree() {
             assert!(history.iter().any(|h| h.action == action), "{action}");
         }
         // Reinstatement on request: same bodies, flagged for QA learning.
-        let r = w.lead.post_form(&format!("/people/{}/reinstate", w.smith), &[("requested_by", "gp"), ("requested_on", "2024-09-01"), ("urgent", "yes"), ("reason", "relapse after services stopped")]).await;
+        let r = w
+            .lead
+            .post_form(
+                &format!("/people/{}/reinstate", w.smith),
+                &[
+                    ("requested_by", "gp"),
+                    ("requested_on", "2024-09-01"),
+                    ("urgent", "yes"),
+                    ("reason", "relapse after services stopped"),
+                ],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let d = derivation(&t, w.smith).await;
         let back = d.entitlements.last().unwrap();
         assert!(back.reinstated && back.end.is_none());
-        assert_eq!((back.council.org.as_ref().unwrap().as_str(), back.nhs.org.as_ref().unwrap().as_str()), ("E10000016", "QKS"));
+        assert_eq!(
+            (back.council.org.as_ref().unwrap().as_str(), back.nhs.org.as_ref().unwrap().as_str()),
+            ("E10000016", "QKS")
+        );
         assert_eq!(aftercare::db::endings::reinstatements(&t.db).await.unwrap().len(), 1);
         let work = w.lead.get("/worklists").await.body;
         let qa = &work[work.find("id=\"reinstated\"").unwrap()..];
@@ -152,7 +268,19 @@ async fn a_partnership_that_asks_for_qa_ratification_needs_it() {
     let t = sqlite().await;
     let w = world(&t).await;
     let mut tx = t.db.begin_write().await.unwrap();
-    aftercare::db::care::upsert_partnership(&mut tx, &aftercare::db::care::PartnershipRow { id: 0, council_code: "E10000016".into(), nhs_code: "QKS".into(), name: "Kent".into(), review_policy: "default".into(), qa_ratifies_endings: true }).await.unwrap();
+    aftercare::db::care::upsert_partnership(
+        &mut tx,
+        &aftercare::db::care::PartnershipRow {
+            id: 0,
+            council_code: "E10000016".into(),
+            nhs_code: "QKS".into(),
+            name: "Kent".into(),
+            review_policy: "default".into(),
+            qa_ratifies_endings: true,
+        },
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     review_no_longer_needed(&w).await;
     let path = format!("/people/{}/endings", w.smith);
@@ -161,14 +289,42 @@ async fn a_partnership_that_asks_for_qa_ratification_needs_it() {
     let qa = Client::login(state(&t.db), "qa").await;
     for (c, body) in [(&w.council, "council"), (&w.icb, "nhs")] {
         let v = version_of(&c.get(&path).await.body);
-        let r = c.post_form(&format!("/endings/{pid}/decisions"), &[("body", body), ("decision", "agree"), ("decided_on", "2024-06-03"), ("reason", "agreed"), ("version", &v)]).await;
+        let r = c
+            .post_form(
+                &format!("/endings/{pid}/decisions"),
+                &[
+                    ("body", body),
+                    ("decision", "agree"),
+                    ("decided_on", "2024-06-03"),
+                    ("reason", "agreed"),
+                    ("version", &v),
+                ],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     }
-    assert!(derivation(&t, w.smith).await.entitlements[0].end.is_none(), "waiting for the QA group");
+    assert!(
+        derivation(&t, w.smith).await.entitlements[0].end.is_none(),
+        "waiting for the QA group"
+    );
     let v = version_of(&qa.get(&path).await.body);
-    let r = qa.post_form(&format!("/endings/{pid}/decisions"), &[("body", "qa_group"), ("decision", "agree"), ("decided_on", "2024-06-20"), ("reason", "ratified"), ("version", &v)]).await;
+    let r = qa
+        .post_form(
+            &format!("/endings/{pid}/decisions"),
+            &[
+                ("body", "qa_group"),
+                ("decision", "agree"),
+                ("decided_on", "2024-06-20"),
+                ("reason", "ratified"),
+                ("version", &v),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(derivation(&t, w.smith).await.entitlements[0].end.map(|d| d.to_string()).as_deref(), Some("2024-06-20"));
+    assert_eq!(
+        derivation(&t, w.smith).await.entitlements[0].end.map(|d| d.to_string()).as_deref(),
+        Some("2024-06-20")
+    );
 }
 
 #[tokio::test]
@@ -176,15 +332,38 @@ async fn the_fact_sheet_names_the_responsible_bodies_and_the_rights() {
     let t = sqlite().await;
     let w = world(&t).await;
     let page = w.lead.get(&format!("/people/{}/factsheet", w.smith)).await.body;
-    assert!(page.contains("Kent County Council") && page.contains("NHS Kent and Medway ICB") && page.contains("It is free"), "{page}");
+    assert!(
+        page.contains("Kent County Council")
+            && page.contains("NHS Kent and Medway ICB")
+            && page.contains("It is free"),
+        "{page}"
+    );
     let pdf = w.lead.get(&format!("/people/{}/factsheet?format=pdf", w.smith)).await;
     assert!(pdf.body.starts_with("%PDF-1.4"));
     // A partnership's own template replaces the built-in one.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("factsheet.txt");
     std::fs::write(&file, "Kent's own fact sheet for {name}: {council}.").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aftercare")).args(["--database", &t.url, "letters", "set", "--council", "E10000016", "--kind", "factsheet", "--file"]).arg(&file).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aftercare"))
+        .args([
+            "--database",
+            &t.url,
+            "letters",
+            "set",
+            "--council",
+            "E10000016",
+            "--kind",
+            "factsheet",
+            "--file",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let page = w.lead.get(&format!("/people/{}/factsheet", w.smith)).await.body;
-    assert!(page.contains("Kent&#39;s own fact sheet for Ann Smith: Kent County Council.") || page.contains("Kent's own fact sheet for Ann Smith: Kent County Council."), "{page}");
+    assert!(
+        page.contains("Kent&#39;s own fact sheet for Ann Smith: Kent County Council.")
+            || page.contains("Kent's own fact sheet for Ann Smith: Kent County Council."),
+        "{page}"
+    );
 }

@@ -46,7 +46,9 @@ async fn both_bodies_must_agree_before_after_care_ends() {
         assert_eq!(d["entitlements"][0]["end"], "2024-07-19", "{}", t.backend);
         assert_eq!(d["entitlements"][0]["end_reason"], "joint_decision");
         let history = council.get(&format!("/api/v1/people/{smith}/history")).await.json();
-        assert!(history.as_array().unwrap().iter().any(|h| h["action"] == "fact.recorded" && h["actor"] == "icb_commissioner" && h["actor_org"] == "QKS"));
+        assert!(history.as_array().unwrap().iter().any(|h| h["action"] == "fact.recorded"
+            && h["actor"] == "icb_commissioner"
+            && h["actor_org"] == "QKS"));
     }
 }
 
@@ -58,21 +60,37 @@ async fn never_valid_reasons_and_cto_have_no_effect() {
         let council = Client::api_login(state(&t.db), "kent_commissioner").await;
         let icb = Client::api_login(state(&t.db), "icb_commissioner").await;
         let path = format!("/api/v1/people/{smith}/facts");
-        assert_eq!(admin.post_json(&path, &serde_json::json!({"kind": "cto_started", "on": "2024-01-01"})).await.status, StatusCode::CREATED);
+        assert_eq!(
+            admin
+                .post_json(&path, &serde_json::json!({"kind": "cto_started", "on": "2024-01-01"}))
+                .await
+                .status,
+            StatusCode::CREATED
+        );
         for (c, by) in [(&council, "council"), (&icb, "nhs")] {
             let r = c.post_json(&path, &serde_json::json!({"kind": "ending_agreed", "on": "2024-02-01", "by": by, "reason": "no_longer_needed"})).await;
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         }
         let d = derivation(&admin, smith).await;
         assert!(d["entitlements"][0]["end"].is_null(), "{}: no ending while on a CTO", t.backend);
-        assert!(d["ignored"].as_array().unwrap().iter().any(|i| i["rule"]["id"] == "END-NOT-ON-CTO"));
-        assert_eq!(admin.post_json(&path, &serde_json::json!({"kind": "cto_ended", "on": "2024-03-01"})).await.status, StatusCode::CREATED);
+        assert!(
+            d["ignored"].as_array().unwrap().iter().any(|i| i["rule"]["id"] == "END-NOT-ON-CTO")
+        );
+        assert_eq!(
+            admin
+                .post_json(&path, &serde_json::json!({"kind": "cto_ended", "on": "2024-03-01"}))
+                .await
+                .status,
+            StatusCode::CREATED
+        );
         for (c, by) in [(&council, "council"), (&icb, "nhs")] {
             c.post_json(&path, &serde_json::json!({"kind": "ending_agreed", "on": "2024-04-01", "by": by, "reason": "discharged_from_specialist_services"})).await;
         }
         let d = derivation(&admin, smith).await;
         assert!(d["entitlements"][0]["end"].is_null(), "never-valid reason");
-        assert!(d["ignored"].as_array().unwrap().iter().any(|i| i["rule"]["id"] == "END-NEVER-VALID"));
+        assert!(
+            d["ignored"].as_array().unwrap().iter().any(|i| i["rule"]["id"] == "END-NEVER-VALID")
+        );
     }
 }
 
@@ -89,10 +107,16 @@ async fn who_may_record_what() {
     let admin = Client::api_login(state(&t.db), "admin").await;
     let r = admin.post_json(&path, &serde_json::json!({"kind": "died", "on": "2099-01-01"})).await;
     assert_eq!(r.json()["error"]["fields"][0]["field"], "on");
-    let r = admin.post_json(&path, &serde_json::json!({"kind": "abducted", "on": "2024-01-01"})).await;
+    let r =
+        admin.post_json(&path, &serde_json::json!({"kind": "abducted", "on": "2024-01-01"})).await;
     assert_eq!(r.json()["error"]["fields"][0]["field"], "kind");
     // A moved person keeps their council.
-    let r = admin.post_json(&path, &serde_json::json!({"kind": "moved", "on": "2024-01-01", "to": "E10000019"})).await;
+    let r = admin
+        .post_json(
+            &path,
+            &serde_json::json!({"kind": "moved", "on": "2024-01-01", "to": "E10000019"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(derivation(&admin, smith).await["entitlements"][0]["council"]["org"], "E10000016");
 }
@@ -124,15 +148,24 @@ async fn what_if_shows_the_change_without_recording_it() {
     let t = sqlite().await;
     let (smith, _) = setup(&t).await;
     let admin = Client::api_login(state(&t.db), "admin").await;
-    let r = admin.get(&format!("/api/v1/people/{smith}/what-if?kind=redetained&on=2025-02-01&living_in=E10000019")).await;
+    let r = admin
+        .get(&format!(
+            "/api/v1/people/{smith}/what-if?kind=redetained&on=2025-02-01&living_in=E10000019"
+        ))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let w = r.json();
     assert_eq!(w["after"]["entitlements"][0]["end_reason"], "redetained");
     assert!(!w["changes"].as_array().unwrap().is_empty());
-    assert!(derivation(&admin, smith).await["entitlements"][0]["end"].is_null(), "nothing recorded");
+    assert!(
+        derivation(&admin, smith).await["entitlements"][0]["end"].is_null(),
+        "nothing recorded"
+    );
     // The page asks and answers the same question.
     let page = Client::login(state(&t.db), "admin").await;
-    let html = page.get(&format!("/people/{smith}/what-if?kind=redetained&on=2025-02-01&living_in=E10000019")).await;
+    let html = page
+        .get(&format!("/people/{smith}/what-if?kind=redetained&on=2025-02-01&living_in=E10000019"))
+        .await;
     assert!(html.body.contains("What would change"), "{}", html.body);
 }
 
@@ -141,14 +174,34 @@ async fn fact_form_records_and_shows_errors() {
     let t = sqlite().await;
     let (smith, _) = setup(&t).await;
     let c = Client::login(state(&t.db), "admin").await;
-    let r = c.post_form(&format!("/people/{smith}/facts"), &[("kind", "moved"), ("on", "2024-01-01"), ("to", "")]).await;
+    let r = c
+        .post_form(
+            &format!("/people/{smith}/facts"),
+            &[("kind", "moved"), ("on", "2024-01-01"), ("to", "")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("There is a problem") && r.body.contains("href=\"#to\""), "{}", r.body);
-    let r = c.post_form(&format!("/people/{smith}/facts"), &[("kind", "moved"), ("on", "2024-01-01"), ("to", "E10000019"), ("note", "new tenancy")]).await;
+    let r = c
+        .post_form(
+            &format!("/people/{smith}/facts"),
+            &[
+                ("kind", "moved"),
+                ("on", "2024-01-01"),
+                ("to", "E10000019"),
+                ("note", "new tenancy"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let page = c.get(&format!("/people/{smith}")).await;
     assert!(page.body.contains("moved"), "timeline shows the move");
     // Without the CSRF token nothing is recorded.
-    let r = c.post_form(&format!("/people/{smith}/facts"), &[("csrf_token", "forged"), ("kind", "died"), ("on", "2024-01-02")]).await;
+    let r = c
+        .post_form(
+            &format!("/people/{smith}/facts"),
+            &[("csrf_token", "forged"), ("kind", "died"), ("on", "2024-01-02")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }

@@ -635,7 +635,11 @@ async fn the_command_writes_a_bundle() {
     let text = std::fs::read_to_string(&file).unwrap();
     let bundle: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(bundle["resourceType"], "Bundle");
-    assert!(text.starts_with("{\n  \"resourceType\": \"Bundle\""), "resourceType comes first: {}", &text[..80]);
+    assert!(
+        text.starts_with("{\n  \"resourceType\": \"Bundle\""),
+        "resourceType comes first: {}",
+        &text[..80]
+    );
     let problems = validate(&bundle, &text);
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(resources(&bundle, "Patient").len(), 4);

@@ -10,14 +10,47 @@ fn bin() -> std::process::Command {
 
 #[test]
 fn funding_split_prints_the_rule_that_decided_it() {
-    let out = bin().args(["funding", "split", "--policy", "lincolnshire-2022", "--weekly-cost", "1499.99", "--format", "json"]).output().unwrap();
+    let out = bin()
+        .args([
+            "funding",
+            "split",
+            "--policy",
+            "lincolnshire-2022",
+            "--weekly-cost",
+            "1499.99",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"{"council_pence":97499,"nhs_pence":52500,"rule":"FUND-LINCS-2022-BELOW-THRESHOLD"}"#);
-    let out = bin().args(["funding", "split", "--policy", "fixed-50-50", "--weekly-cost", "0.01", "--format", "json"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"council_pence":97499,"nhs_pence":52500,"rule":"FUND-LINCS-2022-BELOW-THRESHOLD"}"#
+    );
+    let out = bin()
+        .args([
+            "funding",
+            "split",
+            "--policy",
+            "fixed-50-50",
+            "--weekly-cost",
+            "0.01",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["council_pence"].as_i64().unwrap() + v["nhs_pence"].as_i64().unwrap(), 1);
-    let out = bin().args(["funding", "split", "--policy", "nowhere", "--weekly-cost", "1"]).output().unwrap();
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unknown funding policy"));
+    let out = bin()
+        .args(["funding", "split", "--policy", "nowhere", "--weekly-cost", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("unknown funding policy")
+    );
 }
 
 #[tokio::test]
@@ -31,13 +64,25 @@ async fn reconcile_finds_charges_while_entitled_and_misdirected_s117_money() {
         // Smith is entitled from 2023-04-20; Jones (s2, then s3 still in hospital) never.
         std::fs::write(&charges, "nhs_number,charged_from,charged_to,amount,service\n9434765919,2023-04-01,2023-04-30,300.00,home care\n9434765870,2024-03-01,2024-03-31,31.00,home care\n4000000641,2024-01-01,2024-01-01,1,x\n").unwrap();
         std::fs::write(&payments, "nhs_number,period_from,period_to,amount,payer,funding_stream\n9434765870,2024-04-01,2024-04-30,300,nhs,s117\n9434765919,2023-05-01,2023-05-31,310,council,s117\n").unwrap();
-        let out = bin().args(["--database", &t.url, "reconcile", "--as-of", "2025-01-01", "--charges"]).arg(&charges).arg("--payments").arg(&payments).output().unwrap();
+        let out = bin()
+            .args(["--database", &t.url, "reconcile", "--as-of", "2025-01-01", "--charges"])
+            .arg(&charges)
+            .arg("--payments")
+            .arg(&payments)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         // 4000000641 fails the NHS number check: a row error, nothing reconciled.
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("row 4, column nhs_number:"), "{stderr}");
         std::fs::write(&charges, "nhs_number,charged_from,charged_to,amount,service\n9434765919,2023-04-01,2023-04-30,300.00,home care\n9434765870,2024-03-01,2024-03-31,31.00,home care\n4000000632,2024-01-01,2024-01-01,1,x\n").unwrap();
-        let out = bin().args(["--database", &t.url, "reconcile", "--as-of", "2025-01-01", "--charges"]).arg(&charges).arg("--payments").arg(&payments).output().unwrap();
+        let out = bin()
+            .args(["--database", &t.url, "reconcile", "--as-of", "2025-01-01", "--charges"])
+            .arg(&charges)
+            .arg("--payments")
+            .arg(&payments)
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -67,7 +112,16 @@ async fn with_plans(t: &TestDb) {
         let r = c
             .post_form(
                 &format!("/people/{smith}/plan/needs"),
-                &[("plan_version", version), ("aspect", "accommodation"), ("description", "support"), ("s117", "yes"), ("s117_reason", "two-stage test met"), ("weekly_cost", cost), ("start", "2024-04-01"), ("funder", funder)],
+                &[
+                    ("plan_version", version),
+                    ("aspect", "accommodation"),
+                    ("description", "support"),
+                    ("s117", "yes"),
+                    ("s117_reason", "two-stage test met"),
+                    ("weekly_cost", cost),
+                    ("start", "2024-04-01"),
+                    ("funder", funder),
+                ],
             )
             .await;
         assert_eq!(r.status, axum::http::StatusCode::SEE_OTHER, "{}", r.body);
@@ -80,18 +134,70 @@ async fn costs_split_by_the_agreement_in_force_and_invoice_in_arrears() {
         with_plans(&t).await;
         let db = ["--database", t.url.as_str()];
         // No agreement yet: shared needs split 50:50.
-        let out = bin().args(db).args(["funding", "costs", "--from", "2024-04-01", "--to", "2024-04-30"]).output().unwrap();
+        let out = bin()
+            .args(db)
+            .args(["funding", "costs", "--from", "2024-04-01", "--to", "2024-04-30"])
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         // £700 a week for 30 days is £3,000.00; half each. £70 a week council-funded: £300.00.
-        assert!(text.contains("2024-04,9434765919,E10000016,QKS,support,1500.00,1500.00,FUND-FIXED-50-50"), "{}: {text}", t.backend);
-        assert!(text.contains("2024-04,9434765919,E10000016,QKS,support,300.00,0.00,NEED-FUNDER-COUNCIL"), "{text}");
+        assert!(
+            text.contains(
+                "2024-04,9434765919,E10000016,QKS,support,1500.00,1500.00,FUND-FIXED-50-50"
+            ),
+            "{}: {text}",
+            t.backend
+        );
+        assert!(
+            text.contains(
+                "2024-04,9434765919,E10000016,QKS,support,300.00,0.00,NEED-FUNDER-COUNCIL"
+            ),
+            "{text}"
+        );
         // An aligned budget from 1 April 2024: 53.93% council.
-        let out = bin().args(db).args(["funding", "agree", "--council", "E10000016", "--nhs", "QKS", "--policy", "aligned-bucks-2017", "--from", "2024-04-01"]).output().unwrap();
+        let out = bin()
+            .args(db)
+            .args([
+                "funding",
+                "agree",
+                "--council",
+                "E10000016",
+                "--nhs",
+                "QKS",
+                "--policy",
+                "aligned-bucks-2017",
+                "--from",
+                "2024-04-01",
+            ])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let out = bin().args(db).args(["funding", "costs", "--from", "2024-04-01", "--to", "2024-04-30"]).output().unwrap();
-        assert!(String::from_utf8_lossy(&out.stdout).contains("support,1617.90,1382.10,FUND-BUCKS-ALIGNED-2017"));
+        let out = bin()
+            .args(db)
+            .args(["funding", "costs", "--from", "2024-04-01", "--to", "2024-04-30"])
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout)
+                .contains("support,1617.90,1382.10,FUND-BUCKS-ALIGNED-2017")
+        );
         // The quarterly invoice: per-client line, totals that add up, the quarter's fee.
-        let out = bin().args(db).args(["funding", "invoice", "--council", "E10000016", "--nhs", "QKS", "--year", "2024", "--quarter", "1"]).output().unwrap();
+        let out = bin()
+            .args(db)
+            .args([
+                "funding",
+                "invoice",
+                "--council",
+                "E10000016",
+                "--nhs",
+                "QKS",
+                "--year",
+                "2024",
+                "--quarter",
+                "1",
+            ])
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
         assert_eq!(lines[0], vec!["client", "cost", "council", "nhs"]);
@@ -100,7 +206,26 @@ async fn costs_split_by_the_agreement_in_force_and_invoice_in_arrears() {
         assert_eq!(cents(total[2]) + cents(total[3]), cents(total[1]), "{text}");
         assert!(lines.iter().any(|l| l[0] == "MANAGEMENT FEE" && l[1] == "6250.00"), "{text}");
         let pdf = tempfile::NamedTempFile::new().unwrap();
-        let out = bin().args(db).args(["funding", "invoice", "--council", "E10000016", "--nhs", "QKS", "--year", "2024", "--quarter", "1", "--format", "pdf", "--output"]).arg(pdf.path()).output().unwrap();
+        let out = bin()
+            .args(db)
+            .args([
+                "funding",
+                "invoice",
+                "--council",
+                "E10000016",
+                "--nhs",
+                "QKS",
+                "--year",
+                "2024",
+                "--quarter",
+                "1",
+                "--format",
+                "pdf",
+                "--output",
+            ])
+            .arg(pdf.path())
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(std::fs::read(pdf.path()).unwrap().starts_with(b"%PDF-1.4"));
     }
@@ -111,20 +236,100 @@ async fn the_annual_sample_is_reproducible_and_resets_the_split() {
     let t = sqlite().await;
     with_plans(&t).await;
     let db = ["--database", t.url.as_str()];
-    bin().args(db).args(["funding", "agree", "--council", "E10000016", "--nhs", "QKS", "--policy", "aligned-bucks-2017", "--from", "2024-04-01"]).output().unwrap();
-    let sample = |seed: &str| bin().args(db).args(["funding", "sample", "--council", "E10000016", "--nhs", "QKS", "--year", "2024", "--seed", seed]).output().unwrap().stdout;
+    bin()
+        .args(db)
+        .args([
+            "funding",
+            "agree",
+            "--council",
+            "E10000016",
+            "--nhs",
+            "QKS",
+            "--policy",
+            "aligned-bucks-2017",
+            "--from",
+            "2024-04-01",
+        ])
+        .output()
+        .unwrap();
+    let sample = |seed: &str| {
+        bin()
+            .args(db)
+            .args([
+                "funding",
+                "sample",
+                "--council",
+                "E10000016",
+                "--nhs",
+                "QKS",
+                "--year",
+                "2024",
+                "--seed",
+                seed,
+            ])
+            .output()
+            .unwrap()
+            .stdout
+    };
     assert_eq!(sample("7"), sample("7"), "seeded and reproducible");
     let text = String::from_utf8(sample("7")).unwrap();
-    assert!(text.starts_with("case_ref,qualifies_for_health_funding,annual_cost") && text.contains("9434765919"), "{text}");
+    assert!(
+        text.starts_with("case_ref,qualifies_for_health_funding,annual_cost")
+            && text.contains("9434765919"),
+        "{text}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let outcomes = dir.path().join("outcomes.csv");
-    std::fs::write(&outcomes, "case_ref,qualifies_for_health_funding,annual_cost\n9434765919,yes,40000\nA,no,60000\n").unwrap();
-    let out = bin().args(db).args(["funding", "reset", "--council", "E10000016", "--nhs", "QKS", "--year", "2024", "--pooled-total", "12552310.16", "--outcomes"]).arg(&outcomes).output().unwrap();
+    std::fs::write(
+        &outcomes,
+        "case_ref,qualifies_for_health_funding,annual_cost\n9434765919,yes,40000\nA,no,60000\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(db)
+        .args([
+            "funding",
+            "reset",
+            "--council",
+            "E10000016",
+            "--nhs",
+            "QKS",
+            "--year",
+            "2024",
+            "--pooled-total",
+            "12552310.16",
+            "--outcomes",
+        ])
+        .arg(&outcomes)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(text.contains("new council share 60%") && text.contains("exceeds the threshold"), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::write(&outcomes, "case_ref,qualifies_for_health_funding,annual_cost\nX,maybe,1\n").unwrap();
-    let out = bin().args(db).args(["funding", "reset", "--council", "E10000016", "--nhs", "QKS", "--year", "2024", "--outcomes"]).arg(&outcomes).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("row 2, column qualifies_for_health_funding"));
+    assert!(
+        text.contains("new council share 60%") && text.contains("exceeds the threshold"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&outcomes, "case_ref,qualifies_for_health_funding,annual_cost\nX,maybe,1\n")
+        .unwrap();
+    let out = bin()
+        .args(db)
+        .args([
+            "funding",
+            "reset",
+            "--council",
+            "E10000016",
+            "--nhs",
+            "QKS",
+            "--year",
+            "2024",
+            "--outcomes",
+        ])
+        .arg(&outcomes)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("row 2, column qualifies_for_health_funding")
+    );
 }
 
 fn multipart(fields: &[(&str, Option<&str>, &str)]) -> (String, String) {
@@ -153,8 +358,19 @@ async fn the_reconciliation_page_shows_refunds_owed() {
         let charges = "nhs_number,charged_from,charged_to,amount,service\n9434765919,2023-04-01,2023-04-30,300.00,home care\n9434765919,2024-01-01,2024-01-31,31.00,meals\n";
         let payments = "nhs_number,period_from,period_to,amount,payer,funding_stream\n";
         let send = |token: String, charges: &'static str| {
-            let (ct, body) = multipart(&[("csrf_token", None, &token), ("charges", Some("charges.csv"), charges), ("payments", Some("payments.csv"), payments), ("as_of", None, "2025-01-01")]);
-            let req = axum::http::Request::builder().method("POST").uri("/finance/reconcile").header("content-type", ct).header("cookie", c.cookie.clone().unwrap()).body(axum::body::Body::from(body)).unwrap();
+            let (ct, body) = multipart(&[
+                ("csrf_token", None, &token),
+                ("charges", Some("charges.csv"), charges),
+                ("payments", Some("payments.csv"), payments),
+                ("as_of", None, "2025-01-01"),
+            ]);
+            let req = axum::http::Request::builder()
+                .method("POST")
+                .uri("/finance/reconcile")
+                .header("content-type", ct)
+                .header("cookie", c.cookie.clone().unwrap())
+                .body(axum::body::Body::from(body))
+                .unwrap();
             c.send(req)
         };
         let r = send(c.csrf.clone(), charges).await;
@@ -163,11 +379,18 @@ async fn the_reconciliation_page_shows_refunds_owed() {
         assert!(r.body.contains("Ann Smith") && r.body.contains("£141.00"), "{}", r.body);
         let r = send("forged".into(), charges).await;
         assert_eq!(r.status, axum::http::StatusCode::FORBIDDEN);
-        let r = send(c.csrf.clone(), "nhs_number,charged_from,charged_to,amount\n123,2024-01-01,2024-01-02,1\n").await;
+        let r = send(
+            c.csrf.clone(),
+            "nhs_number,charged_from,charged_to,amount\n123,2024-01-01,2024-01-02,1\n",
+        )
+        .await;
         assert_eq!(r.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         assert!(r.body.contains("row 2, column nhs_number"), "{}", r.body);
         let auditor = Client::login(state(&t.db), "auditor").await;
-        assert_eq!(auditor.get("/finance/reconcile").await.status, axum::http::StatusCode::FORBIDDEN);
+        assert_eq!(
+            auditor.get("/finance/reconcile").await.status,
+            axum::http::StatusCode::FORBIDDEN
+        );
     }
 }
 
@@ -184,9 +407,28 @@ async fn a_partnership_can_set_its_own_terms() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("policy.json");
     std::fs::write(&file, policy.to_string()).unwrap();
-    let out = bin().args(db).args(["funding", "agree", "--council", "E10000016", "--nhs", "QKS", "--from", "2024-04-01", "--policy-file"]).arg(&file).output().unwrap();
+    let out = bin()
+        .args(db)
+        .args([
+            "funding",
+            "agree",
+            "--council",
+            "E10000016",
+            "--nhs",
+            "QKS",
+            "--from",
+            "2024-04-01",
+            "--policy-file",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = bin().args(db).args(["funding", "costs", "--from", "2024-04-01", "--to", "2024-04-30"]).output().unwrap();
+    let out = bin()
+        .args(db)
+        .args(["funding", "costs", "--from", "2024-04-01", "--to", "2024-04-30"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     // £3,000.00 for April: 60% council.
     assert!(text.contains("support,1800.00,1200.00,FUND-KENT-60-40"), "{text}");

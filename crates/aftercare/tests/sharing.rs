@@ -20,18 +20,43 @@ async fn the_monthly_share_is_encrypted_to_the_recipient_and_recorded() {
         let identity = age::x25519::Identity::generate();
         let key = identity.to_public().to_string();
         let db = ["--database", t.url.as_str()];
-        let out = bin().args(db).args(["share", "monthly", "--org", "E10000016", "--month", "2024-01"]).output().unwrap();
-        assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no age recipient key"), "{}", t.backend);
-        let out = bin().args(db).args(["share", "recipient", "--org", "E10000016", "--age-recipient", &key]).output().unwrap();
+        let out = bin()
+            .args(db)
+            .args(["share", "monthly", "--org", "E10000016", "--month", "2024-01"])
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success()
+                && String::from_utf8_lossy(&out.stderr).contains("no age recipient key"),
+            "{}",
+            t.backend
+        );
+        let out = bin()
+            .args(db)
+            .args(["share", "recipient", "--org", "E10000016", "--age-recipient", &key])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let dir = tempfile::tempdir().unwrap();
-        let out = bin().args(db).args(["share", "monthly", "--org", "E10000016", "--month", "2024-01", "--out-dir"]).arg(dir.path()).output().unwrap();
+        let out = bin()
+            .args(db)
+            .args(["share", "monthly", "--org", "E10000016", "--month", "2024-01", "--out-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         // 1 January 2024 was a bank holiday: the list is as at 2 January.
-        assert!(String::from_utf8_lossy(&out.stdout).contains("as at 2024-01-02"), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("as at 2024-01-02"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         let file = dir.path().join("s117-register-E10000016-2024-01.csv.age");
         let encrypted = std::fs::read(&file).unwrap();
-        assert!(!String::from_utf8_lossy(&encrypted).contains("Smith"), "nothing readable leaves the system");
+        assert!(
+            !String::from_utf8_lossy(&encrypted).contains("Smith"),
+            "nothing readable leaves the system"
+        );
         let plain = String::from_utf8(age::decrypt(&identity, &encrypted).unwrap()).unwrap();
         assert!(plain.contains("9434765919") && plain.contains("Smith"), "{plain}");
         // Jones went on the register in March 2024: not on the list as at January.
@@ -65,13 +90,33 @@ async fn partners_see_the_list_in_the_product_and_enquiries_need_a_reason() {
         let r = c.post_form("/enquiry", &[("nhs_number", "943 476 5919"), ("reason", "")]).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(r.body.contains("href=\"#reason\""));
-        let r = c.post_form("/enquiry", &[("nhs_number", "943 476 5919"), ("reason", "care home invoice received by finance")]).await;
+        let r = c
+            .post_form(
+                "/enquiry",
+                &[
+                    ("nhs_number", "943 476 5919"),
+                    ("reason", "care home invoice received by finance"),
+                ],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK);
-        assert!(r.body.contains("Yes: do not charge for s117 services") && r.body.contains("E10000016"), "{}", r.body);
+        assert!(
+            r.body.contains("Yes: do not charge for s117 services") && r.body.contains("E10000016"),
+            "{}",
+            r.body
+        );
         let audit = aftercare::db::store::all_audit(&t.db).await.unwrap();
         let logged = audit.iter().find(|a| a.action == "status.enquiry").unwrap();
-        assert_eq!((logged.actor.as_str(), logged.actor_org.as_deref(), logged.reason.as_deref()), ("finance", Some("E10000019"), Some("care home invoice received by finance")));
-        let r = c.post_form("/enquiry", &[("nhs_number", "4000000632"), ("reason", "checking a name we were given")]).await;
+        assert_eq!(
+            (logged.actor.as_str(), logged.actor_org.as_deref(), logged.reason.as_deref()),
+            ("finance", Some("E10000019"), Some("care home invoice received by finance"))
+        );
+        let r = c
+            .post_form(
+                "/enquiry",
+                &[("nhs_number", "4000000632"), ("reason", "checking a name we were given")],
+            )
+            .await;
         assert!(r.body.contains("On the register"), "{}", r.body);
     }
 }

@@ -26,9 +26,21 @@ async fn names_match_by_prefix_in_any_order_of_given_and_family() {
         let c = Client::api_login(state(&t.db), "admin").await;
         let count = |q: &'static str| {
             let c = &c;
-            async move { c.get(&format!("/api/v1/people?q={q}")).await.json()["total"].as_i64().unwrap() }
+            async move {
+                c.get(&format!("/api/v1/people?q={q}")).await.json()["total"].as_i64().unwrap()
+            }
         };
-        for (q, want) in [("smi", 1), ("SMITH", 1), ("ann", 1), ("ann%20smi", 1), ("mith", 0), ("943%20476%205919", 1), ("01/02/1980", 1), ("l2", 1), ("", 3)] {
+        for (q, want) in [
+            ("smi", 1),
+            ("SMITH", 1),
+            ("ann", 1),
+            ("ann%20smi", 1),
+            ("mith", 0),
+            ("943%20476%205919", 1),
+            ("01/02/1980", 1),
+            ("l2", 1),
+            ("", 3),
+        ] {
             assert_eq!(count(q).await, want, "{}: {q}", t.backend);
         }
     }

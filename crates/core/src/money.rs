@@ -6,7 +6,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// An amount of money in pence (may be negative for refunds and credits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Pence(pub i64);
 
@@ -45,7 +47,11 @@ impl Pence {
         {
             return Err(fail());
         }
-        let pounds: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| MoneyError::Overflow(s.into()))? };
+        let pounds: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| MoneyError::Overflow(s.into()))?
+        };
         let pence: i64 = match frac.len() {
             0 => 0,
             1 => frac.parse::<i64>().map_err(|_| fail())? * 10,

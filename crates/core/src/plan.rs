@@ -78,15 +78,21 @@ impl Aspect {
             Aspect::DaytimeActivitiesOrEmployment => "Daytime activities or employment",
             Aspect::Accommodation => "Appropriate accommodation",
             Aspect::RisksAndSafety => "Identified risks and safety issues",
-            Aspect::CoExistingDisability => "Needs from co-existing disability, sensory impairment, learning disability or autism",
+            Aspect::CoExistingDisability => {
+                "Needs from co-existing disability, sensory impairment, learning disability or autism"
+            }
             Aspect::SubstanceMisuse => "Drug, alcohol or substance misuse",
             Aspect::ParentingOrCaring => "Parenting or caring needs",
             Aspect::SocialCulturalSpiritual => "Social, cultural or spiritual needs",
             Aspect::CounsellingAndPersonalSupport => "Counselling and personal support",
-            Aspect::WelfareRightsAndFinances => "Assistance with welfare rights and managing finances",
+            Aspect::WelfareRightsAndFinances => {
+                "Assistance with welfare rights and managing finances"
+            }
             Aspect::AuthoritiesInAnotherArea => "Involvement of authorities in another area",
             Aspect::OtherAgencies => "Involvement of other agencies (probation, voluntary sector)",
-            Aspect::ConditionalDischargeConditions => "Conditions of a restricted patient's conditional discharge",
+            Aspect::ConditionalDischargeConditions => {
+                "Conditions of a restricted patient's conditional discharge"
+            }
             Aspect::ContingencyAndCrisisPlans => "Contingency and crisis plans",
         }
     }
@@ -142,7 +148,9 @@ impl Assessment {
         let mut out = Vec::new();
         for a in Aspect::ALL {
             match self.aspects.iter().find(|x| x.aspect == a) {
-                None | Some(AspectAssessment { status: AspectStatus::NotYetAssessed, .. }) => out.push(format!("{} is not yet assessed", a.label())),
+                None | Some(AspectAssessment { status: AspectStatus::NotYetAssessed, .. }) => {
+                    out.push(format!("{} is not yet assessed", a.label()))
+                }
                 _ => {}
             }
         }
@@ -175,7 +183,15 @@ pub enum Funder {
 }
 
 impl Funder {
-    pub const ALL: [Funder; 7] = [Funder::Council, Funder::Nhs, Funder::Shared, Funder::OtherChargeable, Funder::Chc, Funder::PersonalHealthBudget, Funder::DirectPayment];
+    pub const ALL: [Funder; 7] = [
+        Funder::Council,
+        Funder::Nhs,
+        Funder::Shared,
+        Funder::OtherChargeable,
+        Funder::Chc,
+        Funder::PersonalHealthBudget,
+        Funder::DirectPayment,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -342,7 +358,10 @@ impl Need {
 
     /// Whether an interim placement has gone past 12 weeks on `today`.
     pub fn interim_overdue(&self, today: NaiveDate) -> bool {
-        self.accommodation.as_ref().and_then(|a| a.interim_from).is_some_and(|from| (today - from).num_days() > INTERIM_LIMIT_DAYS)
+        self.accommodation
+            .as_ref()
+            .and_then(|a| a.interim_from)
+            .is_some_and(|from| (today - from).num_days() > INTERIM_LIMIT_DAYS)
     }
 }
 
@@ -409,14 +428,24 @@ mod tests {
         assert!(need(true, Funder::Council).problems().is_empty());
         assert_eq!(need(true, Funder::OtherChargeable).problems()[0].0, "funder");
         let mut housing = need(true, Funder::Council);
-        housing.accommodation = Some(AccommodationDetails { kind: AccommodationType::OrdinaryHousing, preference: String::new(), interim_from: None, top_up: None });
+        housing.accommodation = Some(AccommodationDetails {
+            kind: AccommodationType::OrdinaryHousing,
+            preference: String::new(),
+            interim_from: None,
+            top_up: None,
+        });
         assert_eq!(housing.problems()[0].0, "s117");
     }
 
     #[test]
     fn interim_placements_are_flagged_after_twelve_weeks() {
         let mut n = need(true, Funder::Council);
-        n.accommodation = Some(AccommodationDetails { kind: AccommodationType::CareHome, preference: String::new(), interim_from: Some(d(2024, 1, 1)), top_up: None });
+        n.accommodation = Some(AccommodationDetails {
+            kind: AccommodationType::CareHome,
+            preference: String::new(),
+            interim_from: Some(d(2024, 1, 1)),
+            top_up: None,
+        });
         assert!(!n.interim_overdue(d(2024, 3, 25)));
         assert!(n.interim_overdue(d(2024, 3, 26)));
     }
@@ -425,9 +454,24 @@ mod tests {
     fn assessment_problems() {
         let a = Assessment {
             assessed_on: d(2024, 1, 1),
-            aspects: Aspect::ALL.iter().map(|a| AspectAssessment { aspect: *a, status: AspectStatus::Assessed, notes: String::new() }).collect(),
-            participants: Participants { person: true, imha_offered: true, lacks_capacity: true, ..Default::default() },
+            aspects: Aspect::ALL
+                .iter()
+                .map(|a| AspectAssessment {
+                    aspect: *a,
+                    status: AspectStatus::Assessed,
+                    notes: String::new(),
+                })
+                .collect(),
+            participants: Participants {
+                person: true,
+                imha_offered: true,
+                lacks_capacity: true,
+                ..Default::default()
+            },
         };
-        assert_eq!(a.problems(), vec!["the person lacks capacity, so an IMHA referral is needed".to_string()]);
+        assert_eq!(
+            a.problems(),
+            vec!["the person lacks capacity, so an IMHA referral is needed".to_string()]
+        );
     }
 }

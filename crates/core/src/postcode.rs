@@ -25,7 +25,8 @@ pub enum PseudoPostcode {
 
 impl Postcode {
     pub fn parse(input: &str) -> Result<Self, PostcodeError> {
-        let compact: String = input.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+        let compact: String =
+            input.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
         let err = || PostcodeError(input.trim().to_string());
         if !(5..=7).contains(&compact.len()) || !compact.is_ascii() {
             return Err(err());
@@ -37,7 +38,18 @@ impl Postcode {
         }
         let ob = outward.as_bytes();
         // Outward code: A9, A99, AA9, AA99, A9A, AA9A.
-        let shape: String = ob.iter().map(|b| if b.is_ascii_digit() { '9' } else if b.is_ascii_alphabetic() { 'A' } else { '?' }).collect();
+        let shape: String = ob
+            .iter()
+            .map(|b| {
+                if b.is_ascii_digit() {
+                    '9'
+                } else if b.is_ascii_alphabetic() {
+                    'A'
+                } else {
+                    '?'
+                }
+            })
+            .collect();
         if !matches!(shape.as_str(), "A9" | "A99" | "AA9" | "AA99" | "A9A" | "AA9A") {
             return Err(err());
         }
@@ -83,14 +95,23 @@ mod tests {
 
     #[test]
     fn normalises() {
-        for (input, want) in [("sw1a1aa", "SW1A 1AA"), ("M1 1AE", "M1 1AE"), ("b33  8th", "B33 8TH"), ("CR2 6XH", "CR2 6XH"), ("DN55 1PT", "DN55 1PT")] {
+        for (input, want) in [
+            ("sw1a1aa", "SW1A 1AA"),
+            ("M1 1AE", "M1 1AE"),
+            ("b33  8th", "B33 8TH"),
+            ("CR2 6XH", "CR2 6XH"),
+            ("DN55 1PT", "DN55 1PT"),
+        ] {
             assert_eq!(Postcode::parse(input).unwrap().as_str(), want);
         }
     }
 
     #[test]
     fn pseudo_postcodes_are_values() {
-        assert_eq!(Postcode::parse("ZZ99 3VZ").unwrap().pseudo(), Some(PseudoPostcode::NoFixedAbode));
+        assert_eq!(
+            Postcode::parse("ZZ99 3VZ").unwrap().pseudo(),
+            Some(PseudoPostcode::NoFixedAbode)
+        );
         assert_eq!(Postcode::parse("zz993wz").unwrap().pseudo(), Some(PseudoPostcode::NotKnown));
     }
 

@@ -269,10 +269,8 @@ mod tests {
 
     #[test]
     fn qualifying_codes_match_spec() {
-        let qualifying: Vec<&str> = Section::all()
-            .filter(|s| s.is_qualifying())
-            .map(|s| s.mhsds_code())
-            .collect();
+        let qualifying: Vec<&str> =
+            Section::all().filter(|s| s.is_qualifying()).map(|s| s.mhsds_code()).collect();
         assert_eq!(qualifying, ["03", "09", "10", "15", "16", "17", "18", "37", "38"]);
         assert_eq!(
             Section::from_mhsds("31").unwrap().qualification(),

@@ -22,48 +22,23 @@ pub enum FileError {
     #[error("{file}: row {line}: is not UTF-8 text; save the file as CSV UTF-8")]
     NotUtf8 { file: String, line: usize },
     #[error("{file}: row {line}: not valid CSV: {reason}")]
-    Csv {
-        file: String,
-        line: usize,
-        reason: String,
-    },
+    Csv { file: String, line: usize, reason: String },
     #[error("{file}: is empty: there is no header row")]
     Empty { file: String },
     #[error("{file}: row {line}: column {column} of the header has no name")]
-    BlankHeader {
-        file: String,
-        line: usize,
-        column: String,
-    },
+    BlankHeader { file: String, line: usize, column: String },
     #[error("{file}: row {line}: has {} but the header has {expected}", cells(.found))]
-    CellCount {
-        file: String,
-        line: usize,
-        found: usize,
-        expected: usize,
-    },
+    CellCount { file: String, line: usize, found: usize, expected: usize },
     #[error("{file}: row {line}: has a value in column {column}, beyond the last named column")]
-    BeyondHeader {
-        file: String,
-        line: usize,
-        column: String,
-    },
+    BeyondHeader { file: String, line: usize, column: String },
     #[error("{file}: too large: more than {limit} {what}")]
-    TooLarge {
-        file: String,
-        what: &'static str,
-        limit: usize,
-    },
+    TooLarge { file: String, what: &'static str, limit: usize },
     #[error("could not write the XLSX workbook: {0}")]
     XlsxWrite(String),
 }
 
 fn cells(n: &usize) -> String {
-    if *n == 1 {
-        "1 cell".into()
-    } else {
-        format!("{n} cells")
-    }
+    if *n == 1 { "1 cell".into() } else { format!("{n} cells") }
 }
 
 /// One problem in one cell (or, with the header's row number, one column).
@@ -79,11 +54,7 @@ pub struct RowError {
 
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "row {}, column {}: {}",
-            self.line, self.column, self.reason
-        )
+        write!(f, "row {}, column {}: {}", self.line, self.column, self.reason)
     }
 }
 
@@ -116,11 +87,7 @@ impl ImportErrors {
 
     /// The number of problems, including any beyond the cap.
     pub fn count(&self) -> usize {
-        if self.unreadable.is_some() {
-            1
-        } else {
-            self.errors.len() + self.omitted
-        }
+        if self.unreadable.is_some() { 1 } else { self.errors.len() + self.omitted }
     }
 }
 
@@ -132,12 +99,7 @@ impl fmt::Display for ImportErrors {
             return write!(f, "{e}");
         }
         let n = self.count();
-        write!(
-            f,
-            "{}: {n} {}:",
-            self.file,
-            if n == 1 { "problem" } else { "problems" }
-        )?;
+        write!(f, "{}: {n} {}:", self.file, if n == 1 { "problem" } else { "problems" })?;
         for e in &self.errors {
             write!(f, "\n{e}")?;
         }
@@ -158,11 +120,7 @@ pub(crate) struct Collector {
 impl Collector {
     pub(crate) fn push(&mut self, line: usize, column: &str, reason: impl Into<String>) {
         if self.errors.len() < ImportErrors::CAP {
-            self.errors.push(RowError {
-                line,
-                column: column.to_string(),
-                reason: reason.into(),
-            });
+            self.errors.push(RowError { line, column: column.to_string(), reason: reason.into() });
         } else {
             self.omitted += 1;
         }
@@ -180,11 +138,7 @@ impl Collector {
 
     /// `Ok(())` when nothing was found, else the errors.
     pub(crate) fn finish(self, file: &str) -> Result<(), ImportErrors> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(self.into_errors(file))
-        }
+        if self.is_empty() { Ok(()) } else { Err(self.into_errors(file)) }
     }
 
     /// The errors found so far, sorted by row (stable, so problems in one

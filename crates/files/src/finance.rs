@@ -9,8 +9,10 @@ use crate::error::{Collector, ImportErrors};
 use crate::register::Cells;
 use crate::table::{UnknownColumns, read_table};
 
-pub const CHARGE_COLUMNS: [&str; 5] = ["nhs_number", "charged_from", "charged_to", "amount", "service"];
-pub const PAYMENT_COLUMNS: [&str; 6] = ["nhs_number", "period_from", "period_to", "amount", "payer", "funding_stream"];
+pub const CHARGE_COLUMNS: [&str; 5] =
+    ["nhs_number", "charged_from", "charged_to", "amount", "service"];
+pub const PAYMENT_COLUMNS: [&str; 6] =
+    ["nhs_number", "period_from", "period_to", "amount", "payer", "funding_stream"];
 
 /// A charge the council made to a person for a period (dates inclusive).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +111,13 @@ fn period(c: &mut Cells<'_>, from_col: &str, to_col: &str) -> Option<(NaiveDate,
 pub fn parse_charges(file_name: &str, bytes: &[u8]) -> Result<Vec<ChargeRecord>, ImportErrors> {
     let table = read_table(file_name, bytes).map_err(|e| ImportErrors::unreadable(file_name, e))?;
     let mut errors = Collector::default();
-    let Some(map) = table_rows(file_name, &table, &CHARGE_COLUMNS, &["nhs_number", "charged_from", "charged_to", "amount"], &mut errors) else {
+    let Some(map) = table_rows(
+        file_name,
+        &table,
+        &CHARGE_COLUMNS,
+        &["nhs_number", "charged_from", "charged_to", "amount"],
+        &mut errors,
+    ) else {
         return Err(errors.into_errors(file_name));
     };
     let mut out = Vec::with_capacity(table.rows.len());
@@ -131,7 +139,8 @@ pub fn parse_charges(file_name: &str, bytes: &[u8]) -> Result<Vec<ChargeRecord>,
 pub fn parse_payments(file_name: &str, bytes: &[u8]) -> Result<Vec<PaymentRecord>, ImportErrors> {
     let table = read_table(file_name, bytes).map_err(|e| ImportErrors::unreadable(file_name, e))?;
     let mut errors = Collector::default();
-    let Some(map) = table_rows(file_name, &table, &PAYMENT_COLUMNS, &PAYMENT_COLUMNS, &mut errors) else {
+    let Some(map) = table_rows(file_name, &table, &PAYMENT_COLUMNS, &PAYMENT_COLUMNS, &mut errors)
+    else {
         return Err(errors.into_errors(file_name));
     };
     let mut out = Vec::with_capacity(table.rows.len());
@@ -156,7 +165,9 @@ pub fn parse_payments(file_name: &str, bytes: &[u8]) -> Result<Vec<PaymentRecord
                 None
             }
         };
-        if let (Some(nhs_number), Some((from, to)), Some(amount), Some(payer), Some(s117)) = (nhs, period, amount, payer, s117) {
+        if let (Some(nhs_number), Some((from, to)), Some(amount), Some(payer), Some(s117)) =
+            (nhs, period, amount, payer, s117)
+        {
             out.push(PaymentRecord { line: row.line, nhs_number, from, to, amount, payer, s117 });
         }
     }
@@ -172,7 +183,8 @@ mod tests {
     fn reads_charges_and_reports_row_errors() {
         let ok = "nhs_number,charged_from,charged_to,amount,service\n9434765919,2024-01-01,2024-01-31,310.00,home care\n";
         assert_eq!(parse_charges("c.csv", ok.as_bytes()).unwrap()[0].amount, Pence(31_000));
-        let bad = "nhs_number,charged_from,charged_to,amount\n9434765918,2024-01-01,2023-12-31,abc\n";
+        let bad =
+            "nhs_number,charged_from,charged_to,amount\n9434765918,2024-01-01,2023-12-31,abc\n";
         let e = parse_charges("c.csv", bad.as_bytes()).unwrap_err().to_string();
         assert!(e.contains("row 2, column nhs_number:"), "{e}");
         assert!(e.contains("row 2, column charged_to: the period ends"), "{e}");
@@ -186,7 +198,10 @@ mod tests {
         assert_eq!((p.payer, p.s117), (Payer::Nhs, true));
         let bad = "nhs_number,period_from,period_to,amount,payer,funding_stream\n9434765919,2024-01-01,2024-03-31,1000,trust,maybe\n";
         let e = parse_payments("p.csv", bad.as_bytes()).unwrap_err().to_string();
-        assert!(e.contains("row 2, column payer:") && e.contains("row 2, column funding_stream:"), "{e}");
+        assert!(
+            e.contains("row 2, column payer:") && e.contains("row 2, column funding_stream:"),
+            "{e}"
+        );
     }
 
     proptest::proptest! {

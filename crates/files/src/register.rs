@@ -43,13 +43,8 @@ pub const REGISTER_COLUMNS: [&str; 16] = [
     "date_added",
 ];
 
-const REQUIRED: [&str; 5] = [
-    "family_name",
-    "given_name",
-    "date_of_birth",
-    "section",
-    "detention_start",
-];
+const REQUIRED: [&str; 5] =
+    ["family_name", "given_name", "date_of_birth", "section", "detention_start"];
 
 /// Longest `local_id` accepted: council system numbers are short, and a long
 /// one is usually a pasted note.
@@ -101,10 +96,7 @@ pub struct DetentionImport {
 impl DetentionImport {
     /// The same facts, wherever in the file they were written.
     fn same_facts(&self, other: &DetentionImport) -> bool {
-        DetentionImport {
-            line: other.line,
-            ..self.clone()
-        } == *other
+        DetentionImport { line: other.line, ..self.clone() } == *other
     }
 }
 
@@ -150,17 +142,11 @@ pub fn parse_register(file_name: &str, bytes: &[u8]) -> Result<RegisterFile, Imp
         return Err(errors.into_errors(file_name));
     }
 
-    let rows: Vec<Row> = table
-        .rows
-        .iter()
-        .filter_map(|r| parse_row(&map, r, &mut errors))
-        .collect();
+    let rows: Vec<Row> =
+        table.rows.iter().filter_map(|r| parse_row(&map, r, &mut errors)).collect();
     let people = group_people(rows, &mut errors);
     errors.finish(file_name)?;
-    Ok(RegisterFile {
-        people,
-        rows: table.rows.len(),
-    })
+    Ok(RegisterFile { people, rows: table.rows.len() })
 }
 
 /// One row's checked values.
@@ -183,12 +169,7 @@ pub(crate) struct Cells<'a> {
 
 impl<'a> Cells<'a> {
     pub(crate) fn new(map: &'a HeaderMap, row: &'a TableRow, errors: &'a mut Collector) -> Self {
-        Cells {
-            map,
-            row,
-            errors,
-            ok: true,
-        }
+        Cells { map, row, errors, ok: true }
     }
 
     pub(crate) fn ok(&self) -> bool {
@@ -247,9 +228,7 @@ impl<'a> Cells<'a> {
             return Ok(None);
         }
         // The core's messages do not repeat the value; the user needs it.
-        NhsNumber::parse(text)
-            .map(Some)
-            .map_err(|e| self.fail(column, format!("`{text}`: {e}")))
+        NhsNumber::parse(text).map(Some).map_err(|e| self.fail(column, format!("`{text}`: {e}")))
     }
 
     fn org(
@@ -261,9 +240,7 @@ impl<'a> Cells<'a> {
         if text.is_empty() {
             return None;
         }
-        parse(text)
-            .map_err(|e| self.fail(column, e.to_string()))
-            .ok()
+        parse(text).map_err(|e| self.fail(column, e.to_string())).ok()
     }
 
     fn yes_no(&mut self, column: &str) -> bool {
@@ -283,22 +260,12 @@ fn parse_row(map: &HeaderMap, table_row: &TableRow, errors: &mut Collector) -> O
     let mut c = Cells::new(map, table_row, errors);
     let nhs_number = c.nhs_number("nhs_number");
     let local_id = c.optional_text("local_id");
-    if local_id
-        .as_ref()
-        .is_some_and(|id| id.chars().count() > MAX_LOCAL_ID)
-    {
+    if local_id.as_ref().is_some_and(|id| id.chars().count() > MAX_LOCAL_ID) {
         c.fail("local_id", format!("longer than {MAX_LOCAL_ID} characters"));
     }
     if matches!(nhs_number, Ok(None)) && local_id.is_none() {
-        let column = if map.has("nhs_number") {
-            "nhs_number"
-        } else {
-            "local_id"
-        };
-        c.fail(
-            column,
-            "no patient identifier: give an NHS number or a local_id",
-        );
+        let column = if map.has("nhs_number") { "nhs_number" } else { "local_id" };
+        c.fail(column, "no patient identifier: give an NHS number or a local_id");
     }
     let family_name = c.required_text("family_name");
     let given_name = c.required_text("given_name");
@@ -387,11 +354,7 @@ fn parse_row(map: &HeaderMap, table_row: &TableRow, errors: &mut Collector) -> O
 
 /// Names match when they differ only in case and spacing.
 fn same_name(a: &str, b: &str) -> bool {
-    let key = |s: &str| {
-        s.split_whitespace()
-            .map(str::to_lowercase)
-            .collect::<Vec<_>>()
-    };
+    let key = |s: &str| s.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>();
     key(a) == key(b)
 }
 
@@ -490,10 +453,7 @@ fn group_people(rows: Vec<Row>, errors: &mut Collector) -> Vec<PersonImport> {
                 errors.push(
                     line,
                     "local_id",
-                    format!(
-                        "`{id}` belongs to a different person on row {}",
-                        people[other].0
-                    ),
+                    format!("`{id}` belongs to a different person on row {}", people[other].0),
                 );
                 continue;
             }

@@ -55,9 +55,7 @@ impl FileFormat {
             return Ok(FileFormat::Xlsx);
         }
         if bytes.starts_with(CFB_MAGIC) {
-            return Err(FileError::OldExcel {
-                file: file_name.into(),
-            });
+            return Err(FileError::OldExcel { file: file_name.into() });
         }
         match Self::from_name(file_name) {
             Some(FileFormat::Xlsx) => Err(FileError::NotXlsx {
@@ -126,12 +124,8 @@ struct RawRow {
 }
 
 fn build_table(file: &str, raw: Vec<RawRow>) -> Result<Table, FileError> {
-    let mut rows = raw
-        .into_iter()
-        .filter(|r| r.cells.iter().any(|c| !c.is_empty()));
-    let header = rows
-        .next()
-        .ok_or_else(|| FileError::Empty { file: file.into() })?;
+    let mut rows = raw.into_iter().filter(|r| r.cells.iter().any(|c| !c.is_empty()));
+    let header = rows.next().ok_or_else(|| FileError::Empty { file: file.into() })?;
     let mut headers = header.cells;
     // Trailing blank header cells are common (a stray comma, a formatted
     // column); blank ones in the middle would leave a column without a name.
@@ -174,16 +168,9 @@ fn build_table(file: &str, raw: Vec<RawRow>) -> Result<Table, FileError> {
             });
         }
         row.cells.resize(width, String::new());
-        out.push(TableRow {
-            line: row.line,
-            cells: row.cells,
-        });
+        out.push(TableRow { line: row.line, cells: row.cells });
     }
-    Ok(Table {
-        headers,
-        header_line: header.line,
-        rows: out,
-    })
+    Ok(Table { headers, header_line: header.line, rows: out })
 }
 
 /// `C` for XLSX (the letters the user sees), `3` for CSV.
@@ -207,10 +194,7 @@ fn read_csv_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
         return Err(FileError::Utf16 { file: file.into() });
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
     let mut record = csv::ByteRecord::new();
     let mut rows = Vec::new();
     // The csv reader skips blank lines and a quoted cell may span lines, so
@@ -220,13 +204,11 @@ fn read_csv_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
     let mut row = 0usize;
     loop {
         let start = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
-        let more = reader
-            .read_byte_record(&mut record)
-            .map_err(|e| FileError::Csv {
-                file: file.into(),
-                line: row + 1,
-                reason: e.to_string(),
-            })?;
+        let more = reader.read_byte_record(&mut record).map_err(|e| FileError::Csv {
+            file: file.into(),
+            line: row + 1,
+            reason: e.to_string(),
+        })?;
         if !more {
             break;
         }
@@ -239,17 +221,9 @@ fn read_csv_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
             run -= 1;
         }
         let ends = leading_line_ends(bytes.get(run..).unwrap_or_default());
-        row += 1 + if run == 0 {
-            ends
-        } else {
-            ends.saturating_sub(1)
-        };
+        row += 1 + if run == 0 { ends } else { ends.saturating_sub(1) };
         if rows.len() >= MAX_ROWS {
-            return Err(FileError::TooLarge {
-                file: file.into(),
-                what: "rows",
-                limit: MAX_ROWS,
-            });
+            return Err(FileError::TooLarge { file: file.into(), what: "rows", limit: MAX_ROWS });
         }
         if record.len() > MAX_COLUMNS {
             return Err(FileError::TooLarge {
@@ -260,17 +234,11 @@ fn read_csv_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
         }
         let mut cells = Vec::with_capacity(record.len());
         for field in record.iter() {
-            let text = std::str::from_utf8(field).map_err(|_| FileError::NotUtf8 {
-                file: file.into(),
-                line: row,
-            })?;
+            let text = std::str::from_utf8(field)
+                .map_err(|_| FileError::NotUtf8 { file: file.into(), line: row })?;
             cells.push(crate::write::undo_formula_guard(text.trim()).to_string());
         }
-        rows.push(RawRow {
-            line: row,
-            csv_count: Some(cells.len()),
-            cells,
-        });
+        rows.push(RawRow { line: row, csv_count: Some(cells.len()), cells });
     }
     Ok(rows)
 }
@@ -302,10 +270,8 @@ fn read_xlsx_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
 }
 
 fn read_xlsx_rows_inner(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
-    let not_xlsx = |e: calamine::XlsxError| FileError::NotXlsx {
-        file: file.into(),
-        reason: e.to_string(),
-    };
+    let not_xlsx =
+        |e: calamine::XlsxError| FileError::NotXlsx { file: file.into(), reason: e.to_string() };
     let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(not_xlsx)?;
     let first = workbook
         .sheet_names()
@@ -331,19 +297,11 @@ fn read_xlsx_rows_inner(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileErr
             });
         }
         if r as usize >= MAX_ROWS {
-            return Err(FileError::TooLarge {
-                file: file.into(),
-                what: "rows",
-                limit: MAX_ROWS,
-            });
+            return Err(FileError::TooLarge { file: file.into(), what: "rows", limit: MAX_ROWS });
         }
         cells += 1;
         if cells > MAX_CELLS {
-            return Err(FileError::TooLarge {
-                file: file.into(),
-                what: "cells",
-                limit: MAX_CELLS,
-            });
+            return Err(FileError::TooLarge { file: file.into(), what: "cells", limit: MAX_CELLS });
         }
         grid.entry(r).or_default().insert(c, text);
     }
@@ -355,11 +313,7 @@ fn read_xlsx_rows_inner(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileErr
             for (c, text) in cols {
                 cells[c as usize] = text;
             }
-            RawRow {
-                line: r as usize + 1,
-                cells,
-                csv_count: None,
-            }
+            RawRow { line: r as usize + 1, cells, csv_count: None }
         })
         .collect())
 }
@@ -473,10 +427,7 @@ impl Table {
             }
         }
         if errors.is_empty() {
-            Ok(HeaderMap {
-                known: known.iter().map(|k| k.to_string()).collect(),
-                positions,
-            })
+            Ok(HeaderMap { known: known.iter().map(|k| k.to_string()).collect(), positions })
         } else {
             Err(errors)
         }
@@ -496,9 +447,7 @@ impl HeaderMap {
 
     /// The cell of `row` in column `name`, or `""` when the column is absent.
     pub fn cell<'r>(&self, row: &'r TableRow, name: &str) -> &'r str {
-        self.index(name)
-            .and_then(|i| row.cells.get(i))
-            .map_or("", String::as_str)
+        self.index(name).and_then(|i| row.cells.get(i)).map_or("", String::as_str)
     }
 }
 
@@ -515,19 +464,10 @@ mod tests {
         assert_eq!(FileFormat::from_name("a.CsV"), Some(FileFormat::Csv));
         assert_eq!(FileFormat::from_name("a.xlsx"), Some(FileFormat::Xlsx));
         assert_eq!(FileFormat::from_name("xlsx"), None);
-        assert_eq!(
-            FileFormat::detect("a.csv", b"PK\x03\x04rest"),
-            Ok(FileFormat::Xlsx)
-        );
+        assert_eq!(FileFormat::detect("a.csv", b"PK\x03\x04rest"), Ok(FileFormat::Xlsx));
         assert_eq!(FileFormat::detect("a.txt", b"a,b"), Ok(FileFormat::Csv));
-        assert!(matches!(
-            FileFormat::detect("a.xlsx", b"a,b"),
-            Err(FileError::NotXlsx { .. })
-        ));
-        assert!(matches!(
-            FileFormat::detect("a.xls", CFB_MAGIC),
-            Err(FileError::OldExcel { .. })
-        ));
+        assert!(matches!(FileFormat::detect("a.xlsx", b"a,b"), Err(FileError::NotXlsx { .. })));
+        assert!(matches!(FileFormat::detect("a.xls", CFB_MAGIC), Err(FileError::OldExcel { .. })));
     }
 
     #[test]
@@ -549,11 +489,7 @@ mod tests {
         for (input, header_line, want) in cases {
             let t = csv(input).unwrap();
             let lines: Vec<usize> = t.rows.iter().map(|r| r.line).collect();
-            assert_eq!(
-                (t.header_line, &lines[..]),
-                (*header_line, *want),
-                "{input:?}"
-            );
+            assert_eq!((t.header_line, &lines[..]), (*header_line, *want), "{input:?}");
         }
     }
 
@@ -563,30 +499,16 @@ mod tests {
             ("", "t.csv: is empty: there is no header row"),
             ("\n\n,,\n", "t.csv: is empty: there is no header row"),
             ("a,,b\n", "t.csv: row 1: column 2 of the header has no name"),
-            (
-                "a,b,c\n1,2\n",
-                "t.csv: row 2: has 2 cells but the header has 3",
-            ),
-            (
-                "a,b\n1,2,3\n",
-                "t.csv: row 2: has 3 cells but the header has 2",
-            ),
+            ("a,b,c\n1,2\n", "t.csv: row 2: has 2 cells but the header has 3"),
+            ("a,b\n1,2,3\n", "t.csv: row 2: has 3 cells but the header has 2"),
         ];
         for (input, want) in cases {
             assert_eq!(csv(input).unwrap_err().to_string(), *want, "{input:?}");
         }
         let e = read_table("t.csv", b"a\n\xff\n").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "t.csv: row 2: is not UTF-8 text; save the file as CSV UTF-8"
-        );
+        assert_eq!(e.to_string(), "t.csv: row 2: is not UTF-8 text; save the file as CSV UTF-8");
         let e = read_table("t.csv", b"\xff\xfea\x00").unwrap_err();
-        assert_eq!(
-            e,
-            FileError::Utf16 {
-                file: "t.csv".into()
-            }
-        );
+        assert_eq!(e, FileError::Utf16 { file: "t.csv".into() });
     }
 
     #[test]
@@ -612,9 +534,7 @@ mod tests {
     #[test]
     fn header_mapping_reports_unknown_and_duplicate_columns() {
         let t = csv("NHS Number,nhs_number,colour\n").unwrap();
-        let errors = t
-            .map_headers(&["nhs_number"], UnknownColumns::Reject)
-            .unwrap_err();
+        let errors = t.map_headers(&["nhs_number"], UnknownColumns::Reject).unwrap_err();
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(
             text,
@@ -624,9 +544,7 @@ mod tests {
             ]
         );
         let t = csv("NHS Number,colour\n9434765919,red\n").unwrap();
-        let map = t
-            .map_headers(&["nhs_number", "outcome"], UnknownColumns::Ignore)
-            .unwrap();
+        let map = t.map_headers(&["nhs_number", "outcome"], UnknownColumns::Ignore).unwrap();
         assert_eq!(map.cell(&t.rows[0], "nhs_number"), "9434765919");
         assert_eq!(map.cell(&t.rows[0], "outcome"), "");
         assert!(!map.has("outcome"));

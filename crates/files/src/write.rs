@@ -28,9 +28,7 @@ pub fn write_csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
         let padding = headers.len().saturating_sub(row.len());
         write_csv_line(
             &mut out,
-            row.iter()
-                .map(String::as_str)
-                .chain(std::iter::repeat_n("", padding)),
+            row.iter().map(String::as_str).chain(std::iter::repeat_n("", padding)),
         );
     }
     out.into_bytes()
@@ -67,11 +65,7 @@ fn needs_guard(cell: &str) -> bool {
 }
 
 fn defuse_formula(cell: &str) -> std::borrow::Cow<'_, str> {
-    if needs_guard(cell) {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
-    }
+    if needs_guard(cell) { format!("'{cell}").into() } else { cell.into() }
 }
 
 /// The inverse of [`defuse_formula`], for reading CSV back.
@@ -111,9 +105,7 @@ pub fn write_xlsx(
 
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for (c, header) in headers.iter().enumerate() {
-        sheet
-            .write_string_with_format(0, col(c)?, *header, &bold)
-            .map_err(fail)?;
+        sheet.write_string_with_format(0, col(c)?, *header, &bold).map_err(fail)?;
     }
     for (r, row) in rows.iter().enumerate() {
         let r = u32::try_from(r + 1).map_err(|_| FileError::XlsxWrite("too many rows".into()))?;
@@ -135,9 +127,7 @@ pub fn write_xlsx(
     for (c, width) in widths.iter().enumerate() {
         // Past 60 characters a column is a note; wrap-free but capped.
         let width = (*width).clamp(8, 60) + 2;
-        sheet
-            .set_column_width(col(c)?, width as f64)
-            .map_err(fail)?;
+        sheet.set_column_width(col(c)?, width as f64).map_err(fail)?;
     }
     sheet.set_freeze_panes(1, 0).map_err(fail)?;
     workbook.save_to_buffer().map_err(fail)
@@ -153,17 +143,11 @@ fn iso_date(cell: &str) -> Option<ExcelDateTime> {
     let shape = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     if !shape {
         return None;
     }
-    let (y, m, d) = (
-        cell[0..4].parse().ok()?,
-        cell[5..7].parse().ok()?,
-        cell[8..10].parse().ok()?,
-    );
+    let (y, m, d) = (cell[0..4].parse().ok()?, cell[5..7].parse().ok()?, cell[8..10].parse().ok()?);
     // Excel's calendar starts in 1900; earlier dates stay text.
     if y < 1900 {
         return None;
@@ -176,10 +160,8 @@ mod tests {
     use super::*;
 
     fn csv_text(headers: &[&str], rows: &[&[&str]]) -> String {
-        let rows: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| r.iter().map(|c| c.to_string()).collect())
-            .collect();
+        let rows: Vec<Vec<String>> =
+            rows.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
         String::from_utf8(write_csv(headers, &rows))
             .unwrap()
             .trim_start_matches('\u{feff}')
@@ -198,11 +180,7 @@ mod tests {
             ("Zoë", "Zoë"),
         ];
         for (cell, want) in cases {
-            assert_eq!(
-                csv_text(&["h"], &[&[cell]]),
-                format!("h\r\n{want}\r\n"),
-                "{cell:?}"
-            );
+            assert_eq!(csv_text(&["h"], &[&[cell]]), format!("h\r\n{want}\r\n"), "{cell:?}");
         }
     }
 
@@ -223,26 +201,13 @@ mod tests {
             ("'plain", "'plain"),
         ];
         for (cell, want) in cases {
-            assert_eq!(
-                csv_text(&["h"], &[&[cell]]),
-                format!("h\r\n{want}\r\n"),
-                "{cell:?}"
-            );
+            assert_eq!(csv_text(&["h"], &[&[cell]]), format!("h\r\n{want}\r\n"), "{cell:?}");
         }
     }
 
     #[test]
     fn guard_is_undone_on_read() {
-        for cell in [
-            "=SUM(A1)",
-            "-2+3",
-            "@x",
-            "-3.50",
-            "'=already",
-            "'",
-            "'plain",
-            "+44",
-        ] {
+        for cell in ["=SUM(A1)", "-2+3", "@x", "-3.50", "'=already", "'", "'plain", "+44"] {
             let bytes = write_csv(&["h"], &[vec![cell.to_string()]]);
             let table = crate::read_table("t.csv", &bytes).unwrap();
             assert_eq!(table.rows[0].cells, [cell], "{cell:?}");
@@ -257,23 +222,15 @@ mod tests {
     #[test]
     fn iso_dates() {
         assert!(iso_date("2023-01-09").is_some());
-        for not in [
-            "2023-02-30",
-            "1899-12-31",
-            "2023-1-09",
-            "9434765919",
-            "2023-01-0x",
-            "２０２３-01-09",
-        ] {
+        for not in
+            ["2023-02-30", "1899-12-31", "2023-1-09", "9434765919", "2023-01-0x", "２０２３-01-09"]
+        {
             assert!(iso_date(not).is_none(), "{not}");
         }
     }
 
     #[test]
     fn bad_sheet_name_is_an_error() {
-        assert!(matches!(
-            write_xlsx("a/b", &["h"], &[]),
-            Err(FileError::XlsxWrite(_))
-        ));
+        assert!(matches!(write_xlsx("a/b", &["h"], &[]), Err(FileError::XlsxWrite(_))));
     }
 }

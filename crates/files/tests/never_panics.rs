@@ -84,10 +84,7 @@ fn registerish() -> impl Strategy<Value = String> {
         &[""],
         &["", "2023-01-10"],
     ];
-    let row: Vec<_> = COLUMN_POOLS
-        .iter()
-        .map(|pool| prop::sample::select(*pool))
-        .collect();
+    let row: Vec<_> = COLUMN_POOLS.iter().map(|pool| prop::sample::select(*pool)).collect();
     prop::collection::vec(row, 0..10).prop_map(|rows| {
         let mut text = REGISTER_COLUMNS.join(",");
         for cells in rows {
@@ -101,9 +98,8 @@ fn registerish() -> impl Strategy<Value = String> {
 fn table() -> impl Strategy<Value = (Vec<String>, Vec<Vec<String>>)> {
     (1usize..6).prop_flat_map(|width| {
         let cell = "[a-zA-Z0-9,\"'=+@ .é-]{0,8}".prop_map(|s| s.trim().to_string());
-        let row = prop::collection::vec(cell, width).prop_filter("a blank row is skipped", |r| {
-            r.iter().any(|c| !c.is_empty())
-        });
+        let row = prop::collection::vec(cell, width)
+            .prop_filter("a blank row is skipped", |r| r.iter().any(|c| !c.is_empty()));
         let headers = prop::collection::vec("[a-z]{1,6}", width);
         (headers, prop::collection::vec(row, 0..8))
     })

@@ -29,16 +29,10 @@ fn problems(e: &ImportErrors) -> Vec<String> {
 fn cell_checks() {
     let cases: &[(&str, &[&str])] = &[
         (A, &[]),
-        (
-            "943 476 5919,,Smith,Ann,01/02/1980,s3,9/1/2023,e10000016,no,,",
-            &[],
-        ),
+        ("943 476 5919,,Smith,Ann,01/02/1980,s3,9/1/2023,e10000016,no,,", &[]),
         ("9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,,yes,,", &[]),
         (",L-1,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,", &[]),
-        (
-            "9434765919,,Smith,Ann,1980-02-01,mhsds:03,2023-01-09,E10000016,,,",
-            &[],
-        ),
+        ("9434765919,,Smith,Ann,1980-02-01,mhsds:03,2023-01-09,E10000016,,,", &[]),
         // NHS numbers: the core's message, with the value the user typed.
         (
             "1234567890,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,",
@@ -86,16 +80,11 @@ fn cell_checks() {
         ),
         (
             "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-01-08,",
-            &[
-                "row 2, column left_hospital: detention ends before it starts \
-                 (left hospital 2023-01-08, detention start 2023-01-09)",
-            ],
+            &["row 2, column left_hospital: detention ends before it starts \
+                 (left hospital 2023-01-08, detention start 2023-01-09)"],
         ),
         // Leaving on the day of detention is possible (a brief detention).
-        (
-            "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-01-09,",
-            &[],
-        ),
+        ("9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-01-09,", &[]),
         // Sections.
         (
             "9434765919,,Smith,Ann,1980-02-01,3x,2023-01-09,E10000016,,,",
@@ -112,17 +101,13 @@ fn cell_checks() {
         // Ordinary residence and no fixed abode.
         (
             "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,,,,",
-            &[
-                "row 2, column ordinary_residence: blank, but no_fixed_abode is not yes: \
-                 give the council of ordinary residence, or no_fixed_abode = yes",
-            ],
+            &["row 2, column ordinary_residence: blank, but no_fixed_abode is not yes: \
+                 give the council of ordinary residence, or no_fixed_abode = yes"],
         ),
         (
             "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,Y,,",
-            &[
-                "row 2, column no_fixed_abode: is yes, but ordinary_residence gives `E10000016`: \
-                 give one or the other",
-            ],
+            &["row 2, column no_fixed_abode: is yes, but ordinary_residence gives `E10000016`: \
+                 give one or the other"],
         ),
         (
             "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,maybe,,",
@@ -131,24 +116,18 @@ fn cell_checks() {
         // Organisation codes.
         (
             "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E07000008,,,",
-            &[
-                "row 2, column ordinary_residence: `E07000008` is a district council (E07), \
-                 which is never the social services authority",
-            ],
+            &["row 2, column ordinary_residence: `E07000008` is a district council (E07), \
+                 which is never the social services authority"],
         ),
         (
             "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,LA A",
-            &[
-                "row 2, column discharged_to: organisation code `LA A` may contain only letters, \
-                 digits, `-` and `_`",
-            ],
+            &["row 2, column discharged_to: organisation code `LA A` may contain only letters, \
+                 digits, `-` and `_`"],
         ),
         (
             "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,E10000016",
-            &[
-                "row 2, column discharged_to: given, but left_hospital is blank: \
-                 a person is discharged when they leave hospital",
-            ],
+            &["row 2, column discharged_to: given, but left_hospital is blank: \
+                 a person is discharged when they leave hospital"],
         ),
         // Several problems in one row are all reported, in column order.
         (
@@ -278,10 +257,8 @@ fn detentions_of_one_person_must_not_overlap() {
         (
             "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,2023-06-01,\n\
              9434765919,,Smith,Ann,1980-02-01,2,2023-01-09,E10000016,,,",
-            &[
-                "row 3, column detention_start: another detention of this person (row 2) starts on \
-                 the same day, 2023-01-09",
-            ],
+            &["row 3, column detention_start: another detention of this person (row 2) starts on \
+                 the same day, 2023-01-09"],
         ),
     ];
     for (rows, want) in cases {
@@ -295,12 +272,10 @@ fn header_checks() {
         (
             "NHS Number,Family name,Given name,Date of birth,Section,Detention start,Ordinary residence,\
              Favourite colour\n",
-            &[
-                "row 1, column Favourite colour: unknown column; the known columns are nhs_number, \
+            &["row 1, column Favourite colour: unknown column; the known columns are nhs_number, \
                  local_id, family_name, given_name, date_of_birth, section, detention_start, \
                  ordinary_residence, no_fixed_abode, gp_practice, gp_commissioner, \
-                 residence_commissioner, place_of_detention, left_hospital, discharged_to, date_added",
-            ],
+                 residence_commissioner, place_of_detention, left_hospital, discharged_to, date_added"],
         ),
         (
             "nhs_number,family_name,given_name,date_of_birth,section\n",
@@ -308,10 +283,8 @@ fn header_checks() {
         ),
         (
             "family_name,given_name,date_of_birth,section,detention_start\n",
-            &[
-                "row 1, column nhs_number: required column is missing: a register needs an \
-                 nhs_number or a local_id column",
-            ],
+            &["row 1, column nhs_number: required column is missing: a register needs an \
+                 nhs_number or a local_id column"],
         ),
         (
             "nhs_number,family_name,given_name,date_of_birth,section,detention_start,Section\n",
@@ -349,25 +322,13 @@ fn people_are_grouped_in_first_seen_order() {
     let people = &register.people;
     assert_eq!(people.len(), 2);
     assert_eq!(people[0].family_name, "Jones");
-    assert_eq!(
-        people[0].nhs_number.as_ref().map(|n| n.as_str()),
-        Some("9434765870")
-    );
+    assert_eq!(people[0].nhs_number.as_ref().map(|n| n.as_str()), Some("9434765870"));
     assert_eq!(people[0].local_id.as_deref(), Some("L9"));
-    let lines = |i: usize| {
-        people[i]
-            .detentions
-            .iter()
-            .map(|d| d.line)
-            .collect::<Vec<_>>()
-    };
+    let lines = |i: usize| people[i].detentions.iter().map(|d| d.line).collect::<Vec<_>>();
     assert_eq!(lines(0), [2, 4]);
     assert_eq!(lines(1), [5, 7, 3]);
     assert_eq!(
-        people[1].detentions[0]
-            .discharged_to
-            .as_ref()
-            .map(|c| c.as_str()),
+        people[1].detentions[0].discharged_to.as_ref().map(|c| c.as_str()),
         Some("E10000016")
     );
 }
@@ -389,14 +350,8 @@ fn problems_beyond_the_cap_are_counted() {
     let e = parse_register("register.csv", format!("{HEADER}{bad}").as_bytes()).unwrap_err();
     assert_eq!(e.errors.len(), ImportErrors::CAP);
     assert_eq!(e.count(), 1005);
-    assert!(
-        e.to_string().ends_with("\n… and 5 more problems not shown"),
-        "{e}"
-    );
-    assert!(
-        e.to_string()
-            .starts_with("register.csv: 1005 problems:\nrow 2, column nhs_number:")
-    );
+    assert!(e.to_string().ends_with("\n… and 5 more problems not shown"), "{e}");
+    assert!(e.to_string().starts_with("register.csv: 1005 problems:\nrow 2, column nhs_number:"));
 }
 
 #[test]
@@ -407,13 +362,7 @@ fn unreadable_files_say_why() {
         "register.xlsx: not a readable XLSX workbook: the file is not a zip archive"
     );
     let e = parse_register("register.csv", b"family_name,given_name\nSmith\n").unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "register.csv: row 2: has 1 cell but the header has 2"
-    );
+    assert_eq!(e.to_string(), "register.csv: row 2: has 1 cell but the header has 2");
     let e = parse_register("register.csv", b"").unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "register.csv: is empty: there is no header row"
-    );
+    assert_eq!(e.to_string(), "register.csv: is empty: there is no header row");
 }

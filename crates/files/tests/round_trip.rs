@@ -6,9 +6,7 @@ use aftercare_files::{FileError, parse_register, read_table, write_csv, write_xl
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
 fn rows(text: &[&[&str]]) -> Vec<Vec<String>> {
-    text.iter()
-        .map(|r| r.iter().map(|c| c.to_string()).collect())
-        .collect()
+    text.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect()
 }
 
 /// All sixteen columns, in export order, for two people and three rows.
@@ -86,19 +84,13 @@ fn register_round_trips_through_xlsx_and_csv() {
     assert_eq!(people.len(), 2);
     assert_eq!(people[0].detentions.len(), 2);
     let d = &people[0].detentions[1];
-    assert_eq!(
-        d.left_hospital.map(|d| d.to_string()).as_deref(),
-        Some("2023-06-01")
-    );
+    assert_eq!(d.left_hospital.map(|d| d.to_string()).as_deref(), Some("2023-06-01"));
     assert_eq!(d.gp_practice.as_ref().map(|c| c.as_str()), Some("A81001"));
     assert_eq!(d.place_of_detention.as_deref(), Some("St Elsewhere"));
     assert_eq!(people[1].given_name, "Zoë");
     assert!(people[1].detentions[0].no_fixed_abode);
     // The CSV defused the formula with an apostrophe, removed again on reading.
-    assert_eq!(
-        people[1].detentions[0].place_of_detention.as_deref(),
-        Some("=HYPERLINK(\"x\")")
-    );
+    assert_eq!(people[1].detentions[0].place_of_detention.as_deref(), Some("=HYPERLINK(\"x\")"));
     assert!(String::from_utf8_lossy(&csv).contains("\"'=HYPERLINK("));
 }
 
@@ -116,10 +108,7 @@ fn xlsx_table_round_trip_keeps_text_and_dates() {
     let read: Vec<Vec<String>> = table.rows.iter().map(|r| r.cells.clone()).collect();
     // Leading zeros survive because numbers are written as text.
     assert_eq!(read, written);
-    assert_eq!(
-        table.rows.iter().map(|r| r.line).collect::<Vec<_>>(),
-        [2, 3, 4]
-    );
+    assert_eq!(table.rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 3, 4]);
 }
 
 #[test]
@@ -139,26 +128,18 @@ fn xlsx_cells_read_as_people_see_them() {
     sheet.write_boolean(1, 2, true).unwrap();
     sheet.write_number(2, 0, 2.5).unwrap();
     let at = ExcelDateTime::parse_from_str("2023-01-09 14:30:00").unwrap();
-    sheet
-        .write_datetime_with_format(2, 1, at, &datetime)
-        .unwrap();
+    sheet.write_datetime_with_format(2, 1, at, &datetime).unwrap();
     // A blank row between, then formatted but empty cells at the end.
     sheet.write_number(4, 0, -3.0).unwrap();
     sheet.write_blank(8, 0, &shaded).unwrap();
     sheet.write_blank(9, 5, &shaded).unwrap();
     // Only the first worksheet is read.
-    workbook
-        .add_worksheet()
-        .write_string(0, 0, "ignored")
-        .unwrap();
+    workbook.add_worksheet().write_string(0, 0, "ignored").unwrap();
     let bytes = workbook.save_to_buffer().unwrap();
 
     let table = read_table("cells.xlsx", &bytes).unwrap();
-    let read: Vec<(usize, Vec<String>)> = table
-        .rows
-        .iter()
-        .map(|r| (r.line, r.cells.clone()))
-        .collect();
+    let read: Vec<(usize, Vec<String>)> =
+        table.rows.iter().map(|r| (r.line, r.cells.clone())).collect();
     assert_eq!(
         read,
         [
@@ -192,11 +173,7 @@ fn xlsx_blank_header_cell_is_named_by_letter() {
     let bytes = workbook.save_to_buffer().unwrap();
     assert_eq!(
         read_table("x.xlsx", &bytes).unwrap_err(),
-        FileError::BlankHeader {
-            file: "x.xlsx".into(),
-            line: 3,
-            column: "B".into()
-        }
+        FileError::BlankHeader { file: "x.xlsx".into(), line: 3, column: "B".into() }
     );
 }
 
@@ -206,11 +183,7 @@ fn damaged_workbooks_are_refused() {
     let truncated = &good[..good.len() / 2];
     let e = read_table("x.xlsx", truncated).unwrap_err();
     assert!(matches!(e, FileError::NotXlsx { .. }), "{e}");
-    assert!(
-        e.to_string()
-            .starts_with("x.xlsx: not a readable XLSX workbook: "),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("x.xlsx: not a readable XLSX workbook: "), "{e}");
     let e = read_table("x.xlsx", b"PK\x03\x04garbage").unwrap_err();
     assert!(matches!(e, FileError::NotXlsx { .. }), "{e}");
 }

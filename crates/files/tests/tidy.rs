@@ -18,8 +18,5 @@ fn every_file_has_a_module_doc_line() {
             }
         }
     }
-    assert!(
-        missing.is_empty(),
-        "files without a `//!` line: {missing:?}"
-    );
+    assert!(missing.is_empty(), "files without a `//!` line: {missing:?}");
 }

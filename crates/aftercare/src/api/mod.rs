@@ -217,8 +217,14 @@ struct PersonId(i64);
 
 impl axum::extract::FromRequestParts<AppState> for PersonId {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Path::<i64>::from_request_parts(parts, state).await.map(|Path(id)| PersonId(id)).map_err(|_| ApiError(AppError::NotFound))
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Path::<i64>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| PersonId(id))
+            .map_err(|_| ApiError(AppError::NotFound))
     }
 }
 
@@ -229,9 +235,14 @@ fn session(headers: &axum::http::Extensions) -> Result<Session, ApiError> {
 /// Signs in and returns a bearer token.
 #[utoipa::path(post, path = "/api/v1/session", request_body = SessionRequest,
     responses((status = 200, body = SessionToken), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn create_session(State(state): State<AppState>, Json(req): Json<SessionRequest>) -> Result<Json<SessionToken>, ApiError> {
+async fn create_session(
+    State(state): State<AppState>,
+    Json(req): Json<SessionRequest>,
+) -> Result<Json<SessionToken>, ApiError> {
     match pages::check_login(&state, &req.username, &req.password).await? {
-        LoginOutcome::SignedIn(_, token) => Ok(Json(SessionToken { token, expires_in_seconds: crate::web::SESSION_HOURS * 3600 })),
+        LoginOutcome::SignedIn(_, token) => {
+            Ok(Json(SessionToken { token, expires_in_seconds: crate::web::SESSION_HOURS * 3600 }))
+        }
         LoginOutcome::Refused => Err(ApiError(AppError::NotSignedIn)),
         LoginOutcome::RateLimited => Err(ApiError(AppError::RateLimited)),
     }
@@ -240,20 +251,45 @@ async fn create_session(State(state): State<AppState>, Json(req): Json<SessionRe
 /// Searches the register (people the caller's organisation has a part in).
 #[utoipa::path(get, path = "/api/v1/people", params(ListParams),
     responses((status = 200, body = PersonList), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
-async fn list_people(State(state): State<AppState>, req: axum::extract::Request) -> Result<Json<PersonList>, ApiError> {
+async fn list_people(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<PersonList>, ApiError> {
     let s = session(req.extensions())?;
-    let Query(params): Query<ListParams> = Query::try_from_uri(req.uri()).map_err(|_| ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into())))?;
+    let Query(params): Query<ListParams> = Query::try_from_uri(req.uri()).map_err(|_| {
+        ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
+    })?;
     let page = params.page.unwrap_or(1).clamp(1, i64::MAX / pages::PAGE_SIZE);
-    let (rows, total) = store::search_people(&state.db, &Search { query: &params.q, scope_org: Some(&s.user.org_code), limit: pages::PAGE_SIZE, offset: (page - 1) * pages::PAGE_SIZE }).await?;
-    Ok(Json(PersonList { items: rows.iter().map(PersonSummaryView::from).collect(), total, page, page_size: pages::PAGE_SIZE }))
+    let (rows, total) = store::search_people(
+        &state.db,
+        &Search {
+            query: &params.q,
+            scope_org: Some(&s.user.org_code),
+            limit: pages::PAGE_SIZE,
+            offset: (page - 1) * pages::PAGE_SIZE,
+        },
+    )
+    .await?;
+    Ok(Json(PersonList {
+        items: rows.iter().map(PersonSummaryView::from).collect(),
+        total,
+        page,
+        page_size: pages::PAGE_SIZE,
+    }))
 }
 
 /// One person: identity, detentions, derived entitlements with their rules, history.
 #[utoipa::path(get, path = "/api/v1/people/{id}", params(("id" = i64, Path)),
     responses((status = 200, body = PersonDetailView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn get_person(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Json<PersonDetailView>, ApiError> {
+async fn get_person(
+    State(state): State<AppState>,
+    PersonId(id): PersonId,
+    req: axum::extract::Request,
+) -> Result<Json<PersonDetailView>, ApiError> {
     let s = session(req.extensions())?;
-    let detail = views::person_detail(&state.db, id, state.today()).await?.ok_or(ApiError(AppError::NotFound))?;
+    let detail = views::person_detail(&state.db, id, state.today())
+        .await?
+        .ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
     Ok(Json(PersonDetailView {
         person: PersonSummaryView::from(&detail.person),
@@ -266,29 +302,46 @@ async fn get_person(State(state): State<AppState>, PersonId(id): PersonId, req: 
 /// A person's history of changes, newest first.
 #[utoipa::path(get, path = "/api/v1/people/{id}/history", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<HistoryEntry>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn person_history(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+async fn person_history(
+    State(state): State<AppState>,
+    PersonId(id): PersonId,
+    req: axum::extract::Request,
+) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let s = session(req.extensions())?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
     Ok(Json(store::audit_for_person(&state.db, id).await?.iter().map(HistoryEntry::from).collect()))
 }
 
-async fn body_json<T: serde::de::DeserializeOwned>(req: axum::extract::Request, state: &AppState) -> Result<(Session, T), ApiError> {
+async fn body_json<T: serde::de::DeserializeOwned>(
+    req: axum::extract::Request,
+    state: &AppState,
+) -> Result<(Session, T), ApiError> {
     let s = session(req.extensions())?;
     check_api_csrf(&s, req.headers(), req.method())?;
     let Json(value) = <Json<T> as axum::extract::FromRequest<AppState>>::from_request(req, state)
         .await
-        .map_err(|e| ApiError(AppError::BadRequest("bad_json", format!("the request body is not valid: {}", e.body_text()))))?;
+        .map_err(|e| {
+            ApiError(AppError::BadRequest(
+                "bad_json",
+                format!("the request body is not valid: {}", e.body_text()),
+            ))
+        })?;
     Ok((s, value))
 }
 
 /// Adds a person with their first detention, checked as the import checks.
 #[utoipa::path(post, path = "/api/v1/people", request_body = NewPersonRequest,
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_person(State(state): State<AppState>, req: axum::extract::Request) -> Result<Response, ApiError> {
+async fn create_person(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
     let (s, body): (Session, NewPersonRequest) = body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
-    match register::add_person(&state.db, &editor, &body.person, &body.detention, state.today()).await? {
+    match register::add_person(&state.db, &editor, &body.person, &body.detention, state.today())
+        .await?
+    {
         Ok(id) => Ok((StatusCode::CREATED, Json(Created { id })).into_response()),
         Err(errors) => Err(ApiError(AppError::Validation(errors))),
     }
@@ -297,7 +350,11 @@ async fn create_person(State(state): State<AppState>, req: axum::extract::Reques
 /// Adds a detention to a person.
 #[utoipa::path(post, path = "/api/v1/people/{id}/detentions", params(("id" = i64, Path)), request_body = DetentionFields,
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_detention(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Response, ApiError> {
+async fn create_detention(
+    State(state): State<AppState>,
+    PersonId(id): PersonId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
     let (s, body): (Session, DetentionFields) = body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
@@ -311,11 +368,18 @@ async fn create_detention(State(state): State<AppState>, PersonId(id): PersonId,
 /// Records a reason for looking at a person outside the caller's scope.
 #[utoipa::path(post, path = "/api/v1/people/{id}/access", params(("id" = i64, Path)), request_body = AccessReason,
     responses((status = 204), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn record_access(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Response, ApiError> {
+async fn record_access(
+    State(state): State<AppState>,
+    PersonId(id): PersonId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
     let (s, body): (Session, AccessReason) = body_json(req, &state).await?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     if body.reason.trim().chars().count() < 10 {
-        return Err(ApiError(AppError::Validation(vec![("reason".into(), "state your reason in at least 10 characters".into())])));
+        return Err(ApiError(AppError::Validation(vec![(
+            "reason".into(),
+            "state your reason in at least 10 characters".into(),
+        )])));
     }
     pages::record_access_reason(&state, &s.user, id, body.reason.trim()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -324,7 +388,11 @@ async fn record_access(State(state): State<AppState>, PersonId(id): PersonId, re
 /// Records a dated fact (CTO, move, a body's agreement to end, reinstatement, death…).
 #[utoipa::path(post, path = "/api/v1/people/{id}/facts", params(("id" = i64, Path)), request_body = crate::facts::FactFields,
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_fact(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Response, ApiError> {
+async fn create_fact(
+    State(state): State<AppState>,
+    PersonId(id): PersonId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::facts::FactFields) = body_json(req, &state).await?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
@@ -337,7 +405,11 @@ async fn create_fact(State(state): State<AppState>, PersonId(id): PersonId, req:
 /// Records a reasoned determination that stands over the computed answer.
 #[utoipa::path(post, path = "/api/v1/people/{id}/determinations", params(("id" = i64, Path)), request_body = crate::facts::DeterminationFields,
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_determination(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Response, ApiError> {
+async fn create_determination(
+    State(state): State<AppState>,
+    PersonId(id): PersonId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::facts::DeterminationFields) = body_json(req, &state).await?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
@@ -350,12 +422,20 @@ async fn create_determination(State(state): State<AppState>, PersonId(id): Perso
 /// How responsibility would change if a hypothetical event happened. Records nothing.
 #[utoipa::path(get, path = "/api/v1/people/{id}/what-if", params(("id" = i64, Path), crate::facts::WhatIfFields),
     responses((status = 200, description = "`{before, after, changes}`: two derivations and plain-English differences"), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn what_if(State(state): State<AppState>, PersonId(id): PersonId, req: axum::extract::Request) -> Result<Json<serde_json::Value>, ApiError> {
+async fn what_if(
+    State(state): State<AppState>,
+    PersonId(id): PersonId,
+    req: axum::extract::Request,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let s = session(req.extensions())?;
-    let Query(fields): Query<crate::facts::WhatIfFields> = Query::try_from_uri(req.uri()).map_err(|_| ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into())))?;
+    let Query(fields): Query<crate::facts::WhatIfFields> =
+        Query::try_from_uri(req.uri()).map_err(|_| {
+            ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
+        })?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
-    let extra = crate::facts::parse_what_if(&fields).map_err(|e| ApiError(AppError::Validation(e)))?;
+    let extra =
+        crate::facts::parse_what_if(&fields).map_err(|e| ApiError(AppError::Validation(e)))?;
     let w = crate::facts::what_if(&state.db, id, extra, state.today()).await?;
     Ok(Json(serde_json::to_value(&w).unwrap_or_default()))
 }
@@ -366,7 +446,10 @@ impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -399,6 +482,7 @@ pub fn router() -> Router<AppState> {
         .route("/people/{id}/determinations", post(create_determination))
         .route("/people/{id}/what-if", get(what_if))
         .fallback(api_not_found);
-    Router::new().nest("/api/v1", api).merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))
 }
-

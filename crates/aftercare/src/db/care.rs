@@ -87,12 +87,22 @@ pub async fn upsert_partnership(tx: &mut Tx, p: &PartnershipRow) -> Result<(), D
 }
 
 pub async fn partnerships(db: &Db) -> Result<Vec<PartnershipRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM partnerships ORDER BY name").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM partnerships ORDER BY name").fetch_all(p).await)?,
+    )
 }
 
 // ---------------------------------------------------------------- lead professionals
 
-pub async fn set_lead_professional(tx: &mut Tx, person_id: i64, name: &str, team: Option<&str>, org: Option<&str>, from: NaiveDate, actor: &Actor) -> Result<i64, DbError> {
+pub async fn set_lead_professional(
+    tx: &mut Tx,
+    person_id: i64,
+    name: &str,
+    team: Option<&str>,
+    org: Option<&str>,
+    from: NaiveDate,
+    actor: &Actor,
+) -> Result<i64, DbError> {
     let at = now();
     on_tx!(tx, c => sqlx::query("UPDATE lead_professionals SET superseded_at = $1 WHERE person_id = $2 AND superseded_at IS NULL")
         .bind(at).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
@@ -102,16 +112,29 @@ pub async fn set_lead_professional(tx: &mut Tx, person_id: i64, name: &str, team
 }
 
 pub async fn current_lead_professionals(db: &Db) -> Result<Vec<LeadProfessionalRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM lead_professionals WHERE superseded_at IS NULL").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM lead_professionals WHERE superseded_at IS NULL").fetch_all(p).await)?,
+    )
 }
 
-pub async fn lead_professional_history(db: &Db, person_id: i64) -> Result<Vec<LeadProfessionalRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM lead_professionals WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?)
+pub async fn lead_professional_history(
+    db: &Db,
+    person_id: i64,
+) -> Result<Vec<LeadProfessionalRow>, DbError> {
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM lead_professionals WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?,
+    )
 }
 
 // ---------------------------------------------------------------- assessments
 
-pub async fn insert_assessment(tx: &mut Tx, person_id: i64, assessed_on: NaiveDate, body: &str, actor: &Actor) -> Result<i64, DbError> {
+pub async fn insert_assessment(
+    tx: &mut Tx,
+    person_id: i64,
+    assessed_on: NaiveDate,
+    body: &str,
+    actor: &Actor,
+) -> Result<i64, DbError> {
     let at = now();
     on_tx!(tx, c => sqlx::query("UPDATE assessments SET superseded_at = $1 WHERE person_id = $2 AND superseded_at IS NULL")
         .bind(at).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
@@ -121,7 +144,9 @@ pub async fn insert_assessment(tx: &mut Tx, person_id: i64, assessed_on: NaiveDa
 }
 
 pub async fn current_assessment(db: &Db, person_id: i64) -> Result<Option<AssessmentRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM assessments WHERE person_id = $1 AND superseded_at IS NULL").bind(person_id).fetch_optional(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM assessments WHERE person_id = $1 AND superseded_at IS NULL").bind(person_id).fetch_optional(p).await)?,
+    )
 }
 
 // ---------------------------------------------------------------- plans
@@ -129,7 +154,15 @@ pub async fn current_assessment(db: &Db, person_id: i64) -> Result<Option<Assess
 /// Stores a new plan version. `expected_version` is the version the user
 /// edited; if another version was stored since, this fails with
 /// [`DbError::Conflict`] rather than losing their change.
-pub async fn insert_plan_version(tx: &mut Tx, person_id: i64, expected_version: i64, body: &str, has_s117_need: bool, reason: Option<&str>, actor: &Actor) -> Result<i64, DbError> {
+pub async fn insert_plan_version(
+    tx: &mut Tx,
+    person_id: i64,
+    expected_version: i64,
+    body: &str,
+    has_s117_need: bool,
+    reason: Option<&str>,
+    actor: &Actor,
+) -> Result<i64, DbError> {
     let latest: Option<i64> = on_tx!(tx, c => sqlx::query_scalar("SELECT MAX(version) FROM care_plans WHERE person_id = $1").bind(person_id).fetch_one(c).await)?;
     if latest.unwrap_or(0) != expected_version {
         return Err(DbError::Conflict);
@@ -146,15 +179,21 @@ pub async fn insert_plan_version(tx: &mut Tx, person_id: i64, expected_version: 
 }
 
 pub async fn current_plan(db: &Db, person_id: i64) -> Result<Option<PlanRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 AND superseded_at IS NULL").bind(person_id).fetch_optional(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 AND superseded_at IS NULL").bind(person_id).fetch_optional(p).await)?,
+    )
 }
 
 pub async fn plan_versions(db: &Db, person_id: i64) -> Result<Vec<PlanRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 ORDER BY version DESC").bind(person_id).fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 ORDER BY version DESC").bind(person_id).fetch_all(p).await)?,
+    )
 }
 
 pub async fn all_current_plans(db: &Db) -> Result<Vec<PlanRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE superseded_at IS NULL ORDER BY person_id").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE superseded_at IS NULL ORDER BY person_id").fetch_all(p).await)?,
+    )
 }
 
 // ---------------------------------------------------------------- reviews
@@ -169,7 +208,12 @@ pub struct NewReview<'a> {
     pub source: &'a str,
 }
 
-pub async fn insert_review(tx: &mut Tx, person_id: i64, r: &NewReview<'_>, actor: &Actor) -> Result<i64, DbError> {
+pub async fn insert_review(
+    tx: &mut Tx,
+    person_id: i64,
+    r: &NewReview<'_>,
+    actor: &Actor,
+) -> Result<i64, DbError> {
     Ok(on_tx!(tx, c => sqlx::query_scalar(
         "INSERT INTO reviews (person_id, held_on, outcome, attendees, person_views, still_needed, plan_changes, source, recorded_at, recorded_by, recorded_org)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id")
@@ -178,18 +222,28 @@ pub async fn insert_review(tx: &mut Tx, person_id: i64, r: &NewReview<'_>, actor
 }
 
 pub async fn reviews_for(db: &Db, person_id: i64) -> Result<Vec<ReviewRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM reviews WHERE person_id = $1 AND superseded_at IS NULL ORDER BY held_on DESC, id DESC").bind(person_id).fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM reviews WHERE person_id = $1 AND superseded_at IS NULL ORDER BY held_on DESC, id DESC").bind(person_id).fetch_all(p).await)?,
+    )
 }
 
 pub async fn all_reviews(db: &Db) -> Result<Vec<ReviewRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM reviews WHERE superseded_at IS NULL ORDER BY person_id, held_on").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM reviews WHERE superseded_at IS NULL ORDER BY person_id, held_on").fetch_all(p).await)?,
+    )
 }
 
 pub async fn all_reviews_tx(tx: &mut Tx) -> Result<Vec<ReviewRow>, DbError> {
-    Ok(on_tx!(tx, c => sqlx::query_as("SELECT * FROM reviews WHERE superseded_at IS NULL ORDER BY person_id, held_on").fetch_all(c).await)?)
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM reviews WHERE superseded_at IS NULL ORDER BY person_id, held_on").fetch_all(c).await)?,
+    )
 }
 
-pub async fn set_transforming_care(tx: &mut Tx, person_id: i64, value: bool) -> Result<(), DbError> {
+pub async fn set_transforming_care(
+    tx: &mut Tx,
+    person_id: i64,
+    value: bool,
+) -> Result<(), DbError> {
     on_tx!(tx, c => sqlx::query("UPDATE people SET transforming_care = $1 WHERE id = $2").bind(value).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -221,12 +275,23 @@ impl AgreementRow {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub async fn insert_agreement(tx: &mut Tx, council: &str, nhs: &str, policy: &str, from: NaiveDate, to: Option<NaiveDate>, policy_json: Option<&str>, actor: &Actor) -> Result<i64, DbError> {
+pub async fn insert_agreement(
+    tx: &mut Tx,
+    council: &str,
+    nhs: &str,
+    policy: &str,
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+    policy_json: Option<&str>,
+    actor: &Actor,
+) -> Result<i64, DbError> {
     Ok(on_tx!(tx, c => sqlx::query_scalar(
         "INSERT INTO funding_agreements (council_code, nhs_code, policy, effective_from, effective_to, recorded_at, recorded_by, policy_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
         .bind(council).bind(nhs).bind(policy).bind(from).bind(to).bind(now()).bind(&actor.username).bind(policy_json).fetch_one(c).await)?)
 }
 
 pub async fn agreements(db: &Db) -> Result<Vec<AgreementRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM funding_agreements ORDER BY council_code, nhs_code, effective_from").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM funding_agreements ORDER BY council_code, nhs_code, effective_from").fetch_all(p).await)?,
+    )
 }

@@ -73,7 +73,12 @@ pub struct NewProposal<'a> {
     pub warnings: &'a str,
 }
 
-pub async fn insert_proposal(tx: &mut Tx, person_id: i64, p: &NewProposal<'_>, actor: &Actor) -> Result<i64, DbError> {
+pub async fn insert_proposal(
+    tx: &mut Tx,
+    person_id: i64,
+    p: &NewProposal<'_>,
+    actor: &Actor,
+) -> Result<i64, DbError> {
     Ok(on_tx!(tx, c => sqlx::query_scalar(
         "INSERT INTO ending_proposals (person_id, entitlement_start, proposed_on, reassessment_on, mdt_attendees, person_views, imha_support, carer_views,
             reasons, reason_text, alternative_accommodation, warnings, status, version, recorded_at, recorded_by, recorded_org)
@@ -85,20 +90,32 @@ pub async fn insert_proposal(tx: &mut Tx, person_id: i64, p: &NewProposal<'_>, a
 }
 
 pub async fn proposals_for(db: &Db, person_id: i64) -> Result<Vec<ProposalRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?,
+    )
 }
 
 pub async fn proposal(db: &Db, id: i64) -> Result<Option<ProposalRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE id = $1").bind(id).fetch_optional(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE id = $1").bind(id).fetch_optional(p).await)?,
+    )
 }
 
 pub async fn open_proposals(db: &Db) -> Result<Vec<ProposalRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE status IN ('open', 'disagreed') ORDER BY proposed_on").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE status IN ('open', 'disagreed') ORDER BY proposed_on").fetch_all(p).await)?,
+    )
 }
 
 /// Claims the proposal at `expected_version` for a change; fails with
 /// [`DbError::Conflict`] when someone else changed it first.
-pub async fn bump_version(tx: &mut Tx, id: i64, expected_version: i64, status: &str, ended_on: Option<NaiveDate>) -> Result<(), DbError> {
+pub async fn bump_version(
+    tx: &mut Tx,
+    id: i64,
+    expected_version: i64,
+    status: &str,
+    ended_on: Option<NaiveDate>,
+) -> Result<(), DbError> {
     let n = on_tx!(tx, c => sqlx::query("UPDATE ending_proposals SET version = version + 1, status = $1, ended_on = $2 WHERE id = $3 AND version = $4")
         .bind(status).bind(ended_on).bind(id).bind(expected_version).execute(c).await.map(|r| r.rows_affected()))?;
     if n != 1 {
@@ -108,35 +125,70 @@ pub async fn bump_version(tx: &mut Tx, id: i64, expected_version: i64, status: &
 }
 
 #[allow(clippy::too_many_arguments)]
-pub async fn insert_decision(tx: &mut Tx, proposal_id: i64, body: &str, agrees: bool, decided_on: NaiveDate, reason: &str, org: &str, actor: &Actor) -> Result<i64, DbError> {
+pub async fn insert_decision(
+    tx: &mut Tx,
+    proposal_id: i64,
+    body: &str,
+    agrees: bool,
+    decided_on: NaiveDate,
+    reason: &str,
+    org: &str,
+    actor: &Actor,
+) -> Result<i64, DbError> {
     Ok(on_tx!(tx, c => sqlx::query_scalar(
         "INSERT INTO ending_decisions (proposal_id, body, agrees, decided_on, reason, org_code, decided_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
         .bind(proposal_id).bind(body).bind(agrees).bind(decided_on).bind(reason).bind(org).bind(&actor.username).bind(now()).fetch_one(c).await)?)
 }
 
 pub async fn decisions_tx(tx: &mut Tx, proposal_id: i64) -> Result<Vec<DecisionRow>, DbError> {
-    Ok(on_tx!(tx, c => sqlx::query_as("SELECT * FROM ending_decisions WHERE proposal_id = $1 ORDER BY id").bind(proposal_id).fetch_all(c).await)?)
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM ending_decisions WHERE proposal_id = $1 ORDER BY id").bind(proposal_id).fetch_all(c).await)?,
+    )
 }
 
 pub async fn decisions(db: &Db, proposal_id: i64) -> Result<Vec<DecisionRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_decisions WHERE proposal_id = $1 ORDER BY id").bind(proposal_id).fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_decisions WHERE proposal_id = $1 ORDER BY id").bind(proposal_id).fetch_all(p).await)?,
+    )
 }
 
-pub async fn insert_reinstatement(tx: &mut Tx, person_id: i64, requested_on: NaiveDate, requested_by: &str, urgent: bool, reason: &str, actor: &Actor) -> Result<i64, DbError> {
+pub async fn insert_reinstatement(
+    tx: &mut Tx,
+    person_id: i64,
+    requested_on: NaiveDate,
+    requested_by: &str,
+    urgent: bool,
+    reason: &str,
+    actor: &Actor,
+) -> Result<i64, DbError> {
     Ok(on_tx!(tx, c => sqlx::query_scalar(
         "INSERT INTO reinstatements (person_id, requested_on, requested_by, urgent, reason, recorded_at, recorded_by, recorded_org) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
         .bind(person_id).bind(requested_on).bind(requested_by).bind(urgent).bind(reason).bind(now()).bind(&actor.username).bind(&actor.org_code).fetch_one(c).await)?)
 }
 
 pub async fn reinstatements(db: &Db) -> Result<Vec<ReinstatementRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM reinstatements ORDER BY id DESC").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM reinstatements ORDER BY id DESC").fetch_all(p).await)?,
+    )
 }
 
-pub async fn letter_template(db: &Db, council: &str, kind: &str) -> Result<Option<String>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_scalar("SELECT body FROM letter_templates WHERE council_code = $1 AND kind = $2").bind(council).bind(kind).fetch_optional(p).await)?)
+pub async fn letter_template(
+    db: &Db,
+    council: &str,
+    kind: &str,
+) -> Result<Option<String>, DbError> {
+    Ok(
+        on_pool!(db, p => sqlx::query_scalar("SELECT body FROM letter_templates WHERE council_code = $1 AND kind = $2").bind(council).bind(kind).fetch_optional(p).await)?,
+    )
 }
 
-pub async fn set_letter_template(tx: &mut Tx, council: &str, kind: &str, body: &str, actor: &Actor) -> Result<(), DbError> {
+pub async fn set_letter_template(
+    tx: &mut Tx,
+    council: &str,
+    kind: &str,
+    body: &str,
+    actor: &Actor,
+) -> Result<(), DbError> {
     on_tx!(tx, c => sqlx::query("INSERT INTO letter_templates (council_code, kind, body, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (council_code, kind) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at, updated_by = excluded.updated_by")
         .bind(council).bind(kind).bind(body).bind(now()).bind(&actor.username).execute(c).await.map(|r| r.rows_affected()))?;

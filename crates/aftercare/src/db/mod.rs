@@ -104,7 +104,9 @@ impl Tx {
 impl Db {
     /// Connects and runs the migrations. `sqlite://PATH` creates the file.
     pub async fn connect(url: &str) -> Result<Db, DbError> {
-        let pool = if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let pool = if let Some(path) =
+            url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))
+        {
             let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
                 .map_err(|_| DbError::UnsupportedUrl(url.into()))?
                 .create_if_missing(true)
@@ -116,7 +118,8 @@ impl Db {
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Pool::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url).map_err(|_| DbError::UnsupportedUrl(url.into()))?;
+            let options =
+                PgConnectOptions::from_str(url).map_err(|_| DbError::UnsupportedUrl(url.into()))?;
             let pool = PgPoolOptions::new().max_connections(16).connect_with(options).await?;
             sqlx::migrate!("migrations/postgres").run(&pool).await?;
             Pool::Postgres(pool)
@@ -168,7 +171,10 @@ pub fn verify_audit_chain(rows: &[store::AuditRow]) -> Vec<String> {
             problems.push(format!("record {}: does not follow the record before it (a record was removed, inserted or reordered)", r.id));
         }
         if r.compute_hash() != r.hash {
-            problems.push(format!("record {}: its contents do not match its hash (the record was edited)", r.id));
+            problems.push(format!(
+                "record {}: its contents do not match its hash (the record was edited)",
+                r.id
+            ));
         }
         prev = r.hash.clone();
     }

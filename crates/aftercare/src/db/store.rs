@@ -254,7 +254,11 @@ pub fn now() -> DateTime<Utc> {
 
 // ---------------------------------------------------------------- audit
 
-pub async fn append_audit(tx: &mut Tx, actor: &Actor, entry: AuditEntry<'_>) -> Result<i64, DbError> {
+pub async fn append_audit(
+    tx: &mut Tx,
+    actor: &Actor,
+    entry: AuditEntry<'_>,
+) -> Result<i64, DbError> {
     let prev: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1").fetch_optional(c).await)?;
     let prev = prev.unwrap_or_else(|| "genesis".to_string());
     let at = now();
@@ -281,11 +285,15 @@ pub async fn append_audit(tx: &mut Tx, actor: &Actor, entry: AuditEntry<'_>) -> 
 }
 
 pub async fn audit_for_person(db: &Db, person_id: i64) -> Result<Vec<AuditRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM audit_events WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM audit_events WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?,
+    )
 }
 
 pub async fn all_audit(db: &Db) -> Result<Vec<AuditRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM audit_events ORDER BY id").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM audit_events ORDER BY id").fetch_all(p).await)?,
+    )
 }
 
 /// Records an audit entry on its own (reads that must be logged, log-ins).
@@ -309,11 +317,15 @@ pub async fn upsert_org(tx: &mut Tx, org: &OrgRow) -> Result<(), DbError> {
 }
 
 pub async fn list_orgs(db: &Db) -> Result<Vec<OrgRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM organisations ORDER BY kind, name").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM organisations ORDER BY kind, name").fetch_all(p).await)?,
+    )
 }
 
 pub async fn get_org(db: &Db, code: &str) -> Result<Option<OrgRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM organisations WHERE code = $1").bind(code).fetch_optional(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM organisations WHERE code = $1").bind(code).fetch_optional(p).await)?,
+    )
 }
 
 // ---------------------------------------------------------------- users and sessions
@@ -336,11 +348,15 @@ pub async fn insert_user(tx: &mut Tx, u: &NewUser<'_>) -> Result<i64, DbError> {
 }
 
 pub async fn user_by_username(db: &Db, username: &str) -> Result<Option<UserRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM users WHERE username = $1").bind(username).fetch_optional(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM users WHERE username = $1").bind(username).fetch_optional(p).await)?,
+    )
 }
 
 pub async fn list_users(db: &Db) -> Result<Vec<UserRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM users ORDER BY username").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM users ORDER BY username").fetch_all(p).await)?,
+    )
 }
 
 pub async fn count_users(db: &Db) -> Result<i64, DbError> {
@@ -355,7 +371,13 @@ pub struct SessionUserRow {
     pub user: UserRow,
 }
 
-pub async fn insert_session(db: &Db, token_hash: &str, user_id: i64, csrf: &str, expires_at: DateTime<Utc>) -> Result<(), DbError> {
+pub async fn insert_session(
+    db: &Db,
+    token_hash: &str,
+    user_id: i64,
+    csrf: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbError> {
     on_pool!(db, p => sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(token_hash).bind(user_id).bind(csrf).bind(now()).bind(expires_at).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -383,9 +405,15 @@ pub async fn record_login_attempt(db: &Db, username: &str, succeeded: bool) -> R
     Ok(())
 }
 
-pub async fn failed_logins_since(db: &Db, username: &str, since: DateTime<Utc>) -> Result<i64, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM login_attempts WHERE username = $1 AND at > $2 AND NOT succeeded")
-        .bind(username).bind(since).fetch_one(p).await)?)
+pub async fn failed_logins_since(
+    db: &Db,
+    username: &str,
+    since: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    Ok(
+        on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM login_attempts WHERE username = $1 AND at > $2 AND NOT succeeded")
+        .bind(username).bind(since).fetch_one(p).await)?,
+    )
 }
 
 // ---------------------------------------------------------------- people
@@ -399,7 +427,12 @@ pub struct NewPerson<'a> {
     pub date_added: NaiveDate,
 }
 
-pub async fn insert_person(tx: &mut Tx, p: &NewPerson<'_>, actor: &Actor, at: DateTime<Utc>) -> Result<i64, DbError> {
+pub async fn insert_person(
+    tx: &mut Tx,
+    p: &NewPerson<'_>,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<i64, DbError> {
     let id: i64 = on_tx!(tx, c => sqlx::query_scalar(
         "INSERT INTO people (nhs_number, local_id, family_name, given_name, date_of_birth, date_added, created_at, updated_at, family_lower, given_lower)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING id")
@@ -410,7 +443,13 @@ pub async fn insert_person(tx: &mut Tx, p: &NewPerson<'_>, actor: &Actor, at: Da
     Ok(id)
 }
 
-async fn insert_person_version(tx: &mut Tx, person_id: i64, p: &NewPerson<'_>, actor: &Actor, at: DateTime<Utc>) -> Result<(), DbError> {
+async fn insert_person_version(
+    tx: &mut Tx,
+    person_id: i64,
+    p: &NewPerson<'_>,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<(), DbError> {
     on_tx!(tx, c => sqlx::query(
         "INSERT INTO person_versions (person_id, nhs_number, local_id, family_name, given_name, date_of_birth, date_added, recorded_at, recorded_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
@@ -420,7 +459,13 @@ async fn insert_person_version(tx: &mut Tx, person_id: i64, p: &NewPerson<'_>, a
 }
 
 /// Corrects a person's identity: the old version is kept, stamped superseded.
-pub async fn correct_person(tx: &mut Tx, person_id: i64, p: &NewPerson<'_>, actor: &Actor, at: DateTime<Utc>) -> Result<(), DbError> {
+pub async fn correct_person(
+    tx: &mut Tx,
+    person_id: i64,
+    p: &NewPerson<'_>,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<(), DbError> {
     on_tx!(tx, c => sqlx::query("UPDATE person_versions SET superseded_at = $1 WHERE person_id = $2 AND superseded_at IS NULL")
         .bind(at).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
     on_tx!(tx, c => sqlx::query(
@@ -433,15 +478,21 @@ pub async fn correct_person(tx: &mut Tx, person_id: i64, p: &NewPerson<'_>, acto
 }
 
 pub async fn person_versions(db: &Db) -> Result<Vec<PersonVersionRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM person_versions ORDER BY person_id, id").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM person_versions ORDER BY person_id, id").fetch_all(p).await)?,
+    )
 }
 
 pub async fn get_person(db: &Db, id: i64) -> Result<Option<PersonRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM people WHERE id = $1").bind(id).fetch_optional(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM people WHERE id = $1").bind(id).fetch_optional(p).await)?,
+    )
 }
 
 pub async fn get_person_tx(tx: &mut Tx, id: i64) -> Result<Option<PersonRow>, DbError> {
-    Ok(on_tx!(tx, c => sqlx::query_as("SELECT * FROM people WHERE id = $1").bind(id).fetch_optional(c).await)?)
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM people WHERE id = $1").bind(id).fetch_optional(c).await)?,
+    )
 }
 
 pub async fn all_people(db: &Db) -> Result<Vec<PersonRow>, DbError> {
@@ -471,7 +522,10 @@ pub async fn search_people(db: &Db, s: &Search<'_>) -> Result<(Vec<PersonRow>, i
     let date = aftercare_core::parse_date(&q).ok();
     // Names match by prefix through indexes: the family name, the given name,
     // or "given family" (the given name, then the start of the family name).
-    let (first, rest) = q.split_once(' ').map(|(a, b)| (a.to_string(), b.trim().to_string())).unwrap_or((q.clone(), String::new()));
+    let (first, rest) = q
+        .split_once(' ')
+        .map(|(a, b)| (a.to_string(), b.trim().to_string()))
+        .unwrap_or((q.clone(), String::new()));
     // Upper bounds for prefix ranges (`x <= col < x\u{10ffff}`), which both backends answer from an index.
     let upper = |p: &str| format!("{p}\u{10ffff}");
     let filter = "($1 = '' OR p.nhs_number = $2 OR LOWER(p.local_id) = $1
@@ -480,7 +534,9 @@ pub async fn search_people(db: &Db, s: &Search<'_>) -> Result<(Vec<PersonRow>, i
             OR ($4 <> '' AND p.given_lower = $5 AND p.family_lower >= $4 AND p.family_lower < $6)
             OR p.date_of_birth = $7)
           AND ($8 IS NULL OR EXISTS (SELECT 1 FROM person_orgs o WHERE o.person_id = p.id AND o.org_code = $8))";
-    let sql = format!("SELECT p.* FROM people p WHERE {filter} ORDER BY p.family_name, p.given_name, p.id LIMIT $9 OFFSET $10");
+    let sql = format!(
+        "SELECT p.* FROM people p WHERE {filter} ORDER BY p.family_name, p.given_name, p.id LIMIT $9 OFFSET $10"
+    );
     let count_sql = format!("SELECT COUNT(*) FROM people p WHERE {filter}");
     let (upper_q, upper_rest) = (upper(&q), upper(&rest));
     let rows = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
@@ -569,7 +625,16 @@ pub async fn correct_detention(
     actor: &Actor,
     at: DateTime<Utc>,
 ) -> Result<i64, DbError> {
-    let new_id = insert_detention(tx, old.person_id, f, Some(old.lineage_id.unwrap_or(old.id)), source, actor, at).await?;
+    let new_id = insert_detention(
+        tx,
+        old.person_id,
+        f,
+        Some(old.lineage_id.unwrap_or(old.id)),
+        source,
+        actor,
+        at,
+    )
+    .await?;
     let done = on_tx!(tx, c => sqlx::query(
         "UPDATE detentions SET superseded_at = $1, superseded_by = $2, correction_reason = $3 WHERE id = $4 AND superseded_at IS NULL")
         .bind(at).bind(new_id).bind(reason).bind(old.id).execute(c).await.map(|r| r.rows_affected()))?;
@@ -585,28 +650,39 @@ pub async fn current_detentions(db: &Db, person_id: i64) -> Result<Vec<Detention
         .bind(person_id).fetch_all(p).await)?)
 }
 
-pub async fn current_detentions_tx(tx: &mut Tx, person_id: i64) -> Result<Vec<DetentionRow>, DbError> {
+pub async fn current_detentions_tx(
+    tx: &mut Tx,
+    person_id: i64,
+) -> Result<Vec<DetentionRow>, DbError> {
     Ok(on_tx!(tx, c => sqlx::query_as(
         "SELECT * FROM detentions WHERE person_id = $1 AND superseded_at IS NULL ORDER BY detention_start, id")
         .bind(person_id).fetch_all(c).await)?)
 }
 
 pub async fn detention_versions(db: &Db, person_id: i64) -> Result<Vec<DetentionRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions WHERE person_id = $1 ORDER BY lineage_id, id")
-        .bind(person_id).fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions WHERE person_id = $1 ORDER BY lineage_id, id")
+        .bind(person_id).fetch_all(p).await)?,
+    )
 }
 
 pub async fn get_detention(db: &Db, id: i64) -> Result<Option<DetentionRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions WHERE id = $1").bind(id).fetch_optional(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions WHERE id = $1").bind(id).fetch_optional(p).await)?,
+    )
 }
 
 /// Every detention version, for exports and recomputation in bulk.
 pub async fn all_detentions(db: &Db) -> Result<Vec<DetentionRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions ORDER BY person_id, detention_start, id").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions ORDER BY person_id, detention_start, id").fetch_all(p).await)?,
+    )
 }
 
 pub async fn all_current_detentions_tx(tx: &mut Tx) -> Result<Vec<DetentionRow>, DbError> {
-    Ok(on_tx!(tx, c => sqlx::query_as("SELECT * FROM detentions WHERE superseded_at IS NULL ORDER BY person_id, detention_start, id").fetch_all(c).await)?)
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM detentions WHERE superseded_at IS NULL ORDER BY person_id, detention_start, id").fetch_all(c).await)?,
+    )
 }
 
 // ---------------------------------------------------------------- other dated facts
@@ -627,25 +703,39 @@ pub async fn insert_person_event(
         .fetch_one(c).await)?)
 }
 
-pub async fn current_person_events(db: &Db, person_id: i64) -> Result<Vec<PersonEventRow>, DbError> {
+pub async fn current_person_events(
+    db: &Db,
+    person_id: i64,
+) -> Result<Vec<PersonEventRow>, DbError> {
     Ok(on_pool!(db, p => sqlx::query_as(
         "SELECT * FROM person_events WHERE person_id = $1 AND superseded_at IS NULL ORDER BY occurred_on, id")
         .bind(person_id).fetch_all(p).await)?)
 }
 
-pub async fn current_person_events_tx(tx: &mut Tx, person_id: i64) -> Result<Vec<PersonEventRow>, DbError> {
+pub async fn current_person_events_tx(
+    tx: &mut Tx,
+    person_id: i64,
+) -> Result<Vec<PersonEventRow>, DbError> {
     Ok(on_tx!(tx, c => sqlx::query_as(
         "SELECT * FROM person_events WHERE person_id = $1 AND superseded_at IS NULL ORDER BY occurred_on, id")
         .bind(person_id).fetch_all(c).await)?)
 }
 
 pub async fn all_person_events(db: &Db) -> Result<Vec<PersonEventRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM person_events ORDER BY person_id, occurred_on, id").fetch_all(p).await)?)
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM person_events ORDER BY person_id, occurred_on, id").fetch_all(p).await)?,
+    )
 }
 
 // ---------------------------------------------------------------- access grants
 
-pub async fn insert_access_grant(tx: &mut Tx, user_id: i64, person_id: i64, reason: &str, expires_at: DateTime<Utc>) -> Result<(), DbError> {
+pub async fn insert_access_grant(
+    tx: &mut Tx,
+    user_id: i64,
+    person_id: i64,
+    reason: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbError> {
     on_tx!(tx, c => sqlx::query("INSERT INTO access_grants (user_id, person_id, reason, granted_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(user_id).bind(person_id).bind(reason).bind(now()).bind(expires_at).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -659,7 +749,15 @@ pub async fn has_access_grant(db: &Db, user_id: i64, person_id: i64) -> Result<b
 
 // ---------------------------------------------------------------- imports
 
-pub async fn record_import(tx: &mut Tx, kind: &str, file_name: &str, sha256: &str, rows: i64, changes: i64, actor: &Actor) -> Result<(), DbError> {
+pub async fn record_import(
+    tx: &mut Tx,
+    kind: &str,
+    file_name: &str,
+    sha256: &str,
+    rows: i64,
+    changes: i64,
+    actor: &Actor,
+) -> Result<(), DbError> {
     on_tx!(tx, c => sqlx::query("INSERT INTO imports (kind, file_name, sha256, rows, changes, at, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(kind).bind(file_name).bind(sha256).bind(rows).bind(changes).bind(now()).bind(&actor.username).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())

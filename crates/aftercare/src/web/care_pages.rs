@@ -22,8 +22,8 @@ use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
 use crate::care::{self, CaseState, DueRow, LeadFields, NeedFields, PlanChange, ReviewFields};
 use crate::db::care as care_db;
 use crate::db::{Db, DbError};
-use crate::register::FieldErrors;
 use crate::on_pool;
+use crate::register::FieldErrors;
 
 /// The person page's "Care and support" section.
 pub struct CareSummary {
@@ -39,46 +39,107 @@ pub struct CareSummary {
     pub csrf_token: String,
 }
 
-pub async fn care_summary(state: &AppState, s: &Session, person_id: i64, derivation: &aftercare_core::rules::Derivation, transforming_care: bool) -> Result<CareSummary, AppError> {
+pub async fn care_summary(
+    state: &AppState,
+    s: &Session,
+    person_id: i64,
+    derivation: &aftercare_core::rules::Derivation,
+    transforming_care: bool,
+) -> Result<CareSummary, AppError> {
     let db = &state.db;
     let today = state.today();
-    let lead = care_db::lead_professional_history(db, person_id).await?.into_iter().find(|l| l.superseded_at.is_none());
+    let lead = care_db::lead_professional_history(db, person_id)
+        .await?
+        .into_iter()
+        .find(|l| l.superseded_at.is_none());
     let assessment = care_db::current_assessment(db, person_id).await?;
     let plan = care_db::current_plan(db, person_id).await?;
     let reviews = care_db::reviews_for(db, person_id).await?;
-    let open = derivation.entitlements.iter().find(|e| e.start <= today && e.end.is_none_or(|end| end > today));
+    let open = derivation
+        .entitlements
+        .iter()
+        .find(|e| e.start <= today && e.end.is_none_or(|end| end > today));
     let (next_review, next_review_class) = match open {
         None => ("No review is due: no period of after-care is open.".to_string(), "grey"),
         Some(e) => {
             let partnerships = care_db::partnerships(db).await?;
             let policy = care::policy_for(&partnerships, e);
             let held: Vec<NaiveDate> = reviews.iter().map(|r| r.held_on).collect();
-            let due = aftercare_core::reviews::next_review(&policy, e.start, e.start, &held, transforming_care);
+            let due = aftercare_core::reviews::next_review(
+                &policy,
+                e.start,
+                e.start,
+                &held,
+                transforming_care,
+            );
             let overdue = aftercare_core::reviews::overdue_days(due.due, today);
             (
-                format!("{} review due {}{} ({} policy). {}", due.milestone.name(), long_date(due.due), if overdue > 0 { format!(", {overdue} days overdue") } else { String::new() }, policy.name, due.explanation),
+                format!(
+                    "{} review due {}{} ({} policy). {}",
+                    due.milestone.name(),
+                    long_date(due.due),
+                    if overdue > 0 { format!(", {overdue} days overdue") } else { String::new() },
+                    policy.name,
+                    due.explanation
+                ),
                 if overdue > 0 { "red" } else { "green" },
             )
         }
     };
     Ok(CareSummary {
-        lead: lead.map(|l| format!("{}{} (from {})", l.name, l.team.map(|t| format!(", {t}")).unwrap_or_default(), long_date(l.from_date))).unwrap_or_else(|| "None named".into()),
-        assessment: match assessment.as_ref().and_then(|a| serde_json::from_str::<Assessment>(&a.body).ok()) {
+        lead: lead
+            .map(|l| {
+                format!(
+                    "{}{} (from {})",
+                    l.name,
+                    l.team.map(|t| format!(", {t}")).unwrap_or_default(),
+                    long_date(l.from_date)
+                )
+            })
+            .unwrap_or_else(|| "None named".into()),
+        assessment: match assessment
+            .as_ref()
+            .and_then(|a| serde_json::from_str::<Assessment>(&a.body).ok())
+        {
             None => "Not yet recorded".into(),
             Some(a) => {
                 let problems = a.problems();
-                format!("{}: {}", long_date(a.assessed_on), if problems.is_empty() { "complete".to_string() } else { format!("{} problems, e.g. {}", problems.len(), problems[0]) })
+                format!(
+                    "{}: {}",
+                    long_date(a.assessed_on),
+                    if problems.is_empty() {
+                        "complete".to_string()
+                    } else {
+                        format!("{} problems, e.g. {}", problems.len(), problems[0])
+                    }
+                )
             }
         },
         plan: match plan.as_ref().and_then(|p| care::plan_of(p).ok().map(|c| (p.version, c))) {
             None => "No plan yet".into(),
-            Some((v, c)) => format!("Version {v}: {} needs, {} free under s117 ({} a week)", c.needs.len(), c.free_on(today).count(), c.weekly_s117_cost(today)),
+            Some((v, c)) => format!(
+                "Version {v}: {} needs, {} free under s117 ({} a week)",
+                c.needs.len(),
+                c.free_on(today).count(),
+                c.weekly_s117_cost(today)
+            ),
         },
         next_review,
         next_review_class,
         reviews: reviews
             .iter()
-            .map(|r| (long_date(r.held_on), match r.still_needed.as_deref() { Some("yes") => "still needs after-care", Some("no") => "no longer needs after-care", _ => "not recorded" }.to_string(), r.outcome.clone().unwrap_or_default()))
+            .map(|r| {
+                (
+                    long_date(r.held_on),
+                    match r.still_needed.as_deref() {
+                        Some("yes") => "still needs after-care",
+                        Some("no") => "no longer needs after-care",
+                        _ => "not recorded",
+                    }
+                    .to_string(),
+                    r.outcome.clone().unwrap_or_default(),
+                )
+            })
             .collect(),
         can_plan: care::can_plan(&s.user),
         can_name_lead: care::can_name_lead(&s.user),
@@ -89,7 +150,14 @@ pub async fn care_summary(state: &AppState, s: &Session, person_id: i64, derivat
 
 // ---------------------------------------------------------------- lead professional and reviews (simple forms)
 
-fn lead_form(id: i64, name: String, nav: Nav, csrf: String, f: &LeadFields, errors: FieldErrors) -> SimpleForm {
+fn lead_form(
+    id: i64,
+    name: String,
+    nav: Nav,
+    csrf: String,
+    f: &LeadFields,
+    errors: FieldErrors,
+) -> SimpleForm {
     SimpleForm {
         nav: Some(nav),
         person_id: id,
@@ -102,7 +170,13 @@ fn lead_form(id: i64, name: String, nav: Nav, csrf: String, f: &LeadFields, erro
         submit: "Save",
         fields: vec![
             field("name", "Name", "", &f.name, &errors),
-            field("team", "Team", "For example Canterbury community mental health team", &f.team, &errors),
+            field(
+                "team",
+                "Team",
+                "For example Canterbury community mental health team",
+                &f.team,
+                &errors,
+            ),
             field("org", "Organisation code", "Blank for your own organisation", &f.org, &errors),
             field("from", "From", "For example 2024-06-03; today if left blank", &f.from, &errors),
         ],
@@ -111,21 +185,51 @@ fn lead_form(id: i64, name: String, nav: Nav, csrf: String, f: &LeadFields, erro
     }
 }
 
-pub async fn lead_new(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
+pub async fn lead_new(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, AppError> {
     let name = person_name(&state, &s, id).await?;
-    Ok(lead_form(id, name, nav_for(&state, &s).await, s.csrf_token.clone(), &LeadFields::default(), Vec::new()))
+    Ok(lead_form(
+        id,
+        name,
+        nav_for(&state, &s).await,
+        s.csrf_token.clone(),
+        &LeadFields::default(),
+        Vec::new(),
+    ))
 }
 
-pub async fn lead_create(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, f): CsrfForm<LeadFields>) -> Result<Response, AppError> {
+pub async fn lead_create(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, f): CsrfForm<LeadFields>,
+) -> Result<Response, AppError> {
     let name = person_name(&state, &s, id).await?;
     match care::name_lead_professional(&state.db, &s.user, id, &f, state.today()).await? {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#care")).into_response()),
-        Err(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, lead_form(id, name, nav_for(&state, &s).await, s.csrf_token.clone(), &f, errors)).into_response()),
+        Err(errors) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            lead_form(id, name, nav_for(&state, &s).await, s.csrf_token.clone(), &f, errors),
+        )
+            .into_response()),
     }
 }
 
-fn review_form(id: i64, name: String, nav: Nav, csrf: String, f: &ReviewFields, errors: FieldErrors) -> SimpleForm {
-    let yes_no = vec![(String::new(), "Choose…".into()), ("yes".into(), "Yes, after-care is still needed".into()), ("no".into(), "No, after-care is no longer needed".into())];
+fn review_form(
+    id: i64,
+    name: String,
+    nav: Nav,
+    csrf: String,
+    f: &ReviewFields,
+    errors: FieldErrors,
+) -> SimpleForm {
+    let yes_no = vec![
+        (String::new(), "Choose…".into()),
+        ("yes".into(), "Yes, after-care is still needed".into()),
+        ("no".into(), "No, after-care is no longer needed".into()),
+    ];
     SimpleForm {
         nav: Some(nav),
         person_id: id,
@@ -138,27 +242,88 @@ fn review_form(id: i64, name: String, nav: Nav, csrf: String, f: &ReviewFields, 
         submit: "Record the review",
         fields: vec![
             field("held_on", "Date of the review", "For example 2024-06-03", &f.held_on, &errors),
-            FieldSpec { multiline: true, ..field("attendees", "Who attended", "The person, carer or nearest relative (with consent), advocate, professionals", &f.attendees, &errors) },
-            FieldSpec { multiline: true, ..field("person_views", "The person's views", "In their words where possible", &f.person_views, &errors) },
-            select(field("still_needed", "Does the person still need after-care?", "", &f.still_needed, &errors), yes_no),
-            FieldSpec { multiline: true, ..field("plan_changes", "Changes to the plan", "What will change, and who will change it", &f.plan_changes, &errors) },
-            field("outcome", "Outcome in a few words", "For example: plan continued", &f.outcome, &errors),
+            FieldSpec {
+                multiline: true,
+                ..field(
+                    "attendees",
+                    "Who attended",
+                    "The person, carer or nearest relative (with consent), advocate, professionals",
+                    &f.attendees,
+                    &errors,
+                )
+            },
+            FieldSpec {
+                multiline: true,
+                ..field(
+                    "person_views",
+                    "The person's views",
+                    "In their words where possible",
+                    &f.person_views,
+                    &errors,
+                )
+            },
+            select(
+                field(
+                    "still_needed",
+                    "Does the person still need after-care?",
+                    "",
+                    &f.still_needed,
+                    &errors,
+                ),
+                yes_no,
+            ),
+            FieldSpec {
+                multiline: true,
+                ..field(
+                    "plan_changes",
+                    "Changes to the plan",
+                    "What will change, and who will change it",
+                    &f.plan_changes,
+                    &errors,
+                )
+            },
+            field(
+                "outcome",
+                "Outcome in a few words",
+                "For example: plan continued",
+                &f.outcome,
+                &errors,
+            ),
         ],
         errors,
         result: None,
     }
 }
 
-pub async fn review_new(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
+pub async fn review_new(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, AppError> {
     let name = person_name(&state, &s, id).await?;
-    Ok(review_form(id, name, nav_for(&state, &s).await, s.csrf_token.clone(), &ReviewFields::default(), Vec::new()))
+    Ok(review_form(
+        id,
+        name,
+        nav_for(&state, &s).await,
+        s.csrf_token.clone(),
+        &ReviewFields::default(),
+        Vec::new(),
+    ))
 }
 
-pub async fn review_create(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, f): CsrfForm<ReviewFields>) -> Result<Response, AppError> {
+pub async fn review_create(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, f): CsrfForm<ReviewFields>,
+) -> Result<Response, AppError> {
     let name = person_name(&state, &s, id).await?;
     match care::record_review(&state.db, &s.user, id, &f, state.today()).await? {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#care")).into_response()),
-        Err(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, review_form(id, name, nav_for(&state, &s).await, s.csrf_token.clone(), &f, errors)).into_response()),
+        Err(errors) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            review_form(id, name, nav_for(&state, &s).await, s.csrf_token.clone(), &f, errors),
+        )
+            .into_response()),
     }
 }
 
@@ -188,7 +353,15 @@ struct AssessmentPage {
     professionals: String,
 }
 
-fn assessment_page_for(state_nav: Nav, s: &Session, id: i64, name: String, a: Option<Assessment>, form: Option<&care::AssessmentForm>, errors: FieldErrors) -> AssessmentPage {
+fn assessment_page_for(
+    state_nav: Nav,
+    s: &Session,
+    id: i64,
+    name: String,
+    a: Option<Assessment>,
+    form: Option<&care::AssessmentForm>,
+    errors: FieldErrors,
+) -> AssessmentPage {
     let value = |k: &str| form.and_then(|f| f.get(k).cloned());
     let aspects = Aspect::ALL
         .iter()
@@ -204,11 +377,20 @@ fn assessment_page_for(state_nav: Nav, s: &Session, id: i64, name: String, a: Op
                     _ => "not_yet_assessed",
                 },
             };
-            AspectRow { key: asp.as_str(), label: asp.label(), status, notes: value(&format!("notes_{}", asp.as_str())).or_else(|| stored.map(|x| x.notes.clone())).unwrap_or_default() }
+            AspectRow {
+                key: asp.as_str(),
+                label: asp.label(),
+                status,
+                notes: value(&format!("notes_{}", asp.as_str()))
+                    .or_else(|| stored.map(|x| x.notes.clone()))
+                    .unwrap_or_default(),
+            }
         })
         .collect();
     let p = a.as_ref().map(|a| a.participants.clone()).unwrap_or_default();
-    let checked = |k: &str, stored: bool| form.map(|f| f.get(k).is_some_and(|v| v == "yes")).unwrap_or(stored);
+    let checked = |k: &str, stored: bool| {
+        form.map(|f| f.get(k).is_some_and(|v| v == "yes")).unwrap_or(stored)
+    };
     AssessmentPage {
         nav: Some(state_nav),
         person_id: id,
@@ -216,39 +398,83 @@ fn assessment_page_for(state_nav: Nav, s: &Session, id: i64, name: String, a: Op
         csrf_token: s.csrf_token.clone(),
         can_edit: care::can_plan(&s.user),
         current: match &a {
-            Some(a) => format!("The current assessment is dated {}. Saving records a new version; earlier ones are kept.", long_date(a.assessed_on)),
-            None => "No assessment is recorded yet. Planning starts on admission, not at discharge.".into(),
+            Some(a) => format!(
+                "The current assessment is dated {}. Saving records a new version; earlier ones are kept.",
+                long_date(a.assessed_on)
+            ),
+            None => {
+                "No assessment is recorded yet. Planning starts on admission, not at discharge."
+                    .into()
+            }
         },
         problems: a.as_ref().map(|a| a.problems()).unwrap_or_default(),
         errors,
-        assessed_on: value("assessed_on").or_else(|| a.as_ref().map(|a| a.assessed_on.to_string())).unwrap_or_default(),
+        assessed_on: value("assessed_on")
+            .or_else(|| a.as_ref().map(|a| a.assessed_on.to_string()))
+            .unwrap_or_default(),
         aspects,
         participants: vec![
             ("person", "The person took part", checked("person", p.person)),
-            ("carer_with_consent", "Carer or nearest relative took part, with the person's consent", checked("carer_with_consent", p.carer_with_consent)),
-            ("imha_offered", "An independent mental health advocate (IMHA) was offered", checked("imha_offered", p.imha_offered)),
-            ("lacks_capacity", "The person lacks capacity to decide about an advocate", checked("lacks_capacity", p.lacks_capacity)),
-            ("imha_referred", "The person was referred to an IMHA", checked("imha_referred", p.imha_referred)),
-            ("imca_required", "An independent mental capacity advocate (IMCA) is required", checked("imca_required", p.imca_required)),
+            (
+                "carer_with_consent",
+                "Carer or nearest relative took part, with the person's consent",
+                checked("carer_with_consent", p.carer_with_consent),
+            ),
+            (
+                "imha_offered",
+                "An independent mental health advocate (IMHA) was offered",
+                checked("imha_offered", p.imha_offered),
+            ),
+            (
+                "lacks_capacity",
+                "The person lacks capacity to decide about an advocate",
+                checked("lacks_capacity", p.lacks_capacity),
+            ),
+            (
+                "imha_referred",
+                "The person was referred to an IMHA",
+                checked("imha_referred", p.imha_referred),
+            ),
+            (
+                "imca_required",
+                "An independent mental capacity advocate (IMCA) is required",
+                checked("imca_required", p.imca_required),
+            ),
             ("imca_involved", "An IMCA was involved", checked("imca_involved", p.imca_involved)),
         ],
         professionals: value("professionals").unwrap_or(p.professionals),
     }
 }
 
-pub async fn assessment_page(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
+pub async fn assessment_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, AppError> {
     let name = person_name(&state, &s, id).await?;
-    let a = care_db::current_assessment(&state.db, id).await?.and_then(|r| serde_json::from_str(&r.body).ok());
+    let a = care_db::current_assessment(&state.db, id)
+        .await?
+        .and_then(|r| serde_json::from_str(&r.body).ok());
     Ok(assessment_page_for(nav_for(&state, &s).await, &s, id, name, a, None, Vec::new()))
 }
 
-pub async fn assessment_save(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, f): CsrfForm<care::AssessmentForm>) -> Result<Response, AppError> {
+pub async fn assessment_save(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, f): CsrfForm<care::AssessmentForm>,
+) -> Result<Response, AppError> {
     let name = person_name(&state, &s, id).await?;
     match care::save_assessment(&state.db, &s.user, id, &f, state.today()).await? {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}/assessment")).into_response()),
         Err(errors) => {
-            let a = care_db::current_assessment(&state.db, id).await?.and_then(|r| serde_json::from_str(&r.body).ok());
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, assessment_page_for(nav_for(&state, &s).await, &s, id, name, a, Some(&f), errors)).into_response())
+            let a = care_db::current_assessment(&state.db, id)
+                .await?
+                .and_then(|r| serde_json::from_str(&r.body).ok());
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                assessment_page_for(nav_for(&state, &s).await, &s, id, name, a, Some(&f), errors),
+            )
+                .into_response())
         }
     }
 }
@@ -290,33 +516,113 @@ struct PlanPage {
 
 fn need_fields(f: &NeedFields, errors: &FieldErrors) -> Vec<FieldSpec> {
     let choose = || (String::new(), "Choose…".to_string());
-    let aspects = std::iter::once(choose()).chain(Aspect::ALL.iter().map(|a| (a.as_str().to_string(), a.label().to_string()))).collect();
-    let funders = std::iter::once(choose()).chain(Funder::ALL.iter().map(|x| (x.as_str().to_string(), x.label().to_string()))).collect();
-    let accommodation = std::iter::once((String::new(), "Not an accommodation need".to_string())).chain(AccommodationType::ALL.iter().map(|x| (x.as_str().to_string(), x.label().to_string()))).collect();
-    let s117 = vec![(String::new(), "Choose…".into()), ("yes".into(), "Yes: an s117 need (free)".into()), ("no".into(), "No: not an s117 need (may be charged or referred on)".into())];
+    let aspects = std::iter::once(choose())
+        .chain(Aspect::ALL.iter().map(|a| (a.as_str().to_string(), a.label().to_string())))
+        .collect();
+    let funders = std::iter::once(choose())
+        .chain(Funder::ALL.iter().map(|x| (x.as_str().to_string(), x.label().to_string())))
+        .collect();
+    let accommodation = std::iter::once((String::new(), "Not an accommodation need".to_string()))
+        .chain(
+            AccommodationType::ALL.iter().map(|x| (x.as_str().to_string(), x.label().to_string())),
+        )
+        .collect();
+    let s117 = vec![
+        (String::new(), "Choose…".into()),
+        ("yes".into(), "Yes: an s117 need (free)".into()),
+        ("no".into(), "No: not an s117 need (may be charged or referred on)".into()),
+    ];
     vec![
         select(field("aspect", "Aspect of need", "", &f.aspect, errors), aspects),
-        FieldSpec { multiline: true, ..field("description", "The need", "", &f.description, errors) },
-        select(field("s117", "Is it an s117 need?", "Two-stage test (MHA s117(6)): it arises from or relates to the mental disorder, and the service reduces the risk of deterioration and readmission", &f.s117, errors), s117),
-        FieldSpec { multiline: true, ..field("s117_reason", "Reason for that answer", "", &f.s117_reason, errors) },
-        FieldSpec { multiline: true, ..field("interventions", "Services and interventions", "", &f.interventions, errors) },
+        FieldSpec {
+            multiline: true,
+            ..field("description", "The need", "", &f.description, errors)
+        },
+        select(
+            field(
+                "s117",
+                "Is it an s117 need?",
+                "Two-stage test (MHA s117(6)): it arises from or relates to the mental disorder, and the service reduces the risk of deterioration and readmission",
+                &f.s117,
+                errors,
+            ),
+            s117,
+        ),
+        FieldSpec {
+            multiline: true,
+            ..field("s117_reason", "Reason for that answer", "", &f.s117_reason, errors)
+        },
+        FieldSpec {
+            multiline: true,
+            ..field("interventions", "Services and interventions", "", &f.interventions, errors)
+        },
         field("provider", "Provider", "", &f.provider, errors),
-        field("weekly_cost", "Weekly cost in pounds", "For example 1499.99", &f.weekly_cost, errors),
+        field(
+            "weekly_cost",
+            "Weekly cost in pounds",
+            "For example 1499.99",
+            &f.weekly_cost,
+            errors,
+        ),
         field("start", "Start date", "For example 2024-06-03", &f.start, errors),
         field("end", "End date (if known)", "", &f.end, errors),
         select(field("funder", "Funder", "", &f.funder, errors), funders),
-        select(field("accommodation_type", "Accommodation type", "Only specialised accommodation needed because of the mental disorder can be an s117 service; ordinary housing never is", &f.accommodation_type, errors), accommodation),
-        field("preference", "The person's preference of place", "The person may choose between providers of the same type", &f.preference, errors),
-        field("interim_from", "Interim placement without agreement, from", "Flagged if it lasts more than 12 weeks", &f.interim_from, errors),
-        field("top_up_payer", "Top-up paid by", "The person or a third party, for a dearer preferred place", &f.top_up_payer, errors),
+        select(
+            field(
+                "accommodation_type",
+                "Accommodation type",
+                "Only specialised accommodation needed because of the mental disorder can be an s117 service; ordinary housing never is",
+                &f.accommodation_type,
+                errors,
+            ),
+            accommodation,
+        ),
+        field(
+            "preference",
+            "The person's preference of place",
+            "The person may choose between providers of the same type",
+            &f.preference,
+            errors,
+        ),
+        field(
+            "interim_from",
+            "Interim placement without agreement, from",
+            "Flagged if it lasts more than 12 weeks",
+            &f.interim_from,
+            errors,
+        ),
+        field(
+            "top_up_payer",
+            "Top-up paid by",
+            "The person or a third party, for a dearer preferred place",
+            &f.top_up_payer,
+            errors,
+        ),
         field("top_up_weekly", "Top-up a week, in pounds", "", &f.top_up_weekly, errors),
-        field("top_up_agreement_date", "Date of the written top-up agreement", "", &f.top_up_agreement_date, errors),
+        field(
+            "top_up_agreement_date",
+            "Date of the written top-up agreement",
+            "",
+            &f.top_up_agreement_date,
+            errors,
+        ),
     ]
 }
 
-async fn plan_page_for(state: &AppState, s: &Session, id: i64, form: &NeedFields, errors: FieldErrors) -> Result<PlanPage, AppError> {
+async fn plan_page_for(
+    state: &AppState,
+    s: &Session,
+    id: i64,
+    form: &NeedFields,
+    errors: FieldErrors,
+) -> Result<PlanPage, AppError> {
     // Errors that belong to no field of the "add a need" form point at the plan itself.
-    let errors: FieldErrors = errors.into_iter().map(|(f, r)| (if matches!(f.as_str(), "plan_version" | "need") { "free".to_string() } else { f }, r)).collect();
+    let errors: FieldErrors = errors
+        .into_iter()
+        .map(|(f, r)| {
+            (if matches!(f.as_str(), "plan_version" | "need") { "free".to_string() } else { f }, r)
+        })
+        .collect();
     let name = person_name(state, s, id).await?;
     let today = state.today();
     let current = care_db::current_plan(&state.db, id).await?;
@@ -334,7 +640,11 @@ async fn plan_page_for(state: &AppState, s: &Session, id: i64, form: &NeedFields
         provider: n.provider.clone(),
         weekly_cost: n.weekly_cost.to_string(),
         funder: n.funder.label(),
-        dates: format!("{}{}", long_date(n.start), n.end.map(|e| format!(" to {}", long_date(e))).unwrap_or_else(|| " onwards".into())),
+        dates: format!(
+            "{}{}",
+            long_date(n.start),
+            n.end.map(|e| format!(" to {}", long_date(e))).unwrap_or_else(|| " onwards".into())
+        ),
         accommodation: n
             .accommodation
             .as_ref()
@@ -347,7 +657,14 @@ async fn plan_page_for(state: &AppState, s: &Session, id: i64, form: &NeedFields
                     parts.push(format!("interim placement from {}", long_date(from)));
                 }
                 if let Some(t) = &a.top_up {
-                    parts.push(format!("top-up {} a week paid by {}{}", t.weekly_amount, t.payer, t.agreement_date.map(|d| format!(" (agreed in writing {})", long_date(d))).unwrap_or_default()));
+                    parts.push(format!(
+                        "top-up {} a week paid by {}{}",
+                        t.weekly_amount,
+                        t.payer,
+                        t.agreement_date
+                            .map(|d| format!(" (agreed in writing {})", long_date(d)))
+                            .unwrap_or_default()
+                    ));
                 }
                 parts.join("; ")
             })
@@ -371,34 +688,84 @@ async fn plan_page_for(state: &AppState, s: &Session, id: i64, form: &NeedFields
         can_edit: care::can_plan(&s.user),
         version,
         version_text: match &current {
-            Some(r) => format!("Version {}, recorded {} by {}.", r.version, r.recorded_at.format("%-d %B %Y"), r.recorded_by),
+            Some(r) => format!(
+                "Version {}, recorded {} by {}.",
+                r.version,
+                r.recorded_at.format("%-d %B %Y"),
+                r.recorded_by
+            ),
             None => "No plan has been written yet. Planning starts on admission.".into(),
         },
         warnings,
-        free: plan.needs.iter().enumerate().filter(|(_, n)| n.s117).map(|(i, n)| view(i, n)).collect(),
-        chargeable: plan.needs.iter().enumerate().filter(|(_, n)| !n.s117).map(|(i, n)| view(i, n)).collect(),
+        free: plan
+            .needs
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.s117)
+            .map(|(i, n)| view(i, n))
+            .collect(),
+        chargeable: plan
+            .needs
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.s117)
+            .map(|(i, n)| view(i, n))
+            .collect(),
         free_total: plan.weekly_s117_cost(today).to_string(),
         fields: need_fields(form, &errors),
         errors,
-        versions: versions.iter().map(|v| format!("Version {}: {} by {}{}", v.version, v.recorded_at.format("%-d %B %Y %H:%M"), v.recorded_by, v.change_reason.as_ref().map(|r| format!(" – {r}")).unwrap_or_default())).collect(),
+        versions: versions
+            .iter()
+            .map(|v| {
+                format!(
+                    "Version {}: {} by {}{}",
+                    v.version,
+                    v.recorded_at.format("%-d %B %Y %H:%M"),
+                    v.recorded_by,
+                    v.change_reason.as_ref().map(|r| format!(" – {r}")).unwrap_or_default()
+                )
+            })
+            .collect(),
     })
 }
 
-pub async fn plan_page(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
+pub async fn plan_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, AppError> {
     plan_page_for(&state, &s, id, &NeedFields::default(), Vec::new()).await
 }
 
-pub async fn plan_add_need(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, f): CsrfForm<NeedFields>) -> Result<Response, AppError> {
+pub async fn plan_add_need(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, f): CsrfForm<NeedFields>,
+) -> Result<Response, AppError> {
     person_name(&state, &s, id).await?;
     let expected: i64 = f.plan_version.trim().parse().unwrap_or(0);
     let outcome = match care::parse_need(&f) {
         Err(errors) => Err(errors),
-        Ok(need) => care::change_plan(&state.db, &s.user, id, expected, PlanChange::AddNeed(need), Some("need added")).await?,
+        Ok(need) => {
+            care::change_plan(
+                &state.db,
+                &s.user,
+                id,
+                expected,
+                PlanChange::AddNeed(need),
+                Some("need added"),
+            )
+            .await?
+        }
     };
     match outcome {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}/plan")).into_response()),
         Err(errors) => {
-            let status = if errors.iter().any(|(f, _)| f == "plan_version") { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+            let status = if errors.iter().any(|(f, _)| f == "plan_version") {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
             Ok((status, plan_page_for(&state, &s, id, &f, errors).await?).into_response())
         }
     }
@@ -414,19 +781,38 @@ pub struct EndNeedForm {
     on: String,
 }
 
-pub async fn plan_end_need(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, f): CsrfForm<EndNeedForm>) -> Result<Response, AppError> {
+pub async fn plan_end_need(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, f): CsrfForm<EndNeedForm>,
+) -> Result<Response, AppError> {
     person_name(&state, &s, id).await?;
     let expected: i64 = f.plan_version.trim().parse().unwrap_or(0);
     let outcome = match (f.index.trim().parse::<usize>(), aftercare_core::parse_date(&f.on)) {
-        (Ok(index), Ok(on)) => care::change_plan(&state.db, &s.user, id, expected, PlanChange::EndNeed { index, on }, Some("need ended")).await?,
+        (Ok(index), Ok(on)) => {
+            care::change_plan(
+                &state.db,
+                &s.user,
+                id,
+                expected,
+                PlanChange::EndNeed { index, on },
+                Some("need ended"),
+            )
+            .await?
+        }
         (_, Err(e)) => Err(vec![("free".to_string(), format!("end date: {e}"))]),
         (Err(_), _) => Err(vec![("need".to_string(), "no such need".to_string())]),
     };
     match outcome {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}/plan")).into_response()),
         Err(errors) => {
-            let status = if errors.iter().any(|(f, _)| f == "plan_version") { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
-            Ok((status, plan_page_for(&state, &s, id, &NeedFields::default(), errors).await?).into_response())
+            let status = if errors.iter().any(|(f, _)| f == "plan_version") {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            Ok((status, plan_page_for(&state, &s, id, &NeedFields::default(), errors).await?)
+                .into_response())
         }
     }
 }
@@ -436,7 +822,11 @@ pub async fn plan_end_need(State(state): State<AppState>, Path(id): Path<i64>, C
 /// The people the user's organisation has a part in.
 async fn scoped_cases(state: &AppState, s: &Session) -> Result<Vec<CaseState>, AppError> {
     let ids = person_ids_for_org(&state.db, &s.user.org_code).await?;
-    Ok(care::all_cases(&state.db, state.today()).await?.into_iter().filter(|c| ids.contains(&c.person.id)).collect())
+    Ok(care::all_cases(&state.db, state.today())
+        .await?
+        .into_iter()
+        .filter(|c| ids.contains(&c.person.id))
+        .collect())
 }
 
 async fn person_ids_for_org(db: &Db, org: &str) -> Result<HashSet<i64>, DbError> {
@@ -445,7 +835,12 @@ async fn person_ids_for_org(db: &Db, org: &str) -> Result<HashSet<i64>, DbError>
 }
 
 async fn org_name(state: &AppState, s: &Session) -> String {
-    crate::db::store::get_org(&state.db, &s.user.org_code).await.ok().flatten().map(|o| o.name).unwrap_or_else(|| s.user.org_code.clone())
+    crate::db::store::get_org(&state.db, &s.user.org_code)
+        .await
+        .ok()
+        .flatten()
+        .map(|o| o.name)
+        .unwrap_or_else(|| s.user.org_code.clone())
 }
 
 pub struct DueView {
@@ -491,12 +886,23 @@ pub struct GroupQuery {
 }
 
 /// Reviews overdue or due within 30 days.
-fn due_soon(state: &AppState, cases: &[CaseState], partnerships: &[care_db::PartnershipRow]) -> Vec<DueRow> {
+fn due_soon(
+    state: &AppState,
+    cases: &[CaseState],
+    partnerships: &[care_db::PartnershipRow],
+) -> Vec<DueRow> {
     let today = state.today();
-    care::reviews_due(cases, partnerships, today, None).into_iter().filter(|r| (r.due - today).num_days() <= 30).collect()
+    care::reviews_due(cases, partnerships, today, None)
+        .into_iter()
+        .filter(|r| (r.due - today).num_days() <= 30)
+        .collect()
 }
 
-pub async fn worklists(State(state): State<AppState>, CurrentUser(s): CurrentUser, Query(q): Query<GroupQuery>) -> Result<impl IntoResponse, AppError> {
+pub async fn worklists(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Query(q): Query<GroupQuery>,
+) -> Result<impl IntoResponse, AppError> {
     let today = state.today();
     let cases = scoped_cases(&state, &s).await?;
     let partnerships = care_db::partnerships(&state.db).await?;
@@ -509,9 +915,21 @@ pub async fn worklists(State(state): State<AppState>, CurrentUser(s): CurrentUse
     for r in &due {
         let key = match group.as_str() {
             "organisation" => format!("Council {} / NHS commissioner {}", r.council, r.nhs),
-            "lead" => if r.lead_professional.is_empty() { "No lead professional".into() } else { r.lead_professional.clone() },
+            "lead" => {
+                if r.lead_professional.is_empty() {
+                    "No lead professional".into()
+                } else {
+                    r.lead_professional.clone()
+                }
+            }
             "none" => "Everyone".into(),
-            _ => if r.team.is_empty() { "No team".into() } else { r.team.clone() },
+            _ => {
+                if r.team.is_empty() {
+                    "No team".into()
+                } else {
+                    r.team.clone()
+                }
+            }
         };
         groups.entry(key).or_default().push(DueView {
             person_id: r.person_id,
@@ -519,7 +937,11 @@ pub async fn worklists(State(state): State<AppState>, CurrentUser(s): CurrentUse
             nhs_number: r.nhs_number.clone(),
             review: r.review.clone(),
             due: long_date(r.due),
-            status: if r.overdue_days > 0 { format!("{} days overdue", r.overdue_days) } else { format!("due in {} days", (r.due - today).num_days()) },
+            status: if r.overdue_days > 0 {
+                format!("{} days overdue", r.overdue_days)
+            } else {
+                format!("due in {} days", (r.due - today).num_days())
+            },
             status_class: if r.overdue_days > 0 { "red" } else { "yellow" },
             lead: r.lead_professional.clone(),
             policy: r.policy.clone(),
@@ -533,16 +955,36 @@ pub async fn worklists(State(state): State<AppState>, CurrentUser(s): CurrentUse
         nav: Some(nav_for(&state, &s).await),
         org_name: org_name(&state, &s).await,
         today: long_date(today),
-        group_options: vec![("team".into(), "Team".into()), ("organisation".into(), "Responsible organisations".into()), ("lead".into(), "Lead professional".into()), ("none".into(), "No grouping".into())],
+        group_options: vec![
+            ("team".into(), "Team".into()),
+            ("organisation".into(), "Responsible organisations".into()),
+            ("lead".into(), "Lead professional".into()),
+            ("none".into(), "No grouping".into()),
+        ],
         group,
         due_count: due.len(),
-        groups: groups.into_iter().map(|(name, rows)| DueGroup { overdue: rows.iter().filter(|r| r.status_class == "red").count(), name, rows }).collect(),
+        groups: groups
+            .into_iter()
+            .map(|(name, rows)| DueGroup {
+                overdue: rows.iter().filter(|r| r.status_class == "red").count(),
+                name,
+                rows,
+            })
+            .collect(),
         lists: vec![
             ("no-lead", "No lead professional", no_lead.clone()),
-            ("no-plan", "In hospital on a qualifying section with no after-care plan", no_plan.clone()),
+            (
+                "no-plan",
+                "In hospital on a qualifying section with no after-care plan",
+                no_plan.clone(),
+            ),
             ("no-s117", "Plans with no s117 need marked", no_s117.clone()),
             ("interim", "Interim placements beyond 12 weeks", interim.clone()),
-            ("reinstated", "Reinstated after a premature ending: for the QA group's learning", reinstated_items(&state, &cases).await?),
+            (
+                "reinstated",
+                "Reinstated after a premature ending: for the QA group's learning",
+                reinstated_items(&state, &cases).await?,
+            ),
         ],
         no_lead,
         no_plan,
@@ -554,17 +996,55 @@ pub async fn worklists(State(state): State<AppState>, CurrentUser(s): CurrentUse
 
 fn csv_response(name: &str, headers: &[&str], rows: &[Vec<String>]) -> Response {
     let bytes = aftercare_files::write_csv(headers, rows);
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))], bytes).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
-pub async fn worklists_csv(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<Response, AppError> {
+pub async fn worklists_csv(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<Response, AppError> {
     let cases = scoped_cases(&state, &s).await?;
     let partnerships = care_db::partnerships(&state.db).await?;
     let rows: Vec<Vec<String>> = care::reviews_due(&cases, &partnerships, state.today(), None)
         .into_iter()
-        .map(|r| vec![r.nhs_number, r.name, r.review, r.due.to_string(), r.overdue_days.to_string(), r.policy, r.council, r.nhs, r.lead_professional, r.team])
+        .map(|r| {
+            vec![
+                r.nhs_number,
+                r.name,
+                r.review,
+                r.due.to_string(),
+                r.overdue_days.to_string(),
+                r.policy,
+                r.council,
+                r.nhs,
+                r.lead_professional,
+                r.team,
+            ]
+        })
         .collect();
-    Ok(csv_response("reviews-due.csv", &["nhs_number", "name", "review", "due", "overdue_days", "policy", "council", "nhs_commissioner", "lead_professional", "team"], &rows))
+    Ok(csv_response(
+        "reviews-due.csv",
+        &[
+            "nhs_number",
+            "name",
+            "review",
+            "due",
+            "overdue_days",
+            "policy",
+            "council",
+            "nhs_commissioner",
+            "lead_professional",
+            "team",
+        ],
+        &rows,
+    ))
 }
 
 // ---------------------------------------------------------------- monitoring
@@ -591,7 +1071,9 @@ pub fn bar_chart(title: &str, bars: &[(String, i64, String)], max: i64) -> Strin
     let height = 220;
     let plot = 160;
     let max = max.max(1);
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let esc = |s: &str| {
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    };
     let mut svg = format!(
         "<figure class=\"chart\"><svg role=\"img\" aria-labelledby=\"c-{id}\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\"><title id=\"c-{id}\">{t}</title><line x1=\"40\" y1=\"{base}\" x2=\"{width}\" y2=\"{base}\" stroke=\"#4c6272\"/>",
         id = esc(&title.replace(' ', "-").to_lowercase()),
@@ -620,7 +1102,11 @@ fn quarterly(months: &[care::MonthMeasure]) -> Vec<(String, usize, usize, String
     for m in months {
         let (y, mo) = (m.month[..4].to_string(), m.month[5..].parse::<u32>().unwrap_or(1));
         // Financial-year quarters: Q1 is April to June.
-        let (fy, q) = if mo >= 4 { (y.parse::<i32>().unwrap_or(0), (mo - 4) / 3 + 1) } else { (y.parse::<i32>().unwrap_or(0) - 1, 4) };
+        let (fy, q) = if mo >= 4 {
+            (y.parse::<i32>().unwrap_or(0), (mo - 4) / 3 + 1)
+        } else {
+            (y.parse::<i32>().unwrap_or(0) - 1, 4)
+        };
         let label = format!("{fy}/{:02} Q{q}", (fy + 1) % 100);
         match out.last_mut() {
             Some(last) if last.0 == label => {
@@ -629,29 +1115,71 @@ fn quarterly(months: &[care::MonthMeasure]) -> Vec<(String, usize, usize, String
                 last.3 = percent(m.reviewed_share_tenths);
                 last.4 += m.discharged_following_review;
             }
-            _ => out.push((label, m.entitled, m.reviewed_in_last_12_months, percent(m.reviewed_share_tenths), m.discharged_following_review)),
+            _ => out.push((
+                label,
+                m.entitled,
+                m.reviewed_in_last_12_months,
+                percent(m.reviewed_share_tenths),
+                m.discharged_following_review,
+            )),
         }
     }
     out
 }
 
-pub async fn monitoring(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<impl IntoResponse, AppError> {
+pub async fn monitoring(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
     let cases = scoped_cases(&state, &s).await?;
     let months = care::monthly_measures(&cases, state.today(), 12);
     let short = |m: &str| {
         let mo: u32 = m[5..].parse().unwrap_or(1);
-        NaiveDate::from_ymd_opt(2000, mo, 1).map(|d| format!("{} {}", d.format("%b"), &m[2..4])).unwrap_or_default()
+        NaiveDate::from_ymd_opt(2000, mo, 1)
+            .map(|d| format!("{} {}", d.format("%b"), &m[2..4]))
+            .unwrap_or_default()
     };
-    let reviewed: Vec<(String, i64, String)> = months.iter().map(|m| (short(&m.month), m.reviewed_share_tenths, percent(m.reviewed_share_tenths))).collect();
-    let discharged: Vec<(String, i64, String)> = months.iter().map(|m| (short(&m.month), m.discharged_following_review as i64, m.discharged_following_review.to_string())).collect();
+    let reviewed: Vec<(String, i64, String)> = months
+        .iter()
+        .map(|m| (short(&m.month), m.reviewed_share_tenths, percent(m.reviewed_share_tenths)))
+        .collect();
+    let discharged: Vec<(String, i64, String)> = months
+        .iter()
+        .map(|m| {
+            (
+                short(&m.month),
+                m.discharged_following_review as i64,
+                m.discharged_following_review.to_string(),
+            )
+        })
+        .collect();
     let max_d = discharged.iter().map(|d| d.1).max().unwrap_or(1);
     Ok(MonitoringPage {
         nav: Some(nav_for(&state, &s).await),
         org_name: org_name(&state, &s).await,
-        reviewed_chart: bar_chart("Share of entitled people reviewed in the last 12 months, by month", &reviewed, 1000),
-        discharged_chart: bar_chart("People discharged from s117 following review, by month", &discharged, max_d),
+        reviewed_chart: bar_chart(
+            "Share of entitled people reviewed in the last 12 months, by month",
+            &reviewed,
+            1000,
+        ),
+        discharged_chart: bar_chart(
+            "People discharged from s117 following review, by month",
+            &discharged,
+            max_d,
+        ),
         quarters: quarterly(&months),
-        months: months.iter().map(|m| (m.month.clone(), m.entitled, m.reviewed_in_last_12_months, percent(m.reviewed_share_tenths), m.discharged_following_review)).collect(),
+        months: months
+            .iter()
+            .map(|m| {
+                (
+                    m.month.clone(),
+                    m.entitled,
+                    m.reviewed_in_last_12_months,
+                    percent(m.reviewed_share_tenths),
+                    m.discharged_following_review,
+                )
+            })
+            .collect(),
     })
 }
 
@@ -662,18 +1190,53 @@ pub struct PeriodQuery {
 }
 
 /// Monthly figures for 24 months, or `?period=quarter` for financial-year quarters.
-pub async fn monitoring_csv(State(state): State<AppState>, CurrentUser(s): CurrentUser, Query(q): Query<PeriodQuery>) -> Result<Response, AppError> {
+pub async fn monitoring_csv(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Response, AppError> {
     let cases = scoped_cases(&state, &s).await?;
     let months = care::monthly_measures(&cases, state.today(), 24);
     if q.period == "quarter" {
-        let rows: Vec<Vec<String>> = quarterly(&months).into_iter().map(|(q, e, r, share, d)| vec![q, e.to_string(), r.to_string(), share, d.to_string()]).collect();
-        return Ok(csv_response("monitoring-quarterly.csv", &["quarter", "entitled", "reviewed_in_last_12_months", "share_reviewed", "discharged_following_review"], &rows));
+        let rows: Vec<Vec<String>> = quarterly(&months)
+            .into_iter()
+            .map(|(q, e, r, share, d)| vec![q, e.to_string(), r.to_string(), share, d.to_string()])
+            .collect();
+        return Ok(csv_response(
+            "monitoring-quarterly.csv",
+            &[
+                "quarter",
+                "entitled",
+                "reviewed_in_last_12_months",
+                "share_reviewed",
+                "discharged_following_review",
+            ],
+            &rows,
+        ));
     }
     let rows: Vec<Vec<String>> = months
         .into_iter()
-        .map(|m| vec![m.month, m.entitled.to_string(), m.reviewed_in_last_12_months.to_string(), percent(m.reviewed_share_tenths), m.discharged_following_review.to_string()])
+        .map(|m| {
+            vec![
+                m.month,
+                m.entitled.to_string(),
+                m.reviewed_in_last_12_months.to_string(),
+                percent(m.reviewed_share_tenths),
+                m.discharged_following_review.to_string(),
+            ]
+        })
         .collect();
-    Ok(csv_response("monitoring.csv", &["month", "entitled", "reviewed_in_last_12_months", "share_reviewed", "discharged_following_review"], &rows))
+    Ok(csv_response(
+        "monitoring.csv",
+        &[
+            "month",
+            "entitled",
+            "reviewed_in_last_12_months",
+            "share_reviewed",
+            "discharged_following_review",
+        ],
+        &rows,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -682,11 +1245,17 @@ pub struct TransformingCareForm {
     transforming_care: String,
 }
 
-pub async fn transforming_care(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, f): CsrfForm<TransformingCareForm>) -> Result<Response, AppError> {
+pub async fn transforming_care(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, f): CsrfForm<TransformingCareForm>,
+) -> Result<Response, AppError> {
     person_name(&state, &s, id).await?;
     match care::set_transforming_care(&state.db, &s.user, id, f.transforming_care == "yes").await? {
         Ok(()) => Ok(Redirect::to(&format!("/people/{id}#care")).into_response()),
-        Err(errors) => Err(AppError::Forbidden(errors.into_iter().map(|(_, r)| r).collect::<Vec<_>>().join("; "))),
+        Err(errors) => Err(AppError::Forbidden(
+            errors.into_iter().map(|(_, r)| r).collect::<Vec<_>>().join("; "),
+        )),
     }
 }
 
@@ -704,24 +1273,59 @@ struct FinancePage {
     lines: Vec<FinanceLine>,
 }
 
-pub async fn finance(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<impl IntoResponse, AppError> {
+pub async fn finance(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
     let cases = scoped_cases(&state, &s).await?;
     let lines = care::no_charge_list(&cases, state.today())
         .into_iter()
-        .map(|l| (l.person_id, l.name, l.nhs_number, l.service, l.provider, l.weekly_cost.to_string(), l.funder, long_date(l.from)))
+        .map(|l| {
+            (
+                l.person_id,
+                l.name,
+                l.nhs_number,
+                l.service,
+                l.provider,
+                l.weekly_cost.to_string(),
+                l.funder,
+                long_date(l.from),
+            )
+        })
         .collect();
-    Ok(FinancePage { nav: Some(nav_for(&state, &s).await), org_name: org_name(&state, &s).await, today: long_date(state.today()), lines })
+    Ok(FinancePage {
+        nav: Some(nav_for(&state, &s).await),
+        org_name: org_name(&state, &s).await,
+        today: long_date(state.today()),
+        lines,
+    })
 }
 
-pub async fn finance_csv(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<Response, AppError> {
+pub async fn finance_csv(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<Response, AppError> {
     let cases = scoped_cases(&state, &s).await?;
     let rows: Vec<Vec<String>> = care::no_charge_list(&cases, state.today())
         .into_iter()
-        .map(|l| vec![l.nhs_number, l.name, l.service, l.provider, format!("{}.{:02}", l.weekly_cost.0 / 100, l.weekly_cost.0 % 100), l.funder, l.from.to_string()])
+        .map(|l| {
+            vec![
+                l.nhs_number,
+                l.name,
+                l.service,
+                l.provider,
+                format!("{}.{:02}", l.weekly_cost.0 / 100, l.weekly_cost.0 % 100),
+                l.funder,
+                l.from.to_string(),
+            ]
+        })
         .collect();
-    Ok(csv_response("no-charge.csv", &["nhs_number", "name", "service", "provider", "weekly_cost", "funder", "from"], &rows))
+    Ok(csv_response(
+        "no-charge.csv",
+        &["nhs_number", "name", "service", "provider", "weekly_cost", "funder", "from"],
+        &rows,
+    ))
 }
-
 
 // ---------------------------------------------------------------- who pays
 
@@ -749,7 +1353,9 @@ fn spend_chart(months: &[(String, aftercare_core::Pence, aftercare_core::Pence)]
     let max = months.iter().map(|(_, c, n)| c.0 + n.0).max().unwrap_or(1).max(1);
     let plot = 160i64;
     let width = 80 + months.len() as i64 * 56;
-    let mut svg = format!("<figure class=\"chart\"><svg role=\"img\" aria-labelledby=\"spend-title\" width=\"{width}\" height=\"240\" viewBox=\"0 0 {width} 240\" xmlns=\"http://www.w3.org/2000/svg\"><title id=\"spend-title\">Spend by funder and month: council in dark blue, NHS in light blue</title><line x1=\"40\" y1=\"170\" x2=\"{width}\" y2=\"170\" stroke=\"#4c6272\"/>");
+    let mut svg = format!(
+        "<figure class=\"chart\"><svg role=\"img\" aria-labelledby=\"spend-title\" width=\"{width}\" height=\"240\" viewBox=\"0 0 {width} 240\" xmlns=\"http://www.w3.org/2000/svg\"><title id=\"spend-title\">Spend by funder and month: council in dark blue, NHS in light blue</title><line x1=\"40\" y1=\"170\" x2=\"{width}\" y2=\"170\" stroke=\"#4c6272\"/>"
+    );
     for (i, (label, council, nhs)) in months.iter().enumerate() {
         let x = 48 + i as i64 * 56;
         let hc = council.0 * plot / max;
@@ -765,7 +1371,10 @@ fn spend_chart(months: &[(String, aftercare_core::Pence, aftercare_core::Pence)]
     svg
 }
 
-pub async fn funding_page(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<impl IntoResponse, AppError> {
+pub async fn funding_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
     use aftercare_core::Pence;
     let cases = scoped_cases(&state, &s).await?;
     let agreements = care_db::agreements(&state.db).await?;
@@ -777,14 +1386,22 @@ pub async fn funding_page(State(state): State<AppState>, CurrentUser(s): Current
         .map(|(y, m)| {
             let key = format!("{y:04}-{m:02}");
             let (c, n) = by_month.get(&key).copied().unwrap_or((Pence(0), Pence(0)));
-            let label = NaiveDate::from_ymd_opt(y, m, 1).map(|d| d.format("%b %y").to_string()).unwrap_or(key);
+            let label = NaiveDate::from_ymd_opt(y, m, 1)
+                .map(|d| d.format("%b %y").to_string())
+                .unwrap_or(key);
             (label, c, n)
         })
         .collect();
-    let by_org = crate::costs::totals_by(&lines, |l| format!("{} / {}", l.council_code, l.nhs_code));
-    let mut by_person: BTreeMap<(String, i64), (Pence, Pence, std::collections::BTreeSet<String>)> = BTreeMap::new();
+    let by_org =
+        crate::costs::totals_by(&lines, |l| format!("{} / {}", l.council_code, l.nhs_code));
+    let mut by_person: BTreeMap<(String, i64), (Pence, Pence, std::collections::BTreeSet<String>)> =
+        BTreeMap::new();
     for l in &lines {
-        let e = by_person.entry((l.name.clone(), l.person_id)).or_insert((Pence(0), Pence(0), Default::default()));
+        let e = by_person.entry((l.name.clone(), l.person_id)).or_insert((
+            Pence(0),
+            Pence(0),
+            Default::default(),
+        ));
         e.0 = Pence(e.0.0 + l.council.0);
         e.1 = Pence(e.1.0 + l.nhs.0);
         e.2.insert(l.rule.clone());
@@ -795,10 +1412,37 @@ pub async fn funding_page(State(state): State<AppState>, CurrentUser(s): Current
         from: long_date(from),
         to: long_date(to),
         chart: spend_chart(&month_rows),
-        months: month_rows.iter().map(|(l, c, n)| (l.clone(), c.to_string(), n.to_string(), Pence(c.0 + n.0).to_string())).collect(),
+        months: month_rows
+            .iter()
+            .map(|(l, c, n)| {
+                (l.clone(), c.to_string(), n.to_string(), Pence(c.0 + n.0).to_string())
+            })
+            .collect(),
         orgs: by_org.into_iter().map(|(k, (c, n))| (k, c.to_string(), n.to_string())).collect(),
-        people: by_person.into_iter().map(|((name, id), (c, n, rules))| (id, name, c.to_string(), n.to_string(), rules.into_iter().collect::<Vec<_>>().join(", "))).collect(),
-        agreements: agreements.iter().map(|a| (a.council_code.clone(), a.nhs_code.clone(), a.policy.clone(), long_date(a.effective_from), a.effective_to.map(long_date).unwrap_or_default())).collect(),
+        people: by_person
+            .into_iter()
+            .map(|((name, id), (c, n, rules))| {
+                (
+                    id,
+                    name,
+                    c.to_string(),
+                    n.to_string(),
+                    rules.into_iter().collect::<Vec<_>>().join(", "),
+                )
+            })
+            .collect(),
+        agreements: agreements
+            .iter()
+            .map(|a| {
+                (
+                    a.council_code.clone(),
+                    a.nhs_code.clone(),
+                    a.policy.clone(),
+                    long_date(a.effective_from),
+                    a.effective_to.map(long_date).unwrap_or_default(),
+                )
+            })
+            .collect(),
     })
 }
 
@@ -806,15 +1450,44 @@ fn pounds(p: aftercare_core::Pence) -> String {
     format!("{}{}.{:02}", if p.0 < 0 { "-" } else { "" }, p.0.abs() / 100, p.0.abs() % 100)
 }
 
-pub async fn funding_csv(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<Response, AppError> {
+pub async fn funding_csv(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<Response, AppError> {
     let cases = scoped_cases(&state, &s).await?;
     let agreements = care_db::agreements(&state.db).await?;
     let (from, to) = funding_range(state.today());
     let rows: Vec<Vec<String>> = crate::costs::cost_lines(&cases, &agreements, from, to)
         .into_iter()
-        .map(|l| vec![l.month, l.nhs_number, l.name, l.council_code, l.nhs_code, l.need, pounds(l.council), pounds(l.nhs), l.rule])
+        .map(|l| {
+            vec![
+                l.month,
+                l.nhs_number,
+                l.name,
+                l.council_code,
+                l.nhs_code,
+                l.need,
+                pounds(l.council),
+                pounds(l.nhs),
+                l.rule,
+            ]
+        })
         .collect();
-    Ok(csv_response("who-pays.csv", &["month", "nhs_number", "name", "council", "nhs_commissioner", "need", "council_owes", "nhs_owes", "rule"], &rows))
+    Ok(csv_response(
+        "who-pays.csv",
+        &[
+            "month",
+            "nhs_number",
+            "name",
+            "council",
+            "nhs_commissioner",
+            "need",
+            "council_owes",
+            "nhs_owes",
+            "rule",
+        ],
+        &rows,
+    ))
 }
 
 // ---------------------------------------------------------------- reconciliation
@@ -836,59 +1509,143 @@ struct ReconcilePage {
 /// Finance officers and commissioners reconcile their own records.
 fn can_reconcile(s: &Session) -> Result<(), AppError> {
     use crate::auth::Role;
-    if s.user.has(Role::Finance) || s.user.has(Role::Commissioner) { Ok(()) } else { Err(AppError::Forbidden("you do not have permission to reconcile finance records".into())) }
+    if s.user.has(Role::Finance) || s.user.has(Role::Commissioner) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("you do not have permission to reconcile finance records".into()))
+    }
 }
 
-pub async fn reconcile_page(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<impl IntoResponse, AppError> {
+pub async fn reconcile_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
     can_reconcile(&s)?;
-    Ok(ReconcilePage { nav: Some(nav_for(&state, &s).await), csrf_token: s.csrf_token.clone(), error: None, result: None })
+    Ok(ReconcilePage {
+        nav: Some(nav_for(&state, &s).await),
+        csrf_token: s.csrf_token.clone(),
+        error: None,
+        result: None,
+    })
 }
 
 /// Reads the two uploads (multipart, with the CSRF token as a field) and
 /// shows the findings with the refund owed per person.
-pub async fn reconcile_submit(State(state): State<AppState>, CurrentUser(s): CurrentUser, mut multipart: axum::extract::Multipart) -> Result<Response, AppError> {
-    let mut fields: std::collections::HashMap<String, (String, Vec<u8>)> = std::collections::HashMap::new();
-    while let Some(field) = multipart.next_field().await.map_err(|_| AppError::BadRequest("bad_body", "the upload could not be read".into()))? {
+pub async fn reconcile_submit(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    mut multipart: axum::extract::Multipart,
+) -> Result<Response, AppError> {
+    let mut fields: std::collections::HashMap<String, (String, Vec<u8>)> =
+        std::collections::HashMap::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|_| AppError::BadRequest("bad_body", "the upload could not be read".into()))?
+    {
         let name = field.name().unwrap_or_default().to_string();
         let file_name = field.file_name().unwrap_or_default().to_string();
-        let bytes = field.bytes().await.map_err(|_| AppError::BadRequest("bad_body", "the upload could not be read".into()))?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|_| AppError::BadRequest("bad_body", "the upload could not be read".into()))?;
         fields.insert(name, (file_name, bytes.to_vec()));
     }
-    let token = fields.get("csrf_token").map(|(_, b)| String::from_utf8_lossy(b).to_string()).unwrap_or_default();
+    let token = fields
+        .get("csrf_token")
+        .map(|(_, b)| String::from_utf8_lossy(b).to_string())
+        .unwrap_or_default();
     if !crate::auth::tokens_equal(&token, &s.csrf_token) {
         return Err(AppError::Csrf);
     }
     can_reconcile(&s)?;
-    let page = |error: Option<String>, result: Option<ReconcileView>, nav: Nav| ReconcilePage { nav: Some(nav), csrf_token: s.csrf_token.clone(), error, result };
-    let as_of = match fields.get("as_of").map(|(_, b)| String::from_utf8_lossy(b).trim().to_string()).filter(|v| !v.is_empty()) {
+    let page = |error: Option<String>, result: Option<ReconcileView>, nav: Nav| ReconcilePage {
+        nav: Some(nav),
+        csrf_token: s.csrf_token.clone(),
+        error,
+        result,
+    };
+    let as_of = match fields
+        .get("as_of")
+        .map(|(_, b)| String::from_utf8_lossy(b).trim().to_string())
+        .filter(|v| !v.is_empty())
+    {
         None => state.today(),
         Some(v) => match aftercare_core::parse_date(&v) {
             Ok(d) => d,
-            Err(e) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(Some(format!("As of: {e}")), None, nav_for(&state, &s).await)).into_response()),
+            Err(e) => {
+                return Ok((
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    page(Some(format!("As of: {e}")), None, nav_for(&state, &s).await),
+                )
+                    .into_response());
+            }
         },
     };
     let file = |key: &str| fields.get(key).filter(|(_, b)| !b.is_empty()).cloned();
     let (Some((cname, cbytes)), Some((pname, pbytes))) = (file("charges"), file("payments")) else {
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(Some("Choose both files: the charging records and the payments.".into()), None, nav_for(&state, &s).await)).into_response());
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(
+                Some("Choose both files: the charging records and the payments.".into()),
+                None,
+                nav_for(&state, &s).await,
+            ),
+        )
+            .into_response());
     };
-    let (charges, payments) = match (aftercare_files::parse_charges(&cname, &cbytes), aftercare_files::parse_payments(&pname, &pbytes)) {
+    let (charges, payments) = match (
+        aftercare_files::parse_charges(&cname, &cbytes),
+        aftercare_files::parse_payments(&pname, &pbytes),
+    ) {
         (Ok(c), Ok(p)) => (c, p),
         (c, p) => {
-            let text = [c.err().map(|e| e.to_string()), p.err().map(|e| e.to_string())].into_iter().flatten().collect::<Vec<_>>().join("\n");
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(Some(text), None, nav_for(&state, &s).await)).into_response());
+            let text = [c.err().map(|e| e.to_string()), p.err().map(|e| e.to_string())]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page(Some(text), None, nav_for(&state, &s).await),
+            )
+                .into_response());
         }
     };
     let entitled = crate::reconcile::entitled_periods(&state.db, as_of).await?;
     let findings = crate::reconcile::reconcile(&entitled, &charges, &payments, as_of);
     let people = crate::db::store::all_people(&state.db).await?;
-    let name_of = |nhs: &str| people.iter().find(|p| p.nhs_number.as_deref() == Some(nhs)).map(|p| format!("{} {}", p.given_name, p.family_name)).unwrap_or_default();
+    let name_of = |nhs: &str| {
+        people
+            .iter()
+            .find(|p| p.nhs_number.as_deref() == Some(nhs))
+            .map(|p| format!("{} {}", p.given_name, p.family_name))
+            .unwrap_or_default()
+    };
     let mut refunds: BTreeMap<String, i64> = BTreeMap::new();
-    for f in findings.iter().filter(|f| f.kind == crate::reconcile::FindingKind::ChargedWhileEntitled) {
+    for f in
+        findings.iter().filter(|f| f.kind == crate::reconcile::FindingKind::ChargedWhileEntitled)
+    {
         *refunds.entry(f.nhs_number.clone()).or_default() += f.amount.0;
     }
     let view = ReconcileView {
-        refunds: refunds.into_iter().map(|(n, p)| (n.clone(), name_of(&n), aftercare_core::Pence(p).to_string())).collect(),
-        findings: findings.iter().map(|f| (f.kind.as_str().replace('_', " "), f.nhs_number.clone(), f.from.to_string(), f.to.to_string(), f.amount.to_string(), f.line)).collect(),
+        refunds: refunds
+            .into_iter()
+            .map(|(n, p)| (n.clone(), name_of(&n), aftercare_core::Pence(p).to_string()))
+            .collect(),
+        findings: findings
+            .iter()
+            .map(|f| {
+                (
+                    f.kind.as_str().replace('_', " "),
+                    f.nhs_number.clone(),
+                    f.from.to_string(),
+                    f.to.to_string(),
+                    f.amount.to_string(),
+                    f.line,
+                )
+            })
+            .collect(),
     };
     let store_actor = s.user.actor();
     crate::db::store::audit_alone(&state.db, &store_actor, crate::db::store::AuditEntry { action: "finance.reconciled", person_id: None, entity: "reconciliation", entity_id: None, reason: None, details: serde_json::json!({"charges": cname, "payments": pname, "as_of": as_of, "findings": findings.len()}) }).await?;
@@ -896,7 +1653,10 @@ pub async fn reconcile_submit(State(state): State<AppState>, CurrentUser(s): Cur
 }
 
 /// People whose after-care was reinstated, for the QA group's learning [Lincs 5.2].
-async fn reinstated_items(state: &AppState, cases: &[CaseState]) -> Result<Vec<care::WorkItem>, AppError> {
+async fn reinstated_items(
+    state: &AppState,
+    cases: &[CaseState],
+) -> Result<Vec<care::WorkItem>, AppError> {
     let rows = crate::db::endings::reinstatements(&state.db).await?;
     Ok(rows
         .iter()
@@ -906,7 +1666,13 @@ async fn reinstated_items(state: &AppState, cases: &[CaseState]) -> Result<Vec<c
                 person_id: c.person.id,
                 nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
                 name: format!("{} {}", c.person.given_name, c.person.family_name),
-                detail: format!("reinstated on {}{} at the request of the {}: {}", long_date(r.requested_on), if r.urgent { " (urgent)" } else { "" }, r.requested_by, r.reason),
+                detail: format!(
+                    "reinstated on {}{} at the request of the {}: {}",
+                    long_date(r.requested_on),
+                    if r.urgent { " (urgent)" } else { "" },
+                    r.requested_by,
+                    r.reason
+                ),
             })
         })
         .collect())

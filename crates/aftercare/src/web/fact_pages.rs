@@ -26,8 +26,22 @@ pub struct FieldSpec {
     pub multiline: bool,
 }
 
-pub fn field(name: &'static str, label: &'static str, hint: &'static str, value: &str, errors: &FieldErrors) -> FieldSpec {
-    FieldSpec { name, label, hint, value: value.to_string(), error: errors.iter().find(|(f, _)| f == name).map(|(_, r)| r.clone()), options: Vec::new(), multiline: false }
+pub fn field(
+    name: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    value: &str,
+    errors: &FieldErrors,
+) -> FieldSpec {
+    FieldSpec {
+        name,
+        label,
+        hint,
+        value: value.to_string(),
+        error: errors.iter().find(|(f, _)| f == name).map(|(_, r)| r.clone()),
+        options: Vec::new(),
+        multiline: false,
+    }
 }
 
 pub fn select(mut f: FieldSpec, options: Vec<(String, String)>) -> FieldSpec {
@@ -64,12 +78,34 @@ pub async fn person_name(state: &AppState, s: &Session, id: i64) -> Result<Strin
     Ok(format!("{} {}", p.given_name, p.family_name))
 }
 
-fn fact_form(id: i64, name: String, nav: Nav, csrf: String, f: &FactFields, errors: FieldErrors) -> SimpleForm {
-    let kinds = std::iter::once((String::new(), "Choose…".to_string())).chain(FACT_KINDS.iter().map(|(k, l)| (k.to_string(), l.to_string()))).collect();
-    let reasons = std::iter::once((String::new(), "Choose…".to_string()))
-        .chain(EndingReason::ALL.iter().map(|r| (r.as_str().to_string(), format!("{}{}", r.label(), if r.is_valid_alone() { "" } else { " (never valid on its own)" }))))
+fn fact_form(
+    id: i64,
+    name: String,
+    nav: Nav,
+    csrf: String,
+    f: &FactFields,
+    errors: FieldErrors,
+) -> SimpleForm {
+    let kinds = std::iter::once((String::new(), "Choose…".to_string()))
+        .chain(FACT_KINDS.iter().map(|(k, l)| (k.to_string(), l.to_string())))
         .collect();
-    let bodies = vec![(String::new(), "Choose…".into()), ("council".into(), "The council".into()), ("nhs".into(), "The NHS commissioner".into())];
+    let reasons = std::iter::once((String::new(), "Choose…".to_string()))
+        .chain(EndingReason::ALL.iter().map(|r| {
+            (
+                r.as_str().to_string(),
+                format!(
+                    "{}{}",
+                    r.label(),
+                    if r.is_valid_alone() { "" } else { " (never valid on its own)" }
+                ),
+            )
+        }))
+        .collect();
+    let bodies = vec![
+        (String::new(), "Choose…".into()),
+        ("council".into(), "The council".into()),
+        ("nhs".into(), "The NHS commissioner".into()),
+    ];
     SimpleForm {
         nav: Some(nav),
         person_id: id,
@@ -83,31 +119,101 @@ fn fact_form(id: i64, name: String, nav: Nav, csrf: String, f: &FactFields, erro
         fields: vec![
             select(field("kind", "What happened", "", &f.kind, &errors), kinds),
             field("on", "Date", "For example 2024-06-03 or 03/06/2024", &f.on, &errors),
-            field("to", "New council (for a move)", "The council's code, for example E10000016", &f.to, &errors),
-            select(field("by", "Which body agreed (for an ending)", "Each body records its own agreement; after-care ends only when both agree for a valid reason", &f.by, &errors), bodies),
-            select(field("reason", "Reason (for an ending)", "Only 'no longer needs after-care' is valid on its own", &f.reason, &errors), reasons),
-            FieldSpec { multiline: true, ..field("note", "Note", "Why this is being recorded, or where the evidence is", &f.note, &errors) },
+            field(
+                "to",
+                "New council (for a move)",
+                "The council's code, for example E10000016",
+                &f.to,
+                &errors,
+            ),
+            select(
+                field(
+                    "by",
+                    "Which body agreed (for an ending)",
+                    "Each body records its own agreement; after-care ends only when both agree for a valid reason",
+                    &f.by,
+                    &errors,
+                ),
+                bodies,
+            ),
+            select(
+                field(
+                    "reason",
+                    "Reason (for an ending)",
+                    "Only 'no longer needs after-care' is valid on its own",
+                    &f.reason,
+                    &errors,
+                ),
+                reasons,
+            ),
+            FieldSpec {
+                multiline: true,
+                ..field(
+                    "note",
+                    "Note",
+                    "Why this is being recorded, or where the evidence is",
+                    &f.note,
+                    &errors,
+                )
+            },
         ],
         errors,
         result: None,
     }
 }
 
-pub async fn fact_new(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
+pub async fn fact_new(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, AppError> {
     let name = person_name(&state, &s, id).await?;
-    Ok(fact_form(id, name, super::pages::nav_for(&state, &s).await, s.csrf_token.clone(), &FactFields::default(), Vec::new()))
+    Ok(fact_form(
+        id,
+        name,
+        super::pages::nav_for(&state, &s).await,
+        s.csrf_token.clone(),
+        &FactFields::default(),
+        Vec::new(),
+    ))
 }
 
-pub async fn fact_create(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, f): CsrfForm<FactFields>) -> Result<Response, AppError> {
+pub async fn fact_create(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, f): CsrfForm<FactFields>,
+) -> Result<Response, AppError> {
     let name = person_name(&state, &s, id).await?;
     match facts::record_fact(&state.db, &s.user, id, &f, state.today()).await? {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#entitlements")).into_response()),
-        Err(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, fact_form(id, name, super::pages::nav_for(&state, &s).await, s.csrf_token.clone(), &f, errors)).into_response()),
+        Err(errors) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            fact_form(
+                id,
+                name,
+                super::pages::nav_for(&state, &s).await,
+                s.csrf_token.clone(),
+                &f,
+                errors,
+            ),
+        )
+            .into_response()),
     }
 }
 
-fn determination_form(id: i64, name: String, nav: Nav, csrf: String, f: &DeterminationFields, errors: FieldErrors) -> SimpleForm {
-    let bodies = vec![(String::new(), "Choose…".into()), ("council".into(), "The council".into()), ("nhs".into(), "The NHS commissioner".into())];
+fn determination_form(
+    id: i64,
+    name: String,
+    nav: Nav,
+    csrf: String,
+    f: &DeterminationFields,
+    errors: FieldErrors,
+) -> SimpleForm {
+    let bodies = vec![
+        (String::new(), "Choose…".into()),
+        ("council".into(), "The council".into()),
+        ("nhs".into(), "The NHS commissioner".into()),
+    ];
     SimpleForm {
         nav: Some(nav),
         person_id: id,
@@ -120,25 +226,72 @@ fn determination_form(id: i64, name: String, nav: Nav, csrf: String, f: &Determi
         submit: "Record the determination",
         fields: vec![
             select(field("body", "Which responsibility", "", &f.body, &errors), bodies),
-            field("detention_on", "Date the qualifying detention began", "The determination settles the after-care that follows this detention", &f.detention_on, &errors),
-            field("org", "Organisation determined responsible", "Its code, for example E10000016 or QKS", &f.org, &errors),
-            FieldSpec { multiline: true, ..field("reason", "Reasons", "For example the outcome of a dispute, with its date and who decided", &f.reason, &errors) },
+            field(
+                "detention_on",
+                "Date the qualifying detention began",
+                "The determination settles the after-care that follows this detention",
+                &f.detention_on,
+                &errors,
+            ),
+            field(
+                "org",
+                "Organisation determined responsible",
+                "Its code, for example E10000016 or QKS",
+                &f.org,
+                &errors,
+            ),
+            FieldSpec {
+                multiline: true,
+                ..field(
+                    "reason",
+                    "Reasons",
+                    "For example the outcome of a dispute, with its date and who decided",
+                    &f.reason,
+                    &errors,
+                )
+            },
         ],
         errors,
         result: None,
     }
 }
 
-pub async fn determination_new(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
+pub async fn determination_new(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, AppError> {
     let name = person_name(&state, &s, id).await?;
-    Ok(determination_form(id, name, super::pages::nav_for(&state, &s).await, s.csrf_token.clone(), &DeterminationFields::default(), Vec::new()))
+    Ok(determination_form(
+        id,
+        name,
+        super::pages::nav_for(&state, &s).await,
+        s.csrf_token.clone(),
+        &DeterminationFields::default(),
+        Vec::new(),
+    ))
 }
 
-pub async fn determination_create(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, f): CsrfForm<DeterminationFields>) -> Result<Response, AppError> {
+pub async fn determination_create(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, f): CsrfForm<DeterminationFields>,
+) -> Result<Response, AppError> {
     let name = person_name(&state, &s, id).await?;
     match facts::record_determination(&state.db, &s.user, id, &f, state.today()).await? {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#entitlements")).into_response()),
-        Err(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, determination_form(id, name, super::pages::nav_for(&state, &s).await, s.csrf_token.clone(), &f, errors)).into_response()),
+        Err(errors) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            determination_form(
+                id,
+                name,
+                super::pages::nav_for(&state, &s).await,
+                s.csrf_token.clone(),
+                &f,
+                errors,
+            ),
+        )
+            .into_response()),
     }
 }
 
@@ -161,7 +314,12 @@ pub fn period_lines(d: &Derivation) -> Vec<String> {
         .collect()
 }
 
-pub async fn what_if_page(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>, Query(f): Query<WhatIfFields>) -> Result<impl IntoResponse, AppError> {
+pub async fn what_if_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Path(id): Path<i64>,
+    Query(f): Query<WhatIfFields>,
+) -> Result<impl IntoResponse, AppError> {
     let name = person_name(&state, &s, id).await?;
     let (errors, result) = if f.kind.is_empty() {
         (Vec::new(), None)
@@ -170,7 +328,14 @@ pub async fn what_if_page(State(state): State<AppState>, CurrentUser(s): Current
             Err(errors) => (errors, None),
             Ok(extra) => {
                 let w = facts::what_if(&state.db, id, extra, state.today()).await?;
-                (Vec::new(), Some(WhatIfResult { changes: w.changes.clone(), before: period_lines(&w.before), after: period_lines(&w.after) }))
+                (
+                    Vec::new(),
+                    Some(WhatIfResult {
+                        changes: w.changes.clone(),
+                        before: period_lines(&w.before),
+                        after: period_lines(&w.after),
+                    }),
+                )
             }
         }
     };
@@ -193,9 +358,27 @@ pub async fn what_if_page(State(state): State<AppState>, CurrentUser(s): Current
         fields: vec![
             select(field("kind", "What might happen", "", &f.kind, &errors), kinds),
             field("on", "On what date", "For example 2027-02-01", &f.on, &errors),
-            field("section", "Section (if detained)", "For example 3 or 37/41; 3 if left blank", &f.section, &errors),
-            field("living_in", "Council where the person lives (or is discharged to)", "For example E10000019", &f.living_in, &errors),
-            field("gp_commissioner", "Commissioner of the person's GP practice", "For example QJM; optional", &f.gp_commissioner, &errors),
+            field(
+                "section",
+                "Section (if detained)",
+                "For example 3 or 37/41; 3 if left blank",
+                &f.section,
+                &errors,
+            ),
+            field(
+                "living_in",
+                "Council where the person lives (or is discharged to)",
+                "For example E10000019",
+                &f.living_in,
+                &errors,
+            ),
+            field(
+                "gp_commissioner",
+                "Commissioner of the person's GP practice",
+                "For example QJM; optional",
+                &f.gp_commissioner,
+                &errors,
+            ),
         ],
         errors,
         result,

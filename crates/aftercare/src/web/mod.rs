@@ -130,11 +130,22 @@ impl From<DbError> for AppError {
 /// the text of a value that failed to decode.
 fn log_summary(e: &DbError) -> String {
     match e {
-        DbError::Sqlx(sqlx::Error::Database(d)) => format!("database error {} ({:?}) on table {} constraint {}", d.code().unwrap_or_default(), d.kind(), d.table().unwrap_or("?"), d.constraint().unwrap_or("?")),
-        DbError::Sqlx(sqlx::Error::ColumnDecode { index, .. }) => format!("column {index} could not be decoded"),
+        DbError::Sqlx(sqlx::Error::Database(d)) => format!(
+            "database error {} ({:?}) on table {} constraint {}",
+            d.code().unwrap_or_default(),
+            d.kind(),
+            d.table().unwrap_or("?"),
+            d.constraint().unwrap_or("?")
+        ),
+        DbError::Sqlx(sqlx::Error::ColumnDecode { index, .. }) => {
+            format!("column {index} could not be decoded")
+        }
         DbError::Sqlx(sqlx::Error::Decode(_)) => "a value could not be decoded".into(),
         DbError::Sqlx(other) => format!("database error: {other}"),
-        DbError::Corrupt(_) => "stored data is not valid (the details may hold personal data, so are not logged)".into(),
+        DbError::Corrupt(_) => {
+            "stored data is not valid (the details may hold personal data, so are not logged)"
+                .into()
+        }
         other => other.to_string(),
     }
 }
@@ -159,10 +170,18 @@ impl From<Forbidden> for AppError {
 pub fn json_error(e: &AppError) -> Response {
     let (status, code) = e.status_and_code();
     let fields: Vec<serde_json::Value> = match e {
-        AppError::Validation(errors) => errors.iter().map(|(f, r)| serde_json::json!({"field": f, "reason": r})).collect(),
+        AppError::Validation(errors) => {
+            errors.iter().map(|(f, r)| serde_json::json!({"field": f, "reason": r})).collect()
+        }
         _ => Vec::new(),
     };
-    (status, Json(serde_json::json!({"error": {"code": code, "message": e.message(), "fields": fields}}))).into_response()
+    (
+        status,
+        Json(
+            serde_json::json!({"error": {"code": code, "message": e.message(), "fields": fields}}),
+        ),
+    )
+        .into_response()
 }
 
 impl IntoResponse for AppError {
@@ -193,7 +212,12 @@ impl IntoResponse for ApiError {
 }
 
 /// Resolves the session cookie or bearer token to a user, once per request.
-async fn session_layer(State(state): State<AppState>, jar: CookieJar, mut req: Request, next: Next) -> Response {
+async fn session_layer(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -204,7 +228,11 @@ async fn session_layer(State(state): State<AppState>, jar: CookieJar, mut req: R
     if let Some(token) = token {
         match store::session_user(&state.db, &auth::token_hash(&token)).await {
             Ok(Some(row)) if row.expires_at > store::now() && !row.user.disabled => {
-                req.extensions_mut().insert(Session { user: User::from_row(&row.user), csrf_token: row.csrf_token, bearer: bearer.is_some() });
+                req.extensions_mut().insert(Session {
+                    user: User::from_row(&row.user),
+                    csrf_token: row.csrf_token,
+                    bearer: bearer.is_some(),
+                });
             }
             Ok(_) => {}
             Err(e) => return AppError::from(e).into_response(),
@@ -220,13 +248,21 @@ async fn session_layer(State(state): State<AppState>, jar: CookieJar, mut req: R
 async fn refuse_nul(req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
     let refused = || {
-        let e = AppError::BadRequest("invalid_text", "the text sent contains a NUL character, which is not allowed".into());
+        let e = AppError::BadRequest(
+            "invalid_text",
+            "the text sent contains a NUL character, which is not allowed".into(),
+        );
         if api { ApiError(e).into_response() } else { e.into_response() }
     };
     if req.uri().query().is_some_and(|q| q.contains("%00")) {
         return refused();
     }
-    let kind = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let kind = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let json = kind.starts_with("application/json");
     if !json && !kind.starts_with("application/x-www-form-urlencoded") {
         return next.run(req).await;
@@ -238,7 +274,10 @@ async fn refuse_nul(req: Request, next: Next) -> Response {
     let has_nul = bytes.contains(&0)
         || if json {
             // `\u0000` not itself escaped (preceded by an even number of backslashes).
-            bytes.windows(6).enumerate().any(|(i, w)| w == b"\\u0000" && bytes[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0)
+            bytes.windows(6).enumerate().any(|(i, w)| {
+                w == b"\\u0000"
+                    && bytes[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+            })
         } else {
             bytes.windows(3).any(|w| w == b"%00")
         };
@@ -287,20 +326,30 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     type Rejection = AppError;
     async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Self::Rejection> {
         let session = req.extensions().get::<Session>().cloned().ok_or(AppError::NotSignedIn)?;
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|_| AppError::BadRequest("bad_body", "the form could not be read".into()))?;
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|_| AppError::BadRequest("bad_body", "the form could not be read".into()))?;
-        let token = pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| AppError::BadRequest("bad_body", "the form could not be read".into()))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|_| AppError::BadRequest("bad_body", "the form could not be read".into()))?;
+        let token =
+            pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
         if !auth::tokens_equal(token, &session.csrf_token) {
             return Err(AppError::Csrf);
         }
-        let value: T = serde_urlencoded::from_bytes(&bytes).map_err(|e| AppError::BadRequest("bad_body", format!("the form could not be read: {e}")))?;
+        let value: T = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+            AppError::BadRequest("bad_body", format!("the form could not be read: {e}"))
+        })?;
         Ok(CsrfForm(session, value))
     }
 }
 
 /// API requests signed in by cookie must carry the CSRF token in the
 /// `X-CSRF-Token` header when they change something.
-pub fn check_api_csrf(session: &Session, parts_headers: &axum::http::HeaderMap, method: &Method) -> Result<(), AppError> {
+pub fn check_api_csrf(
+    session: &Session,
+    parts_headers: &axum::http::HeaderMap,
+    method: &Method,
+) -> Result<(), AppError> {
     if session.bearer || matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
@@ -327,7 +376,14 @@ fn time_duration(secs: i64) -> cookie::time::Duration {
 pub async fn start_session(db: &Db, user_id: i64) -> Result<(String, String), DbError> {
     let token = auth::random_token();
     let csrf = auth::random_token();
-    store::insert_session(db, &auth::token_hash(&token), user_id, &csrf, store::now() + Duration::hours(SESSION_HOURS)).await?;
+    store::insert_session(
+        db,
+        &auth::token_hash(&token),
+        user_id,
+        &csrf,
+        store::now() + Duration::hours(SESSION_HOURS),
+    )
+    .await?;
     store::delete_expired_sessions(db).await?;
     Ok((token, csrf))
 }
@@ -364,7 +420,10 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/what-if", get(fact_pages::what_if_page))
         .route("/people/{id}/lead/new", get(care_pages::lead_new))
         .route("/people/{id}/lead", post(care_pages::lead_create))
-        .route("/people/{id}/assessment", get(care_pages::assessment_page).post(care_pages::assessment_save))
+        .route(
+            "/people/{id}/assessment",
+            get(care_pages::assessment_page).post(care_pages::assessment_save),
+        )
         .route("/people/{id}/plan", get(care_pages::plan_page))
         .route("/people/{id}/plan/needs", post(care_pages::plan_add_need))
         .route("/people/{id}/plan/end", post(care_pages::plan_end_need))
@@ -378,13 +437,22 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/factsheet", get(ending_pages::factsheet))
         .route("/people/{id}/disputes", get(dispute_pages::disputes_page).post(dispute_pages::open))
         .route("/people/{id}/disputes/new", get(dispute_pages::open_form))
-        .route("/people/{id}/disputes/escalate", get(dispute_pages::escalate_form).post(dispute_pages::escalate))
-        .route("/people/{id}/disputes/resolve", get(dispute_pages::resolve_form).post(dispute_pages::resolve))
+        .route(
+            "/people/{id}/disputes/escalate",
+            get(dispute_pages::escalate_form).post(dispute_pages::escalate),
+        )
+        .route(
+            "/people/{id}/disputes/resolve",
+            get(dispute_pages::resolve_form).post(dispute_pages::resolve),
+        )
         .route("/worklists", get(care_pages::worklists))
         .route("/worklists/reviews.csv", get(care_pages::worklists_csv))
         .route("/monitoring", get(care_pages::monitoring))
         .route("/monitoring.csv", get(care_pages::monitoring_csv))
-        .route("/finance/reconcile", get(care_pages::reconcile_page).post(care_pages::reconcile_submit))
+        .route(
+            "/finance/reconcile",
+            get(care_pages::reconcile_page).post(care_pages::reconcile_submit),
+        )
         .route("/shared", get(share_pages::shared_page))
         .route("/shared/master-list.csv", get(share_pages::shared_csv))
         .route("/shared/master-list.xlsx", get(share_pages::shared_xlsx))

@@ -35,8 +35,18 @@ pub async fn nav_for(state: &AppState, s: &Session) -> Nav {
 }
 
 async fn nav(state: &AppState, s: &Session) -> Nav {
-    let org_name = store::get_org(&state.db, &s.user.org_code).await.ok().flatten().map(|o| o.name).unwrap_or_else(|| s.user.org_code.clone());
-    Nav { display_name: s.user.display_name.clone(), org_name, csrf_token: s.csrf_token.clone(), can_edit: s.user.can_edit_register() }
+    let org_name = store::get_org(&state.db, &s.user.org_code)
+        .await
+        .ok()
+        .flatten()
+        .map(|o| o.name)
+        .unwrap_or_else(|| s.user.org_code.clone());
+    Nav {
+        display_name: s.user.display_name.clone(),
+        org_name,
+        csrf_token: s.csrf_token.clone(),
+        can_edit: s.user.can_edit_register(),
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -62,7 +72,14 @@ pub fn error_page(e: &AppError) -> Response {
 }
 
 pub async fn stylesheet() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], include_str!("../../assets/app.css")).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/app.css"),
+    )
+        .into_response()
 }
 
 // ---------------------------------------------------------------- sign in
@@ -114,7 +131,11 @@ pub enum LoginOutcome {
 
 /// Checks a user name and password, with rate limiting and audit. Shared by
 /// the page and the API.
-pub async fn check_login(state: &AppState, username: &str, password: &str) -> Result<LoginOutcome, AppError> {
+pub async fn check_login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> Result<LoginOutcome, AppError> {
     let username = username.trim();
     let since = store::now() - Duration::minutes(LOCKOUT_MINUTES);
     if store::failed_logins_since(&state.db, username, since).await? >= MAX_FAILED_LOGINS {
@@ -133,22 +154,49 @@ pub async fn check_login(state: &AppState, username: &str, password: &str) -> Re
         Some(r) if ok => {
             let user = User::from_row(&r);
             let (token, _) = start_session(&state.db, user.id).await?;
-            store::audit_alone(&state.db, &user.actor(), AuditEntry { action: "session.signed_in", person_id: None, entity: "user", entity_id: Some(user.id.to_string()), reason: None, details: serde_json::json!({}) }).await?;
+            store::audit_alone(
+                &state.db,
+                &user.actor(),
+                AuditEntry {
+                    action: "session.signed_in",
+                    person_id: None,
+                    entity: "user",
+                    entity_id: Some(user.id.to_string()),
+                    reason: None,
+                    details: serde_json::json!({}),
+                },
+            )
+            .await?;
             Ok(LoginOutcome::SignedIn(user, token))
         }
         _ => Ok(LoginOutcome::Refused),
     }
 }
 
-pub async fn login_submit(State(state): State<AppState>, jar: CookieJar, axum::Form(form): axum::Form<LoginForm>) -> Result<Response, AppError> {
-    let expected = jar.get(super::LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
+pub async fn login_submit(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let expected =
+        jar.get(super::LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
     if expected.is_empty() || !auth::tokens_equal(&expected, &form.csrf_token) {
         return Err(AppError::Csrf);
     }
     let retry = |error: &str| {
         let token = auth::random_token();
         let jar = jar.clone().add(login_csrf_cookie(&state, &token));
-        (StatusCode::UNAUTHORIZED, jar, LoginPage { nav: None, csrf_token: token, username: form.username.clone(), error: Some(error.into()) }).into_response()
+        (
+            StatusCode::UNAUTHORIZED,
+            jar,
+            LoginPage {
+                nav: None,
+                csrf_token: token,
+                username: form.username.clone(),
+                error: Some(error.into()),
+            },
+        )
+            .into_response()
     };
     match check_login(&state, &form.username, &form.password).await? {
         LoginOutcome::SignedIn(_, token) => {
@@ -156,18 +204,26 @@ pub async fn login_submit(State(state): State<AppState>, jar: CookieJar, axum::F
             if let Some(old) = jar.get(super::SESSION_COOKIE) {
                 store::delete_session(&state.db, &auth::token_hash(old.value())).await?;
             }
-            let jar = jar.remove(Cookie::build(super::LOGIN_CSRF_COOKIE).path("/login")).add(super::session_cookie(&state.config, token));
+            let jar = jar
+                .remove(Cookie::build(super::LOGIN_CSRF_COOKIE).path("/login"))
+                .add(super::session_cookie(&state.config, token));
             Ok((jar, Redirect::to("/people")).into_response())
         }
         LoginOutcome::Refused => Ok(retry("The user name or password is not right.")),
-        LoginOutcome::RateLimited => Ok(retry("Too many failed attempts for this user name. Wait 15 minutes and try again.")),
+        LoginOutcome::RateLimited => {
+            Ok(retry("Too many failed attempts for this user name. Wait 15 minutes and try again."))
+        }
     }
 }
 
 #[derive(Deserialize)]
 pub struct Empty {}
 
-pub async fn logout(State(state): State<AppState>, jar: CookieJar, CsrfForm(_, _): CsrfForm<Empty>) -> Result<Response, AppError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    CsrfForm(_, _): CsrfForm<Empty>,
+) -> Result<Response, AppError> {
     if let Some(c) = jar.get(super::SESSION_COOKIE) {
         store::delete_session(&state.db, &auth::token_hash(c.value())).await?;
     }
@@ -198,7 +254,10 @@ pub fn status_of(p: &PersonRow) -> (&'static str, &'static str) {
 }
 
 fn show_nhs(n: &Option<String>) -> String {
-    n.as_deref().and_then(|n| NhsNumber::parse(n).ok()).map(|n| n.formatted()).unwrap_or_else(|| "not recorded".into())
+    n.as_deref()
+        .and_then(|n| NhsNumber::parse(n).ok())
+        .map(|n| n.formatted())
+        .unwrap_or_else(|| "not recorded".into())
 }
 
 fn org_label(names: &HashMap<String, String>, code: &Option<String>) -> String {
@@ -234,9 +293,22 @@ pub struct ListQuery {
 
 pub const PAGE_SIZE: i64 = 50;
 
-pub async fn people_list(State(state): State<AppState>, CurrentUser(s): CurrentUser, Query(q): Query<ListQuery>) -> Result<impl IntoResponse, AppError> {
+pub async fn people_list(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> Result<impl IntoResponse, AppError> {
     let page = q.page.unwrap_or(1).clamp(1, i64::MAX / PAGE_SIZE);
-    let (people, total) = store::search_people(&state.db, &Search { query: &q.q, scope_org: Some(&s.user.org_code), limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE }).await?;
+    let (people, total) = store::search_people(
+        &state.db,
+        &Search {
+            query: &q.q,
+            scope_org: Some(&s.user.org_code),
+            limit: PAGE_SIZE,
+            offset: (page - 1) * PAGE_SIZE,
+        },
+    )
+    .await?;
     let names = views::org_names(&state.db).await?;
     let rows = people
         .iter()
@@ -259,11 +331,21 @@ pub async fn people_list(State(state): State<AppState>, CurrentUser(s): CurrentU
         (0, true) => "Nobody is on the register for your organisation yet.".to_string(),
         (0, false) => "No one matches your search.".to_string(),
         (1, _) => "1 person".to_string(),
-        (n, _) => format!("{n} people{}", if n > PAGE_SIZE { format!(", page {page} of {}", (n + PAGE_SIZE - 1) / PAGE_SIZE) } else { String::new() }),
+        (n, _) => format!(
+            "{n} people{}",
+            if n > PAGE_SIZE {
+                format!(", page {page} of {}", (n + PAGE_SIZE - 1) / PAGE_SIZE)
+            } else {
+                String::new()
+            }
+        ),
     };
     Ok(PeoplePage {
         nav: Some(nav(&state, &s).await),
-        query_encoded: serde_urlencoded::to_string([("", &q.q)]).unwrap_or_default().trim_start_matches('=').to_string(),
+        query_encoded: serde_urlencoded::to_string([("", &q.q)])
+            .unwrap_or_default()
+            .trim_start_matches('=')
+            .to_string(),
         query: q.q,
         summary,
         rows,
@@ -330,7 +412,9 @@ fn rule_text(r: &aftercare_core::rules::RuleRef) -> String {
 fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView {
     let p = &d.person;
     let (status, status_class) = status_of(p);
-    let org = |o: &Option<aftercare_core::OrgCode>| org_label(names, &o.as_ref().map(|c| c.to_string())).chars().collect::<String>();
+    let org = |o: &Option<aftercare_core::OrgCode>| {
+        org_label(names, &o.as_ref().map(|c| c.to_string())).chars().collect::<String>()
+    };
     let entitlements = d
         .derivation
         .entitlements
@@ -371,12 +455,19 @@ fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView 
                 section: section.map(|s| s.label()).unwrap_or_else(|| x.section.clone()),
                 qualifying: section.is_some_and(|s| s.is_qualifying()),
                 start: long_date(x.detention_start),
-                ordinary_residence: if x.no_fixed_abode { "No fixed abode".into() } else { org_label(names, &x.ordinary_residence) },
+                ordinary_residence: if x.no_fixed_abode {
+                    "No fixed abode".into()
+                } else {
+                    org_label(names, &x.ordinary_residence)
+                },
                 gp_practice: org_label(names, &x.gp_practice),
                 gp_commissioner: org_label(names, &x.gp_commissioner),
                 residence_commissioner: org_label(names, &x.residence_commissioner),
                 place_of_detention: org_label(names, &x.place_of_detention),
-                left_hospital: x.left_hospital.map(long_date).unwrap_or_else(|| "In hospital".into()),
+                left_hospital: x
+                    .left_hospital
+                    .map(long_date)
+                    .unwrap_or_else(|| "In hospital".into()),
                 discharged_to: org_label(names, &x.discharged_to),
                 evidence: x.evidence.clone().unwrap_or_else(|| "None recorded".into()),
                 recorded: format!("{} by {}", x.recorded_at.format("%-d %b %Y"), x.recorded_by),
@@ -402,21 +493,65 @@ fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView 
             }
             None => "No: no detention under a qualifying section is recorded.".into(),
         },
-        no_entitlement_reason: if d.derivation.eligible { "the person has not yet left hospital after the qualifying detention.".into() } else { "no qualifying detention.".into() },
+        no_entitlement_reason: if d.derivation.eligible {
+            "the person has not yet left hospital after the qualifying detention.".into()
+        } else {
+            "no qualifying detention.".into()
+        },
         entitlements,
-        open_questions: d.derivation.open_questions.iter().map(|q| format!("{} ({}: {})", q.explanation, long_date(q.on), q.rule.id)).collect(),
-        ignored: d.derivation.ignored.iter().map(|i| format!("{}: {} – {} (rule {})", long_date(i.on), i.event.replace('_', " "), i.reason, i.rule.id)).collect(),
+        open_questions: d
+            .derivation
+            .open_questions
+            .iter()
+            .map(|q| format!("{} ({}: {})", q.explanation, long_date(q.on), q.rule.id))
+            .collect(),
+        ignored: d
+            .derivation
+            .ignored
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}: {} – {} (rule {})",
+                    long_date(i.on),
+                    i.event.replace('_', " "),
+                    i.reason,
+                    i.rule.id
+                )
+            })
+            .collect(),
         detentions,
         corrections: d
             .superseded
             .iter()
-            .map(|x| format!("{} detention from {}, recorded {} by {}, corrected {}: {}", x.section, long_date(x.detention_start), x.recorded_at.format("%-d %b %Y"), x.recorded_by, x.superseded_at.map(|t| t.format("%-d %b %Y").to_string()).unwrap_or_default(), x.correction_reason.clone().unwrap_or_default()))
+            .map(|x| {
+                format!(
+                    "{} detention from {}, recorded {} by {}, corrected {}: {}",
+                    x.section,
+                    long_date(x.detention_start),
+                    x.recorded_at.format("%-d %b %Y"),
+                    x.recorded_by,
+                    x.superseded_at.map(|t| t.format("%-d %b %Y").to_string()).unwrap_or_default(),
+                    x.correction_reason.clone().unwrap_or_default()
+                )
+            })
             .collect(),
-        timeline: d.timeline.iter().map(|t| (long_date(t.on), t.title.clone(), t.detail.clone())).collect(),
+        timeline: d
+            .timeline
+            .iter()
+            .map(|t| (long_date(t.on), t.title.clone(), t.detail.clone()))
+            .collect(),
         history: d
             .history
             .iter()
-            .map(|h| (h.at.format("%-d %b %Y %H:%M").to_string(), h.actor.clone(), h.actor_org.clone().unwrap_or_default(), h.action.replace(['.', '_'], " "), h.reason.clone().unwrap_or_default()))
+            .map(|h| {
+                (
+                    h.at.format("%-d %b %Y %H:%M").to_string(),
+                    h.actor.clone(),
+                    h.actor_org.clone().unwrap_or_default(),
+                    h.action.replace(['.', '_'], " "),
+                    h.reason.clone().unwrap_or_default(),
+                )
+            })
             .collect(),
         grant_note: None,
     }
@@ -431,16 +566,33 @@ struct PersonPage {
     care: super::care_pages::CareSummary,
 }
 
-pub async fn person_page(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
-    let detail = views::person_detail(&state.db, id, state.today()).await?.ok_or(AppError::NotFound)?;
+pub async fn person_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, AppError> {
+    let detail =
+        views::person_detail(&state.db, id, state.today()).await?.ok_or(AppError::NotFound)?;
     views::ensure_can_view(&state.db, &s, id).await?;
     let names = views::org_names(&state.db).await?;
     let mut p = person_view(&detail, &names);
     if !store::org_has_part(&state.db, id, &s.user.org_code).await? {
         p.grant_note = Some("Your organisation has no part in this person's care. You recorded a reason for looking; it is in the history below.".into());
     }
-    let care = super::care_pages::care_summary(&state, &s, id, &detail.derivation, detail.person.transforming_care).await?;
-    Ok(PersonPage { nav: Some(nav(&state, &s).await), p, can_edit: s.user.can_edit_register(), care })
+    let care = super::care_pages::care_summary(
+        &state,
+        &s,
+        id,
+        &detail.derivation,
+        detail.person.transforming_care,
+    )
+    .await?;
+    Ok(PersonPage {
+        nav: Some(nav(&state, &s).await),
+        p,
+        can_edit: s.user.can_edit_register(),
+        care,
+    })
 }
 
 // ---------------------------------------------------------------- stating a reason
@@ -454,9 +606,18 @@ struct AccessPage {
     error: Option<String>,
 }
 
-pub async fn access_page(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
+pub async fn access_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, AppError> {
     store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    Ok(AccessPage { nav: Some(nav(&state, &s).await), person_id: id, csrf_token: s.csrf_token.clone(), error: None })
+    Ok(AccessPage {
+        nav: Some(nav(&state, &s).await),
+        person_id: id,
+        csrf_token: s.csrf_token.clone(),
+        error: None,
+    })
 }
 
 #[derive(Deserialize)]
@@ -467,19 +628,52 @@ pub struct ReasonForm {
 
 /// Records a reason for looking at a person outside the user's scope; the
 /// grant lasts the rest of the working day.
-pub async fn record_access_reason(state: &AppState, user: &User, person_id: i64, reason: &str) -> Result<(), AppError> {
+pub async fn record_access_reason(
+    state: &AppState,
+    user: &User,
+    person_id: i64,
+    reason: &str,
+) -> Result<(), AppError> {
     let mut tx = state.db.begin_write().await?;
-    store::insert_access_grant(&mut tx, user.id, person_id, reason, store::now() + Duration::hours(super::SESSION_HOURS)).await?;
-    store::append_audit(&mut tx, &user.actor(), AuditEntry { action: "access.reason_recorded", person_id: Some(person_id), entity: "person", entity_id: Some(person_id.to_string()), reason: Some(reason), details: serde_json::json!({}) }).await?;
+    store::insert_access_grant(
+        &mut tx,
+        user.id,
+        person_id,
+        reason,
+        store::now() + Duration::hours(super::SESSION_HOURS),
+    )
+    .await?;
+    store::append_audit(
+        &mut tx,
+        &user.actor(),
+        AuditEntry {
+            action: "access.reason_recorded",
+            person_id: Some(person_id),
+            entity: "person",
+            entity_id: Some(person_id.to_string()),
+            reason: Some(reason),
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
-pub async fn access_submit(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, form): CsrfForm<ReasonForm>) -> Result<Response, AppError> {
+pub async fn access_submit(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, form): CsrfForm<ReasonForm>,
+) -> Result<Response, AppError> {
     store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let reason = form.reason.trim();
     if reason.chars().count() < 10 {
-        let page = AccessPage { nav: Some(nav(&state, &s).await), person_id: id, csrf_token: s.csrf_token.clone(), error: Some("Enter your reason for looking, in at least 10 characters".into()) };
+        let page = AccessPage {
+            nav: Some(nav(&state, &s).await),
+            person_id: id,
+            csrf_token: s.csrf_token.clone(),
+            error: Some("Enter your reason for looking, in at least 10 characters".into()),
+        };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     record_access_reason(&state, &s.user, id, reason).await?;
@@ -559,14 +753,20 @@ impl FormView {
         match name {
             "nhs_number" => "10 digits, for example 943 476 5919",
             "date_of_birth" | "detention_start" => "For example 2023-01-09 or 09/01/2023",
-            "left_hospital" => "Leave blank if the person is still in hospital. For example 2023-04-20",
+            "left_hospital" => {
+                "Leave blank if the person is still in hospital. For example 2023-04-20"
+            }
             "section" => "For example 3, 37/41, 2, 5(2), or an MHSDS code such as mhsds:03",
             "ordinary_residence" | "discharged_to" => "The council's code, for example E10000016",
             "gp_commissioner" | "residence_commissioner" => "ICB or sub-ICB code, for example QKS",
             "gp_practice" => "ODS code, for example A81001",
             "place_of_detention" => "Hospital or NHS trust code, for example RXY",
-            "no_fixed_abode" => "If yes, the council is the one for the area the person is discharged to",
-            "evidence" => "For s3: AMHP application (form A6) and two medical recommendations (A7 or A8); for s37 or s45A the court order; for s47 or s48 the Ministry of Justice transfer direction",
+            "no_fixed_abode" => {
+                "If yes, the council is the one for the area the person is discharged to"
+            }
+            "evidence" => {
+                "For s3: AMHP application (form A6) and two medical recommendations (A7 or A8); for s37 or s45A the court order; for s47 or s48 the Ministry of Justice transfer direction"
+            }
             _ => "",
         }
     }
@@ -580,9 +780,16 @@ struct PersonNewPage {
     form: FormView,
 }
 
-pub async fn person_new(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<impl IntoResponse, AppError> {
+pub async fn person_new(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
     s.user.register_editor()?;
-    Ok(PersonNewPage { nav: Some(nav(&state, &s).await), csrf_token: s.csrf_token.clone(), form: FormView::default() })
+    Ok(PersonNewPage {
+        nav: Some(nav(&state, &s).await),
+        csrf_token: s.csrf_token.clone(),
+        form: FormView::default(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -679,13 +886,20 @@ impl PersonFieldsForm {
     }
 }
 
-pub async fn person_create(State(state): State<AppState>, CsrfForm(s, form): CsrfForm<PersonForm>) -> Result<Response, AppError> {
+pub async fn person_create(
+    State(state): State<AppState>,
+    CsrfForm(s, form): CsrfForm<PersonForm>,
+) -> Result<Response, AppError> {
     let editor = s.user.register_editor()?;
     let (person, detention) = form.person.split();
     match register::add_person(&state.db, &editor, &person, &detention, state.today()).await? {
         Ok(id) => Ok(Redirect::to(&format!("/people/{id}")).into_response()),
         Err(errors) => {
-            let page = PersonNewPage { nav: Some(nav(&state, &s).await), csrf_token: s.csrf_token.clone(), form: FormView { values: form.person.values(), errors } };
+            let page = PersonNewPage {
+                nav: Some(nav(&state, &s).await),
+                csrf_token: s.csrf_token.clone(),
+                form: FormView { values: form.person.values(), errors },
+            };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }
@@ -701,14 +915,28 @@ struct DetentionNewPage {
     form: FormView,
 }
 
-pub async fn detention_new(State(state): State<AppState>, CurrentUser(s): CurrentUser, Path(id): Path<i64>) -> Result<impl IntoResponse, AppError> {
+pub async fn detention_new(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, AppError> {
     s.user.register_editor()?;
     let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     views::ensure_can_view(&state.db, &s, id).await?;
-    Ok(DetentionNewPage { nav: Some(nav(&state, &s).await), csrf_token: s.csrf_token.clone(), person_id: id, person_name: format!("{} {}", p.given_name, p.family_name), form: FormView::default() })
+    Ok(DetentionNewPage {
+        nav: Some(nav(&state, &s).await),
+        csrf_token: s.csrf_token.clone(),
+        person_id: id,
+        person_name: format!("{} {}", p.given_name, p.family_name),
+        form: FormView::default(),
+    })
 }
 
-pub async fn detention_create(State(state): State<AppState>, Path(id): Path<i64>, CsrfForm(s, form): CsrfForm<PersonFieldsForm>) -> Result<Response, AppError> {
+pub async fn detention_create(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, form): CsrfForm<PersonFieldsForm>,
+) -> Result<Response, AppError> {
     let editor = s.user.register_editor()?;
     let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     views::ensure_can_view(&state.db, &s, id).await?;

@@ -27,21 +27,31 @@ struct SharedPage {
     shares: Vec<(String, String, String, i64, String, String)>,
 }
 
-async fn current_list(state: &AppState, org: &str) -> Result<(chrono::NaiveDate, Vec<Vec<String>>), AppError> {
+async fn current_list(
+    state: &AppState,
+    org: &str,
+) -> Result<(chrono::NaiveDate, Vec<Vec<String>>), AppError> {
     let today = state.today();
     let month = format!("{:04}-{:02}", today.year(), today.month());
     let mut as_of = sharing::sharing_date(&month).map_err(|_| AppError::Internal)?;
     // Before this month's first working day, the list is last month's.
     if as_of > today {
         let prev = today.with_day(1).and_then(|d| d.pred_opt()).unwrap_or(today);
-        as_of = sharing::sharing_date(&format!("{:04}-{:02}", prev.year(), prev.month())).map_err(|_| AppError::Internal)?;
+        as_of = sharing::sharing_date(&format!("{:04}-{:02}", prev.year(), prev.month()))
+            .map_err(|_| AppError::Internal)?;
     }
     Ok((as_of, sharing::master_list(&state.db, org, as_of, today).await?))
 }
 
-pub async fn shared_page(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<impl IntoResponse, AppError> {
+pub async fn shared_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
     let (as_of, rows) = current_list(&state, &s.user.org_code).await?;
-    let org_name = crate::db::store::get_org(&state.db, &s.user.org_code).await?.map(|o| o.name).unwrap_or_else(|| s.user.org_code.clone());
+    let org_name = crate::db::store::get_org(&state.db, &s.user.org_code)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_else(|| s.user.org_code.clone());
     let shares = sharing::shares(&state.db, Some(&s.user.org_code)).await?;
     Ok(SharedPage {
         nav: Some(nav_for(&state, &s).await),
@@ -49,21 +59,50 @@ pub async fn shared_page(State(state): State<AppState>, CurrentUser(s): CurrentU
         as_of: long_date(as_of),
         headers: REGISTER_HEADERS.to_vec(),
         rows,
-        shares: shares.into_iter().map(|x| (x.month, long_date(x.as_of), x.file_name, x.rows, x.sha256, x.shared_by)).collect(),
+        shares: shares
+            .into_iter()
+            .map(|x| (x.month, long_date(x.as_of), x.file_name, x.rows, x.sha256, x.shared_by))
+            .collect(),
     })
 }
 
-pub async fn shared_csv(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<Response, AppError> {
+pub async fn shared_csv(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<Response, AppError> {
     let (as_of, rows) = current_list(&state, &s.user.org_code).await?;
     let bytes = aftercare_files::write_csv(&REGISTER_HEADERS, &rows);
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"s117-register-{as_of}.csv\""))], bytes).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"s117-register-{as_of}.csv\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
-pub async fn shared_xlsx(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<Response, AppError> {
+pub async fn shared_xlsx(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<Response, AppError> {
     let (as_of, rows) = current_list(&state, &s.user.org_code).await?;
-    let bytes = aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows).map_err(|_| AppError::Internal)?;
+    let bytes = aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)
+        .map_err(|_| AppError::Internal)?;
     Ok((
-        [(header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"s117-register-{as_of}.xlsx\""))],
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"s117-register-{as_of}.xlsx\""),
+            ),
+        ],
         bytes,
     )
         .into_response())
@@ -80,8 +119,18 @@ struct EnquiryPage {
     answer: Option<StatusAnswer>,
 }
 
-pub async fn enquiry_page(State(state): State<AppState>, CurrentUser(s): CurrentUser) -> Result<impl IntoResponse, AppError> {
-    Ok(EnquiryPage { nav: Some(nav_for(&state, &s).await), csrf_token: s.csrf_token.clone(), nhs_number: String::new(), reason: String::new(), errors: Vec::new(), answer: None })
+pub async fn enquiry_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
+    Ok(EnquiryPage {
+        nav: Some(nav_for(&state, &s).await),
+        csrf_token: s.csrf_token.clone(),
+        nhs_number: String::new(),
+        reason: String::new(),
+        errors: Vec::new(),
+        answer: None,
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -95,9 +144,14 @@ pub struct EnquiryForm {
 /// Checks an enquiry's fields: a valid NHS number and a reason.
 pub fn check_enquiry(f: &EnquiryForm) -> Result<aftercare_core::NhsNumber, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let nhs = aftercare_core::NhsNumber::parse(&f.nhs_number).map_err(|e| errors.push(("nhs_number".into(), e.to_string()))).ok();
+    let nhs = aftercare_core::NhsNumber::parse(&f.nhs_number)
+        .map_err(|e| errors.push(("nhs_number".into(), e.to_string())))
+        .ok();
     if f.reason.trim().chars().count() < 10 {
-        errors.push(("reason".into(), "give your reason for asking, in at least 10 characters".into()));
+        errors.push((
+            "reason".into(),
+            "give your reason for asking, in at least 10 characters".into(),
+        ));
     }
     match nhs {
         Some(n) if errors.is_empty() => Ok(n),
@@ -105,13 +159,36 @@ pub fn check_enquiry(f: &EnquiryForm) -> Result<aftercare_core::NhsNumber, Field
     }
 }
 
-pub async fn enquiry_submit(State(state): State<AppState>, CsrfForm(s, f): CsrfForm<EnquiryForm>) -> Result<Response, AppError> {
+pub async fn enquiry_submit(
+    State(state): State<AppState>,
+    CsrfForm(s, f): CsrfForm<EnquiryForm>,
+) -> Result<Response, AppError> {
     let nav = nav_for(&state, &s).await;
     match check_enquiry(&f) {
-        Err(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, EnquiryPage { nav: Some(nav), csrf_token: s.csrf_token.clone(), nhs_number: f.nhs_number, reason: f.reason, errors, answer: None }).into_response()),
+        Err(errors) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            EnquiryPage {
+                nav: Some(nav),
+                csrf_token: s.csrf_token.clone(),
+                nhs_number: f.nhs_number,
+                reason: f.reason,
+                errors,
+                answer: None,
+            },
+        )
+            .into_response()),
         Ok(nhs) => {
-            let answer = sharing::status_enquiry(&state.db, &s.user.actor(), &nhs, f.reason.trim()).await?;
-            Ok(EnquiryPage { nav: Some(nav), csrf_token: s.csrf_token.clone(), nhs_number: f.nhs_number, reason: String::new(), errors: Vec::new(), answer: Some(answer) }.into_response())
+            let answer =
+                sharing::status_enquiry(&state.db, &s.user.actor(), &nhs, f.reason.trim()).await?;
+            Ok(EnquiryPage {
+                nav: Some(nav),
+                csrf_token: s.csrf_token.clone(),
+                nhs_number: f.nhs_number,
+                reason: String::new(),
+                errors: Vec::new(),
+                answer: Some(answer),
+            }
+            .into_response())
         }
     }
 }
