@@ -22,7 +22,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -31,7 +31,7 @@ impl Rng {
     }
     /// A number in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
+        if n == 0 { 0 } else { self.next_u64() % n }
     }
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
@@ -366,7 +366,7 @@ pub async fn seed(
     for org in demo_orgs() {
         store::upsert_org(&mut tx, &org).await?;
     }
-    let hash = auth::hash_password(DEMO_PASSWORD).map_err(|e| DbError::Corrupt(e))?;
+    let hash = auth::hash_password(DEMO_PASSWORD).map_err(DbError::Corrupt)?;
     let mut logins = Vec::new();
     for role in Role::ALL {
         let username = format!("demo-{}", role.as_str().replace('_', "-"));

@@ -16,7 +16,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::fact_pages::{FieldSpec, SimpleForm, field, person_name, select};
+use super::fact_pages::{
+    FieldSpec, SimpleForm, after_submit, blank_form, field, person_name, select,
+};
 use super::pages::{Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
 use crate::care::{self, CaseState, DueRow, LeadFields, NeedFields, PlanChange, ReviewFields};
@@ -190,15 +192,7 @@ pub async fn lead_new(
     CurrentUser(s): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, AppError> {
-    let name = person_name(&state, &s, id).await?;
-    Ok(lead_form(
-        id,
-        name,
-        nav_for(&state, &s).await,
-        s.csrf_token.clone(),
-        &LeadFields::default(),
-        Vec::new(),
-    ))
+    blank_form::<LeadFields>(&state, &s, id, lead_form).await
 }
 
 pub async fn lead_create(
@@ -207,14 +201,9 @@ pub async fn lead_create(
     CsrfForm(s, f): CsrfForm<LeadFields>,
 ) -> Result<Response, AppError> {
     let name = person_name(&state, &s, id).await?;
-    match care::name_lead_professional(&state.db, &s.user, id, &f, state.today()).await? {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}#care")).into_response()),
-        Err(errors) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            lead_form(id, name, nav_for(&state, &s).await, s.csrf_token.clone(), &f, errors),
-        )
-            .into_response()),
-    }
+    let outcome = care::name_lead_professional(&state.db, &s.user, id, &f, state.today()).await?;
+    Ok(after_submit(&state, &s, id, name, &f, outcome, format!("/people/{id}#care"), lead_form)
+        .await)
 }
 
 fn review_form(
@@ -300,15 +289,7 @@ pub async fn review_new(
     CurrentUser(s): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, AppError> {
-    let name = person_name(&state, &s, id).await?;
-    Ok(review_form(
-        id,
-        name,
-        nav_for(&state, &s).await,
-        s.csrf_token.clone(),
-        &ReviewFields::default(),
-        Vec::new(),
-    ))
+    blank_form::<ReviewFields>(&state, &s, id, review_form).await
 }
 
 pub async fn review_create(
@@ -317,14 +298,9 @@ pub async fn review_create(
     CsrfForm(s, f): CsrfForm<ReviewFields>,
 ) -> Result<Response, AppError> {
     let name = person_name(&state, &s, id).await?;
-    match care::record_review(&state.db, &s.user, id, &f, state.today()).await? {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}#care")).into_response()),
-        Err(errors) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            review_form(id, name, nav_for(&state, &s).await, s.csrf_token.clone(), &f, errors),
-        )
-            .into_response()),
-    }
+    let outcome = care::record_review(&state.db, &s.user, id, &f, state.today()).await?;
+    Ok(after_submit(&state, &s, id, name, &f, outcome, format!("/people/{id}#care"), review_form)
+        .await)
 }
 
 // ---------------------------------------------------------------- assessment

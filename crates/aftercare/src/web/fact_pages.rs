@@ -78,6 +78,51 @@ pub async fn person_name(state: &AppState, s: &Session, id: i64) -> Result<Strin
     Ok(format!("{} {}", p.given_name, p.family_name))
 }
 
+/// Builds a simple form for a person: id, name, header, CSRF token, the
+/// values shown and the errors.
+pub type FormBuilder<T> = fn(i64, String, Nav, String, &T, FieldErrors) -> SimpleForm;
+
+/// The blank form for a person.
+pub async fn blank_form<T: Default>(
+    state: &AppState,
+    s: &Session,
+    id: i64,
+    build: FormBuilder<T>,
+) -> Result<SimpleForm, AppError> {
+    let name = person_name(state, s, id).await?;
+    Ok(build(
+        id,
+        name,
+        super::pages::nav_for(state, s).await,
+        s.csrf_token.clone(),
+        &T::default(),
+        Vec::new(),
+    ))
+}
+
+/// After a submission: on success go to `next`; otherwise the form again,
+/// with the values as entered and the errors.
+#[allow(clippy::too_many_arguments)]
+pub async fn after_submit<T, X>(
+    state: &AppState,
+    s: &Session,
+    id: i64,
+    name: String,
+    f: &T,
+    outcome: Result<X, FieldErrors>,
+    next: String,
+    build: FormBuilder<T>,
+) -> Response {
+    match outcome {
+        Ok(_) => Redirect::to(&next).into_response(),
+        Err(errors) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            build(id, name, super::pages::nav_for(state, s).await, s.csrf_token.clone(), f, errors),
+        )
+            .into_response(),
+    }
+}
+
 fn fact_form(
     id: i64,
     name: String,
@@ -167,15 +212,7 @@ pub async fn fact_new(
     CurrentUser(s): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, AppError> {
-    let name = person_name(&state, &s, id).await?;
-    Ok(fact_form(
-        id,
-        name,
-        super::pages::nav_for(&state, &s).await,
-        s.csrf_token.clone(),
-        &FactFields::default(),
-        Vec::new(),
-    ))
+    blank_form::<FactFields>(&state, &s, id, fact_form).await
 }
 
 pub async fn fact_create(
@@ -184,21 +221,18 @@ pub async fn fact_create(
     CsrfForm(s, f): CsrfForm<FactFields>,
 ) -> Result<Response, AppError> {
     let name = person_name(&state, &s, id).await?;
-    match facts::record_fact(&state.db, &s.user, id, &f, state.today()).await? {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}#entitlements")).into_response()),
-        Err(errors) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            fact_form(
-                id,
-                name,
-                super::pages::nav_for(&state, &s).await,
-                s.csrf_token.clone(),
-                &f,
-                errors,
-            ),
-        )
-            .into_response()),
-    }
+    let outcome = facts::record_fact(&state.db, &s.user, id, &f, state.today()).await?;
+    Ok(after_submit(
+        &state,
+        &s,
+        id,
+        name,
+        &f,
+        outcome,
+        format!("/people/{id}#entitlements"),
+        fact_form,
+    )
+    .await)
 }
 
 fn determination_form(
@@ -261,15 +295,7 @@ pub async fn determination_new(
     CurrentUser(s): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, AppError> {
-    let name = person_name(&state, &s, id).await?;
-    Ok(determination_form(
-        id,
-        name,
-        super::pages::nav_for(&state, &s).await,
-        s.csrf_token.clone(),
-        &DeterminationFields::default(),
-        Vec::new(),
-    ))
+    blank_form::<DeterminationFields>(&state, &s, id, determination_form).await
 }
 
 pub async fn determination_create(
@@ -278,21 +304,18 @@ pub async fn determination_create(
     CsrfForm(s, f): CsrfForm<DeterminationFields>,
 ) -> Result<Response, AppError> {
     let name = person_name(&state, &s, id).await?;
-    match facts::record_determination(&state.db, &s.user, id, &f, state.today()).await? {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}#entitlements")).into_response()),
-        Err(errors) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            determination_form(
-                id,
-                name,
-                super::pages::nav_for(&state, &s).await,
-                s.csrf_token.clone(),
-                &f,
-                errors,
-            ),
-        )
-            .into_response()),
-    }
+    let outcome = facts::record_determination(&state.db, &s.user, id, &f, state.today()).await?;
+    Ok(after_submit(
+        &state,
+        &s,
+        id,
+        name,
+        &f,
+        outcome,
+        format!("/people/{id}#entitlements"),
+        determination_form,
+    )
+    .await)
 }
 
 /// One line per period: who is responsible.
