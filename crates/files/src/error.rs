@@ -33,6 +33,10 @@ pub enum FileError {
     BeyondHeader { file: String, line: usize, column: String },
     #[error("{file}: too large: more than {limit} {what}")]
     TooLarge { file: String, what: &'static str, limit: usize },
+    #[error(
+        "{file}: row {line}, column {column}: contains a NUL character, which no field may hold"
+    )]
+    NulCharacter { file: String, line: usize, column: String },
     #[error("could not write the XLSX workbook: {0}")]
     XlsxWrite(String),
 }

@@ -124,6 +124,17 @@ struct RawRow {
 }
 
 fn build_table(file: &str, raw: Vec<RawRow>) -> Result<Table, FileError> {
+    // No field of any file we read may hold a NUL character (PostgreSQL
+    // cannot store one, and it is never meaningful in a register).
+    for r in &raw {
+        if let Some(i) = r.cells.iter().position(|c| c.contains('\0')) {
+            return Err(FileError::NulCharacter {
+                file: file.into(),
+                line: r.line,
+                column: column_label(i, r.csv_count.is_none()),
+            });
+        }
+    }
     let mut rows = raw.into_iter().filter(|r| r.cells.iter().any(|c| !c.is_empty()));
     let header = rows.next().ok_or_else(|| FileError::Empty { file: file.into() })?;
     let mut headers = header.cells;
@@ -566,5 +577,14 @@ mod tests {
         assert_eq!(column_label(26, true), "AA");
         assert_eq!(column_label(701, true), "ZZ");
         assert_eq!(column_label(2, false), "3");
+    }
+}
+
+#[cfg(test)]
+mod nul_tests {
+    #[test]
+    fn a_nul_character_is_refused_with_its_row_and_column() {
+        let e = super::read_table("r.csv", b"a,b\n1,x\0y\n").unwrap_err().to_string();
+        assert_eq!(e, "r.csv: row 2, column 2: contains a NUL character, which no field may hold");
     }
 }
