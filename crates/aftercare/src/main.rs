@@ -509,12 +509,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                         f.nhs_number.clone(),
                         f.from.to_string(),
                         f.to.to_string(),
-                        format!(
-                            "{}{}.{:02}",
-                            if f.amount.0 < 0 { "-" } else { "" },
-                            f.amount.0.abs() / 100,
-                            f.amount.0.abs() % 100
-                        ),
+                        aftercare::invoice::pounds(f.amount),
                     ]
                 })
                 .collect();

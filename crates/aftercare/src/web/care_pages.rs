@@ -24,6 +24,7 @@ use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
 use crate::care::{self, CaseState, DueRow, LeadFields, NeedFields, PlanChange, ReviewFields};
 use crate::db::care as care_db;
 use crate::db::{Db, DbError};
+use crate::invoice::pounds;
 use crate::on_pool;
 use crate::register::FieldErrors;
 
@@ -1290,7 +1291,7 @@ pub async fn finance_csv(
                 l.name,
                 l.service,
                 l.provider,
-                format!("{}.{:02}", l.weekly_cost.0 / 100, l.weekly_cost.0 % 100),
+                pounds(l.weekly_cost),
                 l.funder,
                 l.from.to_string(),
             ]
@@ -1420,10 +1421,6 @@ pub async fn funding_page(
             })
             .collect(),
     })
-}
-
-fn pounds(p: aftercare_core::Pence) -> String {
-    format!("{}{}.{:02}", if p.0 < 0 { "-" } else { "" }, p.0.abs() / 100, p.0.abs() % 100)
 }
 
 pub async fn funding_csv(
