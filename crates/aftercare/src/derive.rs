@@ -3,14 +3,14 @@
 //! [`aftercare_core::rules::derive`], and stores the summary the register
 //! lists and exports (eligibility, responsible bodies, rule ids).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use aftercare_core::rules::{self, Derivation, Event, EventKind, RulesConfig, Successor};
 use aftercare_core::{OrgCode, Section};
 use chrono::NaiveDate;
 
 use crate::db::store::{self, DetentionRow, OrgRow, PersonEventRow, PersonSummary};
-use crate::db::{Db, DbError, Tx};
+use crate::db::{Db, DbError, Tx, bulk};
 use crate::on_tx;
 
 fn org(code: &Option<String>) -> Option<OrgCode> {
@@ -172,6 +172,23 @@ pub fn orgs_with_part(
     codes.into_iter().collect()
 }
 
+/// Everything stored from a derivation: the derivation itself, the
+/// register's summary, and the organisations with a part in the person.
+pub fn derive_and_summarise(
+    detentions: &[DetentionRow],
+    others: &[PersonEventRow],
+    config: &RulesConfig,
+    today: NaiveDate,
+) -> Result<(Derivation, PersonSummary, Vec<String>), DbError> {
+    let events = events_of(detentions, others)?;
+    let mut config = config.clone();
+    config.determinations = determinations_of(others);
+    let derivation = rules::derive(&events, &config);
+    let summary = summarise(&derivation, today);
+    let orgs = orgs_with_part(detentions, &derivation, &events);
+    Ok((derivation, summary, orgs))
+}
+
 /// Recomputes and stores a person's derived summary and organisation links.
 pub async fn refresh_person_with(
     tx: &mut Tx,
@@ -181,11 +198,9 @@ pub async fn refresh_person_with(
 ) -> Result<Derivation, DbError> {
     let detentions = store::current_detentions_tx(tx, person_id).await?;
     let others = store::current_person_events_tx(tx, person_id).await?;
-    let derivation = derive_person(&detentions, &others, config)?;
-    let events = events_of(&detentions, &others)?;
-    store::update_summary(tx, person_id, &summarise(&derivation, today)).await?;
-    store::set_person_orgs(tx, person_id, &orgs_with_part(&detentions, &derivation, &events))
-        .await?;
+    let (derivation, summary, orgs) = derive_and_summarise(&detentions, &others, config, today)?;
+    store::update_summary(tx, person_id, &summary).await?;
+    store::set_person_orgs(tx, person_id, &orgs).await?;
     Ok(derivation)
 }
 
@@ -198,23 +213,82 @@ pub async fn refresh_person(
     refresh_person_with(tx, person_id, &config, today).await
 }
 
+/// What a full recomputation found and changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RecomputeReport {
+    pub people: u64,
+    /// People whose stored summary (eligibility, bodies, rules) changed.
+    pub summaries_changed: u64,
+    /// People whose organisation links (and so who may see them) changed.
+    pub links_changed: u64,
+}
+
+/// How many people are read, derived and written back per step: the facts
+/// of a step are read in three range scans rather than per person.
+const PEOPLE_PER_STEP: i64 = 20_000;
+
 /// Recomputes every person's summary and organisation links in one
-/// transaction (all or nothing). Returns the number of people.
+/// transaction (all or nothing). Facts are read in bulk, a range of people
+/// at a time; only what changed is written back, many rows to a statement.
 pub async fn recompute_all(
     db: &Db,
     today: NaiveDate,
     progress: &dyn Fn(u64, u64),
-) -> Result<u64, DbError> {
+) -> Result<RecomputeReport, DbError> {
     let mut tx = db.begin_write().await?;
     let config = config_tx(&mut tx, today).await?;
-    let people = store::all_people_tx(&mut tx).await?;
-    let total = people.len() as u64;
-    for (i, p) in people.iter().enumerate() {
-        refresh_person_with(&mut tx, p.id, &config, today).await?;
-        if i % 256 == 0 || i as u64 + 1 == total {
-            progress(i as u64 + 1, total);
+    let (low, high, total) = store::people_id_span_tx(&mut tx).await?;
+    let mut report = RecomputeReport { people: total as u64, ..Default::default() };
+    let mut from = low;
+    let mut done = 0u64;
+    while from <= high {
+        let to = from + PEOPLE_PER_STEP;
+        let people = store::people_in_range_tx(&mut tx, from, to).await?;
+        let mut detentions =
+            group_by_person(store::current_detentions_in_range_tx(&mut tx, from, to).await?, |d| {
+                d.person_id
+            });
+        let mut others = group_by_person(
+            store::current_person_events_in_range_tx(&mut tx, from, to).await?,
+            |e| e.person_id,
+        );
+        let mut stored_links =
+            group_by_person(store::person_orgs_in_range_tx(&mut tx, from, to).await?, |l| l.0);
+        let mut summaries = Vec::new();
+        let mut relinked = Vec::new();
+        let mut links = Vec::new();
+        for p in &people {
+            let dets = detentions.remove(&p.id).unwrap_or_default();
+            let evs = others.remove(&p.id).unwrap_or_default();
+            let (_, summary, orgs) = derive_and_summarise(&dets, &evs, &config, today)?;
+            if summary != p.summary() {
+                summaries.push((p.id, summary));
+            }
+            let mut stored: Vec<String> =
+                stored_links.remove(&p.id).unwrap_or_default().into_iter().map(|l| l.1).collect();
+            stored.sort();
+            if stored != orgs {
+                relinked.push(p.id);
+                links.extend(orgs.into_iter().map(|o| (p.id, o)));
+            }
         }
+        report.summaries_changed += summaries.len() as u64;
+        report.links_changed += relinked.len() as u64;
+        bulk::update_summaries(&mut tx, &summaries).await?;
+        bulk::delete_person_orgs(&mut tx, &relinked).await?;
+        bulk::insert_person_orgs(&mut tx, &links).await?;
+        done += people.len() as u64;
+        progress(done, report.people);
+        from = to;
     }
     tx.commit().await?;
-    Ok(total)
+    Ok(report)
+}
+
+fn group_by_person<T>(rows: Vec<T>, person: impl Fn(&T) -> i64) -> HashMap<i64, Vec<T>> {
+    let mut by_person: HashMap<i64, Vec<T>> = HashMap::new();
+    for r in rows {
+        by_person.entry(person(&r)).or_default().push(r);
+    }
+    by_person
 }

@@ -959,13 +959,16 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Recompute => {
             let db = open(&cli.database).await?;
             let bar = progress_bar();
-            let n = aftercare::derive::recompute_all(&db, today(), &|done, total| {
+            let r = aftercare::derive::recompute_all(&db, today(), &|done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
             })
             .await?;
             bar.finish_and_clear();
-            println!("recomputed entitlement and responsibility for {n} people");
+            println!(
+                "recomputed entitlement and responsibility for {} people: {} summaries and {} sets of organisation links changed",
+                r.people, r.summaries_changed, r.links_changed
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

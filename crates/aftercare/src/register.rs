@@ -15,7 +15,7 @@ use crate::auth::RegisterEditor;
 use crate::db::store::{
     self, Actor, AuditEntry, DetentionFacts, DetentionRow, NewPerson, PersonRow,
 };
-use crate::db::{Db, DbError, Tx};
+use crate::db::{Db, DbError, Tx, bulk};
 use crate::derive;
 
 /// Why a change to the register was refused.
@@ -116,18 +116,25 @@ pub async fn import_register(
     let config = derive::config_tx(&mut tx, today).await?;
     let source = format!("import:{file_name}");
     let total = file.people.len() as u64;
-    for (i, person) in file.people.iter().enumerate() {
+    let mut done = 0u64;
+    // People already on the register are compared and corrected one by one;
+    // new people (all of them, on a first load) are written in bulk after.
+    let mut new_people: Vec<&PersonImport> = Vec::new();
+    for person in &file.people {
         let found = person
             .nhs_number
             .as_ref()
             .and_then(|n| by_nhs.get(n.as_str()))
             .or_else(|| person.local_id.as_ref().and_then(|l| by_local.get(l)))
             .cloned();
+        let Some(found) = found else {
+            new_people.push(person);
+            continue;
+        };
         let person_id =
-            import_person(&mut tx, actor, &source, person, found.as_ref(), today, at, &mut report)
-                .await?;
+            import_person(&mut tx, actor, &source, person, &found, at, &mut report).await?;
         let current = detentions_by_person.remove(&person_id).unwrap_or_default();
-        let mut changed = found.is_none() || report_changed_identity(found.as_ref(), person);
+        let mut changed = identity_differs(&found, person);
         for d in &person.detentions {
             let incoming = facts_of(d);
             // A detention is the same one if it has the same section and start date.
@@ -183,10 +190,19 @@ pub async fn import_register(
         if changed {
             derive::refresh_person_with(&mut tx, person_id, &config, today).await?;
         }
-        if i % 256 == 0 || i as u64 + 1 == total {
-            progress(i as u64 + 1, total);
+        done += 1;
+        if done % 256 == 0 {
+            progress(done, total);
         }
     }
+    add_new_people(&mut tx, actor, &source, file_name, &new_people, &config, today, at, &mut |n| {
+        done += n;
+        progress(done, total)
+    })
+    .await?;
+    report.people_added += new_people.len();
+    report.detentions_added += new_people.iter().map(|p| p.detentions.len()).sum::<usize>();
+    progress(total, total);
     if dry_run {
         drop(tx); // rolls back
         return Ok(report);
@@ -219,6 +235,109 @@ pub async fn import_register(
     }
     tx.commit().await?;
     Ok(report)
+}
+
+/// How many new people are derived and written per batch (bounds memory
+/// and gives the progress bar its steps).
+const NEW_PEOPLE_PER_BATCH: usize = 5_000;
+
+/// Adds people who are not yet on the register: ids reserved up front, each
+/// person derived in memory, and people, identity versions, detentions,
+/// organisation links and audit records written many rows to a statement.
+/// What it writes is what [`add_person`] would write for each one.
+#[allow(clippy::too_many_arguments)]
+async fn add_new_people(
+    tx: &mut Tx,
+    actor: &Actor,
+    source: &str,
+    file_name: &str,
+    people: &[&PersonImport],
+    config: &aftercare_core::rules::RulesConfig,
+    today: NaiveDate,
+    at: DateTime<Utc>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), RegisterError> {
+    let mut next_person = bulk::reserve_ids(tx, "people", people.len()).await?;
+    let detention_count = people.iter().map(|p| p.detentions.len()).sum();
+    let mut next_detention = bulk::reserve_ids(tx, "detentions", detention_count).await?;
+    for batch in people.chunks(NEW_PEOPLE_PER_BATCH) {
+        let mut person_rows = Vec::with_capacity(batch.len());
+        let mut detention_rows = Vec::new();
+        let mut links = Vec::new();
+        let mut audit = Vec::new();
+        for p in batch {
+            let id = next_person;
+            next_person += 1;
+            let first_detention = detention_rows.len();
+            for d in &p.detentions {
+                let f = facts_of(d);
+                detention_rows.push(store::DetentionRow {
+                    id: next_detention,
+                    lineage_id: Some(next_detention),
+                    person_id: id,
+                    section: f.section,
+                    detention_start: f.detention_start,
+                    ordinary_residence: f.ordinary_residence,
+                    no_fixed_abode: f.no_fixed_abode,
+                    gp_practice: f.gp_practice,
+                    gp_commissioner: f.gp_commissioner,
+                    residence_commissioner: f.residence_commissioner,
+                    place_of_detention: f.place_of_detention,
+                    left_hospital: f.left_hospital,
+                    discharged_to: f.discharged_to,
+                    date_added: f.date_added,
+                    evidence: None,
+                    source: source.to_string(),
+                    recorded_at: at,
+                    recorded_by: actor.username.clone(),
+                    recorded_org: actor.org_code.clone(),
+                    superseded_at: None,
+                    superseded_by: None,
+                    correction_reason: None,
+                });
+                next_detention += 1;
+            }
+            let detentions = &detention_rows[first_detention..];
+            let (_, summary, orgs) = derive::derive_and_summarise(detentions, &[], config, today)?;
+            links.extend(orgs.into_iter().map(|o| (id, o)));
+            let new = NewPerson {
+                nhs_number: p.nhs_number.as_ref().map(|n| n.as_str()),
+                local_id: p.local_id.as_deref(),
+                family_name: &p.family_name,
+                given_name: &p.given_name,
+                date_of_birth: p.date_of_birth,
+                date_added: p.detentions.iter().filter_map(|d| d.date_added).min().unwrap_or(today),
+            };
+            audit.push(person_audit("person.added", id, Some(source), &new, None));
+            for (d, row) in p.detentions.iter().zip(detentions) {
+                audit.push(detention_audit(
+                    "detention.added",
+                    id,
+                    row.id,
+                    Some(format!("{file_name} row {}", d.line)),
+                    &row.facts(),
+                    None,
+                ));
+            }
+            person_rows.push(bulk::NewPersonRow {
+                id,
+                nhs_number: new.nhs_number.map(str::to_string),
+                local_id: new.local_id.map(str::to_string),
+                family_name: p.family_name.clone(),
+                given_name: p.given_name.clone(),
+                date_of_birth: p.date_of_birth,
+                date_added: new.date_added,
+                summary,
+            });
+        }
+        bulk::insert_people(tx, &person_rows, actor, at).await?;
+        bulk::insert_detentions(tx, &detention_rows).await?;
+        bulk::insert_person_orgs(tx, &links).await?;
+        let entries = audit.iter().map(|a| a.entry()).collect();
+        bulk::append_audit(tx, actor, at, entries).await?;
+        progress(batch.len() as u64);
+    }
+    Ok(())
 }
 
 /// A person found by NHS number whose row gives a local id that another
@@ -256,10 +375,6 @@ fn identifier_clashes(
     }))
 }
 
-fn report_changed_identity(found: Option<&PersonRow>, p: &PersonImport) -> bool {
-    found.is_some_and(|f| identity_differs(f, p))
-}
-
 fn identity_differs(f: &PersonRow, p: &PersonImport) -> bool {
     f.family_name != p.family_name
         || f.given_name != p.given_name
@@ -269,49 +384,32 @@ fn identity_differs(f: &PersonRow, p: &PersonImport) -> bool {
         || (p.local_id.is_some() && f.local_id != p.local_id)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Corrects the identity of a person already on the register if the row
+/// differs from it; returns their id.
 async fn import_person(
     tx: &mut Tx,
     actor: &Actor,
     source: &str,
     p: &PersonImport,
-    found: Option<&PersonRow>,
-    today: NaiveDate,
+    f: &PersonRow,
     at: DateTime<Utc>,
     report: &mut ImportReport,
 ) -> Result<i64, RegisterError> {
-    let date_added = p.detentions.iter().filter_map(|d| d.date_added).min();
-    match found {
-        Some(f) if !identity_differs(f, p) => Ok(f.id),
-        Some(f) => {
-            let new = NewPerson {
-                nhs_number: p.nhs_number.as_ref().map(|n| n.as_str()).or(f.nhs_number.as_deref()),
-                local_id: p.local_id.as_deref().or(f.local_id.as_deref()),
-                family_name: &p.family_name,
-                given_name: &p.given_name,
-                date_of_birth: p.date_of_birth,
-                date_added: date_added.unwrap_or(f.date_added),
-            };
-            store::correct_person(tx, f.id, &new, actor, at).await?;
-            audit_person(tx, actor, "person.corrected", f.id, Some(source), &new, Some(f)).await?;
-            report.people_corrected += 1;
-            Ok(f.id)
-        }
-        None => {
-            let new = NewPerson {
-                nhs_number: p.nhs_number.as_ref().map(|n| n.as_str()),
-                local_id: p.local_id.as_deref(),
-                family_name: &p.family_name,
-                given_name: &p.given_name,
-                date_of_birth: p.date_of_birth,
-                date_added: date_added.unwrap_or(today),
-            };
-            let id = store::insert_person(tx, &new, actor, at).await?;
-            audit_person(tx, actor, "person.added", id, Some(source), &new, None).await?;
-            report.people_added += 1;
-            Ok(id)
-        }
+    if !identity_differs(f, p) {
+        return Ok(f.id);
     }
+    let new = NewPerson {
+        nhs_number: p.nhs_number.as_ref().map(|n| n.as_str()).or(f.nhs_number.as_deref()),
+        local_id: p.local_id.as_deref().or(f.local_id.as_deref()),
+        family_name: &p.family_name,
+        given_name: &p.given_name,
+        date_of_birth: p.date_of_birth,
+        date_added: p.detentions.iter().filter_map(|d| d.date_added).min().unwrap_or(f.date_added),
+    };
+    store::correct_person(tx, f.id, &new, actor, at).await?;
+    audit_person(tx, actor, "person.corrected", f.id, Some(source), &new, Some(f)).await?;
+    report.people_corrected += 1;
+    Ok(f.id)
 }
 
 fn person_json(p: &NewPerson<'_>) -> serde_json::Value {
@@ -321,15 +419,36 @@ fn person_json(p: &NewPerson<'_>) -> serde_json::Value {
     })
 }
 
-async fn audit_person(
-    tx: &mut Tx,
-    actor: &Actor,
-    action: &str,
+/// An audit record built before it is written (one by one or in bulk).
+struct AuditRecord {
+    action: &'static str,
+    person_id: i64,
+    entity: &'static str,
+    entity_id: String,
+    reason: Option<String>,
+    details: serde_json::Value,
+}
+
+impl AuditRecord {
+    fn entry(&self) -> AuditEntry<'_> {
+        AuditEntry {
+            action: self.action,
+            person_id: Some(self.person_id),
+            entity: self.entity,
+            entity_id: Some(self.entity_id.clone()),
+            reason: self.reason.as_deref(),
+            details: self.details.clone(),
+        }
+    }
+}
+
+fn person_audit(
+    action: &'static str,
     person_id: i64,
     reason: Option<&str>,
     new: &NewPerson<'_>,
     before: Option<&PersonRow>,
-) -> Result<(), DbError> {
+) -> AuditRecord {
     let details = json!({
         "after": person_json(new),
         "before": before.map(|b| json!({
@@ -337,19 +456,27 @@ async fn audit_person(
             "given_name": b.given_name, "date_of_birth": b.date_of_birth, "date_added": b.date_added,
         })),
     });
-    store::append_audit(
-        tx,
-        actor,
-        AuditEntry {
-            action,
-            person_id: Some(person_id),
-            entity: "person",
-            entity_id: Some(person_id.to_string()),
-            reason,
-            details,
-        },
-    )
-    .await?;
+    AuditRecord {
+        action,
+        person_id,
+        entity: "person",
+        entity_id: person_id.to_string(),
+        reason: reason.map(str::to_string),
+        details,
+    }
+}
+
+async fn audit_person(
+    tx: &mut Tx,
+    actor: &Actor,
+    action: &'static str,
+    person_id: i64,
+    reason: Option<&str>,
+    new: &NewPerson<'_>,
+    before: Option<&PersonRow>,
+) -> Result<(), DbError> {
+    store::append_audit(tx, actor, person_audit(action, person_id, reason, new, before).entry())
+        .await?;
     Ok(())
 }
 
@@ -362,31 +489,39 @@ fn detention_json(f: &DetentionFacts) -> serde_json::Value {
     })
 }
 
+fn detention_audit(
+    action: &'static str,
+    person_id: i64,
+    detention_id: i64,
+    reason: Option<String>,
+    f: &DetentionFacts,
+    before: Option<&DetentionRow>,
+) -> AuditRecord {
+    let details = json!({ "after": detention_json(f), "before": before.map(|b| detention_json(&b.facts())), "supersedes": before.map(|b| b.id) });
+    AuditRecord {
+        action,
+        person_id,
+        entity: "detention",
+        entity_id: detention_id.to_string(),
+        reason,
+        details,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn audit_detention(
     tx: &mut Tx,
     actor: &Actor,
-    action: &str,
+    action: &'static str,
     person_id: i64,
     detention_id: i64,
     reason: Option<&str>,
     f: &DetentionFacts,
     before: Option<&DetentionRow>,
 ) -> Result<(), DbError> {
-    let details = json!({ "after": detention_json(f), "before": before.map(|b| detention_json(&b.facts())), "supersedes": before.map(|b| b.id) });
-    store::append_audit(
-        tx,
-        actor,
-        AuditEntry {
-            action,
-            person_id: Some(person_id),
-            entity: "detention",
-            entity_id: Some(detention_id.to_string()),
-            reason,
-            details,
-        },
-    )
-    .await?;
+    let record =
+        detention_audit(action, person_id, detention_id, reason.map(str::to_string), f, before);
+    store::append_audit(tx, actor, record.entry()).await?;
     Ok(())
 }
 

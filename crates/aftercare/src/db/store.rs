@@ -130,6 +130,22 @@ pub struct DetentionFacts {
     pub evidence: Option<String>,
 }
 
+impl PersonRow {
+    /// The derived summary as stored.
+    pub fn summary(&self) -> PersonSummary {
+        PersonSummary {
+            eligible: self.eligible,
+            qualifying_section: self.qualifying_section.clone(),
+            qualifying_date: self.qualifying_date,
+            entitled: self.entitled,
+            council_code: self.council_code.clone(),
+            nhs_code: self.nhs_code.clone(),
+            council_rule: self.council_rule.clone(),
+            nhs_rule: self.nhs_rule.clone(),
+        }
+    }
+}
+
 impl DetentionRow {
     pub fn facts(&self) -> DetentionFacts {
         DetentionFacts {
@@ -203,7 +219,7 @@ impl AuditRow {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn audit_hash(
+pub(crate) fn audit_hash(
     prev: &str,
     at: DateTime<Utc>,
     actor: &str,
@@ -259,8 +275,7 @@ pub async fn append_audit(
     actor: &Actor,
     entry: AuditEntry<'_>,
 ) -> Result<i64, DbError> {
-    let prev: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1").fetch_optional(c).await)?;
-    let prev = prev.unwrap_or_else(|| "genesis".to_string());
+    let prev = last_audit_hash(tx).await?;
     let at = now();
     let details = entry.details.to_string();
     let hash = audit_hash(
@@ -282,6 +297,12 @@ pub async fn append_audit(
         .bind(entry.entity).bind(&entry.entity_id).bind(entry.reason).bind(&details).bind(&prev).bind(&hash)
         .fetch_one(c).await)?;
     Ok(id)
+}
+
+/// The hash the next audit record chains to ("genesis" for the first).
+pub(crate) async fn last_audit_hash(tx: &mut Tx) -> Result<String, DbError> {
+    let prev: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1").fetch_optional(c).await)?;
+    Ok(prev.unwrap_or_else(|| "genesis".to_string()))
 }
 
 pub async fn audit_for_person(db: &Db, person_id: i64) -> Result<Vec<AuditRow>, DbError> {
@@ -501,6 +522,60 @@ pub async fn all_people(db: &Db) -> Result<Vec<PersonRow>, DbError> {
 
 pub async fn all_people_tx(tx: &mut Tx) -> Result<Vec<PersonRow>, DbError> {
     Ok(on_tx!(tx, c => sqlx::query_as("SELECT * FROM people ORDER BY id").fetch_all(c).await)?)
+}
+
+/// The lowest and highest person ids, and how many people there are.
+pub async fn people_id_span_tx(tx: &mut Tx) -> Result<(i64, i64, i64), DbError> {
+    let (low, high, n): (Option<i64>, Option<i64>, i64) = on_tx!(tx, c => sqlx::query_as(
+        "SELECT MIN(id), MAX(id), COUNT(*) FROM people").fetch_one(c).await)?;
+    Ok((low.unwrap_or(1), high.unwrap_or(0), n))
+}
+
+/// People with ids in `from..to`, for work done a range at a time.
+pub async fn people_in_range_tx(
+    tx: &mut Tx,
+    from: i64,
+    to: i64,
+) -> Result<Vec<PersonRow>, DbError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM people WHERE id >= $1 AND id < $2 ORDER BY id")
+        .bind(from).bind(to).fetch_all(c).await)?,
+    )
+}
+
+/// Current detentions of the people with ids in `from..to`.
+pub async fn current_detentions_in_range_tx(
+    tx: &mut Tx,
+    from: i64,
+    to: i64,
+) -> Result<Vec<DetentionRow>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_as(
+        "SELECT * FROM detentions WHERE person_id >= $1 AND person_id < $2 AND superseded_at IS NULL
+         ORDER BY person_id, detention_start, id")
+        .bind(from).bind(to).fetch_all(c).await)?)
+}
+
+/// Current other facts of the people with ids in `from..to`.
+pub async fn current_person_events_in_range_tx(
+    tx: &mut Tx,
+    from: i64,
+    to: i64,
+) -> Result<Vec<PersonEventRow>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_as(
+        "SELECT * FROM person_events WHERE person_id >= $1 AND person_id < $2 AND superseded_at IS NULL
+         ORDER BY person_id, occurred_on, id")
+        .bind(from).bind(to).fetch_all(c).await)?)
+}
+
+/// Organisation links of the people with ids in `from..to`.
+pub async fn person_orgs_in_range_tx(
+    tx: &mut Tx,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, String)>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_as(
+        "SELECT person_id, org_code FROM person_orgs WHERE person_id >= $1 AND person_id < $2")
+        .bind(from).bind(to).fetch_all(c).await)?)
 }
 
 pub async fn count_people(db: &Db) -> Result<i64, DbError> {
