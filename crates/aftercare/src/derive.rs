@@ -3,7 +3,7 @@
 //! [`aftercare_core::rules::derive`], and stores the summary the register
 //! lists and exports (eligibility, responsible bodies, rule ids).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use aftercare_core::rules::{self, Derivation, Event, EventKind, RulesConfig, Successor};
 use aftercare_core::{OrgCode, Section};
@@ -113,9 +113,19 @@ pub fn derive_person(
     config: &RulesConfig,
 ) -> Result<Derivation, DbError> {
     let events = events_of(detentions, others)?;
+    Ok(derive_events(&events, others, config))
+}
+
+/// Runs the engine with the person's own determinations; the shared
+/// configuration is copied only for the few people who have any.
+fn derive_events(events: &[Event], others: &[PersonEventRow], config: &RulesConfig) -> Derivation {
+    let determinations = determinations_of(others);
+    if determinations.is_empty() && config.determinations.is_empty() {
+        return rules::derive(events, config);
+    }
     let mut config = config.clone();
-    config.determinations = determinations_of(others);
-    Ok(rules::derive(&events, &config))
+    config.determinations = determinations;
+    rules::derive(events, &config)
 }
 
 /// The register's summary of a derivation: the latest entitlement's bodies.
@@ -181,9 +191,7 @@ pub fn derive_and_summarise(
     today: NaiveDate,
 ) -> Result<(Derivation, PersonSummary, Vec<String>), DbError> {
     let events = events_of(detentions, others)?;
-    let mut config = config.clone();
-    config.determinations = determinations_of(others);
-    let derivation = rules::derive(&events, &config);
+    let derivation = derive_events(&events, others, config);
     let summary = summarise(&derivation, today);
     let orgs = orgs_with_part(detentions, &derivation, &events);
     Ok((derivation, summary, orgs))
@@ -236,59 +244,64 @@ pub async fn recompute_all(
     progress: &dyn Fn(u64, u64),
 ) -> Result<RecomputeReport, DbError> {
     let mut tx = db.begin_write().await?;
-    let config = config_tx(&mut tx, today).await?;
+    let config = std::sync::Arc::new(config_tx(&mut tx, today).await?);
     let (low, high, total) = store::people_id_span_tx(&mut tx).await?;
     let mut report = RecomputeReport { people: total as u64, ..Default::default() };
     let mut from = low;
     let mut done = 0u64;
-    while from <= high {
-        let to = from + PEOPLE_PER_STEP;
-        let people = store::people_in_range_tx(&mut tx, from, to).await?;
-        let mut detentions =
-            group_by_person(store::current_detentions_in_range_tx(&mut tx, from, to).await?, |d| {
-                d.person_id
-            });
-        let mut others = group_by_person(
-            store::current_person_events_in_range_tx(&mut tx, from, to).await?,
-            |e| e.person_id,
-        );
-        let mut stored_links =
-            group_by_person(store::person_orgs_in_range_tx(&mut tx, from, to).await?, |l| l.0);
-        let mut summaries = Vec::new();
-        let mut relinked = Vec::new();
-        let mut links = Vec::new();
-        for p in &people {
-            let dets = detentions.remove(&p.id).unwrap_or_default();
-            let evs = others.remove(&p.id).unwrap_or_default();
-            let (_, summary, orgs) = derive_and_summarise(&dets, &evs, &config, today)?;
-            if summary != p.summary() {
-                summaries.push((p.id, summary));
-            }
-            let mut stored: Vec<String> =
-                stored_links.remove(&p.id).unwrap_or_default().into_iter().map(|l| l.1).collect();
-            stored.sort();
-            if stored != orgs {
-                relinked.push(p.id);
-                links.extend(orgs.into_iter().map(|o| (p.id, o)));
-            }
+    let mut next = Some(bulk::packed_facts_in_range(&mut tx, from, from + PEOPLE_PER_STEP).await?);
+    // Each step derives one range on a blocking thread while the database
+    // reads the next, then writes back what changed.
+    while let Some(packed) = next.take() {
+        let config = config.clone();
+        let work = tokio::task::spawn_blocking(move || changes_of(packed, &config, today));
+        from += PEOPLE_PER_STEP;
+        if from <= high {
+            next = Some(bulk::packed_facts_in_range(&mut tx, from, from + PEOPLE_PER_STEP).await?);
         }
-        report.summaries_changed += summaries.len() as u64;
-        report.links_changed += relinked.len() as u64;
-        bulk::update_summaries(&mut tx, &summaries).await?;
-        bulk::delete_person_orgs(&mut tx, &relinked).await?;
-        bulk::insert_person_orgs(&mut tx, &links).await?;
-        done += people.len() as u64;
+        let step =
+            work.await.map_err(|e| DbError::Corrupt(format!("recompute stopped: {e}")))??;
+        report.summaries_changed += step.summaries.len() as u64;
+        report.links_changed += step.relinked.len() as u64;
+        bulk::update_summaries(&mut tx, &step.summaries).await?;
+        bulk::delete_person_orgs(&mut tx, &step.relinked).await?;
+        bulk::insert_person_orgs(&mut tx, &step.links).await?;
+        done += step.people;
         progress(done, report.people);
-        from = to;
     }
     tx.commit().await?;
     Ok(report)
 }
 
-fn group_by_person<T>(rows: Vec<T>, person: impl Fn(&T) -> i64) -> HashMap<i64, Vec<T>> {
-    let mut by_person: HashMap<i64, Vec<T>> = HashMap::new();
-    for r in rows {
-        by_person.entry(person(&r)).or_default().push(r);
+/// What one step of a recompute found to write back.
+struct StepChanges {
+    people: u64,
+    summaries: Vec<(i64, PersonSummary)>,
+    relinked: Vec<i64>,
+    links: Vec<(i64, String)>,
+}
+
+fn changes_of(
+    packed: Vec<bulk::PackedFacts>,
+    config: &RulesConfig,
+    today: NaiveDate,
+) -> Result<StepChanges, DbError> {
+    let mut step = StepChanges {
+        people: packed.len() as u64,
+        summaries: Vec::new(),
+        relinked: Vec::new(),
+        links: Vec::new(),
+    };
+    for p in packed {
+        let p = bulk::unpack(p)?;
+        let (_, summary, orgs) = derive_and_summarise(&p.detentions, &p.events, config, today)?;
+        if summary != p.summary {
+            step.summaries.push((p.person_id, summary));
+        }
+        if p.links != orgs {
+            step.relinked.push(p.person_id);
+            step.links.extend(orgs.into_iter().map(|o| (p.person_id, o)));
+        }
     }
-    by_person
+    Ok(step)
 }

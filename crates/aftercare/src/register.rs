@@ -92,10 +92,13 @@ pub async fn import_register(
     today: NaiveDate,
     progress: &dyn Fn(u64, u64),
 ) -> Result<ImportReport, RegisterError> {
+    let started = std::time::Instant::now();
     let file: RegisterFile =
         aftercare_files::parse_register(file_name, bytes).map_err(RegisterError::Invalid)?;
+    tracing::debug!(elapsed = ?started.elapsed(), rows = file.rows, "import: file checked");
     let mut report = ImportReport { rows: file.rows, dry_run, ..Default::default() };
     let mut tx = db.begin_write().await?;
+    bulk::widen_cache(&mut tx).await?;
     let existing = store::all_people_tx(&mut tx).await?;
     let mut by_nhs: HashMap<String, PersonRow> = HashMap::new();
     let mut by_local: HashMap<String, PersonRow> = HashMap::new();
@@ -115,6 +118,7 @@ pub async fn import_register(
     let at = store::now();
     let config = derive::config_tx(&mut tx, today).await?;
     let source = format!("import:{file_name}");
+    tracing::debug!(elapsed = ?started.elapsed(), "import: register loaded");
     let total = file.people.len() as u64;
     let mut done = 0u64;
     // People already on the register are compared and corrected one by one;
@@ -191,7 +195,7 @@ pub async fn import_register(
             derive::refresh_person_with(&mut tx, person_id, &config, today).await?;
         }
         done += 1;
-        if done % 256 == 0 {
+        if done.is_multiple_of(256) {
             progress(done, total);
         }
     }
@@ -200,6 +204,7 @@ pub async fn import_register(
         progress(done, total)
     })
     .await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "import: new people written");
     report.people_added += new_people.len();
     report.detentions_added += new_people.iter().map(|p| p.detentions.len()).sum::<usize>();
     progress(total, total);
@@ -233,7 +238,9 @@ pub async fn import_register(
         )
         .await?;
     }
+    bulk::narrow_cache(&mut tx).await?;
     tx.commit().await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "import: committed");
     Ok(report)
 }
 
@@ -260,7 +267,9 @@ async fn add_new_people(
     let mut next_person = bulk::reserve_ids(tx, "people", people.len()).await?;
     let detention_count = people.iter().map(|p| p.detentions.len()).sum();
     let mut next_detention = bulk::reserve_ids(tx, "detentions", detention_count).await?;
+    let mut t = [std::time::Duration::ZERO; 6];
     for batch in people.chunks(NEW_PEOPLE_PER_BATCH) {
+        let t0 = std::time::Instant::now();
         let mut person_rows = Vec::with_capacity(batch.len());
         let mut detention_rows = Vec::new();
         let mut links = Vec::new();
@@ -330,13 +339,23 @@ async fn add_new_people(
                 summary,
             });
         }
+        t[0] += t0.elapsed();
+        let t0 = std::time::Instant::now();
         bulk::insert_people(tx, &person_rows, actor, at).await?;
+        t[1] += t0.elapsed();
+        let t0 = std::time::Instant::now();
         bulk::insert_detentions(tx, &detention_rows).await?;
+        t[2] += t0.elapsed();
+        let t0 = std::time::Instant::now();
         bulk::insert_person_orgs(tx, &links).await?;
-        let entries = audit.iter().map(|a| a.entry()).collect();
+        t[3] += t0.elapsed();
+        let t0 = std::time::Instant::now();
+        let entries = audit.iter_mut().map(AuditRecord::take_entry).collect();
         bulk::append_audit(tx, actor, at, entries).await?;
+        t[4] += t0.elapsed();
         progress(batch.len() as u64);
     }
+    tracing::debug!(?t, "import: derive, people, detentions, links, audit");
     Ok(())
 }
 
@@ -430,6 +449,18 @@ struct AuditRecord {
 }
 
 impl AuditRecord {
+    /// The entry, moving the details out rather than copying them.
+    fn take_entry(&mut self) -> AuditEntry<'_> {
+        AuditEntry {
+            action: self.action,
+            person_id: Some(self.person_id),
+            entity: self.entity,
+            entity_id: Some(self.entity_id.clone()),
+            reason: self.reason.as_deref(),
+            details: std::mem::take(&mut self.details),
+        }
+    }
+
     fn entry(&self) -> AuditEntry<'_> {
         AuditEntry {
             action: self.action,
@@ -679,6 +710,7 @@ pub async fn add_person(
     };
     let actor = editor.0.actor();
     let mut tx = db.begin_write().await?;
+    bulk::widen_cache(&mut tx).await?;
     let existing = store::all_people_tx(&mut tx).await?;
     if let Some(n) = &checked.nhs_number
         && existing.iter().any(|p| p.nhs_number.as_deref() == Some(n.as_str()))

@@ -45,6 +45,9 @@ async fn both_bodies_must_agree_before_after_care_ends() {
         let d = derivation(&council, smith).await;
         assert_eq!(d["entitlements"][0]["end"], "2024-07-19", "{}", t.backend);
         assert_eq!(d["entitlements"][0]["end_reason"], "joint_decision");
+        let today = chrono::Utc::now().date_naive();
+        let r = aftercare::derive::recompute_all(&t.db, today, &|_, _| {}).await.unwrap();
+        assert_eq!((r.summaries_changed, r.links_changed), (0, 0), "{}", t.backend);
         let history = council.get(&format!("/api/v1/people/{smith}/history")).await.json();
         assert!(history.as_array().unwrap().iter().any(|h| h["action"] == "fact.recorded"
             && h["actor"] == "icb_commissioner"
@@ -135,6 +138,20 @@ async fn a_determination_stands_over_the_computed_answer() {
         let d = derivation(&lincs, okafor).await;
         assert_eq!(d["entitlements"][0]["nhs"]["org"], "QKS");
         assert_eq!(d["entitlements"][0]["nhs"]["rule"]["id"], "DETERMINATION-RECORDED");
+        // A full recompute (which reads facts in bulk) sees the determination
+        // as the person's own refresh did, and restores a summary made stale.
+        let today = chrono::Utc::now().date_naive();
+        let r = aftercare::derive::recompute_all(&t.db, today, &|_, _| {}).await.unwrap();
+        assert_eq!((r.summaries_changed, r.links_changed), (0, 0), "{}", t.backend);
+        aftercare::on_pool!(t.db, p => sqlx::query("UPDATE people SET nhs_code = NULL, nhs_rule = NULL")
+            .execute(p).await.unwrap().rows_affected());
+        let r = aftercare::derive::recompute_all(&t.db, today, &|_, _| {}).await.unwrap();
+        assert_eq!(r.summaries_changed, 3, "{}: the three people with an NHS body", t.backend);
+        let stored = aftercare::db::store::get_person(&t.db, okafor).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.nhs_code.as_deref(), stored.nhs_rule.as_deref()),
+            (Some("QKS"), Some("DETERMINATION-RECORDED"))
+        );
         // A determination must name a qualifying detention and give reasons.
         let r = lincs.post_json(&path, &serde_json::json!({"body": "nhs", "detention_on": "2020-01-01", "org": "QKS", "reason": "long enough reason"})).await;
         assert_eq!(r.json()["error"]["fields"][0]["field"], "detention_on");

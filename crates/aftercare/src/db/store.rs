@@ -531,53 +531,6 @@ pub async fn people_id_span_tx(tx: &mut Tx) -> Result<(i64, i64, i64), DbError> 
     Ok((low.unwrap_or(1), high.unwrap_or(0), n))
 }
 
-/// People with ids in `from..to`, for work done a range at a time.
-pub async fn people_in_range_tx(
-    tx: &mut Tx,
-    from: i64,
-    to: i64,
-) -> Result<Vec<PersonRow>, DbError> {
-    Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM people WHERE id >= $1 AND id < $2 ORDER BY id")
-        .bind(from).bind(to).fetch_all(c).await)?,
-    )
-}
-
-/// Current detentions of the people with ids in `from..to`.
-pub async fn current_detentions_in_range_tx(
-    tx: &mut Tx,
-    from: i64,
-    to: i64,
-) -> Result<Vec<DetentionRow>, DbError> {
-    Ok(on_tx!(tx, c => sqlx::query_as(
-        "SELECT * FROM detentions WHERE person_id >= $1 AND person_id < $2 AND superseded_at IS NULL
-         ORDER BY person_id, detention_start, id")
-        .bind(from).bind(to).fetch_all(c).await)?)
-}
-
-/// Current other facts of the people with ids in `from..to`.
-pub async fn current_person_events_in_range_tx(
-    tx: &mut Tx,
-    from: i64,
-    to: i64,
-) -> Result<Vec<PersonEventRow>, DbError> {
-    Ok(on_tx!(tx, c => sqlx::query_as(
-        "SELECT * FROM person_events WHERE person_id >= $1 AND person_id < $2 AND superseded_at IS NULL
-         ORDER BY person_id, occurred_on, id")
-        .bind(from).bind(to).fetch_all(c).await)?)
-}
-
-/// Organisation links of the people with ids in `from..to`.
-pub async fn person_orgs_in_range_tx(
-    tx: &mut Tx,
-    from: i64,
-    to: i64,
-) -> Result<Vec<(i64, String)>, DbError> {
-    Ok(on_tx!(tx, c => sqlx::query_as(
-        "SELECT person_id, org_code FROM person_orgs WHERE person_id >= $1 AND person_id < $2")
-        .bind(from).bind(to).fetch_all(c).await)?)
-}
-
 pub async fn count_people(db: &Db) -> Result<i64, DbError> {
     Ok(on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM people").fetch_one(p).await)?)
 }
