@@ -1,13 +1,16 @@
 //! National scale, under attack and under failure: a generated register
 //! goes through the real imports and the reconciliation; backups restore to
 //! the same register with an intact audit trail on both backends; an import
-//! killed at any moment leaves all of its people or none; and arbitrary JSON
+//! killed at any moment leaves all of its people or none; sign-offs the
+//! server acknowledged survive it being killed at any moment; and arbitrary JSON
 //! and bytes sent to the API never make it fail (5xx) or stop answering.
 
 mod common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use aftercare::db::Db;
@@ -419,6 +422,454 @@ async fn counts(path: &Path) -> (i64, i64, i64) {
     }
     c.close().await.unwrap();
     (n[0], n[1], n[2])
+}
+
+/// A whole HTTP response from the server under test.
+struct Http {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Http {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One request on a fresh connection. Anything short of a whole response
+/// (refused, reset, cut off) is an error: the change was not acknowledged.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> std::io::Result<Http> {
+    use std::io::{Error, ErrorKind, Read, Write};
+    let cut = || Error::new(ErrorKind::UnexpectedEof, "incomplete response");
+    let body = serde_urlencoded::to_string(form).unwrap();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !cookie.is_empty() {
+        head.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    if method == "POST" {
+        head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(cut)?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok());
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let r = Http { status: status.ok_or_else(cut)?, headers, body: String::new() };
+    if let Some(n) = r.header("content-length") {
+        if body.len() != n.parse::<usize>().map_err(|_| cut())? {
+            return Err(cut());
+        }
+    } else if r.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let eol = rest.windows(2).position(|w| w == b"\r\n").ok_or_else(cut)?;
+            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16)
+                .map_err(|_| cut())?;
+            if size == 0 {
+                break;
+            }
+            let chunk = rest.get(eol + 2..eol + 2 + size).ok_or_else(cut)?;
+            out.extend_from_slice(chunk);
+            rest = rest.get(eol + 4 + size..).ok_or_else(cut)?;
+        }
+        body = out;
+    }
+    Ok(Http { body: String::from_utf8_lossy(&body).to_string(), ..r })
+}
+
+/// The value of a cookie the response sets, as `name=value`.
+fn set_cookie(r: &Http, name: &str) -> String {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.split(';').next().unwrap())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
+        .to_string()
+}
+
+/// Signs in over HTTP as a browser does: (session cookie, its CSRF token).
+fn sign_in(port: u16, user: &str) -> (String, String) {
+    let page = http(port, "GET", "/login", "", &[]).unwrap();
+    let login = set_cookie(&page, "aftercare_login_csrf");
+    let r = http(
+        port,
+        "POST",
+        "/login",
+        &login,
+        &[("csrf_token", &extract_csrf(&page.body)), ("username", user), ("password", PASSWORD)],
+    )
+    .unwrap();
+    assert_eq!(r.status, 303, "log-in of {user}: {}", r.body);
+    let session = set_cookie(&r, "aftercare_session");
+    let people = http(port, "GET", "/people", &session, &[]).unwrap();
+    (session, extract_csrf(&people.body))
+}
+
+/// Starts `aftercare serve` on the file and waits until it answers.
+fn start_server(url: &str, log: &Path) -> (std::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let child = aftercare(url)
+        .env("AFTERCARE_LOG", "warn")
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !http(port, "GET", "/healthz", "", &[]).is_ok_and(|r| r.status == 200) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the server did not start");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    (child, port)
+}
+
+/// A change sent over HTTP, found afterwards by its unique text.
+struct Change {
+    what: &'static str,
+    /// Counts the rows holding the text, bound as `$1`.
+    count_sql: &'static str,
+    text: String,
+}
+
+/// Where the sign-offs about one person stand. A cycle is a review finding
+/// after-care no longer needed, a proposal to end it, the council's and the
+/// NHS commissioner's agreement (which ends it), then a reinstatement.
+struct Signoffs {
+    ended: i64,
+    reinstated: i64,
+    /// The proposal waiting for decisions: id, version, bodies that decided.
+    open: Option<(i64, i64, Vec<String>)>,
+    /// Whether this cycle's review has been recorded.
+    reviewed: bool,
+}
+
+/// The date of cycle `k`'s review, proposal and decisions (the reinstatement
+/// is a day later), so each cycle's facts follow the last one's.
+fn cycle_date(k: i64) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2023, 5, 1).unwrap() + chrono::Duration::days(2 * k)
+}
+
+async fn scalar(c: &mut sqlx::SqliteConnection, sql: &str, binds: &[&str]) -> i64 {
+    let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()));
+    for b in binds {
+        q = q.bind(b.to_string());
+    }
+    q.fetch_one(c).await.unwrap()
+}
+
+async fn signoffs(c: &mut sqlx::SqliteConnection, person: i64) -> Signoffs {
+    let ended = scalar(
+        c,
+        &format!(
+            "SELECT COUNT(*) FROM ending_proposals WHERE person_id = {person} AND status = 'ended'"
+        ),
+        &[],
+    )
+    .await;
+    let reinstated =
+        scalar(c, &format!("SELECT COUNT(*) FROM reinstatements WHERE person_id = {person}"), &[])
+            .await;
+    let open: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT id, version FROM ending_proposals WHERE person_id = $1 AND status IN ('open', 'disagreed') ORDER BY id DESC LIMIT 1",
+    )
+    .bind(person)
+    .fetch_optional(&mut *c)
+    .await
+    .unwrap();
+    let mut with_bodies = None;
+    if let Some((id, version)) = open {
+        let bodies = sqlx::query_scalar("SELECT body FROM ending_decisions WHERE proposal_id = $1")
+            .bind(id)
+            .fetch_all(&mut *c)
+            .await
+            .unwrap();
+        with_bodies = Some((id, version, bodies));
+    }
+    let reviewed = scalar(
+        c,
+        &format!("SELECT COUNT(*) FROM reviews WHERE person_id = {person} AND held_on = $1 AND still_needed = 'no'"),
+        &[&cycle_date(ended).to_string()],
+    )
+    .await
+        > 0;
+    Signoffs { ended, reinstated, open: with_bodies, reviewed }
+}
+
+/// The next change to send: which user (0 lead professional, 1 council, 2
+/// NHS commissioner) posts which form where. Every fifth is a reason for
+/// looking at a record outside the lead's organisation, between sign-offs.
+fn next_change(
+    s: &Signoffs,
+    op: usize,
+    person: i64,
+    outsider: i64,
+) -> (usize, String, Vec<(&'static str, String)>, Change) {
+    let text = format!("crash test change {op}");
+    let change = |what, count_sql| Change { what, count_sql, text: text.clone() };
+    let on = cycle_date(s.ended).to_string();
+    if op.is_multiple_of(5) {
+        return (
+            0,
+            format!("/people/{outsider}/access"),
+            vec![("reason", text.clone())],
+            change("access reason", "SELECT COUNT(*) FROM access_grants WHERE reason = $1"),
+        );
+    }
+    if s.ended > s.reinstated {
+        let after = cycle_date(s.ended - 1) + chrono::Duration::days(1);
+        return (
+            0,
+            format!("/people/{person}/reinstate"),
+            vec![
+                ("requested_by", "gp".into()),
+                ("requested_on", after.to_string()),
+                ("urgent", "no".into()),
+                ("reason", text.clone()),
+            ],
+            change("reinstatement", "SELECT COUNT(*) FROM reinstatements WHERE reason = $1"),
+        );
+    }
+    if let Some((pid, version, bodies)) = &s.open {
+        let (who, body) =
+            if bodies.iter().any(|b| b == "council") { (2, "nhs") } else { (1, "council") };
+        return (
+            who,
+            format!("/endings/{pid}/decisions"),
+            vec![
+                ("body", body.into()),
+                ("decision", "agree".into()),
+                ("decided_on", on),
+                ("reason", text.clone()),
+                ("version", version.to_string()),
+            ],
+            change("ending decision", "SELECT COUNT(*) FROM ending_decisions WHERE reason = $1"),
+        );
+    }
+    if s.reviewed {
+        return (
+            0,
+            format!("/people/{person}/endings"),
+            vec![
+                ("proposed_on", on.clone()),
+                ("reassessment_on", on),
+                ("mdt_attendees", "care co-ordinator, psychiatrist".into()),
+                ("person_views", "wants to stop".into()),
+                ("imha_support", "yes".into()),
+                ("reasons", "no_longer_needed".into()),
+                ("reason_text", text.clone()),
+            ],
+            change(
+                "ending proposal",
+                "SELECT COUNT(*) FROM ending_proposals WHERE reason_text = $1",
+            ),
+        );
+    }
+    (
+        0,
+        format!("/people/{person}/reviews"),
+        vec![
+            ("held_on", on),
+            ("attendees", "the person, care co-ordinator".into()),
+            ("person_views", text.clone()),
+            ("still_needed", "no".into()),
+        ],
+        change("review", "SELECT COUNT(*) FROM reviews WHERE person_views = $1"),
+    )
+}
+
+#[tokio::test]
+async fn sign_offs_the_server_acknowledged_survive_a_kill_at_any_moment() {
+    const KILLS: usize = 120;
+    let t = sqlite().await;
+    seed_orgs(&t.db).await;
+    for (user, org, role) in [
+        ("lead", "E10000016", "lead_professional"),
+        ("kcc", "E10000016", "commissioner"),
+        ("icb", "QKS", "commissioner"),
+    ] {
+        add_user(&t.db, user, org, role).await;
+    }
+    import(&t.db, REGISTER_CSV).await;
+    let people = store::all_people(&t.db).await.unwrap();
+    let smith = people.iter().find(|p| p.family_name == "Smith").unwrap();
+    assert_eq!(
+        (smith.council_code.as_deref(), smith.nhs_code.as_deref()),
+        (Some("E10000016"), Some("QKS")),
+        "the bodies whose commissioners decide"
+    );
+    let (smith, patel) = (smith.id, people.iter().find(|p| p.family_name == "Patel").unwrap().id);
+    t.db.close().await;
+    let path = t.url.strip_prefix("sqlite://").unwrap().to_string();
+    let log = Path::new(&path).with_file_name("server.log");
+    let mut db = {
+        use sqlx::Connection;
+        sqlx::SqliteConnection::connect(&t.url).await.unwrap()
+    };
+
+    let (mut server, mut port) = start_server(&t.url, &log);
+    // Sessions are stored, so these sign-ins (acknowledged) must outlive every kill too.
+    let users = ["lead", "kcc", "icb"].map(|u| sign_in(port, u));
+    let mut acked: Vec<Change> = Vec::new();
+    let (mut op, mut in_flight_kills, mut committed_unacked) = (0usize, 0, 0);
+    // How long each kind of change takes to be answered: (total, count).
+    let mut times: std::collections::BTreeMap<&str, (Duration, u64)> = Default::default();
+    let mut rng = aftercare::demo::Rng::new(7);
+    let started = Instant::now();
+    for kill in 0..KILLS {
+        // Half the kills anywhere in a life of about eight sign-offs (some end
+        // before the first); half late in one sign-off, where its commit is.
+        // The first life runs a while unharmed, to learn how long each kind takes.
+        let life = if kill == 0 {
+            Duration::from_millis(300)
+        } else {
+            let mean = times.values().map(|(t, _)| *t).sum::<Duration>().as_micros() as u64
+                / times.values().map(|(_, n)| *n).sum::<u64>().max(1);
+            Duration::from_micros(rng.below(mean.max(1) * 8))
+        };
+        let late = (kill % 2 == 1).then(|| (rng.below(3), 600 + rng.below(500)));
+        let (sending, sends) = std::sync::mpsc::channel::<Duration>();
+        let killed = Arc::new(AtomicBool::new(false));
+        let killer = {
+            let killed = killed.clone();
+            std::thread::spawn(move || {
+                match late {
+                    None => std::thread::sleep(life),
+                    Some((nth, per_mille)) => {
+                        // The nth sign-off of this life, killed at 60-110% of its usual time.
+                        let mut usual = Duration::ZERO;
+                        for _ in 0..=nth {
+                            usual = sends.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+                        }
+                        std::thread::sleep(usual * per_mille as u32 / 1000);
+                    }
+                }
+                killed.store(true, SeqCst);
+                server.kill().unwrap(); // SIGKILL
+                server.wait().unwrap();
+            })
+        };
+        let mut state = signoffs(&mut db, smith).await;
+        let interrupted = loop {
+            op += 1;
+            // The server's today is the clock's; every cycle's dates must be behind it.
+            assert!(cycle_date(state.ended) < chrono::Utc::now().date_naive(), "out of dates");
+            let (who, url, mut form, change) = next_change(&state, op, smith, patel);
+            form.push(("csrf_token", users[who].1.clone()));
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (total, n) = times.get(change.what).copied().unwrap_or_default();
+            let _ = sending.send(total / n.max(1) as u32);
+            let sent = Instant::now();
+            match http(port, "POST", &url, &users[who].0, &form) {
+                Ok(r) => {
+                    // Acknowledged: from here on it must survive.
+                    assert_eq!(r.status, 303, "{} ({op}) was refused: {}", change.what, r.body);
+                    let t = times.entry(change.what).or_default();
+                    *t = (t.0 + sent.elapsed(), t.1 + 1);
+                    acked.push(change);
+                }
+                Err(e) => {
+                    assert!(
+                        killed.load(SeqCst),
+                        "the server failed without being killed: {e}\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                    committed_unacked += scalar(&mut db, change.count_sql, &[&change.text]).await;
+                    break true;
+                }
+            }
+            if killed.load(SeqCst) {
+                break false;
+            }
+            state = signoffs(&mut db, smith).await;
+        };
+        killer.join().unwrap();
+        in_flight_kills += usize::from(interrupted);
+        // Every acknowledged change is there, and each whole.
+        for c in &acked {
+            let n = scalar(&mut db, c.count_sql, &[&c.text]).await;
+            assert_eq!(n, 1, "kill {kill}: an acknowledged {} ({}) was lost", c.what, c.text);
+        }
+        check_signoffs_whole(&mut db, smith, kill).await;
+        let r = run(&t.url, &["audit", "verify"]);
+        assert_eq!(r.code, 0, "kill {kill}: {}{}", r.stdout, r.stderr);
+        (server, port) = start_server(&t.url, &log);
+    }
+    // The sessions signed in before the first kill still work after the last.
+    for (cookie, _) in &users {
+        assert_eq!(http(port, "GET", "/people", cookie, &[]).unwrap().status, 200);
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let s = signoffs(&mut db, smith).await;
+    assert!(s.ended >= 5, "too few sign-offs completed to prove much: {}", s.ended);
+    eprintln!(
+        "{KILLS} kills in {:?}: {} changes acknowledged ({} endings, {} reinstatements), {in_flight_kills} kills cut a request short, {committed_unacked} of those had committed",
+        started.elapsed(),
+        acked.len(),
+        s.ended,
+        s.reinstated
+    );
+    for (what, (total, n)) in &times {
+        eprintln!("  {what}: {n} answered, {:?} on average", *total / *n as u32);
+    }
+}
+
+/// Each sign-off was written whole or not at all: its audit record, and for
+/// an ending the register change and the derived summary, in one transaction.
+async fn check_signoffs_whole(c: &mut sqlx::SqliteConnection, person: i64, kill: usize) {
+    for (table, action) in [
+        ("reviews", "review.recorded"),
+        ("ending_proposals", "ending.proposed"),
+        ("ending_decisions", "ending.decided"),
+        ("reinstatements", "ending.reinstated"),
+    ] {
+        let orphans = scalar(c, &format!(
+            "SELECT COUNT(*) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM audit_events a WHERE a.action = '{action}' AND a.entity_id = CAST(t.id AS TEXT))"
+        ), &[]).await;
+        assert_eq!(orphans, 0, "kill {kill}: {table} rows without their audit record");
+    }
+    let grants = scalar(c, "SELECT COUNT(*) FROM access_grants", &[]).await;
+    let grant_audits =
+        scalar(c, "SELECT COUNT(*) FROM audit_events WHERE action = 'access.reason_recorded'", &[])
+            .await;
+    assert_eq!(grants, grant_audits, "kill {kill}: access reasons and their audit records differ");
+    let s = signoffs(c, person).await;
+    let completed =
+        scalar(c, "SELECT COUNT(*) FROM audit_events WHERE action = 'ending.completed'", &[]).await;
+    let agreed =
+        scalar(c, "SELECT COUNT(*) FROM person_events WHERE kind = 'ending_agreed'", &[]).await;
+    let back = scalar(c, "SELECT COUNT(*) FROM person_events WHERE kind = 'reinstated'", &[]).await;
+    assert_eq!((completed, agreed, back), (s.ended, 2 * s.ended, s.reinstated), "kill {kill}");
+    let entitled: bool = sqlx::query_scalar("SELECT entitled FROM people WHERE id = $1")
+        .bind(person)
+        .fetch_one(&mut *c)
+        .await
+        .unwrap();
+    assert_eq!(entitled, s.ended == s.reinstated, "kill {kill}: the derived summary is stale");
 }
 
 // ---------------------------------------------------------------- fuzzing the API
