@@ -282,18 +282,16 @@ struct StepChanges {
 }
 
 fn changes_of(
-    packed: Vec<bulk::PackedFacts>,
+    packed: Vec<String>,
     config: &RulesConfig,
     today: NaiveDate,
 ) -> Result<StepChanges, DbError> {
-    let mut step = StepChanges {
-        people: packed.len() as u64,
-        summaries: Vec::new(),
-        relinked: Vec::new(),
-        links: Vec::new(),
-    };
-    for p in packed {
-        let p = bulk::unpack(p)?;
+    let mut step =
+        StepChanges { people: 0, summaries: Vec::new(), relinked: Vec::new(), links: Vec::new() };
+    for p in
+        packed.iter().map(|p| bulk::unpack(p)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten()
+    {
+        step.people += 1;
         let (_, summary, orgs) = derive_and_summarise(&p.detentions, &p.events, config, today)?;
         if summary != p.summary {
             step.summaries.push((p.person_id, summary));

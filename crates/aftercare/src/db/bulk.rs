@@ -3,7 +3,7 @@
 //! transaction. A per-row round trip costs far more than the row itself, so
 //! this is what lets a national master list load at near the raw speed.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::QueryBuilder;
 
 use super::store::{self, Actor, AuditEntry, DetentionRow, PersonSummary};
@@ -42,8 +42,8 @@ pub struct NewPersonRow {
     pub local_id: Option<String>,
     pub family_name: String,
     pub given_name: String,
-    pub date_of_birth: chrono::NaiveDate,
-    pub date_added: chrono::NaiveDate,
+    pub date_of_birth: NaiveDate,
+    pub date_added: NaiveDate,
     pub summary: PersonSummary,
 }
 
@@ -258,26 +258,7 @@ pub async fn append_audit(
     Ok(())
 }
 
-/// A person's stored summary and current facts, read in one row: detentions
-/// and other facts packed as JSON arrays and organisation links as a list,
-/// so that recomputing a million people reads a million rows, not five million.
-#[derive(sqlx::FromRow)]
-pub struct PackedFacts {
-    id: i64,
-    eligible: bool,
-    qualifying_section: Option<String>,
-    qualifying_date: Option<chrono::NaiveDate>,
-    entitled: bool,
-    council_code: Option<String>,
-    nhs_code: Option<String>,
-    council_rule: Option<String>,
-    nhs_rule: Option<String>,
-    detentions: String,
-    events: String,
-    links: String,
-}
-
-/// What the rules read of one person, as [`facts_in_range`] gives it.
+/// What the rules read of one person, as [`unpack`] gives it.
 pub struct StoredFacts {
     pub person_id: i64,
     pub summary: PersonSummary,
@@ -293,132 +274,166 @@ pub struct StoredFacts {
 type PackedDetention = (
     i64,
     String,
-    chrono::NaiveDate,
+    NaiveDate,
     Option<String>,
     i64,
     Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
-    Option<chrono::NaiveDate>,
+    Option<NaiveDate>,
     Option<String>,
 );
 
 /// One other fact as packed: id, kind, data, date.
-type PackedEvent = (i64, String, String, chrono::NaiveDate);
+type PackedEvent = (i64, String, String, NaiveDate);
 
-const SQLITE_PACKED: &str = "SELECT p.id, p.eligible, p.qualifying_section, p.qualifying_date, p.entitled,
-    p.council_code, p.nhs_code, p.council_rule, p.nhs_rule,
-    COALESCE((SELECT json_group_array(json_array(d.id, d.section, d.detention_start, d.ordinary_residence,
+/// One person as packed: id, then the stored summary (eligible 0/1,
+/// qualifying section, qualifying date, entitled 0/1, council, NHS body,
+/// council rule, NHS rule), then detentions, other facts and links.
+type PackedPerson = (
+    i64,
+    i64,
+    Option<String>,
+    Option<NaiveDate>,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Vec<PackedDetention>,
+    Vec<PackedEvent>,
+    Vec<String>,
+);
+
+/// How many people one packed row carries: a row costs far more to fetch
+/// than the bytes in it, so people are fetched a few hundred to a row.
+const PEOPLE_PER_PACKED_ROW: i64 = 256;
+
+const SQLITE_PACKED: &str = "SELECT json_group_array(json_array(p.id,
+    CASE WHEN p.eligible THEN 1 ELSE 0 END, p.qualifying_section, p.qualifying_date,
+    CASE WHEN p.entitled THEN 1 ELSE 0 END, p.council_code, p.nhs_code, p.council_rule, p.nhs_rule,
+    json(COALESCE((SELECT json_group_array(json_array(d.id, d.section, d.detention_start, d.ordinary_residence,
         CASE WHEN d.no_fixed_abode THEN 1 ELSE 0 END, d.gp_practice, d.gp_commissioner, d.residence_commissioner,
         d.place_of_detention, d.left_hospital, d.discharged_to))
-      FROM detentions d WHERE d.person_id = p.id AND d.superseded_at IS NULL), '[]') AS detentions,
-    COALESCE((SELECT json_group_array(json_array(e.id, e.kind, e.data, e.occurred_on))
-      FROM person_events e WHERE e.person_id = p.id AND e.superseded_at IS NULL), '[]') AS events,
-    COALESCE((SELECT group_concat(o.org_code, ',') FROM person_orgs o WHERE o.person_id = p.id), '') AS links
-  FROM people p WHERE p.id >= $1 AND p.id < $2 ORDER BY p.id";
+      FROM detentions d WHERE d.person_id = p.id AND d.superseded_at IS NULL), '[]')),
+    json(COALESCE((SELECT json_group_array(json_array(e.id, e.kind, e.data, e.occurred_on))
+      FROM person_events e WHERE e.person_id = p.id AND e.superseded_at IS NULL), '[]')),
+    json(COALESCE((SELECT json_group_array(o.org_code) FROM person_orgs o WHERE o.person_id = p.id), '[]'))))
+  FROM people p WHERE p.id >= $1 AND p.id < $2 GROUP BY p.id / $3";
 
-const POSTGRES_PACKED: &str = "SELECT p.id, p.eligible, p.qualifying_section, p.qualifying_date, p.entitled,
-    p.council_code, p.nhs_code, p.council_rule, p.nhs_rule,
+const POSTGRES_PACKED: &str = "SELECT json_agg(json_build_array(p.id,
+    p.eligible::int, p.qualifying_section, p.qualifying_date,
+    p.entitled::int, p.council_code, p.nhs_code, p.council_rule, p.nhs_rule,
     COALESCE((SELECT json_agg(json_build_array(d.id, d.section, d.detention_start, d.ordinary_residence,
         d.no_fixed_abode::int, d.gp_practice, d.gp_commissioner, d.residence_commissioner,
-        d.place_of_detention, d.left_hospital, d.discharged_to))::text
-      FROM detentions d WHERE d.person_id = p.id AND d.superseded_at IS NULL), '[]') AS detentions,
-    COALESCE((SELECT json_agg(json_build_array(e.id, e.kind, e.data, e.occurred_on))::text
-      FROM person_events e WHERE e.person_id = p.id AND e.superseded_at IS NULL), '[]') AS events,
-    COALESCE((SELECT string_agg(o.org_code, ',') FROM person_orgs o WHERE o.person_id = p.id), '') AS links
-  FROM people p WHERE p.id >= $1 AND p.id < $2 ORDER BY p.id";
+        d.place_of_detention, d.left_hospital, d.discharged_to))
+      FROM detentions d WHERE d.person_id = p.id AND d.superseded_at IS NULL), '[]'::json),
+    COALESCE((SELECT json_agg(json_build_array(e.id, e.kind, e.data, e.occurred_on))
+      FROM person_events e WHERE e.person_id = p.id AND e.superseded_at IS NULL), '[]'::json),
+    COALESCE((SELECT json_agg(o.org_code) FROM person_orgs o WHERE o.person_id = p.id), '[]'::json)))::text
+  FROM people p WHERE p.id >= $1 AND p.id < $2 GROUP BY p.id / $3";
 
 /// The stored summaries and current facts of the people with ids in
-/// `from..to`, still packed: [`unpack`] them (it is CPU work that can run
+/// `from..to`, still packed as JSON: [`unpack`] them (CPU work that can run
 /// beside the next read).
 pub async fn packed_facts_in_range(
     tx: &mut Tx,
     from: i64,
     to: i64,
-) -> Result<Vec<PackedFacts>, DbError> {
+) -> Result<Vec<String>, DbError> {
     Ok(match &mut tx.inner {
         TxInner::Sqlite(t) => {
-            sqlx::query_as(SQLITE_PACKED).bind(from).bind(to).fetch_all(&mut **t).await?
+            sqlx::query_scalar(SQLITE_PACKED)
+                .bind(from)
+                .bind(to)
+                .bind(PEOPLE_PER_PACKED_ROW)
+                .fetch_all(&mut **t)
+                .await?
         }
         TxInner::Postgres(t) => {
-            sqlx::query_as(POSTGRES_PACKED).bind(from).bind(to).fetch_all(&mut **t).await?
+            sqlx::query_scalar(POSTGRES_PACKED)
+                .bind(from)
+                .bind(to)
+                .bind(PEOPLE_PER_PACKED_ROW)
+                .fetch_all(&mut **t)
+                .await?
         }
     })
 }
 
-pub fn unpack(p: PackedFacts) -> Result<StoredFacts, DbError> {
-    let corrupt = |what: &str, e: serde_json::Error| {
-        DbError::Corrupt(format!("person {}: packed {what}: {e}", p.id))
-    };
-    let detentions: Vec<PackedDetention> =
-        serde_json::from_str(&p.detentions).map_err(|e| corrupt("detentions", e))?;
-    let events: Vec<PackedEvent> =
-        serde_json::from_str(&p.events).map_err(|e| corrupt("events", e))?;
-    let mut links: Vec<String> =
-        p.links.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect();
+/// The people in one packed row.
+pub fn unpack(packed: &str) -> Result<Vec<StoredFacts>, DbError> {
+    let people: Vec<PackedPerson> =
+        serde_json::from_str(packed).map_err(|e| DbError::Corrupt(format!("packed facts: {e}")))?;
+    Ok(people.into_iter().map(unpack_person).collect())
+}
+
+fn unpack_person(p: PackedPerson) -> StoredFacts {
+    let (id, eligible, qualifying_section, qualifying_date, entitled) = (p.0, p.1, p.2, p.3, p.4);
+    let mut links = p.11;
     links.sort();
     // Only the fields the rules and organisation links read are packed; the
     // record-keeping fields of these rows are left empty and never written.
     let never = DateTime::<Utc>::UNIX_EPOCH;
-    let mut detentions: Vec<DetentionRow> = detentions
-        .into_iter()
-        .map(|d| DetentionRow {
-            id: d.0,
-            lineage_id: None,
-            person_id: p.id,
-            section: d.1,
-            detention_start: d.2,
-            ordinary_residence: d.3,
-            no_fixed_abode: d.4 != 0,
-            gp_practice: d.5,
-            gp_commissioner: d.6,
-            residence_commissioner: d.7,
-            place_of_detention: d.8,
-            left_hospital: d.9,
-            discharged_to: d.10,
-            date_added: None,
-            evidence: None,
-            source: String::new(),
-            recorded_at: never,
-            recorded_by: String::new(),
-            recorded_org: None,
-            superseded_at: None,
-            superseded_by: None,
-            correction_reason: None,
-        })
-        .collect();
+    let mut detentions: Vec<DetentionRow> =
+        p.9.into_iter()
+            .map(|d| DetentionRow {
+                id: d.0,
+                lineage_id: None,
+                person_id: id,
+                section: d.1,
+                detention_start: d.2,
+                ordinary_residence: d.3,
+                no_fixed_abode: d.4 != 0,
+                gp_practice: d.5,
+                gp_commissioner: d.6,
+                residence_commissioner: d.7,
+                place_of_detention: d.8,
+                left_hospital: d.9,
+                discharged_to: d.10,
+                date_added: None,
+                evidence: None,
+                source: String::new(),
+                recorded_at: never,
+                recorded_by: String::new(),
+                recorded_org: None,
+                superseded_at: None,
+                superseded_by: None,
+                correction_reason: None,
+            })
+            .collect();
     detentions.sort_by_key(|d| (d.detention_start, d.id));
-    let mut events: Vec<store::PersonEventRow> = events
-        .into_iter()
-        .map(|e| store::PersonEventRow {
-            id: e.0,
-            person_id: p.id,
-            occurred_on: e.3,
-            kind: e.1,
-            data: e.2,
-            recorded_at: never,
-            recorded_by: String::new(),
-            recorded_org: None,
-            superseded_at: None,
-            correction_reason: None,
-        })
-        .collect();
+    let mut events: Vec<store::PersonEventRow> =
+        p.10.into_iter()
+            .map(|e| store::PersonEventRow {
+                id: e.0,
+                person_id: id,
+                occurred_on: e.3,
+                kind: e.1,
+                data: e.2,
+                recorded_at: never,
+                recorded_by: String::new(),
+                recorded_org: None,
+                superseded_at: None,
+                correction_reason: None,
+            })
+            .collect();
     events.sort_by_key(|e| (e.occurred_on, e.id));
-    Ok(StoredFacts {
-        person_id: p.id,
+    StoredFacts {
+        person_id: id,
         summary: PersonSummary {
-            eligible: p.eligible,
-            qualifying_section: p.qualifying_section,
-            qualifying_date: p.qualifying_date,
-            entitled: p.entitled,
-            council_code: p.council_code,
-            nhs_code: p.nhs_code,
-            council_rule: p.council_rule,
-            nhs_rule: p.nhs_rule,
+            eligible: eligible != 0,
+            qualifying_section,
+            qualifying_date,
+            entitled: entitled != 0,
+            council_code: p.5,
+            nhs_code: p.6,
+            council_rule: p.7,
+            nhs_rule: p.8,
         },
         detentions,
         events,
         links,
-    })
+    }
 }
