@@ -21,6 +21,7 @@ use crate::db::care::{self, NewReview, PlanRow, ReviewRow};
 use crate::db::store::{self, Actor, AuditEntry, PersonRow};
 use crate::db::{Db, DbError};
 use crate::derive;
+use crate::on_pool;
 use crate::register::{FieldErrors, RegisterError};
 
 fn err(field: &str, reason: impl Into<String>) -> FieldErrors {
@@ -632,31 +633,110 @@ impl CaseState {
     }
 }
 
-/// Loads and derives every person (for worklists, the due list and monitoring).
+/// Whose cases to load.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Everyone,
+    /// The people an organisation has a part in.
+    Organisation(&'a str),
+}
+
+impl Scope<'_> {
+    /// A condition on `column` (a person id) for a query's WHERE clause,
+    /// binding the organisation as `$1`.
+    fn condition(&self, column: &str) -> String {
+        match self {
+            Scope::Everyone => "TRUE".into(),
+            Scope::Organisation(_) => {
+                format!("{column} IN (SELECT person_id FROM person_orgs WHERE org_code = $1)")
+            }
+        }
+    }
+}
+
+/// Rows of a query whose `{scope}` is replaced by the scope's condition.
+async fn rows_in_scope<T>(
+    db: &Db,
+    sql: &str,
+    column: &str,
+    scope: &Scope<'_>,
+) -> Result<Vec<T>, DbError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    // The condition is built from constants; the organisation is bound.
+    let sql = sql.replace("{scope}", &scope.condition(column));
+    Ok(on_pool!(db, p => {
+        let q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        match scope {
+            Scope::Everyone => q.fetch_all(p).await,
+            Scope::Organisation(org) => q.bind(*org).fetch_all(p).await,
+        }
+    })?)
+}
+
+/// Loads and derives every person (for the due list, exports and monitoring).
 pub async fn all_cases(db: &Db, today: NaiveDate) -> Result<Vec<CaseState>, DbError> {
+    cases(db, today, &Scope::Everyone).await
+}
+
+/// Loads and derives the people in scope: each table is read once, only
+/// for those people.
+pub async fn cases(
+    db: &Db,
+    today: NaiveDate,
+    scope: &Scope<'_>,
+) -> Result<Vec<CaseState>, DbError> {
     let config = derive::config(db, today).await?;
     let mut detentions: HashMap<i64, Vec<store::DetentionRow>> = HashMap::new();
-    for d in store::all_detentions(db).await? {
-        if d.superseded_at.is_none() {
-            detentions.entry(d.person_id).or_default().push(d);
-        }
+    let rows: Vec<store::DetentionRow> = rows_in_scope(db,
+        "SELECT * FROM detentions WHERE superseded_at IS NULL AND {scope} ORDER BY person_id, detention_start, id",
+        "person_id", scope).await?;
+    for d in rows {
+        detentions.entry(d.person_id).or_default().push(d);
     }
     let mut events: HashMap<i64, Vec<store::PersonEventRow>> = HashMap::new();
-    for e in store::all_person_events(db).await? {
-        if e.superseded_at.is_none() {
-            events.entry(e.person_id).or_default().push(e);
-        }
+    let rows: Vec<store::PersonEventRow> = rows_in_scope(db,
+        "SELECT * FROM person_events WHERE superseded_at IS NULL AND {scope} ORDER BY person_id, occurred_on, id",
+        "person_id", scope).await?;
+    for e in rows {
+        events.entry(e.person_id).or_default().push(e);
     }
     let mut reviews: HashMap<i64, Vec<ReviewRow>> = HashMap::new();
-    for r in care::all_reviews(db).await? {
+    let rows: Vec<ReviewRow> = rows_in_scope(
+        db,
+        "SELECT * FROM reviews WHERE superseded_at IS NULL AND {scope} ORDER BY person_id, held_on",
+        "person_id",
+        scope,
+    )
+    .await?;
+    for r in rows {
         reviews.entry(r.person_id).or_default().push(r);
     }
-    let mut plans: HashMap<i64, PlanRow> =
-        care::all_current_plans(db).await?.into_iter().map(|p| (p.person_id, p)).collect();
+    let plans: Vec<PlanRow> = rows_in_scope(
+        db,
+        "SELECT * FROM care_plans WHERE superseded_at IS NULL AND {scope} ORDER BY person_id",
+        "person_id",
+        scope,
+    )
+    .await?;
+    let mut plans: HashMap<i64, PlanRow> = plans.into_iter().map(|p| (p.person_id, p)).collect();
+    let leads: Vec<care::LeadProfessionalRow> = rows_in_scope(
+        db,
+        "SELECT * FROM lead_professionals WHERE superseded_at IS NULL AND {scope}",
+        "person_id",
+        scope,
+    )
+    .await?;
     let mut leads: HashMap<i64, care::LeadProfessionalRow> =
-        care::current_lead_professionals(db).await?.into_iter().map(|l| (l.person_id, l)).collect();
-    let mut out = Vec::new();
-    for person in store::all_people(db).await? {
+        leads.into_iter().map(|l| (l.person_id, l)).collect();
+    let people: Vec<store::PersonRow> =
+        rows_in_scope(db, "SELECT * FROM people WHERE {scope} ORDER BY id", "id", scope).await?;
+    let mut out = Vec::with_capacity(people.len());
+    for person in people {
         let dets = detentions.remove(&person.id).unwrap_or_default();
         let evs = events.remove(&person.id).unwrap_or_default();
         let derivation = derive::derive_person(&dets, &evs, &config)?;

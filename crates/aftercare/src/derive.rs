@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 
 use crate::db::store::{self, DetentionRow, OrgRow, PersonEventRow, PersonSummary};
 use crate::db::{Db, DbError, Tx, bulk};
-use crate::on_tx;
+use crate::{on_pool, on_tx};
 
 fn org(code: &Option<String>) -> Option<OrgCode> {
     code.as_deref().and_then(|c| OrgCode::parse(c).ok())
@@ -96,13 +96,17 @@ pub fn config_from(orgs: &[OrgRow], today: NaiveDate) -> RulesConfig {
     config
 }
 
+/// Only organisations with a successor shape the configuration, so only
+/// they are read (every person page derives, and reads this).
+const SUCCEEDED_ORGS: &str = "SELECT * FROM organisations WHERE successor_code IS NOT NULL";
+
 pub async fn config(db: &Db, today: NaiveDate) -> Result<RulesConfig, DbError> {
-    Ok(config_from(&store::list_orgs(db).await?, today))
+    let orgs: Vec<OrgRow> = on_pool!(db, p => sqlx::query_as(SUCCEEDED_ORGS).fetch_all(p).await)?;
+    Ok(config_from(&orgs, today))
 }
 
 pub async fn config_tx(tx: &mut Tx, today: NaiveDate) -> Result<RulesConfig, DbError> {
-    let orgs: Vec<OrgRow> =
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM organisations").fetch_all(c).await)?;
+    let orgs: Vec<OrgRow> = on_tx!(tx, c => sqlx::query_as(SUCCEEDED_ORGS).fetch_all(c).await)?;
     Ok(config_from(&orgs, today))
 }
 

@@ -9,7 +9,6 @@ use std::io::{BufRead, IsTerminal, Write};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use aftercare::auth::{self, parse_roles, roles_to_string};
 use aftercare::cli::{
@@ -1065,7 +1064,7 @@ async fn serve(database: &str, args: ServeArgs) -> Result<()> {
         secure_cookies: !(args.insecure_cookies || addr.ip().is_loopback()),
         today: None,
     };
-    let state = AppState { db: db.clone(), config: Arc::new(config) };
+    let state = AppState::new(db.clone(), config);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("failed to listen on {addr}"))?;

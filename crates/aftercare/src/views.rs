@@ -42,9 +42,7 @@ pub async fn org_names(db: &Db) -> Result<HashMap<String, String>, DbError> {
 /// Refuses a user whose organisation has no part in the person, unless they
 /// have recorded a reason for looking (a logged, time-limited grant).
 pub async fn ensure_can_view(db: &Db, session: &Session, person_id: i64) -> Result<(), AppError> {
-    if store::org_has_part(db, person_id, &session.user.org_code).await?
-        || store::has_access_grant(db, session.user.id, person_id).await?
-    {
+    if store::may_view(db, person_id, &session.user.org_code, session.user.id).await? {
         Ok(())
     } else {
         Err(AppError::ReasonRequired(person_id))

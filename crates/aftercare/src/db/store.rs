@@ -769,9 +769,19 @@ pub async fn insert_access_grant(
     Ok(())
 }
 
-pub async fn has_access_grant(db: &Db, user_id: i64, person_id: i64) -> Result<bool, DbError> {
-    let n: i64 = on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM access_grants WHERE user_id = $1 AND person_id = $2 AND expires_at > $3")
-        .bind(user_id).bind(person_id).bind(now()).fetch_one(p).await)?;
+/// Whether a user may see a person: their organisation has a part in them,
+/// or they hold an unexpired access grant (a recorded reason). One query,
+/// since every person page asks.
+pub async fn may_view(
+    db: &Db,
+    person_id: i64,
+    org_code: &str,
+    user_id: i64,
+) -> Result<bool, DbError> {
+    let n: i64 = on_pool!(db, p => sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM person_orgs WHERE person_id = $1 AND org_code = $2)
+              + (SELECT COUNT(*) FROM access_grants WHERE user_id = $3 AND person_id = $1 AND expires_at > $4)")
+        .bind(person_id).bind(org_code).bind(user_id).bind(now()).fetch_one(p).await)?;
     Ok(n > 0)
 }
 

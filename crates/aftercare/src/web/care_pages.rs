@@ -2,7 +2,7 @@
 //! assessment, the plan (what is free under s117 and what is not), reviews,
 //! worklists, monitoring with charts, and the finance no-charge list.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::Datelike;
 
@@ -23,9 +23,7 @@ use super::pages::{Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
 use crate::care::{self, CaseState, DueRow, LeadFields, NeedFields, PlanChange, ReviewFields};
 use crate::db::care as care_db;
-use crate::db::{Db, DbError};
 use crate::invoice::pounds;
-use crate::on_pool;
 use crate::register::FieldErrors;
 
 /// The person page's "Care and support" section.
@@ -797,18 +795,25 @@ pub async fn plan_end_need(
 // ---------------------------------------------------------------- worklists
 
 /// The people the user's organisation has a part in.
-async fn scoped_cases(state: &AppState, s: &Session) -> Result<Vec<CaseState>, AppError> {
-    let ids = person_ids_for_org(&state.db, &s.user.org_code).await?;
-    Ok(care::all_cases(&state.db, state.today())
-        .await?
-        .into_iter()
-        .filter(|c| ids.contains(&c.person.id))
-        .collect())
+async fn scoped_cases(state: &AppState, s: &Session) -> Result<Caseload, AppError> {
+    let permit =
+        state.caseload_permits.clone().acquire_owned().await.map_err(|_| AppError::Internal)?;
+    let cases =
+        care::cases(&state.db, state.today(), &care::Scope::Organisation(&s.user.org_code)).await?;
+    Ok(Caseload { cases, _permit: permit })
 }
 
-async fn person_ids_for_org(db: &Db, org: &str) -> Result<HashSet<i64>, DbError> {
-    let ids: Vec<i64> = on_pool!(db, p => sqlx::query_scalar("SELECT person_id FROM person_orgs WHERE org_code = $1").bind(org).fetch_all(p).await)?;
-    Ok(ids.into_iter().collect())
+/// An organisation's cases, holding a caseload permit until the page is built.
+struct Caseload {
+    cases: Vec<CaseState>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for Caseload {
+    type Target = Vec<CaseState>;
+    fn deref(&self) -> &Vec<CaseState> {
+        &self.cases
+    }
 }
 
 async fn org_name(state: &AppState, s: &Session) -> String {

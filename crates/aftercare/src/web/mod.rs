@@ -45,9 +45,22 @@ pub struct ServerConfig {
 pub struct AppState {
     pub db: Db,
     pub config: Arc<ServerConfig>,
+    /// Pages that read a whole caseload (worklists, the due list,
+    /// monitoring) take a permit, one per core: under load they queue
+    /// instead of each holding a caseload in memory at once.
+    pub caseload_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
+    pub fn new(db: Db, config: ServerConfig) -> AppState {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        AppState {
+            db,
+            config: Arc::new(config),
+            caseload_permits: Arc::new(tokio::sync::Semaphore::new(cores)),
+        }
+    }
+
     pub fn today(&self) -> NaiveDate {
         self.config.today.unwrap_or_else(|| chrono::Local::now().date_naive())
     }

@@ -75,10 +75,7 @@ pub async fn backends() -> Vec<TestDb> {
 }
 
 pub fn state(db: &Db) -> AppState {
-    AppState {
-        db: db.clone(),
-        config: Arc::new(ServerConfig { secure_cookies: false, today: Some(today()) }),
-    }
+    AppState::new(db.clone(), ServerConfig { secure_cookies: false, today: Some(today()) })
 }
 
 /// Loads the demo organisations and one user per role:
