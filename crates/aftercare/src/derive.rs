@@ -235,10 +235,6 @@ pub struct RecomputeReport {
     pub links_changed: u64,
 }
 
-/// How many people are read, derived and written back per step: the facts
-/// of a step are read in three range scans rather than per person.
-const PEOPLE_PER_STEP: i64 = 20_000;
-
 /// Recomputes every person's summary and organisation links in one
 /// transaction (all or nothing). Facts are read in bulk, a range of people
 /// at a time; only what changed is written back, many rows to a statement.
@@ -253,15 +249,18 @@ pub async fn recompute_all(
     let mut report = RecomputeReport { people: total as u64, ..Default::default() };
     let mut from = low;
     let mut done = 0u64;
-    let mut next = Some(bulk::packed_facts_in_range(&mut tx, from, from + PEOPLE_PER_STEP).await?);
+    let mut next =
+        Some(bulk::packed_facts_in_range(&mut tx, from, from + bulk::PEOPLE_PER_STEP).await?);
     // Each step derives one range on a blocking thread while the database
     // reads the next, then writes back what changed.
     while let Some(packed) = next.take() {
         let config = config.clone();
         let work = tokio::task::spawn_blocking(move || changes_of(packed, &config, today));
-        from += PEOPLE_PER_STEP;
+        from += bulk::PEOPLE_PER_STEP;
         if from <= high {
-            next = Some(bulk::packed_facts_in_range(&mut tx, from, from + PEOPLE_PER_STEP).await?);
+            next = Some(
+                bulk::packed_facts_in_range(&mut tx, from, from + bulk::PEOPLE_PER_STEP).await?,
+            );
         }
         let step =
             work.await.map_err(|e| DbError::Corrupt(format!("recompute stopped: {e}")))??;

@@ -488,10 +488,17 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             };
             let (cname, cbytes) = read(&charges)?;
             let (pname, pbytes) = read(&payments)?;
-            let parsed = (
-                aftercare_files::parse_charges(&cname, &cbytes),
-                aftercare_files::parse_payments(&pname, &pbytes),
-            );
+            // The files are checked on one core while the register is read
+            // and derived on the other.
+            let db = open(&cli.database).await?;
+            let parsing = tokio::task::spawn_blocking(move || {
+                (
+                    aftercare_files::parse_charges(&cname, &cbytes),
+                    aftercare_files::parse_payments(&pname, &pbytes),
+                )
+            });
+            let entitled = aftercare::reconcile::entitled_periods(&db, as_of).await?;
+            let parsed = parsing.await?;
             let (charges, payments) = match parsed {
                 (Ok(c), Ok(p)) => (c, p),
                 (c, p) => {
@@ -502,8 +509,6 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     return Ok(ExitCode::from(1));
                 }
             };
-            let db = open(&cli.database).await?;
-            let entitled = aftercare::reconcile::entitled_periods(&db, as_of).await?;
             let findings = aftercare::reconcile::reconcile(&entitled, &charges, &payments, as_of);
             let rows: Vec<Vec<String>> = findings
                 .iter()

@@ -189,14 +189,35 @@ pub async fn entitled_periods(
     db: &crate::db::Db,
     as_of: NaiveDate,
 ) -> Result<HashMap<String, Periods>, crate::db::DbError> {
-    let cases = crate::care::all_cases(db, as_of).await?;
-    Ok(cases
-        .into_iter()
-        .filter_map(|c| {
-            let nhs = c.person.nhs_number.clone()?;
-            Some((nhs, c.derivation.entitlements.iter().map(|e| (e.start, e.end)).collect()))
-        })
-        .collect())
+    use crate::db::{DbError, bulk};
+    let config = std::sync::Arc::new(crate::derive::config(db, as_of).await?);
+    let (low, high) = bulk::person_id_span(db).await?;
+    let mut periods = HashMap::new();
+    let mut from = low;
+    let mut next = Some(bulk::packed_facts(db, from, from + bulk::PEOPLE_PER_STEP).await?);
+    // Each range is derived on a blocking thread while the next is read.
+    while let Some(packed) = next.take() {
+        let config = config.clone();
+        let work = tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            for p in packed.iter().map(|p| bulk::unpack(p)).collect::<Result<Vec<_>, _>>()? {
+                for p in p {
+                    let Some(nhs) = p.nhs_number else { continue };
+                    let d = crate::derive::derive_person(&p.detentions, &p.events, &config)?;
+                    found.push((nhs, d.entitlements.iter().map(|e| (e.start, e.end)).collect()));
+                }
+            }
+            Ok::<_, DbError>(found)
+        });
+        from += bulk::PEOPLE_PER_STEP;
+        if from <= high {
+            next = Some(bulk::packed_facts(db, from, from + bulk::PEOPLE_PER_STEP).await?);
+        }
+        let found =
+            work.await.map_err(|e| DbError::Corrupt(format!("reconcile stopped: {e}")))??;
+        periods.extend(found);
+    }
+    Ok(periods)
 }
 
 #[cfg(test)]

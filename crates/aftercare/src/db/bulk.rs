@@ -261,6 +261,7 @@ pub async fn append_audit(
 /// What the rules read of one person, as [`unpack`] gives it.
 pub struct StoredFacts {
     pub person_id: i64,
+    pub nhs_number: Option<String>,
     pub summary: PersonSummary,
     pub detentions: Vec<DetentionRow>,
     pub events: Vec<store::PersonEventRow>,
@@ -290,7 +291,7 @@ type PackedEvent = (i64, String, String, NaiveDate);
 
 /// One person as packed: id, then the stored summary (eligible 0/1,
 /// qualifying section, qualifying date, entitled 0/1, council, NHS body,
-/// council rule, NHS rule), then detentions, other facts and links.
+/// council rule, NHS rule), then detentions, other facts, links and the NHS number.
 type PackedPerson = (
     i64,
     i64,
@@ -304,6 +305,7 @@ type PackedPerson = (
     Vec<PackedDetention>,
     Vec<PackedEvent>,
     Vec<String>,
+    Option<String>,
 );
 
 /// How many people one packed row carries: a row costs far more to fetch
@@ -319,7 +321,8 @@ const SQLITE_PACKED: &str = "SELECT json_group_array(json_array(p.id,
       FROM detentions d WHERE d.person_id = p.id AND d.superseded_at IS NULL), '[]')),
     json(COALESCE((SELECT json_group_array(json_array(e.id, e.kind, e.data, e.occurred_on))
       FROM person_events e WHERE e.person_id = p.id AND e.superseded_at IS NULL), '[]')),
-    json(COALESCE((SELECT json_group_array(o.org_code) FROM person_orgs o WHERE o.person_id = p.id), '[]'))))
+    json(COALESCE((SELECT json_group_array(o.org_code) FROM person_orgs o WHERE o.person_id = p.id), '[]')),
+    p.nhs_number))
   FROM people p WHERE p.id >= $1 AND p.id < $2 GROUP BY p.id / $3";
 
 const POSTGRES_PACKED: &str = "SELECT json_agg(json_build_array(p.id,
@@ -331,7 +334,8 @@ const POSTGRES_PACKED: &str = "SELECT json_agg(json_build_array(p.id,
       FROM detentions d WHERE d.person_id = p.id AND d.superseded_at IS NULL), '[]'::json),
     COALESCE((SELECT json_agg(json_build_array(e.id, e.kind, e.data, e.occurred_on))
       FROM person_events e WHERE e.person_id = p.id AND e.superseded_at IS NULL), '[]'::json),
-    COALESCE((SELECT json_agg(o.org_code) FROM person_orgs o WHERE o.person_id = p.id), '[]'::json)))::text
+    COALESCE((SELECT json_agg(o.org_code) FROM person_orgs o WHERE o.person_id = p.id), '[]'::json),
+    p.nhs_number))::text
   FROM people p WHERE p.id >= $1 AND p.id < $2 GROUP BY p.id / $3";
 
 /// The stored summaries and current facts of the people with ids in
@@ -360,6 +364,38 @@ pub async fn packed_facts_in_range(
                 .await?
         }
     })
+}
+
+/// How many people a bulk pass reads, derives and writes back per step.
+pub const PEOPLE_PER_STEP: i64 = 20_000;
+
+/// The same as [`packed_facts_in_range`], read outside a write transaction
+/// (for reports such as reconciliation, which change nothing).
+pub async fn packed_facts(db: &super::Db, from: i64, to: i64) -> Result<Vec<String>, DbError> {
+    Ok(match &db.pool {
+        super::Pool::Sqlite(p) => {
+            sqlx::query_scalar(SQLITE_PACKED)
+                .bind(from)
+                .bind(to)
+                .bind(PEOPLE_PER_PACKED_ROW)
+                .fetch_all(p)
+                .await?
+        }
+        super::Pool::Postgres(p) => {
+            sqlx::query_scalar(POSTGRES_PACKED)
+                .bind(from)
+                .bind(to)
+                .bind(PEOPLE_PER_PACKED_ROW)
+                .fetch_all(p)
+                .await?
+        }
+    })
+}
+
+/// The lowest and highest person ids (1 and 0 when there is nobody).
+pub async fn person_id_span(db: &super::Db) -> Result<(i64, i64), DbError> {
+    let (low, high): (Option<i64>, Option<i64>) = crate::on_pool!(db, p => sqlx::query_as("SELECT MIN(id), MAX(id) FROM people").fetch_one(p).await)?;
+    Ok((low.unwrap_or(1), high.unwrap_or(0)))
 }
 
 /// The people in one packed row.
@@ -422,6 +458,7 @@ fn unpack_person(p: PackedPerson) -> StoredFacts {
     events.sort_by_key(|e| (e.occurred_on, e.id));
     StoredFacts {
         person_id: id,
+        nhs_number: p.12,
         summary: PersonSummary {
             eligible: eligible != 0,
             qualifying_section,
