@@ -107,6 +107,11 @@ pub struct GenerateArgs {
     /// Folder to write the files to (created if missing).
     #[arg(long, default_value = ".")]
     pub out_dir: PathBuf,
+    /// Spread people over this many copies of the demo partnerships, with
+    /// codes suffixed `-1`, `-2`, … (30 gives 150 councils, about England's
+    /// number), so that caseloads are national-sized rather than five councils'.
+    #[arg(long, default_value_t = 1)]
+    pub regions: u64,
     /// The date the register is generated as of (default today); with the seed it fixes the output.
     #[arg(long, value_parser = parse_date_arg)]
     pub today: Option<NaiveDate>,

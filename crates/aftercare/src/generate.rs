@@ -82,6 +82,7 @@ pub fn generate(
     dir: &Path,
     people: u64,
     seed: u64,
+    regions: u64,
     today: NaiveDate,
     progress: &dyn Fn(u64),
 ) -> io::Result<Generated> {
@@ -99,10 +100,20 @@ pub fn generate(
     let mut rng = Rng::new(seed);
     let mut numbers = NhsNumbers::new(seed);
     let mut extra = Rng::new(seed ^ 0xF1_4A_4C_E5);
+    // A stream of its own, so that one region gives exactly the demo's people.
+    let mut region_rng = Rng::new(seed ^ 0x5E_61_0A);
     let mut n = Generated::default();
     for i in 0..people {
         let nhs = numbers.next();
-        let rows = person_rows(&mut rng, i as usize, nhs.as_deref(), today);
+        let mut rows = person_rows(&mut rng, i as usize, nhs.as_deref(), today);
+        if regions > 1 {
+            let region = region_rng.below(regions);
+            if region > 0 {
+                for row in &mut rows {
+                    in_region(row, region);
+                }
+            }
+        }
         // (section, start, left hospital) of each detention, for the reviews and finance.
         let stays: Vec<(String, NaiveDate, Option<NaiveDate>)> = rows
             .iter()
@@ -156,6 +167,17 @@ pub fn generate(
     charges.finish()?;
     payments.finish()?;
     Ok(n)
+}
+
+/// Moves a register row into a copy of the demo partnerships: every
+/// organisation code (council, GP practice, commissioners, hospital,
+/// discharged to) gets the region's suffix.
+fn in_region(row: &mut [String], region: u64) {
+    for column in [7, 9, 10, 11, 12, 14] {
+        if !row[column].is_empty() {
+            row[column] = format!("{}-{region}", row[column]);
+        }
+    }
 }
 
 /// Reviews, commissioning payments and (now and then, wrongly) a charge for
@@ -242,11 +264,31 @@ mod tests {
     }
 
     #[test]
+    fn regions_spread_people_over_suffixed_copies_of_the_partnerships() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), 600, 5, 30, today, &|_| {}).unwrap();
+        let file = aftercare_files::parse_register(
+            "register.csv",
+            &std::fs::read(dir.path().join(REGISTER_FILE)).unwrap(),
+        )
+        .expect("a spread register still imports");
+        let councils: std::collections::BTreeSet<String> = file
+            .people
+            .iter()
+            .flat_map(|p| &p.detentions)
+            .filter_map(|d| d.ordinary_residence.as_ref().map(|c| c.to_string()))
+            .collect();
+        assert!(councils.len() > 100, "{} councils", councils.len());
+        assert!(councils.contains("E10000016") && councils.iter().any(|c| c.ends_with("-29")));
+    }
+
+    #[test]
     fn the_same_seed_gives_the_same_files() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let na = generate(a.path(), 300, 5, today, &|_| {}).unwrap();
-        let nb = generate(b.path(), 300, 5, today, &|_| {}).unwrap();
+        let na = generate(a.path(), 300, 5, 1, today, &|_| {}).unwrap();
+        let nb = generate(b.path(), 300, 5, 1, today, &|_| {}).unwrap();
         assert_eq!(na, nb);
         assert!(na.reviews > 0 && na.payments > 0 && na.charges > 0, "{na:?}");
         for f in [REGISTER_FILE, REVIEWS_FILE, CHARGES_FILE, PAYMENTS_FILE] {

@@ -934,6 +934,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 &args.out_dir,
                 args.people,
                 args.seed,
+                args.regions,
                 today,
                 &|done| bar.set_position(done),
             )
