@@ -544,34 +544,104 @@ pub struct Search<'a> {
     pub offset: i64,
 }
 
+/// A value bound to a numbered placeholder of a query built in pieces.
+enum Arg {
+    Text(String),
+    Date(NaiveDate),
+    Int(i64),
+}
+
+/// Query text with its arguments, numbered `$1`, `$2`, … as they are added
+/// (both backends accept numbered placeholders).
+#[derive(Default)]
+struct Sql {
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    fn arg(&mut self, a: Arg) -> String {
+        self.args.push(a);
+        format!("${}", self.args.len())
+    }
+}
+
 pub async fn search_people(db: &Db, s: &Search<'_>) -> Result<(Vec<PersonRow>, i64), DbError> {
-    let q = s.query.trim().to_lowercase();
+    let raw = s.query.trim();
+    let q = raw.to_lowercase();
     let digits: String = q.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
-    let date = aftercare_core::parse_date(&q).ok();
-    // Names match by prefix through indexes: the family name, the given name,
-    // or "given family" (the given name, then the start of the family name).
-    let (first, rest) = q
-        .split_once(' ')
-        .map(|(a, b)| (a.to_string(), b.trim().to_string()))
-        .unwrap_or((q.clone(), String::new()));
-    // Upper bounds for prefix ranges (`x <= col < x\u{10ffff}`), which both backends answer from an index.
-    let upper = |p: &str| format!("{p}\u{10ffff}");
-    let filter = "($1 = '' OR p.nhs_number = $2 OR LOWER(p.local_id) = $1
-            OR (p.family_lower >= $1 AND p.family_lower < $3)
-            OR (p.given_lower >= $1 AND p.given_lower < $3)
-            OR ($4 <> '' AND p.given_lower = $5 AND p.family_lower >= $4 AND p.family_lower < $6)
-            OR p.date_of_birth = $7)
-          AND ($8 IS NULL OR EXISTS (SELECT 1 FROM person_orgs o WHERE o.person_id = p.id AND o.org_code = $8))";
-    let sql = format!(
-        "SELECT p.* FROM people p WHERE {filter} ORDER BY p.family_name, p.given_name, p.id LIMIT $9 OFFSET $10"
-    );
+    // Each way a person can match is its own indexed lookup, and the ids
+    // they find are united: one OR over every column would scan the table.
+    let mut sql = Sql::default();
+    let mut ways: Vec<String> = Vec::new();
+    if !q.is_empty() {
+        // Names match by prefix (`x <= col < x\u{10ffff}`): the family name, the
+        // given name, or "given family" (the given name, then the start of the family name).
+        let (from, to) =
+            (sql.arg(Arg::Text(q.clone())), sql.arg(Arg::Text(format!("{q}\u{10ffff}"))));
+        ways.push(format!(
+            "SELECT id FROM people WHERE family_lower >= {from} AND family_lower < {to}"
+        ));
+        ways.push(format!(
+            "SELECT id FROM people WHERE given_lower >= {from} AND given_lower < {to}"
+        ));
+        if let Some((first, rest)) =
+            q.split_once(' ').map(|(a, b)| (a.to_string(), b.trim().to_string()))
+            && !rest.is_empty()
+        {
+            let first = sql.arg(Arg::Text(first));
+            let (from, to) =
+                (sql.arg(Arg::Text(rest.clone())), sql.arg(Arg::Text(format!("{rest}\u{10ffff}"))));
+            ways.push(format!(
+                "SELECT id FROM people WHERE given_lower = {first} AND family_lower >= {from} AND family_lower < {to}"
+            ));
+        }
+        if digits.len() == 10 && digits.chars().all(|c| c.is_ascii_digit()) {
+            ways.push(format!(
+                "SELECT id FROM people WHERE nhs_number = {}",
+                sql.arg(Arg::Text(digits))
+            ));
+        }
+        let ids = [raw.to_string(), raw.to_uppercase(), q.clone()].map(|v| sql.arg(Arg::Text(v)));
+        ways.push(format!("SELECT id FROM people WHERE local_id IN ({})", ids.join(", ")));
+        if let Ok(date) = aftercare_core::parse_date(&q) {
+            ways.push(format!(
+                "SELECT id FROM people WHERE date_of_birth = {}",
+                sql.arg(Arg::Date(date))
+            ));
+        }
+    }
+    let mut conditions = Vec::new();
+    if !ways.is_empty() {
+        conditions.push(format!("p.id IN ({})", ways.join(" UNION ")));
+    }
+    if let Some(org) = s.scope_org {
+        let org = sql.arg(Arg::Text(org.to_string()));
+        conditions
+            .push(format!("p.id IN (SELECT person_id FROM person_orgs WHERE org_code = {org})"));
+    }
+    let filter = if conditions.is_empty() { "TRUE".to_string() } else { conditions.join(" AND ") };
     let count_sql = format!("SELECT COUNT(*) FROM people p WHERE {filter}");
-    let (upper_q, upper_rest) = (upper(&q), upper(&rest));
-    let rows = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(&q).bind(&digits).bind(&upper_q).bind(&rest).bind(&first).bind(&upper_rest).bind(date).bind(s.scope_org).bind(s.limit).bind(s.offset)
+    let counted = sql.args.len();
+    let (limit, offset) = (sql.arg(Arg::Int(s.limit)), sql.arg(Arg::Int(s.offset)));
+    let rows_sql = format!(
+        "SELECT p.* FROM people p WHERE {filter} ORDER BY p.family_name, p.given_name, p.id LIMIT {limit} OFFSET {offset}"
+    );
+    macro_rules! bind_all {
+        ($query:expr, $args:expr) => {{
+            let mut query = $query;
+            for a in $args {
+                query = match a {
+                    Arg::Text(t) => query.bind(t.clone()),
+                    Arg::Date(d) => query.bind(*d),
+                    Arg::Int(i) => query.bind(*i),
+                };
+            }
+            query
+        }};
+    }
+    let rows = on_pool!(db, p => bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.clone())), &sql.args)
         .fetch_all(p).await)?;
-    let total: i64 = on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone()))
-        .bind(&q).bind(&digits).bind(&upper_q).bind(&rest).bind(&first).bind(&upper_rest).bind(date).bind(s.scope_org)
+    let total: i64 = on_pool!(db, p => bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &sql.args[..counted])
         .fetch_one(p).await)?;
     Ok((rows, total))
 }
