@@ -633,6 +633,55 @@ impl CaseState {
     }
 }
 
+/// Caseloads already derived, by organisation, each stamped with the day
+/// and the audit trail's head when it was read. Every change to the
+/// register appends to the audit trail (from this server or any other
+/// process), so a new head means the caseload is read again.
+#[derive(Default)]
+pub struct CaseloadCache {
+    entries: std::sync::Mutex<HashMap<String, CachedCaseload>>,
+}
+
+struct CachedCaseload {
+    head: i64,
+    today: NaiveDate,
+    cases: std::sync::Arc<Vec<CaseState>>,
+}
+
+/// At most this many cases are kept (a few KiB each), so the cache stays a
+/// small part of the server's memory.
+const CACHED_CASES: usize = 40_000;
+
+impl CaseloadCache {
+    pub fn get(
+        &self,
+        org: &str,
+        head: i64,
+        today: NaiveDate,
+    ) -> Option<std::sync::Arc<Vec<CaseState>>> {
+        let entries = self.entries.lock().ok()?;
+        entries.get(org).filter(|e| e.head == head && e.today == today).map(|e| e.cases.clone())
+    }
+
+    pub fn put(
+        &self,
+        org: &str,
+        head: i64,
+        today: NaiveDate,
+        cases: std::sync::Arc<Vec<CaseState>>,
+    ) {
+        let Ok(mut entries) = self.entries.lock() else { return };
+        entries.retain(|_, e| e.head == head && e.today == today);
+        let held: usize = entries.values().map(|e| e.cases.len()).sum();
+        if held + cases.len() > CACHED_CASES {
+            entries.clear();
+        }
+        if cases.len() <= CACHED_CASES {
+            entries.insert(org.to_string(), CachedCaseload { head, today, cases });
+        }
+    }
+}
+
 /// Whose cases to load.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'a> {

@@ -240,6 +240,18 @@ async fn worklists_find_the_gaps() {
             &page[page.find("id=\"no-lead\"").unwrap()..page.find("id=\"no-plan\"").unwrap()];
         assert!(!no_lead.contains("Ann Smith"));
         assert!(page.contains("<h3>Sam Okoro"), "grouped by lead professional");
+        // A change made through another server on the same database (its own
+        // caseload cache) shows on this server's worklist at once.
+        let other = Client::login(state(&t.db), "lead").await;
+        let r = other
+            .post_form(
+                &format!("/people/{smith}/lead"),
+                &[("name", "Kim Lee"), ("team", "South CMHT")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let page = c.get("/worklists?group=lead").await.body;
+        assert!(page.contains("<h3>Kim Lee") && !page.contains("<h3>Sam Okoro"), "{}", t.backend);
         let csv = c.get("/worklists/reviews.csv").await.body;
         assert!(
             csv.contains("nhs_number,name,review,due,overdue_days") && csv.contains("9434765919")

@@ -305,6 +305,12 @@ pub(crate) async fn last_audit_hash(tx: &mut Tx) -> Result<String, DbError> {
     Ok(prev.unwrap_or_else(|| "genesis".to_string()))
 }
 
+/// The id of the newest audit record: it changes with every change to the register.
+pub async fn audit_head(db: &Db) -> Result<i64, DbError> {
+    let head: Option<i64> = on_pool!(db, p => sqlx::query_scalar("SELECT MAX(id) FROM audit_events").fetch_one(p).await)?;
+    Ok(head.unwrap_or(0))
+}
+
 pub async fn audit_for_person(db: &Db, person_id: i64) -> Result<Vec<AuditRow>, DbError> {
     Ok(
         on_pool!(db, p => sqlx::query_as("SELECT * FROM audit_events WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?,

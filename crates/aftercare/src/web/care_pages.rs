@@ -796,17 +796,23 @@ pub async fn plan_end_need(
 
 /// The people the user's organisation has a part in.
 async fn scoped_cases(state: &AppState, s: &Session) -> Result<Caseload, AppError> {
-    let permit =
+    let (org, today) = (s.user.org_code.as_str(), state.today());
+    // Read before the cases, so a change made while they load is seen next time.
+    let head = crate::db::store::audit_head(&state.db).await?;
+    if let Some(cases) = state.caseloads.get(org, head, today) {
+        return Ok(Caseload { cases });
+    }
+    let _permit =
         state.caseload_permits.clone().acquire_owned().await.map_err(|_| AppError::Internal)?;
     let cases =
-        care::cases(&state.db, state.today(), &care::Scope::Organisation(&s.user.org_code)).await?;
-    Ok(Caseload { cases, _permit: permit })
+        std::sync::Arc::new(care::cases(&state.db, today, &care::Scope::Organisation(org)).await?);
+    state.caseloads.put(org, head, today, cases.clone());
+    Ok(Caseload { cases })
 }
 
-/// An organisation's cases, holding a caseload permit until the page is built.
+/// An organisation's cases, shared with the caseload cache.
 struct Caseload {
-    cases: Vec<CaseState>,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    cases: std::sync::Arc<Vec<CaseState>>,
 }
 
 impl std::ops::Deref for Caseload {

@@ -49,6 +49,8 @@ pub struct AppState {
     /// monitoring) take a permit, one per core: under load they queue
     /// instead of each holding a caseload in memory at once.
     pub caseload_permits: Arc<tokio::sync::Semaphore>,
+    /// Derived caseloads by organisation, reused until the register changes.
+    pub caseloads: Arc<crate::care::CaseloadCache>,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
             db,
             config: Arc::new(config),
             caseload_permits: Arc::new(tokio::sync::Semaphore::new(cores)),
+            caseloads: Arc::new(crate::care::CaseloadCache::default()),
         }
     }
 
