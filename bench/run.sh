@@ -2,6 +2,7 @@
 # Benchmarks for Aftercare, each figure beside a reference measured in the
 # same run (see docs/BENCHMARKS.md). Usage:
 #   bench/run.sh [PEOPLE] [SEED]        (default 100000 people, seed 117)
+# People are spread over REGIONS (default 30) copies of the demo partnerships: 150 councils.
 #   BIN=/path/to/aftercare bench/run.sh ...   (default target/release/aftercare)
 # Needs: a release build (cargo build --release), sqlite3, wrk, and for the
 # PostgreSQL half the server binaries (Debian postgresql); DuckDB from PyPI
@@ -61,7 +62,7 @@ BENCH_START=$(now)
 : > "$OUT/summary.txt"
 report "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); people: $N; seed: $SEED; $(date -u +%Y-%m-%dT%H:%MZ)"
 
-t0=$(now); $BIN generate --people "$N" --seed "$SEED" --out-dir "$WORK" >/dev/null; t1=$(now)
+t0=$(now); $BIN generate --people "$N" --seed "$SEED" --regions "${REGIONS:-30}" --out-dir "$WORK" >/dev/null; t1=$(now)
 rows=$(lines "$WORK/register.csv")
 report "generate: $(secs $t0 $t1) s for $rows detention rows"
 

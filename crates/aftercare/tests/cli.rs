@@ -475,6 +475,13 @@ async fn the_command_line_imports_and_exports_the_same_on_postgresql() {
     assert!(
         run_on(&pg.url, &["audit", "verify"], &[]).ok().stdout.starts_with("audit trail intact")
     );
+    // Text that COPY must escape (a backslash, quotes) arrives as it was sent.
+    let odd = REGISTER_CSV.replace("Patel,Priya", "\"Pa\\tel \\N\",\"Pri'ya\"");
+    let file = s.write("odd.csv", odd.as_bytes());
+    let fresh = common::postgres().await.expect("a second database");
+    run_on(&fresh.url, &["import", "register", &file], &[]).ok();
+    let export = run_on(&fresh.url, &["export", "register"], &[]).ok().stdout;
+    assert!(export.contains("Pa\\tel \\N,Pri'ya"), "{export}");
 }
 
 // ---------------------------------------------------------------- bulk import and recompute
