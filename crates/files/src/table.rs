@@ -9,8 +9,11 @@ use calamine::{DataRef, Reader, Xlsx};
 
 use crate::error::{FileError, RowError};
 
-/// Beyond Excel's own row limit a file is not a register.
+/// Excel's own row limit: a worksheet cannot hold more.
 pub const MAX_ROWS: usize = 1_048_576;
+/// A CSV may hold a national register (about two detention rows a person,
+/// for over a million people); beyond this it is not a register.
+pub const MAX_CSV_ROWS: usize = 10_000_000;
 /// Generous for any register; stops a crafted sheet from claiming 16 384
 /// columns on every row.
 pub const MAX_COLUMNS: usize = 500;
@@ -233,8 +236,12 @@ fn read_csv_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
         }
         let ends = leading_line_ends(bytes.get(run..).unwrap_or_default());
         row += 1 + if run == 0 { ends } else { ends.saturating_sub(1) };
-        if rows.len() >= MAX_ROWS {
-            return Err(FileError::TooLarge { file: file.into(), what: "rows", limit: MAX_ROWS });
+        if rows.len() >= MAX_CSV_ROWS {
+            return Err(FileError::TooLarge {
+                file: file.into(),
+                what: "rows",
+                limit: MAX_CSV_ROWS,
+            });
         }
         if record.len() > MAX_COLUMNS {
             return Err(FileError::TooLarge {
@@ -464,6 +471,15 @@ impl HeaderMap {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_csv_may_hold_more_rows_than_a_worksheet() {
+        let mut csv = String::from("a\n");
+        csv.push_str(&"1\n".repeat(MAX_ROWS + 10));
+        let table = read_table("national.csv", csv.as_bytes()).expect("a national CSV reads");
+        assert_eq!(table.rows.len(), MAX_ROWS + 10);
+    }
+
     use super::*;
 
     fn csv(text: &str) -> Result<Table, FileError> {

@@ -575,8 +575,7 @@ pub async fn search_people(db: &Db, s: &Search<'_>) -> Result<(Vec<PersonRow>, i
     let raw = s.query.trim();
     let q = raw.to_lowercase();
     let digits: String = q.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
-    // Each way a person can match is its own indexed lookup, and the ids
-    // they find are united: one OR over every column would scan the table.
+    // The ways a person can match, each a condition an index can answer.
     let mut sql = Sql::default();
     let mut ways: Vec<String> = Vec::new();
     if !q.is_empty() {
@@ -584,12 +583,8 @@ pub async fn search_people(db: &Db, s: &Search<'_>) -> Result<(Vec<PersonRow>, i
         // given name, or "given family" (the given name, then the start of the family name).
         let (from, to) =
             (sql.arg(Arg::Text(q.clone())), sql.arg(Arg::Text(format!("{q}\u{10ffff}"))));
-        ways.push(format!(
-            "SELECT id FROM people WHERE family_lower >= {from} AND family_lower < {to}"
-        ));
-        ways.push(format!(
-            "SELECT id FROM people WHERE given_lower >= {from} AND given_lower < {to}"
-        ));
+        ways.push(format!("family_lower >= {from} AND family_lower < {to}"));
+        ways.push(format!("given_lower >= {from} AND given_lower < {to}"));
         if let Some((first, rest)) =
             q.split_once(' ').map(|(a, b)| (a.to_string(), b.trim().to_string()))
             && !rest.is_empty()
@@ -598,39 +593,43 @@ pub async fn search_people(db: &Db, s: &Search<'_>) -> Result<(Vec<PersonRow>, i
             let (from, to) =
                 (sql.arg(Arg::Text(rest.clone())), sql.arg(Arg::Text(format!("{rest}\u{10ffff}"))));
             ways.push(format!(
-                "SELECT id FROM people WHERE given_lower = {first} AND family_lower >= {from} AND family_lower < {to}"
+                "given_lower = {first} AND family_lower >= {from} AND family_lower < {to}"
             ));
         }
         if digits.len() == 10 && digits.chars().all(|c| c.is_ascii_digit()) {
-            ways.push(format!(
-                "SELECT id FROM people WHERE nhs_number = {}",
-                sql.arg(Arg::Text(digits))
-            ));
+            ways.push(format!("nhs_number = {}", sql.arg(Arg::Text(digits))));
         }
         let ids = [raw.to_string(), raw.to_uppercase(), q.clone()].map(|v| sql.arg(Arg::Text(v)));
-        ways.push(format!("SELECT id FROM people WHERE local_id IN ({})", ids.join(", ")));
+        ways.push(format!("local_id IN ({})", ids.join(", ")));
         if let Ok(date) = aftercare_core::parse_date(&q) {
-            ways.push(format!(
-                "SELECT id FROM people WHERE date_of_birth = {}",
-                sql.arg(Arg::Date(date))
-            ));
+            ways.push(format!("date_of_birth = {}", sql.arg(Arg::Date(date))));
         }
     }
     let mut conditions = Vec::new();
-    if !ways.is_empty() {
-        conditions.push(format!("p.id IN ({})", ways.join(" UNION ")));
-    }
+    let mut from = "people p";
     if let Some(org) = s.scope_org {
+        // Within one organisation's caseload (thousands at most), each person
+        // is tested directly: a common name can match tens of thousands
+        // nationally. CROSS JOIN keeps SQLite from starting at the names.
+        from = "person_orgs o CROSS JOIN people p";
         let org = sql.arg(Arg::Text(org.to_string()));
-        conditions
-            .push(format!("p.id IN (SELECT person_id FROM person_orgs WHERE org_code = {org})"));
+        conditions.push(format!("o.org_code = {org} AND p.id = o.person_id"));
+        if !ways.is_empty() {
+            conditions.push(format!("(({}))", ways.join(") OR (")));
+        }
+    } else if !ways.is_empty() {
+        // Across the register, each way is its own indexed lookup and the ids
+        // found are united (one OR over every column would scan the table).
+        let lookups: Vec<String> =
+            ways.iter().map(|w| format!("SELECT id FROM people WHERE {w}")).collect();
+        conditions.push(format!("p.id IN ({})", lookups.join(" UNION ")));
     }
     let filter = if conditions.is_empty() { "TRUE".to_string() } else { conditions.join(" AND ") };
-    let count_sql = format!("SELECT COUNT(*) FROM people p WHERE {filter}");
+    let count_sql = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
     let counted = sql.args.len();
     let (limit, offset) = (sql.arg(Arg::Int(s.limit)), sql.arg(Arg::Int(s.offset)));
     let rows_sql = format!(
-        "SELECT p.* FROM people p WHERE {filter} ORDER BY p.family_name, p.given_name, p.id LIMIT {limit} OFFSET {offset}"
+        "SELECT p.* FROM {from} WHERE {filter} ORDER BY p.family_name, p.given_name, p.id LIMIT {limit} OFFSET {offset}"
     );
     macro_rules! bind_all {
         ($query:expr, $args:expr) => {{
