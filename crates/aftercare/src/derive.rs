@@ -244,6 +244,7 @@ pub async fn recompute_all(
     progress: &dyn Fn(u64, u64),
 ) -> Result<RecomputeReport, DbError> {
     let mut tx = db.begin_write().await?;
+    bulk::widen_cache(&mut tx).await?;
     let config = std::sync::Arc::new(config_tx(&mut tx, today).await?);
     let (low, high, total) = store::people_id_span_tx(&mut tx).await?;
     let mut report = RecomputeReport { people: total as u64, ..Default::default() };
@@ -253,17 +254,23 @@ pub async fn recompute_all(
         Some(bulk::packed_facts_in_range(&mut tx, from, from + bulk::PEOPLE_PER_STEP).await?);
     // Each step derives one range on a blocking thread while the database
     // reads the next, then writes back what changed.
+    // Time spent reading, and then waiting for the derivation of the range before.
+    let (mut reading, mut waiting) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     while let Some(packed) = next.take() {
         let config = config.clone();
         let work = tokio::task::spawn_blocking(move || changes_of(packed, &config, today));
         from += bulk::PEOPLE_PER_STEP;
+        let started = std::time::Instant::now();
         if from <= high {
             next = Some(
                 bulk::packed_facts_in_range(&mut tx, from, from + bulk::PEOPLE_PER_STEP).await?,
             );
         }
+        reading += started.elapsed();
+        let started = std::time::Instant::now();
         let step =
             work.await.map_err(|e| DbError::Corrupt(format!("recompute stopped: {e}")))??;
+        waiting += started.elapsed();
         report.summaries_changed += step.summaries.len() as u64;
         report.links_changed += step.relinked.len() as u64;
         bulk::update_summaries(&mut tx, &step.summaries).await?;
@@ -272,7 +279,9 @@ pub async fn recompute_all(
         done += step.people;
         progress(done, report.people);
     }
+    bulk::narrow_cache(&mut tx).await?;
     tx.commit().await?;
+    tracing::debug!(?reading, ?waiting, "recompute: reading, then waiting for derivation");
     Ok(report)
 }
 

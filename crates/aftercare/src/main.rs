@@ -491,13 +491,17 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             // The files are checked on one core while the register is read
             // and derived on the other.
             let db = open(&cli.database).await?;
+            let started = std::time::Instant::now();
             let parsing = tokio::task::spawn_blocking(move || {
-                (
+                let parsed = (
                     aftercare_files::parse_charges(&cname, &cbytes),
                     aftercare_files::parse_payments(&pname, &pbytes),
-                )
+                );
+                tracing::debug!(elapsed = ?started.elapsed(), "reconcile: files checked");
+                parsed
             });
             let entitled = aftercare::reconcile::entitled_periods(&db, as_of).await?;
+            tracing::debug!(elapsed = ?started.elapsed(), "reconcile: register derived");
             let parsed = parsing.await?;
             let (charges, payments) = match parsed {
                 (Ok(c), Ok(p)) => (c, p),
