@@ -607,6 +607,7 @@ pub async fn import_reviews(
         drop(tx);
     } else {
         tx.commit().await?;
+        db.truncate_log().await?;
     }
     Ok(report)
 }

@@ -281,6 +281,7 @@ pub async fn recompute_all(
     }
     bulk::narrow_cache(&mut tx).await?;
     tx.commit().await?;
+    db.truncate_log().await?;
     tracing::debug!(?reading, ?waiting, "recompute: reading, then waiting for derivation");
     Ok(report)
 }

@@ -240,6 +240,7 @@ pub async fn import_register(
     }
     bulk::narrow_cache(&mut tx).await?;
     tx.commit().await?;
+    db.truncate_log().await?;
     tracing::debug!(elapsed = ?started.elapsed(), "import: committed");
     Ok(report)
 }

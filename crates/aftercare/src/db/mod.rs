@@ -151,6 +151,17 @@ impl Db {
         Ok(Tx { inner, _guard: guard })
     }
 
+    /// After a large write on SQLite: copies the write-ahead log into the
+    /// database and empties it. A log left holding a million-person import
+    /// makes every later read search its index (recompute took twice as
+    /// long), so bulk work ends with this. Nothing to do on PostgreSQL.
+    pub async fn truncate_log(&self) -> Result<(), DbError> {
+        if let Pool::Sqlite(p) = &self.pool {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(p).await?;
+        }
+        Ok(())
+    }
+
     /// Answers whether the database is reachable (for `/healthz`).
     pub async fn ping(&self) -> Result<(), DbError> {
         on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected()))?;
