@@ -628,8 +628,11 @@ pub async fn search_people(db: &Db, s: &Search<'_>) -> Result<(Vec<PersonRow>, i
     let count_sql = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
     let counted = sql.args.len();
     let (limit, offset) = (sql.arg(Arg::Int(s.limit)), sql.arg(Arg::Int(s.offset)));
+    // The total comes with the page (a window count over every match), so
+    // the matches are found once, not twice.
     let rows_sql = format!(
-        "SELECT p.* FROM {from} WHERE {filter} ORDER BY p.family_name, p.given_name, p.id LIMIT {limit} OFFSET {offset}"
+        "SELECT p.*, COUNT(*) OVER () AS matches FROM {from} WHERE {filter}
+         ORDER BY p.family_name, p.given_name, p.id LIMIT {limit} OFFSET {offset}"
     );
     macro_rules! bind_all {
         ($query:expr, $args:expr) => {{
@@ -644,11 +647,25 @@ pub async fn search_people(db: &Db, s: &Search<'_>) -> Result<(Vec<PersonRow>, i
             query
         }};
     }
-    let rows = on_pool!(db, p => bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.clone())), &sql.args)
+    let rows: Vec<CountedPerson> = on_pool!(db, p => bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.clone())), &sql.args)
         .fetch_all(p).await)?;
-    let total: i64 = on_pool!(db, p => bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &sql.args[..counted])
-        .fetch_one(p).await)?;
-    Ok((rows, total))
+    let total = match rows.first() {
+        Some(first) => first.matches,
+        // A page past the end has no rows to carry the count.
+        None => {
+            on_pool!(db, p => bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &sql.args[..counted])
+            .fetch_one(p).await)?
+        }
+    };
+    Ok((rows.into_iter().map(|r| r.person).collect(), total))
+}
+
+/// A search result with the number of matches in all.
+#[derive(FromRow)]
+struct CountedPerson {
+    #[sqlx(flatten)]
+    person: PersonRow,
+    matches: i64,
 }
 
 /// Derived fields, recomputed by the rules engine after every change.
