@@ -3,8 +3,6 @@
 //! router driven in-process, and helpers to sign in and post forms.
 #![allow(dead_code)]
 
-use std::sync::Arc;
-
 use aftercare::auth;
 use aftercare::db::Db;
 use aftercare::db::store::{self, NewUser};
