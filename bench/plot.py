@@ -53,12 +53,12 @@ def parse(path):
                 points.append(("recompute", m.group(1), float(m.group(2))))
             elif m := re.match(r"reconcile(?: \((\w+)\))?:.*aftercare/duckdb = ([\d.]+)", line):
                 points.append(("reconcile", m.group(1) or "sqlite", float(m.group(2))))
-            elif m := re.match(r"person: .*p99 (\S+?)[;,]?(?:\s|$)", line):
-                ms = wrk_ms(m.group(1))
+            elif m := re.match(r"person(?: \((\w+)\))?: .*p99 (\S+?)[;,]?(?:\s|$)", line):
+                ms = wrk_ms(m.group(2))
                 if ms:  # wrk prints 0.00us when every request timed out
-                    points.append(("person_p99", "sqlite", ms))
-            elif m := re.match(r"server resident memory: (\d+) MiB peak", line):
-                points.append(("memory", "sqlite", int(m.group(1)) * 1048576 / 1e6))
+                    points.append(("person_p99", m.group(1) or "sqlite", ms))
+            elif m := re.match(r"server resident memory(?: \((\w+)\))?: (\d+) MiB peak", line):
+                points.append(("memory", m.group(1) or "sqlite", int(m.group(2)) * 1048576 / 1e6))
     return people, date, points
 
 

@@ -139,9 +139,8 @@ if [ -n "$pgbin" ] && command -v psql >/dev/null; then
   else
     report "reconcile (postgres): $rec s over $pay payment lines; DuckDB not available"
   fi
-  run_pg "$pgbin/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$PGDIR"; PGDIR=
 else
+  PG=
   report "postgres: server binaries or psql not available; PostgreSQL half skipped"
 fi
 
@@ -164,14 +163,40 @@ if command -v wrk >/dev/null; then
   PID=$(sqlite3 "$WORK/bench.db" "SELECT person_id FROM person_orgs WHERE org_code = '$COUNCIL' ORDER BY person_id LIMIT 1 OFFSET $((caseload / 2))")
   report "bench user: council $COUNCIL (mha_administrator); caseload $caseload people ($responsible with the council responsible); person page: person $PID"
 
-  AFTERCARE_LOG=error $BIN --database "$DB" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
-  SERVER=$!
-  for _ in $(seq 1 100); do
-    curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
-    kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-    sleep 0.2
-  done
-  TOKEN=$(curl -sf -X POST -H 'content-type: application/json' -d '{"username":"bench","password":"bench password of length"}' "http://127.0.0.1:$PORT/api/v1/session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  # The same user on PostgreSQL (the same file gave the same ids there).
+  if [ -n "$PG" ]; then
+    pg_bin orgs add --code "$COUNCIL" --name "Bench council" --kind council >/dev/null
+    echo "bench password of length" | pg_bin users add --username bench --name Bench --org "$COUNCIL" --roles mha_administrator >/dev/null
+  fi
+  # web_half LABEL DATABASE: a server on DATABASE under wrk; LABEL is empty for
+  # SQLite (the summary's first lines) and " (postgres)" for PostgreSQL.
+  web_half() {
+    local label=$1 database=$2
+    AFTERCARE_LOG=error $BIN --database "$database" serve --listen "127.0.0.1:$PORT" > "$WORK/serve.log" 2>&1 &
+    SERVER=$!
+    for _ in $(seq 1 100); do
+      curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
+      kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
+      sleep 0.2
+    done
+    TOKEN=$(curl -sf -X POST -H 'content-type: application/json' -d '{"username":"bench","password":"bench password of length"}' "http://127.0.0.1:$PORT/api/v1/session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+    local suffix=${label:+-postgres}
+    read -r h_rps h50 h99 hbad hto < <(run_wrk /healthz "healthz$suffix")
+    after=$(rss VmRSS)
+    rss_runs="healthz $after"
+    report "healthz$label: $h_rps req/s, p50 $h50, p99 $h99; non-2xx $hbad, timeouts $hto; server VmRSS after: $after MiB"
+    for route in "/api/v1/people?q=smith search" "/api/v1/people/$PID person" "/worklists worklist"; do
+      set -- $route
+      code=$(status "$1" || true)
+      read -r rps p50 p99 bad to < <(run_wrk "$1" "$2$suffix")
+      after=$(rss VmRSS)
+      rss_runs="$rss_runs, $2 $after"
+      report "$2$label: $rps req/s ($(ratio $rps $h_rps) of healthz), p50 $p50, p99 $p99; HTTP $code alone; non-2xx $bad, timeouts $to; server VmRSS after: $after MiB"
+    done
+    hwm=$(rss VmHWM)
+    report "server resident memory$label: $hwm MiB peak ($(( (hwm * 1048576 + 500000) / 1000000 )) MB; target < 300 MB); VmRSS after each wrk run (MiB): $rss_runs"
+    kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
+  }
   status() { curl -s -o /dev/null -w '%{http_code}' --max-time 120 -H "authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }
   rss() { echo $(( $(awk "/$1/{print \$2}" "/proc/$SERVER/status") / 1024 )); }
   run_wrk() {
@@ -179,21 +204,8 @@ if command -v wrk >/dev/null; then
     awk '/Requests\/sec/{r=$2} /^ +50%/{p50=$2} /^ +99%/{p99=$2} /Non-2xx/{bad=$NF} /Socket errors/{t=$NF}
          END{print r, p50, p99, bad+0, t+0}' "$OUT/wrk-$2.txt"
   }
-  read -r h_rps h50 h99 hbad hto < <(run_wrk /healthz healthz)
-  after=$(rss VmRSS)
-  rss_runs="healthz $after"
-  report "healthz: $h_rps req/s, p50 $h50, p99 $h99; non-2xx $hbad, timeouts $hto; server VmRSS after: $after MiB"
-  for route in "/api/v1/people?q=smith search" "/api/v1/people/$PID person" "/worklists worklist"; do
-    set -- $route
-    code=$(status "$1" || true)
-    read -r rps p50 p99 bad to < <(run_wrk "$1" "$2")
-    after=$(rss VmRSS)
-    rss_runs="$rss_runs, $2 $after"
-    report "$2: $rps req/s ($(ratio $rps $h_rps) of healthz), p50 $p50, p99 $p99; HTTP $code alone; non-2xx $bad, timeouts $to; server VmRSS after: $after MiB"
-  done
-  hwm=$(rss VmHWM)
-  report "server resident memory: $hwm MiB peak ($(( (hwm * 1048576 + 500000) / 1000000 )) MB; target < 300 MB); VmRSS after each wrk run (MiB): $rss_runs"
-  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
+  web_half "" "$DB"
+  if [ -n "$PG" ]; then web_half " (postgres)" "$PG"; fi
 else
   report "web/API: wrk not available; skipped"
 fi
