@@ -331,16 +331,7 @@ async fn add_new_people(
                     None,
                 ));
             }
-            person_rows.push(bulk::NewPersonRow {
-                id,
-                nhs_number: new.nhs_number.map(str::to_string),
-                local_id: new.local_id.map(str::to_string),
-                family_name: p.family_name.clone(),
-                given_name: p.given_name.clone(),
-                date_of_birth: p.date_of_birth,
-                date_added: new.date_added,
-                summary,
-            });
+            person_rows.push(bulk::NewPersonRow { id, person: new, summary });
         }
         t[0] += t0.elapsed();
         let t0 = std::time::Instant::now();
@@ -463,17 +454,6 @@ impl AuditRecord {
             details: std::mem::take(&mut self.details),
         }
     }
-
-    fn entry(&self) -> AuditEntry<'_> {
-        AuditEntry {
-            action: self.action,
-            person_id: Some(self.person_id),
-            entity: self.entity,
-            entity_id: Some(self.entity_id.clone()),
-            reason: self.reason.as_deref(),
-            details: self.details.clone(),
-        }
-    }
 }
 
 fn person_audit(
@@ -509,8 +489,8 @@ async fn audit_person(
     new: &NewPerson<'_>,
     before: Option<&PersonRow>,
 ) -> Result<(), DbError> {
-    store::append_audit(tx, actor, person_audit(action, person_id, reason, new, before).entry())
-        .await?;
+    let mut record = person_audit(action, person_id, reason, new, before);
+    store::append_audit(tx, actor, record.take_entry()).await?;
     Ok(())
 }
 
@@ -553,9 +533,9 @@ async fn audit_detention(
     f: &DetentionFacts,
     before: Option<&DetentionRow>,
 ) -> Result<(), DbError> {
-    let record =
+    let mut record =
         detention_audit(action, person_id, detention_id, reason.map(str::to_string), f, before);
-    store::append_audit(tx, actor, record.entry()).await?;
+    store::append_audit(tx, actor, record.take_entry()).await?;
     Ok(())
 }
 

@@ -40,14 +40,9 @@ pub async fn narrow_cache(tx: &mut Tx) -> Result<(), DbError> {
 }
 
 /// A new person's identity and derived summary, with the id reserved for it.
-pub struct NewPersonRow {
+pub struct NewPersonRow<'a> {
     pub id: i64,
-    pub nhs_number: Option<String>,
-    pub local_id: Option<String>,
-    pub family_name: String,
-    pub given_name: String,
-    pub date_of_birth: NaiveDate,
-    pub date_added: NaiveDate,
+    pub person: store::NewPerson<'a>,
     pub summary: PersonSummary,
 }
 
@@ -191,7 +186,7 @@ const COPY_CHUNK: usize = 1 << 20;
 pub async fn insert_rows<'a>(
     tx: &mut Tx,
     table: &'static str,
-    columns: &'static [&'static str],
+    columns: &[&'static str],
     rows: impl IntoIterator<Item = Vec<Value<'a>>>,
 ) -> Result<(), DbError> {
     match &mut tx.inner {
@@ -241,18 +236,24 @@ pub async fn insert_rows<'a>(
     Ok(())
 }
 
-const PEOPLE_COLUMNS: &[&str] = &[
-    "id",
-    "nhs_number",
-    "local_id",
-    "family_name",
-    "given_name",
-    "date_of_birth",
-    "date_added",
-    "created_at",
-    "updated_at",
-    "family_lower",
-    "given_lower",
+/// A person's identity columns, in the order [`identity_values`] gives them
+/// (on `people` and on `person_versions`).
+const IDENTITY_COLUMNS: [&str; 6] =
+    ["nhs_number", "local_id", "family_name", "given_name", "date_of_birth", "date_added"];
+
+fn identity_values<'a>(p: &store::NewPerson<'a>) -> [Value<'a>; 6] {
+    [
+        p.nhs_number.into(),
+        p.local_id.into(),
+        p.family_name.into(),
+        p.given_name.into(),
+        p.date_of_birth.into(),
+        p.date_added.into(),
+    ]
+}
+
+/// The derived summary's columns on `people`, in the order [`summary_values`] gives them.
+const SUMMARY_COLUMNS: [&str; 8] = [
     "eligible",
     "qualifying_section",
     "qualifying_date",
@@ -263,17 +264,23 @@ const PEOPLE_COLUMNS: &[&str] = &[
     "nhs_rule",
 ];
 
-const PERSON_VERSION_COLUMNS: &[&str] = &[
-    "person_id",
-    "nhs_number",
-    "local_id",
-    "family_name",
-    "given_name",
-    "date_of_birth",
-    "date_added",
-    "recorded_at",
-    "recorded_by",
-];
+fn summary_values(s: &PersonSummary) -> [Value<'_>; 8] {
+    [
+        s.eligible.into(),
+        (&s.qualifying_section).into(),
+        s.qualifying_date.into(),
+        s.entitled.into(),
+        (&s.council_code).into(),
+        (&s.nhs_code).into(),
+        (&s.council_rule).into(),
+        (&s.nhs_rule).into(),
+    ]
+}
+
+/// `first`, then `rest`: a table's columns from the shared groups above.
+fn columns(first: &[&'static str], rest: &[&[&'static str]]) -> Vec<&'static str> {
+    first.iter().chain(rest.iter().flat_map(|r| r.iter())).copied().collect()
+}
 
 const DETENTION_COLUMNS: &[&str] = &[
     "id",
@@ -315,58 +322,39 @@ const AUDIT_COLUMNS: &[&str] = &[
 /// Inserts new people with their summaries, and each one's first identity version.
 pub async fn insert_people(
     tx: &mut Tx,
-    rows: &[NewPersonRow],
+    rows: &[NewPersonRow<'_>],
     actor: &Actor,
     at: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    let lower: Vec<(String, String)> =
-        rows.iter().map(|p| (p.family_name.to_lowercase(), p.given_name.to_lowercase())).collect();
+    let lower: Vec<(String, String)> = rows
+        .iter()
+        .map(|p| (p.person.family_name.to_lowercase(), p.person.given_name.to_lowercase()))
+        .collect();
+    let people = columns(
+        &["id", "created_at", "updated_at", "family_lower", "given_lower"],
+        &[&IDENTITY_COLUMNS, &SUMMARY_COLUMNS],
+    );
     insert_rows(
         tx,
         "people",
-        PEOPLE_COLUMNS,
+        &people,
         rows.iter().zip(&lower).map(|(p, (family, given))| {
-            let s = &p.summary;
-            vec![
-                p.id.into(),
-                (&p.nhs_number).into(),
-                (&p.local_id).into(),
-                (&p.family_name).into(),
-                (&p.given_name).into(),
-                p.date_of_birth.into(),
-                p.date_added.into(),
-                at.into(),
-                at.into(),
-                family.into(),
-                given.into(),
-                s.eligible.into(),
-                (&s.qualifying_section).into(),
-                s.qualifying_date.into(),
-                s.entitled.into(),
-                (&s.council_code).into(),
-                (&s.nhs_code).into(),
-                (&s.council_rule).into(),
-                (&s.nhs_rule).into(),
-            ]
+            let mut row = vec![p.id.into(), at.into(), at.into(), family.into(), given.into()];
+            row.extend(identity_values(&p.person));
+            row.extend(summary_values(&p.summary));
+            row
         }),
     )
     .await?;
+    let versions = columns(&["person_id", "recorded_at", "recorded_by"], &[&IDENTITY_COLUMNS]);
     insert_rows(
         tx,
         "person_versions",
-        PERSON_VERSION_COLUMNS,
+        &versions,
         rows.iter().map(|p| {
-            vec![
-                p.id.into(),
-                (&p.nhs_number).into(),
-                (&p.local_id).into(),
-                (&p.family_name).into(),
-                (&p.given_name).into(),
-                p.date_of_birth.into(),
-                p.date_added.into(),
-                at.into(),
-                (&actor.username).into(),
-            ]
+            let mut row = vec![p.id.into(), at.into(), (&actor.username).into()];
+            row.extend(identity_values(&p.person));
+            row
         }),
     )
     .await
@@ -444,32 +432,15 @@ pub async fn update_summaries(tx: &mut Tx, rows: &[(i64, PersonSummary)]) -> Res
            qualifying_section TEXT, qualifying_date DATE, entitled BOOLEAN NOT NULL, council_code TEXT, nhs_code TEXT,
            council_rule TEXT, nhs_rule TEXT)").execute(c).await.map(|r| r.rows_affected()))?;
     on_tx!(tx, c => sqlx::query("DELETE FROM summary_updates").execute(c).await.map(|r| r.rows_affected()))?;
+    let updates = columns(&["id"], &[&SUMMARY_COLUMNS]);
     insert_rows(
         tx,
         "summary_updates",
-        &[
-            "id",
-            "eligible",
-            "qualifying_section",
-            "qualifying_date",
-            "entitled",
-            "council_code",
-            "nhs_code",
-            "council_rule",
-            "nhs_rule",
-        ],
+        &updates,
         rows.iter().map(|(id, s)| {
-            vec![
-                (*id).into(),
-                s.eligible.into(),
-                (&s.qualifying_section).into(),
-                s.qualifying_date.into(),
-                s.entitled.into(),
-                (&s.council_code).into(),
-                (&s.nhs_code).into(),
-                (&s.council_rule).into(),
-                (&s.nhs_rule).into(),
-            ]
+            let mut row = vec![(*id).into()];
+            row.extend(summary_values(s));
+            row
         }),
     )
     .await?;
