@@ -55,6 +55,28 @@ fn set_cookies(r: &Reply) -> Vec<String> {
     r.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect()
 }
 
+/// The `name=value` part of the cookie called `name` that a reply sets.
+fn cookie_set(r: &Reply, name: &str) -> Option<String> {
+    set_cookies(r)
+        .into_iter()
+        .find(|s| s.starts_with(&format!("{name}=")))
+        .map(|s| s.split(';').next().unwrap_or_default().to_string())
+}
+
+/// Signs in as `admin` through the log-in form from a browser that already
+/// holds `cookie` (as an attacker's plant or an earlier session).
+async fn log_in_holding(c: &Client, cookie: &str) -> Reply {
+    let page = with_cookie(c, "GET", "/login", cookie, "").await;
+    let login_cookie = cookie_set(&page, "aftercare_login_csrf").expect("a log-in CSRF cookie");
+    let form = serde_urlencoded::to_string([
+        ("csrf_token", extract_csrf(&page.body).as_str()),
+        ("username", "admin"),
+        ("password", PASSWORD),
+    ])
+    .unwrap();
+    with_cookie(c, "POST", "/login", &format!("{cookie}; {login_cookie}"), &form).await
+}
+
 /// Sends a request as whoever holds `cookie` (and nothing else).
 async fn with_cookie(c: &Client, method: &str, path: &str, cookie: &str, form: &str) -> Reply {
     let mut req = Request::builder().method(method).uri(path).header(header::COOKIE, cookie);
@@ -158,30 +180,10 @@ async fn each_log_in_issues_a_new_token_and_no_earlier_cookie_survives_it() {
 
         // An attacker plants a session cookie of their choosing before the victim signs in.
         let planted = "aftercare_session=".to_string() + &"ab".repeat(32);
-        let page = with_cookie(&c, "GET", "/login", &planted, "").await;
-        let login_cookie = set_cookies(&page)
-            .into_iter()
-            .find(|s| s.starts_with("aftercare_login_csrf="))
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        let form = serde_urlencoded::to_string([
-            ("csrf_token", extract_csrf(&page.body).as_str()),
-            ("username", "admin"),
-            ("password", PASSWORD),
-        ])
-        .unwrap();
-        let r =
-            with_cookie(&c, "POST", "/login", &format!("{planted}; {login_cookie}"), &form).await;
+        let r = log_in_holding(&c, &planted).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{b}: {}", r.body);
         let cookies = set_cookies(&r);
-        let issued = cookies
-            .iter()
-            .find(|s| s.starts_with("aftercare_session="))
-            .map(|s| s.split(';').next().unwrap().to_string())
-            .expect("a session cookie is issued");
+        let issued = cookie_set(&r, "aftercare_session").expect("a session cookie is issued");
         assert_ne!(issued, planted, "{b}: the planted token was promoted to a session");
         assert!(!stored(&t.db, &token_of(&planted)).await, "{b}");
         let r = with_cookie(&c, "GET", "/people", &planted, "").await;
@@ -211,22 +213,7 @@ async fn each_log_in_issues_a_new_token_and_no_earlier_cookie_survives_it() {
 
         // Signing in again in a browser that holds a session ends that session.
         let held = issued;
-        let page = with_cookie(&c, "GET", "/login", &held, "").await;
-        let login_cookie = set_cookies(&page)
-            .into_iter()
-            .find(|s| s.starts_with("aftercare_login_csrf="))
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        let form = serde_urlencoded::to_string([
-            ("csrf_token", extract_csrf(&page.body).as_str()),
-            ("username", "admin"),
-            ("password", PASSWORD),
-        ])
-        .unwrap();
-        let r = with_cookie(&c, "POST", "/login", &format!("{held}; {login_cookie}"), &form).await;
+        let r = log_in_holding(&c, &held).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{b}");
         assert!(!stored(&t.db, &token_of(&held)).await, "{b}: the held session survived log-in");
         let r = with_cookie(&c, "GET", "/people", &held, "").await;
