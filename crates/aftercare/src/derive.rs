@@ -120,6 +120,37 @@ pub fn derive_person(
     Ok(derive_events(&events, others, config))
 }
 
+/// A person's recorded history as engine events and what the rules derive
+/// from it, read inside a write transaction so that the checks a workflow
+/// makes on it and the write that follows see the same facts.
+pub async fn person_in_tx(
+    tx: &mut Tx,
+    person_id: i64,
+    today: NaiveDate,
+) -> Result<(Vec<Event>, Vec<PersonEventRow>, RulesConfig, Derivation), DbError> {
+    let detentions = store::current_detentions_tx(tx, person_id).await?;
+    let others = store::current_person_events_tx(tx, person_id).await?;
+    let config = config_tx(tx, today).await?;
+    let events = events_of(&detentions, &others)?;
+    let derivation = derive_events(&events, &others, &config);
+    Ok((events, others, config, derivation))
+}
+
+/// What the rules would derive if `extra` were recorded too: a workflow asks
+/// this before it writes, so a change that the law gives no effect is
+/// refused with the engine's reason instead of being stored silently.
+pub fn derive_with(
+    events: &[Event],
+    others: &[PersonEventRow],
+    config: &RulesConfig,
+    extra: &[Event],
+) -> Derivation {
+    let mut all = events.to_vec();
+    all.extend_from_slice(extra);
+    all.sort_by_key(|e| e.on);
+    derive_events(&all, others, config)
+}
+
 /// Runs the engine with the person's own determinations; the shared
 /// configuration is copied only for the few people who have any.
 fn derive_events(events: &[Event], others: &[PersonEventRow], config: &RulesConfig) -> Derivation {

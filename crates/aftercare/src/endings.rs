@@ -1,23 +1,32 @@
-//! Ending and reinstating s117 after-care (SPEC 6) as a workflow that cannot
-//! be short-circuited: a lead professional proposes ending from a review;
-//! each responsible body decides separately (and the joint QA group ratifies
-//! where the partnership asks); after-care ends only when every required
-//! decision agrees. Then letters go to the person and interested parties, and
-//! a late register change is flagged. Reinstatement on request restores the
-//! same responsible bodies and triggers a review.
+//! Ending and reinstating s117 after-care (SPEC 6) as the one guarded path
+//! through those changes of legal state: a lead professional proposes ending
+//! from a review; each responsible body decides for itself (and the joint QA
+//! group ratifies, after both, where the partnership asks); after-care ends
+//! only when every required decision agrees, and only the period the
+//! proposal was made about. Then letters go to the person and interested
+//! parties, and a late register change is flagged. Reinstatement restores the
+//! same responsible bodies and puts the case on the QA group's worklist.
+//!
+//! The facts form refuses `ending_agreed` and `reinstated` (see
+//! [`crate::facts`]); history from before the register (a joint ending on
+//! paper) comes through [`record_historical`], by an MHA administrator, with
+//! the evidence seen.
+//!
+//! Every check that guards a write runs inside the write transaction, so two
+//! requests at once cannot both pass it.
 
 use aftercare_core::calendar;
-use aftercare_core::rules::{Body, EndingReason, Event, EventKind};
+use aftercare_core::rules::{Body, Derivation, EndReason, EndingReason, Entitlement, Event, EventKind};
 use aftercare_core::{NhsNumber, parse_date};
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::{Role, User};
 use crate::care;
-use crate::db::endings::{self as q, NewProposal, ProposalRow};
+use crate::db::endings::{self as q, DecisionRow, NewProposal, ProposalRow};
 use crate::db::store::{self, AuditEntry};
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, Tx};
 use crate::derive;
 use crate::register::{FieldErrors, RegisterError};
 
@@ -27,6 +36,50 @@ fn err(field: &str, reason: impl Into<String>) -> FieldErrors {
 
 /// The days within which the register must show a change of s117 status [Bucks; Lincs 5.0.2].
 pub const REGISTER_CHANGE_WORKING_DAYS: u32 = 5;
+
+/// Working days each body has to record its decision on a proposal, and
+/// the QA group to ratify once both bodies agree (docs/DECISIONS.md).
+pub const DECISION_WORKING_DAYS: u32 = 10;
+
+/// Why the ending workflow refused a step. Each has a stable code for the
+/// API; the HTTP edge maps permission refusals to 403, refusals by the state
+/// of the record to 409 and field problems to 422.
+#[derive(Debug, thiserror::Error)]
+pub enum EndingError {
+    /// The user may not take this step (wrong role, organisation or body).
+    #[error("{1}")]
+    NotPermitted(&'static str, String),
+    /// The record's state refuses the step (lapsed, closed, out of order).
+    #[error("{1}")]
+    Refused(&'static str, String),
+    /// Fields to correct.
+    #[error("the details need correcting")]
+    Invalid(FieldErrors),
+    #[error("no such ending proposal")]
+    NoSuchProposal,
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+}
+
+impl From<DbError> for EndingError {
+    fn from(e: DbError) -> Self {
+        EndingError::Register(RegisterError::Db(e))
+    }
+}
+
+impl EndingError {
+    /// The error as field problems, for a page that shows them beside the form.
+    pub fn fields(&self, field: &str) -> FieldErrors {
+        match self {
+            EndingError::Invalid(f) => f.clone(),
+            other => err(field, other.to_string()),
+        }
+    }
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> EndingError {
+    EndingError::Invalid(err(field, reason))
+}
 
 /// Checks a proposal's grounds: refused when its only grounds are never
 /// valid, or while a CTO is in force, or when specialist accommodation would
@@ -126,6 +179,275 @@ pub fn parse_reasons(s: &str) -> Result<Vec<EndingReason>, FieldErrors> {
     Ok(out)
 }
 
+/// The period a proposal is about: the entitlement that followed its
+/// qualifying detention and covered the day it was proposed (or, for rows
+/// from before the detention was stored with them, the one that started on
+/// the recorded date).
+pub fn period_of<'d>(p: &ProposalRow, d: &'d Derivation) -> Option<&'d Entitlement> {
+    d.entitlements.iter().find(|e| match p.qualifying_detention_on {
+        Some(q) => {
+            e.qualifying_detention_on == q
+                && (e.start == p.entitlement_start || e.covers(p.proposed_on))
+        }
+        None => e.start == p.entitlement_start,
+    })
+}
+
+/// Where a proposal stands, read against today's derivation: a proposal
+/// whose period closed some other way (re-detention, death, another ending)
+/// has lapsed, even if it was stored as open or ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Standing {
+    /// Waiting for decisions; after-care continues.
+    Open,
+    /// A required body disagrees; after-care continues.
+    Disagreed,
+    /// Every required decision agreed: after-care ended on this date.
+    Ended { on: NaiveDate },
+    /// The period closed otherwise, so the proposal can no longer end it.
+    Lapsed { reason: String },
+    Withdrawn,
+}
+
+impl Standing {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Standing::Open => "open",
+            Standing::Disagreed => "disagreed",
+            Standing::Ended { .. } => "ended",
+            Standing::Lapsed { .. } => "lapsed",
+            Standing::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// Whether decisions may still be recorded.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self, Standing::Open | Standing::Disagreed)
+    }
+}
+
+pub fn standing(p: &ProposalRow, d: &Derivation) -> Standing {
+    if p.status == "withdrawn" {
+        return Standing::Withdrawn;
+    }
+    let Some(period) = period_of(p, d) else {
+        return Standing::Lapsed {
+            reason: "the period of after-care it was about is no longer on the record (its detention was corrected)".into(),
+        };
+    };
+    let ended_by_it = p.status == "ended"
+        && period.end_reason == Some(EndReason::JointDecision)
+        && period.end == p.ended_on;
+    if ended_by_it {
+        return Standing::Ended { on: p.ended_on.unwrap_or(period.start) };
+    }
+    if let (Some(end), Some(why)) = (period.end, period.end_reason) {
+        let how = match why {
+            EndReason::Redetained => "the person was detained again under a qualifying section",
+            EndReason::Died => "the person died",
+            EndReason::JointDecision => "it was ended by another joint decision",
+        };
+        return Standing::Lapsed {
+            reason: format!(
+                "the period of after-care it was about closed on {} because {how}; a new period needs its own review and proposal",
+                aftercare_core::date::long_date(end)
+            ),
+        };
+    }
+    match p.status.as_str() {
+        "disagreed" => Standing::Disagreed,
+        // Stored as ended, but a later correction undid the ending.
+        "ended" => Standing::Lapsed {
+            reason: "a later correction to the record means the decisions no longer end this period".into(),
+        },
+        _ => Standing::Open,
+    }
+}
+
+/// Which decisions a proposal needs: both bodies, and the QA group where the
+/// partnership asks for ratification [Lincs 5.1].
+pub fn required_bodies(qa_ratifies: bool) -> Vec<&'static str> {
+    if qa_ratifies { vec!["council", "nhs", "qa_group"] } else { vec!["council", "nhs"] }
+}
+
+/// A label for a deciding body.
+pub fn body_label(body: &str) -> &'static str {
+    match body {
+        "council" => "The council",
+        "nhs" => "The NHS commissioner",
+        _ => "The joint QA group",
+    }
+}
+
+fn latest<'a>(decisions: &'a [DecisionRow], body: &str) -> Option<&'a DecisionRow> {
+    decisions.iter().rev().find(|d| d.body == body)
+}
+
+/// Where a proposal stands, from its decisions (the latest per body counts).
+pub fn outcome(required: &[&str], decisions: &[DecisionRow]) -> (&'static str, Option<NaiveDate>) {
+    if required.iter().any(|b| latest(decisions, b).is_some_and(|d| !d.agrees)) {
+        return ("disagreed", None);
+    }
+    if required.iter().all(|b| latest(decisions, b).is_some_and(|d| d.agrees)) {
+        let on = required.iter().filter_map(|b| latest(decisions, b).map(|d| d.decided_on)).max();
+        return ("ended", on);
+    }
+    ("open", None)
+}
+
+/// One required decision: who holds it, whether it is made, and by when it
+/// is awaited.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Awaited {
+    /// `council`, `nhs` or `qa_group`.
+    pub body: &'static str,
+    /// The organisation whose decision it is.
+    pub org: Option<String>,
+    /// The latest decision recorded for this body, if any.
+    pub decided: bool,
+    pub agrees: Option<bool>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub decided_on: Option<NaiveDate>,
+    pub decided_by: Option<String>,
+    /// When the decision is due (not set for QA until both bodies agree).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub due: Option<NaiveDate>,
+}
+
+/// Each required decision, made or awaited.
+pub fn progress(
+    p: &ProposalRow,
+    period: Option<&Entitlement>,
+    ratifies: bool,
+    decisions: &[DecisionRow],
+) -> Vec<Awaited> {
+    let org = |body: &str| match body {
+        "council" => period.and_then(|e| e.council.org.as_ref()).map(|o| o.to_string()),
+        "nhs" => period.and_then(|e| e.nhs.org.as_ref()).map(|o| o.to_string()),
+        // The QA group is joint: either body's members ratify.
+        _ => None,
+    };
+    let both_agreed_on = ["council", "nhs"]
+        .iter()
+        .map(|b| latest(decisions, b).filter(|d| d.agrees).map(|d| d.decided_on))
+        .collect::<Option<Vec<_>>>()
+        .and_then(|v| v.into_iter().max());
+    required_bodies(ratifies)
+        .into_iter()
+        .map(|body| {
+            let d = latest(decisions, body);
+            let due = if body == "qa_group" {
+                both_agreed_on.map(|on| calendar::add_working_days(on, DECISION_WORKING_DAYS))
+            } else {
+                Some(calendar::add_working_days(p.proposed_on, DECISION_WORKING_DAYS))
+            };
+            Awaited {
+                body,
+                org: d.map(|d| d.org_code.clone()).or_else(|| org(body)),
+                decided: d.is_some(),
+                agrees: d.map(|d| d.agrees),
+                decided_on: d.map(|d| d.decided_on),
+                decided_by: d.map(|d| d.decided_by.clone()),
+                due,
+            }
+        })
+        .collect()
+}
+
+/// Whether `user` may record the decision of `body` for `period`: the
+/// council's by a commissioner of the responsible council, the NHS side's
+/// by a commissioner of the responsible NHS body, ratification by a QA-group
+/// member of either; never two of one proposal's decisions by one person.
+pub fn may_decide(
+    user: &User,
+    body: &str,
+    period: &Entitlement,
+    decisions: &[DecisionRow],
+) -> Result<(), EndingError> {
+    let council = period.council.org.as_ref().map(|o| o.as_str());
+    let nhs = period.nhs.org.as_ref().map(|o| o.as_str());
+    let mine = Some(user.org_code.as_str());
+    let allowed = match body {
+        "council" => user.has(Role::Commissioner) && mine == council,
+        "nhs" => user.has(Role::Commissioner) && mine == nhs,
+        "qa_group" => user.has(Role::QaGroup) && (mine == council || mine == nhs),
+        _ => return Err(invalid("body", "choose which body is deciding")),
+    };
+    if !allowed {
+        let who = match body {
+            "council" => "a commissioner of the responsible council",
+            "nhs" => "a commissioner of the responsible NHS body",
+            _ => "a member of the joint QA group of the responsible bodies",
+        };
+        return Err(EndingError::NotPermitted(
+            "not_your_decision",
+            format!("only {who} can record {} decision", possessive(body)),
+        ));
+    }
+    if decisions.iter().any(|d| d.decided_by == user.username && d.body != body) {
+        return Err(EndingError::NotPermitted(
+            "one_decision_per_person",
+            "you have already recorded another body's decision on this proposal: one person supplies at most one of the required decisions".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn possessive(body: &str) -> &'static str {
+    match body {
+        "council" => "the council's",
+        "nhs" => "the NHS commissioner's",
+        _ => "the QA group's",
+    }
+}
+
+/// The bodies whose decision `user` could record now, for the form.
+pub fn decidable_bodies(
+    user: &User,
+    period: &Entitlement,
+    ratifies: bool,
+    decisions: &[DecisionRow],
+) -> Vec<&'static str> {
+    required_bodies(ratifies)
+        .into_iter()
+        .filter(|b| may_decide(user, b, period, decisions).is_ok())
+        .filter(|b| *b != "qa_group" || both_bodies_agree(decisions))
+        .collect()
+}
+
+fn both_bodies_agree(decisions: &[DecisionRow]) -> bool {
+    ["council", "nhs"].iter().all(|b| latest(decisions, b).is_some_and(|d| d.agrees))
+}
+
+async fn partnership_ratifies_tx(
+    tx: &mut Tx,
+    period: &Entitlement,
+) -> Result<bool, DbError> {
+    let (Some(council), Some(nhs)) = (&period.council.org, &period.nhs.org) else {
+        return Ok(false);
+    };
+    crate::db::care::partnership_ratifies_tx(tx, council.as_str(), nhs.as_str()).await
+}
+
+/// Whether the partnership of a period's bodies asks the QA group to ratify.
+pub async fn partnership_ratifies(db: &Db, period: &Entitlement) -> Result<bool, DbError> {
+    let (Some(council), Some(nhs)) = (&period.council.org, &period.nhs.org) else {
+        return Ok(false);
+    };
+    Ok(crate::db::care::partnerships(db).await?.iter().any(|p| {
+        p.council_code == council.as_str() && p.nhs_code == nhs.as_str() && p.qa_ratifies_endings
+    }))
+}
+
+/// What a proposal answers: its id and the version a decision must quote.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Proposed {
+    pub id: i64,
+    pub version: i64,
+    pub warnings: Vec<String>,
+}
+
 /// A lead professional proposes ending after-care, from a review.
 pub async fn propose(
     db: &Db,
@@ -133,25 +455,37 @@ pub async fn propose(
     person_id: i64,
     f: &ProposalFields,
     today: NaiveDate,
-) -> Result<Result<(i64, Vec<String>), FieldErrors>, RegisterError> {
-    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+) -> Result<Proposed, EndingError> {
     if !user.has(Role::LeadProfessional) {
-        return Ok(Err(err("reasons", "only lead professionals propose ending after-care")));
+        return Err(EndingError::NotPermitted(
+            "lead_professionals_propose",
+            "only lead professionals propose ending after-care".into(),
+        ));
     }
-    let detentions = store::current_detentions(db, person_id).await?;
-    let others = store::current_person_events(db, person_id).await?;
-    let events = derive::events_of(&detentions, &others)?;
-    let d = derive::derive_person(&detentions, &others, &derive::config(db, today).await?)?;
+    let mut tx = db.begin_write().await?;
+    store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    let (events, _, _, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let Some(open) = d.entitlements.iter().find(|e| e.end.is_none() && e.start <= today) else {
-        return Ok(Err(err("reasons", "the person has no open period of after-care to end")));
+        return Err(EndingError::Refused(
+            "no_open_period",
+            "the person has no open period of after-care to end".into(),
+        ));
     };
-    if q::proposals_for(db, person_id).await?.iter().any(|p| {
-        p.entitlement_start == open.start && (p.status == "open" || p.status == "disagreed")
-    }) {
-        return Ok(Err(err(
-            "reasons",
-            "a proposal to end this period is already waiting for decisions",
-        )));
+    // Proposals about periods that have since closed are stored as lapsed,
+    // so that only one proposal can be waiting at a time (a unique index
+    // holds that too).
+    for p in q::proposals_for_tx(&mut tx, person_id).await? {
+        if p.status != "open" && p.status != "disagreed" {
+            continue;
+        }
+        if matches!(standing(&p, &d), Standing::Lapsed { .. }) {
+            q::set_status(&mut tx, p.id, "lapsed").await?;
+        } else {
+            return Err(EndingError::Refused(
+                "proposal_waiting",
+                "a proposal to end this period is already waiting for decisions".into(),
+            ));
+        }
     }
     let mut errors = FieldErrors::new();
     let reassessment_on = parse_date(&f.reassessment_on)
@@ -187,12 +521,13 @@ pub async fn propose(
         errors.extend(e);
         Vec::new()
     });
-    let reviews = crate::db::care::reviews_for(db, person_id).await?;
+    let reviews = crate::db::care::reviews_for_tx(&mut tx, person_id).await?;
     if !reviews.iter().any(|r| r.held_on >= open.start && r.still_needed.as_deref() == Some("no")) {
         errors.push(("reasons".into(), "a proposal to end follows a review that found after-care is no longer needed: record that review first".into()));
     }
-    let plan =
-        crate::db::care::current_plan(db, person_id).await?.and_then(|p| care::plan_of(&p).ok());
+    let plan = crate::db::care::current_plan_tx(&mut tx, person_id)
+        .await?
+        .and_then(|p| care::plan_of(&p).ok());
     let specialist = plan.is_some_and(|p| {
         p.free_on(today).any(|n| {
             n.accommodation
@@ -208,20 +543,22 @@ pub async fn propose(
             Vec::new()
         }
     };
-    if !errors.is_empty() {
-        return Ok(Err(errors));
-    }
+    let (Some(proposed_on), Some(reassessment_on), true) =
+        (proposed_on, reassessment_on, errors.is_empty())
+    else {
+        return Err(EndingError::Invalid(errors));
+    };
     let reasons_text = reasons.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
     let warnings_json = serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into());
     let actor = user.actor();
-    let mut tx = db.begin_write().await?;
     let id = q::insert_proposal(
         &mut tx,
         person_id,
         &NewProposal {
             entitlement_start: open.start,
-            proposed_on: proposed_on.expect("checked"),
-            reassessment_on: reassessment_on.expect("checked"),
+            qualifying_detention_on: open.qualifying_detention_on,
+            proposed_on,
+            reassessment_on,
             mdt_attendees: f.mdt_attendees.trim(),
             person_views: f.person_views.trim(),
             imha_support: f.imha_support == "yes",
@@ -230,6 +567,10 @@ pub async fn propose(
             reason_text: f.reason_text.trim(),
             alternative_accommodation: alternative.map(str::trim),
             warnings: &warnings_json,
+            status: "open",
+            ended_on: None,
+            historical: false,
+            evidence: None,
         },
         &actor,
     )
@@ -243,34 +584,12 @@ pub async fn propose(
             entity: "ending_proposal",
             entity_id: Some(id.to_string()),
             reason: Some(f.reason_text.trim()),
-            details: json!({"reasons": reasons_text, "warnings": warnings}),
+            details: json!({"reasons": reasons_text, "warnings": warnings, "period_start": open.start, "detention_on": open.qualifying_detention_on}),
         },
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok((id, warnings)))
-}
-
-/// Which decisions a proposal needs: both bodies, and the QA group where the
-/// partnership asks for ratification [Lincs 5.1].
-pub fn required_bodies(qa_ratifies: bool) -> Vec<&'static str> {
-    if qa_ratifies { vec!["council", "nhs", "qa_group"] } else { vec!["council", "nhs"] }
-}
-
-/// Where a proposal stands, from its decisions (the latest per body counts).
-pub fn outcome(
-    required: &[&str],
-    decisions: &[q::DecisionRow],
-) -> (&'static str, Option<NaiveDate>) {
-    let latest = |body: &str| decisions.iter().rev().find(|d| d.body == body);
-    if required.iter().any(|b| latest(b).is_some_and(|d| !d.agrees)) {
-        return ("disagreed", None);
-    }
-    if required.iter().all(|b| latest(b).is_some_and(|d| d.agrees)) {
-        let on = required.iter().filter_map(|b| latest(b).map(|d| d.decided_on)).max();
-        return ("ended", on);
-    }
-    ("open", None)
+    Ok(Proposed { id, version: 1, warnings })
 }
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -290,83 +609,147 @@ pub struct DecisionFields {
     pub version: String,
 }
 
-async fn partnership_ratifies(db: &Db, council: &str, nhs: &str) -> Result<bool, DbError> {
-    Ok(crate::db::care::partnerships(db)
-        .await?
+/// What a decision did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Decided {
+    /// The decision's id.
+    pub id: i64,
+    /// The proposal's standing afterwards: `open`, `disagreed` or `ended`.
+    pub status: &'static str,
+    /// The proposal's version afterwards.
+    pub version: i64,
+}
+
+/// The engine events that record a joint ending of the period that followed
+/// the detention on `detention_on`.
+fn ending_events(on: NaiveDate, detention_on: NaiveDate) -> Vec<Event> {
+    Body::ALL
+        .into_iter()
+        .map(|by| Event {
+            on,
+            kind: EventKind::EndingAgreed {
+                by,
+                reason: EndingReason::NoLongerNeeded,
+                detention_on: Some(detention_on),
+            },
+        })
+        .collect()
+}
+
+/// Checks with the rules engine that a joint ending on `on` really ends the
+/// period (no CTO in force then, for one), and names the reason if not.
+fn check_ending_takes_effect(
+    events: &[Event],
+    others: &[store::PersonEventRow],
+    config: &aftercare_core::rules::RulesConfig,
+    period: &Entitlement,
+    on: NaiveDate,
+) -> Result<Vec<Event>, EndingError> {
+    let extra = ending_events(on, period.qualifying_detention_on);
+    let after = derive::derive_with(events, others, config, &extra);
+    let ended = after.entitlements.iter().any(|e| {
+        e.qualifying_detention_on == period.qualifying_detention_on
+            && e.start == period.start
+            && e.end == Some(on)
+            && e.end_reason == Some(EndReason::JointDecision)
+    });
+    if ended {
+        return Ok(extra);
+    }
+    let why = after
+        .ignored
         .iter()
-        .any(|p| p.council_code == council && p.nhs_code == nhs && p.qa_ratifies_endings))
+        .rev()
+        .find(|i| i.event == "ending_agreed" && i.on == on)
+        .map(|i| format!("{} ({})", i.reason, i.rule.id))
+        .unwrap_or_else(|| "the rules give it no effect on that date".into());
+    Err(EndingError::Refused(
+        "ending_has_no_effect",
+        format!("after-care cannot end on that date: {why}"),
+    ))
 }
 
 /// One body records its decision. After-care ends only when every required
-/// decision agrees; then the register changes on the date of the last one.
+/// decision agrees; then the register changes on the date of the last one,
+/// for the proposal's own period only.
 pub async fn decide(
     db: &Db,
     user: &User,
     proposal_id: i64,
     f: &DecisionFields,
     today: NaiveDate,
-) -> Result<Result<&'static str, FieldErrors>, RegisterError> {
-    let p = q::proposal(db, proposal_id).await?.ok_or(RegisterError::NoSuchPerson)?;
-    if p.status == "ended" || p.status == "withdrawn" {
-        return Ok(Err(err("decision", "this proposal is closed")));
+) -> Result<Decided, EndingError> {
+    let mut tx = db.begin_write().await?;
+    let p = q::proposal_tx(&mut tx, proposal_id).await?.ok_or(EndingError::NoSuchProposal)?;
+    let (events, others, config, d) = derive::person_in_tx(&mut tx, p.person_id, today).await?;
+    match standing(&p, &d) {
+        Standing::Lapsed { reason } => {
+            return Err(EndingError::Refused("proposal_lapsed", format!("this proposal has lapsed: {reason}")));
+        }
+        Standing::Ended { .. } | Standing::Withdrawn => {
+            return Err(EndingError::Refused("proposal_closed", "this proposal is closed".into()));
+        }
+        Standing::Open | Standing::Disagreed => {}
     }
-    let detentions = store::current_detentions(db, p.person_id).await?;
-    let others = store::current_person_events(db, p.person_id).await?;
-    let d = derive::derive_person(&detentions, &others, &derive::config(db, today).await?)?;
-    let Some(period) = d.entitlements.iter().find(|e| e.start == p.entitlement_start) else {
-        return Ok(Err(err("decision", "the period this proposal would end no longer exists")));
+    let Some(period) = period_of(&p, &d) else {
+        return Err(EndingError::Refused("proposal_lapsed", "this proposal has lapsed".into()));
     };
-    let council = period.council.org.as_ref().map(|o| o.to_string()).unwrap_or_default();
-    let nhs = period.nhs.org.as_ref().map(|o| o.to_string()).unwrap_or_default();
-    let decider = user.has(Role::Commissioner) || user.has(Role::QaGroup);
-    let allowed = match f.body.as_str() {
-        "council" => decider && user.org_code == council,
-        "nhs" => decider && user.org_code == nhs,
-        "qa_group" => user.has(Role::QaGroup) && (user.org_code == council || user.org_code == nhs),
-        _ => return Ok(Err(err("body", "choose which body is deciding"))),
-    };
-    if !allowed {
-        return Ok(Err(err(
-            "body",
-            "only a commissioner or QA-group member of that responsible body can record its decision",
-        )));
-    }
-    let ratifies = partnership_ratifies(db, &council, &nhs).await?;
+    let decisions = q::decisions_tx(&mut tx, p.id).await?;
+    let body = f.body.trim();
+    may_decide(user, body, period, &decisions)?;
+    let ratifies = partnership_ratifies_tx(&mut tx, period).await?;
     let required = required_bodies(ratifies);
-    if !required.contains(&f.body.as_str()) {
-        return Ok(Err(err(
-            "body",
-            "this partnership does not ask the QA group to ratify endings",
-        )));
+    if !required.contains(&body) {
+        return Err(EndingError::Refused(
+            "no_ratification",
+            "this partnership does not ask the QA group to ratify endings".into(),
+        ));
     }
-    let agrees = match f.decision.as_str() {
+    if body == "qa_group" && !both_bodies_agree(&decisions) {
+        return Err(EndingError::Refused(
+            "awaiting_both_bodies",
+            "the QA group ratifies only after both the council and the NHS commissioner have agreed".into(),
+        ));
+    }
+    let agrees = match f.decision.trim() {
         "agree" => true,
         "disagree" => false,
         _ => {
-            return Ok(Err(err(
+            return Err(invalid(
                 "decision",
                 "say whether the body agrees that after-care is no longer needed",
-            )));
+            ));
         }
     };
     let decided_on = match parse_date(&f.decided_on) {
-        Ok(d) if d > today => return Ok(Err(err("decided_on", "the date is in the future"))),
+        Ok(d) if d > today => return Err(invalid("decided_on", "the date is in the future")),
         Ok(d) if d < p.proposed_on => {
-            return Ok(Err(err("decided_on", "the decision cannot come before the proposal")));
+            return Err(invalid("decided_on", "the decision cannot come before the proposal"));
+        }
+        Ok(d) if d < period.start => {
+            return Err(EndingError::Refused(
+                "decision_outside_period",
+                "the decision is dated before the period of after-care it is about began".into(),
+            ));
         }
         Ok(d) => d,
-        Err(e) => return Ok(Err(err("decided_on", e.to_string()))),
+        Err(e) => return Err(invalid("decided_on", e.to_string())),
     };
     if f.reason.trim().is_empty() {
-        return Ok(Err(err("reason", "record the reasons for the decision")));
+        return Err(invalid("reason", "record the reasons for the decision"));
     }
-    let expected: i64 = f.version.trim().parse().unwrap_or(p.version);
+    let expected: i64 = match f.version.trim() {
+        "" => p.version,
+        v => v.parse().map_err(|_| invalid("version", "the version is not a number"))?,
+    };
+    if expected != p.version {
+        return Err(EndingError::Refused("stale_version", "someone else recorded a decision on this proposal since you opened it: reload the page and check before deciding".into()));
+    }
     let actor = user.actor();
-    let mut tx = db.begin_write().await?;
     let id = q::insert_decision(
         &mut tx,
         p.id,
-        &f.body,
+        body,
         agrees,
         decided_on,
         f.reason.trim(),
@@ -376,59 +759,206 @@ pub async fn decide(
     .await?;
     let decisions = q::decisions_tx(&mut tx, p.id).await?;
     let (status, ended_on) = outcome(&required, &decisions);
+    let extra = match (status, ended_on) {
+        ("ended", Some(on)) => Some(check_ending_takes_effect(&events, &others, &config, period, on)?),
+        _ => None,
+    };
     match q::bump_version(&mut tx, p.id, expected, status, ended_on).await {
         Err(DbError::Conflict) => {
-            return Ok(Err(err(
-                "decision",
-                "someone else recorded a decision on this proposal since you opened it: reload the page and check before deciding",
-            )));
+            return Err(EndingError::Refused("stale_version", "someone else recorded a decision on this proposal since you opened it: reload the page and check before deciding".into()));
         }
         other => other?,
     }
-    store::append_audit(&mut tx, &actor, AuditEntry { action: "ending.decided", person_id: Some(p.person_id), entity: "ending_decision", entity_id: Some(id.to_string()), reason: Some(f.reason.trim()), details: json!({"proposal": p.id, "body": f.body, "agrees": agrees, "decided_on": decided_on, "status": status}) }).await?;
-    if let ("ended", Some(on)) = (status, ended_on) {
-        // The register changes now: both bodies' agreement, on the date of the last required decision.
-        for by in [Body::Council, Body::Nhs] {
-            let event = Event {
-                on,
-                kind: EventKind::EndingAgreed { by, reason: EndingReason::NoLongerNeeded },
-            };
-            let data = serde_json::to_value(&event).map_err(|e| DbError::Corrupt(e.to_string()))?;
-            store::insert_person_event(
-                &mut tx,
-                p.person_id,
-                on,
-                "ending_agreed",
-                &data,
-                &actor,
-                store::now(),
-            )
-            .await?;
-        }
-        store::append_audit(
-            &mut tx,
-            &actor,
-            AuditEntry {
-                action: "ending.completed",
-                person_id: Some(p.person_id),
-                entity: "ending_proposal",
-                entity_id: Some(p.id.to_string()),
-                reason: Some("every required decision agrees"),
-                details: json!({"ended_on": on}),
-            },
-        )
-        .await?;
+    store::append_audit(&mut tx, &actor, AuditEntry { action: "ending.decided", person_id: Some(p.person_id), entity: "ending_decision", entity_id: Some(id.to_string()), reason: Some(f.reason.trim()), details: json!({"proposal": p.id, "body": body, "org": user.org_code, "agrees": agrees, "decided_on": decided_on, "status": status}) }).await?;
+    if let (Some(extra), Some(on)) = (extra, ended_on) {
+        write_ending(&mut tx, &actor, &p, extra, on, "every required decision agrees").await?;
         derive::refresh_person(&mut tx, p.person_id, today).await?;
     }
     tx.commit().await?;
-    Ok(Ok(status))
+    Ok(Decided { id, status, version: expected + 1 })
+}
+
+/// Writes the register change of a joint ending: both bodies' agreement,
+/// bound to the proposal's period, and the audit record.
+async fn write_ending(
+    tx: &mut Tx,
+    actor: &store::Actor,
+    p: &ProposalRow,
+    events: Vec<Event>,
+    on: NaiveDate,
+    why: &str,
+) -> Result<(), DbError> {
+    for event in events {
+        let data = serde_json::to_value(&event).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        store::insert_person_event(tx, p.person_id, on, "ending_agreed", &data, actor, store::now())
+            .await?;
+    }
+    store::append_audit(
+        tx,
+        actor,
+        AuditEntry {
+            action: "ending.completed",
+            person_id: Some(p.person_id),
+            entity: "ending_proposal",
+            entity_id: Some(p.id.to_string()),
+            reason: Some(why),
+            details: json!({"ended_on": on, "period_start": p.entitlement_start}),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// A joint ending that happened before the register held the person (a
+/// decision on paper), as an MHA administrator records it from the evidence.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct HistoricalFields {
+    /// Start date of the qualifying detention whose after-care was ended.
+    #[serde(default)]
+    pub detention_on: String,
+    #[serde(default)]
+    pub council_decided_on: String,
+    /// Who decided for the council, as the paper record names them.
+    #[serde(default)]
+    pub council_decided_by: String,
+    #[serde(default)]
+    pub nhs_decided_on: String,
+    #[serde(default)]
+    pub nhs_decided_by: String,
+    /// The reasons the paper record gives.
+    #[serde(default)]
+    pub reason_text: String,
+    /// The evidence seen (e.g. "joint panel minutes of 4 March 2019, scanned to …").
+    #[serde(default)]
+    pub evidence: String,
+}
+
+/// Records a historical joint ending through the same workflow: a proposal
+/// marked historical, both bodies' decisions as the paper gives them, the
+/// evidence seen, and the period ended if the rules allow it on that date.
+/// The QA group's worklist lists every such record.
+pub async fn record_historical(
+    db: &Db,
+    user: &User,
+    person_id: i64,
+    f: &HistoricalFields,
+    today: NaiveDate,
+) -> Result<i64, EndingError> {
+    if !user.has(Role::MhaAdministrator) {
+        return Err(EndingError::NotPermitted(
+            "mha_administrators_record_history",
+            "only MHA administrators record joint endings made before the register held them, from the evidence".into(),
+        ));
+    }
+    let mut errors = FieldErrors::new();
+    let mut date = |field: &str, v: &str| match parse_date(v) {
+        Ok(d) if d > today => {
+            errors.push((field.into(), "the date is in the future".into()));
+            None
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            errors.push((field.into(), e.to_string()));
+            None
+        }
+    };
+    let detention_on = date("detention_on", &f.detention_on);
+    let council_on = date("council_decided_on", &f.council_decided_on);
+    let nhs_on = date("nhs_decided_on", &f.nhs_decided_on);
+    for (field, v, what) in [
+        ("council_decided_by", &f.council_decided_by, "who decided for the council"),
+        ("nhs_decided_by", &f.nhs_decided_by, "who decided for the NHS commissioner"),
+        ("reason_text", &f.reason_text, "the reasons the record gives"),
+        ("evidence", &f.evidence, "the evidence you have seen"),
+    ] {
+        if v.trim().is_empty() {
+            errors.push((field.into(), format!("record {what}")));
+        }
+    }
+    let (Some(detention_on), Some(council_on), Some(nhs_on), true) =
+        (detention_on, council_on, nhs_on, errors.is_empty())
+    else {
+        return Err(EndingError::Invalid(errors));
+    };
+    let on = council_on.max(nhs_on);
+    let mut tx = db.begin_write().await?;
+    store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    let (events, others, config, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
+    let Some(period) = d.entitlements.iter().find(|e| {
+        e.qualifying_detention_on == detention_on
+            && e.start <= council_on.min(nhs_on)
+            && e.end.is_none_or(|end| on < end)
+    }) else {
+        return Err(EndingError::Refused(
+            "no_period_then",
+            "no period of after-care that followed that detention was open on both decision dates".into(),
+        ));
+    };
+    let extra = check_ending_takes_effect(&events, &others, &config, period, on)?;
+    let actor = user.actor();
+    let id = q::insert_proposal(
+        &mut tx,
+        person_id,
+        &NewProposal {
+            entitlement_start: period.start,
+            qualifying_detention_on: period.qualifying_detention_on,
+            proposed_on: council_on.min(nhs_on),
+            reassessment_on: council_on.min(nhs_on),
+            mdt_attendees: "not recorded (historical record)",
+            person_views: "not recorded (historical record)",
+            imha_support: false,
+            carer_views: None,
+            reasons: EndingReason::NoLongerNeeded.as_str(),
+            reason_text: f.reason_text.trim(),
+            alternative_accommodation: None,
+            warnings: "[]",
+            status: "ended",
+            ended_on: Some(on),
+            historical: true,
+            evidence: Some(f.evidence.trim()),
+        },
+        &actor,
+    )
+    .await?;
+    for (body, decided_on, by, org) in [
+        ("council", council_on, &f.council_decided_by, &period.council.org),
+        ("nhs", nhs_on, &f.nhs_decided_by, &period.nhs.org),
+    ] {
+        let org = org.as_ref().map(|o| o.to_string()).unwrap_or_default();
+        let by_actor = store::Actor {
+            user_id: None,
+            username: format!("{} (from the paper record)", by.trim()),
+            org_code: Some(org.clone()),
+        };
+        q::insert_decision(&mut tx, id, body, true, decided_on, f.reason_text.trim(), &org, &by_actor)
+            .await?;
+    }
+    store::append_audit(
+        &mut tx,
+        &actor,
+        AuditEntry {
+            action: "ending.historical",
+            person_id: Some(person_id),
+            entity: "ending_proposal",
+            entity_id: Some(id.to_string()),
+            reason: Some(f.evidence.trim()),
+            details: json!({"ended_on": on, "council_decided_on": council_on, "nhs_decided_on": nhs_on, "detention_on": detention_on}),
+        },
+    )
+    .await?;
+    let p = q::proposal_tx(&mut tx, id).await?.ok_or(EndingError::NoSuchProposal)?;
+    write_ending(&mut tx, &actor, &p, extra, on, "historical joint ending recorded from the evidence").await?;
+    derive::refresh_person(&mut tx, person_id, today).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Whether the register change for an ended proposal was recorded more than
-/// five working days (England and Wales) after the decision.
-pub fn register_change_late(p: &ProposalRow, decisions: &[q::DecisionRow]) -> bool {
-    let (Some(ended_on), Some(recorded)) =
-        (p.ended_on, decisions.iter().map(|d| d.recorded_at).max())
+/// five working days (England and Wales) after the decision. A historical
+/// record is entered long after by nature, and is not flagged.
+pub fn register_change_late(p: &ProposalRow, decisions: &[DecisionRow]) -> bool {
+    let (Some(ended_on), Some(recorded), false) =
+        (p.ended_on, decisions.iter().map(|d| d.recorded_at).max(), p.historical)
     else {
         return false;
     };
@@ -451,54 +981,56 @@ pub struct ReinstateFields {
 
 /// Reinstates after-care that was ended prematurely: same responsible
 /// bodies (the rules engine's REINSTATE-SAME-BODIES), a review triggered, and
-/// the case flagged for the QA group's learning [Lincs 5.2; Kent 9.15].
+/// the case listed for the QA group's learning [Lincs 5.2; Kent 9.15].
 pub async fn reinstate(
     db: &Db,
     user: &User,
     person_id: i64,
     f: &ReinstateFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
-    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+) -> Result<i64, EndingError> {
     if !(user.has(Role::LeadProfessional)
         || user.has(Role::MhaAdministrator)
         || user.has(Role::Commissioner)
         || user.has(Role::QaGroup))
     {
-        return Ok(Err(err(
-            "reason",
-            "only lead professionals, MHA administrators, commissioners and the QA group record reinstatements",
-        )));
+        return Err(EndingError::NotPermitted(
+            "may_not_reinstate",
+            "only lead professionals, MHA administrators, commissioners and the QA group record reinstatements".into(),
+        ));
     }
     if !matches!(f.requested_by.as_str(), "person" | "gp" | "professional") {
-        return Ok(Err(err(
-            "requested_by",
-            "say who asked: the person, their GP or a professional",
-        )));
+        return Err(invalid("requested_by", "say who asked: the person, their GP or a professional"));
     }
     let on = match parse_date(&f.requested_on) {
-        Ok(d) if d > today => return Ok(Err(err("requested_on", "the date is in the future"))),
+        Ok(d) if d > today => return Err(invalid("requested_on", "the date is in the future")),
         Ok(d) => d,
-        Err(e) => return Ok(Err(err("requested_on", e.to_string()))),
+        Err(e) => return Err(invalid("requested_on", e.to_string())),
     };
     if f.reason.trim().is_empty() {
-        return Ok(Err(err("reason", "say why the ending proved premature")));
+        return Err(invalid("reason", "say why the ending proved premature"));
     }
-    let detentions = store::current_detentions(db, person_id).await?;
-    let others = store::current_person_events(db, person_id).await?;
-    let d = derive::derive_person(&detentions, &others, &derive::config(db, today).await?)?;
+    let mut tx = db.begin_write().await?;
+    store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    let (events, others, config, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let ended = d.entitlements.last().filter(|e| {
-        e.end.is_some_and(|end| end <= on)
-            && e.end_reason == Some(aftercare_core::rules::EndReason::JointDecision)
+        e.end.is_some_and(|end| end <= on) && e.end_reason == Some(EndReason::JointDecision)
     });
     if ended.is_none() {
-        return Ok(Err(err(
-            "requested_on",
-            "there is no ended period of after-care to reinstate on that date",
-        )));
+        return Err(EndingError::Refused(
+            "nothing_to_reinstate",
+            "there is no ended period of after-care to reinstate on that date".into(),
+        ));
+    }
+    let event = Event { on, kind: EventKind::Reinstated };
+    let after = derive::derive_with(&events, &others, &config, std::slice::from_ref(&event));
+    if !after.entitlements.iter().any(|e| e.reinstated && e.start == on) {
+        return Err(EndingError::Refused(
+            "nothing_to_reinstate",
+            "the rules give a reinstatement on that date no effect".into(),
+        ));
     }
     let actor = user.actor();
-    let mut tx = db.begin_write().await?;
     let id = q::insert_reinstatement(
         &mut tx,
         person_id,
@@ -509,14 +1041,113 @@ pub async fn reinstate(
         &actor,
     )
     .await?;
-    let event = Event { on, kind: EventKind::Reinstated };
     let data = serde_json::to_value(&event).map_err(|e| DbError::Corrupt(e.to_string()))?;
     store::insert_person_event(&mut tx, person_id, on, "reinstated", &data, &actor, store::now())
         .await?;
     store::append_audit(&mut tx, &actor, AuditEntry { action: "ending.reinstated", person_id: Some(person_id), entity: "reinstatement", entity_id: Some(id.to_string()), reason: Some(f.reason.trim()), details: json!({"requested_by": f.requested_by, "urgent": f.urgent == "yes", "review_triggered": true, "qa_learning": true}) }).await?;
     derive::refresh_person(&mut tx, person_id, today).await?;
     tx.commit().await?;
-    Ok(Ok(id))
+    Ok(id)
+}
+
+/// A proposal as the API shows it: its standing, version, each required
+/// decision made or awaited, and the decisions recorded.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProposalView {
+    pub id: i64,
+    #[schema(value_type = String, format = Date)]
+    pub proposed_on: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub period_start: NaiveDate,
+    /// `open`, `disagreed`, `ended`, `lapsed` or `withdrawn`.
+    pub status: &'static str,
+    /// Why it lapsed, when it has.
+    pub lapsed_because: Option<String>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub ended_on: Option<NaiveDate>,
+    pub version: i64,
+    pub historical: bool,
+    pub reasons: Vec<String>,
+    pub reason_text: String,
+    pub warnings: Vec<String>,
+    pub decisions: Vec<DecisionView>,
+    pub awaiting: Vec<Awaited>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DecisionView {
+    pub body: String,
+    pub agrees: bool,
+    #[schema(value_type = String, format = Date)]
+    pub decided_on: NaiveDate,
+    pub org: String,
+    pub decided_by: String,
+    pub reason: String,
+}
+
+/// Every proposal for a person, newest first, read against today's record.
+pub async fn proposals(
+    db: &Db,
+    person_id: i64,
+    today: NaiveDate,
+) -> Result<Vec<(ProposalRow, Vec<DecisionRow>, ProposalView)>, DbError> {
+    let detentions = store::current_detentions(db, person_id).await?;
+    let others = store::current_person_events(db, person_id).await?;
+    let d = derive::derive_person(&detentions, &others, &derive::config(db, today).await?)?;
+    let mut out = Vec::new();
+    for p in q::proposals_for(db, person_id).await? {
+        let decisions = q::decisions(db, p.id).await?;
+        let period = period_of(&p, &d);
+        let ratifies = match period {
+            Some(e) => partnership_ratifies(db, e).await?,
+            None => false,
+        };
+        let st = standing(&p, &d);
+        let view = ProposalView {
+            id: p.id,
+            proposed_on: p.proposed_on,
+            period_start: p.entitlement_start,
+            status: st.code(),
+            lapsed_because: match &st {
+                Standing::Lapsed { reason } => Some(reason.clone()),
+                _ => None,
+            },
+            ended_on: match st {
+                Standing::Ended { on } => Some(on),
+                _ => None,
+            },
+            version: p.version,
+            historical: p.historical,
+            reasons: parse_reasons(&p.reasons)
+                .unwrap_or_default()
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect(),
+            reason_text: p.reason_text.clone(),
+            warnings: serde_json::from_str(&p.warnings).unwrap_or_default(),
+            decisions: decisions
+                .iter()
+                .map(|x| DecisionView {
+                    body: x.body.clone(),
+                    agrees: x.agrees,
+                    decided_on: x.decided_on,
+                    org: x.org_code.clone(),
+                    decided_by: x.decided_by.clone(),
+                    reason: x.reason.clone(),
+                })
+                .collect(),
+            awaiting: if st.is_waiting() {
+                progress(&p, period, ratifies, &decisions)
+                    .into_iter()
+                    .filter(|a| !a.decided || a.agrees == Some(false))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        };
+        out.push((p, decisions, view));
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------- letters
@@ -618,25 +1249,32 @@ pub async fn letter(
     let Some((kind, label)) = LETTER_KINDS.iter().find(|(k, _)| *k == kind).copied() else {
         return Ok(None);
     };
-    let Some(ended_on) = p.ended_on else { return Ok(None) };
     let Some(person) = store::get_person(db, p.person_id).await? else { return Ok(None) };
     let detentions = store::current_detentions(db, p.person_id).await?;
     let others = store::current_person_events(db, p.person_id).await?;
     let d = derive::derive_person(&detentions, &others, &derive::config(db, today).await?)?;
-    let period = d.entitlements.iter().find(|e| e.start == p.entitlement_start);
+    // Letters exist only for a proposal that ended its period, and name the
+    // bodies that actually decided, never the ones the record shows today.
+    let Standing::Ended { on: ended_on } = standing(p, &d) else { return Ok(None) };
+    let decisions = q::decisions(db, p.id).await?;
+    let decider = |body: &str| {
+        latest(&decisions, body)
+            .filter(|x| x.agrees)
+            .and_then(|x| aftercare_core::OrgCode::parse(&x.org_code).ok())
+    };
+    let (Some(council_code), Some(nhs_code)) = (decider("council"), decider("nhs")) else {
+        return Ok(None);
+    };
     let orgs = store::list_orgs(db).await?;
-    let org = |o: Option<&aftercare_core::OrgCode>| match o {
-        Some(code) => orgs
-            .iter()
+    let org = |code: &aftercare_core::OrgCode| {
+        orgs.iter()
             .find(|x| x.code == code.as_str())
             .map(|x| x.name.clone())
-            .unwrap_or_else(|| code.to_string()),
-        None => "the responsible body".to_string(),
+            .unwrap_or_else(|| code.to_string())
     };
-    let council_code = period.and_then(|e| e.council.org.clone());
-    let nhs_code = period.and_then(|e| e.nhs.org.clone());
-    let council = org(council_code.as_ref());
-    let nhs = org(nhs_code.as_ref());
+    let council = org(&council_code);
+    let nhs = org(&nhs_code);
+    let council_code = Some(council_code);
     let template = match &council_code {
         Some(c) => q::letter_template(db, c.as_str(), kind)
             .await?

@@ -4,7 +4,7 @@
 //! questions. The rules engine reads the facts; these services check who may
 //! record them and keep every change attributed.
 
-use aftercare_core::rules::{self, Body, Determination, EndingReason, Event, EventKind, WhatIf};
+use aftercare_core::rules::{self, Body, Determination, Event, EventKind, WhatIf};
 use aftercare_core::{OrgCode, Section, parse_date};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -16,14 +16,14 @@ use crate::db::store::{self, AuditEntry};
 use crate::derive;
 use crate::register::{FieldErrors, RegisterError};
 
-/// The kinds of fact a user can record, with labels for forms.
-pub const FACT_KINDS: [(&str, &str); 8] = [
+/// The kinds of fact a user can record, with labels for forms. Ending and
+/// reinstating after-care are not among them: each has one guarded path,
+/// the workflow in [`crate::endings`].
+pub const FACT_KINDS: [(&str, &str); 6] = [
     ("admitted_informally", "Admitted to hospital informally"),
     ("cto_started", "Community treatment order started"),
     ("cto_ended", "Community treatment order ended"),
     ("moved", "Moved home"),
-    ("ending_agreed", "A responsible body agreed after-care is no longer needed"),
-    ("reinstated", "After-care reinstated (the ending was premature)"),
     ("died", "Died"),
     ("left_hospital", "Left hospital after an informal admission"),
 ];
@@ -31,7 +31,8 @@ pub const FACT_KINDS: [(&str, &str); 8] = [
 /// A fact as a form or the API gives it (unparsed).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct FactFields {
-    /// One of: admitted_informally, cto_started, cto_ended, moved, ending_agreed, reinstated, died, left_hospital.
+    /// One of: admitted_informally, cto_started, cto_ended, moved, died, left_hospital.
+    /// (`ending_agreed` and `reinstated` are refused: use the ending workflow.)
     #[serde(default)]
     pub kind: String,
     /// The date it happened: `YYYY-MM-DD` or `DD/MM/YYYY`.
@@ -40,10 +41,10 @@ pub struct FactFields {
     /// For `moved`: the council code of the new home.
     #[serde(default)]
     pub to: String,
-    /// For `ending_agreed`: `council` or `nhs`.
+    /// Not used: ending after-care is recorded through the ending workflow.
     #[serde(default)]
     pub by: String,
-    /// For `ending_agreed`: a reason code (`no_longer_needed`, …).
+    /// Not used: ending after-care is recorded through the ending workflow.
     #[serde(default)]
     pub reason: String,
     /// Why this is being recorded, or where the evidence is.
@@ -53,6 +54,25 @@ pub struct FactFields {
 
 fn err(field: &str, reason: impl Into<String>) -> FieldErrors {
     vec![(field.to_string(), reason.into())]
+}
+
+/// The stable code of the refusal of a kind of fact that only a workflow
+/// may record.
+pub const USE_ENDING_WORKFLOW: &str = "use_ending_workflow";
+
+/// Why a kind of fact cannot be recorded as a fact: ending and reinstating
+/// after-care go only through the ending workflow of the person's page
+/// `/people/{id}/endings`, which checks the review, the person's views,
+/// each body's own decision, ratification, letters and the 5-day rule.
+pub fn workflow_only(kind: &str, person_id: i64) -> Option<String> {
+    let what = match kind.trim() {
+        "ending_agreed" => "ending after-care",
+        "reinstated" => "reinstating after-care",
+        _ => return None,
+    };
+    Some(format!(
+        "{what} is not recorded as a fact: use the ending and reinstating workflow at /people/{person_id}/endings (API: /api/v1/people/{person_id}/endings and /api/v1/people/{person_id}/reinstatements)"
+    ))
 }
 
 /// Parses a fact into an engine event, naming the field that is wrong.
@@ -65,7 +85,6 @@ pub fn parse_fact(f: &FactFields, today: NaiveDate) -> Result<Event, FieldErrors
         "admitted_informally" => EventKind::AdmittedInformally,
         "cto_started" => EventKind::CtoStarted,
         "cto_ended" => EventKind::CtoEnded,
-        "reinstated" => EventKind::Reinstated,
         "died" => EventKind::Died,
         "left_hospital" => EventKind::LeftHospital {
             discharged_to: None,
@@ -75,27 +94,14 @@ pub fn parse_fact(f: &FactFields, today: NaiveDate) -> Result<Event, FieldErrors
         "moved" => EventKind::Moved {
             to: OrgCode::parse_council(&f.to).map_err(|e| err("to", e.to_string()))?,
         },
-        "ending_agreed" => {
-            let by = match f.by.trim() {
-                "council" => Body::Council,
-                "nhs" => Body::Nhs,
-                _ => return Err(err("by", "choose the council or the NHS commissioner")),
-            };
-            let reason = EndingReason::ALL
-                .into_iter()
-                .find(|r| r.as_str() == f.reason.trim())
-                .ok_or_else(|| err("reason", "choose a reason"))?;
-            EventKind::EndingAgreed { by, reason }
-        }
         "" => return Err(err("kind", "choose what happened")),
         other => return Err(err("kind", format!("unknown kind of fact `{other}`"))),
     };
     Ok(Event { on, kind })
 }
 
-/// Records a dated fact. Facts of legal status may be recorded by those who
-/// keep the register; an agreement to end only by a commissioner or QA-group
-/// member of the body that is responsible for the period open on that date.
+/// Records a dated fact of legal status, by those who keep the register.
+/// Ending and reinstating are refused here ([`workflow_only`]).
 pub async fn record_fact(
     db: &Db,
     user: &User,
@@ -104,38 +110,14 @@ pub async fn record_fact(
     today: NaiveDate,
 ) -> Result<Result<i64, FieldErrors>, RegisterError> {
     store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    if let Some(why) = workflow_only(&f.kind, person_id) {
+        return Ok(Err(err("kind", why)));
+    }
     let event = match parse_fact(f, today) {
         Ok(e) => e,
         Err(e) => return Ok(Err(e)),
     };
-    if let EventKind::EndingAgreed { by, .. } = &event.kind {
-        if !(user.has(Role::Commissioner) || user.has(Role::QaGroup)) {
-            return Ok(Err(err(
-                "by",
-                "only a commissioner or quality-assurance group member of the responsible body can agree to end after-care",
-            )));
-        }
-        let detentions = store::current_detentions(db, person_id).await?;
-        let others = store::current_person_events(db, person_id).await?;
-        let d = derive::derive_person(&detentions, &others, &derive::config(db, today).await?)?;
-        let open = d
-            .entitlements
-            .iter()
-            .find(|e| e.start <= event.on && e.end.is_none_or(|end| end > event.on));
-        let Some(open) = open else {
-            return Ok(Err(err("on", "no period of after-care was open on that date")));
-        };
-        let responsible = match by {
-            Body::Council => &open.council.org,
-            Body::Nhs => &open.nhs.org,
-        };
-        if responsible.as_ref().map(|o| o.as_str()) != Some(user.org_code.as_str()) {
-            return Ok(Err(err(
-                "by",
-                format!("your organisation is not {} responsible for this period", by.label()),
-            )));
-        }
-    } else if user.register_editor().is_err() {
+    if user.register_editor().is_err() {
         return Ok(Err(err(
             "kind",
             "only MHA administrators and lead professionals record changes of legal status",

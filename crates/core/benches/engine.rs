@@ -126,7 +126,7 @@ fn history(rng: &mut Rng, as_of: NaiveDate) -> Vec<Event> {
             on += Days::days(180 + rng.below(900) as i64);
             for by in [Body::Council, Body::Nhs] {
                 let reason = EndingReason::NoLongerNeeded;
-                push(&mut events, on, EventKind::EndingAgreed { by, reason });
+                push(&mut events, on, EventKind::EndingAgreed { by, reason, detention_on: None });
                 on += Days::days(rng.below(20) as i64);
             }
             if rng.chance(20) {

@@ -335,7 +335,7 @@ fn parse_event(at: At, v: &Value, path: &str) -> Result<Event, ScenarioError> {
             let code = at.string(at.required(obj, path, "reason")?, &reason_path)?;
             let reason = EndingReason::parse(code)
                 .ok_or_else(|| at.err(&reason_path, Problem::UnknownReason(code.into())))?;
-            EventKind::EndingAgreed { by, reason }
+            EventKind::EndingAgreed { by, reason, detention_on: None }
         }
         "admitted_informally" => EventKind::AdmittedInformally,
         "cto_started" => EventKind::CtoStarted,

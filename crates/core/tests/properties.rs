@@ -59,7 +59,7 @@ fn kind(qualifying_allowed: bool) -> impl Strategy<Value = EventKind> {
         proptest::sample::select(&Body::ALL[..]),
         proptest::sample::select(&EndingReason::ALL[..]),
     )
-        .prop_map(|(by, reason)| EventKind::EndingAgreed { by, reason });
+        .prop_map(|(by, reason)| EventKind::EndingAgreed { by, reason, detention_on: None });
     prop_oneof![
         4 => detained,
         4 => left,

@@ -385,7 +385,8 @@ async fn record_access(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Records a dated fact (CTO, move, a body's agreement to end, reinstatement, death…).
+/// Records a dated fact (informal admission, CTO, move, death). Ending and
+/// reinstating are refused (422 `use_ending_workflow`): use `/endings` and `/reinstatements`.
 #[utoipa::path(post, path = "/api/v1/people/{id}/facts", params(("id" = i64, Path)), request_body = crate::facts::FactFields,
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 async fn create_fact(
@@ -396,6 +397,13 @@ async fn create_fact(
     let (s, body): (Session, crate::facts::FactFields) = body_json(req, &state).await?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    if let Some(why) = crate::facts::workflow_only(&body.kind, id) {
+        return Err(ApiError(AppError::Refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            crate::facts::USE_ENDING_WORKFLOW,
+            why,
+        )));
+    }
     match crate::facts::record_fact(&state.db, &s.user, id, &body, state.today()).await? {
         Ok(fid) => Ok((StatusCode::CREATED, Json(Created { id: fid })).into_response()),
         Err(errors) => Err(ApiError(AppError::Validation(errors))),
@@ -440,6 +448,140 @@ async fn what_if(
     Ok(Json(serde_json::to_value(&w).unwrap_or_default()))
 }
 
+/// A proposal's id and the version a decision must quote.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProposalCreated {
+    pub id: i64,
+    pub version: i64,
+    /// Cautions the proposal carries (e.g. a recent discharge from specialist services).
+    pub warnings: Vec<String>,
+}
+
+/// Records a review held: who attended, the person's views, and whether the
+/// person still needs after-care (every review decides it).
+#[utoipa::path(post, path = "/api/v1/people/{id}/reviews", params(("id" = i64, Path)), request_body = crate::care::ReviewFields,
+    responses((status = 201, description = "The review was recorded", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
+async fn create_review(
+    State(state): State<AppState>,
+    PersonId(id): PersonId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, crate::care::ReviewFields) = body_json(req, &state).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    if !crate::care::can_plan(&s.user) {
+        return Err(ApiError(AppError::Refused(
+            StatusCode::FORBIDDEN,
+            "lead_professionals_review",
+            "only lead professionals record reviews".into(),
+        )));
+    }
+    match crate::care::record_review(&state.db, &s.user, id, &body, state.today()).await? {
+        Ok(rid) => Ok((StatusCode::CREATED, Json(Created { id: rid })).into_response()),
+        Err(errors) => Err(ApiError(AppError::Validation(errors))),
+    }
+}
+
+/// Proposes ending after-care, after a review that found it no longer needed.
+#[utoipa::path(post, path = "/api/v1/people/{id}/endings", params(("id" = i64, Path)), request_body = crate::endings::ProposalFields,
+    responses((status = 201, description = "The proposal was made", body = ProposalCreated), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "Refused by the state of the record (`no_open_period`, `proposal_waiting`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
+async fn create_proposal(
+    State(state): State<AppState>,
+    PersonId(id): PersonId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, crate::endings::ProposalFields) = body_json(req, &state).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    let p = crate::endings::propose(&state.db, &s.user, id, &body, state.today()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ProposalCreated { id: p.id, version: p.version, warnings: p.warnings }),
+    )
+        .into_response())
+}
+
+/// Every proposal to end a person's after-care, newest first: its status
+/// (`open`, `disagreed`, `ended`, `lapsed`, `withdrawn`), version, decisions,
+/// and the decisions still awaited with their due dates.
+#[utoipa::path(get, path = "/api/v1/people/{id}/endings", params(("id" = i64, Path)),
+    responses((status = 200, description = "The proposals", body = Vec<crate::endings::ProposalView>), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody)), security(("bearer" = [])))]
+async fn list_proposals(
+    State(state): State<AppState>,
+    PersonId(id): PersonId,
+    req: axum::extract::Request,
+) -> Result<Json<Vec<crate::endings::ProposalView>>, ApiError> {
+    let s = session(req.extensions())?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    let all = crate::endings::proposals(&state.db, id, state.today()).await?;
+    Ok(Json(all.into_iter().map(|(_, _, v)| v).collect()))
+}
+
+/// A proposal id from the path; one that is not a number names nothing.
+struct ProposalId(i64);
+
+impl axum::extract::FromRequestParts<AppState> for ProposalId {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Path::<i64>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| ProposalId(id))
+            .map_err(|_| ApiError(AppError::NotFound))
+    }
+}
+
+/// Records one body's decision on a proposal: the council's by a
+/// commissioner of the responsible council, the NHS side's by one of the
+/// responsible NHS body, ratification by the QA group after both agree.
+#[utoipa::path(post, path = "/api/v1/endings/{id}/decisions", params(("id" = i64, Path)), request_body = crate::endings::DecisionFields,
+    responses((status = 201, description = "The decision was recorded", body = crate::endings::Decided), (status = 403, description = "Not this user's decision (`not_your_decision`, `one_decision_per_person`)", body = ErrorBody), (status = 404, description = "No such proposal", body = ErrorBody), (status = 409, description = "Refused by the state of the record (`proposal_lapsed`, `proposal_closed`, `awaiting_both_bodies`, `stale_version`, `ending_has_no_effect`, `decision_outside_period`, `no_ratification`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
+async fn create_decision(
+    State(state): State<AppState>,
+    ProposalId(pid): ProposalId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, crate::endings::DecisionFields) = body_json(req, &state).await?;
+    let p = crate::db::endings::proposal(&state.db, pid).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, p.person_id).await?;
+    let d = crate::endings::decide(&state.db, &s.user, pid, &body, state.today()).await?;
+    Ok((StatusCode::CREATED, Json(d)).into_response())
+}
+
+/// Reinstates after-care that was ended prematurely, with the same bodies.
+#[utoipa::path(post, path = "/api/v1/people/{id}/reinstatements", params(("id" = i64, Path)), request_body = crate::endings::ReinstateFields,
+    responses((status = 201, description = "After-care was reinstated", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "Nothing to reinstate (`nothing_to_reinstate`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
+async fn create_reinstatement(
+    State(state): State<AppState>,
+    PersonId(id): PersonId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, crate::endings::ReinstateFields) = body_json(req, &state).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    let rid = crate::endings::reinstate(&state.db, &s.user, id, &body, state.today()).await?;
+    Ok((StatusCode::CREATED, Json(Created { id: rid })).into_response())
+}
+
+/// Records a joint ending made before the register held it (on paper), from
+/// the evidence, by an MHA administrator. It is listed for the QA group.
+#[utoipa::path(post, path = "/api/v1/people/{id}/endings/historical", params(("id" = i64, Path)), request_body = crate::endings::HistoricalFields,
+    responses((status = 201, description = "The historical ending was recorded", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "The rules give it no effect (`no_period_then`, `ending_has_no_effect`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
+async fn create_historical_ending(
+    State(state): State<AppState>,
+    PersonId(id): PersonId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, crate::endings::HistoricalFields) = body_json(req, &state).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    let pid = crate::endings::record_historical(&state.db, &s.user, id, &body, state.today()).await?;
+    Ok((StatusCode::CREATED, Json(Created { id: pid })).into_response())
+}
+
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -456,8 +598,8 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
-    paths(create_session, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if),
-    components(schemas(PersonSummaryView, PersonList, DetentionView, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::facts::FactFields, crate::facts::DeterminationFields, ErrorBody, ErrorDetail, FieldError)),
+    paths(create_session, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending),
+    components(schemas(PersonSummaryView, PersonList, DetentionView, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::facts::FactFields, crate::facts::DeterminationFields, crate::care::ReviewFields, crate::endings::ProposalFields, crate::endings::DecisionFields, crate::endings::ReinstateFields, crate::endings::HistoricalFields, crate::endings::ProposalView, crate::endings::DecisionView, crate::endings::Awaited, crate::endings::Decided, ProposalCreated, ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -481,6 +623,11 @@ pub fn router() -> Router<AppState> {
         .route("/people/{id}/facts", post(create_fact))
         .route("/people/{id}/determinations", post(create_determination))
         .route("/people/{id}/what-if", get(what_if))
+        .route("/people/{id}/reviews", post(create_review))
+        .route("/people/{id}/endings", get(list_proposals).post(create_proposal))
+        .route("/people/{id}/endings/historical", post(create_historical_ending))
+        .route("/people/{id}/reinstatements", post(create_reinstatement))
+        .route("/endings/{id}/decisions", post(create_decision))
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", api)

@@ -92,6 +92,13 @@ pub async fn partnerships(db: &Db) -> Result<Vec<PartnershipRow>, DbError> {
     )
 }
 
+/// Whether the partnership of these two bodies asks the QA group to ratify endings.
+pub async fn partnership_ratifies_tx(tx: &mut Tx, council: &str, nhs: &str) -> Result<bool, DbError> {
+    let n: i64 = on_tx!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM partnerships WHERE council_code = $1 AND nhs_code = $2 AND qa_ratifies_endings")
+        .bind(council).bind(nhs).fetch_one(c).await)?;
+    Ok(n > 0)
+}
+
 // ---------------------------------------------------------------- lead professionals
 
 pub async fn set_lead_professional(
@@ -184,6 +191,12 @@ pub async fn current_plan(db: &Db, person_id: i64) -> Result<Option<PlanRow>, Db
     )
 }
 
+pub async fn current_plan_tx(tx: &mut Tx, person_id: i64) -> Result<Option<PlanRow>, DbError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 AND superseded_at IS NULL").bind(person_id).fetch_optional(c).await)?,
+    )
+}
+
 pub async fn plan_versions(db: &Db, person_id: i64) -> Result<Vec<PlanRow>, DbError> {
     Ok(
         on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 ORDER BY version DESC").bind(person_id).fetch_all(p).await)?,
@@ -224,6 +237,12 @@ pub async fn insert_review(
 pub async fn reviews_for(db: &Db, person_id: i64) -> Result<Vec<ReviewRow>, DbError> {
     Ok(
         on_pool!(db, p => sqlx::query_as("SELECT * FROM reviews WHERE person_id = $1 AND superseded_at IS NULL ORDER BY held_on DESC, id DESC").bind(person_id).fetch_all(p).await)?,
+    )
+}
+
+pub async fn reviews_for_tx(tx: &mut Tx, person_id: i64) -> Result<Vec<ReviewRow>, DbError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM reviews WHERE person_id = $1 AND superseded_at IS NULL ORDER BY held_on DESC, id DESC").bind(person_id).fetch_all(c).await)?,
     )
 }
 

@@ -30,6 +30,12 @@ pub struct ProposalRow {
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
     pub recorded_org: Option<String>,
+    /// The qualifying detention of the period the proposal is about (absent
+    /// on rows stored before it was kept).
+    pub qualifying_detention_on: Option<NaiveDate>,
+    /// A joint ending made before the register held it, entered from the evidence.
+    pub historical: bool,
+    pub evidence: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -61,6 +67,7 @@ pub struct ReinstatementRow {
 
 pub struct NewProposal<'a> {
     pub entitlement_start: NaiveDate,
+    pub qualifying_detention_on: NaiveDate,
     pub proposed_on: NaiveDate,
     pub reassessment_on: NaiveDate,
     pub mdt_attendees: &'a str,
@@ -71,6 +78,10 @@ pub struct NewProposal<'a> {
     pub reason_text: &'a str,
     pub alternative_accommodation: Option<&'a str>,
     pub warnings: &'a str,
+    pub status: &'a str,
+    pub ended_on: Option<NaiveDate>,
+    pub historical: bool,
+    pub evidence: Option<&'a str>,
 }
 
 pub async fn insert_proposal(
@@ -81,17 +92,45 @@ pub async fn insert_proposal(
 ) -> Result<i64, DbError> {
     Ok(on_tx!(tx, c => sqlx::query_scalar(
         "INSERT INTO ending_proposals (person_id, entitlement_start, proposed_on, reassessment_on, mdt_attendees, person_views, imha_support, carer_views,
-            reasons, reason_text, alternative_accommodation, warnings, status, version, recorded_at, recorded_by, recorded_org)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', 1, $13, $14, $15) RETURNING id")
+            reasons, reason_text, alternative_accommodation, warnings, status, version, recorded_at, recorded_by, recorded_org,
+            qualifying_detention_on, historical, evidence, ended_on)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16, $17, $18, $19, $20) RETURNING id")
         .bind(person_id).bind(p.entitlement_start).bind(p.proposed_on).bind(p.reassessment_on).bind(p.mdt_attendees).bind(p.person_views)
         .bind(p.imha_support).bind(p.carer_views).bind(p.reasons).bind(p.reason_text).bind(p.alternative_accommodation).bind(p.warnings)
-        .bind(now()).bind(&actor.username).bind(&actor.org_code)
+        .bind(p.status).bind(now()).bind(&actor.username).bind(&actor.org_code)
+        .bind(p.qualifying_detention_on).bind(p.historical).bind(p.evidence).bind(p.ended_on)
         .fetch_one(c).await)?)
 }
 
 pub async fn proposals_for(db: &Db, person_id: i64) -> Result<Vec<ProposalRow>, DbError> {
     Ok(
         on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?,
+    )
+}
+
+pub async fn proposals_for_tx(tx: &mut Tx, person_id: i64) -> Result<Vec<ProposalRow>, DbError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM ending_proposals WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(c).await)?,
+    )
+}
+
+pub async fn proposal_tx(tx: &mut Tx, id: i64) -> Result<Option<ProposalRow>, DbError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM ending_proposals WHERE id = $1").bind(id).fetch_optional(c).await)?,
+    )
+}
+
+/// Stores a proposal's standing without a decision (a lapsed proposal).
+pub async fn set_status(tx: &mut Tx, id: i64, status: &str) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query("UPDATE ending_proposals SET status = $1, version = version + 1 WHERE id = $2")
+        .bind(status).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Historical joint endings entered from paper, newest first, for the QA group.
+pub async fn historical_endings(db: &Db) -> Result<Vec<ProposalRow>, DbError> {
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE historical ORDER BY id DESC").fetch_all(p).await)?,
     )
 }
 

@@ -15,8 +15,16 @@ use super::pages::{Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
 use crate::auth::Role;
 use crate::db::endings as q;
-use crate::endings::{self, DecisionFields, ProposalFields, ReinstateFields};
+use crate::endings::{self, DecisionFields, HistoricalFields, ProposalFields, ReinstateFields};
 use crate::register::FieldErrors;
+
+/// A required decision as the page shows it.
+pub struct AwaitedView {
+    pub body: &'static str,
+    pub org: String,
+    pub state: String,
+    pub state_class: &'static str,
+}
 
 pub struct ProposalView {
     pub id: i64,
@@ -24,6 +32,8 @@ pub struct ProposalView {
     pub status: String,
     pub status_class: &'static str,
     pub open: bool,
+    pub historical: bool,
+    pub evidence: String,
     pub version: i64,
     pub warnings: Vec<String>,
     pub late: bool,
@@ -34,6 +44,11 @@ pub struct ProposalView {
     pub reasons: String,
     pub alternative: String,
     pub decisions: Vec<String>,
+    pub awaited: Vec<AwaitedView>,
+    /// The bodies this user may decide for now (empty: no form).
+    pub my_bodies: Vec<(&'static str, &'static str)>,
+    /// Why this user sees no decision form, when they hold a deciding role.
+    pub why_no_form: String,
     pub letters: Vec<(&'static str, &'static str)>,
 }
 
@@ -47,11 +62,42 @@ struct EndingsPage {
     errors: FieldErrors,
     ratifies: bool,
     proposals: Vec<ProposalView>,
-    can_decide: bool,
     can_propose: bool,
     can_reinstate: bool,
+    can_record_history: bool,
     today: String,
     reason_options: Vec<(&'static str, &'static str, bool)>,
+    /// What was typed, shown again after an error.
+    typed: Vec<(String, String)>,
+    qualifying_detentions: Vec<(String, String)>,
+    requesters: [(&'static str, &'static str); 3],
+}
+
+impl EndingsPage {
+    /// The value typed into a field before an error, or `default`.
+    fn typed_or(&self, field: &str, default: &str) -> String {
+        self.typed
+            .iter()
+            .find(|(k, _)| k == field)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| default.to_string())
+    }
+
+    fn ticked(&self, field: &str, value: &str) -> bool {
+        self.typed.iter().any(|(k, v)| k == field && v == value)
+    }
+}
+
+fn decision_label(d: &q::DecisionRow) -> String {
+    format!(
+        "{}: {} on {} by {} ({}): {}",
+        endings::body_label(&d.body),
+        if d.agrees { "agrees" } else { "disagrees" },
+        long_date(d.decided_on),
+        d.decided_by,
+        d.org_code,
+        d.reason
+    )
 }
 
 async fn page(
@@ -59,40 +105,103 @@ async fn page(
     s: &Session,
     id: i64,
     errors: FieldErrors,
+    typed: Vec<(String, String)>,
 ) -> Result<EndingsPage, AppError> {
     let name = person_name(state, s, id).await?;
     let today = state.today();
-    let proposals = q::proposals_for(&state.db, id).await?;
-    let person = crate::db::store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let ratifies = crate::db::care::partnerships(&state.db).await?.iter().any(|p| {
-        Some(&p.council_code) == person.council_code.as_ref()
-            && Some(&p.nhs_code) == person.nhs_code.as_ref()
-            && p.qa_ratifies_endings
-    });
+    let all = endings::proposals(&state.db, id, today).await?;
+    let d = crate::views::person_detail(&state.db, id, today).await?.ok_or(AppError::NotFound)?;
+    let names = crate::views::org_names(&state.db).await?;
+    let org_name = |code: &Option<String>| match code {
+        Some(c) => names.get(c).map(|n| format!("{n} ({c})")).unwrap_or_else(|| c.clone()),
+        None => "undecided".to_string(),
+    };
+    let open_period = d.derivation.entitlements.iter().find(|e| e.end.is_none() && e.start <= today);
+    let ratifies = match open_period {
+        Some(e) => endings::partnership_ratifies(&state.db, e).await?,
+        None => false,
+    };
     let mut views = Vec::new();
-    for p in &proposals {
-        let decisions = q::decisions(&state.db, p.id).await?;
+    for (p, decisions, v) in &all {
         let reasons = endings::parse_reasons(&p.reasons).unwrap_or_default();
+        let period = endings::period_of(p, &d.derivation);
+        let p_ratifies = match period {
+            Some(e) => endings::partnership_ratifies(&state.db, e).await?,
+            None => false,
+        };
+        let waiting = matches!(v.status, "open" | "disagreed");
+        let my_bodies: Vec<(&'static str, &'static str)> = match (waiting, period) {
+            (true, Some(e)) => endings::decidable_bodies(&s.user, e, p_ratifies, decisions)
+                .into_iter()
+                .map(|b| (b, endings::body_label(b)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let decider = s.user.has(Role::Commissioner) || s.user.has(Role::QaGroup);
+        let why_no_form = if waiting && decider && my_bodies.is_empty() {
+            "You cannot record a decision on this proposal: each body decides for itself (a commissioner of the responsible council or NHS body, or the QA group once both have agreed), and one person supplies at most one decision.".to_string()
+        } else {
+            String::new()
+        };
+        let awaited = endings::progress(p, period, p_ratifies, decisions)
+            .into_iter()
+            .map(|a| {
+                let (state, class) = match (a.decided, a.agrees) {
+                    (true, Some(true)) => (
+                        format!(
+                            "Agreed on {} by {}",
+                            a.decided_on.map(long_date).unwrap_or_default(),
+                            a.decided_by.clone().unwrap_or_default()
+                        ),
+                        "green",
+                    ),
+                    (true, _) => (
+                        format!(
+                            "Disagreed on {} by {}",
+                            a.decided_on.map(long_date).unwrap_or_default(),
+                            a.decided_by.clone().unwrap_or_default()
+                        ),
+                        "red",
+                    ),
+                    _ if !waiting => ("Not decided".to_string(), "grey"),
+                    _ => match a.due {
+                        Some(due) if due < today => (format!("Awaited: overdue since {}", long_date(due)), "red"),
+                        Some(due) => (format!("Awaited by {}", long_date(due)), "yellow"),
+                        None => ("Awaited once both bodies agree".to_string(), "grey"),
+                    },
+                };
+                AwaitedView {
+                    body: endings::body_label(a.body),
+                    org: if a.body == "qa_group" { "Joint".into() } else { org_name(&a.org) },
+                    state,
+                    state_class: class,
+                }
+            })
+            .collect();
         views.push(ProposalView {
             id: p.id,
             proposed_on: long_date(p.proposed_on),
-            status: match p.status.as_str() {
-                "ended" => {
-                    format!("after-care ended on {}", p.ended_on.map(long_date).unwrap_or_default())
-                }
-                "disagreed" => "the bodies disagree: after-care continues".into(),
-                "open" => "waiting for decisions: after-care continues".into(),
-                other => other.to_string(),
+            status: match (v.status, &v.lapsed_because) {
+                ("ended", _) => format!(
+                    "after-care ended on {}",
+                    v.ended_on.map(long_date).unwrap_or_default()
+                ),
+                ("disagreed", _) => "the bodies disagree: after-care continues".into(),
+                ("open", _) => "waiting for decisions: after-care continues".into(),
+                ("lapsed", Some(why)) => format!("lapsed: {why}"),
+                (other, _) => other.to_string(),
             },
-            status_class: match p.status.as_str() {
-                "ended" => "grey",
+            status_class: match v.status {
+                "ended" | "lapsed" | "withdrawn" => "grey",
                 "disagreed" => "red",
                 _ => "yellow",
             },
-            open: p.status == "open" || p.status == "disagreed",
+            open: waiting,
+            historical: p.historical,
+            evidence: p.evidence.clone().unwrap_or_default(),
             version: p.version,
-            warnings: serde_json::from_str(&p.warnings).unwrap_or_default(),
-            late: endings::register_change_late(p, &decisions),
+            warnings: v.warnings.clone(),
+            late: v.status == "ended" && endings::register_change_late(p, decisions),
             reassessment_on: long_date(p.reassessment_on),
             mdt: p.mdt_attendees.clone(),
             person_views: format!(
@@ -107,34 +216,37 @@ async fn page(
                 .alternative_accommodation
                 .clone()
                 .unwrap_or_else(|| "Not applicable".into()),
-            decisions: decisions
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{}: {} on {} by {} ({}): {}",
-                        match d.body.as_str() {
-                            "council" => "Council",
-                            "nhs" => "NHS commissioner",
-                            _ => "QA group",
-                        },
-                        if d.agrees { "agrees" } else { "disagrees" },
-                        long_date(d.decided_on),
-                        d.decided_by,
-                        d.org_code,
-                        d.reason
-                    )
-                })
-                .collect(),
-            letters: if p.status == "ended" { endings::LETTER_KINDS.to_vec() } else { Vec::new() },
+            decisions: decisions.iter().map(decision_label).collect(),
+            awaited,
+            my_bodies,
+            why_no_form,
+            letters: if v.status == "ended" { endings::LETTER_KINDS.to_vec() } else { Vec::new() },
         });
     }
-    let d = crate::views::person_detail(&state.db, id, today).await?.ok_or(AppError::NotFound)?;
-    let has_open = d.derivation.entitlements.iter().any(|e| e.end.is_none() && e.start <= today);
+    let has_open = open_period.is_some();
     let last_ended = d
         .derivation
         .entitlements
         .last()
         .is_some_and(|e| e.end_reason == Some(aftercare_core::rules::EndReason::JointDecision));
+    let mut qualifying_detentions: Vec<(String, String)> = d
+        .derivation
+        .entitlements
+        .iter()
+        .filter(|e| e.end_reason != Some(aftercare_core::rules::EndReason::JointDecision))
+        .map(|e| {
+            (
+                e.qualifying_detention_on.to_string(),
+                format!(
+                    "Detention under {} on {} (after-care from {})",
+                    e.qualifying_section.label(),
+                    long_date(e.qualifying_detention_on),
+                    long_date(e.start)
+                ),
+            )
+        })
+        .collect();
+    qualifying_detentions.dedup();
     Ok(EndingsPage {
         nav: Some(nav_for(state, s).await),
         person_id: id,
@@ -142,17 +254,20 @@ async fn page(
         csrf_token: s.csrf_token.clone(),
         errors,
         ratifies,
-        can_decide: s.user.has(Role::Commissioner) || s.user.has(Role::QaGroup),
         can_propose: s.user.has(Role::LeadProfessional)
             && has_open
-            && !proposals.iter().any(|p| p.status == "open" || p.status == "disagreed"),
+            && !views.iter().any(|p| p.open),
         can_reinstate: last_ended,
+        can_record_history: s.user.has(Role::MhaAdministrator) && !qualifying_detentions.is_empty(),
         today: today.to_string(),
         reason_options: EndingReason::ALL
             .iter()
             .map(|r| (r.as_str(), r.label(), r.is_valid_alone()))
             .collect(),
         proposals: views,
+        typed,
+        qualifying_detentions,
+        requesters: [("person", "The person"), ("gp", "Their GP"), ("professional", "A professional")],
     })
 }
 
@@ -161,7 +276,7 @@ pub async fn endings_page(
     CurrentUser(s): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, AppError> {
-    page(&state, &s, id, Vec::new()).await
+    page(&state, &s, id, Vec::new(), Vec::new()).await
 }
 
 /// Forms send one `reasons` field per ticked box.
@@ -186,18 +301,43 @@ fn proposal_fields(pairs: &[(String, String)]) -> ProposalFields {
     }
 }
 
+/// The status a refused step answers with: 403 for a permission, 409 for
+/// the state of the record, 422 for fields.
+fn refusal_status(e: &endings::EndingError) -> StatusCode {
+    match e {
+        endings::EndingError::NotPermitted(..) => StatusCode::FORBIDDEN,
+        endings::EndingError::Refused(..) => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// Shows a refused step on the page beside its form, with what was typed;
+/// storage failures and unknown records go to the error page.
+async fn refused(
+    state: &AppState,
+    s: &Session,
+    person_id: i64,
+    e: endings::EndingError,
+    field: &str,
+    typed: Vec<(String, String)>,
+) -> Result<Response, AppError> {
+    if matches!(e, endings::EndingError::Register(_) | endings::EndingError::NoSuchProposal) {
+        return Err(e.into());
+    }
+    let status = refusal_status(&e);
+    let errors = e.fields(field);
+    Ok((status, page(state, s, person_id, errors, typed).await?).into_response())
+}
+
 pub async fn propose(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     CsrfForm(s, pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     person_name(&state, &s, id).await?;
-    match endings::propose(&state.db, &s.user, id, &proposal_fields(&pairs), state.today()).await? {
+    match endings::propose(&state.db, &s.user, id, &proposal_fields(&pairs), state.today()).await {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}/endings")).into_response()),
-        Err(errors) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&state, &s, id, errors).await?)
-                .into_response())
-        }
+        Err(e) => refused(&state, &s, id, e, "reasons", pairs).await,
     }
 }
 
@@ -208,16 +348,18 @@ pub async fn decide(
 ) -> Result<Response, AppError> {
     let p = q::proposal(&state.db, pid).await?.ok_or(AppError::NotFound)?;
     person_name(&state, &s, p.person_id).await?;
-    match endings::decide(&state.db, &s.user, pid, &f, state.today()).await? {
+    match endings::decide(&state.db, &s.user, pid, &f, state.today()).await {
         Ok(_) => Ok(Redirect::to(&format!("/people/{}/endings", p.person_id)).into_response()),
-        Err(errors) => {
-            let status = if errors.iter().any(|(_, r)| r.contains("someone else")) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
+        Err(e) => {
+            let field = format!("proposal-{pid}");
+            // Every problem points at the proposal's own form.
+            let e = match e {
+                endings::EndingError::Invalid(fields) => endings::EndingError::Invalid(
+                    fields.into_iter().map(|(_, r)| (field.clone(), r)).collect(),
+                ),
+                other => other,
             };
-            let errors = errors.into_iter().map(|(_, r)| (format!("proposal-{pid}"), r)).collect();
-            Ok((status, page(&state, &s, p.person_id, errors).await?).into_response())
+            refused(&state, &s, p.person_id, e, &field, Vec::new()).await
         }
     }
 }
@@ -225,18 +367,69 @@ pub async fn decide(
 pub async fn reinstate(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    CsrfForm(s, f): CsrfForm<ReinstateFields>,
+    CsrfForm(s, pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     person_name(&state, &s, id).await?;
-    match endings::reinstate(&state.db, &s.user, id, &f, state.today()).await? {
+    let get =
+        |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let f = ReinstateFields {
+        requested_by: get("requested_by"),
+        requested_on: get("requested_on"),
+        urgent: get("urgent"),
+        reason: get("reason"),
+    };
+    match endings::reinstate(&state.db, &s.user, id, &f, state.today()).await {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#entitlements")).into_response()),
-        Err(errors) => {
-            let errors = errors
-                .into_iter()
-                .map(|(f, r)| (if f == "reason" { "reinstate-reason".to_string() } else { f }, r))
-                .collect();
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&state, &s, id, errors).await?)
-                .into_response())
+        Err(e) => {
+            let e = match e {
+                endings::EndingError::Invalid(fields) => endings::EndingError::Invalid(
+                    fields
+                        .into_iter()
+                        .map(|(f, r)| {
+                            (if f == "reason" { "reinstate-reason".to_string() } else { f }, r)
+                        })
+                        .collect(),
+                ),
+                other => other,
+            };
+            let typed = pairs.into_iter().map(|(k, v)| (format!("reinstate-{k}"), v)).collect();
+            refused(&state, &s, id, e, "reinstate", typed).await
+        }
+    }
+}
+
+pub async fn record_historical(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    person_name(&state, &s, id).await?;
+    let get =
+        |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let f = HistoricalFields {
+        detention_on: get("detention_on"),
+        council_decided_on: get("council_decided_on"),
+        council_decided_by: get("council_decided_by"),
+        nhs_decided_on: get("nhs_decided_on"),
+        nhs_decided_by: get("nhs_decided_by"),
+        reason_text: get("historical_reason_text"),
+        evidence: get("evidence"),
+    };
+    match endings::record_historical(&state.db, &s.user, id, &f, state.today()).await {
+        Ok(_) => Ok(Redirect::to(&format!("/people/{id}/endings")).into_response()),
+        Err(e) => {
+            let e = match e {
+                endings::EndingError::Invalid(fields) => endings::EndingError::Invalid(
+                    fields
+                        .into_iter()
+                        .map(|(f, r)| {
+                            (if f == "reason_text" { "historical_reason_text".into() } else { f }, r)
+                        })
+                        .collect(),
+                ),
+                other => other,
+            };
+            refused(&state, &s, id, e, "history", pairs).await
         }
     }
 }

@@ -91,6 +91,9 @@ pub enum AppError {
     BadRequest(&'static str, String),
     Validation(Vec<(String, String)>),
     Conflict(String),
+    /// A refusal with its own stable code: a permission (403) or the state
+    /// of the record (409) refusing a step of a workflow.
+    Refused(StatusCode, &'static str, String),
     Csrf,
     RateLimited,
     Internal,
@@ -106,6 +109,7 @@ impl AppError {
             AppError::BadRequest(code, _) => (StatusCode::BAD_REQUEST, code),
             AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::Refused(status, code, _) => (*status, code),
             AppError::Csrf => (StatusCode::FORBIDDEN, "csrf_failed"),
             AppError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -115,7 +119,9 @@ impl AppError {
     pub fn message(&self) -> String {
         match self {
             AppError::NotSignedIn => "sign in to continue".into(),
-            AppError::Forbidden(m) | AppError::Conflict(m) => m.clone(),
+            AppError::Forbidden(m) | AppError::Conflict(m) | AppError::Refused(_, _, m) => {
+                m.clone()
+            }
             AppError::ReasonRequired(_) => "your organisation has no part in this person's care: state your reason for looking".into(),
             AppError::NotFound => "page not found".into(),
             AppError::BadRequest(_, m) => m.clone(),
@@ -172,6 +178,19 @@ impl From<RegisterError> for AppError {
             RegisterError::Db(db) => db.into(),
             RegisterError::NoSuchPerson | RegisterError::NoSuchDetention => AppError::NotFound,
             other => AppError::BadRequest("invalid", other.to_string()),
+        }
+    }
+}
+
+impl From<crate::endings::EndingError> for AppError {
+    fn from(e: crate::endings::EndingError) -> Self {
+        use crate::endings::EndingError;
+        match e {
+            EndingError::NotPermitted(code, m) => AppError::Refused(StatusCode::FORBIDDEN, code, m),
+            EndingError::Refused(code, m) => AppError::Refused(StatusCode::CONFLICT, code, m),
+            EndingError::Invalid(fields) => AppError::Validation(fields),
+            EndingError::NoSuchProposal => AppError::NotFound,
+            EndingError::Register(r) => r.into(),
         }
     }
 }
@@ -450,6 +469,7 @@ pub fn app(state: AppState) -> Router {
         .route("/endings/{pid}/decisions", post(ending_pages::decide))
         .route("/endings/{pid}/letters/{kind}", get(ending_pages::letter))
         .route("/people/{id}/reinstate", post(ending_pages::reinstate))
+        .route("/people/{id}/endings/historical", post(ending_pages::record_historical))
         .route("/people/{id}/factsheet", get(ending_pages::factsheet))
         .route("/people/{id}/disputes", get(dispute_pages::disputes_page).post(dispute_pages::open))
         .route("/people/{id}/disputes/new", get(dispute_pages::open_form))

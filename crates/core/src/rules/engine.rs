@@ -159,8 +159,8 @@ impl Engine<'_> {
             EventKind::CtoEnded => self.cto = false,
             // Where the person lives now never moves the duty [Kent 11.4.2].
             EventKind::Moved { .. } => {}
-            EventKind::EndingAgreed { by, reason } => {
-                self.ending_agreed(index, event, *by, *reason)
+            EventKind::EndingAgreed { by, reason, detention_on } => {
+                self.ending_agreed(index, event, *by, *reason, *detention_on)
             }
             EventKind::Reinstated => self.reinstated(index, event),
             EventKind::Died => {
@@ -287,12 +287,30 @@ impl Engine<'_> {
         self.open = Some(Open { index: self.out.entitlements.len() - 1, agreed: BTreeMap::new() });
     }
 
-    fn ending_agreed(&mut self, index: usize, event: &Event, by: Body, reason: EndingReason) {
+    fn ending_agreed(
+        &mut self,
+        index: usize,
+        event: &Event,
+        by: Body,
+        reason: EndingReason,
+        detention_on: Option<NaiveDate>,
+    ) {
         let on = event.on;
         let Some(open) = self.open.as_mut() else {
             let reason = format!("{} agreed to end after-care but no duty is open", by.label());
             return self.ignore(index, event, "END-NO-OPEN-PERIOD", reason);
         };
+        let period_detention = self.out.entitlements[open.index].qualifying_detention_on;
+        if let Some(about) = detention_on.filter(|d| *d != period_detention) {
+            let reason = format!(
+                "{} agreed to end the duty that followed the detention on {}, but the duty open on {} follows the detention on {}; an agreement never carries to another period",
+                by.label(),
+                long_date(about),
+                long_date(on),
+                long_date(period_detention)
+            );
+            return self.ignore(index, event, "END-OTHER-PERIOD", reason);
+        }
         if !reason.is_valid_alone() {
             let reason = format!(
                 "{} gave the reason \"{}\" ({}), which is never a valid reason on its own; the duty continues",

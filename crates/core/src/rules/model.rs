@@ -71,6 +71,13 @@ pub enum EventKind {
     EndingAgreed {
         by: Body,
         reason: EndingReason,
+        /// The qualifying detention of the period this agreement is about.
+        /// The ending workflow always sets it, so an agreement reached about
+        /// one period can never end a later one (a re-detention in between
+        /// starts a new duty its bodies never agreed to end). `None` in
+        /// scenario files: the period open on the date.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detention_on: Option<NaiveDate>,
     },
     Reinstated,
     Died,

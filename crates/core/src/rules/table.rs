@@ -243,6 +243,13 @@ static RULES: &[Rule] = &[
         citation: "MHA 1983 s117(2); SPEC 6",
     },
     Rule {
+        id: "END-OTHER-PERIOD",
+        title: "An agreement to end after-care belongs to the period it was made about (named by its qualifying detention); it has no effect on any other period",
+        effective_from: None,
+        effective_to: None,
+        citation: "MHA 1983 s117(2); SPEC 3, 6 [Kent 9.1, 11.5.3]",
+    },
+    Rule {
         id: "END-REDETAINED",
         title: "Detention again under a qualifying section ends the open duty on the date of the new detention",
         effective_from: None,

@@ -52,6 +52,7 @@ fn event(line: &str) -> Event {
         "end" => EventKind::EndingAgreed {
             by: Body::parse(rest[0]).unwrap(),
             reason: EndingReason::parse(rest[1]).unwrap(),
+            detention_on: None,
         },
         "reinstated" => EventKind::Reinstated,
         "died" => EventKind::Died,
