@@ -899,6 +899,20 @@ fn item(c: &CaseState, detail: String) -> WorkItem {
     }
 }
 
+/// People with a question the rules leave to a person (an open question: a
+/// section needing a determination, an unknown council or commissioner),
+/// until someone records the determination.
+pub fn decisions_needed(cases: &[CaseState]) -> Vec<WorkItem> {
+    cases
+        .iter()
+        .filter(|c| !c.derivation.open_questions.is_empty())
+        .map(|c| {
+            let q = &c.derivation.open_questions[0];
+            item(c, format!("{} ({})", q.explanation, q.rule.id))
+        })
+        .collect()
+}
+
 /// Entitled people, and people in hospital on a qualifying section, with no
 /// named lead professional.
 pub fn without_lead_professional(cases: &[CaseState], today: NaiveDate) -> Vec<WorkItem> {

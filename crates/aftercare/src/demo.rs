@@ -387,6 +387,24 @@ pub async fn seed(
         }
         logins.push(DemoLogin { username, role, org: demo_org_for(role).into() });
     }
+    // The other side of the Kent partnership: the council's commissioner
+    // (demo-commissioner is the ICB's), so both bodies can decide an ending.
+    let username = "demo-council-commissioner".to_string();
+    if store::user_by_username(db, &username).await?.is_none() {
+        store::insert_user(
+            &mut tx,
+            &NewUser {
+                username: &username,
+                display_name: "Demo council commissioner",
+                org_code: "E10000016",
+                roles: Role::Commissioner.as_str(),
+                team: Some("Demo team"),
+                password_hash: &hash,
+            },
+        )
+        .await?;
+    }
+    logins.push(DemoLogin { username, role: Role::Commissioner, org: "E10000016".into() });
     tx.commit().await?;
     let csv = register_csv(people, seed, today);
     register::import_register(db, &actor, "demo-register.csv", &csv, false, today, &|_, _| {})

@@ -16,7 +16,9 @@
 //! requests at once cannot both pass it.
 
 use aftercare_core::calendar;
-use aftercare_core::rules::{Body, Derivation, EndReason, EndingReason, Entitlement, Event, EventKind};
+use aftercare_core::rules::{
+    Body, Derivation, EndReason, EndingReason, Entitlement, Event, EventKind,
+};
 use aftercare_core::{NhsNumber, parse_date};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -204,9 +206,13 @@ pub enum Standing {
     /// A required body disagrees; after-care continues.
     Disagreed,
     /// Every required decision agreed: after-care ended on this date.
-    Ended { on: NaiveDate },
+    Ended {
+        on: NaiveDate,
+    },
     /// The period closed otherwise, so the proposal can no longer end it.
-    Lapsed { reason: String },
+    Lapsed {
+        reason: String,
+    },
     Withdrawn,
 }
 
@@ -259,7 +265,9 @@ pub fn standing(p: &ProposalRow, d: &Derivation) -> Standing {
         "disagreed" => Standing::Disagreed,
         // Stored as ended, but a later correction undid the ending.
         "ended" => Standing::Lapsed {
-            reason: "a later correction to the record means the decisions no longer end this period".into(),
+            reason:
+                "a later correction to the record means the decisions no longer end this period"
+                    .into(),
         },
         _ => Standing::Open,
     }
@@ -420,10 +428,7 @@ fn both_bodies_agree(decisions: &[DecisionRow]) -> bool {
     ["council", "nhs"].iter().all(|b| latest(decisions, b).is_some_and(|d| d.agrees))
 }
 
-async fn partnership_ratifies_tx(
-    tx: &mut Tx,
-    period: &Entitlement,
-) -> Result<bool, DbError> {
+async fn partnership_ratifies_tx(tx: &mut Tx, period: &Entitlement) -> Result<bool, DbError> {
     let (Some(council), Some(nhs)) = (&period.council.org, &period.nhs.org) else {
         return Ok(false);
     };
@@ -684,7 +689,10 @@ pub async fn decide(
     let (events, others, config, d) = derive::person_in_tx(&mut tx, p.person_id, today).await?;
     match standing(&p, &d) {
         Standing::Lapsed { reason } => {
-            return Err(EndingError::Refused("proposal_lapsed", format!("this proposal has lapsed: {reason}")));
+            return Err(EndingError::Refused(
+                "proposal_lapsed",
+                format!("this proposal has lapsed: {reason}"),
+            ));
         }
         Standing::Ended { .. } | Standing::Withdrawn => {
             return Err(EndingError::Refused("proposal_closed", "this proposal is closed".into()));
@@ -760,7 +768,9 @@ pub async fn decide(
     let decisions = q::decisions_tx(&mut tx, p.id).await?;
     let (status, ended_on) = outcome(&required, &decisions);
     let extra = match (status, ended_on) {
-        ("ended", Some(on)) => Some(check_ending_takes_effect(&events, &others, &config, period, on)?),
+        ("ended", Some(on)) => {
+            Some(check_ending_takes_effect(&events, &others, &config, period, on)?)
+        }
         _ => None,
     };
     match q::bump_version(&mut tx, p.id, expected, status, ended_on).await {
@@ -790,8 +800,16 @@ async fn write_ending(
 ) -> Result<(), DbError> {
     for event in events {
         let data = serde_json::to_value(&event).map_err(|e| DbError::Corrupt(e.to_string()))?;
-        store::insert_person_event(tx, p.person_id, on, "ending_agreed", &data, actor, store::now())
-            .await?;
+        store::insert_person_event(
+            tx,
+            p.person_id,
+            on,
+            "ending_agreed",
+            &data,
+            actor,
+            store::now(),
+        )
+        .await?;
     }
     store::append_audit(
         tx,
@@ -891,7 +909,8 @@ pub async fn record_historical(
     }) else {
         return Err(EndingError::Refused(
             "no_period_then",
-            "no period of after-care that followed that detention was open on both decision dates".into(),
+            "no period of after-care that followed that detention was open on both decision dates"
+                .into(),
         ));
     };
     let extra = check_ending_takes_effect(&events, &others, &config, period, on)?;
@@ -930,8 +949,17 @@ pub async fn record_historical(
             username: format!("{} (from the paper record)", by.trim()),
             org_code: Some(org.clone()),
         };
-        q::insert_decision(&mut tx, id, body, true, decided_on, f.reason_text.trim(), &org, &by_actor)
-            .await?;
+        q::insert_decision(
+            &mut tx,
+            id,
+            body,
+            true,
+            decided_on,
+            f.reason_text.trim(),
+            &org,
+            &by_actor,
+        )
+        .await?;
     }
     store::append_audit(
         &mut tx,
@@ -947,7 +975,15 @@ pub async fn record_historical(
     )
     .await?;
     let p = q::proposal_tx(&mut tx, id).await?.ok_or(EndingError::NoSuchProposal)?;
-    write_ending(&mut tx, &actor, &p, extra, on, "historical joint ending recorded from the evidence").await?;
+    write_ending(
+        &mut tx,
+        &actor,
+        &p,
+        extra,
+        on,
+        "historical joint ending recorded from the evidence",
+    )
+    .await?;
     derive::refresh_person(&mut tx, person_id, today).await?;
     tx.commit().await?;
     Ok(id)
@@ -1000,7 +1036,10 @@ pub async fn reinstate(
         ));
     }
     if !matches!(f.requested_by.as_str(), "person" | "gp" | "professional") {
-        return Err(invalid("requested_by", "say who asked: the person, their GP or a professional"));
+        return Err(invalid(
+            "requested_by",
+            "say who asked: the person, their GP or a professional",
+        ));
     }
     let on = match parse_date(&f.requested_on) {
         Ok(d) if d > today => return Err(invalid("requested_on", "the date is in the future")),

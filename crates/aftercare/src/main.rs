@@ -1052,6 +1052,12 @@ fn print_logins(logins: &[demo::DemoLogin]) {
     for l in logins {
         println!("  {:<32} {:<24} {}", l.username, l.role.label(), l.org);
     }
+    println!(
+        "The Kent partnership (Kent County Council E10000016 and NHS Kent and Medway ICB QKS) can be walked end to end: \
+         demo-mha-administrator records detention and leaving hospital, demo-lead-professional plans, reviews and proposes ending, \
+         demo-council-commissioner and demo-commissioner decide for the council and the ICB, demo-qa-group ratifies where asked, \
+         and anyone may ask for reinstatement."
+    );
 }
 
 async fn serve(database: &str, args: ServeArgs) -> Result<()> {

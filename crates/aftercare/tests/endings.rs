@@ -179,7 +179,7 @@ async fn after_care_ends_only_when_both_bodies_agree() {
         let pid = proposal_id(&page);
         // The council cannot decide for the NHS.
         let r = decide(&pid, &w.council, "nhs", "agree", "2024-06-03", version_of(&page)).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
         let r = decide(&pid, &w.council, "council", "agree", "2024-06-03", version_of(&page)).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         assert!(

@@ -26,74 +26,54 @@ async fn derivation(c: &Client, id: i64) -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn both_bodies_must_agree_before_after_care_ends() {
-    for t in backends().await {
-        let (smith, _) = setup(&t).await;
-        let council = Client::api_login(state(&t.db), "kent_commissioner").await;
-        let icb = Client::api_login(state(&t.db), "icb_commissioner").await;
-        let path = format!("/api/v1/people/{smith}/facts");
-        let r = council.post_json(&path, &serde_json::json!({"kind": "ending_agreed", "on": "2024-06-03", "by": "council", "reason": "no_longer_needed"})).await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.backend, r.body);
-        let d = derivation(&council, smith).await;
-        assert!(d["entitlements"][0]["end"].is_null(), "one body alone changes nothing");
-        assert_eq!(d["entitlements"][0]["pending_ending"], "council");
-        // The council cannot agree on the NHS commissioner's behalf.
-        let r = council.post_json(&path, &serde_json::json!({"kind": "ending_agreed", "on": "2024-07-19", "by": "nhs", "reason": "no_longer_needed"})).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-        let r = icb.post_json(&path, &serde_json::json!({"kind": "ending_agreed", "on": "2024-07-19", "by": "nhs", "reason": "no_longer_needed"})).await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        let d = derivation(&council, smith).await;
-        assert_eq!(d["entitlements"][0]["end"], "2024-07-19", "{}", t.backend);
-        assert_eq!(d["entitlements"][0]["end_reason"], "joint_decision");
-        let today = chrono::Utc::now().date_naive();
-        let r = aftercare::derive::recompute_all(&t.db, today, &|_, _| {}).await.unwrap();
-        assert_eq!((r.summaries_changed, r.links_changed), (0, 0), "{}", t.backend);
-        let history = council.get(&format!("/api/v1/people/{smith}/history")).await.json();
-        assert!(history.as_array().unwrap().iter().any(|h| h["action"] == "fact.recorded"
-            && h["actor"] == "icb_commissioner"
-            && h["actor_org"] == "QKS"));
-    }
-}
-
-#[tokio::test]
-async fn never_valid_reasons_and_cto_have_no_effect() {
+async fn ending_and_reinstating_are_not_facts() {
     for t in backends().await {
         let (smith, _) = setup(&t).await;
         let admin = Client::api_login(state(&t.db), "admin").await;
         let council = Client::api_login(state(&t.db), "kent_commissioner").await;
-        let icb = Client::api_login(state(&t.db), "icb_commissioner").await;
         let path = format!("/api/v1/people/{smith}/facts");
-        assert_eq!(
-            admin
-                .post_json(&path, &serde_json::json!({"kind": "cto_started", "on": "2024-01-01"}))
-                .await
-                .status,
-            StatusCode::CREATED
-        );
-        for (c, by) in [(&council, "council"), (&icb, "nhs")] {
-            let r = c.post_json(&path, &serde_json::json!({"kind": "ending_agreed", "on": "2024-02-01", "by": by, "reason": "no_longer_needed"})).await;
-            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        for (c, body) in [
+            (
+                &council,
+                serde_json::json!({"kind": "ending_agreed", "on": "2024-06-03", "by": "council", "reason": "no_longer_needed"}),
+            ),
+            (
+                &admin,
+                serde_json::json!({"kind": "ending_agreed", "on": "2024-06-03", "by": "nhs", "reason": "no_longer_needed"}),
+            ),
+            (&admin, serde_json::json!({"kind": "reinstated", "on": "2024-06-03"})),
+        ] {
+            let r = c.post_json(&path, &body).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}: {}", t.backend, r.body);
+            assert_eq!(r.json()["error"]["code"], "use_ending_workflow", "{}", r.body);
+            assert!(r.body.contains(&format!("/people/{smith}/endings")), "{}", r.body);
         }
+        // The form refuses them too and no longer offers them.
+        let page_admin = Client::login(state(&t.db), "admin").await;
+        let form = page_admin.get(&format!("/people/{smith}/facts/new")).await;
+        assert!(!form.body.contains("value=\"ending_agreed\""), "{}", form.body);
+        let r = page_admin
+            .post_form(
+                &format!("/people/{smith}/facts"),
+                &[
+                    ("kind", "ending_agreed"),
+                    ("on", "2024-06-03"),
+                    ("by", "council"),
+                    ("reason", "no_longer_needed"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("ending and reinstating workflow"), "{}", r.body);
         let d = derivation(&admin, smith).await;
-        assert!(d["entitlements"][0]["end"].is_null(), "{}: no ending while on a CTO", t.backend);
-        assert!(
-            d["ignored"].as_array().unwrap().iter().any(|i| i["rule"]["id"] == "END-NOT-ON-CTO")
-        );
-        assert_eq!(
-            admin
-                .post_json(&path, &serde_json::json!({"kind": "cto_ended", "on": "2024-03-01"}))
-                .await
-                .status,
-            StatusCode::CREATED
-        );
-        for (c, by) in [(&council, "council"), (&icb, "nhs")] {
-            c.post_json(&path, &serde_json::json!({"kind": "ending_agreed", "on": "2024-04-01", "by": by, "reason": "discharged_from_specialist_services"})).await;
-        }
-        let d = derivation(&admin, smith).await;
-        assert!(d["entitlements"][0]["end"].is_null(), "never-valid reason");
-        assert!(
-            d["ignored"].as_array().unwrap().iter().any(|i| i["rule"]["id"] == "END-NEVER-VALID")
-        );
+        assert!(d["entitlements"][0]["end"].is_null(), "{}: nothing ended", t.backend);
+        let n: i64 = aftercare::db::store::current_person_events(&t.db, smith)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "ending_agreed" || e.kind == "reinstated")
+            .count() as i64;
+        assert_eq!(n, 0);
     }
 }
 

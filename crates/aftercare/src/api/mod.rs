@@ -545,7 +545,8 @@ async fn create_decision(
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::endings::DecisionFields) = body_json(req, &state).await?;
-    let p = crate::db::endings::proposal(&state.db, pid).await?.ok_or(ApiError(AppError::NotFound))?;
+    let p =
+        crate::db::endings::proposal(&state.db, pid).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, p.person_id).await?;
     let d = crate::endings::decide(&state.db, &s.user, pid, &body, state.today()).await?;
     Ok((StatusCode::CREATED, Json(d)).into_response())
@@ -578,7 +579,8 @@ async fn create_historical_ending(
     let (s, body): (Session, crate::endings::HistoricalFields) = body_json(req, &state).await?;
     store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
-    let pid = crate::endings::record_historical(&state.db, &s.user, id, &body, state.today()).await?;
+    let pid =
+        crate::endings::record_historical(&state.db, &s.user, id, &body, state.today()).await?;
     Ok((StatusCode::CREATED, Json(Created { id: pid })).into_response())
 }
 

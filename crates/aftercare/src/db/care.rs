@@ -93,7 +93,11 @@ pub async fn partnerships(db: &Db) -> Result<Vec<PartnershipRow>, DbError> {
 }
 
 /// Whether the partnership of these two bodies asks the QA group to ratify endings.
-pub async fn partnership_ratifies_tx(tx: &mut Tx, council: &str, nhs: &str) -> Result<bool, DbError> {
+pub async fn partnership_ratifies_tx(
+    tx: &mut Tx,
+    council: &str,
+    nhs: &str,
+) -> Result<bool, DbError> {
     let n: i64 = on_tx!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM partnerships WHERE council_code = $1 AND nhs_code = $2 AND qa_ratifies_endings")
         .bind(council).bind(nhs).fetch_one(c).await)?;
     Ok(n > 0)

@@ -977,6 +977,16 @@ pub async fn worklists(
                 "Reinstated after a premature ending: for the QA group's learning",
                 reinstated_items(&state, &cases).await?,
             ),
+            (
+                "historical",
+                "Endings recorded from paper: for the QA group to check the evidence",
+                historical_endings(&state, &cases).await?,
+            ),
+            (
+                "decision-needed",
+                "Decision needed: open questions the rules leave to a person",
+                care::decisions_needed(&cases),
+            ),
         ],
         no_lead,
         no_plan,
@@ -1638,6 +1648,32 @@ pub async fn reconcile_submit(
     let store_actor = s.user.actor();
     crate::db::store::audit_alone(&state.db, &store_actor, crate::db::store::AuditEntry { action: "finance.reconciled", person_id: None, entity: "reconciliation", entity_id: None, reason: None, details: serde_json::json!({"charges": cname, "payments": pname, "as_of": as_of, "findings": findings.len()}) }).await?;
     Ok(page(None, Some(view), nav_for(&state, &s).await).into_response())
+}
+
+/// Joint endings entered from paper by an MHA administrator, for the QA
+/// group to check against the evidence.
+async fn historical_endings(
+    state: &AppState,
+    cases: &[CaseState],
+) -> Result<Vec<care::WorkItem>, AppError> {
+    let rows = crate::db::endings::historical_endings(&state.db).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|p| {
+            let c = cases.iter().find(|c| c.person.id == p.person_id)?;
+            Some(care::WorkItem {
+                person_id: c.person.id,
+                nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
+                name: format!("{} {}", c.person.given_name, c.person.family_name),
+                detail: format!(
+                    "ended on {} by a joint decision recorded from paper by {}: evidence: {}",
+                    p.ended_on.map(long_date).unwrap_or_default(),
+                    p.recorded_by,
+                    p.evidence.clone().unwrap_or_default()
+                ),
+            })
+        })
+        .collect())
 }
 
 /// People whose after-care was reinstated, for the QA group's learning [Lincs 5.2].

@@ -116,7 +116,8 @@ async fn page(
         Some(c) => names.get(c).map(|n| format!("{n} ({c})")).unwrap_or_else(|| c.clone()),
         None => "undecided".to_string(),
     };
-    let open_period = d.derivation.entitlements.iter().find(|e| e.end.is_none() && e.start <= today);
+    let open_period =
+        d.derivation.entitlements.iter().find(|e| e.end.is_none() && e.start <= today);
     let ratifies = match open_period {
         Some(e) => endings::partnership_ratifies(&state.db, e).await?,
         None => false,
@@ -165,7 +166,9 @@ async fn page(
                     ),
                     _ if !waiting => ("Not decided".to_string(), "grey"),
                     _ => match a.due {
-                        Some(due) if due < today => (format!("Awaited: overdue since {}", long_date(due)), "red"),
+                        Some(due) if due < today => {
+                            (format!("Awaited: overdue since {}", long_date(due)), "red")
+                        }
                         Some(due) => (format!("Awaited by {}", long_date(due)), "yellow"),
                         None => ("Awaited once both bodies agree".to_string(), "grey"),
                     },
@@ -182,10 +185,9 @@ async fn page(
             id: p.id,
             proposed_on: long_date(p.proposed_on),
             status: match (v.status, &v.lapsed_because) {
-                ("ended", _) => format!(
-                    "after-care ended on {}",
-                    v.ended_on.map(long_date).unwrap_or_default()
-                ),
+                ("ended", _) => {
+                    format!("after-care ended on {}", v.ended_on.map(long_date).unwrap_or_default())
+                }
                 ("disagreed", _) => "the bodies disagree: after-care continues".into(),
                 ("open", _) => "waiting for decisions: after-care continues".into(),
                 ("lapsed", Some(why)) => format!("lapsed: {why}"),
@@ -267,7 +269,11 @@ async fn page(
         proposals: views,
         typed,
         qualifying_detentions,
-        requesters: [("person", "The person"), ("gp", "Their GP"), ("professional", "A professional")],
+        requesters: [
+            ("person", "The person"),
+            ("gp", "Their GP"),
+            ("professional", "A professional"),
+        ],
     })
 }
 
@@ -423,7 +429,14 @@ pub async fn record_historical(
                     fields
                         .into_iter()
                         .map(|(f, r)| {
-                            (if f == "reason_text" { "historical_reason_text".into() } else { f }, r)
+                            (
+                                if f == "reason_text" {
+                                    "historical_reason_text".into()
+                                } else {
+                                    f
+                                },
+                                r,
+                            )
                         })
                         .collect(),
                 ),
