@@ -178,6 +178,7 @@ pub fn summarise(d: &Derivation, today: NaiveDate) -> PersonSummary {
         nhs_code: latest.and_then(|e| e.nhs.org.as_ref().map(|o| o.to_string())),
         council_rule: latest.map(|e| e.council.rule.id.to_string()),
         nhs_rule: latest.map(|e| e.nhs.rule.id.to_string()),
+        decision_needed: !d.open_questions.is_empty(),
     }
 }
 

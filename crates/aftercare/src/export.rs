@@ -16,7 +16,7 @@ use crate::db::store::{self, DetentionRow, PersonEventRow, PersonVersionRow};
 use crate::db::{Db, DbError};
 use crate::derive;
 
-pub const REGISTER_HEADERS: [&str; 17] = [
+pub const REGISTER_HEADERS: [&str; 18] = [
     "nhs_number",
     "local_id",
     "family_name",
@@ -34,6 +34,7 @@ pub const REGISTER_HEADERS: [&str; 17] = [
     "council_rule",
     "responsible_nhs_commissioner",
     "nhs_rule",
+    "decision_needed",
 ];
 
 /// Which view of the register to export.
@@ -126,7 +127,11 @@ pub async fn register_rows(db: &Db, view: ExportView) -> Result<Vec<Vec<String>>
             p.given_name.clone(),
             p.date_of_birth.to_string(),
             p.date_added.to_string(),
-            yes_no(s.eligible),
+            if !s.eligible && s.decision_needed {
+                "decision needed".to_string()
+            } else {
+                yes_no(s.eligible)
+            },
             s.qualifying_section.clone().unwrap_or_default(),
             s.qualifying_date.map(|d| d.to_string()).unwrap_or_default(),
             yes_no(s.entitled),
@@ -145,6 +150,7 @@ pub async fn register_rows(db: &Db, view: ExportView) -> Result<Vec<Vec<String>>
             s.council_rule.unwrap_or_default(),
             s.nhs_code.unwrap_or_default(),
             s.nhs_rule.unwrap_or_default(),
+            yes_no(s.decision_needed),
         ]);
     }
     Ok(rows)

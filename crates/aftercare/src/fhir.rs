@@ -397,6 +397,20 @@ fn care_plan(
 }
 
 /// The bundle for every person in `cases`, naming the organisations in `orgs`.
+/// A decision the rules leave to a person (SPEC 3), as an active FHIR Flag
+/// on the patient, naming the rule and the question.
+fn decision_needed_flag(q: &aftercare_core::rules::OpenQuestion, patient_id: &str) -> Value {
+    json!({
+        "resourceType": "Flag",
+        "status": "active",
+        "category": [{"text": "Section 117 decision needed"}],
+        "code": {"coding": [{"system": "https://aftercare.example/CodeSystem/rule", "code": q.rule.id, "display": q.rule.title}],
+            "text": format!("Section 117 decision needed: {}", q.explanation)},
+        "subject": {"reference": patient_id},
+        "period": {"start": q.on.to_string()}
+    })
+}
+
 pub fn bundle(
     cases: &[CaseState],
     orgs: &[OrgRow],
@@ -442,6 +456,12 @@ pub fn bundle(
         for e in &c.derivation.entitlements {
             let id = episode_id(&key, e);
             entries.push(entry(&id, episode(e, &id, &patient_id, &org_ids, today)));
+        }
+        // A case the rules leave to a person is flagged, never shown as
+        // "not eligible" by the absence of an episode.
+        for (n, q) in c.derivation.open_questions.iter().enumerate() {
+            let id = uuid_for(&format!("Flag/{key}/{n}"));
+            entries.push(entry(&id, decision_needed_flag(q, &patient_id)));
         }
         if let Some((row, plan)) =
             c.plan.as_ref().and_then(|row| care::plan_of(row).ok().map(|p| (row, p)))

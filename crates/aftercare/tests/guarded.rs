@@ -363,3 +363,43 @@ async fn the_same_request_twice_at_once_passes_once() {
         assert!(entitlements(&w.admin, w.smith).await[0]["end"].is_null());
     }
 }
+
+#[tokio::test]
+async fn a_case_needing_a_decision_is_marked_everywhere_until_decided() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+        import(
+            &t.db,
+            "nhs_number,local_id,family_name,given_name,date_of_birth,section,detention_start,ordinary_residence,no_fixed_abode,gp_practice,gp_commissioner,residence_commissioner,place_of_detention,left_hospital,discharged_to,date_added
+9434765919,L1,Undecided,Una,01/02/1980,mhsds:99,2024-01-09,E10000016,no,G81001,QKS,QKS,RXY,2024-04-20,E10000016,2024-01-10
+",
+        )
+        .await;
+        let admin = Client::api_login(state(&t.db), "admin").await;
+        let list = admin.get("/api/v1/people").await.json();
+        assert_eq!(list["items"][0]["decision_needed"], true, "{}: {list}", t.backend);
+        let pages = Client::login(state(&t.db), "admin").await;
+        assert!(pages.get("/people").await.body.contains("Decision needed"));
+        let work = pages.get("/worklists").await.body;
+        let section = &work[work.find("id=\"decision-needed\"").expect("a decision-needed list")..];
+        assert!(section.contains("Undecided"), "{section}");
+        let view =
+            aftercare::export::ExportView { as_of: today(), historical: false, known_now: false };
+        let rows = aftercare::export::register_rows(&t.db, view).await.unwrap();
+        let col = |name: &str| {
+            aftercare::export::REGISTER_HEADERS.iter().position(|h| *h == name).unwrap()
+        };
+        assert_eq!(rows[0][col("eligible")], "decision needed");
+        assert_eq!(rows[0][col("decision_needed")], "yes");
+        let bundle = aftercare::fhir::load(&t.db, chrono::Utc::now(), today()).await.unwrap();
+        let flags: Vec<_> = bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["resource"]["resourceType"] == "Flag")
+            .collect();
+        assert_eq!(flags.len(), 1, "{}", t.backend);
+        assert_eq!(flags[0]["resource"]["code"]["coding"][0]["code"], "ELIG-NEEDS-DETERMINATION");
+    }
+}

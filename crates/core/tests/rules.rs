@@ -934,3 +934,59 @@ fn config_round_trips_through_json() {
     let minimal: RulesConfig = serde_json::from_str(r#"{"as_of":"2025-01-01"}"#).unwrap();
     assert_eq!(minimal, RulesConfig::new(date("2025-01-01")));
 }
+
+/// An agreement made about one period never ends another: a re-detention in
+/// between starts a duty whose bodies never agreed to end it.
+#[test]
+fn an_agreement_belongs_to_the_period_it_was_made_about() {
+    use aftercare_core::rules::{self, Body, EndingReason, Event, EventKind, RulesConfig};
+    let d = |s: &str| aftercare_core::parse_date(s).unwrap();
+    let kent = aftercare_core::OrgCode::parse("E10000016").unwrap();
+    let qks = aftercare_core::OrgCode::parse("QKS").unwrap();
+    let detained = |on: &str| Event {
+        on: d(on),
+        kind: EventKind::Detained {
+            section: aftercare_core::Section::S3,
+            ordinary_residence: Some(kent.clone()),
+            no_fixed_abode: false,
+            gp_commissioner: Some(qks.clone()),
+            residence_commissioner: None,
+            place_of_detention_council: None,
+            deemed_ordinary_residence: None,
+        },
+    };
+    let left = |on: &str| Event {
+        on: d(on),
+        kind: EventKind::LeftHospital {
+            discharged_to: None,
+            gp_commissioner: None,
+            residence_commissioner: None,
+        },
+    };
+    let agreed = |on: &str, by, about: &str| Event {
+        on: d(on),
+        kind: EventKind::EndingAgreed {
+            by,
+            reason: EndingReason::NoLongerNeeded,
+            detention_on: Some(d(about)),
+        },
+    };
+    let events = vec![
+        detained("2023-01-09"),
+        left("2023-04-20"),
+        detained("2024-07-01"),
+        left("2024-08-01"),
+        agreed("2024-09-01", Body::Council, "2023-01-09"),
+        agreed("2024-09-02", Body::Nhs, "2023-01-09"),
+    ];
+    let out = rules::derive(&events, &RulesConfig::new(d("2026-01-01")));
+    assert_eq!(out.entitlements.len(), 2);
+    assert!(out.entitlements[1].end.is_none(), "the new period is untouched");
+    assert_eq!(out.ignored.iter().filter(|i| i.rule.id == "END-OTHER-PERIOD").count(), 2);
+    // The same agreements about the open period end it.
+    let mut events = events[..4].to_vec();
+    events.push(agreed("2024-09-01", Body::Council, "2024-07-01"));
+    events.push(agreed("2024-09-02", Body::Nhs, "2024-07-01"));
+    let out = rules::derive(&events, &RulesConfig::new(d("2026-01-01")));
+    assert_eq!(out.entitlements[1].end, Some(d("2024-09-02")));
+}

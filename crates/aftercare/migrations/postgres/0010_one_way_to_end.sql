@@ -10,3 +10,9 @@ ALTER TABLE ending_proposals ADD COLUMN evidence TEXT;
 -- write transaction is backed by the database.
 CREATE UNIQUE INDEX ending_proposals_one_waiting ON ending_proposals(person_id)
     WHERE status IN ('open', 'disagreed');
+
+-- Whether the rules leave a question to a person (an open question): shown
+-- as "Decision needed" on the register, in exports and FHIR, and listed on a
+-- worklist until a determination is recorded. Set by every derivation;
+-- `aftercare recompute` fills it for people stored before it existed.
+ALTER TABLE people ADD COLUMN decision_needed BOOLEAN NOT NULL DEFAULT FALSE;

@@ -37,6 +37,8 @@ pub struct PersonSummaryView {
     pub qualifying_section: Option<String>,
     pub responsible_council: Option<String>,
     pub responsible_nhs_commissioner: Option<String>,
+    /// The rules leave a question to a person: a determination is needed.
+    pub decision_needed: bool,
 }
 
 impl From<&store::PersonRow> for PersonSummaryView {
@@ -54,6 +56,7 @@ impl From<&store::PersonRow> for PersonSummaryView {
             qualifying_section: p.qualifying_section.clone(),
             responsible_council: p.council_code.clone(),
             responsible_nhs_commissioner: p.nhs_code.clone(),
+            decision_needed: p.decision_needed,
         }
     }
 }

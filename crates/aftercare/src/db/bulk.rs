@@ -253,7 +253,7 @@ fn identity_values<'a>(p: &store::NewPerson<'a>) -> [Value<'a>; 6] {
 }
 
 /// The derived summary's columns on `people`, in the order [`summary_values`] gives them.
-const SUMMARY_COLUMNS: [&str; 8] = [
+const SUMMARY_COLUMNS: [&str; 9] = [
     "eligible",
     "qualifying_section",
     "qualifying_date",
@@ -262,9 +262,10 @@ const SUMMARY_COLUMNS: [&str; 8] = [
     "nhs_code",
     "council_rule",
     "nhs_rule",
+    "decision_needed",
 ];
 
-fn summary_values(s: &PersonSummary) -> [Value<'_>; 8] {
+fn summary_values(s: &PersonSummary) -> [Value<'_>; 9] {
     [
         s.eligible.into(),
         (&s.qualifying_section).into(),
@@ -274,6 +275,7 @@ fn summary_values(s: &PersonSummary) -> [Value<'_>; 8] {
         (&s.nhs_code).into(),
         (&s.council_rule).into(),
         (&s.nhs_rule).into(),
+        s.decision_needed.into(),
     ]
 }
 
@@ -430,7 +432,7 @@ pub async fn update_summaries(tx: &mut Tx, rows: &[(i64, PersonSummary)]) -> Res
     on_tx!(tx, c => sqlx::query(
         "CREATE TEMPORARY TABLE IF NOT EXISTS summary_updates (id BIGINT PRIMARY KEY, eligible BOOLEAN NOT NULL,
            qualifying_section TEXT, qualifying_date DATE, entitled BOOLEAN NOT NULL, council_code TEXT, nhs_code TEXT,
-           council_rule TEXT, nhs_rule TEXT)").execute(c).await.map(|r| r.rows_affected()))?;
+           council_rule TEXT, nhs_rule TEXT, decision_needed BOOLEAN NOT NULL)").execute(c).await.map(|r| r.rows_affected()))?;
     on_tx!(tx, c => sqlx::query("DELETE FROM summary_updates").execute(c).await.map(|r| r.rows_affected()))?;
     let updates = columns(&["id"], &[&SUMMARY_COLUMNS]);
     insert_rows(
@@ -447,7 +449,8 @@ pub async fn update_summaries(tx: &mut Tx, rows: &[(i64, PersonSummary)]) -> Res
     on_tx!(tx, c => sqlx::query(
         "UPDATE people SET eligible = u.eligible, qualifying_section = u.qualifying_section,
            qualifying_date = u.qualifying_date, entitled = u.entitled, council_code = u.council_code,
-           nhs_code = u.nhs_code, council_rule = u.council_rule, nhs_rule = u.nhs_rule
+           nhs_code = u.nhs_code, council_rule = u.council_rule, nhs_rule = u.nhs_rule,
+           decision_needed = u.decision_needed
          FROM summary_updates u WHERE people.id = u.id").execute(c).await.map(|r| r.rows_affected()))?;
     on_tx!(tx, c => sqlx::query("DROP TABLE summary_updates").execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -540,7 +543,8 @@ type PackedEvent = (i64, String, String, NaiveDate);
 
 /// One person as packed: id, then the stored summary (eligible 0/1,
 /// qualifying section, qualifying date, entitled 0/1, council, NHS body,
-/// council rule, NHS rule), then detentions, other facts, links and the NHS number.
+/// council rule, NHS rule), then detentions, other facts, links, the NHS number
+/// and whether a decision is needed (0/1).
 type PackedPerson = (
     i64,
     i64,
@@ -555,6 +559,7 @@ type PackedPerson = (
     Vec<PackedEvent>,
     Vec<String>,
     Option<String>,
+    i64,
 );
 
 /// How many people one packed row carries: a row costs far more to fetch
@@ -571,7 +576,7 @@ const SQLITE_PACKED: &str = "SELECT json_group_array(json_array(p.id,
     COALESCE((SELECT jsonb_group_array(jsonb_array(e.id, e.kind, e.data, e.occurred_on))
       FROM person_events e WHERE e.person_id = p.id AND e.superseded_at IS NULL), jsonb('[]')),
     COALESCE((SELECT jsonb_group_array(o.org_code) FROM person_orgs o WHERE o.person_id = p.id), jsonb('[]')),
-    p.nhs_number))
+    p.nhs_number, CASE WHEN p.decision_needed THEN 1 ELSE 0 END))
   FROM people p WHERE p.id >= $1 AND p.id < $2 GROUP BY p.id / $3";
 
 const POSTGRES_PACKED: &str = "SELECT json_agg(json_build_array(p.id,
@@ -584,7 +589,7 @@ const POSTGRES_PACKED: &str = "SELECT json_agg(json_build_array(p.id,
     COALESCE((SELECT json_agg(json_build_array(e.id, e.kind, e.data, e.occurred_on))
       FROM person_events e WHERE e.person_id = p.id AND e.superseded_at IS NULL), '[]'::json),
     COALESCE((SELECT json_agg(o.org_code) FROM person_orgs o WHERE o.person_id = p.id), '[]'::json),
-    p.nhs_number))::text
+    p.nhs_number, p.decision_needed::int))::text
   FROM people p WHERE p.id >= $1 AND p.id < $2 GROUP BY p.id / $3";
 
 /// The stored summaries and current facts of the people with ids in
@@ -717,6 +722,7 @@ fn unpack_person(p: PackedPerson) -> StoredFacts {
             nhs_code: p.6,
             council_rule: p.7,
             nhs_rule: p.8,
+            decision_needed: p.13 != 0,
         },
         detentions,
         events,

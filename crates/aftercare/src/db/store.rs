@@ -68,6 +68,8 @@ pub struct PersonRow {
     pub nhs_code: Option<String>,
     pub council_rule: Option<String>,
     pub nhs_rule: Option<String>,
+    /// The rules leave a question to a person (an open question).
+    pub decision_needed: bool,
     /// A transforming-care case (adds the Lincolnshire 3-month review).
     pub transforming_care: bool,
 }
@@ -142,6 +144,7 @@ impl PersonRow {
             nhs_code: self.nhs_code.clone(),
             council_rule: self.council_rule.clone(),
             nhs_rule: self.nhs_rule.clone(),
+            decision_needed: self.decision_needed,
         }
     }
 }
@@ -679,14 +682,16 @@ pub struct PersonSummary {
     pub nhs_code: Option<String>,
     pub council_rule: Option<String>,
     pub nhs_rule: Option<String>,
+    /// An open question waits for a recorded determination (SPEC 3).
+    pub decision_needed: bool,
 }
 
 pub async fn update_summary(tx: &mut Tx, person_id: i64, s: &PersonSummary) -> Result<(), DbError> {
     on_tx!(tx, c => sqlx::query(
         "UPDATE people SET eligible = $1, qualifying_section = $2, qualifying_date = $3, entitled = $4,
-           council_code = $5, nhs_code = $6, council_rule = $7, nhs_rule = $8 WHERE id = $9")
+           council_code = $5, nhs_code = $6, council_rule = $7, nhs_rule = $8, decision_needed = $9 WHERE id = $10")
         .bind(s.eligible).bind(&s.qualifying_section).bind(s.qualifying_date).bind(s.entitled)
-        .bind(&s.council_code).bind(&s.nhs_code).bind(&s.council_rule).bind(&s.nhs_rule).bind(person_id)
+        .bind(&s.council_code).bind(&s.nhs_code).bind(&s.council_rule).bind(&s.nhs_rule).bind(s.decision_needed).bind(person_id)
         .execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

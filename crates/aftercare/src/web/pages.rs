@@ -246,6 +246,11 @@ pub struct PersonListRow {
 }
 
 pub fn status_of(p: &PersonRow) -> (&'static str, &'static str) {
+    if p.decision_needed {
+        // The rules leave a question to a person: the register says so
+        // rather than "not eligible" or a blank responsible body.
+        return ("Decision needed", "yellow");
+    }
     match (p.eligible, p.entitled) {
         (_, true) => ("Entitled", "green"),
         (true, false) => ("Eligible", "blue"),
