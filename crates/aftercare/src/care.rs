@@ -10,7 +10,7 @@ use aftercare_core::plan::{
     CarePlan, Funder, Need, Participants, TopUp,
 };
 use aftercare_core::reviews::{self, ReviewDue, SchedulePolicy};
-use aftercare_core::rules::{Derivation, EndReason, Entitlement};
+use aftercare_core::rules::{Derivation, EndReason, Entitlement, Event};
 use aftercare_core::{NhsNumber, Section, parse_date};
 use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -618,6 +618,9 @@ pub async fn import_reviews(
 pub struct CaseState {
     pub person: PersonRow,
     pub derivation: Derivation,
+    /// The legal history the derivation was made from; reviews read the
+    /// changes of circumstances (moves, admissions, CTOs, ...) from it.
+    pub history: Vec<Event>,
     pub reviews: Vec<ReviewRow>,
     pub plan: Option<PlanRow>,
     pub lead: Option<care::LeadProfessionalRow>,
@@ -789,6 +792,7 @@ pub async fn cases(
     for person in people {
         let dets = detentions.remove(&person.id).unwrap_or_default();
         let evs = events.remove(&person.id).unwrap_or_default();
+        let history = derive::events_of(&dets, &evs)?;
         let derivation = derive::derive_person(&dets, &evs, &config)?;
         let last = dets.iter().max_by_key(|d| (d.detention_start, d.id));
         let in_hospital_qualifying = last.is_some_and(|d| {
@@ -800,6 +804,7 @@ pub async fn cases(
             lead: leads.remove(&person.id),
             in_hospital_qualifying,
             derivation,
+            history,
             person,
         });
     }
@@ -817,6 +822,46 @@ pub fn policy_for(partnerships: &[care::PartnershipRow], e: &Entitlement) -> Sch
         .or_else(|| partnerships.iter().find(|p| Some(p.council_code.as_str()) == council))
         .and_then(|p| reviews::policy(&p.review_policy))
         .unwrap_or_else(|| reviews::policy("default").expect("the default policy is built in"))
+}
+
+/// The next review of the period `e` on `as_of`: reviews held and changes of
+/// circumstances up to `as_of` count. The schedule counts from the period's
+/// start, which for a reinstated period is the reinstatement, so its review
+/// is due within the policy's change-of-circumstances period rather than at
+/// a milestone of the original discharge.
+pub fn review_due(
+    policy: &SchedulePolicy,
+    e: &Entitlement,
+    reviews_held: &[ReviewRow],
+    history: &[Event],
+    transforming_care: bool,
+    as_of: NaiveDate,
+) -> ReviewDue {
+    let held: Vec<NaiveDate> =
+        reviews_held.iter().map(|r| r.held_on).filter(|d| *d <= as_of).collect();
+    let changes: Vec<reviews::ChangeOfCircumstances> =
+        reviews::changes_of_circumstances(history, e)
+            .into_iter()
+            .filter(|c| c.on <= as_of)
+            .collect();
+    reviews::next_review(policy, e.start, e.start, &held, &changes, transforming_care)
+}
+
+/// The next review of a person's period `e` on `as_of`, reading their legal
+/// history (for the person page, which does not load a whole caseload).
+pub async fn person_review_due(
+    db: &Db,
+    person_id: i64,
+    policy: &SchedulePolicy,
+    e: &Entitlement,
+    reviews_held: &[ReviewRow],
+    transforming_care: bool,
+    as_of: NaiveDate,
+) -> Result<ReviewDue, DbError> {
+    let detentions = store::current_detentions(db, person_id).await?;
+    let others = store::current_person_events(db, person_id).await?;
+    let history = derive::events_of(&detentions, &others)?;
+    Ok(review_due(policy, e, reviews_held, &history, transforming_care, as_of))
 }
 
 /// One row of the reviews-due list.
@@ -847,10 +892,7 @@ pub fn reviews_due(
     for c in cases {
         let Some(e) = c.open_on(as_of) else { continue };
         let policy = policy_override.cloned().unwrap_or_else(|| policy_for(partnerships, e));
-        let held: Vec<NaiveDate> =
-            c.reviews.iter().map(|r| r.held_on).filter(|d| *d <= as_of).collect();
-        let due: ReviewDue =
-            reviews::next_review(&policy, e.start, e.start, &held, c.person.transforming_care);
+        let due = review_due(&policy, e, &c.reviews, &c.history, c.person.transforming_care, as_of);
         rows.push(DueRow {
             person_id: c.person.id,
             nhs_number: c.person.nhs_number.clone().unwrap_or_default(),

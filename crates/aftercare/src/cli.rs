@@ -219,7 +219,7 @@ pub enum ReviewsCommand {
     Due {
         #[arg(long, value_parser = parse_date_arg)]
         as_of: NaiveDate,
-        /// Use this schedule for everyone (default, lincolnshire, rotherham) instead of each partnership's.
+        /// Use this schedule for everyone (default, lincolnshire, rotherham, buckinghamshire) instead of each partnership's.
         #[arg(long)]
         policy: Option<String>,
         #[arg(long, value_enum, default_value = "csv")]
@@ -408,7 +408,7 @@ pub enum PartnershipsCommand {
         nhs: String,
         #[arg(long)]
         name: String,
-        /// Review schedule: default, lincolnshire or rotherham.
+        /// Review schedule: default, lincolnshire, rotherham or buckinghamshire.
         #[arg(long, default_value = "default")]
         review_policy: String,
         /// Endings need the joint quality-assurance group's ratification.

@@ -332,7 +332,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let policy = match policy {
                 Some(name) => Some(aftercare_core::reviews::policy(&name).with_context(|| {
                     format!(
-                        "unknown review policy `{name}` (known: default, lincolnshire, rotherham)"
+                        "unknown review policy `{name}` (known: {})",
+                        aftercare_core::reviews::policy_names().join(", ")
                     )
                 })?),
                 None => None,
@@ -399,7 +400,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let db = open(&cli.database).await?;
             if aftercare_core::reviews::policy(&review_policy).is_none() {
                 bail!(
-                    "unknown review policy `{review_policy}` (known: default, lincolnshire, rotherham)"
+                    "unknown review policy `{review_policy}` (known: {})",
+                    aftercare_core::reviews::policy_names().join(", ")
                 );
             }
             for code in [&council, &nhs] {
@@ -1133,7 +1135,16 @@ async fn what_if(database: &str, args: WhatIfArgs) -> Result<()> {
                 .with_context(|| format!("failed to read {}", path.display()))?;
             let scenario =
                 aftercare_core::scenario::parse_scenario(&path.display().to_string(), &text)?;
-            let config = aftercare_core::rules::RulesConfig::new(today());
+            // The file's `config` (successors, determinations, deeming) is
+            // read as `scenarios check` reads it, so the what-if asks about
+            // the case the file states. A file without one parses to the
+            // defaults as of its last event; then successors resolve today.
+            let last = scenario.events.iter().map(|e| e.on).max().unwrap_or(chrono::NaiveDate::MIN);
+            let config = if scenario.config == aftercare_core::rules::RulesConfig::new(last) {
+                aftercare_core::rules::RulesConfig::new(today())
+            } else {
+                scenario.config
+            };
             aftercare_core::rules::what_if(&scenario.events, extra, &config)
         }
         (None, None) => bail!("give --nhs-number or --scenario"),

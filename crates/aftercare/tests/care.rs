@@ -334,3 +334,138 @@ async fn import_reviews_and_list_what_is_due_from_the_command_line() {
         .unwrap();
     assert!(!unknown.status.success());
 }
+
+/// Smith's row on the reviews-due list on `as_of`: review, due date, days overdue.
+async fn smith_due(
+    db: &aftercare::db::Db,
+    as_of: &str,
+    policy: Option<&str>,
+) -> (String, String, i64) {
+    let as_of = aftercare_core::parse_date(as_of).unwrap();
+    let cases = aftercare::care::all_cases(db, as_of).await.unwrap();
+    let partnerships = aftercare::db::care::partnerships(db).await.unwrap();
+    let policy = policy.map(|name| aftercare_core::reviews::policy(name).unwrap());
+    let rows = aftercare::care::reviews_due(&cases, &partnerships, as_of, policy.as_ref());
+    let row = rows.iter().find(|r| r.nhs_number == "9434765919").expect("Smith is entitled");
+    (row.review.clone(), row.due.to_string(), row.overdue_days)
+}
+
+async fn hold_review(c: &Client, person: i64, held_on: &str) {
+    let r = c
+        .post_form(
+            &format!("/people/{person}/reviews"),
+            &[
+                ("held_on", held_on),
+                ("attendees", "the person, care co-ordinator"),
+                ("person_views", "wants support to continue"),
+                ("still_needed", "yes"),
+                ("outcome", "plan continued"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_move_puts_a_change_of_circumstances_review_due_and_a_later_review_clears_it() {
+    for t in backends().await {
+        let smith = setup(&t).await;
+        add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+        let lead = Client::login(state(&t.db), "lead").await;
+        let admin = Client::login(state(&t.db), "admin").await;
+        // Left hospital 20 April 2023; the 6-week review was held on 30 May.
+        hold_review(&lead, smith, "2023-05-30").await;
+        assert_eq!(
+            smith_due(&t.db, "2023-10-15", None).await,
+            ("annual".into(), "2024-05-30".into(), 0),
+            "{}",
+            t.backend
+        );
+        let r = admin
+            .post_form(
+                &format!("/people/{smith}/facts"),
+                &[("kind", "moved"), ("on", "2023-09-01"), ("to", "E10000019")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        // The move on 1 September puts a review due within 4 weeks.
+        assert_eq!(
+            smith_due(&t.db, "2023-10-15", None).await,
+            ("change_of_circumstances".into(), "2023-09-29".into(), 16),
+            "{}",
+            t.backend
+        );
+        // Before the move happened, nothing was due for it.
+        assert_eq!(smith_due(&t.db, "2023-08-31", None).await.0, "annual", "{}", t.backend);
+        let page = lead.get(&format!("/people/{smith}")).await.body;
+        assert!(
+            page.contains("change_of_circumstances review due 29 September 2023")
+                && page.contains("moved home on 1 September 2023"),
+            "{}: {page}",
+            t.backend
+        );
+        // A review after the move satisfies it; the annual counts from it.
+        hold_review(&lead, smith, "2023-10-02").await;
+        assert_eq!(
+            smith_due(&t.db, "2023-10-15", None).await,
+            ("annual".into(), "2024-10-02".into(), 0),
+            "{}",
+            t.backend
+        );
+        let page = lead.get(&format!("/people/{smith}")).await.body;
+        assert!(page.contains("annual review due 2 October 2024"), "{}: {page}", t.backend);
+    }
+}
+
+#[tokio::test]
+async fn a_review_on_30_november_meets_every_milestone_already_missed() {
+    for t in backends().await {
+        let smith = setup(&t).await;
+        let lead = Client::login(state(&t.db), "lead").await;
+        // Lincolnshire: 72h, 6w and 6m after 20 April 2023, all missed.
+        assert_eq!(
+            smith_due(&t.db, "2023-11-29", Some("lincolnshire")).await,
+            ("72h".into(), "2023-04-23".into(), 220),
+            "{}",
+            t.backend
+        );
+        hold_review(&lead, smith, "2023-11-30").await;
+        assert_eq!(
+            smith_due(&t.db, "2023-12-01", Some("lincolnshire")).await,
+            ("annual".into(), "2024-11-30".into(), 0),
+            "{}",
+            t.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_partnership_can_choose_the_buckinghamshire_schedule() {
+    let t = sqlite().await;
+    setup(&t).await;
+    let add = |policy: &str| {
+        bin()
+            .args(["--database", &t.url, "partnerships", "add", "--council", "E10000016"])
+            .args(["--nhs", "QKS", "--name", "Kent and Medway", "--review-policy", policy])
+            .output()
+            .unwrap()
+    };
+    let out = add("nowhere");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "unknown review policy `nowhere` (known: default, lincolnshire, rotherham, buckinghamshire)"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = add("buckinghamshire");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["--database", &t.url, "reviews", "due", "--as-of", "2023-05-01", "--format", "csv"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // Smith left hospital on 20 April 2023: the new placement's review is due at 12 weeks.
+    assert!(text.lines().any(|l| l == "9434765919,12w,2023-07-13,0"), "{text}");
+}

@@ -455,6 +455,57 @@ fn scenarios_check_names_a_broken_file_and_fails() {
     assert!(r.stdout.contains("FAIL") && r.stdout.contains("no-such.json"), "{}", r.stdout);
 }
 
+#[test]
+fn what_if_from_a_scenario_file_honours_its_config() {
+    let s = Scratch::new();
+    // Nothing before custody is recorded, so only the file's determination
+    // names the NHS commissioner; its successor answers for it today.
+    let file = s.write(
+        "prisoner.json",
+        br#"{
+  "name": "prisoner with a determination",
+  "config": {
+    "as_of": "2025-01-01",
+    "successors": {"CCG-Q": {"org": "ICB-Q", "from": "2022-07-01"}},
+    "determinations": [
+      {"detention_on": "2021-03-01", "body": "nhs", "org": "CCG-Q", "reason": "agreed at the dispute meeting", "decided_on": "2021-09-01", "decided_by": "both ICB directors"}
+    ]
+  },
+  "events": [
+    {"on": "2021-03-01", "event": "detained", "section": "48", "ordinary_residence": "LA-A", "gp_commissioner": null, "residence_commissioner": null},
+    {"on": "2021-06-01", "event": "left_hospital", "discharged_to": "LA-B", "gp_commissioner": "ICB-B"}
+  ],
+  "expect": {"eligible": true, "entitlements": []}
+}"#,
+    );
+    let r = s
+        .run(&["what-if", "--scenario", &file, "--kind", "died", "--on", "2024-09-01", "--json"])
+        .ok();
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    for side in ["before", "after"] {
+        let nhs = &json[side]["entitlements"][0]["nhs"];
+        assert_eq!(nhs["org"], "ICB-Q", "{side}: {nhs}");
+        assert_eq!(nhs["rule"]["id"], "DETERMINATION-RECORDED", "{side}: {nhs}");
+        assert_eq!(json[side]["open_questions"], serde_json::json!([]), "{side}");
+    }
+    assert_eq!(json["after"]["entitlements"][0]["end_reason"], "died");
+
+    // Without a config the same history leaves the NHS side open.
+    let bare = s.write(
+        "bare.json",
+        br#"{"name": "bare", "events": [
+    {"on": "2021-03-01", "event": "detained", "section": "48", "ordinary_residence": "LA-A", "gp_commissioner": null, "residence_commissioner": null},
+    {"on": "2021-06-01", "event": "left_hospital", "discharged_to": "LA-B", "gp_commissioner": "ICB-B"}
+  ], "expect": {"eligible": true, "entitlements": []}}"#,
+    );
+    let r = s
+        .run(&["what-if", "--scenario", &bare, "--kind", "died", "--on", "2024-09-01", "--json"])
+        .ok();
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["before"]["entitlements"][0]["nhs"]["org"], serde_json::Value::Null);
+    assert_eq!(json["before"]["open_questions"][0]["rule"]["id"], "NHS-PRISONER-OPEN");
+}
+
 // ---------------------------------------------------------------- PostgreSQL
 
 #[tokio::test]

@@ -324,7 +324,7 @@ fn main() {
         let mut overdue = 0u64;
         for (start, held, transforming) in &cases {
             for s in &schedules {
-                let due = reviews::next_review(s, *start, *start, held, *transforming);
+                let due = reviews::next_review(s, *start, *start, held, &[], *transforming);
                 overdue = overdue.wrapping_add(reviews::overdue_days(due.due, as_of) as u64);
             }
         }

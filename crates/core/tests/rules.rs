@@ -261,23 +261,47 @@ fn unknown_residence_is_an_open_question() {
     );
 }
 
+// Transferred prisoners (SPEC 3): once the person leaves hospital for the
+// community, the ordinary rules applied to the facts before custody, as the
+// Ministry of Justice records them on the transfer direction.
+
 #[test]
-fn prisoners_council_computed_but_flagged_nhs_open() {
+fn prisoners_follow_the_ordinary_rules_on_the_facts_before_custody() {
     for (section, label) in [("47", "s47"), ("47/49", "s47/49"), ("48", "s48"), ("48/49", "s48/49")]
     {
         check(
             &format!(
-                "2023-03-01 detained {section} or=LA-A gp=ICB-A
+                "2023-03-01 detained {section} or=LA-A gp=ICB-A res=ICB-R
                  2024-06-01 left to=LA-B gp=ICB-B"
             ),
             &format!(
                 "eligible {label} 2023-03-01
-                 2024-06-01.. open council=LA-A[LA-PRISONER-OR-BEFORE-CUSTODY] nhs=-[NHS-PRISONER-OPEN]
-                 question council LA-PRISONER-OR-BEFORE-CUSTODY
-                 question nhs NHS-PRISONER-OPEN"
+                 2024-06-01.. open council=LA-A[LA-PRISONER-OR-BEFORE-CUSTODY] nhs=ICB-A[NHS-PRISONER-BEFORE-CUSTODY]"
             ),
         );
     }
+}
+
+#[test]
+fn prisoner_not_registered_with_a_gp_before_custody_takes_usual_residence() {
+    check(
+        "2023-03-01 detained 47/49 or=LA-A res=ICB-R
+         2024-06-01 left to=LA-B gp=ICB-B res=ICB-B",
+        "eligible s47/49 2023-03-01
+         2024-06-01.. open council=LA-A[LA-PRISONER-OR-BEFORE-CUSTODY] nhs=ICB-R[NHS-PRISONER-BEFORE-CUSTODY]",
+    );
+}
+
+#[test]
+fn prisoner_with_neither_gp_nor_residence_before_custody_leaves_the_nhs_side_open() {
+    // The GP after discharge is not a fact before custody, so it does not count.
+    check(
+        "2023-03-01 detained 48 or=LA-A
+         2024-06-01 left to=LA-B gp=ICB-B",
+        "eligible s48 2023-03-01
+         2024-06-01.. open council=LA-A[LA-PRISONER-OR-BEFORE-CUSTODY] nhs=-[NHS-PRISONER-OPEN]
+         question nhs NHS-PRISONER-OPEN",
+    );
 }
 
 #[test]
@@ -288,8 +312,67 @@ fn prisoner_without_residence_is_open_on_both_sides() {
         "eligible s48 2023-03-01
          2024-06-01.. open council=-[LA-OR-UNKNOWN] nhs=-[NHS-PRISONER-OPEN]
          question council LA-OR-UNKNOWN
-         question council LA-PRISONER-OR-BEFORE-CUSTODY
          question nhs NHS-PRISONER-OPEN",
+    );
+    let d = derive(&events("2023-03-01 detained 48\n2024-06-01 left to=LA-B"), &config());
+    assert!(
+        d.open_questions[0]
+            .explanation
+            .contains("ordinary residence before custody is not recorded"),
+        "{}",
+        d.open_questions[0].explanation
+    );
+}
+
+#[test]
+fn prisoner_explanations_name_the_judgement_call_and_the_remitted_case() {
+    let d = derive(
+        &events("2023-03-01 detained 47 or=LA-A gp=ICB-A\n2024-06-01 left to=LA-B gp=ICB-B"),
+        &config(),
+    );
+    let e = &d.entitlements[0];
+    for explanation in [&e.council.explanation, &e.nhs.explanation] {
+        for needle in [
+            "the product's reading of SPEC 3",
+            "judgement call",
+            "before custody",
+            "a recorded determination overrides",
+            "remitted to prison rather than released is an open case",
+        ] {
+            assert!(explanation.contains(needle), "{needle:?} missing from {explanation}");
+        }
+    }
+    assert!(e.nhs.explanation.starts_with(
+        "ICB-A: the commissioner of the GP practice the person was registered with before custody, as recorded for the transfer direction under s47 on 1 March 2023"
+    ), "{}", e.nhs.explanation);
+    assert!(d.open_questions.is_empty());
+}
+
+#[test]
+fn prisoner_commissioner_stays_through_a_later_redetention() {
+    check(
+        "2023-03-01 detained 47 or=LA-A gp=ICB-A
+         2024-06-01 left to=LA-B gp=ICB-B
+         2024-09-01 detained 3 or=LA-B gp=ICB-B
+         2024-11-01 left to=LA-B gp=ICB-B",
+        "eligible s47 2023-03-01
+         2024-06-01..2024-09-01 redetained council=LA-A[LA-PRISONER-OR-BEFORE-CUSTODY] nhs=ICB-A[NHS-PRISONER-BEFORE-CUSTODY]
+         2024-11-01.. open council=LA-B[LA-WORCESTERSHIRE-2023] nhs=ICB-A[NHS-WHO-PAYS-2024]",
+    );
+}
+
+#[test]
+fn transfer_while_a_duty_is_open_keeps_the_originating_commissioner() {
+    // Entitled from a s3 in 2023, then in custody and transferred under s47:
+    // the ICB regulations keep the originating ICB for later detentions.
+    check(
+        "2023-01-09 detained 3 or=LA-A gp=ICB-A
+         2023-04-20 left to=LA-A gp=ICB-A
+         2024-05-01 detained 47 or=LA-C gp=ICB-C
+         2024-08-01 left to=LA-C gp=ICB-C",
+        "eligible s3 2023-01-09
+         2023-04-20..2024-05-01 redetained council=LA-A[LA-OR-BEFORE-DETENTION] nhs=ICB-A[NHS-ICB-REGS-2022]
+         2024-08-01.. open council=LA-C[LA-PRISONER-OR-BEFORE-CUSTODY] nhs=ICB-A[NHS-WHO-PAYS-2024]",
     );
 }
 
@@ -474,6 +557,142 @@ fn who_pays_2013_period_is_not_sticky_the_next_discharge_decides_again() {
     );
 }
 
+// A 2013-2016 duty followed by a re-detention after March 2016 (SPEC 3): the
+// originating commissioner kept from then on is the CCG that held the
+// after-care when the person was re-detained, not the CCG of the first GP.
+
+#[test]
+fn duty_under_the_2013_rule_then_redetention_keeps_the_ccg_that_held_the_aftercare() {
+    check(
+        "2014-02-01 detained 3 or=LA-A gp=CCG-A
+         2014-05-01 left to=LA-B gp=CCG-B
+         2017-02-01 detained 3 or=LA-B gp=CCG-C
+         2017-05-01 left to=LA-D gp=CCG-D",
+        "eligible s3 2014-02-01
+         2014-05-01..2017-02-01 redetained council=LA-A[LA-RESIDENT-PRE-2015] nhs=CCG-B[NHS-WHO-PAYS-2013]
+         2017-05-01.. open council=LA-B[LA-WORCESTERSHIRE-2023] nhs=CCG-B[NHS-WHO-PAYS-2016-AFTER-2013]",
+    );
+    let d = derive(
+        &events(
+            "2014-02-01 detained 3 or=LA-A gp=CCG-A
+             2014-05-01 left to=LA-B gp=CCG-B
+             2017-02-01 detained 3 or=LA-B gp=CCG-C
+             2017-05-01 left to=LA-D gp=CCG-D",
+        ),
+        &config(),
+    );
+    let why = &d.entitlements[1].nhs.explanation;
+    assert!(why.starts_with("CCG-B: the CCG that held the after-care under the 2013 rule (NHS-WHO-PAYS-2013, for the period from 1 May 2014) when the person was re-detained under s3 on 1 February 2017"), "{why}");
+    assert!(why.contains("not the CCG of the GP at the first detention on 1 February 2014 (CCG-A), which never held the after-care"), "{why}");
+}
+
+#[test]
+fn the_2013_holder_carries_from_the_first_day_of_the_2016_rule_only() {
+    let history = |left: &str| {
+        format!(
+            "2014-02-01 detained 3 or=LA-A gp=CCG-A
+             2014-05-01 left to=LA-B gp=CCG-B
+             2016-01-10 detained 3 or=LA-B gp=CCG-C
+             {left} left to=LA-B gp=CCG-D"
+        )
+    };
+    // Still under the 2013 rule: the new discharge's GP decides again.
+    check(
+        &history("2016-03-31"),
+        "eligible s3 2014-02-01
+         2014-05-01..2016-01-10 redetained council=LA-A[LA-RESIDENT-PRE-2015] nhs=CCG-B[NHS-WHO-PAYS-2013]
+         2016-03-31.. open council=LA-B[LA-WORCESTERSHIRE-2023] nhs=CCG-D[NHS-WHO-PAYS-2013]",
+    );
+    check(
+        &history("2016-04-01"),
+        "eligible s3 2014-02-01
+         2014-05-01..2016-01-10 redetained council=LA-A[LA-RESIDENT-PRE-2015] nhs=CCG-B[NHS-WHO-PAYS-2013]
+         2016-04-01.. open council=LA-B[LA-WORCESTERSHIRE-2023] nhs=CCG-B[NHS-WHO-PAYS-2016-AFTER-2013]",
+    );
+}
+
+#[test]
+fn the_latest_2013_holder_is_the_one_kept() {
+    check(
+        "2013-06-01 detained 3 or=LA-A gp=CCG-A
+         2013-08-01 left to=LA-B gp=CCG-B
+         2015-01-01 detained 3 or=LA-B gp=CCG-B
+         2015-03-01 left to=LA-C gp=CCG-C
+         2017-01-01 detained 3 or=LA-C gp=CCG-C
+         2017-03-01 left to=LA-D gp=CCG-D",
+        "eligible s3 2013-06-01
+         2013-08-01..2015-01-01 redetained council=LA-A[LA-RESIDENT-PRE-2015] nhs=CCG-B[NHS-WHO-PAYS-2013]
+         2015-03-01..2017-01-01 redetained council=LA-B[LA-WORCESTERSHIRE-2023] nhs=CCG-C[NHS-WHO-PAYS-2013]
+         2017-03-01.. open council=LA-C[LA-WORCESTERSHIRE-2023] nhs=CCG-C[NHS-WHO-PAYS-2016-AFTER-2013]",
+    );
+}
+
+#[test]
+fn the_2013_holder_stays_through_later_redetentions_and_resolves_to_its_successor() {
+    let mut c = config();
+    c.successors.insert(org("CCG-B"), Successor { org: org("ICB-B"), from: date("2022-07-01") });
+    check_with(
+        &c,
+        "2014-02-01 detained 3 or=LA-A gp=CCG-A
+         2014-05-01 left to=LA-B gp=CCG-B
+         2017-02-01 detained 3 or=LA-B gp=CCG-C
+         2017-05-01 left to=LA-B gp=CCG-C
+         2024-02-01 detained 3 or=LA-E gp=ICB-E
+         2024-05-01 left to=LA-E gp=ICB-E",
+        "eligible s3 2014-02-01
+         2014-05-01..2017-02-01 redetained council=LA-A[LA-RESIDENT-PRE-2015] nhs=ICB-B[NHS-WHO-PAYS-2013]
+         2017-05-01..2024-02-01 redetained council=LA-B[LA-WORCESTERSHIRE-2023] nhs=ICB-B[NHS-WHO-PAYS-2016-AFTER-2013]
+         2024-05-01.. open council=LA-E[LA-WORCESTERSHIRE-2023] nhs=ICB-B[NHS-WHO-PAYS-2024]",
+    );
+}
+
+#[test]
+fn an_unknown_2013_holder_is_asked_not_replaced_by_the_first_gp() {
+    check(
+        "2014-02-01 detained 3 or=LA-A gp=CCG-A
+         2014-05-01 left to=LA-B
+         2017-02-01 detained 3 or=LA-B gp=CCG-C
+         2017-05-01 left to=LA-B gp=CCG-C",
+        "eligible s3 2014-02-01
+         2014-05-01..2017-02-01 redetained council=LA-A[LA-RESIDENT-PRE-2015] nhs=-[NHS-COMMISSIONER-UNKNOWN]
+         2017-05-01.. open council=LA-B[LA-WORCESTERSHIRE-2023] nhs=-[NHS-COMMISSIONER-UNKNOWN]
+         question nhs NHS-COMMISSIONER-UNKNOWN
+         question nhs NHS-COMMISSIONER-UNKNOWN",
+    );
+}
+
+#[test]
+fn a_determined_2013_period_carries_its_determined_body() {
+    let mut c = config();
+    c.determinations.push(determination("2014-02-01", Body::Nhs, "CCG-Q", "2015-01-01"));
+    check_with(
+        &c,
+        "2014-02-01 detained 3 or=LA-A gp=CCG-A
+         2014-05-01 left to=LA-B gp=CCG-B
+         2017-02-01 detained 3 or=LA-B gp=CCG-C
+         2017-05-01 left to=LA-B gp=CCG-C",
+        "eligible s3 2014-02-01
+         2014-05-01..2017-02-01 redetained council=LA-A[LA-RESIDENT-PRE-2015] nhs=CCG-Q[DETERMINATION-RECORDED]
+         2017-05-01.. open council=LA-B[LA-WORCESTERSHIRE-2023] nhs=CCG-Q[DETERMINATION-RECORDED]",
+    );
+}
+
+#[test]
+fn a_joint_ending_after_a_2013_duty_starts_afresh() {
+    // A new chain: nothing was held when the person was detained again.
+    check(
+        "2014-02-01 detained 3 or=LA-A gp=CCG-A
+         2014-05-01 left to=LA-B gp=CCG-B
+         2015-06-01 end council no_longer_needed
+         2015-06-02 end nhs no_longer_needed
+         2017-02-01 detained 3 or=LA-B gp=CCG-C
+         2017-05-01 left to=LA-B gp=CCG-D",
+        "eligible s3 2014-02-01
+         2014-05-01..2015-06-02 joint_decision council=LA-A[LA-RESIDENT-PRE-2015] nhs=CCG-B[NHS-WHO-PAYS-2013]
+         2017-05-01.. open council=LA-B[LA-OR-BEFORE-DETENTION] nhs=CCG-C[NHS-WHO-PAYS-2016]",
+    );
+}
+
 // --- Successors -----------------------------------------------------------
 
 #[test]
@@ -555,8 +774,7 @@ fn nhs_determination_becomes_the_originating_body_for_later_periods() {
          2024-11-01 left to=LA-B",
         "eligible s47 2023-03-01
          2024-06-01..2024-09-01 redetained council=LA-A[LA-PRISONER-OR-BEFORE-CUSTODY] nhs=ICB-D[DETERMINATION-RECORDED]
-         2024-11-01.. open council=LA-B[LA-WORCESTERSHIRE-2023] nhs=ICB-D[DETERMINATION-RECORDED]
-         question council LA-PRISONER-OR-BEFORE-CUSTODY",
+         2024-11-01.. open council=LA-B[LA-WORCESTERSHIRE-2023] nhs=ICB-D[DETERMINATION-RECORDED]",
     );
 }
 
@@ -887,7 +1105,11 @@ fn every_rule_is_findable_and_the_required_ids_exist() {
         "NHS-WHO-PAYS-PRE-2013",
         "NHS-WHO-PAYS-2013",
         "NHS-WHO-PAYS-2016",
+        "NHS-WHO-PAYS-2016-AFTER-2013",
         "NHS-ICB-REGS-2022",
+        "NHS-PRISONER-BEFORE-CUSTODY",
+        "NHS-PRISONER-OPEN",
+        "LA-PRISONER-OR-BEFORE-CUSTODY",
         "END-JOINT",
         "END-NEVER-VALID",
         "END-NOT-ON-CTO",

@@ -65,14 +65,16 @@ pub async fn care_summary(
         Some(e) => {
             let partnerships = care_db::partnerships(db).await?;
             let policy = care::policy_for(&partnerships, e);
-            let held: Vec<NaiveDate> = reviews.iter().map(|r| r.held_on).collect();
-            let due = aftercare_core::reviews::next_review(
+            let due = care::person_review_due(
+                db,
+                person_id,
                 &policy,
-                e.start,
-                e.start,
-                &held,
+                e,
+                &reviews,
                 transforming_care,
-            );
+                today,
+            )
+            .await?;
             let overdue = aftercare_core::reviews::overdue_days(due.due, today);
             (
                 format!(

@@ -239,7 +239,12 @@ impl Engine<'_> {
                 Some(first) if first.has_commissioner() => first,
                 _ => qualifying.clone(),
             };
-            self.chain = Some(Chain { origin, first_left: discharge.on, originating_nhs: None });
+            self.chain = Some(Chain {
+                origin,
+                first_left: discharge.on,
+                originating_nhs: None,
+                holder_2013: None,
+            });
         }
         let chain = self.chain.as_mut().expect("chain set above");
 
@@ -496,7 +501,8 @@ fn apply_determination(
     true
 }
 
-/// Transferred prisoners: the sources leave their case open (SPEC 3).
+/// Transferred prisoners (s47, s48, with or without s49): responsibility
+/// is read from the facts before custody (SPEC 3).
 pub(crate) fn is_prisoner_transfer(section: Section) -> bool {
     matches!(section, Section::S47 | Section::S47_49 | Section::S48 | Section::S48_49)
 }

@@ -12,17 +12,32 @@
 //!   determinations, never applied.
 //! - A "chain" is a run of periods joined by re-detentions while a duty was
 //!   open. The NHS body named by a rule that keeps the originating body
-//!   (pre-2013, 2016, 2022, 2024, or a determination) stays along the chain;
-//!   a 2013–2016 period is decided afresh at each discharge. A joint ending
-//!   followed by a new detention starts a new chain.
+//!   (pre-2013, 2016, 2022, 2024, prisoners, or a determination) stays along
+//!   the chain; a 2013–2016 period is decided afresh at each discharge before
+//!   1 April 2016. A joint ending followed by a new detention starts a new
+//!   chain.
+//! - A 2013–2016 duty followed by a re-detention discharged from 1 April
+//!   2016: the originating commissioner kept from then on is the body that
+//!   held the after-care when the person was re-detained (the latest 2013-rule
+//!   body, `NHS-WHO-PAYS-2016-AFTER-2013`), not the CCG of the GP at the
+//!   chain's first detention, which never held the after-care (SPEC 3). If
+//!   that body is not recorded the NHS side is asked, not guessed.
 //! - The originating NHS facts come from the first detention of the hospital
 //!   stay (s2 included: "initial detention, whether for assessment or
 //!   treatment"); the council facts from the latest qualifying detention of
 //!   the stay.
-//! - Transferred prisoners (s47, s48): the council is still computed from
-//!   ordinary residence before custody (the Ministry of Justice decides it;
-//!   Bucks says so) but an open question asks for a determination; the NHS
-//!   side is left undecided.
+//! - Transferred prisoners (s47, s48, with or without s49) who leave hospital
+//!   for the community: the ordinary rules applied to the facts before
+//!   custody recorded on the transfer direction: the council of ordinary
+//!   residence (`LA-PRISONER-OR-BEFORE-CUSTODY`) and the commissioner of the
+//!   GP practice, else of usual residence (`NHS-PRISONER-BEFORE-CUSTODY`).
+//!   Computed, not asked: each explanation names it as the product's reading
+//!   of SPEC 3 that a recorded determination overrides. Only when neither GP
+//!   nor residence before custody is known is the NHS side an open question
+//!   (`NHS-PRISONER-OPEN`). A person remitted to prison rather than released
+//!   is an open case; no event records a remission, so the explanations say
+//!   to record a determination then. A transfer while a duty is open keeps
+//!   the originating commissioner, as any re-detention does.
 //! - Determinations are keyed by the qualifying detention date, and resolve
 //!   to successors like computed answers.
 //! - A fresh qualifying detention clears a CTO in force (it is revoked).
@@ -77,4 +92,4 @@ pub use what_if::{WhatIf, what_if};
 
 /// Version of the rules table; changes whenever a rule is added or its
 /// meaning changes, so stored derivations can say which rules produced them.
-pub const RULES_VERSION: &str = "2025-12-18.1";
+pub const RULES_VERSION: &str = "2025-12-18.2";

@@ -13,6 +13,10 @@ use super::table::{
 use crate::date::long_date;
 use crate::{OrgCode, Section};
 
+/// What every prisoner explanation says: the answer is the product's reading
+/// of SPEC 3, not a rule the sources state, and the case it cannot see.
+const PRISONER_READING: &str = "the product's reading of SPEC 3 (a judgement call: once a transferred prisoner leaves hospital for the community, after-care follows the ordinary rules applied to the facts before custody), which a recorded determination overrides; a person remitted to prison rather than released is an open case, and no event records a remission, so record a determination if that is what happened";
+
 /// The facts recorded with a detention.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DetentionFacts {
@@ -53,13 +57,24 @@ pub(crate) struct Chain {
     /// Set once a rule that keeps the originating body (or a determination)
     /// has named it.
     pub originating_nhs: Option<Responsibility>,
+    /// The NHS body of the chain's latest period decided by the 2013 rule
+    /// (which does not keep the body through re-detentions), with the date
+    /// that period started. It is the body that held the after-care when the
+    /// person was next re-detained, so a discharge from 1 April 2016 keeps it
+    /// as the originating commissioner (SPEC 3).
+    pub holder_2013: Option<(Responsibility, NaiveDate)>,
 }
 
 /// Rules under which the NHS body, once named, stays through re-detentions.
 pub(crate) fn is_sticky(rule_id: &str) -> bool {
     matches!(
         rule_id,
-        "NHS-WHO-PAYS-PRE-2013" | "NHS-WHO-PAYS-2016" | "NHS-ICB-REGS-2022" | "NHS-WHO-PAYS-2024"
+        "NHS-WHO-PAYS-PRE-2013"
+            | "NHS-WHO-PAYS-2016"
+            | "NHS-WHO-PAYS-2016-AFTER-2013"
+            | "NHS-ICB-REGS-2022"
+            | "NHS-WHO-PAYS-2024"
+            | "NHS-PRISONER-BEFORE-CUSTODY"
     )
 }
 
@@ -104,21 +119,11 @@ pub(crate) fn council(
         )
     } else if let Some(or) = &q.ordinary_residence {
         if is_prisoner_transfer(q.section) {
-            questions.push(question(
-                Topic::Council,
-                q.on,
-                "LA-PRISONER-OR-BEFORE-CUSTODY",
-                format!(
-                    "transfer direction under {} on {}: the council is computed as {or} from ordinary residence before custody, but the sources leave prisoners open; confirm it with a recorded determination",
-                    q.section.label(),
-                    long_date(q.on)
-                ),
-            ));
             resp(
                 Some(or.clone()),
                 "LA-PRISONER-OR-BEFORE-CUSTODY",
                 format!(
-                    "ordinarily resident there before custody, as recorded for the transfer direction under {} on {}; to be confirmed by a recorded determination",
+                    "ordinarily resident there before custody, as the Ministry of Justice recorded it for the transfer direction under {} on {}; {PRISONER_READING}",
                     q.section.label(),
                     long_date(q.on)
                 ),
@@ -176,9 +181,17 @@ pub(crate) fn council(
             }
         }
     } else {
-        let text = format!(
-            "ordinary residence immediately before {detention} is not recorded and the person is not recorded as of no fixed abode; the AMHP, court or Ministry of Justice (or else the care co-ordinator) must decide it"
-        );
+        let text = if is_prisoner_transfer(q.section) {
+            format!(
+                "ordinary residence before custody is not recorded for the transfer direction under {} on {} and the person is not recorded as of no fixed abode; the Ministry of Justice (or else the care co-ordinator) must decide it",
+                q.section.label(),
+                long_date(q.on)
+            )
+        } else {
+            format!(
+                "ordinary residence immediately before {detention} is not recorded and the person is not recorded as of no fixed abode; the AMHP, court or Ministry of Justice (or else the care co-ordinator) must decide it"
+            )
+        };
         questions.push(question(Topic::Council, q.on, "LA-OR-UNKNOWN", text.clone()));
         resp(None, "LA-OR-UNKNOWN", text)
     };
@@ -186,18 +199,6 @@ pub(crate) fn council(
     if let (None, Some(deemed)) = (deeming_in_force, &q.deemed_ordinary_residence) {
         r.explanation.push_str(&format!(
             " (a placement arranged by {deemed} is recorded, but MHA 2025 s117(3A) deeming is not in force for this detention, so it does not count)"
-        ));
-    }
-    if is_prisoner_transfer(q.section) && q.ordinary_residence.is_none() {
-        questions.push(question(
-            Topic::Council,
-            q.on,
-            "LA-PRISONER-OR-BEFORE-CUSTODY",
-            format!(
-                "transfer direction under {} on {}: the sources leave prisoners open; record a determination of the council",
-                q.section.label(),
-                long_date(q.on)
-            ),
         ));
     }
     (r, questions)
@@ -224,29 +225,10 @@ fn gp_else_residence(
 pub(crate) fn nhs(
     q: &DetentionFacts,
     discharge: &DischargeFacts,
-    chain: &Chain,
+    chain: &mut Chain,
 ) -> (Responsibility, Vec<OpenQuestion>) {
     let left = discharge.on;
     let origin = &chain.origin;
-
-    if is_prisoner_transfer(q.section) {
-        let candidate = chain.originating_nhs.as_ref().and_then(|r| r.org.clone()).or_else(|| {
-            gp_else_residence(&origin.gp_commissioner, &origin.residence_commissioner)
-                .map(|(o, _)| o)
-        });
-        let hint = candidate.map_or_else(String::new, |c| {
-            format!(" ({c} is the commissioner the recorded GP or residence facts point to)")
-        });
-        let text = format!(
-            "transfer direction under {} on {}: the sources leave the after-care commissioner for transferred prisoners open{hint}; record a determination",
-            q.section.label(),
-            long_date(q.on)
-        );
-        return (
-            resp(None, "NHS-PRISONER-OPEN", text.clone()),
-            vec![question(Topic::Nhs, q.on, "NHS-PRISONER-OPEN", text)],
-        );
-    }
 
     if let Some(orig) = chain.originating_nhs.as_ref().filter(|o| o.org.is_some()) {
         // A re-detention while the duty was open: the originating body stays.
@@ -263,6 +245,65 @@ pub(crate) fn nhs(
             long_date(q.on)
         );
         return (resp(orig.org.clone(), rule_id, reason), Vec::new());
+    }
+
+    if let Some((holder, held_from)) =
+        chain.holder_2013.as_ref().filter(|_| left >= WHO_PAYS_2016_FROM)
+    {
+        // SPEC 3: the originating commissioner that Who Pays? (2016) keeps
+        // is the one that held the after-care when the person was
+        // re-detained; under the 2013 rule that was the CCG of the GP after
+        // discharge, never the CCG of the GP at the first detention.
+        let first_gp = gp_else_residence(&origin.gp_commissioner, &origin.residence_commissioner)
+            .map_or_else(String::new, |(o, _)| format!(" ({o})"));
+        return match &holder.org {
+            Some(org) => {
+                let reason = format!(
+                    "the CCG that held the after-care under the 2013 rule (NHS-WHO-PAYS-2013, for the period from {}) when the person was re-detained under {} on {}; Who Pays? (2016) keeps the originating commissioner through re-detentions, and the originating commissioner is the one that held the duty, not the CCG of the GP at the first detention on {}{first_gp}, which never held the after-care",
+                    long_date(*held_from),
+                    q.section.label(),
+                    long_date(q.on),
+                    long_date(origin.on)
+                );
+                (resp(Some(org.clone()), "NHS-WHO-PAYS-2016-AFTER-2013", reason), Vec::new())
+            }
+            None => {
+                let text = format!(
+                    "the after-care from {} fell under the 2013 rule, but neither a GP practice commissioner nor a usual residence commissioner is recorded for it, so the CCG that held the after-care when the person was re-detained under {} on {} (the originating commissioner from 1 April 2016) is unknown; record a determination",
+                    long_date(*held_from),
+                    q.section.label(),
+                    long_date(q.on)
+                );
+                (
+                    resp(None, "NHS-COMMISSIONER-UNKNOWN", text.clone()),
+                    vec![question(Topic::Nhs, q.on, "NHS-COMMISSIONER-UNKNOWN", text)],
+                )
+            }
+        };
+    }
+
+    if is_prisoner_transfer(q.section) {
+        let direction =
+            format!("the transfer direction under {} on {}", q.section.label(), long_date(q.on));
+        let before_custody = gp_else_residence(&q.gp_commissioner, &q.residence_commissioner)
+            .or_else(|| gp_else_residence(&origin.gp_commissioner, &origin.residence_commissioner));
+        return match before_custody {
+            Some((org, basis)) => {
+                let reason = format!(
+                    "the commissioner of {basis} before custody, as recorded for {direction}; prison health care is commissioned by NHS England, but after-care in the community follows the ordinary rules; {PRISONER_READING}"
+                );
+                (resp(Some(org), "NHS-PRISONER-BEFORE-CUSTODY", reason), Vec::new())
+            }
+            None => {
+                let text = format!(
+                    "neither the GP practice nor the usual residence before custody is recorded for {direction}, so the NHS commissioner of the after-care is undecided (NHS England commissions health care in prison, not after-care in the community); record a determination"
+                );
+                (
+                    resp(None, "NHS-PRISONER-OPEN", text.clone()),
+                    vec![question(Topic::Nhs, q.on, "NHS-PRISONER-OPEN", text)],
+                )
+            }
+        };
     }
 
     let initial = format!("the initial detention on {}", long_date(origin.on));
@@ -310,7 +351,7 @@ pub(crate) fn nhs(
             ),
         )
     };
-    match found {
+    let (r, questions) = match found {
         Some((org, basis)) => (resp(Some(org), rule_id, why.replace("{basis}", basis)), Vec::new()),
         None => {
             let text = format!(
@@ -322,7 +363,15 @@ pub(crate) fn nhs(
                 vec![question(Topic::Nhs, q.on, "NHS-COMMISSIONER-UNKNOWN", text)],
             )
         }
+    };
+    if rule_id == "NHS-WHO-PAYS-2013" {
+        // The 2013 rule does not keep the body through re-detentions, but the
+        // body it names holds the after-care until the next one; a later
+        // discharge from 1 April 2016 keeps it (an unknown one too, so a
+        // later period never falls back to an earlier holder).
+        chain.holder_2013 = Some((r.clone(), left));
     }
+    (r, questions)
 }
 
 /// Follows successors in force by `config.as_of`, so a CCG resolves to its

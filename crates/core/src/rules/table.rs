@@ -151,7 +151,7 @@ static RULES: &[Rule] = &[
     },
     Rule {
         id: "LA-PRISONER-OR-BEFORE-CUSTODY",
-        title: "Transferred prisoner (s47, s48): the council where the person was ordinarily resident before custody, as decided by the Ministry of Justice; computed, but flagged for a recorded determination because the sources leave prisoners open",
+        title: "Transferred prisoner (s47, s48, with or without s49) who leaves hospital for the community: the council where the person was ordinarily resident before custody, as the Ministry of Justice records it on the transfer direction. The product's reading of SPEC 3 (a judgement call, overridden by a recorded determination); a person remitted to prison rather than released stays an open case",
         effective_from: None,
         effective_to: None,
         citation: "MHA 1983 s117(3); SPEC 3 [Bucks: 'admitted to hospital from prison ... resident at the point they were detained in custody'; Lincs 2.1]",
@@ -207,8 +207,22 @@ static RULES: &[Rule] = &[
         citation: "Who Pays? (NHS England); SPEC 3",
     },
     Rule {
+        id: "NHS-WHO-PAYS-2016-AFTER-2013",
+        title: "A duty decided by the 2013 rule, then a re-detention, and leaving hospital from 1 April 2016: the originating commissioner kept through re-detentions is the CCG that held the after-care when the person was re-detained (the 2013 rule's CCG of the GP practice after discharge), not the CCG of the GP at the first detention, which never held the after-care",
+        effective_from: Some(WHO_PAYS_2016_FROM),
+        effective_to: None,
+        citation: "Who Pays? (NHS England, 2016); SPEC 3 (a 2013-2016 duty followed by a re-detention after March 2016)",
+    },
+    Rule {
+        id: "NHS-PRISONER-BEFORE-CUSTODY",
+        title: "Transferred prisoner (s47, s48, with or without s49) who leaves hospital for the community: the commissioner of the GP practice the person was registered with before custody, or of usual residence before custody if unregistered; kept through later re-detentions like any originating commissioner. The product's reading of SPEC 3 (a judgement call, overridden by a recorded determination)",
+        effective_from: None,
+        effective_to: None,
+        citation: "SPEC 3 (transferred prisoners) [Bucks: 'admitted to hospital from prison ... resident at the point they were detained in custody']",
+    },
+    Rule {
         id: "NHS-PRISONER-OPEN",
-        title: "Transferred prisoner (s47, s48): NHS England commissions health care in prison and the sources leave the after-care commissioner open; a determination must be recorded",
+        title: "Transferred prisoner (s47, s48) with neither the GP practice nor the usual residence before custody recorded: NHS England commissions health care in prison, not after-care in the community, so the commissioner is undecided and a determination must be recorded",
         effective_from: None,
         effective_to: None,
         citation: "SPEC 3 [Bucks: 'NHS England ... responsible ... for people detained in prison']",
