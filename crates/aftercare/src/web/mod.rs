@@ -131,6 +131,13 @@ impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Conflict => AppError::Conflict(e.to_string()),
+            // A unique index refused a second row: two requests made the same
+            // change at once and the other one was written first.
+            DbError::Sqlx(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                AppError::Conflict(
+                    "this was recorded by someone else at the same moment: reload the page to see it".into(),
+                )
+            }
             other => {
                 // Logged once, here at the boundary, without personal data.
                 tracing::error!(error = %log_summary(&other), "storage failure");
@@ -171,6 +178,7 @@ impl From<RegisterError> for AppError {
         match e {
             RegisterError::Db(db) => db.into(),
             RegisterError::NoSuchPerson | RegisterError::NoSuchDetention => AppError::NotFound,
+            RegisterError::Conflict(m) => AppError::Conflict(m),
             other => AppError::BadRequest("invalid", other.to_string()),
         }
     }
