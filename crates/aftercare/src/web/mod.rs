@@ -20,6 +20,7 @@ use crate::db::{Db, DbError, store};
 use crate::register::RegisterError;
 
 pub mod care_pages;
+pub mod detention_pages;
 pub mod dispute_pages;
 pub mod ending_pages;
 pub mod fact_pages;
@@ -437,6 +438,12 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/access", get(pages::access_page).post(pages::access_submit))
         .route("/people/{id}/detentions/new", get(pages::detention_new))
         .route("/people/{id}/detentions", post(pages::detention_create))
+        .route(
+            "/people/{id}/detentions/{did}/left-hospital",
+            get(detention_pages::left_hospital_form).post(detention_pages::left_hospital_submit),
+        )
+        .route("/people/{id}/detentions/{did}/correct", get(detention_pages::correct_form))
+        .route("/people/{id}/detentions/{did}/corrections", post(detention_pages::correct_submit))
         .route("/people/{id}/facts/new", get(fact_pages::fact_new))
         .route("/people/{id}/facts", post(fact_pages::fact_create))
         .route("/people/{id}/determinations/new", get(fact_pages::determination_new))
