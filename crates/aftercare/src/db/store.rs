@@ -356,7 +356,7 @@ pub async fn list_orgs(db: &Db) -> Result<Vec<OrgRow>, DbError> {
 /// An organisation, read inside the write transaction that depends on it.
 pub async fn get_org_tx(tx: &mut Tx, code: &str) -> Result<Option<OrgRow>, DbError> {
     Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM orgs WHERE code = $1").bind(code).fetch_optional(c).await)?,
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM organisations WHERE code = $1").bind(code).fetch_optional(c).await)?,
     )
 }
 
