@@ -48,8 +48,10 @@ pub fn events_of(
                 kind: EventKind::LeftHospital {
                     discharged_to: org(&d.discharged_to),
                     // The master list records the GP practice's commissioner at the
-                    // time of detention; without a later record it stands after discharge.
-                    gp_commissioner: org(&d.gp_commissioner),
+                    // time of detention; without a later record (leaving hospital
+                    // recorded in the product) it stands after discharge.
+                    gp_commissioner: org(&d.discharge_gp_commissioner)
+                        .or_else(|| org(&d.gp_commissioner)),
                     residence_commissioner: org(&d.residence_commissioner),
                 },
             });
@@ -198,6 +200,8 @@ pub fn orgs_with_part(
             &det.residence_commissioner,
             &det.discharged_to,
             &det.place_of_detention,
+            &det.discharge_gp_practice,
+            &det.discharge_gp_commissioner,
         ]
         .into_iter()
         .flatten()

@@ -270,18 +270,6 @@ pub async fn open(
         Ok(d) => d,
         Err(e) => return Ok(Err(interim_error(e))),
     };
-    let already = q::disputes_for_person(db, person_id).await?.into_iter().any(|d| {
-        d.is_open()
-            && d.subject == subject.as_str()
-            && d.has_party(a.org.as_str())
-            && d.has_party(b.org.as_str())
-    });
-    if already {
-        return Ok(Err(err(
-            "subject",
-            "a dispute about this between these parties is already open: escalate or resolve it",
-        )));
-    }
     let record = InterimRecord { funding_now, lives_in: lives_in.map(|(o, _)| o), decision };
     let interim = serde_json::to_string(&record).map_err(|e| DbError::Corrupt(e.to_string()))?;
     let first = rules::next_step(subject, 0).expect("every ladder has a first step");
@@ -297,6 +285,17 @@ pub async fn open(
     );
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
+    // Checked inside the write transaction (and backed by a partial unique
+    // index), so two requests at once cannot both open the same dispute.
+    let already = q::open_for_person_tx(&mut tx, person_id).await?.into_iter().any(|d| {
+        d.subject == subject.as_str() && d.has_party(a.org.as_str()) && d.has_party(b.org.as_str())
+    });
+    if already {
+        return Ok(Err(err(
+            "subject",
+            "a dispute about this between these parties is already open: escalate or resolve it",
+        )));
+    }
     let id = q::insert_dispute(
         &mut tx,
         &NewDispute {

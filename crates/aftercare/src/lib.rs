@@ -12,6 +12,7 @@ pub mod costs;
 pub mod db;
 pub mod demo;
 pub mod derive;
+pub mod detentions;
 pub mod disputes;
 pub mod endings;
 pub mod export;

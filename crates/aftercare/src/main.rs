@@ -551,13 +551,15 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             if policy_json.is_none() && aftercare_core::funding::policy(&policy).is_none() {
                 bail!("unknown funding policy `{policy}` (see `aftercare funding policies`)");
             }
+            let actor = actor_for(&db, None).await?;
+            let mut tx = db.begin_write().await?;
+            // Checked inside the write transaction, so an organisation
+            // removed meanwhile cannot be named by the agreement.
             for code in [&council, &nhs] {
-                if store::get_org(&db, code).await?.is_none() {
+                if store::get_org_tx(&mut tx, code).await?.is_none() {
                     bail!("no organisation `{code}` (add it with `aftercare orgs add`)");
                 }
             }
-            let actor = actor_for(&db, None).await?;
-            let mut tx = db.begin_write().await?;
             let id = aftercare::db::care::insert_agreement(
                 &mut tx,
                 &council,

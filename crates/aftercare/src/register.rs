@@ -33,6 +33,10 @@ pub enum RegisterError {
     NoSuchDetention,
     #[error("a reason is required for a correction")]
     ReasonRequired,
+    /// The change does not fit the record as it now stands (already done,
+    /// or the version seen has since been corrected): a 409.
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -306,6 +310,8 @@ async fn add_new_people(
                     superseded_at: None,
                     superseded_by: None,
                     correction_reason: None,
+                    discharge_gp_practice: None,
+                    discharge_gp_commissioner: None,
                 });
                 next_detention += 1;
             }
@@ -494,7 +500,7 @@ async fn audit_person(
     Ok(())
 }
 
-fn detention_json(f: &DetentionFacts) -> serde_json::Value {
+pub(crate) fn detention_json(f: &DetentionFacts) -> serde_json::Value {
     json!({
         "section": f.section, "detention_start": f.detention_start, "ordinary_residence": f.ordinary_residence,
         "no_fixed_abode": f.no_fixed_abode, "gp_practice": f.gp_practice, "gp_commissioner": f.gp_commissioner,
@@ -523,7 +529,7 @@ fn detention_audit(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn audit_detention(
+pub(crate) async fn audit_detention(
     tx: &mut Tx,
     actor: &Actor,
     action: &'static str,
@@ -610,7 +616,7 @@ pub type FieldErrors = Vec<(String, String)>;
 /// Checks a person and detention exactly as the import does, by putting them
 /// through the same parser as a one-person master list, together with the
 /// person's existing detentions (so overlaps are caught too).
-fn check_as_import(
+pub(crate) fn check_as_import(
     person: &PersonFields,
     existing: &[DetentionFacts],
     new: &DetentionFields,
@@ -693,10 +699,10 @@ pub async fn add_person(
     };
     let actor = editor.0.actor();
     let mut tx = db.begin_write().await?;
-    bulk::widen_cache(&mut tx).await?;
-    let existing = store::all_people_tx(&mut tx).await?;
+    // Checked inside the write transaction, by the unique columns' indexes,
+    // so two forms sent at once cannot both pass.
     if let Some(n) = &checked.nhs_number
-        && existing.iter().any(|p| p.nhs_number.as_deref() == Some(n.as_str()))
+        && store::person_id_by_nhs_number_tx(&mut tx, n.as_str()).await?.is_some()
     {
         return Ok(Err(vec![(
             "nhs_number".into(),
@@ -704,7 +710,7 @@ pub async fn add_person(
         )]));
     }
     if let Some(l) = &checked.local_id
-        && existing.iter().any(|p| p.local_id.as_deref() == Some(l.as_str()))
+        && store::person_id_by_local_id_tx(&mut tx, l).await?.is_some()
     {
         return Ok(Err(vec![(
             "local_id".into(),
@@ -741,16 +747,18 @@ pub async fn add_detention(
     detention: &DetentionFields,
     today: NaiveDate,
 ) -> Result<Result<i64, FieldErrors>, RegisterError> {
-    let person = store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
-    let existing: Vec<DetentionFacts> =
-        store::current_detentions(db, person_id).await?.iter().map(DetentionRow::facts).collect();
-    let fields = PersonFields {
-        nhs_number: person.nhs_number.clone().unwrap_or_default(),
-        local_id: person.local_id.clone().unwrap_or_default(),
-        family_name: person.family_name.clone(),
-        given_name: person.given_name.clone(),
-        date_of_birth: person.date_of_birth.to_string(),
-    };
+    let actor = editor.0.actor();
+    // Every check reads inside the write transaction (writers are
+    // serialised), so a second identical request sees the first one's row.
+    let mut tx = db.begin_write().await?;
+    let person =
+        store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    let existing: Vec<DetentionFacts> = store::current_detentions_tx(&mut tx, person_id)
+        .await?
+        .iter()
+        .map(DetentionRow::facts)
+        .collect();
+    let fields = person_fields(&person);
     let checked = match check_as_import(&fields, &existing, detention) {
         Ok(p) => p,
         Err(errors) => return Ok(Err(errors)),
@@ -773,8 +781,6 @@ pub async fn add_detention(
     }
     facts.evidence = non_empty(&detention.evidence);
     facts.date_added = Some(today);
-    let actor = editor.0.actor();
-    let mut tx = db.begin_write().await?;
     let at = store::now();
     let id = store::insert_detention(&mut tx, person_id, &facts, None, "form", &actor, at).await?;
     audit_detention(&mut tx, &actor, "detention.added", person_id, id, None, &facts, None).await?;
@@ -783,7 +789,19 @@ pub async fn add_detention(
     Ok(Ok(id))
 }
 
-fn non_empty(s: &str) -> Option<String> {
+/// A person's identity as the form parser reads it, for checking a
+/// detention of theirs as the import would.
+pub(crate) fn person_fields(person: &PersonRow) -> PersonFields {
+    PersonFields {
+        nhs_number: person.nhs_number.clone().unwrap_or_default(),
+        local_id: person.local_id.clone().unwrap_or_default(),
+        family_name: person.family_name.clone(),
+        given_name: person.given_name.clone(),
+        date_of_birth: person.date_of_birth.to_string(),
+    }
+}
+
+pub(crate) fn non_empty(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_string())
 }

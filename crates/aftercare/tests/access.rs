@@ -83,6 +83,10 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/people/{id}/access",              303, Everyone(303)),
     route("GET",  "/people/{id}/detentions/new",      303, Editors(200, 403)),
     route("POST", "/people/{id}/detentions",          303, Editors(303, 403)),
+    route("GET",  "/people/{id}/detentions/{did}/left-hospital", 303, Editors(404, 403)),
+    route("POST", "/people/{id}/detentions/{did}/left-hospital", 303, Editors(404, 403)),
+    route("GET",  "/people/{id}/detentions/{did}/correct", 303, Editors(404, 403)),
+    route("POST", "/people/{id}/detentions/{did}/corrections", 303, Editors(404, 403)),
     route("GET",  "/people/{id}/facts/new",           303, Everyone(200)),
     // Refusals of facts and determinations come back as a form with the reason on a field.
     route("POST", "/people/{id}/facts",               303, Editors(303, 422)),
@@ -143,6 +147,9 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/api/v1/people/{id}",              401, Everyone(200)),
     route("GET",  "/api/v1/people/{id}/history",      401, Everyone(200)),
     route("POST", "/api/v1/people/{id}/detentions",   401, Editors(201, 403)),
+    // {did} and {detention_id} name no detention: editors get 404 after the role check.
+    route("POST", "/api/v1/people/{id}/detentions/{detention_id}/left-hospital", 401, Editors(404, 403)),
+    route("POST", "/api/v1/people/{id}/detentions/{detention_id}/corrections", 401, Editors(404, 403)),
     route("POST", "/api/v1/people/{id}/access",       401, Everyone(204)),
     route("POST", "/api/v1/people/{id}/facts",        401, Editors(201, 422)),
     route("POST", "/api/v1/people/{id}/determinations", 401, Deciders(201, 422)),
@@ -311,6 +318,8 @@ impl World {
         let path = path
             .replace("{id}", &self.smith.to_string())
             .replace("{pid}", "999999")
+            .replace("{did}", "999999")
+            .replace("{detention_id}", "999999")
             .replace("{kind}", "person");
         let api = path.starts_with("/api/v1/");
         let body = self.body(template.split('?').next().unwrap(), user.unwrap_or("nobody"));

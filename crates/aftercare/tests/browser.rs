@@ -1332,3 +1332,39 @@ async fn opening_the_fact_sheet_as_a_page_and_a_pdf() {
     assert_eq!(kind, serde_json::json!("application/pdf 200"));
     b.finish().await;
 }
+
+#[tokio::test]
+async fn recording_leaving_hospital_as_an_mha_administrator() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("admin", PASSWORD).await;
+    let person = b.open_person("jones", "JONES, Bob").await;
+    let rows = b.texts("#detentions-table tbody tr").await;
+    assert!(rows.iter().any(|r| r.contains("In hospital")), "{rows:?}");
+    // Only the detention the person is in offers it.
+    let links = b.find_all("#detentions-table a[href$='/left-hospital']").await;
+    assert_eq!(links.len(), 1, "{rows:?}");
+    b.click_to_new_page(links.into_iter().next().unwrap()).await;
+    assert_eq!(b.text("h1").await, "Record leaving hospital");
+    b.check_accessibility().await;
+
+    // A date in the future is refused, and the form keeps what was typed.
+    b.fill("#left_hospital", "2027-01-01").await;
+    b.fill("#discharged_to", "E10000016").await;
+    b.submit("form[action$='/left-hospital']").await;
+    b.assert_field_in_error("left_hospital").await;
+    assert_eq!(b.value("#discharged_to").await, "E10000016");
+
+    b.fill("#left_hospital", "2025-06-01").await;
+    b.fill("#gp_practice", "G81002").await;
+    b.fill("#gp_commissioner", "QKS").await;
+    b.submit("form[action$='/left-hospital']").await;
+    assert_eq!(b.path().await, person, "saved, back on the person page");
+    let rows = b.texts("#detentions-table tbody tr").await;
+    assert!(rows.iter().any(|r| r.contains("1 June 2025")), "{rows:?}");
+    assert!(!rows.iter().any(|r| r.contains("In hospital")), "{rows:?}");
+    assert_eq!(b.text("h1 + p .tag").await, "Entitled");
+    let timeline = b.texts(".timeline li").await;
+    assert!(timeline.iter().any(|t| t.contains("1 June 2025")), "{timeline:?}");
+    b.screenshot("left-hospital-recorded").await;
+    b.finish().await;
+}

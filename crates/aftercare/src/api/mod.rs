@@ -85,6 +85,9 @@ pub struct DetentionView {
     #[schema(value_type = Option<String>, format = Date)]
     pub left_hospital: Option<chrono::NaiveDate>,
     pub discharged_to: Option<String>,
+    /// The GP practice after discharge and its commissioner, when recorded.
+    pub discharge_gp_practice: Option<String>,
+    pub discharge_gp_commissioner: Option<String>,
     pub evidence: Option<String>,
     pub recorded_by: String,
     #[schema(value_type = String, format = DateTime)]
@@ -106,6 +109,8 @@ impl From<&store::DetentionRow> for DetentionView {
             place_of_detention: d.place_of_detention.clone(),
             left_hospital: d.left_hospital,
             discharged_to: d.discharged_to.clone(),
+            discharge_gp_practice: d.discharge_gp_practice.clone(),
+            discharge_gp_commissioner: d.discharge_gp_commissioner.clone(),
             evidence: d.evidence.clone(),
             recorded_by: d.recorded_by.clone(),
             recorded_at: d.recorded_at,
@@ -587,6 +592,70 @@ async fn create_historical_ending(
     Ok((StatusCode::CREATED, Json(Created { id: pid })).into_response())
 }
 
+/// A detention id from the path, with its person's: one that is not a number
+/// names nothing (a JSON 404, as for an unknown id).
+struct DetentionPath(i64, i64);
+
+impl axum::extract::FromRequestParts<AppState> for DetentionPath {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Path::<(i64, i64)>::from_request_parts(parts, state)
+            .await
+            .map(|Path((p, d))| DetentionPath(p, d))
+            .map_err(|_| ApiError(AppError::NotFound))
+    }
+}
+
+/// Records that the person left hospital from the detention they are in: a
+/// new version of that detention (the old one stays in history).
+#[utoipa::path(post, path = "/api/v1/people/{id}/detentions/{detention_id}/left-hospital",
+    params(("id" = i64, Path), ("detention_id" = i64, Path)), request_body = crate::detentions::LeftHospitalFields,
+    responses((status = 201, body = Created, description = "the new detention version's id"), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the person is not in hospital on this detention, or it was corrected since"),
+        (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+async fn record_left_hospital(
+    State(state): State<AppState>,
+    DetentionPath(id, did): DetentionPath,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, crate::detentions::LeftHospitalFields) =
+        body_json(req, &state).await?;
+    let editor = s.user.register_editor()?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    match crate::detentions::record_left_hospital(&state.db, &editor, id, did, &body, state.today())
+        .await?
+    {
+        Ok(new) => Ok((StatusCode::CREATED, Json(Created { id: new })).into_response()),
+        Err(errors) => Err(ApiError(AppError::Validation(errors))),
+    }
+}
+
+/// Corrects a detention: the whole detention as it should read and the
+/// reason; a new version supersedes the one named (kept in history).
+#[utoipa::path(post, path = "/api/v1/people/{id}/detentions/{detention_id}/corrections",
+    params(("id" = i64, Path), ("detention_id" = i64, Path)), request_body = crate::detentions::CorrectionFields,
+    responses((status = 201, body = Created, description = "the new detention version's id"), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the version named was already superseded"),
+        (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+async fn correct_detention(
+    State(state): State<AppState>,
+    DetentionPath(id, did): DetentionPath,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, crate::detentions::CorrectionFields) = body_json(req, &state).await?;
+    let editor = s.user.register_editor()?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    match crate::detentions::correct(&state.db, &editor, id, did, &body, state.today()).await? {
+        Ok(new) => Ok((StatusCode::CREATED, Json(Created { id: new })).into_response()),
+        Err(errors) => Err(ApiError(AppError::Validation(errors))),
+    }
+}
+
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -603,8 +672,8 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
-    paths(create_session, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending),
-    components(schemas(PersonSummaryView, PersonList, DetentionView, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::facts::FactFields, crate::facts::DeterminationFields, crate::care::ReviewFields, crate::endings::ProposalFields, crate::endings::DecisionFields, crate::endings::ReinstateFields, crate::endings::HistoricalFields, crate::endings::ProposalView, crate::endings::DecisionView, crate::endings::Awaited, crate::endings::Decided, ProposalCreated, ErrorBody, ErrorDetail, FieldError)),
+    paths(create_session, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention),
+    components(schemas(PersonSummaryView, PersonList, DetentionView, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::facts::FactFields, crate::facts::DeterminationFields, crate::care::ReviewFields, crate::endings::ProposalFields, crate::endings::DecisionFields, crate::endings::ReinstateFields, crate::endings::HistoricalFields, crate::endings::ProposalView, crate::endings::DecisionView, crate::endings::Awaited, crate::endings::Decided, ProposalCreated, crate::detentions::LeftHospitalFields, crate::detentions::CorrectionFields, ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -633,6 +702,8 @@ pub fn router() -> Router<AppState> {
         .route("/people/{id}/endings/historical", post(create_historical_ending))
         .route("/people/{id}/reinstatements", post(create_reinstatement))
         .route("/endings/{id}/decisions", post(create_decision))
+        .route("/people/{id}/detentions/{detention_id}/left-hospital", post(record_left_hospital))
+        .route("/people/{id}/detentions/{detention_id}/corrections", post(correct_detention))
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", api)

@@ -523,7 +523,8 @@ pub struct StoredFacts {
 
 /// One detention as packed: id, section, start, ordinary residence, no fixed
 /// abode (0/1), GP practice, GP commissioner, residence commissioner, place
-/// of detention, left hospital, discharged to.
+/// of detention, left hospital, discharged to, GP practice and commissioner
+/// after discharge.
 type PackedDetention = (
     i64,
     String,
@@ -535,6 +536,8 @@ type PackedDetention = (
     Option<String>,
     Option<String>,
     Option<NaiveDate>,
+    Option<String>,
+    Option<String>,
     Option<String>,
 );
 
@@ -571,7 +574,7 @@ const SQLITE_PACKED: &str = "SELECT json_group_array(json_array(p.id,
     CASE WHEN p.entitled THEN 1 ELSE 0 END, p.council_code, p.nhs_code, p.council_rule, p.nhs_rule,
     COALESCE((SELECT jsonb_group_array(jsonb_array(d.id, d.section, d.detention_start, d.ordinary_residence,
         CASE WHEN d.no_fixed_abode THEN 1 ELSE 0 END, d.gp_practice, d.gp_commissioner, d.residence_commissioner,
-        d.place_of_detention, d.left_hospital, d.discharged_to))
+        d.place_of_detention, d.left_hospital, d.discharged_to, d.discharge_gp_practice, d.discharge_gp_commissioner))
       FROM detentions d WHERE d.person_id = p.id AND d.superseded_at IS NULL), jsonb('[]')),
     COALESCE((SELECT jsonb_group_array(jsonb_array(e.id, e.kind, e.data, e.occurred_on))
       FROM person_events e WHERE e.person_id = p.id AND e.superseded_at IS NULL), jsonb('[]')),
@@ -584,7 +587,7 @@ const POSTGRES_PACKED: &str = "SELECT json_agg(json_build_array(p.id,
     p.entitled::int, p.council_code, p.nhs_code, p.council_rule, p.nhs_rule,
     COALESCE((SELECT json_agg(json_build_array(d.id, d.section, d.detention_start, d.ordinary_residence,
         d.no_fixed_abode::int, d.gp_practice, d.gp_commissioner, d.residence_commissioner,
-        d.place_of_detention, d.left_hospital, d.discharged_to))
+        d.place_of_detention, d.left_hospital, d.discharged_to, d.discharge_gp_practice, d.discharge_gp_commissioner))
       FROM detentions d WHERE d.person_id = p.id AND d.superseded_at IS NULL), '[]'::json),
     COALESCE((SELECT json_agg(json_build_array(e.id, e.kind, e.data, e.occurred_on))
       FROM person_events e WHERE e.person_id = p.id AND e.superseded_at IS NULL), '[]'::json),
@@ -691,6 +694,8 @@ fn unpack_person(p: PackedPerson) -> StoredFacts {
                 superseded_at: None,
                 superseded_by: None,
                 correction_reason: None,
+                discharge_gp_practice: d.11,
+                discharge_gp_commissioner: d.12,
             })
             .collect();
     detentions.sort_by_key(|d| (d.detention_start, d.id));

@@ -145,6 +145,14 @@ pub async fn disputes_for_person(db: &Db, person_id: i64) -> Result<Vec<DisputeR
     )
 }
 
+/// The open disputes about a person, read inside the write transaction.
+pub async fn open_for_person_tx(tx: &mut Tx, person_id: i64) -> Result<Vec<DisputeRow>, DbError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM disputes WHERE person_id = $1 AND status = 'open' ORDER BY opened_on, id")
+        .bind(person_id).fetch_all(c).await)?,
+    )
+}
+
 /// The steps of every dispute about a person, in ladder order.
 pub async fn steps_for_person(db: &Db, person_id: i64) -> Result<Vec<DisputeStepRow>, DbError> {
     Ok(on_pool!(db, p => sqlx::query_as(

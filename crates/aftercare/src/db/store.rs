@@ -113,6 +113,10 @@ pub struct DetentionRow {
     pub superseded_at: Option<DateTime<Utc>>,
     pub superseded_by: Option<i64>,
     pub correction_reason: Option<String>,
+    /// The GP practice after discharge and its commissioner, when recorded
+    /// apart from the one at detention (which stays the originating one).
+    pub discharge_gp_practice: Option<String>,
+    pub discharge_gp_commissioner: Option<String>,
 }
 
 /// The facts of one detention, as a form, the API or an import gives them.
@@ -349,6 +353,13 @@ pub async fn upsert_org(tx: &mut Tx, org: &OrgRow) -> Result<(), DbError> {
 pub async fn list_orgs(db: &Db) -> Result<Vec<OrgRow>, DbError> {
     Ok(
         on_pool!(db, p => sqlx::query_as("SELECT * FROM organisations ORDER BY kind, name").fetch_all(p).await)?,
+    )
+}
+
+/// An organisation, read inside the write transaction that depends on it.
+pub async fn get_org_tx(tx: &mut Tx, code: &str) -> Result<Option<OrgRow>, DbError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM organisations WHERE code = $1").bind(code).fetch_optional(c).await)?,
     )
 }
 
@@ -750,6 +761,14 @@ pub async fn correct_detention(
     actor: &Actor,
     at: DateTime<Utc>,
 ) -> Result<i64, DbError> {
+    // The old version is stamped first: the unique index allows one current
+    // version per person, section and start, and the new one usually keeps both.
+    let done = on_tx!(tx, c => sqlx::query(
+        "UPDATE detentions SET superseded_at = $1, correction_reason = $2 WHERE id = $3 AND superseded_at IS NULL")
+        .bind(at).bind(reason).bind(old.id).execute(c).await.map(|r| r.rows_affected()))?;
+    if done != 1 {
+        return Err(DbError::Conflict);
+    }
     let new_id = insert_detention(
         tx,
         old.person_id,
@@ -760,13 +779,54 @@ pub async fn correct_detention(
         at,
     )
     .await?;
-    let done = on_tx!(tx, c => sqlx::query(
-        "UPDATE detentions SET superseded_at = $1, superseded_by = $2, correction_reason = $3 WHERE id = $4 AND superseded_at IS NULL")
-        .bind(at).bind(new_id).bind(reason).bind(old.id).execute(c).await.map(|r| r.rows_affected()))?;
-    if done != 1 {
-        return Err(DbError::Conflict);
+    on_tx!(tx, c => sqlx::query("UPDATE detentions SET superseded_by = $1 WHERE id = $2")
+        .bind(new_id).bind(old.id).execute(c).await.map(|r| r.rows_affected()))?;
+    // The GP after discharge is not in the master list: a correction keeps it
+    // while the person is still recorded as having left hospital.
+    if f.left_hospital.is_some() {
+        set_discharge_gp(
+            tx,
+            new_id,
+            old.discharge_gp_practice.as_deref(),
+            old.discharge_gp_commissioner.as_deref(),
+        )
+        .await?;
     }
     Ok(new_id)
+}
+
+/// Records the GP practice after discharge (and its commissioner) on a
+/// detention version written in this transaction.
+pub async fn set_discharge_gp(
+    tx: &mut Tx,
+    id: i64,
+    practice: Option<&str>,
+    commissioner: Option<&str>,
+) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE detentions SET discharge_gp_practice = $1, discharge_gp_commissioner = $2 WHERE id = $3")
+        .bind(practice).bind(commissioner).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// One detention version, read inside the write transaction.
+pub async fn get_detention_tx(tx: &mut Tx, id: i64) -> Result<Option<DetentionRow>, DbError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM detentions WHERE id = $1").bind(id).fetch_optional(c).await)?,
+    )
+}
+
+/// Who already holds an NHS number or a local id (each unique, so indexed).
+pub async fn person_id_by_nhs_number_tx(tx: &mut Tx, nhs: &str) -> Result<Option<i64>, DbError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM people WHERE nhs_number = $1").bind(nhs).fetch_optional(c).await)?,
+    )
+}
+
+pub async fn person_id_by_local_id_tx(tx: &mut Tx, local: &str) -> Result<Option<i64>, DbError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM people WHERE local_id = $1").bind(local).fetch_optional(c).await)?,
+    )
 }
 
 pub async fn current_detentions(db: &Db, person_id: i64) -> Result<Vec<DetentionRow>, DbError> {

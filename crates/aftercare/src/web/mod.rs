@@ -20,6 +20,7 @@ use crate::db::{Db, DbError, store};
 use crate::register::RegisterError;
 
 pub mod care_pages;
+pub mod detention_pages;
 pub mod dispute_pages;
 pub mod ending_pages;
 pub mod fact_pages;
@@ -137,6 +138,13 @@ impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Conflict => AppError::Conflict(e.to_string()),
+            // A unique index refused a second row: two requests made the same
+            // change at once and the other one was written first.
+            DbError::Sqlx(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                AppError::Conflict(
+                    "this was recorded by someone else at the same moment: reload the page to see it".into(),
+                )
+            }
             other => {
                 // Logged once, here at the boundary, without personal data.
                 tracing::error!(error = %log_summary(&other), "storage failure");
@@ -177,6 +185,7 @@ impl From<RegisterError> for AppError {
         match e {
             RegisterError::Db(db) => db.into(),
             RegisterError::NoSuchPerson | RegisterError::NoSuchDetention => AppError::NotFound,
+            RegisterError::Conflict(m) => AppError::Conflict(m),
             other => AppError::BadRequest("invalid", other.to_string()),
         }
     }
@@ -448,6 +457,12 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/access", get(pages::access_page).post(pages::access_submit))
         .route("/people/{id}/detentions/new", get(pages::detention_new))
         .route("/people/{id}/detentions", post(pages::detention_create))
+        .route(
+            "/people/{id}/detentions/{did}/left-hospital",
+            get(detention_pages::left_hospital_form).post(detention_pages::left_hospital_submit),
+        )
+        .route("/people/{id}/detentions/{did}/correct", get(detention_pages::correct_form))
+        .route("/people/{id}/detentions/{did}/corrections", post(detention_pages::correct_submit))
         .route("/people/{id}/facts/new", get(fact_pages::fact_new))
         .route("/people/{id}/facts", post(fact_pages::fact_create))
         .route("/people/{id}/determinations/new", get(fact_pages::determination_new))

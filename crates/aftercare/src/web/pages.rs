@@ -375,6 +375,10 @@ pub struct EntitlementView {
 }
 
 pub struct DetentionView {
+    pub id: i64,
+    /// In hospital on this detention: the latest one, with no date of leaving.
+    pub in_hospital: bool,
+    pub discharge_gp: String,
     pub section: String,
     pub qualifying: bool,
     pub start: String,
@@ -457,6 +461,19 @@ fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView 
         .map(|x| {
             let section = Section::parse(&x.section).ok();
             DetentionView {
+                id: x.id,
+                in_hospital: x.left_hospital.is_none()
+                    && !d.detentions.iter().any(|o| o.detention_start > x.detention_start),
+                discharge_gp: match (&x.discharge_gp_practice, &x.discharge_gp_commissioner) {
+                    (None, None) => String::new(),
+                    (p, c) => format!(
+                        "GP after discharge: {}{}",
+                        org_label(names, p),
+                        c.as_ref()
+                            .map(|_| format!(" ({})", org_label(names, c)))
+                            .unwrap_or_default()
+                    ),
+                },
                 section: section.map(|s| s.label()).unwrap_or_else(|| x.section.clone()),
                 qualifying: section.is_some_and(|s| s.is_qualifying()),
                 start: long_date(x.detention_start),
