@@ -48,6 +48,9 @@ enum Who {
 
 /// Those who write plans, assessments and reviews.
 const PLANNERS: &[&str] = &["lead_professional"];
+/// Those who may record a reinstatement.
+const REINSTATERS: &[&str] =
+    &["lead_professional", "mha_administrator", "commissioner", "qa_group"];
 /// Those who may name a lead professional.
 const NAMERS: &[&str] = &["lead_professional", "mha_administrator", "commissioner"];
 
@@ -104,13 +107,15 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/people/{id}/reviews",             303, Roles(PLANNERS, 303, 422)),
     route("POST", "/people/{id}/transforming-care",   303, Roles(NAMERS, 303, 403)),
     route("GET",  "/people/{id}/endings",             303, Everyone(200)),
-    // Without a review finding after-care no longer needed, every proposal is refused on a field.
-    route("POST", "/people/{id}/endings",             303, Everyone(422)),
+    // Only lead professionals propose; the state of the record refuses this one.
+    route("POST", "/people/{id}/endings",             303, Roles(PLANNERS, 409, 403)),
+    // Only MHA administrators record a paper ending; an empty form is refused on its fields.
+    route("POST", "/people/{id}/endings/historical",  303, Roles(&["mha_administrator"], 422, 403)),
     // {pid} stands for a proposal that does not exist; {kind} for the person's letter.
     route("POST", "/endings/{pid}/decisions",         303, Everyone(404)),
     route("GET",  "/endings/{pid}/letters/{kind}",    303, Everyone(404)),
-    // Nothing has ended, so there is nothing to reinstate.
-    route("POST", "/people/{id}/reinstate",           303, Everyone(422)),
+    // Those who may reinstate are refused on the empty form's fields.
+    route("POST", "/people/{id}/reinstate",           303, Roles(REINSTATERS, 422, 403)),
     route("GET",  "/people/{id}/disputes",            303, Everyone(200)),
     route("GET",  "/people/{id}/disputes/new",        303, Everyone(200)),
     // The users here are all of the trust (RXY), never a party to a dispute: a valid
@@ -153,6 +158,13 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/api/v1/people/{id}/access",       401, Everyone(204)),
     route("POST", "/api/v1/people/{id}/facts",        401, Editors(201, 422)),
     route("POST", "/api/v1/people/{id}/determinations", 401, Deciders(201, 422)),
+    route("POST", "/api/v1/people/{id}/reviews",      401, Roles(PLANNERS, 201, 403)),
+    route("GET",  "/api/v1/people/{id}/endings",      401, Everyone(200)),
+    route("POST", "/api/v1/people/{id}/endings",      401, Roles(PLANNERS, 409, 403)),
+    route("POST", "/api/v1/people/{id}/endings/historical", 401, Roles(&["mha_administrator"], 422, 403)),
+    route("POST", "/api/v1/people/{id}/reinstatements", 401, Roles(REINSTATERS, 422, 403)),
+    // {id} here names no proposal.
+    route("POST", "/api/v1/endings/{id}/decisions",   401, Everyone(404)),
     route("GET",  "/api/v1/people/{id}/what-if?kind=moved&on=2025-01-01&living_in=E10000019", 401, Everyone(200)),
     route("GET",  "/api/v1/people/999999",            401, Everyone(404)),
     route("GET",  "/api/openapi.json",                200, Everyone(200)),

@@ -1368,3 +1368,71 @@ async fn recording_leaving_hospital_as_an_mha_administrator() {
     b.screenshot("left-hospital-recorded").await;
     b.finish().await;
 }
+
+#[tokio::test]
+async fn deciding_an_ending_as_each_body() {
+    let Some(b) = start(Scripts::On).await else { return };
+    let db = &b._db.db;
+    add_user(db, "kcc", "E10000016", "commissioner").await;
+    add_user(db, "icb", "QKS", "commissioner").await;
+    let people = aftercare::db::store::all_people(db).await.unwrap();
+    let smith = people.iter().find(|p| p.family_name == "Smith").unwrap().id;
+    // The lead professional's review and proposal, through the services.
+    let lead = aftercare::auth::User::from_row(
+        &aftercare::db::store::user_by_username(db, "lead").await.unwrap().unwrap(),
+    );
+    let review = aftercare::care::ReviewFields {
+        held_on: "2024-05-02".into(),
+        attendees: "Ann, care co-ordinator".into(),
+        person_views: "wants to stop".into(),
+        still_needed: "no".into(),
+        ..Default::default()
+    };
+    aftercare::care::record_review(db, &lead, smith, &review, today()).await.unwrap().unwrap();
+    let proposal = aftercare::endings::ProposalFields {
+        proposed_on: "2024-05-10".into(),
+        reassessment_on: "2024-05-01".into(),
+        mdt_attendees: "care co-ordinator, psychiatrist".into(),
+        person_views: "feels well".into(),
+        reasons: "no_longer_needed".into(),
+        reason_text: "needs met".into(),
+        ..Default::default()
+    };
+    aftercare::endings::propose(db, &lead, smith, &proposal, today()).await.unwrap();
+
+    let path = format!("/people/{smith}/endings");
+    for (user, body, on) in
+        [("kcc", "The council", "2024-06-03"), ("icb", "The NHS commissioner", "2024-06-10")]
+    {
+        b.login(user, PASSWORD).await;
+        b.goto(&path).await;
+        b.check_accessibility().await;
+        // The form decides for the user's own body only, with no answer chosen.
+        assert!(
+            b.text("form[action$='/decisions']").await.contains(&format!("Deciding for: {body}"))
+        );
+        for radio in b.find_all("form[action$='/decisions'] input[type=radio]").await {
+            assert_eq!(radio.prop("checked").await.unwrap().as_deref(), Some("false"));
+        }
+        let who = b.texts("section.card table tbody tr").await;
+        assert!(who.iter().any(|r| r.starts_with(body) && r.contains("Awaited")), "{who:?}");
+        // Submitting without an answer is refused and names the field.
+        b.fill("[id^='reason-']", "considered at panel").await;
+        b.submit("form[action$='/decisions']").await;
+        assert!(b.text(".error-summary").await.contains("say whether the body agrees"));
+        b.find("[id$='-agree']").await.click().await.unwrap();
+        b.fill("[id^='decided_on-']", on).await;
+        b.fill("[id^='reason-']", "considered at panel").await;
+        b.submit("form[action$='/decisions']").await;
+        assert_eq!(b.path().await, path);
+        let who = b.texts("section.card table tbody tr").await;
+        assert!(who.iter().any(|r| r.starts_with(body) && r.contains("Agreed")), "{who:?}");
+        b.logout().await;
+    }
+    b.login("lead", PASSWORD).await;
+    b.goto(&path).await;
+    assert!(b.text("section.card h2").await.contains("after-care ended on 10 June 2024"));
+    assert!(b.find_all("form[action$='/decisions']").await.is_empty());
+    b.screenshot("ending-decided").await;
+    b.finish().await;
+}
