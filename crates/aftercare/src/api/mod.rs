@@ -219,11 +219,11 @@ pub struct ListParams {
     pub page: Option<i64>,
 }
 
-/// A person id from the path. One that is not a number names nobody: a JSON
-/// 404 like any unknown id, not axum's plain-text rejection.
-struct PersonId(i64);
+/// A person's (or a proposal's) id from the path. One that is not a number
+/// names nothing: a JSON 404 like any unknown id, not axum's plain-text rejection.
+struct PathId(i64);
 
-impl axum::extract::FromRequestParts<AppState> for PersonId {
+impl axum::extract::FromRequestParts<AppState> for PathId {
     type Rejection = ApiError;
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
@@ -231,7 +231,7 @@ impl axum::extract::FromRequestParts<AppState> for PersonId {
     ) -> Result<Self, Self::Rejection> {
         Path::<i64>::from_request_parts(parts, state)
             .await
-            .map(|Path(id)| PersonId(id))
+            .map(|Path(id)| PathId(id))
             .map_err(|_| ApiError(AppError::NotFound))
     }
 }
@@ -291,7 +291,7 @@ async fn list_people(
     responses((status = 200, body = PersonDetailView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 async fn get_person(
     State(state): State<AppState>,
-    PersonId(id): PersonId,
+    PathId(id): PathId,
     req: axum::extract::Request,
 ) -> Result<Json<PersonDetailView>, ApiError> {
     let s = session(req.extensions())?;
@@ -312,7 +312,7 @@ async fn get_person(
     responses((status = 200, body = Vec<HistoryEntry>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 async fn person_history(
     State(state): State<AppState>,
-    PersonId(id): PersonId,
+    PathId(id): PathId,
     req: axum::extract::Request,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let s = session(req.extensions())?;
@@ -360,7 +360,7 @@ async fn create_person(
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 async fn create_detention(
     State(state): State<AppState>,
-    PersonId(id): PersonId,
+    PathId(id): PathId,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, DetentionFields) = body_json(req, &state).await?;
@@ -378,7 +378,7 @@ async fn create_detention(
     responses((status = 204), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 async fn record_access(
     State(state): State<AppState>,
-    PersonId(id): PersonId,
+    PathId(id): PathId,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, AccessReason) = body_json(req, &state).await?;
@@ -399,7 +399,7 @@ async fn record_access(
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 async fn create_fact(
     State(state): State<AppState>,
-    PersonId(id): PersonId,
+    PathId(id): PathId,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::facts::FactFields) = body_json(req, &state).await?;
@@ -423,7 +423,7 @@ async fn create_fact(
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 async fn create_determination(
     State(state): State<AppState>,
-    PersonId(id): PersonId,
+    PathId(id): PathId,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::facts::DeterminationFields) = body_json(req, &state).await?;
@@ -440,7 +440,7 @@ async fn create_determination(
     responses((status = 200, description = "`{before, after, changes}`: two derivations and plain-English differences"), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 async fn what_if(
     State(state): State<AppState>,
-    PersonId(id): PersonId,
+    PathId(id): PathId,
     req: axum::extract::Request,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let s = session(req.extensions())?;
@@ -471,7 +471,7 @@ pub struct ProposalCreated {
     responses((status = 201, description = "The review was recorded", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_review(
     State(state): State<AppState>,
-    PersonId(id): PersonId,
+    PathId(id): PathId,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::care::ReviewFields) = body_json(req, &state).await?;
@@ -495,7 +495,7 @@ async fn create_review(
     responses((status = 201, description = "The proposal was made", body = ProposalCreated), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "Refused by the state of the record (`no_open_period`, `proposal_waiting`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_proposal(
     State(state): State<AppState>,
-    PersonId(id): PersonId,
+    PathId(id): PathId,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::endings::ProposalFields) = body_json(req, &state).await?;
@@ -516,7 +516,7 @@ async fn create_proposal(
     responses((status = 200, description = "The proposals", body = Vec<crate::endings::ProposalView>), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_proposals(
     State(state): State<AppState>,
-    PersonId(id): PersonId,
+    PathId(id): PathId,
     req: axum::extract::Request,
 ) -> Result<Json<Vec<crate::endings::ProposalView>>, ApiError> {
     let s = session(req.extensions())?;
@@ -526,22 +526,6 @@ async fn list_proposals(
     Ok(Json(all.into_iter().map(|(_, _, v)| v).collect()))
 }
 
-/// A proposal id from the path; one that is not a number names nothing.
-struct ProposalId(i64);
-
-impl axum::extract::FromRequestParts<AppState> for ProposalId {
-    type Rejection = ApiError;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Path::<i64>::from_request_parts(parts, state)
-            .await
-            .map(|Path(id)| ProposalId(id))
-            .map_err(|_| ApiError(AppError::NotFound))
-    }
-}
-
 /// Records one body's decision on a proposal: the council's by a
 /// commissioner of the responsible council, the NHS side's by one of the
 /// responsible NHS body, ratification by the QA group after both agree.
@@ -549,7 +533,7 @@ impl axum::extract::FromRequestParts<AppState> for ProposalId {
     responses((status = 201, description = "The decision was recorded", body = crate::endings::Decided), (status = 403, description = "Not this user's decision (`not_your_decision`, `one_decision_per_person`)", body = ErrorBody), (status = 404, description = "No such proposal", body = ErrorBody), (status = 409, description = "Refused by the state of the record (`proposal_lapsed`, `proposal_closed`, `awaiting_both_bodies`, `stale_version`, `ending_has_no_effect`, `decision_outside_period`, `no_ratification`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_decision(
     State(state): State<AppState>,
-    ProposalId(pid): ProposalId,
+    PathId(pid): PathId,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::endings::DecisionFields) = body_json(req, &state).await?;
@@ -565,7 +549,7 @@ async fn create_decision(
     responses((status = 201, description = "After-care was reinstated", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "Nothing to reinstate (`nothing_to_reinstate`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_reinstatement(
     State(state): State<AppState>,
-    PersonId(id): PersonId,
+    PathId(id): PathId,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::endings::ReinstateFields) = body_json(req, &state).await?;
@@ -581,7 +565,7 @@ async fn create_reinstatement(
     responses((status = 201, description = "The historical ending was recorded", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "The rules give it no effect (`no_period_then`, `ending_has_no_effect`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_historical_ending(
     State(state): State<AppState>,
-    PersonId(id): PersonId,
+    PathId(id): PathId,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::endings::HistoricalFields) = body_json(req, &state).await?;

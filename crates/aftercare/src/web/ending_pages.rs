@@ -317,6 +317,17 @@ fn refusal_status(e: &endings::EndingError) -> StatusCode {
     }
 }
 
+/// Renames the fields of a field error to the ids they have on the page,
+/// where several forms share one page.
+fn point_fields(e: endings::EndingError, id: impl Fn(&str) -> String) -> endings::EndingError {
+    match e {
+        endings::EndingError::Invalid(fields) => {
+            endings::EndingError::Invalid(fields.into_iter().map(|(f, r)| (id(&f), r)).collect())
+        }
+        other => other,
+    }
+}
+
 /// Shows a refused step on the page beside its form, with what was typed;
 /// storage failures and unknown records go to the error page.
 async fn refused(
@@ -359,12 +370,7 @@ pub async fn decide(
         Err(e) => {
             let field = format!("proposal-{pid}");
             // Every problem points at the proposal's own form.
-            let e = match e {
-                endings::EndingError::Invalid(fields) => endings::EndingError::Invalid(
-                    fields.into_iter().map(|(_, r)| (field.clone(), r)).collect(),
-                ),
-                other => other,
-            };
+            let e = point_fields(e, |_| field.clone());
             refused(&state, &s, p.person_id, e, &field, Vec::new()).await
         }
     }
@@ -387,17 +393,9 @@ pub async fn reinstate(
     match endings::reinstate(&state.db, &s.user, id, &f, state.today()).await {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#entitlements")).into_response()),
         Err(e) => {
-            let e = match e {
-                endings::EndingError::Invalid(fields) => endings::EndingError::Invalid(
-                    fields
-                        .into_iter()
-                        .map(|(f, r)| {
-                            (if f == "reason" { "reinstate-reason".to_string() } else { f }, r)
-                        })
-                        .collect(),
-                ),
-                other => other,
-            };
+            let e = point_fields(e, |f| {
+                if f == "reason" { "reinstate-reason".into() } else { f.to_string() }
+            });
             let typed = pairs.into_iter().map(|(k, v)| (format!("reinstate-{k}"), v)).collect();
             refused(&state, &s, id, e, "reinstate", typed).await
         }
@@ -424,24 +422,9 @@ pub async fn record_historical(
     match endings::record_historical(&state.db, &s.user, id, &f, state.today()).await {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}/endings")).into_response()),
         Err(e) => {
-            let e = match e {
-                endings::EndingError::Invalid(fields) => endings::EndingError::Invalid(
-                    fields
-                        .into_iter()
-                        .map(|(f, r)| {
-                            (
-                                if f == "reason_text" {
-                                    "historical_reason_text".into()
-                                } else {
-                                    f
-                                },
-                                r,
-                            )
-                        })
-                        .collect(),
-                ),
-                other => other,
-            };
+            let e = point_fields(e, |f| {
+                if f == "reason_text" { "historical_reason_text".into() } else { f.to_string() }
+            });
             refused(&state, &s, id, e, "history", pairs).await
         }
     }
