@@ -403,3 +403,46 @@ async fn a_case_needing_a_decision_is_marked_everywhere_until_decided() {
         assert_eq!(flags[0]["resource"]["code"]["coding"][0]["code"], "ELIG-NEEDS-DETERMINATION");
     }
 }
+
+#[tokio::test]
+async fn a_reason_to_look_does_not_allow_changing_the_duty() {
+    for t in backends().await {
+        let w = world(&t, false).await;
+        add_user(&t.db, "lincs_lead", "E10000019", "lead_professional").await;
+        add_user(&t.db, "lincs_admin", "RP7", "mha_administrator").await;
+        let lead = Client::api_login(state(&t.db), "lincs_lead").await;
+        let admin = Client::api_login(state(&t.db), "lincs_admin").await;
+        for c in [&lead, &admin] {
+            let r = c
+                .post_json(
+                    &format!("/api/v1/people/{}/access", w.smith),
+                    &json!({"reason": "looking at a referral from Kent"}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        }
+        let r =
+            lead.post_json(&format!("/api/v1/people/{}/endings", w.smith), &proposal_body()).await;
+        assert_eq!(
+            (r.status, code(&r).as_str()),
+            (StatusCode::FORBIDDEN, "no_part_in_this_person"),
+            "{}: {}",
+            t.backend,
+            r.body
+        );
+        let r = admin
+            .post_json(
+                &format!("/api/v1/people/{}/endings/historical", w.smith),
+                &json!({"detention_on": "2023-01-09", "council_decided_on": "2023-10-02", "council_decided_by": "x",
+                    "nhs_decided_on": "2023-10-09", "nhs_decided_by": "y", "reason_text": "z", "evidence": "minutes"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, code(&r).as_str()),
+            (StatusCode::FORBIDDEN, "no_part_in_this_person"),
+            "{}",
+            r.body
+        );
+        assert!(entitlements(&w.admin, w.smith).await[0]["end"].is_null());
+    }
+}

@@ -716,6 +716,12 @@ pub async fn set_person_orgs(tx: &mut Tx, person_id: i64, codes: &[String]) -> R
     Ok(())
 }
 
+pub async fn org_has_part_tx(tx: &mut Tx, person_id: i64, org_code: &str) -> Result<bool, DbError> {
+    let n: i64 = on_tx!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM person_orgs WHERE person_id = $1 AND org_code = $2")
+        .bind(person_id).bind(org_code).fetch_one(c).await)?;
+    Ok(n > 0)
+}
+
 pub async fn org_has_part(db: &Db, person_id: i64, org_code: &str) -> Result<bool, DbError> {
     let n: i64 = on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM person_orgs WHERE person_id = $1 AND org_code = $2")
         .bind(person_id).bind(org_code).fetch_one(p).await)?;

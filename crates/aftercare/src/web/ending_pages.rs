@@ -285,10 +285,14 @@ pub async fn endings_page(
     page(&state, &s, id, Vec::new(), Vec::new()).await
 }
 
+/// A form field's value, or blank.
+fn field(pairs: &[(String, String)], k: &str) -> String {
+    pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
 /// Forms send one `reasons` field per ticked box.
 fn proposal_fields(pairs: &[(String, String)]) -> ProposalFields {
-    let get =
-        |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |k: &str| field(pairs, k);
     ProposalFields {
         proposed_on: get("proposed_on"),
         reassessment_on: get("reassessment_on"),
@@ -382,8 +386,7 @@ pub async fn reinstate(
     CsrfForm(s, pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     person_name(&state, &s, id).await?;
-    let get =
-        |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |k: &str| field(&pairs, k);
     let f = ReinstateFields {
         requested_by: get("requested_by"),
         requested_on: get("requested_on"),
@@ -408,8 +411,7 @@ pub async fn record_historical(
     CsrfForm(s, pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     person_name(&state, &s, id).await?;
-    let get =
-        |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |k: &str| field(&pairs, k);
     let f = HistoricalFields {
         detention_on: get("detention_on"),
         council_decided_on: get("council_decided_on"),
