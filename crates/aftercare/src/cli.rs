@@ -473,8 +473,40 @@ pub enum ExportCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Check that no audit record was edited, removed or reordered.
-    Verify,
+    /// Check that no audit record was edited, removed or reordered (each is
+    /// authenticated with the audit key), and that no detention or fact row a
+    /// record wrote was changed or deleted. With a checkpoint, also that no
+    /// record up to its head was removed (truncation).
+    Verify {
+        /// A checkpoint written by `aftercare audit checkpoint` (or with a monthly share).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Write a checkpoint of the trail's head (id, MAC, count, time;
+    /// authenticated with the audit key) to keep outside the database.
+    Checkpoint {
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Who has read a person's record (pages, API, letters), newest first.
+    Access {
+        #[arg(long)]
+        nhs_number: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: AccessFormat,
+        /// The auditor asking (a user name); recorded in the access log.
+        #[arg(long)]
+        actor: Option<String>,
+        /// At most this many reads, newest first.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum AccessFormat {
+    Table,
+    Csv,
 }
 
 #[derive(Subcommand, Debug)]

@@ -3,7 +3,9 @@
 //! the services that put them together. The binary's command line is in
 //! `main.rs` and [`cli`].
 
+pub mod access_log;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod care;

@@ -265,11 +265,16 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 Format::Csv => aftercare_files::write_csv(&REGISTER_HEADERS, &rows),
                 Format::Xlsx => aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)?,
             };
+            let filter = format!("as_of={} known_now={known_now} format={format:?}", view.as_of);
+            log_export(&db, aftercare::access_log::AccessKind::RegisterExport, rows.len(), &filter)
+                .await?;
             write_output(output.as_deref(), &bytes, format)?;
         }
         Command::Export(ExportCommand::Fhir { output }) => {
             let db = open(&cli.database).await?;
             let bundle = aftercare::fhir::load(&db, chrono::Utc::now(), today()).await?;
+            let entries = bundle["entry"].as_array().map_or(0, Vec::len);
+            log_export(&db, aftercare::access_log::AccessKind::FhirExport, entries, "").await?;
             // JSON is plain text: written as the CSV export is (no byte-order mark to strip).
             write_output(
                 output.as_deref(),
@@ -277,23 +282,63 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 Format::Csv,
             )?;
         }
-        Command::Audit(AuditCommand::Verify) => {
+        Command::Audit(AuditCommand::Verify { checkpoint }) => {
             let db = open(&cli.database).await?;
-            let rows = store::all_audit(&db).await?;
-            let problems = aftercare::db::verify_audit_chain(&rows);
-            if problems.is_empty() {
-                println!("audit trail intact: {} records, hash chain verified", rows.len());
+            let checkpoint = match checkpoint {
+                Some(path) => Some(read_checkpoint(&path)?),
+                None => None,
+            };
+            let report = aftercare::audit::verify(&db, checkpoint.as_ref()).await?;
+            if report.problems.is_empty() {
+                println!(
+                    "audit trail intact: {} authenticated with the audit key, {} from before keying, {} fact rows checked{}: {} records, hash chain verified",
+                    report.records - report.unkeyed,
+                    report.unkeyed,
+                    report.rows_checked,
+                    if checkpoint.is_some() { ", checkpoint matched" } else { "" },
+                    report.records,
+                );
             } else {
-                for p in &problems {
+                for p in &report.problems {
                     println!("{p}");
                 }
                 println!(
                     "audit trail damaged: {} problems in {} records",
-                    problems.len(),
-                    rows.len()
+                    report.problems.len(),
+                    report.records
                 );
                 return Ok(ExitCode::from(1));
             }
+        }
+        Command::Audit(AuditCommand::Checkpoint { output }) => {
+            let db = open(&cli.database).await?;
+            let c = aftercare::audit::checkpoint(&db).await?;
+            write_private(&output, c.to_json().as_bytes())?;
+            println!("wrote {}: {} records, head record {}", output.display(), c.count, c.head_id);
+        }
+        Command::Audit(AuditCommand::Access { nhs_number, format, actor, limit }) => {
+            let db = open(&cli.database).await?;
+            let nhs = aftercare_core::NhsNumber::parse(&nhs_number)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let person = store::person_by_nhs_number(&db, nhs.as_str())
+                .await?
+                .context("no person with that NHS number is on the register")?;
+            let actor = actor_for(&db, actor).await?;
+            let rows = aftercare::access_log::for_person(&db, person, limit).await?;
+            // Reading who has looked is itself a read of the person.
+            aftercare::access_log::record(
+                &db,
+                &actor,
+                aftercare::access_log::Access {
+                    kind: aftercare::access_log::AccessKind::AccessLogRead,
+                    person_id: Some(person),
+                    route: Some("aftercare audit access"),
+                    rows: Some(rows.len() as i64),
+                    detail: None,
+                },
+            )
+            .await?;
+            print_access(&rows, format)?;
         }
         Command::Scenarios(ScenariosCommand::Check { paths }) => return scenarios_check(&paths),
         Command::WhatIf(args) => what_if(&cli.database, args).await?,
@@ -846,6 +891,15 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                         share.record.as_of,
                         share.record.sha256
                     );
+                    // The trail's head, including this share's own record,
+                    // goes with the share: a copy kept outside the database.
+                    let c = aftercare::audit::checkpoint(&db).await?;
+                    let cp = out_dir.join(format!(
+                        "{}.checkpoint.json",
+                        share.record.file_name.trim_end_matches(".age")
+                    ));
+                    write_private(&cp, c.to_json().as_bytes())?;
+                    println!("wrote {} (audit checkpoint: {} records)", cp.display(), c.count);
                 }
             }
         }
@@ -1005,6 +1059,101 @@ fn progress_bar() -> ProgressBar {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     bar
+}
+
+/// Writes a file readable by its owner only (0600).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .with_context(|| format!("failed to write {}", path.display()))
+}
+
+fn read_checkpoint(path: &Path) -> Result<aftercare::audit::Checkpoint> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    aftercare::audit::Checkpoint::from_json(&text)
+        .with_context(|| format!("{} is not an audit checkpoint", path.display()))
+}
+
+/// Records an export made at the command line in the access log.
+async fn log_export(
+    db: &Db,
+    kind: aftercare::access_log::AccessKind,
+    rows: usize,
+    filter: &str,
+) -> Result<()> {
+    let actor = actor_for(db, None).await?;
+    aftercare::access_log::record(
+        db,
+        &actor,
+        aftercare::access_log::Access {
+            kind,
+            person_id: None,
+            route: Some(kind.as_str()),
+            rows: Some(rows as i64),
+            detail: Some(filter).filter(|f| !f.is_empty()),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The access log as a table or CSV.
+fn print_access(
+    rows: &[aftercare::access_log::AccessRow],
+    format: aftercare::cli::AccessFormat,
+) -> Result<()> {
+    let headers = ["when", "user", "organisation", "what", "route", "break_glass_grant"];
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                r.username.clone(),
+                r.org_code.clone().unwrap_or_default(),
+                r.kind.clone(),
+                r.route.clone().unwrap_or_default(),
+                r.grant_id.map(|g| g.to_string()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    match format {
+        aftercare::cli::AccessFormat::Csv => {
+            out.write_all(strip_bom(&aftercare_files::write_csv(&headers, &table)))?;
+        }
+        aftercare::cli::AccessFormat::Table => {
+            let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+            for row in &table {
+                for (w, c) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(c.chars().count());
+                }
+            }
+            let line = |cells: Vec<&str>| {
+                cells
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_string()
+            };
+            writeln!(out, "{}", line(headers.to_vec()))?;
+            for row in &table {
+                writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+            }
+            if table.is_empty() {
+                writeln!(out, "(no reads recorded)")?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn write_output(path: Option<&Path>, bytes: &[u8], format: Format) -> Result<()> {

@@ -43,6 +43,7 @@ pub async fn org_names(db: &Db) -> Result<HashMap<String, String>, DbError> {
 /// have recorded a reason for looking (a logged, time-limited grant).
 pub async fn ensure_can_view(db: &Db, session: &Session, person_id: i64) -> Result<(), AppError> {
     if store::may_view(db, person_id, &session.user.org_code, session.user.id).await? {
+        crate::access_log::person_read(db, session, person_id).await?;
         Ok(())
     } else {
         Err(AppError::ReasonRequired(person_id))

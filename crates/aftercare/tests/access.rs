@@ -635,7 +635,8 @@ async fn recording_a_reason_opens_the_record_and_is_audited_with_name_org_and_re
             t.backend
         );
         assert!(
-            aftercare::db::verify_audit_chain(&store::all_audit(&t.db).await.unwrap()).is_empty(),
+            aftercare::db::verify_audit_chain(&t.db, &store::all_audit(&t.db).await.unwrap())
+                .is_empty(),
             "{}",
             t.backend
         );

@@ -658,6 +658,6 @@ async fn every_step_is_in_the_persons_history_with_who_which_organisation_and_wh
         );
         // The trail still chains.
         let all = store::all_audit(&t.db).await.unwrap();
-        assert!(aftercare::db::verify_audit_chain(&all).is_empty(), "{}", t.backend);
+        assert!(aftercare::db::verify_audit_chain(&t.db, &all).is_empty(), "{}", t.backend);
     }
 }

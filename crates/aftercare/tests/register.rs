@@ -386,7 +386,7 @@ async fn a_corrected_file_supersedes_old_versions_and_keeps_them() {
             "{}",
             t.backend
         );
-        assert!(verify_audit_chain(&audit).is_empty(), "{}", t.backend);
+        assert!(verify_audit_chain(&t.db, &audit).is_empty(), "{}", t.backend);
 
         // And importing the corrected file again changes nothing more.
         let again = import_as(&t.db, "corrected.csv", &corrected_register(), false).await.unwrap();
@@ -643,7 +643,7 @@ async fn the_audit_chain_verifies_and_shows_tampering() {
             import_as(&t.db, "corrected.csv", &corrected_register(), false).await.unwrap();
             let rows = store::all_audit(&t.db).await.unwrap();
             assert_eq!(
-                verify_audit_chain(&rows),
+                verify_audit_chain(&t.db, &rows),
                 Vec::<String>::new(),
                 "{}: an untouched trail verifies",
                 t.backend
@@ -655,7 +655,7 @@ async fn the_audit_chain_verifies_and_shows_tampering() {
                 "{} {what}",
                 t.backend
             );
-            let problems = verify_audit_chain(&store::all_audit(&t.db).await.unwrap());
+            let problems = verify_audit_chain(&t.db, &store::all_audit(&t.db).await.unwrap());
             assert!(
                 problems.iter().any(|p| p.contains(expected)),
                 "{}: {what}: {problems:?}",

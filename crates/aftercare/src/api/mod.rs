@@ -278,6 +278,14 @@ async fn list_people(
         },
     )
     .await?;
+    crate::access_log::export(
+        &state.db,
+        &s,
+        crate::access_log::AccessKind::PeopleList,
+        rows.len(),
+        Some(&format!("q={} page={page}", params.q.trim())),
+    )
+    .await?;
     Ok(Json(PersonList {
         items: rows.iter().map(PersonSummaryView::from).collect(),
         total,

@@ -3,11 +3,14 @@
 //! transaction. A per-row round trip costs far more than the row itself, so
 //! this is what lets a national master list load at near the raw speed.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::QueryBuilder;
 
 use super::store::{self, Actor, AuditEntry, DetentionRow, PersonSummary};
 use super::{DbError, Tx, TxInner};
+use crate::audit::CoveredTable;
 use crate::on_tx;
 
 /// SQLite allows 32,766 bound values in a statement and PostgreSQL 65,535;
@@ -319,6 +322,8 @@ const AUDIT_COLUMNS: &[&str] = &[
     "details",
     "prev_hash",
     "hash",
+    "mac_version",
+    "rows_digest",
 ];
 
 /// Inserts new people with their summaries, and each one's first identity version.
@@ -469,28 +474,55 @@ pub async fn append_audit(
     }
     let mut prev = store::last_audit_hash(tx).await?;
     let first = reserve_ids(tx, "audit_events", entries.len()).await?;
+    // The fact rows the records cover, read back in ranges, as
+    // `store::append_audit` reads each one back.
+    let mut digests: HashMap<(CoveredTable, i64), String> = HashMap::new();
+    for table in [CoveredTable::Detentions, CoveredTable::PersonEvents] {
+        let ids: Vec<i64> = entries
+            .iter()
+            .filter(|e| CoveredTable::of_entity(e.entity) == Some(table))
+            .filter_map(|e| e.entity_id.as_deref().and_then(|i| i.parse().ok()))
+            .collect();
+        if !ids.is_empty() {
+            let found = crate::audit::covered_digests_tx(tx, table, &ids).await?;
+            digests.extend(found.into_iter().map(|(id, d)| ((table, id), d)));
+        }
+    }
+    let key = tx.audit_key().clone();
     let mut rows = Vec::with_capacity(entries.len());
     for (i, e) in entries.into_iter().enumerate() {
         let details = e.details.to_string();
-        let hash = store::audit_hash(
-            &prev,
+        let rows_digest = CoveredTable::of_entity(e.entity)
+            .zip(e.entity_id.as_deref().and_then(|i| i.parse::<i64>().ok()))
+            .and_then(|k| digests.remove(&k));
+        let hash = crate::audit::RecordFields {
+            prev: &prev,
             at,
-            &actor.username,
-            actor.org_code.as_deref(),
-            e.action,
-            e.person_id,
-            e.entity,
-            e.entity_id.as_deref(),
-            e.reason,
-            &details,
-        );
-        rows.push((first + i as i64, e, details, std::mem::replace(&mut prev, hash.clone()), hash));
+            actor: &actor.username,
+            actor_org: actor.org_code.as_deref(),
+            action: e.action,
+            person_id: e.person_id,
+            entity: e.entity,
+            entity_id: e.entity_id.as_deref(),
+            reason: e.reason,
+            details: &details,
+            rows_digest: rows_digest.as_deref(),
+        }
+        .mac(&key);
+        rows.push((
+            first + i as i64,
+            e,
+            details,
+            std::mem::replace(&mut prev, hash.clone()),
+            hash,
+            rows_digest,
+        ));
     }
     insert_rows(
         tx,
         "audit_events",
         AUDIT_COLUMNS,
-        rows.iter().map(|(id, e, details, prev, hash)| {
+        rows.iter().map(|(id, e, details, prev, hash, rows_digest)| {
             vec![
                 (*id).into(),
                 at.into(),
@@ -504,6 +536,8 @@ pub async fn append_audit(
                 details.into(),
                 prev.into(),
                 hash.into(),
+                crate::audit::KEYED.into(),
+                rows_digest.into(),
             ]
         }),
     )

@@ -15,6 +15,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::audit::AuditKey;
+
 pub mod bulk;
 pub mod care;
 pub mod disputes;
@@ -34,6 +36,8 @@ pub enum DbError {
     Conflict,
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    AuditKey(#[from] crate::audit::AuditKeyError),
 }
 
 #[derive(Clone, Debug)]
@@ -50,6 +54,8 @@ pub struct Db {
     /// transaction at a time (PostgreSQL also takes an advisory lock, for
     /// writers in other processes; SQLite uses BEGIN IMMEDIATE).
     write_lock: Arc<Mutex<()>>,
+    /// Authenticates audit records; read from a file outside the database.
+    audit_key: Arc<AuditKey>,
 }
 
 /// Runs the same body against whichever pool the handle holds.
@@ -90,9 +96,15 @@ pub enum TxInner {
 pub struct Tx {
     pub inner: TxInner,
     _guard: OwnedMutexGuard<()>,
+    audit_key: Arc<AuditKey>,
 }
 
 impl Tx {
+    /// The key that authenticates the audit records this write appends.
+    pub fn audit_key(&self) -> &AuditKey {
+        &self.audit_key
+    }
+
     pub async fn commit(self) -> Result<(), DbError> {
         match self.inner {
             TxInner::Sqlite(t) => t.commit().await?,
@@ -104,7 +116,15 @@ impl Tx {
 
 impl Db {
     /// Connects and runs the migrations. `sqlite://PATH` creates the file.
+    /// The audit key is read from `AFTERCARE_AUDIT_KEY_FILE` or its default
+    /// ([`AuditKey::location`]), created on first use.
     pub async fn connect(url: &str) -> Result<Db, DbError> {
+        let key = AuditKey::from_env()?;
+        Db::connect_with_key(url, key).await
+    }
+
+    /// Connects with a given audit key.
+    pub async fn connect_with_key(url: &str, key: AuditKey) -> Result<Db, DbError> {
         let pool = if let Some(path) =
             url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))
         {
@@ -127,7 +147,11 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl(url.into()));
         };
-        Ok(Db { pool, write_lock: Arc::new(Mutex::new(())) })
+        Ok(Db { pool, write_lock: Arc::new(Mutex::new(())), audit_key: Arc::new(key) })
+    }
+
+    pub fn audit_key(&self) -> &AuditKey {
+        &self.audit_key
     }
 
     pub fn backend(&self) -> &'static str {
@@ -148,7 +172,7 @@ impl Db {
                 TxInner::Postgres(t)
             }
         };
-        Ok(Tx { inner, _guard: guard })
+        Ok(Tx { inner, _guard: guard, audit_key: self.audit_key.clone() })
     }
 
     /// After a large write on SQLite: copies the write-ahead log into the
@@ -173,22 +197,9 @@ impl Db {
     }
 }
 
-/// Checks the audit trail's hash chain: every record's hash must match its
-/// contents and name the previous record's hash. Returns one line per problem.
-pub fn verify_audit_chain(rows: &[store::AuditRow]) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut prev = "genesis".to_string();
-    for r in rows {
-        if r.prev_hash != prev {
-            problems.push(format!("record {}: does not follow the record before it (a record was removed, inserted or reordered)", r.id));
-        }
-        if r.compute_hash() != r.hash {
-            problems.push(format!(
-                "record {}: its contents do not match its hash (the record was edited)",
-                r.id
-            ));
-        }
-        prev = r.hash.clone();
-    }
-    problems
+/// Checks the audit trail's chain with the database's key (see
+/// [`crate::audit::verify_chain`]); [`crate::audit::verify`] also checks the
+/// rows each record wrote and a checkpoint. Returns one line per problem.
+pub fn verify_audit_chain(db: &Db, rows: &[store::AuditRow]) -> Vec<String> {
+    crate::audit::verify_chain(db.audit_key(), rows)
 }

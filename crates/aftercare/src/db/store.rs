@@ -204,11 +204,17 @@ pub struct AuditRow {
     pub reason: Option<String>,
     pub details: String,
     pub prev_hash: String,
+    /// The record's MAC (keyed records) or SHA-256 hash (before keying).
     pub hash: String,
+    /// 0: written before keying (SHA-256); 1: HMAC-SHA256 with the audit key.
+    pub mac_version: i64,
+    /// SHA-256 of the fact row the record wrote, where it is a covered table
+    /// ([`crate::audit::CoveredTable`]).
+    pub rows_digest: Option<String>,
 }
 
 impl AuditRow {
-    /// The hash that chains this record to the previous one.
+    /// The unkeyed hash records carried before keying (`mac_version` 0).
     pub fn compute_hash(&self) -> String {
         audit_hash(
             &self.prev_hash,
@@ -285,28 +291,34 @@ pub async fn append_audit(
     let prev = last_audit_hash(tx).await?;
     let at = now();
     let details = entry.details.to_string();
-    let hash = audit_hash(
-        &prev,
+    let rows_digest =
+        crate::audit::covered_digest_tx(tx, entry.entity, entry.entity_id.as_deref()).await?;
+    let hash = crate::audit::RecordFields {
+        prev: &prev,
         at,
-        &actor.username,
-        actor.org_code.as_deref(),
-        entry.action,
-        entry.person_id,
-        entry.entity,
-        entry.entity_id.as_deref(),
-        entry.reason,
-        &details,
-    );
+        actor: &actor.username,
+        actor_org: actor.org_code.as_deref(),
+        action: entry.action,
+        person_id: entry.person_id,
+        entity: entry.entity,
+        entity_id: entry.entity_id.as_deref(),
+        reason: entry.reason,
+        details: &details,
+        rows_digest: rows_digest.as_deref(),
+    }
+    .mac(tx.audit_key());
     let id: i64 = on_tx!(tx, c => sqlx::query_scalar(
-        "INSERT INTO audit_events (at, actor, actor_org, action, person_id, entity, entity_id, reason, details, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id")
+        "INSERT INTO audit_events (at, actor, actor_org, action, person_id, entity, entity_id, reason, details, prev_hash, hash, mac_version, rows_digest)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id")
         .bind(at).bind(&actor.username).bind(&actor.org_code).bind(entry.action).bind(entry.person_id)
         .bind(entry.entity).bind(&entry.entity_id).bind(entry.reason).bind(&details).bind(&prev).bind(&hash)
+        .bind(crate::audit::KEYED).bind(&rows_digest)
         .fetch_one(c).await)?;
     Ok(id)
 }
 
-/// The hash the next audit record chains to ("genesis" for the first).
+/// The hash (or MAC) the next audit record chains to ("genesis" for the
+/// first; the first keyed record chains over the last unkeyed one).
 pub(crate) async fn last_audit_hash(tx: &mut Tx) -> Result<String, DbError> {
     let prev: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1").fetch_optional(c).await)?;
     Ok(prev.unwrap_or_else(|| "genesis".to_string()))
@@ -819,6 +831,13 @@ pub async fn set_discharge_gp(
 pub async fn get_detention_tx(tx: &mut Tx, id: i64) -> Result<Option<DetentionRow>, DbError> {
     Ok(
         on_tx!(tx, c => sqlx::query_as("SELECT * FROM detentions WHERE id = $1").bind(id).fetch_optional(c).await)?,
+    )
+}
+
+/// The person holding an NHS number, if any.
+pub async fn person_by_nhs_number(db: &Db, nhs: &str) -> Result<Option<i64>, DbError> {
+    Ok(
+        on_pool!(db, p => sqlx::query_scalar("SELECT id FROM people WHERE nhs_number = $1").bind(nhs).fetch_optional(p).await)?,
     )
 }
 

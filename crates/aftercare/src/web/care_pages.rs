@@ -21,6 +21,7 @@ use super::fact_pages::{
 };
 use super::pages::{Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
+use crate::access_log::{self, AccessKind};
 use crate::care::{self, CaseState, DueRow, LeadFields, NeedFields, PlanChange, ReviewFields};
 use crate::db::care as care_db;
 use crate::invoice::pounds;
@@ -1033,6 +1034,7 @@ pub async fn worklists_csv(
             ]
         })
         .collect();
+    access_log::export(&state.db, &s, AccessKind::WorklistCsv, rows.len(), None).await?;
     Ok(csv_response(
         "reviews-due.csv",
         &[
@@ -1201,6 +1203,8 @@ pub async fn monitoring_csv(
 ) -> Result<Response, AppError> {
     let cases = scoped_cases(&state, &s).await?;
     let months = care::monthly_measures(&cases, state.today(), 24);
+    access_log::export(&state.db, &s, AccessKind::MonitoringCsv, months.len(), Some(&q.period))
+        .await?;
     if q.period == "quarter" {
         let rows: Vec<Vec<String>> = quarterly(&months)
             .into_iter()
@@ -1324,6 +1328,7 @@ pub async fn finance_csv(
             ]
         })
         .collect();
+    access_log::export(&state.db, &s, AccessKind::FinanceCsv, rows.len(), None).await?;
     Ok(csv_response(
         "no-charge.csv",
         &["nhs_number", "name", "service", "provider", "weekly_cost", "funder", "from"],
@@ -1473,6 +1478,14 @@ pub async fn funding_csv(
             ]
         })
         .collect();
+    access_log::export(
+        &state.db,
+        &s,
+        AccessKind::FundingCsv,
+        rows.len(),
+        Some(&format!("from={from} to={to}")),
+    )
+    .await?;
     Ok(csv_response(
         "who-pays.csv",
         &[

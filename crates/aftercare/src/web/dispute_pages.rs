@@ -31,6 +31,7 @@ async fn person_for(state: &AppState, s: &Session, id: i64) -> Result<PersonRow,
     if !q::is_party_for_person(&state.db, id, &s.user.org_code).await? {
         views::ensure_can_view(&state.db, s, id).await?;
     }
+    crate::access_log::person_read(&state.db, s, id).await?;
     Ok(p)
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -79,6 +79,8 @@ pub struct Session {
     /// Signed in with a bearer token (API clients): no CSRF needed, since
     /// browsers never attach it on their own.
     pub bearer: bool,
+    /// The request served, for the access log.
+    pub request: crate::access_log::RequestInfo,
 }
 
 /// An error as the user sees it: a status, a stable code and a message that
@@ -272,10 +274,16 @@ async fn session_layer(
     if let Some(token) = token {
         match store::session_user(&state.db, &auth::token_hash(&token)).await {
             Ok(Some(row)) if row.expires_at > store::now() && !row.user.disabled => {
+                let request = crate::access_log::RequestInfo::new(
+                    req.method().as_str(),
+                    req.uri().path(),
+                    req.extensions().get::<MatchedPath>().map_or("", |m| m.as_str()),
+                );
                 req.extensions_mut().insert(Session {
                     user: User::from_row(&row.user),
                     csrf_token: row.csrf_token,
                     bearer: bearer.is_some(),
+                    request,
                 });
             }
             Ok(_) => {}

@@ -314,6 +314,14 @@ pub async fn people_list(
         },
     )
     .await?;
+    crate::access_log::export(
+        &state.db,
+        &s,
+        crate::access_log::AccessKind::PeopleList,
+        people.len(),
+        Some(&format!("q={} page={page}", q.q.trim())),
+    )
+    .await?;
     let names = views::org_names(&state.db).await?;
     let rows = people
         .iter()
@@ -586,6 +594,48 @@ struct PersonPage {
     p: PersonView,
     can_edit: bool,
     care: super::care_pages::CareSummary,
+    /// "Who has looked at this record": for auditors only.
+    looked: Option<WhoLooked>,
+}
+
+/// The newest reads of a person from the access log, for an auditor.
+struct WhoLooked {
+    /// When, who, organisation, what (kind and route), break-glass grant.
+    rows: Vec<(String, String, String, String, String)>,
+    total: i64,
+    /// More reads are logged than are shown.
+    more: bool,
+}
+
+/// The person page shows the newest reads; `aftercare audit access` has them all.
+const LOOKED_SHOWN: i64 = 50;
+
+async fn who_looked(
+    db: &crate::db::Db,
+    s: &Session,
+    id: i64,
+) -> Result<Option<WhoLooked>, AppError> {
+    if !s.user.has(crate::auth::Role::Auditor) {
+        return Ok(None);
+    }
+    let rows = crate::access_log::for_person(db, id, LOOKED_SHOWN).await?;
+    let total = crate::access_log::count_for_person(db, id).await?;
+    Ok(Some(WhoLooked {
+        more: total > rows.len() as i64,
+        rows: rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.at.format("%-d %B %Y %H:%M:%S").to_string(),
+                    r.username,
+                    r.org_code.unwrap_or_default(),
+                    format!("{} ({})", r.kind.replace('_', " "), r.route.unwrap_or_default()),
+                    r.grant_id.map(|g| format!("under recorded reason #{g}")).unwrap_or_default(),
+                )
+            })
+            .collect(),
+        total,
+    }))
 }
 
 pub async fn person_page(
@@ -614,6 +664,7 @@ pub async fn person_page(
         p,
         can_edit: s.user.can_edit_register(),
         care,
+        looked: who_looked(&state.db, &s, id).await?,
     })
 }
 

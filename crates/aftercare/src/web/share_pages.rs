@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::pages::{Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser};
+use crate::access_log::{self, AccessKind};
 use crate::export::REGISTER_HEADERS;
 use crate::register::FieldErrors;
 use crate::sharing::{self, StatusAnswer};
@@ -48,6 +49,14 @@ pub async fn shared_page(
     CurrentUser(s): CurrentUser,
 ) -> Result<impl IntoResponse, AppError> {
     let (as_of, rows) = current_list(&state, &s.user.org_code).await?;
+    access_log::export(
+        &state.db,
+        &s,
+        AccessKind::MasterListPage,
+        rows.len(),
+        Some(&format!("as_of={as_of}")),
+    )
+    .await?;
     let org_name = crate::db::store::get_org(&state.db, &s.user.org_code)
         .await?
         .map(|o| o.name)
@@ -71,6 +80,14 @@ pub async fn shared_csv(
     CurrentUser(s): CurrentUser,
 ) -> Result<Response, AppError> {
     let (as_of, rows) = current_list(&state, &s.user.org_code).await?;
+    access_log::export(
+        &state.db,
+        &s,
+        AccessKind::MasterListCsv,
+        rows.len(),
+        Some(&format!("as_of={as_of}")),
+    )
+    .await?;
     let bytes = aftercare_files::write_csv(&REGISTER_HEADERS, &rows);
     Ok((
         [
@@ -90,6 +107,14 @@ pub async fn shared_xlsx(
     CurrentUser(s): CurrentUser,
 ) -> Result<Response, AppError> {
     let (as_of, rows) = current_list(&state, &s.user.org_code).await?;
+    access_log::export(
+        &state.db,
+        &s,
+        AccessKind::MasterListXlsx,
+        rows.len(),
+        Some(&format!("as_of={as_of}")),
+    )
+    .await?;
     let bytes = aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)
         .map_err(|_| AppError::Internal)?;
     Ok((

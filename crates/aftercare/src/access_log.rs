@@ -1,0 +1,247 @@
+//! The access log: who read what, when, and whether under a break-glass
+//! grant. Every read of a person's record (through
+//! [`crate::views::ensure_can_view`], which every person page and API read
+//! passes), every export, list download and letter writes one row.
+//!
+//! Cheap enough at national scale: one insert per read (no hash chain, no
+//! writers' lock, no foreign keys), one row per export however many people
+//! it holds (its kind, row count and filter), and one index, by person.
+//! A read whose row cannot be written fails: an unlogged read is refused
+//! rather than served.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::db::store::{self, Actor};
+use crate::db::{Db, DbError};
+use crate::on_pool;
+use crate::web::Session;
+
+/// The request a session serves, for the access log: its method and path
+/// (ids only), the route template it matched, and the people already logged
+/// in it.
+#[derive(Clone, Debug, Default)]
+pub struct RequestInfo {
+    /// e.g. `GET /people/12/plan`.
+    pub route: String,
+    /// e.g. `/people/{id}/plan`.
+    pub template: String,
+    logged: Arc<Mutex<Vec<i64>>>,
+}
+
+impl RequestInfo {
+    pub fn new(method: &str, path: &str, template: &str) -> RequestInfo {
+        RequestInfo {
+            route: format!("{method} {path}"),
+            template: template.to_string(),
+            logged: Arc::default(),
+        }
+    }
+
+    /// True the first time a person is read in this request.
+    fn first_read_of(&self, person_id: i64) -> bool {
+        match self.logged.lock() {
+            Ok(seen) if seen.contains(&person_id) => false,
+            Ok(mut seen) => {
+                seen.push(person_id);
+                true
+            }
+            // A poisoned lock: log again rather than miss a read.
+            Err(_) => true,
+        }
+    }
+}
+
+/// What was read. Stored as its stable text ([`AccessKind::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessKind {
+    /// The person's page.
+    PersonPage,
+    /// `GET /api/v1/people/{id}`.
+    ApiPerson,
+    /// `GET /api/v1/people/{id}/history`.
+    ApiHistory,
+    Plan,
+    Assessment,
+    Factsheet,
+    Letter,
+    /// Any other page or form about one person (what-if, endings, disputes…).
+    PersonOther,
+    /// Any other API call about one person.
+    ApiOther,
+    /// The people list or a search of it (its filter and count).
+    PeopleList,
+    WorklistCsv,
+    MonitoringCsv,
+    FundingCsv,
+    FinanceCsv,
+    MasterListPage,
+    MasterListCsv,
+    MasterListXlsx,
+    /// `aftercare export register`.
+    RegisterExport,
+    /// `aftercare export fhir`.
+    FhirExport,
+    /// `aftercare audit access`: reading the access log is itself a read.
+    AccessLogRead,
+}
+
+impl AccessKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessKind::PersonPage => "person_page",
+            AccessKind::ApiPerson => "api_person",
+            AccessKind::ApiHistory => "api_history",
+            AccessKind::Plan => "plan",
+            AccessKind::Assessment => "assessment",
+            AccessKind::Factsheet => "factsheet",
+            AccessKind::Letter => "letter",
+            AccessKind::PersonOther => "person_other",
+            AccessKind::ApiOther => "api_other",
+            AccessKind::PeopleList => "people_list",
+            AccessKind::WorklistCsv => "export.worklist_csv",
+            AccessKind::MonitoringCsv => "export.monitoring_csv",
+            AccessKind::FundingCsv => "export.funding_csv",
+            AccessKind::FinanceCsv => "export.finance_csv",
+            AccessKind::MasterListPage => "master_list_page",
+            AccessKind::MasterListCsv => "export.master_list_csv",
+            AccessKind::MasterListXlsx => "export.master_list_xlsx",
+            AccessKind::RegisterExport => "export.register",
+            AccessKind::FhirExport => "export.fhir",
+            AccessKind::AccessLogRead => "access_log",
+        }
+    }
+
+    /// The kind of a read of one person from the route that served it (the
+    /// route template, e.g. `/people/{id}/plan`).
+    pub fn of_route(template: &str) -> AccessKind {
+        match template {
+            "/people/{id}" => AccessKind::PersonPage,
+            "/api/v1/people/{id}" => AccessKind::ApiPerson,
+            "/api/v1/people/{id}/history" => AccessKind::ApiHistory,
+            "/people/{id}/plan" => AccessKind::Plan,
+            "/people/{id}/assessment" => AccessKind::Assessment,
+            "/people/{id}/factsheet" => AccessKind::Factsheet,
+            "/endings/{pid}/letters/{kind}" => AccessKind::Letter,
+            t if t.starts_with("/api/") => AccessKind::ApiOther,
+            _ => AccessKind::PersonOther,
+        }
+    }
+}
+
+/// One row of the access log.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct AccessRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub org_code: Option<String>,
+    pub kind: String,
+    pub route: Option<String>,
+    pub person_id: Option<i64>,
+    /// The break-glass grant the read was made under, if the user's
+    /// organisation had no part in the person.
+    pub grant_id: Option<i64>,
+    pub rows: Option<i64>,
+    pub detail: Option<String>,
+}
+
+/// A read to record.
+pub struct Access<'a> {
+    pub kind: AccessKind,
+    pub person_id: Option<i64>,
+    /// Method and path (ids only, never names), e.g. `GET /people/12/plan`.
+    pub route: Option<&'a str>,
+    pub rows: Option<i64>,
+    /// An export's filter, a letter's kind.
+    pub detail: Option<&'a str>,
+}
+
+/// Writes one row. For a read of a person, the grant is found in the same
+/// statement: the newest unexpired grant of the user for the person, when
+/// their organisation has no part in them.
+pub async fn record(db: &Db, actor: &Actor, access: Access<'_>) -> Result<(), DbError> {
+    let at = store::now();
+    on_pool!(db, p => sqlx::query(
+        "INSERT INTO access_log (at, user_id, username, org_code, kind, route, person_id, grant_id, rows, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7,
+           CASE WHEN $7 IS NULL OR $2 IS NULL
+                  OR EXISTS (SELECT 1 FROM person_orgs WHERE person_id = $7 AND org_code = $4)
+                THEN NULL
+                ELSE (SELECT MAX(id) FROM access_grants WHERE user_id = $2 AND person_id = $7 AND expires_at > $1)
+           END, $8, $9)")
+        .bind(at).bind(actor.user_id).bind(&actor.username).bind(&actor.org_code)
+        .bind(access.kind.as_str()).bind(access.route).bind(access.person_id)
+        .bind(access.rows).bind(access.detail)
+        .execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Records a read of one person by a signed-in user, once per request
+/// (pages that check access twice write one row).
+pub async fn person_read(db: &Db, s: &Session, person_id: i64) -> Result<(), DbError> {
+    if !s.request.first_read_of(person_id) {
+        return Ok(());
+    }
+    let kind = AccessKind::of_route(&s.request.template);
+    record(
+        db,
+        &s.user.actor(),
+        Access {
+            kind,
+            person_id: Some(person_id),
+            route: Some(&s.request.route),
+            rows: None,
+            detail: None,
+        },
+    )
+    .await
+}
+
+/// Records an export, list or download of many people by a signed-in user:
+/// one row, with how many rows it held and its filter.
+pub async fn export(
+    db: &Db,
+    s: &Session,
+    kind: AccessKind,
+    rows: usize,
+    detail: Option<&str>,
+) -> Result<(), DbError> {
+    record(
+        db,
+        &s.user.actor(),
+        Access {
+            kind,
+            person_id: None,
+            route: Some(&s.request.route),
+            rows: Some(rows as i64),
+            detail,
+        },
+    )
+    .await
+}
+
+/// The newest reads of a person, newest first, at most `limit`.
+pub async fn for_person(db: &Db, person_id: i64, limit: i64) -> Result<Vec<AccessRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT * FROM access_log WHERE person_id = $1 ORDER BY id DESC LIMIT $2")
+        .bind(person_id).bind(limit).fetch_all(p).await)?)
+}
+
+/// How many reads of a person are logged.
+pub async fn count_for_person(db: &Db, person_id: i64) -> Result<i64, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM access_log WHERE person_id = $1")
+        .bind(person_id).fetch_one(p).await)?)
+}
+
+/// Every export and list of many people, newest first, at most `limit`.
+pub async fn exports(db: &Db, limit: i64) -> Result<Vec<AccessRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT * FROM access_log WHERE person_id IS NULL ORDER BY id DESC LIMIT $1")
+        .bind(limit).fetch_all(p).await)?)
+}
