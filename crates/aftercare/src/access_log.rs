@@ -74,6 +74,10 @@ pub enum AccessKind {
     ApiOther,
     /// The people list or a search of it (its filter and count).
     PeopleList,
+    /// The worklists, funding and no-charge pages: lists of many people.
+    WorklistPage,
+    FundingPage,
+    FinancePage,
     WorklistCsv,
     MonitoringCsv,
     FundingCsv,
@@ -87,6 +91,8 @@ pub enum AccessKind {
     FhirExport,
     /// `aftercare audit access`: reading the access log is itself a read.
     AccessLogRead,
+    /// `aftercare what-if --nhs-number`.
+    CliWhatIf,
 }
 
 impl AccessKind {
@@ -102,6 +108,9 @@ impl AccessKind {
             AccessKind::PersonOther => "person_other",
             AccessKind::ApiOther => "api_other",
             AccessKind::PeopleList => "people_list",
+            AccessKind::WorklistPage => "worklist_page",
+            AccessKind::FundingPage => "funding_page",
+            AccessKind::FinancePage => "finance_page",
             AccessKind::WorklistCsv => "export.worklist_csv",
             AccessKind::MonitoringCsv => "export.monitoring_csv",
             AccessKind::FundingCsv => "export.funding_csv",
@@ -112,6 +121,7 @@ impl AccessKind {
             AccessKind::RegisterExport => "export.register",
             AccessKind::FhirExport => "export.fhir",
             AccessKind::AccessLogRead => "access_log",
+            AccessKind::CliWhatIf => "cli_what_if",
         }
     }
 
@@ -219,7 +229,7 @@ pub async fn export(
             person_id: None,
             route: Some(&s.request.route),
             rows: Some(rows as i64),
-            detail,
+            detail: detail.filter(|d| !d.is_empty()),
         },
     )
     .await

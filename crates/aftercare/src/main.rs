@@ -1238,6 +1238,11 @@ async fn serve(database: &str, args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("failed to listen on {addr}"))?;
     println!("Aftercare is serving {} at http://{addr}/", db.backend());
+    // Where the key that authenticates the audit trail lives (not a secret itself).
+    println!(
+        "Audit records are authenticated with the key in {} (keep a copy apart from the database's backups).",
+        aftercare::audit::AuditKey::location()?.display()
+    );
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -1279,6 +1284,19 @@ async fn what_if(database: &str, args: WhatIfArgs) -> Result<()> {
                 .into_iter()
                 .find(|p| p.nhs_number.as_deref() == Some(nhs.as_str()))
                 .with_context(|| format!("no person with NHS number {nhs} on the register"))?;
+            let actor = actor_for(&db, None).await?;
+            aftercare::access_log::record(
+                &db,
+                &actor,
+                aftercare::access_log::Access {
+                    kind: aftercare::access_log::AccessKind::CliWhatIf,
+                    person_id: Some(person.id),
+                    route: Some("aftercare what-if"),
+                    rows: None,
+                    detail: None,
+                },
+            )
+            .await?;
             aftercare::facts::what_if(&db, person.id, extra, today()).await?
         }
         (None, Some(path)) => {

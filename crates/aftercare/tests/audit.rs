@@ -267,10 +267,8 @@ async fn records_written_before_keying_still_verify_and_the_first_keyed_record_p
         }
         let found = problems(&t.db, None).await;
         assert!(
-            found.iter().any(|p| p.contains(&format!(
-                "record {}: does not follow the record before it",
-                newest.id
-            ))),
+            found.iter().any(|p| p
+                .contains(&format!("record {}: does not follow the record before it", newest.id))),
             "{}: {found:?}",
             t.backend
         );
@@ -393,14 +391,12 @@ async fn a_read_under_a_break_glass_reason_names_the_grant() {
         assert_eq!(c.get(&format!("/people/{smith}")).await.status, StatusCode::OK);
         let rows = access_log::for_person(&t.db, smith, 10).await.unwrap();
         let grant: i64 = match &t.db.pool {
-            Pool::Sqlite(p) => sqlx::query_scalar("SELECT MAX(id) FROM access_grants")
-                .fetch_one(p)
-                .await
-                .unwrap(),
-            Pool::Postgres(p) => sqlx::query_scalar("SELECT MAX(id) FROM access_grants")
-                .fetch_one(p)
-                .await
-                .unwrap(),
+            Pool::Sqlite(p) => {
+                sqlx::query_scalar("SELECT MAX(id) FROM access_grants").fetch_one(p).await.unwrap()
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_scalar("SELECT MAX(id) FROM access_grants").fetch_one(p).await.unwrap()
+            }
         };
         assert_eq!(
             (rows[0].kind.as_str(), rows[0].username.as_str(), rows[0].grant_id),
@@ -418,6 +414,9 @@ async fn exports_and_lists_are_logged_once_each_with_their_kind_and_row_count() 
         let c = Client::login(state(&t.db), "clerk@RXY").await;
         let before = access_log::exports(&t.db, 100).await.unwrap().len();
         for path in [
+            "/worklists",
+            "/funding",
+            "/finance/no-charge",
             "/worklists/reviews.csv",
             "/monitoring.csv",
             "/funding.csv",
@@ -442,6 +441,9 @@ async fn exports_and_lists_are_logged_once_each_with_their_kind_and_row_count() 
                 "export.funding_csv",
                 "export.monitoring_csv",
                 "export.worklist_csv",
+                "finance_page",
+                "funding_page",
+                "worklist_page",
             ],
             "{}",
             t.backend
@@ -454,6 +456,7 @@ async fn exports_and_lists_are_logged_once_each_with_their_kind_and_row_count() 
             t.backend
         );
         assert!(new[2].rows.unwrap() >= 3, "{}: the Kent master list", t.backend);
+        assert_eq!(new[new.len() - 1].kind, "worklist_page", "{}", t.backend);
     }
 }
 
@@ -479,7 +482,11 @@ async fn the_access_log_refuses_updates_and_deletes() {
         let smith = loaded(&t.db).await;
         Client::login(state(&t.db), "clerk@RXY").await.get(&format!("/people/{smith}")).await;
         assert_eq!(access_log::count_for_person(&t.db, smith).await.unwrap(), 1);
-        assert!(!accepted(&t.db, "UPDATE access_log SET username = 'nobody'").await, "{}", t.backend);
+        assert!(
+            !accepted(&t.db, "UPDATE access_log SET username = 'nobody'").await,
+            "{}",
+            t.backend
+        );
         assert!(!accepted(&t.db, "DELETE FROM access_log").await, "{}", t.backend);
         assert_eq!(access_log::count_for_person(&t.db, smith).await.unwrap(), 1, "{}", t.backend);
     }
@@ -499,8 +506,7 @@ fn run(database: &str, args: &[&str]) -> (i32, String) {
         .expect("the aftercare binary runs");
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
@@ -536,7 +542,12 @@ async fn the_command_line_checkpoints_verifies_and_lists_who_has_looked() {
         let (code, out) = run(&t.url, &["export", "register"]);
         assert_eq!(code, 0, "{}: {out}", t.backend);
         let export = &access_log::exports(&t.db, 1).await.unwrap()[0];
-        assert_eq!((export.kind.as_str(), export.rows), ("export.register", Some(4)), "{}", t.backend);
+        assert_eq!(
+            (export.kind.as_str(), export.rows),
+            ("export.register", Some(4)),
+            "{}",
+            t.backend
+        );
 
         // Deleting the newest record: the chain still holds, the checkpoint does not.
         exec_sql(&t.db, "DELETE FROM audit_events WHERE id = (SELECT MAX(id) FROM audit_events)")
@@ -545,5 +556,42 @@ async fn the_command_line_checkpoints_verifies_and_lists_who_has_looked() {
         let (code, out) = run(&t.url, &["audit", "verify", "--checkpoint", cp]);
         assert_eq!(code, 1, "{}: {out}", t.backend);
         assert!(out.contains("is missing (the trail was truncated"), "{}: {out}", t.backend);
+    }
+}
+
+#[tokio::test]
+async fn each_monthly_share_is_written_with_a_checkpoint_that_verifies() {
+    for t in backends().await {
+        loaded(&t.db).await;
+        let key = age::x25519::Identity::generate().to_public().to_string();
+        let (code, out) =
+            run(&t.url, &["share", "recipient", "--org", "E10000016", "--age-recipient", &key]);
+        assert_eq!(code, 0, "{}: {out}", t.backend);
+        let dir = tempfile::tempdir().unwrap();
+        let (code, out) = run(
+            &t.url,
+            &[
+                "share",
+                "monthly",
+                "--org",
+                "E10000016",
+                "--month",
+                "2024-01",
+                "--out-dir",
+                dir.path().to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, 0, "{}: {out}", t.backend);
+        let path = dir.path().join("s117-register-E10000016-2024-01.csv.checkpoint.json");
+        let checkpoint = Checkpoint::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let rows = store::all_audit(&t.db).await.unwrap();
+        let head = rows.last().unwrap();
+        assert_eq!(
+            (checkpoint.head_id, head.action.as_str(), checkpoint.count),
+            (head.id, "share.monthly", rows.len() as i64),
+            "{}: the checkpoint covers the share's own record",
+            t.backend
+        );
+        assert_eq!(problems(&t.db, Some(&checkpoint)).await, Vec::<String>::new(), "{}", t.backend);
     }
 }

@@ -902,6 +902,7 @@ pub async fn worklists(
     let cases = scoped_cases(&state, &s).await?;
     let partnerships = care_db::partnerships(&state.db).await?;
     let due = due_soon(&state, &cases, &partnerships);
+    access_log::export(&state.db, &s, AccessKind::WorklistPage, due.len(), Some(&q.group)).await?;
     let group = match q.group.as_str() {
         "organisation" | "lead" | "none" => q.group.clone(),
         _ => "team".to_string(),
@@ -1286,7 +1287,7 @@ pub async fn finance(
     CurrentUser(s): CurrentUser,
 ) -> Result<impl IntoResponse, AppError> {
     let cases = scoped_cases(&state, &s).await?;
-    let lines = care::no_charge_list(&cases, state.today())
+    let lines: Vec<_> = care::no_charge_list(&cases, state.today())
         .into_iter()
         .map(|l| {
             (
@@ -1301,6 +1302,7 @@ pub async fn finance(
             )
         })
         .collect();
+    access_log::export(&state.db, &s, AccessKind::FinancePage, lines.len(), None).await?;
     Ok(FinancePage {
         nav: Some(nav_for(&state, &s).await),
         org_name: org_name(&state, &s).await,
@@ -1389,6 +1391,14 @@ pub async fn funding_page(
     let agreements = care_db::agreements(&state.db).await?;
     let (from, to) = funding_range(state.today());
     let lines = crate::costs::cost_lines(&cases, &agreements, from, to);
+    access_log::export(
+        &state.db,
+        &s,
+        AccessKind::FundingPage,
+        lines.len(),
+        Some(&format!("from={from} to={to}")),
+    )
+    .await?;
     let by_month = crate::costs::totals_by(&lines, |l| l.month.clone());
     let month_rows: Vec<(String, Pence, Pence)> = crate::costs::months(from, to)
         .into_iter()
