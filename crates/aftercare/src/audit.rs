@@ -16,6 +16,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::db::care::{AssessmentRow, LeadProfessionalRow, PlanRow, ReviewRow};
 use crate::db::store::{self, AuditRow, DetentionRow, PersonEventRow};
 use crate::db::{Db, DbError, Tx};
 use crate::{on_pool, on_tx};
@@ -242,23 +243,65 @@ fn fields_of(r: &AuditRow) -> RecordFields<'_> {
 // ---------------------------------------------------------------- covered rows
 
 /// The append-only fact tables whose rows an audit record covers: the
-/// record names the row (`entity`, `entity_id` = the row's id) and stores a
-/// digest of its contents. These are the legal facts the register is derived
-/// from. Columns stamped later by a correction (`superseded_at`,
+/// record names the row and stores a digest of its contents. These are the
+/// legal facts the register is derived from (detention versions, person
+/// events) and the care record's versions (lead professional, assessment,
+/// plan, review). Columns stamped later by a correction (`superseded_at`,
 /// `superseded_by`, `correction_reason`) are left out: the correction's own
 /// record covers the new version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CoveredTable {
     Detentions,
     PersonEvents,
+    LeadProfessionals,
+    Assessments,
+    /// Named by the person and the plan's version, not the row id.
+    CarePlans,
+    Reviews,
 }
 
+/// Which row a record names: `(id, 0)`, or `(person, version)` for a plan.
+pub type RowKey = (i64, i64);
+
 impl CoveredTable {
+    pub const ALL: [CoveredTable; 6] = [
+        CoveredTable::Detentions,
+        CoveredTable::PersonEvents,
+        CoveredTable::LeadProfessionals,
+        CoveredTable::Assessments,
+        CoveredTable::CarePlans,
+        CoveredTable::Reviews,
+    ];
+
     pub fn of_entity(entity: &str) -> Option<CoveredTable> {
         match entity {
             "detention" => Some(CoveredTable::Detentions),
             "person_event" => Some(CoveredTable::PersonEvents),
+            "lead_professional" => Some(CoveredTable::LeadProfessionals),
+            "assessment" => Some(CoveredTable::Assessments),
+            "care_plan" => Some(CoveredTable::CarePlans),
+            "review" => Some(CoveredTable::Reviews),
             _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            CoveredTable::Detentions => "detentions",
+            CoveredTable::PersonEvents => "person_events",
+            CoveredTable::LeadProfessionals => "lead_professionals",
+            CoveredTable::Assessments => "assessments",
+            CoveredTable::CarePlans => "care_plans",
+            CoveredTable::Reviews => "reviews",
+        }
+    }
+
+    /// The row a record names, from its person and entity id.
+    pub fn key(self, person_id: Option<i64>, entity_id: Option<&str>) -> Option<RowKey> {
+        let n = entity_id.and_then(|i| i.parse::<i64>().ok())?;
+        match self {
+            CoveredTable::CarePlans => Some((person_id?, n)),
+            _ => Some((n, 0)),
         }
     }
 }
@@ -276,12 +319,72 @@ fn digest_of<T: Serialize>(row: &T) -> String {
     hex::encode(Sha256::digest(v.to_string().as_bytes()))
 }
 
-pub fn detention_digest(row: &DetentionRow) -> String {
-    digest_of(row)
+/// Reads rows of a covered table with `$fetch!(RowType)` and digests them by
+/// their key: one place that knows each table's row type and key.
+macro_rules! digests_of_table {
+    ($table:expr, $fetch:ident) => {
+        match $table {
+            CoveredTable::Detentions => {
+                let rows: Vec<DetentionRow> = $fetch!();
+                rows.iter().map(|r| ((r.id, 0), digest_of(r))).collect::<Vec<_>>()
+            }
+            CoveredTable::PersonEvents => {
+                let rows: Vec<PersonEventRow> = $fetch!();
+                rows.iter().map(|r| ((r.id, 0), digest_of(r))).collect()
+            }
+            CoveredTable::LeadProfessionals => {
+                let rows: Vec<LeadProfessionalRow> = $fetch!();
+                rows.iter().map(|r| ((r.id, 0), digest_of(r))).collect()
+            }
+            CoveredTable::Assessments => {
+                let rows: Vec<AssessmentRow> = $fetch!();
+                rows.iter().map(|r| ((r.id, 0), digest_of(r))).collect()
+            }
+            CoveredTable::CarePlans => {
+                let rows: Vec<PlanRow> = $fetch!();
+                rows.iter().map(|r| ((r.person_id, r.version), digest_of(r))).collect()
+            }
+            CoveredTable::Reviews => {
+                let rows: Vec<ReviewRow> = $fetch!();
+                rows.iter().map(|r| ((r.id, 0), digest_of(r))).collect()
+            }
+        }
+    };
 }
 
-pub fn person_event_digest(row: &PersonEventRow) -> String {
-    digest_of(row)
+/// Rows of a table whose key lies between `lo` and `hi` (for a plan: one
+/// person's versions `lo.1..=hi.1`), read inside the write.
+async fn digests_between_tx(
+    tx: &mut Tx,
+    table: CoveredTable,
+    lo: RowKey,
+    hi: RowKey,
+) -> Result<Vec<(RowKey, String)>, DbError> {
+    let (sql, a, b) = match table {
+        CoveredTable::CarePlans => (
+            "SELECT * FROM care_plans WHERE person_id = $1 AND version = $2".to_string(),
+            lo.0,
+            lo.1,
+        ),
+        t => (format!("SELECT * FROM {} WHERE id BETWEEN $1 AND $2", t.name()), lo.0, hi.0),
+    };
+    macro_rules! fetch {
+        () => {
+            on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(a).bind(b).fetch_all(c).await)?
+        };
+    }
+    Ok(digests_of_table!(table, fetch))
+}
+
+/// Every row of a covered table (for `verify`).
+async fn all_digests(db: &Db, table: CoveredTable) -> Result<Vec<(RowKey, String)>, DbError> {
+    let sql = format!("SELECT * FROM {}", table.name());
+    macro_rules! fetch {
+        () => {
+            on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).fetch_all(p).await)?
+        };
+    }
+    Ok(digests_of_table!(table, fetch))
 }
 
 /// The digest of the row an entry names, read inside the write that
@@ -289,23 +392,26 @@ pub fn person_event_digest(row: &PersonEventRow) -> String {
 pub async fn covered_digest_tx(
     tx: &mut Tx,
     entity: &str,
+    person_id: Option<i64>,
     entity_id: Option<&str>,
 ) -> Result<Option<String>, DbError> {
-    let (Some(table), Some(id)) =
-        (CoveredTable::of_entity(entity), entity_id.and_then(|i| i.parse::<i64>().ok()))
-    else {
-        return Ok(None);
-    };
-    Ok(covered_digests_tx(tx, table, &[id]).await?.remove(&id))
+    let Some(table) = CoveredTable::of_entity(entity) else { return Ok(None) };
+    let Some(key) = table.key(person_id, entity_id) else { return Ok(None) };
+    let found = digests_between_tx(tx, table, key, key).await?;
+    Ok(found.into_iter().find(|(k, _)| *k == key).map(|(_, d)| d))
 }
 
-/// Digests of many rows of one covered table (bulk imports), by id.
+/// Digests of many rows of one covered table named by id (bulk imports).
 pub async fn covered_digests_tx(
     tx: &mut Tx,
     table: CoveredTable,
     ids: &[i64],
 ) -> Result<HashMap<i64, String>, DbError> {
     let mut out = HashMap::with_capacity(ids.len());
+    if table == CoveredTable::CarePlans {
+        // Plans are named by person and version, and never written in bulk.
+        return Ok(out);
+    }
     let mut sorted = ids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
@@ -321,17 +427,8 @@ pub async fn covered_digests_tx(
             j += 1;
         }
         let hi = sorted[j];
-        match table {
-            CoveredTable::Detentions => {
-                let rows: Vec<DetentionRow> = on_tx!(tx, c => sqlx::query_as(
-                    "SELECT * FROM detentions WHERE id BETWEEN $1 AND $2").bind(lo).bind(hi).fetch_all(c).await)?;
-                out.extend(rows.iter().map(|r| (r.id, detention_digest(r))));
-            }
-            CoveredTable::PersonEvents => {
-                let rows: Vec<PersonEventRow> = on_tx!(tx, c => sqlx::query_as(
-                    "SELECT * FROM person_events WHERE id BETWEEN $1 AND $2").bind(lo).bind(hi).fetch_all(c).await)?;
-                out.extend(rows.iter().map(|r| (r.id, person_event_digest(r))));
-            }
+        for ((id, _), d) in digests_between_tx(tx, table, (lo, 0), (hi, 0)).await? {
+            out.insert(id, d);
         }
         i = j + 1;
     }
@@ -466,27 +563,25 @@ pub async fn verify(db: &Db, checkpoint: Option<&Checkpoint>) -> Result<Report, 
     report.problems = verify_chain(key, &rows);
 
     // Each covered row against the digest its record stored.
-    let mut current: HashMap<(CoveredTable, i64), String> = HashMap::new();
-    if rows.iter().any(|r| r.rows_digest.is_some()) {
-        let detentions: Vec<DetentionRow> =
-            on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions").fetch_all(p).await)?;
-        current.extend(
-            detentions.iter().map(|d| ((CoveredTable::Detentions, d.id), detention_digest(d))),
-        );
-        for e in store::all_person_events(db).await? {
-            current.insert((CoveredTable::PersonEvents, e.id), person_event_digest(&e));
+    let mut current: HashMap<(CoveredTable, RowKey), String> = HashMap::new();
+    for table in CoveredTable::ALL {
+        if rows
+            .iter()
+            .any(|r| r.rows_digest.is_some() && CoveredTable::of_entity(&r.entity) == Some(table))
+        {
+            current.extend(all_digests(db, table).await?.into_iter().map(|(k, d)| ((table, k), d)));
         }
     }
     for r in &rows {
-        let (Some(stored), Some(table), Some(id)) = (
-            r.rows_digest.as_deref(),
-            CoveredTable::of_entity(&r.entity),
-            r.entity_id.as_deref().and_then(|i| i.parse::<i64>().ok()),
-        ) else {
+        let (Some(stored), Some(table)) =
+            (r.rows_digest.as_deref(), CoveredTable::of_entity(&r.entity))
+        else {
             continue;
         };
+        let Some(key) = table.key(r.person_id, r.entity_id.as_deref()) else { continue };
+        let id = r.entity_id.as_deref().unwrap_or_default();
         report.rows_checked += 1;
-        match current.get(&(table, id)) {
+        match current.get(&(table, key)) {
             None => report.problems.push(format!(
                 "record {}: the {} row {id} it wrote is missing (deleted)",
                 r.id, r.entity

@@ -217,7 +217,110 @@ async fn an_edit_of_a_detention_row_a_record_wrote_fails_verify() {
         )
         .await;
         let found = problems(&t.db, None).await;
-        assert!(found.iter().any(|p| p.contains("was changed since")), "{}: {found:?}", t.backend);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("the detention row") && p.contains("was changed since")),
+            "{}: {found:?}",
+            t.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_edit_of_a_legal_fact_row_a_record_wrote_fails_verify() {
+    for t in backends().await {
+        let smith = loaded(&t.db).await;
+        let api = Client::api_login(state(&t.db), "clerk@RXY").await;
+        let r = api
+            .post_json(
+                &format!("/api/v1/people/{smith}/facts"),
+                &serde_json::json!({"kind": "died", "on": "2024-01-01"}),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}: {}", t.backend, r.body);
+        assert_eq!(problems(&t.db, None).await, Vec::<String>::new(), "{}", t.backend);
+        // Move the death a year on, so after-care seems to have run longer.
+        exec_sql(&t.db, "UPDATE person_events SET occurred_on = '2025-01-01'").await;
+        let found = problems(&t.db, None).await;
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("the person_event row") && p.contains("was changed since")),
+            "{}: {found:?}",
+            t.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_edit_of_a_plan_version_or_a_review_a_record_wrote_fails_verify() {
+    for t in backends().await {
+        let smith = loaded(&t.db).await;
+        let c = Client::login(state(&t.db), "clerk@RXY").await;
+        let r = c
+            .post_form(
+                &format!("/people/{smith}/plan/needs"),
+                &[
+                    ("plan_version", "0"),
+                    ("aspect", "accommodation"),
+                    ("description", "a need"),
+                    ("s117", "yes"),
+                    ("s117_reason", "the two-stage test"),
+                    ("provider", "Harbour Care"),
+                    ("weekly_cost", "100"),
+                    ("start", "2023-04-20"),
+                    ("funder", "council"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", t.backend, r.body);
+        // A second version supersedes the first: the stamp is not covered.
+        let r = c
+            .post_form(
+                &format!("/people/{smith}/plan/needs"),
+                &[
+                    ("plan_version", "1"),
+                    ("aspect", "risks_and_safety"),
+                    ("description", "another need"),
+                    ("s117", "yes"),
+                    ("s117_reason", "the two-stage test"),
+                    ("provider", "Harbour Care"),
+                    ("weekly_cost", "50"),
+                    ("start", "2023-04-20"),
+                    ("funder", "council"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", t.backend, r.body);
+        let r = c
+            .post_form(
+                &format!("/people/{smith}/reviews"),
+                &[
+                    ("held_on", "2023-05-30"),
+                    ("attendees", "the person"),
+                    ("person_views", "wants support"),
+                    ("still_needed", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", t.backend, r.body);
+        let before = audit::verify(&t.db, None).await.unwrap();
+        assert_eq!(before.problems, Vec::<String>::new(), "{}", t.backend);
+        // Who pays: the need moved to the NHS by editing the stored plan.
+        exec_sql(&t.db, "UPDATE care_plans SET body = replace(body, 'council', 'nhs')").await;
+        exec_sql(&t.db, "UPDATE reviews SET still_needed = 'no'").await;
+        let found = problems(&t.db, None).await;
+        for entity in ["care_plan", "review"] {
+            assert!(
+                found
+                    .iter()
+                    .any(|p| p.contains(&format!("the {entity} row"))
+                        && p.contains("was changed since")),
+                "{}: {entity}: {found:?}",
+                t.backend
+            );
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 -- (HMAC-SHA256). Records already written keep mac_version 0: they verify by
 -- their old SHA-256 hash, and the first keyed record chains over the last of
 -- them. rows_digest is the SHA-256 of the fact row a record wrote (detentions,
--- person_events), so that an edit of that row is found by `audit verify`.
+-- person_events, lead_professionals, assessments, care_plans, reviews), so
+-- that an edit of that row is found by `audit verify`.
 -- Keep in step with ../postgres/0014_audit_keyed_and_access_log.sql.
 ALTER TABLE audit_events ADD COLUMN mac_version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE audit_events ADD COLUMN rows_digest TEXT;

@@ -477,7 +477,7 @@ pub async fn append_audit(
     // The fact rows the records cover, read back in ranges, as
     // `store::append_audit` reads each one back.
     let mut digests: HashMap<(CoveredTable, i64), String> = HashMap::new();
-    for table in [CoveredTable::Detentions, CoveredTable::PersonEvents] {
+    for table in CoveredTable::ALL {
         let ids: Vec<i64> = entries
             .iter()
             .filter(|e| CoveredTable::of_entity(e.entity) == Some(table))
@@ -492,7 +492,9 @@ pub async fn append_audit(
     let mut rows = Vec::with_capacity(entries.len());
     for (i, e) in entries.into_iter().enumerate() {
         let details = e.details.to_string();
+        // Rows named by id; a plan (named by its version) is never bulk-written.
         let rows_digest = CoveredTable::of_entity(e.entity)
+            .filter(|t| *t != CoveredTable::CarePlans)
             .zip(e.entity_id.as_deref().and_then(|i| i.parse::<i64>().ok()))
             .and_then(|k| digests.remove(&k));
         let hash = crate::audit::RecordFields {

@@ -291,8 +291,13 @@ pub async fn append_audit(
     let prev = last_audit_hash(tx).await?;
     let at = now();
     let details = entry.details.to_string();
-    let rows_digest =
-        crate::audit::covered_digest_tx(tx, entry.entity, entry.entity_id.as_deref()).await?;
+    let rows_digest = crate::audit::covered_digest_tx(
+        tx,
+        entry.entity,
+        entry.person_id,
+        entry.entity_id.as_deref(),
+    )
+    .await?;
     let hash = crate::audit::RecordFields {
         prev: &prev,
         at,
