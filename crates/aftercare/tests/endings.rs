@@ -230,6 +230,15 @@ async fn after_care_ends_only_when_both_bodies_agree() {
         }
         let pdf = w.lead.get(&format!("/endings/{pid}/letters/person?format=pdf")).await;
         assert!(pdf.body.starts_with("%PDF-1.4"));
+        // Each letter read is in the access log, with its route.
+        let reads = aftercare::access_log::for_person(&t.db, w.smith, 100).await.unwrap();
+        assert_eq!(reads.iter().filter(|r| r.kind == "letter").count(), 7, "{}", t.backend);
+        let easy_read = format!("GET /endings/{pid}/letters/person_easy_read");
+        assert!(
+            reads.iter().any(|r| r.route.as_deref() == Some(easy_read.as_str())),
+            "{}",
+            t.backend
+        );
         // Every step is in the history.
         let history = aftercare::db::store::audit_for_person(&t.db, w.smith).await.unwrap();
         for action in ["ending.proposed", "ending.decided", "ending.completed"] {
