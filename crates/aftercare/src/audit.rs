@@ -104,7 +104,10 @@ impl AuditKey {
     pub fn load_or_create(path: &Path) -> Result<AuditKey, AuditKeyError> {
         let io = |source| AuditKeyError::Io { path: path.to_path_buf(), source };
         match std::fs::read_to_string(path) {
-            Ok(text) => return AuditKey::parse(&text, path),
+            Ok(text) => {
+                warn_if_shared(path);
+                return AuditKey::parse(&text, path);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
         }
@@ -172,6 +175,23 @@ impl AuditKey {
             Err(_) => false,
         }
     }
+}
+
+/// A key file others can read is a key others can forge records with: said
+/// at start-up (without the key), not refused, so a server still starts.
+fn warn_if_shared(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            tracing::warn!(
+                path = %path.display(),
+                "the audit key file can be read by others than its owner: make it 0600"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// The fields of a record as they are authenticated.
