@@ -502,7 +502,12 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 tracing::debug!(elapsed = ?started.elapsed(), "reconcile: files checked");
                 parsed
             });
-            let entitled = aftercare::reconcile::entitled_periods(&db, as_of).await?;
+            let entitled = aftercare::reconcile::entitled_periods(
+                &db,
+                as_of,
+                aftercare::reconcile::Caseload::WholeRegister,
+            )
+            .await?;
             tracing::debug!(elapsed = ?started.elapsed(), "reconcile: register derived");
             let parsed = parsing.await?;
             let (charges, payments) = match parsed {

@@ -29,6 +29,9 @@ pub enum RegisterError {
     DuplicateLocalId(String),
     #[error("no such person")]
     NoSuchPerson,
+    /// The user's organisation has no part in the person: a 403 naming no one.
+    #[error("{}", crate::access::NOT_IN_CASELOAD_MESSAGE)]
+    NotInCaseload,
     #[error("no such detention")]
     NoSuchDetention,
     #[error("a reason is required for a correction")]
@@ -751,6 +754,7 @@ pub async fn add_detention(
     // Every check reads inside the write transaction (writers are
     // serialised), so a second identical request sees the first one's row.
     let mut tx = db.begin_write().await?;
+    crate::access::ensure_part(&mut tx, editor.0, person_id).await?;
     let person =
         store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     let existing: Vec<DetentionFacts> = store::current_detentions_tx(&mut tx, person_id)

@@ -186,6 +186,11 @@ impl From<RegisterError> for AppError {
             RegisterError::Db(db) => db.into(),
             RegisterError::NoSuchPerson | RegisterError::NoSuchDetention => AppError::NotFound,
             RegisterError::Conflict(m) => AppError::Conflict(m),
+            RegisterError::NotInCaseload => AppError::Refused(
+                StatusCode::FORBIDDEN,
+                crate::access::NOT_IN_CASELOAD,
+                crate::access::NOT_IN_CASELOAD_MESSAGE.into(),
+            ),
             other => AppError::BadRequest("invalid", other.to_string()),
         }
     }
