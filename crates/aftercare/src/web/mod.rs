@@ -501,6 +501,8 @@ pub fn app(state: AppState) -> Router {
             "/people/{id}/disputes/resolve",
             get(dispute_pages::resolve_form).post(dispute_pages::resolve),
         )
+        .route("/disputes/{id}", get(dispute_pages::confirm_page))
+        .route("/disputes/{id}/confirm", post(dispute_pages::confirm))
         .route("/worklists", get(care_pages::worklists))
         .route("/worklists/reviews.csv", get(care_pages::worklists_csv))
         .route("/monitoring", get(care_pages::monitoring))
