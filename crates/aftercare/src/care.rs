@@ -2,7 +2,7 @@
 //! assessment, versioned plans, reviews and their schedule, and the
 //! worklists and monitoring measures built on them (SPEC 4, 5).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use aftercare_core::Pence;
 use aftercare_core::plan::{
@@ -542,9 +542,23 @@ pub async fn import_reviews(
     let people = store::all_people(db).await?;
     let by_nhs: HashMap<&str, i64> =
         people.iter().filter_map(|p| p.nhs_number.as_deref().map(|n| (n, p.id))).collect();
+    // Made as a user (`--as`), only that organisation's caseload may change.
+    let caseload: Option<HashSet<i64>> = match &actor.org_code {
+        None => None,
+        Some(org) => Some(store::caseload_ids(db, org).await?.into_iter().collect()),
+    };
     let mut unknown = Vec::new();
     for r in &rows {
-        if !by_nhs.contains_key(r.nhs_number.as_str()) {
+        let id = by_nhs.get(r.nhs_number.as_str());
+        if let (Some(id), Some(caseload)) = (id, &caseload)
+            && !caseload.contains(id)
+        {
+            unknown.push(aftercare_files::RowError {
+                line: r.line,
+                column: "nhs_number".into(),
+                reason: "not in your caseload: your organisation has no part in this person".into(),
+            });
+        } else if id.is_none() {
             unknown.push(aftercare_files::RowError {
                 line: r.line,
                 column: "nhs_number".into(),

@@ -260,7 +260,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 historical: as_of.is_some_and(|d| d < now),
                 known_now,
             };
-            let rows = register_rows(&db, view).await?;
+            let rows = register_rows(&db, view, None).await?;
             let bytes = match format {
                 Format::Csv => aftercare_files::write_csv(&REGISTER_HEADERS, &rows),
                 Format::Xlsx => aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)?,

@@ -694,9 +694,15 @@ async fn every_step_is_in_the_persons_history_with_who_which_organisation_and_wh
         );
         assert!(opened.details.contains("\"interim_rule\""), "{}", opened.details);
         let confirmed = find("dispute.confirmed");
-        assert_eq!((confirmed.actor.as_str(), confirmed.actor_org.as_deref()), ("lincs", Some(LINCS)));
+        assert_eq!(
+            (confirmed.actor.as_str(), confirmed.actor_org.as_deref()),
+            ("lincs", Some(LINCS))
+        );
         let proposed = find("dispute.resolution_proposed");
-        assert_eq!((proposed.actor.as_str(), proposed.actor_org.as_deref()), ("lincs", Some(LINCS)));
+        assert_eq!(
+            (proposed.actor.as_str(), proposed.actor_org.as_deref()),
+            ("lincs", Some(LINCS))
+        );
         let escalated = find("dispute.escalated");
         assert_eq!(
             (escalated.actor.as_str(), escalated.actor_org.as_deref()),
@@ -708,10 +714,7 @@ async fn every_step_is_in_the_persons_history_with_who_which_organisation_and_wh
             escalated.reason
         );
         let resolved = find("dispute.resolved");
-        assert_eq!(
-            (resolved.actor.as_str(), resolved.actor_org.as_deref()),
-            ("kent", Some(KENT))
-        );
+        assert_eq!((resolved.actor.as_str(), resolved.actor_org.as_deref()), ("kent", Some(KENT)));
         let why = resolved.reason.as_deref().unwrap();
         assert!(
             why.contains("E10000019 repays E10000016 £500.00")

@@ -524,9 +524,25 @@ pub async fn person_versions(db: &Db) -> Result<Vec<PersonVersionRow>, DbError> 
     )
 }
 
+/// The identity versions of the people an organisation has a part in: a
+/// caseload's master list reads its own rows, not the nation's.
+pub async fn person_versions_in(db: &Db, org: &str) -> Result<Vec<PersonVersionRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT v.* FROM person_versions v JOIN person_orgs o ON o.person_id = v.person_id AND o.org_code = $1 ORDER BY v.person_id, v.id")
+        .bind(org).fetch_all(p).await)?)
+}
+
 pub async fn get_person(db: &Db, id: i64) -> Result<Option<PersonRow>, DbError> {
     Ok(
         on_pool!(db, p => sqlx::query_as("SELECT * FROM people WHERE id = $1").bind(id).fetch_optional(p).await)?,
+    )
+}
+
+/// The person holding an NHS number (unique, so indexed); the status
+/// enquiry reads one row instead of the whole register.
+pub async fn person_by_nhs_number(db: &Db, nhs: &str) -> Result<Option<PersonRow>, DbError> {
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM people WHERE nhs_number = $1").bind(nhs).fetch_optional(p).await)?,
     )
 }
 
@@ -722,6 +738,19 @@ pub async fn org_has_part_tx(tx: &mut Tx, person_id: i64, org_code: &str) -> Res
     Ok(n > 0)
 }
 
+/// The ids of the people an organisation has a part in (its caseload).
+pub async fn caseload_ids_tx(tx: &mut Tx, org_code: &str) -> Result<Vec<i64>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar("SELECT person_id FROM person_orgs WHERE org_code = $1")
+        .bind(org_code).fetch_all(c).await)?)
+}
+
+pub async fn caseload_ids(db: &Db, org_code: &str) -> Result<Vec<i64>, DbError> {
+    Ok(
+        on_pool!(db, p => sqlx::query_scalar("SELECT person_id FROM person_orgs WHERE org_code = $1")
+        .bind(org_code).fetch_all(p).await)?,
+    )
+}
+
 pub async fn org_has_part(db: &Db, person_id: i64, org_code: &str) -> Result<bool, DbError> {
     let n: i64 = on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM person_orgs WHERE person_id = $1 AND org_code = $2")
         .bind(person_id).bind(org_code).fetch_one(p).await)?;
@@ -870,6 +899,13 @@ pub async fn all_detentions(db: &Db) -> Result<Vec<DetentionRow>, DbError> {
     )
 }
 
+/// Every detention version of the people an organisation has a part in.
+pub async fn detentions_in(db: &Db, org: &str) -> Result<Vec<DetentionRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT d.* FROM detentions d JOIN person_orgs o ON o.person_id = d.person_id AND o.org_code = $1 ORDER BY d.person_id, d.detention_start, d.id")
+        .bind(org).fetch_all(p).await)?)
+}
+
 pub async fn all_current_detentions_tx(tx: &mut Tx) -> Result<Vec<DetentionRow>, DbError> {
     Ok(
         on_tx!(tx, c => sqlx::query_as("SELECT * FROM detentions WHERE superseded_at IS NULL ORDER BY person_id, detention_start, id").fetch_all(c).await)?,
@@ -916,6 +952,13 @@ pub async fn all_person_events(db: &Db) -> Result<Vec<PersonEventRow>, DbError> 
     Ok(
         on_pool!(db, p => sqlx::query_as("SELECT * FROM person_events ORDER BY person_id, occurred_on, id").fetch_all(p).await)?,
     )
+}
+
+/// Every dated fact of the people an organisation has a part in.
+pub async fn person_events_in(db: &Db, org: &str) -> Result<Vec<PersonEventRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT e.* FROM person_events e JOIN person_orgs o ON o.person_id = e.person_id AND o.org_code = $1 ORDER BY e.person_id, e.occurred_on, e.id")
+        .bind(org).fetch_all(p).await)?)
 }
 
 // ---------------------------------------------------------------- access grants
