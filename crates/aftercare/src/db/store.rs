@@ -975,6 +975,47 @@ pub async fn insert_access_grant(
     Ok(())
 }
 
+/// A reason to look recorded by someone, as an auditor reviews it.
+#[derive(Debug, Clone, FromRow)]
+pub struct GrantToReview {
+    pub id: i64,
+    pub person_id: i64,
+    pub reason: String,
+    pub granted_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub username: String,
+    pub user_org: String,
+}
+
+/// Reasons to look not yet reviewed that concern `org`: recorded by its
+/// users, or about people in its caseload. Newest first, at most 500.
+pub async fn grants_to_review(db: &Db, org: &str) -> Result<Vec<GrantToReview>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT g.id, g.person_id, g.reason, g.granted_at, g.expires_at, u.username, u.org_code AS user_org
+           FROM access_grants g JOIN users u ON u.id = g.user_id
+          WHERE g.reviewed_at IS NULL
+            AND (u.org_code = $1 OR g.person_id IN (SELECT person_id FROM person_orgs WHERE org_code = $1))
+          ORDER BY g.granted_at DESC, g.id DESC LIMIT 500")
+        .bind(org).fetch_all(p).await)?)
+}
+
+/// Marks a reason to look reviewed; false if it was already, or is not `org`'s to review.
+pub async fn mark_grant_reviewed(
+    tx: &mut Tx,
+    id: i64,
+    org: &str,
+    by: &str,
+    note: &str,
+) -> Result<Option<i64>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "UPDATE access_grants SET reviewed_at = $1, reviewed_by = $2, review_note = $3
+          WHERE id = $4 AND reviewed_at IS NULL
+            AND (user_id IN (SELECT id FROM users WHERE org_code = $5)
+                 OR person_id IN (SELECT person_id FROM person_orgs WHERE org_code = $5))
+          RETURNING person_id")
+        .bind(now()).bind(by).bind(note).bind(id).bind(org).fetch_optional(c).await)?)
+}
+
 /// Whether a user may see a person: their organisation has a part in them,
 /// or they hold an unexpired access grant (a recorded reason). One query,
 /// since every person page asks.

@@ -503,6 +503,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/disputes/{id}", get(dispute_pages::confirm_page))
         .route("/disputes/{id}/confirm", post(dispute_pages::confirm))
+        .route("/audit/reasons", get(pages::access_reviews))
+        .route("/audit/reasons/{id}", post(pages::access_review_submit))
         .route("/worklists", get(care_pages::worklists))
         .route("/worklists/reviews.csv", get(care_pages::worklists_csv))
         .route("/monitoring", get(care_pages::monitoring))
