@@ -94,7 +94,9 @@ const PERMISSIONS: &[Route] = &[
     // Refusals of facts and determinations come back as a form with the reason on a field.
     route("POST", "/people/{id}/facts",               303, Editors(303, 422)),
     route("GET",  "/people/{id}/determinations/new",  303, Everyone(200)),
-    route("POST", "/people/{id}/determinations",      303, Deciders(303, 422)),
+    // A trust is no body responsible: its deciders are refused on the body
+    // field too (who may decide is tested in tests/scoping.rs).
+    route("POST", "/people/{id}/determinations",      303, Deciders(422, 422)),
     route("GET",  "/people/{id}/what-if",             303, Everyone(200)),
     route("GET",  "/people/{id}/lead/new",            303, Everyone(200)),
     route("POST", "/people/{id}/lead",                303, Roles(NAMERS, 303, 422)),
@@ -127,6 +129,12 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/people/{id}/disputes/resolve",    303, Everyone(200)),
     route("POST", "/people/{id}/disputes/resolve",    303, Everyone(422)),
     route("GET",  "/people/{id}/factsheet",           303, Everyone(200)),
+    // {id} here names no dispute: nobody learns whether one exists.
+    route("GET",  "/disputes/{id}",                   303, Everyone(404)),
+    route("POST", "/disputes/{id}/confirm",           303, Everyone(404)),
+    route("GET",  "/audit/reasons",                   303, Roles(&["auditor"], 200, 403)),
+    // {id} here names a reason to look recorded in the world, about its person.
+    route("POST", "/audit/reasons/{id}",              303, Roles(&["auditor"], 303, 403)),
     route("GET",  "/worklists",                       303, Everyone(200)),
     route("GET",  "/worklists/reviews.csv",           303, Everyone(200)),
     route("GET",  "/monitoring",                      303, Everyone(200)),
@@ -157,7 +165,7 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/api/v1/people/{id}/detentions/{detention_id}/corrections", 401, Editors(404, 403)),
     route("POST", "/api/v1/people/{id}/access",       401, Everyone(204)),
     route("POST", "/api/v1/people/{id}/facts",        401, Editors(201, 422)),
-    route("POST", "/api/v1/people/{id}/determinations", 401, Deciders(201, 422)),
+    route("POST", "/api/v1/people/{id}/determinations", 401, Deciders(422, 422)),
     route("POST", "/api/v1/people/{id}/reviews",      401, Roles(PLANNERS, 201, 403)),
     route("GET",  "/api/v1/people/{id}/endings",      401, Everyone(200)),
     route("POST", "/api/v1/people/{id}/endings",      401, Roles(PLANNERS, 409, 403)),
