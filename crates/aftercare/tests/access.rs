@@ -151,7 +151,8 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/funding.csv",                     303, Everyone(200)),
     route("GET",  "/finance/no-charge",               303, Everyone(200)),
     route("GET",  "/finance/no-charge.csv",           303, Everyone(200)),
-    route("GET",  "/people/999999",                   303, Everyone(404)),
+    // An id nobody holds answers as one outside the user's scope (finding: 404 v redirect).
+    route("GET",  "/people/999999",                   303, Everyone(303)),
     route("GET",  "/no-such-page",                    404, Everyone(404)),
     // The API (src/api/mod.rs) and its documents.
     route("POST", "/api/v1/session",                  401, Everyone(200)),
@@ -174,7 +175,7 @@ const PERMISSIONS: &[Route] = &[
     // {id} here names no proposal.
     route("POST", "/api/v1/endings/{id}/decisions",   401, Everyone(404)),
     route("GET",  "/api/v1/people/{id}/what-if?kind=moved&on=2025-01-01&living_in=E10000019", 401, Everyone(200)),
-    route("GET",  "/api/v1/people/999999",            401, Everyone(404)),
+    route("GET",  "/api/v1/people/999999",            401, Everyone(403)),
     route("GET",  "/api/openapi.json",                200, Everyone(200)),
     route("GET",  "/api/docs/",                       200, Everyone(200)),
 ];

@@ -657,9 +657,11 @@ pub async fn person_page(
     CurrentUser(s): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, AppError> {
+    // Scope first: an id outside the user's scope and an id nobody holds
+    // answer alike (state a reason), so ids cannot be enumerated.
+    views::ensure_can_view(&state.db, &s, id).await?;
     let detail =
         views::person_detail(&state.db, id, state.today()).await?.ok_or(AppError::NotFound)?;
-    views::ensure_can_view(&state.db, &s, id).await?;
     let names = views::org_names(&state.db).await?;
     let mut p = person_view(&detail, &names);
     let has_part = store::org_has_part(&state.db, id, &s.user.org_code).await?;
