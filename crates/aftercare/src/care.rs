@@ -2,7 +2,7 @@
 //! assessment, versioned plans, reviews and their schedule, and the
 //! worklists and monitoring measures built on them (SPEC 4, 5).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use aftercare_core::Pence;
 use aftercare_core::plan::{
@@ -113,6 +113,7 @@ pub async fn name_lead_professional(
     let org = opt(&f.org).map(String::from).unwrap_or_else(|| user.org_code.clone());
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
+    crate::access::ensure_part(&mut tx, user, person_id).await?;
     let id = care::set_lead_professional(
         &mut tx,
         person_id,
@@ -200,6 +201,7 @@ pub async fn save_assessment(
     let body = serde_json::to_string(&a).map_err(|e| DbError::Corrupt(e.to_string()))?;
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
+    crate::access::ensure_part(&mut tx, user, person_id).await?;
     let id = care::insert_assessment(&mut tx, person_id, a.assessed_on, &body, &actor).await?;
     audit(
         &mut tx,
@@ -407,6 +409,7 @@ pub async fn change_plan(
     let body = serde_json::to_string(&plan).map_err(|e| DbError::Corrupt(e.to_string()))?;
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
+    crate::access::ensure_part(&mut tx, user, person_id).await?;
     let version = match care::insert_plan_version(
         &mut tx,
         person_id,
@@ -491,6 +494,7 @@ pub async fn record_review(
     let held_on = held_on.expect("checked");
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
+    crate::access::ensure_part(&mut tx, user, person_id).await?;
     let r = NewReview {
         held_on,
         outcome: opt(&f.outcome),
@@ -538,9 +542,23 @@ pub async fn import_reviews(
     let people = store::all_people(db).await?;
     let by_nhs: HashMap<&str, i64> =
         people.iter().filter_map(|p| p.nhs_number.as_deref().map(|n| (n, p.id))).collect();
+    // Made as a user (`--as`), only that organisation's caseload may change.
+    let caseload: Option<HashSet<i64>> = match &actor.org_code {
+        None => None,
+        Some(org) => Some(store::caseload_ids(db, org).await?.into_iter().collect()),
+    };
     let mut unknown = Vec::new();
     for r in &rows {
-        if !by_nhs.contains_key(r.nhs_number.as_str()) {
+        let id = by_nhs.get(r.nhs_number.as_str());
+        if let (Some(id), Some(caseload)) = (id, &caseload)
+            && !caseload.contains(id)
+        {
+            unknown.push(aftercare_files::RowError {
+                line: r.line,
+                column: "nhs_number".into(),
+                reason: "not in your caseload: your organisation has no part in this person".into(),
+            });
+        } else if id.is_none() {
             unknown.push(aftercare_files::RowError {
                 line: r.line,
                 column: "nhs_number".into(),
@@ -1136,6 +1154,7 @@ pub async fn set_transforming_care(
     }
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
+    crate::access::ensure_part(&mut tx, user, person_id).await?;
     care::set_transforming_care(&mut tx, person_id, value).await?;
     store::append_audit(
         &mut tx,

@@ -180,6 +180,7 @@ pub async fn record_left_hospital(
     // Every check reads inside the write transaction: writers are
     // serialised, so a second request sees what the first one wrote.
     let mut tx = db.begin_write().await?;
+    crate::access::ensure_part(&mut tx, editor.0, person_id).await?;
     let person =
         store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     let old = current_version(&mut tx, person_id, detention_id).await?;
@@ -281,6 +282,7 @@ pub async fn correct(
     today: NaiveDate,
 ) -> Result<Result<i64, FieldErrors>, RegisterError> {
     let mut tx = db.begin_write().await?;
+    crate::access::ensure_part(&mut tx, editor.0, person_id).await?;
     let person =
         store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     let old = current_version(&mut tx, person_id, detention_id).await?;

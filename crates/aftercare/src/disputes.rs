@@ -285,6 +285,9 @@ pub async fn open(
     );
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
+    // Only a body with a part in the person opens a dispute about them (a
+    // reason to look is read-only): issue 12, finding 4.
+    crate::access::ensure_part(&mut tx, user, person_id).await?;
     // Checked inside the write transaction (and backed by a partial unique
     // index), so two requests at once cannot both open the same dispute.
     let already = q::open_for_person_tx(&mut tx, person_id).await?.into_iter().any(|d| {
@@ -311,6 +314,12 @@ pub async fn open(
     )
     .await?;
     q::insert_step(&mut tx, id, 1, first.name, opened_on, note, &actor).await?;
+    // The body named sees the dispute without the person's identifiers until
+    // it confirms the dispute concerns it, unless it already has a part.
+    let other = if user.org_code == a.org.as_str() { &b.org } else { &a.org };
+    if store::org_has_part_tx(&mut tx, person_id, other.as_str()).await? {
+        q::confirm(&mut tx, id, "already has a part in the person", Some(other.as_str())).await?;
+    }
     store::append_audit(
         &mut tx,
         &actor,
@@ -378,7 +387,86 @@ async fn actionable(
             ),
         )));
     }
+    if d.awaiting_confirmation_from() == Some(user.org_code.as_str()) {
+        return Ok(Err(err(
+            "dispute",
+            "confirm first that this dispute concerns your organisation (from your worklist)",
+        )));
+    }
     Ok(Ok(d))
+}
+
+// ---------------------------------------------------------------- confirming
+
+/// The body a dispute names confirms it concerns it; from then on it sees
+/// the person (issue 12, finding 4). Only its commissioners and QA group may.
+pub async fn confirm(
+    db: &Db,
+    user: &User,
+    dispute_id: i64,
+) -> Result<Result<i64, FieldErrors>, RegisterError> {
+    let actor = user.actor();
+    let mut tx = db.begin_write().await?;
+    let Some(d) = q::get_dispute_tx(&mut tx, dispute_id).await? else {
+        return Err(RegisterError::NoSuchPerson);
+    };
+    if d.awaiting_confirmation_from() != Some(user.org_code.as_str()) || !can_act(user) {
+        return Err(RegisterError::NotInCaseload);
+    }
+    match q::confirm(&mut tx, d.id, &actor.username, Some(&user.org_code)).await {
+        Err(DbError::Conflict) => {
+            return Ok(Err(err("dispute", "the dispute is already confirmed or resolved")));
+        }
+        other => other?,
+    }
+    store::append_audit(
+        &mut tx,
+        &actor,
+        AuditEntry {
+            action: "dispute.confirmed",
+            person_id: Some(d.person_id),
+            entity: "dispute",
+            entity_id: Some(d.id.to_string()),
+            reason: Some("the body named confirmed the dispute concerns it"),
+            details: json!({"party": user.org_code, "subject": d.subject}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(d.person_id))
+}
+
+/// What a dispute named shows a party that has not yet confirmed it: no
+/// name, NHS number or note (the note may name the person).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnconfirmedDispute {
+    pub dispute_id: i64,
+    pub subject: String,
+    pub opened_by: String,
+    pub opened_on: String,
+    pub interim: String,
+}
+
+/// The dispute as a named party sees it before confirming, if `user`'s
+/// organisation is that party; `None` otherwise (nothing said about it).
+pub async fn unconfirmed_view(
+    db: &Db,
+    user: &User,
+    dispute_id: i64,
+) -> Result<Option<UnconfirmedDispute>, DbError> {
+    let Some(d) = q::get_dispute(db, dispute_id).await? else { return Ok(None) };
+    if d.awaiting_confirmation_from() != Some(user.org_code.as_str()) || !d.is_open() {
+        return Ok(None);
+    }
+    Ok(Some(UnconfirmedDispute {
+        dispute_id: d.id,
+        subject: subject_of(&d)
+            .map(|s| s.label().to_string())
+            .unwrap_or_else(|_| d.subject.clone()),
+        opened_by: d.recorded_org.clone().unwrap_or_default(),
+        opened_on: long_date(d.opened_on),
+        interim: interim_of(&d).map(|i| i.decision.summary()).unwrap_or_default(),
+    }))
 }
 
 /// Takes the next step up the dispute's ladder, with its date and a note.
@@ -475,6 +563,31 @@ pub struct ResolveFields {
     pub paid_b: String,
     #[serde(default)]
     pub resolution: String,
+    /// At the top of the ladder: the reference of the escalation body's
+    /// decision (the Secretary of State's determination, NHS England's
+    /// decision, the joint panel's minute), which resolves the dispute alone.
+    #[serde(default)]
+    pub reference: String,
+    /// `yes`: agree to the resolution the other party proposed, as it stands.
+    #[serde(default)]
+    pub agree: String,
+}
+
+/// A resolution one party proposed, waiting for the other party's agreement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Proposal {
+    pub resolved_on: NaiveDate,
+    pub resolution: String,
+    pub settlement: Settlement,
+}
+
+/// What recording a resolution did.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Proposed by one party; it waits for the other's agreement.
+    Proposed(Settlement),
+    /// Agreed by both parties, or decided by the escalation body.
+    Resolved(Settlement),
 }
 
 fn amount(field: &str, s: &str, errors: &mut FieldErrors) -> Option<Pence> {
@@ -491,23 +604,142 @@ fn amount(field: &str, s: &str, errors: &mut FieldErrors) -> Option<Pence> {
     }
 }
 
-/// Resolves a dispute: who was found responsible, what each party paid
-/// meanwhile, and so who repays whom [Kent 1.5.8].
+/// Resolves a dispute (issue 12, finding 4): a resolution one party records
+/// is a proposal until the other party agrees to it as it stands; at the top
+/// of the ladder the escalation body decides, and a party records its
+/// decision with the decision's reference. Once resolved, the body found
+/// responsible repays what the other paid [Kent 1.5.8], and a dispute about
+/// who is responsible stands as a determination for the person's latest
+/// period of after-care.
 pub async fn resolve(
     db: &Db,
     user: &User,
     person_id: i64,
     f: &ResolveFields,
     today: NaiveDate,
-) -> Result<Result<Settlement, FieldErrors>, RegisterError> {
+) -> Result<Result<Outcome, FieldErrors>, RegisterError> {
     store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     let d = match actionable(db, user, person_id, &f.dispute, "resolve").await? {
         Ok(d) => d,
         Err(e) => return Ok(Err(e)),
     };
+    if f.agree.trim() == "yes" {
+        return agree(db, user, person_id, &d, today).await;
+    }
+    let proposal = match proposal_of(&d, f, today) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let actor = user.actor();
+    let mut tx = db.begin_write().await?;
+    let steps = q::steps_tx(&mut tx, d.id).await?;
+    let at_top = rules::next_step(subject_of(&d)?, steps.len()).is_none();
+    let reference = opt(&f.reference);
+    if !at_top {
+        let summary = proposal_summary(&proposal);
+        match q::propose(&mut tx, d.id, &to_json(&proposal)?, &actor).await {
+            Err(DbError::Conflict) => {
+                return Ok(Err(err("dispute", "the dispute is already resolved")));
+            }
+            other => other?,
+        }
+        store::append_audit(
+            &mut tx,
+            &actor,
+            AuditEntry {
+                action: "dispute.resolution_proposed",
+                person_id: Some(person_id),
+                entity: "dispute",
+                entity_id: Some(d.id.to_string()),
+                reason: Some(&summary),
+                details: json!({"proposal": proposal, "waiting_for": other_party(&d, &user.org_code)}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Ok(Outcome::Proposed(proposal.settlement)));
+    }
+    let Some(reference) = reference else {
+        return Ok(Err(err(
+            "reference",
+            "the dispute is at the top of its ladder: the escalation body decides; give the reference of its decision",
+        )));
+    };
+    let how = format!(
+        "decided by the escalation body ({}), reference {reference}",
+        steps.last().map(|s| s.step.as_str()).unwrap_or_default()
+    );
+    finish(&mut tx, &actor, &d, &proposal, &how, today).await?;
+    tx.commit().await?;
+    Ok(Ok(Outcome::Resolved(proposal.settlement)))
+}
+
+/// The other party agrees to the resolution proposed, exactly as proposed.
+async fn agree(
+    db: &Db,
+    user: &User,
+    person_id: i64,
+    d: &DisputeRow,
+    today: NaiveDate,
+) -> Result<Result<Outcome, FieldErrors>, RegisterError> {
+    let actor = user.actor();
+    let mut tx = db.begin_write().await?;
+    // Read again inside the transaction: the proposal agreed to is the one
+    // stored now, not one seen on an older page.
+    let Some(now) = q::get_dispute_tx(&mut tx, d.id).await? else {
+        return Err(RegisterError::NoSuchPerson);
+    };
+    let (Some(text), Some(by)) = (now.proposal.as_deref(), now.proposed_org.as_deref()) else {
+        return Ok(Err(err(
+            "dispute",
+            "no resolution has been proposed: record one for the other party to agree to",
+        )));
+    };
+    if by == user.org_code {
+        return Ok(Err(err(
+            "dispute",
+            format!(
+                "your organisation proposed this resolution: it waits for {}",
+                other_party(&now, &user.org_code)
+            ),
+        )));
+    }
+    let proposal: Proposal =
+        serde_json::from_str(text).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let how = format!("agreed by both parties: proposed by {by}, agreed by {}", user.org_code);
+    finish(&mut tx, &actor, &now, &proposal, &how, today).await?;
+    tx.commit().await?;
+    let _ = person_id;
+    Ok(Ok(Outcome::Resolved(proposal.settlement)))
+}
+
+fn other_party<'a>(d: &'a DisputeRow, org: &str) -> &'a str {
+    if d.party_a == org { &d.party_b } else { &d.party_a }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<String, DbError> {
+    serde_json::to_string(v).map_err(|e| DbError::Corrupt(e.to_string()))
+}
+
+fn proposal_summary(p: &Proposal) -> String {
+    let owed = repayment_lines(&p.settlement.repayments);
+    format!(
+        "{}; {}: {}",
+        settlement_summary(&p.settlement.finding),
+        if owed.is_empty() { "nothing to repay".to_string() } else { owed.join(", ") },
+        p.resolution
+    )
+}
+
+/// Checks a resolution's fields against the dispute.
+fn proposal_of(
+    d: &DisputeRow,
+    f: &ResolveFields,
+    today: NaiveDate,
+) -> Result<Proposal, FieldErrors> {
     let (a, b) = (OrgCode::parse(&d.party_a), OrgCode::parse(&d.party_b));
     let (Ok(a), Ok(b)) = (a, b) else {
-        return Err(DbError::Corrupt(format!("dispute {}: a party code is not valid", d.id)).into());
+        return Err(err("dispute", "a party code of this dispute is not valid"));
     };
     let mut errors = FieldErrors::new();
     let resolved_on = date_field("resolved_on", &f.resolved_on, today, &mut errors);
@@ -545,67 +777,114 @@ pub async fn resolve(
             "say how the dispute was resolved, by whom and why".into(),
         ));
     }
-    if !errors.is_empty() {
-        return Ok(Err(errors));
-    }
-    let paid = vec![(a.clone(), paid_a.expect("checked")), (b.clone(), paid_b.expect("checked"))];
-    let finding = finding.expect("checked");
-    let repayments = match rules::repayment(&paid, &finding) {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(err("paid_a", e.to_string()))),
+    let (Some(resolved_on), Some(finding), Some(paid_a), Some(paid_b), Some(resolution), true) =
+        (resolved_on, finding, paid_a, paid_b, resolution, errors.is_empty())
+    else {
+        return Err(errors);
     };
-    let settlement = Settlement { paid, finding, repayments };
-    let text = serde_json::to_string(&settlement).map_err(|e| DbError::Corrupt(e.to_string()))?;
-    let found = match &settlement.finding {
+    let paid = vec![(a, paid_a), (b, paid_b)];
+    let repayments = rules::repayment(&paid, &finding).map_err(|e| err("paid_a", e.to_string()))?;
+    Ok(Proposal {
+        resolved_on,
+        resolution: resolution.to_string(),
+        settlement: Settlement { paid, finding, repayments },
+    })
+}
+
+/// Marks the dispute resolved, audits it, and where it was about who is
+/// responsible, records the finding as a determination for the person's
+/// latest period, so the register, costs and invoices follow the agreement.
+async fn finish(
+    tx: &mut crate::db::Tx,
+    actor: &store::Actor,
+    d: &DisputeRow,
+    p: &Proposal,
+    how: &str,
+    today: NaiveDate,
+) -> Result<(), RegisterError> {
+    let found = match &p.settlement.finding {
         Finding::Responsible(o) => Some(o.to_string()),
         Finding::Shared(_) => None,
     };
-    let resolution = resolution.expect("checked");
-    let resolved_on = resolved_on.expect("checked");
-    let owed = repayment_lines(&settlement.repayments);
-    let why = format!(
-        "{}; {}: {resolution}",
-        settlement_summary(&settlement.finding),
-        if owed.is_empty() { "nothing to repay".to_string() } else { owed.join(", ") }
-    );
-    let actor = user.actor();
-    let mut tx = db.begin_write().await?;
+    let resolution = format!("{} ({how})", p.resolution);
     let r = Resolution {
-        resolved_on,
+        resolved_on: p.resolved_on,
         found_responsible: found.as_deref(),
-        resolution,
-        settlement: &text,
+        resolution: &resolution,
+        settlement: &to_json(&p.settlement)?,
     };
-    match q::resolve(&mut tx, d.id, &r, &actor).await {
+    match q::resolve(tx, d.id, &r, actor).await {
         Err(DbError::Conflict) => {
-            return Ok(Err(err(
-                "dispute",
-                "someone else resolved this dispute at the same time: reload the page",
-            )));
+            return Err(RegisterError::Conflict(
+                "someone else resolved this dispute at the same time: reload the page".into(),
+            ));
         }
         other => other?,
     }
+    let owed = repayment_lines(&p.settlement.repayments);
+    let why = format!("{}; {how}", proposal_summary(p));
     store::append_audit(
-        &mut tx,
-        &actor,
+        tx,
+        actor,
         AuditEntry {
             action: "dispute.resolved",
-            person_id: Some(person_id),
+            person_id: Some(d.person_id),
             entity: "dispute",
             entity_id: Some(d.id.to_string()),
             reason: Some(&why),
             details: json!({
-                "resolved_on": resolved_on,
-                "finding": settlement_summary(&settlement.finding),
-                "paid": settlement.paid.iter().map(|(o, p)| json!({"org": o, "pence": p.0})).collect::<Vec<_>>(),
+                "resolved_on": p.resolved_on,
+                "finding": settlement_summary(&p.settlement.finding),
+                "paid": p.settlement.paid.iter().map(|(o, p)| json!({"org": o, "pence": p.0})).collect::<Vec<_>>(),
                 "repayments": owed,
+                "how": how,
                 "citation": "Kent 1.5.8",
             }),
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(Ok(settlement))
+    let body = match subject_of(d)? {
+        DisputeSubject::OrdinaryResidence => aftercare_core::rules::Body::Council,
+        DisputeSubject::ResponsibleCommissioner => aftercare_core::rules::Body::Nhs,
+        DisputeSubject::FundingSplit => return Ok(()),
+    };
+    let Finding::Responsible(org) = &p.settlement.finding else { return Ok(()) };
+    let (_, _, _, derivation) = crate::derive::person_in_tx(tx, d.person_id, today).await?;
+    let Some(latest) = derivation.entitlements.last() else { return Ok(()) };
+    let determination = aftercare_core::rules::Determination {
+        detention_on: latest.qualifying_detention_on,
+        body,
+        org: org.clone(),
+        reason: format!("dispute {} resolved: {}", d.id, resolution),
+        decided_on: p.resolved_on,
+        decided_by: how.to_string(),
+    };
+    let data = serde_json::to_value(&determination).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let id = store::insert_person_event(
+        tx,
+        d.person_id,
+        today,
+        "determination",
+        &data,
+        actor,
+        store::now(),
+    )
+    .await?;
+    store::append_audit(
+        tx,
+        actor,
+        AuditEntry {
+            action: "determination.recorded",
+            person_id: Some(d.person_id),
+            entity: "person_event",
+            entity_id: Some(id.to_string()),
+            reason: Some(&determination.reason),
+            details: data,
+        },
+    )
+    .await?;
+    crate::derive::refresh_person(tx, d.person_id, today).await?;
+    Ok(())
 }
 
 /// `E10000019 found responsible` or `shared: E10000016 65%, QKS 35%`.
@@ -652,6 +931,11 @@ pub struct OpenDispute {
     pub age_days: i64,
     pub step: String,
     pub interim: String,
+    /// Where the row leads: the person's disputes, or (not yet confirmed by
+    /// `org`) the page that shows the dispute without identifiers.
+    pub link: String,
+    /// The resolution waits for `org`'s confirmation or agreement.
+    pub waiting_for_us: Option<&'static str>,
 }
 
 /// The open disputes where `org` is a party, oldest first, with their age in days on `today`.
@@ -666,16 +950,38 @@ pub async fn open_for_org(
     for d in disputes {
         let Some(p) = store::get_person(db, d.person_id).await? else { continue };
         let step = steps.iter().filter(|s| s.dispute_id == d.id).max_by_key(|s| s.step_no);
+        // A body named by a dispute sees no identifiers until it confirms
+        // the dispute concerns it (issue 12, finding 4).
+        let hidden = d.awaiting_confirmation_from() == Some(org);
         out.push(OpenDispute {
             dispute_id: d.id,
-            person_id: d.person_id,
-            name: format!("{} {}", p.given_name, p.family_name),
-            nhs_number: p
-                .nhs_number
-                .as_deref()
-                .and_then(|n| NhsNumber::parse(n).ok())
-                .map(|n| n.formatted())
-                .unwrap_or_default(),
+            person_id: if hidden { 0 } else { d.person_id },
+            name: if hidden {
+                "Not shown until you confirm the dispute concerns you".into()
+            } else {
+                format!("{} {}", p.given_name, p.family_name)
+            },
+            nhs_number: if hidden {
+                String::new()
+            } else {
+                p.nhs_number
+                    .as_deref()
+                    .and_then(|n| NhsNumber::parse(n).ok())
+                    .map(|n| n.formatted())
+                    .unwrap_or_default()
+            },
+            link: if hidden {
+                format!("/disputes/{}", d.id)
+            } else {
+                format!("/people/{}/disputes#dispute-{}", d.person_id, d.id)
+            },
+            waiting_for_us: if hidden {
+                Some("confirm it concerns you")
+            } else if d.proposed_org.as_deref().is_some_and(|by| by != org) {
+                Some("agree to the proposed resolution")
+            } else {
+                None
+            },
             subject: subject_of(&d)
                 .map(|s| s.label().to_string())
                 .unwrap_or_else(|_| d.subject.clone()),

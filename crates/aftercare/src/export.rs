@@ -54,11 +54,21 @@ fn end_of_day(d: NaiveDate) -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
-pub async fn register_rows(db: &Db, view: ExportView) -> Result<Vec<Vec<String>>, DbError> {
+/// The register's rows: everyone (`caseload` None, the server's command
+/// line) or the people one organisation has a part in, read by the
+/// database from that caseload alone.
+pub async fn register_rows(
+    db: &Db,
+    view: ExportView,
+    caseload: Option<&str>,
+) -> Result<Vec<Vec<String>>, DbError> {
     let instant = end_of_day(view.as_of);
     let use_versions_at = view.historical && !view.known_now;
     let config = derive::config(db, view.as_of).await?;
-    let versions = store::person_versions(db).await?;
+    let versions = match caseload {
+        None => store::person_versions(db).await?,
+        Some(org) => store::person_versions_in(db, org).await?,
+    };
     let mut identity: HashMap<i64, &PersonVersionRow> = HashMap::new();
     for v in &versions {
         let current = if use_versions_at {
@@ -71,7 +81,11 @@ pub async fn register_rows(db: &Db, view: ExportView) -> Result<Vec<Vec<String>>
         }
     }
     let mut detentions: HashMap<i64, Vec<DetentionRow>> = HashMap::new();
-    for mut d in store::all_detentions(db).await? {
+    let all_detentions = match caseload {
+        None => store::all_detentions(db).await?,
+        Some(org) => store::detentions_in(db, org).await?,
+    };
+    for mut d in all_detentions {
         let current = if use_versions_at {
             d.recorded_at < instant && d.superseded_at.is_none_or(|s| s >= instant)
         } else {
@@ -87,7 +101,11 @@ pub async fn register_rows(db: &Db, view: ExportView) -> Result<Vec<Vec<String>>
         detentions.entry(d.person_id).or_default().push(d);
     }
     let mut events: HashMap<i64, Vec<PersonEventRow>> = HashMap::new();
-    for e in store::all_person_events(db).await? {
+    let all_events = match caseload {
+        None => store::all_person_events(db).await?,
+        Some(org) => store::person_events_in(db, org).await?,
+    };
+    for e in all_events {
         let current = if use_versions_at {
             e.recorded_at < instant && e.superseded_at.is_none_or(|s| s >= instant)
         } else {

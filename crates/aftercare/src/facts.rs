@@ -4,6 +4,7 @@
 //! questions. The rules engine reads the facts; these services check who may
 //! record them and keep every change attributed.
 
+use aftercare_core::org::OrgKind;
 use aftercare_core::rules::{self, Body, Determination, Event, EventKind, WhatIf};
 use aftercare_core::{OrgCode, Section, parse_date};
 use chrono::NaiveDate;
@@ -11,8 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::{Role, User};
-use crate::db::Db;
 use crate::db::store::{self, AuditEntry};
+use crate::db::{Db, Tx};
 use crate::derive;
 use crate::register::{FieldErrors, RegisterError};
 
@@ -125,6 +126,7 @@ pub async fn record_fact(
     }
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
+    crate::access::ensure_part(&mut tx, user, person_id).await?;
     let data =
         serde_json::to_value(&event).map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
     let id = store::insert_person_event(
@@ -241,6 +243,16 @@ pub async fn record_determination(
         .map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
+    crate::access::ensure_part(&mut tx, user, person_id).await?;
+    // Who decides, and whom they may name, are read in the same transaction
+    // as the write, so a change of responsibility or a dispute settled in
+    // between cannot let a stale check through.
+    if let Err(e) = named_body_fits(&mut tx, body, &determination.org, detention_on, today).await? {
+        return Ok(Err(e));
+    }
+    if let Err(e) = may_determine(&mut tx, user, person_id, body, detention_on, today).await? {
+        return Ok(Err(e));
+    }
     let id = store::insert_person_event(
         &mut tx,
         person_id,
@@ -267,6 +279,105 @@ pub async fn record_determination(
     derive::refresh_person(&mut tx, person_id, today).await?;
     tx.commit().await?;
     Ok(Ok(id))
+}
+
+/// The named body must be an organisation we know, of the kind the duty
+/// falls on (a council with social services for the council; an integrated
+/// care board, or before July 2022 a CCG or PCT, for the NHS: s117(3)),
+/// in existence on the detention's date or today (an ICB named for an older
+/// detention is its CCG's successor; a CCG named for it resolves to one).
+async fn named_body_fits(
+    tx: &mut Tx,
+    body: Body,
+    org: &OrgCode,
+    detention_on: NaiveDate,
+    today: NaiveDate,
+) -> Result<Result<(), FieldErrors>, RegisterError> {
+    let Some(row) = store::get_org_tx(tx, org.as_str()).await? else {
+        return Ok(Err(err("org", format!("no organisation with code {org} is known"))));
+    };
+    let kind = OrgKind::parse(&row.kind);
+    let fits = match body {
+        Body::Council => kind == Some(OrgKind::Council),
+        Body::Nhs => matches!(kind, Some(OrgKind::Icb | OrgKind::Ccg | OrgKind::Pct)),
+    };
+    if !fits {
+        let wanted = match body {
+            Body::Council => "a council with social services responsibilities",
+            Body::Nhs => "an integrated care board (or, before July 2022, a CCG or PCT)",
+        };
+        return Ok(Err(err(
+            "org",
+            format!(
+                "{} ({org}) is {}: the {} duty falls on {wanted}",
+                row.name,
+                kind.map(|k| k.label().to_lowercase()).unwrap_or_else(|| "of no known kind".into()),
+                if body == Body::Council { "council's" } else { "NHS" },
+            ),
+        )));
+    }
+    let valid_on =
+        |d: NaiveDate| row.valid_from.is_none_or(|f| f <= d) && row.valid_to.is_none_or(|t| d <= t);
+    if !valid_on(detention_on) && !valid_on(today) {
+        return Ok(Err(err(
+            "org",
+            format!(
+                "{} ({org}) did not exist on {} and does not exist today",
+                row.name,
+                aftercare_core::date::long_date(detention_on)
+            ),
+        )));
+    }
+    Ok(Ok(()))
+}
+
+/// Only a party may record a determination (issue 12, finding 1): the body
+/// the rules now make responsible for that duty; where the question is open,
+/// a body of the right kind with a part in the person (one of those it could
+/// fall on); or a party to an open dispute about it.
+async fn may_determine(
+    tx: &mut Tx,
+    user: &User,
+    person_id: i64,
+    body: Body,
+    detention_on: NaiveDate,
+    today: NaiveDate,
+) -> Result<Result<(), FieldErrors>, RegisterError> {
+    let (_, _, _, derivation) = derive::person_in_tx(tx, person_id, today).await?;
+    let responsible: Vec<Option<&OrgCode>> = derivation
+        .entitlements
+        .iter()
+        .filter(|e| e.qualifying_detention_on == detention_on)
+        .map(|e| if body == Body::Council { e.council.org.as_ref() } else { e.nhs.org.as_ref() })
+        .collect();
+    let own = user.org_code.as_str();
+    if responsible.iter().flatten().any(|o| o.as_str() == own) {
+        return Ok(Ok(()));
+    }
+    let open = responsible.is_empty() || responsible.iter().any(Option::is_none);
+    let own_kind = store::get_org_tx(tx, own).await?.and_then(|o| OrgKind::parse(&o.kind));
+    let right_kind = match body {
+        Body::Council => own_kind == Some(OrgKind::Council),
+        Body::Nhs => own_kind.is_some_and(OrgKind::is_nhs_commissioner),
+    };
+    if open && right_kind {
+        return Ok(Ok(()));
+    }
+    let subject =
+        if body == Body::Council { "ordinary_residence" } else { "responsible_commissioner" };
+    let party = crate::db::disputes::open_for_person_tx(tx, person_id)
+        .await?
+        .iter()
+        .any(|d| d.subject == subject && d.has_party(own));
+    if party {
+        return Ok(Ok(()));
+    }
+    Ok(Err(err(
+        "body",
+        format!(
+            "only the body responsible for this duty, or a party to an open dispute about it, records a determination; your organisation ({own}) is neither"
+        ),
+    )))
 }
 
 /// A hypothetical event as a form or the API gives it.

@@ -260,7 +260,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 historical: as_of.is_some_and(|d| d < now),
                 known_now,
             };
-            let rows = register_rows(&db, view).await?;
+            let rows = register_rows(&db, view, None).await?;
             let bytes = match format {
                 Format::Csv => aftercare_files::write_csv(&REGISTER_HEADERS, &rows),
                 Format::Xlsx => aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)?,
@@ -322,7 +322,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let person = store::person_by_nhs_number(&db, nhs.as_str())
                 .await?
-                .context("no person with that NHS number is on the register")?;
+                .context("no person with that NHS number is on the register")?
+                .id;
             let actor = actor_for(&db, actor).await?;
             let rows = aftercare::access_log::for_person(&db, person, limit).await?;
             // Reading who has looked is itself a read of the person.
@@ -547,7 +548,12 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 tracing::debug!(elapsed = ?started.elapsed(), "reconcile: files checked");
                 parsed
             });
-            let entitled = aftercare::reconcile::entitled_periods(&db, as_of).await?;
+            let entitled = aftercare::reconcile::entitled_periods(
+                &db,
+                as_of,
+                aftercare::reconcile::Caseload::WholeRegister,
+            )
+            .await?;
             tracing::debug!(elapsed = ?started.elapsed(), "reconcile: register derived");
             let parsed = parsing.await?;
             let (charges, payments) = match parsed {

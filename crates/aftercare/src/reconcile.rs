@@ -20,7 +20,10 @@ use serde::Serialize;
 pub enum FindingKind {
     ChargedWhileEntitled,
     S117FundedNotEntitled,
-    UnknownPerson,
+    /// Not a person of the caseload reconciled against: not on the register,
+    /// or on it but outside the organisation's caseload. The two are one
+    /// finding, so an upload cannot test who else is on the register.
+    NotInCaseload,
 }
 
 impl FindingKind {
@@ -28,7 +31,7 @@ impl FindingKind {
         match self {
             FindingKind::ChargedWhileEntitled => "charged_while_entitled",
             FindingKind::S117FundedNotEntitled => "s117_funded_not_entitled",
-            FindingKind::UnknownPerson => "unknown_person",
+            FindingKind::NotInCaseload => "not_in_caseload",
         }
     }
 }
@@ -124,7 +127,7 @@ pub fn reconcile(
         let nhs = c.nhs_number.as_str().to_string();
         match entitled.get(&nhs) {
             None => findings.push(Finding {
-                kind: FindingKind::UnknownPerson,
+                kind: FindingKind::NotInCaseload,
                 nhs_number: nhs,
                 from: c.from,
                 to: c.to,
@@ -154,7 +157,7 @@ pub fn reconcile(
         let nhs = p.nhs_number.as_str().to_string();
         match entitled.get(&nhs) {
             None => findings.push(Finding {
-                kind: FindingKind::UnknownPerson,
+                kind: FindingKind::NotInCaseload,
                 nhs_number: nhs,
                 from: p.from,
                 to: p.to,
@@ -182,14 +185,29 @@ pub fn reconcile(
     findings
 }
 
-/// Every person's entitled periods by NHS number, as the register stands
-/// (people never entitled have none; people without an NHS number cannot be
-/// matched and are left out).
+/// Whose register a reconciliation reads: an organisation's caseload (the
+/// people it has a part in), or, from the command line on the server, all of it.
+#[derive(Debug, Clone, Copy)]
+pub enum Caseload<'a> {
+    Organisation(&'a str),
+    WholeRegister,
+}
+
+/// Entitled periods by NHS number of the people in the caseload, as the
+/// register stands (people never entitled have none; people without an NHS
+/// number cannot be matched and are left out).
 pub async fn entitled_periods(
     db: &crate::db::Db,
     as_of: NaiveDate,
+    caseload: Caseload<'_>,
 ) -> Result<HashMap<String, Periods>, crate::db::DbError> {
     use crate::db::{DbError, bulk};
+    // The packed facts carry each person's organisation links (sorted), so
+    // the caseload is read with them, not by a second query.
+    let within: Option<std::sync::Arc<str>> = match caseload {
+        Caseload::WholeRegister => None,
+        Caseload::Organisation(org) => Some(org.into()),
+    };
     let config = std::sync::Arc::new(crate::derive::config(db, as_of).await?);
     let (low, high) = bulk::person_id_span(db).await?;
     let mut periods = HashMap::new();
@@ -198,10 +216,17 @@ pub async fn entitled_periods(
     // Each range is derived on a blocking thread while the next is read.
     while let Some(packed) = next.take() {
         let config = config.clone();
+        let within = within.clone();
         let work = tokio::task::spawn_blocking(move || {
             let mut found = Vec::new();
             for p in packed.iter().map(|p| bulk::unpack(p)).collect::<Result<Vec<_>, _>>()? {
                 for p in p {
+                    if within
+                        .as_ref()
+                        .is_some_and(|o| p.links.binary_search_by(|l| l.as_str().cmp(o)).is_err())
+                    {
+                        continue;
+                    }
                     let Some(nhs) = p.nhs_number else { continue };
                     let d = crate::derive::derive_person(&p.detentions, &p.events, &config)?;
                     found.push((nhs, d.entitlements.iter().map(|e| (e.start, e.end)).collect()));
@@ -275,11 +300,11 @@ mod tests {
             ),
             // Not entitled then: nothing.
             (vec![charge("9876543210", "2024-02-01", "2024-03-31", 6000)], vec![], vec![]),
-            // Unknown person.
+            // Not in the caseload.
             (
                 vec![charge("4000000632", "2024-02-01", "2024-02-02", 10)],
                 vec![],
-                vec![("unknown_person", "2024-02-01", "2024-02-02", 10)],
+                vec![("not_in_caseload", "2024-02-01", "2024-02-02", 10)],
             ),
             // s117 payment partly outside the entitlement: the part outside.
             (

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::auth::RegisterEditor;
+use crate::auth::{RegisterEditor, User};
 use crate::db::store::{
     self, Actor, AuditEntry, DetentionFacts, DetentionRow, NewPerson, PersonRow,
 };
@@ -29,6 +29,9 @@ pub enum RegisterError {
     DuplicateLocalId(String),
     #[error("no such person")]
     NoSuchPerson,
+    /// The user's organisation has no part in the person: a 403 naming no one.
+    #[error("{}", crate::access::NOT_IN_CASELOAD_MESSAGE)]
+    NotInCaseload,
     #[error("no such detention")]
     NoSuchDetention,
     #[error("a reason is required for a correction")]
@@ -115,6 +118,9 @@ pub async fn import_register(
         }
     }
     identifier_clashes(file_name, &file, &by_nhs, &by_local)?;
+    if let Some(org) = &actor.org_code {
+        outside_caseload(&mut tx, file_name, &file, org, &by_nhs, &by_local).await?;
+    }
     let mut detentions_by_person: HashMap<i64, Vec<DetentionRow>> = HashMap::new();
     for d in store::all_current_detentions_tx(&mut tx).await? {
         detentions_by_person.entry(d.person_id).or_default().push(d);
@@ -379,6 +385,46 @@ fn identifier_clashes(
                 line,
                 column: "local_id".into(),
                 reason: format!("`{local}` is the local id of another person on the register"),
+            });
+        }
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    errors.sort_by_key(|e| e.line);
+    Err(RegisterError::Invalid(ImportErrors {
+        file: file_name.to_string(),
+        unreadable: None,
+        errors,
+        omitted: 0,
+    }))
+}
+
+/// An import made as a user (`--as`) changes only people in that user's
+/// organisation's caseload: a row for anyone else on the register is an
+/// error naming the row and nobody, like the form (issue 12, finding 3).
+async fn outside_caseload(
+    tx: &mut Tx,
+    file_name: &str,
+    file: &RegisterFile,
+    org: &str,
+    by_nhs: &HashMap<String, PersonRow>,
+    by_local: &HashMap<String, PersonRow>,
+) -> Result<(), RegisterError> {
+    let caseload: std::collections::HashSet<i64> =
+        store::caseload_ids_tx(tx, org).await?.into_iter().collect();
+    let mut errors = Vec::new();
+    for p in &file.people {
+        let found = p
+            .nhs_number
+            .as_ref()
+            .and_then(|n| by_nhs.get(n.as_str()))
+            .or_else(|| p.local_id.as_ref().and_then(|l| by_local.get(l)));
+        if found.is_some_and(|f| !caseload.contains(&f.id)) {
+            errors.push(aftercare_files::RowError {
+                line: p.detentions.iter().map(|d| d.line).min().unwrap_or(2),
+                column: if p.nhs_number.is_some() { "nhs_number" } else { "local_id" }.into(),
+                reason: format!("not in your caseload ({org} has no part in this person): the bodies responsible record their detentions"),
             });
         }
     }
@@ -702,20 +748,14 @@ pub async fn add_person(
     // Checked inside the write transaction, by the unique columns' indexes,
     // so two forms sent at once cannot both pass.
     if let Some(n) = &checked.nhs_number
-        && store::person_id_by_nhs_number_tx(&mut tx, n.as_str()).await?.is_some()
+        && let Some(existing) = store::person_id_by_nhs_number_tx(&mut tx, n.as_str()).await?
     {
-        return Ok(Err(vec![(
-            "nhs_number".into(),
-            format!("a person with NHS number {n} is already on the register"),
-        )]));
+        return already_on_register(tx, editor.0, existing, "nhs_number", "NHS number").await;
     }
     if let Some(l) = &checked.local_id
-        && store::person_id_by_local_id_tx(&mut tx, l).await?.is_some()
+        && let Some(existing) = store::person_id_by_local_id_tx(&mut tx, l).await?
     {
-        return Ok(Err(vec![(
-            "local_id".into(),
-            format!("a person with local id {l} is already on the register"),
-        )]));
+        return already_on_register(tx, editor.0, existing, "local_id", "local id").await;
     }
     let at = store::now();
     let new = NewPerson {
@@ -739,6 +779,49 @@ pub async fn add_person(
     Ok(Ok(id))
 }
 
+/// Refuses a second record for someone already on the register. Within the
+/// user's caseload it points to the record; outside it, the answer names
+/// nobody, and the attempt is audited like a status enquiry, so the form
+/// cannot be used to test who is on the register unseen (issue 12, finding 5).
+async fn already_on_register(
+    mut tx: Tx,
+    user: &User,
+    existing: i64,
+    field: &str,
+    label: &str,
+) -> Result<Result<i64, FieldErrors>, RegisterError> {
+    if store::org_has_part_tx(&mut tx, existing, &user.org_code).await? {
+        return Ok(Err(vec![(
+            field.into(),
+            format!(
+                "a person with this {label} is already on the register: open their record at /people/{existing} and add the detention there"
+            ),
+        )]));
+    }
+    store::append_audit(
+        &mut tx,
+        &user.actor(),
+        AuditEntry {
+            action: "person.duplicate_outside_caseload",
+            person_id: Some(existing),
+            entity: "person",
+            entity_id: Some(existing.to_string()),
+            reason: Some(
+                "tried to add a person already on the register outside the user's caseload",
+            ),
+            details: serde_json::json!({"field": field}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Err(vec![(
+        field.into(),
+        format!(
+            "this {label} is not in your caseload: a record for it is held by other organisations, so it cannot be added again. Ask the MHA office of the council or ICB responsible to record your detention; this attempt has been recorded"
+        ),
+    )]))
+}
+
 /// Adds a detention to a person already on the register.
 pub async fn add_detention(
     db: &Db,
@@ -751,6 +834,7 @@ pub async fn add_detention(
     // Every check reads inside the write transaction (writers are
     // serialised), so a second identical request sees the first one's row.
     let mut tx = db.begin_write().await?;
+    crate::access::ensure_part(&mut tx, editor.0, person_id).await?;
     let person =
         store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     let existing: Vec<DetentionFacts> = store::current_detentions_tx(&mut tx, person_id)

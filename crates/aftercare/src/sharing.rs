@@ -5,7 +5,6 @@
 //! without email; and status enquiries, answered only with a stated reason,
 //! which is logged.
 
-use std::collections::HashSet;
 use std::str::FromStr;
 
 use aftercare_core::calendar;
@@ -62,14 +61,6 @@ pub fn sharing_date(month: &str) -> Result<NaiveDate, ShareError> {
     calendar::first_working_day_of_month(y, m).ok_or_else(bad)
 }
 
-/// The people an organisation has a part in, by NHS number or local id.
-async fn identifiers_for(db: &Db, org: &str) -> Result<HashSet<String>, DbError> {
-    let rows: Vec<(Option<String>, Option<String>)> = on_pool!(db, p => sqlx::query_as(
-        "SELECT p.nhs_number, p.local_id FROM people p JOIN person_orgs o ON o.person_id = p.id WHERE o.org_code = $1")
-        .bind(org).fetch_all(p).await)?;
-    Ok(rows.into_iter().flat_map(|(n, l)| [n, l]).flatten().collect())
-}
-
 /// The master list for an organisation as at `as_of`: facts dated on or
 /// before that day, with today's corrections (`known_now`), so a list made
 /// later for an earlier month carries what we now know about that date. On
@@ -80,11 +71,10 @@ pub async fn master_list(
     as_of: NaiveDate,
     today: NaiveDate,
 ) -> Result<Vec<Vec<String>>, DbError> {
-    let ids = identifiers_for(db, org).await?;
-    let rows =
-        export::register_rows(db, ExportView { as_of, historical: as_of < today, known_now: true })
-            .await?;
-    Ok(rows.into_iter().filter(|r| ids.contains(&r[0]) || ids.contains(&r[1])).collect())
+    // Built from the caseload alone: the database reads only the rows of
+    // the people the organisation has a part in (issue 12, finding 10).
+    let view = ExportView { as_of, historical: as_of < today, known_now: true };
+    export::register_rows(db, view, Some(org)).await
 }
 
 pub async fn set_recipient(db: &Db, actor: &Actor, org: &str, key: &str) -> Result<(), ShareError> {
@@ -187,6 +177,8 @@ pub async fn share_monthly(
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StatusAnswer {
     pub nhs_number: String,
+    /// On the register and in the asker's caseload. A person outside it is
+    /// answered as if not on the register: "not in your caseload".
     pub on_register: bool,
     pub eligible: bool,
     pub entitled: bool,
@@ -196,33 +188,52 @@ pub struct StatusAnswer {
     pub nhs_rule: Option<String>,
 }
 
+/// Whether `org` may be told a person's s117 status: it has a part in the
+/// person, or is a partner (in a partnership) of the council or NHS
+/// commissioner responsible for them [Lincs 2.4]. The server's own command
+/// line (no organisation) answers for the whole register.
+async fn answerable(db: &Db, org: Option<&str>, p: &store::PersonRow) -> Result<bool, DbError> {
+    let Some(org) = org else { return Ok(true) };
+    if store::org_has_part(db, p.id, org).await? {
+        return Ok(true);
+    }
+    let bodies = [p.council_code.as_deref(), p.nhs_code.as_deref()];
+    Ok(crate::db::care::partnerships(db).await?.iter().any(|x| {
+        (x.council_code == org || x.nhs_code == org)
+            && bodies.iter().flatten().any(|b| *b == x.council_code || *b == x.nhs_code)
+    }))
+}
+
 /// Answers a status enquiry from a partner user, who must give a reason
-/// (10 characters or more); the enquiry and its reason are logged whether
-/// or not the person is found.
+/// (10 characters or more). Only people in the asker's caseload (or their
+/// partners') are answered; anyone else is "not in your caseload", exactly as
+/// someone not on the register, so the enquiry cannot test who is (issue 12,
+/// finding 5). Every enquiry and its reason are logged, found or not.
 pub async fn status_enquiry(
     db: &Db,
     actor: &Actor,
     nhs: &aftercare_core::NhsNumber,
     reason: &str,
 ) -> Result<StatusAnswer, DbError> {
-    let person = store::all_people(db)
-        .await?
-        .into_iter()
-        .find(|p| p.nhs_number.as_deref() == Some(nhs.as_str()));
+    let found = store::person_by_nhs_number(db, nhs.as_str()).await?;
+    let in_caseload = match &found {
+        Some(p) => answerable(db, actor.org_code.as_deref(), p).await?,
+        None => false,
+    };
     store::audit_alone(
         db,
         actor,
         AuditEntry {
             action: "status.enquiry",
-            person_id: person.as_ref().map(|p| p.id),
+            person_id: found.as_ref().map(|p| p.id),
             entity: "person",
-            entity_id: person.as_ref().map(|p| p.id.to_string()),
+            entity_id: found.as_ref().map(|p| p.id.to_string()),
             reason: Some(reason),
-            details: json!({"found": person.is_some()}),
+            details: json!({"found": found.is_some(), "in_caseload": in_caseload, "nhs_number": nhs.as_str()}),
         },
     )
     .await?;
-    Ok(match person {
+    Ok(match found.filter(|_| in_caseload) {
         None => StatusAnswer {
             nhs_number: nhs.to_string(),
             on_register: false,

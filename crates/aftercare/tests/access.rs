@@ -94,7 +94,9 @@ const PERMISSIONS: &[Route] = &[
     // Refusals of facts and determinations come back as a form with the reason on a field.
     route("POST", "/people/{id}/facts",               303, Editors(303, 422)),
     route("GET",  "/people/{id}/determinations/new",  303, Everyone(200)),
-    route("POST", "/people/{id}/determinations",      303, Deciders(303, 422)),
+    // A trust is no body responsible: its deciders are refused on the body
+    // field too (who may decide is tested in tests/scoping.rs).
+    route("POST", "/people/{id}/determinations",      303, Deciders(422, 422)),
     route("GET",  "/people/{id}/what-if",             303, Everyone(200)),
     route("GET",  "/people/{id}/lead/new",            303, Everyone(200)),
     route("POST", "/people/{id}/lead",                303, Roles(NAMERS, 303, 422)),
@@ -127,6 +129,12 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/people/{id}/disputes/resolve",    303, Everyone(200)),
     route("POST", "/people/{id}/disputes/resolve",    303, Everyone(422)),
     route("GET",  "/people/{id}/factsheet",           303, Everyone(200)),
+    // {id} here names no dispute: nobody learns whether one exists.
+    route("GET",  "/disputes/{id}",                   303, Everyone(404)),
+    route("POST", "/disputes/{id}/confirm",           303, Everyone(404)),
+    route("GET",  "/audit/reasons",                   303, Roles(&["auditor"], 200, 403)),
+    // {id} here names a reason to look recorded in the world, about its person.
+    route("POST", "/audit/reasons/{id}",              303, Roles(&["auditor"], 303, 403)),
     route("GET",  "/worklists",                       303, Everyone(200)),
     route("GET",  "/worklists/reviews.csv",           303, Everyone(200)),
     route("GET",  "/monitoring",                      303, Everyone(200)),
@@ -143,7 +151,8 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/funding.csv",                     303, Everyone(200)),
     route("GET",  "/finance/no-charge",               303, Everyone(200)),
     route("GET",  "/finance/no-charge.csv",           303, Everyone(200)),
-    route("GET",  "/people/999999",                   303, Everyone(404)),
+    // An id nobody holds answers as one outside the user's scope (finding: 404 v redirect).
+    route("GET",  "/people/999999",                   303, Everyone(303)),
     route("GET",  "/no-such-page",                    404, Everyone(404)),
     // The API (src/api/mod.rs) and its documents.
     route("POST", "/api/v1/session",                  401, Everyone(200)),
@@ -157,7 +166,7 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/api/v1/people/{id}/detentions/{detention_id}/corrections", 401, Editors(404, 403)),
     route("POST", "/api/v1/people/{id}/access",       401, Everyone(204)),
     route("POST", "/api/v1/people/{id}/facts",        401, Editors(201, 422)),
-    route("POST", "/api/v1/people/{id}/determinations", 401, Deciders(201, 422)),
+    route("POST", "/api/v1/people/{id}/determinations", 401, Deciders(422, 422)),
     route("POST", "/api/v1/people/{id}/reviews",      401, Roles(PLANNERS, 201, 403)),
     route("GET",  "/api/v1/people/{id}/endings",      401, Everyone(200)),
     route("POST", "/api/v1/people/{id}/endings",      401, Roles(PLANNERS, 409, 403)),
@@ -166,7 +175,7 @@ const PERMISSIONS: &[Route] = &[
     // {id} here names no proposal.
     route("POST", "/api/v1/endings/{id}/decisions",   401, Everyone(404)),
     route("GET",  "/api/v1/people/{id}/what-if?kind=moved&on=2025-01-01&living_in=E10000019", 401, Everyone(200)),
-    route("GET",  "/api/v1/people/999999",            401, Everyone(404)),
+    route("GET",  "/api/v1/people/999999",            401, Everyone(403)),
     route("GET",  "/api/openapi.json",                200, Everyone(200)),
     route("GET",  "/api/docs/",                       200, Everyone(200)),
 ];

@@ -196,10 +196,11 @@ async fn a_person_comes_with_detentions_derivation_and_rule_ids() {
             "{}",
             t.backend
         );
+        // An id nobody holds answers as one outside the user's scope.
         let missing = c.get("/api/v1/people/999999").await;
         assert_eq!(
             (missing.status, missing.json()["error"]["code"].as_str()),
-            (StatusCode::NOT_FOUND, Some("not_found")),
+            (StatusCode::FORBIDDEN, Some("reason_required")),
             "{}",
             t.backend
         );

@@ -24,7 +24,11 @@ async fn loaded(db: &Db) -> i64 {
     add_user(db, "clerk@RXY", KENT_TRUST, "mha_administrator,lead_professional,finance").await;
     add_user(db, "auditor@RXY", KENT_TRUST, "auditor").await;
     add_user(db, "finance@RP7", LINCS_TRUST, "finance").await;
-    store::person_by_nhs_number(db, "9434765919").await.unwrap().expect("Smith is on the register")
+    store::person_by_nhs_number(db, "9434765919")
+        .await
+        .unwrap()
+        .expect("Smith is on the register")
+        .id
 }
 
 async fn problems(db: &Db, checkpoint: Option<&Checkpoint>) -> Vec<String> {

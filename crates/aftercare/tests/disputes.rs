@@ -55,6 +55,23 @@ async fn open_or(c: &Client, person: i64) -> i64 {
     loc.rsplit("dispute-").next().unwrap().parse().unwrap_or_else(|_| panic!("{loc}"))
 }
 
+/// The body named confirms the dispute concerns it (until then it sees no identifiers).
+async fn confirm(c: &Client, dispute: i64) {
+    let r = c.post_form(&format!("/disputes/{dispute}/confirm"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}
+
+/// The other party agrees to the resolution proposed, as it stands.
+async fn agree(c: &Client, person: i64, dispute: &str) {
+    let r = c
+        .post_form(
+            &format!("/people/{person}/disputes/resolve"),
+            &[("dispute", dispute), ("agree", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}
+
 #[tokio::test]
 async fn an_ordinary_residence_dispute_is_funded_meanwhile_by_the_partnership_rule() {
     for t in backends().await {
@@ -275,7 +292,13 @@ async fn a_dispute_climbs_its_ladder_and_funding_cannot_stop_while_it_is_open() 
         let id = open_or(&kent, w.smith).await;
         let did = id.to_string();
         let esc = format!("/people/{}/disputes/escalate", w.smith);
-        // Lincolnshire has no part in Smith's care, but as a party it may see and act on the dispute.
+        // Lincolnshire has no part in Smith's care: named by the dispute, it
+        // sees the person only once it confirms the dispute concerns it.
+        assert_eq!(
+            lincs.get(&format!("/people/{}/disputes", w.smith)).await.status,
+            StatusCode::SEE_OTHER
+        );
+        confirm(&lincs, id).await;
         assert_eq!(
             lincs.get(&format!("/people/{}/disputes", w.smith)).await.status,
             StatusCode::OK
@@ -387,6 +410,12 @@ async fn a_dispute_climbs_its_ladder_and_funding_cannot_stop_while_it_is_open() 
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        // Proposed by Kent, it is not resolved until Lincolnshire agrees.
+        let r = lead
+            .post_form(&end, &[("plan_version", "1"), ("index", "0"), ("on", "2026-11-20")])
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        agree(&lincs, w.smith, &did).await;
         let r = lead
             .post_form(&end, &[("plan_version", "1"), ("index", "0"), ("on", "2026-11-20")])
             .await;
@@ -407,7 +436,9 @@ async fn resolving_a_dispute_shows_who_repays_whom() {
         let w = setup(&t).await;
         let kent = Client::login(state(&t.db), "kent").await;
         let lincs = Client::login(state(&t.db), "lincs").await;
-        let id = open_or(&kent, w.smith).await.to_string();
+        let opened = open_or(&kent, w.smith).await;
+        confirm(&lincs, opened).await;
+        let id = opened.to_string();
         let path = format!("/people/{}/disputes/resolve", w.smith);
         assert!(
             kent.get(&format!("{path}?dispute={id}"))
@@ -443,6 +474,14 @@ async fn resolving_a_dispute_shows_who_repays_whom() {
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", t.backend, r.body);
+        // Lincolnshire proposed it; Kent sees the proposal and agrees to it.
+        let body = kent.get(&format!("/people/{}/disputes", w.smith)).await.body;
+        assert!(
+            body.contains("Waiting for Kent County Council (E10000016) to agree")
+                && body.contains("Agree to this resolution"),
+            "{body}"
+        );
+        agree(&kent, w.smith, &id).await;
         let body = kent.get(&format!("/people/{}/disputes", w.smith)).await.body;
         assert!(body.contains("Lincolnshire County Council (E10000019) repays Kent County Council (E10000016) £12,000.00"), "{}: {body}", t.backend);
         assert!(
@@ -457,7 +496,7 @@ async fn resolving_a_dispute_shows_who_repays_whom() {
         let d = &dispute_db::disputes_for_person(&t.db, w.smith).await.unwrap()[0];
         assert_eq!(
             (d.status.as_str(), d.found_responsible.as_deref(), d.resolved_by.as_deref()),
-            ("resolved", Some(LINCS), Some("lincs"))
+            ("resolved", Some(LINCS), Some("kent"))
         );
         let s = aftercare::disputes::settlement_of(d).unwrap().unwrap();
         assert_eq!(s.repayments.len(), 1);
@@ -510,6 +549,7 @@ async fn resolving_a_dispute_shows_who_repays_whom() {
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        agree(&lincs, w.patel, &did).await;
         let body = lincs_icb.get(&format!("/people/{patel}/disputes")).await.body;
         assert!(
             body.contains(
@@ -528,6 +568,29 @@ async fn both_parties_see_an_open_dispute_on_their_worklists_with_its_age() {
         let lincs = Client::login(state(&t.db), "lincs").await;
         let bucks = Client::login(state(&t.db), "bucks").await;
         let id = open_or(&kent, w.smith).await;
+        // Named by the dispute, Lincolnshire sees it without the person's
+        // name or NHS number until it confirms the dispute concerns it.
+        let page = lincs.get("/worklists").await.body;
+        let section = &page[page.find("id=\"disputes\"").unwrap()..];
+        assert!(
+            !section.contains("Ann Smith")
+                && section.contains("Not shown until you confirm")
+                && section.contains(&format!("href=\"/disputes/{id}\"")),
+            "{}: {section}",
+            t.backend
+        );
+        let shown = lincs.get(&format!("/disputes/{id}")).await;
+        assert!(
+            shown.status == StatusCode::OK
+                && !shown.body.contains("Smith")
+                && !shown.body.contains("943 476 5919"),
+            "{}",
+            shown.body
+        );
+        // Nobody else learns it exists.
+        assert_eq!(bucks.get(&format!("/disputes/{id}")).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(kent.get(&format!("/disputes/{id}")).await.status, StatusCode::NOT_FOUND);
+        confirm(&lincs, id).await;
         for c in [&kent, &lincs] {
             let page = c.get("/worklists").await;
             assert_eq!(page.status, StatusCode::OK);
@@ -574,6 +637,9 @@ async fn both_parties_see_an_open_dispute_on_their_worklists_with_its_age() {
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let page = lincs.get("/worklists").await.body;
+        assert!(page.contains("Waiting for you to agree to the proposed resolution"), "{page}");
+        agree(&lincs, w.smith, &id.to_string()).await;
         assert!(lincs.get("/worklists").await.body.contains("Open disputes (0)"));
     }
 }
@@ -585,7 +651,9 @@ async fn every_step_is_in_the_persons_history_with_who_which_organisation_and_wh
         let kent = Client::login(state(&t.db), "kent").await;
         let kent_qa = Client::login(state(&t.db), "kent_qa").await;
         let lincs = Client::login(state(&t.db), "lincs").await;
-        let id = open_or(&kent, w.smith).await.to_string();
+        let opened = open_or(&kent, w.smith).await;
+        confirm(&lincs, opened).await;
+        let id = opened.to_string();
         let r = kent_qa
             .post_form(
                 &format!("/people/{}/disputes/escalate", w.smith),
@@ -605,6 +673,7 @@ async fn every_step_is_in_the_persons_history_with_who_which_organisation_and_wh
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        agree(&kent, w.smith, &id).await;
         let history = store::audit_for_person(&t.db, w.smith).await.unwrap();
         let find = |action: &str| {
             history
@@ -624,6 +693,16 @@ async fn every_step_is_in_the_persons_history_with_who_which_organisation_and_wh
             "{why}"
         );
         assert!(opened.details.contains("\"interim_rule\""), "{}", opened.details);
+        let confirmed = find("dispute.confirmed");
+        assert_eq!(
+            (confirmed.actor.as_str(), confirmed.actor_org.as_deref()),
+            ("lincs", Some(LINCS))
+        );
+        let proposed = find("dispute.resolution_proposed");
+        assert_eq!(
+            (proposed.actor.as_str(), proposed.actor_org.as_deref()),
+            ("lincs", Some(LINCS))
+        );
         let escalated = find("dispute.escalated");
         assert_eq!(
             (escalated.actor.as_str(), escalated.actor_org.as_deref()),
@@ -635,10 +714,7 @@ async fn every_step_is_in_the_persons_history_with_who_which_organisation_and_wh
             escalated.reason
         );
         let resolved = find("dispute.resolved");
-        assert_eq!(
-            (resolved.actor.as_str(), resolved.actor_org.as_deref()),
-            ("lincs", Some(LINCS))
-        );
+        assert_eq!((resolved.actor.as_str(), resolved.actor_org.as_deref()), ("kent", Some(KENT)));
         let why = resolved.reason.as_deref().unwrap();
         assert!(
             why.contains("E10000019 repays E10000016 £500.00")

@@ -386,7 +386,7 @@ async fn a_case_needing_a_decision_is_marked_everywhere_until_decided() {
         assert!(section.contains("Undecided"), "{section}");
         let view =
             aftercare::export::ExportView { as_of: today(), historical: false, known_now: false };
-        let rows = aftercare::export::register_rows(&t.db, view).await.unwrap();
+        let rows = aftercare::export::register_rows(&t.db, view, None).await.unwrap();
         let col = |name: &str| {
             aftercare::export::REGISTER_HEADERS.iter().position(|h| *h == name).unwrap()
         };

@@ -67,7 +67,7 @@ async fn person_id(db: &Db, family_name: &str) -> i64 {
 
 /// Export rows keyed by family name, each a map from column to value.
 async fn export(db: &Db, view: ExportView) -> HashMap<String, HashMap<&'static str, String>> {
-    let rows = register_rows(db, view).await.unwrap();
+    let rows = register_rows(db, view, None).await.unwrap();
     rows.into_iter()
         .map(|r| {
             assert_eq!(r.len(), REGISTER_HEADERS.len(), "every row has one cell per header");

@@ -86,7 +86,7 @@ async fn partners_see_the_list_in_the_product_and_enquiries_need_a_reason() {
         assert!(c.get("/shared/master-list.csv").await.body.contains("9876543210"));
         let xlsx = c.get("/shared/master-list.xlsx").await;
         assert_eq!(xlsx.status, StatusCode::OK);
-        // An enquiry about someone outside the partnership: allowed, with a reason, and logged.
+        // An enquiry needs a reason, and is logged.
         let r = c.post_form("/enquiry", &[("nhs_number", "943 476 5919"), ("reason", "")]).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(r.body.contains("href=\"#reason\""));
@@ -100,11 +100,24 @@ async fn partners_see_the_list_in_the_product_and_enquiries_need_a_reason() {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK);
+        // Smith is outside Lincolnshire's caseload and partnerships: "not in
+        // your caseload", exactly as for someone not on the register.
         assert!(
-            r.body.contains("Yes: do not charge for s117 services") && r.body.contains("E10000016"),
+            r.body.contains("Not in your caseload") && !r.body.contains("E10000016"),
             "{}",
             r.body
         );
+        // Patel is in it: answered.
+        let r = c
+            .post_form(
+                "/enquiry",
+                &[
+                    ("nhs_number", "987 654 3210"),
+                    ("reason", "care home invoice received by finance"),
+                ],
+            )
+            .await;
+        assert!(r.body.contains("On the register</dt><dd>Yes"), "{}", r.body);
         let audit = aftercare::db::store::all_audit(&t.db).await.unwrap();
         let logged = audit.iter().find(|a| a.action == "status.enquiry").unwrap();
         assert_eq!(
@@ -117,6 +130,21 @@ async fn partners_see_the_list_in_the_product_and_enquiries_need_a_reason() {
                 &[("nhs_number", "4000000632"), ("reason", "checking a name we were given")],
             )
             .await;
-        assert!(r.body.contains("On the register"), "{}", r.body);
+        assert!(r.body.contains("Not in your caseload"), "{}", r.body);
+        // A partner of the responsible bodies is answered about Smith.
+        exec_sql(&t.db, "INSERT INTO partnerships (council_code, nhs_code, name) VALUES ('E10000019', 'QKS', 'test partnership')").await;
+        let r = c
+            .post_form(
+                "/enquiry",
+                &[
+                    ("nhs_number", "943 476 5919"),
+                    ("reason", "care home invoice received by finance"),
+                ],
+            )
+            .await;
+        assert!(r.body.contains("Yes: do not charge for s117 services"), "{}", r.body);
+        let audit = aftercare::db::store::all_audit(&t.db).await.unwrap();
+        let outside = audit.iter().find(|a| a.action == "status.enquiry").unwrap();
+        assert!(outside.details.contains("\"in_caseload\":false"), "{}", outside.details);
     }
 }

@@ -303,10 +303,12 @@ async fn get_person(
     req: axum::extract::Request,
 ) -> Result<Json<PersonDetailView>, ApiError> {
     let s = session(req.extensions())?;
+    // Scope first: an id outside the user's scope and an id nobody holds
+    // answer alike (reason required), so ids cannot be enumerated.
+    views::ensure_can_view(&state.db, &s, id).await?;
     let detail = views::person_detail(&state.db, id, state.today())
         .await?
         .ok_or(ApiError(AppError::NotFound))?;
-    views::ensure_can_view(&state.db, &s, id).await?;
     Ok(Json(PersonDetailView {
         person: PersonSummaryView::from(&detail.person),
         detentions: detail.detentions.iter().map(DetentionView::from).collect(),
@@ -324,8 +326,8 @@ async fn person_history(
     req: axum::extract::Request,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let s = session(req.extensions())?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     Ok(Json(store::audit_for_person(&state.db, id).await?.iter().map(HistoryEntry::from).collect()))
 }
 

@@ -31,6 +31,14 @@ pub struct DisputeRow {
     pub recorded_org: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolved_by: Option<String>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub confirmed_by: Option<String>,
+    pub confirmed_org: Option<String>,
+    /// JSON: a resolution proposed by one party, waiting for the other.
+    pub proposal: Option<String>,
+    pub proposed_at: Option<DateTime<Utc>>,
+    pub proposed_by: Option<String>,
+    pub proposed_org: Option<String>,
 }
 
 impl DisputeRow {
@@ -40,6 +48,22 @@ impl DisputeRow {
 
     pub fn has_party(&self, org: &str) -> bool {
         self.party_a == org || self.party_b == org
+    }
+
+    /// The party that has still to confirm the dispute concerns it: the one
+    /// the opener named (until then it sees no identifiers).
+    pub fn awaiting_confirmation_from(&self) -> Option<&str> {
+        if self.confirmed_at.is_some() {
+            return None;
+        }
+        let opener = self.recorded_org.as_deref();
+        [self.party_a.as_str(), self.party_b.as_str()].into_iter().find(|p| Some(*p) != opener)
+    }
+
+    /// Whether `org` is a party that may see the person: the opener, or a
+    /// party once the dispute is confirmed.
+    pub fn party_sees_person(&self, org: &str) -> bool {
+        self.has_party(org) && self.awaiting_confirmation_from() != Some(org)
     }
 }
 
@@ -184,9 +208,45 @@ pub async fn open_steps_for_org(db: &Db, org: &str) -> Result<Vec<DisputeStepRow
         .bind(org).fetch_all(p).await)?)
 }
 
-/// Whether `org` is a party to any dispute about the person (parties may see it).
+/// Whether `org` is a party to a dispute about the person that may see
+/// them: the opener, or a party that has confirmed it is one.
 pub async fn is_party_for_person(db: &Db, person_id: i64, org: &str) -> Result<bool, DbError> {
-    let n: i64 = on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM disputes WHERE person_id = $1 AND (party_a = $2 OR party_b = $2)")
+    let n: i64 = on_pool!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM disputes WHERE person_id = $1 AND (party_a = $2 OR party_b = $2)
+           AND (confirmed_at IS NOT NULL OR recorded_org = $2)")
         .bind(person_id).bind(org).fetch_one(p).await)?;
     Ok(n > 0)
+}
+
+pub async fn get_dispute(db: &Db, id: i64) -> Result<Option<DisputeRow>, DbError> {
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM disputes WHERE id = $1").bind(id).fetch_optional(p).await)?,
+    )
+}
+
+/// Records that the named party confirmed the dispute concerns it;
+/// [`DbError::Conflict`] if it already had, or the dispute is closed.
+pub async fn confirm(tx: &mut Tx, id: i64, by: &str, org: Option<&str>) -> Result<(), DbError> {
+    let done = on_tx!(tx, c => sqlx::query(
+        "UPDATE disputes SET confirmed_at = $1, confirmed_by = $2, confirmed_org = $3
+         WHERE id = $4 AND status = 'open' AND confirmed_at IS NULL")
+        .bind(now()).bind(by).bind(org).bind(id)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    if done != 1 {
+        return Err(DbError::Conflict);
+    }
+    Ok(())
+}
+
+/// Puts a proposed resolution on an open dispute (replacing any earlier one).
+pub async fn propose(tx: &mut Tx, id: i64, proposal: &str, actor: &Actor) -> Result<(), DbError> {
+    let done = on_tx!(tx, c => sqlx::query(
+        "UPDATE disputes SET proposal = $1, proposed_at = $2, proposed_by = $3, proposed_org = $4
+         WHERE id = $5 AND status = 'open'")
+        .bind(proposal).bind(now()).bind(&actor.username).bind(&actor.org_code).bind(id)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    if done != 1 {
+        return Err(DbError::Conflict);
+    }
+    Ok(())
 }

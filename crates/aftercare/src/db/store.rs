@@ -541,9 +541,25 @@ pub async fn person_versions(db: &Db) -> Result<Vec<PersonVersionRow>, DbError> 
     )
 }
 
+/// The identity versions of the people an organisation has a part in: a
+/// caseload's master list reads its own rows, not the nation's.
+pub async fn person_versions_in(db: &Db, org: &str) -> Result<Vec<PersonVersionRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT v.* FROM person_versions v JOIN person_orgs o ON o.person_id = v.person_id AND o.org_code = $1 ORDER BY v.person_id, v.id")
+        .bind(org).fetch_all(p).await)?)
+}
+
 pub async fn get_person(db: &Db, id: i64) -> Result<Option<PersonRow>, DbError> {
     Ok(
         on_pool!(db, p => sqlx::query_as("SELECT * FROM people WHERE id = $1").bind(id).fetch_optional(p).await)?,
+    )
+}
+
+/// The person holding an NHS number (unique, so indexed); the status
+/// enquiry reads one row instead of the whole register.
+pub async fn person_by_nhs_number(db: &Db, nhs: &str) -> Result<Option<PersonRow>, DbError> {
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT * FROM people WHERE nhs_number = $1").bind(nhs).fetch_optional(p).await)?,
     )
 }
 
@@ -739,6 +755,19 @@ pub async fn org_has_part_tx(tx: &mut Tx, person_id: i64, org_code: &str) -> Res
     Ok(n > 0)
 }
 
+/// The ids of the people an organisation has a part in (its caseload).
+pub async fn caseload_ids_tx(tx: &mut Tx, org_code: &str) -> Result<Vec<i64>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar("SELECT person_id FROM person_orgs WHERE org_code = $1")
+        .bind(org_code).fetch_all(c).await)?)
+}
+
+pub async fn caseload_ids(db: &Db, org_code: &str) -> Result<Vec<i64>, DbError> {
+    Ok(
+        on_pool!(db, p => sqlx::query_scalar("SELECT person_id FROM person_orgs WHERE org_code = $1")
+        .bind(org_code).fetch_all(p).await)?,
+    )
+}
+
 pub async fn org_has_part(db: &Db, person_id: i64, org_code: &str) -> Result<bool, DbError> {
     let n: i64 = on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM person_orgs WHERE person_id = $1 AND org_code = $2")
         .bind(person_id).bind(org_code).fetch_one(p).await)?;
@@ -839,13 +868,6 @@ pub async fn get_detention_tx(tx: &mut Tx, id: i64) -> Result<Option<DetentionRo
     )
 }
 
-/// The person holding an NHS number, if any.
-pub async fn person_by_nhs_number(db: &Db, nhs: &str) -> Result<Option<i64>, DbError> {
-    Ok(
-        on_pool!(db, p => sqlx::query_scalar("SELECT id FROM people WHERE nhs_number = $1").bind(nhs).fetch_optional(p).await)?,
-    )
-}
-
 /// Who already holds an NHS number or a local id (each unique, so indexed).
 pub async fn person_id_by_nhs_number_tx(tx: &mut Tx, nhs: &str) -> Result<Option<i64>, DbError> {
     Ok(
@@ -892,6 +914,13 @@ pub async fn all_detentions(db: &Db) -> Result<Vec<DetentionRow>, DbError> {
     Ok(
         on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions ORDER BY person_id, detention_start, id").fetch_all(p).await)?,
     )
+}
+
+/// Every detention version of the people an organisation has a part in.
+pub async fn detentions_in(db: &Db, org: &str) -> Result<Vec<DetentionRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT d.* FROM detentions d JOIN person_orgs o ON o.person_id = d.person_id AND o.org_code = $1 ORDER BY d.person_id, d.detention_start, d.id")
+        .bind(org).fetch_all(p).await)?)
 }
 
 pub async fn all_current_detentions_tx(tx: &mut Tx) -> Result<Vec<DetentionRow>, DbError> {
@@ -942,6 +971,13 @@ pub async fn all_person_events(db: &Db) -> Result<Vec<PersonEventRow>, DbError> 
     )
 }
 
+/// Every dated fact of the people an organisation has a part in.
+pub async fn person_events_in(db: &Db, org: &str) -> Result<Vec<PersonEventRow>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT e.* FROM person_events e JOIN person_orgs o ON o.person_id = e.person_id AND o.org_code = $1 ORDER BY e.person_id, e.occurred_on, e.id")
+        .bind(org).fetch_all(p).await)?)
+}
+
 // ---------------------------------------------------------------- access grants
 
 pub async fn insert_access_grant(
@@ -954,6 +990,47 @@ pub async fn insert_access_grant(
     on_tx!(tx, c => sqlx::query("INSERT INTO access_grants (user_id, person_id, reason, granted_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(user_id).bind(person_id).bind(reason).bind(now()).bind(expires_at).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// A reason to look recorded by someone, as an auditor reviews it.
+#[derive(Debug, Clone, FromRow)]
+pub struct GrantToReview {
+    pub id: i64,
+    pub person_id: i64,
+    pub reason: String,
+    pub granted_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub username: String,
+    pub user_org: String,
+}
+
+/// Reasons to look not yet reviewed that concern `org`: recorded by its
+/// users, or about people in its caseload. Newest first, at most 500.
+pub async fn grants_to_review(db: &Db, org: &str) -> Result<Vec<GrantToReview>, DbError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT g.id, g.person_id, g.reason, g.granted_at, g.expires_at, u.username, u.org_code AS user_org
+           FROM access_grants g JOIN users u ON u.id = g.user_id
+          WHERE g.reviewed_at IS NULL
+            AND (u.org_code = $1 OR g.person_id IN (SELECT person_id FROM person_orgs WHERE org_code = $1))
+          ORDER BY g.granted_at DESC, g.id DESC LIMIT 500")
+        .bind(org).fetch_all(p).await)?)
+}
+
+/// Marks a reason to look reviewed; false if it was already, or is not `org`'s to review.
+pub async fn mark_grant_reviewed(
+    tx: &mut Tx,
+    id: i64,
+    org: &str,
+    by: &str,
+    note: &str,
+) -> Result<Option<i64>, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "UPDATE access_grants SET reviewed_at = $1, reviewed_by = $2, review_note = $3
+          WHERE id = $4 AND reviewed_at IS NULL
+            AND (user_id IN (SELECT id FROM users WHERE org_code = $5)
+                 OR person_id IN (SELECT person_id FROM person_orgs WHERE org_code = $5))
+          RETURNING person_id")
+        .bind(now()).bind(by).bind(note).bind(id).bind(org).fetch_optional(c).await)?)
 }
 
 /// Whether a user may see a person: their organisation has a part in them,

@@ -1635,7 +1635,10 @@ pub async fn reconcile_submit(
                 .into_response());
         }
     };
-    let entitled = crate::reconcile::entitled_periods(&state.db, as_of).await?;
+    // Only the user's caseload: a number outside it is "not in your
+    // caseload", whether or not it is on the register (issue 12, finding 2).
+    let caseload = crate::reconcile::Caseload::Organisation(&s.user.org_code);
+    let entitled = crate::reconcile::entitled_periods(&state.db, as_of, caseload).await?;
     let findings = crate::reconcile::reconcile(&entitled, &charges, &payments, as_of);
     let people = crate::db::store::all_people(&state.db).await?;
     let name_of = |nhs: &str| {
@@ -1670,8 +1673,14 @@ pub async fn reconcile_submit(
             })
             .collect(),
     };
+    // Which numbers were asked about outside the caseload, for the auditor.
+    let outside: std::collections::BTreeSet<&str> = findings
+        .iter()
+        .filter(|f| f.kind == crate::reconcile::FindingKind::NotInCaseload)
+        .map(|f| f.nhs_number.as_str())
+        .collect();
     let store_actor = s.user.actor();
-    crate::db::store::audit_alone(&state.db, &store_actor, crate::db::store::AuditEntry { action: "finance.reconciled", person_id: None, entity: "reconciliation", entity_id: None, reason: None, details: serde_json::json!({"charges": cname, "payments": pname, "as_of": as_of, "findings": findings.len()}) }).await?;
+    crate::db::store::audit_alone(&state.db, &store_actor, crate::db::store::AuditEntry { action: "finance.reconciled", person_id: None, entity: "reconciliation", entity_id: None, reason: None, details: serde_json::json!({"charges": cname, "payments": pname, "as_of": as_of, "findings": findings.len(), "rows": charges.len() + payments.len(), "not_in_caseload": outside}) }).await?;
     Ok(page(None, Some(view), nav_for(&state, &s).await).into_response())
 }
 

@@ -80,12 +80,17 @@ pub struct DisputeView {
     pub steps: Vec<StepView>,
     pub next_step: Option<String>,
     pub resolution: Option<ResolutionView>,
+    /// A resolution one party proposed, waiting for the other's agreement.
+    pub proposal: Option<String>,
+    /// The user's organisation is the one whose agreement the proposal waits for.
+    pub may_agree: bool,
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "disputes.html")]
 struct DisputesPage {
     nav: Option<Nav>,
+    csrf_token: String,
     person_id: i64,
     person_name: String,
     can_act: bool,
@@ -97,6 +102,7 @@ fn view(
     steps: Vec<StepView>,
     names: &HashMap<String, String>,
     today: chrono::NaiveDate,
+    org: &str,
 ) -> Result<DisputeView, AppError> {
     let subject = disputes::subject_of(d)?;
     let interim = disputes::interim_of(d)?;
@@ -184,7 +190,33 @@ fn view(
         },
         steps,
         resolution,
+        proposal: proposal_text(d, &named)?,
+        may_agree: d.is_open()
+            && d.proposed_org.as_deref().is_some_and(|by| by != org && d.has_party(org)),
     })
+}
+
+/// "Kent County Council (E10000016) proposed on …: …; waiting for …".
+fn proposal_text(
+    d: &DisputeRow,
+    named: &dyn Fn(&str) -> String,
+) -> Result<Option<String>, AppError> {
+    let (Some(text), Some(by), true) =
+        (d.proposal.as_deref(), d.proposed_org.as_deref(), d.is_open())
+    else {
+        return Ok(None);
+    };
+    let p: disputes::Proposal =
+        serde_json::from_str(text).map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
+    let waiting = if d.party_a == by { &d.party_b } else { &d.party_a };
+    Ok(Some(format!(
+        "{} proposed, resolved on {}: {}; {}. Waiting for {} to agree.",
+        named(by),
+        long_date(p.resolved_on),
+        disputes::settlement_summary(&p.settlement.finding),
+        p.resolution,
+        named(waiting)
+    )))
 }
 
 pub async fn disputes_page(
@@ -211,10 +243,11 @@ pub async fn disputes_page(
                 ),
             })
             .collect();
-        out.push(view(&d, mine, &names, state.today())?);
+        out.push(view(&d, mine, &names, state.today(), &s.user.org_code)?);
     }
     Ok(DisputesPage {
         nav: Some(nav_for(&state, &s).await),
+        csrf_token: s.csrf_token.clone(),
         person_id: id,
         person_name: full_name(&p),
         can_act: disputes::can_act(&s.user),
@@ -518,7 +551,7 @@ async fn resolve_form_for(
         person_id: id,
         person_name: name,
         heading: "Record the resolution of a dispute",
-        intro: "Once resolved, the body found responsible repays what the other paid meanwhile [Kent 1.5.8]. Give what each party paid while the dispute lasted: the repayments are worked out from it.",
+        intro: "A dispute is resolved by both parties: what you record here is proposed to the other party, and takes effect when it agrees. At the top of the ladder the escalation body decides; give its decision's reference. Once resolved, the body found responsible repays what the other paid meanwhile [Kent 1.5.8], and a finding of who is responsible stands as a determination for the person's latest period of after-care. Give what each party paid while the dispute lasted: the repayments are worked out from it.",
         method: "post",
         action: format!("/people/{id}/disputes/resolve"),
         csrf_token: s.csrf_token.clone(),
@@ -555,6 +588,13 @@ async fn resolve_form_for(
                 "Paid meanwhile by the second party, in pounds",
                 "For example 0",
                 &f.paid_b,
+                &errors,
+            ),
+            field(
+                "reference",
+                "Reference of the escalation body's decision (at the top of the ladder only)",
+                "At the top of the ladder the escalation body decides and its decision resolves the dispute; otherwise what you record is a proposal the other party must agree to",
+                &f.reference,
                 &errors,
             ),
             FieldSpec {
@@ -598,5 +638,48 @@ pub async fn resolve(
             resolve_form_for(&state, &s, id, full_name(&p), &f, errors).await?,
         )
             .into_response()),
+    }
+}
+
+// ---------------------------------------------------------------- confirming
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dispute_confirm.html")]
+struct ConfirmPage {
+    nav: Option<Nav>,
+    csrf_token: String,
+    can_act: bool,
+    d: disputes::UnconfirmedDispute,
+}
+
+/// The dispute as the body it names sees it before confirming: no
+/// identifiers. Anyone else gets "not found", whether or not it exists.
+pub async fn confirm_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, AppError> {
+    let mut d =
+        disputes::unconfirmed_view(&state.db, &s.user, id).await?.ok_or(AppError::NotFound)?;
+    let names = views::org_names(&state.db).await?;
+    d.opened_by = org_label(&names, &d.opened_by);
+    Ok(ConfirmPage {
+        nav: Some(nav_for(&state, &s).await),
+        csrf_token: s.csrf_token.clone(),
+        can_act: disputes::can_act(&s.user),
+        d,
+    })
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, _): CsrfForm<crate::web::pages::Empty>,
+) -> Result<Response, AppError> {
+    match disputes::confirm(&state.db, &s.user, id).await? {
+        Ok(person_id) => {
+            Ok(Redirect::to(&format!("/people/{person_id}/disputes#dispute-{id}")).into_response())
+        }
+        Err(errors) => Err(AppError::Validation(errors)),
     }
 }

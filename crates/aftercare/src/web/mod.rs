@@ -188,6 +188,11 @@ impl From<RegisterError> for AppError {
             RegisterError::Db(db) => db.into(),
             RegisterError::NoSuchPerson | RegisterError::NoSuchDetention => AppError::NotFound,
             RegisterError::Conflict(m) => AppError::Conflict(m),
+            RegisterError::NotInCaseload => AppError::Refused(
+                StatusCode::FORBIDDEN,
+                crate::access::NOT_IN_CASELOAD,
+                crate::access::NOT_IN_CASELOAD_MESSAGE.into(),
+            ),
             other => AppError::BadRequest("invalid", other.to_string()),
         }
     }
@@ -504,6 +509,10 @@ pub fn app(state: AppState) -> Router {
             "/people/{id}/disputes/resolve",
             get(dispute_pages::resolve_form).post(dispute_pages::resolve),
         )
+        .route("/disputes/{id}", get(dispute_pages::confirm_page))
+        .route("/disputes/{id}/confirm", post(dispute_pages::confirm))
+        .route("/audit/reasons", get(pages::access_reviews))
+        .route("/audit/reasons/{id}", post(pages::access_review_submit))
         .route("/worklists", get(care_pages::worklists))
         .route("/worklists/reviews.csv", get(care_pages::worklists_csv))
         .route("/monitoring", get(care_pages::monitoring))

@@ -28,6 +28,8 @@ pub struct Nav {
     pub org_name: String,
     pub csrf_token: String,
     pub can_edit: bool,
+    /// For auditors: how many reasons to look wait for review (the alert).
+    pub reasons_to_review: Option<usize>,
 }
 
 pub async fn nav_for(state: &AppState, s: &Session) -> Nav {
@@ -41,12 +43,74 @@ async fn nav(state: &AppState, s: &Session) -> Nav {
         .flatten()
         .map(|o| o.name)
         .unwrap_or_else(|| s.user.org_code.clone());
+    let reasons_to_review = if s.user.has(crate::auth::Role::Auditor) {
+        crate::access::grants_to_review(&state.db, &s.user).await.ok().map(|g| g.len())
+    } else {
+        None
+    };
     Nav {
         display_name: s.user.display_name.clone(),
         org_name,
         csrf_token: s.csrf_token.clone(),
         can_edit: s.user.can_edit_register(),
+        reasons_to_review,
     }
+}
+
+// ---------------------------------------------------------------- reviewing reasons to look
+
+#[derive(Template, WebTemplate)]
+#[template(path = "access_reviews.html")]
+struct AccessReviewsPage {
+    nav: Option<Nav>,
+    csrf_token: String,
+    /// (id, when, who (org), person id, reason, until)
+    grants: Vec<(i64, String, String, i64, String, String)>,
+}
+
+/// Auditors see every reason to look that concerns their organisation
+/// until one of them marks it reviewed.
+pub async fn access_reviews(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
+    let grants = crate::access::grants_to_review(&state.db, &s.user).await?;
+    let names = views::org_names(&state.db).await?;
+    Ok(AccessReviewsPage {
+        nav: Some(nav(&state, &s).await),
+        csrf_token: s.csrf_token.clone(),
+        grants: grants
+            .into_iter()
+            .map(|g| {
+                let org = names.get(&g.user_org).cloned().unwrap_or_else(|| g.user_org.clone());
+                (
+                    g.id,
+                    g.granted_at.format("%-d %b %Y %H:%M").to_string(),
+                    format!("{} ({org})", g.username),
+                    g.person_id,
+                    g.reason,
+                    g.expires_at.format("%-d %b %Y %H:%M").to_string(),
+                )
+            })
+            .collect(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    #[serde(default)]
+    pub note: String,
+}
+
+pub async fn access_review_submit(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, f): CsrfForm<ReviewForm>,
+) -> Result<Response, AppError> {
+    if !crate::access::review_grant(&state.db, &s.user, id, &f.note).await? {
+        return Err(AppError::Conflict("this reason to look was already reviewed".into()));
+    }
+    Ok(Redirect::to("/audit/reasons").into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -643,13 +707,16 @@ pub async fn person_page(
     CurrentUser(s): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, AppError> {
+    // Scope first: an id outside the user's scope and an id nobody holds
+    // answer alike (state a reason), so ids cannot be enumerated.
+    views::ensure_can_view(&state.db, &s, id).await?;
     let detail =
         views::person_detail(&state.db, id, state.today()).await?.ok_or(AppError::NotFound)?;
-    views::ensure_can_view(&state.db, &s, id).await?;
     let names = views::org_names(&state.db).await?;
     let mut p = person_view(&detail, &names);
-    if !store::org_has_part(&state.db, id, &s.user.org_code).await? {
-        p.grant_note = Some("Your organisation has no part in this person's care. You recorded a reason for looking; it is in the history below.".into());
+    let has_part = store::org_has_part(&state.db, id, &s.user.org_code).await?;
+    if !has_part {
+        p.grant_note = Some("Your organisation has no part in this person's care. You recorded a reason for looking; it is in the history below, and lets you read this record, not change it.".into());
     }
     let care = super::care_pages::care_summary(
         &state,
@@ -662,7 +729,8 @@ pub async fn person_page(
     Ok(PersonPage {
         nav: Some(nav(&state, &s).await),
         p,
-        can_edit: s.user.can_edit_register(),
+        // A reason to look is read-only: no change links without a part.
+        can_edit: s.user.can_edit_register() && has_part,
         care,
         looked: who_looked(&state.db, &s, id).await?,
     })
@@ -730,6 +798,8 @@ pub async fn record_access_reason(
     )
     .await?;
     tx.commit().await?;
+    // Security event for the operator's log: no personal data, only ids.
+    tracing::warn!(target: "security", event = "break_glass", user_id = user.id, person_id, "a reason to look was recorded");
     Ok(())
 }
 
