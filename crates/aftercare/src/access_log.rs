@@ -93,6 +93,8 @@ pub enum AccessKind {
     AccessLogRead,
     /// `aftercare what-if --nhs-number`.
     CliWhatIf,
+    /// A reconciliation upload's findings (their count).
+    Reconciliation,
 }
 
 impl AccessKind {
@@ -122,6 +124,7 @@ impl AccessKind {
             AccessKind::FhirExport => "export.fhir",
             AccessKind::AccessLogRead => "access_log",
             AccessKind::CliWhatIf => "cli_what_if",
+            AccessKind::Reconciliation => "reconciliation",
         }
     }
 

@@ -1640,6 +1640,14 @@ pub async fn reconcile_submit(
     let caseload = crate::reconcile::Caseload::Organisation(&s.user.org_code);
     let entitled = crate::reconcile::entitled_periods(&state.db, as_of, caseload).await?;
     let findings = crate::reconcile::reconcile(&entitled, &charges, &payments, as_of);
+    access_log::export(
+        &state.db,
+        &s,
+        AccessKind::Reconciliation,
+        findings.len(),
+        Some(&format!("as_of={as_of}")),
+    )
+    .await?;
     let people = crate::db::store::all_people(&state.db).await?;
     let name_of = |nhs: &str| {
         people
