@@ -93,8 +93,13 @@ pub enum AccessKind {
     AccessLogRead,
     /// `aftercare what-if --nhs-number`.
     CliWhatIf,
-    /// A reconciliation upload's findings (their count).
+    /// A reconciliation upload's findings (their count), in the product or
+    /// by `aftercare reconcile`.
     Reconciliation,
+    /// `aftercare reviews due`.
+    CliReviewsDue,
+    /// `aftercare funding costs`.
+    CliFundingCosts,
 }
 
 impl AccessKind {
@@ -125,6 +130,8 @@ impl AccessKind {
             AccessKind::AccessLogRead => "access_log",
             AccessKind::CliWhatIf => "cli_what_if",
             AccessKind::Reconciliation => "reconciliation",
+            AccessKind::CliReviewsDue => "export.reviews_due",
+            AccessKind::CliFundingCosts => "export.funding_costs",
         }
     }
 

@@ -10,6 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use aftercare::access_log::AccessKind;
 use aftercare::auth::{self, parse_roles, roles_to_string};
 use aftercare::cli::{
     AuditCommand, Cli, Command, DueFormat, ExportCommand, Format, FundingCommand, ImportCommand,
@@ -266,15 +267,14 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 Format::Xlsx => aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)?,
             };
             let filter = format!("as_of={} known_now={known_now} format={format:?}", view.as_of);
-            log_export(&db, aftercare::access_log::AccessKind::RegisterExport, rows.len(), &filter)
-                .await?;
+            log_export(&db, AccessKind::RegisterExport, rows.len(), &filter).await?;
             write_output(output.as_deref(), &bytes, format)?;
         }
         Command::Export(ExportCommand::Fhir { output }) => {
             let db = open(&cli.database).await?;
             let bundle = aftercare::fhir::load(&db, chrono::Utc::now(), today()).await?;
             let entries = bundle["entry"].as_array().map_or(0, Vec::len);
-            log_export(&db, aftercare::access_log::AccessKind::FhirExport, entries, "").await?;
+            log_export(&db, AccessKind::FhirExport, entries, "").await?;
             // JSON is plain text: written as the CSV export is (no byte-order mark to strip).
             write_output(
                 output.as_deref(),
@@ -387,6 +387,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let cases = aftercare::care::all_cases(&db, as_of).await?;
             let partnerships = aftercare::db::care::partnerships(&db).await?;
             let rows = aftercare::care::reviews_due(&cases, &partnerships, as_of, policy.as_ref());
+            log_export(&db, AccessKind::CliReviewsDue, rows.len(), &format!("as_of={as_of}"))
+                .await?;
             let mut out = std::io::stdout().lock();
             match format {
                 DueFormat::Csv => {
@@ -567,6 +569,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 }
             };
             let findings = aftercare::reconcile::reconcile(&entitled, &charges, &payments, as_of);
+            log_export(&db, AccessKind::Reconciliation, findings.len(), &format!("as_of={as_of}"))
+                .await?;
             let rows: Vec<Vec<String>> = findings
                 .iter()
                 .map(|f| {
@@ -646,6 +650,13 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                         ]
                     })
                     .collect();
+            log_export(
+                &db,
+                AccessKind::CliFundingCosts,
+                rows.len(),
+                &format!("from={from} to={to}"),
+            )
+            .await?;
             let headers = [
                 "month",
                 "nhs_number",
@@ -1087,12 +1098,7 @@ fn read_checkpoint(path: &Path) -> Result<aftercare::audit::Checkpoint> {
 }
 
 /// Records an export made at the command line in the access log.
-async fn log_export(
-    db: &Db,
-    kind: aftercare::access_log::AccessKind,
-    rows: usize,
-    filter: &str,
-) -> Result<()> {
+async fn log_export(db: &Db, kind: AccessKind, rows: usize, filter: &str) -> Result<()> {
     let actor = actor_for(db, None).await?;
     aftercare::access_log::record(
         db,
