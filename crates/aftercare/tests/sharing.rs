@@ -144,7 +144,7 @@ async fn partners_see_the_list_in_the_product_and_enquiries_need_a_reason() {
             .await;
         assert!(r.body.contains("Yes: do not charge for s117 services"), "{}", r.body);
         let audit = aftercare::db::store::all_audit(&t.db).await.unwrap();
-        let outside = audit.iter().filter(|a| a.action == "status.enquiry").nth(0).unwrap();
+        let outside = audit.iter().find(|a| a.action == "status.enquiry").unwrap();
         assert!(outside.details.contains("\"in_caseload\":false"), "{}", outside.details);
     }
 }
