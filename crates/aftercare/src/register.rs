@@ -118,12 +118,13 @@ pub async fn import_register(
         }
     }
     identifier_clashes(file_name, &file, &by_nhs, &by_local)?;
-    if let Some(org) = &actor.org_code {
-        outside_caseload(&mut tx, file_name, &file, org, &by_nhs, &by_local).await?;
-    }
     let mut detentions_by_person: HashMap<i64, Vec<DetentionRow>> = HashMap::new();
     for d in store::all_current_detentions_tx(&mut tx).await? {
         detentions_by_person.entry(d.person_id).or_default().push(d);
+    }
+    if let Some(org) = &actor.org_code {
+        let known = (&by_nhs, &by_local);
+        outside_caseload(&mut tx, file_name, &file, org, known, &detentions_by_person).await?;
     }
     let at = store::now();
     let config = derive::config_tx(&mut tx, today).await?;
@@ -400,16 +401,18 @@ fn identifier_clashes(
     }))
 }
 
-/// An import made as a user (`--as`) changes only people in that user's
-/// organisation's caseload: a row for anyone else on the register is an
-/// error naming the row and nobody, like the form (issue 12, finding 3).
+/// An import made as a user (`--actor`) changes only people in that user's
+/// organisation's caseload: a row that would change anyone else on the
+/// register is an error naming the row and nobody, like the form (issue 12,
+/// finding 3). Rows that match the record as it stands change nothing and
+/// pass, so a shared file can be re-imported.
 async fn outside_caseload(
     tx: &mut Tx,
     file_name: &str,
     file: &RegisterFile,
     org: &str,
-    by_nhs: &HashMap<String, PersonRow>,
-    by_local: &HashMap<String, PersonRow>,
+    (by_nhs, by_local): (&HashMap<String, PersonRow>, &HashMap<String, PersonRow>),
+    current: &HashMap<i64, Vec<DetentionRow>>,
 ) -> Result<(), RegisterError> {
     let caseload: std::collections::HashSet<i64> =
         store::caseload_ids_tx(tx, org).await?.into_iter().collect();
@@ -420,7 +423,19 @@ async fn outside_caseload(
             .as_ref()
             .and_then(|n| by_nhs.get(n.as_str()))
             .or_else(|| p.local_id.as_ref().and_then(|l| by_local.get(l)));
-        if found.is_some_and(|f| !caseload.contains(&f.id)) {
+        let would_change = |f: &PersonRow| {
+            let held = current.get(&f.id).map(Vec::as_slice).unwrap_or_default();
+            identity_differs(f, p)
+                || p.detentions.iter().any(|d| {
+                    let incoming = facts_of(d);
+                    !held.iter().any(|c| {
+                        c.section == incoming.section
+                            && c.detention_start == incoming.detention_start
+                            && same_imported_facts(&c.facts(), &incoming)
+                    })
+                })
+        };
+        if found.is_some_and(|f| !caseload.contains(&f.id) && would_change(f)) {
             errors.push(aftercare_files::RowError {
                 line: p.detentions.iter().map(|d| d.line).min().unwrap_or(2),
                 column: if p.nhs_number.is_some() { "nhs_number" } else { "local_id" }.into(),

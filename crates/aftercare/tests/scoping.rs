@@ -336,3 +336,41 @@ async fn a_dispute_naming_another_council_shows_it_nobody_until_it_confirms_and_
         );
     }
 }
+
+#[tokio::test]
+async fn an_import_made_as_a_user_changes_only_its_caseload() {
+    for t in backends().await {
+        let (smith, _) = world(&t).await;
+        // The Lincolnshire trust imports the shared file: unchanged rows pass.
+        let actor = store::Actor {
+            user_id: None,
+            username: "lincs_admin".into(),
+            org_code: Some("RP7".into()),
+        };
+        let import = |csv: String| {
+            let actor = actor.clone();
+            let db = t.db.clone();
+            async move {
+                aftercare::register::import_register(
+                    &db,
+                    &actor,
+                    "register.csv",
+                    csv.as_bytes(),
+                    false,
+                    today(),
+                    &|_, _| {},
+                )
+                .await
+            }
+        };
+        let r = import(REGISTER_CSV.to_string()).await.unwrap();
+        assert_eq!(r.changes(), 0, "{}", t.backend);
+        // Changing Smith's detention (Kent's person) is refused, naming the row only.
+        let changed = REGISTER_CSV.replace("2023-04-20,E10000016", "2023-04-21,E10000016");
+        let e = import(changed).await.unwrap_err().to_string();
+        assert!(e.contains("row 2") && e.contains("not in your caseload"), "{}: {e}", t.backend);
+        assert!(!e.contains("Smith"), "{e}");
+        let d = store::current_detentions(&t.db, smith).await.unwrap();
+        assert_eq!(d[0].left_hospital.map(|d| d.to_string()).as_deref(), Some("2023-04-20"));
+    }
+}
