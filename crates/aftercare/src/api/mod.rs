@@ -375,8 +375,8 @@ async fn create_detention(
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, DetentionFields) = body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     match register::add_detention(&state.db, &editor, id, &body, state.today()).await? {
         Ok(did) => Ok((StatusCode::CREATED, Json(Created { id: did })).into_response()),
         Err(errors) => Err(ApiError(AppError::Validation(errors))),
@@ -413,8 +413,8 @@ async fn create_fact(
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::facts::FactFields) = body_json(req, &state).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     if let Some(why) = crate::facts::workflow_only(&body.kind, id) {
         return Err(ApiError(AppError::Refused(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -437,8 +437,8 @@ async fn create_determination(
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::facts::DeterminationFields) = body_json(req, &state).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     match crate::facts::record_determination(&state.db, &s.user, id, &body, state.today()).await? {
         Ok(did) => Ok((StatusCode::CREATED, Json(Created { id: did })).into_response()),
         Err(errors) => Err(ApiError(AppError::Validation(errors))),
@@ -458,8 +458,8 @@ async fn what_if(
         Query::try_from_uri(req.uri()).map_err(|_| {
             ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
         })?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     let extra =
         crate::facts::parse_what_if(&fields).map_err(|e| ApiError(AppError::Validation(e)))?;
     let w = crate::facts::what_if(&state.db, id, extra, state.today()).await?;
@@ -485,8 +485,8 @@ async fn create_review(
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::care::ReviewFields) = body_json(req, &state).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     if !crate::care::can_plan(&s.user) {
         return Err(ApiError(AppError::Refused(
             StatusCode::FORBIDDEN,
@@ -509,8 +509,8 @@ async fn create_proposal(
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::endings::ProposalFields) = body_json(req, &state).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     let p = crate::endings::propose(&state.db, &s.user, id, &body, state.today()).await?;
     Ok((
         StatusCode::CREATED,
@@ -530,8 +530,8 @@ async fn list_proposals(
     req: axum::extract::Request,
 ) -> Result<Json<Vec<crate::endings::ProposalView>>, ApiError> {
     let s = session(req.extensions())?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     let all = crate::endings::proposals(&state.db, id, state.today()).await?;
     Ok(Json(all.into_iter().map(|(_, _, v)| v).collect()))
 }
@@ -563,8 +563,8 @@ async fn create_reinstatement(
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::endings::ReinstateFields) = body_json(req, &state).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     let rid = crate::endings::reinstate(&state.db, &s.user, id, &body, state.today()).await?;
     Ok((StatusCode::CREATED, Json(Created { id: rid })).into_response())
 }
@@ -579,8 +579,8 @@ async fn create_historical_ending(
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::endings::HistoricalFields) = body_json(req, &state).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     let pid =
         crate::endings::record_historical(&state.db, &s.user, id, &body, state.today()).await?;
     Ok((StatusCode::CREATED, Json(Created { id: pid })).into_response())
@@ -618,8 +618,8 @@ async fn record_left_hospital(
     let (s, body): (Session, crate::detentions::LeftHospitalFields) =
         body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     match crate::detentions::record_left_hospital(&state.db, &editor, id, did, &body, state.today())
         .await?
     {
@@ -642,8 +642,8 @@ async fn correct_detention(
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::detentions::CorrectionFields) = body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     match crate::detentions::correct(&state.db, &editor, id, did, &body, state.today()).await? {
         Ok(new) => Ok((StatusCode::CREATED, Json(Created { id: new })).into_response()),
         Err(errors) => Err(ApiError(AppError::Validation(errors))),

@@ -84,8 +84,8 @@ struct Loaded {
 
 async fn load(state: &AppState, s: &Session, id: i64, did: i64) -> Result<Loaded, AppError> {
     s.user.register_editor()?;
-    let person = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     views::ensure_can_view(&state.db, s, id).await?;
+    let person = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let detention = store::get_detention(&state.db, did)
         .await?
         .filter(|d| d.person_id == id)

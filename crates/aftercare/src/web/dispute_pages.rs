@@ -27,10 +27,12 @@ use crate::views;
 /// the person's care, they recorded a reason, or it is a party to one of the
 /// person's disputes.
 async fn person_for(state: &AppState, s: &Session, id: i64) -> Result<PersonRow, AppError> {
-    let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    // Scope before existence, so an id nobody holds answers like one
+    // outside the user's scope.
     if !q::is_party_for_person(&state.db, id, &s.user.org_code).await? {
         views::ensure_can_view(&state.db, s, id).await?;
     }
+    let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     crate::access_log::person_read(&state.db, s, id).await?;
     Ok(p)
 }

@@ -73,8 +73,8 @@ pub struct SimpleForm {
 }
 
 pub async fn person_name(state: &AppState, s: &Session, id: i64) -> Result<String, AppError> {
-    let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     views::ensure_can_view(&state.db, s, id).await?;
+    let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     Ok(format!("{} {}", p.given_name, p.family_name))
 }
 

@@ -1064,8 +1064,8 @@ pub async fn detention_new(
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, AppError> {
     s.user.register_editor()?;
-    let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     Ok(DetentionNewPage {
         nav: Some(nav(&state, &s).await),
         csrf_token: s.csrf_token.clone(),
@@ -1081,8 +1081,8 @@ pub async fn detention_create(
     CsrfForm(s, form): CsrfForm<PersonFieldsForm>,
 ) -> Result<Response, AppError> {
     let editor = s.user.register_editor()?;
-    let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     views::ensure_can_view(&state.db, &s, id).await?;
+    let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let (_, detention) = form.split();
     match register::add_detention(&state.db, &editor, id, &detention, state.today()).await? {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#detentions")).into_response()),
