@@ -200,8 +200,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Import(ImportCommand::Register { file, dry_run, actor }) => {
             let db = open(&cli.database).await?;
             let actor = actor_for(&db, actor).await?;
-            let bytes = std::fs::read(&file)
-                .with_context(|| format!("failed to read {}", file.display()))?;
+            let bytes =
+                read_input(&file).with_context(|| format!("failed to read {}", file.display()))?;
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
@@ -300,8 +300,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Import(ImportCommand::Reviews { file, dry_run, actor }) => {
             let db = open(&cli.database).await?;
             let actor = actor_for(&db, actor).await?;
-            let bytes = std::fs::read(&file)
-                .with_context(|| format!("failed to read {}", file.display()))?;
+            let bytes =
+                read_input(&file).with_context(|| format!("failed to read {}", file.display()))?;
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
@@ -481,7 +481,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Reconcile { charges, payments, as_of, format, output } => {
             let as_of = as_of.unwrap_or_else(today);
             let read = |path: &PathBuf| -> Result<(String, Vec<u8>)> {
-                let bytes = std::fs::read(path)
+                let bytes = read_input(path)
                     .with_context(|| format!("failed to read {}", path.display()))?;
                 Ok((
                     path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
@@ -701,7 +701,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Command::Funding(FundingCommand::Reset { council, nhs, outcomes, pooled_total, year }) => {
             let db = open(&cli.database).await?;
-            let bytes = std::fs::read(&outcomes)
+            let bytes = read_input(&outcomes)
                 .with_context(|| format!("failed to read {}", outcomes.display()))?;
             let name = outcomes.display().to_string();
             let table = aftercare_files::read_table(&name, &bytes)?;
@@ -1023,6 +1023,19 @@ fn write_output(path: Option<&Path>, bytes: &[u8], format: Format) -> Result<()>
         None => std::io::stdout().write_all(strip_bom(bytes))?,
     }
     Ok(())
+}
+
+/// Reads a file to import, refusing one larger than any file the readers
+/// accept before it is loaded into memory.
+fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
+    let len = std::fs::metadata(path)?.len();
+    if len > aftercare_files::table::MAX_FILE_BYTES as u64 {
+        return Err(std::io::Error::other(format!(
+            "the file is {len} bytes, more than the {} bytes a file to import may hold",
+            aftercare_files::table::MAX_FILE_BYTES
+        )));
+    }
+    std::fs::read(path)
 }
 
 fn strip_bom(bytes: &[u8]) -> &[u8] {
