@@ -3,6 +3,7 @@
 //! the services that put them together. The binary's command line is in
 //! `main.rs` and [`cli`].
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod backup;

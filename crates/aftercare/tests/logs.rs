@@ -183,7 +183,14 @@ async fn the_server_logs_no_personal_data_at_debug_level() {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_aftercare"))
-        .args(["--database", &t.url, "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--database",
+            &t.url,
+            "serve",
+            "--plain-http",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env_remove("AFTERCARE_DATABASE_URL")
         .env("AFTERCARE_LOG", "debug")
         .stdout(Stdio::piped())

@@ -245,14 +245,26 @@ fn session(headers: &axum::http::Extensions) -> Result<Session, ApiError> {
     responses((status = 200, body = SessionToken), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn create_session(
     State(state): State<AppState>,
-    Json(req): Json<SessionRequest>,
+    crate::web::ClientAddress(address): crate::web::ClientAddress,
+    req: axum::extract::Request,
 ) -> Result<Json<SessionToken>, ApiError> {
-    match pages::check_login(&state, &req.username, &req.password).await? {
+    let Json(req) =
+        <Json<SessionRequest> as axum::extract::FromRequest<AppState>>::from_request(req, &state)
+            .await
+            .map_err(|e| {
+                ApiError(AppError::BadRequest(
+                    "bad_json",
+                    format!("the request body is not valid: {}", e.body_text()),
+                ))
+            })?;
+    match pages::check_login(&state, &address, &req.username, &req.password, store::SESSION_API)
+        .await?
+    {
         LoginOutcome::SignedIn(_, token) => {
             Ok(Json(SessionToken { token, expires_in_seconds: crate::web::SESSION_HOURS * 3600 }))
         }
         LoginOutcome::Refused => Err(ApiError(AppError::NotSignedIn)),
-        LoginOutcome::RateLimited => Err(ApiError(AppError::RateLimited)),
+        LoginOutcome::RateLimited(secs) => Err(ApiError(AppError::RateLimited(secs))),
     }
 }
 
@@ -672,7 +684,11 @@ async fn api_not_found() -> ApiError {
 
 pub fn router() -> Router<AppState> {
     let api = Router::new()
-        .route("/session", post(create_session))
+        .route(
+            "/session",
+            post(create_session)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::web::LOGIN_BODY_LIMIT)),
+        )
         .route("/people", get(list_people).post(create_person))
         .route("/people/{id}", get(get_person))
         .route("/people/{id}/history", get(person_history))
