@@ -251,12 +251,7 @@ async fn create_session(
     let Json(req) =
         <Json<SessionRequest> as axum::extract::FromRequest<AppState>>::from_request(req, &state)
             .await
-            .map_err(|e| {
-                ApiError(AppError::BadRequest(
-                    "bad_json",
-                    format!("the request body is not valid: {}", e.body_text()),
-                ))
-            })?;
+            .map_err(|e| ApiError(crate::web::json_rejection(e)))?;
     match pages::check_login(&state, &address, &req.username, &req.password, store::SESSION_API)
         .await?
     {
@@ -341,12 +336,7 @@ async fn body_json<T: serde::de::DeserializeOwned>(
     check_api_csrf(&s, req.headers(), req.method())?;
     let Json(value) = <Json<T> as axum::extract::FromRequest<AppState>>::from_request(req, state)
         .await
-        .map_err(|e| {
-            ApiError(AppError::BadRequest(
-                "bad_json",
-                format!("the request body is not valid: {}", e.body_text()),
-            ))
-        })?;
+        .map_err(|e| ApiError(crate::web::json_rejection(e)))?;
     Ok((s, value))
 }
 

@@ -189,6 +189,18 @@ pub fn edge_error(status: StatusCode) -> Option<AppError> {
     Some(AppError::Refused(status, code, message.into()))
 }
 
+/// A JSON body that could not be read: too large is a 413 like any other,
+/// anything else a 400 saying why.
+pub fn json_rejection(e: axum::extract::rejection::JsonRejection) -> AppError {
+    match edge_error(e.status()) {
+        Some(err) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => err,
+        _ => AppError::BadRequest(
+            "bad_json",
+            format!("the request body is not valid: {}", e.body_text()),
+        ),
+    }
+}
+
 /// Replaces error responses the HTTP machinery made (plain text or empty)
 /// with ours, JSON under `/api/`, and logs security events (refusals,
 /// CSRF failures, throttling) to the `security` target, without personal
