@@ -18,7 +18,7 @@ use crate::db::store::{self, Search};
 use crate::register::{self, DetentionFields, PersonFields};
 use crate::views;
 use crate::web::pages::{self, LoginOutcome};
-use crate::web::{ApiError, AppError, AppState, Session, check_api_csrf};
+use crate::web::{ApiError, AppError, AppState, Session, check_api_csrf, login_body_limit};
 
 /// A person in a list.
 #[derive(Debug, Serialize, ToSchema)]
@@ -674,11 +674,7 @@ async fn api_not_found() -> ApiError {
 
 pub fn router() -> Router<AppState> {
     let api = Router::new()
-        .route(
-            "/session",
-            post(create_session)
-                .layer(axum::extract::DefaultBodyLimit::max(crate::web::LOGIN_BODY_LIMIT)),
-        )
+        .route("/session", post(create_session).layer(login_body_limit()))
         .route("/people", get(list_people).post(create_person))
         .route("/people/{id}", get(get_person))
         .route("/people/{id}/history", get(person_history))

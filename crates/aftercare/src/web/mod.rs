@@ -42,6 +42,11 @@ pub const FORM_BODY_LIMIT: usize = 1024 * 1024;
 /// Largest log-in body: a user name and a password.
 pub const LOGIN_BODY_LIMIT: usize = 16 * 1024;
 
+/// The body limit of the log-in routes (page and API).
+pub fn login_body_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(LOGIN_BODY_LIMIT)
+}
+
 /// Settings of a running server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -633,12 +638,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/", get(|| async { Redirect::to("/people") }))
-        .route(
-            "/login",
-            get(pages::login_page)
-                .post(pages::login_submit)
-                .layer(axum::extract::DefaultBodyLimit::max(LOGIN_BODY_LIMIT)),
-        )
+        .route("/login", get(pages::login_page).post(pages::login_submit).layer(login_body_limit()))
         .route("/logout", post(pages::logout))
         .route("/assets/app.css", get(pages::stylesheet))
         .route("/people", get(pages::people_list).post(pages::person_create))
