@@ -551,3 +551,61 @@ async fn the_database_backups_and_exports_are_owner_only() {
     assert_eq!(mode(&backup), 0o600, "the backup");
     assert_eq!(mode(&export), 0o600, "the export");
 }
+
+#[tokio::test]
+async fn names_and_free_text_are_bounded_and_printable_in_forms_and_the_api() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "admin", KENT, "mha_administrator").await;
+        let api = Client::api_login(state(&t.db), "admin").await;
+        let person = |family: &str, dob: &str| {
+            json!({
+                "person": {"nhs_number": "9434765919", "family_name": family, "given_name": "Ann", "date_of_birth": dob},
+                "detention": {"section": "3", "detention_start": "2024-01-01", "ordinary_residence": KENT,
+                              "gp_commissioner": "QKS", "residence_commissioner": "QKS", "place_of_detention": "RXY"}
+            })
+        };
+        let cases = [
+            (person(&"S".repeat(101), "1980-01-01"), "family_name", "longer than 100 characters"),
+            (
+                person(&"S".repeat(5000), "1980-01-01"),
+                "person.family_name",
+                "longer than 4000 characters",
+            ),
+            (person("Smith\u{202E}htims", "1980-01-01"), "family_name", "U+202E"),
+            (person("Smith", "0001-01-01"), "date_of_birth", "before 1900"),
+            (person("Smith", "2026-11-26"), "date_of_birth", "in the future"),
+        ];
+        for (body, field, reason) in cases {
+            let r = api.post_json("/api/v1/people", &body).await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{}: {field}: {}",
+                t.backend,
+                r.body
+            );
+            let fields = r.json()["error"]["fields"].clone();
+            assert!(
+                fields.as_array().unwrap().iter().any(|f| f["field"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(field)
+                    && f["reason"].as_str().unwrap().contains(reason)),
+                "{}: {field} {reason}: {fields}",
+                t.backend
+            );
+            assert!(r.body.len() < 2000, "{}: the value is not echoed whole", t.backend);
+        }
+        assert_eq!(store::count_people(&t.db).await.unwrap(), 0, "{}", t.backend);
+        let ok = api.post_json("/api/v1/people", &person(&"S".repeat(100), "1980-01-01")).await;
+        assert_eq!(ok.status, StatusCode::CREATED, "{}: {}", t.backend, ok.body);
+
+        // The page form: the same parser, the same limits.
+        let c = Client::login(state(&t.db), "admin").await;
+        let long = "G".repeat(5000);
+        let r = c.post_form("/people", &[("family_name", "Jones"), ("given_name", &long)]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.backend);
+        assert!(r.body.len() < 50_000, "{}", t.backend);
+    }
+}

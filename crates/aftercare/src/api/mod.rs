@@ -334,6 +334,20 @@ async fn body_json<T: serde::de::DeserializeOwned>(
 ) -> Result<(Session, T), ApiError> {
     let s = session(req.extensions())?;
     check_api_csrf(&s, req.headers(), req.method())?;
+    // Text fields are bounded before the body is read into its type (a body
+    // that is not JSON is left to the typed read, which says why).
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, crate::web::FORM_BODY_LIMIT).await.map_err(|_| {
+        ApiError(
+            crate::web::edge_error(StatusCode::PAYLOAD_TOO_LARGE).unwrap_or(AppError::Internal),
+        )
+    })?;
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        let mut strings = Vec::new();
+        crate::web::json_strings(&v, "", &mut strings);
+        crate::web::check_text_fields(strings.into_iter())?;
+    }
+    let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
     let Json(value) = <Json<T> as axum::extract::FromRequest<AppState>>::from_request(req, state)
         .await
         .map_err(|e| ApiError(crate::web::json_rejection(e)))?;

@@ -569,10 +569,50 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
         if !auth::tokens_equal(token, &session.csrf_token) {
             return Err(AppError::Csrf);
         }
+        check_text_fields(pairs.iter().map(|(k, v)| (k.clone(), v.as_str())))?;
         let value: T = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
             AppError::BadRequest("bad_body", format!("the form could not be read: {e}"))
         })?;
         Ok(CsrfForm(session, value))
+    }
+}
+
+/// Refuses free text longer than [`aftercare_core::text::MAX_FREE_TEXT_CHARS`]
+/// (or holding control characters other than line breaks and tabs) in any
+/// field of a form or JSON body, naming the field: no field of ours needs
+/// more, and a longer one would grow every page and export that shows it.
+/// Names are checked more tightly by the register's own parser.
+pub fn check_text_fields<'a>(
+    fields: impl Iterator<Item = (String, &'a str)>,
+) -> Result<(), AppError> {
+    let errors: Vec<(String, String)> = fields
+        .filter_map(|(name, value)| {
+            aftercare_core::text::check_free_text(value).err().map(|e| (name, e.to_string()))
+        })
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
+}
+
+/// Every string in a JSON value, with the path of its field (`person.given_name`).
+pub fn json_strings<'a>(
+    value: &'a serde_json::Value,
+    path: &str,
+    out: &mut Vec<(String, &'a str)>,
+) {
+    match value {
+        serde_json::Value::String(s) => out.push((path.to_string(), s)),
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                json_strings(v, &format!("{path}[{i}]"), out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                json_strings(v, &p, out);
+            }
+        }
+        _ => {}
     }
 }
 
