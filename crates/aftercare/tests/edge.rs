@@ -454,15 +454,23 @@ async fn an_idle_browser_session_ends_after_thirty_minutes() {
             async move {
                 let at = store::now() - chrono::Duration::minutes(minutes);
                 let sql = "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2";
-                match &db.pool {
-                    Pool::Sqlite(p) => {
-                        sqlx::query(sql).bind(at).bind(hash).execute(p).await.unwrap()
-                    }
-                    Pool::Postgres(p) => {
-                        sqlx::query(sql).bind(at).bind(hash).execute(p).await.unwrap();
-                        return;
-                    }
+                let changed = match &db.pool {
+                    Pool::Sqlite(p) => sqlx::query(sql)
+                        .bind(at)
+                        .bind(hash)
+                        .execute(p)
+                        .await
+                        .unwrap()
+                        .rows_affected(),
+                    Pool::Postgres(p) => sqlx::query(sql)
+                        .bind(at)
+                        .bind(hash)
+                        .execute(p)
+                        .await
+                        .unwrap()
+                        .rows_affected(),
                 };
+                assert_eq!(changed, 1);
             }
         };
         // 29 idle minutes: still signed in, and the use is recorded (sliding).

@@ -38,13 +38,23 @@ pub enum FileError {
     )]
     NulCharacter { file: String, line: usize, column: String },
     #[error(
-        "{file}: row {line}, column {column}: a cell holds more than {limit} characters (it starts `{start}`)"
+        "{file}: row {line}, column {}: a cell holds more than {} characters (it starts `{}`)",
+        .cell.column, crate::table::MAX_CELL_CHARS, .cell.start
     )]
-    CellTooLong { file: String, line: usize, column: String, limit: usize, start: String },
+    CellTooLong { file: String, line: usize, cell: Box<LongCell> },
     #[error("{file}: row {line}: longer than {limit} bytes")]
     RowTooLong { file: String, line: usize, limit: usize },
     #[error("could not write the XLSX workbook: {0}")]
     XlsxWrite(String),
+}
+
+/// Where a cell too long to read is, and how it starts (boxed: errors are
+/// passed by value and should stay small).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LongCell {
+    pub column: String,
+    /// At most 100 characters of it.
+    pub start: String,
 }
 
 fn cells(n: &usize) -> String {

@@ -416,9 +416,10 @@ fn check_cell_length(
         return Err(FileError::CellTooLong {
             file: file.into(),
             line,
-            column: column_label(index, letters),
-            limit: MAX_CELL_CHARS,
-            start: aftercare_core::text::excerpt(text),
+            cell: Box::new(crate::error::LongCell {
+                column: column_label(index, letters),
+                start: aftercare_core::text::excerpt(text),
+            }),
         });
     }
     Ok(())

@@ -115,7 +115,7 @@ fn a_cell_longer_than_excel_allows_is_refused_quoting_only_its_start() {
     let book = workbook_with(&[("xl/worksheets/sheet1.xml", &sheet_xml(&cell))]);
     let e = read_table("long.xlsx", &book).unwrap_err();
     assert!(
-        matches!(e, FileError::CellTooLong { ref column, line: 2, .. } if column == "A"),
+        matches!(e, FileError::CellTooLong { ref cell, line: 2, .. } if cell.column == "A"),
         "{e}"
     );
     let message = e.to_string();
