@@ -617,3 +617,48 @@ async fn names_and_free_text_are_bounded_and_printable_in_forms_and_the_api() {
         assert!(r.body.len() < 50_000, "{}", t.backend);
     }
 }
+
+/// Starts `aftercare serve` with `args` on a free port; waits until it answers.
+fn start_binary(url: &str, args: &[&str]) -> (std::process::Child, SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_aftercare"))
+        .args(["--database", url, "serve", "--listen", &addr.to_string()])
+        .args(args)
+        .env_remove("AFTERCARE_DATABASE_URL")
+        .env_remove("AFTERCARE_PLAIN_HTTP")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Bounded: the server starts in well under the 3 000 tries.
+    for _ in 0..3000 {
+        if TcpStream::connect(addr).is_ok() {
+            return (child, addr);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the server did not start");
+}
+
+#[tokio::test]
+async fn the_server_is_https_first_even_on_loopback_unless_told_plain_http() {
+    let t = sqlite().await;
+    let url = t.url.clone();
+    let answers = tokio::task::spawn_blocking(move || {
+        [&[][..], &["--plain-http"][..]].map(|args| {
+            let (mut child, addr) = start_binary(&url, args);
+            let answer = http_get(addr, "/login");
+            child.kill().unwrap();
+            child.wait().unwrap();
+            answer.to_ascii_lowercase()
+        })
+    })
+    .await
+    .unwrap();
+    let [https, plain] = answers;
+    assert!(https.contains("strict-transport-security: max-age=31536000"), "{https}");
+    assert!(https.contains("; secure"), "the log-in cookie is Secure: {https}");
+    assert!(!plain.contains("strict-transport-security"), "{plain}");
+    assert!(!plain.contains("; secure"), "{plain}");
+}
