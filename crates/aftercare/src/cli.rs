@@ -147,6 +147,10 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered 408.
     #[arg(long, default_value_t = 120)]
     pub request_timeout_secs: u64,
+    /// Behind a TLS proxy on the same host: take a loopback request's client
+    /// address from the last X-Forwarded-For entry (for log-in back-off).
+    #[arg(long, env = "AFTERCARE_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Args, Debug)]

@@ -1138,6 +1138,7 @@ async fn serve(database: &str, args: ServeArgs) -> Result<()> {
         max_connections: args.max_connections,
         header_read_timeout: std::time::Duration::from_secs(args.header_timeout_secs.max(1)),
         request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
+        trust_forwarded_for: args.trust_forwarded_for,
     };
     aftercare::web::listen::serve(listener, app(state), limits, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -299,6 +299,7 @@ async fn many_idle_connections_do_not_stop_healthz_answering() {
         max_connections: 16,
         header_read_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(30),
+        trust_forwarded_for: false,
     };
     let (addr, _t) = serve_with(limits).await;
     let answer = tokio::task::spawn_blocking(move || {
@@ -320,6 +321,7 @@ async fn a_slowloris_connection_is_closed() {
         max_connections: 16,
         header_read_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(30),
+        trust_forwarded_for: false,
     };
     let (addr, _t) = serve_with(limits).await;
     let closed = tokio::task::spawn_blocking(move || {
@@ -354,6 +356,7 @@ async fn a_request_whose_body_never_arrives_gets_a_json_408() {
         max_connections: 16,
         header_read_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(1),
+        trust_forwarded_for: false,
     };
     let (addr, _t) = serve_with(limits).await;
     let answer = tokio::task::spawn_blocking(move || {
@@ -661,4 +664,74 @@ async fn the_server_is_https_first_even_on_loopback_unless_told_plain_http() {
     assert!(https.contains("; secure"), "the log-in cookie is Secure: {https}");
     assert!(!plain.contains("strict-transport-security"), "{plain}");
     assert!(!plain.contains("; secure"), "{plain}");
+}
+
+/// One request over TCP with extra header lines; the response as text.
+fn http_raw(addr: SocketAddr, method: &str, path: &str, headers: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_same_host_proxy_back_off_counts_the_forwarded_client() {
+    let t = sqlite().await;
+    seed_orgs(&t.db).await;
+    add_user(&t.db, "admin", KENT, "mha_administrator").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = Limits { trust_forwarded_for: true, ..Limits::default() };
+    tokio::spawn(listen::serve(
+        listener,
+        aftercare::web::app(state(&t.db)),
+        limits,
+        std::future::pending(),
+    ));
+    let statuses = tokio::task::spawn_blocking(move || {
+        let login = |client: &str, password: &str| {
+            // The proxy appends the client it saw; an earlier entry is the client's own claim.
+            let forwarded = format!("X-Forwarded-For: 10.9.9.9, {client}\r\n");
+            let page = http_raw(addr, "GET", "/login", &forwarded, "");
+            let cookie = page
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: "))
+                })
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_string();
+            let token = extract_csrf(&page);
+            let body = serde_urlencoded::to_string([
+                ("csrf_token", token.as_str()),
+                ("username", "admin"),
+                ("password", password),
+            ])
+            .unwrap();
+            let headers = format!(
+                "{forwarded}Cookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            );
+            let r = http_raw(addr, "POST", "/login", &headers, &body);
+            r[9..12].parse::<u16>().unwrap()
+        };
+        let mut statuses = Vec::new();
+        for _ in 0..auth::FREE_FAILURES_PER_ADDRESS_AND_NAME {
+            statuses.push(login("203.0.113.5", "wrong password"));
+        }
+        statuses.push(login("203.0.113.5", PASSWORD));
+        statuses.push(login("198.51.100.1", PASSWORD));
+        statuses
+    })
+    .await
+    .unwrap();
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 303]);
 }

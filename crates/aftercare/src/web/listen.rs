@@ -27,6 +27,11 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Time a request may take, body and answer included (then 408).
     pub request_timeout: Duration,
+    /// Behind a TLS proxy on the same host every request comes from
+    /// loopback; with this set, a request from a loopback peer is taken to
+    /// come from the last address its `X-Forwarded-For` names (the one the
+    /// proxy added), so log-in back-off counts the real client.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Limits {
@@ -35,8 +40,25 @@ impl Default for Limits {
             max_connections: 512,
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(120),
+            trust_forwarded_for: false,
         }
     }
+}
+
+/// The client a loopback proxy forwarded for: the last `X-Forwarded-For`
+/// entry (earlier ones are the client's own say). Any other peer is itself.
+fn forwarded_client(peer: &SocketAddr, headers: &axum::http::HeaderMap) -> SocketAddr {
+    if !peer.ip().is_loopback() {
+        return *peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .map_or(*peer, |ip| SocketAddr::new(ip, 0))
 }
 
 /// Serves `app` on `listener` within `limits` until `shutdown` completes,
@@ -84,8 +106,10 @@ pub async fn serve(
             },
         };
         let app = app.clone();
+        let trust = limits.trust_forwarded_for;
         let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
-            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            let client = if trust { forwarded_client(&peer, req.headers()) } else { peer };
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(client));
             app.clone().oneshot(req.map(axum::body::Body::new))
         });
         let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
