@@ -625,7 +625,7 @@ async fn names_and_free_text_are_bounded_and_printable_in_forms_and_the_api() {
 fn start_binary(url: &str, args: &[&str]) -> (std::process::Child, SocketAddr) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_aftercare"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aftercare"))
         .args(["--database", url, "serve", "--listen", &addr.to_string()])
         .args(args)
         .env_remove("AFTERCARE_DATABASE_URL")
@@ -641,6 +641,8 @@ fn start_binary(url: &str, args: &[&str]) -> (std::process::Child, SocketAddr) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not start");
 }
 

@@ -198,7 +198,10 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code: not_signed_in, forbidden, reason_required,
-    /// not_found, validation_failed, conflict, csrf_failed, rate_limited, internal.
+    /// not_found, validation_failed, conflict, csrf_failed, rate_limited, internal;
+    /// from the HTTP edge: bad_json, bad_request, method_not_allowed,
+    /// payload_too_large, request_timeout, unsupported_media_type,
+    /// uri_too_long, headers_too_large.
     pub code: String,
     pub message: String,
     pub fields: Vec<FieldError>,
