@@ -205,6 +205,9 @@ pub enum UsersCommand {
         roles: String,
         #[arg(long)]
         team: Option<String>,
+        /// Read the password from standard input only, never the environment.
+        #[arg(long)]
+        password_stdin: bool,
     },
     /// List users.
     List,

@@ -104,10 +104,10 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let logins = demo::seed(&db, args.people, args.seed, today()).await?;
             print_logins(&logins);
         }
-        Command::Users(UsersCommand::Add { username, name, org, roles, team }) => {
+        Command::Users(UsersCommand::Add { username, name, org, roles, team, password_stdin }) => {
             let db = open(&cli.database).await?;
             let roles = parse_roles(&roles).map_err(anyhow::Error::msg)?;
-            let password = read_password(false)?;
+            let password = read_password(password_stdin)?;
             let actor = actor_for(&db, None).await?;
             accounts::add_user(
                 &db,
