@@ -217,7 +217,7 @@ pub async fn edge_errors(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let status = res.status();
     let code = res.extensions().get::<ErrorCode>().map(|c| c.0);
-    let res = match (code, edge_error(status)) {
+    let mut res = match (code, edge_error(status)) {
         (None, Some(e)) if status.is_client_error() && !is_ours(&res) => {
             if api {
                 json_error(&e)
@@ -227,6 +227,12 @@ pub async fn edge_errors(req: Request, next: Next) -> Response {
         }
         _ => res,
     };
+    // The layer runs twice when serving (inside the app and around the
+    // request timeout): each event is logged once.
+    if res.extensions().get::<SecurityLogged>().is_some() {
+        return res;
+    }
+    res.extensions_mut().insert(SecurityLogged);
     let code = res.extensions().get::<ErrorCode>().map(|c| c.0).unwrap_or("");
     match status {
         StatusCode::FORBIDDEN if code == "csrf_failed" => {
@@ -242,6 +248,10 @@ pub async fn edge_errors(req: Request, next: Next) -> Response {
     }
     res
 }
+
+/// Marks a response whose security event (if any) has been logged.
+#[derive(Debug, Clone, Copy)]
+struct SecurityLogged;
 
 /// Whether a response is a page or JSON of ours (the log-in page answers
 /// 401 with the form again, for instance), not the machinery's text.
