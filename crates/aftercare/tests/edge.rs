@@ -737,3 +737,37 @@ async fn behind_a_same_host_proxy_back_off_counts_the_forwarded_client() {
     .unwrap();
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 303]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let limits = Limits {
+        max_connections: 16,
+        header_read_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(30),
+        trust_forwarded_for: false,
+    };
+    let (addr, _t) = serve_with(limits).await;
+    let (answered, closed) = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut seen = Vec::new();
+        // Up to a minute of reading: the answer, then (idle) the close.
+        for _ in 0..600 {
+            let mut buf = [0u8; 1024];
+            match s.read(&mut buf) {
+                Ok(0) => return (String::from_utf8_lossy(&seen).to_string(), true),
+                Ok(n) => seen.extend(&buf[..n]),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => return (String::from_utf8_lossy(&seen).to_string(), true),
+            }
+        }
+        (String::from_utf8_lossy(&seen).to_string(), false)
+    })
+    .await
+    .unwrap();
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    assert!(closed, "a keep-alive connection left idle was kept open");
+}
