@@ -194,6 +194,134 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Longest user name accepted anywhere: a longer one is refused before any
+/// database work (a 1.9 MB name once grew the log-in table by megabytes).
+pub const MAX_USERNAME_CHARS: usize = 128;
+/// Longest password accepted: hashing cost grows with length.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Why a password may not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("the password must have at least {MIN_PASSWORD_CHARS} characters")]
+    TooShort,
+    #[error("the password must have at most {MAX_PASSWORD_CHARS} characters")]
+    TooLong,
+    #[error("the password must not be only spaces")]
+    Blank,
+    #[error("the password is too simple: it repeats a few characters")]
+    Repetitive,
+    #[error("the password is on the list of common and breached passwords")]
+    Breached,
+    #[error("the password must not contain the user name")]
+    ContainsUsername,
+    #[error("the password is the published demo password")]
+    DemoPassword,
+}
+
+/// The 20 000 most common passwords, lower case, one a line (Django's list,
+/// see `assets/common-passwords.LICENSE`), unpacked on first use.
+fn breached() -> &'static std::collections::HashSet<String> {
+    static LIST: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        use std::io::Read;
+        let packed: &[u8] = include_bytes!("../assets/common-passwords.txt.gz");
+        let mut text = String::new();
+        // The list is part of the binary; it cannot fail to unpack unless
+        // the build is damaged, and then no password is refused for it.
+        let _ = flate2::read::GzDecoder::new(packed).read_to_string(&mut text);
+        text.lines().map(|l| l.trim().to_lowercase()).filter(|l| !l.is_empty()).collect()
+    })
+}
+
+/// Whether a password is on the shipped list of common passwords, as typed
+/// or with digits and symbols added at either end (`Password1234!`).
+pub fn is_breached(password: &str) -> bool {
+    let lower = password.trim().to_lowercase();
+    let list = breached();
+    if list.contains(&lower) {
+        return true;
+    }
+    let core = lower.trim_matches(|c: char| !c.is_alphabetic());
+    core.chars().count() >= 4 && list.contains(core)
+}
+
+/// The rules for a new password, wherever it is set (`users add`,
+/// `users reset-password`). `allow_demo` is for the demo's own accounts.
+pub fn check_new_password(
+    username: &str,
+    password: &str,
+    allow_demo: bool,
+) -> Result<(), PasswordError> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(PasswordError::TooShort);
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(PasswordError::TooLong);
+    }
+    if password.trim().is_empty() {
+        return Err(PasswordError::Blank);
+    }
+    let distinct: std::collections::HashSet<char> = password.chars().collect();
+    if distinct.len() < 5 {
+        return Err(PasswordError::Repetitive);
+    }
+    if !allow_demo && password == crate::demo::DEMO_PASSWORD {
+        return Err(PasswordError::DemoPassword);
+    }
+    let name = username.trim().to_lowercase();
+    if name.chars().count() >= 3 && password.to_lowercase().contains(&name) {
+        return Err(PasswordError::ContainsUsername);
+    }
+    if is_breached(password) {
+        return Err(PasswordError::Breached);
+    }
+    Ok(())
+}
+
+/// Log-in back-off: failed attempts allowed before waiting, per address and
+/// per address and user name together, then waits that double with each
+/// further failure up to [`MAX_LOGIN_WAIT_SECS`]. Nothing is counted by user
+/// name alone, so no one can lock another person out from elsewhere.
+pub const FREE_FAILURES_PER_ADDRESS_AND_NAME: i64 = 5;
+pub const FREE_FAILURES_PER_ADDRESS: i64 = 20;
+pub const FIRST_LOGIN_WAIT_SECS: i64 = 30;
+pub const MAX_LOGIN_WAIT_SECS: i64 = 15 * 60;
+/// How far back failures are counted.
+pub const LOGIN_WINDOW_MINUTES: i64 = 60;
+
+/// How long after the last failure the next attempt must wait, given the
+/// failures counted.
+///
+/// ```
+/// use aftercare::auth::login_wait_secs;
+/// assert_eq!(login_wait_secs(4, 4), 0);
+/// assert_eq!(login_wait_secs(5, 5), 30);
+/// assert_eq!(login_wait_secs(6, 6), 60);
+/// assert_eq!(login_wait_secs(50, 50), 900);
+/// assert_eq!(login_wait_secs(20, 0), 30);
+/// ```
+pub fn login_wait_secs(by_address: i64, by_address_and_name: i64) -> i64 {
+    let wait = |failures: i64, free: i64| {
+        if failures < free {
+            return 0;
+        }
+        let doublings = u32::try_from(failures - free).unwrap_or(u32::MAX).min(20);
+        FIRST_LOGIN_WAIT_SECS.saturating_mul(1i64 << doublings).min(MAX_LOGIN_WAIT_SECS)
+    };
+    wait(by_address, FREE_FAILURES_PER_ADDRESS)
+        .max(wait(by_address_and_name, FREE_FAILURES_PER_ADDRESS_AND_NAME))
+}
+
+/// A user name as security logs may show it: a short hash, never the name.
+pub fn name_tag(username: &str) -> String {
+    hex::encode(&Sha256::digest(username.trim().to_lowercase().as_bytes())[..6])
+}
+
 /// Constant-time comparison for CSRF tokens.
 pub fn tokens_equal(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -210,6 +338,26 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong", &h));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        for (password, want) in [
+            ("            ", PasswordError::Blank),
+            ("password1234", PasswordError::Breached),
+            ("Password1234!", PasswordError::Breached),
+            ("qwertyuiop12", PasswordError::Breached),
+            ("aaaaaaaaaaaa", PasswordError::Repetitive),
+            ("alice-smith-2026", PasswordError::ContainsUsername),
+            ("short", PasswordError::TooShort),
+        ] {
+            assert_eq!(check_new_password("alice-smith", password, false), Err(want), "{password}");
+        }
+        assert_eq!(
+            check_new_password("someone", crate::demo::DEMO_PASSWORD, false),
+            Err(PasswordError::DemoPassword)
+        );
+        assert_eq!(check_new_password("someone", "correct horse battery staple", false), Ok(()));
     }
 
     #[test]

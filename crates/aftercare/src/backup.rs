@@ -75,6 +75,49 @@ fn partial(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Creates `path` (which must not exist) readable and writable by its owner
+/// only: backups, exports and the database hold personal data, and a
+/// default umask would leave them world-readable.
+pub fn create_owner_only(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Writes a new file, owner-only (see [`create_owner_only`]); any file
+/// already at `path` is replaced.
+pub fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut f = create_owner_only(path)?;
+    std::io::Write::write_all(&mut f, bytes)?;
+    f.sync_all()
+}
+
+/// Takes group and other permissions off an existing file (no-op elsewhere
+/// than Unix, and for a file that is not there).
+pub fn make_owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::metadata(path) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                let mode = m.permissions().mode() & 0o700;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 fn sync(path: &Path) -> Result<()> {
     std::fs::File::open(path)
         .and_then(|f| f.sync_all())
@@ -100,6 +143,9 @@ pub async fn backup(url: &str, output: &Path) -> Result<Summary> {
     let db = Db::connect(url).await.context("failed to open the database")?;
     let result = async {
         let summary = summary(&db).await?;
+        // Created empty and owner-only first: `VACUUM INTO` accepts an empty
+        // file and pg_dump keeps the mode of the file it writes over.
+        create_owner_only(&tmp).with_context(|| format!("failed to create {}", tmp.display()))?;
         match (&kind, &db.pool) {
             (Target::Sqlite(_), Pool::Sqlite(p)) => {
                 let file = tmp.to_str().context("the backup file's name is not valid UTF-8")?;
@@ -214,6 +260,7 @@ async fn restore_sqlite(url: &str, path: &Path, input: &Path) -> Result<Summary>
     let _ = std::fs::remove_file(&tmp);
     std::fs::copy(input, &tmp)
         .with_context(|| format!("failed to copy {} to {}", input.display(), tmp.display()))?;
+    make_owner_only(&tmp).with_context(|| format!("failed to protect {}", tmp.display()))?;
     let checked = async {
         let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&tmp).read_only(true);
         let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;

@@ -33,6 +33,9 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// API tokens (from `POST /api/v1/session`).
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Manage organisations (councils, ICBs, CCGs, trusts).
     #[command(subcommand)]
     Orgs(OrgsCommand),
@@ -128,10 +131,26 @@ pub struct ServeArgs {
     /// Number of people in the demo register.
     #[arg(long, default_value_t = 300)]
     pub demo_people: usize,
-    /// Send cookies without the Secure attribute even off loopback (behind a
-    /// TLS-terminating proxy that forwards plain HTTP, say). Never needed on 127.0.0.1.
-    #[arg(long)]
-    pub insecure_cookies: bool,
+    /// Serve for plain HTTP: cookies without the Secure attribute and no
+    /// Strict-Transport-Security. Off by default, even on 127.0.0.1 (a
+    /// same-host TLS proxy forwards there); `--demo` on a loopback address
+    /// turns it on, so the demo works at http://127.0.0.1.
+    #[arg(long, alias = "insecure-cookies", env = "AFTERCARE_PLAIN_HTTP")]
+    pub plain_http: bool,
+    /// Connections open at once; more wait until one closes.
+    #[arg(long, default_value_t = 512)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (also how long an
+    /// idle keep-alive connection stays open).
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a request may take before it is answered 408.
+    #[arg(long, default_value_t = 120)]
+    pub request_timeout_secs: u64,
+    /// Behind a TLS proxy on the same host: take a loopback request's client
+    /// address from the last X-Forwarded-For entry (for log-in back-off).
+    #[arg(long, env = "AFTERCARE_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Args, Debug)]
@@ -186,9 +205,38 @@ pub enum UsersCommand {
         roles: String,
         #[arg(long)]
         team: Option<String>,
+        /// Read the password from standard input only, never the environment.
+        #[arg(long)]
+        password_stdin: bool,
     },
     /// List users.
     List,
+    /// Disable a user (a leaver): they cannot sign in, and their sessions and API tokens end at once.
+    Disable { username: String },
+    /// Let a disabled user sign in again.
+    Enable { username: String },
+    /// Set a new password (ending the user's sessions and tokens). Read from
+    /// AFTERCARE_PASSWORD, or one line of standard input.
+    ResetPassword {
+        username: String,
+        /// Read the password from standard input only, never the environment
+        /// (for scripts: `printf '%s\n' "$P" | aftercare users reset-password NAME --password-stdin`).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Replace a user's roles (comma-separated, as for `users add`).
+    SetRoles { username: String, roles: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokensCommand {
+    /// Revoke API tokens: one user's (`--user NAME`) or everyone's (`--all`).
+    Revoke {
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        user: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

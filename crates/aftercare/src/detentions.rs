@@ -120,9 +120,10 @@ fn check_against_others(
     person: &store::PersonRow,
     others: &[DetentionRow],
     fields: &DetentionFields,
+    today: NaiveDate,
 ) -> Result<DetentionFacts, FieldErrors> {
     let existing: Vec<DetentionFacts> = others.iter().map(DetentionRow::facts).collect();
-    let checked = check_as_import(&person_fields(person), &existing, fields)?;
+    let checked = check_as_import(&person_fields(person), &existing, fields, today)?;
     // The row being checked is the last one written (after the others).
     let line = existing.len() + 2;
     let new = checked.detentions.iter().find(|d| d.line == line).ok_or_else(|| {
@@ -227,7 +228,7 @@ pub async fn record_left_hospital(
     let checked = if errors.iter().any(|(k, _)| k == "left_hospital" || k == "discharged_to") {
         None
     } else {
-        match check_against_others(&person, &others, &fields) {
+        match check_against_others(&person, &others, &fields, today) {
             Ok(facts) => Some(facts),
             Err(e) => {
                 errors.extend(e);
@@ -299,7 +300,7 @@ pub async fn correct(
         .into_iter()
         .filter(|d| d.id != old.id)
         .collect();
-    let checked = match check_against_others(&person, &others, &f.detention) {
+    let checked = match check_against_others(&person, &others, &f.detention, today) {
         Ok(facts) => Some(facts),
         Err(e) => {
             errors.extend(e);

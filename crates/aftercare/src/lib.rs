@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod access_log;
+pub mod accounts;
 pub mod api;
 pub mod audit;
 pub mod auth;

@@ -1,7 +1,7 @@
 //! The `aftercare` binary: the command-line edge. Errors are reported here,
 //! once, with their causes; everything else lives in the library.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 
 /// mimalloc instead of the system allocator: bulk imports and busy servers
 /// allocate many small rows, where glibc's allocator spent a fifth of the time.
@@ -11,18 +11,19 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use aftercare::access_log::AccessKind;
-use aftercare::auth::{self, parse_roles, roles_to_string};
+use aftercare::auth::{parse_roles, roles_to_string};
 use aftercare::cli::{
     AuditCommand, Cli, Command, DueFormat, ExportCommand, Format, FundingCommand, ImportCommand,
     InvoiceFormat, LettersCommand, OrgsCommand, PartnershipsCommand, ReviewsCommand,
-    ScenariosCommand, ServeArgs, ShareCommand, SplitFormat, UsersCommand, WhatIfArgs,
+    ScenariosCommand, ServeArgs, ShareCommand, SplitFormat, TokensCommand, UsersCommand,
+    WhatIfArgs,
 };
 use aftercare::db::Db;
-use aftercare::db::store::{self, Actor, NewUser, OrgRow};
-use aftercare::demo;
+use aftercare::db::store::{self, Actor, OrgRow};
 use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
 use aftercare::register::{self, RegisterError};
 use aftercare::web::{AppState, ServerConfig, app};
+use aftercare::{accounts, demo};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -104,34 +105,60 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let logins = demo::seed(&db, args.people, args.seed, today()).await?;
             print_logins(&logins);
         }
-        Command::Users(UsersCommand::Add { username, name, org, roles, team }) => {
+        Command::Users(UsersCommand::Add { username, name, org, roles, team, password_stdin }) => {
             let db = open(&cli.database).await?;
             let roles = parse_roles(&roles).map_err(anyhow::Error::msg)?;
-            if store::get_org(&db, &org).await?.is_none() {
-                bail!("no organisation `{org}` (add it with `aftercare orgs add`)");
-            }
-            if store::user_by_username(&db, &username).await?.is_some() {
-                bail!("a user `{username}` already exists");
-            }
-            let password = read_password()?;
-            let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
-            let mut tx = db.begin_write().await?;
-            let id = store::insert_user(
-                &mut tx,
-                &NewUser {
+            let password = read_password(password_stdin)?;
+            let actor = actor_for(&db, None).await?;
+            accounts::add_user(
+                &db,
+                &actor,
+                &accounts::NewAccount {
                     username: &username,
                     display_name: &name,
                     org_code: &org,
-                    roles: &roles_to_string(&roles),
+                    roles: &roles,
                     team: team.as_deref(),
-                    password_hash: &hash,
+                    password: &password,
                 },
             )
             .await?;
-            let actor = actor_for(&db, None).await?;
-            store::append_audit(&mut tx, &actor, store::AuditEntry { action: "user.added", person_id: None, entity: "user", entity_id: Some(id.to_string()), reason: None, details: serde_json::json!({"username": username, "org": org, "roles": roles_to_string(&roles)}) }).await?;
-            tx.commit().await?;
             println!("added user {username} ({}) of {org}", roles_to_string(&roles));
+        }
+        Command::Users(UsersCommand::Disable { username }) => {
+            let db = open(&cli.database).await?;
+            let actor = actor_for(&db, None).await?;
+            let ended = accounts::disable(&db, &actor, &username).await?;
+            println!("disabled {username}; {ended} sessions and API tokens ended");
+        }
+        Command::Users(UsersCommand::Enable { username }) => {
+            let db = open(&cli.database).await?;
+            let actor = actor_for(&db, None).await?;
+            accounts::enable(&db, &actor, &username).await?;
+            println!("enabled {username}");
+        }
+        Command::Users(UsersCommand::ResetPassword { username, password_stdin }) => {
+            let db = open(&cli.database).await?;
+            let actor = actor_for(&db, None).await?;
+            let password = read_password(password_stdin)?;
+            let ended = accounts::reset_password(&db, &actor, &username, &password).await?;
+            println!("set a new password for {username}; {ended} sessions and API tokens ended");
+        }
+        Command::Users(UsersCommand::SetRoles { username, roles }) => {
+            let db = open(&cli.database).await?;
+            let roles = parse_roles(&roles).map_err(anyhow::Error::msg)?;
+            let actor = actor_for(&db, None).await?;
+            accounts::set_roles(&db, &actor, &username, &roles).await?;
+            println!("{username} now has the roles {}", roles_to_string(&roles));
+        }
+        Command::Tokens(TokensCommand::Revoke { user, all: _ }) => {
+            let db = open(&cli.database).await?;
+            let actor = actor_for(&db, None).await?;
+            let n = accounts::revoke_tokens(&db, &actor, user.as_deref()).await?;
+            match user {
+                Some(u) => println!("revoked {n} API tokens of {u}"),
+                None => println!("revoked {n} API tokens"),
+            }
         }
         Command::Users(UsersCommand::List) => {
             let db = open(&cli.database).await?;
@@ -201,8 +228,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Import(ImportCommand::Register { file, dry_run, actor }) => {
             let db = open(&cli.database).await?;
             let actor = actor_for(&db, actor).await?;
-            let bytes = std::fs::read(&file)
-                .with_context(|| format!("failed to read {}", file.display()))?;
+            let bytes =
+                read_input(&file).with_context(|| format!("failed to read {}", file.display()))?;
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
@@ -346,8 +373,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Import(ImportCommand::Reviews { file, dry_run, actor }) => {
             let db = open(&cli.database).await?;
             let actor = actor_for(&db, actor).await?;
-            let bytes = std::fs::read(&file)
-                .with_context(|| format!("failed to read {}", file.display()))?;
+            let bytes =
+                read_input(&file).with_context(|| format!("failed to read {}", file.display()))?;
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
@@ -529,7 +556,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Reconcile { charges, payments, as_of, format, output } => {
             let as_of = as_of.unwrap_or_else(today);
             let read = |path: &PathBuf| -> Result<(String, Vec<u8>)> {
-                let bytes = std::fs::read(path)
+                let bytes = read_input(path)
                     .with_context(|| format!("failed to read {}", path.display()))?;
                 Ok((
                     path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
@@ -763,7 +790,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Command::Funding(FundingCommand::Reset { council, nhs, outcomes, pooled_total, year }) => {
             let db = open(&cli.database).await?;
-            let bytes = std::fs::read(&outcomes)
+            let bytes = read_input(&outcomes)
                 .with_context(|| format!("failed to read {}", outcomes.display()))?;
             let name = outcomes.display().to_string();
             let table = aftercare_files::read_table(&name, &bytes)?;
@@ -899,7 +926,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 None => println!("already shared {month} with {org}"),
                 Some(share) => {
                     let path = out_dir.join(&share.record.file_name);
-                    std::fs::write(&path, &share.encrypted)
+                    aftercare::backup::write_owner_only(&path, &share.encrypted)
                         .with_context(|| format!("failed to write {}", path.display()))?;
                     println!(
                         "wrote {} ({} people as at {}, encrypted to {org}; SHA-256 of the contents {})",
@@ -1173,7 +1200,7 @@ fn write_output(path: Option<&Path>, bytes: &[u8], format: Format) -> Result<()>
         Some(p) => {
             // Write to a temporary file then rename, so a failed export never leaves half a file.
             let tmp = p.with_extension("partial");
-            std::fs::write(&tmp, bytes)
+            aftercare::backup::write_owner_only(&tmp, bytes)
                 .with_context(|| format!("failed to write {}", tmp.display()))?;
             std::fs::rename(&tmp, p).with_context(|| format!("failed to write {}", p.display()))?;
         }
@@ -1186,27 +1213,37 @@ fn write_output(path: Option<&Path>, bytes: &[u8], format: Format) -> Result<()>
     Ok(())
 }
 
+/// Reads a file to import, refusing one larger than any file the readers
+/// accept before it is loaded into memory.
+fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
+    let len = std::fs::metadata(path)?.len();
+    if len > aftercare_files::table::MAX_FILE_BYTES as u64 {
+        return Err(std::io::Error::other(format!(
+            "the file is {len} bytes, more than the {} bytes a file to import may hold",
+            aftercare_files::table::MAX_FILE_BYTES
+        )));
+    }
+    std::fs::read(path)
+}
+
 fn strip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
 }
 
-fn read_password() -> Result<String> {
-    if let Ok(p) = std::env::var("AFTERCARE_PASSWORD") {
-        if p.chars().count() < 12 {
-            bail!("the password must have at least 12 characters");
-        }
+/// A new password: from AFTERCARE_PASSWORD (unless `stdin_only`), else one
+/// line of standard input. The rules are checked by the account service.
+fn read_password(stdin_only: bool) -> Result<String> {
+    if !stdin_only && let Ok(p) = std::env::var("AFTERCARE_PASSWORD") {
         return Ok(p);
     }
     if std::io::stdin().is_terminal() {
-        eprint!("password (at least 12 characters, shown as you type): ");
+        eprint!("password (at least 12 characters, not a common one; shown as you type): ");
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    let p = line.trim_end_matches(['\n', '\r']).to_string();
-    if p.chars().count() < 12 {
-        bail!("the password must have at least 12 characters");
-    }
-    Ok(p)
+    // A password is short: a longer line is refused by the rules, and the
+    // read stops well past that limit.
+    std::io::stdin().lock().take(64 * 1024).read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 fn print_logins(logins: &[demo::DemoLogin]) {
@@ -1241,25 +1278,38 @@ async fn serve(database: &str, args: ServeArgs) -> Result<()> {
             );
         }
     }
-    let config = ServerConfig {
-        secure_cookies: !(args.insecure_cookies || addr.ip().is_loopback()),
-        today: None,
-    };
+    // HTTPS unless told otherwise: a loopback address is no proof of plain
+    // HTTP (a TLS proxy on the same host forwards there). The demo on
+    // loopback is the one exception, so it works in a browser at once.
+    let plain_http = args.plain_http || (args.demo && addr.ip().is_loopback());
+    let config = ServerConfig { secure_cookies: !plain_http, today: None };
     let state = AppState::new(db.clone(), config);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("failed to listen on {addr}"))?;
-    println!("Aftercare is serving {} at http://{addr}/", db.backend());
+    if plain_http {
+        println!("Aftercare is serving {} at http://{addr}/ (plain HTTP)", db.backend());
+    } else {
+        println!(
+            "Aftercare is serving {} on {addr} for HTTPS through a TLS proxy (cookies are Secure; use --plain-http to serve plain HTTP)",
+            db.backend()
+        );
+    }
     // Where the key that authenticates the audit trail lives (not a secret itself).
     println!(
         "Audit records are authenticated with the key in {} (keep a copy apart from the database's backups).",
         aftercare::audit::AuditKey::location()?.display()
     );
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let limits = aftercare::web::listen::Limits {
+        max_connections: args.max_connections,
+        header_read_timeout: std::time::Duration::from_secs(args.header_timeout_secs.max(1)),
+        request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
+        trust_forwarded_for: args.trust_forwarded_for,
+    };
+    aftercare::web::listen::serve(listener, app(state), limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     db.close().await;
     Ok(())
 }

@@ -100,8 +100,8 @@ pub async fn import_register(
     progress: &dyn Fn(u64, u64),
 ) -> Result<ImportReport, RegisterError> {
     let started = std::time::Instant::now();
-    let file: RegisterFile =
-        aftercare_files::parse_register(file_name, bytes).map_err(RegisterError::Invalid)?;
+    let file: RegisterFile = aftercare_files::parse_register_as_of(file_name, bytes, Some(today))
+        .map_err(RegisterError::Invalid)?;
     tracing::debug!(elapsed = ?started.elapsed(), rows = file.rows, "import: file checked");
     let mut report = ImportReport { rows: file.rows, dry_run, ..Default::default() };
     let mut tx = db.begin_write().await?;
@@ -681,6 +681,7 @@ pub(crate) fn check_as_import(
     person: &PersonFields,
     existing: &[DetentionFacts],
     new: &DetentionFields,
+    today: NaiveDate,
 ) -> Result<PersonImport, FieldErrors> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let ident = |nhs: &str| {
@@ -724,7 +725,7 @@ pub(crate) fn check_as_import(
     rows.push(r);
     let csv = aftercare_files::write_csv(&FORM_COLUMNS, &rows);
     let last_line = rows.len() + 1;
-    match aftercare_files::parse_register("form", &csv) {
+    match aftercare_files::parse_register_as_of("form", &csv, Some(today)) {
         Ok(mut file) if file.people.len() == 1 => Ok(file.people.remove(0)),
         Ok(_) => Err(vec![("nhs_number".into(), "the details do not describe one person".into())]),
         Err(e) => Err(e
@@ -754,7 +755,7 @@ pub async fn add_person(
     detention: &DetentionFields,
     today: NaiveDate,
 ) -> Result<Result<i64, FieldErrors>, RegisterError> {
-    let checked = match check_as_import(person, &[], detention) {
+    let checked = match check_as_import(person, &[], detention, today) {
         Ok(p) => p,
         Err(errors) => return Ok(Err(errors)),
     };
@@ -858,7 +859,7 @@ pub async fn add_detention(
         .map(DetentionRow::facts)
         .collect();
     let fields = person_fields(&person);
-    let checked = match check_as_import(&fields, &existing, detention) {
+    let checked = match check_as_import(&fields, &existing, detention, today) {
         Ok(p) => p,
         Err(errors) => return Ok(Err(errors)),
     };

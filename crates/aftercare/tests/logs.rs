@@ -183,7 +183,14 @@ async fn the_server_logs_no_personal_data_at_debug_level() {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_aftercare"))
-        .args(["--database", &t.url, "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--database",
+            &t.url,
+            "serve",
+            "--plain-http",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env_remove("AFTERCARE_DATABASE_URL")
         .env("AFTERCARE_LOG", "debug")
         .stdout(Stdio::piped())
@@ -308,6 +315,12 @@ async fn the_server_logs_no_personal_data_at_debug_level() {
     let cli_err = strip_ansi(&String::from_utf8_lossy(&cli.stderr));
     assert!(cli_err.contains("nothing was imported"), "{cli_err}");
     assert_eq!(b.get("/healthz").status, 200);
+    // A forged form: a security event, logged like the failed log-in above.
+    let r = b.post_form(
+        &format!("/people/{}/access", people[0].id),
+        &[("csrf_token", "forged"), ("reason", "a forged form, for the security log")],
+    );
+    assert_eq!(r.status, 403);
 
     server.kill().unwrap();
     server.wait().unwrap();
@@ -321,6 +334,15 @@ async fn the_server_logs_no_personal_data_at_debug_level() {
         log.lines().count(),
         cli_err.lines().count()
     );
+    // Security events go to their own target, and name no user.
+    let security: Vec<&str> = log.lines().filter(|l| l.contains(" security:")).collect();
+    for event in ["login_failed", "csrf_failed"] {
+        assert!(
+            security.iter().any(|l| l.contains(&format!("event=\"{event}\""))),
+            "a {event} security event is logged:\n{log}"
+        );
+    }
+    assert!(security.iter().all(|l| !l.contains("admin")), "{security:?}");
     let found = personal_data_in(&log);
     assert!(found.is_empty(), "the server's output holds personal data: {found:?}\n{log}");
     // The command's report to its operator names rows and columns; its log lines name no one.

@@ -534,7 +534,7 @@ fn start_server(url: &str, log: &Path) -> (std::process::Child, u16) {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     let child = aftercare(url)
         .env("AFTERCARE_LOG", "warn")
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--plain-http", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

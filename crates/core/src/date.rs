@@ -23,26 +23,27 @@ pub fn parse_date(input: &str) -> Result<NaiveDate, DateError> {
     }
     let (y, m, d) = if let [y, m, d] = split(s, '-')[..] {
         if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-            return Err(DateError::Format(s.into()));
+            return Err(DateError::Format(crate::text::excerpt(s)));
         }
         (y, m, d)
     } else if let [d, m, y] = split(s, '/')[..] {
         if y.len() != 4 || m.is_empty() || m.len() > 2 || d.is_empty() || d.len() > 2 {
-            return Err(DateError::Format(s.into()));
+            return Err(DateError::Format(crate::text::excerpt(s)));
         }
         (y, m, d)
     } else {
-        return Err(DateError::Format(s.into()));
+        return Err(DateError::Format(crate::text::excerpt(s)));
     };
     let num = |p: &str| -> Result<u32, DateError> {
         if p.bytes().all(|b| b.is_ascii_digit()) {
-            p.parse().map_err(|_| DateError::Format(s.into()))
+            p.parse().map_err(|_| DateError::Format(crate::text::excerpt(s)))
         } else {
-            Err(DateError::Format(s.into()))
+            Err(DateError::Format(crate::text::excerpt(s)))
         }
     };
     let (y, m, d) = (num(y)?, num(m)?, num(d)?);
-    NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(|| DateError::Impossible(s.into()))
+    NaiveDate::from_ymd_opt(y as i32, m, d)
+        .ok_or_else(|| DateError::Impossible(crate::text::excerpt(s)))
 }
 
 fn split(s: &str, sep: char) -> Vec<&str> {

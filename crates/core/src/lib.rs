@@ -18,6 +18,7 @@ pub mod reviews;
 pub mod rules;
 pub mod scenario;
 pub mod section;
+pub mod text;
 
 pub use date::parse_date;
 pub use money::Pence;

@@ -30,7 +30,7 @@ impl Pence {
         if s.is_empty() {
             return Err(MoneyError::Empty);
         }
-        let fail = || MoneyError::Format(s.to_string());
+        let fail = || MoneyError::Format(crate::text::excerpt(s));
         let (negative, rest) = match s.strip_prefix('-') {
             Some(r) => (true, r),
             None => (false, s),

@@ -90,7 +90,7 @@ impl OrgCode {
             return Err(OrgCodeError::Empty);
         }
         if s.chars().count() > 20 {
-            return Err(OrgCodeError::TooLong(s.into()));
+            return Err(OrgCodeError::TooLong(crate::text::excerpt(s)));
         }
         if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(OrgCodeError::Characters(s.into()));

@@ -27,7 +27,7 @@ impl Postcode {
     pub fn parse(input: &str) -> Result<Self, PostcodeError> {
         let compact: String =
             input.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
-        let err = || PostcodeError(input.trim().to_string());
+        let err = || PostcodeError(crate::text::excerpt(input.trim()));
         if !(5..=7).contains(&compact.len()) || !compact.is_ascii() {
             return Err(err());
         }

@@ -145,7 +145,7 @@ impl Section {
             .iter()
             .find(|(_, n, _)| n.eq_ignore_ascii_case(normal))
             .map(|(s, _, _)| *s)
-            .ok_or_else(|| SectionError::Unknown(raw.to_string()))
+            .ok_or_else(|| SectionError::Unknown(crate::text::excerpt(raw)))
     }
 
     /// Looks up an MHSDS legal status classification code (two digits).
@@ -154,7 +154,7 @@ impl Section {
             .iter()
             .find(|(_, _, c)| *c == code)
             .map(|(s, _, _)| *s)
-            .ok_or_else(|| SectionError::UnknownMhsdsCode(code.to_string()))
+            .ok_or_else(|| SectionError::UnknownMhsdsCode(crate::text::excerpt(code)))
     }
 
     fn row(self) -> &'static (Section, &'static str, &'static str) {

@@ -37,8 +37,24 @@ pub enum FileError {
         "{file}: row {line}, column {column}: contains a NUL character, which no field may hold"
     )]
     NulCharacter { file: String, line: usize, column: String },
+    #[error(
+        "{file}: row {line}, column {}: a cell holds more than {} characters (it starts `{}`)",
+        .cell.column, crate::table::MAX_CELL_CHARS, .cell.start
+    )]
+    CellTooLong { file: String, line: usize, cell: Box<LongCell> },
+    #[error("{file}: row {line}: longer than {limit} bytes")]
+    RowTooLong { file: String, line: usize, limit: usize },
     #[error("could not write the XLSX workbook: {0}")]
     XlsxWrite(String),
+}
+
+/// Where a cell too long to read is, and how it starts (boxed: errors are
+/// passed by value and should stay small).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LongCell {
+    pub column: String,
+    /// At most 100 characters of it.
+    pub start: String,
 }
 
 fn cells(n: &usize) -> String {
@@ -114,6 +130,9 @@ impl fmt::Display for ImportErrors {
     }
 }
 
+/// The longest reason kept for one problem.
+const MAX_REASON_CHARS: usize = 400;
+
 /// Gathers row errors up to the cap while a file is checked.
 #[derive(Debug, Default)]
 pub(crate) struct Collector {
@@ -124,7 +143,15 @@ pub(crate) struct Collector {
 impl Collector {
     pub(crate) fn push(&mut self, line: usize, column: &str, reason: impl Into<String>) {
         if self.errors.len() < ImportErrors::CAP {
-            self.errors.push(RowError { line, column: column.to_string(), reason: reason.into() });
+            // A backstop: every value a reason quotes is already an excerpt,
+            // but no message may grow with the input it is about.
+            let mut reason: String = reason.into();
+            if reason.chars().nth(MAX_REASON_CHARS).is_some() {
+                reason = reason.chars().take(MAX_REASON_CHARS).collect();
+                reason.push('…');
+            }
+            let column = aftercare_core::text::excerpt(column);
+            self.errors.push(RowError { line, column, reason });
         } else {
             self.omitted += 1;
         }

@@ -126,7 +126,7 @@ pub fn parse_charges(file_name: &str, bytes: &[u8]) -> Result<Vec<ChargeRecord>,
         let nhs = required_nhs(&mut c);
         let period = period(&mut c, "charged_from", "charged_to");
         let amount = amount(&mut c, "amount");
-        let service = c.optional_text("service");
+        let service = c.optional_line("service", 200);
         if let (Some(nhs_number), Some((from, to)), Some(amount)) = (nhs, period, amount) {
             out.push(ChargeRecord { line: row.line, nhs_number, from, to, amount, service });
         }
@@ -153,7 +153,10 @@ pub fn parse_payments(file_name: &str, bytes: &[u8]) -> Result<Vec<PaymentRecord
             "council" => Some(Payer::Council),
             "nhs" => Some(Payer::Nhs),
             other => {
-                c.fail("payer", format!("`{other}` is not council or nhs"));
+                c.fail(
+                    "payer",
+                    format!("`{}` is not council or nhs", aftercare_core::text::excerpt(other)),
+                );
                 None
             }
         };
@@ -161,7 +164,10 @@ pub fn parse_payments(file_name: &str, bytes: &[u8]) -> Result<Vec<PaymentRecord
             "s117" => Some(true),
             "other" => Some(false),
             other => {
-                c.fail("funding_stream", format!("`{other}` is not s117 or other"));
+                c.fail(
+                    "funding_stream",
+                    format!("`{}` is not s117 or other", aftercare_core::text::excerpt(other)),
+                );
                 None
             }
         };

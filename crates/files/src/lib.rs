@@ -14,7 +14,9 @@ pub mod write;
 
 pub use error::{FileError, ImportErrors, RowError};
 pub use finance::{ChargeRecord, Payer, PaymentRecord, parse_charges, parse_payments};
-pub use register::{DetentionImport, PersonImport, RegisterFile, parse_register};
+pub use register::{
+    DetentionImport, PersonImport, RegisterFile, parse_register, parse_register_as_of,
+};
 pub use reviews::{ReviewImport, parse_reviews};
 pub use table::{FileFormat, Table, TableRow, read_table};
 pub use write::{write_csv, write_xlsx};

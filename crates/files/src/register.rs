@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 
 use aftercare_core::date::NaiveDate;
+use aftercare_core::text::{MAX_NAME_CHARS, check_free_text, check_line, excerpt};
 use aftercare_core::{NhsNumber, OrgCode, Section, parse_date};
 
 use crate::error::{Collector, ImportErrors};
@@ -49,6 +50,8 @@ const REQUIRED: [&str; 5] =
 /// Longest `local_id` accepted: council system numbers are short, and a long
 /// one is usually a pasted note.
 pub const MAX_LOCAL_ID: usize = 64;
+/// Longest place of detention: a hospital and ward.
+pub const MAX_PLACE_CHARS: usize = 200;
 
 /// A checked master list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +120,22 @@ impl DetentionImport {
 /// );
 /// ```
 pub fn parse_register(file_name: &str, bytes: &[u8]) -> Result<RegisterFile, ImportErrors> {
+    parse_register_as_of(file_name, bytes, None)
+}
+
+/// Earliest date of birth accepted: no one born before it is alive, so an
+/// earlier one is a typing error (`0001-01-01`, a two-digit year).
+pub fn earliest_birth() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN)
+}
+
+/// [`parse_register`], also refusing dates of birth after `today` (the
+/// caller knows the date; this crate has no clock).
+pub fn parse_register_as_of(
+    file_name: &str,
+    bytes: &[u8],
+    today: Option<NaiveDate>,
+) -> Result<RegisterFile, ImportErrors> {
     let table = read_table(file_name, bytes).map_err(|e| ImportErrors::unreadable(file_name, e))?;
     let mut errors = Collector::default();
     let map = match table.map_headers(&REGISTER_COLUMNS, UnknownColumns::Reject) {
@@ -143,7 +162,7 @@ pub fn parse_register(file_name: &str, bytes: &[u8]) -> Result<RegisterFile, Imp
     }
 
     let rows: Vec<Row> =
-        table.rows.iter().filter_map(|r| parse_row(&map, r, &mut errors)).collect();
+        table.rows.iter().filter_map(|r| parse_row(&map, r, today, &mut errors)).collect();
     let people = group_people(rows, &mut errors);
     errors.finish(file_name)?;
     Ok(RegisterFile { people, rows: table.rows.len() })
@@ -194,9 +213,38 @@ impl<'a> Cells<'a> {
         Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 
+    /// A person's name: required, at most [`MAX_NAME_CHARS`] characters,
+    /// and no control or text-direction characters (checked on the text as
+    /// written, before runs of spaces are made one).
+    pub(crate) fn name(&mut self, column: &str) -> Option<String> {
+        if let Err(e) = check_line(self.text(column), MAX_NAME_CHARS) {
+            self.fail(column, e.to_string());
+            return None;
+        }
+        self.required_text(column)
+    }
+
     pub(crate) fn optional_text(&mut self, column: &str) -> Option<String> {
         let text = self.text(column);
         (!text.is_empty()).then(|| text.to_string())
+    }
+
+    /// Optional one-line text of at most `limit` characters.
+    pub(crate) fn optional_line(&mut self, column: &str, limit: usize) -> Option<String> {
+        if let Err(e) = check_line(self.text(column), limit) {
+            self.fail(column, e.to_string());
+            return None;
+        }
+        self.optional_text(column)
+    }
+
+    /// Optional free text (notes), at most [`MAX_FREE_TEXT_CHARS`] characters.
+    pub(crate) fn optional_free_text(&mut self, column: &str) -> Option<String> {
+        if let Err(e) = check_free_text(self.text(column)) {
+            self.fail(column, e.to_string());
+            return None;
+        }
+        self.optional_text(column)
     }
 
     pub(crate) fn required_date(&mut self, column: &str) -> Option<NaiveDate> {
@@ -228,7 +276,9 @@ impl<'a> Cells<'a> {
             return Ok(None);
         }
         // The core's messages do not repeat the value; the user needs it.
-        NhsNumber::parse(text).map(Some).map_err(|e| self.fail(column, format!("`{text}`: {e}")))
+        NhsNumber::parse(text)
+            .map(Some)
+            .map_err(|e| self.fail(column, format!("`{}`: {e}", excerpt(text))))
     }
 
     fn org(
@@ -249,27 +299,41 @@ impl<'a> Cells<'a> {
             "" | "no" | "n" | "false" | "0" => false,
             "yes" | "y" | "true" | "1" => true,
             _ => {
-                self.fail(column, format!("`{text}` is not yes or no"));
+                self.fail(column, format!("`{}` is not yes or no", excerpt(text)));
                 false
             }
         }
     }
 }
 
-fn parse_row(map: &HeaderMap, table_row: &TableRow, errors: &mut Collector) -> Option<Row> {
+fn parse_row(
+    map: &HeaderMap,
+    table_row: &TableRow,
+    today: Option<NaiveDate>,
+    errors: &mut Collector,
+) -> Option<Row> {
     let mut c = Cells::new(map, table_row, errors);
     let nhs_number = c.nhs_number("nhs_number");
     let local_id = c.optional_text("local_id");
-    if local_id.as_ref().is_some_and(|id| id.chars().count() > MAX_LOCAL_ID) {
-        c.fail("local_id", format!("longer than {MAX_LOCAL_ID} characters"));
+    if let Err(e) = check_line(c.text("local_id"), MAX_LOCAL_ID) {
+        c.fail("local_id", e.to_string());
     }
     if matches!(nhs_number, Ok(None)) && local_id.is_none() {
         let column = if map.has("nhs_number") { "nhs_number" } else { "local_id" };
         c.fail(column, "no patient identifier: give an NHS number or a local_id");
     }
-    let family_name = c.required_text("family_name");
-    let given_name = c.required_text("given_name");
+    let family_name = c.name("family_name");
+    let given_name = c.name("given_name");
     let date_of_birth = c.required_date("date_of_birth");
+    match date_of_birth {
+        Some(dob) if dob < earliest_birth() => {
+            c.fail("date_of_birth", format!("{dob} is before 1900: check the year"))
+        }
+        Some(dob) if today.is_some_and(|t| dob > t) => {
+            c.fail("date_of_birth", format!("{dob} is in the future"))
+        }
+        _ => {}
+    }
     let section = match Section::parse(c.text("section")) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -283,7 +347,7 @@ fn parse_row(map: &HeaderMap, table_row: &TableRow, errors: &mut Collector) -> O
     let gp_practice = c.org("gp_practice", OrgCode::parse);
     let gp_commissioner = c.org("gp_commissioner", OrgCode::parse);
     let residence_commissioner = c.org("residence_commissioner", OrgCode::parse);
-    let place_of_detention = c.optional_text("place_of_detention");
+    let place_of_detention = c.optional_line("place_of_detention", MAX_PLACE_CHARS);
     let left_hospital = c.optional_date("left_hospital");
     let discharged_to = c.org("discharged_to", OrgCode::parse_council);
     let date_added = c.optional_date("date_added");
@@ -297,7 +361,7 @@ fn parse_row(map: &HeaderMap, table_row: &TableRow, errors: &mut Collector) -> O
         ),
         (false, true) => c.fail(
             "no_fixed_abode",
-            format!("is yes, but ordinary_residence gives `{residence_text}`: give one or the other"),
+            format!("is yes, but ordinary_residence gives `{}`: give one or the other", excerpt(residence_text)),
         ),
         _ => {}
     }

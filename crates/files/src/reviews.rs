@@ -60,7 +60,7 @@ pub fn parse_reviews(file_name: &str, bytes: &[u8]) -> Result<Vec<ReviewImport>,
             Err(()) => None,
         };
         let held_on = c.required_date("held_on");
-        let outcome = c.optional_text("outcome");
+        let outcome = c.optional_free_text("outcome");
         if let (Some(nhs_number), Some(held_on)) = (nhs_number, held_on) {
             reviews.push(ReviewImport { line: row.line, nhs_number, held_on, outcome });
         }

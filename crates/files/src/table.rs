@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
+use std::io::Read;
+
+use aftercare_core::text::excerpt;
 use calamine::{DataRef, Reader, Xlsx};
 
 use crate::error::{FileError, RowError};
@@ -23,6 +26,28 @@ pub const MAX_COLUMNS: usize = 500;
 /// zip bomb well before memory runs out (a 16-column register of 300 000
 /// detentions is under it).
 pub const MAX_CELLS: usize = 5_000_000;
+
+/// The largest file read at all (CSV or XLSX, as stored). A national register
+/// CSV is a few hundred megabytes; the web upload limit is far lower.
+pub const MAX_FILE_BYTES: usize = 512 * 1024 * 1024;
+/// Excel's own limit on the characters in one cell: a longer cell cannot
+/// have come from a spreadsheet, and no field of ours needs one.
+pub const MAX_CELL_CHARS: usize = 32_767;
+/// The text of all the cells of one table together. In an XLSX one shared
+/// string may be used by every cell, so a small file could otherwise fill
+/// memory with copies of it.
+pub const MAX_TABLE_TEXT_BYTES: usize = 256 * 1024 * 1024;
+/// One CSV row, all its fields together: a register row is a few hundred
+/// bytes.
+pub const MAX_ROW_BYTES: usize = 256 * 1024;
+/// What the parts of an XLSX may inflate to, all together. A zip bomb (a
+/// 300 KB file inflating to 300 MB) is refused before the workbook is parsed.
+pub const MAX_XLSX_INFLATED_BYTES: u64 = 256 * 1024 * 1024;
+/// The shared strings of an XLSX are read into memory whole, so they get a
+/// tighter limit than the worksheet, which is streamed.
+pub const MAX_SHARED_STRINGS_BYTES: u64 = 64 * 1024 * 1024;
+/// Parts in one XLSX archive: a workbook has a few dozen.
+pub const MAX_ZIP_ENTRIES: usize = 10_000;
 
 /// The two spreadsheet formats the product exchanges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +136,13 @@ pub struct TableRow {
 /// assert_eq!(t.rows[0].cells, ["1", "two, three"]);
 /// ```
 pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Table, FileError> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(FileError::TooLarge {
+            file: file_name.into(),
+            what: "bytes",
+            limit: MAX_FILE_BYTES,
+        });
+    }
     let raw = match FileFormat::detect(file_name, bytes)? {
         FileFormat::Csv => read_csv_rows(file_name, bytes)?,
         FileFormat::Xlsx => read_xlsx_rows(file_name, bytes)?,
@@ -216,6 +248,7 @@ fn read_csv_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
     // spreadsheet shows each record as one row and each blank line as an
     // empty row. Count records, plus the blank lines skipped before each.
     let mut row = 0usize;
+    let mut text_bytes = 0usize;
     loop {
         let start = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
         let more = reader.read_byte_record(&mut record).map_err(|e| FileError::Csv {
@@ -250,10 +283,26 @@ fn read_csv_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
                 limit: MAX_COLUMNS,
             });
         }
+        if record.as_slice().len() > MAX_ROW_BYTES {
+            return Err(FileError::RowTooLong {
+                file: file.into(),
+                line: row,
+                limit: MAX_ROW_BYTES,
+            });
+        }
+        text_bytes += record.as_slice().len();
+        if text_bytes > MAX_TABLE_TEXT_BYTES {
+            return Err(FileError::TooLarge {
+                file: file.into(),
+                what: "bytes of text",
+                limit: MAX_TABLE_TEXT_BYTES,
+            });
+        }
         let mut cells = Vec::with_capacity(record.len());
-        for field in record.iter() {
+        for (i, field) in record.iter().enumerate() {
             let text = std::str::from_utf8(field)
                 .map_err(|_| FileError::NotUtf8 { file: file.into(), line: row })?;
+            check_cell_length(file, row, i, false, text)?;
             cells.push(crate::write::undo_formula_guard(text.trim()).to_string());
         }
         rows.push(RawRow { line: row, csv_count: Some(cells.len()), cells });
@@ -288,6 +337,7 @@ fn read_xlsx_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
 }
 
 fn read_xlsx_rows_inner(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
+    check_zip(file, bytes)?;
     let not_xlsx =
         |e: calamine::XlsxError| FileError::NotXlsx { file: file.into(), reason: e.to_string() };
     let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(not_xlsx)?;
@@ -301,9 +351,26 @@ fn read_xlsx_rows_inner(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileErr
     // ones with content, so a sheet that claims a huge range costs nothing.
     let mut grid: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
     let mut cells = 0usize;
+    let mut text_bytes = 0usize;
     while let Some(cell) = reader.next_cell().map_err(not_xlsx)? {
         let (r, c) = cell.get_position();
+        // Measured before the text is copied out of the workbook.
+        match cell.get_value() {
+            DataRef::String(s) => check_cell_length(file, r as usize + 1, c as usize, true, s)?,
+            DataRef::SharedString(s) => {
+                check_cell_length(file, r as usize + 1, c as usize, true, s)?
+            }
+            _ => {}
+        }
         let text = cell_text(cell.get_value());
+        text_bytes += text.len();
+        if text_bytes > MAX_TABLE_TEXT_BYTES {
+            return Err(FileError::TooLarge {
+                file: file.into(),
+                what: "bytes of text",
+                limit: MAX_TABLE_TEXT_BYTES,
+            });
+        }
         if text.is_empty() {
             continue;
         }
@@ -334,6 +401,82 @@ fn read_xlsx_rows_inner(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileErr
             RawRow { line: r as usize + 1, cells, csv_count: None }
         })
         .collect())
+}
+
+/// Refuses a cell longer than [`MAX_CELL_CHARS`], quoting only its start.
+fn check_cell_length(
+    file: &str,
+    line: usize,
+    index: usize,
+    letters: bool,
+    text: &str,
+) -> Result<(), FileError> {
+    // Four bytes a character at most: only a long cell needs counting.
+    if text.len() > MAX_CELL_CHARS && text.chars().nth(MAX_CELL_CHARS).is_some() {
+        return Err(FileError::CellTooLong {
+            file: file.into(),
+            line,
+            cell: Box::new(crate::error::LongCell {
+                column: column_label(index, letters),
+                start: aftercare_core::text::excerpt(text),
+            }),
+        });
+    }
+    Ok(())
+}
+
+/// Checks what every part of an XLSX archive really inflates to, before the
+/// workbook is parsed: the sizes an archive declares may lie, so each part is
+/// inflated (into nothing) up to its limit and counted.
+fn check_zip(file: &str, bytes: &[u8]) -> Result<(), FileError> {
+    let not_xlsx = |reason: String| FileError::NotXlsx { file: file.into(), reason };
+    let too_large = |what| FileError::TooLarge {
+        file: file.into(),
+        what,
+        limit: usize::try_from(MAX_XLSX_INFLATED_BYTES).unwrap_or(usize::MAX),
+    };
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| not_xlsx(e.to_string()))?;
+    if archive.len() > MAX_ZIP_ENTRIES {
+        return Err(FileError::TooLarge {
+            file: file.into(),
+            what: "parts in the archive",
+            limit: MAX_ZIP_ENTRIES,
+        });
+    }
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(|e| not_xlsx(e.to_string()))?;
+        let shared = entry.name().is_ok_and(|n| n.eq_ignore_ascii_case("xl/sharedStrings.xml"));
+        let part_limit = if shared { MAX_SHARED_STRINGS_BYTES } else { MAX_XLSX_INFLATED_BYTES };
+        let budget = part_limit.min(MAX_XLSX_INFLATED_BYTES - total);
+        if entry.size() > budget {
+            return Err(too_large_part(file, shared, &too_large));
+        }
+        let inflated = std::io::copy(&mut (&mut entry).take(budget + 1), &mut std::io::sink())
+            .map_err(|e| not_xlsx(format!("a part could not be read: {e}")))?;
+        if inflated > budget {
+            return Err(too_large_part(file, shared, &too_large));
+        }
+        total += inflated;
+    }
+    Ok(())
+}
+
+fn too_large_part(
+    file: &str,
+    shared: bool,
+    whole: &dyn Fn(&'static str) -> FileError,
+) -> FileError {
+    if shared {
+        FileError::TooLarge {
+            file: file.into(),
+            what: "bytes of shared strings when uncompressed",
+            limit: usize::try_from(MAX_SHARED_STRINGS_BYTES).unwrap_or(usize::MAX),
+        }
+    } else {
+        whole("bytes when uncompressed")
+    }
 }
 
 /// A cell as the text a person reads in it, in the forms the parsers expect:
@@ -423,7 +566,7 @@ impl Table {
         known: &[&str],
         unknown: UnknownColumns,
     ) -> Result<HeaderMap, Vec<RowError>> {
-        let mut positions = vec![None; known.len()];
+        let mut positions: Vec<Option<usize>> = vec![None; known.len()];
         let mut errors = Vec::new();
         for (i, header) in self.headers.iter().enumerate() {
             let key = header_key(header);
@@ -432,13 +575,17 @@ impl Table {
                     Some(first) => errors.push(RowError {
                         line: self.header_line,
                         column: known[k].to_string(),
-                        reason: format!("appears twice (`{}` and `{header}`)", self.headers[first]),
+                        reason: format!(
+                            "appears twice (`{}` and `{}`)",
+                            excerpt(self.headers[first].as_str()),
+                            excerpt(header)
+                        ),
                     }),
                     None => positions[k] = Some(i),
                 },
                 None if unknown == UnknownColumns::Reject => errors.push(RowError {
                     line: self.header_line,
-                    column: header.clone(),
+                    column: excerpt(header),
                     reason: format!("unknown column; the known columns are {}", known.join(", ")),
                 }),
                 None => {}

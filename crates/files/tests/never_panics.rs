@@ -181,3 +181,46 @@ proptest! {
         prop_assert_eq!(cells, rows);
     }
 }
+
+/// Long and hostile cell values beside ordinary ones.
+fn hostile_cell() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(POOL).prop_map(str::to_string),
+        (1usize..6000).prop_map(|n| "9".repeat(n)),
+        (1usize..3000).prop_map(|n| "ab ".repeat(n)),
+        (1usize..500).prop_map(|n| "\u{202E}x".repeat(n)),
+        "\\PC{0,300}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// However long or strange the cells, every problem reported quotes
+    /// little of them: at most ~100 characters of a value, 400 of a reason.
+    #[test]
+    fn problems_quote_little_of_any_cell(
+        rows in prop::collection::vec(prop::collection::vec(hostile_cell(), 16), 1..3),
+        extra_header in hostile_cell(),
+    ) {
+        let mut text = REGISTER_COLUMNS.join(",");
+        text.push(',');
+        text.push_str(&format!("\"{}\"", extra_header.replace('"', "\"\"")));
+        for row in rows {
+            text.push('\n');
+            let quoted: Vec<String> =
+                row.iter().map(|c| format!("\"{}\"", c.replace('"', "\"\""))).collect();
+            text.push_str(&quoted.join(","));
+            text.push(',');
+        }
+        if let Err(e) = parse_register("x.csv", text.as_bytes()) {
+            for problem in &e.errors {
+                prop_assert!(problem.reason.chars().count() <= 401, "{}", problem.reason);
+                prop_assert!(problem.column.chars().count() <= 101, "{}", problem.column);
+            }
+            if let Some(u) = &e.unreadable {
+                prop_assert!(u.to_string().chars().count() <= 400, "{u}");
+            }
+        }
+    }
+}

@@ -18,7 +18,7 @@ use crate::db::store::{self, Search};
 use crate::register::{self, DetentionFields, PersonFields};
 use crate::views;
 use crate::web::pages::{self, LoginOutcome};
-use crate::web::{ApiError, AppError, AppState, Session, check_api_csrf};
+use crate::web::{ApiError, AppError, AppState, Session, check_api_csrf, login_body_limit};
 
 /// A person in a list.
 #[derive(Debug, Serialize, ToSchema)]
@@ -198,7 +198,10 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code: not_signed_in, forbidden, reason_required,
-    /// not_found, validation_failed, conflict, csrf_failed, rate_limited, internal.
+    /// not_found, validation_failed, conflict, csrf_failed, rate_limited, internal;
+    /// from the HTTP edge: bad_json, bad_request, method_not_allowed,
+    /// payload_too_large, request_timeout, unsupported_media_type,
+    /// uri_too_long, headers_too_large.
     pub code: String,
     pub message: String,
     pub fields: Vec<FieldError>,
@@ -245,14 +248,21 @@ fn session(headers: &axum::http::Extensions) -> Result<Session, ApiError> {
     responses((status = 200, body = SessionToken), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn create_session(
     State(state): State<AppState>,
-    Json(req): Json<SessionRequest>,
+    crate::web::ClientAddress(address): crate::web::ClientAddress,
+    req: axum::extract::Request,
 ) -> Result<Json<SessionToken>, ApiError> {
-    match pages::check_login(&state, &req.username, &req.password).await? {
+    let Json(req) =
+        <Json<SessionRequest> as axum::extract::FromRequest<AppState>>::from_request(req, &state)
+            .await
+            .map_err(|e| ApiError(crate::web::json_rejection(e)))?;
+    match pages::check_login(&state, &address, &req.username, &req.password, store::SESSION_API)
+        .await?
+    {
         LoginOutcome::SignedIn(_, token) => {
             Ok(Json(SessionToken { token, expires_in_seconds: crate::web::SESSION_HOURS * 3600 }))
         }
         LoginOutcome::Refused => Err(ApiError(AppError::NotSignedIn)),
-        LoginOutcome::RateLimited => Err(ApiError(AppError::RateLimited)),
+        LoginOutcome::RateLimited(secs) => Err(ApiError(AppError::RateLimited(secs))),
     }
 }
 
@@ -337,14 +347,23 @@ async fn body_json<T: serde::de::DeserializeOwned>(
 ) -> Result<(Session, T), ApiError> {
     let s = session(req.extensions())?;
     check_api_csrf(&s, req.headers(), req.method())?;
+    // Text fields are bounded before the body is read into its type (a body
+    // that is not JSON is left to the typed read, which says why).
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, crate::web::FORM_BODY_LIMIT).await.map_err(|_| {
+        ApiError(
+            crate::web::edge_error(StatusCode::PAYLOAD_TOO_LARGE).unwrap_or(AppError::Internal),
+        )
+    })?;
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        let mut strings = Vec::new();
+        crate::web::json_strings(&v, "", &mut strings);
+        crate::web::check_text_fields(strings.into_iter())?;
+    }
+    let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
     let Json(value) = <Json<T> as axum::extract::FromRequest<AppState>>::from_request(req, state)
         .await
-        .map_err(|e| {
-            ApiError(AppError::BadRequest(
-                "bad_json",
-                format!("the request body is not valid: {}", e.body_text()),
-            ))
-        })?;
+        .map_err(|e| ApiError(crate::web::json_rejection(e)))?;
     Ok((s, value))
 }
 
@@ -682,7 +701,7 @@ async fn api_not_found() -> ApiError {
 
 pub fn router() -> Router<AppState> {
     let api = Router::new()
-        .route("/session", post(create_session))
+        .route("/session", post(create_session).layer(login_body_limit()))
         .route("/people", get(list_people).post(create_person))
         .route("/people/{id}", get(get_person))
         .route("/people/{id}/history", get(person_history))

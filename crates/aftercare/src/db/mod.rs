@@ -38,6 +38,8 @@ pub enum DbError {
     Corrupt(String),
     #[error(transparent)]
     AuditKey(#[from] crate::audit::AuditKeyError),
+    #[error("the database file could not be made owner-only: {0}")]
+    Permissions(std::io::Error),
 }
 
 #[derive(Clone, Debug)]
@@ -135,7 +137,24 @@ impl Db {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30));
+            // The file holds the register: created owner-only, and an existing
+            // one (with its -wal and -shm, which SQLite creates with the
+            // database file's mode) has group and other access taken off.
+            let file = std::path::PathBuf::from(path.split('?').next().unwrap_or(path));
+            let in_memory = path.starts_with(':') || path.contains("mode=memory");
+            if !in_memory && !file.exists() {
+                // Another process may create it first: then it is theirs to protect.
+                let _ = crate::backup::create_owner_only(&file);
+            }
             let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+            if !in_memory {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut name = file.clone().into_os_string();
+                    name.push(suffix);
+                    crate::backup::make_owner_only(std::path::Path::new(&name))
+                        .map_err(DbError::Permissions)?;
+                }
+            }
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Pool::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -425,26 +425,46 @@ pub async fn count_users(db: &Db) -> Result<i64, DbError> {
 pub struct SessionUserRow {
     pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
+    /// `browser` (a cookie) or `api` (a bearer token).
+    pub kind: String,
+    /// The last request made with it (None: none since it began).
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// When it began.
+    #[sqlx(rename = "session_created_at")]
+    pub created_at: DateTime<Utc>,
     #[sqlx(flatten)]
     pub user: UserRow,
 }
+
+/// What a session is for: a browser's cookie or an API client's token.
+pub const SESSION_BROWSER: &str = "browser";
+pub const SESSION_API: &str = "api";
 
 pub async fn insert_session(
     db: &Db,
     token_hash: &str,
     user_id: i64,
     csrf: &str,
+    kind: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    on_pool!(db, p => sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(token_hash).bind(user_id).bind(csrf).bind(now()).bind(expires_at).execute(p).await.map(|r| r.rows_affected()))?;
+    let at = now();
+    on_pool!(db, p => sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, kind, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(token_hash).bind(user_id).bind(csrf).bind(at).bind(expires_at).bind(kind).bind(at).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 pub async fn session_user(db: &Db, token_hash: &str) -> Result<Option<SessionUserRow>, DbError> {
     Ok(on_pool!(db, p => sqlx::query_as(
-        "SELECT s.csrf_token, s.expires_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1")
+        "SELECT s.csrf_token, s.expires_at, s.kind, s.last_seen_at, s.created_at AS session_created_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1")
         .bind(token_hash).fetch_optional(p).await)?)
+}
+
+/// Marks a session as used now (for the idle timeout).
+pub async fn touch_session(db: &Db, token_hash: &str) -> Result<(), DbError> {
+    on_pool!(db, p => sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+        .bind(now()).bind(token_hash).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 pub async fn delete_session(db: &Db, token_hash: &str) -> Result<(), DbError> {
@@ -457,20 +477,105 @@ pub async fn delete_expired_sessions(db: &Db) -> Result<(), DbError> {
     Ok(())
 }
 
-pub async fn record_login_attempt(db: &Db, username: &str, succeeded: bool) -> Result<(), DbError> {
-    on_pool!(db, p => sqlx::query("INSERT INTO login_attempts (username, at, succeeded) VALUES ($1, $2, $3)")
-        .bind(username).bind(now()).bind(succeeded).execute(p).await.map(|r| r.rows_affected()))?;
+/// Ends a user's sessions of one kind (or all kinds), in the transaction
+/// that records why; returns how many ended.
+pub async fn delete_user_sessions_tx(
+    tx: &mut Tx,
+    user_id: i64,
+    kind: Option<&str>,
+) -> Result<u64, DbError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR kind = $2)")
+        .bind(user_id).bind(kind).execute(c).await.map(|r| r.rows_affected()))?,
+    )
+}
+
+/// Ends every session of one kind, for everyone; returns how many ended.
+pub async fn delete_all_sessions_tx(tx: &mut Tx, kind: &str) -> Result<u64, DbError> {
+    Ok(on_tx!(tx, c => sqlx::query("DELETE FROM sessions WHERE kind = $1")
+        .bind(kind).execute(c).await.map(|r| r.rows_affected()))?)
+}
+
+pub async fn user_by_username_tx(tx: &mut Tx, username: &str) -> Result<Option<UserRow>, DbError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_as("SELECT * FROM users WHERE username = $1").bind(username).fetch_optional(c).await)?,
+    )
+}
+
+pub async fn set_user_disabled_tx(
+    tx: &mut Tx,
+    user_id: i64,
+    disabled: bool,
+) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+        .bind(disabled).bind(user_id).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-pub async fn failed_logins_since(
+pub async fn set_user_password_tx(tx: &mut Tx, user_id: i64, hash: &str) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash).bind(user_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn set_user_roles_tx(tx: &mut Tx, user_id: i64, roles: &str) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query("UPDATE users SET roles = $1 WHERE id = $2")
+        .bind(roles).bind(user_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// How long log-in attempts are kept: back-off looks back an hour at most.
+pub const LOGIN_ATTEMPTS_KEPT_HOURS: i64 = 24;
+
+/// Records a log-in attempt and prunes those older than a day, so the table
+/// holds at most a day of attempts whatever is sent.
+pub async fn record_login_attempt(
     db: &Db,
     username: &str,
+    address: &str,
+    succeeded: bool,
+) -> Result<(), DbError> {
+    let at = now();
+    on_pool!(db, p => sqlx::query("INSERT INTO login_attempts (username, address, at, succeeded) VALUES ($1, $2, $3, $4)")
+        .bind(username).bind(address).bind(at).bind(succeeded).execute(p).await.map(|r| r.rows_affected()))?;
+    let cutoff = at - chrono::Duration::hours(LOGIN_ATTEMPTS_KEPT_HOURS);
+    on_pool!(db, p => sqlx::query("DELETE FROM login_attempts WHERE at < $1")
+        .bind(cutoff).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Recent failed log-ins: their number and the newest one's time.
+#[derive(Debug, Clone, Copy, Default, FromRow)]
+pub struct Failures {
+    pub count: i64,
+    pub last: Option<DateTime<Utc>>,
+}
+
+/// Failed log-ins since `since` from `address`, and from `address` for
+/// `username` after that pair's last success.
+pub async fn login_failures(
+    db: &Db,
+    address: &str,
+    username: &str,
     since: DateTime<Utc>,
-) -> Result<i64, DbError> {
+) -> Result<(Failures, Failures), DbError> {
+    let by_address: Failures = on_pool!(db, p => sqlx::query_as(
+        "SELECT COUNT(*) AS count, MAX(at) AS last FROM login_attempts WHERE address = $1 AND at > $2 AND NOT succeeded")
+        .bind(address).bind(since).fetch_one(p).await)?;
+    let last_success: Option<DateTime<Utc>> = on_pool!(db, p => sqlx::query_scalar(
+        "SELECT MAX(at) FROM login_attempts WHERE address = $1 AND username = $2 AND succeeded")
+        .bind(address).bind(username).fetch_one(p).await)?;
+    let from = last_success.map_or(since, |s| s.max(since));
+    let by_pair: Failures = on_pool!(db, p => sqlx::query_as(
+        "SELECT COUNT(*) AS count, MAX(at) AS last FROM login_attempts WHERE address = $1 AND username = $2 AND at > $3 AND NOT succeeded")
+        .bind(address).bind(username).bind(from).fetch_one(p).await)?;
+    Ok((by_address, by_pair))
+}
+
+/// How many log-in attempts are kept (for the test that they are pruned).
+pub async fn count_login_attempts(db: &Db) -> Result<i64, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM login_attempts WHERE username = $1 AND at > $2 AND NOT succeeded")
-        .bind(username).bind(since).fetch_one(p).await)?,
+        on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM login_attempts").fetch_one(p).await)?,
     )
 }
 

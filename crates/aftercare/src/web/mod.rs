@@ -24,6 +24,7 @@ pub mod detention_pages;
 pub mod dispute_pages;
 pub mod ending_pages;
 pub mod fact_pages;
+pub mod listen;
 pub mod pages;
 pub mod share_pages;
 
@@ -31,12 +32,27 @@ pub const SESSION_COOKIE: &str = "aftercare_session";
 pub const LOGIN_CSRF_COOKIE: &str = "aftercare_login_csrf";
 /// Sessions last a working day, then the user signs in again.
 pub const SESSION_HOURS: i64 = 8;
+/// A browser session unused for this long ends (sliding: each request
+/// starts the count again). API tokens run to their end unless revoked.
+pub const IDLE_MINUTES: i64 = 30;
+/// A session's last use is written at most this often, not on every request.
+const TOUCH_EVERY_SECS: i64 = 60;
+/// Largest form or JSON body: the longest free text is 4 000 characters.
+pub const FORM_BODY_LIMIT: usize = 1024 * 1024;
+/// Largest log-in body: a user name and a password.
+pub const LOGIN_BODY_LIMIT: usize = 16 * 1024;
+
+/// The body limit of the log-in routes (page and API).
+pub fn login_body_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(LOGIN_BODY_LIMIT)
+}
 
 /// Settings of a running server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Whether cookies carry the `Secure` attribute (on unless serving plain
-    /// HTTP on a loopback address for development and tests).
+    /// Whether the site is reached over HTTPS: cookies then carry `Secure`
+    /// and responses `Strict-Transport-Security`. Off only when configured
+    /// for plain HTTP (`serve --plain-http`, the demo on loopback, tests).
     pub secure_cookies: bool,
     /// The date the server treats as today (tests pin it; None: the clock).
     pub today: Option<NaiveDate>,
@@ -52,6 +68,9 @@ pub struct AppState {
     pub caseload_permits: Arc<tokio::sync::Semaphore>,
     /// Derived caseloads by organisation, reused until the register changes.
     pub caseloads: Arc<crate::care::CaseloadCache>,
+    /// Password hashing runs on blocking threads, a few at a time: a burst
+    /// of log-ins queues here instead of stalling every other request.
+    pub password_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -62,6 +81,7 @@ impl AppState {
             config: Arc::new(config),
             caseload_permits: Arc::new(tokio::sync::Semaphore::new(cores)),
             caseloads: Arc::new(crate::care::CaseloadCache::default()),
+            password_permits: Arc::new(tokio::sync::Semaphore::new(cores.clamp(1, 4))),
         }
     }
 
@@ -98,7 +118,8 @@ pub enum AppError {
     /// of the record (409) refusing a step of a workflow.
     Refused(StatusCode, &'static str, String),
     Csrf,
-    RateLimited,
+    /// Too many failed log-ins from here: wait this many seconds.
+    RateLimited(i64),
     Internal,
 }
 
@@ -114,7 +135,7 @@ impl AppError {
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::Refused(status, code, _) => (*status, code),
             AppError::Csrf => (StatusCode::FORBIDDEN, "csrf_failed"),
-            AppError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            AppError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -130,10 +151,117 @@ impl AppError {
             AppError::BadRequest(_, m) => m.clone(),
             AppError::Validation(errors) => errors.iter().map(|(f, r)| format!("{f}: {r}")).collect::<Vec<_>>().join("; "),
             AppError::Csrf => "the form had expired or did not come from this site: go back, reload the page and try again".into(),
-            AppError::RateLimited => "too many failed sign-in attempts: wait 15 minutes and try again".into(),
+            AppError::RateLimited(secs) => format!("too many failed sign-in attempts from here: wait {} and try again", wait_text(*secs)),
             AppError::Internal => "something went wrong on our side; it has been logged".into(),
         }
     }
+}
+
+/// A wait as people say it: `30 seconds`, `4 minutes`.
+pub fn wait_text(secs: i64) -> String {
+    match secs {
+        ..=1 => "a second".into(),
+        2..=90 => format!("{secs} seconds"),
+        _ => format!("{} minutes", (secs + 59) / 60),
+    }
+}
+
+/// The stable error code a response carries, put in its extensions where
+/// the response is made, so the edge can log refusals and knows which
+/// error responses are already ours.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
+/// Errors made by the HTTP machinery rather than by a handler (an unknown
+/// method, a body too large, the wrong content type, a timeout), as our
+/// errors: one table, so the API always answers JSON with a stable code.
+pub fn edge_error(status: StatusCode) -> Option<AppError> {
+    let (code, message) = match status {
+        StatusCode::BAD_REQUEST => ("bad_request", "the request could not be read"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "this address does not accept that method")
+        }
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "the request took too long"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::URI_TOO_LONG => ("uri_too_long", "the address is too long"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "the request body is not of a type this address accepts")
+        }
+        StatusCode::UNPROCESSABLE_ENTITY => ("bad_body", "the request body could not be read"),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            ("headers_too_large", "the request headers are too large")
+        }
+        _ => return None,
+    };
+    Some(AppError::Refused(status, code, message.into()))
+}
+
+/// A JSON body that could not be read: too large is a 413 like any other,
+/// anything else a 400 saying why.
+pub fn json_rejection(e: axum::extract::rejection::JsonRejection) -> AppError {
+    match edge_error(e.status()) {
+        Some(err) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => err,
+        _ => AppError::BadRequest(
+            "bad_json",
+            format!("the request body is not valid: {}", e.body_text()),
+        ),
+    }
+}
+
+/// Replaces error responses the HTTP machinery made (plain text or empty)
+/// with ours, JSON under `/api/`, and logs security events (refusals,
+/// CSRF failures, throttling) to the `security` target, without personal
+/// data: the method, the path (which carries ids only) and the code.
+pub async fn edge_errors(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let method = req.method().clone();
+    let path = req.uri().path().chars().take(200).collect::<String>();
+    let res = next.run(req).await;
+    let status = res.status();
+    let code = res.extensions().get::<ErrorCode>().map(|c| c.0);
+    let mut res = match (code, edge_error(status)) {
+        (None, Some(e)) if status.is_client_error() && !is_ours(&res) => {
+            if api {
+                json_error(&e)
+            } else {
+                e.into_response()
+            }
+        }
+        _ => res,
+    };
+    // The layer runs twice when serving (inside the app and around the
+    // request timeout): each event is logged once.
+    if res.extensions().get::<SecurityLogged>().is_some() {
+        return res;
+    }
+    res.extensions_mut().insert(SecurityLogged);
+    let code = res.extensions().get::<ErrorCode>().map(|c| c.0).unwrap_or("");
+    match status {
+        StatusCode::FORBIDDEN if code == "csrf_failed" => {
+            tracing::warn!(target: "security", event = "csrf_failed", %method, %path)
+        }
+        StatusCode::FORBIDDEN => {
+            tracing::warn!(target: "security", event = "refused", code, %method, %path)
+        }
+        StatusCode::TOO_MANY_REQUESTS => {
+            tracing::warn!(target: "security", event = "throttled", code, %method, %path)
+        }
+        _ => {}
+    }
+    res
+}
+
+/// Marks a response whose security event (if any) has been logged.
+#[derive(Debug, Clone, Copy)]
+struct SecurityLogged;
+
+/// Whether a response is a page or JSON of ours (the log-in page answers
+/// 401 with the form again, for instance), not the machinery's text.
+fn is_ours(res: &Response) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html") || t.starts_with("application/json"))
 }
 
 impl From<DbError> for AppError {
@@ -226,13 +354,20 @@ pub fn json_error(e: &AppError) -> Response {
         }
         _ => Vec::new(),
     };
-    (
+    let mut res = (
         status,
         Json(
             serde_json::json!({"error": {"code": code, "message": e.message(), "fields": fields}}),
         ),
     )
-        .into_response()
+        .into_response();
+    if let AppError::RateLimited(secs) = e
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res.extensions_mut().insert(ErrorCode(code));
+    res
 }
 
 impl IntoResponse for AppError {
@@ -243,7 +378,14 @@ impl IntoResponse for AppError {
         if let AppError::ReasonRequired(id) = self {
             return Redirect::to(&format!("/people/{id}/access")).into_response();
         }
-        pages::error_page(&self)
+        let mut res = pages::error_page(&self);
+        if let AppError::RateLimited(secs) = self
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        res.extensions_mut().insert(ErrorCode(self.status_and_code().1));
+        res
     }
 }
 
@@ -276,9 +418,18 @@ async fn session_layer(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
     let token = bearer.clone().or_else(|| jar.get(SESSION_COOKIE).map(|c| c.value().to_string()));
-    if let Some(token) = token {
-        match store::session_user(&state.db, &auth::token_hash(&token)).await {
-            Ok(Some(row)) if row.expires_at > store::now() && !row.user.disabled => {
+    // A token longer than ours is no token of ours: not looked up.
+    if let Some(token) = token.filter(|t| t.len() <= 128) {
+        let hash = auth::token_hash(&token);
+        match store::session_user(&state.db, &hash).await {
+            Ok(Some(row)) if session_is_live(&row, bearer.is_some()) => {
+                let now = store::now();
+                let seen = row.last_seen_at.unwrap_or(row.created_at);
+                if now - seen > Duration::seconds(TOUCH_EVERY_SECS)
+                    && let Err(e) = store::touch_session(&state.db, &hash).await
+                {
+                    return AppError::from(e).into_response();
+                }
                 let request = crate::access_log::RequestInfo::new(
                     req.method().as_str(),
                     req.uri().path(),
@@ -291,6 +442,12 @@ async fn session_layer(
                     request,
                 });
             }
+            // An idle browser session is ended, not merely ignored.
+            Ok(Some(row)) if row.kind == store::SESSION_BROWSER && !row.user.disabled => {
+                if let Err(e) = store::delete_session(&state.db, &hash).await {
+                    return AppError::from(e).into_response();
+                }
+            }
             Ok(_) => {}
             Err(e) => return AppError::from(e).into_response(),
         }
@@ -298,7 +455,17 @@ async fn session_layer(
     next.run(req).await
 }
 
-/// Security headers on every response.
+/// Whether a session may be used: not expired, its user not disabled, a
+/// bearer token presented as a bearer token (and a cookie as a cookie), and
+/// a browser session not idle for [`IDLE_MINUTES`].
+fn session_is_live(row: &store::SessionUserRow, as_bearer: bool) -> bool {
+    let now = store::now();
+    let kind_fits = (row.kind == store::SESSION_API) == as_bearer;
+    let idle = row.kind == store::SESSION_BROWSER
+        && now - row.last_seen_at.unwrap_or(row.created_at) > Duration::minutes(IDLE_MINUTES);
+    row.expires_at > now && !row.user.disabled && kind_fits && !idle
+}
+
 /// Refuses text holding a NUL character (a query string, form or JSON body),
 /// which no field needs and PostgreSQL cannot store: a 400, never a 500.
 /// Uploaded files (multipart) are not looked at here.
@@ -325,8 +492,9 @@ async fn refuse_nul(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    let Ok(bytes) = axum::body::to_bytes(body, FORM_BODY_LIMIT).await else {
+        let e = edge_error(StatusCode::PAYLOAD_TOO_LARGE).unwrap_or(AppError::Internal);
+        return if api { ApiError(e).into_response() } else { e.into_response() };
     };
     let has_nul = bytes.contains(&0)
         || if json {
@@ -344,7 +512,8 @@ async fn refuse_nul(req: Request, next: Next) -> Response {
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
+/// Security headers on every response.
+async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let is_docs = req.uri().path().starts_with("/api/docs");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
@@ -358,10 +527,40 @@ async fn security_headers(req: Request, next: Next) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if state.config.secure_cookies {
+        // Browsers then refuse plain HTTP to this site for a year.
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res
+}
+
+/// The address a request came from, as log-in back-off counts it: the
+/// peer's IPv4 address, or the /64 an IPv6 peer is in (one machine is given
+/// a whole /64). Empty when unknown (a request made in-process).
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientAddress(match peer {
+            Some(std::net::IpAddr::V4(a)) => a.to_string(),
+            Some(std::net::IpAddr::V6(a)) => match a.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let s = a.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            },
+            None => String::new(),
+        }))
+    }
 }
 
 /// Extracts the signed-in user; pages redirect to the log-in page without one.
@@ -393,10 +592,50 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
         if !auth::tokens_equal(token, &session.csrf_token) {
             return Err(AppError::Csrf);
         }
+        check_text_fields(pairs.iter().map(|(k, v)| (k.clone(), v.as_str())))?;
         let value: T = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
             AppError::BadRequest("bad_body", format!("the form could not be read: {e}"))
         })?;
         Ok(CsrfForm(session, value))
+    }
+}
+
+/// Refuses free text longer than [`aftercare_core::text::MAX_FREE_TEXT_CHARS`]
+/// (or holding control characters other than line breaks and tabs) in any
+/// field of a form or JSON body, naming the field: no field of ours needs
+/// more, and a longer one would grow every page and export that shows it.
+/// Names are checked more tightly by the register's own parser.
+pub fn check_text_fields<'a>(
+    fields: impl Iterator<Item = (String, &'a str)>,
+) -> Result<(), AppError> {
+    let errors: Vec<(String, String)> = fields
+        .filter_map(|(name, value)| {
+            aftercare_core::text::check_free_text(value).err().map(|e| (name, e.to_string()))
+        })
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
+}
+
+/// Every string in a JSON value, with the path of its field (`person.given_name`).
+pub fn json_strings<'a>(
+    value: &'a serde_json::Value,
+    path: &str,
+    out: &mut Vec<(String, &'a str)>,
+) {
+    match value {
+        serde_json::Value::String(s) => out.push((path.to_string(), s)),
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                json_strings(v, &format!("{path}[{i}]"), out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                json_strings(v, &p, out);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -430,7 +669,7 @@ fn time_duration(secs: i64) -> cookie::time::Duration {
 
 /// Starts a new session for a user (a new token every log-in, so a token
 /// planted before log-in is never promoted).
-pub async fn start_session(db: &Db, user_id: i64) -> Result<(String, String), DbError> {
+pub async fn start_session(db: &Db, user_id: i64, kind: &str) -> Result<(String, String), DbError> {
     let token = auth::random_token();
     let csrf = auth::random_token();
     store::insert_session(
@@ -438,6 +677,7 @@ pub async fn start_session(db: &Db, user_id: i64) -> Result<(String, String), Db
         &auth::token_hash(&token),
         user_id,
         &csrf,
+        kind,
         store::now() + Duration::hours(SESSION_HOURS),
     )
     .await?;
@@ -461,7 +701,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/", get(|| async { Redirect::to("/people") }))
-        .route("/login", get(pages::login_page).post(pages::login_submit))
+        .route("/login", get(pages::login_page).post(pages::login_submit).layer(login_body_limit()))
         .route("/logout", post(pages::logout))
         .route("/assets/app.css", get(pages::stylesheet))
         .route("/people", get(pages::people_list).post(pages::person_create))
@@ -533,7 +773,8 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), session_layer))
         .layer(middleware::from_fn(refuse_nul))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(edge_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024 * 1024))
         .with_state(state)
 }

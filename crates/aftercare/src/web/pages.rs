@@ -183,41 +183,77 @@ pub struct LoginForm {
     password: String,
 }
 
-/// Failed attempts allowed per user name in [`LOCKOUT_MINUTES`].
-pub const MAX_FAILED_LOGINS: i64 = 5;
-pub const LOCKOUT_MINUTES: i64 = 15;
-
 pub enum LoginOutcome {
     SignedIn(User, String),
     Refused,
-    RateLimited,
+    /// Too many failures from this address (for this name): wait this long.
+    RateLimited(i64),
 }
 
-/// Checks a user name and password, with rate limiting and audit. Shared by
-/// the page and the API.
+/// Checks a user name and password, with back-off and audit. Shared by the
+/// page and the API; `kind` says which kind of session to start.
+///
+/// A user name longer than [`auth::MAX_USERNAME_CHARS`] (or a password
+/// longer than [`auth::MAX_PASSWORD_CHARS`]) is refused before any
+/// database work. Failures are counted by the address they came from, and
+/// by address and name together, never by name alone: a stranger cannot
+/// lock a user out. Password hashing runs on a blocking thread, a few at a
+/// time, so a burst of log-ins cannot stall other requests.
 pub async fn check_login(
     state: &AppState,
+    address: &str,
     username: &str,
     password: &str,
+    kind: &str,
 ) -> Result<LoginOutcome, AppError> {
     let username = username.trim();
-    let since = store::now() - Duration::minutes(LOCKOUT_MINUTES);
-    if store::failed_logins_since(&state.db, username, since).await? >= MAX_FAILED_LOGINS {
-        return Ok(LoginOutcome::RateLimited);
+    if username.is_empty()
+        || username.chars().count() > auth::MAX_USERNAME_CHARS
+        || password.chars().count() > auth::MAX_PASSWORD_CHARS
+    {
+        tracing::warn!(target: "security", event = "login_refused_unread", address);
+        return Ok(LoginOutcome::Refused);
+    }
+    let since = store::now() - Duration::minutes(auth::LOGIN_WINDOW_MINUTES);
+    let (by_address, by_pair) = store::login_failures(&state.db, address, username, since).await?;
+    let wait = auth::login_wait_secs(by_address.count, by_pair.count);
+    let last = by_address.last.max(by_pair.last);
+    if let Some(last) = last
+        && wait > 0
+    {
+        let remaining = (last + Duration::seconds(wait) - store::now()).num_seconds();
+        if remaining > 0 {
+            tracing::warn!(
+                target: "security",
+                event = "login_throttled",
+                address,
+                user = %auth::name_tag(username),
+                failures_from_address = by_address.count,
+                wait_seconds = remaining
+            );
+            return Ok(LoginOutcome::RateLimited(remaining));
+        }
     }
     let row = store::user_by_username(&state.db, username).await?;
-    let ok = match &row {
-        Some(r) if !r.disabled => auth::verify_password(password, &r.password_hash),
-        _ => {
-            auth::dummy_verify(password);
-            false
-        }
+    let hash = row.as_ref().filter(|r| !r.disabled).map(|r| r.password_hash.clone());
+    let ok = {
+        let _permit = state.password_permits.acquire().await.map_err(|_| AppError::Internal)?;
+        let password = password.to_string();
+        tokio::task::spawn_blocking(move || match hash {
+            Some(h) => auth::verify_password(&password, &h),
+            None => {
+                auth::dummy_verify(&password);
+                false
+            }
+        })
+        .await
+        .map_err(|_| AppError::Internal)?
     };
-    store::record_login_attempt(&state.db, username, ok).await?;
+    store::record_login_attempt(&state.db, username, address, ok).await?;
     match row {
         Some(r) if ok => {
             let user = User::from_row(&r);
-            let (token, _) = start_session(&state.db, user.id).await?;
+            let (token, _) = start_session(&state.db, user.id, kind).await?;
             store::audit_alone(
                 &state.db,
                 &user.actor(),
@@ -227,18 +263,28 @@ pub async fn check_login(
                     entity: "user",
                     entity_id: Some(user.id.to_string()),
                     reason: None,
-                    details: serde_json::json!({}),
+                    details: serde_json::json!({"kind": kind}),
                 },
             )
             .await?;
             Ok(LoginOutcome::SignedIn(user, token))
         }
-        _ => Ok(LoginOutcome::Refused),
+        _ => {
+            tracing::warn!(
+                target: "security",
+                event = "login_failed",
+                address,
+                user = %auth::name_tag(username),
+                failures_from_address = by_address.count + 1
+            );
+            Ok(LoginOutcome::Refused)
+        }
     }
 }
 
 pub async fn login_submit(
     State(state): State<AppState>,
+    super::ClientAddress(address): super::ClientAddress,
     jar: CookieJar,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Result<Response, AppError> {
@@ -247,22 +293,21 @@ pub async fn login_submit(
     if expected.is_empty() || !auth::tokens_equal(&expected, &form.csrf_token) {
         return Err(AppError::Csrf);
     }
-    let retry = |error: &str| {
+    let retry = |status: StatusCode, error: &str| {
         let token = auth::random_token();
         let jar = jar.clone().add(login_csrf_cookie(&state, &token));
+        // A name too long to be anyone's is not shown back.
+        let username: String = form.username.chars().take(auth::MAX_USERNAME_CHARS).collect();
         (
-            StatusCode::UNAUTHORIZED,
+            status,
             jar,
-            LoginPage {
-                nav: None,
-                csrf_token: token,
-                username: form.username.clone(),
-                error: Some(error.into()),
-            },
+            LoginPage { nav: None, csrf_token: token, username, error: Some(error.into()) },
         )
             .into_response()
     };
-    match check_login(&state, &form.username, &form.password).await? {
+    match check_login(&state, &address, &form.username, &form.password, store::SESSION_BROWSER)
+        .await?
+    {
         LoginOutcome::SignedIn(_, token) => {
             // Rotate: any earlier session cookie in this browser is replaced.
             if let Some(old) = jar.get(super::SESSION_COOKIE) {
@@ -273,9 +318,22 @@ pub async fn login_submit(
                 .add(super::session_cookie(&state.config, token));
             Ok((jar, Redirect::to("/people")).into_response())
         }
-        LoginOutcome::Refused => Ok(retry("The user name or password is not right.")),
-        LoginOutcome::RateLimited => {
-            Ok(retry("Too many failed attempts for this user name. Wait 15 minutes and try again."))
+        LoginOutcome::Refused => {
+            Ok(retry(StatusCode::UNAUTHORIZED, "The user name or password is not right."))
+        }
+        LoginOutcome::RateLimited(secs) => {
+            let mut res = retry(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many failed attempts from here. Wait {} and try again.",
+                    super::wait_text(secs)
+                ),
+            );
+            if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res.extensions_mut().insert(super::ErrorCode("rate_limited"));
+            Ok(res)
         }
     }
 }
