@@ -16,8 +16,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::db::store::{self, Search};
 use crate::register::{self, DetentionFields, PersonFields};
+use crate::sign_in::{self, LoginOutcome};
 use crate::views;
-use crate::web::pages::{self, LoginOutcome};
 use crate::web::{ApiError, AppError, AppState, Session, check_api_csrf, login_body_limit};
 
 /// A person in a list.
@@ -255,8 +255,15 @@ async fn create_session(
         <Json<SessionRequest> as axum::extract::FromRequest<AppState>>::from_request(req, &state)
             .await
             .map_err(|e| ApiError(crate::web::json_rejection(e)))?;
-    match pages::check_login(&state, &address, &req.username, &req.password, store::SESSION_API)
-        .await?
+    match sign_in::check_login(
+        &state.db,
+        &state.password_permits,
+        &address,
+        &req.username,
+        &req.password,
+        store::SESSION_API,
+    )
+    .await?
     {
         LoginOutcome::SignedIn(_, token) => {
             Ok(Json(SessionToken { token, expires_in_seconds: crate::web::SESSION_HOURS * 3600 }))
@@ -277,14 +284,14 @@ async fn list_people(
     let Query(params): Query<ListParams> = Query::try_from_uri(req.uri()).map_err(|_| {
         ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
     })?;
-    let page = params.page.unwrap_or(1).clamp(1, i64::MAX / pages::PAGE_SIZE);
+    let page = params.page.unwrap_or(1).clamp(1, i64::MAX / views::PAGE_SIZE);
     let (rows, total) = store::search_people(
         &state.db,
         &Search {
             query: &params.q,
             scope_org: Some(&s.user.org_code),
-            limit: pages::PAGE_SIZE,
-            offset: (page - 1) * pages::PAGE_SIZE,
+            limit: views::PAGE_SIZE,
+            offset: (page - 1) * views::PAGE_SIZE,
         },
     )
     .await?;
@@ -300,7 +307,7 @@ async fn list_people(
         items: rows.iter().map(PersonSummaryView::from).collect(),
         total,
         page,
-        page_size: pages::PAGE_SIZE,
+        page_size: views::PAGE_SIZE,
     }))
 }
 
@@ -418,7 +425,7 @@ async fn record_access(
             "state your reason in at least 10 characters".into(),
         )])));
     }
-    pages::record_access_reason(&state, &s.user, id, body.reason.trim()).await?;
+    crate::access::record_reason(&state.db, &s.user, id, body.reason.trim()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
