@@ -118,7 +118,14 @@ pub struct Session {
 pub struct Forbidden(pub &'static str);
 
 /// Proof that the holder may change the register (add people, detentions, import).
-pub struct RegisterEditor<'a>(pub &'a User);
+pub struct RegisterEditor<'a>(&'a User);
+
+impl<'a> RegisterEditor<'a> {
+    /// The user holding the permission.
+    pub fn user(&self) -> &'a User {
+        self.0
+    }
+}
 
 impl User {
     pub fn from_row(row: &UserRow) -> User {
