@@ -2,6 +2,7 @@
 //! assessment, the plan (what is free under s117 and what is not), reviews,
 //! worklists, monitoring with charts, and the finance no-charge list.
 
+use super::VisiblePerson;
 use std::collections::BTreeMap;
 
 use chrono::Datelike;
@@ -199,10 +200,11 @@ pub async fn lead_new(
 
 pub async fn lead_create(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     CsrfForm(s, f): CsrfForm<LeadFields>,
 ) -> Result<Response, AppError> {
-    let name = person_name(&state, &s, id).await?;
+    let id = seen.id;
+    let name = seen.name();
     let outcome = care::name_lead_professional(&state.db, &s.user, id, &f, state.today()).await?;
     Ok(after_submit(&state, &s, id, name, &f, outcome, format!("/people/{id}#care"), lead_form)
         .await)
@@ -296,10 +298,11 @@ pub async fn review_new(
 
 pub async fn review_create(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     CsrfForm(s, f): CsrfForm<ReviewFields>,
 ) -> Result<Response, AppError> {
-    let name = person_name(&state, &s, id).await?;
+    let id = seen.id;
+    let name = seen.name();
     let outcome = care::record_review(&state.db, &s.user, id, &f, state.today()).await?;
     Ok(after_submit(&state, &s, id, name, &f, outcome, format!("/people/{id}#care"), review_form)
         .await)
@@ -427,9 +430,10 @@ fn assessment_page_for(
 pub async fn assessment_page(
     State(state): State<AppState>,
     CurrentUser(s): CurrentUser,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
 ) -> Result<impl IntoResponse, AppError> {
-    let name = person_name(&state, &s, id).await?;
+    let id = seen.id;
+    let name = seen.name();
     let a = care_db::current_assessment(&state.db, id)
         .await?
         .and_then(|r| serde_json::from_str(&r.body).ok());
@@ -438,10 +442,11 @@ pub async fn assessment_page(
 
 pub async fn assessment_save(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     CsrfForm(s, f): CsrfForm<care::AssessmentForm>,
 ) -> Result<Response, AppError> {
-    let name = person_name(&state, &s, id).await?;
+    let id = seen.id;
+    let name = seen.name();
     match care::save_assessment(&state.db, &s.user, id, &f, state.today()).await? {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}/assessment")).into_response()),
         Err(errors) => {
@@ -717,10 +722,10 @@ pub async fn plan_page(
 
 pub async fn plan_add_need(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     CsrfForm(s, f): CsrfForm<NeedFields>,
 ) -> Result<Response, AppError> {
-    person_name(&state, &s, id).await?;
+    let id = seen.id;
     let expected: i64 = f.plan_version.trim().parse().unwrap_or(0);
     let outcome = match care::parse_need(&f) {
         Err(errors) => Err(errors),
@@ -761,10 +766,10 @@ pub struct EndNeedForm {
 
 pub async fn plan_end_need(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     CsrfForm(s, f): CsrfForm<EndNeedForm>,
 ) -> Result<Response, AppError> {
-    person_name(&state, &s, id).await?;
+    let id = seen.id;
     let expected: i64 = f.plan_version.trim().parse().unwrap_or(0);
     let outcome = match (f.index.trim().parse::<usize>(), aftercare_core::parse_date(&f.on)) {
         (Ok(index), Ok(on)) => {
@@ -1256,10 +1261,10 @@ pub struct TransformingCareForm {
 
 pub async fn transforming_care(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     CsrfForm(s, f): CsrfForm<TransformingCareForm>,
 ) -> Result<Response, AppError> {
-    person_name(&state, &s, id).await?;
+    let id = seen.id;
     match care::set_transforming_care(&state.db, &s.user, id, f.transforming_care == "yes").await? {
         Ok(()) => Ok(Redirect::to(&format!("/people/{id}#care")).into_response()),
         Err(errors) => Err(AppError::Forbidden(

@@ -1,6 +1,7 @@
 //! Pages for ending and reinstating after-care: proposals, each body's
 //! decision, letters (HTML and PDF) and reinstatement requests.
 
+use super::VisiblePerson;
 use aftercare_core::date::long_date;
 use aftercare_core::rules::EndingReason;
 use askama::Template;
@@ -352,10 +353,10 @@ async fn refused(
 
 pub async fn propose(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     CsrfForm(s, pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    person_name(&state, &s, id).await?;
+    let id = seen.id;
     match endings::propose(&state.db, &s.user, id, &proposal_fields(&pairs), state.today()).await {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}/endings")).into_response()),
         Err(e) => refused(&state, &s, id, e, "reasons", pairs).await,
@@ -382,10 +383,10 @@ pub async fn decide(
 
 pub async fn reinstate(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     CsrfForm(s, pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    person_name(&state, &s, id).await?;
+    let id = seen.id;
     let get = |k: &str| field(&pairs, k);
     let f = ReinstateFields {
         requested_by: get("requested_by"),
@@ -407,10 +408,10 @@ pub async fn reinstate(
 
 pub async fn record_historical(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     CsrfForm(s, pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    person_name(&state, &s, id).await?;
+    let id = seen.id;
     let get = |k: &str| field(&pairs, k);
     let f = HistoricalFields {
         detention_on: get("detention_on"),
@@ -483,10 +484,10 @@ pub async fn letter(
 pub async fn factsheet(
     State(state): State<AppState>,
     CurrentUser(s): CurrentUser,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     Query(fq): Query<FormatQuery>,
 ) -> Result<Response, AppError> {
-    person_name(&state, &s, id).await?;
+    let id = seen.id;
     let l = endings::factsheet(&state.db, id, state.today()).await?.ok_or(AppError::NotFound)?;
     if fq.format == "pdf" {
         let bytes = endings::letter_pdf(&l, state.today());

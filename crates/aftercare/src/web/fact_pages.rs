@@ -1,6 +1,7 @@
 //! Pages for recording dated facts and determinations, and for asking
 //! "what if…?" about a person's responsibility.
 
+use super::VisiblePerson;
 use aftercare_core::date::long_date;
 use aftercare_core::rules::{Derivation, EndingReason};
 use askama::Template;
@@ -217,10 +218,11 @@ pub async fn fact_new(
 
 pub async fn fact_create(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     CsrfForm(s, f): CsrfForm<FactFields>,
 ) -> Result<Response, AppError> {
-    let name = person_name(&state, &s, id).await?;
+    let id = seen.id;
+    let name = seen.name();
     let outcome = facts::record_fact(&state.db, &s.user, id, &f, state.today()).await?;
     Ok(after_submit(
         &state,
@@ -300,10 +302,11 @@ pub async fn determination_new(
 
 pub async fn determination_create(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     CsrfForm(s, f): CsrfForm<DeterminationFields>,
 ) -> Result<Response, AppError> {
-    let name = person_name(&state, &s, id).await?;
+    let id = seen.id;
+    let name = seen.name();
     let outcome = facts::record_determination(&state.db, &s.user, id, &f, state.today()).await?;
     Ok(after_submit(
         &state,
@@ -340,10 +343,11 @@ pub fn period_lines(d: &Derivation) -> Vec<String> {
 pub async fn what_if_page(
     State(state): State<AppState>,
     CurrentUser(s): CurrentUser,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     Query(f): Query<WhatIfFields>,
 ) -> Result<impl IntoResponse, AppError> {
-    let name = person_name(&state, &s, id).await?;
+    let id = seen.id;
+    let name = seen.name();
     let (errors, result) = if f.kind.is_empty() {
         (Vec::new(), None)
     } else {

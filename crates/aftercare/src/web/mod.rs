@@ -92,6 +92,38 @@ impl AppState {
 
 pub use crate::auth::Session;
 
+/// A person the signed-in user may see, from the `{id}` of the path. The
+/// scope check (before existence, so an id nobody holds answers like one
+/// outside the scope, and logged in the access log) and the existence check
+/// are made here, so a page handler cannot forget either.
+pub struct VisiblePerson {
+    pub id: i64,
+    pub person: crate::db::store::PersonRow,
+}
+
+impl VisiblePerson {
+    /// "Given Family", as pages head the person's forms.
+    pub fn name(&self) -> String {
+        format!("{} {}", self.person.given_name, self.person.family_name)
+    }
+}
+
+impl FromRequestParts<AppState> for VisiblePerson {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let session = parts.extensions.get::<Session>().cloned().ok_or(AppError::NotSignedIn)?;
+        let axum::extract::Path(params) = axum::extract::Path::<
+            std::collections::HashMap<String, String>,
+        >::from_request_parts(parts, state)
+        .await
+        .map_err(|_| AppError::NotFound)?;
+        let id: i64 = params.get("id").and_then(|v| v.parse().ok()).ok_or(AppError::NotFound)?;
+        crate::views::ensure_can_view(&state.db, &session, id).await?;
+        let person = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
+        Ok(VisiblePerson { id, person })
+    }
+}
+
 /// An error as the user sees it: a status, a stable code and a message that
 /// never carries internal detail.
 #[derive(Debug)]
