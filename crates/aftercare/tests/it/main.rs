@@ -27,3 +27,4 @@ mod scoping;
 mod sessions;
 mod sharing;
 mod smoke;
+mod tidy;
