@@ -5,8 +5,19 @@
 
 use crate::auth::{Role, User};
 use crate::db::store::{self, AuditEntry, GrantToReview};
-use crate::db::{Db, Tx};
+use crate::db::{Db, DbError, Tx};
 use crate::register::RegisterError;
+
+/// Why a person may not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The user's organisation has no part in the person (or nobody holds
+    /// the id): a reason must be recorded first.
+    #[error("your organisation has no part in this person's care: state your reason for looking")]
+    ReasonRequired(i64),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
 
 /// The stable code of a change refused because the user's organisation has
 /// no part in the person.
@@ -24,6 +35,42 @@ pub async fn ensure_part(tx: &mut Tx, user: &User, person_id: i64) -> Result<(),
     } else {
         Err(RegisterError::NotInCaseload)
     }
+}
+
+/// Records a reason for looking at a person outside the user's scope; the
+/// grant lasts the rest of the working day.
+pub async fn record_reason(
+    db: &Db,
+    user: &User,
+    person_id: i64,
+    reason: &str,
+) -> Result<(), DbError> {
+    let mut tx = db.begin_write().await?;
+    store::insert_access_grant(
+        &mut tx,
+        user.id,
+        person_id,
+        reason,
+        store::now() + chrono::Duration::hours(crate::sign_in::SESSION_HOURS),
+    )
+    .await?;
+    store::append_audit(
+        &mut tx,
+        &user.actor(),
+        AuditEntry {
+            action: "access.reason_recorded",
+            person_id: Some(person_id),
+            entity: "person",
+            entity_id: Some(person_id.to_string()),
+            reason: Some(reason),
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    // Security event for the operator's log: no personal data, only ids.
+    tracing::warn!(target: "security", event = "break_glass", user_id = user.id, person_id, "a reason to look was recorded");
+    Ok(())
 }
 
 /// The reasons to look that wait for an auditor of the user's organisation:

@@ -15,10 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::FromRow;
 
+use crate::auth::Session;
 use crate::db::store::{self, Actor};
 use crate::db::{Db, DbError};
 use crate::on_pool;
-use crate::web::Session;
 
 /// The request a session serves, for the access log: its method and path
 /// (ids only), the route template it matched, and the people already logged

@@ -98,13 +98,34 @@ pub struct User {
     pub team: Option<String>,
 }
 
+/// The signed-in user and their session's CSRF token, put in the request
+/// extensions by the HTTP edge's session layer; services read who is asking
+/// (and which request, for the access log) from it.
+#[derive(Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf_token: String,
+    /// Signed in with a bearer token (API clients): no CSRF needed, since
+    /// browsers never attach it on their own.
+    pub bearer: bool,
+    /// The request served, for the access log.
+    pub request: crate::access_log::RequestInfo,
+}
+
 /// Why a user may not do something.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("you do not have permission to {0}")]
 pub struct Forbidden(pub &'static str);
 
 /// Proof that the holder may change the register (add people, detentions, import).
-pub struct RegisterEditor<'a>(pub &'a User);
+pub struct RegisterEditor<'a>(&'a User);
+
+impl<'a> RegisterEditor<'a> {
+    /// The user holding the permission.
+    pub fn user(&self) -> &'a User {
+        self.0
+    }
+}
 
 impl User {
     pub fn from_row(row: &UserRow) -> User {

@@ -146,7 +146,7 @@ async fn audit(
 ) -> Result<(), RegisterError> {
     store::append_audit(
         tx,
-        &editor.0.actor(),
+        &editor.user().actor(),
         AuditEntry {
             action,
             person_id: Some(person_id),
@@ -181,7 +181,7 @@ pub async fn record_left_hospital(
     // Every check reads inside the write transaction: writers are
     // serialised, so a second request sees what the first one wrote.
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, editor.0, person_id).await?;
+    crate::access::ensure_part(&mut tx, editor.user(), person_id).await?;
     let person =
         store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     let old = current_version(&mut tx, person_id, detention_id).await?;
@@ -248,7 +248,7 @@ pub async fn record_left_hospital(
     facts.date_added = old.date_added;
     let left = facts.left_hospital.map(long_date).unwrap_or_default();
     let reason = format!("left hospital on {left}");
-    let actor = editor.0.actor();
+    let actor = editor.user().actor();
     let at = store::now();
     let new_id =
         store::correct_detention(&mut tx, &old, &facts, &reason, "form", &actor, at).await?;
@@ -283,7 +283,7 @@ pub async fn correct(
     today: NaiveDate,
 ) -> Result<Result<i64, FieldErrors>, RegisterError> {
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, editor.0, person_id).await?;
+    crate::access::ensure_part(&mut tx, editor.user(), person_id).await?;
     let person =
         store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     let old = current_version(&mut tx, person_id, detention_id).await?;
@@ -341,7 +341,7 @@ pub async fn correct(
             "nothing was changed: change the field that is wrong".into(),
         )]));
     }
-    let actor = editor.0.actor();
+    let actor = editor.user().actor();
     let at = store::now();
     let new_id =
         store::correct_detention(&mut tx, &old, &facts, reason, "form", &actor, at).await?;

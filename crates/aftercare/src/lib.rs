@@ -28,5 +28,6 @@ pub mod pdf;
 pub mod reconcile;
 pub mod register;
 pub mod sharing;
+pub mod sign_in;
 pub mod views;
 pub mod web;

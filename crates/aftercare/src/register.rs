@@ -759,19 +759,19 @@ pub async fn add_person(
         Ok(p) => p,
         Err(errors) => return Ok(Err(errors)),
     };
-    let actor = editor.0.actor();
+    let actor = editor.user().actor();
     let mut tx = db.begin_write().await?;
     // Checked inside the write transaction, by the unique columns' indexes,
     // so two forms sent at once cannot both pass.
     if let Some(n) = &checked.nhs_number
         && let Some(existing) = store::person_id_by_nhs_number_tx(&mut tx, n.as_str()).await?
     {
-        return already_on_register(tx, editor.0, existing, "nhs_number", "NHS number").await;
+        return already_on_register(tx, editor.user(), existing, "nhs_number", "NHS number").await;
     }
     if let Some(l) = &checked.local_id
         && let Some(existing) = store::person_id_by_local_id_tx(&mut tx, l).await?
     {
-        return already_on_register(tx, editor.0, existing, "local_id", "local id").await;
+        return already_on_register(tx, editor.user(), existing, "local_id", "local id").await;
     }
     let at = store::now();
     let new = NewPerson {
@@ -846,11 +846,11 @@ pub async fn add_detention(
     detention: &DetentionFields,
     today: NaiveDate,
 ) -> Result<Result<i64, FieldErrors>, RegisterError> {
-    let actor = editor.0.actor();
+    let actor = editor.user().actor();
     // Every check reads inside the write transaction (writers are
     // serialised), so a second identical request sees the first one's row.
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, editor.0, person_id).await?;
+    crate::access::ensure_part(&mut tx, editor.user(), person_id).await?;
     let person =
         store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
     let existing: Vec<DetentionFacts> = store::current_detentions_tx(&mut tx, person_id)

@@ -16,8 +16,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::db::store::{self, Search};
 use crate::register::{self, DetentionFields, PersonFields};
+use crate::sign_in::{self, LoginOutcome};
 use crate::views;
-use crate::web::pages::{self, LoginOutcome};
 use crate::web::{ApiError, AppError, AppState, Session, check_api_csrf, login_body_limit};
 
 /// A person in a list.
@@ -239,6 +239,25 @@ impl axum::extract::FromRequestParts<AppState> for PathId {
     }
 }
 
+/// The id from the path of a person the caller may see: the scope check
+/// (before existence, so an unknown id answers like one outside the scope)
+/// and the existence check are made here, so a handler cannot forget either.
+struct VisiblePerson(i64);
+
+impl axum::extract::FromRequestParts<AppState> for VisiblePerson {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let PathId(id) = PathId::from_request_parts(parts, state).await?;
+        let s = session(&parts.extensions)?;
+        views::ensure_can_view(&state.db, &s, id).await?;
+        store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+        Ok(VisiblePerson(id))
+    }
+}
+
 fn session(headers: &axum::http::Extensions) -> Result<Session, ApiError> {
     headers.get::<Session>().cloned().ok_or(ApiError(AppError::NotSignedIn))
 }
@@ -255,8 +274,15 @@ async fn create_session(
         <Json<SessionRequest> as axum::extract::FromRequest<AppState>>::from_request(req, &state)
             .await
             .map_err(|e| ApiError(crate::web::json_rejection(e)))?;
-    match pages::check_login(&state, &address, &req.username, &req.password, store::SESSION_API)
-        .await?
+    match sign_in::check_login(
+        &state.db,
+        &state.password_permits,
+        &address,
+        &req.username,
+        &req.password,
+        store::SESSION_API,
+    )
+    .await?
     {
         LoginOutcome::SignedIn(_, token) => {
             Ok(Json(SessionToken { token, expires_in_seconds: crate::web::SESSION_HOURS * 3600 }))
@@ -277,14 +303,14 @@ async fn list_people(
     let Query(params): Query<ListParams> = Query::try_from_uri(req.uri()).map_err(|_| {
         ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
     })?;
-    let page = params.page.unwrap_or(1).clamp(1, i64::MAX / pages::PAGE_SIZE);
+    let page = params.page.unwrap_or(1).clamp(1, i64::MAX / views::PAGE_SIZE);
     let (rows, total) = store::search_people(
         &state.db,
         &Search {
             query: &params.q,
             scope_org: Some(&s.user.org_code),
-            limit: pages::PAGE_SIZE,
-            offset: (page - 1) * pages::PAGE_SIZE,
+            limit: views::PAGE_SIZE,
+            offset: (page - 1) * views::PAGE_SIZE,
         },
     )
     .await?;
@@ -300,7 +326,7 @@ async fn list_people(
         items: rows.iter().map(PersonSummaryView::from).collect(),
         total,
         page,
-        page_size: pages::PAGE_SIZE,
+        page_size: views::PAGE_SIZE,
     }))
 }
 
@@ -332,12 +358,8 @@ async fn get_person(
     responses((status = 200, body = Vec<HistoryEntry>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 async fn person_history(
     State(state): State<AppState>,
-    PathId(id): PathId,
-    req: axum::extract::Request,
+    VisiblePerson(id): VisiblePerson,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
-    let s = session(req.extensions())?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     Ok(Json(store::audit_for_person(&state.db, id).await?.iter().map(HistoryEntry::from).collect()))
 }
 
@@ -389,13 +411,11 @@ async fn create_person(
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 async fn create_detention(
     State(state): State<AppState>,
-    PathId(id): PathId,
+    VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, DetentionFields) = body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     match register::add_detention(&state.db, &editor, id, &body, state.today()).await? {
         Ok(did) => Ok((StatusCode::CREATED, Json(Created { id: did })).into_response()),
         Err(errors) => Err(ApiError(AppError::Validation(errors))),
@@ -418,7 +438,7 @@ async fn record_access(
             "state your reason in at least 10 characters".into(),
         )])));
     }
-    pages::record_access_reason(&state, &s.user, id, body.reason.trim()).await?;
+    crate::access::record_reason(&state.db, &s.user, id, body.reason.trim()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -428,12 +448,10 @@ async fn record_access(
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 async fn create_fact(
     State(state): State<AppState>,
-    PathId(id): PathId,
+    VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::facts::FactFields) = body_json(req, &state).await?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     if let Some(why) = crate::facts::workflow_only(&body.kind, id) {
         return Err(ApiError(AppError::Refused(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -452,12 +470,10 @@ async fn create_fact(
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 async fn create_determination(
     State(state): State<AppState>,
-    PathId(id): PathId,
+    VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::facts::DeterminationFields) = body_json(req, &state).await?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     match crate::facts::record_determination(&state.db, &s.user, id, &body, state.today()).await? {
         Ok(did) => Ok((StatusCode::CREATED, Json(Created { id: did })).into_response()),
         Err(errors) => Err(ApiError(AppError::Validation(errors))),
@@ -469,16 +485,13 @@ async fn create_determination(
     responses((status = 200, description = "`{before, after, changes}`: two derivations and plain-English differences"), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 async fn what_if(
     State(state): State<AppState>,
-    PathId(id): PathId,
+    VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let s = session(req.extensions())?;
     let Query(fields): Query<crate::facts::WhatIfFields> =
         Query::try_from_uri(req.uri()).map_err(|_| {
             ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
         })?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     let extra =
         crate::facts::parse_what_if(&fields).map_err(|e| ApiError(AppError::Validation(e)))?;
     let w = crate::facts::what_if(&state.db, id, extra, state.today()).await?;
@@ -500,12 +513,10 @@ pub struct ProposalCreated {
     responses((status = 201, description = "The review was recorded", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_review(
     State(state): State<AppState>,
-    PathId(id): PathId,
+    VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::care::ReviewFields) = body_json(req, &state).await?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     if !crate::care::can_plan(&s.user) {
         return Err(ApiError(AppError::Refused(
             StatusCode::FORBIDDEN,
@@ -524,12 +535,10 @@ async fn create_review(
     responses((status = 201, description = "The proposal was made", body = ProposalCreated), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "Refused by the state of the record (`no_open_period`, `proposal_waiting`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_proposal(
     State(state): State<AppState>,
-    PathId(id): PathId,
+    VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::endings::ProposalFields) = body_json(req, &state).await?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     let p = crate::endings::propose(&state.db, &s.user, id, &body, state.today()).await?;
     Ok((
         StatusCode::CREATED,
@@ -545,12 +554,8 @@ async fn create_proposal(
     responses((status = 200, description = "The proposals", body = Vec<crate::endings::ProposalView>), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_proposals(
     State(state): State<AppState>,
-    PathId(id): PathId,
-    req: axum::extract::Request,
+    VisiblePerson(id): VisiblePerson,
 ) -> Result<Json<Vec<crate::endings::ProposalView>>, ApiError> {
-    let s = session(req.extensions())?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     let all = crate::endings::proposals(&state.db, id, state.today()).await?;
     Ok(Json(all.into_iter().map(|(_, _, v)| v).collect()))
 }
@@ -578,12 +583,10 @@ async fn create_decision(
     responses((status = 201, description = "After-care was reinstated", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "Nothing to reinstate (`nothing_to_reinstate`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_reinstatement(
     State(state): State<AppState>,
-    PathId(id): PathId,
+    VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::endings::ReinstateFields) = body_json(req, &state).await?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     let rid = crate::endings::reinstate(&state.db, &s.user, id, &body, state.today()).await?;
     Ok((StatusCode::CREATED, Json(Created { id: rid })).into_response())
 }
@@ -594,12 +597,10 @@ async fn create_reinstatement(
     responses((status = 201, description = "The historical ending was recorded", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "The rules give it no effect (`no_period_then`, `ending_has_no_effect`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_historical_ending(
     State(state): State<AppState>,
-    PathId(id): PathId,
+    VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::endings::HistoricalFields) = body_json(req, &state).await?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
     let pid =
         crate::endings::record_historical(&state.db, &s.user, id, &body, state.today()).await?;
     Ok((StatusCode::CREATED, Json(Created { id: pid })).into_response())

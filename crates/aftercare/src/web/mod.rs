@@ -31,7 +31,7 @@ pub mod share_pages;
 pub const SESSION_COOKIE: &str = "aftercare_session";
 pub const LOGIN_CSRF_COOKIE: &str = "aftercare_login_csrf";
 /// Sessions last a working day, then the user signs in again.
-pub const SESSION_HOURS: i64 = 8;
+pub use crate::sign_in::SESSION_HOURS;
 /// A browser session unused for this long ends (sliding: each request
 /// starts the count again). API tokens run to their end unless revoked.
 pub const IDLE_MINUTES: i64 = 30;
@@ -90,18 +90,7 @@ impl AppState {
     }
 }
 
-/// The signed-in user and their session's CSRF token, put in the request
-/// extensions by [`session_layer`].
-#[derive(Clone)]
-pub struct Session {
-    pub user: User,
-    pub csrf_token: String,
-    /// Signed in with a bearer token (API clients): no CSRF needed, since
-    /// browsers never attach it on their own.
-    pub bearer: bool,
-    /// The request served, for the access log.
-    pub request: crate::access_log::RequestInfo,
-}
+pub use crate::auth::Session;
 
 /// An error as the user sees it: a status, a stable code and a message that
 /// never carries internal detail.
@@ -322,6 +311,24 @@ impl From<RegisterError> for AppError {
                 crate::access::NOT_IN_CASELOAD_MESSAGE.into(),
             ),
             other => AppError::BadRequest("invalid", other.to_string()),
+        }
+    }
+}
+
+impl From<crate::access::AccessError> for AppError {
+    fn from(e: crate::access::AccessError) -> Self {
+        match e {
+            crate::access::AccessError::ReasonRequired(id) => AppError::ReasonRequired(id),
+            crate::access::AccessError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<crate::sign_in::SignInError> for AppError {
+    fn from(e: crate::sign_in::SignInError) -> Self {
+        match e {
+            crate::sign_in::SignInError::Db(db) => db.into(),
+            crate::sign_in::SignInError::Stopped => AppError::Internal,
         }
     }
 }
@@ -665,24 +672,6 @@ pub fn session_cookie(config: &ServerConfig, token: String) -> Cookie<'static> {
 
 fn time_duration(secs: i64) -> cookie::time::Duration {
     cookie::time::Duration::seconds(secs)
-}
-
-/// Starts a new session for a user (a new token every log-in, so a token
-/// planted before log-in is never promoted).
-pub async fn start_session(db: &Db, user_id: i64, kind: &str) -> Result<(String, String), DbError> {
-    let token = auth::random_token();
-    let csrf = auth::random_token();
-    store::insert_session(
-        db,
-        &auth::token_hash(&token),
-        user_id,
-        &csrf,
-        kind,
-        store::now() + Duration::hours(SESSION_HOURS),
-    )
-    .await?;
-    store::delete_expired_sessions(db).await?;
-    Ok((token, csrf))
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

@@ -13,12 +13,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use chrono::Duration;
 use serde::Deserialize;
 
-use super::{AppError, AppState, CsrfForm, CurrentUser, Session, start_session};
-use crate::auth::{self, User};
-use crate::db::store::{self, Actor, AuditEntry, PersonRow, Search};
+use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
+use crate::auth;
+use crate::db::store::{self, Actor, PersonRow, Search};
 use crate::register::{self, DetentionFields, PersonFields};
 use crate::views::{self, PersonDetail};
 
@@ -183,105 +182,6 @@ pub struct LoginForm {
     password: String,
 }
 
-pub enum LoginOutcome {
-    SignedIn(User, String),
-    Refused,
-    /// Too many failures from this address (for this name): wait this long.
-    RateLimited(i64),
-}
-
-/// Checks a user name and password, with back-off and audit. Shared by the
-/// page and the API; `kind` says which kind of session to start.
-///
-/// A user name longer than [`auth::MAX_USERNAME_CHARS`] (or a password
-/// longer than [`auth::MAX_PASSWORD_CHARS`]) is refused before any
-/// database work. Failures are counted by the address they came from, and
-/// by address and name together, never by name alone: a stranger cannot
-/// lock a user out. Password hashing runs on a blocking thread, a few at a
-/// time, so a burst of log-ins cannot stall other requests.
-pub async fn check_login(
-    state: &AppState,
-    address: &str,
-    username: &str,
-    password: &str,
-    kind: &str,
-) -> Result<LoginOutcome, AppError> {
-    let username = username.trim();
-    if username.is_empty()
-        || username.chars().count() > auth::MAX_USERNAME_CHARS
-        || password.chars().count() > auth::MAX_PASSWORD_CHARS
-    {
-        tracing::warn!(target: "security", event = "login_refused_unread", address);
-        return Ok(LoginOutcome::Refused);
-    }
-    let since = store::now() - Duration::minutes(auth::LOGIN_WINDOW_MINUTES);
-    let (by_address, by_pair) = store::login_failures(&state.db, address, username, since).await?;
-    let wait = auth::login_wait_secs(by_address.count, by_pair.count);
-    let last = by_address.last.max(by_pair.last);
-    if let Some(last) = last
-        && wait > 0
-    {
-        let remaining = (last + Duration::seconds(wait) - store::now()).num_seconds();
-        if remaining > 0 {
-            tracing::warn!(
-                target: "security",
-                event = "login_throttled",
-                address,
-                user = %auth::name_tag(username),
-                failures_from_address = by_address.count,
-                wait_seconds = remaining
-            );
-            return Ok(LoginOutcome::RateLimited(remaining));
-        }
-    }
-    let row = store::user_by_username(&state.db, username).await?;
-    let hash = row.as_ref().filter(|r| !r.disabled).map(|r| r.password_hash.clone());
-    let ok = {
-        let _permit = state.password_permits.acquire().await.map_err(|_| AppError::Internal)?;
-        let password = password.to_string();
-        tokio::task::spawn_blocking(move || match hash {
-            Some(h) => auth::verify_password(&password, &h),
-            None => {
-                auth::dummy_verify(&password);
-                false
-            }
-        })
-        .await
-        .map_err(|_| AppError::Internal)?
-    };
-    store::record_login_attempt(&state.db, username, address, ok).await?;
-    match row {
-        Some(r) if ok => {
-            let user = User::from_row(&r);
-            let (token, _) = start_session(&state.db, user.id, kind).await?;
-            store::audit_alone(
-                &state.db,
-                &user.actor(),
-                AuditEntry {
-                    action: "session.signed_in",
-                    person_id: None,
-                    entity: "user",
-                    entity_id: Some(user.id.to_string()),
-                    reason: None,
-                    details: serde_json::json!({"kind": kind}),
-                },
-            )
-            .await?;
-            Ok(LoginOutcome::SignedIn(user, token))
-        }
-        _ => {
-            tracing::warn!(
-                target: "security",
-                event = "login_failed",
-                address,
-                user = %auth::name_tag(username),
-                failures_from_address = by_address.count + 1
-            );
-            Ok(LoginOutcome::Refused)
-        }
-    }
-}
-
 pub async fn login_submit(
     State(state): State<AppState>,
     super::ClientAddress(address): super::ClientAddress,
@@ -305,10 +205,17 @@ pub async fn login_submit(
         )
             .into_response()
     };
-    match check_login(&state, &address, &form.username, &form.password, store::SESSION_BROWSER)
-        .await?
+    match crate::sign_in::check_login(
+        &state.db,
+        &state.password_permits,
+        &address,
+        &form.username,
+        &form.password,
+        store::SESSION_BROWSER,
+    )
+    .await?
     {
-        LoginOutcome::SignedIn(_, token) => {
+        crate::sign_in::LoginOutcome::SignedIn(_, token) => {
             // Rotate: any earlier session cookie in this browser is replaced.
             if let Some(old) = jar.get(super::SESSION_COOKIE) {
                 store::delete_session(&state.db, &auth::token_hash(old.value())).await?;
@@ -318,10 +225,10 @@ pub async fn login_submit(
                 .add(super::session_cookie(&state.config, token));
             Ok((jar, Redirect::to("/people")).into_response())
         }
-        LoginOutcome::Refused => {
+        crate::sign_in::LoginOutcome::Refused => {
             Ok(retry(StatusCode::UNAUTHORIZED, "The user name or password is not right."))
         }
-        LoginOutcome::RateLimited(secs) => {
+        crate::sign_in::LoginOutcome::RateLimited(secs) => {
             let mut res = retry(
                 StatusCode::TOO_MANY_REQUESTS,
                 &format!(
@@ -418,7 +325,7 @@ pub struct ListQuery {
     page: Option<i64>,
 }
 
-pub const PAGE_SIZE: i64 = 50;
+pub use crate::views::PAGE_SIZE;
 
 pub async fn people_list(
     State(state): State<AppState>,
@@ -825,42 +732,6 @@ pub struct ReasonForm {
     pub reason: String,
 }
 
-/// Records a reason for looking at a person outside the user's scope; the
-/// grant lasts the rest of the working day.
-pub async fn record_access_reason(
-    state: &AppState,
-    user: &User,
-    person_id: i64,
-    reason: &str,
-) -> Result<(), AppError> {
-    let mut tx = state.db.begin_write().await?;
-    store::insert_access_grant(
-        &mut tx,
-        user.id,
-        person_id,
-        reason,
-        store::now() + Duration::hours(super::SESSION_HOURS),
-    )
-    .await?;
-    store::append_audit(
-        &mut tx,
-        &user.actor(),
-        AuditEntry {
-            action: "access.reason_recorded",
-            person_id: Some(person_id),
-            entity: "person",
-            entity_id: Some(person_id.to_string()),
-            reason: Some(reason),
-            details: serde_json::json!({}),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    // Security event for the operator's log: no personal data, only ids.
-    tracing::warn!(target: "security", event = "break_glass", user_id = user.id, person_id, "a reason to look was recorded");
-    Ok(())
-}
-
 pub async fn access_submit(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -877,7 +748,7 @@ pub async fn access_submit(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    record_access_reason(&state, &s.user, id, reason).await?;
+    crate::access::record_reason(&state.db, &s.user, id, reason).await?;
     Ok(Redirect::to(&format!("/people/{id}")).into_response())
 }
 
