@@ -3,9 +3,8 @@
 //! ratification where asked), the register changing only when all agree,
 //! letters, the late-change flag, conflicts, and reinstatement.
 
-mod common;
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 
 struct World {
     smith: i64,

@@ -6,10 +6,9 @@
 //! dispute shows the body it names no identifiers until it confirms, and is
 //! resolved by both parties.
 
-mod common;
+use crate::common::*;
 use aftercare::db::store;
 use axum::http::StatusCode;
-use common::*;
 
 const KENT: &str = "E10000016";
 const LINCS: &str = "E10000019";

@@ -4,8 +4,6 @@
 //! a refused API change — while an import fails on the command line; then
 //! nothing it (or the command's log lines) wrote names anyone on the register.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -13,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use aftercare::db::store;
-use common::*;
 
 /// A response from the server.
 struct Http {

@@ -5,13 +5,11 @@
 //! the same request sent twice at once gives one success and one refusal,
 //! and the unique indexes refuse a second current row written directly.
 
-mod common;
-
+use crate::common::*;
 use aftercare::auth::User;
 use aftercare::db::{Db, Pool, store};
 use aftercare::register::{self, DetentionFields};
 use axum::http::StatusCode;
-use common::*;
 use serde_json::json;
 
 /// A register with Jones in hospital on a s3 from 10 January 2025, and an

@@ -4,9 +4,8 @@
 //! endings from evidence on the QA group's worklist; reinstatement; and the
 //! same request sent twice at once passing its check only once.
 
-mod common;
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 use serde_json::json;
 
 struct World {

@@ -3,9 +3,8 @@
 //! chargeable, conflicts), reviews, their import and the due list, the
 //! worklists, monitoring and the finance no-charge list.
 
-mod common;
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 
 async fn setup(t: &TestDb) -> i64 {
     seed_orgs(&t.db).await;

@@ -5,14 +5,12 @@
 //! refused; every change is audited. Through the real command line, on both
 //! backends.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::common::*;
 use aftercare::db::{Db, store};
 use axum::http::StatusCode;
-use common::*;
 
 const KENT: &str = "E10000016";
 

@@ -3,11 +3,9 @@
 //! field errors that carry stable codes, CSRF for cookie sessions, JSON
 //! errors for unknown routes, the OpenAPI document and Swagger UI.
 
-mod common;
-
+use crate::common::*;
 use aftercare::db::store;
 use axum::http::{StatusCode, header};
-use common::*;
 use serde_json::{Value, json};
 
 /// A signed-in API client on a register holding the common master list.

@@ -2,9 +2,8 @@
 //! pages and the API on both backends: the joint-ending guard, the CTO guard,
 //! who may record what, and determinations standing over computed answers.
 
-mod common;
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 
 async fn setup(t: &TestDb) -> (i64, i64) {
     seed_orgs(&t.db).await;

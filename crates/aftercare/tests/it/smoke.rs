@@ -1,7 +1,6 @@
 //! A first end-to-end check that the harness works on both backends.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn import_login_search_and_view_on_every_backend() {

@@ -3,10 +3,9 @@
 //! Bundle, UK Core Patient and Organization, R4 EpisodeOfCare and CarePlan),
 //! and the `export fhir` command writes the same kind of bundle.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::common::*;
 use aftercare::auth::User;
 use aftercare::care::{self, NeedFields, PlanChange};
 use aftercare::db::Db;
@@ -14,7 +13,6 @@ use aftercare::db::store;
 use aftercare::fhir;
 use aftercare_core::NhsNumber;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use common::*;
 use serde_json::Value;
 
 fn generated_at() -> DateTime<Utc> {

@@ -4,16 +4,14 @@
 //! responsible bodies with their rule ids (today or as the register stood on
 //! a past date), and the audit trail's hash chain shows any tampering.
 
-mod common;
-
 use std::collections::HashMap;
 
+use crate::common::*;
 use aftercare::db::store::{self, Actor};
 use aftercare::db::{Db, verify_audit_chain};
 use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
 use aftercare::register::{ImportReport, RegisterError, import_register};
 use chrono::{NaiveDate, TimeZone, Utc};
-use common::*;
 
 fn date(s: &str) -> NaiveDate {
     aftercare_core::parse_date(s).unwrap()

@@ -1,8 +1,7 @@
 //! Finance from the command line: the funding split and reconciliation of
 //! council charges and commissioning payments against the register.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_aftercare"))

@@ -4,14 +4,12 @@
 //! fact row) now fail `audit verify`; every read of a person, every export
 //! and list is in the access log, listed for auditors only.
 
-mod common;
-
+use crate::common::*;
 use aftercare::access_log;
 use aftercare::audit::{self, AuditKey, Checkpoint, RecordFields};
 use aftercare::db::store::{self, AuditRow};
 use aftercare::db::{Db, Pool};
 use axum::http::StatusCode;
-use common::*;
 
 const KENT_TRUST: &str = "RXY";
 const LINCS_TRUST: &str = "RP7";

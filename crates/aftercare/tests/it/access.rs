@@ -4,15 +4,13 @@
 //! (CSRF, rate limiting, session rotation and log-out, security headers,
 //! argon2id password hashes).
 
-mod common;
-
 use std::collections::HashMap;
 
+use crate::common::*;
 use aftercare::db::store;
 use aftercare::web::AppState;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::*;
 use serde_json::json;
 
 const ROLES: [&str; 7] = [

@@ -4,10 +4,9 @@
 //! resolution with who repays whom, both parties' worklists with the
 //! dispute's age, and every step in the person's history.
 
-mod common;
+use crate::common::*;
 use aftercare::db::{care as care_db, disputes as dispute_db, store};
 use axum::http::StatusCode;
-use common::*;
 
 const KENT: &str = "E10000016";
 const LINCS: &str = "E10000019";

@@ -5,14 +5,12 @@
 //! Expiry is simulated by moving the stored `expires_at`, since the clock
 //! cannot be set for a test.
 
-mod common;
-
+use crate::common::*;
 use aftercare::auth;
 use aftercare::db::{Db, Pool, store};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::{DateTime, Duration, Utc};
-use common::*;
 
 const KENT: &str = "E10000016";
 

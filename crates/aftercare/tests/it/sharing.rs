@@ -2,11 +2,10 @@
 //! recipient with a record of what was shared, the in-product view, and
 //! status enquiries that need a logged reason.
 
-mod common;
 use std::str::FromStr;
 
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 
 fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_aftercare"))

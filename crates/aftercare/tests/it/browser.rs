@@ -10,15 +10,13 @@
 //! Without them the tests print a note and pass, unless
 //! `AFTERCARE_TEST_REQUIRE_ALL` is set, as in CI, where that is a failure.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};

@@ -5,19 +5,17 @@
 //! server acknowledged survive it being killed at any moment; and arbitrary JSON
 //! and bytes sent to the API never make it fail (5xx) or stop answering.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use aftercare::db::Db;
 use aftercare::db::store;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

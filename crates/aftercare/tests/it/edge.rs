@@ -2,19 +2,17 @@
 //! ones at the edge): each test makes the red team's attack and shows it now
 //! fails, on both backends where storage is involved.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use crate::common::*;
 use aftercare::auth;
 use aftercare::db::{Pool, store};
 use aftercare::web::listen::{self, Limits};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use common::*;
 use serde_json::json;
 
 const KENT: &str = "E10000016";

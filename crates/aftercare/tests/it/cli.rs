@@ -4,15 +4,13 @@
 //! of a date), checking the audit trail, and checking worked scenarios.
 //! Mostly on SQLite; the import and export also on PostgreSQL.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::{PASSWORD, REGISTER_CSV};
 use aftercare::db::Db;
 use aftercare::db::store;
 use aftercare::export::REGISTER_HEADERS;
-use common::{PASSWORD, REGISTER_CSV};
 
 /// A scratch folder with a SQLite database for the binary to use.
 struct Scratch {
@@ -510,7 +508,7 @@ fn what_if_from_a_scenario_file_honours_its_config() {
 
 #[tokio::test]
 async fn the_command_line_imports_and_exports_the_same_on_postgresql() {
-    let Some(pg) = common::postgres().await else { return };
+    let Some(pg) = crate::common::postgres().await else { return };
     let s = Scratch::new();
     let file = s.write("register.csv", REGISTER_CSV.as_bytes());
     let on_pg = run_on(&pg.url, &["import", "register", &file], &[]).ok();
@@ -529,7 +527,7 @@ async fn the_command_line_imports_and_exports_the_same_on_postgresql() {
     // Text that COPY must escape (a backslash, quotes) arrives as it was sent.
     let odd = REGISTER_CSV.replace("Patel,Priya", "\"Pa\\tel \\N\",\"Pri'ya\"");
     let file = s.write("odd.csv", odd.as_bytes());
-    let fresh = common::postgres().await.expect("a second database");
+    let fresh = crate::common::postgres().await.expect("a second database");
     run_on(&fresh.url, &["import", "register", &file], &[]).ok();
     let export = run_on(&fresh.url, &["export", "register"], &[]).ok().stdout;
     assert!(export.contains("Pa\\tel \\N,Pri'ya"), "{export}");
@@ -556,7 +554,7 @@ async fn a_bulk_import_matches_a_fresh_derivation_and_recompute_repairs_stale_su
     .ok();
     let file = generated.join("register.csv").display().to_string();
     let mut databases = vec![s.database.clone()];
-    let pg = common::postgres().await;
+    let pg = crate::common::postgres().await;
     if let Some(pg) = &pg {
         databases.push(pg.url.clone());
     }

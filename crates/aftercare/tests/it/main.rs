@@ -1,0 +1,30 @@
+//! The integration tests of the `aftercare` crate, gathered into one test
+//! binary so the whole crate is linked once rather than once per file. Each
+//! module is what used to be its own `tests/*.rs` binary; `common` is their
+//! shared harness and `tidy` checks the source tree's layout rules.
+
+mod common;
+
+mod access;
+mod accounts;
+mod api;
+mod audit;
+mod browser;
+mod care;
+mod cli;
+mod detentions;
+mod disputes;
+mod edge;
+mod endings;
+mod facts;
+mod fhir;
+mod finance;
+mod guarded;
+mod logs;
+mod register;
+mod reliability;
+mod scoping;
+mod sessions;
+mod sharing;
+mod smoke;
+mod tidy;
