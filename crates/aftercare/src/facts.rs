@@ -459,3 +459,24 @@ pub async fn what_if(
     config.determinations = derive::determinations_of(&others);
     Ok(rules::what_if(&events, extra, &config))
 }
+
+/// One line per period of a derivation: who is responsible. Shared by every
+/// edge that shows a what-if, so they word it alike.
+pub fn period_lines(d: &rules::Derivation) -> Vec<String> {
+    use aftercare_core::date::long_date;
+    if d.entitlements.is_empty() {
+        return vec!["No period of after-care.".into()];
+    }
+    d.entitlements
+        .iter()
+        .map(|e| {
+            format!(
+                "From {}{}: council {}, NHS commissioner {}",
+                long_date(e.start),
+                e.end.map(|end| format!(" to {}", long_date(end))).unwrap_or_default(),
+                e.council.org.as_ref().map(|o| o.to_string()).unwrap_or_else(|| "undecided".into()),
+                e.nhs.org.as_ref().map(|o| o.to_string()).unwrap_or_else(|| "undecided".into()),
+            )
+        })
+        .collect()
+}

@@ -1,17 +1,17 @@
 //! Aftercare: the Section 117 after-care register. This crate is the edge
 //! around the pure core (`aftercare-core`): storage, HTTP pages and API, and
 //! the services that put them together. The binary's command line is in
-//! `main.rs` and [`cli`].
+//! `main.rs` and `cli/`.
 
 pub mod access;
 pub mod access_log;
 pub mod accounts;
+pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod care;
-pub mod cli;
 pub mod costs;
 pub mod db;
 pub mod demo;

@@ -1,7 +1,18 @@
-//! The command line: raw flags parsed by clap, then turned into settings.
-//! Every command that changes the register records who ran it (`--actor`).
+//! The command line: raw flags parsed by clap, then one function per command
+//! in the topic's file, which calls a service and prints. Every command that
+//! changes the register records who ran it (`--actor`).
+
+mod admin;
+mod audit;
+mod care;
+mod common;
+mod finance;
+mod register;
+mod serve;
+mod sharing;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -568,4 +579,131 @@ pub enum ScenariosCommand {
 
 fn parse_date_arg(s: &str) -> Result<NaiveDate, String> {
     aftercare_core::parse_date(s).map_err(|e| e.to_string())
+}
+
+/// Runs the command given: one arm per command, each a function of its topic.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = cli.database.as_str();
+    match cli.command {
+        Command::Serve(args) => serve::serve(db, args).await,
+        Command::Demo(args) => serve::demo(db, args).await,
+        Command::Users(UsersCommand::Add { username, name, org, roles, team, password_stdin }) => {
+            admin::users_add(db, username, name, org, roles, team, password_stdin).await
+        }
+        Command::Users(UsersCommand::List) => admin::users_list(db).await,
+        Command::Users(UsersCommand::Disable { username }) => {
+            admin::users_disable(db, username).await
+        }
+        Command::Users(UsersCommand::Enable { username }) => {
+            admin::users_enable(db, username).await
+        }
+        Command::Users(UsersCommand::ResetPassword { username, password_stdin }) => {
+            admin::users_reset_password(db, username, password_stdin).await
+        }
+        Command::Users(UsersCommand::SetRoles { username, roles }) => {
+            admin::users_set_roles(db, username, roles).await
+        }
+        Command::Tokens(TokensCommand::Revoke { user, all: _ }) => {
+            admin::tokens_revoke(db, user).await
+        }
+        Command::Orgs(OrgsCommand::Add { code, name, kind, successor, valid_to }) => {
+            admin::orgs_add(db, code, name, kind, successor, valid_to).await
+        }
+        Command::Orgs(OrgsCommand::List) => admin::orgs_list(db).await,
+        Command::Import(ImportCommand::Register { file, dry_run, actor }) => {
+            register::import_register(db, file, dry_run, actor).await
+        }
+        Command::Import(ImportCommand::Reviews { file, dry_run, actor }) => {
+            care::import_reviews(db, file, dry_run, actor).await
+        }
+        Command::Export(ExportCommand::Register { as_of, known_now, format, output }) => {
+            register::export_register(db, as_of, known_now, format, output).await
+        }
+        Command::Export(ExportCommand::Fhir { output }) => register::export_fhir(db, output).await,
+        Command::Audit(AuditCommand::Verify { checkpoint }) => audit::verify(db, checkpoint).await,
+        Command::Audit(AuditCommand::Checkpoint { output }) => audit::checkpoint(db, output).await,
+        Command::Audit(AuditCommand::Access { nhs_number, format, actor, limit }) => {
+            audit::access(db, nhs_number, format, actor, limit).await
+        }
+        Command::Scenarios(ScenariosCommand::Check { paths }) => register::scenarios_check(&paths),
+        Command::WhatIf(args) => register::what_if(db, args).await,
+        Command::Recompute => register::recompute(db).await,
+        Command::Generate(args) => register::generate(args).await,
+        Command::Reviews(ReviewsCommand::Due { as_of, policy, format }) => {
+            care::reviews_due(db, as_of, policy, format).await
+        }
+        Command::Reconcile { charges, payments, as_of, format, output } => {
+            finance::reconcile(db, charges, payments, as_of, format, output).await
+        }
+        Command::Funding(FundingCommand::Split {
+            policy,
+            weekly_cost,
+            cohort,
+            age,
+            months_since_discharge,
+            fully_chc,
+            format,
+        }) => {
+            finance::split(
+                policy,
+                weekly_cost,
+                cohort,
+                age,
+                months_since_discharge,
+                fully_chc,
+                format,
+            )
+            .await
+        }
+        Command::Funding(FundingCommand::Policies { json: Some(name) }) => {
+            finance::policy_json(name).await
+        }
+        Command::Funding(FundingCommand::Policies { json: None }) => finance::policies().await,
+        Command::Funding(FundingCommand::Agree { council, nhs, policy, from, to, policy_file }) => {
+            admin::funding_agree(db, council, nhs, policy, from, to, policy_file).await
+        }
+        Command::Funding(FundingCommand::Costs { from, to, format, output }) => {
+            finance::costs(db, from, to, format, output).await
+        }
+        Command::Funding(FundingCommand::Invoice {
+            council,
+            nhs,
+            year,
+            quarter,
+            format,
+            output,
+        }) => finance::invoice(db, council, nhs, year, quarter, format, output).await,
+        Command::Funding(FundingCommand::Sample { council, nhs, year, seed }) => {
+            finance::sample(db, council, nhs, year, seed).await
+        }
+        Command::Funding(FundingCommand::Reset { council, nhs, outcomes, pooled_total, year }) => {
+            finance::reset(db, council, nhs, outcomes, pooled_total, year).await
+        }
+        Command::Letters(LettersCommand::Show { council, kind }) => {
+            admin::letters_show(db, council, kind).await
+        }
+        Command::Letters(LettersCommand::Set { council, kind, file }) => {
+            admin::letters_set(db, council, kind, file).await
+        }
+        Command::Share(ShareCommand::Recipient { org, age_recipient }) => {
+            sharing::recipient(db, org, age_recipient).await
+        }
+        Command::Share(ShareCommand::Monthly { org, month, format, out_dir, if_due }) => {
+            sharing::monthly(db, org, month, format, out_dir, if_due).await
+        }
+        Command::Share(ShareCommand::List) => sharing::list(db).await,
+        Command::Partnerships(PartnershipsCommand::Add {
+            council,
+            nhs,
+            name,
+            review_policy,
+            qa_ratifies_endings,
+        }) => {
+            admin::partnerships_add(db, council, nhs, name, review_policy, qa_ratifies_endings)
+                .await
+        }
+        Command::Partnerships(PartnershipsCommand::List) => admin::partnerships_list(db).await,
+        Command::Backup { output } => admin::backup(db, output).await,
+        Command::Restore { input } => admin::restore(db, input).await,
+    }
 }

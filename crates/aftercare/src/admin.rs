@@ -1,0 +1,318 @@
+//! Administration of the reference data: organisations, partnerships, funding agreements and council letter templates, each change one write transaction with its audit record, so the command line only parses and prints.
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+use crate::db::care::PartnershipRow;
+use crate::db::store::{self, Actor, AuditEntry, OrgRow};
+use crate::db::{Db, DbError, Tx};
+
+/// Why an administrative change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    BadOrgCode(String),
+    #[error("unknown organisation kind `{0}`")]
+    UnknownOrgKind(String),
+    #[error("no successor organisation `{0}`: add it first")]
+    NoSuchSuccessor(String),
+    #[error("no organisation `{0}` (add it with `aftercare orgs add`)")]
+    NoSuchOrg(String),
+    /// Named bare where the command has always named it so (letters, shares).
+    #[error("no organisation `{0}`")]
+    NoOrg(String),
+    #[error("unknown review policy `{0}` (known: {known})", known = aftercare_core::reviews::policy_names().join(", "))]
+    UnknownReviewPolicy(String),
+    #[error("unknown funding policy `{0}` (see `aftercare funding policies`)")]
+    UnknownFundingPolicy(String),
+    #[error("unknown letter `{0}`")]
+    UnknownLetter(String),
+    #[error("the audit details could not be written: {0}")]
+    Details(#[from] serde_json::Error),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl AdminError {
+    /// A stable code for scripts and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AdminError::BadOrgCode(_) => "bad_org_code",
+            AdminError::UnknownOrgKind(_) => "unknown_org_kind",
+            AdminError::NoSuchSuccessor(_) | AdminError::NoSuchOrg(_) | AdminError::NoOrg(_) => {
+                "no_such_org"
+            }
+            AdminError::UnknownReviewPolicy(_) => "unknown_review_policy",
+            AdminError::UnknownFundingPolicy(_) => "unknown_funding_policy",
+            AdminError::UnknownLetter(_) => "unknown_letter",
+            AdminError::Details(_) | AdminError::Db(_) => "internal",
+        }
+    }
+}
+
+/// An organisation as typed at the command line, before its codes are checked.
+pub struct NewOrg<'a> {
+    pub code: &'a str,
+    pub name: String,
+    pub kind: &'a str,
+    pub successor: Option<&'a str>,
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// Adds or replaces an organisation; returns its code as normalised.
+pub async fn save_org(db: &Db, actor: &Actor, new: NewOrg<'_>) -> Result<String, AdminError> {
+    let parse = |c: &str| {
+        aftercare_core::org::OrgCode::parse(c)
+            .map(|c| c.to_string())
+            .map_err(|e| AdminError::BadOrgCode(e.to_string()))
+    };
+    let code = parse(new.code)?;
+    let kind = aftercare_core::org::OrgKind::parse(new.kind)
+        .ok_or_else(|| AdminError::UnknownOrgKind(new.kind.to_string()))?;
+    let successor = new.successor.map(parse).transpose()?;
+    let org = OrgRow {
+        code: code.clone(),
+        name: new.name,
+        kind: kind.as_str().into(),
+        valid_from: None,
+        valid_to: new.valid_to,
+        successor_code: successor,
+        address: None,
+    };
+    let mut tx = db.begin_write().await?;
+    // Checked inside the write transaction, so a successor removed
+    // meanwhile cannot be named.
+    if let Some(s) = &org.successor_code
+        && store::get_org_tx(&mut tx, s).await?.is_none()
+    {
+        return Err(AdminError::NoSuchSuccessor(s.clone()));
+    }
+    store::upsert_org(&mut tx, &org).await?;
+    store::append_audit(
+        &mut tx,
+        actor,
+        AuditEntry {
+            action: "organisation.saved",
+            person_id: None,
+            entity: "organisation",
+            entity_id: Some(code.clone()),
+            reason: None,
+            details: serde_json::to_value(&org)?,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(code)
+}
+
+/// Every organisation, for listing.
+pub async fn orgs(db: &Db) -> Result<Vec<OrgRow>, AdminError> {
+    Ok(store::list_orgs(db).await?)
+}
+
+/// Refuses a code no organisation on the register has.
+pub async fn ensure_org(db: &Db, code: &str) -> Result<(), AdminError> {
+    match store::get_org(db, code).await? {
+        Some(_) => Ok(()),
+        None => Err(AdminError::NoOrg(code.to_string())),
+    }
+}
+
+async fn ensure_org_tx(tx: &mut Tx, code: &str) -> Result<(), AdminError> {
+    match store::get_org_tx(tx, code).await? {
+        Some(_) => Ok(()),
+        None => Err(AdminError::NoSuchOrg(code.to_string())),
+    }
+}
+
+/// A council and an NHS commissioner working together, as typed.
+pub struct NewPartnership {
+    pub council: String,
+    pub nhs: String,
+    pub name: String,
+    pub review_policy: String,
+    pub qa_ratifies_endings: bool,
+}
+
+/// Adds or replaces the partnership between a council and an NHS commissioner.
+pub async fn save_partnership(
+    db: &Db,
+    actor: &Actor,
+    new: NewPartnership,
+) -> Result<(), AdminError> {
+    if aftercare_core::reviews::policy(&new.review_policy).is_none() {
+        return Err(AdminError::UnknownReviewPolicy(new.review_policy));
+    }
+    let row = PartnershipRow {
+        id: 0,
+        council_code: new.council,
+        nhs_code: new.nhs,
+        name: new.name,
+        review_policy: new.review_policy,
+        qa_ratifies_endings: new.qa_ratifies_endings,
+    };
+    let mut tx = db.begin_write().await?;
+    for code in [&row.council_code, &row.nhs_code] {
+        ensure_org_tx(&mut tx, code).await?;
+    }
+    crate::db::care::upsert_partnership(&mut tx, &row).await?;
+    store::append_audit(
+        &mut tx,
+        actor,
+        AuditEntry {
+            action: "partnership.saved",
+            person_id: None,
+            entity: "partnership",
+            entity_id: Some(format!("{}+{}", row.council_code, row.nhs_code)),
+            reason: None,
+            details: serde_json::to_value(&row)?,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every partnership, for listing.
+pub async fn partnerships(db: &Db) -> Result<Vec<PartnershipRow>, AdminError> {
+    Ok(crate::db::care::partnerships(db).await?)
+}
+
+/// The policy a funding agreement follows: a built-in one by name, or a
+/// policy of the partnership's own.
+pub enum AgreedPolicy {
+    Named(String),
+    Custom(aftercare_core::funding::FundingPolicy),
+}
+
+/// Records a funding agreement between a council and an NHS commissioner;
+/// returns the policy's name.
+pub async fn record_funding_agreement(
+    db: &Db,
+    actor: &Actor,
+    council: &str,
+    nhs: &str,
+    policy: AgreedPolicy,
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+) -> Result<String, AdminError> {
+    let (policy, policy_json) = match policy {
+        AgreedPolicy::Custom(custom) => {
+            (custom.name.clone(), Some(serde_json::to_string(&custom)?))
+        }
+        AgreedPolicy::Named(name) => {
+            if aftercare_core::funding::policy(&name).is_none() {
+                return Err(AdminError::UnknownFundingPolicy(name));
+            }
+            (name, None)
+        }
+    };
+    let mut tx = db.begin_write().await?;
+    // Checked inside the write transaction, so an organisation
+    // removed meanwhile cannot be named by the agreement.
+    for code in [council, nhs] {
+        ensure_org_tx(&mut tx, code).await?;
+    }
+    let id = crate::db::care::insert_agreement(
+        &mut tx,
+        council,
+        nhs,
+        &policy,
+        from,
+        to,
+        policy_json.as_deref(),
+        actor,
+    )
+    .await?;
+    store::append_audit(
+        &mut tx,
+        actor,
+        AuditEntry {
+            action: "funding_agreement.recorded",
+            person_id: None,
+            entity: "funding_agreement",
+            entity_id: Some(id.to_string()),
+            reason: None,
+            details: json!({"council": council, "nhs": nhs, "policy": policy, "from": from, "to": to}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(policy)
+}
+
+/// Audits a computed re-set of the funding split (nothing else is written:
+/// the bodies' governance decides whether to adopt it).
+pub async fn record_reset_computed(
+    db: &Db,
+    actor: &Actor,
+    agreement_id: i64,
+    reset: &impl serde::Serialize,
+) -> Result<(), AdminError> {
+    store::audit_alone(
+        db,
+        actor,
+        AuditEntry {
+            action: "funding_split.reset_computed",
+            person_id: None,
+            entity: "funding_agreement",
+            entity_id: Some(agreement_id.to_string()),
+            reason: None,
+            details: serde_json::to_value(reset)?,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+fn ensure_letter_kind(kind: &str) -> Result<(), AdminError> {
+    if crate::endings::LETTER_KINDS.iter().any(|(k, _)| *k == kind) || kind == "factsheet" {
+        Ok(())
+    } else {
+        Err(AdminError::UnknownLetter(kind.to_string()))
+    }
+}
+
+/// The council's own letter of a kind, or the default one.
+pub async fn letter_template(db: &Db, council: &str, kind: &str) -> Result<String, AdminError> {
+    ensure_letter_kind(kind)?;
+    let own = crate::db::endings::letter_template(db, council, kind).await?;
+    Ok(own.unwrap_or_else(|| crate::endings::default_template(kind).to_string()))
+}
+
+/// Refuses a letter that could not be saved, before its text is read.
+pub async fn ensure_letter_target(db: &Db, council: &str, kind: &str) -> Result<(), AdminError> {
+    ensure_letter_kind(kind)?;
+    ensure_org(db, council).await
+}
+
+/// Saves a council's own text for a letter.
+pub async fn set_letter_template(
+    db: &Db,
+    actor: &Actor,
+    council: &str,
+    kind: &str,
+    body: &str,
+) -> Result<(), AdminError> {
+    ensure_letter_kind(kind)?;
+    let mut tx = db.begin_write().await?;
+    if store::get_org_tx(&mut tx, council).await?.is_none() {
+        return Err(AdminError::NoOrg(council.to_string()));
+    }
+    crate::db::endings::set_letter_template(&mut tx, council, kind, body, actor).await?;
+    store::append_audit(
+        &mut tx,
+        actor,
+        AuditEntry {
+            action: "letter_template.set",
+            person_id: None,
+            entity: "letter_template",
+            entity_id: Some(format!("{council}:{kind}")),
+            reason: None,
+            details: json!({"council": council, "kind": kind, "body": body}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
