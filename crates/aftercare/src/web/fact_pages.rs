@@ -2,8 +2,7 @@
 //! "what if…?" about a person's responsibility.
 
 use super::VisiblePerson;
-use aftercare_core::date::long_date;
-use aftercare_core::rules::{Derivation, EndingReason};
+use aftercare_core::rules::EndingReason;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -321,25 +320,6 @@ pub async fn determination_create(
     .await)
 }
 
-/// One line per period: who is responsible.
-pub fn period_lines(d: &Derivation) -> Vec<String> {
-    if d.entitlements.is_empty() {
-        return vec!["No period of after-care.".into()];
-    }
-    d.entitlements
-        .iter()
-        .map(|e| {
-            format!(
-                "From {}{}: council {}, NHS commissioner {}",
-                long_date(e.start),
-                e.end.map(|end| format!(" to {}", long_date(end))).unwrap_or_default(),
-                e.council.org.as_ref().map(|o| o.to_string()).unwrap_or_else(|| "undecided".into()),
-                e.nhs.org.as_ref().map(|o| o.to_string()).unwrap_or_else(|| "undecided".into()),
-            )
-        })
-        .collect()
-}
-
 pub async fn what_if_page(
     State(state): State<AppState>,
     CurrentUser(s): CurrentUser,
@@ -359,8 +339,8 @@ pub async fn what_if_page(
                     Vec::new(),
                     Some(WhatIfResult {
                         changes: w.changes.clone(),
-                        before: period_lines(&w.before),
-                        after: period_lines(&w.after),
+                        before: crate::facts::period_lines(&w.before),
+                        after: crate::facts::period_lines(&w.after),
                     }),
                 )
             }
