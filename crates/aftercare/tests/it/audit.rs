@@ -707,35 +707,8 @@ async fn a_reconciliation_shown_to_a_user_is_logged_once_with_its_findings_count
         loaded(&t.db).await;
         let c = Client::login(state(&t.db), "clerk@RXY").await;
         let charges = "nhs_number,charged_from,charged_to,amount,service\n9434765919,2024-01-01,2024-01-31,31.00,meals\n9876543210,2024-01-01,2024-01-31,31.00,meals\n";
-        let boundary = "XyZ";
-        let mut body = String::new();
-        for (name, file, value) in [
-            ("csrf_token", None, c.csrf.as_str()),
-            ("charges", Some("charges.csv"), charges),
-            (
-                "payments",
-                Some("payments.csv"),
-                "nhs_number,period_from,period_to,amount,payer,funding_stream\n",
-            ),
-            ("as_of", None, "2025-01-01"),
-        ] {
-            body.push_str(&format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
-            ));
-            if let Some(f) = file {
-                body.push_str(&format!("; filename=\"{f}\"\r\nContent-Type: text/csv"));
-            }
-            body.push_str(&format!("\r\n\r\n{value}\r\n"));
-        }
-        body.push_str(&format!("--{boundary}--\r\n"));
-        let req = axum::http::Request::builder()
-            .method("POST")
-            .uri("/finance/reconcile")
-            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-            .header("cookie", c.cookie.clone().unwrap())
-            .body(axum::body::Body::from(body))
-            .unwrap();
-        let r = c.send(req).await;
+        let payments = "nhs_number,period_from,period_to,amount,payer,funding_stream\n";
+        let r = c.reconcile(charges, payments, "2025-01-01").await;
         assert_eq!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
         let row = &access_log::exports(&t.db, 1).await.unwrap()[0];
         assert_eq!(

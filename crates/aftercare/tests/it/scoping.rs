@@ -156,35 +156,8 @@ async fn reconciliation_enquiries_and_duplicate_checks_keep_to_the_caseload() {
         // Kent's finance officer reconciles Patel (Lincolnshire's) and Smith (Kent's).
         let c = Client::login(state(&t.db), "kent_finance").await;
         let charges = "nhs_number,charged_from,charged_to,amount,service\n9876543210,2024-01-01,2024-01-31,31.00,home care\n9434765919,2024-01-01,2024-01-31,31.00,meals\n4000000640,2024-01-01,2024-01-31,31.00,meals\n";
-        let boundary = "XyZ";
-        let mut body = String::new();
-        for (name, file, value) in [
-            ("csrf_token", None, c.csrf.as_str()),
-            ("charges", Some("charges.csv"), charges),
-            (
-                "payments",
-                Some("payments.csv"),
-                "nhs_number,period_from,period_to,amount,payer,funding_stream\n",
-            ),
-            ("as_of", None, "2025-01-01"),
-        ] {
-            body.push_str(&format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
-            ));
-            if let Some(f) = file {
-                body.push_str(&format!("; filename=\"{f}\"\r\nContent-Type: text/csv"));
-            }
-            body.push_str(&format!("\r\n\r\n{value}\r\n"));
-        }
-        body.push_str(&format!("--{boundary}--\r\n"));
-        let req = axum::http::Request::builder()
-            .method("POST")
-            .uri("/finance/reconcile")
-            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-            .header("cookie", c.cookie.clone().unwrap())
-            .body(axum::body::Body::from(body))
-            .unwrap();
-        let r = c.send(req).await;
+        let payments = "nhs_number,period_from,period_to,amount,payer,funding_stream\n";
+        let r = c.reconcile(charges, payments, "2025-01-01").await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert!(r.body.contains("Ann Smith"), "Smith is Kent's: {}", r.body);
         assert!(!r.body.contains("Patel") && !r.body.contains("Priya"), "{}", r.body);

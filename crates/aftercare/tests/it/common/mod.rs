@@ -166,6 +166,36 @@ impl Client {
     }
 
     /// Posts a form, adding this session's CSRF token unless the pairs carry one.
+    /// Uploads charging records and payments to `/finance/reconcile` as the
+    /// form does (multipart, with the session's CSRF token).
+    pub async fn reconcile(&self, charges: &str, payments: &str, as_of: &str) -> Reply {
+        let boundary = "XyZ";
+        let mut body = String::new();
+        for (name, file, value) in [
+            ("csrf_token", None, self.csrf.as_str()),
+            ("charges", Some("charges.csv"), charges),
+            ("payments", Some("payments.csv"), payments),
+            ("as_of", None, as_of),
+        ] {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
+            ));
+            if let Some(f) = file {
+                body.push_str(&format!("; filename=\"{f}\"\r\nContent-Type: text/csv"));
+            }
+            body.push_str(&format!("\r\n\r\n{value}\r\n"));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri("/finance/reconcile")
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .header("cookie", self.cookie.clone().unwrap_or_default())
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+
     pub async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> Reply {
         let mut all: Vec<(&str, &str)> = pairs.to_vec();
         if !pairs.iter().any(|(k, _)| *k == "csrf_token") {
