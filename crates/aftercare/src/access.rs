@@ -15,6 +15,9 @@ pub enum AccessError {
     /// the id): a reason must be recorded first.
     #[error("your organisation has no part in this person's care: state your reason for looking")]
     ReasonRequired(i64),
+    /// Only the organisation's auditors review reasons to look.
+    #[error("only auditors review reasons to look")]
+    NotAuditor,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -75,9 +78,9 @@ pub async fn record_reason(
 
 /// The reasons to look that wait for an auditor of the user's organisation:
 /// each one alerts the auditors (issue 12, finding 3) until one reviews it.
-pub async fn grants_to_review(db: &Db, user: &User) -> Result<Vec<GrantToReview>, RegisterError> {
+pub async fn grants_to_review(db: &Db, user: &User) -> Result<Vec<GrantToReview>, AccessError> {
     if !user.has(Role::Auditor) {
-        return Err(RegisterError::NotInCaseload);
+        return Err(AccessError::NotAuditor);
     }
     Ok(store::grants_to_review(db, &user.org_code).await?)
 }
@@ -89,9 +92,9 @@ pub async fn review_grant(
     user: &User,
     grant_id: i64,
     note: &str,
-) -> Result<bool, RegisterError> {
+) -> Result<bool, AccessError> {
     if !user.has(Role::Auditor) {
-        return Err(RegisterError::NotInCaseload);
+        return Err(AccessError::NotAuditor);
     }
     let note = note.trim();
     let note = if note.is_empty() { "reviewed" } else { note };

@@ -351,6 +351,7 @@ impl From<crate::access::AccessError> for AppError {
     fn from(e: crate::access::AccessError) -> Self {
         match e {
             crate::access::AccessError::ReasonRequired(id) => AppError::ReasonRequired(id),
+            crate::access::AccessError::NotAuditor => AppError::Forbidden(e.to_string()),
             crate::access::AccessError::Db(db) => db.into(),
         }
     }
