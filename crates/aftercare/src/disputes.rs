@@ -624,7 +624,7 @@ pub async fn resolve(
         Err(e) => return Ok(Err(e)),
     };
     if f.agree.trim() == "yes" {
-        return agree(db, user, person_id, &d, today).await;
+        return agree(db, user, &d, today).await;
     }
     let proposal = match proposal_of(&d, f, today) {
         Ok(p) => p,
@@ -678,7 +678,6 @@ pub async fn resolve(
 async fn agree(
     db: &Db,
     user: &User,
-    person_id: i64,
     d: &DisputeRow,
     today: NaiveDate,
 ) -> Result<Result<Outcome, FieldErrors>, RegisterError> {
@@ -709,7 +708,6 @@ async fn agree(
     let how = format!("agreed by both parties: proposed by {by}, agreed by {}", user.org_code);
     finish(&mut tx, &actor, &now, &proposal, &how, today).await?;
     tx.commit().await?;
-    let _ = person_id;
     Ok(Ok(Outcome::Resolved(proposal.settlement)))
 }
 
