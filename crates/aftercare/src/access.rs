@@ -6,21 +6,7 @@
 use crate::auth::{Role, User};
 use crate::db::store::{self, AuditEntry, GrantToReview};
 use crate::db::{Db, DbError, Tx};
-use crate::register::RegisterError;
-
-/// Why a person may not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum AccessError {
-    /// The user's organisation has no part in the person (or nobody holds
-    /// the id): a reason must be recorded first.
-    #[error("your organisation has no part in this person's care: state your reason for looking")]
-    ReasonRequired(i64),
-    /// Only the organisation's auditors review reasons to look.
-    #[error("only auditors review reasons to look")]
-    NotAuditor,
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
+use crate::error::ServiceError;
 
 /// The stable code of a change refused because the user's organisation has
 /// no part in the person.
@@ -32,11 +18,11 @@ pub const NOT_IN_CASELOAD_MESSAGE: &str = "this person is not in your caseload: 
 /// Refuses a change to a person's record unless the user's organisation has
 /// a part in their care. Called inside the write transaction, before any
 /// write, so the check and the change see the same record.
-pub async fn ensure_part(tx: &mut Tx, user: &User, person_id: i64) -> Result<(), RegisterError> {
+pub async fn ensure_part(tx: &mut Tx, user: &User, person_id: i64) -> Result<(), ServiceError> {
     if store::org_has_part_tx(tx, person_id, &user.org_code).await? {
         Ok(())
     } else {
-        Err(RegisterError::NotInCaseload)
+        Err(ServiceError::not_in_caseload())
     }
 }
 
@@ -78,9 +64,9 @@ pub async fn record_reason(
 
 /// The reasons to look that wait for an auditor of the user's organisation:
 /// each one alerts the auditors (issue 12, finding 3) until one reviews it.
-pub async fn grants_to_review(db: &Db, user: &User) -> Result<Vec<GrantToReview>, AccessError> {
+pub async fn grants_to_review(db: &Db, user: &User) -> Result<Vec<GrantToReview>, ServiceError> {
     if !user.has(Role::Auditor) {
-        return Err(AccessError::NotAuditor);
+        return Err(not_auditor());
     }
     Ok(store::grants_to_review(db, &user.org_code).await?)
 }
@@ -92,9 +78,9 @@ pub async fn review_grant(
     user: &User,
     grant_id: i64,
     note: &str,
-) -> Result<bool, AccessError> {
+) -> Result<bool, ServiceError> {
     if !user.has(Role::Auditor) {
-        return Err(AccessError::NotAuditor);
+        return Err(not_auditor());
     }
     let note = note.trim();
     let note = if note.is_empty() { "reviewed" } else { note };
@@ -119,4 +105,9 @@ pub async fn review_grant(
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Only the organisation's auditors review reasons to look.
+fn not_auditor() -> ServiceError {
+    ServiceError::forbidden("forbidden", "only auditors review reasons to look".into())
 }

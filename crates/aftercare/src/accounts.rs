@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::auth::{self, PasswordError, Role, roles_to_string};
 use crate::db::store::{self, Actor, AuditEntry, NewUser, UserRow};
 use crate::db::{Db, DbError, Tx};
+use crate::error::ServiceError;
 
 /// Why an account change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -28,20 +29,6 @@ pub enum AccountError {
     Db(#[from] DbError),
 }
 
-impl AccountError {
-    /// A stable code for scripts and logs.
-    pub fn code(&self) -> &'static str {
-        match self {
-            AccountError::NoSuchUser(_) => "no_such_user",
-            AccountError::Exists(_) => "user_exists",
-            AccountError::NoSuchOrg(_) => "no_such_org",
-            AccountError::BadUsername(_) => "bad_username",
-            AccountError::Password(_) => "weak_password",
-            AccountError::Hash(_) | AccountError::Db(_) => "internal",
-        }
-    }
-}
-
 /// A user to add.
 pub struct NewAccount<'a> {
     pub username: &'a str,
@@ -53,8 +40,8 @@ pub struct NewAccount<'a> {
 }
 
 /// Checks a user name: 1 to 128 printable characters with no spaces.
-pub fn check_username(username: &str) -> Result<(), AccountError> {
-    let bad = |why: &str| Err(AccountError::BadUsername(why.into()));
+pub fn check_username(username: &str) -> Result<(), ServiceError> {
+    let bad = |why: &str| Err(ServiceError::from(AccountError::BadUsername(why.into())));
     if username.is_empty() {
         return bad("is empty");
     }
@@ -67,14 +54,14 @@ pub fn check_username(username: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
-fn hash(password: &str) -> Result<String, AccountError> {
-    auth::hash_password(password).map_err(AccountError::Hash)
+fn hash(password: &str) -> Result<String, ServiceError> {
+    Ok(auth::hash_password(password).map_err(AccountError::Hash)?)
 }
 
-async fn user_tx(tx: &mut Tx, username: &str) -> Result<UserRow, AccountError> {
-    store::user_by_username_tx(tx, username)
+async fn user_tx(tx: &mut Tx, username: &str) -> Result<UserRow, ServiceError> {
+    Ok(store::user_by_username_tx(tx, username)
         .await?
-        .ok_or_else(|| AccountError::NoSuchUser(username.into()))
+        .ok_or_else(|| AccountError::NoSuchUser(username.into()))?)
 }
 
 async fn audit(
@@ -103,16 +90,16 @@ async fn audit(
 /// Adds a user, the password checked against the rules of
 /// [`auth::check_new_password`] (the demo's own accounts are made by the
 /// demo loader, not here, so the demo password is refused).
-pub async fn add_user(db: &Db, actor: &Actor, new: &NewAccount<'_>) -> Result<i64, AccountError> {
+pub async fn add_user(db: &Db, actor: &Actor, new: &NewAccount<'_>) -> Result<i64, ServiceError> {
     check_username(new.username)?;
     auth::check_new_password(new.username, new.password, false)?;
     let hash = hash(new.password)?;
     let mut tx = db.begin_write().await?;
     if store::get_org_tx(&mut tx, new.org_code).await?.is_none() {
-        return Err(AccountError::NoSuchOrg(new.org_code.into()));
+        return Err(ServiceError::from(AccountError::NoSuchOrg(new.org_code.into())));
     }
     if store::user_by_username_tx(&mut tx, new.username).await?.is_some() {
-        return Err(AccountError::Exists(new.username.into()));
+        return Err(ServiceError::from(AccountError::Exists(new.username.into())));
     }
     let roles = roles_to_string(new.roles);
     let id = store::insert_user(
@@ -146,7 +133,7 @@ pub async fn add_user(db: &Db, actor: &Actor, new: &NewAccount<'_>) -> Result<i6
 
 /// Disables a user (a leaver): they cannot sign in, and every session and
 /// API token of theirs ends in the same transaction. Returns how many ended.
-pub async fn disable(db: &Db, actor: &Actor, username: &str) -> Result<u64, AccountError> {
+pub async fn disable(db: &Db, actor: &Actor, username: &str) -> Result<u64, ServiceError> {
     let mut tx = db.begin_write().await?;
     let user = user_tx(&mut tx, username).await?;
     store::set_user_disabled_tx(&mut tx, user.id, true).await?;
@@ -157,7 +144,7 @@ pub async fn disable(db: &Db, actor: &Actor, username: &str) -> Result<u64, Acco
 }
 
 /// Lets a disabled user sign in again.
-pub async fn enable(db: &Db, actor: &Actor, username: &str) -> Result<(), AccountError> {
+pub async fn enable(db: &Db, actor: &Actor, username: &str) -> Result<(), ServiceError> {
     let mut tx = db.begin_write().await?;
     let user = user_tx(&mut tx, username).await?;
     store::set_user_disabled_tx(&mut tx, user.id, false).await?;
@@ -173,7 +160,7 @@ pub async fn reset_password(
     actor: &Actor,
     username: &str,
     password: &str,
-) -> Result<u64, AccountError> {
+) -> Result<u64, ServiceError> {
     auth::check_new_password(username, password, false)?;
     let hash = hash(password)?;
     let mut tx = db.begin_write().await?;
@@ -192,7 +179,7 @@ pub async fn set_roles(
     actor: &Actor,
     username: &str,
     roles: &[Role],
-) -> Result<(), AccountError> {
+) -> Result<(), ServiceError> {
     let mut tx = db.begin_write().await?;
     let user = user_tx(&mut tx, username).await?;
     let new = roles_to_string(roles);
@@ -209,7 +196,7 @@ pub async fn revoke_tokens(
     db: &Db,
     actor: &Actor,
     username: Option<&str>,
-) -> Result<u64, AccountError> {
+) -> Result<u64, ServiceError> {
     let mut tx = db.begin_write().await?;
     let revoked = match username {
         Some(name) => {
@@ -239,4 +226,25 @@ pub async fn revoke_tokens(
     };
     tx.commit().await?;
     Ok(revoked)
+}
+
+impl From<AccountError> for ServiceError {
+    fn from(e: AccountError) -> Self {
+        let message = e.to_string();
+        match e {
+            AccountError::NoSuchUser(_) => ServiceError::not_found("no_such_user", message),
+            AccountError::Exists(_) => ServiceError::conflict("user_exists", message),
+            AccountError::NoSuchOrg(_) => ServiceError::not_found("no_such_org", message),
+            AccountError::BadUsername(_) => ServiceError::invalid("username", message),
+            AccountError::Password(_) => ServiceError::invalid("password", message),
+            AccountError::Hash(_) => ServiceError::Internal(message),
+            AccountError::Db(db) => ServiceError::Storage(db),
+        }
+    }
+}
+
+impl From<PasswordError> for ServiceError {
+    fn from(e: PasswordError) -> Self {
+        AccountError::Password(e).into()
+    }
 }

@@ -6,6 +6,7 @@ use serde_json::json;
 use crate::db::care::PartnershipRow;
 use crate::db::store::{self, Actor, AuditEntry, OrgRow};
 use crate::db::{Db, DbError, Tx};
+use crate::error::ServiceError;
 
 /// Why an administrative change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -33,23 +34,6 @@ pub enum AdminError {
     Db(#[from] DbError),
 }
 
-impl AdminError {
-    /// A stable code for scripts and logs.
-    pub fn code(&self) -> &'static str {
-        match self {
-            AdminError::BadOrgCode(_) => "bad_org_code",
-            AdminError::UnknownOrgKind(_) => "unknown_org_kind",
-            AdminError::NoSuchSuccessor(_) | AdminError::NoSuchOrg(_) | AdminError::NoOrg(_) => {
-                "no_such_org"
-            }
-            AdminError::UnknownReviewPolicy(_) => "unknown_review_policy",
-            AdminError::UnknownFundingPolicy(_) => "unknown_funding_policy",
-            AdminError::UnknownLetter(_) => "unknown_letter",
-            AdminError::Details(_) | AdminError::Db(_) => "internal",
-        }
-    }
-}
-
 /// An organisation as typed at the command line, before its codes are checked.
 pub struct NewOrg<'a> {
     pub code: &'a str,
@@ -60,7 +44,7 @@ pub struct NewOrg<'a> {
 }
 
 /// Adds or replaces an organisation; returns its code as normalised.
-pub async fn save_org(db: &Db, actor: &Actor, new: NewOrg<'_>) -> Result<String, AdminError> {
+pub async fn save_org(db: &Db, actor: &Actor, new: NewOrg<'_>) -> Result<String, ServiceError> {
     let parse = |c: &str| {
         aftercare_core::org::OrgCode::parse(c)
             .map(|c| c.to_string())
@@ -85,7 +69,7 @@ pub async fn save_org(db: &Db, actor: &Actor, new: NewOrg<'_>) -> Result<String,
     if let Some(s) = &org.successor_code
         && store::get_org_tx(&mut tx, s).await?.is_none()
     {
-        return Err(AdminError::NoSuchSuccessor(s.clone()));
+        return Err(ServiceError::from(AdminError::NoSuchSuccessor(s.clone())));
     }
     store::upsert_org(&mut tx, &org).await?;
     store::append_audit(
@@ -106,22 +90,22 @@ pub async fn save_org(db: &Db, actor: &Actor, new: NewOrg<'_>) -> Result<String,
 }
 
 /// Every organisation, for listing.
-pub async fn orgs(db: &Db) -> Result<Vec<OrgRow>, AdminError> {
+pub async fn orgs(db: &Db) -> Result<Vec<OrgRow>, ServiceError> {
     Ok(store::list_orgs(db).await?)
 }
 
 /// Refuses a code no organisation on the register has.
-pub async fn ensure_org(db: &Db, code: &str) -> Result<(), AdminError> {
+pub async fn ensure_org(db: &Db, code: &str) -> Result<(), ServiceError> {
     match store::get_org(db, code).await? {
         Some(_) => Ok(()),
-        None => Err(AdminError::NoOrg(code.to_string())),
+        None => Err(ServiceError::from(AdminError::NoOrg(code.to_string()))),
     }
 }
 
-async fn ensure_org_tx(tx: &mut Tx, code: &str) -> Result<(), AdminError> {
+async fn ensure_org_tx(tx: &mut Tx, code: &str) -> Result<(), ServiceError> {
     match store::get_org_tx(tx, code).await? {
         Some(_) => Ok(()),
-        None => Err(AdminError::NoSuchOrg(code.to_string())),
+        None => Err(ServiceError::from(AdminError::NoSuchOrg(code.to_string()))),
     }
 }
 
@@ -139,9 +123,9 @@ pub async fn save_partnership(
     db: &Db,
     actor: &Actor,
     new: NewPartnership,
-) -> Result<(), AdminError> {
+) -> Result<(), ServiceError> {
     if aftercare_core::reviews::policy(&new.review_policy).is_none() {
-        return Err(AdminError::UnknownReviewPolicy(new.review_policy));
+        return Err(ServiceError::from(AdminError::UnknownReviewPolicy(new.review_policy)));
     }
     let row = PartnershipRow {
         id: 0,
@@ -174,7 +158,7 @@ pub async fn save_partnership(
 }
 
 /// Every partnership, for listing.
-pub async fn partnerships(db: &Db) -> Result<Vec<PartnershipRow>, AdminError> {
+pub async fn partnerships(db: &Db) -> Result<Vec<PartnershipRow>, ServiceError> {
     Ok(crate::db::care::partnerships(db).await?)
 }
 
@@ -195,14 +179,14 @@ pub async fn record_funding_agreement(
     policy: AgreedPolicy,
     from: NaiveDate,
     to: Option<NaiveDate>,
-) -> Result<String, AdminError> {
+) -> Result<String, ServiceError> {
     let (policy, policy_json) = match policy {
         AgreedPolicy::Custom(custom) => {
             (custom.name.clone(), Some(serde_json::to_string(&custom)?))
         }
         AgreedPolicy::Named(name) => {
             if aftercare_core::funding::policy(&name).is_none() {
-                return Err(AdminError::UnknownFundingPolicy(name));
+                return Err(ServiceError::from(AdminError::UnknownFundingPolicy(name)));
             }
             (name, None)
         }
@@ -248,7 +232,7 @@ pub async fn record_reset_computed(
     actor: &Actor,
     agreement_id: i64,
     reset: &impl serde::Serialize,
-) -> Result<(), AdminError> {
+) -> Result<(), ServiceError> {
     store::audit_alone(
         db,
         actor,
@@ -265,23 +249,23 @@ pub async fn record_reset_computed(
     Ok(())
 }
 
-fn ensure_letter_kind(kind: &str) -> Result<(), AdminError> {
+fn ensure_letter_kind(kind: &str) -> Result<(), ServiceError> {
     if crate::endings::LETTER_KINDS.iter().any(|(k, _)| *k == kind) || kind == "factsheet" {
         Ok(())
     } else {
-        Err(AdminError::UnknownLetter(kind.to_string()))
+        Err(ServiceError::from(AdminError::UnknownLetter(kind.to_string())))
     }
 }
 
 /// The council's own letter of a kind, or the default one.
-pub async fn letter_template(db: &Db, council: &str, kind: &str) -> Result<String, AdminError> {
+pub async fn letter_template(db: &Db, council: &str, kind: &str) -> Result<String, ServiceError> {
     ensure_letter_kind(kind)?;
     let own = crate::db::endings::letter_template(db, council, kind).await?;
     Ok(own.unwrap_or_else(|| crate::endings::default_template(kind).to_string()))
 }
 
 /// Refuses a letter that could not be saved, before its text is read.
-pub async fn ensure_letter_target(db: &Db, council: &str, kind: &str) -> Result<(), AdminError> {
+pub async fn ensure_letter_target(db: &Db, council: &str, kind: &str) -> Result<(), ServiceError> {
     ensure_letter_kind(kind)?;
     ensure_org(db, council).await
 }
@@ -293,11 +277,11 @@ pub async fn set_letter_template(
     council: &str,
     kind: &str,
     body: &str,
-) -> Result<(), AdminError> {
+) -> Result<(), ServiceError> {
     ensure_letter_kind(kind)?;
     let mut tx = db.begin_write().await?;
     if store::get_org_tx(&mut tx, council).await?.is_none() {
-        return Err(AdminError::NoOrg(council.to_string()));
+        return Err(ServiceError::from(AdminError::NoOrg(council.to_string())));
     }
     crate::db::endings::set_letter_template(&mut tx, council, kind, body, actor).await?;
     store::append_audit(
@@ -315,4 +299,23 @@ pub async fn set_letter_template(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+impl From<AdminError> for ServiceError {
+    fn from(e: AdminError) -> Self {
+        let message = e.to_string();
+        match e {
+            AdminError::BadOrgCode(_) => ServiceError::invalid("code", message),
+            AdminError::UnknownOrgKind(_) => ServiceError::invalid("kind", message),
+            AdminError::NoSuchSuccessor(_) => ServiceError::invalid("successor", message),
+            AdminError::NoSuchOrg(_) | AdminError::NoOrg(_) => {
+                ServiceError::not_found("no_such_org", message)
+            }
+            AdminError::UnknownReviewPolicy(_) => ServiceError::invalid("review_policy", message),
+            AdminError::UnknownFundingPolicy(_) => ServiceError::invalid("policy", message),
+            AdminError::UnknownLetter(_) => ServiceError::invalid("letter", message),
+            AdminError::Details(_) => ServiceError::Internal(message),
+            AdminError::Db(db) => ServiceError::Storage(db),
+        }
+    }
 }

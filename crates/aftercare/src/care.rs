@@ -21,8 +21,8 @@ use crate::db::care::{self, NewReview, PlanRow, ReviewRow};
 use crate::db::store::{self, Actor, AuditEntry, PersonRow};
 use crate::db::{Db, DbError};
 use crate::derive;
+use crate::error::{FieldErrors, ServiceError};
 use crate::on_pool;
-use crate::register::{FieldErrors, RegisterError};
 
 fn err(field: &str, reason: impl Into<String>) -> FieldErrors {
     vec![(field.to_string(), reason.into())]
@@ -92,8 +92,8 @@ pub async fn name_lead_professional(
     person_id: i64,
     f: &LeadFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
-    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+) -> Result<Result<i64, FieldErrors>, ServiceError> {
+    store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if !can_name_lead(user) {
         return Ok(Err(err(
             "name",
@@ -189,8 +189,8 @@ pub async fn save_assessment(
     person_id: i64,
     f: &AssessmentForm,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
-    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+) -> Result<Result<i64, FieldErrors>, ServiceError> {
+    store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if !can_plan(user) {
         return Ok(Err(err("assessed_on", "only lead professionals record assessments")));
     }
@@ -374,8 +374,8 @@ pub async fn change_plan(
     expected_version: i64,
     change: PlanChange,
     reason: Option<&str>,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
-    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+) -> Result<Result<i64, FieldErrors>, ServiceError> {
+    store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if !can_plan(user) {
         return Ok(Err(err("description", "only lead professionals change after-care plans")));
     }
@@ -460,8 +460,8 @@ pub async fn record_review(
     person_id: i64,
     f: &ReviewFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
-    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+) -> Result<Result<i64, FieldErrors>, ServiceError> {
+    store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if !can_plan(user) {
         return Ok(Err(err("held_on", "only lead professionals record reviews")));
     }
@@ -537,8 +537,8 @@ pub async fn import_reviews(
     file_name: &str,
     bytes: &[u8],
     dry_run: bool,
-) -> Result<ReviewImportReport, RegisterError> {
-    let rows = aftercare_files::parse_reviews(file_name, bytes).map_err(RegisterError::Invalid)?;
+) -> Result<ReviewImportReport, ServiceError> {
+    let rows = aftercare_files::parse_reviews(file_name, bytes)?;
     let people = store::all_people(db).await?;
     let by_nhs: HashMap<&str, i64> =
         people.iter().filter_map(|p| p.nhs_number.as_deref().map(|n| (n, p.id))).collect();
@@ -570,7 +570,7 @@ pub async fn import_reviews(
         }
     }
     if !unknown.is_empty() {
-        return Err(RegisterError::Invalid(aftercare_files::ImportErrors {
+        return Err(ServiceError::InvalidFile(aftercare_files::ImportErrors {
             file: file_name.into(),
             unreadable: None,
             errors: unknown,
@@ -1144,8 +1144,8 @@ pub async fn set_transforming_care(
     user: &User,
     person_id: i64,
     value: bool,
-) -> Result<Result<(), FieldErrors>, RegisterError> {
-    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+) -> Result<Result<(), FieldErrors>, ServiceError> {
+    store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if !can_name_lead(user) {
         return Ok(Err(err(
             "transforming_care",

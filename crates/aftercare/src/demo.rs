@@ -9,7 +9,8 @@ use chrono::{Days, NaiveDate};
 use crate::auth::{self, Role};
 use crate::db::store::{self, Actor, NewUser, OrgRow};
 use crate::db::{Db, DbError};
-use crate::register::{self, RegisterError};
+use crate::error::ServiceError;
+use crate::register;
 
 /// Password of every demo account (printed at start-up; demo only).
 pub const DEMO_PASSWORD: &str = "aftercare-demo";
@@ -357,7 +358,7 @@ pub async fn seed(
     people: usize,
     seed: u64,
     today: NaiveDate,
-) -> Result<Vec<DemoLogin>, RegisterError> {
+) -> Result<Vec<DemoLogin>, ServiceError> {
     if store::count_people(db).await? > 0 {
         return Ok(Vec::new());
     }
@@ -421,7 +422,7 @@ async fn seed_care(
     actor: &Actor,
     seed: u64,
     today: NaiveDate,
-) -> Result<(), RegisterError> {
+) -> Result<(), ServiceError> {
     use crate::db::care::{self, NewReview, PartnershipRow};
     use aftercare_core::Pence;
     use aftercare_core::plan::{

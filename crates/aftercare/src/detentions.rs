@@ -14,10 +14,8 @@ use crate::auth::RegisterEditor;
 use crate::db::store::{self, AuditEntry, DetentionFacts, DetentionRow};
 use crate::db::{Db, Tx};
 use crate::derive;
-use crate::register::{
-    self, DetentionFields, FieldErrors, RegisterError, check_as_import, facts_of, non_empty,
-    person_fields,
-};
+use crate::error::{FieldErrors, ServiceError};
+use crate::register::{self, DetentionFields, check_as_import, facts_of, non_empty, person_fields};
 
 /// Leaving hospital as a form or the API gives it (unparsed).
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -82,19 +80,22 @@ async fn current_version(
     tx: &mut Tx,
     person_id: i64,
     detention_id: i64,
-) -> Result<DetentionRow, RegisterError> {
+) -> Result<DetentionRow, ServiceError> {
     let d = store::get_detention_tx(tx, detention_id)
         .await?
         .filter(|d| d.person_id == person_id)
-        .ok_or(RegisterError::NoSuchDetention)?;
+        .ok_or_else(|| ServiceError::not_found("not_found", "no such detention".into()))?;
     if let Some(at) = d.superseded_at {
-        return Err(RegisterError::Conflict(format!(
-            "this version of the detention was replaced on {} by {}: reload the person's page and make the change to the current version",
-            at.format("%-d %b %Y %H:%M"),
-            d.superseded_by
-                .map(|id| format!("version {id}"))
-                .unwrap_or_else(|| "a later version".into()),
-        )));
+        return Err(ServiceError::conflict(
+            "conflict",
+            format!(
+                "this version of the detention was replaced on {} by {}: reload the person's page and make the change to the current version",
+                at.format("%-d %b %Y %H:%M"),
+                d.superseded_by
+                    .map(|id| format!("version {id}"))
+                    .unwrap_or_else(|| "a later version".into()),
+            ),
+        ));
     }
     Ok(d)
 }
@@ -143,7 +144,7 @@ async fn audit(
     facts: &DetentionFacts,
     discharge_gp: (&Option<String>, &Option<String>),
     old: &DetentionRow,
-) -> Result<(), RegisterError> {
+) -> Result<(), ServiceError> {
     store::append_audit(
         tx,
         &editor.user().actor(),
@@ -177,29 +178,35 @@ pub async fn record_left_hospital(
     detention_id: i64,
     f: &LeftHospitalFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
+) -> Result<i64, ServiceError> {
     // Every check reads inside the write transaction: writers are
     // serialised, so a second request sees what the first one wrote.
     let mut tx = db.begin_write().await?;
     crate::access::ensure_part(&mut tx, editor.user(), person_id).await?;
     let person =
-        store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+        store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     let old = current_version(&mut tx, person_id, detention_id).await?;
     if let Some(left) = old.left_hospital {
-        return Err(RegisterError::Conflict(format!(
-            "the person is not in hospital on this detention: leaving hospital on {} is already recorded (correct the detention to change it)",
-            long_date(left)
-        )));
+        return Err(ServiceError::conflict(
+            "conflict",
+            format!(
+                "the person is not in hospital on this detention: leaving hospital on {} is already recorded (correct the detention to change it)",
+                long_date(left)
+            ),
+        ));
     }
     let current = store::current_detentions_tx(&mut tx, person_id).await?;
     if let Some(later) =
         current.iter().find(|d| d.id != old.id && d.detention_start > old.detention_start)
     {
-        return Err(RegisterError::Conflict(format!(
-            "the person is not in hospital on this detention: a later detention (section {} from {}) is recorded, so record leaving hospital on that one",
-            later.section,
-            long_date(later.detention_start)
-        )));
+        return Err(ServiceError::conflict(
+            "conflict",
+            format!(
+                "the person is not in hospital on this detention: a later detention (section {} from {}) is recorded, so record leaving hospital on that one",
+                later.section,
+                long_date(later.detention_start)
+            ),
+        ));
     }
     let mut errors = FieldErrors::new();
     if f.left_hospital.trim().is_empty() {
@@ -242,7 +249,7 @@ pub async fn record_left_hospital(
         errors.push(("left_hospital".into(), "the date is in the future".into()));
     }
     let Some(mut facts) = checked.filter(|_| errors.is_empty()) else {
-        return Ok(Err(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     facts.evidence = old.evidence.clone();
     facts.date_added = old.date_added;
@@ -268,7 +275,7 @@ pub async fn record_left_hospital(
     .await?;
     derive::refresh_person(&mut tx, person_id, today).await?;
     tx.commit().await?;
-    Ok(Ok(new_id))
+    Ok(new_id)
 }
 
 /// Corrects a detention: a new version with every field as given and the
@@ -281,16 +288,16 @@ pub async fn correct(
     detention_id: i64,
     f: &CorrectionFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
+) -> Result<i64, ServiceError> {
     let mut tx = db.begin_write().await?;
     crate::access::ensure_part(&mut tx, editor.user(), person_id).await?;
     let person =
-        store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+        store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     let old = current_version(&mut tx, person_id, detention_id).await?;
     let mut errors = FieldErrors::new();
     let reason = f.reason.trim();
     if reason.is_empty() {
-        errors.push(("reason".into(), RegisterError::ReasonRequired.to_string()));
+        errors.push(("reason".into(), "a reason is required for a correction".to_string()));
     }
     let gp_practice = optional_code("discharge_gp_practice", &f.discharge_gp_practice, &mut errors);
     let gp_commissioner =
@@ -328,7 +335,7 @@ pub async fn correct(
         }
     }
     let Some(mut facts) = checked.filter(|_| errors.is_empty()) else {
-        return Ok(Err(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     facts.evidence = non_empty(&f.detention.evidence);
     facts.date_added = old.date_added;
@@ -336,7 +343,7 @@ pub async fn correct(
         && gp_practice == old.discharge_gp_practice
         && gp_commissioner == old.discharge_gp_commissioner
     {
-        return Ok(Err(vec![(
+        return Err(ServiceError::Invalid(vec![(
             "form".into(),
             "nothing was changed: change the field that is wrong".into(),
         )]));
@@ -361,5 +368,5 @@ pub async fn correct(
     .await?;
     derive::refresh_person(&mut tx, person_id, today).await?;
     tx.commit().await?;
-    Ok(Ok(new_id))
+    Ok(new_id)
 }

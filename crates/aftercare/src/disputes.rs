@@ -23,7 +23,7 @@ use crate::auth::{Role, User};
 use crate::db::disputes::{self as q, DisputeRow, DisputeStepRow, NewDispute, Resolution};
 use crate::db::store::{self, AuditEntry};
 use crate::db::{Db, DbError, care};
-use crate::register::{FieldErrors, RegisterError};
+use crate::error::{FieldErrors, ServiceError};
 
 fn err(field: &str, reason: impl Into<String>) -> FieldErrors {
     vec![(field.to_string(), reason.into())]
@@ -181,10 +181,11 @@ pub async fn open(
     person_id: i64,
     f: &OpenFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
-    let person = store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+) -> Result<i64, ServiceError> {
+    let person =
+        store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if !can_act(user) {
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "party_a",
             "only commissioners and the QA group of one of the parties open a dispute",
         )));
@@ -205,7 +206,7 @@ pub async fn open(
         errors.push(("note".into(), "say what is disputed and why".into()));
     }
     if !errors.is_empty() {
-        return Ok(Err(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     let (subject, a, b, opened_on) = (
         subject.expect("checked"),
@@ -219,10 +220,10 @@ pub async fn open(
         } else {
             "party_b"
         };
-        return Ok(Err(err(field, e.to_string())));
+        return Err(ServiceError::Invalid(err(field, e.to_string())));
     }
     if user.org_code != a.org.as_str() && user.org_code != b.org.as_str() {
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "party_a",
             format!(
                 "your organisation ({}) is not one of the parties: only the parties open a dispute",
@@ -236,7 +237,7 @@ pub async fn open(
         "both" => vec![a.org.clone(), b.org.clone()],
         "neither" => Vec::new(),
         _ => {
-            return Ok(Err(err(
+            return Err(ServiceError::Invalid(err(
                 "funding_now",
                 "say who is meeting the person's needs now: that body goes on funding them while the dispute lasts",
             )));
@@ -245,10 +246,10 @@ pub async fn open(
     let lives_in = match opt(&f.lives_in).or(person.council_code.as_deref()) {
         None => None,
         Some(code) => match OrgCode::parse(code) {
-            Err(e) => return Ok(Err(err("lives_in", e.to_string()))),
+            Err(e) => return Err(ServiceError::Invalid(err("lives_in", e.to_string()))),
             Ok(org) => match org_kind(db, &org).await? {
                 None => {
-                    return Ok(Err(err(
+                    return Err(ServiceError::Invalid(err(
                         "lives_in",
                         format!("no organisation with code {org} is known"),
                     )));
@@ -268,7 +269,7 @@ pub async fn open(
         rule,
     ) {
         Ok(d) => d,
-        Err(e) => return Ok(Err(interim_error(e))),
+        Err(e) => return Err(ServiceError::Invalid(interim_error(e))),
     };
     let record = InterimRecord { funding_now, lives_in: lives_in.map(|(o, _)| o), decision };
     let interim = serde_json::to_string(&record).map_err(|e| DbError::Corrupt(e.to_string()))?;
@@ -294,7 +295,7 @@ pub async fn open(
         d.subject == subject.as_str() && d.has_party(a.org.as_str()) && d.has_party(b.org.as_str())
     });
     if already {
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "subject",
             "a dispute about this between these parties is already open: escalate or resolve it",
         )));
@@ -344,7 +345,7 @@ pub async fn open(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(id))
+    Ok(id)
 }
 
 // ---------------------------------------------------------------- escalating
@@ -367,55 +368,58 @@ async fn actionable(
     person_id: i64,
     dispute: &str,
     verb: &str,
-) -> Result<Result<DisputeRow, FieldErrors>, DbError> {
+) -> Result<DisputeRow, ServiceError> {
     let Ok(id) = dispute.trim().parse::<i64>() else {
-        return Ok(Err(err("dispute", "choose the dispute")));
+        return Err(ServiceError::Invalid(err("dispute", "choose the dispute")));
     };
     let Some(d) = q::disputes_for_person(db, person_id).await?.into_iter().find(|d| d.id == id)
     else {
-        return Ok(Err(err("dispute", "no such dispute about this person")));
+        return Err(ServiceError::Invalid(err("dispute", "no such dispute about this person")));
     };
     if !d.is_open() {
-        return Ok(Err(err("dispute", "the dispute is already resolved")));
+        return Err(ServiceError::Invalid(err("dispute", "the dispute is already resolved")));
     }
     if !can_act(user) || !d.has_party(&user.org_code) {
-        return Ok(Err(err(
-            "dispute",
+        return Err(ServiceError::forbidden(
+            "not_a_party",
             format!(
                 "only commissioners and the QA group of {} or {} {verb} this dispute",
                 d.party_a, d.party_b
             ),
-        )));
+        ));
     }
     if d.awaiting_confirmation_from() == Some(user.org_code.as_str()) {
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "dispute",
             "confirm first that this dispute concerns your organisation (from your worklist)",
         )));
     }
-    Ok(Ok(d))
+    Ok(d)
 }
 
 // ---------------------------------------------------------------- confirming
 
+fn no_such_dispute() -> ServiceError {
+    ServiceError::not_found("not_found", "no such dispute".into())
+}
+
 /// The body a dispute names confirms it concerns it; from then on it sees
 /// the person (issue 12, finding 4). Only its commissioners and QA group may.
-pub async fn confirm(
-    db: &Db,
-    user: &User,
-    dispute_id: i64,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
+pub async fn confirm(db: &Db, user: &User, dispute_id: i64) -> Result<i64, ServiceError> {
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
     let Some(d) = q::get_dispute_tx(&mut tx, dispute_id).await? else {
-        return Err(RegisterError::NoSuchPerson);
+        return Err(no_such_dispute());
     };
     if d.awaiting_confirmation_from() != Some(user.org_code.as_str()) || !can_act(user) {
-        return Err(RegisterError::NotInCaseload);
+        return Err(ServiceError::not_in_caseload());
     }
     match q::confirm(&mut tx, d.id, &actor.username, Some(&user.org_code)).await {
         Err(DbError::Conflict) => {
-            return Ok(Err(err("dispute", "the dispute is already confirmed or resolved")));
+            return Err(ServiceError::Invalid(err(
+                "dispute",
+                "the dispute is already confirmed or resolved",
+            )));
         }
         other => other?,
     }
@@ -433,7 +437,7 @@ pub async fn confirm(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(d.person_id))
+    Ok(d.person_id)
 }
 
 /// What a dispute named shows a party that has not yet confirmed it: no
@@ -476,12 +480,9 @@ pub async fn escalate(
     person_id: i64,
     f: &EscalateFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
-    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
-    let d = match actionable(db, user, person_id, &f.dispute, "escalate").await? {
-        Ok(d) => d,
-        Err(e) => return Ok(Err(e)),
-    };
+) -> Result<i64, ServiceError> {
+    store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
+    let d = actionable(db, user, person_id, &f.dispute, "escalate").await?;
     let subject = subject_of(&d)?;
     let mut errors = FieldErrors::new();
     let on = date_field("on", &f.on, today, &mut errors);
@@ -490,14 +491,14 @@ pub async fn escalate(
         errors.push(("note".into(), "say why it is escalated and to whom".into()));
     }
     if !errors.is_empty() {
-        return Ok(Err(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     let on = on.expect("checked");
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
     let steps = q::steps_tx(&mut tx, d.id).await?;
     let Some(next) = rules::next_step(subject, steps.len()) else {
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "dispute",
             "the dispute is at the top of its ladder: record its resolution",
         )));
@@ -505,7 +506,7 @@ pub async fn escalate(
     if let Some(last) = steps.last()
         && on < last.started_on
     {
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "on",
             format!(
                 "the step cannot start before the last one ({}, {})",
@@ -518,7 +519,7 @@ pub async fn escalate(
     let why = format!("to {}: {}", next.name, note.unwrap_or_default());
     let id = match q::insert_step(&mut tx, d.id, step_no, next.name, on, note, &actor).await {
         Err(DbError::Conflict) => {
-            return Ok(Err(err(
+            return Err(ServiceError::Invalid(err(
                 "dispute",
                 "someone else escalated this dispute at the same time: reload the page",
             )));
@@ -539,7 +540,7 @@ pub async fn escalate(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(id))
+    Ok(id)
 }
 
 // ---------------------------------------------------------------- resolving
@@ -617,18 +618,15 @@ pub async fn resolve(
     person_id: i64,
     f: &ResolveFields,
     today: NaiveDate,
-) -> Result<Result<Outcome, FieldErrors>, RegisterError> {
-    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
-    let d = match actionable(db, user, person_id, &f.dispute, "resolve").await? {
-        Ok(d) => d,
-        Err(e) => return Ok(Err(e)),
-    };
+) -> Result<Outcome, ServiceError> {
+    store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
+    let d = actionable(db, user, person_id, &f.dispute, "resolve").await?;
     if f.agree.trim() == "yes" {
         return agree(db, user, &d, today).await;
     }
     let proposal = match proposal_of(&d, f, today) {
         Ok(p) => p,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Err(ServiceError::Invalid(e)),
     };
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
@@ -639,7 +637,10 @@ pub async fn resolve(
         let summary = proposal_summary(&proposal);
         match q::propose(&mut tx, d.id, &to_json(&proposal)?, &actor).await {
             Err(DbError::Conflict) => {
-                return Ok(Err(err("dispute", "the dispute is already resolved")));
+                return Err(ServiceError::Invalid(err(
+                    "dispute",
+                    "the dispute is already resolved",
+                )));
             }
             other => other?,
         }
@@ -657,10 +658,10 @@ pub async fn resolve(
         )
         .await?;
         tx.commit().await?;
-        return Ok(Ok(Outcome::Proposed(proposal.settlement)));
+        return Ok(Outcome::Proposed(proposal.settlement));
     }
     let Some(reference) = reference else {
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "reference",
             "the dispute is at the top of its ladder: the escalation body decides; give the reference of its decision",
         )));
@@ -671,7 +672,7 @@ pub async fn resolve(
     );
     finish(&mut tx, &actor, &d, &proposal, &how, today).await?;
     tx.commit().await?;
-    Ok(Ok(Outcome::Resolved(proposal.settlement)))
+    Ok(Outcome::Resolved(proposal.settlement))
 }
 
 /// The other party agrees to the resolution proposed, exactly as proposed.
@@ -680,22 +681,22 @@ async fn agree(
     user: &User,
     d: &DisputeRow,
     today: NaiveDate,
-) -> Result<Result<Outcome, FieldErrors>, RegisterError> {
+) -> Result<Outcome, ServiceError> {
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
     // Read again inside the transaction: the proposal agreed to is the one
     // stored now, not one seen on an older page.
     let Some(now) = q::get_dispute_tx(&mut tx, d.id).await? else {
-        return Err(RegisterError::NoSuchPerson);
+        return Err(ServiceError::no_such_person());
     };
     let (Some(text), Some(by)) = (now.proposal.as_deref(), now.proposed_org.as_deref()) else {
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "dispute",
             "no resolution has been proposed: record one for the other party to agree to",
         )));
     };
     if by == user.org_code {
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "dispute",
             format!(
                 "your organisation proposed this resolution: it waits for {}",
@@ -708,7 +709,7 @@ async fn agree(
     let how = format!("agreed by both parties: proposed by {by}, agreed by {}", user.org_code);
     finish(&mut tx, &actor, &now, &proposal, &how, today).await?;
     tx.commit().await?;
-    Ok(Ok(Outcome::Resolved(proposal.settlement)))
+    Ok(Outcome::Resolved(proposal.settlement))
 }
 
 fn other_party<'a>(d: &'a DisputeRow, org: &str) -> &'a str {
@@ -799,7 +800,7 @@ async fn finish(
     p: &Proposal,
     how: &str,
     today: NaiveDate,
-) -> Result<(), RegisterError> {
+) -> Result<(), ServiceError> {
     let found = match &p.settlement.finding {
         Finding::Responsible(o) => Some(o.to_string()),
         Finding::Shared(_) => None,
@@ -813,7 +814,8 @@ async fn finish(
     };
     match q::resolve(tx, d.id, &r, actor).await {
         Err(DbError::Conflict) => {
-            return Err(RegisterError::Conflict(
+            return Err(ServiceError::conflict(
+                "conflict",
                 "someone else resolved this dispute at the same time: reload the page".into(),
             ));
         }

@@ -30,7 +30,7 @@ use crate::db::endings::{self as q, DecisionRow, NewProposal, ProposalRow};
 use crate::db::store::{self, AuditEntry};
 use crate::db::{Db, DbError, Tx};
 use crate::derive;
-use crate::register::{FieldErrors, RegisterError};
+use crate::error::{FieldErrors, ServiceError};
 
 fn err(field: &str, reason: impl Into<String>) -> FieldErrors {
     vec![(field.to_string(), reason.into())]
@@ -43,57 +43,26 @@ pub const REGISTER_CHANGE_WORKING_DAYS: u32 = 5;
 /// the QA group to ratify once both bodies agree (docs/DECISIONS.md).
 pub const DECISION_WORKING_DAYS: u32 = 10;
 
-/// Why the ending workflow refused a step. Each has a stable code for the
-/// API; the HTTP edge maps permission refusals to 403, refusals by the state
-/// of the record to 409 and field problems to 422.
-#[derive(Debug, thiserror::Error)]
-pub enum EndingError {
-    /// The user may not take this step (wrong role, organisation or body).
-    #[error("{1}")]
-    NotPermitted(&'static str, String),
-    /// The record's state refuses the step (lapsed, closed, out of order).
-    #[error("{1}")]
-    Refused(&'static str, String),
-    /// Fields to correct.
-    #[error("the details need correcting")]
-    Invalid(FieldErrors),
-    #[error("no such ending proposal")]
-    NoSuchProposal,
-    #[error(transparent)]
-    Register(#[from] RegisterError),
-}
-
-impl From<DbError> for EndingError {
-    fn from(e: DbError) -> Self {
-        EndingError::Register(RegisterError::Db(e))
-    }
-}
-
-impl EndingError {
-    /// The error as field problems, for a page that shows them beside the form.
-    pub fn fields(&self, field: &str) -> FieldErrors {
-        match self {
-            EndingError::Invalid(f) => f.clone(),
-            other => err(field, other.to_string()),
-        }
-    }
+/// No proposal with that id.
+fn no_such_proposal() -> ServiceError {
+    ServiceError::not_found("not_found", "no such ending proposal".into())
 }
 
 /// Proposing, reinstating and recording history change the person's legal
 /// state: only a user whose organisation has a part in the person may, never
 /// one who can see the record only under a recorded reason (break-glass).
-async fn ensure_has_part(tx: &mut Tx, user: &User, person_id: i64) -> Result<(), EndingError> {
+async fn ensure_has_part(tx: &mut Tx, user: &User, person_id: i64) -> Result<(), ServiceError> {
     if store::org_has_part_tx(tx, person_id, &user.org_code).await? {
         return Ok(());
     }
-    Err(EndingError::NotPermitted(
+    Err(ServiceError::forbidden(
         "no_part_in_this_person",
         "your organisation has no part in this person's care: a reason recorded to look at the record does not allow changing it".into(),
     ))
 }
 
-fn invalid(field: &str, reason: impl Into<String>) -> EndingError {
-    EndingError::Invalid(err(field, reason))
+fn invalid(field: &str, reason: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid(err(field, reason))
 }
 
 /// Checks a proposal's grounds: refused when its only grounds are never
@@ -385,7 +354,7 @@ pub fn may_decide(
     body: &str,
     period: &Entitlement,
     decisions: &[DecisionRow],
-) -> Result<(), EndingError> {
+) -> Result<(), ServiceError> {
     let council = period.council.org.as_ref().map(|o| o.as_str());
     let nhs = period.nhs.org.as_ref().map(|o| o.as_str());
     let mine = Some(user.org_code.as_str());
@@ -401,13 +370,13 @@ pub fn may_decide(
             "nhs" => "a commissioner of the responsible NHS body",
             _ => "a member of the joint QA group of the responsible bodies",
         };
-        return Err(EndingError::NotPermitted(
+        return Err(ServiceError::forbidden(
             "not_your_decision",
             format!("only {who} can record {} decision", possessive(body)),
         ));
     }
     if decisions.iter().any(|d| d.decided_by == user.username && d.body != body) {
-        return Err(EndingError::NotPermitted(
+        return Err(ServiceError::forbidden(
             "one_decision_per_person",
             "you have already recorded another body's decision on this proposal: one person supplies at most one of the required decisions".into(),
         ));
@@ -473,19 +442,19 @@ pub async fn propose(
     person_id: i64,
     f: &ProposalFields,
     today: NaiveDate,
-) -> Result<Proposed, EndingError> {
+) -> Result<Proposed, ServiceError> {
     if !user.has(Role::LeadProfessional) {
-        return Err(EndingError::NotPermitted(
+        return Err(ServiceError::forbidden(
             "lead_professionals_propose",
             "only lead professionals propose ending after-care".into(),
         ));
     }
     let mut tx = db.begin_write().await?;
-    store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     ensure_has_part(&mut tx, user, person_id).await?;
     let (events, _, _, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let Some(open) = d.entitlements.iter().find(|e| e.end.is_none() && e.start <= today) else {
-        return Err(EndingError::Refused(
+        return Err(ServiceError::conflict(
             "no_open_period",
             "the person has no open period of after-care to end".into(),
         ));
@@ -500,7 +469,7 @@ pub async fn propose(
         if matches!(standing(&p, &d), Standing::Lapsed { .. }) {
             q::set_status(&mut tx, p.id, "lapsed").await?;
         } else {
-            return Err(EndingError::Refused(
+            return Err(ServiceError::conflict(
                 "proposal_waiting",
                 "a proposal to end this period is already waiting for decisions".into(),
             ));
@@ -565,7 +534,7 @@ pub async fn propose(
     let (Some(proposed_on), Some(reassessment_on), true) =
         (proposed_on, reassessment_on, errors.is_empty())
     else {
-        return Err(EndingError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     let reasons_text = reasons.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
     let warnings_json = serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into());
@@ -663,7 +632,7 @@ fn check_ending_takes_effect(
     config: &aftercare_core::rules::RulesConfig,
     period: &Entitlement,
     on: NaiveDate,
-) -> Result<Vec<Event>, EndingError> {
+) -> Result<Vec<Event>, ServiceError> {
     let extra = ending_events(on, period.qualifying_detention_on);
     let after = derive::derive_with(events, others, config, &extra);
     let ended = after.entitlements.iter().any(|e| {
@@ -682,7 +651,7 @@ fn check_ending_takes_effect(
         .find(|i| i.event == "ending_agreed" && i.on == on)
         .map(|i| format!("{} ({})", i.reason, i.rule.id))
         .unwrap_or_else(|| "the rules give it no effect on that date".into());
-    Err(EndingError::Refused(
+    Err(ServiceError::conflict(
         "ending_has_no_effect",
         format!("after-care cannot end on that date: {why}"),
     ))
@@ -697,24 +666,27 @@ pub async fn decide(
     proposal_id: i64,
     f: &DecisionFields,
     today: NaiveDate,
-) -> Result<Decided, EndingError> {
+) -> Result<Decided, ServiceError> {
     let mut tx = db.begin_write().await?;
-    let p = q::proposal_tx(&mut tx, proposal_id).await?.ok_or(EndingError::NoSuchProposal)?;
+    let p = q::proposal_tx(&mut tx, proposal_id).await?.ok_or_else(no_such_proposal)?;
     let (events, others, config, d) = derive::person_in_tx(&mut tx, p.person_id, today).await?;
     match standing(&p, &d) {
         Standing::Lapsed { reason } => {
-            return Err(EndingError::Refused(
+            return Err(ServiceError::conflict(
                 "proposal_lapsed",
                 format!("this proposal has lapsed: {reason}"),
             ));
         }
         Standing::Ended { .. } | Standing::Withdrawn => {
-            return Err(EndingError::Refused("proposal_closed", "this proposal is closed".into()));
+            return Err(ServiceError::conflict(
+                "proposal_closed",
+                "this proposal is closed".into(),
+            ));
         }
         Standing::Open | Standing::Disagreed => {}
     }
     let Some(period) = period_of(&p, &d) else {
-        return Err(EndingError::Refused("proposal_lapsed", "this proposal has lapsed".into()));
+        return Err(ServiceError::conflict("proposal_lapsed", "this proposal has lapsed".into()));
     };
     let decisions = q::decisions_tx(&mut tx, p.id).await?;
     let body = f.body.trim();
@@ -722,13 +694,13 @@ pub async fn decide(
     let ratifies = partnership_ratifies_tx(&mut tx, period).await?;
     let required = required_bodies(ratifies);
     if !required.contains(&body) {
-        return Err(EndingError::Refused(
+        return Err(ServiceError::conflict(
             "no_ratification",
             "this partnership does not ask the QA group to ratify endings".into(),
         ));
     }
     if body == "qa_group" && !both_bodies_agree(&decisions) {
-        return Err(EndingError::Refused(
+        return Err(ServiceError::conflict(
             "awaiting_both_bodies",
             "the QA group ratifies only after both the council and the NHS commissioner have agreed".into(),
         ));
@@ -749,7 +721,7 @@ pub async fn decide(
             return Err(invalid("decided_on", "the decision cannot come before the proposal"));
         }
         Ok(d) if d < period.start => {
-            return Err(EndingError::Refused(
+            return Err(ServiceError::conflict(
                 "decision_outside_period",
                 "the decision is dated before the period of after-care it is about began".into(),
             ));
@@ -765,7 +737,7 @@ pub async fn decide(
         v => v.parse().map_err(|_| invalid("version", "the version is not a number"))?,
     };
     if expected != p.version {
-        return Err(EndingError::Refused("stale_version", "someone else recorded a decision on this proposal since you opened it: reload the page and check before deciding".into()));
+        return Err(ServiceError::conflict("stale_version", "someone else recorded a decision on this proposal since you opened it: reload the page and check before deciding".into()));
     }
     let actor = user.actor();
     let id = q::insert_decision(
@@ -789,7 +761,7 @@ pub async fn decide(
     };
     match q::bump_version(&mut tx, p.id, expected, status, ended_on).await {
         Err(DbError::Conflict) => {
-            return Err(EndingError::Refused("stale_version", "someone else recorded a decision on this proposal since you opened it: reload the page and check before deciding".into()));
+            return Err(ServiceError::conflict("stale_version", "someone else recorded a decision on this proposal since you opened it: reload the page and check before deciding".into()));
         }
         other => other?,
     }
@@ -875,9 +847,9 @@ pub async fn record_historical(
     person_id: i64,
     f: &HistoricalFields,
     today: NaiveDate,
-) -> Result<i64, EndingError> {
+) -> Result<i64, ServiceError> {
     if !user.has(Role::MhaAdministrator) {
-        return Err(EndingError::NotPermitted(
+        return Err(ServiceError::forbidden(
             "mha_administrators_record_history",
             "only MHA administrators record joint endings made before the register held them, from the evidence".into(),
         ));
@@ -910,11 +882,11 @@ pub async fn record_historical(
     let (Some(detention_on), Some(council_on), Some(nhs_on), true) =
         (detention_on, council_on, nhs_on, errors.is_empty())
     else {
-        return Err(EndingError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     let on = council_on.max(nhs_on);
     let mut tx = db.begin_write().await?;
-    store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     ensure_has_part(&mut tx, user, person_id).await?;
     let (events, others, config, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let Some(period) = d.entitlements.iter().find(|e| {
@@ -922,7 +894,7 @@ pub async fn record_historical(
             && e.start <= council_on.min(nhs_on)
             && e.end.is_none_or(|end| on < end)
     }) else {
-        return Err(EndingError::Refused(
+        return Err(ServiceError::conflict(
             "no_period_then",
             "no period of after-care that followed that detention was open on both decision dates"
                 .into(),
@@ -989,7 +961,7 @@ pub async fn record_historical(
         },
     )
     .await?;
-    let p = q::proposal_tx(&mut tx, id).await?.ok_or(EndingError::NoSuchProposal)?;
+    let p = q::proposal_tx(&mut tx, id).await?.ok_or_else(no_such_proposal)?;
     write_ending(
         &mut tx,
         &actor,
@@ -1039,13 +1011,13 @@ pub async fn reinstate(
     person_id: i64,
     f: &ReinstateFields,
     today: NaiveDate,
-) -> Result<i64, EndingError> {
+) -> Result<i64, ServiceError> {
     if !(user.has(Role::LeadProfessional)
         || user.has(Role::MhaAdministrator)
         || user.has(Role::Commissioner)
         || user.has(Role::QaGroup))
     {
-        return Err(EndingError::NotPermitted(
+        return Err(ServiceError::forbidden(
             "may_not_reinstate",
             "only lead professionals, MHA administrators, commissioners and the QA group record reinstatements".into(),
         ));
@@ -1065,14 +1037,14 @@ pub async fn reinstate(
         return Err(invalid("reason", "say why the ending proved premature"));
     }
     let mut tx = db.begin_write().await?;
-    store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+    store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     ensure_has_part(&mut tx, user, person_id).await?;
     let (events, others, config, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let ended = d.entitlements.last().filter(|e| {
         e.end.is_some_and(|end| end <= on) && e.end_reason == Some(EndReason::JointDecision)
     });
     if ended.is_none() {
-        return Err(EndingError::Refused(
+        return Err(ServiceError::conflict(
             "nothing_to_reinstate",
             "there is no ended period of after-care to reinstate on that date".into(),
         ));
@@ -1080,7 +1052,7 @@ pub async fn reinstate(
     let event = Event { on, kind: EventKind::Reinstated };
     let after = derive::derive_with(&events, &others, &config, std::slice::from_ref(&event));
     if !after.entitlements.iter().any(|e| e.reinstated && e.start == on) {
-        return Err(EndingError::Refused(
+        return Err(ServiceError::conflict(
             "nothing_to_reinstate",
             "the rules give a reinstatement on that date no effect".into(),
         ));

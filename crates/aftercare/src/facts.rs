@@ -15,7 +15,7 @@ use crate::auth::{Role, User};
 use crate::db::store::{self, AuditEntry};
 use crate::db::{Db, Tx};
 use crate::derive;
-use crate::register::{FieldErrors, RegisterError};
+use crate::error::{FieldErrors, ServiceError};
 
 /// The kinds of fact a user can record, with labels for forms. Ending and
 /// reinstating after-care are not among them: each has one guarded path,
@@ -109,20 +109,20 @@ pub async fn record_fact(
     person_id: i64,
     f: &FactFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
-    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+) -> Result<i64, ServiceError> {
+    store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if let Some(why) = workflow_only(&f.kind, person_id) {
-        return Ok(Err(err("kind", why)));
+        return Err(ServiceError::Invalid(err("kind", why)));
     }
     let event = match parse_fact(f, today) {
         Ok(e) => e,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Err(ServiceError::Invalid(e)),
     };
     if user.register_editor().is_err() {
-        return Ok(Err(err(
-            "kind",
-            "only MHA administrators and lead professionals record changes of legal status",
-        )));
+        return Err(ServiceError::forbidden(
+            "forbidden",
+            "only MHA administrators and lead professionals record changes of legal status".into(),
+        ));
     }
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
@@ -155,7 +155,7 @@ pub async fn record_fact(
     .await?;
     derive::refresh_person(&mut tx, person_id, today).await?;
     tx.commit().await?;
-    Ok(Ok(id))
+    Ok(id)
 }
 
 /// A reasoned determination as a form or the API gives it.
@@ -183,25 +183,30 @@ pub async fn record_determination(
     person_id: i64,
     f: &DeterminationFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
+) -> Result<i64, ServiceError> {
     if !(user.has(Role::Commissioner) || user.has(Role::QaGroup)) {
-        return Ok(Err(err(
-            "body",
-            "only commissioners and quality-assurance group members record determinations",
-        )));
+        return Err(ServiceError::forbidden(
+            "forbidden",
+            "only commissioners and quality-assurance group members record determinations".into(),
+        ));
     }
     let detentions = store::current_detentions(db, person_id).await?;
     if store::get_person(db, person_id).await?.is_none() {
-        return Err(RegisterError::NoSuchPerson);
+        return Err(ServiceError::no_such_person());
     }
     let body = match f.body.trim() {
         "council" => Body::Council,
         "nhs" => Body::Nhs,
-        _ => return Ok(Err(err("body", "choose the council or the NHS commissioner"))),
+        _ => {
+            return Err(ServiceError::Invalid(err(
+                "body",
+                "choose the council or the NHS commissioner",
+            )));
+        }
     };
     let detention_on = match parse_date(&f.detention_on) {
         Ok(d) => d,
-        Err(e) => return Ok(Err(err("detention_on", e.to_string()))),
+        Err(e) => return Err(ServiceError::Invalid(err("detention_on", e.to_string()))),
     };
     if !detentions.iter().any(|d| {
         d.detention_start == detention_on
@@ -211,7 +216,7 @@ pub async fn record_determination(
                         == aftercare_core::section::Qualification::NeedsDetermination
             })
     }) {
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "detention_on",
             "no qualifying detention of this person started on that date",
         )));
@@ -222,11 +227,11 @@ pub async fn record_determination(
         OrgCode::parse(&f.org)
     } {
         Ok(o) => o,
-        Err(e) => return Ok(Err(err("org", e.to_string()))),
+        Err(e) => return Err(ServiceError::Invalid(err("org", e.to_string()))),
     };
     let reason = f.reason.trim();
     if reason.chars().count() < 10 {
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "reason",
             "give the reasons for the determination, in at least 10 characters",
         )));
@@ -247,12 +252,8 @@ pub async fn record_determination(
     // Who decides, and whom they may name, are read in the same transaction
     // as the write, so a change of responsibility or a dispute settled in
     // between cannot let a stale check through.
-    if let Err(e) = named_body_fits(&mut tx, body, &determination.org, detention_on, today).await? {
-        return Ok(Err(e));
-    }
-    if let Err(e) = may_determine(&mut tx, user, person_id, body, detention_on, today).await? {
-        return Ok(Err(e));
-    }
+    named_body_fits(&mut tx, body, &determination.org, detention_on, today).await?;
+    may_determine(&mut tx, user, person_id, body, detention_on, today).await?;
     let id = store::insert_person_event(
         &mut tx,
         person_id,
@@ -278,7 +279,7 @@ pub async fn record_determination(
     .await?;
     derive::refresh_person(&mut tx, person_id, today).await?;
     tx.commit().await?;
-    Ok(Ok(id))
+    Ok(id)
 }
 
 /// The named body must be an organisation we know, of the kind the duty
@@ -292,9 +293,12 @@ async fn named_body_fits(
     org: &OrgCode,
     detention_on: NaiveDate,
     today: NaiveDate,
-) -> Result<Result<(), FieldErrors>, RegisterError> {
+) -> Result<(), ServiceError> {
     let Some(row) = store::get_org_tx(tx, org.as_str()).await? else {
-        return Ok(Err(err("org", format!("no organisation with code {org} is known"))));
+        return Err(ServiceError::Invalid(err(
+            "org",
+            format!("no organisation with code {org} is known"),
+        )));
     };
     let kind = OrgKind::parse(&row.kind);
     let fits = match body {
@@ -306,7 +310,7 @@ async fn named_body_fits(
             Body::Council => "a council with social services responsibilities",
             Body::Nhs => "an integrated care board (or, before July 2022, a CCG or PCT)",
         };
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "org",
             format!(
                 "{} ({org}) is {}: the {} duty falls on {wanted}",
@@ -319,7 +323,7 @@ async fn named_body_fits(
     let valid_on =
         |d: NaiveDate| row.valid_from.is_none_or(|f| f <= d) && row.valid_to.is_none_or(|t| d <= t);
     if !valid_on(detention_on) && !valid_on(today) {
-        return Ok(Err(err(
+        return Err(ServiceError::Invalid(err(
             "org",
             format!(
                 "{} ({org}) did not exist on {} and does not exist today",
@@ -328,7 +332,7 @@ async fn named_body_fits(
             ),
         )));
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Only a party may record a determination (issue 12, finding 1): the body
@@ -342,7 +346,7 @@ async fn may_determine(
     body: Body,
     detention_on: NaiveDate,
     today: NaiveDate,
-) -> Result<Result<(), FieldErrors>, RegisterError> {
+) -> Result<(), ServiceError> {
     let (_, _, _, derivation) = derive::person_in_tx(tx, person_id, today).await?;
     let responsible: Vec<Option<&OrgCode>> = derivation
         .entitlements
@@ -352,7 +356,7 @@ async fn may_determine(
         .collect();
     let own = user.org_code.as_str();
     if responsible.iter().flatten().any(|o| o.as_str() == own) {
-        return Ok(Ok(()));
+        return Ok(());
     }
     let open = responsible.is_empty() || responsible.iter().any(Option::is_none);
     let own_kind = store::get_org_tx(tx, own).await?.and_then(|o| OrgKind::parse(&o.kind));
@@ -361,7 +365,7 @@ async fn may_determine(
         Body::Nhs => own_kind.is_some_and(OrgKind::is_nhs_commissioner),
     };
     if open && right_kind {
-        return Ok(Ok(()));
+        return Ok(());
     }
     let subject =
         if body == Body::Council { "ordinary_residence" } else { "responsible_commissioner" };
@@ -370,14 +374,14 @@ async fn may_determine(
         .iter()
         .any(|d| d.subject == subject && d.has_party(own));
     if party {
-        return Ok(Ok(()));
+        return Ok(());
     }
-    Ok(Err(err(
-        "body",
+    Err(ServiceError::forbidden(
+        "not_a_party",
         format!(
             "only the body responsible for this duty, or a party to an open dispute about it, records a determination; your organisation ({own}) is neither"
         ),
-    )))
+    ))
 }
 
 /// A hypothetical event as a form or the API gives it.
@@ -450,8 +454,8 @@ pub async fn what_if(
     person_id: i64,
     extra: Event,
     today: NaiveDate,
-) -> Result<WhatIf, RegisterError> {
-    store::get_person(db, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+) -> Result<WhatIf, ServiceError> {
+    store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     let detentions = store::current_detentions(db, person_id).await?;
     let others = store::current_person_events(db, person_id).await?;
     let events = derive::events_of(&detentions, &others)?;

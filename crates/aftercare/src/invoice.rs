@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use crate::care::CaseState;
 use crate::costs;
 use crate::db::care::AgreementRow;
+use crate::error::ServiceError;
 use crate::pdf::{self, Block};
 
 /// Why an invoice cannot be produced.
@@ -69,17 +70,17 @@ pub fn quarterly_invoice(
     council: &str,
     nhs: &str,
     quarter: Quarter,
-) -> Result<Invoice, InvoiceError> {
-    let period = quarter.period()?;
+) -> Result<Invoice, ServiceError> {
+    let period = quarter.period().map_err(InvoiceError::from)?;
     let agreement = costs::agreement_on(agreements, council, nhs, period.to_inclusive())
         .ok_or_else(|| InvoiceError::NoAgreement { council: council.into(), nhs: nhs.into() })?;
     let policy =
         agreement.policy().ok_or_else(|| InvoiceError::NotAligned(agreement.policy.clone()))?;
     if !matches!(policy.kind, funding::AgreementKind::Aligned { .. }) {
-        return Err(InvoiceError::NotAligned(policy.name.clone()));
+        return Err(ServiceError::from(InvoiceError::NotAligned(policy.name.clone())));
     }
     let lines = client_costs(cases, agreements, council, nhs, period.from(), period.to_inclusive());
-    Ok(funding::quarterly_recharge(&policy, quarter, &lines)?)
+    Ok(funding::quarterly_recharge(&policy, quarter, &lines).map_err(InvoiceError::from)?)
 }
 
 pub const INVOICE_HEADERS: [&str; 4] = ["client", "cost", "council", "nhs"];
@@ -151,4 +152,15 @@ pub fn invoice_pdf(inv: &Invoice, from_name: &str, to_name: &str, issued: NaiveD
         });
     }
     pdf::render(&format!("Recharge invoice {q}"), &blocks)
+}
+
+impl From<InvoiceError> for ServiceError {
+    fn from(e: InvoiceError) -> Self {
+        let message = e.to_string();
+        match e {
+            InvoiceError::NoAgreement { .. } => ServiceError::not_found("no_agreement", message),
+            InvoiceError::NotAligned(_) => ServiceError::conflict("not_aligned", message),
+            InvoiceError::Funding(_) => ServiceError::conflict("funding", message),
+        }
+    }
 }

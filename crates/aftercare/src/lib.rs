@@ -19,6 +19,7 @@ pub mod derive;
 pub mod detentions;
 pub mod disputes;
 pub mod endings;
+pub mod error;
 pub mod export;
 pub mod facts;
 pub mod fhir;

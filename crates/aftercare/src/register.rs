@@ -17,32 +17,8 @@ use crate::db::store::{
 };
 use crate::db::{Db, DbError, Tx, bulk};
 use crate::derive;
-
-/// Why a change to the register was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum RegisterError {
-    #[error("{0}")]
-    Invalid(ImportErrors),
-    #[error("a person with NHS number {0} is already on the register")]
-    DuplicateNhsNumber(String),
-    #[error("a person with local id {0} is already on the register")]
-    DuplicateLocalId(String),
-    #[error("no such person")]
-    NoSuchPerson,
-    /// The user's organisation has no part in the person: a 403 naming no one.
-    #[error("{}", crate::access::NOT_IN_CASELOAD_MESSAGE)]
-    NotInCaseload,
-    #[error("no such detention")]
-    NoSuchDetention,
-    #[error("a reason is required for a correction")]
-    ReasonRequired,
-    /// The change does not fit the record as it now stands (already done,
-    /// or the version seen has since been corrected): a 409.
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
+pub use crate::error::FieldErrors;
+use crate::error::ServiceError;
 
 /// What an import did (or, for a dry run, would do).
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -98,10 +74,9 @@ pub async fn import_register(
     dry_run: bool,
     today: NaiveDate,
     progress: &dyn Fn(u64, u64),
-) -> Result<ImportReport, RegisterError> {
+) -> Result<ImportReport, ServiceError> {
     let started = std::time::Instant::now();
-    let file: RegisterFile = aftercare_files::parse_register_as_of(file_name, bytes, Some(today))
-        .map_err(RegisterError::Invalid)?;
+    let file: RegisterFile = aftercare_files::parse_register_as_of(file_name, bytes, Some(today))?;
     tracing::debug!(elapsed = ?started.elapsed(), rows = file.rows, "import: file checked");
     let mut report = ImportReport { rows: file.rows, dry_run, ..Default::default() };
     let mut tx = db.begin_write().await?;
@@ -275,7 +250,7 @@ async fn add_new_people(
     today: NaiveDate,
     at: DateTime<Utc>,
     progress: &mut dyn FnMut(u64),
-) -> Result<(), RegisterError> {
+) -> Result<(), ServiceError> {
     let mut next_person = bulk::reserve_ids(tx, "people", people.len()).await?;
     let detention_count = people.iter().map(|p| p.detentions.len()).sum();
     let mut next_detention = bulk::reserve_ids(tx, "detentions", detention_count).await?;
@@ -374,7 +349,7 @@ fn identifier_clashes(
     file: &RegisterFile,
     by_nhs: &HashMap<String, PersonRow>,
     by_local: &HashMap<String, PersonRow>,
-) -> Result<(), RegisterError> {
+) -> Result<(), ServiceError> {
     let mut errors = Vec::new();
     for p in &file.people {
         let found = p.nhs_number.as_ref().and_then(|n| by_nhs.get(n.as_str()));
@@ -393,7 +368,7 @@ fn identifier_clashes(
         return Ok(());
     }
     errors.sort_by_key(|e| e.line);
-    Err(RegisterError::Invalid(ImportErrors {
+    Err(ServiceError::InvalidFile(ImportErrors {
         file: file_name.to_string(),
         unreadable: None,
         errors,
@@ -413,7 +388,7 @@ async fn outside_caseload(
     org: &str,
     (by_nhs, by_local): (&HashMap<String, PersonRow>, &HashMap<String, PersonRow>),
     current: &HashMap<i64, Vec<DetentionRow>>,
-) -> Result<(), RegisterError> {
+) -> Result<(), ServiceError> {
     let caseload: std::collections::HashSet<i64> =
         store::caseload_ids_tx(tx, org).await?.into_iter().collect();
     let mut errors = Vec::new();
@@ -447,7 +422,7 @@ async fn outside_caseload(
         return Ok(());
     }
     errors.sort_by_key(|e| e.line);
-    Err(RegisterError::Invalid(ImportErrors {
+    Err(ServiceError::InvalidFile(ImportErrors {
         file: file_name.to_string(),
         unreadable: None,
         errors,
@@ -474,7 +449,7 @@ async fn import_person(
     f: &PersonRow,
     at: DateTime<Utc>,
     report: &mut ImportReport,
-) -> Result<i64, RegisterError> {
+) -> Result<i64, ServiceError> {
     if !identity_differs(f, p) {
         return Ok(f.id);
     }
@@ -671,9 +646,6 @@ const FORM_COLUMNS: [&str; 15] = [
     "discharged_to",
 ];
 
-/// Field errors keyed by column name, for forms and the API.
-pub type FieldErrors = Vec<(String, String)>;
-
 /// Checks a person and detention exactly as the import does, by putting them
 /// through the same parser as a one-person master list, together with the
 /// person's existing detentions (so overlaps are caught too).
@@ -754,10 +726,10 @@ pub async fn add_person(
     person: &PersonFields,
     detention: &DetentionFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
+) -> Result<i64, ServiceError> {
     let checked = match check_as_import(person, &[], detention, today) {
         Ok(p) => p,
-        Err(errors) => return Ok(Err(errors)),
+        Err(errors) => return Err(ServiceError::Invalid(errors)),
     };
     let actor = editor.user().actor();
     let mut tx = db.begin_write().await?;
@@ -792,7 +764,7 @@ pub async fn add_person(
     audit_detention(&mut tx, &actor, "detention.added", id, did, None, &facts, None).await?;
     derive::refresh_person(&mut tx, id, today).await?;
     tx.commit().await?;
-    Ok(Ok(id))
+    Ok(id)
 }
 
 /// Refuses a second record for someone already on the register. Within the
@@ -805,9 +777,9 @@ async fn already_on_register(
     existing: i64,
     field: &str,
     label: &str,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
+) -> Result<i64, ServiceError> {
     if store::org_has_part_tx(&mut tx, existing, &user.org_code).await? {
-        return Ok(Err(vec![(
+        return Err(ServiceError::Invalid(vec![(
             field.into(),
             format!(
                 "a person with this {label} is already on the register: open their record at /people/{existing} and add the detention there"
@@ -830,7 +802,7 @@ async fn already_on_register(
     )
     .await?;
     tx.commit().await?;
-    Ok(Err(vec![(
+    Err(ServiceError::Invalid(vec![(
         field.into(),
         format!(
             "this {label} is not in your caseload: a record for it is held by other organisations, so it cannot be added again. Ask the MHA office of the council or ICB responsible to record your detention; this attempt has been recorded"
@@ -845,14 +817,14 @@ pub async fn add_detention(
     person_id: i64,
     detention: &DetentionFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, RegisterError> {
+) -> Result<i64, ServiceError> {
     let actor = editor.user().actor();
     // Every check reads inside the write transaction (writers are
     // serialised), so a second identical request sees the first one's row.
     let mut tx = db.begin_write().await?;
     crate::access::ensure_part(&mut tx, editor.user(), person_id).await?;
     let person =
-        store::get_person_tx(&mut tx, person_id).await?.ok_or(RegisterError::NoSuchPerson)?;
+        store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     let existing: Vec<DetentionFacts> = store::current_detentions_tx(&mut tx, person_id)
         .await?
         .iter()
@@ -861,10 +833,10 @@ pub async fn add_detention(
     let fields = person_fields(&person);
     let checked = match check_as_import(&fields, &existing, detention, today) {
         Ok(p) => p,
-        Err(errors) => return Ok(Err(errors)),
+        Err(errors) => return Err(ServiceError::Invalid(errors)),
     };
     let Some(new) = checked.detentions.iter().find(|d| d.line == existing.len() + 2) else {
-        return Ok(Err(vec![(
+        return Err(ServiceError::Invalid(vec![(
             "detention_start".into(),
             "this detention is already recorded".into(),
         )]));
@@ -874,7 +846,7 @@ pub async fn add_detention(
         .iter()
         .any(|e| e.section == facts.section && e.detention_start == facts.detention_start)
     {
-        return Ok(Err(vec![(
+        return Err(ServiceError::Invalid(vec![(
             "detention_start".into(),
             "a detention under this section starting on this date is already recorded".into(),
         )]));
@@ -886,7 +858,7 @@ pub async fn add_detention(
     audit_detention(&mut tx, &actor, "detention.added", person_id, id, None, &facts, None).await?;
     derive::refresh_person(&mut tx, person_id, today).await?;
     tx.commit().await?;
-    Ok(Ok(id))
+    Ok(id)
 }
 
 /// A person's identity as the form parser reads it, for checking a

@@ -16,6 +16,7 @@ use sqlx::FromRow;
 
 use crate::db::store::{self, Actor, AuditEntry};
 use crate::db::{Db, DbError};
+use crate::error::ServiceError;
 use crate::export::{self, ExportView, REGISTER_HEADERS};
 use crate::{on_pool, on_tx};
 
@@ -51,8 +52,8 @@ pub struct ShareRow {
 }
 
 /// Parses `YYYY-MM` into the first working day of that month.
-pub fn sharing_date(month: &str) -> Result<NaiveDate, ShareError> {
-    let bad = || ShareError::Month(month.to_string());
+pub fn sharing_date(month: &str) -> Result<NaiveDate, ServiceError> {
+    let bad = || ServiceError::from(ShareError::Month(month.to_string()));
     let (y, m) = month.trim().split_once('-').ok_or_else(bad)?;
     let (y, m): (i32, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
     if !(1900..=9999).contains(&y) {
@@ -77,7 +78,12 @@ pub async fn master_list(
     export::register_rows(db, view, Some(org)).await
 }
 
-pub async fn set_recipient(db: &Db, actor: &Actor, org: &str, key: &str) -> Result<(), ShareError> {
+pub async fn set_recipient(
+    db: &Db,
+    actor: &Actor,
+    org: &str,
+    key: &str,
+) -> Result<(), ServiceError> {
     age::x25519::Recipient::from_str(key.trim()).map_err(|e| ShareError::BadKey(e.to_string()))?;
     let mut tx = db.begin_write().await?;
     on_tx!(tx, c => sqlx::query("INSERT INTO share_recipients (org_code, age_recipient, added_at, added_by) VALUES ($1, $2, $3, $4)
@@ -130,7 +136,7 @@ pub async fn share_monthly(
     format: ShareFormat,
     only_once: bool,
     today: NaiveDate,
-) -> Result<Option<Share>, ShareError> {
+) -> Result<Option<Share>, ServiceError> {
     let as_of = sharing_date(month)?;
     let month = format!("{:04}-{:02}", as_of.year(), as_of.month());
     if only_once && shares(db, Some(org)).await?.iter().any(|s| s.month == month) {
@@ -143,7 +149,8 @@ pub async fn share_monthly(
     let rows = master_list(db, org, as_of, today).await?;
     let plain = match format {
         ShareFormat::Csv => aftercare_files::write_csv(&REGISTER_HEADERS, &rows),
-        ShareFormat::Xlsx => aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)?,
+        ShareFormat::Xlsx => aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)
+            .map_err(ShareError::from)?,
     };
     let sha = hex::encode(Sha256::digest(&plain));
     let encrypted =
@@ -255,4 +262,17 @@ pub async fn status_enquiry(
             nhs_rule: p.nhs_rule,
         },
     })
+}
+
+impl From<ShareError> for ServiceError {
+    fn from(e: ShareError) -> Self {
+        let message = e.to_string();
+        match e {
+            ShareError::Month(_) => ServiceError::invalid("month", message),
+            ShareError::NoRecipient(_) => ServiceError::conflict("no_recipient", message),
+            ShareError::BadKey(_) => ServiceError::invalid("key", message),
+            ShareError::Encrypt(_) | ShareError::File(_) => ServiceError::Internal(message),
+            ShareError::Db(db) => ServiceError::Storage(db),
+        }
+    }
 }

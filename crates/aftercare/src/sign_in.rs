@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 use crate::auth::{self, User};
 use crate::db::store::{self, AuditEntry};
 use crate::db::{Db, DbError};
+use crate::error::ServiceError;
 
 /// How long a session lasts: the working day.
 pub const SESSION_HOURS: i64 = 8;
@@ -46,7 +47,7 @@ pub async fn check_login(
     username: &str,
     password: &str,
     kind: &str,
-) -> Result<LoginOutcome, SignInError> {
+) -> Result<LoginOutcome, ServiceError> {
     let username = username.trim();
     if username.is_empty()
         || username.chars().count() > auth::MAX_USERNAME_CHARS
@@ -139,4 +140,13 @@ pub async fn start_session(db: &Db, user_id: i64, kind: &str) -> Result<(String,
     .await?;
     store::delete_expired_sessions(db).await?;
     Ok((token, csrf))
+}
+
+impl From<SignInError> for ServiceError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::Db(db) => ServiceError::Storage(db),
+            SignInError::Stopped => ServiceError::Internal(e.to_string()),
+        }
+    }
 }

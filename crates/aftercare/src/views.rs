@@ -8,11 +8,11 @@ use aftercare_core::rules::Derivation;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::access::AccessError;
 use crate::auth::Session;
 use crate::db::store::{self, AuditRow, DetentionRow, PersonEventRow, PersonRow};
 use crate::db::{Db, DbError};
 use crate::derive;
+use crate::error::ServiceError;
 
 /// One line of a person's timeline.
 #[derive(Debug, Clone, Serialize)]
@@ -40,21 +40,21 @@ pub async fn org_names(db: &Db) -> Result<HashMap<String, String>, DbError> {
     Ok(store::list_orgs(db).await?.into_iter().map(|o| (o.code, o.name)).collect())
 }
 
-/// Refuses a user whose organisation has no part in the person, unless they
-/// have recorded a reason for looking (a logged, time-limited grant).
 /// People on one page of the register list, in pages and the API.
 pub const PAGE_SIZE: i64 = 50;
 
+/// Refuses a user whose organisation has no part in the person, unless they
+/// have recorded a reason for looking (a logged, time-limited grant).
 pub async fn ensure_can_view(
     db: &Db,
     session: &Session,
     person_id: i64,
-) -> Result<(), AccessError> {
+) -> Result<(), ServiceError> {
     if store::may_view(db, person_id, &session.user.org_code, session.user.id).await? {
         crate::access_log::person_read(db, session, person_id).await?;
         Ok(())
     } else {
-        Err(AccessError::ReasonRequired(person_id))
+        Err(ServiceError::ReasonRequired(person_id))
     }
 }
 

@@ -398,12 +398,9 @@ async fn create_person(
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, NewPersonRequest) = body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
-    match register::add_person(&state.db, &editor, &body.person, &body.detention, state.today())
-        .await?
-    {
-        Ok(id) => Ok((StatusCode::CREATED, Json(Created { id })).into_response()),
-        Err(errors) => Err(ApiError(AppError::Validation(errors))),
-    }
+    let id = register::add_person(&state.db, &editor, &body.person, &body.detention, state.today())
+        .await?;
+    Ok((StatusCode::CREATED, Json(Created { id })).into_response())
 }
 
 /// Adds a detention to a person.
@@ -416,10 +413,8 @@ async fn create_detention(
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, DetentionFields) = body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
-    match register::add_detention(&state.db, &editor, id, &body, state.today()).await? {
-        Ok(did) => Ok((StatusCode::CREATED, Json(Created { id: did })).into_response()),
-        Err(errors) => Err(ApiError(AppError::Validation(errors))),
-    }
+    let did = register::add_detention(&state.db, &editor, id, &body, state.today()).await?;
+    Ok((StatusCode::CREATED, Json(Created { id: did })).into_response())
 }
 
 /// Records a reason for looking at a person outside the caller's scope.
@@ -459,10 +454,8 @@ async fn create_fact(
             why,
         )));
     }
-    match crate::facts::record_fact(&state.db, &s.user, id, &body, state.today()).await? {
-        Ok(fid) => Ok((StatusCode::CREATED, Json(Created { id: fid })).into_response()),
-        Err(errors) => Err(ApiError(AppError::Validation(errors))),
-    }
+    let fid = crate::facts::record_fact(&state.db, &s.user, id, &body, state.today()).await?;
+    Ok((StatusCode::CREATED, Json(Created { id: fid })).into_response())
 }
 
 /// Records a reasoned determination that stands over the computed answer.
@@ -474,10 +467,9 @@ async fn create_determination(
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::facts::DeterminationFields) = body_json(req, &state).await?;
-    match crate::facts::record_determination(&state.db, &s.user, id, &body, state.today()).await? {
-        Ok(did) => Ok((StatusCode::CREATED, Json(Created { id: did })).into_response()),
-        Err(errors) => Err(ApiError(AppError::Validation(errors))),
-    }
+    let did =
+        crate::facts::record_determination(&state.db, &s.user, id, &body, state.today()).await?;
+    Ok((StatusCode::CREATED, Json(Created { id: did })).into_response())
 }
 
 /// How responsibility would change if a hypothetical event happened. Records nothing.
@@ -606,8 +598,9 @@ async fn create_historical_ending(
     Ok((StatusCode::CREATED, Json(Created { id: pid })).into_response())
 }
 
-/// A detention id from the path, with its person's: one that is not a number
-/// names nothing (a JSON 404, as for an unknown id).
+/// A detention id from the path, with its person's, a person the caller may
+/// see (scope, then existence); one that is not a number names nothing (a
+/// JSON 404, as for an unknown id).
 struct DetentionPath(i64, i64);
 
 impl axum::extract::FromRequestParts<AppState> for DetentionPath {
@@ -616,10 +609,14 @@ impl axum::extract::FromRequestParts<AppState> for DetentionPath {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Path::<(i64, i64)>::from_request_parts(parts, state)
+        let Path((id, did)) = Path::<(i64, i64)>::from_request_parts(parts, state)
             .await
-            .map(|Path((p, d))| DetentionPath(p, d))
-            .map_err(|_| ApiError(AppError::NotFound))
+            .map_err(|_| ApiError(AppError::NotFound))?;
+        // The person must be one the caller may see, as for `VisiblePerson`.
+        let s = session(&parts.extensions)?;
+        views::ensure_can_view(&state.db, &s, id).await?;
+        store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+        Ok(DetentionPath(id, did))
     }
 }
 
@@ -638,14 +635,10 @@ async fn record_left_hospital(
     let (s, body): (Session, crate::detentions::LeftHospitalFields) =
         body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
-    match crate::detentions::record_left_hospital(&state.db, &editor, id, did, &body, state.today())
-        .await?
-    {
-        Ok(new) => Ok((StatusCode::CREATED, Json(Created { id: new })).into_response()),
-        Err(errors) => Err(ApiError(AppError::Validation(errors))),
-    }
+    let new =
+        crate::detentions::record_left_hospital(&state.db, &editor, id, did, &body, state.today())
+            .await?;
+    Ok((StatusCode::CREATED, Json(Created { id: new })).into_response())
 }
 
 /// Corrects a detention: the whole detention as it should read and the
@@ -662,12 +655,8 @@ async fn correct_detention(
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::detentions::CorrectionFields) = body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
-    match crate::detentions::correct(&state.db, &editor, id, did, &body, state.today()).await? {
-        Ok(new) => Ok((StatusCode::CREATED, Json(Created { id: new })).into_response()),
-        Err(errors) => Err(ApiError(AppError::Validation(errors))),
-    }
+    let new = crate::detentions::correct(&state.db, &editor, id, did, &body, state.today()).await?;
+    Ok((StatusCode::CREATED, Json(Created { id: new })).into_response())
 }
 
 struct BearerAuth;

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use aftercare::access_log::AccessKind;
-use aftercare::register::RegisterError;
+use aftercare::error::ServiceError;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -38,11 +38,7 @@ pub async fn import_reviews(
                 println!("dry run: nothing was written");
             }
         }
-        Err(RegisterError::Invalid(errors)) => {
-            eprintln!("{errors}");
-            eprintln!("nothing was imported");
-            return Ok(ExitCode::from(1));
-        }
+        Err(ServiceError::InvalidFile(errors)) => return Ok(nothing_imported(&errors)),
         Err(e) => return Err(e.into()),
     }
     Ok(ExitCode::SUCCESS)

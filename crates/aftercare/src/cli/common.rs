@@ -201,3 +201,11 @@ pub(super) fn read_password(stdin_only: bool) -> Result<String> {
     std::io::stdin().lock().take(64 * 1024).read_line(&mut line)?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
+
+/// A file refused by its checks: each problem (file, row, field, reason) on
+/// standard error, then that nothing was written; exit status 1.
+pub(super) fn nothing_imported(errors: &aftercare_files::ImportErrors) -> std::process::ExitCode {
+    eprintln!("{errors}");
+    eprintln!("nothing was imported");
+    std::process::ExitCode::from(1)
+}

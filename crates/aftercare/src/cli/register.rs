@@ -2,8 +2,9 @@
 
 use aftercare::access_log::AccessKind;
 use aftercare::db::store;
+use aftercare::error::ServiceError;
 use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
-use aftercare::register::{self, RegisterError};
+use aftercare::register;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -56,11 +57,7 @@ pub async fn import_register(
                 println!("dry run: nothing was written");
             }
         }
-        Err(RegisterError::Invalid(errors)) => {
-            eprintln!("{errors}");
-            eprintln!("nothing was imported");
-            return Ok(ExitCode::from(1));
-        }
+        Err(ServiceError::InvalidFile(errors)) => return Ok(nothing_imported(&errors)),
         Err(e) => return Err(e.into()),
     }
     Ok(ExitCode::SUCCESS)

@@ -2,6 +2,7 @@
 //! person left hospital, and correcting it. Each is a plain form; the work is
 //! done by [`crate::detentions`], as for the API.
 
+use super::OnForm;
 use std::collections::HashMap;
 
 use aftercare_core::date::long_date;
@@ -167,7 +168,10 @@ pub async fn left_hospital_submit(
 ) -> Result<Response, AppError> {
     let l = load(&state, &s, id, did).await?;
     let editor = s.user.register_editor()?;
-    match detentions::record_left_hospital(&state.db, &editor, id, did, &f, state.today()).await? {
+    match detentions::record_left_hospital(&state.db, &editor, id, did, &f, state.today())
+        .await
+        .on_form()?
+    {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#detentions")).into_response()),
         Err(errors) => {
             Ok((StatusCode::UNPROCESSABLE_ENTITY, left_page(&state, &s, &l, &f, errors).await)
@@ -248,7 +252,7 @@ pub async fn correct_submit(
 ) -> Result<Response, AppError> {
     let l = load(&state, &s, id, did).await?;
     let editor = s.user.register_editor()?;
-    match detentions::correct(&state.db, &editor, id, did, &f, state.today()).await? {
+    match detentions::correct(&state.db, &editor, id, did, &f, state.today()).await.on_form()? {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#detentions")).into_response()),
         Err(errors) => {
             Ok((StatusCode::UNPROCESSABLE_ENTITY, correct_page(&state, &s, &l, &f, errors).await)

@@ -3,6 +3,7 @@
 //! their dates, and the resolution with who repays whom; and the forms to
 //! open, escalate and resolve one.
 
+use super::OnForm;
 use std::collections::HashMap;
 
 use aftercare_core::date::long_date;
@@ -392,7 +393,7 @@ pub async fn open(
     CsrfForm(s, f): CsrfForm<OpenFields>,
 ) -> Result<Response, AppError> {
     let p = person_for(&state, &s, id).await?;
-    match disputes::open(&state.db, &s.user, id, &f, state.today()).await? {
+    match disputes::open(&state.db, &s.user, id, &f, state.today()).await.on_form()? {
         Ok(d) => Ok(Redirect::to(&format!("/people/{id}/disputes#dispute-{d}")).into_response()),
         Err(errors) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -513,7 +514,7 @@ pub async fn escalate(
     CsrfForm(s, f): CsrfForm<EscalateFields>,
 ) -> Result<Response, AppError> {
     let p = person_for(&state, &s, id).await?;
-    match disputes::escalate(&state.db, &s.user, id, &f, state.today()).await? {
+    match disputes::escalate(&state.db, &s.user, id, &f, state.today()).await.on_form()? {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}/disputes#dispute-{}", f.dispute.trim()))
             .into_response()),
         Err(errors) => Ok((
@@ -632,7 +633,7 @@ pub async fn resolve(
     CsrfForm(s, f): CsrfForm<ResolveFields>,
 ) -> Result<Response, AppError> {
     let p = person_for(&state, &s, id).await?;
-    match disputes::resolve(&state.db, &s.user, id, &f, state.today()).await? {
+    match disputes::resolve(&state.db, &s.user, id, &f, state.today()).await.on_form()? {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}/disputes#dispute-{}", f.dispute.trim()))
             .into_response()),
         Err(errors) => Ok((
@@ -678,7 +679,7 @@ pub async fn confirm(
     Path(id): Path<i64>,
     CsrfForm(s, _): CsrfForm<crate::web::pages::Empty>,
 ) -> Result<Response, AppError> {
-    match disputes::confirm(&state.db, &s.user, id).await? {
+    match disputes::confirm(&state.db, &s.user, id).await.on_form()? {
         Ok(person_id) => {
             Ok(Redirect::to(&format!("/people/{person_id}/disputes#dispute-{id}")).into_response())
         }

@@ -17,7 +17,7 @@ use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
 use crate::auth::Role;
 use crate::db::endings as q;
 use crate::endings::{self, DecisionFields, HistoricalFields, ProposalFields, ReinstateFields};
-use crate::register::FieldErrors;
+use crate::error::{FieldErrors, ServiceError};
 
 /// A required decision as the page shows it.
 pub struct AwaitedView {
@@ -314,22 +314,11 @@ fn proposal_fields(pairs: &[(String, String)]) -> ProposalFields {
 
 /// The status a refused step answers with: 403 for a permission, 409 for
 /// the state of the record, 422 for fields.
-fn refusal_status(e: &endings::EndingError) -> StatusCode {
+fn refusal_status(e: &ServiceError) -> StatusCode {
     match e {
-        endings::EndingError::NotPermitted(..) => StatusCode::FORBIDDEN,
-        endings::EndingError::Refused(..) => StatusCode::CONFLICT,
+        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ServiceError::Conflict(_) => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
-    }
-}
-
-/// Renames the fields of a field error to the ids they have on the page,
-/// where several forms share one page.
-fn point_fields(e: endings::EndingError, id: impl Fn(&str) -> String) -> endings::EndingError {
-    match e {
-        endings::EndingError::Invalid(fields) => {
-            endings::EndingError::Invalid(fields.into_iter().map(|(f, r)| (id(&f), r)).collect())
-        }
-        other => other,
     }
 }
 
@@ -339,11 +328,14 @@ async fn refused(
     state: &AppState,
     s: &Session,
     person_id: i64,
-    e: endings::EndingError,
+    e: ServiceError,
     field: &str,
     typed: Vec<(String, String)>,
 ) -> Result<Response, AppError> {
-    if matches!(e, endings::EndingError::Register(_) | endings::EndingError::NoSuchProposal) {
+    if !matches!(
+        e,
+        ServiceError::Invalid(_) | ServiceError::Forbidden(_) | ServiceError::Conflict(_)
+    ) {
         return Err(e.into());
     }
     let status = refusal_status(&e);
@@ -375,7 +367,7 @@ pub async fn decide(
         Err(e) => {
             let field = format!("proposal-{pid}");
             // Every problem points at the proposal's own form.
-            let e = point_fields(e, |_| field.clone());
+            let e = e.point_fields(|_| field.clone());
             refused(&state, &s, p.person_id, e, &field, Vec::new()).await
         }
     }
@@ -397,7 +389,7 @@ pub async fn reinstate(
     match endings::reinstate(&state.db, &s.user, id, &f, state.today()).await {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#entitlements")).into_response()),
         Err(e) => {
-            let e = point_fields(e, |f| {
+            let e = e.point_fields(|f| {
                 if f == "reason" { "reinstate-reason".into() } else { f.to_string() }
             });
             let typed = pairs.into_iter().map(|(k, v)| (format!("reinstate-{k}"), v)).collect();
@@ -425,7 +417,7 @@ pub async fn record_historical(
     match endings::record_historical(&state.db, &s.user, id, &f, state.today()).await {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}/endings")).into_response()),
         Err(e) => {
-            let e = point_fields(e, |f| {
+            let e = e.point_fields(|f| {
                 if f == "reason_text" { "historical_reason_text".into() } else { f.to_string() }
             });
             refused(&state, &s, id, e, "history", pairs).await

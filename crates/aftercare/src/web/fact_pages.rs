@@ -1,6 +1,7 @@
 //! Pages for recording dated facts and determinations, and for asking
 //! "what if…?" about a person's responsibility.
 
+use super::OnForm;
 use super::VisiblePerson;
 use aftercare_core::rules::EndingReason;
 use askama::Template;
@@ -222,7 +223,7 @@ pub async fn fact_create(
 ) -> Result<Response, AppError> {
     let id = seen.id;
     let name = seen.name();
-    let outcome = facts::record_fact(&state.db, &s.user, id, &f, state.today()).await?;
+    let outcome = facts::record_fact(&state.db, &s.user, id, &f, state.today()).await.on_form()?;
     Ok(after_submit(
         &state,
         &s,
@@ -306,7 +307,8 @@ pub async fn determination_create(
 ) -> Result<Response, AppError> {
     let id = seen.id;
     let name = seen.name();
-    let outcome = facts::record_determination(&state.db, &s.user, id, &f, state.today()).await?;
+    let outcome =
+        facts::record_determination(&state.db, &s.user, id, &f, state.today()).await.on_form()?;
     Ok(after_submit(
         &state,
         &s,

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{self, Forbidden, User};
 use crate::db::{Db, DbError, store};
-use crate::register::RegisterError;
+use crate::error::ServiceError;
 
 pub mod care_pages;
 pub mod detention_pages;
@@ -331,50 +331,43 @@ fn log_summary(e: &DbError) -> String {
     }
 }
 
-impl From<RegisterError> for AppError {
-    fn from(e: RegisterError) -> Self {
-        match e {
-            RegisterError::Db(db) => db.into(),
-            RegisterError::NoSuchPerson | RegisterError::NoSuchDetention => AppError::NotFound,
-            RegisterError::Conflict(m) => AppError::Conflict(m),
-            RegisterError::NotInCaseload => AppError::Refused(
-                StatusCode::FORBIDDEN,
-                crate::access::NOT_IN_CASELOAD,
-                crate::access::NOT_IN_CASELOAD_MESSAGE.into(),
-            ),
-            other => AppError::BadRequest("invalid", other.to_string()),
+/// A service's answer as a form page takes it: problems with the fields to
+/// show beside the form again, any other refusal to the error page.
+pub trait OnForm<T> {
+    fn on_form(self) -> Result<Result<T, crate::error::FieldErrors>, AppError>;
+}
+
+impl<T> OnForm<T> for Result<T, ServiceError> {
+    fn on_form(self) -> Result<Result<T, crate::error::FieldErrors>, AppError> {
+        match self {
+            Ok(t) => Ok(Ok(t)),
+            Err(ServiceError::Invalid(fields)) => Ok(Err(fields)),
+            Err(e) => Err(e.into()),
         }
     }
 }
 
-impl From<crate::access::AccessError> for AppError {
-    fn from(e: crate::access::AccessError) -> Self {
+/// Every service's refusal, mapped to a status and its stable code here and
+/// nowhere else.
+impl From<ServiceError> for AppError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            crate::access::AccessError::ReasonRequired(id) => AppError::ReasonRequired(id),
-            crate::access::AccessError::NotAuditor => AppError::Forbidden(e.to_string()),
-            crate::access::AccessError::Db(db) => db.into(),
-        }
-    }
-}
-
-impl From<crate::sign_in::SignInError> for AppError {
-    fn from(e: crate::sign_in::SignInError) -> Self {
-        match e {
-            crate::sign_in::SignInError::Db(db) => db.into(),
-            crate::sign_in::SignInError::Stopped => AppError::Internal,
-        }
-    }
-}
-
-impl From<crate::endings::EndingError> for AppError {
-    fn from(e: crate::endings::EndingError) -> Self {
-        use crate::endings::EndingError;
-        match e {
-            EndingError::NotPermitted(code, m) => AppError::Refused(StatusCode::FORBIDDEN, code, m),
-            EndingError::Refused(code, m) => AppError::Refused(StatusCode::CONFLICT, code, m),
-            EndingError::Invalid(fields) => AppError::Validation(fields),
-            EndingError::NoSuchProposal => AppError::NotFound,
-            EndingError::Register(r) => r.into(),
+            ServiceError::Invalid(fields) => AppError::Validation(fields),
+            ServiceError::InvalidFile(errors) => {
+                AppError::BadRequest("invalid", errors.to_string())
+            }
+            ServiceError::Forbidden(r) => {
+                AppError::Refused(StatusCode::FORBIDDEN, r.code, r.message)
+            }
+            ServiceError::ReasonRequired(id) => AppError::ReasonRequired(id),
+            ServiceError::NotFound(_) => AppError::NotFound,
+            ServiceError::Conflict(r) => AppError::Refused(StatusCode::CONFLICT, r.code, r.message),
+            ServiceError::Storage(db) => db.into(),
+            ServiceError::Internal(what) => {
+                // Logged once, here at the boundary; the text names no person.
+                tracing::error!(error = %what, "internal failure");
+                AppError::Internal
+            }
         }
     }
 }

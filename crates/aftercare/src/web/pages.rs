@@ -2,6 +2,7 @@
 //! and the forms that add people and detentions. Plain HTML forms that work
 //! without JavaScript, in the style of the NHS service manual.
 
+use super::OnForm;
 use std::collections::HashMap;
 
 use aftercare_core::date::long_date;
@@ -964,7 +965,10 @@ pub async fn person_create(
 ) -> Result<Response, AppError> {
     let editor = s.user.register_editor()?;
     let (person, detention) = form.person.split();
-    match register::add_person(&state.db, &editor, &person, &detention, state.today()).await? {
+    match register::add_person(&state.db, &editor, &person, &detention, state.today())
+        .await
+        .on_form()?
+    {
         Ok(id) => Ok(Redirect::to(&format!("/people/{id}")).into_response()),
         Err(errors) => {
             let page = PersonNewPage {
@@ -1013,7 +1017,10 @@ pub async fn detention_create(
     views::ensure_can_view(&state.db, &s, id).await?;
     let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let (_, detention) = form.split();
-    match register::add_detention(&state.db, &editor, id, &detention, state.today()).await? {
+    match register::add_detention(&state.db, &editor, id, &detention, state.today())
+        .await
+        .on_form()?
+    {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#detentions")).into_response()),
         Err(errors) => {
             let page = DetentionNewPage {

@@ -24,8 +24,6 @@ const ROLES: [&str; 7] = [
 ];
 /// Those who keep the register: they add people, detentions and facts of legal status.
 const EDITORS: [&str; 2] = ["mha_administrator", "lead_professional"];
-/// Those who settle responsibility: they record determinations.
-const DECIDERS: [&str; 2] = ["commissioner", "qa_group"];
 
 /// The Kent trust, with a part in Smith, Jones and Okafor.
 const KENT: &str = "RXY";
@@ -38,8 +36,6 @@ enum Who {
     Everyone(u16),
     /// (editors, everyone else)
     Editors(u16, u16),
-    /// (commissioners and QA group, everyone else)
-    Deciders(u16, u16),
     /// (these roles, everyone else)
     Roles(&'static [&'static str], u16, u16),
 }
@@ -90,11 +86,11 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/people/{id}/detentions/{did}/corrections", 303, Editors(404, 403)),
     route("GET",  "/people/{id}/facts/new",           303, Everyone(200)),
     // Refusals of facts and determinations come back as a form with the reason on a field.
-    route("POST", "/people/{id}/facts",               303, Editors(303, 422)),
+    route("POST", "/people/{id}/facts",               303, Editors(303, 403)),
     route("GET",  "/people/{id}/determinations/new",  303, Everyone(200)),
-    // A trust is no body responsible: its deciders are refused on the body
-    // field too (who may decide is tested in tests/scoping.rs).
-    route("POST", "/people/{id}/determinations",      303, Deciders(422, 422)),
+    // A trust is no body responsible: every role is refused (403), its
+    // deciders by the party rule (who may decide is tested in scoping.rs).
+    route("POST", "/people/{id}/determinations",      303, Everyone(403)),
     route("GET",  "/people/{id}/what-if",             303, Everyone(200)),
     route("GET",  "/people/{id}/lead/new",            303, Everyone(200)),
     route("POST", "/people/{id}/lead",                303, Roles(NAMERS, 303, 422)),
@@ -163,8 +159,8 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/api/v1/people/{id}/detentions/{detention_id}/left-hospital", 401, Editors(404, 403)),
     route("POST", "/api/v1/people/{id}/detentions/{detention_id}/corrections", 401, Editors(404, 403)),
     route("POST", "/api/v1/people/{id}/access",       401, Everyone(204)),
-    route("POST", "/api/v1/people/{id}/facts",        401, Editors(201, 422)),
-    route("POST", "/api/v1/people/{id}/determinations", 401, Deciders(422, 422)),
+    route("POST", "/api/v1/people/{id}/facts",        401, Editors(201, 403)),
+    route("POST", "/api/v1/people/{id}/determinations", 401, Everyone(403)),
     route("POST", "/api/v1/people/{id}/reviews",      401, Roles(PLANNERS, 201, 403)),
     route("GET",  "/api/v1/people/{id}/endings",      401, Everyone(200)),
     route("POST", "/api/v1/people/{id}/endings",      401, Roles(PLANNERS, 409, 403)),
@@ -429,13 +425,6 @@ async fn the_permission_table_holds_for_every_role_and_route() {
                     Everyone(s) => s,
                     Editors(yes, no) => {
                         if EDITORS.contains(&role) {
-                            yes
-                        } else {
-                            no
-                        }
-                    }
-                    Deciders(yes, no) => {
-                        if DECIDERS.contains(&role) {
                             yes
                         } else {
                             no

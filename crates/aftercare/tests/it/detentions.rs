@@ -164,11 +164,15 @@ async fn the_same_detention_added_twice_at_once_is_added_once() {
             register::add_detention(&t.db, &editor, jones, &fields, today()),
             register::add_detention(&t.db, &editor, jones, &fields, today()),
         );
-        let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!(
             [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
             1,
             "{}: exactly one of two identical requests succeeds: {a:?} {b:?}",
+            t.backend
+        );
+        assert!(
+            [&a, &b].iter().any(|r| matches!(r, Err(aftercare::error::ServiceError::Invalid(_)))),
+            "{}: the other is told the detention is already recorded: {a:?} {b:?}",
             t.backend
         );
         let n = store::current_detentions(&t.db, jones)

@@ -84,7 +84,8 @@ async fn who_may_record_what() {
     let path = format!("/api/v1/people/{smith}/facts");
     // A commissioner does not record changes of legal status.
     let r = icb.post_json(&path, &serde_json::json!({"kind": "died", "on": "2024-01-01"})).await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json()["error"]["code"], "forbidden");
     // Dates in the future and unknown kinds are refused with the field named.
     let admin = Client::api_login(state(&t.db), "admin").await;
     let r = admin.post_json(&path, &serde_json::json!({"kind": "died", "on": "2099-01-01"})).await;

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use crate::common::*;
 use aftercare::db::store::{self, Actor};
 use aftercare::db::{Db, verify_audit_chain};
+use aftercare::error::ServiceError;
 use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
-use aftercare::register::{ImportReport, RegisterError, import_register};
+use aftercare::register::{ImportReport, import_register};
 use chrono::{NaiveDate, TimeZone, Utc};
 
 fn date(s: &str) -> NaiveDate {
@@ -22,7 +23,7 @@ async fn import_as(
     file_name: &str,
     csv: &str,
     dry_run: bool,
-) -> Result<ImportReport, RegisterError> {
+) -> Result<ImportReport, ServiceError> {
     import_register(
         db,
         &Actor::cli("test"),
@@ -183,7 +184,7 @@ async fn a_bad_file_reports_every_problem_by_row_and_column_and_writes_nothing()
                 import(&t.db, REGISTER_CSV).await;
             }
             let before = counts(&t.db).await;
-            let Err(RegisterError::Invalid(errors)) =
+            let Err(ServiceError::InvalidFile(errors)) =
                 import_as(&t.db, "bad.csv", &csv, false).await
             else {
                 panic!("{}: the bad file was accepted", t.backend)
@@ -676,7 +677,7 @@ async fn a_local_id_that_belongs_to_another_person_is_a_row_error_not_a_database
         let smith = REGISTER_CSV.lines().nth(1).unwrap().replace(",L1,", ",L2,");
         let csv = format!("{header}\n{smith}\n");
         match import_as(&t.db, "clash.csv", &csv, false).await {
-            Err(RegisterError::Invalid(errors)) => {
+            Err(ServiceError::InvalidFile(errors)) => {
                 let found: Vec<(usize, &str)> =
                     errors.errors.iter().map(|e| (e.line, e.column.as_str())).collect();
                 assert_eq!(found, [(2, "local_id")], "{}: {errors}", t.backend);
@@ -689,7 +690,7 @@ async fn a_local_id_that_belongs_to_another_person_is_a_row_error_not_a_database
         assert!(
             matches!(
                 import_as(&t.db, "clash.csv", &csv, true).await,
-                Err(RegisterError::Invalid(_))
+                Err(ServiceError::InvalidFile(_))
             ),
             "{}",
             t.backend

@@ -55,8 +55,8 @@ async fn determinations_are_recorded_only_by_a_party_naming_a_real_body_of_the_r
         // Kent's council has a part but is not the NHS body responsible.
         let council = Client::api_login(state(&t.db), "kent_council").await;
         let r = council.post_json(&path, &determination("QJM")).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-        assert_eq!(r.json()["error"]["fields"][0]["field"], "body");
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        assert_eq!(r.json()["error"]["code"], "not_a_party");
         // The ICB responsible may decide, but only naming an ICB that exists.
         let icb = Client::api_login(state(&t.db), "kent_icb").await;
         for bad in ["RXY", "X24", KENT, "ZZ9"] {
