@@ -10,6 +10,29 @@ use crate::db::store::{self, Actor, AuditEntry, NewUser, UserRow};
 use crate::db::{Db, DbError, Tx};
 use crate::error::ServiceError;
 
+/// Every account, by user name, for listing.
+pub async fn users(db: &Db) -> Result<Vec<UserRow>, ServiceError> {
+    Ok(store::list_users(db).await?)
+}
+
+/// The actor a command runs as: the named user (who must exist), or the
+/// operating-system user for commands run by the operator.
+pub async fn actor_named(db: &Db, name: Option<&str>) -> Result<Actor, ServiceError> {
+    match name {
+        Some(n) => {
+            let row = store::user_by_username(db, n)
+                .await?
+                .ok_or_else(|| AccountError::NoSuchUser(n.into()))?;
+            Ok(Actor {
+                user_id: Some(row.id),
+                username: row.username,
+                org_code: Some(row.org_code),
+            })
+        }
+        None => Ok(Actor::cli(&std::env::var("USER").unwrap_or_else(|_| "unknown".into()))),
+    }
+}
+
 /// Why an account change was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {

@@ -162,6 +162,11 @@ pub async fn partnerships(db: &Db) -> Result<Vec<PartnershipRow>, ServiceError> 
     Ok(crate::db::care::partnerships(db).await?)
 }
 
+/// Every funding agreement, by council, NHS body and start.
+pub async fn agreements(db: &Db) -> Result<Vec<crate::db::care::AgreementRow>, ServiceError> {
+    Ok(crate::db::care::agreements(db).await?)
+}
+
 /// The policy a funding agreement follows: a built-in one by name, or a
 /// policy of the partnership's own.
 pub enum AgreedPolicy {

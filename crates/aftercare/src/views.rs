@@ -35,6 +35,15 @@ pub struct PersonDetail {
     pub history: Vec<AuditRow>,
 }
 
+/// The person with this NHS number, for the command line, whose operator
+/// reads the whole register (each read is logged by the command).
+pub async fn person_by_nhs_number(
+    db: &Db,
+    nhs: &aftercare_core::NhsNumber,
+) -> Result<Option<crate::db::store::PersonRow>, DbError> {
+    store::person_by_nhs_number(db, nhs.as_str()).await
+}
+
 /// Organisation names by code, for showing codes to people.
 pub async fn org_names(db: &Db) -> Result<HashMap<String, String>, DbError> {
     Ok(store::list_orgs(db).await?.into_iter().map(|o| (o.code, o.name)).collect())

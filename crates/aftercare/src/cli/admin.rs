@@ -3,7 +3,6 @@
 
 use aftercare::accounts;
 use aftercare::auth::{parse_roles, roles_to_string};
-use aftercare::db::store;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -100,7 +99,7 @@ pub async fn tokens_revoke(database: &str, user: Option<String>) -> Result<ExitC
 /// Lists the user accounts.
 pub async fn users_list(database: &str) -> Result<ExitCode> {
     let db = open(database).await?;
-    for u in store::list_users(&db).await? {
+    for u in aftercare::accounts::users(&db).await? {
         println!(
             "{}\t{}\t{}\t{}{}",
             u.username,

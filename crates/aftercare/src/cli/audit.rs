@@ -1,6 +1,5 @@
 //! The audit trail and the access log: verify, checkpoint, who has read a person.
 
-use aftercare::db::store;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -58,7 +57,7 @@ pub async fn access(
 ) -> Result<ExitCode> {
     let db = open(database).await?;
     let nhs = aftercare_core::NhsNumber::parse(&nhs_number).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let person = store::person_by_nhs_number(&db, nhs.as_str())
+    let person = aftercare::views::person_by_nhs_number(&db, &nhs)
         .await?
         .context("no person with that NHS number is on the register")?
         .id;

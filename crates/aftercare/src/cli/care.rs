@@ -62,7 +62,7 @@ pub async fn reviews_due(
         None => None,
     };
     let cases = aftercare::care::all_cases(&db, as_of).await?;
-    let partnerships = aftercare::db::care::partnerships(&db).await?;
+    let partnerships = aftercare::admin::partnerships(&db).await?;
     let rows = aftercare::care::reviews_due(&cases, &partnerships, as_of, policy.as_ref());
     log_export(&db, AccessKind::CliReviewsDue, rows.len(), &format!("as_of={as_of}")).await?;
     let mut out = std::io::stdout().lock();

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use aftercare::access_log::AccessKind;
 use aftercare::db::Db;
-use aftercare::db::store::{self, Actor};
+use aftercare::db::store::Actor;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -31,19 +31,7 @@ pub(super) fn redact_url(url: &str) -> String {
 }
 
 pub(super) async fn actor_for(db: &Db, name: Option<String>) -> Result<Actor> {
-    match name {
-        Some(n) => {
-            let row = store::user_by_username(db, &n)
-                .await?
-                .with_context(|| format!("no user `{n}` (see `aftercare users list`)"))?;
-            Ok(Actor {
-                user_id: Some(row.id),
-                username: row.username,
-                org_code: Some(row.org_code),
-            })
-        }
-        None => Ok(Actor::cli(&std::env::var("USER").unwrap_or_else(|_| "unknown".into()))),
-    }
+    Ok(aftercare::accounts::actor_named(db, name.as_deref()).await?)
 }
 
 pub(super) fn progress_bar() -> ProgressBar {

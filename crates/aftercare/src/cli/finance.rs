@@ -133,7 +133,7 @@ pub async fn costs(
 ) -> Result<ExitCode> {
     let db = open(database).await?;
     let cases = aftercare::care::all_cases(&db, today()).await?;
-    let agreements = aftercare::db::care::agreements(&db).await?;
+    let agreements = aftercare::admin::agreements(&db).await?;
     let rows: Vec<Vec<String>> = aftercare::costs::cost_lines(&cases, &agreements, from, to)
         .into_iter()
         .map(|l| {
@@ -182,7 +182,7 @@ pub async fn invoice(
     let db = open(database).await?;
     let q = aftercare_core::funding::Quarter::new(year, quarter)?;
     let cases = aftercare::care::all_cases(&db, today()).await?;
-    let agreements = aftercare::db::care::agreements(&db).await?;
+    let agreements = aftercare::admin::agreements(&db).await?;
     let inv = aftercare::invoice::quarterly_invoice(&cases, &agreements, &council, &nhs, q)?;
     let orgs = aftercare::admin::orgs(&db).await?;
     let name = |code: &str| {
@@ -225,7 +225,7 @@ pub async fn sample(
     let db = open(database).await?;
     let fy = aftercare_core::funding::Period::financial_year(year)?;
     let cases = aftercare::care::all_cases(&db, today()).await?;
-    let agreements = aftercare::db::care::agreements(&db).await?;
+    let agreements = aftercare::admin::agreements(&db).await?;
     let lines = aftercare::invoice::client_costs(
         &cases,
         &agreements,
@@ -312,7 +312,7 @@ pub async fn reset(
         return Ok(ExitCode::from(1));
     }
     let fy = aftercare_core::funding::Period::financial_year(year)?;
-    let agreements = aftercare::db::care::agreements(&db).await?;
+    let agreements = aftercare::admin::agreements(&db).await?;
     let agreement = aftercare::costs::agreement_on(&agreements, &council, &nhs, fy.to_inclusive())
         .with_context(|| {
             format!(

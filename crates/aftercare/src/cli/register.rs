@@ -1,7 +1,6 @@
 //! The register: import, export, generate, recompute, what-if and the worked scenarios.
 
 use aftercare::access_log::AccessKind;
-use aftercare::db::store;
 use aftercare::error::ServiceError;
 use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
 use aftercare::register;
@@ -172,14 +171,8 @@ pub(super) async fn what_if(database: &str, args: WhatIfArgs) -> Result<ExitCode
             let nhs = aftercare_core::NhsNumber::parse(&n)
                 .with_context(|| format!("--nhs-number `{n}`"))?;
             let db = open(database).await?;
-            let (people, _) = store::search_people(
-                &db,
-                &store::Search { query: nhs.as_str(), scope_org: None, limit: 1, offset: 0 },
-            )
-            .await?;
-            let person = people
-                .into_iter()
-                .find(|p| p.nhs_number.as_deref() == Some(nhs.as_str()))
+            let person = aftercare::views::person_by_nhs_number(&db, &nhs)
+                .await?
                 .with_context(|| format!("no person with NHS number {nhs} on the register"))?;
             let actor = actor_for(&db, None).await?;
             aftercare::access_log::record(

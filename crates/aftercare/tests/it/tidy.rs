@@ -7,6 +7,9 @@
 //!   still to be paid off are listed in [`KNOWN_DEBT`]; the list may only shrink.
 //! - Every `.rs` file under `crates/*/src` (and these tests) opens with a
 //!   `//!` line saying why it exists.
+//! - The command line reads and writes through services only: no store
+//!   module, SQL or write transaction of its own (the `Actor` and `Db`
+//!   types it passes to services excepted).
 //!
 //! The checks read the text, not the syntax tree: `use` statements (grouped
 //! ones expanded, `as` renames ignored) and any path written out in code.
@@ -290,4 +293,45 @@ fn every_module_opens_with_a_doc_line() {
         })
         .collect();
     assert!(missing.is_empty(), "\n{}\n", missing.join("\n"));
+}
+
+/// What the command line may not name: storage beyond the handle and the
+/// actor, SQL, transactions, audit records.
+const CLI_FORBIDDEN: &[&str] = &[
+    "db::store::",
+    "db::care",
+    "db::bulk",
+    "db::endings",
+    "db::disputes",
+    "sqlx",
+    "on_pool!",
+    "on_tx!",
+    "begin_write",
+    "append_audit",
+];
+
+#[test]
+fn the_command_line_goes_through_services() {
+    let src = workspace().join("crates/aftercare/src");
+    let mut files = rust_files(&src.join("cli"));
+    files.push(src.join("main.rs"));
+    let mut problems = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            let code = code.replace("db::store::Actor", "");
+            for bad in CLI_FORBIDDEN {
+                if code.contains(bad) {
+                    problems.push(format!(
+                        "{}:{}: the command line names `{bad}`; call a service instead",
+                        file.strip_prefix(&src).unwrap().display(),
+                        n + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(files.len() > 5, "too few command-line files found");
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }
