@@ -5,7 +5,7 @@
 
 use crate::auth::{Role, User};
 use crate::db::store::{self, AuditEntry, GrantToReview};
-use crate::db::{Db, DbError, Tx};
+use crate::db::{Db, Tx};
 use crate::error::ServiceError;
 
 /// The stable code of a change refused because the user's organisation has
@@ -27,14 +27,26 @@ pub async fn ensure_part(tx: &mut Tx, user: &User, person_id: i64) -> Result<(),
 }
 
 /// Records a reason for looking at a person outside the user's scope; the
-/// grant lasts the rest of the working day.
+/// grant lasts the rest of the working day. The reason is checked before
+/// the person is looked up, so the form does not tell an id nobody holds
+/// from one outside the scope until a reason has been given.
 pub async fn record_reason(
     db: &Db,
     user: &User,
     person_id: i64,
     reason: &str,
-) -> Result<(), DbError> {
+) -> Result<(), ServiceError> {
+    let reason = reason.trim();
+    if reason.chars().count() < 10 {
+        return Err(ServiceError::invalid(
+            "reason",
+            "Enter your reason for looking, in at least 10 characters",
+        ));
+    }
     let mut tx = db.begin_write().await?;
+    if store::get_person_tx(&mut tx, person_id).await?.is_none() {
+        return Err(ServiceError::no_such_person());
+    }
     store::insert_access_grant(
         &mut tx,
         user.id,

@@ -48,19 +48,6 @@ fn no_such_proposal() -> ServiceError {
     ServiceError::not_found("not_found", "no such ending proposal".into())
 }
 
-/// Proposing, reinstating and recording history change the person's legal
-/// state: only a user whose organisation has a part in the person may, never
-/// one who can see the record only under a recorded reason (break-glass).
-async fn ensure_has_part(tx: &mut Tx, user: &User, person_id: i64) -> Result<(), ServiceError> {
-    if store::org_has_part_tx(tx, person_id, &user.org_code).await? {
-        return Ok(());
-    }
-    Err(ServiceError::forbidden(
-        "no_part_in_this_person",
-        "your organisation has no part in this person's care: a reason recorded to look at the record does not allow changing it".into(),
-    ))
-}
-
 fn invalid(field: &str, reason: impl Into<String>) -> ServiceError {
     ServiceError::Invalid(err(field, reason))
 }
@@ -451,7 +438,7 @@ pub async fn propose(
     }
     let mut tx = db.begin_write().await?;
     store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
-    ensure_has_part(&mut tx, user, person_id).await?;
+    crate::access::ensure_part(&mut tx, user, person_id).await?;
     let (events, _, _, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let Some(open) = d.entitlements.iter().find(|e| e.end.is_none() && e.start <= today) else {
         return Err(ServiceError::conflict(
@@ -887,7 +874,7 @@ pub async fn record_historical(
     let on = council_on.max(nhs_on);
     let mut tx = db.begin_write().await?;
     store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
-    ensure_has_part(&mut tx, user, person_id).await?;
+    crate::access::ensure_part(&mut tx, user, person_id).await?;
     let (events, others, config, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let Some(period) = d.entitlements.iter().find(|e| {
         e.qualifying_detention_on == detention_on
@@ -1038,7 +1025,7 @@ pub async fn reinstate(
     }
     let mut tx = db.begin_write().await?;
     store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
-    ensure_has_part(&mut tx, user, person_id).await?;
+    crate::access::ensure_part(&mut tx, user, person_id).await?;
     let (events, others, config, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let ended = d.entitlements.last().filter(|e| {
         e.end.is_some_and(|end| end <= on) && e.end_reason == Some(EndReason::JointDecision)

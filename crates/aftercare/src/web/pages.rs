@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::Deserialize;
 
-use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
+use super::{AppError, AppState, CsrfForm, CurrentUser, Session, VisiblePerson};
 use crate::auth;
 use crate::db::store::{self, Actor, PersonRow, Search};
 use crate::register::{self, DetentionFields, PersonFields};
@@ -718,7 +718,8 @@ pub async fn access_page(
     CurrentUser(s): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, AppError> {
-    store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    // Shown for any id: whether someone holds it is told only once a
+    // reason has been given (and recorded).
     Ok(AccessPage {
         nav: Some(nav(&state, &s).await),
         person_id: id,
@@ -738,18 +739,17 @@ pub async fn access_submit(
     Path(id): Path<i64>,
     CsrfForm(s, form): CsrfForm<ReasonForm>,
 ) -> Result<Response, AppError> {
-    store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let reason = form.reason.trim();
-    if reason.chars().count() < 10 {
+    if let Err(errors) =
+        crate::access::record_reason(&state.db, &s.user, id, &form.reason).await.on_form()?
+    {
         let page = AccessPage {
             nav: Some(nav(&state, &s).await),
             person_id: id,
             csrf_token: s.csrf_token.clone(),
-            error: Some("Enter your reason for looking, in at least 10 characters".into()),
+            error: errors.into_iter().next().map(|(_, why)| why),
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    crate::access::record_reason(&state.db, &s.user, id, reason).await?;
     Ok(Redirect::to(&format!("/people/{id}")).into_response())
 }
 
@@ -994,28 +994,25 @@ struct DetentionNewPage {
 pub async fn detention_new(
     State(state): State<AppState>,
     CurrentUser(s): CurrentUser,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
 ) -> Result<impl IntoResponse, AppError> {
     s.user.register_editor()?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
     Ok(DetentionNewPage {
         nav: Some(nav(&state, &s).await),
         csrf_token: s.csrf_token.clone(),
-        person_id: id,
-        person_name: format!("{} {}", p.given_name, p.family_name),
+        person_id: seen.id,
+        person_name: seen.name(),
         form: FormView::default(),
     })
 }
 
 pub async fn detention_create(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    seen: VisiblePerson,
     CsrfForm(s, form): CsrfForm<PersonFieldsForm>,
 ) -> Result<Response, AppError> {
     let editor = s.user.register_editor()?;
-    views::ensure_can_view(&state.db, &s, id).await?;
-    let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let id = seen.id;
     let (_, detention) = form.split();
     match register::add_detention(&state.db, &editor, id, &detention, state.today())
         .await
@@ -1027,7 +1024,7 @@ pub async fn detention_create(
                 nav: Some(nav(&state, &s).await),
                 csrf_token: s.csrf_token.clone(),
                 person_id: id,
-                person_name: format!("{} {}", p.given_name, p.family_name),
+                person_name: seen.name(),
                 form: FormView { values: form.values(), errors },
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())

@@ -424,7 +424,7 @@ async fn a_reason_to_look_does_not_allow_changing_the_duty() {
             lead.post_json(&format!("/api/v1/people/{}/endings", w.smith), &proposal_body()).await;
         assert_eq!(
             (r.status, code(&r).as_str()),
-            (StatusCode::FORBIDDEN, "no_part_in_this_person"),
+            (StatusCode::FORBIDDEN, "not_in_caseload"),
             "{}: {}",
             t.backend,
             r.body
@@ -438,7 +438,7 @@ async fn a_reason_to_look_does_not_allow_changing_the_duty() {
             .await;
         assert_eq!(
             (r.status, code(&r).as_str()),
-            (StatusCode::FORBIDDEN, "no_part_in_this_person"),
+            (StatusCode::FORBIDDEN, "not_in_caseload"),
             "{}",
             r.body
         );

@@ -346,3 +346,39 @@ async fn an_import_made_as_a_user_changes_only_its_caseload() {
         assert_eq!(d[0].left_hospital.map(|d| d.to_string()).as_deref(), Some("2023-04-20"));
     }
 }
+
+/// The reason form does not tell an id nobody holds from a person outside
+/// the caseload: both get the form, and a reason too short is refused
+/// alike; only a reason given (and recorded) is answered with whether the
+/// person exists.
+#[tokio::test]
+async fn the_reason_form_answers_an_unknown_id_like_a_person_outside_the_caseload() {
+    for t in backends().await {
+        let (_, patel) = world(&t).await;
+        let nobody = patel + 100_000;
+        let kent = Client::login(state(&t.db), "kent_finance").await;
+        let api = Client::api_login(state(&t.db), "kent_icb").await;
+        for id in [patel, nobody] {
+            let page = kent.get(&format!("/people/{id}/access")).await;
+            assert_eq!(page.status, StatusCode::OK, "{}: {id}", t.backend);
+            let short =
+                kent.post_form(&format!("/people/{id}/access"), &[("reason", "because")]).await;
+            assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY, "{}: {id}", t.backend);
+            assert!(short.body.contains("at least 10 characters"), "{}", short.body);
+            let short = api
+                .post_json(
+                    &format!("/api/v1/people/{id}/access"),
+                    &serde_json::json!({"reason": "x"}),
+                )
+                .await;
+            assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY, "{}: {id}", t.backend);
+            assert_eq!(short.json()["error"]["fields"][0]["field"], "reason");
+        }
+        let reason = "checking a referral received from Lincolnshire";
+        let known = kent.post_form(&format!("/people/{patel}/access"), &[("reason", reason)]).await;
+        assert_eq!(known.status, StatusCode::SEE_OTHER, "{}", t.backend);
+        let unknown =
+            kent.post_form(&format!("/people/{nobody}/access"), &[("reason", reason)]).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", t.backend);
+    }
+}
