@@ -332,20 +332,23 @@ pub fn parse_need(f: &NeedFields) -> Result<Need, FieldErrors> {
             }
         },
     };
-    if !errors.is_empty() {
+    // Each is missing only where its problem was pushed.
+    let (Some(aspect), Ok(weekly), Ok(start), Ok(end), Some(funder), true) =
+        (aspect, weekly, start, end, funder, errors.is_empty())
+    else {
         return Err(errors);
-    }
+    };
     let need = Need {
-        aspect: aspect.expect("checked"),
+        aspect,
         description: f.description.trim().to_string(),
         s117: f.s117 == "yes",
         s117_reason: f.s117_reason.trim().to_string(),
         interventions: f.interventions.trim().to_string(),
         provider: f.provider.trim().to_string(),
-        weekly_cost: weekly.expect("checked"),
-        start: start.expect("checked"),
-        end: end.expect("checked"),
-        funder: funder.expect("checked"),
+        weekly_cost: weekly,
+        start,
+        end,
+        funder,
         accommodation,
     };
     let problems = need.problems();
@@ -488,10 +491,9 @@ pub async fn record_review(
     if opt(&f.person_views).is_none() {
         errors.push(("person_views".into(), "record the person's views".into()));
     }
-    if !errors.is_empty() {
+    let (Some(held_on), true) = (held_on, errors.is_empty()) else {
         return Ok(Err(errors));
-    }
-    let held_on = held_on.expect("checked");
+    };
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
     crate::access::ensure_part(&mut tx, user, person_id).await?;

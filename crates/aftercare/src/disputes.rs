@@ -185,10 +185,10 @@ pub async fn open(
     let person =
         store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if !can_act(user) {
-        return Err(ServiceError::Invalid(err(
-            "party_a",
-            "only commissioners and the QA group of one of the parties open a dispute",
-        )));
+        return Err(ServiceError::forbidden(
+            "forbidden",
+            "only commissioners and the QA group of one of the parties open a dispute".into(),
+        ));
     }
     let mut errors = FieldErrors::new();
     let subject = DisputeSubject::parse(&f.subject)
@@ -205,15 +205,12 @@ pub async fn open(
     if opt(&f.note).is_none() {
         errors.push(("note".into(), "say what is disputed and why".into()));
     }
-    if !errors.is_empty() {
+    // Each is None only where its problem was pushed.
+    let (Some(subject), Some(a), Some(b), Some(opened_on), true) =
+        (subject, a, b, opened_on, errors.is_empty())
+    else {
         return Err(ServiceError::Invalid(errors));
-    }
-    let (subject, a, b, opened_on) = (
-        subject.expect("checked"),
-        a.expect("checked"),
-        b.expect("checked"),
-        opened_on.expect("checked"),
-    );
+    };
     if let Err(e) = subject.check_parties(&a, &b) {
         let field = if matches!(&e, DisputeError::WrongPartyKind { org, .. } if *org == a.org) {
             "party_a"
@@ -490,10 +487,9 @@ pub async fn escalate(
     if note.is_none() {
         errors.push(("note".into(), "say why it is escalated and to whom".into()));
     }
-    if !errors.is_empty() {
+    let (Some(on), true) = (on, errors.is_empty()) else {
         return Err(ServiceError::Invalid(errors));
-    }
-    let on = on.expect("checked");
+    };
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
     let steps = q::steps_tx(&mut tx, d.id).await?;
@@ -756,16 +752,16 @@ fn proposal_of(
                 None
             }
         },
-        code if OrgCode::parse(code).is_ok_and(|c| c == a || c == b) => {
-            Some(Finding::Responsible(OrgCode::parse(code).expect("checked")))
-        }
-        _ => {
-            errors.push((
-                "found_responsible".into(),
-                format!("choose who was found responsible: {a}, {b}, or shared"),
-            ));
-            None
-        }
+        code => match OrgCode::parse(code) {
+            Ok(c) if c == a || c == b => Some(Finding::Responsible(c)),
+            _ => {
+                errors.push((
+                    "found_responsible".into(),
+                    format!("choose who was found responsible: {a}, {b}, or shared"),
+                ));
+                None
+            }
+        },
     };
     let paid_a = amount("paid_a", &f.paid_a, &mut errors);
     let paid_b = amount("paid_b", &f.paid_b, &mut errors);

@@ -116,7 +116,7 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/people/{id}/disputes/new",        303, Everyone(200)),
     // The users here are all of the trust (RXY), never a party to a dispute: a valid
     // council-against-council dispute is refused on a field, whatever the role.
-    route("POST", "/people/{id}/disputes",            303, Everyone(422)),
+    route("POST", "/people/{id}/disputes",            303, Roles(&["commissioner", "qa_group"], 422, 403)),
     route("GET",  "/people/{id}/disputes/escalate",   303, Everyone(200)),
     // No dispute is open about the person, so there is nothing to escalate or resolve.
     route("POST", "/people/{id}/disputes/escalate",   303, Everyone(422)),
