@@ -117,11 +117,24 @@ async fn start(scripts: Scripts) -> Option<Browser> {
     }
     let mut caps = fantoccini::wd::Capabilities::new();
     caps.insert("goog:chromeOptions".into(), options);
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{driver_port}"))
-        .await
-        .unwrap_or_else(|e| panic!("failed to start a Chromium session through chromedriver: {e}"));
+    // Chromium now and then fails to start under load (the 2-core CI
+    // machine runs other tests beside it): try a few times before failing.
+    let mut attempt = 0;
+    let client = loop {
+        attempt += 1;
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if attempt < 3 => {
+                eprintln!("Chromium session did not start (attempt {attempt}): {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("failed to start a Chromium session through chromedriver: {e}"),
+        }
+    };
     let session_id = client.session_id().await.ok().flatten();
     Some(Browser {
         client,
