@@ -33,7 +33,7 @@ pub const NOT_IN_CASELOAD_MESSAGE: &str = "this person is not in your caseload: 
 /// a part in their care. Called inside the write transaction, before any
 /// write, so the check and the change see the same record.
 pub async fn ensure_part(tx: &mut Tx, user: &User, person_id: i64) -> Result<(), RegisterError> {
-    if store::org_has_part_tx(tx, person_id, &user.org_code).await? {
+    if store::org_has_part(&mut *tx, person_id, &user.org_code).await? {
         Ok(())
     } else {
         Err(RegisterError::NotInCaseload)

@@ -72,7 +72,7 @@ fn hash(password: &str) -> Result<String, AccountError> {
 }
 
 async fn user_tx(tx: &mut Tx, username: &str) -> Result<UserRow, AccountError> {
-    store::user_by_username_tx(tx, username)
+    store::user_by_username(&mut *tx, username)
         .await?
         .ok_or_else(|| AccountError::NoSuchUser(username.into()))
 }
@@ -108,10 +108,10 @@ pub async fn add_user(db: &Db, actor: &Actor, new: &NewAccount<'_>) -> Result<i6
     auth::check_new_password(new.username, new.password, false)?;
     let hash = hash(new.password)?;
     let mut tx = db.begin_write().await?;
-    if store::get_org_tx(&mut tx, new.org_code).await?.is_none() {
+    if store::get_org(&mut tx, new.org_code).await?.is_none() {
         return Err(AccountError::NoSuchOrg(new.org_code.into()));
     }
-    if store::user_by_username_tx(&mut tx, new.username).await?.is_some() {
+    if store::user_by_username(&mut tx, new.username).await?.is_some() {
         return Err(AccountError::Exists(new.username.into()));
     }
     let roles = roles_to_string(new.roles);

@@ -83,7 +83,7 @@ pub async fn save_org(db: &Db, actor: &Actor, new: NewOrg<'_>) -> Result<String,
     // Checked inside the write transaction, so a successor removed
     // meanwhile cannot be named.
     if let Some(s) = &org.successor_code
-        && store::get_org_tx(&mut tx, s).await?.is_none()
+        && store::get_org(&mut tx, s).await?.is_none()
     {
         return Err(AdminError::NoSuchSuccessor(s.clone()));
     }
@@ -119,7 +119,7 @@ pub async fn ensure_org(db: &Db, code: &str) -> Result<(), AdminError> {
 }
 
 async fn ensure_org_tx(tx: &mut Tx, code: &str) -> Result<(), AdminError> {
-    match store::get_org_tx(tx, code).await? {
+    match store::get_org(&mut *tx, code).await? {
         Some(_) => Ok(()),
         None => Err(AdminError::NoSuchOrg(code.to_string())),
     }
@@ -296,7 +296,7 @@ pub async fn set_letter_template(
 ) -> Result<(), AdminError> {
     ensure_letter_kind(kind)?;
     let mut tx = db.begin_write().await?;
-    if store::get_org_tx(&mut tx, council).await?.is_none() {
+    if store::get_org(&mut tx, council).await?.is_none() {
         return Err(AdminError::NoOrg(council.to_string()));
     }
     crate::db::endings::set_letter_template(&mut tx, council, kind, body, actor).await?;
