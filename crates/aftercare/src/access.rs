@@ -19,7 +19,7 @@ pub const NOT_IN_CASELOAD_MESSAGE: &str = "this person is not in your caseload: 
 /// a part in their care. Called inside the write transaction, before any
 /// write, so the check and the change see the same record.
 pub async fn ensure_part(tx: &mut Tx, user: &User, person_id: i64) -> Result<(), ServiceError> {
-    if store::org_has_part_tx(tx, person_id, &user.org_code).await? {
+    if store::org_has_part(&mut *tx, person_id, &user.org_code).await? {
         Ok(())
     } else {
         Err(ServiceError::not_in_caseload())
@@ -44,7 +44,7 @@ pub async fn record_reason(
         ));
     }
     let mut tx = db.begin_write().await?;
-    if store::get_person_tx(&mut tx, person_id).await?.is_none() {
+    if store::get_person(&mut tx, person_id).await?.is_none() {
         return Err(ServiceError::no_such_person());
     }
     store::insert_access_grant(

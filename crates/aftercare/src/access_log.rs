@@ -11,14 +11,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use sqlx::FromRow;
-
 use crate::auth::Session;
-use crate::db::store::{self, Actor};
+use crate::db::access_log as q;
+use crate::db::store::Actor;
 use crate::db::{Db, DbError};
-use crate::on_pool;
 
 /// The request a session serves, for the access log: its method and path
 /// (ids only), the route template it matched, and the people already logged
@@ -152,23 +148,7 @@ impl AccessKind {
     }
 }
 
-/// One row of the access log.
-#[derive(Debug, Clone, FromRow, Serialize)]
-pub struct AccessRow {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub user_id: Option<i64>,
-    pub username: String,
-    pub org_code: Option<String>,
-    pub kind: String,
-    pub route: Option<String>,
-    pub person_id: Option<i64>,
-    /// The break-glass grant the read was made under, if the user's
-    /// organisation had no part in the person.
-    pub grant_id: Option<i64>,
-    pub rows: Option<i64>,
-    pub detail: Option<String>,
-}
+pub use crate::db::access_log::AccessRow;
 
 /// A read to record.
 pub struct Access<'a> {
@@ -185,20 +165,7 @@ pub struct Access<'a> {
 /// statement: the newest unexpired grant of the user for the person, when
 /// their organisation has no part in them.
 pub async fn record(db: &Db, actor: &Actor, access: Access<'_>) -> Result<(), DbError> {
-    let at = store::now();
-    on_pool!(db, p => sqlx::query(
-        "INSERT INTO access_log (at, user_id, username, org_code, kind, route, person_id, grant_id, rows, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7,
-           CASE WHEN $7 IS NULL OR $2 IS NULL
-                  OR EXISTS (SELECT 1 FROM person_orgs WHERE person_id = $7 AND org_code = $4)
-                THEN NULL
-                ELSE (SELECT MAX(id) FROM access_grants WHERE user_id = $2 AND person_id = $7 AND expires_at > $1)
-           END, $8, $9)")
-        .bind(at).bind(actor.user_id).bind(&actor.username).bind(&actor.org_code)
-        .bind(access.kind.as_str()).bind(access.route).bind(access.person_id)
-        .bind(access.rows).bind(access.detail)
-        .execute(p).await.map(|r| r.rows_affected()))?;
-    Ok(())
+    q::insert(db, actor, &access).await
 }
 
 /// Records a read of one person by a signed-in user, once per request
@@ -247,21 +214,15 @@ pub async fn export(
 
 /// The newest reads of a person, newest first, at most `limit`.
 pub async fn for_person(db: &Db, person_id: i64, limit: i64) -> Result<Vec<AccessRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as(
-        "SELECT * FROM access_log WHERE person_id = $1 ORDER BY id DESC LIMIT $2")
-        .bind(person_id).bind(limit).fetch_all(p).await)?)
+    q::for_person(db, person_id, limit).await
 }
 
 /// How many reads of a person are logged.
 pub async fn count_for_person(db: &Db, person_id: i64) -> Result<i64, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM access_log WHERE person_id = $1")
-        .bind(person_id).fetch_one(p).await)?)
+    q::count_for_person(db, person_id).await
 }
 
 /// Every export and list of many people, newest first, at most `limit`.
 pub async fn exports(db: &Db, limit: i64) -> Result<Vec<AccessRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as(
-        "SELECT * FROM access_log WHERE person_id IS NULL ORDER BY id DESC LIMIT $1")
-        .bind(limit).fetch_all(p).await)?)
+    q::exports(db, limit).await
 }

@@ -82,7 +82,7 @@ fn hash(password: &str) -> Result<String, ServiceError> {
 }
 
 async fn user_tx(tx: &mut Tx, username: &str) -> Result<UserRow, ServiceError> {
-    Ok(store::user_by_username_tx(tx, username)
+    Ok(store::user_by_username(&mut *tx, username)
         .await?
         .ok_or_else(|| AccountError::NoSuchUser(username.into()))?)
 }
@@ -118,10 +118,10 @@ pub async fn add_user(db: &Db, actor: &Actor, new: &NewAccount<'_>) -> Result<i6
     auth::check_new_password(new.username, new.password, false)?;
     let hash = hash(new.password)?;
     let mut tx = db.begin_write().await?;
-    if store::get_org_tx(&mut tx, new.org_code).await?.is_none() {
+    if store::get_org(&mut tx, new.org_code).await?.is_none() {
         return Err(ServiceError::from(AccountError::NoSuchOrg(new.org_code.into())));
     }
-    if store::user_by_username_tx(&mut tx, new.username).await?.is_some() {
+    if store::user_by_username(&mut tx, new.username).await?.is_some() {
         return Err(ServiceError::from(AccountError::Exists(new.username.into())));
     }
     let roles = roles_to_string(new.roles);

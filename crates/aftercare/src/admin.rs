@@ -67,7 +67,7 @@ pub async fn save_org(db: &Db, actor: &Actor, new: NewOrg<'_>) -> Result<String,
     // Checked inside the write transaction, so a successor removed
     // meanwhile cannot be named.
     if let Some(s) = &org.successor_code
-        && store::get_org_tx(&mut tx, s).await?.is_none()
+        && store::get_org(&mut tx, s).await?.is_none()
     {
         return Err(ServiceError::from(AdminError::NoSuchSuccessor(s.clone())));
     }
@@ -103,7 +103,7 @@ pub async fn ensure_org(db: &Db, code: &str) -> Result<(), ServiceError> {
 }
 
 async fn ensure_org_tx(tx: &mut Tx, code: &str) -> Result<(), ServiceError> {
-    match store::get_org_tx(tx, code).await? {
+    match store::get_org(&mut *tx, code).await? {
         Some(_) => Ok(()),
         None => Err(ServiceError::from(AdminError::NoSuchOrg(code.to_string()))),
     }
@@ -285,7 +285,7 @@ pub async fn set_letter_template(
 ) -> Result<(), ServiceError> {
     ensure_letter_kind(kind)?;
     let mut tx = db.begin_write().await?;
-    if store::get_org_tx(&mut tx, council).await?.is_none() {
+    if store::get_org(&mut tx, council).await?.is_none() {
         return Err(ServiceError::from(AdminError::NoOrg(council.to_string())));
     }
     crate::db::endings::set_letter_template(&mut tx, council, kind, body, actor).await?;

@@ -17,12 +17,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::{Role, User};
+pub use crate::db::care::Scope;
 use crate::db::care::{self, NewReview, PlanRow, ReviewRow};
 use crate::db::store::{self, Actor, AuditEntry, PersonRow};
 use crate::db::{Db, DbError};
 use crate::derive;
 use crate::error::{FieldErrors, ServiceError};
-use crate::on_pool;
 
 fn err(field: &str, reason: impl Into<String>) -> FieldErrors {
     vec![(field.to_string(), reason.into())]
@@ -580,11 +580,8 @@ pub async fn import_reviews(
         }));
     }
     let mut tx = db.begin_write().await?;
-    let existing: std::collections::HashSet<(i64, NaiveDate)> = care::all_reviews_tx(&mut tx)
-        .await?
-        .into_iter()
-        .map(|r| (r.person_id, r.held_on))
-        .collect();
+    let existing: std::collections::HashSet<(i64, NaiveDate)> =
+        care::all_reviews(&mut tx).await?.into_iter().map(|r| (r.person_id, r.held_on)).collect();
     let mut report = ReviewImportReport { rows: rows.len(), dry_run, ..Default::default() };
     let mut seen = std::collections::HashSet::new();
     let source = format!("import:{file_name}");
@@ -643,6 +640,8 @@ pub struct CaseState {
     pub history: Vec<Event>,
     pub reviews: Vec<ReviewRow>,
     pub plan: Option<PlanRow>,
+    /// The plan's body, parsed when the case was read (see [`plan_of`]).
+    pub care_plan: Option<CarePlan>,
     pub lead: Option<care::LeadProfessionalRow>,
     pub in_hospital_qualifying: bool,
 }
@@ -706,51 +705,6 @@ impl CaseloadCache {
     }
 }
 
-/// Whose cases to load.
-#[derive(Debug, Clone, Copy)]
-pub enum Scope<'a> {
-    Everyone,
-    /// The people an organisation has a part in.
-    Organisation(&'a str),
-}
-
-impl Scope<'_> {
-    /// A condition on `column` (a person id) for a query's WHERE clause,
-    /// binding the organisation as `$1`.
-    fn condition(&self, column: &str) -> String {
-        match self {
-            Scope::Everyone => "TRUE".into(),
-            Scope::Organisation(_) => {
-                format!("{column} IN (SELECT person_id FROM person_orgs WHERE org_code = $1)")
-            }
-        }
-    }
-}
-
-/// Rows of a query whose `{scope}` is replaced by the scope's condition.
-async fn rows_in_scope<T>(
-    db: &Db,
-    sql: &str,
-    column: &str,
-    scope: &Scope<'_>,
-) -> Result<Vec<T>, DbError>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-        + Send
-        + Unpin,
-{
-    // The condition is built from constants; the organisation is bound.
-    let sql = sql.replace("{scope}", &scope.condition(column));
-    Ok(on_pool!(db, p => {
-        let q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-        match scope {
-            Scope::Everyone => q.fetch_all(p).await,
-            Scope::Organisation(org) => q.bind(*org).fetch_all(p).await,
-        }
-    })?)
-}
-
 /// Loads and derives every person (for the due list, exports and monitoring).
 pub async fn all_cases(db: &Db, today: NaiveDate) -> Result<Vec<CaseState>, DbError> {
     cases(db, today, &Scope::Everyone).await
@@ -764,50 +718,29 @@ pub async fn cases(
     scope: &Scope<'_>,
 ) -> Result<Vec<CaseState>, DbError> {
     let config = derive::config(db, today).await?;
+    let rows = care::case_rows(db, scope).await?;
     let mut detentions: HashMap<i64, Vec<store::DetentionRow>> = HashMap::new();
-    let rows: Vec<store::DetentionRow> = rows_in_scope(db,
-        "SELECT * FROM detentions WHERE superseded_at IS NULL AND {scope} ORDER BY person_id, detention_start, id",
-        "person_id", scope).await?;
-    for d in rows {
+    for d in rows.detentions {
         detentions.entry(d.person_id).or_default().push(d);
     }
     let mut events: HashMap<i64, Vec<store::PersonEventRow>> = HashMap::new();
-    let rows: Vec<store::PersonEventRow> = rows_in_scope(db,
-        "SELECT * FROM person_events WHERE superseded_at IS NULL AND {scope} ORDER BY person_id, occurred_on, id",
-        "person_id", scope).await?;
-    for e in rows {
+    for e in rows.events {
         events.entry(e.person_id).or_default().push(e);
     }
     let mut reviews: HashMap<i64, Vec<ReviewRow>> = HashMap::new();
-    let rows: Vec<ReviewRow> = rows_in_scope(
-        db,
-        "SELECT * FROM reviews WHERE superseded_at IS NULL AND {scope} ORDER BY person_id, held_on",
-        "person_id",
-        scope,
-    )
-    .await?;
-    for r in rows {
+    for r in rows.reviews {
         reviews.entry(r.person_id).or_default().push(r);
     }
-    let plans: Vec<PlanRow> = rows_in_scope(
-        db,
-        "SELECT * FROM care_plans WHERE superseded_at IS NULL AND {scope} ORDER BY person_id",
-        "person_id",
-        scope,
-    )
-    .await?;
-    let mut plans: HashMap<i64, PlanRow> = plans.into_iter().map(|p| (p.person_id, p)).collect();
-    let leads: Vec<care::LeadProfessionalRow> = rows_in_scope(
-        db,
-        "SELECT * FROM lead_professionals WHERE superseded_at IS NULL AND {scope}",
-        "person_id",
-        scope,
-    )
-    .await?;
+    // Each plan's body is parsed once, here: one that does not parse is an
+    // error for the whole caseload, never read as "no plan".
+    let mut plans: HashMap<i64, (PlanRow, CarePlan)> = HashMap::new();
+    for p in rows.plans {
+        let plan = plan_of(&p)?;
+        plans.insert(p.person_id, (p, plan));
+    }
     let mut leads: HashMap<i64, care::LeadProfessionalRow> =
-        leads.into_iter().map(|l| (l.person_id, l)).collect();
-    let people: Vec<store::PersonRow> =
-        rows_in_scope(db, "SELECT * FROM people WHERE {scope} ORDER BY id", "id", scope).await?;
+        rows.leads.into_iter().map(|l| (l.person_id, l)).collect();
+    let people = rows.people;
     let mut out = Vec::with_capacity(people.len());
     for person in people {
         let dets = detentions.remove(&person.id).unwrap_or_default();
@@ -818,9 +751,11 @@ pub async fn cases(
         let in_hospital_qualifying = last.is_some_and(|d| {
             d.left_hospital.is_none() && Section::parse(&d.section).is_ok_and(|s| s.is_qualifying())
         });
+        let (plan, care_plan) = plans.remove(&person.id).unzip();
         out.push(CaseState {
             reviews: reviews.remove(&person.id).unwrap_or_default(),
-            plan: plans.remove(&person.id),
+            plan,
+            care_plan,
             lead: leads.remove(&person.id),
             in_hospital_qualifying,
             derivation,
@@ -1020,7 +955,7 @@ pub fn interim_placements_overdue(cases: &[CaseState], today: NaiveDate) -> Vec<
     cases
         .iter()
         .filter_map(|c| {
-            let plan = plan_of(c.plan.as_ref()?).ok()?;
+            let plan = c.care_plan.as_ref()?;
             plan.needs
                 .iter()
                 .any(|n| n.current_on(today) && n.interim_overdue(today))
@@ -1050,7 +985,7 @@ pub fn no_charge_list(cases: &[CaseState], today: NaiveDate) -> Vec<NoChargeLine
         if c.open_on(today).is_none() {
             continue;
         }
-        let Some(plan) = c.plan.as_ref().and_then(|p| plan_of(p).ok()) else { continue };
+        let Some(plan) = &c.care_plan else { continue };
         for n in plan.free_on(today) {
             out.push(NoChargeLine {
                 person_id: c.person.id,

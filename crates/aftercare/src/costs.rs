@@ -12,7 +12,7 @@ use aftercare_core::plan::{Funder, Need};
 use chrono::{Datelike, Days, NaiveDate};
 use serde::Serialize;
 
-use crate::care::{CaseState, plan_of};
+use crate::care::CaseState;
 use crate::db::care::AgreementRow;
 
 /// One person's cost for one need in one month.
@@ -126,7 +126,7 @@ pub fn cost_lines(
 ) -> Vec<CostLine> {
     let mut out = Vec::new();
     for c in cases {
-        let Some(plan) = c.plan.as_ref().and_then(|p| plan_of(p).ok()) else { continue };
+        let Some(plan) = &c.care_plan else { continue };
         let nhs_number = c.person.nhs_number.clone().unwrap_or_default();
         for e in &c.derivation.entitlements {
             let (council, nhs) = (

@@ -10,11 +10,17 @@ use aftercare_core::{OrgCode, Section};
 use chrono::NaiveDate;
 
 use crate::db::store::{self, DetentionRow, OrgRow, PersonEventRow, PersonSummary};
-use crate::db::{Db, DbError, Tx, bulk};
-use crate::{on_pool, on_tx};
+use crate::db::{Conn, Db, DbError, Tx, bulk};
 
-fn org(code: &Option<String>) -> Option<OrgCode> {
-    code.as_deref().and_then(|c| OrgCode::parse(c).ok())
+/// An organisation code a detention row stores: a code that does not parse
+/// is corrupt data, never read as "not recorded" (which would leave the
+/// responsible body undecided).
+fn org(code: &Option<String>, d: &DetentionRow) -> Result<Option<OrgCode>, DbError> {
+    code.as_deref()
+        .map(|c| {
+            OrgCode::parse(c).map_err(|e| DbError::Corrupt(format!("detention {}: {e}", d.id)))
+        })
+        .transpose()
 }
 
 /// The engine's view of a person's history, in date order. A detention row
@@ -34,10 +40,10 @@ pub fn events_of(
             on: d.detention_start,
             kind: EventKind::Detained {
                 section,
-                ordinary_residence: org(&d.ordinary_residence),
+                ordinary_residence: org(&d.ordinary_residence, d)?,
                 no_fixed_abode: d.no_fixed_abode,
-                gp_commissioner: org(&d.gp_commissioner),
-                residence_commissioner: org(&d.residence_commissioner),
+                gp_commissioner: org(&d.gp_commissioner, d)?,
+                residence_commissioner: org(&d.residence_commissioner, d)?,
                 place_of_detention_council: None,
                 deemed_ordinary_residence: None,
             },
@@ -46,13 +52,15 @@ pub fn events_of(
             events.push(Event {
                 on: left,
                 kind: EventKind::LeftHospital {
-                    discharged_to: org(&d.discharged_to),
+                    discharged_to: org(&d.discharged_to, d)?,
                     // The master list records the GP practice's commissioner at the
                     // time of detention; without a later record (leaving hospital
                     // recorded in the product) it stands after discharge.
-                    gp_commissioner: org(&d.discharge_gp_commissioner)
-                        .or_else(|| org(&d.gp_commissioner)),
-                    residence_commissioner: org(&d.residence_commissioner),
+                    gp_commissioner: match org(&d.discharge_gp_commissioner, d)? {
+                        Some(o) => Some(o),
+                        None => org(&d.gp_commissioner, d)?,
+                    },
+                    residence_commissioner: org(&d.residence_commissioner, d)?,
                 },
             });
         }
@@ -70,24 +78,33 @@ pub fn events_of(
     Ok(events)
 }
 
-/// Recorded determinations that stand over the computed answer.
-pub fn determinations_of(others: &[PersonEventRow]) -> Vec<rules::Determination> {
+/// Recorded determinations that stand over the computed answer. One that
+/// does not parse is corrupt data: dropping it would silently put the
+/// question back to "undecided".
+pub fn determinations_of(others: &[PersonEventRow]) -> Result<Vec<rules::Determination>, DbError> {
     others
         .iter()
         .filter(|e| e.kind == "determination")
-        .filter_map(|e| serde_json::from_str(&e.data).ok())
+        .map(|e| {
+            serde_json::from_str(&e.data)
+                .map_err(|err| DbError::Corrupt(format!("determination {}: {err}", e.id)))
+        })
         .collect()
 }
 
 /// The rules configuration for today: organisation successors from the
 /// organisations table; MHA 2025 s117(3A) deeming from the environment
 /// (`AFTERCARE_MHA2025_S117_3A_COMMENCEMENT=YYYY-MM-DD`), off by default.
-pub fn config_from(orgs: &[OrgRow], today: NaiveDate) -> RulesConfig {
+/// An organisation whose stored code or successor does not parse is corrupt
+/// data (skipping it would silently drop the succession).
+pub fn config_from(orgs: &[OrgRow], today: NaiveDate) -> Result<RulesConfig, DbError> {
     let mut config = RulesConfig::new(today);
+    let parse = |c: &str| {
+        OrgCode::parse(c).map_err(|e| DbError::Corrupt(format!("organisation {c:?}: {e}")))
+    };
     for o in orgs {
-        if let (Some(successor), Ok(code)) = (&o.successor_code, OrgCode::parse(&o.code))
-            && let Ok(successor) = OrgCode::parse(successor)
-        {
+        if let Some(successor) = &o.successor_code {
+            let (code, successor) = (parse(&o.code)?, parse(successor)?);
             let from = o.valid_to.and_then(|d| d.succ_opt()).unwrap_or(today);
             config.successors.insert(code, Successor { org: successor, from });
         }
@@ -95,21 +112,12 @@ pub fn config_from(orgs: &[OrgRow], today: NaiveDate) -> RulesConfig {
     config.mha2025_s117_3a_commencement = std::env::var("AFTERCARE_MHA2025_S117_3A_COMMENCEMENT")
         .ok()
         .and_then(|v| aftercare_core::parse_date(&v).ok());
-    config
+    Ok(config)
 }
 
-/// Only organisations with a successor shape the configuration, so only
-/// they are read (every person page derives, and reads this).
-const SUCCEEDED_ORGS: &str = "SELECT * FROM organisations WHERE successor_code IS NOT NULL";
-
-pub async fn config(db: &Db, today: NaiveDate) -> Result<RulesConfig, DbError> {
-    let orgs: Vec<OrgRow> = on_pool!(db, p => sqlx::query_as(SUCCEEDED_ORGS).fetch_all(p).await)?;
-    Ok(config_from(&orgs, today))
-}
-
-pub async fn config_tx(tx: &mut Tx, today: NaiveDate) -> Result<RulesConfig, DbError> {
-    let orgs: Vec<OrgRow> = on_tx!(tx, c => sqlx::query_as(SUCCEEDED_ORGS).fetch_all(c).await)?;
-    Ok(config_from(&orgs, today))
+/// The rules configuration for today, on the pool or inside a write.
+pub async fn config(conn: impl Into<Conn<'_>>, today: NaiveDate) -> Result<RulesConfig, DbError> {
+    config_from(&store::succeeded_orgs(conn).await?, today)
 }
 
 /// Derives a person's entitlements from stored facts.
@@ -119,7 +127,7 @@ pub fn derive_person(
     config: &RulesConfig,
 ) -> Result<Derivation, DbError> {
     let events = events_of(detentions, others)?;
-    Ok(derive_events(&events, others, config))
+    derive_events(&events, others, config)
 }
 
 /// A person's recorded history as engine events and what the rules derive
@@ -130,11 +138,11 @@ pub async fn person_in_tx(
     person_id: i64,
     today: NaiveDate,
 ) -> Result<(Vec<Event>, Vec<PersonEventRow>, RulesConfig, Derivation), DbError> {
-    let detentions = store::current_detentions_tx(tx, person_id).await?;
-    let others = store::current_person_events_tx(tx, person_id).await?;
-    let config = config_tx(tx, today).await?;
+    let detentions = store::current_detentions(&mut *tx, person_id).await?;
+    let others = store::current_person_events(&mut *tx, person_id).await?;
+    let config = config(&mut *tx, today).await?;
     let events = events_of(&detentions, &others)?;
-    let derivation = derive_events(&events, &others, &config);
+    let derivation = derive_events(&events, &others, &config)?;
     Ok((events, others, config, derivation))
 }
 
@@ -146,7 +154,7 @@ pub fn derive_with(
     others: &[PersonEventRow],
     config: &RulesConfig,
     extra: &[Event],
-) -> Derivation {
+) -> Result<Derivation, DbError> {
     let mut all = events.to_vec();
     all.extend_from_slice(extra);
     all.sort_by_key(|e| e.on);
@@ -155,14 +163,18 @@ pub fn derive_with(
 
 /// Runs the engine with the person's own determinations; the shared
 /// configuration is copied only for the few people who have any.
-fn derive_events(events: &[Event], others: &[PersonEventRow], config: &RulesConfig) -> Derivation {
-    let determinations = determinations_of(others);
+fn derive_events(
+    events: &[Event],
+    others: &[PersonEventRow],
+    config: &RulesConfig,
+) -> Result<Derivation, DbError> {
+    let determinations = determinations_of(others)?;
     if determinations.is_empty() && config.determinations.is_empty() {
-        return rules::derive(events, config);
+        return Ok(rules::derive(events, config));
     }
     let mut config = config.clone();
     config.determinations = determinations;
-    rules::derive(events, &config)
+    Ok(rules::derive(events, &config))
 }
 
 /// The register's summary of a derivation: the latest entitlement's bodies.
@@ -231,7 +243,7 @@ pub fn derive_and_summarise(
     today: NaiveDate,
 ) -> Result<(Derivation, PersonSummary, Vec<String>), DbError> {
     let events = events_of(detentions, others)?;
-    let derivation = derive_events(&events, others, config);
+    let derivation = derive_events(&events, others, config)?;
     let summary = summarise(&derivation, today);
     let orgs = orgs_with_part(detentions, &derivation, &events);
     Ok((derivation, summary, orgs))
@@ -244,8 +256,8 @@ pub async fn refresh_person_with(
     config: &RulesConfig,
     today: NaiveDate,
 ) -> Result<Derivation, DbError> {
-    let detentions = store::current_detentions_tx(tx, person_id).await?;
-    let others = store::current_person_events_tx(tx, person_id).await?;
+    let detentions = store::current_detentions(&mut *tx, person_id).await?;
+    let others = store::current_person_events(&mut *tx, person_id).await?;
     let (derivation, summary, orgs) = derive_and_summarise(&detentions, &others, config, today)?;
     store::update_summary(tx, person_id, &summary).await?;
     store::set_person_orgs(tx, person_id, &orgs).await?;
@@ -257,7 +269,7 @@ pub async fn refresh_person(
     person_id: i64,
     today: NaiveDate,
 ) -> Result<Derivation, DbError> {
-    let config = config_tx(tx, today).await?;
+    let config = config(&mut *tx, today).await?;
     refresh_person_with(tx, person_id, &config, today).await
 }
 
@@ -279,10 +291,9 @@ pub async fn recompute_all(
     today: NaiveDate,
     progress: &dyn Fn(u64, u64),
 ) -> Result<RecomputeReport, DbError> {
-    let mut tx = db.begin_write().await?;
-    bulk::widen_cache(&mut tx).await?;
-    let config = std::sync::Arc::new(config_tx(&mut tx, today).await?);
-    let (low, high, total) = store::people_id_span_tx(&mut tx).await?;
+    let mut tx = db.begin_bulk_write().await?;
+    let config = std::sync::Arc::new(config(&mut tx, today).await?);
+    let (low, high, total) = store::people_id_span(&mut tx).await?;
     let mut report = RecomputeReport { people: total as u64, ..Default::default() };
     let mut from = low;
     let mut done = 0u64;
@@ -315,7 +326,6 @@ pub async fn recompute_all(
         done += step.people;
         progress(done, report.people);
     }
-    bulk::narrow_cache(&mut tx).await?;
     tx.commit().await?;
     db.truncate_log().await?;
     tracing::debug!(?reading, ?waiting, "recompute: reading, then waiting for derivation");

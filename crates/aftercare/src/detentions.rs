@@ -81,7 +81,7 @@ async fn current_version(
     person_id: i64,
     detention_id: i64,
 ) -> Result<DetentionRow, ServiceError> {
-    let d = store::get_detention_tx(tx, detention_id)
+    let d = store::get_detention(&mut *tx, detention_id)
         .await?
         .filter(|d| d.person_id == person_id)
         .ok_or_else(|| ServiceError::not_found("not_found", "no such detention".into()))?;
@@ -184,7 +184,7 @@ pub async fn record_left_hospital(
     let mut tx = db.begin_write().await?;
     crate::access::ensure_part(&mut tx, editor.user(), person_id).await?;
     let person =
-        store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
+        store::get_person(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     let old = current_version(&mut tx, person_id, detention_id).await?;
     if let Some(left) = old.left_hospital {
         return Err(ServiceError::conflict(
@@ -195,7 +195,7 @@ pub async fn record_left_hospital(
             ),
         ));
     }
-    let current = store::current_detentions_tx(&mut tx, person_id).await?;
+    let current = store::current_detentions(&mut tx, person_id).await?;
     if let Some(later) =
         current.iter().find(|d| d.id != old.id && d.detention_start > old.detention_start)
     {
@@ -292,7 +292,7 @@ pub async fn correct(
     let mut tx = db.begin_write().await?;
     crate::access::ensure_part(&mut tx, editor.user(), person_id).await?;
     let person =
-        store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
+        store::get_person(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     let old = current_version(&mut tx, person_id, detention_id).await?;
     let mut errors = FieldErrors::new();
     let reason = f.reason.trim();
@@ -302,7 +302,7 @@ pub async fn correct(
     let gp_practice = optional_code("discharge_gp_practice", &f.discharge_gp_practice, &mut errors);
     let gp_commissioner =
         optional_code("discharge_gp_commissioner", &f.discharge_gp_commissioner, &mut errors);
-    let others: Vec<DetentionRow> = store::current_detentions_tx(&mut tx, person_id)
+    let others: Vec<DetentionRow> = store::current_detentions(&mut tx, person_id)
         .await?
         .into_iter()
         .filter(|d| d.id != old.id)

@@ -288,7 +288,7 @@ pub async fn open(
     crate::access::ensure_part(&mut tx, user, person_id).await?;
     // Checked inside the write transaction (and backed by a partial unique
     // index), so two requests at once cannot both open the same dispute.
-    let already = q::open_for_person_tx(&mut tx, person_id).await?.into_iter().any(|d| {
+    let already = q::open_for_person(&mut tx, person_id).await?.into_iter().any(|d| {
         d.subject == subject.as_str() && d.has_party(a.org.as_str()) && d.has_party(b.org.as_str())
     });
     if already {
@@ -315,7 +315,7 @@ pub async fn open(
     // The body named sees the dispute without the person's identifiers until
     // it confirms the dispute concerns it, unless it already has a part.
     let other = if user.org_code == a.org.as_str() { &b.org } else { &a.org };
-    if store::org_has_part_tx(&mut tx, person_id, other.as_str()).await? {
+    if store::org_has_part(&mut tx, person_id, other.as_str()).await? {
         q::confirm(&mut tx, id, "already has a part in the person", Some(other.as_str())).await?;
     }
     store::append_audit(
@@ -405,7 +405,7 @@ fn no_such_dispute() -> ServiceError {
 pub async fn confirm(db: &Db, user: &User, dispute_id: i64) -> Result<i64, ServiceError> {
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    let Some(d) = q::get_dispute_tx(&mut tx, dispute_id).await? else {
+    let Some(d) = q::get_dispute(&mut tx, dispute_id).await? else {
         return Err(no_such_dispute());
     };
     if d.awaiting_confirmation_from() != Some(user.org_code.as_str()) || !can_act(user) {
@@ -492,7 +492,7 @@ pub async fn escalate(
     };
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    let steps = q::steps_tx(&mut tx, d.id).await?;
+    let steps = q::steps(&mut tx, d.id).await?;
     let Some(next) = rules::next_step(subject, steps.len()) else {
         return Err(ServiceError::Invalid(err(
             "dispute",
@@ -626,7 +626,7 @@ pub async fn resolve(
     };
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    let steps = q::steps_tx(&mut tx, d.id).await?;
+    let steps = q::steps(&mut tx, d.id).await?;
     let at_top = rules::next_step(subject_of(&d)?, steps.len()).is_none();
     let reference = opt(&f.reference);
     if !at_top {
@@ -682,7 +682,7 @@ async fn agree(
     let mut tx = db.begin_write().await?;
     // Read again inside the transaction: the proposal agreed to is the one
     // stored now, not one seen on an older page.
-    let Some(now) = q::get_dispute_tx(&mut tx, d.id).await? else {
+    let Some(now) = q::get_dispute(&mut tx, d.id).await? else {
         return Err(ServiceError::no_such_person());
     };
     let (Some(text), Some(by)) = (now.proposal.as_deref(), now.proposed_org.as_deref()) else {

@@ -28,7 +28,7 @@ use crate::auth::{Role, User};
 use crate::care;
 use crate::db::endings::{self as q, DecisionRow, NewProposal, ProposalRow};
 use crate::db::store::{self, AuditEntry};
-use crate::db::{Db, DbError, Tx};
+use crate::db::{Conn, Db, DbError, Tx};
 use crate::derive;
 use crate::error::{FieldErrors, ServiceError};
 
@@ -397,21 +397,15 @@ fn both_bodies_agree(decisions: &[DecisionRow]) -> bool {
     ["council", "nhs"].iter().all(|b| latest(decisions, b).is_some_and(|d| d.agrees))
 }
 
-async fn partnership_ratifies_tx(tx: &mut Tx, period: &Entitlement) -> Result<bool, DbError> {
-    let (Some(council), Some(nhs)) = (&period.council.org, &period.nhs.org) else {
-        return Ok(false);
-    };
-    crate::db::care::partnership_ratifies_tx(tx, council.as_str(), nhs.as_str()).await
-}
-
 /// Whether the partnership of a period's bodies asks the QA group to ratify.
-pub async fn partnership_ratifies(db: &Db, period: &Entitlement) -> Result<bool, DbError> {
+pub async fn partnership_ratifies(
+    conn: impl Into<Conn<'_>>,
+    period: &Entitlement,
+) -> Result<bool, DbError> {
     let (Some(council), Some(nhs)) = (&period.council.org, &period.nhs.org) else {
         return Ok(false);
     };
-    Ok(crate::db::care::partnerships(db).await?.iter().any(|p| {
-        p.council_code == council.as_str() && p.nhs_code == nhs.as_str() && p.qa_ratifies_endings
-    }))
+    crate::db::care::partnership_ratifies(conn, council.as_str(), nhs.as_str()).await
 }
 
 /// What a proposal answers: its id and the version a decision must quote.
@@ -437,7 +431,7 @@ pub async fn propose(
         ));
     }
     let mut tx = db.begin_write().await?;
-    store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
+    store::get_person(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     crate::access::ensure_part(&mut tx, user, person_id).await?;
     let (events, _, _, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let Some(open) = d.entitlements.iter().find(|e| e.end.is_none() && e.start <= today) else {
@@ -449,7 +443,7 @@ pub async fn propose(
     // Proposals about periods that have since closed are stored as lapsed,
     // so that only one proposal can be waiting at a time (a unique index
     // holds that too).
-    for p in q::proposals_for_tx(&mut tx, person_id).await? {
+    for p in q::proposals_for(&mut tx, person_id).await? {
         if p.status != "open" && p.status != "disagreed" {
             continue;
         }
@@ -496,13 +490,14 @@ pub async fn propose(
         errors.extend(e);
         Vec::new()
     });
-    let reviews = crate::db::care::reviews_for_tx(&mut tx, person_id).await?;
+    let reviews = crate::db::care::reviews_for(&mut tx, person_id).await?;
     if !reviews.iter().any(|r| r.held_on >= open.start && r.still_needed.as_deref() == Some("no")) {
         errors.push(("reasons".into(), "a proposal to end follows a review that found after-care is no longer needed: record that review first".into()));
     }
-    let plan = crate::db::care::current_plan_tx(&mut tx, person_id)
-        .await?
-        .and_then(|p| care::plan_of(&p).ok());
+    let plan = match crate::db::care::current_plan(&mut tx, person_id).await? {
+        Some(p) => Some(care::plan_of(&p)?),
+        None => None,
+    };
     let specialist = plan.is_some_and(|p| {
         p.free_on(today).any(|n| {
             n.accommodation
@@ -621,7 +616,7 @@ fn check_ending_takes_effect(
     on: NaiveDate,
 ) -> Result<Vec<Event>, ServiceError> {
     let extra = ending_events(on, period.qualifying_detention_on);
-    let after = derive::derive_with(events, others, config, &extra);
+    let after = derive::derive_with(events, others, config, &extra)?;
     let ended = after.entitlements.iter().any(|e| {
         e.qualifying_detention_on == period.qualifying_detention_on
             && e.start == period.start
@@ -655,7 +650,7 @@ pub async fn decide(
     today: NaiveDate,
 ) -> Result<Decided, ServiceError> {
     let mut tx = db.begin_write().await?;
-    let p = q::proposal_tx(&mut tx, proposal_id).await?.ok_or_else(no_such_proposal)?;
+    let p = q::proposal(&mut tx, proposal_id).await?.ok_or_else(no_such_proposal)?;
     let (events, others, config, d) = derive::person_in_tx(&mut tx, p.person_id, today).await?;
     match standing(&p, &d) {
         Standing::Lapsed { reason } => {
@@ -675,10 +670,10 @@ pub async fn decide(
     let Some(period) = period_of(&p, &d) else {
         return Err(ServiceError::conflict("proposal_lapsed", "this proposal has lapsed".into()));
     };
-    let decisions = q::decisions_tx(&mut tx, p.id).await?;
+    let decisions = q::decisions(&mut tx, p.id).await?;
     let body = f.body.trim();
     may_decide(user, body, period, &decisions)?;
-    let ratifies = partnership_ratifies_tx(&mut tx, period).await?;
+    let ratifies = partnership_ratifies(&mut tx, period).await?;
     let required = required_bodies(ratifies);
     if !required.contains(&body) {
         return Err(ServiceError::conflict(
@@ -738,7 +733,7 @@ pub async fn decide(
         &actor,
     )
     .await?;
-    let decisions = q::decisions_tx(&mut tx, p.id).await?;
+    let decisions = q::decisions(&mut tx, p.id).await?;
     let (status, ended_on) = outcome(&required, &decisions);
     let extra = match (status, ended_on) {
         ("ended", Some(on)) => {
@@ -873,7 +868,7 @@ pub async fn record_historical(
     };
     let on = council_on.max(nhs_on);
     let mut tx = db.begin_write().await?;
-    store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
+    store::get_person(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     crate::access::ensure_part(&mut tx, user, person_id).await?;
     let (events, others, config, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let Some(period) = d.entitlements.iter().find(|e| {
@@ -948,7 +943,7 @@ pub async fn record_historical(
         },
     )
     .await?;
-    let p = q::proposal_tx(&mut tx, id).await?.ok_or_else(no_such_proposal)?;
+    let p = q::proposal(&mut tx, id).await?.ok_or_else(no_such_proposal)?;
     write_ending(
         &mut tx,
         &actor,
@@ -1024,7 +1019,7 @@ pub async fn reinstate(
         return Err(invalid("reason", "say why the ending proved premature"));
     }
     let mut tx = db.begin_write().await?;
-    store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
+    store::get_person(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     crate::access::ensure_part(&mut tx, user, person_id).await?;
     let (events, others, config, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let ended = d.entitlements.last().filter(|e| {
@@ -1037,7 +1032,7 @@ pub async fn reinstate(
         ));
     }
     let event = Event { on, kind: EventKind::Reinstated };
-    let after = derive::derive_with(&events, &others, &config, std::slice::from_ref(&event));
+    let after = derive::derive_with(&events, &others, &config, std::slice::from_ref(&event))?;
     if !after.entitlements.iter().any(|e| e.reinstated && e.start == on) {
         return Err(ServiceError::conflict(
             "nothing_to_reinstate",
@@ -1271,12 +1266,17 @@ pub async fn letter(
     // bodies that actually decided, never the ones the record shows today.
     let Standing::Ended { on: ended_on } = standing(p, &d) else { return Ok(None) };
     let decisions = q::decisions(db, p.id).await?;
+    // A decision's stored code that does not parse is corrupt, not "no letter".
     let decider = |body: &str| {
         latest(&decisions, body)
             .filter(|x| x.agrees)
-            .and_then(|x| aftercare_core::OrgCode::parse(&x.org_code).ok())
+            .map(|x| {
+                aftercare_core::OrgCode::parse(&x.org_code)
+                    .map_err(|e| DbError::Corrupt(format!("ending decision {}: {e}", x.id)))
+            })
+            .transpose()
     };
-    let (Some(council_code), Some(nhs_code)) = (decider("council"), decider("nhs")) else {
+    let (Some(council_code), Some(nhs_code)) = (decider("council")?, decider("nhs")?) else {
         return Ok(None);
     };
     let orgs = store::list_orgs(db).await?;

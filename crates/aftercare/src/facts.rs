@@ -294,7 +294,7 @@ async fn named_body_fits(
     detention_on: NaiveDate,
     today: NaiveDate,
 ) -> Result<(), ServiceError> {
-    let Some(row) = store::get_org_tx(tx, org.as_str()).await? else {
+    let Some(row) = store::get_org(&mut *tx, org.as_str()).await? else {
         return Err(ServiceError::Invalid(err(
             "org",
             format!("no organisation with code {org} is known"),
@@ -359,7 +359,7 @@ async fn may_determine(
         return Ok(());
     }
     let open = responsible.is_empty() || responsible.iter().any(Option::is_none);
-    let own_kind = store::get_org_tx(tx, own).await?.and_then(|o| OrgKind::parse(&o.kind));
+    let own_kind = store::get_org(&mut *tx, own).await?.and_then(|o| OrgKind::parse(&o.kind));
     let right_kind = match body {
         Body::Council => own_kind == Some(OrgKind::Council),
         Body::Nhs => own_kind.is_some_and(OrgKind::is_nhs_commissioner),
@@ -369,7 +369,7 @@ async fn may_determine(
     }
     let subject =
         if body == Body::Council { "ordinary_residence" } else { "responsible_commissioner" };
-    let party = crate::db::disputes::open_for_person_tx(tx, person_id)
+    let party = crate::db::disputes::open_for_person(&mut *tx, person_id)
         .await?
         .iter()
         .any(|d| d.subject == subject && d.has_party(own));
@@ -460,7 +460,7 @@ pub async fn what_if(
     let others = store::current_person_events(db, person_id).await?;
     let events = derive::events_of(&detentions, &others)?;
     let mut config = derive::config(db, today).await?;
-    config.determinations = derive::determinations_of(&others);
+    config.determinations = derive::determinations_of(&others)?;
     Ok(rules::what_if(&events, extra, &config))
 }
 

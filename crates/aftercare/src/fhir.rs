@@ -463,15 +463,13 @@ pub fn bundle(
             let id = uuid_for(&format!("Flag/{key}/{n}"));
             entries.push(entry(&id, decision_needed_flag(q, &patient_id)));
         }
-        if let Some((row, plan)) =
-            c.plan.as_ref().and_then(|row| care::plan_of(row).ok().map(|p| (row, p)))
-        {
+        if let Some((row, plan)) = c.plan.as_ref().zip(c.care_plan.as_ref()) {
             let current =
                 c.open_on(today).or(c.derivation.entitlements.last()).map(|e| episode_id(&key, e));
             let id = uuid_for(&format!("CarePlan/{key}"));
             entries.push(entry(
                 &id,
-                care_plan(&plan, row.version, &id, &patient_id, current.as_deref(), today),
+                care_plan(plan, row.version, &id, &patient_id, current.as_deref(), today),
             ));
         }
     }

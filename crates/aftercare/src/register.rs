@@ -79,9 +79,8 @@ pub async fn import_register(
     let file: RegisterFile = aftercare_files::parse_register_as_of(file_name, bytes, Some(today))?;
     tracing::debug!(elapsed = ?started.elapsed(), rows = file.rows, "import: file checked");
     let mut report = ImportReport { rows: file.rows, dry_run, ..Default::default() };
-    let mut tx = db.begin_write().await?;
-    bulk::widen_cache(&mut tx).await?;
-    let existing = store::all_people_tx(&mut tx).await?;
+    let mut tx = db.begin_bulk_write().await?;
+    let existing = store::all_people(&mut tx).await?;
     let mut by_nhs: HashMap<String, PersonRow> = HashMap::new();
     let mut by_local: HashMap<String, PersonRow> = HashMap::new();
     for p in existing {
@@ -94,7 +93,7 @@ pub async fn import_register(
     }
     identifier_clashes(file_name, &file, &by_nhs, &by_local)?;
     let mut detentions_by_person: HashMap<i64, Vec<DetentionRow>> = HashMap::new();
-    for d in store::all_current_detentions_tx(&mut tx).await? {
+    for d in store::all_current_detentions(&mut tx).await? {
         detentions_by_person.entry(d.person_id).or_default().push(d);
     }
     if let Some(org) = &actor.org_code {
@@ -102,7 +101,7 @@ pub async fn import_register(
         outside_caseload(&mut tx, file_name, &file, org, known, &detentions_by_person).await?;
     }
     let at = store::now();
-    let config = derive::config_tx(&mut tx, today).await?;
+    let config = derive::config(&mut tx, today).await?;
     let source = format!("import:{file_name}");
     tracing::debug!(elapsed = ?started.elapsed(), "import: register loaded");
     let total = file.people.len() as u64;
@@ -224,7 +223,6 @@ pub async fn import_register(
         )
         .await?;
     }
-    bulk::narrow_cache(&mut tx).await?;
     tx.commit().await?;
     db.truncate_log().await?;
     tracing::debug!(elapsed = ?started.elapsed(), "import: committed");
@@ -390,7 +388,7 @@ async fn outside_caseload(
     current: &HashMap<i64, Vec<DetentionRow>>,
 ) -> Result<(), ServiceError> {
     let caseload: std::collections::HashSet<i64> =
-        store::caseload_ids_tx(tx, org).await?.into_iter().collect();
+        store::caseload_ids(&mut *tx, org).await?.into_iter().collect();
     let mut errors = Vec::new();
     for p in &file.people {
         let found = p
@@ -736,12 +734,12 @@ pub async fn add_person(
     // Checked inside the write transaction, by the unique columns' indexes,
     // so two forms sent at once cannot both pass.
     if let Some(n) = &checked.nhs_number
-        && let Some(existing) = store::person_id_by_nhs_number_tx(&mut tx, n.as_str()).await?
+        && let Some(existing) = store::person_id_by_nhs_number(&mut tx, n.as_str()).await?
     {
         return already_on_register(tx, editor.user(), existing, "nhs_number", "NHS number").await;
     }
     if let Some(l) = &checked.local_id
-        && let Some(existing) = store::person_id_by_local_id_tx(&mut tx, l).await?
+        && let Some(existing) = store::person_id_by_local_id(&mut tx, l).await?
     {
         return already_on_register(tx, editor.user(), existing, "local_id", "local id").await;
     }
@@ -778,7 +776,7 @@ async fn already_on_register(
     field: &str,
     label: &str,
 ) -> Result<i64, ServiceError> {
-    if store::org_has_part_tx(&mut tx, existing, &user.org_code).await? {
+    if store::org_has_part(&mut tx, existing, &user.org_code).await? {
         return Err(ServiceError::Invalid(vec![(
             field.into(),
             format!(
@@ -824,8 +822,8 @@ pub async fn add_detention(
     let mut tx = db.begin_write().await?;
     crate::access::ensure_part(&mut tx, editor.user(), person_id).await?;
     let person =
-        store::get_person_tx(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
-    let existing: Vec<DetentionFacts> = store::current_detentions_tx(&mut tx, person_id)
+        store::get_person(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
+    let existing: Vec<DetentionFacts> = store::current_detentions(&mut tx, person_id)
         .await?
         .iter()
         .map(DetentionRow::facts)

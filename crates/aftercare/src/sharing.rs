@@ -8,17 +8,16 @@
 use std::str::FromStr;
 
 use aftercare_core::calendar;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sqlx::FromRow;
 
+use crate::db::sharing as q;
 use crate::db::store::{self, Actor, AuditEntry};
 use crate::db::{Db, DbError};
 use crate::error::ServiceError;
 use crate::export::{self, ExportView, REGISTER_HEADERS};
-use crate::{on_pool, on_tx};
 
 /// Why a share could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -37,19 +36,7 @@ pub enum ShareError {
     Db(#[from] DbError),
 }
 
-#[derive(Debug, Clone, FromRow, Serialize)]
-pub struct ShareRow {
-    pub id: i64,
-    pub month: String,
-    pub as_of: NaiveDate,
-    pub recipient_org: String,
-    pub format: String,
-    pub rows: i64,
-    pub sha256: String,
-    pub file_name: String,
-    pub shared_at: DateTime<Utc>,
-    pub shared_by: String,
-}
+pub use crate::db::sharing::ShareRow;
 
 /// Parses `YYYY-MM` into the first working day of that month.
 pub fn sharing_date(month: &str) -> Result<NaiveDate, ServiceError> {
@@ -86,9 +73,7 @@ pub async fn set_recipient(
 ) -> Result<(), ServiceError> {
     age::x25519::Recipient::from_str(key.trim()).map_err(|e| ShareError::BadKey(e.to_string()))?;
     let mut tx = db.begin_write().await?;
-    on_tx!(tx, c => sqlx::query("INSERT INTO share_recipients (org_code, age_recipient, added_at, added_by) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (org_code) DO UPDATE SET age_recipient = excluded.age_recipient, added_at = excluded.added_at, added_by = excluded.added_by")
-        .bind(org).bind(key.trim()).bind(store::now()).bind(&actor.username).execute(c).await.map(|r| r.rows_affected())).map_err(DbError::from)?;
+    q::set_recipient(&mut tx, org, key.trim(), actor).await?;
     store::append_audit(
         &mut tx,
         actor,
@@ -107,9 +92,7 @@ pub async fn set_recipient(
 }
 
 pub async fn shares(db: &Db, org: Option<&str>) -> Result<Vec<ShareRow>, DbError> {
-    Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM shares WHERE ($1 IS NULL OR recipient_org = $1) ORDER BY id DESC").bind(org).fetch_all(p).await)?,
-    )
+    q::shares(db, org).await
 }
 
 /// The file format of a share.
@@ -142,7 +125,7 @@ pub async fn share_monthly(
     if only_once && shares(db, Some(org)).await?.iter().any(|s| s.month == month) {
         return Ok(None);
     }
-    let key: Option<String> = on_pool!(db, p => sqlx::query_scalar("SELECT age_recipient FROM share_recipients WHERE org_code = $1").bind(org).fetch_optional(p).await).map_err(DbError::from)?;
+    let key = q::recipient_key(db, org).await?;
     let key = key.ok_or_else(|| ShareError::NoRecipient(org.to_string()))?;
     let recipient =
         age::x25519::Recipient::from_str(&key).map_err(|e| ShareError::BadKey(e.to_string()))?;
@@ -159,10 +142,21 @@ pub async fn share_monthly(
     let file_name = format!("s117-register-{org}-{month}.{ext}.age");
     let mut tx = db.begin_write().await?;
     let at = store::now();
-    let id: i64 = on_tx!(tx, c => sqlx::query_scalar(
-        "INSERT INTO shares (month, as_of, recipient_org, format, rows, sha256, file_name, shared_at, shared_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id")
-        .bind(&month).bind(as_of).bind(org).bind(ext).bind(rows.len() as i64).bind(&sha).bind(&file_name).bind(at).bind(&actor.username)
-        .fetch_one(c).await).map_err(DbError::from)?;
+    let id = q::insert_share(
+        &mut tx,
+        &q::NewShare {
+            month: &month,
+            as_of,
+            recipient_org: org,
+            format: ext,
+            rows: rows.len() as i64,
+            sha256: &sha,
+            file_name: &file_name,
+            at,
+        },
+        actor,
+    )
+    .await?;
     store::append_audit(&mut tx, actor, AuditEntry { action: "share.monthly", person_id: None, entity: "share", entity_id: Some(id.to_string()), reason: None, details: json!({"to": org, "month": month, "as_of": as_of, "rows": rows.len(), "sha256": sha, "format": ext}) }).await?;
     tx.commit().await?;
     let record = ShareRow {

@@ -21,27 +21,6 @@ fn chunk_rows(columns: usize) -> usize {
     (VALUES_PER_STATEMENT / columns).max(1)
 }
 
-/// SQLite's page cache for one large piece of work (256 MiB instead of
-/// 2 MiB, so that index pages are not spilled to the log and read back again
-/// and again), and the file mapped into memory for reading (no copy through
-/// a system call per page); [`narrow_cache`] gives the pooled connection its
-/// usual settings back.
-pub async fn widen_cache(tx: &mut Tx) -> Result<(), DbError> {
-    if let TxInner::Sqlite(t) = &mut tx.inner {
-        sqlx::query("PRAGMA cache_size = -262144").execute(&mut **t).await?;
-        sqlx::query("PRAGMA mmap_size = 17179869184").execute(&mut **t).await?;
-    }
-    Ok(())
-}
-
-pub async fn narrow_cache(tx: &mut Tx) -> Result<(), DbError> {
-    if let TxInner::Sqlite(t) = &mut tx.inner {
-        sqlx::query("PRAGMA cache_size = -2000").execute(&mut **t).await?;
-        sqlx::query("PRAGMA mmap_size = 0").execute(&mut **t).await?;
-    }
-    Ok(())
-}
-
 /// A new person's identity and derived summary, with the id reserved for it.
 pub struct NewPersonRow<'a> {
     pub id: i64,

@@ -5,9 +5,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::FromRow;
 
-use super::store::{Actor, now};
-use super::{Db, DbError, Tx};
-use crate::{on_pool, on_tx};
+use super::store::{Actor, DetentionRow, PersonEventRow, PersonRow, now};
+use super::{Conn, DbError, Tx};
+use crate::{on_conn, on_tx};
 
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct PartnershipRow {
@@ -86,19 +86,19 @@ pub async fn upsert_partnership(tx: &mut Tx, p: &PartnershipRow) -> Result<(), D
     Ok(())
 }
 
-pub async fn partnerships(db: &Db) -> Result<Vec<PartnershipRow>, DbError> {
+pub async fn partnerships(conn: impl Into<Conn<'_>>) -> Result<Vec<PartnershipRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM partnerships ORDER BY name").fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM partnerships ORDER BY name").fetch_all(p).await)?,
     )
 }
 
 /// Whether the partnership of these two bodies asks the QA group to ratify endings.
-pub async fn partnership_ratifies_tx(
-    tx: &mut Tx,
+pub async fn partnership_ratifies(
+    conn: impl Into<Conn<'_>>,
     council: &str,
     nhs: &str,
 ) -> Result<bool, DbError> {
-    let n: i64 = on_tx!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM partnerships WHERE council_code = $1 AND nhs_code = $2 AND qa_ratifies_endings")
+    let n: i64 = on_conn!(conn, c => sqlx::query_scalar("SELECT COUNT(*) FROM partnerships WHERE council_code = $1 AND nhs_code = $2 AND qa_ratifies_endings")
         .bind(council).bind(nhs).fetch_one(c).await)?;
     Ok(n > 0)
 }
@@ -122,18 +122,20 @@ pub async fn set_lead_professional(
         .bind(person_id).bind(name).bind(team).bind(org).bind(from).bind(at).bind(&actor.username).fetch_one(c).await)?)
 }
 
-pub async fn current_lead_professionals(db: &Db) -> Result<Vec<LeadProfessionalRow>, DbError> {
+pub async fn current_lead_professionals(
+    conn: impl Into<Conn<'_>>,
+) -> Result<Vec<LeadProfessionalRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM lead_professionals WHERE superseded_at IS NULL").fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM lead_professionals WHERE superseded_at IS NULL").fetch_all(p).await)?,
     )
 }
 
 pub async fn lead_professional_history(
-    db: &Db,
+    conn: impl Into<Conn<'_>>,
     person_id: i64,
 ) -> Result<Vec<LeadProfessionalRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM lead_professionals WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM lead_professionals WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?,
     )
 }
 
@@ -154,9 +156,12 @@ pub async fn insert_assessment(
         .bind(person_id).bind(assessed_on).bind(body).bind(at).bind(&actor.username).bind(&actor.org_code).fetch_one(c).await)?)
 }
 
-pub async fn current_assessment(db: &Db, person_id: i64) -> Result<Option<AssessmentRow>, DbError> {
+pub async fn current_assessment(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Option<AssessmentRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM assessments WHERE person_id = $1 AND superseded_at IS NULL").bind(person_id).fetch_optional(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM assessments WHERE person_id = $1 AND superseded_at IS NULL").bind(person_id).fetch_optional(p).await)?,
     )
 }
 
@@ -189,27 +194,27 @@ pub async fn insert_plan_version(
     Ok(version)
 }
 
-pub async fn current_plan(db: &Db, person_id: i64) -> Result<Option<PlanRow>, DbError> {
+pub async fn current_plan(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Option<PlanRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 AND superseded_at IS NULL").bind(person_id).fetch_optional(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 AND superseded_at IS NULL").bind(person_id).fetch_optional(p).await)?,
     )
 }
 
-pub async fn current_plan_tx(tx: &mut Tx, person_id: i64) -> Result<Option<PlanRow>, DbError> {
+pub async fn plan_versions(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Vec<PlanRow>, DbError> {
     Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 AND superseded_at IS NULL").bind(person_id).fetch_optional(c).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 ORDER BY version DESC").bind(person_id).fetch_all(p).await)?,
     )
 }
 
-pub async fn plan_versions(db: &Db, person_id: i64) -> Result<Vec<PlanRow>, DbError> {
+pub async fn all_current_plans(conn: impl Into<Conn<'_>>) -> Result<Vec<PlanRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE person_id = $1 ORDER BY version DESC").bind(person_id).fetch_all(p).await)?,
-    )
-}
-
-pub async fn all_current_plans(db: &Db) -> Result<Vec<PlanRow>, DbError> {
-    Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM care_plans WHERE superseded_at IS NULL ORDER BY person_id").fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM care_plans WHERE superseded_at IS NULL ORDER BY person_id").fetch_all(p).await)?,
     )
 }
 
@@ -238,27 +243,18 @@ pub async fn insert_review(
         .bind(r.source).bind(now()).bind(&actor.username).bind(&actor.org_code).fetch_one(c).await)?)
 }
 
-pub async fn reviews_for(db: &Db, person_id: i64) -> Result<Vec<ReviewRow>, DbError> {
+pub async fn reviews_for(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Vec<ReviewRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM reviews WHERE person_id = $1 AND superseded_at IS NULL ORDER BY held_on DESC, id DESC").bind(person_id).fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM reviews WHERE person_id = $1 AND superseded_at IS NULL ORDER BY held_on DESC, id DESC").bind(person_id).fetch_all(p).await)?,
     )
 }
 
-pub async fn reviews_for_tx(tx: &mut Tx, person_id: i64) -> Result<Vec<ReviewRow>, DbError> {
+pub async fn all_reviews(conn: impl Into<Conn<'_>>) -> Result<Vec<ReviewRow>, DbError> {
     Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM reviews WHERE person_id = $1 AND superseded_at IS NULL ORDER BY held_on DESC, id DESC").bind(person_id).fetch_all(c).await)?,
-    )
-}
-
-pub async fn all_reviews(db: &Db) -> Result<Vec<ReviewRow>, DbError> {
-    Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM reviews WHERE superseded_at IS NULL ORDER BY person_id, held_on").fetch_all(p).await)?,
-    )
-}
-
-pub async fn all_reviews_tx(tx: &mut Tx) -> Result<Vec<ReviewRow>, DbError> {
-    Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM reviews WHERE superseded_at IS NULL ORDER BY person_id, held_on").fetch_all(c).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM reviews WHERE superseded_at IS NULL ORDER BY person_id, held_on").fetch_all(p).await)?,
     )
 }
 
@@ -269,6 +265,87 @@ pub async fn set_transforming_care(
 ) -> Result<(), DbError> {
     on_tx!(tx, c => sqlx::query("UPDATE people SET transforming_care = $1 WHERE id = $2").bind(value).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+// ---------------------------------------------------------------- caseloads
+
+/// Whose cases to load.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Everyone,
+    /// The people an organisation has a part in.
+    Organisation(&'a str),
+}
+
+impl Scope<'_> {
+    /// A condition on `column` (a person id) for a query's WHERE clause,
+    /// binding the organisation as `$1`.
+    fn condition(&self, column: &str) -> String {
+        match self {
+            Scope::Everyone => "TRUE".into(),
+            Scope::Organisation(_) => {
+                format!("{column} IN (SELECT person_id FROM person_orgs WHERE org_code = $1)")
+            }
+        }
+    }
+}
+
+/// Rows of a query whose `{scope}` is replaced by the scope's condition.
+async fn rows_in_scope<T>(
+    conn: &mut Conn<'_>,
+    sql: &str,
+    column: &str,
+    scope: &Scope<'_>,
+) -> Result<Vec<T>, DbError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    // The condition is built from constants; the organisation is bound.
+    let sql = sql.replace("{scope}", &scope.condition(column));
+    Ok(on_conn!(&mut *conn, p => {
+        let q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        match scope {
+            Scope::Everyone => q.fetch_all(p).await,
+            Scope::Organisation(org) => q.bind(*org).fetch_all(p).await,
+        }
+    })?)
+}
+
+/// The current rows of the people in scope, each table read once, only for
+/// those people (a caseload; see `care::cases`).
+pub struct CaseRows {
+    pub detentions: Vec<DetentionRow>,
+    pub events: Vec<PersonEventRow>,
+    pub reviews: Vec<ReviewRow>,
+    pub plans: Vec<PlanRow>,
+    pub leads: Vec<LeadProfessionalRow>,
+    pub people: Vec<PersonRow>,
+}
+
+pub async fn case_rows(conn: impl Into<Conn<'_>>, scope: &Scope<'_>) -> Result<CaseRows, DbError> {
+    let mut conn = Conn::of(conn);
+    let c = &mut conn;
+    Ok(CaseRows {
+        detentions: rows_in_scope(c,
+            "SELECT * FROM detentions WHERE superseded_at IS NULL AND {scope} ORDER BY person_id, detention_start, id",
+            "person_id", scope).await?,
+        events: rows_in_scope(c,
+            "SELECT * FROM person_events WHERE superseded_at IS NULL AND {scope} ORDER BY person_id, occurred_on, id",
+            "person_id", scope).await?,
+        reviews: rows_in_scope(c,
+            "SELECT * FROM reviews WHERE superseded_at IS NULL AND {scope} ORDER BY person_id, held_on",
+            "person_id", scope).await?,
+        plans: rows_in_scope(c,
+            "SELECT * FROM care_plans WHERE superseded_at IS NULL AND {scope} ORDER BY person_id",
+            "person_id", scope).await?,
+        leads: rows_in_scope(c,
+            "SELECT * FROM lead_professionals WHERE superseded_at IS NULL AND {scope}",
+            "person_id", scope).await?,
+        people: rows_in_scope(c, "SELECT * FROM people WHERE {scope} ORDER BY id", "id", scope).await?,
+    })
 }
 
 // ---------------------------------------------------------------- funding agreements
@@ -285,13 +362,18 @@ pub struct AgreementRow {
     pub recorded_by: String,
     /// The partnership's own terms (a `FundingPolicy` as JSON), if any.
     pub policy_json: Option<String>,
+    /// `policy_json` parsed, once, when the row is read ([`agreements`]).
+    #[sqlx(skip)]
+    #[serde(skip)]
+    pub terms: Option<aftercare_core::funding::FundingPolicy>,
 }
 
 impl AgreementRow {
-    /// The policy this agreement applies: its own terms, or the built-in one.
+    /// The policy this agreement applies: its own terms, or the built-in one
+    /// (None: a built-in name this version does not know).
     pub fn policy(&self) -> Option<aftercare_core::funding::FundingPolicy> {
-        match &self.policy_json {
-            Some(json) => serde_json::from_str(json).ok(),
+        match &self.terms {
+            Some(terms) => Some(terms.clone()),
             None => aftercare_core::funding::policy(&self.policy),
         }
     }
@@ -313,8 +395,18 @@ pub async fn insert_agreement(
         .bind(council).bind(nhs).bind(policy).bind(from).bind(to).bind(now()).bind(&actor.username).bind(policy_json).fetch_one(c).await)?)
 }
 
-pub async fn agreements(db: &Db) -> Result<Vec<AgreementRow>, DbError> {
-    Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM funding_agreements ORDER BY council_code, nhs_code, effective_from").fetch_all(p).await)?,
-    )
+pub async fn agreements(conn: impl Into<Conn<'_>>) -> Result<Vec<AgreementRow>, DbError> {
+    let mut rows: Vec<AgreementRow> = on_conn!(conn, p => sqlx::query_as(
+        "SELECT * FROM funding_agreements ORDER BY council_code, nhs_code, effective_from").fetch_all(p).await)?;
+    // A partnership's own terms that do not parse are corrupt: read as "no
+    // terms", the built-in policy would be charged instead, silently.
+    for r in &mut rows {
+        if let Some(json) = &r.policy_json {
+            r.terms = Some(
+                serde_json::from_str(json)
+                    .map_err(|e| DbError::Corrupt(format!("funding agreement {}: {e}", r.id)))?,
+            );
+        }
+    }
+    Ok(rows)
 }

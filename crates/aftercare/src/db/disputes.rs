@@ -6,8 +6,8 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use super::store::{Actor, now};
-use super::{Db, DbError, Tx};
-use crate::{on_pool, on_tx};
+use super::{Conn, DbError, Tx};
+use crate::{on_conn, on_tx};
 
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct DisputeRow {
@@ -150,59 +150,74 @@ pub async fn resolve(
     Ok(())
 }
 
-pub async fn get_dispute_tx(tx: &mut Tx, id: i64) -> Result<Option<DisputeRow>, DbError> {
+pub async fn steps(
+    conn: impl Into<Conn<'_>>,
+    dispute_id: i64,
+) -> Result<Vec<DisputeStepRow>, DbError> {
     Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM disputes WHERE id = $1").bind(id).fetch_optional(c).await)?,
-    )
-}
-
-pub async fn steps_tx(tx: &mut Tx, dispute_id: i64) -> Result<Vec<DisputeStepRow>, DbError> {
-    Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM dispute_steps WHERE dispute_id = $1 ORDER BY step_no").bind(dispute_id).fetch_all(c).await)?,
+        on_conn!(conn, c => sqlx::query_as("SELECT * FROM dispute_steps WHERE dispute_id = $1 ORDER BY step_no").bind(dispute_id).fetch_all(c).await)?,
     )
 }
 
 /// A person's disputes, newest first.
-pub async fn disputes_for_person(db: &Db, person_id: i64) -> Result<Vec<DisputeRow>, DbError> {
+pub async fn disputes_for_person(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Vec<DisputeRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM disputes WHERE person_id = $1 ORDER BY opened_on DESC, id DESC").bind(person_id).fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM disputes WHERE person_id = $1 ORDER BY opened_on DESC, id DESC").bind(person_id).fetch_all(p).await)?,
     )
 }
 
 /// The open disputes about a person, read inside the write transaction.
-pub async fn open_for_person_tx(tx: &mut Tx, person_id: i64) -> Result<Vec<DisputeRow>, DbError> {
+pub async fn open_for_person(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Vec<DisputeRow>, DbError> {
     Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM disputes WHERE person_id = $1 AND status = 'open' ORDER BY opened_on, id")
+        on_conn!(conn, c => sqlx::query_as("SELECT * FROM disputes WHERE person_id = $1 AND status = 'open' ORDER BY opened_on, id")
         .bind(person_id).fetch_all(c).await)?,
     )
 }
 
 /// The steps of every dispute about a person, in ladder order.
-pub async fn steps_for_person(db: &Db, person_id: i64) -> Result<Vec<DisputeStepRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as(
+pub async fn steps_for_person(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Vec<DisputeStepRow>, DbError> {
+    Ok(on_conn!(conn, p => sqlx::query_as(
         "SELECT s.* FROM dispute_steps s JOIN disputes d ON d.id = s.dispute_id WHERE d.person_id = $1 ORDER BY s.dispute_id, s.step_no")
         .bind(person_id).fetch_all(p).await)?)
 }
 
 /// The oldest open dispute about a person, if any.
-pub async fn first_open_for_person(db: &Db, person_id: i64) -> Result<Option<DisputeRow>, DbError> {
+pub async fn first_open_for_person(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Option<DisputeRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM disputes WHERE person_id = $1 AND status = 'open' ORDER BY opened_on, id LIMIT 1")
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM disputes WHERE person_id = $1 AND status = 'open' ORDER BY opened_on, id LIMIT 1")
         .bind(person_id).fetch_optional(p).await)?,
     )
 }
 
 /// Open disputes with one party `org`, oldest first.
-pub async fn open_for_org(db: &Db, org: &str) -> Result<Vec<DisputeRow>, DbError> {
+pub async fn open_for_org(
+    conn: impl Into<Conn<'_>>,
+    org: &str,
+) -> Result<Vec<DisputeRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM disputes WHERE status = 'open' AND (party_a = $1 OR party_b = $1) ORDER BY opened_on, id")
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM disputes WHERE status = 'open' AND (party_a = $1 OR party_b = $1) ORDER BY opened_on, id")
         .bind(org).fetch_all(p).await)?,
     )
 }
 
 /// The latest step of each open dispute with one party `org`.
-pub async fn open_steps_for_org(db: &Db, org: &str) -> Result<Vec<DisputeStepRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as(
+pub async fn open_steps_for_org(
+    conn: impl Into<Conn<'_>>,
+    org: &str,
+) -> Result<Vec<DisputeStepRow>, DbError> {
+    Ok(on_conn!(conn, p => sqlx::query_as(
         "SELECT s.* FROM dispute_steps s JOIN disputes d ON d.id = s.dispute_id
          WHERE d.status = 'open' AND (d.party_a = $1 OR d.party_b = $1) ORDER BY s.dispute_id, s.step_no")
         .bind(org).fetch_all(p).await)?)
@@ -210,17 +225,24 @@ pub async fn open_steps_for_org(db: &Db, org: &str) -> Result<Vec<DisputeStepRow
 
 /// Whether `org` is a party to a dispute about the person that may see
 /// them: the opener, or a party that has confirmed it is one.
-pub async fn is_party_for_person(db: &Db, person_id: i64, org: &str) -> Result<bool, DbError> {
-    let n: i64 = on_pool!(db, p => sqlx::query_scalar(
+pub async fn is_party_for_person(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+    org: &str,
+) -> Result<bool, DbError> {
+    let n: i64 = on_conn!(conn, p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM disputes WHERE person_id = $1 AND (party_a = $2 OR party_b = $2)
            AND (confirmed_at IS NOT NULL OR recorded_org = $2)")
         .bind(person_id).bind(org).fetch_one(p).await)?;
     Ok(n > 0)
 }
 
-pub async fn get_dispute(db: &Db, id: i64) -> Result<Option<DisputeRow>, DbError> {
+pub async fn get_dispute(
+    conn: impl Into<Conn<'_>>,
+    id: i64,
+) -> Result<Option<DisputeRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM disputes WHERE id = $1").bind(id).fetch_optional(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM disputes WHERE id = $1").bind(id).fetch_optional(p).await)?,
     )
 }
 

@@ -6,8 +6,8 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use super::store::{Actor, now};
-use super::{Db, DbError, Tx};
-use crate::{on_pool, on_tx};
+use super::{Conn, DbError, Tx};
+use crate::{on_conn, on_tx};
 
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct ProposalRow {
@@ -102,21 +102,12 @@ pub async fn insert_proposal(
         .fetch_one(c).await)?)
 }
 
-pub async fn proposals_for(db: &Db, person_id: i64) -> Result<Vec<ProposalRow>, DbError> {
+pub async fn proposals_for(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Vec<ProposalRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?,
-    )
-}
-
-pub async fn proposals_for_tx(tx: &mut Tx, person_id: i64) -> Result<Vec<ProposalRow>, DbError> {
-    Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM ending_proposals WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(c).await)?,
-    )
-}
-
-pub async fn proposal_tx(tx: &mut Tx, id: i64) -> Result<Option<ProposalRow>, DbError> {
-    Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM ending_proposals WHERE id = $1").bind(id).fetch_optional(c).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?,
     )
 }
 
@@ -128,21 +119,21 @@ pub async fn set_status(tx: &mut Tx, id: i64, status: &str) -> Result<(), DbErro
 }
 
 /// Historical joint endings entered from paper, newest first, for the QA group.
-pub async fn historical_endings(db: &Db) -> Result<Vec<ProposalRow>, DbError> {
+pub async fn historical_endings(conn: impl Into<Conn<'_>>) -> Result<Vec<ProposalRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE historical ORDER BY id DESC").fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE historical ORDER BY id DESC").fetch_all(p).await)?,
     )
 }
 
-pub async fn proposal(db: &Db, id: i64) -> Result<Option<ProposalRow>, DbError> {
+pub async fn proposal(conn: impl Into<Conn<'_>>, id: i64) -> Result<Option<ProposalRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE id = $1").bind(id).fetch_optional(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE id = $1").bind(id).fetch_optional(p).await)?,
     )
 }
 
-pub async fn open_proposals(db: &Db) -> Result<Vec<ProposalRow>, DbError> {
+pub async fn open_proposals(conn: impl Into<Conn<'_>>) -> Result<Vec<ProposalRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE status IN ('open', 'disagreed') ORDER BY proposed_on").fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM ending_proposals WHERE status IN ('open', 'disagreed') ORDER BY proposed_on").fetch_all(p).await)?,
     )
 }
 
@@ -179,15 +170,12 @@ pub async fn insert_decision(
         .bind(proposal_id).bind(body).bind(agrees).bind(decided_on).bind(reason).bind(org).bind(&actor.username).bind(now()).fetch_one(c).await)?)
 }
 
-pub async fn decisions_tx(tx: &mut Tx, proposal_id: i64) -> Result<Vec<DecisionRow>, DbError> {
+pub async fn decisions(
+    conn: impl Into<Conn<'_>>,
+    proposal_id: i64,
+) -> Result<Vec<DecisionRow>, DbError> {
     Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM ending_decisions WHERE proposal_id = $1 ORDER BY id").bind(proposal_id).fetch_all(c).await)?,
-    )
-}
-
-pub async fn decisions(db: &Db, proposal_id: i64) -> Result<Vec<DecisionRow>, DbError> {
-    Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM ending_decisions WHERE proposal_id = $1 ORDER BY id").bind(proposal_id).fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM ending_decisions WHERE proposal_id = $1 ORDER BY id").bind(proposal_id).fetch_all(p).await)?,
     )
 }
 
@@ -205,19 +193,19 @@ pub async fn insert_reinstatement(
         .bind(person_id).bind(requested_on).bind(requested_by).bind(urgent).bind(reason).bind(now()).bind(&actor.username).bind(&actor.org_code).fetch_one(c).await)?)
 }
 
-pub async fn reinstatements(db: &Db) -> Result<Vec<ReinstatementRow>, DbError> {
+pub async fn reinstatements(conn: impl Into<Conn<'_>>) -> Result<Vec<ReinstatementRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM reinstatements ORDER BY id DESC").fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM reinstatements ORDER BY id DESC").fetch_all(p).await)?,
     )
 }
 
 pub async fn letter_template(
-    db: &Db,
+    conn: impl Into<Conn<'_>>,
     council: &str,
     kind: &str,
 ) -> Result<Option<String>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_scalar("SELECT body FROM letter_templates WHERE council_code = $1 AND kind = $2").bind(council).bind(kind).fetch_optional(p).await)?,
+        on_conn!(conn, p => sqlx::query_scalar("SELECT body FROM letter_templates WHERE council_code = $1 AND kind = $2").bind(council).bind(kind).fetch_optional(p).await)?,
     )
 }
 

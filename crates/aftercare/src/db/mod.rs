@@ -3,8 +3,12 @@
 //! the same conformance tests.
 //!
 //! Queries are written once in SQL that both backends accept (`$1`
-//! placeholders, `RETURNING`, ISO dates) and run through [`on_pool!`] /
-//! [`on_tx!`], which type-check the same body against each backend.
+//! placeholders, `RETURNING`, ISO dates) and run through [`on_conn!`] (a
+//! read, on the pool or inside an open write transaction: one [`Conn`]) or
+//! [`on_tx!`] (a write), which type-check the same body against each backend.
+//! All SQL lives under `db/`; rows carrying stored codes or JSON are parsed
+//! here or by a typed accessor on the row, and a stored value that does not
+//! parse is [`DbError::Corrupt`], never a silent default.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -17,10 +21,12 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::audit::AuditKey;
 
+pub mod access_log;
 pub mod bulk;
 pub mod care;
 pub mod disputes;
 pub mod endings;
+pub mod sharing;
 pub mod store;
 
 /// A storage failure. The HTTP edge maps it to a 500 without its text.
@@ -60,7 +66,8 @@ pub struct Db {
     audit_key: Arc<AuditKey>,
 }
 
-/// Runs the same body against whichever pool the handle holds.
+/// Runs the same body against whichever pool the handle holds (the database
+/// layer's own plumbing; store functions read through [`on_conn!`]).
 #[macro_export]
 macro_rules! on_pool {
     ($db:expr, $p:ident => $body:expr) => {
@@ -87,6 +94,110 @@ macro_rules! on_tx {
             }
         }
     };
+}
+
+/// Runs the same body on one connection of a [`Conn`] (a connection taken
+/// from the pool, or the open transaction's own); `$c` is a
+/// `&mut SqliteConnection` or `&mut PgConnection`, so one SQL text is
+/// type-checked for both backends and serves both the pool and a
+/// transaction. `$conn` is a `Conn` place (it is borrowed, so it can be
+/// used again).
+#[macro_export]
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $crate::db::Conn::of($conn).hold().await {
+            Err(e) => Err(e),
+            Ok(mut held) => match held.backend() {
+                $crate::db::Backend::Sqlite($c) => $body,
+                $crate::db::Backend::Postgres($c) => $body,
+            },
+        }
+    };
+}
+
+/// Where a read runs: on the pool, or inside an open write transaction (a
+/// check that guards a write reads there, so it sees the transaction's own
+/// writes and no one else's in between). Every store read takes
+/// `impl Into<Conn>`: pass `&db` for the pool, `&mut *tx` (or `&mut tx`) for
+/// the transaction. Writes take `&mut Tx` only.
+pub enum Conn<'a> {
+    Pool(&'a Db),
+    Tx(&'a mut Tx),
+}
+
+impl<'a> From<&'a Db> for Conn<'a> {
+    fn from(db: &'a Db) -> Self {
+        Conn::Pool(db)
+    }
+}
+
+impl<'a> From<&'a mut Tx> for Conn<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        Conn::Tx(tx)
+    }
+}
+
+impl<'a, 'b> From<&'a mut Conn<'b>> for Conn<'a> {
+    fn from(c: &'a mut Conn<'b>) -> Self {
+        c.reborrow()
+    }
+}
+
+/// A connection held for one query: taken from the pool, or the open
+/// transaction's.
+pub enum Held<'a> {
+    SqlitePooled(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    PostgresPooled(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    Sqlite(&'a mut sqlx::SqliteConnection),
+    Postgres(&'a mut sqlx::PgConnection),
+}
+
+/// The backend's connection a query body runs on.
+pub enum Backend<'a> {
+    Sqlite(&'a mut sqlx::SqliteConnection),
+    Postgres(&'a mut sqlx::PgConnection),
+}
+
+impl<'a> Conn<'a> {
+    /// The connection a store read was given (`&db`, `&mut *tx`, a `Conn`).
+    pub fn of(c: impl Into<Conn<'a>>) -> Conn<'a> {
+        c.into()
+    }
+}
+
+impl Conn<'_> {
+    /// The same connection, borrowed again (to pass to another read).
+    pub fn reborrow(&mut self) -> Conn<'_> {
+        match self {
+            Conn::Pool(db) => Conn::Pool(db),
+            Conn::Tx(tx) => Conn::Tx(tx),
+        }
+    }
+
+    /// A connection for one query (see [`on_conn!`]).
+    pub async fn hold(&mut self) -> Result<Held<'_>, sqlx::Error> {
+        Ok(match self {
+            Conn::Pool(db) => match &db.pool {
+                Pool::Sqlite(p) => Held::SqlitePooled(p.acquire().await?),
+                Pool::Postgres(p) => Held::PostgresPooled(p.acquire().await?),
+            },
+            Conn::Tx(tx) => match &mut tx.inner {
+                TxInner::Sqlite(t) => Held::Sqlite(&mut **t),
+                TxInner::Postgres(t) => Held::Postgres(&mut **t),
+            },
+        })
+    }
+}
+
+impl Held<'_> {
+    pub fn backend(&mut self) -> Backend<'_> {
+        match self {
+            Held::SqlitePooled(c) => Backend::Sqlite(&mut **c),
+            Held::PostgresPooled(c) => Backend::Postgres(&mut **c),
+            Held::Sqlite(c) => Backend::Sqlite(c),
+            Held::Postgres(c) => Backend::Postgres(c),
+        }
+    }
 }
 
 pub enum TxInner {
@@ -192,6 +303,28 @@ impl Db {
             }
         };
         Ok(Tx { inner, _guard: guard, audit_key: self.audit_key.clone() })
+    }
+
+    /// Opens a write transaction for one large piece of work (an import, a
+    /// recompute). On SQLite its connection gets a 256 MiB page cache instead
+    /// of 2 MiB (so index pages are not spilled to the log and read back
+    /// again and again) and the file mapped into memory for reading (no copy
+    /// through a system call per page). Those settings belong to the
+    /// connection, not the transaction, so the connection is closed when the
+    /// transaction ends (committed, rolled back by an error, or dropped with
+    /// a cancelled request) rather than going back to the pool: no later
+    /// request, and no other pooled connection, keeps a 256 MiB cache.
+    pub async fn begin_bulk_write(&self) -> Result<Tx, DbError> {
+        let Pool::Sqlite(p) = &self.pool else { return self.begin_write().await };
+        let guard = self.write_lock.clone().lock_owned().await;
+        let mut conn = p.acquire().await?;
+        conn.close_on_drop();
+        let mut t =
+            sqlx::Transaction::begin(conn, Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE")))
+                .await?;
+        sqlx::query("PRAGMA cache_size = -262144").execute(&mut *t).await?;
+        sqlx::query("PRAGMA mmap_size = 17179869184").execute(&mut *t).await?;
+        Ok(Tx { inner: TxInner::Sqlite(t), _guard: guard, audit_key: self.audit_key.clone() })
     }
 
     /// After a large write on SQLite: copies the write-ahead log into the

@@ -6,8 +6,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
-use super::{Db, DbError, Tx};
-use crate::{on_pool, on_tx};
+use super::{Conn, Db, DbError, Tx};
+use crate::{on_conn, on_pool, on_tx};
 
 /// Who made a change: every write is attributed.
 #[derive(Debug, Clone, Serialize)]
@@ -330,20 +330,23 @@ pub(crate) async fn last_audit_hash(tx: &mut Tx) -> Result<String, DbError> {
 }
 
 /// The id of the newest audit record: it changes with every change to the register.
-pub async fn audit_head(db: &Db) -> Result<i64, DbError> {
-    let head: Option<i64> = on_pool!(db, p => sqlx::query_scalar("SELECT MAX(id) FROM audit_events").fetch_one(p).await)?;
+pub async fn audit_head(conn: impl Into<Conn<'_>>) -> Result<i64, DbError> {
+    let head: Option<i64> = on_conn!(conn, p => sqlx::query_scalar("SELECT MAX(id) FROM audit_events").fetch_one(p).await)?;
     Ok(head.unwrap_or(0))
 }
 
-pub async fn audit_for_person(db: &Db, person_id: i64) -> Result<Vec<AuditRow>, DbError> {
+pub async fn audit_for_person(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Vec<AuditRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM audit_events WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM audit_events WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?,
     )
 }
 
-pub async fn all_audit(db: &Db) -> Result<Vec<AuditRow>, DbError> {
+pub async fn all_audit(conn: impl Into<Conn<'_>>) -> Result<Vec<AuditRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM audit_events ORDER BY id").fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM audit_events ORDER BY id").fetch_all(p).await)?,
     )
 }
 
@@ -367,23 +370,24 @@ pub async fn upsert_org(tx: &mut Tx, org: &OrgRow) -> Result<(), DbError> {
     Ok(())
 }
 
-pub async fn list_orgs(db: &Db) -> Result<Vec<OrgRow>, DbError> {
+pub async fn list_orgs(conn: impl Into<Conn<'_>>) -> Result<Vec<OrgRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM organisations ORDER BY kind, name").fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM organisations ORDER BY kind, name").fetch_all(p).await)?,
     )
 }
 
-/// An organisation, read inside the write transaction that depends on it.
-pub async fn get_org_tx(tx: &mut Tx, code: &str) -> Result<Option<OrgRow>, DbError> {
+/// An organisation (on the pool, or inside the write that depends on it).
+pub async fn get_org(conn: impl Into<Conn<'_>>, code: &str) -> Result<Option<OrgRow>, DbError> {
     Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM organisations WHERE code = $1").bind(code).fetch_optional(c).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM organisations WHERE code = $1").bind(code).fetch_optional(p).await)?,
     )
 }
 
-pub async fn get_org(db: &Db, code: &str) -> Result<Option<OrgRow>, DbError> {
-    Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM organisations WHERE code = $1").bind(code).fetch_optional(p).await)?,
-    )
+/// The organisations with a successor: only they shape the rules
+/// configuration, so only they are read (every person page derives).
+pub async fn succeeded_orgs(conn: impl Into<Conn<'_>>) -> Result<Vec<OrgRow>, DbError> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT * FROM organisations WHERE successor_code IS NOT NULL").fetch_all(c).await)?)
 }
 
 // ---------------------------------------------------------------- users and sessions
@@ -405,20 +409,23 @@ pub async fn insert_user(tx: &mut Tx, u: &NewUser<'_>) -> Result<i64, DbError> {
         .fetch_one(c).await)?)
 }
 
-pub async fn user_by_username(db: &Db, username: &str) -> Result<Option<UserRow>, DbError> {
+pub async fn user_by_username(
+    conn: impl Into<Conn<'_>>,
+    username: &str,
+) -> Result<Option<UserRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM users WHERE username = $1").bind(username).fetch_optional(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM users WHERE username = $1").bind(username).fetch_optional(p).await)?,
     )
 }
 
-pub async fn list_users(db: &Db) -> Result<Vec<UserRow>, DbError> {
+pub async fn list_users(conn: impl Into<Conn<'_>>) -> Result<Vec<UserRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM users ORDER BY username").fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM users ORDER BY username").fetch_all(p).await)?,
     )
 }
 
-pub async fn count_users(db: &Db) -> Result<i64, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await)?)
+pub async fn count_users(conn: impl Into<Conn<'_>>) -> Result<i64, DbError> {
+    Ok(on_conn!(conn, p => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await)?)
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -454,8 +461,11 @@ pub async fn insert_session(
     Ok(())
 }
 
-pub async fn session_user(db: &Db, token_hash: &str) -> Result<Option<SessionUserRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as(
+pub async fn session_user(
+    conn: impl Into<Conn<'_>>,
+    token_hash: &str,
+) -> Result<Option<SessionUserRow>, DbError> {
+    Ok(on_conn!(conn, p => sqlx::query_as(
         "SELECT s.csrf_token, s.expires_at, s.kind, s.last_seen_at, s.created_at AS session_created_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1")
         .bind(token_hash).fetch_optional(p).await)?)
 }
@@ -494,12 +504,6 @@ pub async fn delete_user_sessions_tx(
 pub async fn delete_all_sessions_tx(tx: &mut Tx, kind: &str) -> Result<u64, DbError> {
     Ok(on_tx!(tx, c => sqlx::query("DELETE FROM sessions WHERE kind = $1")
         .bind(kind).execute(c).await.map(|r| r.rows_affected()))?)
-}
-
-pub async fn user_by_username_tx(tx: &mut Tx, username: &str) -> Result<Option<UserRow>, DbError> {
-    Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM users WHERE username = $1").bind(username).fetch_optional(c).await)?,
-    )
 }
 
 pub async fn set_user_disabled_tx(
@@ -554,28 +558,29 @@ pub struct Failures {
 /// Failed log-ins since `since` from `address`, and from `address` for
 /// `username` after that pair's last success.
 pub async fn login_failures(
-    db: &Db,
+    conn: impl Into<Conn<'_>>,
     address: &str,
     username: &str,
     since: DateTime<Utc>,
 ) -> Result<(Failures, Failures), DbError> {
-    let by_address: Failures = on_pool!(db, p => sqlx::query_as(
+    let mut conn = Conn::of(conn);
+    let by_address: Failures = on_conn!(&mut conn, p => sqlx::query_as(
         "SELECT COUNT(*) AS count, MAX(at) AS last FROM login_attempts WHERE address = $1 AND at > $2 AND NOT succeeded")
         .bind(address).bind(since).fetch_one(p).await)?;
-    let last_success: Option<DateTime<Utc>> = on_pool!(db, p => sqlx::query_scalar(
+    let last_success: Option<DateTime<Utc>> = on_conn!(&mut conn, p => sqlx::query_scalar(
         "SELECT MAX(at) FROM login_attempts WHERE address = $1 AND username = $2 AND succeeded")
         .bind(address).bind(username).fetch_one(p).await)?;
     let from = last_success.map_or(since, |s| s.max(since));
-    let by_pair: Failures = on_pool!(db, p => sqlx::query_as(
+    let by_pair: Failures = on_conn!(&mut conn, p => sqlx::query_as(
         "SELECT COUNT(*) AS count, MAX(at) AS last FROM login_attempts WHERE address = $1 AND username = $2 AND at > $3 AND NOT succeeded")
         .bind(address).bind(username).bind(from).fetch_one(p).await)?;
     Ok((by_address, by_pair))
 }
 
 /// How many log-in attempts are kept (for the test that they are pruned).
-pub async fn count_login_attempts(db: &Db) -> Result<i64, DbError> {
+pub async fn count_login_attempts(conn: impl Into<Conn<'_>>) -> Result<i64, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM login_attempts").fetch_one(p).await)?,
+        on_conn!(conn, p => sqlx::query_scalar("SELECT COUNT(*) FROM login_attempts").fetch_one(p).await)?,
     )
 }
 
@@ -640,57 +645,53 @@ pub async fn correct_person(
     insert_person_version(tx, person_id, p, actor, at).await
 }
 
-pub async fn person_versions(db: &Db) -> Result<Vec<PersonVersionRow>, DbError> {
+pub async fn person_versions(conn: impl Into<Conn<'_>>) -> Result<Vec<PersonVersionRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM person_versions ORDER BY person_id, id").fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM person_versions ORDER BY person_id, id").fetch_all(p).await)?,
     )
 }
 
 /// The identity versions of the people an organisation has a part in: a
 /// caseload's master list reads its own rows, not the nation's.
-pub async fn person_versions_in(db: &Db, org: &str) -> Result<Vec<PersonVersionRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as(
+pub async fn person_versions_in(
+    conn: impl Into<Conn<'_>>,
+    org: &str,
+) -> Result<Vec<PersonVersionRow>, DbError> {
+    Ok(on_conn!(conn, p => sqlx::query_as(
         "SELECT v.* FROM person_versions v JOIN person_orgs o ON o.person_id = v.person_id AND o.org_code = $1 ORDER BY v.person_id, v.id")
         .bind(org).fetch_all(p).await)?)
 }
 
-pub async fn get_person(db: &Db, id: i64) -> Result<Option<PersonRow>, DbError> {
+pub async fn get_person(conn: impl Into<Conn<'_>>, id: i64) -> Result<Option<PersonRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM people WHERE id = $1").bind(id).fetch_optional(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM people WHERE id = $1").bind(id).fetch_optional(p).await)?,
     )
 }
 
 /// The person holding an NHS number (unique, so indexed); the status
 /// enquiry reads one row instead of the whole register.
-pub async fn person_by_nhs_number(db: &Db, nhs: &str) -> Result<Option<PersonRow>, DbError> {
+pub async fn person_by_nhs_number(
+    conn: impl Into<Conn<'_>>,
+    nhs: &str,
+) -> Result<Option<PersonRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM people WHERE nhs_number = $1").bind(nhs).fetch_optional(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM people WHERE nhs_number = $1").bind(nhs).fetch_optional(p).await)?,
     )
 }
 
-pub async fn get_person_tx(tx: &mut Tx, id: i64) -> Result<Option<PersonRow>, DbError> {
-    Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM people WHERE id = $1").bind(id).fetch_optional(c).await)?,
-    )
-}
-
-pub async fn all_people(db: &Db) -> Result<Vec<PersonRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT * FROM people ORDER BY id").fetch_all(p).await)?)
-}
-
-pub async fn all_people_tx(tx: &mut Tx) -> Result<Vec<PersonRow>, DbError> {
-    Ok(on_tx!(tx, c => sqlx::query_as("SELECT * FROM people ORDER BY id").fetch_all(c).await)?)
+pub async fn all_people(conn: impl Into<Conn<'_>>) -> Result<Vec<PersonRow>, DbError> {
+    Ok(on_conn!(conn, p => sqlx::query_as("SELECT * FROM people ORDER BY id").fetch_all(p).await)?)
 }
 
 /// The lowest and highest person ids, and how many people there are.
-pub async fn people_id_span_tx(tx: &mut Tx) -> Result<(i64, i64, i64), DbError> {
-    let (low, high, n): (Option<i64>, Option<i64>, i64) = on_tx!(tx, c => sqlx::query_as(
+pub async fn people_id_span(conn: impl Into<Conn<'_>>) -> Result<(i64, i64, i64), DbError> {
+    let (low, high, n): (Option<i64>, Option<i64>, i64) = on_conn!(conn, c => sqlx::query_as(
         "SELECT MIN(id), MAX(id), COUNT(*) FROM people").fetch_one(c).await)?;
     Ok((low.unwrap_or(1), high.unwrap_or(0), n))
 }
 
-pub async fn count_people(db: &Db) -> Result<i64, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM people").fetch_one(p).await)?)
+pub async fn count_people(conn: impl Into<Conn<'_>>) -> Result<i64, DbError> {
+    Ok(on_conn!(conn, p => sqlx::query_scalar("SELECT COUNT(*) FROM people").fetch_one(p).await)?)
 }
 
 /// A search of the register. `scope_org` limits it to people the
@@ -723,7 +724,11 @@ impl Sql {
     }
 }
 
-pub async fn search_people(db: &Db, s: &Search<'_>) -> Result<(Vec<PersonRow>, i64), DbError> {
+pub async fn search_people(
+    conn: impl Into<Conn<'_>>,
+    s: &Search<'_>,
+) -> Result<(Vec<PersonRow>, i64), DbError> {
+    let mut conn = Conn::of(conn);
     let raw = s.query.trim();
     let q = raw.to_lowercase();
     let digits: String = q.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
@@ -799,13 +804,13 @@ pub async fn search_people(db: &Db, s: &Search<'_>) -> Result<(Vec<PersonRow>, i
             query
         }};
     }
-    let rows: Vec<CountedPerson> = on_pool!(db, p => bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.clone())), &sql.args)
+    let rows: Vec<CountedPerson> = on_conn!(&mut conn, p => bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.clone())), &sql.args)
         .fetch_all(p).await)?;
     let total = match rows.first() {
         Some(first) => first.matches,
         // A page past the end has no rows to carry the count.
         None => {
-            on_pool!(db, p => bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &sql.args[..counted])
+            on_conn!(&mut conn, p => bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &sql.args[..counted])
             .fetch_one(p).await)?
         }
     };
@@ -854,27 +859,20 @@ pub async fn set_person_orgs(tx: &mut Tx, person_id: i64, codes: &[String]) -> R
     Ok(())
 }
 
-pub async fn org_has_part_tx(tx: &mut Tx, person_id: i64, org_code: &str) -> Result<bool, DbError> {
-    let n: i64 = on_tx!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM person_orgs WHERE person_id = $1 AND org_code = $2")
-        .bind(person_id).bind(org_code).fetch_one(c).await)?;
-    Ok(n > 0)
-}
-
 /// The ids of the people an organisation has a part in (its caseload).
-pub async fn caseload_ids_tx(tx: &mut Tx, org_code: &str) -> Result<Vec<i64>, DbError> {
-    Ok(on_tx!(tx, c => sqlx::query_scalar("SELECT person_id FROM person_orgs WHERE org_code = $1")
-        .bind(org_code).fetch_all(c).await)?)
-}
-
-pub async fn caseload_ids(db: &Db, org_code: &str) -> Result<Vec<i64>, DbError> {
+pub async fn caseload_ids(conn: impl Into<Conn<'_>>, org_code: &str) -> Result<Vec<i64>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_scalar("SELECT person_id FROM person_orgs WHERE org_code = $1")
+        on_conn!(conn, p => sqlx::query_scalar("SELECT person_id FROM person_orgs WHERE org_code = $1")
         .bind(org_code).fetch_all(p).await)?,
     )
 }
 
-pub async fn org_has_part(db: &Db, person_id: i64, org_code: &str) -> Result<bool, DbError> {
-    let n: i64 = on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM person_orgs WHERE person_id = $1 AND org_code = $2")
+pub async fn org_has_part(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+    org_code: &str,
+) -> Result<bool, DbError> {
+    let n: i64 = on_conn!(conn, p => sqlx::query_scalar("SELECT COUNT(*) FROM person_orgs WHERE person_id = $1 AND org_code = $2")
         .bind(person_id).bind(org_code).fetch_one(p).await)?;
     Ok(n > 0)
 }
@@ -966,71 +964,76 @@ pub async fn set_discharge_gp(
     Ok(())
 }
 
-/// One detention version, read inside the write transaction.
-pub async fn get_detention_tx(tx: &mut Tx, id: i64) -> Result<Option<DetentionRow>, DbError> {
-    Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM detentions WHERE id = $1").bind(id).fetch_optional(c).await)?,
-    )
-}
-
 /// Who already holds an NHS number or a local id (each unique, so indexed).
-pub async fn person_id_by_nhs_number_tx(tx: &mut Tx, nhs: &str) -> Result<Option<i64>, DbError> {
+pub async fn person_id_by_nhs_number(
+    conn: impl Into<Conn<'_>>,
+    nhs: &str,
+) -> Result<Option<i64>, DbError> {
     Ok(
-        on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM people WHERE nhs_number = $1").bind(nhs).fetch_optional(c).await)?,
+        on_conn!(conn, c => sqlx::query_scalar("SELECT id FROM people WHERE nhs_number = $1").bind(nhs).fetch_optional(c).await)?,
     )
 }
 
-pub async fn person_id_by_local_id_tx(tx: &mut Tx, local: &str) -> Result<Option<i64>, DbError> {
+pub async fn person_id_by_local_id(
+    conn: impl Into<Conn<'_>>,
+    local: &str,
+) -> Result<Option<i64>, DbError> {
     Ok(
-        on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM people WHERE local_id = $1").bind(local).fetch_optional(c).await)?,
+        on_conn!(conn, c => sqlx::query_scalar("SELECT id FROM people WHERE local_id = $1").bind(local).fetch_optional(c).await)?,
     )
 }
 
-pub async fn current_detentions(db: &Db, person_id: i64) -> Result<Vec<DetentionRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as(
+pub async fn current_detentions(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Vec<DetentionRow>, DbError> {
+    Ok(on_conn!(conn, p => sqlx::query_as(
         "SELECT * FROM detentions WHERE person_id = $1 AND superseded_at IS NULL ORDER BY detention_start, id")
         .bind(person_id).fetch_all(p).await)?)
 }
 
-pub async fn current_detentions_tx(
-    tx: &mut Tx,
+pub async fn detention_versions(
+    conn: impl Into<Conn<'_>>,
     person_id: i64,
 ) -> Result<Vec<DetentionRow>, DbError> {
-    Ok(on_tx!(tx, c => sqlx::query_as(
-        "SELECT * FROM detentions WHERE person_id = $1 AND superseded_at IS NULL ORDER BY detention_start, id")
-        .bind(person_id).fetch_all(c).await)?)
-}
-
-pub async fn detention_versions(db: &Db, person_id: i64) -> Result<Vec<DetentionRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions WHERE person_id = $1 ORDER BY lineage_id, id")
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM detentions WHERE person_id = $1 ORDER BY lineage_id, id")
         .bind(person_id).fetch_all(p).await)?,
     )
 }
 
-pub async fn get_detention(db: &Db, id: i64) -> Result<Option<DetentionRow>, DbError> {
+/// One detention version.
+pub async fn get_detention(
+    conn: impl Into<Conn<'_>>,
+    id: i64,
+) -> Result<Option<DetentionRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions WHERE id = $1").bind(id).fetch_optional(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM detentions WHERE id = $1").bind(id).fetch_optional(p).await)?,
     )
 }
 
 /// Every detention version, for exports and recomputation in bulk.
-pub async fn all_detentions(db: &Db) -> Result<Vec<DetentionRow>, DbError> {
+pub async fn all_detentions(conn: impl Into<Conn<'_>>) -> Result<Vec<DetentionRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM detentions ORDER BY person_id, detention_start, id").fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM detentions ORDER BY person_id, detention_start, id").fetch_all(p).await)?,
     )
 }
 
 /// Every detention version of the people an organisation has a part in.
-pub async fn detentions_in(db: &Db, org: &str) -> Result<Vec<DetentionRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as(
+pub async fn detentions_in(
+    conn: impl Into<Conn<'_>>,
+    org: &str,
+) -> Result<Vec<DetentionRow>, DbError> {
+    Ok(on_conn!(conn, p => sqlx::query_as(
         "SELECT d.* FROM detentions d JOIN person_orgs o ON o.person_id = d.person_id AND o.org_code = $1 ORDER BY d.person_id, d.detention_start, d.id")
         .bind(org).fetch_all(p).await)?)
 }
 
-pub async fn all_current_detentions_tx(tx: &mut Tx) -> Result<Vec<DetentionRow>, DbError> {
+pub async fn all_current_detentions(
+    conn: impl Into<Conn<'_>>,
+) -> Result<Vec<DetentionRow>, DbError> {
     Ok(
-        on_tx!(tx, c => sqlx::query_as("SELECT * FROM detentions WHERE superseded_at IS NULL ORDER BY person_id, detention_start, id").fetch_all(c).await)?,
+        on_conn!(conn, c => sqlx::query_as("SELECT * FROM detentions WHERE superseded_at IS NULL ORDER BY person_id, detention_start, id").fetch_all(c).await)?,
     )
 }
 
@@ -1053,32 +1056,26 @@ pub async fn insert_person_event(
 }
 
 pub async fn current_person_events(
-    db: &Db,
+    conn: impl Into<Conn<'_>>,
     person_id: i64,
 ) -> Result<Vec<PersonEventRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as(
+    Ok(on_conn!(conn, p => sqlx::query_as(
         "SELECT * FROM person_events WHERE person_id = $1 AND superseded_at IS NULL ORDER BY occurred_on, id")
         .bind(person_id).fetch_all(p).await)?)
 }
 
-pub async fn current_person_events_tx(
-    tx: &mut Tx,
-    person_id: i64,
-) -> Result<Vec<PersonEventRow>, DbError> {
-    Ok(on_tx!(tx, c => sqlx::query_as(
-        "SELECT * FROM person_events WHERE person_id = $1 AND superseded_at IS NULL ORDER BY occurred_on, id")
-        .bind(person_id).fetch_all(c).await)?)
-}
-
-pub async fn all_person_events(db: &Db) -> Result<Vec<PersonEventRow>, DbError> {
+pub async fn all_person_events(conn: impl Into<Conn<'_>>) -> Result<Vec<PersonEventRow>, DbError> {
     Ok(
-        on_pool!(db, p => sqlx::query_as("SELECT * FROM person_events ORDER BY person_id, occurred_on, id").fetch_all(p).await)?,
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM person_events ORDER BY person_id, occurred_on, id").fetch_all(p).await)?,
     )
 }
 
 /// Every dated fact of the people an organisation has a part in.
-pub async fn person_events_in(db: &Db, org: &str) -> Result<Vec<PersonEventRow>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as(
+pub async fn person_events_in(
+    conn: impl Into<Conn<'_>>,
+    org: &str,
+) -> Result<Vec<PersonEventRow>, DbError> {
+    Ok(on_conn!(conn, p => sqlx::query_as(
         "SELECT e.* FROM person_events e JOIN person_orgs o ON o.person_id = e.person_id AND o.org_code = $1 ORDER BY e.person_id, e.occurred_on, e.id")
         .bind(org).fetch_all(p).await)?)
 }
@@ -1111,8 +1108,11 @@ pub struct GrantToReview {
 
 /// Reasons to look not yet reviewed that concern `org`: recorded by its
 /// users, or about people in its caseload. Newest first, at most 500.
-pub async fn grants_to_review(db: &Db, org: &str) -> Result<Vec<GrantToReview>, DbError> {
-    Ok(on_pool!(db, p => sqlx::query_as(
+pub async fn grants_to_review(
+    conn: impl Into<Conn<'_>>,
+    org: &str,
+) -> Result<Vec<GrantToReview>, DbError> {
+    Ok(on_conn!(conn, p => sqlx::query_as(
         "SELECT g.id, g.person_id, g.reason, g.granted_at, g.expires_at, u.username, u.org_code AS user_org
            FROM access_grants g JOIN users u ON u.id = g.user_id
           WHERE g.reviewed_at IS NULL
@@ -1142,12 +1142,12 @@ pub async fn mark_grant_reviewed(
 /// or they hold an unexpired access grant (a recorded reason). One query,
 /// since every person page asks.
 pub async fn may_view(
-    db: &Db,
+    conn: impl Into<Conn<'_>>,
     person_id: i64,
     org_code: &str,
     user_id: i64,
 ) -> Result<bool, DbError> {
-    let n: i64 = on_pool!(db, p => sqlx::query_scalar(
+    let n: i64 = on_conn!(conn, p => sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM person_orgs WHERE person_id = $1 AND org_code = $2)
               + (SELECT COUNT(*) FROM access_grants WHERE user_id = $3 AND person_id = $1 AND expires_at > $4)")
         .bind(person_id).bind(org_code).bind(user_id).bind(now()).fetch_one(p).await)?;
