@@ -182,8 +182,8 @@ impl Conn<'_> {
                 Pool::Postgres(p) => Held::PostgresPooled(p.acquire().await?),
             },
             Conn::Tx(tx) => match &mut tx.inner {
-                TxInner::Sqlite(t) => Held::Sqlite(&mut **t),
-                TxInner::Postgres(t) => Held::Postgres(&mut **t),
+                TxInner::Sqlite(t) => Held::Sqlite(t),
+                TxInner::Postgres(t) => Held::Postgres(t),
             },
         })
     }
@@ -192,8 +192,8 @@ impl Conn<'_> {
 impl Held<'_> {
     pub fn backend(&mut self) -> Backend<'_> {
         match self {
-            Held::SqlitePooled(c) => Backend::Sqlite(&mut **c),
-            Held::PostgresPooled(c) => Backend::Postgres(&mut **c),
+            Held::SqlitePooled(c) => Backend::Sqlite(c),
+            Held::PostgresPooled(c) => Backend::Postgres(c),
             Held::Sqlite(c) => Backend::Sqlite(c),
             Held::Postgres(c) => Backend::Postgres(c),
         }
