@@ -27,4 +27,5 @@ mod scoping;
 mod sessions;
 mod sharing;
 mod smoke;
+mod storage;
 mod tidy;
