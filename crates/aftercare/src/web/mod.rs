@@ -19,7 +19,7 @@ use crate::auth::{self, Forbidden, User};
 use crate::db::{Db, DbError, store};
 use crate::register::RegisterError;
 
-pub mod care_pages;
+pub mod care;
 pub mod detention_pages;
 pub mod dispute_pages;
 pub mod ending_pages;
@@ -743,18 +743,18 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/determinations/new", get(fact_pages::determination_new))
         .route("/people/{id}/determinations", post(fact_pages::determination_create))
         .route("/people/{id}/what-if", get(fact_pages::what_if_page))
-        .route("/people/{id}/lead/new", get(care_pages::lead_new))
-        .route("/people/{id}/lead", post(care_pages::lead_create))
+        .route("/people/{id}/lead/new", get(care::lead_new))
+        .route("/people/{id}/lead", post(care::lead_create))
         .route(
             "/people/{id}/assessment",
-            get(care_pages::assessment_page).post(care_pages::assessment_save),
+            get(care::assessment_page).post(care::assessment_save),
         )
-        .route("/people/{id}/plan", get(care_pages::plan_page))
-        .route("/people/{id}/plan/needs", post(care_pages::plan_add_need))
-        .route("/people/{id}/plan/end", post(care_pages::plan_end_need))
-        .route("/people/{id}/reviews/new", get(care_pages::review_new))
-        .route("/people/{id}/reviews", post(care_pages::review_create))
-        .route("/people/{id}/transforming-care", post(care_pages::transforming_care))
+        .route("/people/{id}/plan", get(care::plan_page))
+        .route("/people/{id}/plan/needs", post(care::plan_add_need))
+        .route("/people/{id}/plan/end", post(care::plan_end_need))
+        .route("/people/{id}/reviews/new", get(care::review_new))
+        .route("/people/{id}/reviews", post(care::review_create))
+        .route("/people/{id}/transforming-care", post(care::transforming_care))
         .route("/people/{id}/endings", get(ending_pages::endings_page).post(ending_pages::propose))
         .route("/endings/{pid}/decisions", post(ending_pages::decide))
         .route("/endings/{pid}/letters/{kind}", get(ending_pages::letter))
@@ -775,22 +775,22 @@ pub fn app(state: AppState) -> Router {
         .route("/disputes/{id}/confirm", post(dispute_pages::confirm))
         .route("/audit/reasons", get(pages::access_reviews))
         .route("/audit/reasons/{id}", post(pages::access_review_submit))
-        .route("/worklists", get(care_pages::worklists))
-        .route("/worklists/reviews.csv", get(care_pages::worklists_csv))
-        .route("/monitoring", get(care_pages::monitoring))
-        .route("/monitoring.csv", get(care_pages::monitoring_csv))
+        .route("/worklists", get(care::worklists))
+        .route("/worklists/reviews.csv", get(care::worklists_csv))
+        .route("/monitoring", get(care::monitoring))
+        .route("/monitoring.csv", get(care::monitoring_csv))
         .route(
             "/finance/reconcile",
-            get(care_pages::reconcile_page).post(care_pages::reconcile_submit),
+            get(care::reconcile_page).post(care::reconcile_submit),
         )
         .route("/shared", get(share_pages::shared_page))
         .route("/shared/master-list.csv", get(share_pages::shared_csv))
         .route("/shared/master-list.xlsx", get(share_pages::shared_xlsx))
         .route("/enquiry", get(share_pages::enquiry_page).post(share_pages::enquiry_submit))
-        .route("/funding", get(care_pages::funding_page))
-        .route("/funding.csv", get(care_pages::funding_csv))
-        .route("/finance/no-charge", get(care_pages::finance))
-        .route("/finance/no-charge.csv", get(care_pages::finance_csv))
+        .route("/funding", get(care::funding_page))
+        .route("/funding.csv", get(care::funding_csv))
+        .route("/finance/no-charge", get(care::finance))
+        .route("/finance/no-charge.csv", get(care::finance_csv))
         .merge(crate::api::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), session_layer))

@@ -622,7 +622,7 @@ struct PersonPage {
     nav: Option<Nav>,
     p: PersonView,
     can_edit: bool,
-    care: super::care_pages::CareSummary,
+    care: super::care::CareSummary,
     /// "Who has looked at this record": for auditors only.
     looked: Option<WhoLooked>,
 }
@@ -683,7 +683,7 @@ pub async fn person_page(
     if !has_part {
         p.grant_note = Some("Your organisation has no part in this person's care. You recorded a reason for looking; it is in the history below, and lets you read this record, not change it.".into());
     }
-    let care = super::care_pages::care_summary(
+    let care = super::care::care_summary(
         &state,
         &s,
         id,
