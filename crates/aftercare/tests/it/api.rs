@@ -476,8 +476,7 @@ async fn the_openapi_document_describes_every_api_path() {
     // the schema clients see stays `DetentionView`.
     assert!(doc["components"]["schemas"]["DetentionView"].is_object());
     assert_eq!(
-        doc["components"]["schemas"]["PersonDetailView"]["properties"]["detentions"]["items"]
-            ["$ref"],
+        doc["components"]["schemas"]["PersonDetailView"]["properties"]["detentions"]["items"]["$ref"],
         "#/components/schemas/DetentionView"
     );
     assert!(doc["components"]["schemas"]["ApiDetention"].is_null());
