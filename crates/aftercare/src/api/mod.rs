@@ -69,8 +69,11 @@ pub struct PersonList {
     pub page_size: i64,
 }
 
+/// A detention as the API sends it: the stored fields. The OpenAPI schema
+/// keeps the name `DetentionView`, so the document does not change.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DetentionView {
+#[schema(as = DetentionView)]
+pub struct ApiDetention {
     pub id: i64,
     pub section: String,
     pub qualifying: bool,
@@ -94,9 +97,9 @@ pub struct DetentionView {
     pub recorded_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl From<&store::DetentionRow> for DetentionView {
+impl From<&store::DetentionRow> for ApiDetention {
     fn from(d: &store::DetentionRow) -> Self {
-        DetentionView {
+        ApiDetention {
             id: d.id,
             section: d.section.clone(),
             qualifying: aftercare_core::Section::parse(&d.section).is_ok_and(|s| s.is_qualifying()),
@@ -151,7 +154,7 @@ impl From<&store::AuditRow> for HistoryEntry {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonDetailView {
     pub person: PersonSummaryView,
-    pub detentions: Vec<DetentionView>,
+    pub detentions: Vec<ApiDetention>,
     /// The rules engine's derivation: `eligible`, `eligibility`,
     /// `entitlements[]` (each with `council` and `nhs` responsibility:
     /// `org`, `rule {id, title, effective_from, effective_to, citation}`,
@@ -347,7 +350,7 @@ async fn get_person(
         .ok_or(ApiError(AppError::NotFound))?;
     Ok(Json(PersonDetailView {
         person: PersonSummaryView::from(&detail.person),
-        detentions: detail.detentions.iter().map(DetentionView::from).collect(),
+        detentions: detail.detentions.iter().map(ApiDetention::from).collect(),
         derivation: serde_json::to_value(&detail.derivation).unwrap_or_default(),
         history: detail.history.iter().map(HistoryEntry::from).collect(),
     }))
@@ -669,7 +672,7 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
     paths(create_session, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention),
-    components(schemas(PersonSummaryView, PersonList, DetentionView, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::facts::FactFields, crate::facts::DeterminationFields, crate::care::ReviewFields, crate::endings::ProposalFields, crate::endings::DecisionFields, crate::endings::ReinstateFields, crate::endings::HistoricalFields, crate::endings::ProposalView, crate::endings::DecisionView, crate::endings::Awaited, crate::endings::Decided, ProposalCreated, crate::detentions::LeftHospitalFields, crate::detentions::CorrectionFields, ErrorBody, ErrorDetail, FieldError)),
+    components(schemas(PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::facts::FactFields, crate::facts::DeterminationFields, crate::care::ReviewFields, crate::endings::ProposalFields, crate::endings::DecisionFields, crate::endings::ReinstateFields, crate::endings::HistoricalFields, crate::endings::ProposalView, crate::endings::DecisionView, crate::endings::Awaited, crate::endings::Decided, ProposalCreated, crate::detentions::LeftHospitalFields, crate::detentions::CorrectionFields, ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -361,7 +361,7 @@ pub async fn decide(
     CsrfForm(s, f): CsrfForm<DecisionFields>,
 ) -> Result<Response, AppError> {
     let p = q::proposal(&state.db, pid).await?.ok_or(AppError::NotFound)?;
-    person_name(&state, &s, p.person_id).await?;
+    crate::views::ensure_can_view(&state.db, &s, p.person_id).await?;
     match endings::decide(&state.db, &s.user, pid, &f, state.today()).await {
         Ok(_) => Ok(Redirect::to(&format!("/people/{}/endings", p.person_id)).into_response()),
         Err(e) => {
@@ -447,7 +447,7 @@ pub async fn letter(
     Query(fq): Query<FormatQuery>,
 ) -> Result<Response, AppError> {
     let p = q::proposal(&state.db, pid).await?.ok_or(AppError::NotFound)?;
-    person_name(&state, &s, p.person_id).await?;
+    crate::views::ensure_can_view(&state.db, &s, p.person_id).await?;
     let l =
         endings::letter(&state.db, &p, &kind, state.today()).await?.ok_or(AppError::NotFound)?;
     if fq.format == "pdf" {

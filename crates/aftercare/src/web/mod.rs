@@ -2,6 +2,7 @@
 //! mapping from errors to status codes and stable error codes. Pages are in
 //! [`pages`], the JSON API in [`crate::api`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -19,7 +20,7 @@ use crate::auth::{self, Forbidden, User};
 use crate::db::{Db, DbError, store};
 use crate::error::ServiceError;
 
-pub mod care_pages;
+pub mod care;
 pub mod detention_pages;
 pub mod dispute_pages;
 pub mod ending_pages;
@@ -633,6 +634,68 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     }
 }
 
+/// A multipart upload whose `csrf_token` part has been checked against the
+/// session, read whole. Every state-changing page handler that takes files
+/// takes its body through this, as forms go through [`CsrfForm`]. The body
+/// limit is axum's for multipart (`DefaultBodyLimit`, 2 MB) under the
+/// application's 16 MB cap.
+pub struct CsrfMultipart(pub Session, pub Upload);
+
+/// The parts of a multipart upload by name, each with its file name (empty
+/// for a plain field) and bytes; of two parts with one name, the last.
+pub struct Upload(HashMap<String, (String, Vec<u8>)>);
+
+impl std::ops::Deref for Upload {
+    type Target = HashMap<String, (String, Vec<u8>)>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl FromRequest<AppState> for CsrfMultipart {
+    /// A body that is not multipart at all is refused as axum refuses it;
+    /// the edge turns that into our error.
+    type Rejection = Response;
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = req
+            .extensions()
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| AppError::NotSignedIn.into_response())?;
+        let mut multipart = axum::extract::Multipart::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let unreadable = || {
+            AppError::BadRequest("bad_body", "the upload could not be read".into()).into_response()
+        };
+        let mut fields: HashMap<String, (String, Vec<u8>)> = HashMap::new();
+        while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
+            let name = field.name().unwrap_or_default().to_string();
+            let file_name = field.file_name().unwrap_or_default().to_string();
+            let bytes = field.bytes().await.map_err(|_| unreadable())?;
+            fields.insert(name, (file_name, bytes.to_vec()));
+        }
+        let token = fields
+            .get("csrf_token")
+            .map(|(_, b)| String::from_utf8_lossy(b).to_string())
+            .unwrap_or_default();
+        if !auth::tokens_equal(&token, &session.csrf_token) {
+            return Err(AppError::Csrf.into_response());
+        }
+        Ok(CsrfMultipart(session, Upload(fields)))
+    }
+}
+
+/// The log-in form's CSRF check (a double-submit cookie: there is no
+/// session yet): the token sent must match the one in the log-in cookie.
+pub fn check_login_csrf(jar: &CookieJar, sent: &str) -> Result<(), AppError> {
+    let expected = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
+    if expected.is_empty() || !auth::tokens_equal(&expected, sent) {
+        return Err(AppError::Csrf);
+    }
+    Ok(())
+}
+
 /// Refuses free text longer than [`aftercare_core::text::MAX_FREE_TEXT_CHARS`]
 /// (or holding control characters other than line breaks and tabs) in any
 /// field of a form or JSON body, naming the field: no field of ours needs
@@ -736,18 +799,18 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/determinations/new", get(fact_pages::determination_new))
         .route("/people/{id}/determinations", post(fact_pages::determination_create))
         .route("/people/{id}/what-if", get(fact_pages::what_if_page))
-        .route("/people/{id}/lead/new", get(care_pages::lead_new))
-        .route("/people/{id}/lead", post(care_pages::lead_create))
+        .route("/people/{id}/lead/new", get(care::lead::lead_new))
+        .route("/people/{id}/lead", post(care::lead::lead_create))
         .route(
             "/people/{id}/assessment",
-            get(care_pages::assessment_page).post(care_pages::assessment_save),
+            get(care::assessment::assessment_page).post(care::assessment::assessment_save),
         )
-        .route("/people/{id}/plan", get(care_pages::plan_page))
-        .route("/people/{id}/plan/needs", post(care_pages::plan_add_need))
-        .route("/people/{id}/plan/end", post(care_pages::plan_end_need))
-        .route("/people/{id}/reviews/new", get(care_pages::review_new))
-        .route("/people/{id}/reviews", post(care_pages::review_create))
-        .route("/people/{id}/transforming-care", post(care_pages::transforming_care))
+        .route("/people/{id}/plan", get(care::plan::plan_page))
+        .route("/people/{id}/plan/needs", post(care::plan::plan_add_need))
+        .route("/people/{id}/plan/end", post(care::plan::plan_end_need))
+        .route("/people/{id}/reviews/new", get(care::review::review_new))
+        .route("/people/{id}/reviews", post(care::review::review_create))
+        .route("/people/{id}/transforming-care", post(care::transforming_care::transforming_care))
         .route("/people/{id}/endings", get(ending_pages::endings_page).post(ending_pages::propose))
         .route("/endings/{pid}/decisions", post(ending_pages::decide))
         .route("/endings/{pid}/letters/{kind}", get(ending_pages::letter))
@@ -768,22 +831,22 @@ pub fn app(state: AppState) -> Router {
         .route("/disputes/{id}/confirm", post(dispute_pages::confirm))
         .route("/audit/reasons", get(pages::access_reviews))
         .route("/audit/reasons/{id}", post(pages::access_review_submit))
-        .route("/worklists", get(care_pages::worklists))
-        .route("/worklists/reviews.csv", get(care_pages::worklists_csv))
-        .route("/monitoring", get(care_pages::monitoring))
-        .route("/monitoring.csv", get(care_pages::monitoring_csv))
+        .route("/worklists", get(care::worklists::worklists))
+        .route("/worklists/reviews.csv", get(care::worklists::worklists_csv))
+        .route("/monitoring", get(care::monitoring::monitoring))
+        .route("/monitoring.csv", get(care::monitoring::monitoring_csv))
         .route(
             "/finance/reconcile",
-            get(care_pages::reconcile_page).post(care_pages::reconcile_submit),
+            get(care::reconcile::reconcile_page).post(care::reconcile::reconcile_submit),
         )
         .route("/shared", get(share_pages::shared_page))
         .route("/shared/master-list.csv", get(share_pages::shared_csv))
         .route("/shared/master-list.xlsx", get(share_pages::shared_xlsx))
         .route("/enquiry", get(share_pages::enquiry_page).post(share_pages::enquiry_submit))
-        .route("/funding", get(care_pages::funding_page))
-        .route("/funding.csv", get(care_pages::funding_csv))
-        .route("/finance/no-charge", get(care_pages::finance))
-        .route("/finance/no-charge.csv", get(care_pages::finance_csv))
+        .route("/funding", get(care::finance::funding_page))
+        .route("/funding.csv", get(care::finance::funding_csv))
+        .route("/finance/no-charge", get(care::finance::finance))
+        .route("/finance/no-charge.csv", get(care::finance::finance_csv))
         .merge(crate::api::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), session_layer))

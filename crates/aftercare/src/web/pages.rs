@@ -64,8 +64,18 @@ async fn nav(state: &AppState, s: &Session) -> Nav {
 struct AccessReviewsPage {
     nav: Option<Nav>,
     csrf_token: String,
-    /// (id, when, who (org), person id, reason, until)
-    grants: Vec<(i64, String, String, i64, String, String)>,
+    grants: Vec<GrantLine>,
+}
+
+/// A reason to look waiting for an auditor's review.
+struct GrantLine {
+    id: i64,
+    granted_at: String,
+    /// The user, with their organisation's name.
+    by: String,
+    person_id: i64,
+    reason: String,
+    until: String,
 }
 
 /// Auditors see every reason to look that concerns their organisation
@@ -83,14 +93,14 @@ pub async fn access_reviews(
             .into_iter()
             .map(|g| {
                 let org = names.get(&g.user_org).cloned().unwrap_or_else(|| g.user_org.clone());
-                (
-                    g.id,
-                    g.granted_at.format("%-d %b %Y %H:%M").to_string(),
-                    format!("{} ({org})", g.username),
-                    g.person_id,
-                    g.reason,
-                    g.expires_at.format("%-d %b %Y %H:%M").to_string(),
-                )
+                GrantLine {
+                    id: g.id,
+                    granted_at: g.granted_at.format("%-d %b %Y %H:%M").to_string(),
+                    by: format!("{} ({org})", g.username),
+                    person_id: g.person_id,
+                    reason: g.reason,
+                    until: g.expires_at.format("%-d %b %Y %H:%M").to_string(),
+                }
             })
             .collect(),
     })
@@ -189,11 +199,7 @@ pub async fn login_submit(
     jar: CookieJar,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Result<Response, AppError> {
-    let expected =
-        jar.get(super::LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
-    if expected.is_empty() || !auth::tokens_equal(&expected, &form.csrf_token) {
-        return Err(AppError::Csrf);
-    }
+    super::check_login_csrf(&jar, &form.csrf_token)?;
     let retry = |status: StatusCode, error: &str| {
         let token = auth::random_token();
         let jar = jar.clone().add(login_csrf_cookie(&state, &token));
@@ -412,7 +418,8 @@ pub struct EntitlementView {
     pub pending: String,
 }
 
-pub struct DetentionView {
+/// A detention as the person page shows it: each field a line of text.
+pub struct DetentionLines {
     pub id: i64,
     /// In hospital on this detention: the latest one, with no date of leaving.
     pub in_hospital: bool,
@@ -445,11 +452,27 @@ pub struct PersonView {
     pub entitlements: Vec<EntitlementView>,
     pub open_questions: Vec<String>,
     pub ignored: Vec<String>,
-    pub detentions: Vec<DetentionView>,
+    pub detentions: Vec<DetentionLines>,
     pub corrections: Vec<String>,
-    pub timeline: Vec<(String, String, String)>,
-    pub history: Vec<(String, String, String, String, String)>,
+    pub timeline: Vec<TimelineLine>,
+    pub history: Vec<HistoryLine>,
     pub grant_note: Option<String>,
+}
+
+/// An event on the person's timeline.
+pub struct TimelineLine {
+    pub on: String,
+    pub title: String,
+    pub detail: String,
+}
+
+/// A change to the person's record, from the audit trail.
+pub struct HistoryLine {
+    pub at: String,
+    pub actor: String,
+    pub actor_org: String,
+    pub action: String,
+    pub reason: String,
 }
 
 fn rule_text(r: &aftercare_core::rules::RuleRef) -> String {
@@ -498,7 +521,7 @@ fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView 
         .iter()
         .map(|x| {
             let section = Section::parse(&x.section).ok();
-            DetentionView {
+            DetentionLines {
                 id: x.id,
                 in_hospital: x.left_hospital.is_none()
                     && !d.detentions.iter().any(|o| o.detention_start > x.detention_start),
@@ -598,19 +621,21 @@ fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView 
         timeline: d
             .timeline
             .iter()
-            .map(|t| (long_date(t.on), t.title.clone(), t.detail.clone()))
+            .map(|t| TimelineLine {
+                on: long_date(t.on),
+                title: t.title.clone(),
+                detail: t.detail.clone(),
+            })
             .collect(),
         history: d
             .history
             .iter()
-            .map(|h| {
-                (
-                    h.at.format("%-d %b %Y %H:%M").to_string(),
-                    h.actor.clone(),
-                    h.actor_org.clone().unwrap_or_default(),
-                    h.action.replace(['.', '_'], " "),
-                    h.reason.clone().unwrap_or_default(),
-                )
+            .map(|h| HistoryLine {
+                at: h.at.format("%-d %b %Y %H:%M").to_string(),
+                actor: h.actor.clone(),
+                actor_org: h.actor_org.clone().unwrap_or_default(),
+                action: h.action.replace(['.', '_'], " "),
+                reason: h.reason.clone().unwrap_or_default(),
             })
             .collect(),
         grant_note: None,
@@ -623,18 +648,28 @@ struct PersonPage {
     nav: Option<Nav>,
     p: PersonView,
     can_edit: bool,
-    care: super::care_pages::CareSummary,
+    care: super::care::summary::CareSummary,
     /// "Who has looked at this record": for auditors only.
     looked: Option<WhoLooked>,
 }
 
 /// The newest reads of a person from the access log, for an auditor.
 struct WhoLooked {
-    /// When, who, organisation, what (kind and route), break-glass grant.
-    rows: Vec<(String, String, String, String, String)>,
+    rows: Vec<ReadLine>,
     total: i64,
     /// More reads are logged than are shown.
     more: bool,
+}
+
+/// One read of the person, from the access log.
+struct ReadLine {
+    at: String,
+    username: String,
+    org: String,
+    /// The kind of read and its route.
+    what: String,
+    /// The recorded reason it was read under, if it was break-glass.
+    grant: String,
 }
 
 /// The person page shows the newest reads; `aftercare audit access` has them all.
@@ -654,14 +689,15 @@ async fn who_looked(
         more: total > rows.len() as i64,
         rows: rows
             .into_iter()
-            .map(|r| {
-                (
-                    r.at.format("%-d %B %Y %H:%M:%S").to_string(),
-                    r.username,
-                    r.org_code.unwrap_or_default(),
-                    format!("{} ({})", r.kind.replace('_', " "), r.route.unwrap_or_default()),
-                    r.grant_id.map(|g| format!("under recorded reason #{g}")).unwrap_or_default(),
-                )
+            .map(|r| ReadLine {
+                at: r.at.format("%-d %B %Y %H:%M:%S").to_string(),
+                username: r.username,
+                org: r.org_code.unwrap_or_default(),
+                what: format!("{} ({})", r.kind.replace('_', " "), r.route.unwrap_or_default()),
+                grant: r
+                    .grant_id
+                    .map(|g| format!("under recorded reason #{g}"))
+                    .unwrap_or_default(),
             })
             .collect(),
         total,
@@ -684,7 +720,7 @@ pub async fn person_page(
     if !has_part {
         p.grant_note = Some("Your organisation has no part in this person's care. You recorded a reason for looking; it is in the history below, and lets you read this record, not change it.".into());
     }
-    let care = super::care_pages::care_summary(
+    let care = super::care::summary::care_summary(
         &state,
         &s,
         id,

@@ -25,7 +25,17 @@ struct SharedPage {
     as_of: String,
     headers: Vec<&'static str>,
     rows: Vec<Vec<String>>,
-    shares: Vec<(String, String, String, i64, String, String)>,
+    shares: Vec<ShareLine>,
+}
+
+/// An encrypted monthly copy sent to the organisation.
+struct ShareLine {
+    month: String,
+    as_of: String,
+    file_name: String,
+    rows: i64,
+    sha256: String,
+    shared_by: String,
 }
 
 async fn current_list(
@@ -70,7 +80,14 @@ pub async fn shared_page(
         rows,
         shares: shares
             .into_iter()
-            .map(|x| (x.month, long_date(x.as_of), x.file_name, x.rows, x.sha256, x.shared_by))
+            .map(|x| ShareLine {
+                month: x.month,
+                as_of: long_date(x.as_of),
+                file_name: x.file_name,
+                rows: x.rows,
+                sha256: x.sha256,
+                shared_by: x.shared_by,
+            })
             .collect(),
     })
 }

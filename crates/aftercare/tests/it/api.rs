@@ -472,6 +472,14 @@ async fn the_openapi_document_describes_every_api_path() {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    // Schema names are part of the contract: the Rust type is `ApiDetention`,
+    // the schema clients see stays `DetentionView`.
+    assert!(doc["components"]["schemas"]["DetentionView"].is_object());
+    assert_eq!(
+        doc["components"]["schemas"]["PersonDetailView"]["properties"]["detentions"]["items"]["$ref"],
+        "#/components/schemas/DetentionView"
+    );
+    assert!(doc["components"]["schemas"]["ApiDetention"].is_null());
 }
 
 #[tokio::test]

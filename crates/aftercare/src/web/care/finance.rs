@@ -1,0 +1,304 @@
+//! Money pages: the finance no-charge list (services free under s117) and
+//! who pays (spend by council and NHS commissioner, by month, organisation
+//! and person), each also as CSV.
+
+use std::collections::BTreeMap;
+
+use aftercare_core::date::long_date;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, NaiveDate};
+
+use super::{csv_response, org_name, scoped_cases};
+use crate::access_log::{self, AccessKind};
+use crate::care;
+use crate::db::care as care_db;
+use crate::invoice::pounds;
+use crate::web::pages::{Nav, nav_for};
+use crate::web::{AppError, AppState, CurrentUser};
+
+/// One line of the no-charge list: a service someone must not be charged for.
+pub struct NoChargeLine {
+    pub person_id: i64,
+    pub name: String,
+    pub nhs_number: String,
+    pub service: String,
+    pub provider: String,
+    pub weekly_cost: String,
+    pub funder: String,
+    pub from: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "finance.html")]
+struct FinancePage {
+    nav: Option<Nav>,
+    org_name: String,
+    today: String,
+    lines: Vec<NoChargeLine>,
+}
+
+pub async fn finance(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
+    let cases = scoped_cases(&state, &s).await?;
+    let lines: Vec<_> = care::no_charge_list(&cases, state.today())
+        .into_iter()
+        .map(|l| NoChargeLine {
+            person_id: l.person_id,
+            name: l.name,
+            nhs_number: l.nhs_number,
+            service: l.service,
+            provider: l.provider,
+            weekly_cost: l.weekly_cost.to_string(),
+            funder: l.funder,
+            from: long_date(l.from),
+        })
+        .collect();
+    access_log::export(&state.db, &s, AccessKind::FinancePage, lines.len(), None).await?;
+    Ok(FinancePage {
+        nav: Some(nav_for(&state, &s).await),
+        org_name: org_name(&state, &s).await,
+        today: long_date(state.today()),
+        lines,
+    })
+}
+
+pub async fn finance_csv(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<Response, AppError> {
+    let cases = scoped_cases(&state, &s).await?;
+    let rows: Vec<Vec<String>> = care::no_charge_list(&cases, state.today())
+        .into_iter()
+        .map(|l| {
+            vec![
+                l.nhs_number,
+                l.name,
+                l.service,
+                l.provider,
+                pounds(l.weekly_cost),
+                l.funder,
+                l.from.to_string(),
+            ]
+        })
+        .collect();
+    access_log::export(&state.db, &s, AccessKind::FinanceCsv, rows.len(), None).await?;
+    Ok(csv_response(
+        "no-charge.csv",
+        &["nhs_number", "name", "service", "provider", "weekly_cost", "funder", "from"],
+        &rows,
+    ))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "funding.html")]
+struct FundingPage {
+    nav: Option<Nav>,
+    org_name: String,
+    from: String,
+    to: String,
+    chart: String,
+    months: Vec<MonthSpend>,
+    orgs: Vec<OrgSpend>,
+    people: Vec<PersonSpend>,
+    agreements: Vec<AgreementLine>,
+}
+
+/// Spend in one month, in pounds.
+pub struct MonthSpend {
+    pub month: String,
+    pub council: String,
+    pub nhs: String,
+    pub total: String,
+}
+
+/// What a council and NHS commissioner pair owes.
+pub struct OrgSpend {
+    /// "council / NHS commissioner", as codes.
+    pub orgs: String,
+    pub council: String,
+    pub nhs: String,
+}
+
+/// What is owed for one person, and the rules that split it.
+pub struct PersonSpend {
+    pub person_id: i64,
+    pub name: String,
+    pub council: String,
+    pub nhs: String,
+    pub rules: String,
+}
+
+/// A partnership's funding agreement.
+pub struct AgreementLine {
+    pub council: String,
+    pub nhs_commissioner: String,
+    pub policy: String,
+    pub from: String,
+    pub to: String,
+}
+
+fn funding_range(today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+    (first.checked_sub_months(chrono::Months::new(11)).unwrap_or(first), today)
+}
+
+/// A stacked bar chart of council and NHS spend by month.
+fn spend_chart(months: &[(String, aftercare_core::Pence, aftercare_core::Pence)]) -> String {
+    let max = months.iter().map(|(_, c, n)| c.0 + n.0).max().unwrap_or(1).max(1);
+    let plot = 160i64;
+    let width = 80 + months.len() as i64 * 56;
+    let mut svg = format!(
+        "<figure class=\"chart\"><svg role=\"img\" aria-labelledby=\"spend-title\" width=\"{width}\" height=\"240\" viewBox=\"0 0 {width} 240\" xmlns=\"http://www.w3.org/2000/svg\"><title id=\"spend-title\">Spend by funder and month: council in dark blue, NHS in light blue</title><line x1=\"40\" y1=\"170\" x2=\"{width}\" y2=\"170\" stroke=\"#4c6272\"/>"
+    );
+    for (i, (label, council, nhs)) in months.iter().enumerate() {
+        let x = 48 + i as i64 * 56;
+        let hc = council.0 * plot / max;
+        let hn = nhs.0 * plot / max;
+        svg.push_str(&format!(
+            "<rect x=\"{x}\" y=\"{yc}\" width=\"40\" height=\"{hc}\" fill=\"#003087\"><title>{label}: council {council}</title></rect><rect x=\"{x}\" y=\"{yn}\" width=\"40\" height=\"{hn}\" fill=\"#41b6e6\"><title>{label}: NHS {nhs}</title></rect><text x=\"{tx}\" y=\"188\" text-anchor=\"middle\">{label}</text>",
+            yc = 170 - hc,
+            yn = 170 - hc - hn,
+            tx = x + 20
+        ));
+    }
+    svg.push_str("<rect x=\"48\" y=\"210\" width=\"14\" height=\"14\" fill=\"#003087\"/><text x=\"68\" y=\"222\">Council</text><rect x=\"140\" y=\"210\" width=\"14\" height=\"14\" fill=\"#41b6e6\"/><text x=\"160\" y=\"222\">NHS</text></svg><figcaption>Spend on s117 services by funder and month (hover a bar for the amount; the table below has the figures)</figcaption></figure>");
+    svg
+}
+
+pub async fn funding_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
+    use aftercare_core::Pence;
+    let cases = scoped_cases(&state, &s).await?;
+    let agreements = care_db::agreements(&state.db).await?;
+    let (from, to) = funding_range(state.today());
+    let lines = crate::costs::cost_lines(&cases, &agreements, from, to);
+    access_log::export(
+        &state.db,
+        &s,
+        AccessKind::FundingPage,
+        lines.len(),
+        Some(&format!("from={from} to={to}")),
+    )
+    .await?;
+    let by_month = crate::costs::totals_by(&lines, |l| l.month.clone());
+    let month_rows: Vec<(String, Pence, Pence)> = crate::costs::months(from, to)
+        .into_iter()
+        .map(|(y, m)| {
+            let key = format!("{y:04}-{m:02}");
+            let (c, n) = by_month.get(&key).copied().unwrap_or((Pence(0), Pence(0)));
+            let label = NaiveDate::from_ymd_opt(y, m, 1)
+                .map(|d| d.format("%b %y").to_string())
+                .unwrap_or(key);
+            (label, c, n)
+        })
+        .collect();
+    let by_org =
+        crate::costs::totals_by(&lines, |l| format!("{} / {}", l.council_code, l.nhs_code));
+    let mut by_person: BTreeMap<(String, i64), (Pence, Pence, std::collections::BTreeSet<String>)> =
+        BTreeMap::new();
+    for l in &lines {
+        let e = by_person.entry((l.name.clone(), l.person_id)).or_insert((
+            Pence(0),
+            Pence(0),
+            Default::default(),
+        ));
+        e.0 = Pence(e.0.0 + l.council.0);
+        e.1 = Pence(e.1.0 + l.nhs.0);
+        e.2.insert(l.rule.clone());
+    }
+    Ok(FundingPage {
+        nav: Some(nav_for(&state, &s).await),
+        org_name: org_name(&state, &s).await,
+        from: long_date(from),
+        to: long_date(to),
+        chart: spend_chart(&month_rows),
+        months: month_rows
+            .iter()
+            .map(|(l, c, n)| MonthSpend {
+                month: l.clone(),
+                council: c.to_string(),
+                nhs: n.to_string(),
+                total: Pence(c.0 + n.0).to_string(),
+            })
+            .collect(),
+        orgs: by_org
+            .into_iter()
+            .map(|(k, (c, n))| OrgSpend { orgs: k, council: c.to_string(), nhs: n.to_string() })
+            .collect(),
+        people: by_person
+            .into_iter()
+            .map(|((name, id), (c, n, rules))| PersonSpend {
+                person_id: id,
+                name,
+                council: c.to_string(),
+                nhs: n.to_string(),
+                rules: rules.into_iter().collect::<Vec<_>>().join(", "),
+            })
+            .collect(),
+        agreements: agreements
+            .iter()
+            .map(|a| AgreementLine {
+                council: a.council_code.clone(),
+                nhs_commissioner: a.nhs_code.clone(),
+                policy: a.policy.clone(),
+                from: long_date(a.effective_from),
+                to: a.effective_to.map(long_date).unwrap_or_default(),
+            })
+            .collect(),
+    })
+}
+
+pub async fn funding_csv(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<Response, AppError> {
+    let cases = scoped_cases(&state, &s).await?;
+    let agreements = care_db::agreements(&state.db).await?;
+    let (from, to) = funding_range(state.today());
+    let rows: Vec<Vec<String>> = crate::costs::cost_lines(&cases, &agreements, from, to)
+        .into_iter()
+        .map(|l| {
+            vec![
+                l.month,
+                l.nhs_number,
+                l.name,
+                l.council_code,
+                l.nhs_code,
+                l.need,
+                pounds(l.council),
+                pounds(l.nhs),
+                l.rule,
+            ]
+        })
+        .collect();
+    access_log::export(
+        &state.db,
+        &s,
+        AccessKind::FundingCsv,
+        rows.len(),
+        Some(&format!("from={from} to={to}")),
+    )
+    .await?;
+    Ok(csv_response(
+        "who-pays.csv",
+        &[
+            "month",
+            "nhs_number",
+            "name",
+            "council",
+            "nhs_commissioner",
+            "need",
+            "council_owes",
+            "nhs_owes",
+            "rule",
+        ],
+        &rows,
+    ))
+}

@@ -1,0 +1,74 @@
+//! Pages for after-care planning and reviews, worklists, monitoring and the
+//! money pages, one file a topic; here, what several of them share: the
+//! user's caseload (cached, behind a permit), the organisation's name and
+//! CSV downloads.
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use crate::care::{self, CaseState};
+use crate::web::{AppError, AppState, Session};
+
+pub mod assessment;
+pub mod finance;
+pub mod lead;
+pub mod monitoring;
+pub mod plan;
+pub mod reconcile;
+pub mod review;
+pub mod summary;
+pub mod transforming_care;
+pub mod worklists;
+
+/// The people the user's organisation has a part in.
+async fn scoped_cases(state: &AppState, s: &Session) -> Result<Caseload, AppError> {
+    let (org, today) = (s.user.org_code.as_str(), state.today());
+    // Held until the page is built: what a page makes from a caseload (due
+    // lists, HTML) is large too, so only a core's worth are made at once.
+    let permit =
+        state.caseload_permits.clone().acquire_owned().await.map_err(|_| AppError::Internal)?;
+    // Read before the cases, so a change made while they load is seen next time.
+    let head = crate::db::store::audit_head(&state.db).await?;
+    if let Some(cases) = state.caseloads.get(org, head, today) {
+        return Ok(Caseload { cases, _permit: permit });
+    }
+    let cases =
+        std::sync::Arc::new(care::cases(&state.db, today, &care::Scope::Organisation(org)).await?);
+    state.caseloads.put(org, head, today, cases.clone());
+    Ok(Caseload { cases, _permit: permit })
+}
+
+/// An organisation's cases (shared with the caseload cache), holding a
+/// caseload permit until the page is built.
+struct Caseload {
+    cases: std::sync::Arc<Vec<CaseState>>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for Caseload {
+    type Target = Vec<CaseState>;
+    fn deref(&self) -> &Vec<CaseState> {
+        &self.cases
+    }
+}
+
+async fn org_name(state: &AppState, s: &Session) -> String {
+    crate::db::store::get_org(&state.db, &s.user.org_code)
+        .await
+        .ok()
+        .flatten()
+        .map(|o| o.name)
+        .unwrap_or_else(|| s.user.org_code.clone())
+}
+
+fn csv_response(name: &str, headers: &[&str], rows: &[Vec<String>]) -> Response {
+    let bytes = aftercare_files::write_csv(headers, rows);
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response()
+}

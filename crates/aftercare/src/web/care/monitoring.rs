@@ -1,0 +1,224 @@
+//! The monitoring page: reviews and discharges by month and quarter, as
+//! plain SVG charts and tables, and as CSV.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::{csv_response, org_name, scoped_cases};
+use crate::access_log::{self, AccessKind};
+use crate::care;
+use crate::web::pages::{Nav, nav_for};
+use crate::web::{AppError, AppState, CurrentUser};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "monitoring.html")]
+struct MonitoringPage {
+    nav: Option<Nav>,
+    org_name: String,
+    reviewed_chart: String,
+    discharged_chart: String,
+    months: Vec<MeasureRow>,
+    quarters: Vec<MeasureRow>,
+}
+
+/// The measures for one month or financial-year quarter.
+pub struct MeasureRow {
+    /// `2024-06`, or `2024/25 Q1`.
+    pub period: String,
+    /// Entitled at the period's end.
+    pub entitled: usize,
+    pub reviewed_in_last_12_months: usize,
+    pub share_reviewed: String,
+    pub discharged_following_review: usize,
+}
+
+fn percent(tenths: i64) -> String {
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+/// A plain SVG bar chart (no JavaScript), with a title and a text
+/// alternative for screen readers.
+pub fn bar_chart(title: &str, bars: &[(String, i64, String)], max: i64) -> String {
+    let width = 60 + bars.len() as i64 * 56;
+    let height = 220;
+    let plot = 160;
+    let max = max.max(1);
+    let esc = |s: &str| {
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    };
+    let mut svg = format!(
+        "<figure class=\"chart\"><svg role=\"img\" aria-labelledby=\"c-{id}\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\"><title id=\"c-{id}\">{t}</title><line x1=\"40\" y1=\"{base}\" x2=\"{width}\" y2=\"{base}\" stroke=\"#4c6272\"/>",
+        id = esc(&title.replace(' ', "-").to_lowercase()),
+        t = esc(title),
+        base = 10 + plot
+    );
+    for (i, (label, value, shown)) in bars.iter().enumerate() {
+        let h = value * plot / max;
+        let x = 48 + i as i64 * 56;
+        svg.push_str(&format!(
+            "<rect x=\"{x}\" y=\"{y}\" width=\"40\" height=\"{h}\" fill=\"#005eb8\"><title>{l}: {s}</title></rect><text x=\"{tx}\" y=\"{vy}\" text-anchor=\"middle\">{s}</text><text x=\"{tx}\" y=\"{ly}\" text-anchor=\"middle\">{l}</text>",
+            y = 10 + plot - h,
+            l = esc(label),
+            s = esc(shown),
+            tx = x + 20,
+            vy = (10 + plot - h - 4).max(10),
+            ly = 10 + plot + 18
+        ));
+    }
+    svg.push_str(&format!("</svg><figcaption>{}</figcaption></figure>", esc(title)));
+    svg
+}
+
+fn quarterly(months: &[care::MonthMeasure]) -> Vec<MeasureRow> {
+    let mut out: Vec<MeasureRow> = Vec::new();
+    for m in months {
+        let (y, mo) = (m.month[..4].to_string(), m.month[5..].parse::<u32>().unwrap_or(1));
+        // Financial-year quarters: Q1 is April to June.
+        let (fy, q) = if mo >= 4 {
+            (y.parse::<i32>().unwrap_or(0), (mo - 4) / 3 + 1)
+        } else {
+            (y.parse::<i32>().unwrap_or(0) - 1, 4)
+        };
+        let label = format!("{fy}/{:02} Q{q}", (fy + 1) % 100);
+        match out.last_mut() {
+            Some(last) if last.period == label => {
+                last.entitled = m.entitled;
+                last.reviewed_in_last_12_months = m.reviewed_in_last_12_months;
+                last.share_reviewed = percent(m.reviewed_share_tenths);
+                last.discharged_following_review += m.discharged_following_review;
+            }
+            _ => out.push(MeasureRow {
+                period: label,
+                entitled: m.entitled,
+                reviewed_in_last_12_months: m.reviewed_in_last_12_months,
+                share_reviewed: percent(m.reviewed_share_tenths),
+                discharged_following_review: m.discharged_following_review,
+            }),
+        }
+    }
+    out
+}
+
+pub async fn monitoring(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
+    let cases = scoped_cases(&state, &s).await?;
+    let months = care::monthly_measures(&cases, state.today(), 12);
+    let short = |m: &str| {
+        let mo: u32 = m[5..].parse().unwrap_or(1);
+        NaiveDate::from_ymd_opt(2000, mo, 1)
+            .map(|d| format!("{} {}", d.format("%b"), &m[2..4]))
+            .unwrap_or_default()
+    };
+    let reviewed: Vec<(String, i64, String)> = months
+        .iter()
+        .map(|m| (short(&m.month), m.reviewed_share_tenths, percent(m.reviewed_share_tenths)))
+        .collect();
+    let discharged: Vec<(String, i64, String)> = months
+        .iter()
+        .map(|m| {
+            (
+                short(&m.month),
+                m.discharged_following_review as i64,
+                m.discharged_following_review.to_string(),
+            )
+        })
+        .collect();
+    let max_d = discharged.iter().map(|d| d.1).max().unwrap_or(1);
+    Ok(MonitoringPage {
+        nav: Some(nav_for(&state, &s).await),
+        org_name: org_name(&state, &s).await,
+        reviewed_chart: bar_chart(
+            "Share of entitled people reviewed in the last 12 months, by month",
+            &reviewed,
+            1000,
+        ),
+        discharged_chart: bar_chart(
+            "People discharged from s117 following review, by month",
+            &discharged,
+            max_d,
+        ),
+        quarters: quarterly(&months),
+        months: months
+            .iter()
+            .map(|m| MeasureRow {
+                period: m.month.clone(),
+                entitled: m.entitled,
+                reviewed_in_last_12_months: m.reviewed_in_last_12_months,
+                share_reviewed: percent(m.reviewed_share_tenths),
+                discharged_following_review: m.discharged_following_review,
+            })
+            .collect(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PeriodQuery {
+    #[serde(default)]
+    period: String,
+}
+
+/// Monthly figures for 24 months, or `?period=quarter` for financial-year quarters.
+pub async fn monitoring_csv(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Response, AppError> {
+    let cases = scoped_cases(&state, &s).await?;
+    let months = care::monthly_measures(&cases, state.today(), 24);
+    access_log::export(&state.db, &s, AccessKind::MonitoringCsv, months.len(), Some(&q.period))
+        .await?;
+    if q.period == "quarter" {
+        let rows: Vec<Vec<String>> = quarterly(&months)
+            .into_iter()
+            .map(|q| {
+                vec![
+                    q.period,
+                    q.entitled.to_string(),
+                    q.reviewed_in_last_12_months.to_string(),
+                    q.share_reviewed,
+                    q.discharged_following_review.to_string(),
+                ]
+            })
+            .collect();
+        return Ok(csv_response(
+            "monitoring-quarterly.csv",
+            &[
+                "quarter",
+                "entitled",
+                "reviewed_in_last_12_months",
+                "share_reviewed",
+                "discharged_following_review",
+            ],
+            &rows,
+        ));
+    }
+    let rows: Vec<Vec<String>> = months
+        .into_iter()
+        .map(|m| {
+            vec![
+                m.month,
+                m.entitled.to_string(),
+                m.reviewed_in_last_12_months.to_string(),
+                percent(m.reviewed_share_tenths),
+                m.discharged_following_review.to_string(),
+            ]
+        })
+        .collect();
+    Ok(csv_response(
+        "monitoring.csv",
+        &[
+            "month",
+            "entitled",
+            "reviewed_in_last_12_months",
+            "share_reviewed",
+            "discharged_following_review",
+        ],
+        &rows,
+    ))
+}

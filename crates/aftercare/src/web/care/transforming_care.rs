@@ -1,0 +1,29 @@
+//! Marking a person as a transforming-care case (or not), which changes
+//! their review schedule.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::care;
+use crate::web::{AppError, AppState, CsrfForm, VisiblePerson};
+
+#[derive(Deserialize)]
+pub struct TransformingCareForm {
+    #[serde(default)]
+    transforming_care: String,
+}
+
+pub async fn transforming_care(
+    State(state): State<AppState>,
+    seen: VisiblePerson,
+    CsrfForm(s, f): CsrfForm<TransformingCareForm>,
+) -> Result<Response, AppError> {
+    let id = seen.id;
+    match care::set_transforming_care(&state.db, &s.user, id, f.transforming_care == "yes").await? {
+        Ok(()) => Ok(Redirect::to(&format!("/people/{id}#care")).into_response()),
+        Err(errors) => Err(AppError::Forbidden(
+            errors.into_iter().map(|(_, r)| r).collect::<Vec<_>>().join("; "),
+        )),
+    }
+}

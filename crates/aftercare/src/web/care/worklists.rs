@@ -1,0 +1,274 @@
+//! The worklists: reviews due (grouped by team, organisation or lead
+//! professional, and as CSV) and the lists of cases that need something done.
+
+use std::collections::BTreeMap;
+
+use aftercare_core::date::long_date;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{csv_response, org_name, scoped_cases};
+use crate::access_log::{self, AccessKind};
+use crate::care::{self, CaseState, DueRow};
+use crate::db::care as care_db;
+use crate::web::pages::{Nav, nav_for};
+use crate::web::{AppError, AppState, CurrentUser};
+
+pub struct DueView {
+    pub person_id: i64,
+    pub name: String,
+    pub nhs_number: String,
+    pub review: String,
+    pub due: String,
+    pub status: String,
+    pub status_class: &'static str,
+    pub lead: String,
+    pub policy: String,
+}
+
+pub struct DueGroup {
+    pub name: String,
+    pub overdue: usize,
+    pub rows: Vec<DueView>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "worklists.html")]
+struct WorklistsPage {
+    nav: Option<Nav>,
+    org_name: String,
+    today: String,
+    group: String,
+    group_options: Vec<(String, String)>,
+    due_count: usize,
+    groups: Vec<DueGroup>,
+    no_lead: Vec<care::WorkItem>,
+    no_plan: Vec<care::WorkItem>,
+    no_s117: Vec<care::WorkItem>,
+    interim: Vec<care::WorkItem>,
+    lists: Vec<(&'static str, &'static str, Vec<care::WorkItem>)>,
+    disputes: Vec<crate::disputes::OpenDispute>,
+}
+
+#[derive(Deserialize)]
+pub struct GroupQuery {
+    #[serde(default)]
+    group: String,
+}
+
+/// Reviews overdue or due within 30 days.
+fn due_soon(
+    state: &AppState,
+    cases: &[CaseState],
+    partnerships: &[care_db::PartnershipRow],
+) -> Vec<DueRow> {
+    let today = state.today();
+    care::reviews_due(cases, partnerships, today, None)
+        .into_iter()
+        .filter(|r| (r.due - today).num_days() <= 30)
+        .collect()
+}
+
+pub async fn worklists(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Query(q): Query<GroupQuery>,
+) -> Result<impl IntoResponse, AppError> {
+    let today = state.today();
+    let cases = scoped_cases(&state, &s).await?;
+    let partnerships = care_db::partnerships(&state.db).await?;
+    let due = due_soon(&state, &cases, &partnerships);
+    access_log::export(&state.db, &s, AccessKind::WorklistPage, due.len(), Some(&q.group)).await?;
+    let group = match q.group.as_str() {
+        "organisation" | "lead" | "none" => q.group.clone(),
+        _ => "team".to_string(),
+    };
+    let mut groups: BTreeMap<String, Vec<DueView>> = BTreeMap::new();
+    for r in &due {
+        let key = match group.as_str() {
+            "organisation" => format!("Council {} / NHS commissioner {}", r.council, r.nhs),
+            "lead" => {
+                if r.lead_professional.is_empty() {
+                    "No lead professional".into()
+                } else {
+                    r.lead_professional.clone()
+                }
+            }
+            "none" => "Everyone".into(),
+            _ => {
+                if r.team.is_empty() {
+                    "No team".into()
+                } else {
+                    r.team.clone()
+                }
+            }
+        };
+        groups.entry(key).or_default().push(DueView {
+            person_id: r.person_id,
+            name: r.name.clone(),
+            nhs_number: r.nhs_number.clone(),
+            review: r.review.clone(),
+            due: long_date(r.due),
+            status: if r.overdue_days > 0 {
+                format!("{} days overdue", r.overdue_days)
+            } else {
+                format!("due in {} days", (r.due - today).num_days())
+            },
+            status_class: if r.overdue_days > 0 { "red" } else { "yellow" },
+            lead: r.lead_professional.clone(),
+            policy: r.policy.clone(),
+        });
+    }
+    let no_lead = care::without_lead_professional(&cases, today);
+    let no_plan = care::in_hospital_without_plan(&cases);
+    let no_s117 = care::plans_without_s117_need(&cases, today);
+    let interim = care::interim_placements_overdue(&cases, today);
+    Ok(WorklistsPage {
+        nav: Some(nav_for(&state, &s).await),
+        org_name: org_name(&state, &s).await,
+        today: long_date(today),
+        group_options: vec![
+            ("team".into(), "Team".into()),
+            ("organisation".into(), "Responsible organisations".into()),
+            ("lead".into(), "Lead professional".into()),
+            ("none".into(), "No grouping".into()),
+        ],
+        group,
+        due_count: due.len(),
+        groups: groups
+            .into_iter()
+            .map(|(name, rows)| DueGroup {
+                overdue: rows.iter().filter(|r| r.status_class == "red").count(),
+                name,
+                rows,
+            })
+            .collect(),
+        lists: vec![
+            ("no-lead", "No lead professional", no_lead.clone()),
+            (
+                "no-plan",
+                "In hospital on a qualifying section with no after-care plan",
+                no_plan.clone(),
+            ),
+            ("no-s117", "Plans with no s117 need marked", no_s117.clone()),
+            ("interim", "Interim placements beyond 12 weeks", interim.clone()),
+            (
+                "reinstated",
+                "Reinstated after a premature ending: for the QA group's learning",
+                reinstated_items(&state, &cases).await?,
+            ),
+            (
+                "historical",
+                "Endings recorded from paper: for the QA group to check the evidence",
+                historical_endings(&state, &cases).await?,
+            ),
+            (
+                "decision-needed",
+                "Decision needed: open questions the rules leave to a person",
+                care::decisions_needed(&cases),
+            ),
+        ],
+        no_lead,
+        no_plan,
+        no_s117,
+        interim,
+        disputes: crate::disputes::open_for_org(&state.db, &s.user.org_code, today).await?,
+    })
+}
+
+pub async fn worklists_csv(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<Response, AppError> {
+    let cases = scoped_cases(&state, &s).await?;
+    let partnerships = care_db::partnerships(&state.db).await?;
+    let rows: Vec<Vec<String>> = care::reviews_due(&cases, &partnerships, state.today(), None)
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.nhs_number,
+                r.name,
+                r.review,
+                r.due.to_string(),
+                r.overdue_days.to_string(),
+                r.policy,
+                r.council,
+                r.nhs,
+                r.lead_professional,
+                r.team,
+            ]
+        })
+        .collect();
+    access_log::export(&state.db, &s, AccessKind::WorklistCsv, rows.len(), None).await?;
+    Ok(csv_response(
+        "reviews-due.csv",
+        &[
+            "nhs_number",
+            "name",
+            "review",
+            "due",
+            "overdue_days",
+            "policy",
+            "council",
+            "nhs_commissioner",
+            "lead_professional",
+            "team",
+        ],
+        &rows,
+    ))
+}
+
+/// Joint endings entered from paper by an MHA administrator, for the QA
+/// group to check against the evidence.
+async fn historical_endings(
+    state: &AppState,
+    cases: &[CaseState],
+) -> Result<Vec<care::WorkItem>, AppError> {
+    let rows = crate::db::endings::historical_endings(&state.db).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|p| {
+            let c = cases.iter().find(|c| c.person.id == p.person_id)?;
+            Some(care::WorkItem {
+                person_id: c.person.id,
+                nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
+                name: format!("{} {}", c.person.given_name, c.person.family_name),
+                detail: format!(
+                    "ended on {} by a joint decision recorded from paper by {}: evidence: {}",
+                    p.ended_on.map(long_date).unwrap_or_default(),
+                    p.recorded_by,
+                    p.evidence.clone().unwrap_or_default()
+                ),
+            })
+        })
+        .collect())
+}
+
+/// People whose after-care was reinstated, for the QA group's learning [Lincs 5.2].
+async fn reinstated_items(
+    state: &AppState,
+    cases: &[CaseState],
+) -> Result<Vec<care::WorkItem>, AppError> {
+    let rows = crate::db::endings::reinstatements(&state.db).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let c = cases.iter().find(|c| c.person.id == r.person_id)?;
+            Some(care::WorkItem {
+                person_id: c.person.id,
+                nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
+                name: format!("{} {}", c.person.given_name, c.person.family_name),
+                detail: format!(
+                    "reinstated on {}{} at the request of the {}: {}",
+                    long_date(r.requested_on),
+                    if r.urgent { " (urgent)" } else { "" },
+                    r.requested_by,
+                    r.reason
+                ),
+            })
+        })
+        .collect())
+}
