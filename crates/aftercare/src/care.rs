@@ -92,22 +92,19 @@ pub async fn name_lead_professional(
     person_id: i64,
     f: &LeadFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, ServiceError> {
+) -> Result<i64, ServiceError> {
     store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if !can_name_lead(user) {
-        return Ok(Err(err(
-            "name",
-            "only lead professionals, MHA administrators and commissioners name the lead professional",
-        )));
+        return Err(ServiceError::forbidden("forbidden", "only lead professionals, MHA administrators and commissioners name the lead professional".into()));
     }
     let Some(name) = opt(&f.name) else {
-        return Ok(Err(err("name", "enter the lead professional's name")));
+        return Err(ServiceError::Invalid(err("name", "enter the lead professional's name")));
     };
     let from = match opt(&f.from) {
         None => today,
         Some(s) => match parse_date(s) {
             Ok(d) => d,
-            Err(e) => return Ok(Err(err("from", e.to_string()))),
+            Err(e) => return Err(ServiceError::Invalid(err("from", e.to_string()))),
         },
     };
     let org = opt(&f.org).map(String::from).unwrap_or_else(|| user.org_code.clone());
@@ -136,7 +133,7 @@ pub async fn name_lead_professional(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(id))
+    Ok(id)
 }
 
 // ---------------------------------------------------------------- assessment
@@ -189,14 +186,17 @@ pub async fn save_assessment(
     person_id: i64,
     f: &AssessmentForm,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, ServiceError> {
+) -> Result<i64, ServiceError> {
     store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if !can_plan(user) {
-        return Ok(Err(err("assessed_on", "only lead professionals record assessments")));
+        return Err(ServiceError::forbidden(
+            "forbidden",
+            "only lead professionals record assessments".into(),
+        ));
     }
     let a = match parse_assessment(f, today) {
         Ok(a) => a,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Err(ServiceError::Invalid(e)),
     };
     let body = serde_json::to_string(&a).map_err(|e| DbError::Corrupt(e.to_string()))?;
     let actor = user.actor();
@@ -215,7 +215,7 @@ pub async fn save_assessment(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(id))
+    Ok(id)
 }
 
 // ---------------------------------------------------------------- plans
@@ -362,6 +362,18 @@ pub fn plan_of(row: &PlanRow) -> Result<CarePlan, DbError> {
     serde_json::from_str(&row.body).map_err(|e| DbError::Corrupt(format!("plan {}: {e}", row.id)))
 }
 
+/// The person's current needs assessment, if one is recorded; a stored body
+/// that does not parse is an error, never "not yet recorded".
+pub async fn current_assessment(db: &Db, person_id: i64) -> Result<Option<Assessment>, DbError> {
+    care::current_assessment(db, person_id)
+        .await?
+        .map(|row| {
+            serde_json::from_str(&row.body)
+                .map_err(|e| DbError::Corrupt(format!("assessment {}: {e}", row.id)))
+        })
+        .transpose()
+}
+
 /// A change to the plan: add a need, or end one (by index, on a date).
 pub enum PlanChange {
     AddNeed(Need),
@@ -377,10 +389,13 @@ pub async fn change_plan(
     expected_version: i64,
     change: PlanChange,
     reason: Option<&str>,
-) -> Result<Result<i64, FieldErrors>, ServiceError> {
+) -> Result<i64, ServiceError> {
     store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if !can_plan(user) {
-        return Ok(Err(err("description", "only lead professionals change after-care plans")));
+        return Err(ServiceError::forbidden(
+            "forbidden",
+            "only lead professionals change after-care plans".into(),
+        ));
     }
     let mut plan = match care::current_plan(db, person_id).await? {
         Some(row) => plan_of(&row)?,
@@ -390,7 +405,7 @@ pub async fn change_plan(
         && plan.needs.get(*index).is_some()
         && let Some(why) = crate::disputes::funding_locked(db, person_id).await?
     {
-        return Ok(Err(err("need", format!("this need cannot end now: {why}"))));
+        return Err(ServiceError::Invalid(err("need", format!("this need cannot end now: {why}"))));
     }
     let summary = match change {
         PlanChange::AddNeed(need) => {
@@ -399,9 +414,12 @@ pub async fn change_plan(
             s
         }
         PlanChange::EndNeed { index, on } => match plan.needs.get_mut(index) {
-            None => return Ok(Err(err("need", "no such need in the plan"))),
+            None => return Err(ServiceError::Invalid(err("need", "no such need in the plan"))),
             Some(n) if on < n.start => {
-                return Ok(Err(err("end", "the need cannot end before it starts")));
+                return Err(ServiceError::Invalid(err(
+                    "end",
+                    "the need cannot end before it starts",
+                )));
             }
             Some(n) => {
                 n.end = Some(on);
@@ -425,7 +443,7 @@ pub async fn change_plan(
     .await
     {
         Err(DbError::Conflict) => {
-            return Ok(Err(err(
+            return Err(ServiceError::Invalid(err(
                 "plan_version",
                 "someone else changed this plan since you opened it: reload the page to see their change, then try again",
             )));
@@ -435,7 +453,7 @@ pub async fn change_plan(
     audit(&mut tx, &actor, "plan.changed", person_id, "care_plan", version, reason, summary)
         .await?;
     tx.commit().await?;
-    Ok(Ok(version))
+    Ok(version)
 }
 
 // ---------------------------------------------------------------- reviews
@@ -463,10 +481,13 @@ pub async fn record_review(
     person_id: i64,
     f: &ReviewFields,
     today: NaiveDate,
-) -> Result<Result<i64, FieldErrors>, ServiceError> {
+) -> Result<i64, ServiceError> {
     store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if !can_plan(user) {
-        return Ok(Err(err("held_on", "only lead professionals record reviews")));
+        return Err(ServiceError::forbidden(
+            "forbidden",
+            "only lead professionals record reviews".into(),
+        ));
     }
     let mut errors = FieldErrors::new();
     let held_on =
@@ -492,7 +513,7 @@ pub async fn record_review(
         errors.push(("person_views".into(), "record the person's views".into()));
     }
     let (Some(held_on), true) = (held_on, errors.is_empty()) else {
-        return Ok(Err(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
@@ -519,7 +540,7 @@ pub async fn record_review(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(id))
+    Ok(id)
 }
 
 /// What an import of reviews did.
@@ -1081,13 +1102,10 @@ pub async fn set_transforming_care(
     user: &User,
     person_id: i64,
     value: bool,
-) -> Result<Result<(), FieldErrors>, ServiceError> {
+) -> Result<(), ServiceError> {
     store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     if !can_name_lead(user) {
-        return Ok(Err(err(
-            "transforming_care",
-            "only lead professionals, MHA administrators and commissioners mark transforming-care cases",
-        )));
+        return Err(ServiceError::forbidden("forbidden", "only lead professionals, MHA administrators and commissioners mark transforming-care cases".into()));
     }
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
@@ -1107,5 +1125,5 @@ pub async fn set_transforming_care(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(()))
+    Ok(())
 }

@@ -512,10 +512,8 @@ async fn create_review(
             "only lead professionals record reviews".into(),
         )));
     }
-    match crate::care::record_review(&state.db, &s.user, id, &body, state.today()).await? {
-        Ok(rid) => Ok((StatusCode::CREATED, Json(Created { id: rid })).into_response()),
-        Err(errors) => Err(ApiError(AppError::Validation(errors))),
-    }
+    let rid = crate::care::record_review(&state.db, &s.user, id, &body, state.today()).await?;
+    Ok((StatusCode::CREATED, Json(Created { id: rid })).into_response())
 }
 
 /// Proposes ending after-care, after a review that found it no longer needed.

@@ -1399,7 +1399,7 @@ async fn deciding_an_ending_as_each_body() {
         still_needed: "no".into(),
         ..Default::default()
     };
-    aftercare::care::record_review(db, &lead, smith, &review, today()).await.unwrap().unwrap();
+    aftercare::care::record_review(db, &lead, smith, &review, today()).await.unwrap();
     let proposal = aftercare::endings::ProposalFields {
         proposed_on: "2024-05-10".into(),
         reassessment_on: "2024-05-01".into(),

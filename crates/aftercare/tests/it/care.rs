@@ -126,7 +126,7 @@ async fn only_lead_professionals_write_plans_and_reviews() {
             &need("0", "accommodation", "yes", "council", "100"),
         )
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = f
         .post_form(
             &format!("/people/{smith}/reviews"),
@@ -138,7 +138,7 @@ async fn only_lead_professionals_write_plans_and_reviews() {
             ],
         )
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(aftercare::db::care::reviews_for(&t.db, smith).await.unwrap().is_empty());
 }
 

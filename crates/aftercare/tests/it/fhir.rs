@@ -74,7 +74,6 @@ async fn setup(db: &Db) {
         let n = care::parse_need(n).unwrap();
         care::change_plan(db, &user, smith, version as i64, PlanChange::AddNeed(n), None)
             .await
-            .unwrap()
             .unwrap();
     }
 }

@@ -43,7 +43,9 @@ async fn a_bad_stored_org_code_is_an_error_not_undecided() {
         assert_eq!(fine.status, StatusCode::OK, "{}: {}", t.backend, fine.body);
         exec_sql(
             &t.db,
-            &format!("UPDATE detentions SET ordinary_residence = 'not a code!' WHERE person_id = {id}"),
+            &format!(
+                "UPDATE detentions SET ordinary_residence = 'not a code!' WHERE person_id = {id}"
+            ),
         )
         .await;
         let got = c.get(&format!("/api/v1/people/{id}")).await;

@@ -7,6 +7,8 @@
 //!   still to be paid off are listed in [`KNOWN_DEBT`]; the list may only shrink.
 //! - Every `.rs` file under `crates/*/src` (and these tests) opens with a
 //!   `//!` line saying why it exists.
+//! - No module outside the edges returns a nested `Result<Result<..>>`:
+//!   services answer with one `ServiceError`.
 //! - The command line reads and writes through services only: no store
 //!   module, SQL or write transaction of its own (the `Actor` and `Db`
 //!   types it passes to services excepted).
@@ -333,5 +335,27 @@ fn the_command_line_goes_through_services() {
         }
     }
     assert!(files.len() > 5, "too few command-line files found");
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn services_return_one_error() {
+    let src = workspace().join("crates/aftercare/src");
+    let mut problems = Vec::new();
+    for file in rust_files(&src) {
+        let rel = file.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+        if is_edge(&rel) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.split("//").next().unwrap_or_default().contains("Result<Result<") {
+                problems.push(format!(
+                    "crates/aftercare/src/{rel}:{}: a nested Result; return ServiceError::Invalid for field problems",
+                    n + 1
+                ));
+            }
+        }
+    }
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }

@@ -1,6 +1,7 @@
 //! The assessment page: the 16 aspects of need and who took part, saved as
 //! a new version each time.
 
+use crate::web::OnForm;
 use aftercare_core::date::long_date;
 use aftercare_core::plan::{Aspect, AspectStatus, Assessment};
 use askama::Template;
@@ -10,7 +11,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::care;
-use crate::db::care as care_db;
 use crate::register::FieldErrors;
 use crate::web::pages::{Nav, nav_for};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, Session, VisiblePerson};
@@ -139,9 +139,7 @@ pub async fn assessment_page(
 ) -> Result<impl IntoResponse, AppError> {
     let id = seen.id;
     let name = seen.name();
-    let a = care_db::current_assessment(&state.db, id)
-        .await?
-        .and_then(|r| serde_json::from_str(&r.body).ok());
+    let a = care::current_assessment(&state.db, id).await?;
     Ok(assessment_page_for(nav_for(&state, &s).await, &s, id, name, a, None, Vec::new()))
 }
 
@@ -152,12 +150,10 @@ pub async fn assessment_save(
 ) -> Result<Response, AppError> {
     let id = seen.id;
     let name = seen.name();
-    match care::save_assessment(&state.db, &s.user, id, &f, state.today()).await? {
+    match care::save_assessment(&state.db, &s.user, id, &f, state.today()).await.on_form()? {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}/assessment")).into_response()),
         Err(errors) => {
-            let a = care_db::current_assessment(&state.db, id)
-                .await?
-                .and_then(|r| serde_json::from_str(&r.body).ok());
+            let a = care::current_assessment(&state.db, id).await?;
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 assessment_page_for(nav_for(&state, &s).await, &s, id, name, a, Some(&f), errors),

@@ -1,6 +1,7 @@
 //! Naming a person's lead professional (care co-ordinator): the form and
 //! its submission.
 
+use crate::web::OnForm;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
@@ -60,7 +61,8 @@ pub async fn lead_create(
 ) -> Result<Response, AppError> {
     let id = seen.id;
     let name = seen.name();
-    let outcome = care::name_lead_professional(&state.db, &s.user, id, &f, state.today()).await?;
+    let outcome =
+        care::name_lead_professional(&state.db, &s.user, id, &f, state.today()).await.on_form()?;
     Ok(after_submit(&state, &s, id, name, &f, outcome, format!("/people/{id}#care"), lead_form)
         .await)
 }

@@ -2,6 +2,7 @@
 //! ending one, each a new version of the plan checked against the version
 //! the user saw.
 
+use crate::web::OnForm;
 use aftercare_core::date::long_date;
 use aftercare_core::plan::{AccommodationType, Aspect, Funder};
 use askama::Template;
@@ -283,17 +284,16 @@ pub async fn plan_add_need(
     let expected: i64 = f.plan_version.trim().parse().unwrap_or(0);
     let outcome = match care::parse_need(&f) {
         Err(errors) => Err(errors),
-        Ok(need) => {
-            care::change_plan(
-                &state.db,
-                &s.user,
-                id,
-                expected,
-                PlanChange::AddNeed(need),
-                Some("need added"),
-            )
-            .await?
-        }
+        Ok(need) => care::change_plan(
+            &state.db,
+            &s.user,
+            id,
+            expected,
+            PlanChange::AddNeed(need),
+            Some("need added"),
+        )
+        .await
+        .on_form()?,
     };
     match outcome {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}/plan")).into_response()),
@@ -326,17 +326,16 @@ pub async fn plan_end_need(
     let id = seen.id;
     let expected: i64 = f.plan_version.trim().parse().unwrap_or(0);
     let outcome = match (f.index.trim().parse::<usize>(), aftercare_core::parse_date(&f.on)) {
-        (Ok(index), Ok(on)) => {
-            care::change_plan(
-                &state.db,
-                &s.user,
-                id,
-                expected,
-                PlanChange::EndNeed { index, on },
-                Some("need ended"),
-            )
-            .await?
-        }
+        (Ok(index), Ok(on)) => care::change_plan(
+            &state.db,
+            &s.user,
+            id,
+            expected,
+            PlanChange::EndNeed { index, on },
+            Some("need ended"),
+        )
+        .await
+        .on_form()?,
         (_, Err(e)) => Err(vec![("free".to_string(), format!("end date: {e}"))]),
         (Err(_), _) => Err(vec![("need".to_string(), "no such need".to_string())]),
     };

@@ -1,6 +1,7 @@
 //! Recording a review of a person's after-care, which says whether it is
 //! still needed: the form and its submission.
 
+use crate::web::OnForm;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
@@ -103,7 +104,7 @@ pub async fn review_create(
 ) -> Result<Response, AppError> {
     let id = seen.id;
     let name = seen.name();
-    let outcome = care::record_review(&state.db, &s.user, id, &f, state.today()).await?;
+    let outcome = care::record_review(&state.db, &s.user, id, &f, state.today()).await.on_form()?;
     Ok(after_submit(&state, &s, id, name, &f, outcome, format!("/people/{id}#care"), review_form)
         .await)
 }

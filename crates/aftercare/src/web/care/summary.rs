@@ -2,7 +2,6 @@
 //! assessment, the plan and the next review, in a few lines.
 
 use aftercare_core::date::long_date;
-use aftercare_core::plan::Assessment;
 
 use crate::care;
 use crate::db::care as care_db;
@@ -43,7 +42,7 @@ pub async fn care_summary(
         .await?
         .into_iter()
         .find(|l| l.superseded_at.is_none());
-    let assessment = care_db::current_assessment(db, person_id).await?;
+    let assessment = care::current_assessment(db, person_id).await?;
     let plan = care_db::current_plan(db, person_id).await?;
     let reviews = care_db::reviews_for(db, person_id).await?;
     let open = derivation
@@ -90,10 +89,7 @@ pub async fn care_summary(
                 )
             })
             .unwrap_or_else(|| "None named".into()),
-        assessment: match assessment
-            .as_ref()
-            .and_then(|a| serde_json::from_str::<Assessment>(&a.body).ok())
-        {
+        assessment: match assessment {
             None => "Not yet recorded".into(),
             Some(a) => {
                 let problems = a.problems();
@@ -108,7 +104,7 @@ pub async fn care_summary(
                 )
             }
         },
-        plan: match plan.as_ref().and_then(|p| care::plan_of(p).ok().map(|c| (p.version, c))) {
+        plan: match plan.as_ref().map(|p| care::plan_of(p).map(|c| (p.version, c))).transpose()? {
             None => "No plan yet".into(),
             Some((v, c)) => format!(
                 "Version {v}: {} needs, {} free under s117 ({} a week)",

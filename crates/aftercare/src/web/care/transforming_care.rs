@@ -1,6 +1,7 @@
 //! Marking a person as a transforming-care case (or not), which changes
 //! their review schedule.
 
+use crate::web::OnForm;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -20,7 +21,10 @@ pub async fn transforming_care(
     CsrfForm(s, f): CsrfForm<TransformingCareForm>,
 ) -> Result<Response, AppError> {
     let id = seen.id;
-    match care::set_transforming_care(&state.db, &s.user, id, f.transforming_care == "yes").await? {
+    match care::set_transforming_care(&state.db, &s.user, id, f.transforming_care == "yes")
+        .await
+        .on_form()?
+    {
         Ok(()) => Ok(Redirect::to(&format!("/people/{id}#care")).into_response()),
         Err(errors) => Err(AppError::Forbidden(
             errors.into_iter().map(|(_, r)| r).collect::<Vec<_>>().join("; "),
