@@ -109,7 +109,7 @@ pub struct Session {
     /// browsers never attach it on their own.
     pub bearer: bool,
     /// The request served, for the access log.
-    pub request: crate::access_log::RequestInfo,
+    pub request: crate::services::access_log::RequestInfo,
 }
 
 /// Why a user may not do something.
@@ -291,7 +291,7 @@ pub fn check_new_password(
     if distinct.len() < 5 {
         return Err(PasswordError::Repetitive);
     }
-    if !allow_demo && password == crate::demo::DEMO_PASSWORD {
+    if !allow_demo && password == crate::services::demo::DEMO_PASSWORD {
         return Err(PasswordError::DemoPassword);
     }
     let name = username.trim().to_lowercase();
@@ -375,7 +375,7 @@ mod tests {
             assert_eq!(check_new_password("alice-smith", password, false), Err(want), "{password}");
         }
         assert_eq!(
-            check_new_password("someone", crate::demo::DEMO_PASSWORD, false),
+            check_new_password("someone", crate::services::demo::DEMO_PASSWORD, false),
             Err(PasswordError::DemoPassword)
         );
         assert_eq!(check_new_password("someone", "correct horse battery staple", false), Ok(()));

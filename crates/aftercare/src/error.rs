@@ -83,8 +83,8 @@ impl ServiceError {
     /// The user's organisation has no part in the person: refused naming no one.
     pub fn not_in_caseload() -> ServiceError {
         ServiceError::forbidden(
-            crate::access::NOT_IN_CASELOAD,
-            crate::access::NOT_IN_CASELOAD_MESSAGE.into(),
+            crate::services::access::NOT_IN_CASELOAD,
+            crate::services::access::NOT_IN_CASELOAD_MESSAGE.into(),
         )
     }
 

@@ -15,9 +15,9 @@ use utoipa::{OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::db::store::{self, Search};
-use crate::register::{self, DetentionFields, PersonFields};
-use crate::sign_in::{self, LoginOutcome};
-use crate::views;
+use crate::services::register::{self, DetentionFields, PersonFields};
+use crate::services::sign_in::{self, LoginOutcome};
+use crate::services::views;
 use crate::web::{ApiError, AppError, AppState, Session, check_api_csrf, login_body_limit};
 
 /// A person in a list.
@@ -317,10 +317,10 @@ async fn list_people(
         },
     )
     .await?;
-    crate::access_log::export(
+    crate::services::access_log::export(
         &state.db,
         &s,
-        crate::access_log::AccessKind::PeopleList,
+        crate::services::access_log::AccessKind::PeopleList,
         rows.len(),
         Some(&format!("q={} page={page}", params.q.trim())),
     )
@@ -429,60 +429,63 @@ async fn record_access(
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, AccessReason) = body_json(req, &state).await?;
-    crate::access::record_reason(&state.db, &s.user, id, &body.reason).await?;
+    crate::services::access::record_reason(&state.db, &s.user, id, &body.reason).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Records a dated fact (informal admission, CTO, move, death). Ending and
 /// reinstating are refused (422 `use_ending_workflow`): use `/endings` and `/reinstatements`.
-#[utoipa::path(post, path = "/api/v1/people/{id}/facts", params(("id" = i64, Path)), request_body = crate::facts::FactFields,
+#[utoipa::path(post, path = "/api/v1/people/{id}/facts", params(("id" = i64, Path)), request_body = crate::services::facts::FactFields,
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 async fn create_fact(
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (s, body): (Session, crate::facts::FactFields) = body_json(req, &state).await?;
-    if let Some(why) = crate::facts::workflow_only(&body.kind, id) {
+    let (s, body): (Session, crate::services::facts::FactFields) = body_json(req, &state).await?;
+    if let Some(why) = crate::services::facts::workflow_only(&body.kind, id) {
         return Err(ApiError(AppError::Refused(
             StatusCode::UNPROCESSABLE_ENTITY,
-            crate::facts::USE_ENDING_WORKFLOW,
+            crate::services::facts::USE_ENDING_WORKFLOW,
             why,
         )));
     }
-    let fid = crate::facts::record_fact(&state.db, &s.user, id, &body, state.today()).await?;
+    let fid =
+        crate::services::facts::record_fact(&state.db, &s.user, id, &body, state.today()).await?;
     Ok((StatusCode::CREATED, Json(Created { id: fid })).into_response())
 }
 
 /// Records a reasoned determination that stands over the computed answer.
-#[utoipa::path(post, path = "/api/v1/people/{id}/determinations", params(("id" = i64, Path)), request_body = crate::facts::DeterminationFields,
+#[utoipa::path(post, path = "/api/v1/people/{id}/determinations", params(("id" = i64, Path)), request_body = crate::services::facts::DeterminationFields,
     responses((status = 201, body = Created), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 async fn create_determination(
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (s, body): (Session, crate::facts::DeterminationFields) = body_json(req, &state).await?;
+    let (s, body): (Session, crate::services::facts::DeterminationFields) =
+        body_json(req, &state).await?;
     let did =
-        crate::facts::record_determination(&state.db, &s.user, id, &body, state.today()).await?;
+        crate::services::facts::record_determination(&state.db, &s.user, id, &body, state.today())
+            .await?;
     Ok((StatusCode::CREATED, Json(Created { id: did })).into_response())
 }
 
 /// How responsibility would change if a hypothetical event happened. Records nothing.
-#[utoipa::path(get, path = "/api/v1/people/{id}/what-if", params(("id" = i64, Path), crate::facts::WhatIfFields),
+#[utoipa::path(get, path = "/api/v1/people/{id}/what-if", params(("id" = i64, Path), crate::services::facts::WhatIfFields),
     responses((status = 200, description = "`{before, after, changes}`: two derivations and plain-English differences"), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 async fn what_if(
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(fields): Query<crate::facts::WhatIfFields> =
-        Query::try_from_uri(req.uri()).map_err(|_| {
+    let Query(fields): Query<crate::services::facts::WhatIfFields> = Query::try_from_uri(req.uri())
+        .map_err(|_| {
             ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
         })?;
-    let extra =
-        crate::facts::parse_what_if(&fields).map_err(|e| ApiError(AppError::Validation(e)))?;
-    let w = crate::facts::what_if(&state.db, id, extra, state.today()).await?;
+    let extra = crate::services::facts::parse_what_if(&fields)
+        .map_err(|e| ApiError(AppError::Validation(e)))?;
+    let w = crate::services::facts::what_if(&state.db, id, extra, state.today()).await?;
     Ok(Json(serde_json::to_value(&w).unwrap_or_default()))
 }
 
@@ -497,35 +500,37 @@ pub struct ProposalCreated {
 
 /// Records a review held: who attended, the person's views, and whether the
 /// person still needs after-care (every review decides it).
-#[utoipa::path(post, path = "/api/v1/people/{id}/reviews", params(("id" = i64, Path)), request_body = crate::care::ReviewFields,
+#[utoipa::path(post, path = "/api/v1/people/{id}/reviews", params(("id" = i64, Path)), request_body = crate::services::care::ReviewFields,
     responses((status = 201, description = "The review was recorded", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_review(
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (s, body): (Session, crate::care::ReviewFields) = body_json(req, &state).await?;
-    if !crate::care::can_plan(&s.user) {
+    let (s, body): (Session, crate::services::care::ReviewFields) = body_json(req, &state).await?;
+    if !crate::services::care::can_plan(&s.user) {
         return Err(ApiError(AppError::Refused(
             StatusCode::FORBIDDEN,
             "lead_professionals_review",
             "only lead professionals record reviews".into(),
         )));
     }
-    let rid = crate::care::record_review(&state.db, &s.user, id, &body, state.today()).await?;
+    let rid =
+        crate::services::care::record_review(&state.db, &s.user, id, &body, state.today()).await?;
     Ok((StatusCode::CREATED, Json(Created { id: rid })).into_response())
 }
 
 /// Proposes ending after-care, after a review that found it no longer needed.
-#[utoipa::path(post, path = "/api/v1/people/{id}/endings", params(("id" = i64, Path)), request_body = crate::endings::ProposalFields,
+#[utoipa::path(post, path = "/api/v1/people/{id}/endings", params(("id" = i64, Path)), request_body = crate::services::endings::ProposalFields,
     responses((status = 201, description = "The proposal was made", body = ProposalCreated), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "Refused by the state of the record (`no_open_period`, `proposal_waiting`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_proposal(
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (s, body): (Session, crate::endings::ProposalFields) = body_json(req, &state).await?;
-    let p = crate::endings::propose(&state.db, &s.user, id, &body, state.today()).await?;
+    let (s, body): (Session, crate::services::endings::ProposalFields) =
+        body_json(req, &state).await?;
+    let p = crate::services::endings::propose(&state.db, &s.user, id, &body, state.today()).await?;
     Ok((
         StatusCode::CREATED,
         Json(ProposalCreated { id: p.id, version: p.version, warnings: p.warnings }),
@@ -537,58 +542,63 @@ async fn create_proposal(
 /// (`open`, `disagreed`, `ended`, `lapsed`, `withdrawn`), version, decisions,
 /// and the decisions still awaited with their due dates.
 #[utoipa::path(get, path = "/api/v1/people/{id}/endings", params(("id" = i64, Path)),
-    responses((status = 200, description = "The proposals", body = Vec<crate::endings::ProposalView>), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "The proposals", body = Vec<crate::services::endings::ProposalView>), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_proposals(
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
-) -> Result<Json<Vec<crate::endings::ProposalView>>, ApiError> {
-    let all = crate::endings::proposals(&state.db, id, state.today()).await?;
+) -> Result<Json<Vec<crate::services::endings::ProposalView>>, ApiError> {
+    let all = crate::services::endings::proposals(&state.db, id, state.today()).await?;
     Ok(Json(all.into_iter().map(|(_, _, v)| v).collect()))
 }
 
 /// Records one body's decision on a proposal: the council's by a
 /// commissioner of the responsible council, the NHS side's by one of the
 /// responsible NHS body, ratification by the QA group after both agree.
-#[utoipa::path(post, path = "/api/v1/endings/{id}/decisions", params(("id" = i64, Path)), request_body = crate::endings::DecisionFields,
-    responses((status = 201, description = "The decision was recorded", body = crate::endings::Decided), (status = 403, description = "Not this user's decision (`not_your_decision`, `one_decision_per_person`)", body = ErrorBody), (status = 404, description = "No such proposal", body = ErrorBody), (status = 409, description = "Refused by the state of the record (`proposal_lapsed`, `proposal_closed`, `awaiting_both_bodies`, `stale_version`, `ending_has_no_effect`, `decision_outside_period`, `no_ratification`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/endings/{id}/decisions", params(("id" = i64, Path)), request_body = crate::services::endings::DecisionFields,
+    responses((status = 201, description = "The decision was recorded", body = crate::services::endings::Decided), (status = 403, description = "Not this user's decision (`not_your_decision`, `one_decision_per_person`)", body = ErrorBody), (status = 404, description = "No such proposal", body = ErrorBody), (status = 409, description = "Refused by the state of the record (`proposal_lapsed`, `proposal_closed`, `awaiting_both_bodies`, `stale_version`, `ending_has_no_effect`, `decision_outside_period`, `no_ratification`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_decision(
     State(state): State<AppState>,
     PathId(pid): PathId,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (s, body): (Session, crate::endings::DecisionFields) = body_json(req, &state).await?;
+    let (s, body): (Session, crate::services::endings::DecisionFields) =
+        body_json(req, &state).await?;
     let p =
         crate::db::endings::proposal(&state.db, pid).await?.ok_or(ApiError(AppError::NotFound))?;
     views::ensure_can_view(&state.db, &s, p.person_id).await?;
-    let d = crate::endings::decide(&state.db, &s.user, pid, &body, state.today()).await?;
+    let d = crate::services::endings::decide(&state.db, &s.user, pid, &body, state.today()).await?;
     Ok((StatusCode::CREATED, Json(d)).into_response())
 }
 
 /// Reinstates after-care that was ended prematurely, with the same bodies.
-#[utoipa::path(post, path = "/api/v1/people/{id}/reinstatements", params(("id" = i64, Path)), request_body = crate::endings::ReinstateFields,
+#[utoipa::path(post, path = "/api/v1/people/{id}/reinstatements", params(("id" = i64, Path)), request_body = crate::services::endings::ReinstateFields,
     responses((status = 201, description = "After-care was reinstated", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "Nothing to reinstate (`nothing_to_reinstate`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_reinstatement(
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (s, body): (Session, crate::endings::ReinstateFields) = body_json(req, &state).await?;
-    let rid = crate::endings::reinstate(&state.db, &s.user, id, &body, state.today()).await?;
+    let (s, body): (Session, crate::services::endings::ReinstateFields) =
+        body_json(req, &state).await?;
+    let rid =
+        crate::services::endings::reinstate(&state.db, &s.user, id, &body, state.today()).await?;
     Ok((StatusCode::CREATED, Json(Created { id: rid })).into_response())
 }
 
 /// Records a joint ending made before the register held it (on paper), from
 /// the evidence, by an MHA administrator. It is listed for the QA group.
-#[utoipa::path(post, path = "/api/v1/people/{id}/endings/historical", params(("id" = i64, Path)), request_body = crate::endings::HistoricalFields,
+#[utoipa::path(post, path = "/api/v1/people/{id}/endings/historical", params(("id" = i64, Path)), request_body = crate::services::endings::HistoricalFields,
     responses((status = 201, description = "The historical ending was recorded", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "The rules give it no effect (`no_period_then`, `ending_has_no_effect`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_historical_ending(
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (s, body): (Session, crate::endings::HistoricalFields) = body_json(req, &state).await?;
+    let (s, body): (Session, crate::services::endings::HistoricalFields) =
+        body_json(req, &state).await?;
     let pid =
-        crate::endings::record_historical(&state.db, &s.user, id, &body, state.today()).await?;
+        crate::services::endings::record_historical(&state.db, &s.user, id, &body, state.today())
+            .await?;
     Ok((StatusCode::CREATED, Json(Created { id: pid })).into_response())
 }
 
@@ -617,7 +627,7 @@ impl axum::extract::FromRequestParts<AppState> for DetentionPath {
 /// Records that the person left hospital from the detention they are in: a
 /// new version of that detention (the old one stays in history).
 #[utoipa::path(post, path = "/api/v1/people/{id}/detentions/{detention_id}/left-hospital",
-    params(("id" = i64, Path), ("detention_id" = i64, Path)), request_body = crate::detentions::LeftHospitalFields,
+    params(("id" = i64, Path), ("detention_id" = i64, Path)), request_body = crate::services::detentions::LeftHospitalFields,
     responses((status = 201, body = Created, description = "the new detention version's id"), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the person is not in hospital on this detention, or it was corrected since"),
         (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -626,19 +636,25 @@ async fn record_left_hospital(
     DetentionPath(id, did): DetentionPath,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (s, body): (Session, crate::detentions::LeftHospitalFields) =
+    let (s, body): (Session, crate::services::detentions::LeftHospitalFields) =
         body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
-    let new =
-        crate::detentions::record_left_hospital(&state.db, &editor, id, did, &body, state.today())
-            .await?;
+    let new = crate::services::detentions::record_left_hospital(
+        &state.db,
+        &editor,
+        id,
+        did,
+        &body,
+        state.today(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(Created { id: new })).into_response())
 }
 
 /// Corrects a detention: the whole detention as it should read and the
 /// reason; a new version supersedes the one named (kept in history).
 #[utoipa::path(post, path = "/api/v1/people/{id}/detentions/{detention_id}/corrections",
-    params(("id" = i64, Path), ("detention_id" = i64, Path)), request_body = crate::detentions::CorrectionFields,
+    params(("id" = i64, Path), ("detention_id" = i64, Path)), request_body = crate::services::detentions::CorrectionFields,
     responses((status = 201, body = Created, description = "the new detention version's id"), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the version named was already superseded"),
         (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -647,9 +663,12 @@ async fn correct_detention(
     DetentionPath(id, did): DetentionPath,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (s, body): (Session, crate::detentions::CorrectionFields) = body_json(req, &state).await?;
+    let (s, body): (Session, crate::services::detentions::CorrectionFields) =
+        body_json(req, &state).await?;
     let editor = s.user.register_editor()?;
-    let new = crate::detentions::correct(&state.db, &editor, id, did, &body, state.today()).await?;
+    let new =
+        crate::services::detentions::correct(&state.db, &editor, id, did, &body, state.today())
+            .await?;
     Ok((StatusCode::CREATED, Json(Created { id: new })).into_response())
 }
 
@@ -670,7 +689,7 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
     paths(create_session, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention),
-    components(schemas(PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::facts::FactFields, crate::facts::DeterminationFields, crate::care::ReviewFields, crate::endings::ProposalFields, crate::endings::DecisionFields, crate::endings::ReinstateFields, crate::endings::HistoricalFields, crate::endings::ProposalView, crate::endings::DecisionView, crate::endings::Awaited, crate::endings::Decided, ProposalCreated, crate::detentions::LeftHospitalFields, crate::detentions::CorrectionFields, ErrorBody, ErrorDetail, FieldError)),
+    components(schemas(PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -1,15 +1,15 @@
 //! Administration: users and API tokens, organisations, partnerships, funding agreements,
 //! letters, backup and restore. Each change is a service call; this only parses and prints.
 
-use aftercare::accounts;
 use aftercare::auth::{parse_roles, roles_to_string};
+use aftercare::services::accounts;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
 use super::common::*;
 use super::*;
-use aftercare::admin;
+use aftercare::services::admin;
 
 /// Adds a user account.
 pub async fn users_add(
@@ -99,7 +99,7 @@ pub async fn tokens_revoke(database: &str, user: Option<String>) -> Result<ExitC
 /// Lists the user accounts.
 pub async fn users_list(database: &str) -> Result<ExitCode> {
     let db = open(database).await?;
-    for u in aftercare::accounts::users(&db).await? {
+    for u in aftercare::services::accounts::users(&db).await? {
         println!(
             "{}\t{}\t{}\t{}{}",
             u.username,
@@ -240,7 +240,7 @@ pub async fn partnerships_list(database: &str) -> Result<ExitCode> {
 
 /// Backs up the database.
 pub async fn backup(database: &str, output: PathBuf) -> Result<ExitCode> {
-    let s = aftercare::backup::backup(database, &output)
+    let s = aftercare::services::backup::backup(database, &output)
         .await
         .with_context(|| format!("backup of {} failed", redact_url(database)))?;
     println!("backed up {s} to {}", output.display());
@@ -249,7 +249,7 @@ pub async fn backup(database: &str, output: PathBuf) -> Result<ExitCode> {
 
 /// Restores a backup into an empty database.
 pub async fn restore(database: &str, input: PathBuf) -> Result<ExitCode> {
-    let s = aftercare::backup::restore(database, &input)
+    let s = aftercare::services::backup::restore(database, &input)
         .await
         .with_context(|| format!("restore into {} failed", redact_url(database)))?;
     println!("restored {s} from {}", input.display());

@@ -57,18 +57,18 @@ pub async fn access(
 ) -> Result<ExitCode> {
     let db = open(database).await?;
     let nhs = aftercare_core::NhsNumber::parse(&nhs_number).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let person = aftercare::views::person_by_nhs_number(&db, &nhs)
+    let person = aftercare::services::views::person_by_nhs_number(&db, &nhs)
         .await?
         .context("no person with that NHS number is on the register")?
         .id;
     let actor = actor_for(&db, actor).await?;
-    let rows = aftercare::access_log::for_person(&db, person, limit).await?;
+    let rows = aftercare::services::access_log::for_person(&db, person, limit).await?;
     // Reading who has looked is itself a read of the person.
-    aftercare::access_log::record(
+    aftercare::services::access_log::record(
         &db,
         &actor,
-        aftercare::access_log::Access {
-            kind: aftercare::access_log::AccessKind::AccessLogRead,
+        aftercare::services::access_log::Access {
+            kind: aftercare::services::access_log::AccessKind::AccessLogRead,
             person_id: Some(person),
             route: Some("aftercare audit access"),
             rows: Some(rows.len() as i64),

@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use aftercare::access_log::AccessKind;
 use aftercare::error::ServiceError;
+use aftercare::services::access_log::AccessKind;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -25,7 +25,7 @@ pub async fn import_reviews(
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| file.display().to_string());
-    match aftercare::care::import_reviews(&db, &actor, &name, &bytes, dry_run).await {
+    match aftercare::services::care::import_reviews(&db, &actor, &name, &bytes, dry_run).await {
         Ok(r) => {
             println!(
                 "{name}: {} rows checked; {} reviews {}; {} already recorded",
@@ -61,9 +61,10 @@ pub async fn reviews_due(
         })?),
         None => None,
     };
-    let cases = aftercare::care::all_cases(&db, as_of).await?;
-    let partnerships = aftercare::admin::partnerships(&db).await?;
-    let rows = aftercare::care::reviews_due(&cases, &partnerships, as_of, policy.as_ref());
+    let cases = aftercare::services::care::all_cases(&db, as_of).await?;
+    let partnerships = aftercare::services::admin::partnerships(&db).await?;
+    let rows =
+        aftercare::services::care::reviews_due(&cases, &partnerships, as_of, policy.as_ref());
     log_export(&db, AccessKind::CliReviewsDue, rows.len(), &format!("as_of={as_of}")).await?;
     let mut out = std::io::stdout().lock();
     match format {

@@ -4,9 +4,9 @@
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::Path;
 
-use aftercare::access_log::AccessKind;
 use aftercare::db::Db;
 use aftercare::db::store::Actor;
+use aftercare::services::access_log::AccessKind;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -31,7 +31,7 @@ pub(super) fn redact_url(url: &str) -> String {
 }
 
 pub(super) async fn actor_for(db: &Db, name: Option<String>) -> Result<Actor> {
-    Ok(aftercare::accounts::actor_named(db, name.as_deref()).await?)
+    Ok(aftercare::services::accounts::actor_named(db, name.as_deref()).await?)
 }
 
 pub(super) fn progress_bar() -> ProgressBar {
@@ -71,10 +71,10 @@ pub(super) fn read_checkpoint(path: &Path) -> Result<aftercare::audit::Checkpoin
 /// Records an export made at the command line in the access log.
 pub(super) async fn log_export(db: &Db, kind: AccessKind, rows: usize, filter: &str) -> Result<()> {
     let actor = actor_for(db, None).await?;
-    aftercare::access_log::record(
+    aftercare::services::access_log::record(
         db,
         &actor,
-        aftercare::access_log::Access {
+        aftercare::services::access_log::Access {
             kind,
             person_id: None,
             route: Some(kind.as_str()),
@@ -88,7 +88,7 @@ pub(super) async fn log_export(db: &Db, kind: AccessKind, rows: usize, filter: &
 
 /// The access log as a table or CSV.
 pub(super) fn print_access(
-    rows: &[aftercare::access_log::AccessRow],
+    rows: &[aftercare::services::access_log::AccessRow],
     format: AccessFormat,
 ) -> Result<()> {
     let headers = ["when", "user", "organisation", "what", "route", "break_glass_grant"];
@@ -144,7 +144,7 @@ pub(super) fn write_output(path: Option<&Path>, bytes: &[u8], format: Format) ->
         Some(p) => {
             // Write to a temporary file then rename, so a failed export never leaves half a file.
             let tmp = p.with_extension("partial");
-            aftercare::backup::write_owner_only(&tmp, bytes)
+            aftercare::services::backup::write_owner_only(&tmp, bytes)
                 .with_context(|| format!("failed to write {}", tmp.display()))?;
             std::fs::rename(&tmp, p).with_context(|| format!("failed to write {}", p.display()))?;
         }

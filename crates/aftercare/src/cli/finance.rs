@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use aftercare::access_log::AccessKind;
+use aftercare::services::access_log::AccessKind;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -82,10 +82,10 @@ pub async fn reconcile(
         tracing::debug!(elapsed = ?started.elapsed(), "reconcile: files checked");
         parsed
     });
-    let entitled = aftercare::reconcile::entitled_periods(
+    let entitled = aftercare::services::finance::reconcile::entitled_periods(
         &db,
         as_of,
-        aftercare::reconcile::Caseload::WholeRegister,
+        aftercare::services::finance::reconcile::Caseload::WholeRegister,
     )
     .await?;
     tracing::debug!(elapsed = ?started.elapsed(), "reconcile: register derived");
@@ -100,7 +100,8 @@ pub async fn reconcile(
             return Ok(ExitCode::from(1));
         }
     };
-    let findings = aftercare::reconcile::reconcile(&entitled, &charges, &payments, as_of);
+    let findings =
+        aftercare::services::finance::reconcile::reconcile(&entitled, &charges, &payments, as_of);
     log_export(&db, AccessKind::Reconciliation, findings.len(), &format!("as_of={as_of}")).await?;
     let rows: Vec<Vec<String>> = findings
         .iter()
@@ -110,7 +111,7 @@ pub async fn reconcile(
                 f.nhs_number.clone(),
                 f.from.to_string(),
                 f.to.to_string(),
-                aftercare::invoice::pounds(f.amount),
+                aftercare::services::finance::invoice::pounds(f.amount),
             ]
         })
         .collect();
@@ -132,23 +133,24 @@ pub async fn costs(
     output: Option<PathBuf>,
 ) -> Result<ExitCode> {
     let db = open(database).await?;
-    let cases = aftercare::care::all_cases(&db, today()).await?;
-    let agreements = aftercare::admin::agreements(&db).await?;
-    let rows: Vec<Vec<String>> = aftercare::costs::cost_lines(&cases, &agreements, from, to)
-        .into_iter()
-        .map(|l| {
-            vec![
-                l.month,
-                l.nhs_number,
-                l.council_code,
-                l.nhs_code,
-                l.need,
-                aftercare::invoice::pounds(l.council),
-                aftercare::invoice::pounds(l.nhs),
-                l.rule,
-            ]
-        })
-        .collect();
+    let cases = aftercare::services::care::all_cases(&db, today()).await?;
+    let agreements = aftercare::services::admin::agreements(&db).await?;
+    let rows: Vec<Vec<String>> =
+        aftercare::services::finance::costs::cost_lines(&cases, &agreements, from, to)
+            .into_iter()
+            .map(|l| {
+                vec![
+                    l.month,
+                    l.nhs_number,
+                    l.council_code,
+                    l.nhs_code,
+                    l.need,
+                    aftercare::services::finance::invoice::pounds(l.council),
+                    aftercare::services::finance::invoice::pounds(l.nhs),
+                    l.rule,
+                ]
+            })
+            .collect();
     log_export(&db, AccessKind::CliFundingCosts, rows.len(), &format!("from={from} to={to}"))
         .await?;
     let headers = [
@@ -181,10 +183,16 @@ pub async fn invoice(
 ) -> Result<ExitCode> {
     let db = open(database).await?;
     let q = aftercare_core::funding::Quarter::new(year, quarter)?;
-    let cases = aftercare::care::all_cases(&db, today()).await?;
-    let agreements = aftercare::admin::agreements(&db).await?;
-    let inv = aftercare::invoice::quarterly_invoice(&cases, &agreements, &council, &nhs, q)?;
-    let orgs = aftercare::admin::orgs(&db).await?;
+    let cases = aftercare::services::care::all_cases(&db, today()).await?;
+    let agreements = aftercare::services::admin::agreements(&db).await?;
+    let inv = aftercare::services::finance::invoice::quarterly_invoice(
+        &cases,
+        &agreements,
+        &council,
+        &nhs,
+        q,
+    )?;
+    let orgs = aftercare::services::admin::orgs(&db).await?;
     let name = |code: &str| {
         orgs.iter()
             .find(|o| o.code == code)
@@ -197,12 +205,15 @@ pub async fn invoice(
     };
     let bytes = match format {
         InvoiceFormat::Csv => aftercare_files::write_csv(
-            &aftercare::invoice::INVOICE_HEADERS,
-            &aftercare::invoice::invoice_rows(&inv),
+            &aftercare::services::finance::invoice::INVOICE_HEADERS,
+            &aftercare::services::finance::invoice::invoice_rows(&inv),
         ),
-        InvoiceFormat::Pdf => {
-            aftercare::invoice::invoice_pdf(&inv, &name(&from_code), &name(&to_code), today())
-        }
+        InvoiceFormat::Pdf => aftercare::services::finance::invoice::invoice_pdf(
+            &inv,
+            &name(&from_code),
+            &name(&to_code),
+            today(),
+        ),
     };
     match (output, format) {
         (Some(p), _) => write_output(Some(&p), &bytes, Format::Xlsx)?,
@@ -224,9 +235,9 @@ pub async fn sample(
 ) -> Result<ExitCode> {
     let db = open(database).await?;
     let fy = aftercare_core::funding::Period::financial_year(year)?;
-    let cases = aftercare::care::all_cases(&db, today()).await?;
-    let agreements = aftercare::admin::agreements(&db).await?;
-    let lines = aftercare::invoice::client_costs(
+    let cases = aftercare::services::care::all_cases(&db, today()).await?;
+    let agreements = aftercare::services::admin::agreements(&db).await?;
+    let lines = aftercare::services::finance::invoice::client_costs(
         &cases,
         &agreements,
         &council,
@@ -245,7 +256,7 @@ pub async fn sample(
                 lines
                     .iter()
                     .find(|l| &l.client_ref == c)
-                    .map(|l| aftercare::invoice::pounds(l.cost))
+                    .map(|l| aftercare::services::finance::invoice::pounds(l.cost))
                     .unwrap_or_default(),
             ]
         })
@@ -312,23 +323,28 @@ pub async fn reset(
         return Ok(ExitCode::from(1));
     }
     let fy = aftercare_core::funding::Period::financial_year(year)?;
-    let agreements = aftercare::admin::agreements(&db).await?;
-    let agreement = aftercare::costs::agreement_on(&agreements, &council, &nhs, fy.to_inclusive())
-        .with_context(|| {
-            format!(
-                "no agreement between {council} and {nhs} in force at the end of {year}/{:02}",
-                (year + 1) % 100
-            )
-        })?;
+    let agreements = aftercare::services::admin::agreements(&db).await?;
+    let agreement = aftercare::services::finance::costs::agreement_on(
+        &agreements,
+        &council,
+        &nhs,
+        fy.to_inclusive(),
+    )
+    .with_context(|| {
+        format!(
+            "no agreement between {council} and {nhs} in force at the end of {year}/{:02}",
+            (year + 1) % 100
+        )
+    })?;
     let policy =
         agreement.policy().with_context(|| format!("unknown policy {}", agreement.policy))?;
     let pooled = match pooled_total {
         Some(p) => aftercare_core::Pence::parse_pounds(&p)
             .with_context(|| format!("--pooled-total `{p}`"))?,
         None => {
-            let cases = aftercare::care::all_cases(&db, today()).await?;
+            let cases = aftercare::services::care::all_cases(&db, today()).await?;
             aftercare_core::Pence(
-                aftercare::invoice::client_costs(
+                aftercare::services::finance::invoice::client_costs(
                     &cases,
                     &agreements,
                     &council,
@@ -344,7 +360,7 @@ pub async fn reset(
     };
     let r = aftercare_core::funding::reset_split(&policy, &sample, pooled)?;
     let actor = actor_for(&db, None).await?;
-    aftercare::admin::record_reset_computed(&db, &actor, agreement.id, &r).await?;
+    aftercare::services::admin::record_reset_computed(&db, &actor, agreement.id, &r).await?;
     println!(
         "current council share {}; new council share {} from {} sampled cases",
         r.current_council_share,

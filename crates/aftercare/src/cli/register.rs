@@ -1,9 +1,9 @@
 //! The register: import, export, generate, recompute, what-if and the worked scenarios.
 
-use aftercare::access_log::AccessKind;
 use aftercare::error::ServiceError;
-use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
-use aftercare::register;
+use aftercare::services::access_log::AccessKind;
+use aftercare::services::export::{ExportView, REGISTER_HEADERS, register_rows};
+use aftercare::services::register;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -91,11 +91,15 @@ pub async fn export_register(
 /// Exports the register as a FHIR bundle.
 pub async fn export_fhir(database: &str, output: Option<PathBuf>) -> Result<ExitCode> {
     let db = open(database).await?;
-    let bundle = aftercare::fhir::load(&db, chrono::Utc::now(), today()).await?;
+    let bundle = aftercare::services::fhir::load(&db, chrono::Utc::now(), today()).await?;
     let entries = bundle["entry"].as_array().map_or(0, Vec::len);
     log_export(&db, AccessKind::FhirExport, entries, "").await?;
     // JSON is plain text: written as the CSV export is (no byte-order mark to strip).
-    write_output(output.as_deref(), aftercare::fhir::to_json(&bundle).as_bytes(), Format::Csv)?;
+    write_output(
+        output.as_deref(),
+        aftercare::services::fhir::to_json(&bundle).as_bytes(),
+        Format::Csv,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -105,7 +109,7 @@ pub async fn generate(args: GenerateArgs) -> Result<ExitCode> {
     let bar = progress_bar();
     bar.set_length(args.people);
     bar.set_message("generating");
-    let n = aftercare::generate::generate(
+    let n = aftercare::services::generate::generate(
         &args.out_dir,
         args.people,
         args.seed,
@@ -119,13 +123,13 @@ pub async fn generate(args: GenerateArgs) -> Result<ExitCode> {
         "wrote {} people ({} detentions) to {}, {} reviews to {}, {} charges to {} and {} payments to {} in {}",
         n.people,
         n.detentions,
-        aftercare::generate::REGISTER_FILE,
+        aftercare::services::generate::REGISTER_FILE,
         n.reviews,
-        aftercare::generate::REVIEWS_FILE,
+        aftercare::services::generate::REVIEWS_FILE,
         n.charges,
-        aftercare::generate::CHARGES_FILE,
+        aftercare::services::generate::CHARGES_FILE,
         n.payments,
-        aftercare::generate::PAYMENTS_FILE,
+        aftercare::services::generate::PAYMENTS_FILE,
         args.out_dir.display()
     );
     Ok(ExitCode::SUCCESS)
@@ -149,7 +153,7 @@ pub async fn recompute(database: &str) -> Result<ExitCode> {
 }
 
 pub(super) async fn what_if(database: &str, args: WhatIfArgs) -> Result<ExitCode> {
-    use aftercare::facts::{WhatIfFields, parse_what_if};
+    use aftercare::services::facts::{WhatIfFields, parse_what_if};
     let fields = WhatIfFields {
         kind: args.kind,
         on: args.on,
@@ -171,15 +175,15 @@ pub(super) async fn what_if(database: &str, args: WhatIfArgs) -> Result<ExitCode
             let nhs = aftercare_core::NhsNumber::parse(&n)
                 .with_context(|| format!("--nhs-number `{n}`"))?;
             let db = open(database).await?;
-            let person = aftercare::views::person_by_nhs_number(&db, &nhs)
+            let person = aftercare::services::views::person_by_nhs_number(&db, &nhs)
                 .await?
                 .with_context(|| format!("no person with NHS number {nhs} on the register"))?;
             let actor = actor_for(&db, None).await?;
-            aftercare::access_log::record(
+            aftercare::services::access_log::record(
                 &db,
                 &actor,
-                aftercare::access_log::Access {
-                    kind: aftercare::access_log::AccessKind::CliWhatIf,
+                aftercare::services::access_log::Access {
+                    kind: aftercare::services::access_log::AccessKind::CliWhatIf,
                     person_id: Some(person.id),
                     route: Some("aftercare what-if"),
                     rows: None,
@@ -187,7 +191,7 @@ pub(super) async fn what_if(database: &str, args: WhatIfArgs) -> Result<ExitCode
                 },
             )
             .await?;
-            aftercare::facts::what_if(&db, person.id, extra, today()).await?
+            aftercare::services::facts::what_if(&db, person.id, extra, today()).await?
         }
         (None, Some(path)) => {
             let text = std::fs::read_to_string(&path)
@@ -213,11 +217,11 @@ pub(super) async fn what_if(database: &str, args: WhatIfArgs) -> Result<ExitCode
         return Ok(ExitCode::SUCCESS);
     }
     println!("As recorded:");
-    for l in aftercare::facts::period_lines(&result.before) {
+    for l in aftercare::services::facts::period_lines(&result.before) {
         println!("  {l}");
     }
     println!("If it happened:");
-    for l in aftercare::facts::period_lines(&result.after) {
+    for l in aftercare::services::facts::period_lines(&result.after) {
         println!("  {l}");
     }
     if result.changes.is_empty() {

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use aftercare::demo;
+use aftercare::services::demo;
 use aftercare::web::{AppState, ServerConfig, app};
 use std::process::ExitCode;
 

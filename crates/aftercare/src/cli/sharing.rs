@@ -10,9 +10,9 @@ use super::*;
 /// Sets the key a partner's copies are encrypted to.
 pub async fn recipient(database: &str, org: String, age_recipient: String) -> Result<ExitCode> {
     let db = open(database).await?;
-    aftercare::admin::ensure_org(&db, &org).await?;
+    aftercare::services::admin::ensure_org(&db, &org).await?;
     let actor = actor_for(&db, None).await?;
-    aftercare::sharing::set_recipient(&db, &actor, &org, &age_recipient).await?;
+    aftercare::services::sharing::set_recipient(&db, &actor, &org, &age_recipient).await?;
     println!("copies for {org} will be encrypted to {}", age_recipient.trim());
     Ok(ExitCode::SUCCESS)
 }
@@ -30,21 +30,23 @@ pub async fn monthly(
     let db = open(database).await?;
     let now = today();
     let month = month.unwrap_or_else(|| format!("{:04}-{:02}", now.year(), now.month()));
-    if if_due && aftercare::sharing::sharing_date(&month)? != now {
+    if if_due && aftercare::services::sharing::sharing_date(&month)? != now {
         println!("not due: the share for {month} is made on its first working day");
         return Ok(ExitCode::SUCCESS);
     }
     let actor = actor_for(&db, None).await?;
     let fmt = if format == Format::Csv {
-        aftercare::sharing::ShareFormat::Csv
+        aftercare::services::sharing::ShareFormat::Csv
     } else {
-        aftercare::sharing::ShareFormat::Xlsx
+        aftercare::services::sharing::ShareFormat::Xlsx
     };
-    match aftercare::sharing::share_monthly(&db, &actor, &org, &month, fmt, if_due, now).await? {
+    match aftercare::services::sharing::share_monthly(&db, &actor, &org, &month, fmt, if_due, now)
+        .await?
+    {
         None => println!("already shared {month} with {org}"),
         Some(share) => {
             let path = out_dir.join(&share.record.file_name);
-            aftercare::backup::write_owner_only(&path, &share.encrypted)
+            aftercare::services::backup::write_owner_only(&path, &share.encrypted)
                 .with_context(|| format!("failed to write {}", path.display()))?;
             println!(
                 "wrote {} ({} people as at {}, encrypted to {org}; SHA-256 of the contents {})",
@@ -70,7 +72,7 @@ pub async fn monthly(
 /// Lists the shares made.
 pub async fn list(database: &str) -> Result<ExitCode> {
     let db = open(database).await?;
-    for s in aftercare::sharing::shares(&db, None).await? {
+    for s in aftercare::services::sharing::shares(&db, None).await? {
         println!(
             "{}\t{}\t{}\t{} rows\t{}\t{}\t{}",
             s.shared_at.format("%Y-%m-%d %H:%M"),

@@ -1,4 +1,4 @@
-//! The access log's storage: one append-only row per read (`crate::access_log`
+//! The access log's storage: one append-only row per read (`crate::services::access_log`
 //! decides what is recorded).
 
 use chrono::{DateTime, Utc};
@@ -7,7 +7,7 @@ use sqlx::FromRow;
 
 use super::store::{Actor, now};
 use super::{Conn, Db, DbError};
-use crate::access_log::Access;
+use crate::services::access_log::Access;
 use crate::{on_conn, on_pool};
 
 /// One row of the access log.

@@ -1,5 +1,5 @@
 //! The monthly shares' storage: the recipients' age keys and the record of
-//! each share made (`crate::sharing` makes them).
+//! each share made (`crate::services::sharing` makes them).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;

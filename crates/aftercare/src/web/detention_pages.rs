@@ -1,6 +1,6 @@
 //! Pages for changing a detention already recorded: recording that the
 //! person left hospital, and correcting it. Each is a plain form; the work is
-//! done by [`crate::detentions`], as for the API.
+//! done by [`crate::services::detentions`], as for the API.
 
 use super::OnForm;
 use std::collections::HashMap;
@@ -15,9 +15,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::pages::{FormView, Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
 use crate::db::store::{self, DetentionRow, PersonRow};
-use crate::detentions::{self, CorrectionFields, LeftHospitalFields};
-use crate::register::FieldErrors;
-use crate::views;
+use crate::services::detentions::{self, CorrectionFields, LeftHospitalFields};
+use crate::services::register::FieldErrors;
+use crate::services::views;
 
 /// A form of detention fields plus this page's own ones (the shared
 /// templates ask it for labels, hints, values and errors by name).

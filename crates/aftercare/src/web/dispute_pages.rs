@@ -20,9 +20,9 @@ use super::pages::{Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
 use crate::db::disputes::{self as q, DisputeRow};
 use crate::db::store::{self, PersonRow};
-use crate::disputes::{self, EscalateFields, OpenFields, ResolveFields};
-use crate::register::FieldErrors;
-use crate::views;
+use crate::services::disputes::{self, EscalateFields, OpenFields, ResolveFields};
+use crate::services::register::FieldErrors;
+use crate::services::views;
 
 /// The person, if the user may see them: their organisation has a part in
 /// the person's care, they recorded a reason, or it is a party to one of the
@@ -34,7 +34,7 @@ async fn person_for(state: &AppState, s: &Session, id: i64) -> Result<PersonRow,
         views::ensure_can_view(&state.db, s, id).await?;
     }
     let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    crate::access_log::person_read(&state.db, s, id).await?;
+    crate::services::access_log::person_read(&state.db, s, id).await?;
     Ok(p)
 }
 

@@ -16,8 +16,10 @@ use super::pages::{Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
 use crate::auth::Role;
 use crate::db::endings as q;
-use crate::endings::{self, DecisionFields, HistoricalFields, ProposalFields, ReinstateFields};
 use crate::error::{FieldErrors, ServiceError};
+use crate::services::endings::{
+    self, DecisionFields, HistoricalFields, ProposalFields, ReinstateFields,
+};
 
 /// A required decision as the page shows it.
 pub struct AwaitedView {
@@ -111,8 +113,10 @@ async fn page(
     let name = person_name(state, s, id).await?;
     let today = state.today();
     let all = endings::proposals(&state.db, id, today).await?;
-    let d = crate::views::person_detail(&state.db, id, today).await?.ok_or(AppError::NotFound)?;
-    let names = crate::views::org_names(&state.db).await?;
+    let d = crate::services::views::person_detail(&state.db, id, today)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let names = crate::services::views::org_names(&state.db).await?;
     let org_name = |code: &Option<String>| match code {
         Some(c) => names.get(c).map(|n| format!("{n} ({c})")).unwrap_or_else(|| c.clone()),
         None => "undecided".to_string(),
@@ -361,7 +365,7 @@ pub async fn decide(
     CsrfForm(s, f): CsrfForm<DecisionFields>,
 ) -> Result<Response, AppError> {
     let p = q::proposal(&state.db, pid).await?.ok_or(AppError::NotFound)?;
-    crate::views::ensure_can_view(&state.db, &s, p.person_id).await?;
+    crate::services::views::ensure_can_view(&state.db, &s, p.person_id).await?;
     match endings::decide(&state.db, &s.user, pid, &f, state.today()).await {
         Ok(_) => Ok(Redirect::to(&format!("/people/{}/endings", p.person_id)).into_response()),
         Err(e) => {
@@ -447,7 +451,7 @@ pub async fn letter(
     Query(fq): Query<FormatQuery>,
 ) -> Result<Response, AppError> {
     let p = q::proposal(&state.db, pid).await?.ok_or(AppError::NotFound)?;
-    crate::views::ensure_can_view(&state.db, &s, p.person_id).await?;
+    crate::services::views::ensure_can_view(&state.db, &s, p.person_id).await?;
     let l =
         endings::letter(&state.db, &p, &kind, state.today()).await?.ok_or(AppError::NotFound)?;
     if fq.format == "pdf" {

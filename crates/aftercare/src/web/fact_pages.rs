@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::pages::Nav;
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
 use crate::db::store;
-use crate::facts::{self, DeterminationFields, FACT_KINDS, FactFields, WhatIfFields};
-use crate::register::FieldErrors;
-use crate::views;
+use crate::services::facts::{self, DeterminationFields, FACT_KINDS, FactFields, WhatIfFields};
+use crate::services::register::FieldErrors;
+use crate::services::views;
 
 pub struct FieldSpec {
     pub name: &'static str,
@@ -341,8 +341,8 @@ pub async fn what_if_page(
                     Vec::new(),
                     Some(WhatIfResult {
                         changes: w.changes.clone(),
-                        before: crate::facts::period_lines(&w.before),
-                        after: crate::facts::period_lines(&w.after),
+                        before: crate::services::facts::period_lines(&w.before),
+                        after: crate::services::facts::period_lines(&w.after),
                     }),
                 )
             }

@@ -32,7 +32,7 @@ pub mod share_pages;
 pub const SESSION_COOKIE: &str = "aftercare_session";
 pub const LOGIN_CSRF_COOKIE: &str = "aftercare_login_csrf";
 /// Sessions last a working day, then the user signs in again.
-pub use crate::sign_in::SESSION_HOURS;
+pub use crate::services::sign_in::SESSION_HOURS;
 /// A browser session unused for this long ends (sliding: each request
 /// starts the count again). API tokens run to their end unless revoked.
 pub const IDLE_MINUTES: i64 = 30;
@@ -68,7 +68,7 @@ pub struct AppState {
     /// instead of each holding a caseload in memory at once.
     pub caseload_permits: Arc<tokio::sync::Semaphore>,
     /// Derived caseloads by organisation, reused until the register changes.
-    pub caseloads: Arc<crate::care::CaseloadCache>,
+    pub caseloads: Arc<crate::services::care::CaseloadCache>,
     /// Password hashing runs on blocking threads, a few at a time: a burst
     /// of log-ins queues here instead of stalling every other request.
     pub password_permits: Arc<tokio::sync::Semaphore>,
@@ -81,7 +81,7 @@ impl AppState {
             db,
             config: Arc::new(config),
             caseload_permits: Arc::new(tokio::sync::Semaphore::new(cores)),
-            caseloads: Arc::new(crate::care::CaseloadCache::default()),
+            caseloads: Arc::new(crate::services::care::CaseloadCache::default()),
             password_permits: Arc::new(tokio::sync::Semaphore::new(cores.clamp(1, 4))),
         }
     }
@@ -119,7 +119,7 @@ impl FromRequestParts<AppState> for VisiblePerson {
         .await
         .map_err(|_| AppError::NotFound)?;
         let id: i64 = params.get("id").and_then(|v| v.parse().ok()).ok_or(AppError::NotFound)?;
-        crate::views::ensure_can_view(&state.db, &session, id).await?;
+        crate::services::views::ensure_can_view(&state.db, &session, id).await?;
         let person = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
         Ok(VisiblePerson { id, person })
     }
@@ -464,7 +464,7 @@ async fn session_layer(
                 {
                     return AppError::from(e).into_response();
                 }
-                let request = crate::access_log::RequestInfo::new(
+                let request = crate::services::access_log::RequestInfo::new(
                     req.method().as_str(),
                     req.uri().path(),
                     req.extensions().get::<MatchedPath>().map_or("", |m| m.as_str()),

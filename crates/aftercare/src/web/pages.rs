@@ -19,8 +19,8 @@ use serde::Deserialize;
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session, VisiblePerson};
 use crate::auth;
 use crate::db::store::{self, Actor, PersonRow, Search};
-use crate::register::{self, DetentionFields, PersonFields};
-use crate::views::{self, PersonDetail};
+use crate::services::register::{self, DetentionFields, PersonFields};
+use crate::services::views::{self, PersonDetail};
 
 /// What the header shows for a signed-in user.
 pub struct Nav {
@@ -44,7 +44,7 @@ async fn nav(state: &AppState, s: &Session) -> Nav {
         .map(|o| o.name)
         .unwrap_or_else(|| s.user.org_code.clone());
     let reasons_to_review = if s.user.has(crate::auth::Role::Auditor) {
-        crate::access::grants_to_review(&state.db, &s.user).await.ok().map(|g| g.len())
+        crate::services::access::grants_to_review(&state.db, &s.user).await.ok().map(|g| g.len())
     } else {
         None
     };
@@ -84,7 +84,7 @@ pub async fn access_reviews(
     State(state): State<AppState>,
     CurrentUser(s): CurrentUser,
 ) -> Result<impl IntoResponse, AppError> {
-    let grants = crate::access::grants_to_review(&state.db, &s.user).await?;
+    let grants = crate::services::access::grants_to_review(&state.db, &s.user).await?;
     let names = views::org_names(&state.db).await?;
     Ok(AccessReviewsPage {
         nav: Some(nav(&state, &s).await),
@@ -117,7 +117,7 @@ pub async fn access_review_submit(
     Path(id): Path<i64>,
     CsrfForm(s, f): CsrfForm<ReviewForm>,
 ) -> Result<Response, AppError> {
-    if !crate::access::review_grant(&state.db, &s.user, id, &f.note).await? {
+    if !crate::services::access::review_grant(&state.db, &s.user, id, &f.note).await? {
         return Err(AppError::Conflict("this reason to look was already reviewed".into()));
     }
     Ok(Redirect::to("/audit/reasons").into_response())
@@ -212,7 +212,7 @@ pub async fn login_submit(
         )
             .into_response()
     };
-    match crate::sign_in::check_login(
+    match crate::services::sign_in::check_login(
         &state.db,
         &state.password_permits,
         &address,
@@ -222,7 +222,7 @@ pub async fn login_submit(
     )
     .await?
     {
-        crate::sign_in::LoginOutcome::SignedIn(_, token) => {
+        crate::services::sign_in::LoginOutcome::SignedIn(_, token) => {
             // Rotate: any earlier session cookie in this browser is replaced.
             if let Some(old) = jar.get(super::SESSION_COOKIE) {
                 store::delete_session(&state.db, &auth::token_hash(old.value())).await?;
@@ -232,10 +232,10 @@ pub async fn login_submit(
                 .add(super::session_cookie(&state.config, token));
             Ok((jar, Redirect::to("/people")).into_response())
         }
-        crate::sign_in::LoginOutcome::Refused => {
+        crate::services::sign_in::LoginOutcome::Refused => {
             Ok(retry(StatusCode::UNAUTHORIZED, "The user name or password is not right."))
         }
-        crate::sign_in::LoginOutcome::RateLimited(secs) => {
+        crate::services::sign_in::LoginOutcome::RateLimited(secs) => {
             let mut res = retry(
                 StatusCode::TOO_MANY_REQUESTS,
                 &format!(
@@ -332,7 +332,7 @@ pub struct ListQuery {
     page: Option<i64>,
 }
 
-pub use crate::views::PAGE_SIZE;
+pub use crate::services::views::PAGE_SIZE;
 
 pub async fn people_list(
     State(state): State<AppState>,
@@ -350,10 +350,10 @@ pub async fn people_list(
         },
     )
     .await?;
-    crate::access_log::export(
+    crate::services::access_log::export(
         &state.db,
         &s,
-        crate::access_log::AccessKind::PeopleList,
+        crate::services::access_log::AccessKind::PeopleList,
         people.len(),
         Some(&format!("q={} page={page}", q.q.trim())),
     )
@@ -683,8 +683,8 @@ async fn who_looked(
     if !s.user.has(crate::auth::Role::Auditor) {
         return Ok(None);
     }
-    let rows = crate::access_log::for_person(db, id, LOOKED_SHOWN).await?;
-    let total = crate::access_log::count_for_person(db, id).await?;
+    let rows = crate::services::access_log::for_person(db, id, LOOKED_SHOWN).await?;
+    let total = crate::services::access_log::count_for_person(db, id).await?;
     Ok(Some(WhoLooked {
         more: total > rows.len() as i64,
         rows: rows
@@ -776,7 +776,9 @@ pub async fn access_submit(
     CsrfForm(s, form): CsrfForm<ReasonForm>,
 ) -> Result<Response, AppError> {
     if let Err(errors) =
-        crate::access::record_reason(&state.db, &s.user, id, &form.reason).await.on_form()?
+        crate::services::access::record_reason(&state.db, &s.user, id, &form.reason)
+            .await
+            .on_form()?
     {
         let page = AccessPage {
             nav: Some(nav(&state, &s).await),

@@ -12,10 +12,10 @@ use serde::Deserialize;
 
 use super::pages::{Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser};
-use crate::access_log::{self, AccessKind};
-use crate::export::REGISTER_HEADERS;
-use crate::register::FieldErrors;
-use crate::sharing::{self, StatusAnswer};
+use crate::services::access_log::{self, AccessKind};
+use crate::services::export::REGISTER_HEADERS;
+use crate::services::register::FieldErrors;
+use crate::services::sharing::{self, StatusAnswer};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "shared.html")]

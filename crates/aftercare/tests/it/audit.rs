@@ -5,10 +5,10 @@
 //! and list is in the access log, listed for auditors only.
 
 use crate::common::*;
-use aftercare::access_log;
 use aftercare::audit::{self, AuditKey, Checkpoint, RecordFields};
 use aftercare::db::store::{self, AuditRow};
 use aftercare::db::{Db, Pool};
+use aftercare::services::access_log;
 use axum::http::StatusCode;
 
 const KENT_TRUST: &str = "RXY";

@@ -1392,15 +1392,15 @@ async fn deciding_an_ending_as_each_body() {
     let lead = aftercare::auth::User::from_row(
         &aftercare::db::store::user_by_username(db, "lead").await.unwrap().unwrap(),
     );
-    let review = aftercare::care::ReviewFields {
+    let review = aftercare::services::care::ReviewFields {
         held_on: "2024-05-02".into(),
         attendees: "Ann, care co-ordinator".into(),
         person_views: "wants to stop".into(),
         still_needed: "no".into(),
         ..Default::default()
     };
-    aftercare::care::record_review(db, &lead, smith, &review, today()).await.unwrap();
-    let proposal = aftercare::endings::ProposalFields {
+    aftercare::services::care::record_review(db, &lead, smith, &review, today()).await.unwrap();
+    let proposal = aftercare::services::endings::ProposalFields {
         proposed_on: "2024-05-10".into(),
         reassessment_on: "2024-05-01".into(),
         mdt_attendees: "care co-ordinator, psychiatrist".into(),
@@ -1409,7 +1409,7 @@ async fn deciding_an_ending_as_each_body() {
         reason_text: "needs met".into(),
         ..Default::default()
     };
-    aftercare::endings::propose(db, &lead, smith, &proposal, today()).await.unwrap();
+    aftercare::services::endings::propose(db, &lead, smith, &proposal, today()).await.unwrap();
 
     let path = format!("/people/{smith}/endings");
     for (user, body, on) in

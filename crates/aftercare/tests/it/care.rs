@@ -341,10 +341,11 @@ async fn smith_due(
     policy: Option<&str>,
 ) -> (String, String, i64) {
     let as_of = aftercare_core::parse_date(as_of).unwrap();
-    let cases = aftercare::care::all_cases(db, as_of).await.unwrap();
+    let cases = aftercare::services::care::all_cases(db, as_of).await.unwrap();
     let partnerships = aftercare::db::care::partnerships(db).await.unwrap();
     let policy = policy.map(|name| aftercare_core::reviews::policy(name).unwrap());
-    let rows = aftercare::care::reviews_due(&cases, &partnerships, as_of, policy.as_ref());
+    let rows =
+        aftercare::services::care::reviews_due(&cases, &partnerships, as_of, policy.as_ref());
     let row = rows.iter().find(|r| r.nhs_number == "9434765919").expect("Smith is entitled");
     (row.review.clone(), row.due.to_string(), row.overdue_days)
 }

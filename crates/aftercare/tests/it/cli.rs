@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use crate::common::{PASSWORD, REGISTER_CSV};
 use aftercare::db::Db;
 use aftercare::db::store;
-use aftercare::export::REGISTER_HEADERS;
+use aftercare::services::export::REGISTER_HEADERS;
 
 /// A scratch folder with a SQLite database for the binary to use.
 struct Scratch {

@@ -8,7 +8,7 @@
 use crate::common::*;
 use aftercare::auth::User;
 use aftercare::db::{Db, Pool, store};
-use aftercare::register::{self, DetentionFields};
+use aftercare::services::register::{self, DetentionFields};
 use axum::http::StatusCode;
 use serde_json::json;
 

@@ -497,7 +497,7 @@ async fn resolving_a_dispute_shows_who_repays_whom() {
             (d.status.as_str(), d.found_responsible.as_deref(), d.resolved_by.as_deref()),
             ("resolved", Some(LINCS), Some("kent"))
         );
-        let s = aftercare::disputes::settlement_of(d).unwrap().unwrap();
+        let s = aftercare::services::disputes::settlement_of(d).unwrap().unwrap();
         assert_eq!(s.repayments.len(), 1);
         assert_eq!(
             (s.repayments[0].from.as_str(), s.repayments[0].to.as_str(), s.repayments[0].amount.0),
@@ -619,7 +619,8 @@ async fn both_parties_see_an_open_dispute_on_their_worklists_with_its_age() {
                 && !none[none.find("id=\"disputes\"").unwrap()..].contains("Ann Smith"),
             "{none}"
         );
-        let listed = aftercare::disputes::open_for_org(&t.db, LINCS, today()).await.unwrap();
+        let listed =
+            aftercare::services::disputes::open_for_org(&t.db, LINCS, today()).await.unwrap();
         assert_eq!(
             (listed.len(), listed[0].age_days, listed[0].other_party.as_str()),
             (1, 23, KENT)

@@ -69,7 +69,7 @@ async fn review_no_longer_needed(w: &World) {
 }
 
 async fn derivation(t: &TestDb, id: i64) -> aftercare_core::rules::Derivation {
-    aftercare::views::person_detail(&t.db, id, today()).await.unwrap().unwrap().derivation
+    aftercare::services::views::person_detail(&t.db, id, today()).await.unwrap().unwrap().derivation
 }
 
 fn version_of(html: &str) -> String {
@@ -230,7 +230,7 @@ async fn after_care_ends_only_when_both_bodies_agree() {
         let pdf = w.lead.get(&format!("/endings/{pid}/letters/person?format=pdf")).await;
         assert!(pdf.body.starts_with("%PDF-1.4"));
         // Each letter read is in the access log, with its route.
-        let reads = aftercare::access_log::for_person(&t.db, w.smith, 100).await.unwrap();
+        let reads = aftercare::services::access_log::for_person(&t.db, w.smith, 100).await.unwrap();
         assert_eq!(reads.iter().filter(|r| r.kind == "letter").count(), 7, "{}", t.backend);
         let easy_read = format!("GET /endings/{pid}/letters/person_easy_read");
         assert!(

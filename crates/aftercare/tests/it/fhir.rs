@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common::*;
 use aftercare::auth::User;
-use aftercare::care::{self, NeedFields, PlanChange};
 use aftercare::db::Db;
 use aftercare::db::store;
-use aftercare::fhir;
+use aftercare::services::care::{self, NeedFields, PlanChange};
+use aftercare::services::fhir;
 use aftercare_core::NhsNumber;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::Value;

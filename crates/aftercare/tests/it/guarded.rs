@@ -383,15 +383,19 @@ async fn a_case_needing_a_decision_is_marked_everywhere_until_decided() {
         let work = pages.get("/worklists").await.body;
         let section = &work[work.find("id=\"decision-needed\"").expect("a decision-needed list")..];
         assert!(section.contains("Undecided"), "{section}");
-        let view =
-            aftercare::export::ExportView { as_of: today(), historical: false, known_now: false };
-        let rows = aftercare::export::register_rows(&t.db, view, None).await.unwrap();
+        let view = aftercare::services::export::ExportView {
+            as_of: today(),
+            historical: false,
+            known_now: false,
+        };
+        let rows = aftercare::services::export::register_rows(&t.db, view, None).await.unwrap();
         let col = |name: &str| {
-            aftercare::export::REGISTER_HEADERS.iter().position(|h| *h == name).unwrap()
+            aftercare::services::export::REGISTER_HEADERS.iter().position(|h| *h == name).unwrap()
         };
         assert_eq!(rows[0][col("eligible")], "decision needed");
         assert_eq!(rows[0][col("decision_needed")], "yes");
-        let bundle = aftercare::fhir::load(&t.db, chrono::Utc::now(), today()).await.unwrap();
+        let bundle =
+            aftercare::services::fhir::load(&t.db, chrono::Utc::now(), today()).await.unwrap();
         let flags: Vec<_> = bundle["entry"]
             .as_array()
             .unwrap()

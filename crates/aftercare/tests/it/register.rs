@@ -10,8 +10,8 @@ use crate::common::*;
 use aftercare::db::store::{self, Actor};
 use aftercare::db::{Db, verify_audit_chain};
 use aftercare::error::ServiceError;
-use aftercare::export::{ExportView, REGISTER_HEADERS, register_rows};
-use aftercare::register::{ImportReport, import_register};
+use aftercare::services::export::{ExportView, REGISTER_HEADERS, register_rows};
+use aftercare::services::register::{ImportReport, import_register};
 use chrono::{NaiveDate, TimeZone, Utc};
 
 fn date(s: &str) -> NaiveDate {

@@ -362,7 +362,7 @@ async fn an_import_killed_at_any_moment_leaves_all_its_people_or_none() {
     let duration = started.elapsed();
     let full = counts(&work).await;
     assert_eq!(full.0, PEOPLE);
-    let mut rng = aftercare::demo::Rng::new(117);
+    let mut rng = aftercare::services::demo::Rng::new(117);
     let (mut none, mut all, mut finished) = (0, 0, 0);
     let span = duration.as_micros() as u64 * 11 / 10;
     for i in 0..RUNS {
@@ -735,7 +735,7 @@ async fn sign_offs_the_server_acknowledged_survive_a_kill_at_any_moment() {
     let (mut op, mut in_flight_kills, mut committed_unacked) = (0usize, 0, 0);
     // How long each kind of change takes to be answered: (total, count).
     let mut times: std::collections::BTreeMap<&str, (Duration, u64)> = Default::default();
-    let mut rng = aftercare::demo::Rng::new(7);
+    let mut rng = aftercare::services::demo::Rng::new(7);
     let started = Instant::now();
     for kill in 0..KILLS {
         // Half the kills anywhere in a life of about eight sign-offs (some end

@@ -227,13 +227,18 @@ async fn the_master_list_is_built_from_the_caseload() {
     for t in backends().await {
         let (_, _) = world(&t).await;
         let today = chrono::Utc::now().date_naive();
-        let rows = aftercare::sharing::master_list(&t.db, LINCS, today, today).await.unwrap();
+        let rows =
+            aftercare::services::sharing::master_list(&t.db, LINCS, today, today).await.unwrap();
         let numbers: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
         assert_eq!(numbers, ["9876543210"], "{}", t.backend);
-        let kent = aftercare::sharing::master_list(&t.db, KENT, today, today).await.unwrap();
+        let kent =
+            aftercare::services::sharing::master_list(&t.db, KENT, today, today).await.unwrap();
         assert_eq!(kent.len(), 3, "Smith, Jones, Okafor: {}", t.backend);
         assert!(
-            aftercare::sharing::master_list(&t.db, "X24", today, today).await.unwrap().is_empty()
+            aftercare::services::sharing::master_list(&t.db, "X24", today, today)
+                .await
+                .unwrap()
+                .is_empty()
         );
     }
 }
@@ -323,7 +328,7 @@ async fn an_import_made_as_a_user_changes_only_its_caseload() {
             let actor = actor.clone();
             let db = t.db.clone();
             async move {
-                aftercare::register::import_register(
+                aftercare::services::register::import_register(
                     &db,
                     &actor,
                     "register.csv",

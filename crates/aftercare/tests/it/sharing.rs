@@ -60,7 +60,7 @@ async fn the_monthly_share_is_encrypted_to_the_recipient_and_recorded() {
         assert!(plain.contains("9434765919") && plain.contains("Smith"), "{plain}");
         // Jones went on the register in March 2024: not on the list as at January.
         assert!(!plain.contains("9434765870"), "{plain}");
-        let shares = aftercare::sharing::shares(&t.db, Some("E10000016")).await.unwrap();
+        let shares = aftercare::services::sharing::shares(&t.db, Some("E10000016")).await.unwrap();
         assert_eq!(shares.len(), 1);
         assert_eq!(shares[0].as_of.to_string(), "2024-01-02");
         let audit = aftercare::db::store::all_audit(&t.db).await.unwrap();

@@ -51,7 +51,7 @@ async fn a_bad_stored_org_code_is_an_error_not_undecided() {
         let got = c.get(&format!("/api/v1/people/{id}")).await;
         assert_eq!(got.status, StatusCode::INTERNAL_SERVER_ERROR, "{}: {}", t.backend, got.body);
         assert_eq!(got.json()["error"]["code"], "internal", "{}", t.backend);
-        is_corrupt(aftercare::care::all_cases(&t.db, today()).await, t.backend);
+        is_corrupt(aftercare::services::care::all_cases(&t.db, today()).await, t.backend);
     }
 }
 
@@ -74,7 +74,7 @@ async fn a_bad_stored_determination_is_an_error_not_dropped() {
         .await;
         let events = store::current_person_events(&t.db, id).await.unwrap();
         is_corrupt(aftercare::derive::determinations_of(&events), t.backend);
-        is_corrupt(aftercare::care::all_cases(&t.db, today()).await, t.backend);
+        is_corrupt(aftercare::services::care::all_cases(&t.db, today()).await, t.backend);
     }
 }
 
@@ -87,7 +87,11 @@ async fn a_bad_stored_plan_is_an_error_not_no_plan() {
         seed_orgs(&t.db).await;
         import(&t.db, REGISTER_CSV).await;
         let id = person_id(&t, "Smith").await;
-        assert!(aftercare::care::all_cases(&t.db, today()).await.is_ok(), "{}", t.backend);
+        assert!(
+            aftercare::services::care::all_cases(&t.db, today()).await.is_ok(),
+            "{}",
+            t.backend
+        );
         exec_sql(
             &t.db,
             &format!(
@@ -97,7 +101,7 @@ async fn a_bad_stored_plan_is_an_error_not_no_plan() {
             ),
         )
         .await;
-        is_corrupt(aftercare::care::all_cases(&t.db, today()).await, t.backend);
+        is_corrupt(aftercare::services::care::all_cases(&t.db, today()).await, t.backend);
     }
 }
 
@@ -174,7 +178,7 @@ async fn bulk_work_leaves_no_pooled_connection_widened() {
     let t = sqlite().await;
     seed_orgs(&t.db).await;
     import(&t.db, REGISTER_CSV).await;
-    aftercare::register::import_register(
+    aftercare::services::register::import_register(
         &t.db,
         &Actor::cli("test"),
         "register.csv",

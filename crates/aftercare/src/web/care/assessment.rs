@@ -10,8 +10,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::care;
-use crate::register::FieldErrors;
+use crate::services::care;
+use crate::services::register::FieldErrors;
 use crate::web::pages::{Nav, nav_for};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, Session, VisiblePerson};
 

@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
 
 use super::{csv_response, org_name, scoped_cases};
-use crate::access_log::{self, AccessKind};
-use crate::care;
 use crate::db::care as care_db;
-use crate::invoice::pounds;
+use crate::services::access_log::{self, AccessKind};
+use crate::services::care;
+use crate::services::finance::invoice::pounds;
 use crate::web::pages::{Nav, nav_for};
 use crate::web::{AppError, AppState, CurrentUser};
 
@@ -178,7 +178,7 @@ pub async fn funding_page(
     let cases = scoped_cases(&state, &s).await?;
     let agreements = care_db::agreements(&state.db).await?;
     let (from, to) = funding_range(state.today());
-    let lines = crate::costs::cost_lines(&cases, &agreements, from, to);
+    let lines = crate::services::finance::costs::cost_lines(&cases, &agreements, from, to);
     access_log::export(
         &state.db,
         &s,
@@ -187,8 +187,8 @@ pub async fn funding_page(
         Some(&format!("from={from} to={to}")),
     )
     .await?;
-    let by_month = crate::costs::totals_by(&lines, |l| l.month.clone());
-    let month_rows: Vec<(String, Pence, Pence)> = crate::costs::months(from, to)
+    let by_month = crate::services::finance::costs::totals_by(&lines, |l| l.month.clone());
+    let month_rows: Vec<(String, Pence, Pence)> = crate::services::finance::costs::months(from, to)
         .into_iter()
         .map(|(y, m)| {
             let key = format!("{y:04}-{m:02}");
@@ -199,8 +199,9 @@ pub async fn funding_page(
             (label, c, n)
         })
         .collect();
-    let by_org =
-        crate::costs::totals_by(&lines, |l| format!("{} / {}", l.council_code, l.nhs_code));
+    let by_org = crate::services::finance::costs::totals_by(&lines, |l| {
+        format!("{} / {}", l.council_code, l.nhs_code)
+    });
     let mut by_person: BTreeMap<(String, i64), (Pence, Pence, std::collections::BTreeSet<String>)> =
         BTreeMap::new();
     for l in &lines {
@@ -262,22 +263,23 @@ pub async fn funding_csv(
     let cases = scoped_cases(&state, &s).await?;
     let agreements = care_db::agreements(&state.db).await?;
     let (from, to) = funding_range(state.today());
-    let rows: Vec<Vec<String>> = crate::costs::cost_lines(&cases, &agreements, from, to)
-        .into_iter()
-        .map(|l| {
-            vec![
-                l.month,
-                l.nhs_number,
-                l.name,
-                l.council_code,
-                l.nhs_code,
-                l.need,
-                pounds(l.council),
-                pounds(l.nhs),
-                l.rule,
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<String>> =
+        crate::services::finance::costs::cost_lines(&cases, &agreements, from, to)
+            .into_iter()
+            .map(|l| {
+                vec![
+                    l.month,
+                    l.nhs_number,
+                    l.name,
+                    l.council_code,
+                    l.nhs_code,
+                    l.need,
+                    pounds(l.council),
+                    pounds(l.nhs),
+                    l.rule,
+                ]
+            })
+            .collect();
     access_log::export(
         &state.db,
         &s,

@@ -6,7 +6,7 @@
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use crate::care::{self, CaseState};
+use crate::services::care::{self, CaseState};
 use crate::web::{AppError, AppState, Session};
 
 pub mod assessment;

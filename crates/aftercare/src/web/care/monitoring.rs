@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{csv_response, org_name, scoped_cases};
-use crate::access_log::{self, AccessKind};
-use crate::care;
+use crate::services::access_log::{self, AccessKind};
+use crate::services::care;
 use crate::web::pages::{Nav, nav_for};
 use crate::web::{AppError, AppState, CurrentUser};
 

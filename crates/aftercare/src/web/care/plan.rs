@@ -12,9 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::care::{self, NeedFields, PlanChange};
 use crate::db::care as care_db;
-use crate::register::FieldErrors;
+use crate::services::care::{self, NeedFields, PlanChange};
+use crate::services::register::FieldErrors;
 use crate::web::fact_pages::{FieldSpec, field, person_name, select};
 use crate::web::pages::{Nav, nav_for};
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, Session, VisiblePerson};

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::access_log::{self, AccessKind};
+use crate::services::access_log::{self, AccessKind};
 use crate::web::pages::{Nav, nav_for};
 use crate::web::{AppError, AppState, CsrfMultipart, CurrentUser, Session};
 
@@ -132,9 +132,11 @@ pub async fn reconcile_submit(
     };
     // Only the user's caseload: a number outside it is "not in your
     // caseload", whether or not it is on the register (issue 12, finding 2).
-    let caseload = crate::reconcile::Caseload::Organisation(&s.user.org_code);
-    let entitled = crate::reconcile::entitled_periods(&state.db, as_of, caseload).await?;
-    let findings = crate::reconcile::reconcile(&entitled, &charges, &payments, as_of);
+    let caseload = crate::services::finance::reconcile::Caseload::Organisation(&s.user.org_code);
+    let entitled =
+        crate::services::finance::reconcile::entitled_periods(&state.db, as_of, caseload).await?;
+    let findings =
+        crate::services::finance::reconcile::reconcile(&entitled, &charges, &payments, as_of);
     access_log::export(
         &state.db,
         &s,
@@ -152,9 +154,9 @@ pub async fn reconcile_submit(
             .unwrap_or_default()
     };
     let mut refunds: BTreeMap<String, i64> = BTreeMap::new();
-    for f in
-        findings.iter().filter(|f| f.kind == crate::reconcile::FindingKind::ChargedWhileEntitled)
-    {
+    for f in findings.iter().filter(|f| {
+        f.kind == crate::services::finance::reconcile::FindingKind::ChargedWhileEntitled
+    }) {
         *refunds.entry(f.nhs_number.clone()).or_default() += f.amount.0;
     }
     let view = ReconcileView {
@@ -181,7 +183,7 @@ pub async fn reconcile_submit(
     // Which numbers were asked about outside the caseload, for the auditor.
     let outside: std::collections::BTreeSet<&str> = findings
         .iter()
-        .filter(|f| f.kind == crate::reconcile::FindingKind::NotInCaseload)
+        .filter(|f| f.kind == crate::services::finance::reconcile::FindingKind::NotInCaseload)
         .map(|f| f.nhs_number.as_str())
         .collect();
     let store_actor = s.user.actor();

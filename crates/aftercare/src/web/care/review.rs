@@ -5,8 +5,8 @@ use crate::web::OnForm;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
-use crate::care::{self, ReviewFields};
-use crate::register::FieldErrors;
+use crate::services::care::{self, ReviewFields};
+use crate::services::register::FieldErrors;
 use crate::web::fact_pages::{FieldSpec, SimpleForm, after_submit, blank_form, field, select};
 use crate::web::pages::Nav;
 use crate::web::{AppError, AppState, CsrfForm, CurrentUser, VisiblePerson};

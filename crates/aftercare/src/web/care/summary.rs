@@ -3,8 +3,8 @@
 
 use aftercare_core::date::long_date;
 
-use crate::care;
 use crate::db::care as care_db;
+use crate::services::care;
 use crate::web::{AppError, AppState, Session};
 
 /// The person page's "Care and support" section.

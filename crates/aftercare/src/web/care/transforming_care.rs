@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::care;
+use crate::services::care;
 use crate::web::{AppError, AppState, CsrfForm, VisiblePerson};
 
 #[derive(Deserialize)]

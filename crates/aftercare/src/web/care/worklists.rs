@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{csv_response, org_name, scoped_cases};
-use crate::access_log::{self, AccessKind};
-use crate::care::{self, CaseState, DueRow};
 use crate::db::care as care_db;
+use crate::services::access_log::{self, AccessKind};
+use crate::services::care::{self, CaseState, DueRow};
 use crate::web::pages::{Nav, nav_for};
 use crate::web::{AppError, AppState, CurrentUser};
 
@@ -50,7 +50,7 @@ struct WorklistsPage {
     no_s117: Vec<care::WorkItem>,
     interim: Vec<care::WorkItem>,
     lists: Vec<(&'static str, &'static str, Vec<care::WorkItem>)>,
-    disputes: Vec<crate::disputes::OpenDispute>,
+    disputes: Vec<crate::services::disputes::OpenDispute>,
 }
 
 #[derive(Deserialize)]
@@ -175,7 +175,8 @@ pub async fn worklists(
         no_plan,
         no_s117,
         interim,
-        disputes: crate::disputes::open_for_org(&state.db, &s.user.org_code, today).await?,
+        disputes: crate::services::disputes::open_for_org(&state.db, &s.user.org_code, today)
+            .await?,
     })
 }
 

@@ -80,7 +80,7 @@ pub fn state(db: &Db) -> AppState {
 /// `<role>@<org>` e.g. `mha_administrator@RXY`.
 pub async fn seed_orgs(db: &Db) {
     let mut tx = db.begin_write().await.unwrap();
-    for org in aftercare::demo::demo_orgs() {
+    for org in aftercare::services::demo::demo_orgs() {
         store::upsert_org(&mut tx, &org).await.unwrap();
     }
     tx.commit().await.unwrap();
@@ -288,9 +288,9 @@ nhs_number,local_id,family_name,given_name,date_of_birth,section,detention_start
 9434765870,L2,Jones,Bob,1975-06-30,3,2025-01-10,E10000016,no,G81002,QKS,QKS,RXY,,,2025-01-11
 ";
 
-pub async fn import(db: &Db, csv: &str) -> aftercare::register::ImportReport {
+pub async fn import(db: &Db, csv: &str) -> aftercare::services::register::ImportReport {
     let actor = store::Actor::cli("test");
-    aftercare::register::import_register(
+    aftercare::services::register::import_register(
         db,
         &actor,
         "register.csv",

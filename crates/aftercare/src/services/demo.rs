@@ -10,7 +10,7 @@ use crate::auth::{self, Role};
 use crate::db::store::{self, Actor, NewUser, OrgRow};
 use crate::db::{Db, DbError};
 use crate::error::ServiceError;
-use crate::register;
+use crate::services::register;
 
 /// Password of every demo account (printed at start-up; demo only).
 pub const DEMO_PASSWORD: &str = "aftercare-demo";
@@ -460,7 +460,7 @@ async fn seed_care(
         care::insert_agreement(&mut tx, council, nhs, policy, from, to, None, actor).await?;
     }
     tx.commit().await?;
-    let cases = crate::care::all_cases(db, today).await?;
+    let cases = crate::services::care::all_cases(db, today).await?;
     let teams = [
         "North community mental health team",
         "South community mental health team",

@@ -52,7 +52,7 @@ pub async fn record_reason(
         user.id,
         person_id,
         reason,
-        store::now() + chrono::Duration::hours(crate::sign_in::SESSION_HOURS),
+        store::now() + chrono::Duration::hours(crate::services::sign_in::SESSION_HOURS),
     )
     .await?;
     store::append_audit(

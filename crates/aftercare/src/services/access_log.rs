@@ -1,6 +1,6 @@
 //! The access log: who read what, when, and whether under a break-glass
 //! grant. Every read of a person's record (through
-//! [`crate::views::ensure_can_view`], which every person page and API read
+//! [`crate::services::views::ensure_can_view`], which every person page and API read
 //! passes), every export, list download and letter writes one row.
 //!
 //! Cheap enough at national scale: one insert per read (no hash chain, no

@@ -110,7 +110,7 @@ pub async fn name_lead_professional(
     let org = opt(&f.org).map(String::from).unwrap_or_else(|| user.org_code.clone());
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, user, person_id).await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
     let id = care::set_lead_professional(
         &mut tx,
         person_id,
@@ -201,7 +201,7 @@ pub async fn save_assessment(
     let body = serde_json::to_string(&a).map_err(|e| DbError::Corrupt(e.to_string()))?;
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, user, person_id).await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
     let id = care::insert_assessment(&mut tx, person_id, a.assessed_on, &body, &actor).await?;
     audit(
         &mut tx,
@@ -403,7 +403,7 @@ pub async fn change_plan(
     };
     if let PlanChange::EndNeed { index, .. } = &change
         && plan.needs.get(*index).is_some()
-        && let Some(why) = crate::disputes::funding_locked(db, person_id).await?
+        && let Some(why) = crate::services::disputes::funding_locked(db, person_id).await?
     {
         return Err(ServiceError::Invalid(err("need", format!("this need cannot end now: {why}"))));
     }
@@ -430,7 +430,7 @@ pub async fn change_plan(
     let body = serde_json::to_string(&plan).map_err(|e| DbError::Corrupt(e.to_string()))?;
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, user, person_id).await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
     let version = match care::insert_plan_version(
         &mut tx,
         person_id,
@@ -517,7 +517,7 @@ pub async fn record_review(
     };
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, user, person_id).await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
     let r = NewReview {
         held_on,
         outcome: opt(&f.outcome),
@@ -1109,7 +1109,7 @@ pub async fn set_transforming_care(
     }
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, user, person_id).await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
     care::set_transforming_care(&mut tx, person_id, value).await?;
     store::append_audit(
         &mut tx,

@@ -19,7 +19,7 @@ use crate::error::{FieldErrors, ServiceError};
 
 /// The kinds of fact a user can record, with labels for forms. Ending and
 /// reinstating after-care are not among them: each has one guarded path,
-/// the workflow in [`crate::endings`].
+/// the workflow in [`crate::services::endings`].
 pub const FACT_KINDS: [(&str, &str); 6] = [
     ("admitted_informally", "Admitted to hospital informally"),
     ("cto_started", "Community treatment order started"),
@@ -126,7 +126,7 @@ pub async fn record_fact(
     }
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, user, person_id).await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
     let data =
         serde_json::to_value(&event).map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
     let id = store::insert_person_event(
@@ -248,7 +248,7 @@ pub async fn record_determination(
         .map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
     let actor = user.actor();
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, user, person_id).await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
     // Who decides, and whom they may name, are read in the same transaction
     // as the write, so a change of responsibility or a dispute settled in
     // between cannot let a stale check through.

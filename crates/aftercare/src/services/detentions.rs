@@ -15,7 +15,9 @@ use crate::db::store::{self, AuditEntry, DetentionFacts, DetentionRow};
 use crate::db::{Db, Tx};
 use crate::derive;
 use crate::error::{FieldErrors, ServiceError};
-use crate::register::{self, DetentionFields, check_as_import, facts_of, non_empty, person_fields};
+use crate::services::register::{
+    self, DetentionFields, check_as_import, facts_of, non_empty, person_fields,
+};
 
 /// Leaving hospital as a form or the API gives it (unparsed).
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -182,7 +184,7 @@ pub async fn record_left_hospital(
     // Every check reads inside the write transaction: writers are
     // serialised, so a second request sees what the first one wrote.
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, editor.user(), person_id).await?;
+    crate::services::access::ensure_part(&mut tx, editor.user(), person_id).await?;
     let person =
         store::get_person(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     let old = current_version(&mut tx, person_id, detention_id).await?;
@@ -290,7 +292,7 @@ pub async fn correct(
     today: NaiveDate,
 ) -> Result<i64, ServiceError> {
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, editor.user(), person_id).await?;
+    crate::services::access::ensure_part(&mut tx, editor.user(), person_id).await?;
     let person =
         store::get_person(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     let old = current_version(&mut tx, person_id, detention_id).await?;

@@ -820,7 +820,7 @@ pub async fn add_detention(
     // Every check reads inside the write transaction (writers are
     // serialised), so a second identical request sees the first one's row.
     let mut tx = db.begin_write().await?;
-    crate::access::ensure_part(&mut tx, editor.user(), person_id).await?;
+    crate::services::access::ensure_part(&mut tx, editor.user(), person_id).await?;
     let person =
         store::get_person(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
     let existing: Vec<DetentionFacts> = store::current_detentions(&mut tx, person_id)

@@ -17,7 +17,7 @@ use crate::db::sharing as q;
 use crate::db::store::{self, Actor, AuditEntry};
 use crate::db::{Db, DbError};
 use crate::error::ServiceError;
-use crate::export::{self, ExportView, REGISTER_HEADERS};
+use crate::services::export::{self, ExportView, REGISTER_HEADERS};
 
 /// Why a share could not be made.
 #[derive(Debug, thiserror::Error)]

@@ -60,7 +60,7 @@ pub async fn ensure_can_view(
     person_id: i64,
 ) -> Result<(), ServiceError> {
     if store::may_view(db, person_id, &session.user.org_code, session.user.id).await? {
-        crate::access_log::person_read(db, session, person_id).await?;
+        crate::services::access_log::person_read(db, session, person_id).await?;
         Ok(())
     } else {
         Err(ServiceError::ReasonRequired(person_id))

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Days, NaiveDate};
 
-use crate::demo::{NhsNumbers, Rng, person_rows};
+use crate::services::demo::{NhsNumbers, Rng, person_rows};
 
 pub const REGISTER_FILE: &str = "register.csv";
 pub const REVIEWS_FILE: &str = "reviews.csv";
@@ -300,7 +300,7 @@ mod tests {
         }
         assert_eq!(
             std::fs::read(a.path().join(REGISTER_FILE)).unwrap(),
-            crate::demo::register_csv(300, 5, today)
+            crate::services::demo::register_csv(300, 5, today)
         );
         assert!(
             aftercare_files::parse_charges(

@@ -70,9 +70,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::care::{self, CaseState};
 use crate::db::store::{self, OrgRow};
 use crate::db::{Db, DbError};
+use crate::services::care::{self, CaseState};
 
 pub const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
 pub const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";

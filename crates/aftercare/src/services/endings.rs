@@ -8,7 +8,7 @@
 //! same responsible bodies and puts the case on the QA group's worklist.
 //!
 //! The facts form refuses `ending_agreed` and `reinstated` (see
-//! [`crate::facts`]); history from before the register (a joint ending on
+//! [`crate::services::facts`]); history from before the register (a joint ending on
 //! paper) comes through [`record_historical`], by an MHA administrator, with
 //! the evidence seen.
 //!
@@ -25,12 +25,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::{Role, User};
-use crate::care;
 use crate::db::endings::{self as q, DecisionRow, NewProposal, ProposalRow};
 use crate::db::store::{self, AuditEntry};
 use crate::db::{Conn, Db, DbError, Tx};
 use crate::derive;
 use crate::error::{FieldErrors, ServiceError};
+use crate::services::care;
 
 fn err(field: &str, reason: impl Into<String>) -> FieldErrors {
     vec![(field.to_string(), reason.into())]
@@ -432,7 +432,7 @@ pub async fn propose(
     }
     let mut tx = db.begin_write().await?;
     store::get_person(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
-    crate::access::ensure_part(&mut tx, user, person_id).await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
     let (events, _, _, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let Some(open) = d.entitlements.iter().find(|e| e.end.is_none() && e.start <= today) else {
         return Err(ServiceError::conflict(
@@ -869,7 +869,7 @@ pub async fn record_historical(
     let on = council_on.max(nhs_on);
     let mut tx = db.begin_write().await?;
     store::get_person(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
-    crate::access::ensure_part(&mut tx, user, person_id).await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
     let (events, others, config, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let Some(period) = d.entitlements.iter().find(|e| {
         e.qualifying_detention_on == detention_on
@@ -1020,7 +1020,7 @@ pub async fn reinstate(
     }
     let mut tx = db.begin_write().await?;
     store::get_person(&mut tx, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
-    crate::access::ensure_part(&mut tx, user, person_id).await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
     let (events, others, config, d) = derive::person_in_tx(&mut tx, person_id, today).await?;
     let ended = d.entitlements.last().filter(|e| {
         e.end.is_some_and(|end| end <= on) && e.end_reason == Some(EndReason::JointDecision)

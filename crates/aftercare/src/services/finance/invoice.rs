@@ -7,11 +7,11 @@ use aftercare_core::Pence;
 use aftercare_core::funding::{self, Invoice, Quarter, RechargeLine};
 use chrono::NaiveDate;
 
-use crate::care::CaseState;
-use crate::costs;
 use crate::db::care::AgreementRow;
 use crate::error::ServiceError;
 use crate::pdf::{self, Block};
+use crate::services::care::CaseState;
+use crate::services::finance::costs;
 
 /// Why an invoice cannot be produced.
 #[derive(Debug, thiserror::Error)]

@@ -12,8 +12,8 @@ use aftercare_core::plan::{Funder, Need};
 use chrono::{Datelike, Days, NaiveDate};
 use serde::Serialize;
 
-use crate::care::CaseState;
 use crate::db::care::AgreementRow;
+use crate::services::care::CaseState;
 
 /// One person's cost for one need in one month.
 #[derive(Debug, Clone, Serialize)]

@@ -255,7 +255,8 @@ pub async fn record_reset_computed(
 }
 
 fn ensure_letter_kind(kind: &str) -> Result<(), ServiceError> {
-    if crate::endings::LETTER_KINDS.iter().any(|(k, _)| *k == kind) || kind == "factsheet" {
+    if crate::services::endings::LETTER_KINDS.iter().any(|(k, _)| *k == kind) || kind == "factsheet"
+    {
         Ok(())
     } else {
         Err(ServiceError::from(AdminError::UnknownLetter(kind.to_string())))
@@ -266,7 +267,7 @@ fn ensure_letter_kind(kind: &str) -> Result<(), ServiceError> {
 pub async fn letter_template(db: &Db, council: &str, kind: &str) -> Result<String, ServiceError> {
     ensure_letter_kind(kind)?;
     let own = crate::db::endings::letter_template(db, council, kind).await?;
-    Ok(own.unwrap_or_else(|| crate::endings::default_template(kind).to_string()))
+    Ok(own.unwrap_or_else(|| crate::services::endings::default_template(kind).to_string()))
 }
 
 /// Refuses a letter that could not be saved, before its text is read.

@@ -285,7 +285,7 @@ pub async fn open(
     let mut tx = db.begin_write().await?;
     // Only a body with a part in the person opens a dispute about them (a
     // reason to look is read-only): issue 12, finding 4.
-    crate::access::ensure_part(&mut tx, user, person_id).await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
     // Checked inside the write transaction (and backed by a partial unique
     // index), so two requests at once cannot both open the same dispute.
     let already = q::open_for_person(&mut tx, person_id).await?.into_iter().any(|d| {
