@@ -9,6 +9,9 @@
 //!   `//!` line saying why it exists.
 //! - No module outside the edges returns a nested `Result<Result<..>>`:
 //!   services answer with one `ServiceError`.
+//! - `docs/ARCHITECTURE.md`'s code map matches the tree: every file of the
+//!   `aftercare` crate is named in it, and every path it names with a folder
+//!   exists.
 //! - The command line reads and writes through services only: no store
 //!   module, SQL or write transaction of its own (the `Actor` and `Db`
 //!   types it passes to services excepted).
@@ -353,6 +356,50 @@ fn services_return_one_error() {
                 problems.push(format!(
                     "crates/aftercare/src/{rel}:{}: a nested Result; return ServiceError::Invalid for field problems",
                     n + 1
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn the_code_map_matches_the_tree() {
+    let doc = std::fs::read_to_string(workspace().join("docs/ARCHITECTURE.md")).unwrap();
+    let src = workspace().join("crates/aftercare/src");
+    let mut problems = Vec::new();
+    for file in rust_files(&src) {
+        let rel = file.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+        let name = rel.rsplit('/').next().unwrap_or_default();
+        // A folder's mod.rs is named by its folder; any other file by its
+        // name (the doc groups files by folder, so names suffice).
+        let named = if name == "mod.rs" {
+            let dir = rel.trim_end_matches("mod.rs").trim_end_matches('/');
+            let last = dir.rsplit('/').next().unwrap_or_default();
+            doc.contains(&format!("`{dir}/")) || doc.contains(&format!("{last}/"))
+        } else {
+            doc.contains(&format!("`{name}`")) || doc.contains(&format!("/{name}`"))
+        };
+        if !named {
+            problems.push(format!(
+                "crates/aftercare/src/{rel} is not in docs/ARCHITECTURE.md's code map"
+            ));
+        }
+    }
+    // Every `folder/file.rs` the doc names is a file of some crate's src.
+    let sources = crate_sources();
+    for piece in doc.split('`').skip(1).step_by(2) {
+        if piece.ends_with(".rs") && piece.contains('/') && !piece.contains(' ') {
+            let exists = sources.iter().any(|d| d.join(piece).is_file())
+                || workspace().join(piece).is_file()
+                || sources.iter().any(|d| {
+                    rust_files(d).iter().any(|f| {
+                        f.to_string_lossy().replace('\\', "/").ends_with(&format!("/{piece}"))
+                    })
+                });
+            if !exists {
+                problems.push(format!(
+                    "docs/ARCHITECTURE.md names `{piece}`, which is not in the tree"
                 ));
             }
         }
