@@ -362,16 +362,7 @@ fn identifier_clashes(
             });
         }
     }
-    if errors.is_empty() {
-        return Ok(());
-    }
-    errors.sort_by_key(|e| e.line);
-    Err(ServiceError::InvalidFile(ImportErrors {
-        file: file_name.to_string(),
-        unreadable: None,
-        errors,
-        omitted: 0,
-    }))
+    refused_rows(file_name, errors)
 }
 
 /// An import made as a user (`--actor`) changes only people in that user's
@@ -416,6 +407,15 @@ async fn outside_caseload(
             });
         }
     }
+    refused_rows(file_name, errors)
+}
+
+/// Row problems found against the register (not by the file's own checks):
+/// none is a pass; any refuse the whole file, in row order.
+fn refused_rows(
+    file_name: &str,
+    mut errors: Vec<aftercare_files::RowError>,
+) -> Result<(), ServiceError> {
     if errors.is_empty() {
         return Ok(());
     }
