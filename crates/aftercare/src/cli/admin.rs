@@ -240,7 +240,7 @@ pub async fn partnerships_list(database: &str) -> Result<ExitCode> {
 
 /// Backs up the database.
 pub async fn backup(database: &str, output: PathBuf) -> Result<ExitCode> {
-    let s = aftercare::services::backup::backup(database, &output)
+    let s = aftercare::db::backup::backup(database, &output)
         .await
         .with_context(|| format!("backup of {} failed", redact_url(database)))?;
     println!("backed up {s} to {}", output.display());
@@ -249,7 +249,7 @@ pub async fn backup(database: &str, output: PathBuf) -> Result<ExitCode> {
 
 /// Restores a backup into an empty database.
 pub async fn restore(database: &str, input: PathBuf) -> Result<ExitCode> {
-    let s = aftercare::services::backup::restore(database, &input)
+    let s = aftercare::db::backup::restore(database, &input)
         .await
         .with_context(|| format!("restore into {} failed", redact_url(database)))?;
     println!("restored {s} from {}", input.display());

@@ -144,7 +144,7 @@ pub(super) fn write_output(path: Option<&Path>, bytes: &[u8], format: Format) ->
         Some(p) => {
             // Write to a temporary file then rename, so a failed export never leaves half a file.
             let tmp = p.with_extension("partial");
-            aftercare::services::backup::write_owner_only(&tmp, bytes)
+            aftercare::db::backup::write_owner_only(&tmp, bytes)
                 .with_context(|| format!("failed to write {}", tmp.display()))?;
             std::fs::rename(&tmp, p).with_context(|| format!("failed to write {}", p.display()))?;
         }

@@ -46,7 +46,7 @@ pub async fn monthly(
         None => println!("already shared {month} with {org}"),
         Some(share) => {
             let path = out_dir.join(&share.record.file_name);
-            aftercare::services::backup::write_owner_only(&path, &share.encrypted)
+            aftercare::db::backup::write_owner_only(&path, &share.encrypted)
                 .with_context(|| format!("failed to write {}", path.display()))?;
             println!(
                 "wrote {} ({} people as at {}, encrypted to {org}; SHA-256 of the contents {})",

@@ -22,6 +22,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::audit::AuditKey;
 
 pub mod access_log;
+pub mod backup;
 pub mod bulk;
 pub mod care;
 pub mod disputes;
@@ -255,14 +256,14 @@ impl Db {
             let in_memory = path.starts_with(':') || path.contains("mode=memory");
             if !in_memory && !file.exists() {
                 // Another process may create it first: then it is theirs to protect.
-                let _ = crate::services::backup::create_owner_only(&file);
+                let _ = crate::db::backup::create_owner_only(&file);
             }
             let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
             if !in_memory {
                 for suffix in ["", "-wal", "-shm"] {
                     let mut name = file.clone().into_os_string();
                     name.push(suffix);
-                    crate::services::backup::make_owner_only(std::path::Path::new(&name))
+                    crate::db::backup::make_owner_only(std::path::Path::new(&name))
                         .map_err(DbError::Permissions)?;
                 }
             }

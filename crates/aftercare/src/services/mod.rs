@@ -7,7 +7,6 @@ pub mod access;
 pub mod access_log;
 pub mod accounts;
 pub mod admin;
-pub mod backup;
 pub mod care;
 pub mod demo;
 pub mod detentions;

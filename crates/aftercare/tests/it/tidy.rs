@@ -12,6 +12,8 @@
 //! - `docs/ARCHITECTURE.md`'s code map matches the tree: every file of the
 //!   `aftercare` crate is named in it, and every path it names with a folder
 //!   exists.
+//! - `anyhow` only in `main.rs` and `cli/`: every other module has typed
+//!   errors.
 //! - The command line reads and writes through services only: no store
 //!   module, SQL or write transaction of its own (the `Actor` and `Db`
 //!   types it passes to services excepted).
@@ -400,6 +402,33 @@ fn the_code_map_matches_the_tree() {
             if !exists {
                 problems.push(format!(
                     "docs/ARCHITECTURE.md names `{piece}`, which is not in the tree"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn anyhow_only_in_the_command_line() {
+    let mut problems = Vec::new();
+    for dir in crate_sources() {
+        for file in rust_files(&dir) {
+            let rel = file.strip_prefix(&dir).unwrap().to_string_lossy().replace('\\', "/");
+            let is_cli =
+                dir.ends_with("aftercare/src") && (rel == "main.rs" || rel.starts_with("cli/"));
+            if is_cli {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            if let Some(n) = text
+                .lines()
+                .position(|l| l.split("//").next().unwrap_or_default().contains("anyhow"))
+            {
+                problems.push(format!(
+                    "{}:{}: uses anyhow; give the module a typed error",
+                    file.display(),
+                    n + 1
                 ));
             }
         }

@@ -22,10 +22,66 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use anyhow::{Context, Result, bail};
 use sqlx::Connection;
 
 use crate::db::{Db, Pool, store};
+
+/// Why a backup or restore failed, in words for the operator: what was
+/// being done, then the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BackupError(String);
+
+type Result<T> = std::result::Result<T, BackupError>;
+
+impl From<std::io::Error> for BackupError {
+    fn from(e: std::io::Error) -> Self {
+        BackupError(e.to_string())
+    }
+}
+
+impl From<sqlx::Error> for BackupError {
+    fn from(e: sqlx::Error) -> Self {
+        BackupError(format!("database error: {e}"))
+    }
+}
+
+impl From<crate::db::DbError> for BackupError {
+    fn from(e: crate::db::DbError) -> Self {
+        BackupError(e.to_string())
+    }
+}
+
+/// Says what was being done when something failed (or was missing).
+trait Context<T> {
+    fn context(self, what: &str) -> Result<T>;
+    fn with_context<D: std::fmt::Display>(self, what: impl FnOnce() -> D) -> Result<T>;
+}
+
+impl<T, E: std::fmt::Display> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: &str) -> Result<T> {
+        self.map_err(|e| BackupError(format!("{what}: {e}")))
+    }
+    fn with_context<D: std::fmt::Display>(self, what: impl FnOnce() -> D) -> Result<T> {
+        self.map_err(|e| BackupError(format!("{}: {e}", what())))
+    }
+}
+
+impl<T> Context<T> for Option<T> {
+    fn context(self, what: &str) -> Result<T> {
+        self.ok_or_else(|| BackupError(what.to_string()))
+    }
+    fn with_context<D: std::fmt::Display>(self, what: impl FnOnce() -> D) -> Result<T> {
+        self.ok_or_else(|| BackupError(what().to_string()))
+    }
+}
+
+/// Fails with the message.
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(BackupError(format!($($arg)*)))
+    };
+}
 
 /// What a backup or restore holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,11 +275,11 @@ pub async fn restore(url: &str, input: &Path) -> Result<Summary> {
     }
 }
 
-fn refuse(tables: &[String]) -> anyhow::Error {
-    anyhow::anyhow!(
+fn refuse(tables: &[String]) -> BackupError {
+    BackupError(format!(
         "the target database is not empty (it holds rows in {}): restore only into a new, empty database",
         tables.join(", ")
-    )
+    ))
 }
 
 async fn restore_sqlite(url: &str, path: &Path, input: &Path) -> Result<Summary> {
