@@ -4,7 +4,6 @@
 //! `main.rs` and `cli/`.
 
 pub mod api;
-pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod derive;

@@ -14,7 +14,7 @@ pub async fn verify(database: &str, checkpoint: Option<PathBuf>) -> Result<ExitC
         Some(path) => Some(read_checkpoint(&path)?),
         None => None,
     };
-    let report = aftercare::audit::verify(&db, checkpoint.as_ref()).await?;
+    let report = aftercare::db::audit::verify(&db, checkpoint.as_ref()).await?;
     if report.problems.is_empty() {
         println!(
             "audit trail intact: {} authenticated with the audit key, {} from before keying, {} fact rows checked{}: {} records, hash chain verified",
@@ -41,7 +41,7 @@ pub async fn verify(database: &str, checkpoint: Option<PathBuf>) -> Result<ExitC
 /// Writes a checkpoint of the audit trail.
 pub async fn checkpoint(database: &str, output: PathBuf) -> Result<ExitCode> {
     let db = open(database).await?;
-    let c = aftercare::audit::checkpoint(&db).await?;
+    let c = aftercare::db::audit::checkpoint(&db).await?;
     write_private(&output, c.to_json().as_bytes())?;
     println!("wrote {}: {} records, head record {}", output.display(), c.count, c.head_id);
     Ok(ExitCode::SUCCESS)

@@ -61,10 +61,10 @@ pub(super) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("failed to write {}", path.display()))
 }
 
-pub(super) fn read_checkpoint(path: &Path) -> Result<aftercare::audit::Checkpoint> {
+pub(super) fn read_checkpoint(path: &Path) -> Result<aftercare::db::audit::Checkpoint> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read {}", path.display()))?;
-    aftercare::audit::Checkpoint::from_json(&text)
+    aftercare::db::audit::Checkpoint::from_json(&text)
         .with_context(|| format!("{} is not an audit checkpoint", path.display()))
 }
 

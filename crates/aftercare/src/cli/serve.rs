@@ -55,7 +55,7 @@ pub(super) async fn serve(database: &str, args: ServeArgs) -> Result<ExitCode> {
     // Where the key that authenticates the audit trail lives (not a secret itself).
     println!(
         "Audit records are authenticated with the key in {} (keep a copy apart from the database's backups).",
-        aftercare::audit::AuditKey::location()?.display()
+        aftercare::db::audit::AuditKey::location()?.display()
     );
     let limits = aftercare::web::listen::Limits {
         max_connections: args.max_connections,

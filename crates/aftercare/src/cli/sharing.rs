@@ -57,7 +57,7 @@ pub async fn monthly(
             );
             // The trail's head, including this share's own record,
             // goes with the share: a copy kept outside the database.
-            let c = aftercare::audit::checkpoint(&db).await?;
+            let c = aftercare::db::audit::checkpoint(&db).await?;
             let cp = out_dir.join(format!(
                 "{}.checkpoint.json",
                 share.record.file_name.trim_end_matches(".age")

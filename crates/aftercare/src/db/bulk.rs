@@ -10,7 +10,7 @@ use sqlx::QueryBuilder;
 
 use super::store::{self, Actor, AuditEntry, DetentionRow, PersonSummary};
 use super::{DbError, Tx, TxInner};
-use crate::audit::CoveredTable;
+use crate::db::audit::CoveredTable;
 use crate::on_tx;
 
 /// SQLite allows 32,766 bound values in a statement and PostgreSQL 65,535;
@@ -463,7 +463,7 @@ pub async fn append_audit(
             .filter_map(|e| e.entity_id.as_deref().and_then(|i| i.parse().ok()))
             .collect();
         if !ids.is_empty() {
-            let found = crate::audit::covered_digests_tx(tx, table, &ids).await?;
+            let found = crate::db::audit::covered_digests_tx(tx, table, &ids).await?;
             digests.extend(found.into_iter().map(|(id, d)| ((table, id), d)));
         }
     }
@@ -476,7 +476,7 @@ pub async fn append_audit(
             .filter(|t| *t != CoveredTable::CarePlans)
             .zip(e.entity_id.as_deref().and_then(|i| i.parse::<i64>().ok()))
             .and_then(|k| digests.remove(&k));
-        let hash = crate::audit::RecordFields {
+        let hash = crate::db::audit::RecordFields {
             prev: &prev,
             at,
             actor: &actor.username,
@@ -517,7 +517,7 @@ pub async fn append_audit(
                 details.into(),
                 prev.into(),
                 hash.into(),
-                crate::audit::KEYED.into(),
+                crate::db::audit::KEYED.into(),
                 rows_digest.into(),
             ]
         }),

@@ -19,9 +19,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::audit::AuditKey;
+use crate::db::audit::AuditKey;
 
 pub mod access_log;
+pub mod audit;
 pub mod backup;
 pub mod bulk;
 pub mod care;
@@ -44,7 +45,7 @@ pub enum DbError {
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     #[error(transparent)]
-    AuditKey(#[from] crate::audit::AuditKeyError),
+    AuditKey(#[from] crate::db::audit::AuditKeyError),
     #[error("the database file could not be made owner-only: {0}")]
     Permissions(std::io::Error),
 }
@@ -351,8 +352,8 @@ impl Db {
 }
 
 /// Checks the audit trail's chain with the database's key (see
-/// [`crate::audit::verify_chain`]); [`crate::audit::verify`] also checks the
+/// [`crate::db::audit::verify_chain`]); [`crate::db::audit::verify`] also checks the
 /// rows each record wrote and a checkpoint. Returns one line per problem.
 pub fn verify_audit_chain(db: &Db, rows: &[store::AuditRow]) -> Vec<String> {
-    crate::audit::verify_chain(db.audit_key(), rows)
+    crate::db::audit::verify_chain(db.audit_key(), rows)
 }

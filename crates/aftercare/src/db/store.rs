@@ -209,7 +209,7 @@ pub struct AuditRow {
     /// 0: written before keying (SHA-256); 1: HMAC-SHA256 with the audit key.
     pub mac_version: i64,
     /// SHA-256 of the fact row the record wrote, where it is a covered table
-    /// ([`crate::audit::CoveredTable`]).
+    /// ([`crate::db::audit::CoveredTable`]).
     pub rows_digest: Option<String>,
 }
 
@@ -291,14 +291,14 @@ pub async fn append_audit(
     let prev = last_audit_hash(tx).await?;
     let at = now();
     let details = entry.details.to_string();
-    let rows_digest = crate::audit::covered_digest_tx(
+    let rows_digest = crate::db::audit::covered_digest_tx(
         tx,
         entry.entity,
         entry.person_id,
         entry.entity_id.as_deref(),
     )
     .await?;
-    let hash = crate::audit::RecordFields {
+    let hash = crate::db::audit::RecordFields {
         prev: &prev,
         at,
         actor: &actor.username,
@@ -317,7 +317,7 @@ pub async fn append_audit(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id")
         .bind(at).bind(&actor.username).bind(&actor.org_code).bind(entry.action).bind(entry.person_id)
         .bind(entry.entity).bind(&entry.entity_id).bind(entry.reason).bind(&details).bind(&prev).bind(&hash)
-        .bind(crate::audit::KEYED).bind(&rows_digest)
+        .bind(crate::db::audit::KEYED).bind(&rows_digest)
         .fetch_one(c).await)?;
     Ok(id)
 }

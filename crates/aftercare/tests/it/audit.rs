@@ -5,7 +5,7 @@
 //! and list is in the access log, listed for auditors only.
 
 use crate::common::*;
-use aftercare::audit::{self, AuditKey, Checkpoint, RecordFields};
+use aftercare::db::audit::{self, AuditKey, Checkpoint, RecordFields};
 use aftercare::db::store::{self, AuditRow};
 use aftercare::db::{Db, Pool};
 use aftercare::services::access_log;

@@ -93,7 +93,7 @@ async fn leaving_hospital_is_recorded_on_the_detention_the_person_is_in() {
             .await;
         assert_eq!(r.status, StatusCode::CONFLICT, "{}: {}", t.backend, r.body);
         // The versions written and stamped still match their audit records.
-        let report = aftercare::audit::verify(&t.db, None).await.unwrap();
+        let report = aftercare::db::audit::verify(&t.db, None).await.unwrap();
         assert_eq!(report.problems, Vec::<String>::new(), "{}", t.backend);
     }
 }
@@ -135,7 +135,7 @@ async fn a_correction_needs_a_reason_and_refuses_a_stale_version() {
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}: {}", t.backend, r.body);
         // The superseded version's stamps are not covered; its contents are.
-        let report = aftercare::audit::verify(&t.db, None).await.unwrap();
+        let report = aftercare::db::audit::verify(&t.db, None).await.unwrap();
         assert_eq!(report.problems, Vec::<String>::new(), "{}", t.backend);
     }
 }

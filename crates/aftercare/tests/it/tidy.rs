@@ -12,6 +12,7 @@
 //! - `docs/ARCHITECTURE.md`'s code map matches the tree: every file of the
 //!   `aftercare` crate is named in it, and every path it names with a folder
 //!   exists.
+//! - All SQL is in `db/`: no query or connection macro elsewhere.
 //! - `anyhow` only in `main.rs` and `cli/`: every other module has typed
 //!   errors.
 //! - The command line reads and writes through services only: no store
@@ -430,6 +431,31 @@ fn anyhow_only_in_the_command_line() {
                     file.display(),
                     n + 1
                 ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn all_sql_is_in_storage() {
+    let src = workspace().join("crates/aftercare/src");
+    let mut problems = Vec::new();
+    for file in rust_files(&src) {
+        let rel = file.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+        if rel.starts_with("db/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for sql in ["sqlx::query", "on_pool!", "on_conn!", "on_tx!"] {
+                if code.contains(sql) {
+                    problems.push(format!(
+                        "crates/aftercare/src/{rel}:{}: `{sql}` outside db/; put the query in a storage module",
+                        n + 1
+                    ));
+                }
             }
         }
     }
