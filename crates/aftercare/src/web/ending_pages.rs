@@ -7,7 +7,7 @@ use aftercare_core::rules::EndingReason;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -318,14 +318,6 @@ fn proposal_fields(pairs: &[(String, String)]) -> ProposalFields {
 
 /// The status a refused step answers with: 403 for a permission, 409 for
 /// the state of the record, 422 for fields.
-fn refusal_status(e: &ServiceError) -> StatusCode {
-    match e {
-        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ServiceError::Conflict(_) => StatusCode::CONFLICT,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    }
-}
-
 /// Shows a refused step on the page beside its form, with what was typed;
 /// storage failures and unknown records go to the error page.
 async fn refused(
@@ -342,8 +334,10 @@ async fn refused(
     ) {
         return Err(e.into());
     }
-    let status = refusal_status(&e);
     let errors = e.fields(field);
+    // The status the error page would have had (403, 409 or 422), from the
+    // one mapping in web/mod.rs.
+    let status = AppError::from(e).status_and_code().0;
     Ok((status, page(state, s, person_id, errors, typed).await?).into_response())
 }
 
