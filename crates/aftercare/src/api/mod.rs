@@ -254,11 +254,22 @@ impl axum::extract::FromRequestParts<AppState> for VisiblePerson {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let PathId(id) = PathId::from_request_parts(parts, state).await?;
-        let s = session(&parts.extensions)?;
-        views::ensure_can_view(&state.db, &s, id).await?;
-        store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+        ensure_visible(parts, state, id).await?;
         Ok(VisiblePerson(id))
     }
+}
+
+/// Scope, then existence, so an id nobody holds answers like one outside
+/// the caller's scope.
+async fn ensure_visible(
+    parts: &axum::http::request::Parts,
+    state: &AppState,
+    id: i64,
+) -> Result<(), ApiError> {
+    let s = session(&parts.extensions)?;
+    views::ensure_can_view(&state.db, &s, id).await?;
+    store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+    Ok(())
 }
 
 fn session(headers: &axum::http::Extensions) -> Result<Session, ApiError> {
@@ -616,10 +627,7 @@ impl axum::extract::FromRequestParts<AppState> for DetentionPath {
         let Path((id, did)) = Path::<(i64, i64)>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError(AppError::NotFound))?;
-        // The person must be one the caller may see, as for `VisiblePerson`.
-        let s = session(&parts.extensions)?;
-        views::ensure_can_view(&state.db, &s, id).await?;
-        store::get_person(&state.db, id).await?.ok_or(ApiError(AppError::NotFound))?;
+        ensure_visible(parts, state, id).await?;
         Ok(DetentionPath(id, did))
     }
 }
