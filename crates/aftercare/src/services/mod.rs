@@ -20,4 +20,5 @@ pub mod generate;
 pub mod register;
 pub mod sharing;
 pub mod sign_in;
+pub mod tasks;
 pub mod views;
