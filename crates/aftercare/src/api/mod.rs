@@ -344,6 +344,36 @@ async fn list_people(
     }))
 }
 
+/// The signed-in user's tasks.
+#[derive(Serialize, ToSchema)]
+pub struct TaskList {
+    pub items: Vec<crate::services::tasks::Task>,
+}
+
+/// What waits for the signed-in user's organisation and roles: the same
+/// list as the home page, overdue first. Each task goes when the register
+/// shows it done.
+#[utoipa::path(get, path = "/api/v1/tasks",
+    responses((status = 200, description = "The tasks", body = TaskList), (status = 401, description = "Not signed in", body = ErrorBody)), security(("bearer" = [])))]
+async fn list_tasks(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<TaskList>, ApiError> {
+    let s = session(req.extensions())?;
+    let today = state.today();
+    let _permit = state
+        .caseload_permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError(AppError::Internal))?;
+    let cases =
+        crate::services::care::caseload(&state.db, &state.caseloads, &s.user.org_code, today)
+            .await?;
+    let items = crate::services::tasks::for_user(&state.db, &s.user, &cases, today).await?;
+    Ok(Json(TaskList { items }))
+}
+
 /// One person: identity, detentions, derived entitlements with their rules, history.
 #[utoipa::path(get, path = "/api/v1/people/{id}", params(("id" = i64, Path)),
     responses((status = 200, body = PersonDetailView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -696,8 +726,8 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
-    paths(create_session, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention),
-    components(schemas(PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, ErrorBody, ErrorDetail, FieldError)),
+    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention),
+    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -713,6 +743,7 @@ async fn api_not_found() -> ApiError {
 pub fn router() -> Router<AppState> {
     let api = Router::new()
         .route("/session", post(create_session).layer(login_body_limit()))
+        .route("/tasks", get(list_tasks))
         .route("/people", get(list_people).post(create_person))
         .route("/people/{id}", get(get_person))
         .route("/people/{id}/history", get(person_history))

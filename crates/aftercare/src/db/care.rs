@@ -322,7 +322,15 @@ pub struct CaseRows {
     pub reviews: Vec<ReviewRow>,
     pub plans: Vec<PlanRow>,
     pub leads: Vec<LeadProfessionalRow>,
+    pub assessments: Vec<AssessedRow>,
     pub people: Vec<PersonRow>,
+}
+
+/// When a person's current assessment was made.
+#[derive(Debug, Clone, FromRow)]
+pub struct AssessedRow {
+    pub person_id: i64,
+    pub assessed_on: NaiveDate,
 }
 
 pub async fn case_rows(conn: impl Into<Conn<'_>>, scope: &Scope<'_>) -> Result<CaseRows, DbError> {
@@ -343,6 +351,9 @@ pub async fn case_rows(conn: impl Into<Conn<'_>>, scope: &Scope<'_>) -> Result<C
             "person_id", scope).await?,
         leads: rows_in_scope(c,
             "SELECT * FROM lead_professionals WHERE superseded_at IS NULL AND {scope}",
+            "person_id", scope).await?,
+        assessments: rows_in_scope(c,
+            "SELECT person_id, assessed_on FROM assessments WHERE superseded_at IS NULL AND {scope}",
             "person_id", scope).await?,
         people: rows_in_scope(c, "SELECT * FROM people WHERE {scope} ORDER BY id", "id", scope).await?,
     })

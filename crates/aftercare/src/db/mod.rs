@@ -30,6 +30,7 @@ pub mod disputes;
 pub mod endings;
 pub mod sharing;
 pub mod store;
+pub mod tasks;
 
 /// A storage failure. The HTTP edge maps it to a 500 without its text.
 #[derive(Debug, thiserror::Error)]

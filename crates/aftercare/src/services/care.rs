@@ -665,6 +665,61 @@ pub struct CaseState {
     pub care_plan: Option<CarePlan>,
     pub lead: Option<care::LeadProfessionalRow>,
     pub in_hospital_qualifying: bool,
+    /// The date of the current assessment of needs, if one is recorded.
+    pub assessed_on: Option<NaiveDate>,
+    /// The organisation that recorded the latest detention (the MHA office
+    /// holding the record).
+    pub record_holder: Option<String>,
+    /// Changes of status entered one by one (forms and the API, not imports),
+    /// with when each happened and when it was recorded.
+    pub changes: Vec<StatusChange>,
+}
+
+/// A change to a person's status as entered: a detention, leaving hospital,
+/// or a fact (a move, a CTO, a death...).
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    /// Stable: `detention:{id}` or `fact:{id}`.
+    pub key: String,
+    /// What changed, in plain English (no clinical detail).
+    pub what: String,
+    pub occurred_on: NaiveDate,
+    pub recorded_on: NaiveDate,
+    pub recorded_org: Option<String>,
+}
+
+/// The changes entered one by one, from a person's current rows: imports
+/// and the demo load a history at once, which is not a late change.
+fn status_changes(
+    dets: &[store::DetentionRow],
+    evs: &[store::PersonEventRow],
+) -> Vec<StatusChange> {
+    let mut out = Vec::new();
+    for d in dets.iter().filter(|d| d.source != "import" && d.source != "demo") {
+        let (what, occurred_on) = match (d.lineage_id, d.left_hospital) {
+            (Some(_), Some(left)) => ("leaving hospital".to_string(), left),
+            (None, _) => (format!("a detention under section {}", d.section), d.detention_start),
+            // A correction is not a change of status.
+            (Some(_), None) => continue,
+        };
+        out.push(StatusChange {
+            key: format!("detention:{}", d.id),
+            what,
+            occurred_on,
+            recorded_on: d.recorded_at.date_naive(),
+            recorded_org: d.recorded_org.clone(),
+        });
+    }
+    for e in evs.iter().filter(|e| e.recorded_by != crate::services::demo::LOADER) {
+        out.push(StatusChange {
+            key: format!("fact:{}", e.id),
+            what: format!("a fact ({})", e.kind.replace('_', " ")),
+            occurred_on: e.occurred_on,
+            recorded_on: e.recorded_at.date_naive(),
+            recorded_org: e.recorded_org.clone(),
+        });
+    }
+    out
 }
 
 impl CaseState {
@@ -726,6 +781,24 @@ impl CaseloadCache {
     }
 }
 
+/// An organisation's caseload, from `cache` while the audit trail's head
+/// and the day are unchanged (pages, the API's tasks and worklists share it).
+pub async fn caseload(
+    db: &Db,
+    cache: &CaseloadCache,
+    org: &str,
+    today: NaiveDate,
+) -> Result<std::sync::Arc<Vec<CaseState>>, DbError> {
+    // Read before the cases, so a change made while they load is seen next time.
+    let head = store::audit_head(db).await?;
+    if let Some(cases) = cache.get(org, head, today) {
+        return Ok(cases);
+    }
+    let cases = std::sync::Arc::new(cases(db, today, &care::Scope::Organisation(org)).await?);
+    cache.put(org, head, today, cases.clone());
+    Ok(cases)
+}
+
 /// Loads and derives every person (for the due list, exports and monitoring).
 pub async fn all_cases(db: &Db, today: NaiveDate) -> Result<Vec<CaseState>, DbError> {
     cases(db, today, &Scope::Everyone).await
@@ -761,6 +834,8 @@ pub async fn cases(
     }
     let mut leads: HashMap<i64, care::LeadProfessionalRow> =
         rows.leads.into_iter().map(|l| (l.person_id, l)).collect();
+    let assessed: HashMap<i64, NaiveDate> =
+        rows.assessments.into_iter().map(|a| (a.person_id, a.assessed_on)).collect();
     let people = rows.people;
     let mut out = Vec::with_capacity(people.len());
     for person in people {
@@ -774,6 +849,9 @@ pub async fn cases(
         });
         let (plan, care_plan) = plans.remove(&person.id).unzip();
         out.push(CaseState {
+            assessed_on: assessed.get(&person.id).copied(),
+            record_holder: last.and_then(|d| d.recorded_org.clone()),
+            changes: status_changes(&dets, &evs),
             reviews: reviews.remove(&person.id).unwrap_or_default(),
             plan,
             care_plan,

@@ -8,6 +8,10 @@ use chrono::{Days, NaiveDate};
 
 use crate::auth::{self, Role};
 use crate::db::store::{self, Actor, NewUser, OrgRow};
+
+/// The name the demo's records are made under (its history is loaded at
+/// once, so nothing it records is a late register change).
+pub const LOADER: &str = "demo-loader";
 use crate::db::{Db, DbError};
 use crate::error::ServiceError;
 use crate::services::register;
@@ -362,7 +366,7 @@ pub async fn seed(
     if store::count_people(db).await? > 0 {
         return Ok(Vec::new());
     }
-    let actor = Actor { user_id: None, username: "demo-loader".into(), org_code: None };
+    let actor = Actor { user_id: None, username: LOADER.into(), org_code: None };
     let mut tx = db.begin_write().await?;
     for org in demo_orgs() {
         store::upsert_org(&mut tx, &org).await?;

@@ -25,6 +25,7 @@ pub mod detention_pages;
 pub mod dispute_pages;
 pub mod ending_pages;
 pub mod fact_pages;
+pub mod home;
 pub mod listen;
 pub mod pages;
 pub mod share_pages;
@@ -778,7 +779,8 @@ async fn not_found() -> AppError {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/", get(|| async { Redirect::to("/people") }))
+        .route("/", get(home::home))
+        .route("/tasks/acknowledge", post(home::acknowledge))
         .route("/login", get(pages::login_page).post(pages::login_submit).layer(login_body_limit()))
         .route("/logout", post(pages::logout))
         .route("/assets/app.css", get(pages::stylesheet))

@@ -21,26 +21,19 @@ pub mod transforming_care;
 pub mod worklists;
 
 /// The people the user's organisation has a part in.
-async fn scoped_cases(state: &AppState, s: &Session) -> Result<Caseload, AppError> {
+pub(crate) async fn scoped_cases(state: &AppState, s: &Session) -> Result<Caseload, AppError> {
     let (org, today) = (s.user.org_code.as_str(), state.today());
     // Held until the page is built: what a page makes from a caseload (due
     // lists, HTML) is large too, so only a core's worth are made at once.
     let permit =
         state.caseload_permits.clone().acquire_owned().await.map_err(|_| AppError::Internal)?;
-    // Read before the cases, so a change made while they load is seen next time.
-    let head = crate::db::store::audit_head(&state.db).await?;
-    if let Some(cases) = state.caseloads.get(org, head, today) {
-        return Ok(Caseload { cases, _permit: permit });
-    }
-    let cases =
-        std::sync::Arc::new(care::cases(&state.db, today, &care::Scope::Organisation(org)).await?);
-    state.caseloads.put(org, head, today, cases.clone());
+    let cases = care::caseload(&state.db, &state.caseloads, org, today).await?;
     Ok(Caseload { cases, _permit: permit })
 }
 
 /// An organisation's cases (shared with the caseload cache), holding a
 /// caseload permit until the page is built.
-struct Caseload {
+pub(crate) struct Caseload {
     cases: std::sync::Arc<Vec<CaseState>>,
     _permit: tokio::sync::OwnedSemaphorePermit,
 }
