@@ -323,7 +323,15 @@ pub struct CaseRows {
     pub plans: Vec<PlanRow>,
     pub leads: Vec<LeadProfessionalRow>,
     pub assessments: Vec<AssessedRow>,
+    /// Current detention versions that added the date of leaving hospital
+    /// to the version before (a discharge recorded, not another correction).
+    pub discharges: Vec<DischargeRecorded>,
     pub people: Vec<PersonRow>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DischargeRecorded {
+    pub id: i64,
 }
 
 /// When a person's current assessment was made.
@@ -352,6 +360,10 @@ pub async fn case_rows(conn: impl Into<Conn<'_>>, scope: &Scope<'_>) -> Result<C
         leads: rows_in_scope(c,
             "SELECT * FROM lead_professionals WHERE superseded_at IS NULL AND {scope}",
             "person_id", scope).await?,
+        discharges: rows_in_scope(c,
+            "SELECT d.id FROM detentions d JOIN detentions old ON old.superseded_by = d.id
+              WHERE d.superseded_at IS NULL AND d.left_hospital IS NOT NULL AND old.left_hospital IS NULL AND {scope}",
+            "d.person_id", scope).await?,
         assessments: rows_in_scope(c,
             "SELECT person_id, assessed_on FROM assessments WHERE superseded_at IS NULL AND {scope}",
             "person_id", scope).await?,

@@ -667,9 +667,13 @@ pub struct CaseState {
     pub in_hospital_qualifying: bool,
     /// The date of the current assessment of needs, if one is recorded.
     pub assessed_on: Option<NaiveDate>,
-    /// The organisation that recorded the latest detention (the MHA office
-    /// holding the record).
+    /// The organisation that recorded the latest detention, or else the
+    /// hospital it names (the MHA office holding the record).
     pub record_holder: Option<String>,
+    /// While in hospital, the bodies the latest detention points to (its
+    /// council of ordinary residence and NHS commissioners): planning for
+    /// after-care starts on admission, before the rules name anyone.
+    pub bodies_in_waiting: Vec<String>,
     /// Changes of status entered one by one (forms and the API, not imports),
     /// with when each happened and when it was recorded.
     pub changes: Vec<StatusChange>,
@@ -693,14 +697,17 @@ pub struct StatusChange {
 fn status_changes(
     dets: &[store::DetentionRow],
     evs: &[store::PersonEventRow],
+    discharges: &HashSet<i64>,
 ) -> Vec<StatusChange> {
     let mut out = Vec::new();
-    for d in dets.iter().filter(|d| d.source != "import" && d.source != "demo") {
+    for d in dets.iter().filter(|d| !d.source.starts_with("import") && d.source != "demo") {
         let (what, occurred_on) = match (d.lineage_id, d.left_hospital) {
-            (Some(_), Some(left)) => ("leaving hospital".to_string(), left),
+            (Some(_), Some(left)) if discharges.contains(&d.id) => {
+                ("leaving hospital".to_string(), left)
+            }
             (None, _) => (format!("a detention under section {}", d.section), d.detention_start),
-            // A correction is not a change of status.
-            (Some(_), None) => continue,
+            // Any other correction is not a change of status.
+            _ => continue,
         };
         out.push(StatusChange {
             key: format!("detention:{}", d.id),
@@ -836,6 +843,7 @@ pub async fn cases(
         rows.leads.into_iter().map(|l| (l.person_id, l)).collect();
     let assessed: HashMap<i64, NaiveDate> =
         rows.assessments.into_iter().map(|a| (a.person_id, a.assessed_on)).collect();
+    let discharges: HashSet<i64> = rows.discharges.into_iter().map(|d| d.id).collect();
     let people = rows.people;
     let mut out = Vec::with_capacity(people.len());
     for person in people {
@@ -850,8 +858,19 @@ pub async fn cases(
         let (plan, care_plan) = plans.remove(&person.id).unzip();
         out.push(CaseState {
             assessed_on: assessed.get(&person.id).copied(),
-            record_holder: last.and_then(|d| d.recorded_org.clone()),
-            changes: status_changes(&dets, &evs),
+            record_holder: last
+                .and_then(|d| d.recorded_org.clone().or_else(|| d.place_of_detention.clone())),
+            bodies_in_waiting: last
+                .filter(|_| in_hospital_qualifying)
+                .map(|d| {
+                    [&d.ordinary_residence, &d.residence_commissioner, &d.gp_commissioner]
+                        .into_iter()
+                        .flatten()
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default(),
+            changes: status_changes(&dets, &evs, &discharges),
             reviews: reviews.remove(&person.id).unwrap_or_default(),
             plan,
             care_plan,

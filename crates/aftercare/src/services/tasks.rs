@@ -5,28 +5,26 @@
 
 use std::collections::{HashMap, HashSet};
 
+use aftercare_core::NhsNumber;
 use aftercare_core::calendar;
 use aftercare_core::date::long_date;
 use aftercare_core::plan::INTERIM_LIMIT_DAYS;
 use aftercare_core::reviews::Milestone;
-use aftercare_core::NhsNumber;
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use crate::auth::{Role, User};
+use crate::db::Db;
 use crate::db::care as care_db;
 use crate::db::endings as endings_db;
 use crate::db::store;
 use crate::db::tasks as q;
-use crate::db::Db;
 use crate::error::ServiceError;
 use crate::services::care::{self, CaseState};
 use crate::services::{disputes, endings, sharing};
 
 /// The kinds of task (the names the API uses).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
     EndingDecision,
@@ -40,6 +38,7 @@ pub enum TaskKind {
     ReviewOverdue,
     ReviewDue,
     ChangeOfCircumstancesReview,
+    #[serde(rename = "interim_placement_over_12_weeks")]
     InterimPlacementOver12Weeks,
     RefundOwed,
     ShareDue,
@@ -231,7 +230,10 @@ pub async fn for_user(
                 since: g.granted_at.date_naive(),
                 due: None,
                 overdue: false,
-                summary: format!("{} recorded a reason to look at a record: \"{}\"", g.username, g.reason),
+                summary: format!(
+                    "{} recorded a reason to look at a record: \"{}\"",
+                    g.username, g.reason
+                ),
                 person_name: None,
                 nhs_number: None,
                 link: "/audit/reasons".into(),
@@ -259,8 +261,9 @@ pub fn sort(tasks: &mut [Task]) {
 }
 
 /// The organisations answerable for a person's duties now: the council and
-/// NHS commissioner of the open period (or the latest known), the MHA
-/// office that holds the record, and the lead professional's organisation.
+/// NHS commissioner of the open period (or the latest known, or while in
+/// hospital those the detention points to), the MHA office that holds the
+/// record, and the lead professional's organisation.
 fn owners(c: &CaseState, today: NaiveDate) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
     if let Some(e) = c.open_on(today) {
@@ -270,6 +273,7 @@ fn owners(c: &CaseState, today: NaiveDate) -> Vec<String> {
         v.extend(c.person.council_code.iter().cloned());
         v.extend(c.person.nhs_code.iter().cloned());
     }
+    v.extend(c.bodies_in_waiting.iter().cloned());
     v.extend(c.record_holder.iter().cloned());
     v.extend(c.lead.as_ref().and_then(|l| l.org_code.clone()));
     v
@@ -303,7 +307,12 @@ pub fn case_tasks(
     let mut out = Vec::new();
     for c in cases {
         let owned = owners(c, today).iter().any(|o| o == org);
-        let task = |kind: TaskKind, since: NaiveDate, due: Option<NaiveDate>, summary: String, link: String, key: String| Task {
+        let task = |kind: TaskKind,
+                    since: NaiveDate,
+                    due: Option<NaiveDate>,
+                    summary: String,
+                    link: String,
+                    key: String| Task {
             kind,
             person_id: Some(c.person.id),
             since,
@@ -381,8 +390,14 @@ pub fn case_tasks(
         }
         if let (Some(e), true) = (open, lead) {
             let policy = care::policy_for(partnerships, e);
-            let due =
-                care::review_due(&policy, e, &c.reviews, &c.history, c.person.transforming_care, today);
+            let due = care::review_due(
+                &policy,
+                e,
+                &c.reviews,
+                &c.history,
+                c.person.transforming_care,
+                today,
+            );
             let last_held = c.reviews.iter().map(|r| r.held_on).filter(|d| *d <= today).max();
             let since = last_held.unwrap_or(e.start).max(e.start);
             let kind = if due.milestone == Milestone::ChangeOfCircumstances {
@@ -415,7 +430,8 @@ pub fn case_tasks(
                     TaskKind::InterimPlacementOver12Weeks,
                     from,
                     Some(from + chrono::Duration::days(INTERIM_LIMIT_DAYS)),
-                    "an interim placement has lasted more than 12 weeks: agree a settled one".into(),
+                    "an interim placement has lasted more than 12 weeks: agree a settled one"
+                        .into(),
                     format!("/people/{id}/plan"),
                     format!("interim:{id}:{i}:{from}"),
                 ));
@@ -433,7 +449,8 @@ pub fn case_tasks(
                 if !late || !recent || acknowledged.contains(&key) {
                     continue;
                 }
-                let deadline = calendar::add_working_days(ch.occurred_on, REGISTER_CHANGE_WORKING_DAYS);
+                let deadline =
+                    calendar::add_working_days(ch.occurred_on, REGISTER_CHANGE_WORKING_DAYS);
                 out.push(task(
                     TaskKind::RegisterChangeLate,
                     ch.recorded_on,

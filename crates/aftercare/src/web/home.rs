@@ -82,7 +82,9 @@ pub fn groups(all: Vec<Task>, today: chrono::NaiveDate) -> Vec<TaskGroup> {
                 heading: kind.heading(),
                 overdue,
                 oldest: age((today - oldest).num_days()),
-                about_people: tasks.iter().any(|t| t.person_id.is_some() || t.person_name.is_some()),
+                about_people: tasks
+                    .iter()
+                    .any(|t| t.person_id.is_some() || t.person_name.is_some()),
                 tasks: tasks
                     .into_iter()
                     .map(|t| TaskView {

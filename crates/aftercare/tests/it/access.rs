@@ -67,7 +67,8 @@ use Who::*;
 const PERMISSIONS: &[Route] = &[
     // Pages (src/web/mod.rs).
     route("GET",  "/healthz",                         200, Everyone(200)),
-    route("GET",  "/",                                303, Everyone(303)),
+    route("GET",  "/",                                303, Everyone(200)),
+    route("POST", "/tasks/acknowledge",               303, Roles(&["mha_administrator"], 422, 403)),
     route("GET",  "/login",                           200, Everyone(200)),
     route("POST", "/login",                           403, Everyone(403)), // no log-in CSRF cookie: refused
     route("POST", "/logout",                          303, Everyone(303)),
@@ -150,6 +151,7 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/no-such-page",                    404, Everyone(404)),
     // The API (src/api/mod.rs) and its documents.
     route("POST", "/api/v1/session",                  401, Everyone(200)),
+    route("GET",  "/api/v1/tasks",                    401, Everyone(200)),
     route("GET",  "/api/v1/people",                   401, Everyone(200)),
     route("POST", "/api/v1/people",                   401, Editors(201, 403)),
     route("GET",  "/api/v1/people/{id}",              401, Everyone(200)),

@@ -28,4 +28,5 @@ mod sessions;
 mod sharing;
 mod smoke;
 mod storage;
+mod tasks;
 mod tidy;
