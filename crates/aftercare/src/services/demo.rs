@@ -415,7 +415,47 @@ pub async fn seed(
     register::import_register(db, &actor, "demo-register.csv", &csv, false, today, &|_, _| {})
         .await?;
     seed_care(db, &actor, seed, today).await?;
+    seed_ending(db, today).await?;
     Ok(logins)
+}
+
+/// One ending proposed this week through the real workflow, so the Kent
+/// deciders' home pages show a decision waiting for them.
+async fn seed_ending(db: &Db, today: NaiveDate) -> Result<(), ServiceError> {
+    let Some(row) = store::user_by_username(db, "demo-lead-professional").await? else {
+        return Ok(());
+    };
+    let lead = crate::auth::User::from_row(&row);
+    let cases = crate::services::care::all_cases(db, today).await?;
+    let Some(c) = cases.iter().find(|c| {
+        c.open_on(today).is_some_and(|e| {
+            e.council.org.as_ref().is_some_and(|o| o.as_str() == "E10000016")
+                && e.nhs.org.as_ref().is_some_and(|o| o.as_str() == "QKS")
+        })
+    }) else {
+        return Ok(());
+    };
+    let day = |n: u64| (today - Days::new(n)).to_string();
+    let review = crate::services::care::ReviewFields {
+        held_on: day(6),
+        attendees: "the person, care co-ordinator, psychiatrist".into(),
+        person_views: "feels well and would like to stop".into(),
+        still_needed: "no".into(),
+        ..Default::default()
+    };
+    crate::services::care::record_review(db, &lead, c.person.id, &review, today).await?;
+    let proposal = crate::services::endings::ProposalFields {
+        proposed_on: day(2),
+        reassessment_on: day(6),
+        mdt_attendees: "care co-ordinator, psychiatrist, social worker".into(),
+        person_views: "feels well and would like to stop".into(),
+        imha_support: "yes".into(),
+        reasons: "no_longer_needed".into(),
+        reason_text: "needs met by universal services; stable for two years".into(),
+        ..Default::default()
+    };
+    crate::services::endings::propose(db, &lead, c.person.id, &proposal, today).await?;
+    Ok(())
 }
 
 /// Partnerships with their review policies, and for most entitled people a

@@ -1416,7 +1416,15 @@ async fn deciding_an_ending_as_each_body() {
         [("kcc", "The council", "2024-06-03"), ("icb", "The NHS commissioner", "2024-06-10")]
     {
         b.login(user, PASSWORD).await;
-        b.goto(&path).await;
+        // The home page shows the decision waiting for this body, and leads to it.
+        b.goto("/").await;
+        assert_eq!(b.text("h1").await, "Your tasks");
+        let waiting = b.text("#ending_decision + .table-scroll").await;
+        assert!(waiting.contains("Ann Smith") && waiting.contains("Overdue"), "{waiting}");
+        b.check_accessibility().await;
+        let link = b.find(&format!("#ending_decision + .table-scroll a[href^='{path}#']")).await;
+        b.click_to_new_page(link).await;
+        assert_eq!(b.path().await, path);
         b.check_accessibility().await;
         // The form decides for the user's own body only, with no answer chosen.
         assert!(
@@ -1438,6 +1446,9 @@ async fn deciding_an_ending_as_each_body() {
         assert_eq!(b.path().await, path);
         let who = b.texts("section.card table tbody tr").await;
         assert!(who.iter().any(|r| r.starts_with(body) && r.contains("Agreed")), "{who:?}");
+        // Decided, it is no longer waiting on the home page.
+        b.goto("/").await;
+        assert!(b.find_all("#ending_decision").await.is_empty(), "{}", b.text("main").await);
         b.logout().await;
     }
     b.login("lead", PASSWORD).await;
