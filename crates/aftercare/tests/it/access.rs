@@ -402,7 +402,7 @@ impl World {
         if role.is_none()
             && expected == 303
             && !["/", "/logout"].contains(&path)
-            && reply.location() != "/login"
+            && !reply.location().starts_with("/login")
         {
             return Some(format!(
                 "{who} {method} {path}: sent to {} rather than /login",
