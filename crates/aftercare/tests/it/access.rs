@@ -867,7 +867,7 @@ async fn each_login_rotates_the_session_and_logout_ends_it() {
         let old = c.send(get_people(first_session.clone())).await;
         assert_eq!(
             (old.status, old.location()),
-            (StatusCode::SEE_OTHER, "/login".to_string()),
+            (StatusCode::SEE_OTHER, "/login?next=%2Fpeople".to_string()),
             "{}: the old session still works",
             t.backend
         );
@@ -903,7 +903,7 @@ async fn each_login_rotates_the_session_and_logout_ends_it() {
         let after = c.send(get_people(second_session.clone())).await;
         assert_eq!(
             (after.status, after.location()),
-            (StatusCode::SEE_OTHER, "/login".to_string()),
+            (StatusCode::SEE_OTHER, "/login?next=%2Fpeople".to_string()),
             "{}: the session outlived log-out",
             t.backend
         );
