@@ -19,11 +19,22 @@ pub const NOT_IN_CASELOAD_MESSAGE: &str = "this person is not in your caseload: 
 /// a part in their care. Called inside the write transaction, before any
 /// write, so the check and the change see the same record.
 pub async fn ensure_part(tx: &mut Tx, user: &User, person_id: i64) -> Result<(), ServiceError> {
-    if store::org_has_part(&mut *tx, person_id, &user.org_code).await? {
+    if has_part(&mut *tx, user, person_id).await? {
         Ok(())
     } else {
         Err(ServiceError::not_in_caseload())
     }
+}
+
+/// Whether the user's organisation has a part in the person's care: the
+/// check [`ensure_part`] makes, for pages deciding which change forms to
+/// offer (a reason to look gives none).
+pub async fn has_part(
+    conn: impl Into<crate::db::Conn<'_>>,
+    user: &User,
+    person_id: i64,
+) -> Result<bool, ServiceError> {
+    Ok(store::org_has_part(conn, person_id, &user.org_code).await?)
 }
 
 /// Records a reason for looking at a person outside the user's scope; the

@@ -416,6 +416,27 @@ pub struct Proposed {
     pub warnings: Vec<String>,
 }
 
+/// Whether the user's roles let them propose ending after-care: lead
+/// professionals only.
+pub fn may_propose(user: &User) -> bool {
+    user.has(Role::LeadProfessional)
+}
+
+/// Whether the user's roles let them record a joint ending made before the
+/// register held it: MHA administrators only.
+pub fn may_record_historical(user: &User) -> bool {
+    user.has(Role::MhaAdministrator)
+}
+
+/// Whether the user's roles let them record a reinstatement: lead
+/// professionals, MHA administrators, commissioners and the QA group.
+pub fn may_reinstate(user: &User) -> bool {
+    user.has(Role::LeadProfessional)
+        || user.has(Role::MhaAdministrator)
+        || user.has(Role::Commissioner)
+        || user.has(Role::QaGroup)
+}
+
 /// A lead professional proposes ending after-care, from a review.
 pub async fn propose(
     db: &Db,
@@ -424,7 +445,7 @@ pub async fn propose(
     f: &ProposalFields,
     today: NaiveDate,
 ) -> Result<Proposed, ServiceError> {
-    if !user.has(Role::LeadProfessional) {
+    if !may_propose(user) {
         return Err(ServiceError::forbidden(
             "lead_professionals_propose",
             "only lead professionals propose ending after-care".into(),
@@ -830,7 +851,7 @@ pub async fn record_historical(
     f: &HistoricalFields,
     today: NaiveDate,
 ) -> Result<i64, ServiceError> {
-    if !user.has(Role::MhaAdministrator) {
+    if !may_record_historical(user) {
         return Err(ServiceError::forbidden(
             "mha_administrators_record_history",
             "only MHA administrators record joint endings made before the register held them, from the evidence".into(),
@@ -994,11 +1015,7 @@ pub async fn reinstate(
     f: &ReinstateFields,
     today: NaiveDate,
 ) -> Result<i64, ServiceError> {
-    if !(user.has(Role::LeadProfessional)
-        || user.has(Role::MhaAdministrator)
-        || user.has(Role::Commissioner)
-        || user.has(Role::QaGroup))
-    {
+    if !may_reinstate(user) {
         return Err(ServiceError::forbidden(
             "may_not_reinstate",
             "only lead professionals, MHA administrators, commissioners and the QA group record reinstatements".into(),

@@ -175,6 +175,13 @@ pub struct DeterminationFields {
     pub reason: String,
 }
 
+/// Whether the user's roles let them record determinations at all: only
+/// commissioners and QA-group members (who else may, for which person, is
+/// [`is_party_to_determine`]).
+pub fn may_record_determinations(user: &User) -> bool {
+    user.has(Role::Commissioner) || user.has(Role::QaGroup)
+}
+
 /// Records a determination that stands over the computed answer. Only
 /// commissioners and QA-group members may.
 pub async fn record_determination(
@@ -184,7 +191,7 @@ pub async fn record_determination(
     f: &DeterminationFields,
     today: NaiveDate,
 ) -> Result<i64, ServiceError> {
-    if !(user.has(Role::Commissioner) || user.has(Role::QaGroup)) {
+    if !may_record_determinations(user) {
         return Err(ServiceError::forbidden(
             "forbidden",
             "only commissioners and quality-assurance group members record determinations".into(),
@@ -208,14 +215,7 @@ pub async fn record_determination(
         Ok(d) => d,
         Err(e) => return Err(ServiceError::Invalid(err("detention_on", e.to_string()))),
     };
-    if !detentions.iter().any(|d| {
-        d.detention_start == detention_on
-            && Section::parse(&d.section).is_ok_and(|s| {
-                s.is_qualifying()
-                    || s.qualification()
-                        == aftercare_core::section::Qualification::NeedsDetermination
-            })
-    }) {
+    if !detentions.iter().any(|d| d.detention_start == detention_on && determinable(&d.section)) {
         return Err(ServiceError::Invalid(err(
             "detention_on",
             "no qualifying detention of this person started on that date",
@@ -348,32 +348,10 @@ async fn may_determine(
     today: NaiveDate,
 ) -> Result<(), ServiceError> {
     let (_, _, _, derivation) = derive::person_in_tx(tx, person_id, today).await?;
-    let responsible: Vec<Option<&OrgCode>> = derivation
-        .entitlements
-        .iter()
-        .filter(|e| e.qualifying_detention_on == detention_on)
-        .map(|e| if body == Body::Council { e.council.org.as_ref() } else { e.nhs.org.as_ref() })
-        .collect();
     let own = user.org_code.as_str();
-    if responsible.iter().flatten().any(|o| o.as_str() == own) {
-        return Ok(());
-    }
-    let open = responsible.is_empty() || responsible.iter().any(Option::is_none);
     let own_kind = store::get_org(&mut *tx, own).await?.and_then(|o| OrgKind::parse(&o.kind));
-    let right_kind = match body {
-        Body::Council => own_kind == Some(OrgKind::Council),
-        Body::Nhs => own_kind.is_some_and(OrgKind::is_nhs_commissioner),
-    };
-    if open && right_kind {
-        return Ok(());
-    }
-    let subject =
-        if body == Body::Council { "ordinary_residence" } else { "responsible_commissioner" };
-    let party = crate::db::disputes::open_for_person(&mut *tx, person_id)
-        .await?
-        .iter()
-        .any(|d| d.subject == subject && d.has_party(own));
-    if party {
+    let disputes = crate::db::disputes::open_for_person(&mut *tx, person_id).await?;
+    if is_party_to_determine(own, own_kind, &derivation, &disputes, body, detention_on) {
         return Ok(());
     }
     Err(ServiceError::forbidden(
@@ -382,6 +360,74 @@ async fn may_determine(
             "only the body responsible for this duty, or a party to an open dispute about it, records a determination; your organisation ({own}) is neither"
         ),
     ))
+}
+
+/// The party rule of [`may_determine`], on facts already read: the body
+/// the rules make responsible for that duty; where the question is open, a
+/// body of the right kind; or a party to an open dispute on that subject.
+pub fn is_party_to_determine(
+    own: &str,
+    own_kind: Option<OrgKind>,
+    derivation: &rules::Derivation,
+    open_disputes: &[crate::db::disputes::DisputeRow],
+    body: Body,
+    detention_on: NaiveDate,
+) -> bool {
+    let responsible: Vec<Option<&OrgCode>> = derivation
+        .entitlements
+        .iter()
+        .filter(|e| e.qualifying_detention_on == detention_on)
+        .map(|e| if body == Body::Council { e.council.org.as_ref() } else { e.nhs.org.as_ref() })
+        .collect();
+    if responsible.iter().flatten().any(|o| o.as_str() == own) {
+        return true;
+    }
+    let open = responsible.is_empty() || responsible.iter().any(Option::is_none);
+    let right_kind = match body {
+        Body::Council => own_kind == Some(OrgKind::Council),
+        Body::Nhs => own_kind.is_some_and(OrgKind::is_nhs_commissioner),
+    };
+    if open && right_kind {
+        return true;
+    }
+    let subject =
+        if body == Body::Council { "ordinary_residence" } else { "responsible_commissioner" };
+    open_disputes.iter().any(|d| d.subject == subject && d.has_party(own))
+}
+
+/// Whether the user could record some determination about this person, as
+/// [`record_determination`] would let them: the role, a part in the person
+/// (never a reason to look), and party to at least one duty of a detention
+/// a determination may settle. The person page offers the form only then.
+pub async fn can_determine(
+    db: &Db,
+    user: &User,
+    person_id: i64,
+    detentions: &[store::DetentionRow],
+    derivation: &rules::Derivation,
+) -> Result<bool, ServiceError> {
+    if !may_record_determinations(user)
+        || !store::org_has_part(db, person_id, &user.org_code).await?
+    {
+        return Ok(false);
+    }
+    let own = user.org_code.as_str();
+    let own_kind = store::get_org(db, own).await?.and_then(|o| OrgKind::parse(&o.kind));
+    let disputes = crate::db::disputes::open_for_person(db, person_id).await?;
+    Ok(detentions.iter().filter(|d| determinable(&d.section)).any(|d| {
+        Body::ALL.into_iter().any(|body| {
+            is_party_to_determine(own, own_kind, derivation, &disputes, body, d.detention_start)
+        })
+    }))
+}
+
+/// A detention a determination may settle: under a qualifying section, or
+/// one whose qualification needs a human decision.
+fn determinable(section: &str) -> bool {
+    Section::parse(section).is_ok_and(|s| {
+        s.is_qualifying()
+            || s.qualification() == aftercare_core::section::Qualification::NeedsDetermination
+    })
 }
 
 /// A hypothetical event as a form or the API gives it.

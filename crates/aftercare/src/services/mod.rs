@@ -20,5 +20,6 @@ pub mod generate;
 pub mod register;
 pub mod sharing;
 pub mod sign_in;
+pub mod standing;
 pub mod tasks;
 pub mod views;

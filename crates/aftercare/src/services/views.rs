@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use aftercare_core::date::long_date;
-use aftercare_core::rules::Derivation;
+use aftercare_core::rules::{Derivation, Event, EventKind};
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -13,6 +13,7 @@ use crate::db::store::{self, AuditRow, DetentionRow, PersonEventRow, PersonRow};
 use crate::db::{Db, DbError};
 use crate::derive;
 use crate::error::ServiceError;
+use crate::services::standing;
 
 /// One line of a person's timeline.
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +32,10 @@ pub struct PersonDetail {
     pub superseded: Vec<DetentionRow>,
     pub events: Vec<PersonEventRow>,
     pub derivation: Derivation,
+    /// While the person is in hospital on a qualifying section: what the
+    /// rules would derive were they to leave hospital today with nothing
+    /// else recorded (who would be responsible).
+    pub if_left_today: Option<Derivation>,
     pub timeline: Vec<TimelineItem>,
     pub history: Vec<AuditRow>,
 }
@@ -80,9 +85,90 @@ pub async fn person_detail(
     let events = store::current_person_events(db, person_id).await?;
     let config = derive::config(db, today).await?;
     let derivation = derive::derive_person(&detentions, &events, &config)?;
+    let if_left_today = match standing::in_hospital_on(&stays_of(&detentions)) {
+        Some(_) => {
+            let left = Event {
+                on: today,
+                kind: EventKind::LeftHospital {
+                    discharged_to: None,
+                    gp_commissioner: None,
+                    residence_commissioner: None,
+                },
+            };
+            let history = derive::events_of(&detentions, &events)?;
+            Some(derive::derive_with(&history, &events, &config, &[left])?)
+        }
+        None => None,
+    };
     let timeline = timeline(&detentions, &events, &derivation);
     let history = store::audit_for_person(db, person_id).await?;
-    Ok(Some(PersonDetail { person, detentions, superseded, events, derivation, timeline, history }))
+    Ok(Some(PersonDetail {
+        person,
+        detentions,
+        superseded,
+        events,
+        derivation,
+        if_left_today,
+        timeline,
+        history,
+    }))
+}
+
+/// Detentions as the standing reads them; a section that does not parse
+/// (never stored: the parser guards every write) counts as not qualifying.
+pub fn stays_of(detentions: &[DetentionRow]) -> Vec<standing::Stay> {
+    detentions
+        .iter()
+        .map(|d| standing::Stay {
+            section: aftercare_core::Section::parse(&d.section)
+                .unwrap_or(aftercare_core::Section::NotKnown),
+            start: d.detention_start,
+            left: d.left_hospital,
+        })
+        .collect()
+}
+
+/// The person's standing in plain English, for the top of the person page.
+pub fn standing_of(
+    d: &PersonDetail,
+    today: NaiveDate,
+    names: &HashMap<String, String>,
+) -> standing::Standing {
+    standing::standing(&standing::StandingInput {
+        derivation: &d.derivation,
+        stays: &stays_of(&d.detentions),
+        if_left_today: d.if_left_today.as_ref(),
+        today,
+        names,
+    })
+}
+
+/// The tag of each person on a page of the register list, from their
+/// stored summary and their current detentions (one read for the page),
+/// by the rule the person page uses ([`standing::Tag::of`]).
+pub async fn list_tags(
+    db: &Db,
+    people: &[PersonRow],
+) -> Result<HashMap<i64, standing::Tag>, DbError> {
+    let ids: Vec<i64> = people.iter().map(|p| p.id).collect();
+    let mut by_person: HashMap<i64, Vec<DetentionRow>> = HashMap::new();
+    for d in store::current_detentions_of(db, &ids).await? {
+        by_person.entry(d.person_id).or_default().push(d);
+    }
+    Ok(people
+        .iter()
+        .map(|p| {
+            let stays = by_person.get(&p.id).map(|d| stays_of(d)).unwrap_or_default();
+            let tag = standing::Tag::of(standing::TagFacts {
+                eligible: p.eligible,
+                entitled: p.entitled,
+                decision_needed: p.decision_needed,
+                in_hospital_qualifying: standing::in_hospital_on(&stays).is_some(),
+                ever_entitled: p.council_rule.is_some(),
+            });
+            (p.id, tag)
+        })
+        .collect())
 }
 
 fn timeline(

@@ -97,6 +97,7 @@ struct DisputesPage {
     person_id: i64,
     person_name: String,
     can_act: bool,
+    can_open: bool,
     disputes: Vec<DisputeView>,
 }
 
@@ -254,6 +255,10 @@ pub async fn disputes_page(
         person_id: id,
         person_name: full_name(&p),
         can_act: disputes::can_act(&s.user),
+        // Opening needs a part in the person; a confirmed party without one
+        // acts on its dispute but opens none.
+        can_open: disputes::can_act(&s.user)
+            && crate::services::access::has_part(&state.db, &s.user, id).await?,
         disputes: out,
     })
 }

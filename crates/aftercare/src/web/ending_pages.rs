@@ -117,6 +117,8 @@ async fn page(
         .await?
         .ok_or(AppError::NotFound)?;
     let names = crate::services::views::org_names(&state.db).await?;
+    // A reason to look reads; it changes nothing, so no form is offered.
+    let has_part = crate::services::access::has_part(&state.db, &s.user, id).await?;
     let org_name = |code: &Option<String>| match code {
         Some(c) => names.get(c).map(|n| format!("{n} ({c})")).unwrap_or_else(|| c.clone()),
         None => "undecided".to_string(),
@@ -261,11 +263,14 @@ async fn page(
         csrf_token: s.csrf_token.clone(),
         errors,
         ratifies,
-        can_propose: s.user.has(Role::LeadProfessional)
+        can_propose: endings::may_propose(&s.user)
+            && has_part
             && has_open
             && !views.iter().any(|p| p.open),
-        can_reinstate: last_ended,
-        can_record_history: s.user.has(Role::MhaAdministrator) && !qualifying_detentions.is_empty(),
+        can_reinstate: last_ended && has_part && endings::may_reinstate(&s.user),
+        can_record_history: endings::may_record_historical(&s.user)
+            && has_part
+            && !qualifying_detentions.is_empty(),
         today: today.to_string(),
         reason_options: EndingReason::ALL
             .iter()

@@ -487,7 +487,49 @@ async fn session_layer(
             Err(e) => return AppError::from(e).into_response(),
         }
     }
-    next.run(req).await
+    // A page opened signed out sends the browser to sign in, and back here
+    // after: the log-in page carries the path and query as `next`.
+    let back = (req.extensions().get::<Session>().is_none()
+        && req.method() == Method::GET
+        && !req.uri().path().starts_with("/api/"))
+    .then(|| req.uri().path_and_query().map(|p| p.as_str().to_string()))
+    .flatten();
+    let mut res = next.run(req).await;
+    if let Some(back) = back
+        && res.status() == StatusCode::SEE_OTHER
+        && res.headers().get(header::LOCATION).is_some_and(|l| l == "/login")
+        && let Some(to) = login_with_next(&back)
+    {
+        res.headers_mut().insert(header::LOCATION, to);
+    }
+    res
+}
+
+/// `/login?next=…` for a path on this site, or None for a path not worth
+/// coming back to (the log-in page itself, or one [`local_path`] refuses).
+fn login_with_next(back: &str) -> Option<HeaderValue> {
+    let back = local_path(back)?;
+    if back == "/" || back.starts_with("/login") {
+        return None;
+    }
+    let query = serde_urlencoded::to_string([("next", back)]).ok()?;
+    HeaderValue::from_str(&format!("/login?{query}")).ok()
+}
+
+/// The longest `next` a sign-in returns to.
+pub const MAX_NEXT_CHARS: usize = 2000;
+
+/// `next` if it is a path on this site, safe to redirect to after signing
+/// in: it starts with one `/` (not `//`, which a browser reads as another
+/// host), holds no backslash (which browsers read as `/`), and only
+/// printable ASCII (no control characters, which browsers strip, so `/\t/`
+/// would become `//`; no spaces). A scheme cannot precede the leading `/`.
+pub fn local_path(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.len() <= MAX_NEXT_CHARS
+        && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    ok.then_some(next)
 }
 
 /// Whether a session may be used: not expired, its user not disabled, a

@@ -14,12 +14,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session, VisiblePerson};
 use crate::auth;
-use crate::db::store::{self, Actor, PersonRow, Search};
+use crate::db::store::{self, Actor, Search};
 use crate::services::register::{self, DetentionFields, PersonFields};
+use crate::services::standing::{Standing, Tag};
 use crate::services::views::{self, PersonDetail};
 
 /// What the header shows for a signed-in user.
@@ -165,6 +167,20 @@ struct LoginPage {
     csrf_token: String,
     username: String,
     error: Option<String>,
+    /// Where to go after signing in (a local path), carried in a hidden field.
+    next: String,
+}
+
+/// The page to open after signing in: `next` if it is a path on this site
+/// ([`super::local_path`]), otherwise the start page.
+pub fn after_sign_in(next: &str) -> &str {
+    super::local_path(next).unwrap_or("/")
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
 }
 
 fn login_csrf_cookie(state: &AppState, token: &str) -> Cookie<'static> {
@@ -176,11 +192,17 @@ fn login_csrf_cookie(state: &AppState, token: &str) -> Cookie<'static> {
     c
 }
 
-pub async fn login_page(State(state): State<AppState>, jar: CookieJar) -> impl IntoResponse {
+pub async fn login_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<NextQuery>,
+) -> impl IntoResponse {
     // Log-in CSRF uses a double-submit cookie: there is no session yet.
     let token = auth::random_token();
     let jar = jar.add(login_csrf_cookie(&state, &token));
-    (jar, LoginPage { nav: None, csrf_token: token, username: String::new(), error: None })
+    // Only a local path is carried on; anything else is dropped here too.
+    let next = super::local_path(&q.next).unwrap_or_default().to_string();
+    (jar, LoginPage { nav: None, csrf_token: token, username: String::new(), error: None, next })
 }
 
 #[derive(Deserialize)]
@@ -191,6 +213,8 @@ pub struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    next: String,
 }
 
 pub async fn login_submit(
@@ -208,7 +232,13 @@ pub async fn login_submit(
         (
             status,
             jar,
-            LoginPage { nav: None, csrf_token: token, username, error: Some(error.into()) },
+            LoginPage {
+                nav: None,
+                csrf_token: token,
+                username,
+                error: Some(error.into()),
+                next: super::local_path(&form.next).unwrap_or_default().to_string(),
+            },
         )
             .into_response()
     };
@@ -230,7 +260,7 @@ pub async fn login_submit(
             let jar = jar
                 .remove(Cookie::build(super::LOGIN_CSRF_COOKIE).path("/login"))
                 .add(super::session_cookie(&state.config, token));
-            Ok((jar, Redirect::to("/people")).into_response())
+            Ok((jar, Redirect::to(after_sign_in(&form.next))).into_response())
         }
         crate::services::sign_in::LoginOutcome::Refused => {
             Ok(retry(StatusCode::UNAUTHORIZED, "The user name or password is not right."))
@@ -277,21 +307,8 @@ pub struct PersonListRow {
     pub local_id: String,
     pub status: &'static str,
     pub status_class: &'static str,
-    pub council: String,
-    pub nhs: String,
-}
-
-pub fn status_of(p: &PersonRow) -> (&'static str, &'static str) {
-    if p.decision_needed {
-        // The rules leave a question to a person: the register says so
-        // rather than "not eligible" or a blank responsible body.
-        return ("Decision needed", "yellow");
-    }
-    match (p.eligible, p.entitled) {
-        (_, true) => ("Entitled", "green"),
-        (true, false) => ("Eligible", "blue"),
-        (false, false) => ("Not eligible", "grey"),
-    }
+    pub council: OrgName,
+    pub nhs: OrgName,
 }
 
 fn show_nhs(n: &Option<String>) -> String {
@@ -301,14 +318,35 @@ fn show_nhs(n: &Option<String>) -> String {
         .unwrap_or_else(|| "not recorded".into())
 }
 
-fn org_label(names: &HashMap<String, String>, code: &Option<String>) -> String {
+/// An organisation as pages show it: by name, with its code as secondary
+/// text (the code alone where the name is not known; both empty for none).
+#[derive(Default)]
+pub struct OrgName {
+    pub name: String,
+    /// Empty when `name` is the code itself.
+    pub code: String,
+}
+
+impl OrgName {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_empty()
+    }
+}
+
+pub fn org_name(names: &HashMap<String, String>, code: &Option<String>) -> OrgName {
     match code {
         Some(c) => match names.get(c) {
-            Some(n) => format!("{n} ({c})"),
-            None => c.clone(),
+            Some(n) => OrgName { name: n.clone(), code: c.clone() },
+            None => OrgName { name: c.clone(), code: String::new() },
         },
-        None => String::new(),
+        None => OrgName::default(),
     }
+}
+
+/// "Name (CODE)" in one string, where markup cannot set the code apart.
+fn org_label(names: &HashMap<String, String>, code: &Option<String>) -> String {
+    let o = org_name(names, code);
+    if o.code.is_empty() { o.name } else { format!("{} ({})", o.name, o.code) }
 }
 
 #[derive(Template, WebTemplate)]
@@ -359,10 +397,12 @@ pub async fn people_list(
     )
     .await?;
     let names = views::org_names(&state.db).await?;
+    let tags = views::list_tags(&state.db, &people).await?;
     let rows = people
         .iter()
         .map(|p| {
-            let (status, status_class) = status_of(p);
+            let tag = tags.get(&p.id).copied().unwrap_or(Tag::NotEligible);
+            let (status, status_class) = (tag.label(), tag.class());
             PersonListRow {
                 id: p.id,
                 name: format!("{}, {}", p.family_name.to_uppercase(), p.given_name),
@@ -371,8 +411,8 @@ pub async fn people_list(
                 local_id: p.local_id.clone().unwrap_or_default(),
                 status,
                 status_class,
-                council: org_label(&names, &p.council_code),
-                nhs: org_label(&names, &p.nhs_code),
+                council: org_name(&names, &p.council_code),
+                nhs: org_name(&names, &p.nhs_code),
             }
         })
         .collect::<Vec<_>>();
@@ -409,10 +449,10 @@ pub async fn people_list(
 pub struct EntitlementView {
     pub heading: String,
     pub period: String,
-    pub council: String,
+    pub council: OrgName,
     pub council_explanation: String,
     pub council_rule: String,
-    pub nhs: String,
+    pub nhs: OrgName,
     pub nhs_explanation: String,
     pub nhs_rule: String,
     pub pending: String,
@@ -427,13 +467,13 @@ pub struct DetentionLines {
     pub section: String,
     pub qualifying: bool,
     pub start: String,
-    pub ordinary_residence: String,
-    pub gp_practice: String,
-    pub gp_commissioner: String,
-    pub residence_commissioner: String,
-    pub place_of_detention: String,
+    pub ordinary_residence: OrgName,
+    pub gp_practice: OrgName,
+    pub gp_commissioner: OrgName,
+    pub residence_commissioner: OrgName,
+    pub place_of_detention: OrgName,
     pub left_hospital: String,
-    pub discharged_to: String,
+    pub discharged_to: OrgName,
     pub evidence: String,
     pub recorded: String,
 }
@@ -445,8 +485,8 @@ pub struct PersonView {
     pub local_id: String,
     pub date_of_birth: String,
     pub date_added: String,
-    pub status: &'static str,
-    pub status_class: &'static str,
+    /// Who is responsible now, in plain English, with the tag.
+    pub standing: Standing,
     pub eligibility: String,
     pub no_entitlement_reason: String,
     pub entitlements: Vec<EntitlementView>,
@@ -479,11 +519,11 @@ fn rule_text(r: &aftercare_core::rules::RuleRef) -> String {
     format!("{} ({}); {}", r.id, r.title, r.citation)
 }
 
-fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView {
+fn person_view(d: &PersonDetail, names: &HashMap<String, String>, today: NaiveDate) -> PersonView {
     let p = &d.person;
-    let (status, status_class) = status_of(p);
-    let org = |o: &Option<aftercare_core::OrgCode>| {
-        org_label(names, &o.as_ref().map(|c| c.to_string())).chars().collect::<String>()
+    let org = |o: &Option<aftercare_core::OrgCode>| match o {
+        Some(c) => org_name(names, &Some(c.to_string())),
+        None => OrgName { name: "Not decided".into(), code: String::new() },
     };
     let entitlements = d
         .derivation
@@ -503,10 +543,10 @@ fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView 
                     long_date(e.qualifying_detention_on)
                 ),
             },
-            council: if e.council.org.is_some() { org(&e.council.org) } else { "Not decided".into() },
+            council: org(&e.council.org),
             council_explanation: e.council.explanation.clone(),
             council_rule: rule_text(&e.council.rule),
-            nhs: if e.nhs.org.is_some() { org(&e.nhs.org) } else { "Not decided".into() },
+            nhs: org(&e.nhs.org),
             nhs_explanation: e.nhs.explanation.clone(),
             nhs_rule: rule_text(&e.nhs.rule),
             pending: match e.pending_ending {
@@ -539,19 +579,19 @@ fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView 
                 qualifying: section.is_some_and(|s| s.is_qualifying()),
                 start: long_date(x.detention_start),
                 ordinary_residence: if x.no_fixed_abode {
-                    "No fixed abode".into()
+                    OrgName { name: "No fixed abode".into(), code: String::new() }
                 } else {
-                    org_label(names, &x.ordinary_residence)
+                    org_name(names, &x.ordinary_residence)
                 },
-                gp_practice: org_label(names, &x.gp_practice),
-                gp_commissioner: org_label(names, &x.gp_commissioner),
-                residence_commissioner: org_label(names, &x.residence_commissioner),
-                place_of_detention: org_label(names, &x.place_of_detention),
+                gp_practice: org_name(names, &x.gp_practice),
+                gp_commissioner: org_name(names, &x.gp_commissioner),
+                residence_commissioner: org_name(names, &x.residence_commissioner),
+                place_of_detention: org_name(names, &x.place_of_detention),
                 left_hospital: x
                     .left_hospital
                     .map(long_date)
                     .unwrap_or_else(|| "In hospital".into()),
-                discharged_to: org_label(names, &x.discharged_to),
+                discharged_to: org_name(names, &x.discharged_to),
                 evidence: x.evidence.clone().unwrap_or_else(|| "None recorded".into()),
                 recorded: format!("{} by {}", x.recorded_at.format("%-d %b %Y"), x.recorded_by),
             }
@@ -564,8 +604,7 @@ fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView 
         local_id: p.local_id.clone().unwrap_or_else(|| "none".into()),
         date_of_birth: long_date(p.date_of_birth),
         date_added: long_date(p.date_added),
-        status,
-        status_class,
+        standing: views::standing_of(d, today, names),
         eligibility: match &d.derivation.eligibility {
             Some(e) => {
                 let mut text = e.explanation.clone();
@@ -647,7 +686,10 @@ fn person_view(d: &PersonDetail, names: &HashMap<String, String>) -> PersonView 
 struct PersonPage {
     nav: Option<Nav>,
     p: PersonView,
+    /// Register changes (detentions, facts): the register role and a part.
     can_edit: bool,
+    /// The determination form: as `facts::can_determine` decides.
+    can_determine: bool,
     care: super::care::summary::CareSummary,
     /// "Who has looked at this record": for auditors only.
     looked: Option<WhoLooked>,
@@ -715,12 +757,12 @@ pub async fn person_page(
     let detail =
         views::person_detail(&state.db, id, state.today()).await?.ok_or(AppError::NotFound)?;
     let names = views::org_names(&state.db).await?;
-    let mut p = person_view(&detail, &names);
-    let has_part = store::org_has_part(&state.db, id, &s.user.org_code).await?;
+    let mut p = person_view(&detail, &names, state.today());
+    let has_part = crate::services::access::has_part(&state.db, &s.user, id).await?;
     if !has_part {
         p.grant_note = Some("Your organisation has no part in this person's care. You recorded a reason for looking; it is in the history below, and lets you read this record, not change it.".into());
     }
-    let care = super::care::summary::care_summary(
+    let mut care = super::care::summary::care_summary(
         &state,
         &s,
         id,
@@ -728,11 +770,22 @@ pub async fn person_page(
         detail.person.transforming_care,
     )
     .await?;
+    // A reason to look is read-only: no change links without a part.
+    care.can_plan &= has_part;
+    care.can_name_lead &= has_part;
+    let can_determine = crate::services::facts::can_determine(
+        &state.db,
+        &s.user,
+        id,
+        &detail.detentions,
+        &detail.derivation,
+    )
+    .await?;
     Ok(PersonPage {
         nav: Some(nav(&state, &s).await),
         p,
-        // A reason to look is read-only: no change links without a part.
         can_edit: s.user.can_edit_register() && has_part,
+        can_determine,
         care,
         looked: who_looked(&state.db, &s, id).await?,
     })

@@ -64,7 +64,7 @@ async fn a_leaver_is_disabled_and_their_sessions_and_tokens_end_at_once() {
         let r = browser.get("/people").await;
         assert_eq!(
             (r.status, r.location()),
-            (StatusCode::SEE_OTHER, "/login".into()),
+            (StatusCode::SEE_OTHER, "/login?next=%2Fpeople".into()),
             "{}",
             t.backend
         );

@@ -524,8 +524,8 @@ async fn searching_the_register() {
         "{}",
         row[0]
     );
-    assert!(row[0].contains("Kent County Council (E10000016)"), "{}", row[0]);
-    assert!(row[0].contains("(QKS)"), "{}", row[0]);
+    assert!(row[0].contains("Kent County Council E10000016"), "{}", row[0]);
+    assert!(row[0].contains("NHS Kent and Medway ICB QKS"), "{}", row[0]);
 
     b.search("943 476 5919").await;
     assert_eq!(
@@ -556,22 +556,32 @@ async fn the_person_page_explains_the_entitlement() {
     assert!(b.client.title().await.unwrap().starts_with("Ann Smith"));
     assert_eq!(b.text(".caption").await, "NHS number 943 476 5919");
     let headings = b.texts("main h2").await;
-    for h in
-        ["Identity", "Entitlement to after-care", "Detentions", "Timeline", "History of changes"]
-    {
+    for h in [
+        "Identity",
+        "Legal status and responsibility",
+        "Detentions",
+        "Timeline",
+        "History of changes",
+    ] {
         assert!(headings.iter().any(|x| x == h), "no heading {h:?} in {headings:?}");
     }
 
     let identity = b.text("#identity + .summary-list").await;
-    for part in [
-        "NHS number 943 476 5919",
-        "Local id L1",
-        "Date of birth 1 February 1980",
-        "Eligible for s117",
-        "detained under s3 on 9 January 2023",
-        "(rule ELIG-QUALIFYING-SECTION)",
-    ] {
+    for part in ["NHS number 943 476 5919", "Local id L1", "Date of birth 1 February 1980"] {
         assert!(identity.contains(part), "identity lacks {part:?}: {identity}");
+    }
+    // Who is responsible now, in plain English, at the top; the rules behind "Show why".
+    let standing = b.text("#standing").await;
+    assert!(standing.contains("Entitled to after-care since 20 April 2023."), "{standing}");
+    assert!(
+        standing
+            .contains("Kent County Council and NHS Kent and Medway ICB are responsible, because"),
+        "{standing}"
+    );
+    b.find("#why summary").await.click().await.unwrap();
+    let why = b.text("#why").await;
+    for part in ["detained under s3 on 9 January 2023", "(rule ELIG-QUALIFYING-SECTION)"] {
+        assert!(why.contains(part), "Show why lacks {part:?}: {why}");
     }
 
     let detentions = b.texts("#detentions-table tbody tr").await;
@@ -588,8 +598,8 @@ async fn the_person_page_explains_the_entitlement() {
     assert_eq!(cards.len(), 1, "one period of after-care");
     let card = text_of(&cards[0]).await;
     assert!(card.contains("From 20 April 2023"), "{card}");
-    assert!(card.contains("Responsible council Kent County Council (E10000016)"), "{card}");
-    assert!(card.contains("Responsible NHS commissioner NHS Kent and Medway ICB (QKS)"), "{card}");
+    assert!(card.contains("Responsible council Kent County Council E10000016"), "{card}");
+    assert!(card.contains("Responsible NHS commissioner NHS Kent and Medway ICB QKS"), "{card}");
     let rules = b.texts("section.card .rule").await;
     assert_eq!(rules.len(), 2, "a rule for each body: {rules:?}");
     // Each rule shows its id, title and citation.
@@ -823,7 +833,7 @@ async fn adding_a_person() {
     assert!(path.starts_with("/people/") && path != "/people/new", "the new person's page: {path}");
     assert_eq!(b.text("h1").await, "Grace Ng");
     assert_eq!(b.text(".caption").await, "NHS number 485 777 3457");
-    assert!(b.text("section.card").await.contains("Kent County Council (E10000016)"));
+    assert!(b.text("#standing").await.contains("Kent County Council and NHS Kent and Medway ICB"));
     let history = b.texts("#history-table tbody tr").await;
     assert!(history.iter().any(|h| h.contains("person added")), "{history:?}");
 
@@ -1373,7 +1383,7 @@ async fn recording_leaving_hospital_as_an_mha_administrator() {
     let rows = b.texts("#detentions-table tbody tr").await;
     assert!(rows.iter().any(|r| r.contains("1 June 2025")), "{rows:?}");
     assert!(!rows.iter().any(|r| r.contains("In hospital")), "{rows:?}");
-    assert_eq!(b.text("h1 + p .tag").await, "Entitled");
+    assert_eq!(b.text("#standing .tag").await, "Entitled");
     let timeline = b.texts(".timeline li").await;
     assert!(timeline.iter().any(|t| t.contains("1 June 2025")), "{timeline:?}");
     b.screenshot("left-hospital-recorded").await;

@@ -488,7 +488,7 @@ async fn an_idle_browser_session_ends_after_thirty_minutes() {
         let r = c.get("/people").await;
         assert_eq!(
             (r.status, r.location()),
-            (StatusCode::SEE_OTHER, "/login".into()),
+            (StatusCode::SEE_OTHER, "/login?next=%2Fpeople".into()),
             "{}",
             t.backend
         );

@@ -117,9 +117,17 @@ async fn an_expired_session_is_refused_everywhere_and_then_swept_away() {
         // Past it, the page sends the user to sign in, and the API refuses the cookie too.
         set_expiry(&t.db, &page_token, store::now() - Duration::seconds(1)).await;
         let r = page.get("/people").await;
-        assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/login".into()), "{b}");
+        assert_eq!(
+            (r.status, r.location()),
+            (StatusCode::SEE_OTHER, "/login?next=%2Fpeople".into()),
+            "{b}"
+        );
         let r = page.get(&format!("/people/{person}")).await;
-        assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/login".into()), "{b}");
+        assert_eq!(
+            (r.status, r.location()),
+            (StatusCode::SEE_OTHER, format!("/login?next=%2Fpeople%2F{person}")),
+            "{b}"
+        );
         let r = page.get("/api/v1/people").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{b}: {}", r.body);
         // A form sent with the expired session (and its once-valid CSRF token) changes nothing.
@@ -185,7 +193,11 @@ async fn each_log_in_issues_a_new_token_and_no_earlier_cookie_survives_it() {
         assert_ne!(issued, planted, "{b}: the planted token was promoted to a session");
         assert!(!stored(&t.db, &token_of(&planted)).await, "{b}");
         let r = with_cookie(&c, "GET", "/people", &planted, "").await;
-        assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/login".into()), "{b}");
+        assert_eq!(
+            (r.status, r.location()),
+            (StatusCode::SEE_OTHER, "/login?next=%2Fpeople".into()),
+            "{b}"
+        );
         // The log-in form's own CSRF cookie is cleared once it has been used.
         assert!(
             cookies
@@ -215,7 +227,11 @@ async fn each_log_in_issues_a_new_token_and_no_earlier_cookie_survives_it() {
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{b}");
         assert!(!stored(&t.db, &token_of(&held)).await, "{b}: the held session survived log-in");
         let r = with_cookie(&c, "GET", "/people", &held, "").await;
-        assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/login".into()), "{b}");
+        assert_eq!(
+            (r.status, r.location()),
+            (StatusCode::SEE_OTHER, "/login?next=%2Fpeople".into()),
+            "{b}"
+        );
     }
 }
 
@@ -241,7 +257,11 @@ async fn signing_out_ends_the_session_on_the_server_and_no_other() {
         assert!(!stored(&t.db, &token_of(&cookie)).await, "{b}: the row outlived log-out");
         // A copy of the cookie kept after signing out is worth nothing: pages, API, forms.
         let r = page.get("/people").await;
-        assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/login".into()), "{b}");
+        assert_eq!(
+            (r.status, r.location()),
+            (StatusCode::SEE_OTHER, "/login?next=%2Fpeople".into()),
+            "{b}"
+        );
         assert_eq!(page.get("/api/v1/people").await.status, StatusCode::UNAUTHORIZED, "{b}");
         let before = audit_count(&t.db).await;
         let r = page
