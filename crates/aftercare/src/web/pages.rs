@@ -32,6 +32,9 @@ pub struct Nav {
     pub can_edit: bool,
     /// For auditors: how many reasons to look wait for review (the alert).
     pub reasons_to_review: Option<usize>,
+    /// The register's pages: not for an account that only administers the
+    /// system (it has no caseload, so they would all be empty).
+    pub register: bool,
 }
 
 pub async fn nav_for(state: &AppState, s: &Session) -> Nav {
@@ -56,6 +59,7 @@ async fn nav(state: &AppState, s: &Session) -> Nav {
         csrf_token: s.csrf_token.clone(),
         can_edit: s.user.can_edit_register(),
         reasons_to_review,
+        register: s.user.roles.iter().any(|r| *r != crate::auth::Role::SystemAdministrator),
     }
 }
 

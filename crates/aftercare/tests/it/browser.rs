@@ -493,7 +493,14 @@ async fn signing_in_through_the_form() {
         b.text(".header__user").await
     );
     let nav = b.texts(".primary-nav a").await;
-    assert!(nav.starts_with(&["Register".to_string(), "Add a person".to_string()]), "{nav:?}");
+    assert!(
+        nav.starts_with(&[
+            "Your tasks".to_string(),
+            "Register".to_string(),
+            "Add a person".to_string()
+        ]),
+        "{nav:?}"
+    );
 
     b.submit("form[action='/logout']").await;
     assert_eq!(b.path().await, "/login", "signing out goes back to the log-in page");
