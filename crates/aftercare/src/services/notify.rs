@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use aftercare_core::date::long_date;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -310,11 +311,6 @@ fn capitalised(s: &str) -> String {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
-}
-
-/// A date as the pages show it: 9 December 2026.
-fn long_date(d: NaiveDate) -> String {
-    d.format("%-d %B %Y").to_string()
 }
 
 fn footer(base_url: &BaseUrl) -> String {
