@@ -53,7 +53,11 @@ pub(super) fn settings_from_env() -> Result<Option<NotifySettings>> {
 }
 
 /// One round: write what is due into the outbox, then send what is due.
-async fn round(db: &Db, s: &NotifySettings, with_digest: bool) -> Result<(notify::Enqueued, notify::Delivered)> {
+async fn round(
+    db: &Db,
+    s: &NotifySettings,
+    with_digest: bool,
+) -> Result<(notify::Enqueued, notify::Delivered)> {
     let enqueued = notify::enqueue(db, today(), &s.base_url, with_digest).await?;
     let delivered = notify::deliver(db, &s.mailer, chrono::Utc::now()).await?;
     Ok((enqueued, delivered))
@@ -62,7 +66,9 @@ async fn round(db: &Db, s: &NotifySettings, with_digest: bool) -> Result<(notify
 /// `aftercare notify run`: one round now, digests included unless `--no-digest`.
 pub async fn run(database: &str, no_digest: bool) -> Result<ExitCode> {
     let Some(settings) = settings_from_env()? else {
-        bail!("email is not configured: set AFTERCARE_SMTP_HOST and the other AFTERCARE_SMTP_* variables (see the README)");
+        bail!(
+            "email is not configured: set AFTERCARE_SMTP_HOST and the other AFTERCARE_SMTP_* variables (see the README)"
+        );
     };
     let db = open(database).await?;
     let (e, d) = round(&db, &settings, !no_digest).await?;
@@ -147,7 +153,9 @@ pub(super) fn spawn(db: Db, s: NotifySettings) {
                         );
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "notifications round failed; trying again next round"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "notifications round failed; trying again next round")
+                }
             }
         }
     });

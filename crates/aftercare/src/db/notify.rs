@@ -10,6 +10,12 @@ use crate::db::store::UserRow;
 use crate::db::{Conn, DbError, Tx};
 use crate::{on_conn, on_tx};
 
+/// A time as both backends store it (to the microsecond), so a time
+/// compared with a stored one is compared at the same precision.
+fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
 /// A user with where and how they are told of their tasks.
 #[derive(Debug, Clone, FromRow)]
 pub struct RecipientRow {
@@ -73,7 +79,7 @@ pub async fn enqueue_tx(tx: &mut Tx, m: &NewMessage<'_>) -> Result<bool, DbError
          VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7)
          ON CONFLICT (dedupe_key) DO NOTHING")
         .bind(m.user_id).bind(m.kind).bind(m.dedupe_key).bind(m.recipient).bind(m.subject)
-        .bind(m.body).bind(m.at)
+        .bind(m.body).bind(micros(m.at))
         .execute(c).await.map(|r| r.rows_affected()))?;
     Ok(added == 1)
 }
@@ -113,7 +119,7 @@ pub async fn claim_due_tx(
                AND (claimed_until IS NULL OR claimed_until <= $2)
              ORDER BY next_attempt_at, id LIMIT $3)
          RETURNING *")
-        .bind(until).bind(now).bind(limit)
+        .bind(micros(until)).bind(micros(now)).bind(limit)
         .fetch_all(c).await)?;
     rows.sort_by_key(|r| r.id);
     Ok(rows)
@@ -124,7 +130,7 @@ pub async fn mark_sent_tx(tx: &mut Tx, id: i64, at: DateTime<Utc>) -> Result<(),
     on_tx!(tx, c => sqlx::query(
         "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = NULL
          WHERE id = $2")
-        .bind(at).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+        .bind(micros(at)).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -138,7 +144,7 @@ pub async fn mark_failed_tx(
     on_tx!(tx, c => sqlx::query(
         "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, claimed_until = NULL
          WHERE id = $3")
-        .bind(error).bind(next_attempt_at).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+        .bind(error).bind(micros(next_attempt_at)).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 

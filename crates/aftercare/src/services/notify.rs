@@ -35,9 +35,7 @@ impl BaseUrl {
         let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
         match rest {
             Some(host)
-                if !host.is_empty()
-                    && !s.contains(['?', '#', ' '])
-                    && !host.starts_with('/') =>
+                if !host.is_empty() && !s.contains(['?', '#', ' ']) && !host.starts_with('/') =>
             {
                 Ok(BaseUrl(s.to_string()))
             }
@@ -433,18 +431,16 @@ pub async fn deliver(
     mailer: &Mailer,
     now: DateTime<Utc>,
 ) -> Result<Delivered, ServiceError> {
+    // Stored to the microsecond on both backends.
+    let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
     let mut done = Delivered::default();
     // Each pass either stamps a message sent or puts it off past `now`, so
     // this ends; the bound is a guard against a clock gone wrong.
     for _ in 0..1000 {
         let mut tx = db.begin_write().await?;
-        let batch = store_notify::claim_due_tx(
-            &mut tx,
-            now,
-            now + Duration::minutes(CLAIM_MINUTES),
-            BATCH,
-        )
-        .await?;
+        let batch =
+            store_notify::claim_due_tx(&mut tx, now, now + Duration::minutes(CLAIM_MINUTES), BATCH)
+                .await?;
         tx.commit().await?;
         if batch.is_empty() {
             break;
@@ -461,7 +457,11 @@ pub async fn deliver(
                     let why = e.to_string();
                     let next = now + retry_after(row.attempts + 1);
                     store_notify::mark_failed_tx(&mut tx, row.id, &why, next).await?;
-                    tracing::warn!(outbox_id = row.id, attempts = row.attempts + 1, "email not sent; will retry");
+                    tracing::warn!(
+                        outbox_id = row.id,
+                        attempts = row.attempts + 1,
+                        "email not sent; will retry"
+                    );
                     done.failed.push((row.id, why));
                 }
             }

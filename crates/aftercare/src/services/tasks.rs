@@ -12,9 +12,7 @@ use crate::error::ServiceError;
 use crate::services::care::CaseState;
 
 /// The kinds of task (the names the API uses).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
     EndingDecision,

@@ -21,6 +21,7 @@ mod fhir;
 mod finance;
 mod guarded;
 mod logs;
+mod notify;
 mod register;
 mod reliability;
 mod scoping;
