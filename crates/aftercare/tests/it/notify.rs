@@ -219,14 +219,13 @@ fn body(message: &str) -> String {
             let mut out = Vec::new();
             let mut i = 0;
             while i < bytes.len() {
-                if bytes[i] == b'=' && i + 2 < bytes.len() + 1 {
-                    if let Ok(b) =
-                        u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16)
-                    {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                if bytes[i] == b'='
+                    && let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    out.push(b);
+                    i += 3;
+                    continue;
                 }
                 out.push(bytes[i]);
                 i += 1;
