@@ -8,6 +8,7 @@ pub mod auth;
 pub mod db;
 pub mod derive;
 pub mod error;
+pub mod mail;
 pub mod pdf;
 pub mod services;
 pub mod web;

@@ -7,6 +7,7 @@ mod audit;
 mod care;
 mod common;
 mod finance;
+mod notify;
 mod register;
 mod serve;
 mod sharing;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Check worked cases against the rules engine.
     #[command(subcommand)]
     Scenarios(ScenariosCommand),
+    /// Email notifications of tasks (SMTP settings: AFTERCARE_SMTP_*; see the README).
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// Load the demo organisations, users and register into an empty database.
     Demo(DemoArgs),
     /// Show how entitlement and responsibility would change if something happened.
@@ -237,6 +241,32 @@ pub enum UsersCommand {
     },
     /// Replace a user's roles (comma-separated, as for `users add`).
     SetRoles { username: String, roles: String },
+    /// Set the email address a user's task notifications go to (leave it
+    /// out to send them none), with immediate messages and the daily
+    /// digest on unless turned off.
+    SetEmail {
+        username: String,
+        email: Option<String>,
+        /// No immediate messages (tasks with a deadline go in the digest).
+        #[arg(long)]
+        no_immediate: bool,
+        /// No daily digest.
+        #[arg(long)]
+        no_digest: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NotifyCommand {
+    /// Write the messages due into the outbox and send what is due, once
+    /// (`serve` does this every AFTERCARE_NOTIFY_INTERVAL_SECS when SMTP is configured).
+    Run {
+        /// Write no digests this time (immediate messages only).
+        #[arg(long)]
+        no_digest: bool,
+    },
+    /// List the outbox: each message's kind, recipient and state.
+    Status,
 }
 
 #[derive(Subcommand, Debug)]
@@ -603,6 +633,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users(UsersCommand::SetRoles { username, roles }) => {
             admin::users_set_roles(db, username, roles).await
         }
+        Command::Users(UsersCommand::SetEmail { username, email, no_immediate, no_digest }) => {
+            notify::set_email(db, username, email, !no_immediate, !no_digest).await
+        }
+        Command::Notify(NotifyCommand::Run { no_digest }) => notify::run(db, no_digest).await,
+        Command::Notify(NotifyCommand::Status) => notify::status(db).await,
         Command::Tokens(TokensCommand::Revoke { user, all: _ }) => {
             admin::tokens_revoke(db, user).await
         }

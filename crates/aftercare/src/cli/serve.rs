@@ -24,6 +24,8 @@ pub(super) async fn serve(database: &str, args: ServeArgs) -> Result<ExitCode> {
         .listen
         .parse()
         .with_context(|| format!("`{}` is not an address such as 127.0.0.1:8117", args.listen))?;
+    // Email settings are checked before anything is served.
+    let notifier = super::notify::settings_from_env()?;
     let db = open(database).await?;
     if args.demo {
         let logins = demo::seed(&db, args.demo_people, 117, today()).await?;
@@ -57,6 +59,17 @@ pub(super) async fn serve(database: &str, args: ServeArgs) -> Result<ExitCode> {
         "Audit records are authenticated with the key in {} (keep a copy apart from the database's backups).",
         aftercare::db::audit::AuditKey::location()?.display()
     );
+    match notifier {
+        Some(settings) => {
+            println!(
+                "Task notifications are sent by email every {} s, with links to {}.",
+                settings.interval.as_secs(),
+                settings.base_url.as_str()
+            );
+            super::notify::spawn(db.clone(), settings);
+        }
+        None => println!("Email notifications are off (AFTERCARE_SMTP_HOST is not set)."),
+    }
     let limits = aftercare::web::listen::Limits {
         max_connections: args.max_connections,
         header_read_timeout: std::time::Duration::from_secs(args.header_timeout_secs.max(1)),

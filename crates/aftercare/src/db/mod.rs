@@ -28,6 +28,7 @@ pub mod bulk;
 pub mod care;
 pub mod disputes;
 pub mod endings;
+pub mod notify;
 pub mod sharing;
 pub mod store;
 pub mod tasks;

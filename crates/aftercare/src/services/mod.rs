@@ -17,6 +17,7 @@ pub mod facts;
 pub mod fhir;
 pub mod finance;
 pub mod generate;
+pub mod notify;
 pub mod register;
 pub mod sharing;
 pub mod sign_in;

@@ -20,6 +20,7 @@ use crate::auth::{self, Forbidden, User};
 use crate::db::{Db, DbError, store};
 use crate::error::ServiceError;
 
+pub mod account_pages;
 pub mod care;
 pub mod detention_pages;
 pub mod dispute_pages;
@@ -873,6 +874,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/disputes/{id}", get(dispute_pages::confirm_page))
         .route("/disputes/{id}/confirm", post(dispute_pages::confirm))
+        .route(
+            "/account/notifications",
+            get(account_pages::notifications_page).post(account_pages::notifications_submit),
+        )
         .route("/audit/reasons", get(pages::access_reviews))
         .route("/audit/reasons/{id}", post(pages::access_review_submit))
         .route("/worklists", get(care::worklists::worklists))

@@ -142,6 +142,8 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/shared/master-list.xlsx",         303, Everyone(200)),
     route("GET",  "/enquiry",                         303, Everyone(200)),
     route("POST", "/enquiry",                         303, Everyone(200)),
+    route("GET",  "/account/notifications",           303, Everyone(200)),
+    route("POST", "/account/notifications",           303, Everyone(200)),
     route("GET",  "/funding",                         303, Everyone(200)),
     route("GET",  "/funding.csv",                     303, Everyone(200)),
     route("GET",  "/finance/no-charge",               303, Everyone(200)),

@@ -21,6 +21,7 @@ mod fhir;
 mod finance;
 mod guarded;
 mod logs;
+mod notify;
 mod person_page;
 mod register;
 mod reliability;
