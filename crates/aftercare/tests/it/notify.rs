@@ -492,12 +492,46 @@ async fn the_task_list_is_what_enqueue_reads_and_no_message_names_anyone() {
             notify::set_preferences(&t.db, &Actor::cli("test"), row.id, &prefs).await.unwrap();
             users.push(User::from_row(&row));
         }
+        // An ending proposed: both bodies' commissioners have a decision due.
+        add_user(&t.db, "lead", "E10000016", "lead_professional").await;
+        let lead = User::from_row(&store::user_by_username(&t.db, "lead").await.unwrap().unwrap());
+        let smith = store::all_people(&t.db)
+            .await
+            .unwrap()
+            .iter()
+            .find(|p| p.family_name == "Smith")
+            .unwrap()
+            .id;
+        let review = aftercare::services::care::ReviewFields {
+            held_on: "2026-11-16".into(),
+            attendees: "the person, care co-ordinator".into(),
+            person_views: "wants to stop".into(),
+            still_needed: "no".into(),
+            ..Default::default()
+        };
+        aftercare::services::care::record_review(&t.db, &lead, smith, &review, today())
+            .await
+            .unwrap();
+        let proposal = aftercare::services::endings::ProposalFields {
+            proposed_on: "2026-11-20".into(),
+            reassessment_on: "2026-11-16".into(),
+            mdt_attendees: "care co-ordinator, psychiatrist".into(),
+            person_views: "feels well".into(),
+            reasons: "no_longer_needed".into(),
+            reason_text: "needs met".into(),
+            ..Default::default()
+        };
+        aftercare::services::endings::propose(&t.db, &lead, smith, &proposal, today())
+            .await
+            .unwrap();
         let mut expected = (0, 0);
         for u in &users[..3] {
             let list = tasks::for_user_now(&t.db, u, today()).await.unwrap();
             expected.0 += list.iter().filter(|t| t.kind.immediate()).count();
             expected.1 += usize::from(list.iter().any(|t| !t.kind.immediate()));
         }
+        assert_eq!(expected.0, 2, "the council's and the ICB's decisions: {}", t.backend);
+        assert_eq!(expected.1, 3, "everyone told has something for the digest");
         let done = notify::enqueue(&t.db, today(), &base, true).await.unwrap();
         assert_eq!(done.users, 3, "the user without an address is not told");
         assert_eq!((done.immediate, done.digests), expected, "{}", t.backend);
@@ -528,6 +562,8 @@ async fn the_task_list_is_what_enqueue_reads_and_no_message_names_anyone() {
             }
             assert!(text.contains(&format!("{BASE}/")), "{text}");
         }
+        let endings = format!("{BASE}/people/{smith}/endings#proposal-");
+        assert_eq!(messages.iter().filter(|m| body(m).contains(&endings)).count(), 2);
     }
 }
 
