@@ -466,14 +466,17 @@ async fn signing_in_through_the_form() {
     b.goto("/people").await;
     assert_eq!(
         b.path().await,
-        "/login",
-        "a visitor who is not signed in is sent to the log-in page"
+        "/login?next=%2Fpeople",
+        "a visitor who is not signed in is sent to the log-in page, to come back after"
     );
     assert_eq!(b.text("h1").await, "Sign in to Aftercare");
     assert!(b.find_all(".primary-nav").await.is_empty(), "no navigation before signing in");
     b.check_accessibility().await;
 
-    b.login("admin", "not the password").await;
+    // Signing in on the page the register sent us to, first with a wrong password.
+    b.fill("#username", "admin").await;
+    b.fill("#password", "not the password").await;
+    b.submit("form[action='/login']").await;
     assert_eq!(b.path().await, "/login");
     assert_eq!(b.text(".error-summary h2").await, "There is a problem");
     assert!(b.text(".error-summary").await.contains("The user name or password is not right."));
@@ -485,7 +488,7 @@ async fn signing_in_through_the_form() {
 
     b.fill("#password", PASSWORD).await;
     b.submit("form[action='/login']").await;
-    assert_eq!(b.path().await, "/people");
+    assert_eq!(b.path().await, "/people", "back where the visitor was going");
     assert_eq!(b.text("h1").await, "Section 117 register");
     assert!(
         b.text(".header__user").await.starts_with("admin · "),
@@ -505,7 +508,7 @@ async fn signing_in_through_the_form() {
     b.submit("form[action='/logout']").await;
     assert_eq!(b.path().await, "/login", "signing out goes back to the log-in page");
     b.goto("/people").await;
-    assert_eq!(b.path().await, "/login", "and the session is over");
+    assert_eq!(b.path().await, "/login?next=%2Fpeople", "and the session is over");
     b.finish().await;
 }
 
@@ -513,6 +516,7 @@ async fn signing_in_through_the_form() {
 async fn searching_the_register() {
     let Some(b) = start(Scripts::On).await else { return };
     b.login("admin", PASSWORD).await;
+    b.goto("/people").await;
 
     let everyone = b.text("#result-count").await;
     let rows = b.find_all("table tbody tr").await.len();
@@ -857,7 +861,8 @@ async fn adding_a_person() {
 async fn a_user_without_edit_rights_cannot_add() {
     let Some(b) = start(Scripts::On).await else { return };
     b.login("finance", PASSWORD).await;
-    assert_eq!(b.path().await, "/people");
+    assert_eq!(b.path().await, "/", "signing in lands on the user's tasks");
+    b.goto("/people").await;
     let nav = b.texts(".primary-nav a").await;
     assert!(
         nav.contains(&"Register".to_string()) && !nav.contains(&"Add a person".to_string()),
@@ -898,7 +903,8 @@ async fn the_pages_work_without_javascript() {
     );
 
     b.login("admin", PASSWORD).await;
-    assert_eq!(b.path().await, "/people");
+    assert_eq!(b.path().await, "/", "signing in lands on the user's tasks");
+    b.goto("/people").await;
     b.search("943 476 5919").await;
     assert_eq!(b.text("#result-count").await, "1 person");
     add_a_detention(&b, false).await;
@@ -909,6 +915,7 @@ async fn the_pages_work_without_javascript() {
 async fn keyboard_users_can_skip_to_the_content_and_see_focus() {
     let Some(b) = start(Scripts::On).await else { return };
     b.login("admin", PASSWORD).await;
+    b.goto("/people").await;
     let body = b.find("body").await;
     body.send_keys(&Key::Tab.to_string()).await.unwrap();
     let active = b.client.active_element().await.unwrap();
