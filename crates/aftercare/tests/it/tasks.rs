@@ -62,6 +62,59 @@ async fn has(c: &Client, person: i64, kind: &str) -> bool {
     kinds(c, person).await.iter().any(|k| k == kind)
 }
 
+/// A review held by `c`, saying whether after-care is still needed.
+async fn review(c: &Client, person: i64, held_on: &str, still_needed: &str) {
+    let r = c
+        .post_form(
+            &format!("/people/{person}/reviews"),
+            &[
+                ("held_on", held_on),
+                ("attendees", "the person, care co-ordinator"),
+                ("person_views", "wants what the review says"),
+                ("still_needed", still_needed),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}
+
+/// The plan's first need (accommodation the council funds) from `start`.
+async fn add_need(c: &Client, person: i64, start: &str, more: &[(&str, &str)]) {
+    let mut fields = vec![
+        ("plan_version", "0"),
+        ("aspect", "accommodation"),
+        ("description", "a placement"),
+        ("s117", "yes"),
+        ("s117_reason", "the two-stage test"),
+        ("provider", "Harbour Care"),
+        ("weekly_cost", "900"),
+        ("start", start),
+        ("funder", "council"),
+    ];
+    fields.extend_from_slice(more);
+    let r = c.post_form(&format!("/people/{person}/plan/needs"), &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}
+
+/// The Kent partnership, asking the QA group to ratify endings or not.
+async fn kent_partnership(t: &TestDb, qa_ratifies_endings: bool) {
+    let mut tx = t.db.begin_write().await.unwrap();
+    aftercare::db::care::upsert_partnership(
+        &mut tx,
+        &aftercare::db::care::PartnershipRow {
+            id: 0,
+            council_code: KENT.into(),
+            nhs_code: "QKS".into(),
+            name: "Kent and Medway".into(),
+            review_policy: "default".into(),
+            qa_ratifies_endings,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
 fn task_of<'a>(all: &'a [Value], person: i64, kind: &str) -> &'a Value {
     all.iter()
         .find(|t| t["person_id"].as_i64() == Some(person) && t["kind"] == kind)
@@ -102,9 +155,9 @@ async fn planning_tasks_go_to_the_bodies_and_the_lead_professional_until_done() 
         let plan = task_of(&all, w.smith, "no_plan");
         assert_eq!(plan["link"], format!("/people/{}/plan", w.smith));
         assert_eq!(plan["since"], "2023-04-20");
-        let review = task_of(&all, w.smith, "review_overdue");
-        assert_eq!(review["overdue"], true);
-        assert!(review["due"].as_str().unwrap() < "2026-11-25");
+        let overdue = task_of(&all, w.smith, "review_overdue");
+        assert_eq!(overdue["overdue"], true);
+        assert!(overdue["due"].as_str().unwrap() < "2026-11-25");
 
         // Done, each goes.
         let r = kent
@@ -129,36 +182,9 @@ async fn planning_tasks_go_to_the_bodies_and_the_lead_professional_until_done() 
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         assert!(!has(&kent_lead, w.smith, "no_assessment").await);
-        let r = kent_lead
-            .post_form(
-                &format!("/people/{}/plan/needs", w.smith),
-                &[
-                    ("plan_version", "0"),
-                    ("aspect", "accommodation"),
-                    ("description", "a need"),
-                    ("s117", "yes"),
-                    ("s117_reason", "the two-stage test"),
-                    ("provider", "Harbour Care"),
-                    ("weekly_cost", "100"),
-                    ("start", "2023-04-20"),
-                    ("funder", "council"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        add_need(&kent_lead, w.smith, "2023-04-20", &[]).await;
         assert!(!has(&kent_lead, w.smith, "no_plan").await);
-        let r = kent_lead
-            .post_form(
-                &format!("/people/{}/reviews", w.smith),
-                &[
-                    ("held_on", "2026-11-20"),
-                    ("attendees", "the person, care co-ordinator"),
-                    ("person_views", "wants support to continue"),
-                    ("still_needed", "yes"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        review(&kent_lead, w.smith, "2026-11-20", "yes").await;
         let k = kinds(&kent_lead, w.smith).await;
         assert!(!k.iter().any(|k| k == "review_overdue"), "{k:?}");
     }
@@ -176,18 +202,7 @@ async fn a_change_of_circumstances_puts_a_review_due_and_a_late_change_is_flagge
         );
         // Reviews up to date in September; then a move on 1 October 2026,
         // recorded on 25 November: late.
-        let r = kent_lead
-            .post_form(
-                &format!("/people/{}/reviews", w.smith),
-                &[
-                    ("held_on", "2026-09-15"),
-                    ("attendees", "the person, care co-ordinator"),
-                    ("person_views", "well"),
-                    ("still_needed", "yes"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        review(&kent_lead, w.smith, "2026-09-15", "yes").await;
         let r = kent_lead
             .post_form(
                 &format!("/people/{}/facts", w.smith),
@@ -215,36 +230,14 @@ async fn a_change_of_circumstances_puts_a_review_due_and_a_late_change_is_flagge
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         assert!(!has(&kent_mha, w.smith, "register_change_late").await);
         // A review held after the move meets it.
-        let r = kent_lead
-            .post_form(
-                &format!("/people/{}/reviews", w.smith),
-                &[
-                    ("held_on", "2026-11-20"),
-                    ("attendees", "the person, care co-ordinator"),
-                    ("person_views", "settling in"),
-                    ("still_needed", "yes"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        review(&kent_lead, w.smith, "2026-11-20", "yes").await;
         assert!(!has(&kent_lead, w.smith, "change_of_circumstances_review").await);
     }
 }
 
 async fn propose_ending(t: &TestDb, w: &World) {
     let lead = login(t, "kent_lead").await;
-    let r = lead
-        .post_form(
-            &format!("/people/{}/reviews", w.smith),
-            &[
-                ("held_on", "2026-11-16"),
-                ("attendees", "the person, care co-ordinator"),
-                ("person_views", "wants to stop"),
-                ("still_needed", "no"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    review(&lead, w.smith, "2026-11-16", "no").await;
     let r = lead
         .post_form(
             &format!("/people/{}/endings", w.smith),
@@ -294,21 +287,7 @@ async fn decide(c: &Client, smith: i64, body: &str) {
 async fn an_ending_proposal_waits_on_each_body_then_the_qa_group() {
     for t in backends().await {
         let w = world(&t).await;
-        let mut tx = t.db.begin_write().await.unwrap();
-        aftercare::db::care::upsert_partnership(
-            &mut tx,
-            &aftercare::db::care::PartnershipRow {
-                id: 0,
-                council_code: KENT.into(),
-                nhs_code: "QKS".into(),
-                name: "Kent and Medway".into(),
-                review_policy: "default".into(),
-                qa_ratifies_endings: true,
-            },
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        kent_partnership(&t, true).await;
         propose_ending(&t, &w).await;
         let (kent, kent_icb, kent_qa, lincs, lead) = (
             login(&t, "kent").await,
@@ -449,21 +428,7 @@ async fn disputes_are_for_both_parties_and_refusals_reasons_and_admin_for_their_
         assert!(mine.iter().all(|t| t["person_id"].is_null()), "{mine:?}");
         let home = admin.get("/").await.body;
         assert!(home.contains("Partnerships to set up"), "{home}");
-        let mut tx = t.db.begin_write().await.unwrap();
-        aftercare::db::care::upsert_partnership(
-            &mut tx,
-            &aftercare::db::care::PartnershipRow {
-                id: 0,
-                council_code: KENT.into(),
-                nhs_code: "QKS".into(),
-                name: "Kent and Medway".into(),
-                review_policy: "default".into(),
-                qa_ratifies_endings: false,
-            },
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        kent_partnership(&t, false).await;
         let mine = tasks(&admin).await;
         assert!(!mine.iter().any(|t| t["key"] == format!("partnership:{KENT}:QKS")), "{mine:?}");
         // Finance has nothing of the register's to do (refunds come with the ledger).
@@ -509,25 +474,8 @@ async fn an_interim_placement_past_12_weeks_is_for_the_commissioners_until_it_en
     for t in backends().await {
         let w = world(&t).await;
         let lead = login(&t, "kent_lead").await;
-        let r = lead
-            .post_form(
-                &format!("/people/{}/plan/needs", w.smith),
-                &[
-                    ("plan_version", "0"),
-                    ("aspect", "accommodation"),
-                    ("description", "a placement"),
-                    ("s117", "yes"),
-                    ("s117_reason", "the two-stage test"),
-                    ("provider", "Harbour Care"),
-                    ("weekly_cost", "900"),
-                    ("start", "2026-06-01"),
-                    ("funder", "council"),
-                    ("accommodation_type", "care_home"),
-                    ("interim_from", "2026-06-01"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let interim = [("accommodation_type", "care_home"), ("interim_from", "2026-06-01")];
+        add_need(&lead, w.smith, "2026-06-01", &interim).await;
         let kent = login(&t, "kent").await;
         let all = tasks(&kent).await;
         let interim = task_of(&all, w.smith, "interim_placement_over_12_weeks");
