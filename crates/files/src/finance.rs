@@ -9,8 +9,8 @@ use crate::error::{Collector, ImportErrors};
 use crate::register::Cells;
 use crate::table::{UnknownColumns, read_table};
 
-pub const CHARGE_COLUMNS: [&str; 5] =
-    ["nhs_number", "charged_from", "charged_to", "amount", "service"];
+pub const CHARGE_COLUMNS: [&str; 6] =
+    ["nhs_number", "charged_from", "charged_to", "amount", "service", "charged_party"];
 pub const PAYMENT_COLUMNS: [&str; 6] =
     ["nhs_number", "period_from", "period_to", "amount", "payer", "funding_stream"];
 
@@ -23,6 +23,9 @@ pub struct ChargeRecord {
     pub to: NaiveDate,
     pub amount: Pence,
     pub service: Option<String>,
+    /// Who was charged when not the person (e.g. "Mrs A Smith, mother"):
+    /// a refund is owed to whoever paid.
+    pub charged_party: Option<String>,
 }
 
 /// Who made a commissioning payment.
@@ -127,8 +130,17 @@ pub fn parse_charges(file_name: &str, bytes: &[u8]) -> Result<Vec<ChargeRecord>,
         let period = period(&mut c, "charged_from", "charged_to");
         let amount = amount(&mut c, "amount");
         let service = c.optional_line("service", 200);
+        let charged_party = c.optional_line("charged_party", 200);
         if let (Some(nhs_number), Some((from, to)), Some(amount)) = (nhs, period, amount) {
-            out.push(ChargeRecord { line: row.line, nhs_number, from, to, amount, service });
+            out.push(ChargeRecord {
+                line: row.line,
+                nhs_number,
+                from,
+                to,
+                amount,
+                service,
+                charged_party,
+            });
         }
     }
     errors.finish(file_name)?;

@@ -61,6 +61,7 @@ pub async fn reconcile(
     as_of: Option<NaiveDate>,
     format: Format,
     output: Option<PathBuf>,
+    record: Option<Option<String>>,
 ) -> Result<ExitCode> {
     let as_of = as_of.unwrap_or_else(today);
     let read = |path: &PathBuf| -> Result<(String, Vec<u8>)> {
@@ -70,6 +71,11 @@ pub async fn reconcile(
     };
     let (cname, cbytes) = read(&charges)?;
     let (pname, pbytes) = read(&payments)?;
+    let sha = |b: &[u8]| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b))
+    };
+    let files_sha256 = (sha(&cbytes), sha(&pbytes));
     // The files are checked on one core while the register is read
     // and derived on the other.
     let db = open(database).await?;
@@ -103,6 +109,22 @@ pub async fn reconcile(
     let findings =
         aftercare::services::finance::reconcile::reconcile(&entitled, &charges, &payments, as_of);
     log_export(&db, AccessKind::Reconciliation, findings.len(), &format!("as_of={as_of}")).await?;
+    if let Some(as_user) = record {
+        let actor = actor_for(&db, as_user).await?;
+        let done = aftercare::services::finance::refunds::record(
+            &db,
+            &actor,
+            as_of,
+            (&files_sha256.0, &files_sha256.1),
+            &findings,
+            &charges,
+        )
+        .await?;
+        eprintln!(
+            "recorded as run {}: {} charge(s) added to the refund ledger ({} refund(s) opened), {} already recorded",
+            done.run_id, done.charges_added, done.refunds_opened, done.charges_known
+        );
+    }
     let rows: Vec<Vec<String>> = findings
         .iter()
         .map(|f| {
@@ -396,6 +418,92 @@ pub async fn policy_json(name: String) -> Result<ExitCode> {
 pub async fn policies() -> Result<ExitCode> {
     for p in aftercare_core::funding::policies() {
         println!("{}\t{}\t{}", p.name, p.title, p.citation);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The refund ledger.
+pub async fn refunds(database: &str, command: RefundsCommand) -> Result<ExitCode> {
+    use aftercare::services::finance::refunds;
+    use aftercare_core::Pence;
+    let db = open(database).await?;
+    let pounds = |s: &str| Pence::parse_pounds(s).with_context(|| format!("--amount `{s}`"));
+    match command {
+        RefundsCommand::List { council, format, output } => {
+            let all = refunds::list(&db, council.as_deref()).await?;
+            log_export(&db, AccessKind::CliRefunds, all.len(), &format!("council={council:?}"))
+                .await?;
+            let money = aftercare::services::finance::invoice::pounds;
+            let rows: Vec<Vec<String>> = all
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.row.id.to_string(),
+                        r.row.nhs_number.clone(),
+                        r.row.council_code.clone().unwrap_or_default(),
+                        r.row.charged_party.clone(),
+                        r.row.period_from.to_string(),
+                        r.row.period_to.to_string(),
+                        money(Pence(r.row.owed)),
+                        money(Pence(r.row.housing_benefit)),
+                        money(Pence(r.row.paid)),
+                        money(r.outstanding),
+                        r.status.as_str().to_string(),
+                        r.row.waived_reason.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            let headers = [
+                "refund",
+                "nhs_number",
+                "council",
+                "charged_party",
+                "from",
+                "to",
+                "owed",
+                "housing_benefit",
+                "paid",
+                "outstanding",
+                "status",
+                "waived_reason",
+            ];
+            let bytes = match format {
+                Format::Csv => aftercare_files::write_csv(&headers, &rows),
+                Format::Xlsx => aftercare_files::write_xlsx("Refunds", &headers, &rows)?,
+            };
+            write_output(output.as_deref(), &bytes, format)?;
+        }
+        RefundsCommand::Pay { nhs_number, amount, on, reference, refund, as_user } => {
+            let actor = actor_for(&db, as_user).await?;
+            let r = refunds::pay(
+                &db,
+                &actor,
+                &nhs_number,
+                refund,
+                pounds(&amount)?,
+                on,
+                reference.as_deref(),
+            )
+            .await?;
+            println!(
+                "refund {}: paid {}, outstanding {} ({})",
+                r.row.id,
+                Pence(r.row.paid),
+                r.outstanding,
+                r.status.as_str()
+            );
+        }
+        RefundsCommand::Waive { nhs_number, reason, refund, as_user } => {
+            let actor = actor_for(&db, as_user).await?;
+            refunds::waive(&db, &actor, &nhs_number, refund, &reason).await?;
+            println!("waived");
+        }
+        RefundsCommand::HousingBenefit { nhs_number, amount, refund, as_user } => {
+            let actor = actor_for(&db, as_user).await?;
+            refunds::offset_housing_benefit(&db, &actor, &nhs_number, refund, pounds(&amount)?)
+                .await?;
+            println!("housing benefit recorded");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

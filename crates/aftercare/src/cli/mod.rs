@@ -89,7 +89,17 @@ pub enum Command {
         format: Format,
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Store the run and add each charge made while entitled to the refund
+        /// ledger (once: recording the same files again adds nothing).
+        #[arg(long)]
+        record: bool,
+        /// The user recording it (default: the operating-system user).
+        #[arg(long = "as")]
+        as_user: Option<String>,
     },
+    /// The refund ledger: refunds owed to people charged while entitled.
+    #[command(subcommand)]
+    Refunds(RefundsCommand),
     /// Funding between the council and the NHS commissioner.
     #[command(subcommand)]
     Funding(FundingCommand),
@@ -322,6 +332,60 @@ pub enum DueFormat {
     Csv,
     /// The same with name, policy, responsible bodies and lead professional.
     Wide,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RefundsCommand {
+    /// Every refund with what is owed, paid and outstanding.
+    List {
+        /// Only this council's refunds.
+        #[arg(long)]
+        council: Option<String>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Records a payment of a person's refund.
+    Pay {
+        #[arg(long)]
+        nhs_number: String,
+        /// In pounds, e.g. 1250.00.
+        #[arg(long)]
+        amount: String,
+        #[arg(long, value_parser = parse_date_arg)]
+        on: NaiveDate,
+        #[arg(long)]
+        reference: Option<String>,
+        /// Which refund, where the person has more than one outstanding.
+        #[arg(long)]
+        refund: Option<i64>,
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+    /// Waives what is outstanding on a person's refund, with the reason.
+    Waive {
+        #[arg(long)]
+        nhs_number: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        refund: Option<i64>,
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+    /// Records housing benefit received for the accommodation, offset from the refund.
+    HousingBenefit {
+        #[arg(long)]
+        nhs_number: String,
+        /// In pounds.
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        refund: Option<i64>,
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -667,9 +731,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reviews(ReviewsCommand::Due { as_of, policy, format }) => {
             care::reviews_due(db, as_of, policy, format).await
         }
-        Command::Reconcile { charges, payments, as_of, format, output } => {
-            finance::reconcile(db, charges, payments, as_of, format, output).await
+        Command::Reconcile { charges, payments, as_of, format, output, record, as_user } => {
+            let record = record.then_some(as_user);
+            finance::reconcile(db, charges, payments, as_of, format, output, record).await
         }
+        Command::Refunds(c) => finance::refunds(db, c).await,
         Command::Funding(FundingCommand::Split {
             policy,
             weekly_cost,

@@ -29,6 +29,7 @@ pub mod care;
 pub mod disputes;
 pub mod endings;
 pub mod notify;
+pub mod refunds;
 pub mod sharing;
 pub mod store;
 pub mod tasks;

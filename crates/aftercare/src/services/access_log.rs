@@ -96,6 +96,7 @@ pub enum AccessKind {
     CliReviewsDue,
     /// `aftercare funding costs`.
     CliFundingCosts,
+    CliRefunds,
 }
 
 impl AccessKind {
@@ -128,6 +129,7 @@ impl AccessKind {
             AccessKind::Reconciliation => "reconciliation",
             AccessKind::CliReviewsDue => "export.reviews_due",
             AccessKind::CliFundingCosts => "export.funding_costs",
+            AccessKind::CliRefunds => "export.refunds",
         }
     }
 

@@ -21,6 +21,7 @@ use crate::db::store;
 use crate::db::tasks as q;
 use crate::error::ServiceError;
 use crate::services::care::{self, CaseState};
+use crate::services::finance::refunds;
 use crate::services::{disputes, endings, sharing};
 
 /// The kinds of task (the names the API uses).
@@ -221,6 +222,9 @@ pub async fn for_user(
     }
     if user.has(Role::MhaAdministrator) {
         out.extend(share_tasks(db, org, today).await?);
+    }
+    if user.has(Role::Finance) {
+        out.extend(refund_tasks(db, org).await?);
     }
     if user.has(Role::Auditor) {
         for g in store::grants_to_review(db, org).await? {
@@ -539,6 +543,37 @@ async fn ending_tasks(
                 key: format!("ending:{}:{body}", p.id),
             });
         }
+    }
+    Ok(out)
+}
+
+/// Refunds still owed by this council (its finance team pays them).
+async fn refund_tasks(db: &Db, org: &str) -> Result<Vec<Task>, ServiceError> {
+    let mut out = Vec::new();
+    for r in refunds::list(db, Some(org)).await? {
+        if !r.status.is_open() {
+            continue;
+        }
+        out.push(Task {
+            kind: TaskKind::RefundOwed,
+            person_id: Some(r.row.person_id),
+            since: r.row.created_at.date_naive(),
+            due: None,
+            overdue: false,
+            summary: format!(
+                "{} outstanding of {} owed to {} for charges from {} to {}",
+                r.outstanding,
+                r.due,
+                r.row.charged_party,
+                long_date(r.row.period_from),
+                long_date(r.row.period_to)
+            ),
+            person_name: None,
+            nhs_number: NhsNumber::parse(&r.row.nhs_number).ok().map(|n| n.formatted()),
+            link: "/finance/refunds".into(),
+            org_code: org.to_string(),
+            key: format!("refund:{}", r.row.id),
+        });
     }
     Ok(out)
 }

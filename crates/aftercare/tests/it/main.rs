@@ -23,6 +23,7 @@ mod guarded;
 mod logs;
 mod notify;
 mod person_page;
+mod refunds;
 mod register;
 mod reliability;
 mod scoping;

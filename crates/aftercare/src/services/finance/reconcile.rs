@@ -262,6 +262,7 @@ mod tests {
             to: d(to),
             amount: Pence(pence),
             service: None,
+            charged_party: None,
         }
     }
 

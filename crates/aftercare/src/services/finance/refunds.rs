@@ -1,0 +1,346 @@
+//! Refunds as a ledger (issue 16): a recorded reconciliation turns each
+//! charge found while the person was entitled into a line of a refund owed
+//! to whoever was charged; payments are recorded against it until it is
+//! paid, and it can be waived only with a reason. Housing benefit received
+//! for the same accommodation is offset where recorded (the Ombudsman's
+//! remedy: the refund less housing benefit).
+
+use aftercare_core::{NhsNumber, Pence};
+use aftercare_files::ChargeRecord;
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::reconcile::{Finding, FindingKind};
+use crate::db::refunds::{self as q, NewCharge, NewRefund, RefundRow};
+use crate::db::store::{self, Actor, AuditEntry};
+use crate::db::{Db, DbError};
+use crate::error::ServiceError;
+
+/// Where a refund stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Owed,
+    PartPaid,
+    Paid,
+    Waived,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Owed => "owed",
+            RefundStatus::PartPaid => "part_paid",
+            RefundStatus::Paid => "paid",
+            RefundStatus::Waived => "waived",
+        }
+    }
+
+    /// Whether more can be paid or added to it.
+    pub fn is_open(self) -> bool {
+        matches!(self, RefundStatus::Owed | RefundStatus::PartPaid)
+    }
+}
+
+/// A refund as the ledger shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refund {
+    pub row: RefundRow,
+    /// What is owed after housing benefit is offset.
+    pub due: Pence,
+    pub outstanding: Pence,
+    pub status: RefundStatus,
+}
+
+impl Refund {
+    pub fn of(row: RefundRow) -> Refund {
+        let due = Pence((row.owed - row.housing_benefit).max(0));
+        let outstanding = Pence((due.0 - row.paid).max(0));
+        let status = if row.waived_reason.is_some() {
+            RefundStatus::Waived
+        } else if outstanding.0 == 0 {
+            RefundStatus::Paid
+        } else if row.paid > 0 {
+            RefundStatus::PartPaid
+        } else {
+            RefundStatus::Owed
+        };
+        Refund { row, due, outstanding, status }
+    }
+}
+
+/// What recording a reconciliation did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Recorded {
+    pub run_id: i64,
+    /// Charges newly added to what is owed.
+    pub charges_added: usize,
+    /// Charges already recorded by an earlier run (left as they were).
+    pub charges_known: usize,
+    pub refunds_opened: usize,
+    /// Findings about people not on the register (nothing to refund to).
+    pub not_on_register: usize,
+}
+
+/// Who a charge was made to, as the ledger names them.
+fn party(c: Option<&ChargeRecord>) -> String {
+    c.and_then(|c| c.charged_party.as_deref())
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("the person")
+        .to_string()
+}
+
+/// A charge's identity: the same row of the same period recorded again is
+/// the same charge; a new row (another period or amount) is a new one.
+fn charge_key(f: &Finding, c: Option<&ChargeRecord>) -> String {
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{}|{}|{}|{}|{}|{}",
+        f.nhs_number,
+        f.from,
+        f.to,
+        f.amount.0,
+        c.and_then(|c| c.service.as_deref()).unwrap_or(""),
+        party(c)
+    ));
+    hex::encode(h.finalize())
+}
+
+/// Records a reconciliation's run and its refunds, in one transaction:
+/// each charge while entitled is added once to the person's open refund
+/// for that payer (or opens one); a paid or waived refund is never reopened.
+pub async fn record(
+    db: &Db,
+    actor: &Actor,
+    as_of: NaiveDate,
+    files_sha256: (&str, &str),
+    findings: &[Finding],
+    charges: &[ChargeRecord],
+) -> Result<Recorded, ServiceError> {
+    let mut tx = db.begin_write().await?;
+    let run_id =
+        q::insert_run(&mut tx, as_of, files_sha256.0, files_sha256.1, findings.len() as i64, actor)
+            .await?;
+    let mut done = Recorded { run_id, ..Default::default() };
+    for f in findings.iter().filter(|f| f.kind == FindingKind::ChargedWhileEntitled) {
+        let charge = charges.iter().find(|c| c.line == f.line);
+        let key = charge_key(f, charge);
+        if q::charge_recorded(&mut tx, &key).await? {
+            done.charges_known += 1;
+            continue;
+        }
+        let Some(person) = store::person_by_nhs_number(&mut tx, &f.nhs_number).await? else {
+            done.not_on_register += 1;
+            continue;
+        };
+        let payer = party(charge);
+        let open = q::for_person(&mut tx, person.id)
+            .await?
+            .into_iter()
+            .map(Refund::of)
+            .find(|r| r.status.is_open() && r.row.charged_party == payer);
+        let refund_id = match open {
+            Some(r) => r.row.id,
+            None => {
+                done.refunds_opened += 1;
+                q::insert_refund(
+                    &mut tx,
+                    &NewRefund {
+                        person_id: person.id,
+                        nhs_number: &f.nhs_number,
+                        council_code: person.council_code.as_deref(),
+                        charged_party: &payer,
+                        from: f.from,
+                        to: f.to,
+                    },
+                    actor,
+                )
+                .await?
+            }
+        };
+        q::add_charge(
+            &mut tx,
+            &NewCharge {
+                refund_id,
+                run_id,
+                key: &key,
+                from: f.from,
+                to: f.to,
+                amount: f.amount.0,
+                service: charge.and_then(|c| c.service.as_deref()),
+            },
+        )
+        .await?;
+        done.charges_added += 1;
+        store::append_audit(
+            &mut tx,
+            actor,
+            AuditEntry {
+                action: "refund.charge_added",
+                person_id: Some(person.id),
+                entity: "refund",
+                entity_id: Some(refund_id.to_string()),
+                reason: None,
+                details: json!({"run": run_id, "from": f.from, "to": f.to, "amount_pence": f.amount.0, "charged_party": payer}),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// The ledger: every refund, or a council's, newest first.
+pub async fn list(db: &Db, council: Option<&str>) -> Result<Vec<Refund>, DbError> {
+    Ok(q::all(db, council).await?.into_iter().map(Refund::of).collect())
+}
+
+fn nhs_of(nhs: &str) -> Result<NhsNumber, ServiceError> {
+    NhsNumber::parse(nhs).map_err(|e| ServiceError::invalid("nhs_number", e.to_string()))
+}
+
+/// The refund a payment or waiver is for: the one named, or the person's
+/// only open one (several open ones must be named).
+async fn open_refund(
+    tx: &mut crate::db::Tx,
+    nhs: &str,
+    refund_id: Option<i64>,
+) -> Result<Refund, ServiceError> {
+    let nhs = nhs_of(nhs)?;
+    let person = store::person_by_nhs_number(&mut *tx, nhs.as_str())
+        .await?
+        .ok_or_else(ServiceError::no_such_person)?;
+    let open: Vec<Refund> = q::for_person(&mut *tx, person.id)
+        .await?
+        .into_iter()
+        .map(Refund::of)
+        .filter(|r| r.status.is_open() && refund_id.is_none_or(|id| r.row.id == id))
+        .collect();
+    match open.len() {
+        0 => Err(ServiceError::conflict(
+            "no_refund_owed",
+            "no refund is outstanding for this person (a paid or waived refund is closed)".into(),
+        )),
+        1 => Ok(open.into_iter().next().expect("one")),
+        _ => Err(ServiceError::invalid(
+            "refund",
+            format!(
+                "this person has {} refunds outstanding: name one with --refund ({})",
+                open.len(),
+                open.iter().map(|r| r.row.id.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
+}
+
+/// Records a payment of a refund (never more than is outstanding).
+pub async fn pay(
+    db: &Db,
+    actor: &Actor,
+    nhs: &str,
+    refund_id: Option<i64>,
+    amount: Pence,
+    on: NaiveDate,
+    reference: Option<&str>,
+) -> Result<Refund, ServiceError> {
+    if amount.0 <= 0 {
+        return Err(ServiceError::invalid("amount", "enter an amount of more than £0"));
+    }
+    let mut tx = db.begin_write().await?;
+    let r = open_refund(&mut tx, nhs, refund_id).await?;
+    if amount > r.outstanding {
+        return Err(ServiceError::invalid(
+            "amount",
+            format!("only {} is outstanding on this refund", r.outstanding),
+        ));
+    }
+    let reference = reference.map(str::trim).filter(|s| !s.is_empty());
+    q::insert_payment(&mut tx, r.row.id, amount.0, on, reference, actor).await?;
+    store::append_audit(
+        &mut tx,
+        actor,
+        AuditEntry {
+            action: "refund.paid",
+            person_id: Some(r.row.person_id),
+            entity: "refund",
+            entity_id: Some(r.row.id.to_string()),
+            reason: None,
+            details: json!({"amount_pence": amount.0, "paid_on": on, "reference": reference}),
+        },
+    )
+    .await?;
+    let after = q::for_person(&mut tx, r.row.person_id).await?;
+    tx.commit().await?;
+    let row = after.into_iter().find(|x| x.id == r.row.id).expect("the refund just paid");
+    Ok(Refund::of(row))
+}
+
+/// Waives what is outstanding, with the reason (audited).
+pub async fn waive(
+    db: &Db,
+    actor: &Actor,
+    nhs: &str,
+    refund_id: Option<i64>,
+    reason: &str,
+) -> Result<(), ServiceError> {
+    let reason = reason.trim();
+    if reason.chars().count() < 10 {
+        return Err(ServiceError::invalid(
+            "reason",
+            "say why it is waived, in at least 10 characters",
+        ));
+    }
+    let mut tx = db.begin_write().await?;
+    let r = open_refund(&mut tx, nhs, refund_id).await?;
+    q::set_waived(&mut tx, r.row.id, reason).await?;
+    store::append_audit(
+        &mut tx,
+        actor,
+        AuditEntry {
+            action: "refund.waived",
+            person_id: Some(r.row.person_id),
+            entity: "refund",
+            entity_id: Some(r.row.id.to_string()),
+            reason: Some(reason),
+            details: json!({"outstanding_pence": r.outstanding.0}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records housing benefit received for the accommodation a refund is
+/// for, to be offset from it.
+pub async fn offset_housing_benefit(
+    db: &Db,
+    actor: &Actor,
+    nhs: &str,
+    refund_id: Option<i64>,
+    amount: Pence,
+) -> Result<(), ServiceError> {
+    if amount.0 < 0 {
+        return Err(ServiceError::invalid("amount", "housing benefit cannot be negative"));
+    }
+    let mut tx = db.begin_write().await?;
+    let r = open_refund(&mut tx, nhs, refund_id).await?;
+    q::set_housing_benefit(&mut tx, r.row.id, amount.0).await?;
+    store::append_audit(
+        &mut tx,
+        actor,
+        AuditEntry {
+            action: "refund.housing_benefit",
+            person_id: Some(r.row.person_id),
+            entity: "refund",
+            entity_id: Some(r.row.id.to_string()),
+            reason: None,
+            details: json!({"housing_benefit_pence": amount.0}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! The refund ledger on both backends (issue 16): a recorded
+//! reconciliation owes each charge made while entitled to whoever paid it,
+//! once; payments in parts, waiving with a reason, housing benefit offset;
+//! and finance is told while a refund is owed.
+
+use crate::common::*;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_aftercare"))
+}
+
+fn run(url: &str, args: &[&str]) -> (bool, String, String) {
+    let out = bin().args(["--database", url]).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// `refunds list` as (nhs_number, owed, housing_benefit, paid, outstanding, status, charged_party) rows.
+fn ledger(url: &str) -> Vec<Vec<String>> {
+    let (ok, out, err) = run(url, &["refunds", "list"]);
+    assert!(ok, "{err}");
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            [
+                "nhs_number",
+                "owed",
+                "housing_benefit",
+                "paid",
+                "outstanding",
+                "status",
+                "charged_party",
+            ]
+            .iter()
+            .map(|c| cells[col(c)].to_string())
+            .collect()
+        })
+        .collect()
+}
+
+fn reconcile(url: &str, dir: &std::path::Path, charges: &str) -> String {
+    let c = dir.join("charges.csv");
+    let p = dir.join("payments.csv");
+    std::fs::write(&c, charges).unwrap();
+    std::fs::write(&p, "nhs_number,period_from,period_to,amount,payer,funding_stream\n").unwrap();
+    let out = bin()
+        .args(["--database", url, "reconcile", "--as-of", "2025-01-01", "--record", "--charges"])
+        .arg(&c)
+        .arg("--payments")
+        .arg(&p)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    err
+}
+
+const CHARGES: &str = "nhs_number,charged_from,charged_to,amount,service,charged_party\n\
+9434765919,2023-05-01,2023-05-31,310.00,home care,\n\
+9434765919,2023-06-01,2023-06-30,300.00,care home top-up,Mrs J Smith (mother)\n";
+
+#[tokio::test]
+async fn a_recorded_reconciliation_owes_each_charge_once_until_paid_or_waived() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "finance", "E10000016", "finance").await;
+        add_user(&t.db, "lincs_finance", "E10000019", "finance").await;
+        import(&t.db, REGISTER_CSV).await;
+        let dir = tempfile::tempdir().unwrap();
+        let said = reconcile(&t.url, dir.path(), CHARGES);
+        assert!(
+            said.contains("2 charge(s) added") && said.contains("2 refund(s) opened"),
+            "{said}"
+        );
+        let rows = ledger(&t.url);
+        assert_eq!(rows.len(), 2, "one refund per payer: {rows:?}");
+        let person = rows.iter().find(|r| r[6] == "the person").unwrap();
+        assert_eq!(&person[..6], ["9434765919", "310.00", "0.00", "0.00", "310.00", "owed"]);
+        let mother = rows.iter().find(|r| r[6] != "the person").unwrap();
+        assert_eq!(
+            &mother[..7],
+            ["9434765919", "300.00", "0.00", "0.00", "300.00", "owed", "Mrs J Smith (mother)"]
+        );
+
+        // The same files again: nothing new, nothing reopened.
+        let said = reconcile(&t.url, dir.path(), CHARGES);
+        assert!(
+            said.contains("0 charge(s) added") && said.contains("2 already recorded"),
+            "{said}"
+        );
+        assert_eq!(ledger(&t.url), rows, "{}", t.backend);
+
+        // Paid in two parts, by the person's refund (two are open: name it).
+        let (ok, _, err) = run(
+            &t.url,
+            &[
+                "refunds",
+                "pay",
+                "--nhs-number",
+                "943 476 5919",
+                "--amount",
+                "100",
+                "--on",
+                "2026-11-01",
+            ],
+        );
+        assert!(!ok && err.contains("2 refunds outstanding"), "{err}");
+        let (_, list, _) = run(&t.url, &["refunds", "list"]);
+        let id_of = |party: &str| {
+            list.lines().find(|l| l.contains(party)).unwrap().split(',').next().unwrap().to_string()
+        };
+        let mine = id_of("the person");
+        for (amount, status) in [("100", "part_paid"), ("210.00", "paid")] {
+            let (ok, out, err) = run(
+                &t.url,
+                &[
+                    "refunds",
+                    "pay",
+                    "--nhs-number",
+                    "9434765919",
+                    "--refund",
+                    &mine,
+                    "--amount",
+                    amount,
+                    "--on",
+                    "2026-11-02",
+                    "--reference",
+                    "BACS 123",
+                ],
+            );
+            assert!(ok, "{err}");
+            assert!(out.contains(status), "{out}");
+        }
+        let (ok, _, err) = run(
+            &t.url,
+            &[
+                "refunds",
+                "pay",
+                "--nhs-number",
+                "9434765919",
+                "--refund",
+                &mine,
+                "--amount",
+                "1",
+                "--on",
+                "2026-11-03",
+            ],
+        );
+        assert!(!ok && err.contains("no refund is outstanding"), "a paid refund is closed: {err}");
+
+        // A new charge for the person opens a new refund; the paid one stays paid.
+        let more = format!("{CHARGES}9434765919,2023-07-01,2023-07-31,31.00,home care,\n");
+        let said = reconcile(&t.url, dir.path(), &more);
+        assert!(
+            said.contains("1 charge(s) added") && said.contains("1 refund(s) opened"),
+            "{said}"
+        );
+        let rows = ledger(&t.url);
+        assert_eq!(rows.len(), 3);
+        assert!(rows.iter().any(|r| r[5] == "paid" && r[1] == "310.00"));
+        assert!(rows.iter().any(|r| r[5] == "owed" && r[1] == "31.00"));
+
+        // The mother's: housing benefit offset, then waived only with a reason.
+        let theirs = id_of("mother");
+        let (ok, _, err) = run(
+            &t.url,
+            &[
+                "refunds",
+                "housing-benefit",
+                "--nhs-number",
+                "9434765919",
+                "--refund",
+                &theirs,
+                "--amount",
+                "50",
+            ],
+        );
+        assert!(ok, "{err}");
+        let rows = ledger(&t.url);
+        let mother = rows.iter().find(|r| r[6] != "the person").unwrap();
+        assert_eq!(&mother[1..6], ["300.00", "50.00", "0.00", "250.00", "owed"], "{mother:?}");
+        let (ok, _, err) = run(
+            &t.url,
+            &[
+                "refunds",
+                "waive",
+                "--nhs-number",
+                "9434765919",
+                "--refund",
+                &theirs,
+                "--reason",
+                "no",
+            ],
+        );
+        assert!(!ok && err.contains("say why"), "{err}");
+        let (ok, _, err) = run(
+            &t.url,
+            &[
+                "refunds",
+                "waive",
+                "--nhs-number",
+                "9434765919",
+                "--refund",
+                &theirs,
+                "--reason",
+                "charge was cancelled before it was paid",
+            ],
+        );
+        assert!(ok, "{err}");
+        assert!(ledger(&t.url).iter().any(|r| r[5] == "waived"));
+
+        // Finance of the council is told of what is still owed, and no one else.
+        let finance = Client::login(state(&t.db), "finance").await;
+        let tasks = finance.get("/api/v1/tasks").await.json();
+        let owed: Vec<_> = tasks["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["kind"] == "refund_owed")
+            .collect();
+        assert_eq!(owed.len(), 1, "{}: {tasks}", t.backend);
+        assert!(owed[0]["summary"].as_str().unwrap().contains("£31.00 outstanding"), "{}", owed[0]);
+        let lincs = Client::login(state(&t.db), "lincs_finance").await;
+        let theirs = lincs.get("/api/v1/tasks").await.json();
+        assert!(theirs["items"].as_array().unwrap().iter().all(|t| t["kind"] != "refund_owed"));
+
+        let report = aftercare::db::audit::verify(&t.db, None).await.unwrap();
+        assert_eq!(report.problems, Vec::<String>::new(), "{}", t.backend);
+    }
+}
