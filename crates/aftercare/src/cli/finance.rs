@@ -106,8 +106,18 @@ pub async fn reconcile(
             return Ok(ExitCode::from(1));
         }
     };
-    let findings =
-        aftercare::services::finance::reconcile::reconcile(&entitled, &charges, &payments, as_of);
+    let chargeable = aftercare::services::finance::reconcile::chargeable_needs(
+        &db,
+        aftercare::services::finance::reconcile::Caseload::WholeRegister,
+    )
+    .await?;
+    let findings = aftercare::services::finance::reconcile::reconcile(
+        &entitled,
+        &chargeable,
+        &charges,
+        &payments,
+        as_of,
+    );
     log_export(&db, AccessKind::Reconciliation, findings.len(), &format!("as_of={as_of}")).await?;
     if let Some(as_user) = record {
         let actor = actor_for(&db, as_user).await?;

@@ -433,3 +433,26 @@ pub async fn agreements(conn: impl Into<Conn<'_>>) -> Result<Vec<AgreementRow>, 
     }
     Ok(rows)
 }
+
+/// A person's current plan body, by NHS number (for reconciliation).
+#[derive(Debug, Clone, FromRow)]
+pub struct PlanByNhs {
+    pub id: i64,
+    pub nhs_number: String,
+    pub body: String,
+}
+
+pub async fn current_plans_by_nhs(
+    conn: impl Into<Conn<'_>>,
+    scope: &Scope<'_>,
+) -> Result<Vec<PlanByNhs>, DbError> {
+    let mut conn = Conn::of(conn);
+    rows_in_scope(
+        &mut conn,
+        "SELECT c.id, p.nhs_number, c.body FROM care_plans c JOIN people p ON p.id = c.person_id
+          WHERE c.superseded_at IS NULL AND p.nhs_number IS NOT NULL AND {scope}",
+        "c.person_id",
+        scope,
+    )
+    .await
+}

@@ -51,6 +51,32 @@ pub struct Finding {
 /// A person's entitled days: `(start, end_exclusive)`; `None` is open.
 pub type Periods = Vec<(NaiveDate, Option<NaiveDate>)>;
 
+/// A need the person's current plan marks as not an s117 service (so it may
+/// be charged for [Kent 7.2–7.3]), with the names a charge may give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeableNeed {
+    /// Lower-case: the aspect's code and label, the provider, the description.
+    pub names: Vec<String>,
+    pub start: NaiveDate,
+    pub end: Option<NaiveDate>,
+}
+
+impl ChargeableNeed {
+    /// Whether a charge naming `service` for `[from, to]` is for this need:
+    /// the name matches (ignoring case and spaces at the ends) and the need
+    /// covers the whole of those days.
+    pub fn covers(&self, service: &str, from: NaiveDate, to: NaiveDate) -> bool {
+        let service = service.trim().to_lowercase();
+        !service.is_empty()
+            && self.names.iter().any(|n| *n == service)
+            && self.start <= from
+            && self.end.is_none_or(|e| e >= to)
+    }
+}
+
+/// Chargeable needs by NHS number.
+pub type Chargeable = HashMap<String, Vec<ChargeableNeed>>;
+
 fn days(from: NaiveDate, to: NaiveDate) -> i64 {
     (to - from).num_days() + 1
 }
@@ -110,9 +136,14 @@ fn gaps(periods: &Periods, from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, Na
 
 /// Reconciles charges and payments against entitled periods by NHS number.
 /// Rows that start after `as_of` are not yet due and are left out; rows that
-/// run past it are considered up to `as_of`.
+/// run past it are considered up to `as_of`. A charge while entitled is a
+/// finding unless it names a service the person's plan marks as not s117
+/// and that need covers the days charged (`chargeable`): a charge for an
+/// s117 need, a service the plan does not name, or a person with no plan is
+/// a finding.
 pub fn reconcile(
     entitled: &HashMap<String, Periods>,
+    chargeable: &Chargeable,
     charges: &[ChargeRecord],
     payments: &[PaymentRecord],
     as_of: NaiveDate,
@@ -135,7 +166,17 @@ pub fn reconcile(
                 line: c.line,
             }),
             Some(periods) => {
+                let lawful = |a: NaiveDate, b: NaiveDate| {
+                    c.service.as_deref().is_some_and(|service| {
+                        chargeable
+                            .get(&nhs)
+                            .is_some_and(|needs| needs.iter().any(|n| n.covers(service, a, b)))
+                    })
+                };
                 for (a, b) in overlaps(periods, c.from, to) {
+                    if lawful(a, b) {
+                        continue;
+                    }
                     findings.push(Finding {
                         kind: FindingKind::ChargedWhileEntitled,
                         nhs_number: nhs.clone(),
@@ -191,6 +232,39 @@ pub fn reconcile(
 pub enum Caseload<'a> {
     Organisation(&'a str),
     WholeRegister,
+}
+
+/// The needs the current plans of the caseload mark as not s117, by NHS number.
+pub async fn chargeable_needs(
+    db: &crate::db::Db,
+    caseload: Caseload<'_>,
+) -> Result<Chargeable, crate::db::DbError> {
+    use crate::db::care::{Scope, current_plans_by_nhs};
+    let scope = match caseload {
+        Caseload::WholeRegister => Scope::Everyone,
+        Caseload::Organisation(org) => Scope::Organisation(org),
+    };
+    let mut out: Chargeable = HashMap::new();
+    for p in current_plans_by_nhs(db, &scope).await? {
+        let plan: aftercare_core::plan::CarePlan = serde_json::from_str(&p.body)
+            .map_err(|e| crate::db::DbError::Corrupt(format!("plan {}: {e}", p.id)))?;
+        let needs = plan.needs.iter().filter(|n| !n.s117).map(|n| ChargeableNeed {
+            names: [
+                n.aspect.as_str(),
+                n.aspect.label(),
+                n.provider.as_str(),
+                n.description.as_str(),
+            ]
+            .iter()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect(),
+            start: n.start,
+            end: n.end,
+        });
+        out.entry(p.nhs_number).or_default().extend(needs);
+    }
+    Ok(out)
 }
 
 /// Entitled periods by NHS number of the people in the caseload, as the
@@ -324,7 +398,7 @@ mod tests {
         ];
         for (charges, payments, want) in cases {
             let got: Vec<(&str, String, String, i64)> =
-                reconcile(&entitled, &charges, &payments, as_of)
+                reconcile(&entitled, &Chargeable::new(), &charges, &payments, as_of)
                     .iter()
                     .map(|f| (f.kind.as_str(), f.from.to_string(), f.to.to_string(), f.amount.0))
                     .collect();
@@ -332,6 +406,35 @@ mod tests {
                 want.iter().map(|(k, f, t, a)| (*k, f.to_string(), t.to_string(), *a)).collect();
             assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn a_charge_for_a_need_the_plan_marks_not_s117_is_lawful() {
+        let mut entitled = HashMap::new();
+        entitled.insert("9434765919".to_string(), vec![(d("2024-01-01"), None)]);
+        entitled.insert("9876543210".to_string(), vec![(d("2024-01-01"), None)]);
+        let mut chargeable = Chargeable::new();
+        chargeable.insert(
+            "9434765919".to_string(),
+            vec![ChargeableNeed {
+                names: vec!["physical_health_care".into(), "gym membership".into()],
+                start: d("2024-02-01"),
+                end: None,
+            }],
+        );
+        let named = |service: &str, from: &str| ChargeRecord {
+            service: Some(service.to_string()),
+            ..charge("9434765919", from, "2024-02-29", 2900)
+        };
+        let found =
+            |c: ChargeRecord| reconcile(&entitled, &chargeable, &[c], &[], d("2024-12-31")).len();
+        assert_eq!(found(named(" Gym Membership ", "2024-02-01")), 0, "named, not s117, covered");
+        assert_eq!(found(named("home care", "2024-02-01")), 1, "a service the plan does not name");
+        assert_eq!(found(named("gym membership", "2024-01-15")), 1, "days before the need");
+        assert_eq!(found(charge("9434765919", "2024-02-01", "2024-02-29", 2900)), 1, "no service");
+        let mut other = named("gym membership", "2024-02-01");
+        other.nhs_number = NhsNumber::parse("9876543210").unwrap();
+        assert_eq!(found(other), 1, "no plan");
     }
 
     #[test]

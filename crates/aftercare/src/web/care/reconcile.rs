@@ -135,8 +135,15 @@ pub async fn reconcile_submit(
     let caseload = crate::services::finance::reconcile::Caseload::Organisation(&s.user.org_code);
     let entitled =
         crate::services::finance::reconcile::entitled_periods(&state.db, as_of, caseload).await?;
-    let findings =
-        crate::services::finance::reconcile::reconcile(&entitled, &charges, &payments, as_of);
+    let chargeable =
+        crate::services::finance::reconcile::chargeable_needs(&state.db, caseload).await?;
+    let findings = crate::services::finance::reconcile::reconcile(
+        &entitled,
+        &chargeable,
+        &charges,
+        &payments,
+        as_of,
+    );
     access_log::export(
         &state.db,
         &s,
