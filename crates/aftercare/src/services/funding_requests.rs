@@ -487,6 +487,20 @@ pub async fn for_person(
     Ok(out)
 }
 
+/// The bodies a request for the person's funding may go to: the councils
+/// and NHS commissioners with a part in the person, as (code, name).
+pub async fn bodies_to_ask(db: &Db, person_id: i64) -> Result<Vec<(String, String)>, ServiceError> {
+    Ok(store::orgs_of_person(db, person_id)
+        .await?
+        .into_iter()
+        .filter(|o| {
+            OrgKind::parse(&o.kind)
+                .is_some_and(|k| k == OrgKind::Council || k.is_nhs_commissioner())
+        })
+        .map(|o| (o.code, o.name))
+        .collect())
+}
+
 /// One request waiting for a decision, about a person in a caseload.
 pub struct Waiting<'a> {
     pub case: &'a CaseState,
