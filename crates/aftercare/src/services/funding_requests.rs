@@ -268,6 +268,9 @@ pub async fn decide(
             "only a commissioner of the body asked decides a funding request".into(),
         ));
     }
+    let no_such = || ServiceError::not_found("not_found", "no such funding request".into());
+    // Named before its fields are read (and read again inside the write).
+    q::get(db, request_id).await?.filter(|r| r.person_id == person_id).ok_or_else(no_such)?;
     let mut errors: FieldErrors = Vec::new();
     let status = match f.decision.trim() {
         "agreed" => Some(FundingStatus::Agreed),
@@ -310,7 +313,7 @@ pub async fn decide(
     let old = q::get(&mut tx, request_id)
         .await?
         .filter(|r| r.person_id == person_id)
-        .ok_or_else(|| ServiceError::not_found("not_found", "no such funding request".into()))?;
+        .ok_or_else(no_such)?;
     if old.superseded_at.is_some() {
         return Err(ServiceError::conflict(
             "stale_request",
