@@ -365,6 +365,47 @@ impl Need {
     }
 }
 
+/// Days a funding request on a need may wait for the decision of the body
+/// asked, where the partnership sets none (issue 16; a partnership sets its
+/// own, `partnerships.funding_decision_days`).
+pub const FUNDING_DECISION_DAYS: i64 = 28;
+
+/// Where a request for a need's funding stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FundingStatus {
+    /// Asked of one body, waiting for its decision.
+    Requested,
+    /// Agreed by the body asked, naming the funder (and split).
+    Agreed,
+    /// Refused by the body asked, with its reason.
+    Refused,
+}
+
+impl FundingStatus {
+    pub const ALL: [FundingStatus; 3] =
+        [FundingStatus::Requested, FundingStatus::Agreed, FundingStatus::Refused];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FundingStatus::Requested => "requested",
+            FundingStatus::Agreed => "agreed",
+            FundingStatus::Refused => "refused",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FundingStatus> {
+        FundingStatus::ALL.into_iter().find(|f| f.as_str() == s.trim())
+    }
+}
+
+/// How long a request made on `requested_on` has waited on `today` (0 for
+/// one dated later), and whether that is beyond `limit_days`.
+pub fn funding_wait(requested_on: NaiveDate, today: NaiveDate, limit_days: i64) -> (i64, bool) {
+    let days = (today - requested_on).num_days().max(0);
+    (days, days > limit_days)
+}
+
 /// A version of the after-care plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CarePlan {
@@ -413,6 +454,16 @@ mod tests {
             funder,
             accommodation: None,
         }
+    }
+
+    #[test]
+    fn a_funding_request_is_overdue_only_after_the_limit() {
+        let asked = d(2026, 3, 14);
+        assert_eq!(funding_wait(asked, d(2026, 4, 11), 28), (28, false));
+        assert_eq!(funding_wait(asked, d(2026, 4, 12), 28), (29, true));
+        assert_eq!(funding_wait(asked, d(2026, 3, 1), 28), (0, false));
+        assert_eq!(FundingStatus::parse("agreed"), Some(FundingStatus::Agreed));
+        assert_eq!(FundingStatus::parse("maybe"), None);
     }
 
     #[test]

@@ -561,6 +561,78 @@ async fn create_review(
     Ok((StatusCode::CREATED, Json(Created { id: rid })).into_response())
 }
 
+/// The person's requests for the funding of plan needs: each one's current
+/// version (`requested`, `agreed` or `refused`), its age and the days the
+/// partnership allows, and its earlier versions.
+#[utoipa::path(get, path = "/api/v1/people/{id}/funding-requests", params(("id" = i64, Path)),
+    responses((status = 200, description = "The requests", body = Vec<crate::services::funding_requests::FundingRequestView>), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody)), security(("bearer" = [])))]
+async fn list_funding(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+) -> Result<Json<Vec<crate::services::funding_requests::FundingRequestView>>, ApiError> {
+    Ok(Json(crate::services::funding_requests::for_person(&state.db, id, state.today()).await?))
+}
+
+/// Asks one body (a council or NHS commissioner with a part in the person)
+/// to fund a need of the current plan; by those who write the plan.
+#[utoipa::path(post, path = "/api/v1/people/{id}/funding-requests", params(("id" = i64, Path)), request_body = crate::services::funding_requests::FundingRequestFields,
+    responses((status = 201, description = "The request was made", body = Created), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "A request for this need is already waiting (`funding_requested`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
+async fn request_funding(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, crate::services::funding_requests::FundingRequestFields) =
+        body_json(req, &state).await?;
+    let rid =
+        crate::services::funding_requests::request(&state.db, &s.user, id, &body, state.today())
+            .await?;
+    Ok((StatusCode::CREATED, Json(Created { id: rid })).into_response())
+}
+
+/// Records the decision of the body asked on a request's current version:
+/// agreed (with the funder and, when shared, the council's share) or
+/// refused (with the reason); a decision already recorded is corrected
+/// with a `correction_reason`. Only a commissioner of the body asked.
+#[utoipa::path(post, path = "/api/v1/people/{id}/funding-requests/{request_id}/decisions", params(("id" = i64, Path), ("request_id" = i64, Path)), request_body = crate::services::funding_requests::FundingDecisionFields,
+    responses((status = 201, description = "The decision was recorded: the new version's id", body = Created), (status = 403, description = "Not this user's decision (`not_your_decision`)", body = ErrorBody), (status = 404, description = "No such person or request", body = ErrorBody), (status = 409, description = "The version named was superseded (`stale_request`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
+async fn decide_funding(
+    State(state): State<AppState>,
+    FundingRequestPath(id, rid): FundingRequestPath,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, crate::services::funding_requests::FundingDecisionFields) =
+        body_json(req, &state).await?;
+    let new = crate::services::funding_requests::decide(
+        &state.db,
+        &s.user,
+        id,
+        rid,
+        &body,
+        state.today(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(Created { id: new })).into_response())
+}
+
+/// A person and one of their funding requests from the path, the person
+/// one the caller may see (scope, then existence).
+struct FundingRequestPath(i64, i64);
+
+impl axum::extract::FromRequestParts<AppState> for FundingRequestPath {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Path((id, rid)) = Path::<(i64, i64)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError(AppError::NotFound))?;
+        ensure_visible(parts, state, id).await?;
+        Ok(FundingRequestPath(id, rid))
+    }
+}
+
 /// Proposes ending after-care, after a review that found it no longer needed.
 #[utoipa::path(post, path = "/api/v1/people/{id}/endings", params(("id" = i64, Path)), request_body = crate::services::endings::ProposalFields,
     responses((status = 201, description = "The proposal was made", body = ProposalCreated), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody), (status = 409, description = "Refused by the state of the record (`no_open_period`, `proposal_waiting`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
@@ -726,8 +798,8 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
-    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention),
-    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, ErrorBody, ErrorDetail, FieldError)),
+    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, list_funding, request_funding, decide_funding, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention),
+    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::funding_requests::FundingRequestFields, crate::services::funding_requests::FundingDecisionFields, crate::services::funding_requests::FundingRequestView, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -753,6 +825,8 @@ pub fn router() -> Router<AppState> {
         .route("/people/{id}/determinations", post(create_determination))
         .route("/people/{id}/what-if", get(what_if))
         .route("/people/{id}/reviews", post(create_review))
+        .route("/people/{id}/funding-requests", get(list_funding).post(request_funding))
+        .route("/people/{id}/funding-requests/{request_id}/decisions", post(decide_funding))
         .route("/people/{id}/endings", get(list_proposals).post(create_proposal))
         .route("/people/{id}/endings/historical", post(create_historical_ending))
         .route("/people/{id}/reinstatements", post(create_reinstatement))

@@ -153,6 +153,7 @@ pub async fn partnerships_add(
     name: String,
     review_policy: String,
     qa_ratifies_endings: bool,
+    funding_decision_days: i64,
 ) -> Result<ExitCode> {
     let db = open(database).await?;
     let actor = actor_for(&db, None).await?;
@@ -162,6 +163,7 @@ pub async fn partnerships_add(
         name,
         review_policy,
         qa_ratifies_endings,
+        funding_decision_days,
     };
     admin::save_partnership(&db, &actor, new).await?;
     println!("saved partnership {council} + {nhs}");
@@ -227,11 +229,12 @@ pub async fn partnerships_list(database: &str) -> Result<ExitCode> {
     let db = open(database).await?;
     for p in admin::partnerships(&db).await? {
         println!(
-            "{}\t{}\t{}\treviews: {}{}",
+            "{}\t{}\t{}\treviews: {}\tfunding decisions within {} days{}",
             p.council_code,
             p.nhs_code,
             p.name,
             p.review_policy,
+            p.funding_decision_days,
             if p.qa_ratifies_endings { "\tQA group ratifies endings" } else { "" }
         );
     }

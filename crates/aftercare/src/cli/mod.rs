@@ -567,6 +567,10 @@ pub enum PartnershipsCommand {
         /// Endings need the joint quality-assurance group's ratification.
         #[arg(long)]
         qa_ratifies_endings: bool,
+        /// Days a funding request on a plan need may wait for the decision of
+        /// the body asked before it is a task for that body's commissioners.
+        #[arg(long, default_value_t = aftercare_core::plan::FUNDING_DECISION_DAYS)]
+        funding_decision_days: i64,
     },
     /// List partnerships.
     List,
@@ -799,9 +803,18 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             name,
             review_policy,
             qa_ratifies_endings,
+            funding_decision_days,
         }) => {
-            admin::partnerships_add(db, council, nhs, name, review_policy, qa_ratifies_endings)
-                .await
+            admin::partnerships_add(
+                db,
+                council,
+                nhs,
+                name,
+                review_policy,
+                qa_ratifies_endings,
+                funding_decision_days,
+            )
+            .await
         }
         Command::Partnerships(PartnershipsCommand::List) => admin::partnerships_list(db).await,
         Command::Backup { output } => admin::backup(db, output).await,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::db::care::{AssessmentRow, LeadProfessionalRow, PlanRow, ReviewRow};
+use crate::db::funding_requests::FundingRequestRow;
 use crate::db::store::{self, AuditRow, DetentionRow, PersonEventRow};
 use crate::db::{Db, DbError, Tx};
 use crate::{on_pool, on_tx};
@@ -278,19 +279,21 @@ pub enum CoveredTable {
     /// Named by the person and the plan's version, not the row id.
     CarePlans,
     Reviews,
+    FundingRequests,
 }
 
 /// Which row a record names: `(id, 0)`, or `(person, version)` for a plan.
 pub type RowKey = (i64, i64);
 
 impl CoveredTable {
-    pub const ALL: [CoveredTable; 6] = [
+    pub const ALL: [CoveredTable; 7] = [
         CoveredTable::Detentions,
         CoveredTable::PersonEvents,
         CoveredTable::LeadProfessionals,
         CoveredTable::Assessments,
         CoveredTable::CarePlans,
         CoveredTable::Reviews,
+        CoveredTable::FundingRequests,
     ];
 
     pub fn of_entity(entity: &str) -> Option<CoveredTable> {
@@ -301,6 +304,7 @@ impl CoveredTable {
             "assessment" => Some(CoveredTable::Assessments),
             "care_plan" => Some(CoveredTable::CarePlans),
             "review" => Some(CoveredTable::Reviews),
+            "funding_request" => Some(CoveredTable::FundingRequests),
             _ => None,
         }
     }
@@ -313,6 +317,7 @@ impl CoveredTable {
             CoveredTable::Assessments => "assessments",
             CoveredTable::CarePlans => "care_plans",
             CoveredTable::Reviews => "reviews",
+            CoveredTable::FundingRequests => "funding_requests",
         }
     }
 
@@ -366,6 +371,10 @@ macro_rules! digests_of_table {
             }
             CoveredTable::Reviews => {
                 let rows: Vec<ReviewRow> = $fetch!();
+                rows.iter().map(|r| ((r.id, 0), digest_of(r))).collect()
+            }
+            CoveredTable::FundingRequests => {
+                let rows: Vec<FundingRequestRow> = $fetch!();
                 rows.iter().map(|r| ((r.id, 0), digest_of(r))).collect()
             }
         }

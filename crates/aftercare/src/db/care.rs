@@ -17,6 +17,9 @@ pub struct PartnershipRow {
     pub name: String,
     pub review_policy: String,
     pub qa_ratifies_endings: bool,
+    /// Days a funding request may wait for the decision of the body asked
+    /// before it is a task for that body (default 28).
+    pub funding_decision_days: i64,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -79,9 +82,9 @@ pub struct ReviewRow {
 
 pub async fn upsert_partnership(tx: &mut Tx, p: &PartnershipRow) -> Result<(), DbError> {
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO partnerships (council_code, nhs_code, name, review_policy, qa_ratifies_endings) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (council_code, nhs_code) DO UPDATE SET name = excluded.name, review_policy = excluded.review_policy, qa_ratifies_endings = excluded.qa_ratifies_endings")
-        .bind(&p.council_code).bind(&p.nhs_code).bind(&p.name).bind(&p.review_policy).bind(p.qa_ratifies_endings)
+        "INSERT INTO partnerships (council_code, nhs_code, name, review_policy, qa_ratifies_endings, funding_decision_days) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (council_code, nhs_code) DO UPDATE SET name = excluded.name, review_policy = excluded.review_policy, qa_ratifies_endings = excluded.qa_ratifies_endings, funding_decision_days = excluded.funding_decision_days")
+        .bind(&p.council_code).bind(&p.nhs_code).bind(&p.name).bind(&p.review_policy).bind(p.qa_ratifies_endings).bind(p.funding_decision_days)
         .execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

@@ -28,6 +28,7 @@ pub mod bulk;
 pub mod care;
 pub mod disputes;
 pub mod endings;
+pub mod funding_requests;
 pub mod notify;
 pub mod refunds;
 pub mod sharing;

@@ -867,6 +867,17 @@ pub async fn caseload_ids(conn: impl Into<Conn<'_>>, org_code: &str) -> Result<V
     )
 }
 
+/// The organisations with a part in a person, by name.
+pub async fn orgs_of_person(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Vec<OrgRow>, DbError> {
+    Ok(
+        on_conn!(conn, p => sqlx::query_as("SELECT o.* FROM organisations o JOIN person_orgs po ON po.org_code = o.code WHERE po.person_id = $1 ORDER BY o.name")
+        .bind(person_id).fetch_all(p).await)?,
+    )
+}
+
 pub async fn org_has_part(
     conn: impl Into<Conn<'_>>,
     person_id: i64,

@@ -116,6 +116,8 @@ pub struct NewPartnership {
     pub name: String,
     pub review_policy: String,
     pub qa_ratifies_endings: bool,
+    /// Days a funding request may wait for a decision before it is a task.
+    pub funding_decision_days: i64,
 }
 
 /// Adds or replaces the partnership between a council and an NHS commissioner.
@@ -127,6 +129,12 @@ pub async fn save_partnership(
     if aftercare_core::reviews::policy(&new.review_policy).is_none() {
         return Err(ServiceError::from(AdminError::UnknownReviewPolicy(new.review_policy)));
     }
+    if !(1..=3650).contains(&new.funding_decision_days) {
+        return Err(ServiceError::invalid(
+            "funding_decision_days",
+            "the days a funding request may wait are between 1 and 3650",
+        ));
+    }
     let row = PartnershipRow {
         id: 0,
         council_code: new.council,
@@ -134,6 +142,7 @@ pub async fn save_partnership(
         name: new.name,
         review_policy: new.review_policy,
         qa_ratifies_endings: new.qa_ratifies_endings,
+        funding_decision_days: new.funding_decision_days,
     };
     let mut tx = db.begin_write().await?;
     for code in [&row.council_code, &row.nhs_code] {

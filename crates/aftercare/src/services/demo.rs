@@ -483,6 +483,7 @@ async fn seed_care(
             name: format!("{} and {}", p.council.1, p.icb.1),
             review_policy: policy.into(),
             qa_ratifies_endings: policy == "lincolnshire",
+            funding_decision_days: aftercare_core::plan::FUNDING_DECISION_DAYS,
         };
         care::upsert_partnership(&mut tx, &row).await?;
     }

@@ -16,6 +16,7 @@ pub mod export;
 pub mod facts;
 pub mod fhir;
 pub mod finance;
+pub mod funding_requests;
 pub mod generate;
 pub mod notify;
 pub mod register;

@@ -22,7 +22,7 @@ use crate::db::tasks as q;
 use crate::error::ServiceError;
 use crate::services::care::{self, CaseState};
 use crate::services::finance::refunds;
-use crate::services::{disputes, endings, sharing};
+use crate::services::{disputes, endings, funding_requests, sharing};
 
 /// The kinds of task (the names the API uses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
@@ -41,6 +41,9 @@ pub enum TaskKind {
     ChangeOfCircumstancesReview,
     #[serde(rename = "interim_placement_over_12_weeks")]
     InterimPlacementOver12Weeks,
+    /// A request for a need's funding has waited for this body's decision
+    /// beyond the days its partnership allows.
+    FundingDecisionOverdue,
     RefundOwed,
     ShareDue,
     AccessReasonReview,
@@ -52,7 +55,7 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 17] = [
+    pub const ALL: [TaskKind; 18] = [
         TaskKind::EndingDecision,
         TaskKind::QaRatification,
         TaskKind::RegisterChangeLate,
@@ -65,6 +68,7 @@ impl TaskKind {
         TaskKind::ReviewDue,
         TaskKind::ChangeOfCircumstancesReview,
         TaskKind::InterimPlacementOver12Weeks,
+        TaskKind::FundingDecisionOverdue,
         TaskKind::RefundOwed,
         TaskKind::ShareDue,
         TaskKind::AccessReasonReview,
@@ -87,6 +91,7 @@ impl TaskKind {
             TaskKind::ReviewDue => "review_due",
             TaskKind::ChangeOfCircumstancesReview => "change_of_circumstances_review",
             TaskKind::InterimPlacementOver12Weeks => "interim_placement_over_12_weeks",
+            TaskKind::FundingDecisionOverdue => "funding_decision_overdue",
             TaskKind::RefundOwed => "refund_owed",
             TaskKind::ShareDue => "share_due",
             TaskKind::AccessReasonReview => "access_reason_review",
@@ -110,6 +115,7 @@ impl TaskKind {
             TaskKind::ReviewDue => "Reviews due in the next 30 days",
             TaskKind::ChangeOfCircumstancesReview => "Review after a change of circumstances",
             TaskKind::InterimPlacementOver12Weeks => "Interim placements beyond 12 weeks",
+            TaskKind::FundingDecisionOverdue => "Funding requests waiting too long for a decision",
             TaskKind::RefundOwed => "Refunds owed",
             TaskKind::ShareDue => "Monthly shares to send",
             TaskKind::AccessReasonReview => "Reasons for access to review",
@@ -133,6 +139,7 @@ impl TaskKind {
             | TaskKind::ReviewDue
             | TaskKind::ChangeOfCircumstancesReview => "Record the review",
             TaskKind::InterimPlacementOver12Weeks => "Open the plan",
+            TaskKind::FundingDecisionOverdue => "Decide the funding",
             TaskKind::RefundOwed => "Open the refund",
             TaskKind::ShareDue => "See what was shared",
             TaskKind::AccessReasonReview => "Review the reasons",
@@ -198,6 +205,9 @@ pub async fn for_user(
     out.extend(case_tasks(user, cases, &partnerships, &acknowledged, today));
     if user.has(Role::Commissioner) || user.has(Role::QaGroup) {
         out.extend(ending_tasks(db, user, cases, &partnerships, today).await?);
+    }
+    if user.has(Role::Commissioner) {
+        out.extend(funding_tasks(db, org, cases, today).await?);
     }
     if disputes::can_act(user) {
         for d in disputes::open_for_org(db, org, today).await? {
@@ -573,6 +583,45 @@ async fn refund_tasks(db: &Db, org: &str) -> Result<Vec<Task>, ServiceError> {
             link: "/finance/refunds".into(),
             org_code: org.to_string(),
             key: format!("refund:{}", r.row.id),
+        });
+    }
+    Ok(out)
+}
+
+/// Requests for a need's funding made to this organisation that have
+/// waited beyond their partnership's days (the body asked decides; only
+/// its commissioners are told).
+async fn funding_tasks(
+    db: &Db,
+    org: &str,
+    cases: &[CaseState],
+    today: NaiveDate,
+) -> Result<Vec<Task>, ServiceError> {
+    let mut out = Vec::new();
+    for w in funding_requests::waiting(db, cases, Some(org), today).await? {
+        if !w.overdue {
+            continue;
+        }
+        let (c, r) = (w.case, &w.row);
+        out.push(Task {
+            kind: TaskKind::FundingDecisionOverdue,
+            person_id: Some(c.person.id),
+            since: r.requested_on,
+            due: Some(r.requested_on + chrono::Duration::days(w.limit_days)),
+            overdue: true,
+            summary: format!(
+                "{} asked on {} for funding of \"{}\": waiting {} days, beyond the {} days the partnership allows",
+                r.requested_by,
+                long_date(r.requested_on),
+                r.need_description,
+                w.days,
+                w.limit_days
+            ),
+            person_name: Some(name_of(c)),
+            nhs_number: nhs_of(c),
+            link: format!("/people/{}/plan#funding-{}", c.person.id, r.id),
+            org_code: org.to_string(),
+            key: format!("funding:{}", r.lineage()),
         });
     }
     Ok(out)

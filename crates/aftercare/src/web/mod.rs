@@ -853,6 +853,8 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/plan", get(care::plan::plan_page))
         .route("/people/{id}/plan/needs", post(care::plan::plan_add_need))
         .route("/people/{id}/plan/end", post(care::plan::plan_end_need))
+        .route("/people/{id}/plan/funding-requests", post(care::funding::request))
+        .route("/people/{id}/plan/funding-requests/{rid}/decisions", post(care::funding::decide))
         .route("/people/{id}/reviews/new", get(care::review::review_new))
         .route("/people/{id}/reviews", post(care::review::review_create))
         .route("/people/{id}/transforming-care", post(care::transforming_care::transforming_care))

@@ -100,6 +100,10 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/people/{id}/plan",                303, Everyone(200)),
     route("POST", "/people/{id}/plan/needs",          303, Roles(PLANNERS, 303, 403)),
     route("POST", "/people/{id}/plan/end",            303, Roles(PLANNERS, 303, 403)),
+    // An empty request: planners get the plan page back with the problems.
+    route("POST", "/people/{id}/plan/funding-requests", 303, Roles(PLANNERS, 422, 403)),
+    // {rid} names no request: commissioners get 404 after the role check.
+    route("POST", "/people/{id}/plan/funding-requests/{rid}/decisions", 303, Roles(&["commissioner"], 404, 403)),
     route("GET",  "/people/{id}/reviews/new",         303, Everyone(200)),
     route("POST", "/people/{id}/reviews",             303, Roles(PLANNERS, 303, 403)),
     route("POST", "/people/{id}/transforming-care",   303, Roles(NAMERS, 303, 403)),
@@ -166,6 +170,9 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/api/v1/people/{id}/facts",        401, Editors(201, 403)),
     route("POST", "/api/v1/people/{id}/determinations", 401, Everyone(403)),
     route("POST", "/api/v1/people/{id}/reviews",      401, Roles(PLANNERS, 201, 403)),
+    route("GET",  "/api/v1/people/{id}/funding-requests", 401, Everyone(200)),
+    route("POST", "/api/v1/people/{id}/funding-requests", 401, Roles(PLANNERS, 422, 403)),
+    route("POST", "/api/v1/people/{id}/funding-requests/{request_id}/decisions", 401, Roles(&["commissioner"], 404, 403)),
     route("GET",  "/api/v1/people/{id}/endings",      401, Everyone(200)),
     route("POST", "/api/v1/people/{id}/endings",      401, Roles(PLANNERS, 409, 403)),
     route("POST", "/api/v1/people/{id}/endings/historical", 401, Roles(&["mha_administrator"], 422, 403)),
@@ -339,6 +346,8 @@ impl World {
             .replace("{pid}", "999999")
             .replace("{did}", "999999")
             .replace("{detention_id}", "999999")
+            .replace("{rid}", "999999")
+            .replace("{request_id}", "999999")
             .replace("{kind}", "person");
         let api = path.starts_with("/api/v1/");
         let body = self.body(template.split('?').next().unwrap(), user.unwrap_or("nobody"));

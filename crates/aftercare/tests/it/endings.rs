@@ -285,6 +285,7 @@ async fn a_partnership_that_asks_for_qa_ratification_needs_it() {
             name: "Kent".into(),
             review_policy: "default".into(),
             qa_ratifies_endings: true,
+            funding_decision_days: 28,
         },
     )
     .await

@@ -43,6 +43,7 @@ async fn world(t: &TestDb, qa_ratifies: bool) -> World {
                 name: "Kent and Medway".into(),
                 review_policy: "default".into(),
                 qa_ratifies_endings: true,
+                funding_decision_days: 28,
             },
         )
         .await

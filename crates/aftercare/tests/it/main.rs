@@ -19,6 +19,7 @@ mod endings;
 mod facts;
 mod fhir;
 mod finance;
+mod funding_decisions;
 mod guarded;
 mod logs;
 mod notify;

@@ -108,6 +108,7 @@ async fn kent_partnership(t: &TestDb, qa_ratifies_endings: bool) {
             name: "Kent and Medway".into(),
             review_policy: "default".into(),
             qa_ratifies_endings,
+            funding_decision_days: 28,
         },
     )
     .await

@@ -68,7 +68,7 @@ impl ChargeableNeed {
     pub fn covers(&self, service: &str, from: NaiveDate, to: NaiveDate) -> bool {
         let service = service.trim().to_lowercase();
         !service.is_empty()
-            && self.names.iter().any(|n| *n == service)
+            && self.names.contains(&service)
             && self.start <= from
             && self.end.is_none_or(|e| e >= to)
     }

@@ -11,6 +11,7 @@ use crate::web::{AppError, AppState, Session};
 
 pub mod assessment;
 pub mod finance;
+pub mod funding;
 pub mod lead;
 pub mod monitoring;
 pub mod plan;

@@ -1,5 +1,6 @@
 //! The monitoring page: reviews and discharges by month and quarter, as
-//! plain SVG charts and tables, and as CSV.
+//! plain SVG charts and tables, and as CSV; and the funding requests on
+//! plan needs waiting for a decision, with the longest wait.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -10,9 +11,10 @@ use serde::Deserialize;
 
 use super::{csv_response, org_name, scoped_cases};
 use crate::services::access_log::{self, AccessKind};
-use crate::services::care;
+use crate::services::{care, funding_requests};
 use crate::web::pages::{Nav, nav_for};
 use crate::web::{AppError, AppState, CurrentUser};
+use aftercare_core::date::long_date;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "monitoring.html")]
@@ -23,6 +25,10 @@ struct MonitoringPage {
     discharged_chart: String,
     months: Vec<MeasureRow>,
     quarters: Vec<MeasureRow>,
+    funding_waiting: usize,
+    funding_beyond_limit: usize,
+    /// "263 days, since 14 March 2026", or empty when none waits.
+    funding_longest: String,
 }
 
 /// The measures for one month or financial-year quarter.
@@ -109,6 +115,7 @@ pub async fn monitoring(
 ) -> Result<impl IntoResponse, AppError> {
     let cases = scoped_cases(&state, &s).await?;
     let months = care::monthly_measures(&cases, state.today(), 12);
+    let funding = funding_requests::waiting_summary(&state.db, &cases, state.today()).await?;
     let short = |m: &str| {
         let mo: u32 = m[5..].parse().unwrap_or(1);
         NaiveDate::from_ymd_opt(2000, mo, 1)
@@ -144,6 +151,12 @@ pub async fn monitoring(
             max_d,
         ),
         quarters: quarterly(&months),
+        funding_waiting: funding.waiting,
+        funding_beyond_limit: funding.beyond_limit,
+        funding_longest: funding
+            .longest_since
+            .map(|d| format!("{} days, since {}", funding.longest_days, long_date(d)))
+            .unwrap_or_default(),
         months: months
             .iter()
             .map(|m| MeasureRow {

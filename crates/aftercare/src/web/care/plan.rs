@@ -1,6 +1,7 @@
 //! The plan page: what is free under s117 and what is not, adding a need and
 //! ending one, each a new version of the plan checked against the version
-//! the user saw.
+//! the user saw, and each need's funding requests and decisions (the forms
+//! post to `web/care/funding.rs`).
 
 use crate::web::OnForm;
 use aftercare_core::date::long_date;
@@ -12,8 +13,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::auth::Role;
 use crate::db::care as care_db;
 use crate::services::care::{self, NeedFields, PlanChange};
+use crate::services::funding_requests;
 use crate::services::register::FieldErrors;
 use crate::web::fact_pages::{FieldSpec, field, person_name, select};
 use crate::web::pages::{Nav, nav_for};
@@ -33,9 +36,31 @@ pub struct NeedView {
     pub open: bool,
 }
 
+/// One version of a funding request as the plan page lists it.
+pub struct FundingItem {
+    pub id: i64,
+    pub sentence: String,
+    pub history: Vec<String>,
+    pub overdue: bool,
+    /// The user is a commissioner of the body asked.
+    pub can_decide: bool,
+    /// Already agreed or refused: deciding again is a correction.
+    pub decided: bool,
+}
+
+/// A need with its funding requests.
+pub struct FundingNeedView {
+    pub index: usize,
+    pub aspect: &'static str,
+    pub description: String,
+    pub requests: Vec<FundingItem>,
+    /// The user may ask for its funding now (no request is waiting).
+    pub can_request: bool,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "plan.html")]
-struct PlanPage {
+pub(super) struct PlanPage {
     nav: Option<Nav>,
     person_id: i64,
     person_name: String,
@@ -50,6 +75,12 @@ struct PlanPage {
     fields: Vec<FieldSpec>,
     errors: FieldErrors,
     versions: Vec<String>,
+    funding: Vec<FundingNeedView>,
+    /// The bodies a request may go to, as (code, name).
+    bodies: Vec<(String, String)>,
+    /// The funders an agreement may name, as (code, label).
+    funders: Vec<(String, String)>,
+    today: String,
 }
 
 fn need_fields(f: &NeedFields, errors: &FieldErrors) -> Vec<FieldSpec> {
@@ -147,7 +178,7 @@ fn need_fields(f: &NeedFields, errors: &FieldErrors) -> Vec<FieldSpec> {
     ]
 }
 
-async fn plan_page_for(
+pub(super) async fn plan_page_for(
     state: &AppState,
     s: &Session,
     id: i64,
@@ -215,6 +246,41 @@ async fn plan_page_for(
             warnings.push(format!("The interim placement for \"{}\" has lasted more than 12 weeks without the person's agreement [Kent 6.7–6.8].", n.description));
         }
     }
+    let requests = funding_requests::for_person(&state.db, id, today).await?;
+    let can_edit = care::can_plan(&s.user);
+    let funding = plan
+        .needs
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mine: Vec<_> = requests.iter().filter(|r| r.need_index == i as i64).collect();
+            let waiting = mine.iter().any(|r| r.status == "requested");
+            FundingNeedView {
+                index: i,
+                aspect: n.aspect.label(),
+                description: n.description.clone(),
+                can_request: can_edit && !waiting && n.end.is_none_or(|e| e >= today),
+                requests: mine
+                    .iter()
+                    .map(|r| FundingItem {
+                        id: r.id,
+                        sentence: r.sentence.clone(),
+                        history: r.history.clone(),
+                        overdue: r.overdue,
+                        can_decide: s.user.has(Role::Commissioner)
+                            && s.user.org_code == r.requested_to,
+                        decided: r.status != "requested",
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    for r in requests.iter().filter(|r| r.overdue) {
+        warnings.push(format!(
+            "Funding for \"{}\" has waited {} days for a decision from {}, beyond the {} days the partnership allows.",
+            r.need, r.days, r.requested_to_name, r.limit_days
+        ));
+    }
     if current.is_some() && !plan.has_s117_need() {
         warnings.push("No need in this plan is marked as an s117 need.".into());
     }
@@ -223,7 +289,7 @@ async fn plan_page_for(
         person_id: id,
         person_name: name,
         csrf_token: s.csrf_token.clone(),
-        can_edit: care::can_plan(&s.user),
+        can_edit,
         version,
         version_text: match &current {
             Some(r) => format!(
@@ -264,6 +330,23 @@ async fn plan_page_for(
                 )
             })
             .collect(),
+        funding,
+        bodies: if can_edit {
+            funding_requests::bodies_to_ask(&state.db, id).await?
+        } else {
+            Vec::new()
+        },
+        funders: [
+            Funder::Council,
+            Funder::Nhs,
+            Funder::Shared,
+            Funder::PersonalHealthBudget,
+            Funder::DirectPayment,
+        ]
+        .iter()
+        .map(|f| (f.as_str().to_string(), f.label().to_string()))
+        .collect(),
+        today: today.to_string(),
     })
 }
 
