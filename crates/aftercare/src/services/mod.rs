@@ -17,6 +17,7 @@ pub mod facts;
 pub mod fhir;
 pub mod finance;
 pub mod generate;
+pub mod letters;
 pub mod notify;
 pub mod register;
 pub mod sharing;
