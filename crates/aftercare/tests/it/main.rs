@@ -20,6 +20,7 @@ mod facts;
 mod fhir;
 mod finance;
 mod guarded;
+mod letters;
 mod logs;
 mod notify;
 mod person_page;
