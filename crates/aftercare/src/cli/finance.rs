@@ -245,7 +245,7 @@ pub async fn invoice(
             &name(&from_code),
             &name(&to_code),
             today(),
-        ),
+        )?,
     };
     match (output, format) {
         (Some(p), _) => write_output(Some(&p), &bytes, Format::Xlsx)?,

@@ -193,6 +193,16 @@ pub async fn insert_reinstatement(
         .bind(person_id).bind(requested_on).bind(requested_by).bind(urgent).bind(reason).bind(now()).bind(&actor.username).bind(&actor.org_code).fetch_one(c).await)?)
 }
 
+/// A person's reinstatements, newest first.
+pub async fn reinstatements_of(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Vec<ReinstatementRow>, DbError> {
+    Ok(
+        on_conn!(conn, p => sqlx::query_as("SELECT * FROM reinstatements WHERE person_id = $1 ORDER BY id DESC").bind(person_id).fetch_all(p).await)?,
+    )
+}
+
 pub async fn reinstatements(conn: impl Into<Conn<'_>>) -> Result<Vec<ReinstatementRow>, DbError> {
     Ok(
         on_conn!(conn, p => sqlx::query_as("SELECT * FROM reinstatements ORDER BY id DESC").fetch_all(p).await)?,

@@ -264,8 +264,7 @@ pub async fn record_reset_computed(
 }
 
 fn ensure_letter_kind(kind: &str) -> Result<(), ServiceError> {
-    if crate::services::endings::LETTER_KINDS.iter().any(|(k, _)| *k == kind) || kind == "factsheet"
-    {
+    if crate::services::letters::is_kind(kind) {
         Ok(())
     } else {
         Err(ServiceError::from(AdminError::UnknownLetter(kind.to_string())))
@@ -285,7 +284,10 @@ pub async fn ensure_letter_target(db: &Db, council: &str, kind: &str) -> Result<
     ensure_org(db, council).await
 }
 
-/// Saves a council's own text for a letter.
+/// Saves a council's own text for a letter, checked first: it must parse
+/// as a template and name only the kind's placeholders (an unknown one is
+/// refused by name). A template of the old `{name}` form is stored in the
+/// new `{{ name }}` form.
 pub async fn set_letter_template(
     db: &Db,
     actor: &Actor,
@@ -294,6 +296,8 @@ pub async fn set_letter_template(
     body: &str,
 ) -> Result<(), ServiceError> {
     ensure_letter_kind(kind)?;
+    let body = crate::services::letters::check(kind, body)?;
+    let body = body.as_str();
     let mut tx = db.begin_write().await?;
     if store::get_org(&mut tx, council).await?.is_none() {
         return Err(ServiceError::from(AdminError::NoOrg(council.to_string())));

@@ -20,6 +20,8 @@ use aftercare_core::rules::{
     Body, Derivation, EndReason, EndingReason, Entitlement, Event, EventKind,
 };
 use aftercare_core::{NhsNumber, parse_date};
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -1178,43 +1180,78 @@ pub async fn proposals(
 
 // ---------------------------------------------------------------- letters
 
-/// The letters produced when after-care ends.
-pub const LETTER_KINDS: [(&str, &str); 6] = [
-    ("person", "To the person"),
-    ("person_easy_read", "To the person (easy read)"),
-    ("mha_office", "To the MHA office"),
-    ("gp", "To the GP"),
-    ("providers", "To the providers"),
-    ("council_finance", "To council finance"),
-];
+pub use crate::services::letters::{Letter, default_template};
 
-/// The built-in template of each letter. `{name}`, `{nhs_number}`,
-/// `{end_date}`, `{council}`, `{nhs}`, `{reasons}` and `{today}` are filled in.
-pub fn default_template(kind: &str) -> &'static str {
-    match kind {
-        "person" => {
-            "Dear {name},\n\nYour section 117 after-care\n\nAfter a review of your needs and a meeting of the professionals involved in your care, {council} and {nhs} have both decided that you no longer need after-care under section 117 of the Mental Health Act 1983. Your section 117 after-care ended on {end_date}.\n\nThe reasons are: {reasons}\n\nIf you disagree with this decision, you have the right to challenge it. You can ask us to look at it again, use the complaints procedure of either organisation, and then complain to the Local Government and Social Care Ombudsman or the Parliamentary and Health Service Ombudsman. An advocate can help you.\n\nIf your mental health gets worse and you need support again because of it, you, your GP or any professional working with you can ask for your after-care to be reinstated. Contact your care co-ordinator or the council and ask for a section 117 reinstatement; if it is urgent, say so.\n\nYours sincerely,\n\n{council} and {nhs}"
-        }
-        "person_easy_read" => {
-            "Dear {name},\n\nYour free after-care has ended.\n\nWe looked at how you are now. We think you do not need this help any more.\n\nThe council ({council}) and the NHS ({nhs}) both agreed.\n\nThe help stopped on {end_date}.\n\nWhy: {reasons}\n\nDo you think this is wrong? You can tell us. You can make a complaint. An advocate can help you.\n\nDo you feel unwell again? You can ask for the help to start again. Your GP or a worker can ask for you too. Tell your care co-ordinator or the council.\n\nFrom {council} and {nhs}"
-        }
-        "mha_office" => {
-            "To the MHA office\n\nSection 117: change of status\n\n{name}, NHS number {nhs_number}. Section 117 after-care ended on {end_date} by the joint decision of {council} and {nhs}. Please update the register within 5 working days of the decision.\n\nReasons: {reasons}"
-        }
-        "gp" => {
-            "Dear Doctor,\n\n{name}, NHS number {nhs_number}\n\nSection 117 after-care for your patient ended on {end_date} by the joint decision of {council} and {nhs}. If your patient's mental health deteriorates, you can ask for after-care to be reinstated, urgently if needed.\n\nReasons: {reasons}"
-        }
-        "providers" => {
-            "To the providers of after-care\n\n{name}, NHS number {nhs_number}\n\nSection 117 after-care ended on {end_date}. Services provided from that date are no longer funded under section 117; the commissioners will confirm any continuing arrangements."
-        }
-        "council_finance" => {
-            "To council finance\n\n{name}, NHS number {nhs_number}\n\nSection 117 after-care ended on {end_date}. Services before that date were free under section 117 and must not be charged for. Any services from that date may be assessed for charging under the Care Act 2014."
-        }
-        "factsheet" => {
-            "Section 117 after-care: what it means for you\n\nThis fact sheet is for {name}.\n\nYou were detained in hospital under a section of the Mental Health Act 1983 that gives you the right to after-care under section 117 when you leave hospital. After-care is the help you need because of your mental health, to stay well and out of hospital.\n\nIt is free. Nobody may charge you for after-care provided under section 117, including medication for your mental health and specialist accommodation you need because of it. You should not be asked to claim housing benefit for s117 specialist accommodation.\n\nWho is responsible for your after-care: {council} and {nhs}. They must plan it with you, name a lead professional (care co-ordinator), write an after-care plan and review it.\n\nYour views count. You can have an independent mental health advocate (IMHA) to help you. Your carer or nearest relative can be involved if you agree.\n\nAfter-care lasts until both {council} and {nhs} agree you no longer need it, after a review with you. It cannot end just because you left specialist services, because time has passed, or because you are no longer on a community treatment order. It cannot end while you are on a community treatment order.\n\nIf it ends too soon, you, your GP or anyone working with you can ask for it to be reinstated.\n\nIf you are unhappy, you can complain to {council} or {nhs}, and then to the Local Government and Social Care Ombudsman or the Parliamentary and Health Service Ombudsman.\n\nContact: {council_contact}; {nhs_contact}."
-        }
-        _ => "",
+/// The letters produced when after-care ends.
+pub const LETTER_KINDS: [(&str, &str); 6] = crate::services::letters::ENDING_KINDS;
+
+/// The council's own template of a kind, or the built-in one.
+async fn template_of(db: &Db, council: Option<&str>, kind: &str) -> Result<String, DbError> {
+    Ok(match council {
+        Some(c) => q::letter_template(db, c, kind).await?,
+        None => None,
     }
+    .unwrap_or_else(|| default_template(kind).to_string()))
+}
+
+/// "Ann Smith".
+fn full_name(p: &store::PersonRow) -> String {
+    format!("{} {}", p.given_name, p.family_name)
+}
+
+fn nhs_number_of(p: &store::PersonRow) -> String {
+    p.nhs_number
+        .as_deref()
+        .and_then(|n| NhsNumber::parse(n).ok())
+        .map(|n| n.formatted())
+        .unwrap_or_else(|| "not recorded".into())
+}
+
+/// Who to contact: the person's lead professional if one is recorded, else
+/// the officer who recorded the council's decision, else the MHA office.
+async fn contact_of(
+    db: &Db,
+    person_id: i64,
+    orgs: &[store::OrgRow],
+    officer: Option<(&str, &str)>,
+) -> Result<String, DbError> {
+    let org_name = |code: &str| {
+        orgs.iter().find(|o| o.code == code).map(|o| o.name.clone()).unwrap_or(code.to_string())
+    };
+    let lead = crate::db::care::lead_professional_history(db, person_id).await?.into_iter().next();
+    Ok(match (lead, officer) {
+        (Some(l), _) => {
+            let mut s = format!("{}, lead professional", l.name);
+            if let Some(t) = l.team.as_deref().filter(|t| !t.is_empty()) {
+                s.push_str(&format!(", {t}"));
+            }
+            if let Some(o) = &l.org_code {
+                s.push_str(&format!(", {}", org_name(o)));
+            }
+            s
+        }
+        (None, Some((who, org))) => format!("{who}, deciding officer, {}", org_name(org)),
+        (None, None) => "the MHA office".to_string(),
+    })
+}
+
+fn recipient_for(kind: &str, person: &str, council: &str) -> Vec<String> {
+    match kind {
+        "mha_office" => vec!["The Mental Health Act office".into(), council.to_string()],
+        "gp" => vec!["The GP practice".into()],
+        "providers" => vec!["The providers of after-care".into()],
+        "council_finance" => vec!["Finance".into(), council.to_string()],
+        // The register records no postal address for a person.
+        _ => vec![person.to_string()],
+    }
+}
+
+fn fill(
+    kind: &str,
+    template: &str,
+    values: &BTreeMap<&'static str, String>,
+) -> Result<String, ServiceError> {
+    Ok(crate::services::letters::fill(kind, template, values)?)
 }
 
 /// A fact sheet for a person about their s117 rights and who is
@@ -1223,13 +1260,12 @@ pub async fn factsheet(
     db: &Db,
     person_id: i64,
     today: NaiveDate,
-) -> Result<Option<Letter>, DbError> {
+) -> Result<Option<Letter>, ServiceError> {
     let Some(person) = store::get_person(db, person_id).await? else { return Ok(None) };
     let orgs = store::list_orgs(db).await?;
-    let contact = |code: &Option<String>| match code
-        .as_ref()
-        .and_then(|c| orgs.iter().find(|o| &o.code == c))
-    {
+    let org =
+        |code: &Option<String>| code.as_ref().and_then(|c| orgs.iter().find(|o| &o.code == c));
+    let contact = |code: &Option<String>| match org(code) {
         Some(o) => format!(
             "{}{}",
             o.name,
@@ -1238,40 +1274,47 @@ pub async fn factsheet(
         None => "the MHA office".to_string(),
     };
     let name_of = |code: &Option<String>| {
-        code.as_ref()
-            .and_then(|c| orgs.iter().find(|o| &o.code == c))
+        org(code).map(|o| o.name.clone()).unwrap_or_else(|| "the responsible bodies".into())
+    };
+    let template = template_of(db, person.council_code.as_deref(), "factsheet").await?;
+    let reference = format!("S117/P{person_id}");
+    let values = BTreeMap::from([
+        ("name", full_name(&person)),
+        ("council_contact", contact(&person.council_code)),
+        ("nhs_contact", contact(&person.nhs_code)),
+        ("council", name_of(&person.council_code)),
+        ("nhs", name_of(&person.nhs_code)),
+        ("today", aftercare_core::date::long_date(today)),
+        ("reference", reference.clone()),
+        ("contact", contact_of(db, person_id, &orgs, None).await?),
+    ]);
+    let body = fill("factsheet", &template, &values)?;
+    Ok(Some(Letter {
+        kind: "factsheet",
+        title: "Section 117 after-care: fact sheet".into(),
+        letterhead: org(&person.council_code)
             .map(|o| o.name.clone())
-            .unwrap_or_else(|| "the responsible bodies".into())
-    };
-    let template = match &person.council_code {
-        Some(c) => q::letter_template(db, c, "factsheet")
-            .await?
-            .unwrap_or_else(|| default_template("factsheet").to_string()),
-        None => default_template("factsheet").to_string(),
-    };
-    let body = template
-        .replace("{name}", &format!("{} {}", person.given_name, person.family_name))
-        .replace("{council_contact}", &contact(&person.council_code))
-        .replace("{nhs_contact}", &contact(&person.nhs_code))
-        .replace("{council}", &name_of(&person.council_code))
-        .replace("{nhs}", &name_of(&person.nhs_code))
-        .replace("{today}", &aftercare_core::date::long_date(today));
-    Ok(Some(Letter { kind: "factsheet", title: "Section 117 after-care: fact sheet".into(), body }))
+            .unwrap_or_else(|| "Section 117 after-care".into()),
+        from_address: org(&person.council_code).and_then(|o| o.address.clone()),
+        recipient: vec![full_name(&person)],
+        reference: vec![
+            ("Our reference".into(), reference),
+            ("NHS number".into(), nhs_number_of(&person)),
+            ("Contact".into(), values["contact"].clone()),
+        ],
+        date: today,
+        body,
+        easy_read: false,
+    }))
 }
 
 /// A letter filled in for a proposal that ended after-care.
-pub struct Letter {
-    pub kind: &'static str,
-    pub title: String,
-    pub body: String,
-}
-
 pub async fn letter(
     db: &Db,
     p: &ProposalRow,
     kind: &str,
     today: NaiveDate,
-) -> Result<Option<Letter>, DbError> {
+) -> Result<Option<Letter>, ServiceError> {
     let Some((kind, label)) = LETTER_KINDS.iter().find(|(k, _)| *k == kind).copied() else {
         return Ok(None);
     };
@@ -1289,56 +1332,122 @@ pub async fn letter(
             .filter(|x| x.agrees)
             .map(|x| {
                 aftercare_core::OrgCode::parse(&x.org_code)
+                    .map(|c| (c, x))
                     .map_err(|e| DbError::Corrupt(format!("ending decision {}: {e}", x.id)))
             })
             .transpose()
     };
-    let (Some(council_code), Some(nhs_code)) = (decider("council")?, decider("nhs")?) else {
+    let (Some((council_code, council_decision)), Some((nhs_code, _))) =
+        (decider("council")?, decider("nhs")?)
+    else {
         return Ok(None);
     };
     let orgs = store::list_orgs(db).await?;
+    let org_row = |code: &aftercare_core::OrgCode| orgs.iter().find(|x| x.code == code.as_str());
     let org = |code: &aftercare_core::OrgCode| {
-        orgs.iter()
-            .find(|x| x.code == code.as_str())
-            .map(|x| x.name.clone())
-            .unwrap_or_else(|| code.to_string())
+        org_row(code).map(|x| x.name.clone()).unwrap_or_else(|| code.to_string())
     };
     let council = org(&council_code);
     let nhs = org(&nhs_code);
-    let council_code = Some(council_code);
-    let template = match &council_code {
-        Some(c) => q::letter_template(db, c.as_str(), kind)
-            .await?
-            .unwrap_or_else(|| default_template(kind).to_string()),
-        None => default_template(kind).to_string(),
-    };
-    let body = template
-        .replace("{name}", &format!("{} {}", person.given_name, person.family_name))
-        .replace(
-            "{nhs_number}",
-            &person
-                .nhs_number
-                .as_deref()
-                .and_then(|n| NhsNumber::parse(n).ok())
-                .map(|n| n.formatted())
-                .unwrap_or_else(|| "not recorded".into()),
-        )
-        .replace("{end_date}", &aftercare_core::date::long_date(ended_on))
-        .replace("{council}", &council)
-        .replace("{nhs}", &nhs)
-        .replace("{reasons}", &p.reason_text)
-        .replace("{today}", &aftercare_core::date::long_date(today));
-    Ok(Some(Letter { kind, title: format!("{label}: section 117 after-care ended"), body }))
+    let template = template_of(db, Some(council_code.as_str()), kind).await?;
+    let reference = format!("S117/END/{}/P{}", p.id, p.person_id);
+    let contact = contact_of(
+        db,
+        p.person_id,
+        &orgs,
+        Some((council_decision.decided_by.as_str(), council_decision.org_code.as_str())),
+    )
+    .await?;
+    let values = BTreeMap::from([
+        ("name", full_name(&person)),
+        ("nhs_number", nhs_number_of(&person)),
+        ("end_date", aftercare_core::date::long_date(ended_on)),
+        ("council", council.clone()),
+        ("nhs", nhs),
+        ("reasons", p.reason_text.clone()),
+        ("today", aftercare_core::date::long_date(today)),
+        ("reference", reference.clone()),
+        ("contact", contact.clone()),
+    ]);
+    let body = fill(kind, &template, &values)?;
+    Ok(Some(Letter {
+        kind,
+        title: if kind == "person_easy_read" {
+            "Your after-care has stopped".into()
+        } else {
+            format!("{label}: section 117 after-care ended")
+        },
+        recipient: recipient_for(kind, &full_name(&person), &council),
+        letterhead: council,
+        from_address: org_row(&council_code).and_then(|o| o.address.clone()),
+        reference: vec![
+            ("Our reference".into(), reference),
+            ("NHS number".into(), nhs_number_of(&person)),
+            ("Contact".into(), contact),
+        ],
+        date: today,
+        body,
+        easy_read: kind == "person_easy_read",
+    }))
 }
 
-/// The letter as a PDF.
-pub fn letter_pdf(l: &Letter, today: NaiveDate) -> Vec<u8> {
-    let mut blocks = vec![
-        crate::pdf::Block::Paragraph(aftercare_core::date::long_date(today)),
-        crate::pdf::Block::Space,
-    ];
-    for para in l.body.split("\n\n") {
-        blocks.push(crate::pdf::Block::Paragraph(para.to_string()));
-    }
-    crate::pdf::render(&l.title, &blocks)
+/// The letter to the person telling them their after-care was reinstated:
+/// the latest reinstatement recorded for them (`reinstate`).
+pub async fn reinstatement_letter(
+    db: &Db,
+    person_id: i64,
+    today: NaiveDate,
+) -> Result<Option<Letter>, ServiceError> {
+    let Some(person) = store::get_person(db, person_id).await? else { return Ok(None) };
+    let Some(r) = q::reinstatements_of(db, person_id).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let orgs = store::list_orgs(db).await?;
+    let org =
+        |code: &Option<String>| code.as_ref().and_then(|c| orgs.iter().find(|o| &o.code == c));
+    let name_of = |code: &Option<String>| {
+        org(code).map(|o| o.name.clone()).unwrap_or_else(|| "the responsible bodies".into())
+    };
+    let council = name_of(&person.council_code);
+    let reference = format!("S117/RE/{}/P{person_id}", r.id);
+    let contact = contact_of(db, person_id, &orgs, None).await?;
+    let requested_by = match r.requested_by.as_str() {
+        "person" => "you",
+        "gp" => "your GP",
+        _ => "a professional working with you",
+    };
+    let values = BTreeMap::from([
+        ("name", full_name(&person)),
+        ("nhs_number", nhs_number_of(&person)),
+        ("council", council.clone()),
+        ("nhs", name_of(&person.nhs_code)),
+        ("reinstated_on", aftercare_core::date::long_date(r.requested_on)),
+        ("requested_by", requested_by.to_string()),
+        ("reason", r.reason.clone()),
+        ("today", aftercare_core::date::long_date(today)),
+        ("reference", reference.clone()),
+        ("contact", contact.clone()),
+    ]);
+    let template = template_of(db, person.council_code.as_deref(), "reinstatement").await?;
+    let body = fill("reinstatement", &template, &values)?;
+    Ok(Some(Letter {
+        kind: "reinstatement",
+        title: "Your section 117 after-care is reinstated".into(),
+        letterhead: council,
+        from_address: org(&person.council_code).and_then(|o| o.address.clone()),
+        recipient: vec![full_name(&person)],
+        reference: vec![
+            ("Our reference".into(), reference),
+            ("NHS number".into(), nhs_number_of(&person)),
+            ("Contact".into(), contact),
+        ],
+        date: today,
+        body,
+        easy_read: false,
+    }))
+}
+
+/// The letter as a tagged PDF.
+pub fn letter_pdf(l: &Letter) -> Result<Vec<u8>, ServiceError> {
+    l.pdf()
 }

@@ -67,6 +67,7 @@ struct EndingsPage {
     proposals: Vec<ProposalView>,
     can_propose: bool,
     can_reinstate: bool,
+    has_reinstatement: bool,
     can_record_history: bool,
     today: String,
     reason_options: Vec<(&'static str, &'static str, bool)>,
@@ -268,6 +269,7 @@ async fn page(
             && has_open
             && !views.iter().any(|p| p.open),
         can_reinstate: last_ended && has_part && endings::may_reinstate(&s.user),
+        has_reinstatement: !q::reinstatements_of(&state.db, id).await?.is_empty(),
         can_record_history: endings::may_record_historical(&s.user)
             && has_part
             && !qualifying_detentions.is_empty(),
@@ -434,13 +436,59 @@ struct LetterPage {
     nav: Option<Nav>,
     person_id: i64,
     title: String,
-    paragraphs: Vec<String>,
+    letterhead: String,
+    from_address: Option<String>,
+    recipient: Vec<String>,
+    reference: Vec<(String, String)>,
+    date: String,
+    paragraphs: Vec<Vec<String>>,
+    easy_read: bool,
 }
 
 #[derive(Deserialize)]
 pub struct FormatQuery {
     #[serde(default)]
     format: String,
+}
+
+/// A letter as its page, or as a PDF with `?format=pdf`.
+async fn letter_response(
+    state: &AppState,
+    s: &Session,
+    person_id: i64,
+    l: endings::Letter,
+    format: &str,
+    filename: &str,
+) -> Result<Response, AppError> {
+    if format == "pdf" {
+        let bytes = endings::letter_pdf(&l)?;
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "application/pdf".to_string()),
+                (header::CONTENT_DISPOSITION, format!("inline; filename=\"{filename}\"")),
+            ],
+            bytes,
+        )
+            .into_response());
+    }
+    let paragraphs = l
+        .paragraphs()
+        .iter()
+        .map(|p| p.lines().map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+        .collect();
+    Ok(LetterPage {
+        nav: Some(nav_for(state, s).await),
+        person_id,
+        date: long_date(l.date),
+        title: l.title,
+        letterhead: l.letterhead,
+        from_address: l.from_address,
+        recipient: l.recipient,
+        reference: l.reference,
+        paragraphs,
+        easy_read: l.easy_read,
+    }
+    .into_response())
 }
 
 pub async fn letter(
@@ -453,27 +501,8 @@ pub async fn letter(
     crate::services::views::ensure_can_view(&state.db, &s, p.person_id).await?;
     let l =
         endings::letter(&state.db, &p, &kind, state.today()).await?.ok_or(AppError::NotFound)?;
-    if fq.format == "pdf" {
-        let bytes = endings::letter_pdf(&l, state.today());
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "application/pdf".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("inline; filename=\"s117-ended-{}.pdf\"", l.kind),
-                ),
-            ],
-            bytes,
-        )
-            .into_response());
-    }
-    Ok(LetterPage {
-        nav: Some(nav_for(&state, &s).await),
-        person_id: p.person_id,
-        title: l.title,
-        paragraphs: l.body.split("\n\n").map(String::from).collect(),
-    }
-    .into_response())
+    let file = format!("s117-ended-{}.pdf", l.kind);
+    letter_response(&state, &s, p.person_id, l, &fq.format, &file).await
 }
 
 pub async fn factsheet(
@@ -484,25 +513,19 @@ pub async fn factsheet(
 ) -> Result<Response, AppError> {
     let id = seen.id;
     let l = endings::factsheet(&state.db, id, state.today()).await?.ok_or(AppError::NotFound)?;
-    if fq.format == "pdf" {
-        let bytes = endings::letter_pdf(&l, state.today());
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "application/pdf".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "inline; filename=\"s117-fact-sheet.pdf\"".to_string(),
-                ),
-            ],
-            bytes,
-        )
-            .into_response());
-    }
-    Ok(LetterPage {
-        nav: Some(nav_for(&state, &s).await),
-        person_id: id,
-        title: l.title,
-        paragraphs: l.body.split("\n\n").map(String::from).collect(),
-    }
-    .into_response())
+    letter_response(&state, &s, id, l, &fq.format, "s117-fact-sheet.pdf").await
+}
+
+/// The letter telling the person their after-care was reinstated.
+pub async fn reinstatement_letter(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    seen: VisiblePerson,
+    Query(fq): Query<FormatQuery>,
+) -> Result<Response, AppError> {
+    let id = seen.id;
+    let l = endings::reinstatement_letter(&state.db, id, state.today())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    letter_response(&state, &s, id, l, &fq.format, "s117-reinstated.pdf").await
 }

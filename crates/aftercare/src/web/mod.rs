@@ -864,6 +864,7 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/reinstate", post(ending_pages::reinstate))
         .route("/people/{id}/endings/historical", post(ending_pages::record_historical))
         .route("/people/{id}/factsheet", get(ending_pages::factsheet))
+        .route("/people/{id}/reinstatement-letter", get(ending_pages::reinstatement_letter))
         .route("/people/{id}/disputes", get(dispute_pages::disputes_page).post(dispute_pages::open))
         .route("/people/{id}/disputes/new", get(dispute_pages::open_form))
         .route(

@@ -128,6 +128,8 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/people/{id}/disputes/resolve",    303, Everyone(200)),
     route("POST", "/people/{id}/disputes/resolve",    303, Everyone(422)),
     route("GET",  "/people/{id}/factsheet",           303, Everyone(200)),
+    // Nobody's after-care was reinstated here: there is no letter.
+    route("GET",  "/people/{id}/reinstatement-letter", 303, Everyone(404)),
     // {id} here names no dispute: nobody learns whether one exists.
     route("GET",  "/disputes/{id}",                   303, Everyone(404)),
     route("POST", "/disputes/{id}/confirm",           303, Everyone(404)),

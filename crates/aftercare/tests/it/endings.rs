@@ -228,7 +228,7 @@ async fn after_care_ends_only_when_both_bodies_agree() {
             );
         }
         let pdf = w.lead.get(&format!("/endings/{pid}/letters/person?format=pdf")).await;
-        assert!(pdf.body.starts_with("%PDF-1.4"));
+        assert!(pdf.body.starts_with("%PDF-1.7"));
         // Each letter read is in the access log, with its route.
         let reads = aftercare::services::access_log::for_person(&t.db, w.smith, 100).await.unwrap();
         assert_eq!(reads.iter().filter(|r| r.kind == "letter").count(), 7, "{}", t.backend);
@@ -348,7 +348,7 @@ async fn the_fact_sheet_names_the_responsible_bodies_and_the_rights() {
         "{page}"
     );
     let pdf = w.lead.get(&format!("/people/{}/factsheet?format=pdf", w.smith)).await;
-    assert!(pdf.body.starts_with("%PDF-1.4"));
+    assert!(pdf.body.starts_with("%PDF-1.7"));
     // A partnership's own template replaces the built-in one.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("factsheet.txt");

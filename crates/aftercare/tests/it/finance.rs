@@ -226,7 +226,7 @@ async fn costs_split_by_the_agreement_in_force_and_invoice_in_arrears() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(std::fs::read(pdf.path()).unwrap().starts_with(b"%PDF-1.4"));
+        assert!(std::fs::read(pdf.path()).unwrap().starts_with(b"%PDF-1.7"));
     }
 }
 

@@ -21,6 +21,7 @@ mod fhir;
 mod finance;
 mod funding_decisions;
 mod guarded;
+mod letters;
 mod logs;
 mod notify;
 mod person_page;

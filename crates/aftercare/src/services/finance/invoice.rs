@@ -110,7 +110,12 @@ pub fn invoice_rows(inv: &Invoice) -> Vec<Vec<String>> {
 }
 
 /// The invoice as a PDF.
-pub fn invoice_pdf(inv: &Invoice, from_name: &str, to_name: &str, issued: NaiveDate) -> Vec<u8> {
+pub fn invoice_pdf(
+    inv: &Invoice,
+    from_name: &str,
+    to_name: &str,
+    issued: NaiveDate,
+) -> Result<Vec<u8>, ServiceError> {
     let q = format!(
         "Q{} {}/{:02}",
         inv.quarter.number(),
@@ -118,17 +123,19 @@ pub fn invoice_pdf(inv: &Invoice, from_name: &str, to_name: &str, issued: NaiveD
         (inv.quarter.financial_year_start() + 1) % 100
     );
     let mut blocks = vec![
+        Block::Title(from_name.to_string()),
         Block::Heading(format!("Section 117 aligned budget: recharge invoice, {q}")),
-        Block::Paragraph(format!("From: {from_name}\nTo: {to_name}\nIssued: {}\nAgreement: {} (rule {})", aftercare_core::date::long_date(issued), inv.policy, inv.rule)),
+        Block::Lines(vec![format!("From: {from_name}"), format!("To: {to_name}"), format!("Issued: {}", aftercare_core::date::long_date(issued)), format!("Agreement: {} (rule {})", inv.policy, inv.rule)]),
         Block::Paragraph("Quarterly invoice in arrears for after-care provided under section 117 of the Mental Health Act 1983 within the aligned budget. Each client's cost is split by the agreed percentage; totals are the sums of the lines.".into()),
         Block::Table {
             widths: vec![3, 2, 2, 2],
             header: vec!["Client (NHS number)".into(), "Cost".into(), "Council share".into(), "NHS share".into()],
             rows: inv.lines.iter().map(|l| vec![l.client_ref.clone(), Pence(l.cost.0).to_string(), l.council.to_string(), l.nhs.to_string()]).collect(),
+            right: vec![false, true, true, true],
         },
         Block::Table {
             widths: vec![3, 2],
-            header: vec!["".into(), "".into()],
+            header: vec!["Totals".into(), "Amount".into()],
             rows: vec![
                 vec!["Total cost".into(), inv.total_cost.to_string()],
                 vec!["Council total".into(), inv.council_total.to_string()],
@@ -137,6 +144,7 @@ pub fn invoice_pdf(inv: &Invoice, from_name: &str, to_name: &str, issued: NaiveD
                 vec!["Management fee (this quarter)".into(), inv.management_fee.to_string()],
                 vec!["Amount due".into(), inv.amount_due.to_string()],
             ],
+            right: vec![false, true],
         },
     ];
     if !inv.excluded.is_empty() {
@@ -149,9 +157,10 @@ pub fn invoice_pdf(inv: &Invoice, from_name: &str, to_name: &str, issued: NaiveD
                 .iter()
                 .map(|e| vec![e.client_ref.clone(), e.cost.to_string(), e.reason.clone()])
                 .collect(),
+            right: vec![false, true, false],
         });
     }
-    pdf::render(&format!("Recharge invoice {q}"), &blocks)
+    Ok(pdf::render(&format!("Recharge invoice {q}"), &blocks)?)
 }
 
 impl From<InvoiceError> for ServiceError {

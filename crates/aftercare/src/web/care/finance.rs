@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
 
+use super::chart::{Chart, Datum, Labels, Series};
 use super::{csv_response, org_name, scoped_cases};
 use crate::db::care as care_db;
 use crate::services::access_log::{self, AccessKind};
@@ -101,7 +102,7 @@ struct FundingPage {
     org_name: String,
     from: String,
     to: String,
-    chart: String,
+    chart: Chart,
     months: Vec<MonthSpend>,
     orgs: Vec<OrgSpend>,
     people: Vec<PersonSpend>,
@@ -147,27 +148,39 @@ fn funding_range(today: NaiveDate) -> (NaiveDate, NaiveDate) {
     (first.checked_sub_months(chrono::Months::new(11)).unwrap_or(first), today)
 }
 
-/// A stacked bar chart of council and NHS spend by month.
-fn spend_chart(months: &[(String, aftercare_core::Pence, aftercare_core::Pence)]) -> String {
-    let max = months.iter().map(|(_, c, n)| c.0 + n.0).max().unwrap_or(1).max(1);
-    let plot = 160i64;
-    let width = 80 + months.len() as i64 * 56;
-    let mut svg = format!(
-        "<figure class=\"chart\"><svg role=\"img\" aria-labelledby=\"spend-title\" width=\"{width}\" height=\"240\" viewBox=\"0 0 {width} 240\" xmlns=\"http://www.w3.org/2000/svg\"><title id=\"spend-title\">Spend by funder and month: council in dark blue, NHS in light blue</title><line x1=\"40\" y1=\"170\" x2=\"{width}\" y2=\"170\" stroke=\"#4c6272\"/>"
-    );
-    for (i, (label, council, nhs)) in months.iter().enumerate() {
-        let x = 48 + i as i64 * 56;
-        let hc = council.0 * plot / max;
-        let hn = nhs.0 * plot / max;
-        svg.push_str(&format!(
-            "<rect x=\"{x}\" y=\"{yc}\" width=\"40\" height=\"{hc}\" fill=\"#003087\"><title>{label}: council {council}</title></rect><rect x=\"{x}\" y=\"{yn}\" width=\"40\" height=\"{hn}\" fill=\"#41b6e6\"><title>{label}: NHS {nhs}</title></rect><text x=\"{tx}\" y=\"188\" text-anchor=\"middle\">{label}</text>",
-            yc = 170 - hc,
-            yn = 170 - hc - hn,
-            tx = x + 20
-        ));
+/// Whole pounds with thousands separators: `£12,345`.
+fn whole_pounds(p: i64) -> String {
+    let pounds = (p.abs() + 50) / 100;
+    let digits = pounds.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
     }
-    svg.push_str("<rect x=\"48\" y=\"210\" width=\"14\" height=\"14\" fill=\"#003087\"/><text x=\"68\" y=\"222\">Council</text><rect x=\"140\" y=\"210\" width=\"14\" height=\"14\" fill=\"#41b6e6\"/><text x=\"160\" y=\"222\">NHS</text></svg><figcaption>Spend on s117 services by funder and month (hover a bar for the amount; the table below has the figures)</figcaption></figure>");
-    svg
+    format!("{}£{out}", if p < 0 { "-" } else { "" })
+}
+
+/// A stacked bar chart of council and NHS spend by month.
+fn spend_chart(months: &[(String, aftercare_core::Pence, aftercare_core::Pence)]) -> Chart {
+    let data: Vec<Datum> = months
+        .iter()
+        .map(|(label, c, n)| Datum { label: label.clone(), values: vec![c.0, n.0] })
+        .collect();
+    Chart::bars(
+        Labels {
+            id: "spend",
+            title: "Spend by funder and month: council in dark blue, NHS in light blue",
+            caption: "Spend on s117 services by funder and month (hover a bar for the amount; the table below has the figures)",
+            x: "Month",
+            y: "Spend (£)",
+        },
+        &[Series { fill: "#003087", name: "Council" }, Series { fill: "#41b6e6", name: "NHS" }],
+        &data,
+        None,
+        whole_pounds,
+    )
 }
 
 pub async fn funding_page(

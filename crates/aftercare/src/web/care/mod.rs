@@ -10,6 +10,7 @@ use crate::services::care::{self, CaseState};
 use crate::web::{AppError, AppState, Session};
 
 pub mod assessment;
+pub mod chart;
 pub mod finance;
 pub mod funding;
 pub mod lead;

@@ -1,6 +1,7 @@
 //! The monitoring page: reviews and discharges by month and quarter, as
-//! plain SVG charts and tables, and as CSV; and the funding requests on
-//! plan needs waiting for a decision, with the longest wait.
+//! SVG charts (drawn by `templates/chart.html`) and tables, and as CSV;
+//! and the funding requests on plan needs waiting for a decision, with the
+//! longest wait.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -9,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use super::chart::{Chart, Datum, Labels, Series};
 use super::{csv_response, org_name, scoped_cases};
 use crate::services::access_log::{self, AccessKind};
 use crate::services::{care, funding_requests};
@@ -21,8 +23,8 @@ use aftercare_core::date::long_date;
 struct MonitoringPage {
     nav: Option<Nav>,
     org_name: String,
-    reviewed_chart: String,
-    discharged_chart: String,
+    reviewed_chart: Chart,
+    discharged_chart: Chart,
     months: Vec<MeasureRow>,
     quarters: Vec<MeasureRow>,
     funding_waiting: usize,
@@ -44,39 +46,6 @@ pub struct MeasureRow {
 
 fn percent(tenths: i64) -> String {
     format!("{}.{}%", tenths / 10, tenths % 10)
-}
-
-/// A plain SVG bar chart (no JavaScript), with a title and a text
-/// alternative for screen readers.
-pub fn bar_chart(title: &str, bars: &[(String, i64, String)], max: i64) -> String {
-    let width = 60 + bars.len() as i64 * 56;
-    let height = 220;
-    let plot = 160;
-    let max = max.max(1);
-    let esc = |s: &str| {
-        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-    };
-    let mut svg = format!(
-        "<figure class=\"chart\"><svg role=\"img\" aria-labelledby=\"c-{id}\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\"><title id=\"c-{id}\">{t}</title><line x1=\"40\" y1=\"{base}\" x2=\"{width}\" y2=\"{base}\" stroke=\"#4c6272\"/>",
-        id = esc(&title.replace(' ', "-").to_lowercase()),
-        t = esc(title),
-        base = 10 + plot
-    );
-    for (i, (label, value, shown)) in bars.iter().enumerate() {
-        let h = value * plot / max;
-        let x = 48 + i as i64 * 56;
-        svg.push_str(&format!(
-            "<rect x=\"{x}\" y=\"{y}\" width=\"40\" height=\"{h}\" fill=\"#005eb8\"><title>{l}: {s}</title></rect><text x=\"{tx}\" y=\"{vy}\" text-anchor=\"middle\">{s}</text><text x=\"{tx}\" y=\"{ly}\" text-anchor=\"middle\">{l}</text>",
-            y = 10 + plot - h,
-            l = esc(label),
-            s = esc(shown),
-            tx = x + 20,
-            vy = (10 + plot - h - 4).max(10),
-            ly = 10 + plot + 18
-        ));
-    }
-    svg.push_str(&format!("</svg><figcaption>{}</figcaption></figure>", esc(title)));
-    svg
 }
 
 fn quarterly(months: &[care::MonthMeasure]) -> Vec<MeasureRow> {
@@ -122,33 +91,46 @@ pub async fn monitoring(
             .map(|d| format!("{} {}", d.format("%b"), &m[2..4]))
             .unwrap_or_default()
     };
-    let reviewed: Vec<(String, i64, String)> = months
+    let reviewed: Vec<Datum> = months
         .iter()
-        .map(|m| (short(&m.month), m.reviewed_share_tenths, percent(m.reviewed_share_tenths)))
+        .map(|m| Datum { label: short(&m.month), values: vec![m.reviewed_share_tenths] })
         .collect();
-    let discharged: Vec<(String, i64, String)> = months
+    let discharged: Vec<Datum> = months
         .iter()
-        .map(|m| {
-            (
-                short(&m.month),
-                m.discharged_following_review as i64,
-                m.discharged_following_review.to_string(),
-            )
+        .map(|m| Datum {
+            label: short(&m.month),
+            values: vec![m.discharged_following_review as i64],
         })
         .collect();
-    let max_d = discharged.iter().map(|d| d.1).max().unwrap_or(1);
+    let blue = [Series { fill: "#005eb8", name: "people" }];
     Ok(MonitoringPage {
         nav: Some(nav_for(&state, &s).await),
         org_name: org_name(&state, &s).await,
-        reviewed_chart: bar_chart(
-            "Share of entitled people reviewed in the last 12 months, by month",
+        reviewed_chart: Chart::bars(
+            Labels {
+                id: "reviewed-chart",
+                title: "Share of entitled people reviewed in the last 12 months, by month",
+                caption: "Share of entitled people reviewed in the last 12 months, by month (the table below has the figures)",
+                x: "Month",
+                y: "Share reviewed",
+            },
+            &blue,
             &reviewed,
-            1000,
+            Some(1000),
+            percent,
         ),
-        discharged_chart: bar_chart(
-            "People discharged from s117 following review, by month",
+        discharged_chart: Chart::bars(
+            Labels {
+                id: "discharged-chart",
+                title: "People discharged from s117 following review, by month",
+                caption: "People discharged from s117 following review, by month",
+                x: "Month",
+                y: "People",
+            },
+            &blue,
             &discharged,
-            max_d,
+            None,
+            |v| v.to_string(),
         ),
         quarters: quarterly(&months),
         funding_waiting: funding.waiting,
