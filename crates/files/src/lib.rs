@@ -19,4 +19,4 @@ pub use register::{
 };
 pub use reviews::{ReviewImport, parse_reviews};
 pub use table::{FileFormat, Table, TableRow, read_table};
-pub use write::{write_csv, write_xlsx};
+pub use write::{write_csv, write_xlsx, write_xlsx_with_money};

@@ -96,6 +96,20 @@ pub fn write_xlsx(
     headers: &[&str],
     rows: &[Vec<String>],
 ) -> Result<Vec<u8>, FileError> {
+    write_xlsx_with_money(sheet_name, headers, rows, &[])
+}
+
+/// As [`write_xlsx`], with the columns named in `money` written as numbers
+/// in pounds with a `£#,##0.00` format where the cell is an amount such as
+/// `1250.00` or `-3.50`, so a spreadsheet's SUM adds them up.
+pub fn write_xlsx_with_money(
+    sheet_name: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    money: &[&str],
+) -> Result<Vec<u8>, FileError> {
+    let money_cols: Vec<bool> = headers.iter().map(|h| money.contains(h)).collect();
+    let pounds = Format::new().set_num_format("£#,##0.00;-£#,##0.00");
     let fail = |e: rust_xlsxwriter::XlsxError| FileError::XlsxWrite(e.to_string());
     let mut workbook = Workbook::new();
     let sheet = workbook.add_worksheet();
@@ -117,9 +131,12 @@ pub fn write_xlsx(
                 widths.resize(c + 1, 0);
             }
             widths[c] = widths[c].max(cell.chars().count());
-            match iso_date(cell) {
-                Some(d) => sheet.write_datetime_with_format(r, col(c)?, d, &date),
-                None => sheet.write_string(r, col(c)?, cell),
+            let amount =
+                money_cols.get(c).copied().unwrap_or(false).then(|| amount(cell)).flatten();
+            match (amount, iso_date(cell)) {
+                (Some(a), _) => sheet.write_number_with_format(r, col(c)?, a, &pounds),
+                (None, Some(d)) => sheet.write_datetime_with_format(r, col(c)?, d, &date),
+                (None, None) => sheet.write_string(r, col(c)?, cell),
             }
             .map_err(fail)?;
         }
@@ -135,6 +152,18 @@ pub fn write_xlsx(
 
 fn col(c: usize) -> Result<u16, FileError> {
     u16::try_from(c).map_err(|_| FileError::XlsxWrite("too many columns".into()))
+}
+
+/// An amount in pounds with two decimal places (`1250.00`, `-3.50`) as a
+/// number; pence are whole, so the value is exact to the penny on display.
+fn amount(cell: &str) -> Option<f64> {
+    let digits = cell.strip_prefix('-').unwrap_or(cell);
+    let (whole, frac) = digits.split_once('.')?;
+    let plain = !whole.is_empty()
+        && frac.len() == 2
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit());
+    plain.then(|| cell.parse().ok()).flatten()
 }
 
 /// `YYYY-MM-DD` that Excel can hold as a date; anything else stays text.
@@ -166,6 +195,28 @@ mod tests {
             .unwrap()
             .trim_start_matches('\u{feff}')
             .to_string()
+    }
+
+    #[test]
+    fn money_columns_are_numbers_and_others_stay_text() {
+        let rows = vec![
+            vec!["9434765919".to_string(), "1250.00".to_string(), "12.50".to_string()],
+            vec!["9876543210".to_string(), "-3.50".to_string(), "n/a".to_string()],
+        ];
+        let bytes =
+            write_xlsx_with_money("Costs", &["nhs_number", "owed", "note"], &rows, &["owed"])
+                .unwrap();
+        use calamine::{Data, Reader, Xlsx};
+        let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let range = book.worksheet_range("Costs").unwrap();
+        assert_eq!(range.get((1, 1)), Some(&Data::Float(1250.0)));
+        assert_eq!(range.get((2, 1)), Some(&Data::Float(-3.5)));
+        assert_eq!(
+            range.get((1, 0)),
+            Some(&Data::String("9434765919".into())),
+            "identifiers stay text"
+        );
+        assert_eq!(range.get((1, 2)), Some(&Data::String("12.50".into())), "only named columns");
     }
 
     #[test]

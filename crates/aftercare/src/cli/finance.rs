@@ -150,7 +150,9 @@ pub async fn reconcile(
     let headers = ["finding", "nhs_number", "from", "to", "amount"];
     let bytes = match format {
         Format::Csv => aftercare_files::write_csv(&headers, &rows),
-        Format::Xlsx => aftercare_files::write_xlsx("Findings", &headers, &rows)?,
+        Format::Xlsx => {
+            aftercare_files::write_xlsx_with_money("Findings", &headers, &rows, &["amount"])?
+        }
     };
     write_output(output.as_deref(), &bytes, format)?;
     Ok(ExitCode::SUCCESS)
@@ -197,7 +199,12 @@ pub async fn costs(
     ];
     let bytes = match format {
         Format::Csv => aftercare_files::write_csv(&headers, &rows),
-        Format::Xlsx => aftercare_files::write_xlsx("Costs", &headers, &rows)?,
+        Format::Xlsx => aftercare_files::write_xlsx_with_money(
+            "Costs",
+            &headers,
+            &rows,
+            &["council_owes", "nhs_owes"],
+        )?,
     };
     write_output(output.as_deref(), &bytes, format)?;
     Ok(ExitCode::SUCCESS)
@@ -479,7 +486,12 @@ pub async fn refunds(database: &str, command: RefundsCommand) -> Result<ExitCode
             ];
             let bytes = match format {
                 Format::Csv => aftercare_files::write_csv(&headers, &rows),
-                Format::Xlsx => aftercare_files::write_xlsx("Refunds", &headers, &rows)?,
+                Format::Xlsx => aftercare_files::write_xlsx_with_money(
+                    "Refunds",
+                    &headers,
+                    &rows,
+                    &["owed", "housing_benefit", "paid", "outstanding"],
+                )?,
             };
             write_output(output.as_deref(), &bytes, format)?;
         }

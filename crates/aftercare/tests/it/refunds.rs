@@ -231,6 +231,20 @@ async fn a_recorded_reconciliation_owes_each_charge_once_until_paid_or_waived() 
         let theirs = lincs.get("/api/v1/tasks").await.json();
         assert!(theirs["items"].as_array().unwrap().iter().all(|t| t["kind"] != "refund_owed"));
 
+        // As a spreadsheet, money is numbers (a SUM adds them up).
+        let xlsx = dir.path().join("refunds.xlsx");
+        let (ok, _, err) = run(
+            &t.url,
+            &["refunds", "list", "--format", "xlsx", "--output", xlsx.to_str().unwrap()],
+        );
+        assert!(ok, "{err}");
+        use calamine::{Data, Reader, Xlsx};
+        let mut book: Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
+        let range = book.worksheet_range("Refunds").unwrap();
+        let owed: Vec<&Data> = range.rows().skip(1).map(|r| &r[6]).collect();
+        assert!(owed.iter().all(|d| matches!(d, Data::Float(_))), "{owed:?}");
+        assert!(owed.contains(&&Data::Float(310.0)), "{owed:?}");
+
         let report = aftercare::db::audit::verify(&t.db, None).await.unwrap();
         assert_eq!(report.problems, Vec::<String>::new(), "{}", t.backend);
     }
