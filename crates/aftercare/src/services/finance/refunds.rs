@@ -236,6 +236,31 @@ async fn open_refund(
     }
 }
 
+/// The audit record of a change to a refund.
+async fn audit(
+    tx: &mut crate::db::Tx,
+    actor: &Actor,
+    action: &'static str,
+    r: &Refund,
+    reason: Option<&str>,
+    details: serde_json::Value,
+) -> Result<(), DbError> {
+    store::append_audit(
+        tx,
+        actor,
+        AuditEntry {
+            action,
+            person_id: Some(r.row.person_id),
+            entity: "refund",
+            entity_id: Some(r.row.id.to_string()),
+            reason,
+            details,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// Records a payment of a refund (never more than is outstanding).
 pub async fn pay(
     db: &Db,
@@ -259,17 +284,13 @@ pub async fn pay(
     }
     let reference = reference.map(str::trim).filter(|s| !s.is_empty());
     q::insert_payment(&mut tx, r.row.id, amount.0, on, reference, actor).await?;
-    store::append_audit(
+    audit(
         &mut tx,
         actor,
-        AuditEntry {
-            action: "refund.paid",
-            person_id: Some(r.row.person_id),
-            entity: "refund",
-            entity_id: Some(r.row.id.to_string()),
-            reason: None,
-            details: json!({"amount_pence": amount.0, "paid_on": on, "reference": reference}),
-        },
+        "refund.paid",
+        &r,
+        None,
+        json!({"amount_pence": amount.0, "paid_on": on, "reference": reference}),
     )
     .await?;
     let after = q::for_person(&mut tx, r.row.person_id).await?;
@@ -296,17 +317,13 @@ pub async fn waive(
     let mut tx = db.begin_write().await?;
     let r = open_refund(&mut tx, nhs, refund_id).await?;
     q::set_waived(&mut tx, r.row.id, reason).await?;
-    store::append_audit(
+    audit(
         &mut tx,
         actor,
-        AuditEntry {
-            action: "refund.waived",
-            person_id: Some(r.row.person_id),
-            entity: "refund",
-            entity_id: Some(r.row.id.to_string()),
-            reason: Some(reason),
-            details: json!({"outstanding_pence": r.outstanding.0}),
-        },
+        "refund.waived",
+        &r,
+        Some(reason),
+        json!({"outstanding_pence": r.outstanding.0}),
     )
     .await?;
     tx.commit().await?;
@@ -328,17 +345,13 @@ pub async fn offset_housing_benefit(
     let mut tx = db.begin_write().await?;
     let r = open_refund(&mut tx, nhs, refund_id).await?;
     q::set_housing_benefit(&mut tx, r.row.id, amount.0).await?;
-    store::append_audit(
+    audit(
         &mut tx,
         actor,
-        AuditEntry {
-            action: "refund.housing_benefit",
-            person_id: Some(r.row.person_id),
-            entity: "refund",
-            entity_id: Some(r.row.id.to_string()),
-            reason: None,
-            details: json!({"housing_benefit_pence": amount.0}),
-        },
+        "refund.housing_benefit",
+        &r,
+        None,
+        json!({"housing_benefit_pence": amount.0}),
     )
     .await?;
     tx.commit().await?;
