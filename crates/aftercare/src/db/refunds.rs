@@ -62,6 +62,13 @@ pub async fn for_person(
     )
 }
 
+pub async fn one(conn: impl Into<Conn<'_>>, id: i64) -> Result<Option<RefundRow>, DbError> {
+    let sql = format!("{SELECT} WHERE r.id = $1");
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(c).await)?,
+    )
+}
+
 /// Every refund, or those of one council (newest first).
 pub async fn all(
     conn: impl Into<Conn<'_>>,

@@ -92,6 +92,7 @@ pub enum AccessKind {
     /// A reconciliation upload's findings (their count), in the product or
     /// by `aftercare reconcile`.
     Reconciliation,
+    RefundsPage,
     /// `aftercare reviews due`.
     CliReviewsDue,
     /// `aftercare funding costs`.
@@ -127,6 +128,7 @@ impl AccessKind {
             AccessKind::AccessLogRead => "access_log",
             AccessKind::CliWhatIf => "cli_what_if",
             AccessKind::Reconciliation => "reconciliation",
+            AccessKind::RefundsPage => "list.refunds",
             AccessKind::CliReviewsDue => "export.reviews_due",
             AccessKind::CliFundingCosts => "export.funding_costs",
             AccessKind::CliRefunds => "export.refunds",

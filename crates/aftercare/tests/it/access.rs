@@ -152,6 +152,10 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/account/notifications",           303, Everyone(200)),
     route("GET",  "/funding",                         303, Everyone(200)),
     route("GET",  "/funding.csv",                     303, Everyone(200)),
+    route("GET",  "/finance/refunds",                 303, Everyone(200)),
+    // {id} names no refund: finance gets 404, anyone else 403 too (who settles is read from the refund).
+    route("POST", "/finance/refunds/{id}/payments",   303, Everyone(422)),
+    route("POST", "/finance/refunds/{id}/waiver",     303, Everyone(404)),
     route("GET",  "/finance/no-charge",               303, Everyone(200)),
     route("GET",  "/finance/no-charge.csv",           303, Everyone(200)),
     // An id nobody holds answers as one outside the user's scope (finding: 404 v redirect).

@@ -231,6 +231,30 @@ async fn a_recorded_reconciliation_owes_each_charge_once_until_paid_or_waived() 
         let theirs = lincs.get("/api/v1/tasks").await.json();
         assert!(theirs["items"].as_array().unwrap().iter().all(|t| t["kind"] != "refund_owed"));
 
+        // The page: the council's finance team settles, no one else.
+        let page = finance.get("/finance/refunds").await;
+        assert_eq!(page.status, axum::http::StatusCode::OK);
+        assert!(page.body.contains("£31.00 outstanding"), "{}", page.body);
+        let (_, list, _) = run(&t.url, &["refunds", "list"]);
+        let open_id = list
+            .lines()
+            .find(|l| l.ends_with(",owed,"))
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string();
+        let path = format!("/finance/refunds/{open_id}/payments");
+        let pay = [("amount", "31.00"), ("paid_on", "2026-11-20"), ("reference", "BACS 9")];
+        let r = lincs.post_form(&path, &pay).await;
+        assert_eq!(r.status, axum::http::StatusCode::FORBIDDEN, "{}", r.body);
+        let r = finance.post_form(&path, &[("amount", "32.00"), ("paid_on", "2026-11-20")]).await;
+        assert_eq!(r.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY, "more than is owed");
+        let r = finance.post_form(&path, &pay).await;
+        assert_eq!(r.status, axum::http::StatusCode::SEE_OTHER, "{}", r.body);
+        let tasks = finance.get("/api/v1/tasks").await.json();
+        assert!(tasks["items"].as_array().unwrap().iter().all(|t| t["kind"] != "refund_owed"));
+
         // As a spreadsheet, money is numbers (a SUM adds them up).
         let xlsx = dir.path().join("refunds.xlsx");
         let (ok, _, err) = run(

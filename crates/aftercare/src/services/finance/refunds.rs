@@ -13,6 +13,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::reconcile::{Finding, FindingKind};
+use crate::auth::{Role, User};
 use crate::db::refunds::{self as q, NewCharge, NewRefund, RefundRow};
 use crate::db::store::{self, Actor, AuditEntry};
 use crate::db::{Db, DbError};
@@ -259,6 +260,52 @@ async fn audit(
     )
     .await?;
     Ok(())
+}
+
+/// Whether `user` settles this refund: the finance team of the council it
+/// is recorded against (each body acts only for itself).
+pub fn may_settle(user: &User, r: &Refund) -> bool {
+    user.has(Role::Finance) && r.row.council_code.as_deref() == Some(user.org_code.as_str())
+}
+
+/// The refund `refund_id`, if `user` may settle it (403 otherwise; 404 for an unknown id).
+async fn settled_by(db: &Db, user: &User, refund_id: i64) -> Result<Refund, ServiceError> {
+    // Whose refund it is never changes, so the check can stand apart from
+    // the write (which checks, in its transaction, that it is still open).
+    let r = q::one(db, refund_id).await?.map(Refund::of).ok_or_else(|| {
+        ServiceError::not_found("no_such_refund", "there is no such refund".into())
+    })?;
+    if !may_settle(user, &r) {
+        return Err(ServiceError::forbidden(
+            "forbidden",
+            "only the finance team of the council the refund is recorded against settles it".into(),
+        ));
+    }
+    Ok(r)
+}
+
+/// A payment recorded from the pages, by the finance team of the council.
+pub async fn pay_by(
+    db: &Db,
+    user: &User,
+    refund_id: i64,
+    amount: Pence,
+    on: NaiveDate,
+    reference: Option<&str>,
+) -> Result<Refund, ServiceError> {
+    let nhs = settled_by(db, user, refund_id).await?.row.nhs_number;
+    pay(db, &user.actor(), &nhs, Some(refund_id), amount, on, reference).await
+}
+
+/// A waiver recorded from the pages, by the finance team of the council.
+pub async fn waive_by(
+    db: &Db,
+    user: &User,
+    refund_id: i64,
+    reason: &str,
+) -> Result<(), ServiceError> {
+    let nhs = settled_by(db, user, refund_id).await?.row.nhs_number;
+    waive(db, &user.actor(), &nhs, Some(refund_id), reason).await
 }
 
 /// Records a payment of a refund (never more than is outstanding).

@@ -17,6 +17,7 @@ pub mod lead;
 pub mod monitoring;
 pub mod plan;
 pub mod reconcile;
+pub mod refunds;
 pub mod review;
 pub mod summary;
 pub mod transforming_care;
