@@ -45,32 +45,7 @@ pub fn can_name_lead(user: &User) -> bool {
         || user.has(Role::Commissioner)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn audit(
-    tx: &mut crate::db::Tx,
-    actor: &Actor,
-    action: &str,
-    person_id: i64,
-    entity: &str,
-    id: i64,
-    reason: Option<&str>,
-    details: serde_json::Value,
-) -> Result<(), DbError> {
-    store::append_audit(
-        tx,
-        actor,
-        AuditEntry {
-            action,
-            person_id: Some(person_id),
-            entity,
-            entity_id: Some(id.to_string()),
-            reason,
-            details,
-        },
-    )
-    .await?;
-    Ok(())
-}
+use super::audit_row as audit;
 
 // ---------------------------------------------------------------- lead professional
 

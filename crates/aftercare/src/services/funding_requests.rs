@@ -19,9 +19,10 @@ use serde_json::json;
 use crate::auth::{Role, User};
 use crate::db::care::{self as care_db, PartnershipRow};
 use crate::db::funding_requests::{self as q, FundingRequestRow, NewDecision, NewRequest};
-use crate::db::store::{self, AuditEntry, PersonRow};
+use crate::db::store::{self, PersonRow};
 use crate::db::{Db, DbError};
 use crate::error::{FieldErrors, ServiceError};
+use crate::services::audit_row;
 use crate::services::care::{self, CaseState};
 
 /// A request for a need's funding, as typed (the form and the API).
@@ -136,31 +137,6 @@ fn date_or_today(field: &str, s: &str, today: NaiveDate) -> Result<NaiveDate, Fi
     }
 }
 
-async fn audit(
-    tx: &mut crate::db::Tx,
-    user: &User,
-    action: &str,
-    person_id: i64,
-    id: i64,
-    reason: Option<&str>,
-    details: serde_json::Value,
-) -> Result<(), DbError> {
-    store::append_audit(
-        tx,
-        &user.actor(),
-        AuditEntry {
-            action,
-            person_id: Some(person_id),
-            entity: "funding_request",
-            entity_id: Some(id.to_string()),
-            reason,
-            details,
-        },
-    )
-    .await?;
-    Ok(())
-}
-
 /// Asks one body to fund a need of the person's current plan. Refused
 /// unless the user may change the plan and their organisation has a part;
 /// the body asked must be a council or NHS commissioner with a part in the
@@ -236,11 +212,12 @@ pub async fn request(
         requested_to: &asked,
     };
     let id = q::insert_request(&mut tx, &new, &user.actor()).await?;
-    audit(
+    audit_row(
         &mut tx,
-        user,
+        &user.actor(),
         "funding.requested",
         person_id,
+        "funding_request",
         id,
         None,
         json!({"need": index, "description": need.description, "requested_on": requested_on, "requested_to": asked}),
@@ -357,11 +334,12 @@ pub async fn decide(
         }
         other => other?,
     };
-    audit(
+    audit_row(
         &mut tx,
-        user,
+        &user.actor(),
         if correction.is_some() { "funding.decision_corrected" } else { "funding.decided" },
         person_id,
+        "funding_request",
         id,
         correction,
         json!({"supersedes": old.id, "need": old.need_index, "status": d.status, "decided_on": decided_on,

@@ -26,3 +26,32 @@ pub mod sign_in;
 pub mod standing;
 pub mod tasks;
 pub mod views;
+
+/// Appends the audit record of a change to one row about a person (the
+/// shape most services write), in the change's transaction.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn audit_row(
+    tx: &mut crate::db::Tx,
+    actor: &crate::db::store::Actor,
+    action: &str,
+    person_id: i64,
+    entity: &str,
+    id: i64,
+    reason: Option<&str>,
+    details: serde_json::Value,
+) -> Result<(), crate::db::DbError> {
+    crate::db::store::append_audit(
+        tx,
+        actor,
+        crate::db::store::AuditEntry {
+            action,
+            person_id: Some(person_id),
+            entity,
+            entity_id: Some(id.to_string()),
+            reason,
+            details,
+        },
+    )
+    .await?;
+    Ok(())
+}

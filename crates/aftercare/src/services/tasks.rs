@@ -521,8 +521,8 @@ async fn ending_tasks(
                 && Some(x.nhs_code.as_str()) == period.nhs.org.as_ref().map(|o| o.as_str())
         });
         let decisions = endings_db::decisions(db, p.id).await?;
+        let awaited = endings::progress(&p, Some(period), ratifies, &decisions);
         for body in endings::decidable_bodies(user, period, ratifies, &decisions) {
-            let awaited = endings::progress(&p, Some(period), ratifies, &decisions);
             let Some(a) = awaited.iter().find(|a| a.body == body && !a.decided) else { continue };
             let qa = body == "qa_group";
             let since = if qa {

@@ -124,8 +124,7 @@ pub async fn home(
         today: long_date(today),
         csrf_token: s.csrf_token.clone(),
         acknowledged: q.acknowledged.is_some(),
-        can_see_register: !s.user.has(crate::auth::Role::SystemAdministrator)
-            || s.user.roles.len() > 1,
+        can_see_register: nav.register,
         nav: Some(nav),
         groups: groups(all, today),
     })

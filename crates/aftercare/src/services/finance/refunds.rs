@@ -15,9 +15,10 @@ use sha2::{Digest, Sha256};
 use super::reconcile::{Finding, FindingKind};
 use crate::auth::{Role, User};
 use crate::db::refunds::{self as q, NewCharge, NewRefund, RefundRow};
-use crate::db::store::{self, Actor, AuditEntry};
+use crate::db::store::{self, Actor};
 use crate::db::{Db, DbError};
 use crate::error::ServiceError;
+use crate::services::audit_row;
 
 /// Where a refund stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -176,17 +177,15 @@ pub async fn record(
         )
         .await?;
         done.charges_added += 1;
-        store::append_audit(
+        audit_row(
             &mut tx,
             actor,
-            AuditEntry {
-                action: "refund.charge_added",
-                person_id: Some(person.id),
-                entity: "refund",
-                entity_id: Some(refund_id.to_string()),
-                reason: None,
-                details: json!({"run": run_id, "from": f.from, "to": f.to, "amount_pence": f.amount.0, "charged_party": payer}),
-            },
+            "refund.charge_added",
+            person.id,
+            "refund",
+            refund_id,
+            None,
+            json!({"run": run_id, "from": f.from, "to": f.to, "amount_pence": f.amount.0, "charged_party": payer}),
         )
         .await?;
     }
@@ -235,31 +234,6 @@ async fn open_refund(
             ),
         )),
     }
-}
-
-/// The audit record of a change to a refund.
-async fn audit(
-    tx: &mut crate::db::Tx,
-    actor: &Actor,
-    action: &'static str,
-    r: &Refund,
-    reason: Option<&str>,
-    details: serde_json::Value,
-) -> Result<(), DbError> {
-    store::append_audit(
-        tx,
-        actor,
-        AuditEntry {
-            action,
-            person_id: Some(r.row.person_id),
-            entity: "refund",
-            entity_id: Some(r.row.id.to_string()),
-            reason,
-            details,
-        },
-    )
-    .await?;
-    Ok(())
 }
 
 /// Whether `user` settles this refund: the finance team of the council it
@@ -331,11 +305,13 @@ pub async fn pay(
     }
     let reference = reference.map(str::trim).filter(|s| !s.is_empty());
     q::insert_payment(&mut tx, r.row.id, amount.0, on, reference, actor).await?;
-    audit(
+    audit_row(
         &mut tx,
         actor,
         "refund.paid",
-        &r,
+        r.row.person_id,
+        "refund",
+        r.row.id,
         None,
         json!({"amount_pence": amount.0, "paid_on": on, "reference": reference}),
     )
@@ -364,11 +340,13 @@ pub async fn waive(
     let mut tx = db.begin_write().await?;
     let r = open_refund(&mut tx, nhs, refund_id).await?;
     q::set_waived(&mut tx, r.row.id, reason).await?;
-    audit(
+    audit_row(
         &mut tx,
         actor,
         "refund.waived",
-        &r,
+        r.row.person_id,
+        "refund",
+        r.row.id,
         Some(reason),
         json!({"outstanding_pence": r.outstanding.0}),
     )
@@ -392,11 +370,13 @@ pub async fn offset_housing_benefit(
     let mut tx = db.begin_write().await?;
     let r = open_refund(&mut tx, nhs, refund_id).await?;
     q::set_housing_benefit(&mut tx, r.row.id, amount.0).await?;
-    audit(
+    audit_row(
         &mut tx,
         actor,
         "refund.housing_benefit",
-        &r,
+        r.row.person_id,
+        "refund",
+        r.row.id,
         None,
         json!({"housing_benefit_pence": amount.0}),
     )
