@@ -8,6 +8,11 @@
 pub const MAX_NAME_CHARS: usize = 100;
 /// Longest free text (a reason, evidence, a note, a place) accepted.
 pub const MAX_FREE_TEXT_CHARS: usize = 4000;
+/// Longest letter text accepted from its sender (a fact sheet is about
+/// 2,000 characters; five pages of edits fit).
+pub const MAX_LETTER_CHARS: usize = 20000;
+/// The one form field that carries a letter's whole text.
+pub const LETTER_FIELD: &str = "letter_body";
 /// How many characters of a value an error message quotes.
 pub const EXCERPT_CHARS: usize = 100;
 
@@ -94,18 +99,76 @@ pub fn check_line(s: &str, limit: usize) -> Result<(), TextError> {
 /// assert!(check_free_text(&"a".repeat(4001)).is_err());
 /// ```
 pub fn check_free_text(s: &str) -> Result<(), TextError> {
+    check_text(s, MAX_FREE_TEXT_CHARS)
+}
+
+/// Checks a letter's text as its sender edited it: free text of at most
+/// [`MAX_LETTER_CHARS`] characters.
+pub fn check_letter_text(s: &str) -> Result<(), TextError> {
+    check_text(s, MAX_LETTER_CHARS)
+}
+
+fn check_text(s: &str, limit: usize) -> Result<(), TextError> {
     if let Some(c) = s.chars().find(|c| is_forbidden(*c) && !matches!(c, '\n' | '\r' | '\t')) {
         return Err(TextError::Control(c as u32));
     }
-    if s.chars().nth(MAX_FREE_TEXT_CHARS).is_some() {
-        return Err(TextError::TooLong { limit: MAX_FREE_TEXT_CHARS });
+    if s.chars().nth(limit).is_some() {
+        return Err(TextError::TooLong { limit });
     }
     Ok(())
+}
+
+/// A person's name as written: "Ann Smith", but family name first and
+/// with no space when both names are written in Chinese, Japanese or Korean
+/// script ("王芳", family name 王, given name 芳), the order those names are
+/// written in. The register stores the two parts apart and says nothing of
+/// order, so the script is the only evidence; a romanised name
+/// ("Fang Wang", "Nguyễn Văn An" entered as given "Văn An", family
+/// "Nguyễn") is printed given name first, as it was given for a UK record.
+pub fn full_name(given: &str, family: &str) -> String {
+    let given = given.trim();
+    let family = family.trim();
+    if given.is_empty() || family.is_empty() {
+        return format!("{given}{family}");
+    }
+    if is_east_asian(given) && is_east_asian(family) {
+        format!("{family}{given}")
+    } else {
+        format!("{given} {family}")
+    }
+}
+
+/// Whether every letter of `s` is Han, Kana or Hangul.
+fn is_east_asian(s: &str) -> bool {
+    s.chars().filter(|c| !c.is_whitespace()).all(|c| {
+        matches!(c as u32,
+            0x1100..=0x11FF      // Hangul Jamo
+            | 0x2E80..=0x2FDF    // CJK radicals
+            | 0x3005..=0x3007    // 々 〆 〇
+            | 0x3040..=0x30FF    // Hiragana, Katakana
+            | 0x3130..=0x318F    // Hangul compatibility Jamo
+            | 0x3400..=0x4DBF    // CJK extension A
+            | 0x4E00..=0x9FFF    // CJK unified ideographs
+            | 0xAC00..=0xD7AF    // Hangul syllables
+            | 0xF900..=0xFAFF    // CJK compatibility ideographs
+            | 0x20000..=0x3FFFF) // CJK extensions B onwards
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_written_in_their_own_order() {
+        assert_eq!(full_name("Ann", "Smith"), "Ann Smith");
+        assert_eq!(full_name("芳", "王"), "王芳");
+        assert_eq!(full_name("지민", "박"), "박지민");
+        assert_eq!(full_name("Văn An", "Nguyễn"), "Văn An Nguyễn");
+        assert_eq!(full_name("Fang", "王"), "Fang 王");
+        assert_eq!(full_name(" Zoë ", "Wójcik"), "Zoë Wójcik");
+        assert_eq!(full_name("", "Smith"), "Smith");
+    }
     use proptest::prelude::*;
 
     proptest! {

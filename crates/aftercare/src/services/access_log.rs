@@ -145,7 +145,10 @@ impl AccessKind {
             "/people/{id}/plan" => AccessKind::Plan,
             "/people/{id}/assessment" => AccessKind::Assessment,
             "/people/{id}/factsheet" => AccessKind::Factsheet,
-            "/endings/{pid}/letters/{kind}" => AccessKind::Letter,
+            "/endings/{pid}/letters/{kind}"
+            | "/people/{id}/reinstatement-letter"
+            | "/people/{id}/reinstatement-letter/easy-read"
+            | "/people/{id}/letters/{letter_id}" => AccessKind::Letter,
             t if t.starts_with("/api/") => AccessKind::ApiOther,
             _ => AccessKind::PersonOther,
         }

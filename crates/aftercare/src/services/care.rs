@@ -944,7 +944,7 @@ pub fn reviews_due(
         rows.push(DueRow {
             person_id: c.person.id,
             nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
-            name: format!("{} {}", c.person.given_name, c.person.family_name),
+            name: aftercare_core::text::full_name(&c.person.given_name, &c.person.family_name),
             review: due.milestone.name().to_string(),
             due: due.due,
             overdue_days: reviews::overdue_days(due.due, as_of),
@@ -984,7 +984,7 @@ fn item(c: &CaseState, detail: String) -> WorkItem {
             .and_then(|n| NhsNumber::parse(n).ok())
             .map(|n| n.formatted())
             .unwrap_or_default(),
-        name: format!("{} {}", c.person.given_name, c.person.family_name),
+        name: aftercare_core::text::full_name(&c.person.given_name, &c.person.family_name),
         detail,
     }
 }
@@ -1083,7 +1083,7 @@ pub fn no_charge_list(cases: &[CaseState], today: NaiveDate) -> Vec<NoChargeLine
             out.push(NoChargeLine {
                 person_id: c.person.id,
                 nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
-                name: format!("{} {}", c.person.given_name, c.person.family_name),
+                name: aftercare_core::text::full_name(&c.person.given_name, &c.person.family_name),
                 service: n.description.clone(),
                 provider: n.provider.clone(),
                 weekly_cost: n.weekly_cost,

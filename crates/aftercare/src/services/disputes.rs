@@ -955,7 +955,7 @@ pub async fn open_for_org(
             name: if hidden {
                 "Not shown until you confirm the dispute concerns you".into()
             } else {
-                format!("{} {}", p.given_name, p.family_name)
+                aftercare_core::text::full_name(&p.given_name, &p.family_name)
             },
             nhs_number: if hidden {
                 String::new()

@@ -1194,9 +1194,9 @@ async fn template_of(db: &Db, council: Option<&str>, kind: &str) -> Result<Strin
     .unwrap_or_else(|| default_template(kind).to_string()))
 }
 
-/// "Ann Smith".
+/// "Ann Smith", "王芳".
 fn full_name(p: &store::PersonRow) -> String {
-    format!("{} {}", p.given_name, p.family_name)
+    aftercare_core::text::full_name(&p.given_name, &p.family_name)
 }
 
 fn nhs_number_of(p: &store::PersonRow) -> String {
@@ -1396,8 +1396,10 @@ pub async fn letter(
 pub async fn reinstatement_letter(
     db: &Db,
     person_id: i64,
+    easy_read: bool,
     today: NaiveDate,
 ) -> Result<Option<Letter>, ServiceError> {
+    let kind = if easy_read { "reinstatement_easy_read" } else { "reinstatement" };
     let Some(person) = store::get_person(db, person_id).await? else { return Ok(None) };
     let Some(r) = q::reinstatements_of(db, person_id).await?.into_iter().next() else {
         return Ok(None);
@@ -1428,11 +1430,15 @@ pub async fn reinstatement_letter(
         ("reference", reference.clone()),
         ("contact", contact.clone()),
     ]);
-    let template = template_of(db, person.council_code.as_deref(), "reinstatement").await?;
-    let body = fill("reinstatement", &template, &values)?;
+    let template = template_of(db, person.council_code.as_deref(), kind).await?;
+    let body = fill(kind, &template, &values)?;
     Ok(Some(Letter {
-        kind: "reinstatement",
-        title: "Your section 117 after-care is reinstated".into(),
+        kind,
+        title: if easy_read {
+            "Your after-care has started again".into()
+        } else {
+            "Your section 117 after-care is reinstated".into()
+        },
         letterhead: council,
         from_address: org(&person.council_code).and_then(|o| o.address.clone()),
         recipient: vec![full_name(&person)],
@@ -1443,7 +1449,7 @@ pub async fn reinstatement_letter(
         ],
         date: today,
         body,
-        easy_read: false,
+        easy_read,
     }))
 }
 

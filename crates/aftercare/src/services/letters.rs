@@ -83,7 +83,8 @@ pub const ENDING_KINDS: [(&str, &str); 6] = [
 
 /// Every kind a council may set its own template for.
 pub fn is_kind(kind: &str) -> bool {
-    ENDING_KINDS.iter().any(|(k, _)| *k == kind) || matches!(kind, "factsheet" | "reinstatement")
+    ENDING_KINDS.iter().any(|(k, _)| *k == kind)
+        || matches!(kind, "factsheet" | "reinstatement" | "reinstatement_easy_read")
 }
 
 const ENDING_VARS: &[&str] = &[
@@ -116,7 +117,7 @@ const REINSTATEMENT_VARS: &[&str] = &[
 pub fn placeholders(kind: &str) -> &'static [&'static str] {
     match kind {
         "factsheet" => FACTSHEET_VARS,
-        "reinstatement" => REINSTATEMENT_VARS,
+        "reinstatement" | "reinstatement_easy_read" => REINSTATEMENT_VARS,
         _ => ENDING_VARS,
     }
 }
@@ -241,11 +242,236 @@ pub fn default_template(kind: &str) -> &'static str {
         "reinstatement" => {
             "Dear {{ name }},\n\nYour section 117 after-care has been reinstated from {{ reinstated_on }}. The ending of your after-care proved premature: {{ reason }}\n\nThe request came from {{ requested_by }}. {{ council }} and {{ nhs }} are again responsible for your after-care under section 117 of the Mental Health Act 1983. It is free: nobody may charge you for it.\n\nYour care co-ordinator will arrange to review your needs with you and agree an after-care plan. You can have an advocate to help you.\n\nContact: {{ contact }}. Please quote {{ reference }}.\n\nYours sincerely,\n\n{{ council }} and {{ nhs }}"
         }
+        "reinstatement_easy_read" => {
+            "Dear {{ name }},\n\nThis letter is about your after-care.\nAfter-care is help for your mental health.\nIt is free.\n\nYour after-care had stopped.\nNow it has started again.\nIt started again on {{ reinstated_on }}.\n\nWhy it started again:\n{{ reason }}\n\nIt was asked for by {{ requested_by }}.\n\nWhat happens next:\nYour worker will meet you.\nYou will talk about the help you need.\nYou will make a plan together.\n\nNobody can make you pay for this help.\nAn advocate can help you.\nAn advocate is someone on your side.\n\nWho to talk to:\n{{ contact }}\n\nFrom\n{{ council }}\n{{ nhs }}"
+        }
         "factsheet" => {
             "This fact sheet is for {{ name }}.\n\nYou were detained in hospital under a section of the Mental Health Act 1983 that gives you the right to after-care under section 117 when you leave hospital. After-care is the help you need because of your mental health, to stay well and out of hospital.\n\nIt is free. Nobody may charge you for after-care provided under section 117, including medication for your mental health and specialist accommodation you need because of it. You should not be asked to claim housing benefit for s117 specialist accommodation.\n\nWho is responsible for your after-care: {{ council }} and {{ nhs }}. They must plan it with you, name a lead professional (care co-ordinator), write an after-care plan and review it. Who to contact about your care: {{ contact }}.\n\nYour views count. You can have an independent mental health advocate (IMHA) to help you. Your carer or nearest relative can be involved if you agree.\n\nAfter-care lasts until both {{ council }} and {{ nhs }} agree you no longer need it, after a review with you. It cannot end just because you left specialist services, because time has passed, or because you are no longer on a community treatment order. It cannot end while you are on a community treatment order.\n\nIf it ends too soon, you, your GP or anyone working with you can ask for it to be reinstated.\n\nIf you are unhappy, you can complain to {{ council }} or {{ nhs }}, and then to the Local Government and Social Care Ombudsman or the Parliamentary and Health Service Ombudsman.\n\nContact: {{ council_contact }}; {{ nhs_contact }}."
         }
         _ => "",
     }
+}
+
+// ------------------------------------------------------- letters sent
+
+/// How a letter can be sent, with the words the pages use.
+pub const METHODS: [(&str, &str); 4] = [
+    ("post", "By post"),
+    ("secure_email", "By secure email (for example NHSmail)"),
+    ("email", "By email"),
+    ("hand", "Handed over in person"),
+];
+
+fn method_label(method: &str) -> &'static str {
+    METHODS.iter().find(|(m, _)| *m == method).map(|(_, l)| *l).unwrap_or("Another way")
+}
+
+/// Every kind of letter, as the `'static` name a [`Letter`] carries.
+fn static_kind(kind: &str) -> Option<&'static str> {
+    ENDING_KINDS
+        .iter()
+        .map(|(k, _)| *k)
+        .chain(["factsheet", "reinstatement", "reinstatement_easy_read"])
+        .find(|k| *k == kind)
+}
+
+/// What the sender chose on the letter's page.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct SendFields {
+    /// The letter's text as the sender left it.
+    #[serde(default)]
+    pub letter_body: String,
+    #[serde(default)]
+    pub method: String,
+    pub sent_on: Option<NaiveDate>,
+}
+
+/// The letter with the sender's text in place of the one filled in. Line
+/// ends are made `\n`; the text must not be empty.
+pub fn edited(mut letter: Letter, body: &str) -> Result<Letter, ServiceError> {
+    let body = body.replace("\r\n", "\n").replace('\r', "\n");
+    if body.trim().is_empty() {
+        return Err(ServiceError::invalid(
+            aftercare_core::text::LETTER_FIELD,
+            "the letter has no text: enter what the letter says, or start again from the letter as filled in",
+        ));
+    }
+    aftercare_core::text::check_letter_text(&body)
+        .map_err(|e| ServiceError::invalid(aftercare_core::text::LETTER_FIELD, e.to_string()))?;
+    letter.body = body.trim().to_string();
+    Ok(letter)
+}
+
+/// Whether the user may record letters as sent: anyone who works on
+/// people's care (not an auditor or a system administrator alone).
+pub fn can_send(user: &crate::auth::User) -> bool {
+    use crate::auth::Role;
+    [
+        Role::MhaAdministrator,
+        Role::LeadProfessional,
+        Role::Commissioner,
+        Role::Finance,
+        Role::QaGroup,
+    ]
+    .into_iter()
+    .any(|r| user.has(r))
+}
+
+/// A letter as it was sent, with who recorded it, when and how.
+#[derive(Debug, Clone)]
+pub struct SentLetter {
+    pub id: i64,
+    pub letter: Letter,
+    pub method: &'static str,
+    pub sent_on: NaiveDate,
+    /// Whether the sender changed the text filled in.
+    pub edited: bool,
+    pub recorded_by: String,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+    pub org_code: String,
+}
+
+impl TryFrom<crate::db::letters::SentLetterRow> for SentLetter {
+    type Error = crate::db::DbError;
+    fn try_from(r: crate::db::letters::SentLetterRow) -> Result<Self, Self::Error> {
+        let corrupt =
+            |what: &str| crate::db::DbError::Corrupt(format!("letter sent {}: {what}", r.id));
+        let kind = static_kind(&r.kind).ok_or_else(|| corrupt("unknown kind"))?;
+        let recipient: Vec<String> =
+            serde_json::from_str(&r.recipient).map_err(|_| corrupt("recipient"))?;
+        let reference: Vec<(String, String)> =
+            serde_json::from_str(&r.reference_lines).map_err(|_| corrupt("reference lines"))?;
+        Ok(SentLetter {
+            id: r.id,
+            method: method_label(&r.method),
+            sent_on: r.sent_on,
+            edited: r.edited,
+            recorded_by: r.recorded_by,
+            recorded_at: r.recorded_at,
+            org_code: r.org_code,
+            letter: Letter {
+                kind,
+                title: r.title,
+                letterhead: r.letterhead,
+                from_address: r.from_address,
+                recipient,
+                reference,
+                date: r.letter_date,
+                body: r.body,
+                easy_read: r.easy_read,
+            },
+        })
+    }
+}
+
+/// Records `letter` (already [`edited`]) as sent to or about the person:
+/// the text as it went out is kept, and the person's history says who sent
+/// what, when and how. Only someone whose organisation has a part in the
+/// person sends their letters (checked in the write).
+pub async fn record_sent(
+    db: &crate::db::Db,
+    user: &crate::auth::User,
+    person_id: i64,
+    letter: &Letter,
+    original_body: &str,
+    fields: &SendFields,
+    today: NaiveDate,
+) -> Result<i64, ServiceError> {
+    if !can_send(user) {
+        return Err(ServiceError::forbidden(
+            "forbidden",
+            "your role does not send letters: ask the MHA office or the person's lead professional"
+                .into(),
+        ));
+    }
+    let mut errors = Vec::new();
+    if !METHODS.iter().any(|(m, _)| *m == fields.method) {
+        errors.push(("method".to_string(), "choose how the letter was sent".to_string()));
+    }
+    match fields.sent_on {
+        None => errors.push(("sent_on".into(), "enter the date the letter was sent".into())),
+        Some(d) if d > today => errors.push((
+            "sent_on".into(),
+            "the date the letter was sent must be today or in the past".into(),
+        )),
+        Some(_) => {}
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    let sent_on = fields.sent_on.expect("checked");
+    let reference =
+        letter.reference.iter().find(|(k, _)| k == "Our reference").map(|(_, v)| v.clone());
+    let reference = reference.unwrap_or_default();
+    let edited = letter.body.trim() != original_body.trim();
+    let recipient = serde_json::to_string(&letter.recipient).expect("lines serialise");
+    let reference_lines = serde_json::to_string(&letter.reference).expect("pairs serialise");
+    let actor = user.actor();
+    let mut tx = db.begin_write().await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
+    let id = crate::db::letters::insert(
+        &mut tx,
+        &crate::db::letters::NewSentLetter {
+            person_id,
+            kind: letter.kind,
+            reference: &reference,
+            title: &letter.title,
+            letterhead: &letter.letterhead,
+            from_address: letter.from_address.as_deref(),
+            recipient: &recipient,
+            reference_lines: &reference_lines,
+            letter_date: letter.date,
+            body: &letter.body,
+            edited,
+            easy_read: letter.easy_read,
+            method: &fields.method,
+            sent_on,
+            org_code: &user.org_code,
+        },
+        &actor,
+    )
+    .await?;
+    let said = format!(
+        "{}: {}, {}{}",
+        letter.title,
+        method_label(&fields.method).to_lowercase(),
+        aftercare_core::date::long_date(sent_on),
+        if edited { " (text changed before sending)" } else { "" }
+    );
+    crate::services::audit_row(
+        &mut tx,
+        &actor,
+        "letter.sent",
+        person_id,
+        "letter",
+        id,
+        Some(&said),
+        serde_json::json!({"kind": letter.kind, "reference": reference, "method": fields.method, "sent_on": sent_on, "edited": edited}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The letters sent to or about a person, newest first.
+pub async fn sent_for_person(
+    db: &crate::db::Db,
+    person_id: i64,
+) -> Result<Vec<SentLetter>, crate::db::DbError> {
+    crate::db::letters::for_person(db, person_id)
+        .await?
+        .into_iter()
+        .map(SentLetter::try_from)
+        .collect()
+}
+
+/// One letter sent, as it went out.
+pub async fn sent_one(
+    db: &crate::db::Db,
+    person_id: i64,
+    id: i64,
+) -> Result<Option<SentLetter>, crate::db::DbError> {
+    crate::db::letters::one(db, person_id, id).await?.map(SentLetter::try_from).transpose()
 }
 
 #[cfg(test)]
@@ -260,7 +486,11 @@ mod tests {
 
     #[test]
     fn every_default_template_passes_its_own_check() {
-        for kind in ENDING_KINDS.iter().map(|(k, _)| *k).chain(["factsheet", "reinstatement"]) {
+        for kind in ENDING_KINDS.iter().map(|(k, _)| *k).chain([
+            "factsheet",
+            "reinstatement",
+            "reinstatement_easy_read",
+        ]) {
             check(kind, default_template(kind)).unwrap();
         }
     }

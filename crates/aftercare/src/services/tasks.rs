@@ -294,7 +294,7 @@ fn owners(c: &CaseState, today: NaiveDate) -> Vec<String> {
 }
 
 fn name_of(c: &CaseState) -> String {
-    format!("{} {}", c.person.given_name, c.person.family_name)
+    aftercare_core::text::full_name(&c.person.given_name, &c.person.family_name)
 }
 
 fn nhs_of(c: &CaseState) -> Option<String> {

@@ -95,7 +95,7 @@ async fn load(state: &AppState, s: &Session, id: i64, did: i64) -> Result<Loaded
 }
 
 fn name_of(p: &PersonRow) -> String {
-    format!("{} {}", p.given_name, p.family_name)
+    aftercare_core::text::full_name(&p.given_name, &p.family_name)
 }
 
 fn detention_label(d: &DetentionRow) -> String {

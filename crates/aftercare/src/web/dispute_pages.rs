@@ -39,7 +39,7 @@ async fn person_for(state: &AppState, s: &Session, id: i64) -> Result<PersonRow,
 }
 
 fn full_name(p: &PersonRow) -> String {
-    format!("{} {}", p.given_name, p.family_name)
+    aftercare_core::text::full_name(&p.given_name, &p.family_name)
 }
 
 fn org_label(names: &HashMap<String, String>, code: &str) -> String {

@@ -6,10 +6,8 @@ use aftercare_core::date::long_date;
 use aftercare_core::rules::EndingReason;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 
 use super::fact_pages::person_name;
 use super::pages::{Nav, nav_for};
@@ -428,104 +426,4 @@ pub async fn record_historical(
             refused(&state, &s, id, e, "history", pairs).await
         }
     }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "letter.html")]
-struct LetterPage {
-    nav: Option<Nav>,
-    person_id: i64,
-    title: String,
-    letterhead: String,
-    from_address: Option<String>,
-    recipient: Vec<String>,
-    reference: Vec<(String, String)>,
-    date: String,
-    paragraphs: Vec<Vec<String>>,
-    easy_read: bool,
-}
-
-#[derive(Deserialize)]
-pub struct FormatQuery {
-    #[serde(default)]
-    format: String,
-}
-
-/// A letter as its page, or as a PDF with `?format=pdf`.
-async fn letter_response(
-    state: &AppState,
-    s: &Session,
-    person_id: i64,
-    l: endings::Letter,
-    format: &str,
-    filename: &str,
-) -> Result<Response, AppError> {
-    if format == "pdf" {
-        let bytes = endings::letter_pdf(&l)?;
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "application/pdf".to_string()),
-                (header::CONTENT_DISPOSITION, format!("inline; filename=\"{filename}\"")),
-            ],
-            bytes,
-        )
-            .into_response());
-    }
-    let paragraphs = l
-        .paragraphs()
-        .iter()
-        .map(|p| p.lines().map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
-        .collect();
-    Ok(LetterPage {
-        nav: Some(nav_for(state, s).await),
-        person_id,
-        date: long_date(l.date),
-        title: l.title,
-        letterhead: l.letterhead,
-        from_address: l.from_address,
-        recipient: l.recipient,
-        reference: l.reference,
-        paragraphs,
-        easy_read: l.easy_read,
-    }
-    .into_response())
-}
-
-pub async fn letter(
-    State(state): State<AppState>,
-    CurrentUser(s): CurrentUser,
-    Path((pid, kind)): Path<(i64, String)>,
-    Query(fq): Query<FormatQuery>,
-) -> Result<Response, AppError> {
-    let p = q::proposal(&state.db, pid).await?.ok_or(AppError::NotFound)?;
-    crate::services::views::ensure_can_view(&state.db, &s, p.person_id).await?;
-    let l =
-        endings::letter(&state.db, &p, &kind, state.today()).await?.ok_or(AppError::NotFound)?;
-    let file = format!("s117-ended-{}.pdf", l.kind);
-    letter_response(&state, &s, p.person_id, l, &fq.format, &file).await
-}
-
-pub async fn factsheet(
-    State(state): State<AppState>,
-    CurrentUser(s): CurrentUser,
-    seen: VisiblePerson,
-    Query(fq): Query<FormatQuery>,
-) -> Result<Response, AppError> {
-    let id = seen.id;
-    let l = endings::factsheet(&state.db, id, state.today()).await?.ok_or(AppError::NotFound)?;
-    letter_response(&state, &s, id, l, &fq.format, "s117-fact-sheet.pdf").await
-}
-
-/// The letter telling the person their after-care was reinstated.
-pub async fn reinstatement_letter(
-    State(state): State<AppState>,
-    CurrentUser(s): CurrentUser,
-    seen: VisiblePerson,
-    Query(fq): Query<FormatQuery>,
-) -> Result<Response, AppError> {
-    let id = seen.id;
-    let l = endings::reinstatement_letter(&state.db, id, state.today())
-        .await?
-        .ok_or(AppError::NotFound)?;
-    letter_response(&state, &s, id, l, &fq.format, "s117-reinstated.pdf").await
 }

@@ -76,7 +76,7 @@ pub struct SimpleForm {
 pub async fn person_name(state: &AppState, s: &Session, id: i64) -> Result<String, AppError> {
     views::ensure_can_view(&state.db, s, id).await?;
     let p = store::get_person(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    Ok(format!("{} {}", p.given_name, p.family_name))
+    Ok(aftercare_core::text::full_name(&p.given_name, &p.family_name))
 }
 
 /// Builds a simple form for a person: id, name, header, CSRF token, the

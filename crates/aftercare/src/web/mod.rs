@@ -27,6 +27,7 @@ pub mod dispute_pages;
 pub mod ending_pages;
 pub mod fact_pages;
 pub mod home;
+pub mod letter_pages;
 pub mod listen;
 pub mod pages;
 pub mod share_pages;
@@ -107,7 +108,7 @@ pub struct VisiblePerson {
 impl VisiblePerson {
     /// "Given Family", as pages head the person's forms.
     pub fn name(&self) -> String {
-        format!("{} {}", self.person.given_name, self.person.family_name)
+        aftercare_core::text::full_name(&self.person.given_name, &self.person.family_name)
     }
 }
 
@@ -750,7 +751,12 @@ pub fn check_text_fields<'a>(
 ) -> Result<(), AppError> {
     let errors: Vec<(String, String)> = fields
         .filter_map(|(name, value)| {
-            aftercare_core::text::check_free_text(value).err().map(|e| (name, e.to_string()))
+            let checked = if name == aftercare_core::text::LETTER_FIELD {
+                aftercare_core::text::check_letter_text(value)
+            } else {
+                aftercare_core::text::check_free_text(value)
+            };
+            checked.err().map(|e| (name, e.to_string()))
         })
         .collect();
     if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
@@ -860,11 +866,26 @@ pub fn app(state: AppState) -> Router {
         .route("/people/{id}/transforming-care", post(care::transforming_care::transforming_care))
         .route("/people/{id}/endings", get(ending_pages::endings_page).post(ending_pages::propose))
         .route("/endings/{pid}/decisions", post(ending_pages::decide))
-        .route("/endings/{pid}/letters/{kind}", get(ending_pages::letter))
+        .route(
+            "/endings/{pid}/letters/{kind}",
+            get(letter_pages::letter).post(letter_pages::letter_post),
+        )
         .route("/people/{id}/reinstate", post(ending_pages::reinstate))
         .route("/people/{id}/endings/historical", post(ending_pages::record_historical))
-        .route("/people/{id}/factsheet", get(ending_pages::factsheet))
-        .route("/people/{id}/reinstatement-letter", get(ending_pages::reinstatement_letter))
+        .route(
+            "/people/{id}/factsheet",
+            get(letter_pages::factsheet).post(letter_pages::factsheet_post),
+        )
+        .route(
+            "/people/{id}/reinstatement-letter",
+            get(letter_pages::reinstatement_letter).post(letter_pages::reinstatement_letter_post),
+        )
+        .route(
+            "/people/{id}/reinstatement-letter/easy-read",
+            get(letter_pages::reinstatement_easy_read)
+                .post(letter_pages::reinstatement_easy_read_post),
+        )
+        .route("/people/{id}/letters/{letter_id}", get(letter_pages::sent))
         .route("/people/{id}/disputes", get(dispute_pages::disputes_page).post(dispute_pages::open))
         .route("/people/{id}/disputes/new", get(dispute_pages::open_form))
         .route(

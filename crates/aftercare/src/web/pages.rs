@@ -603,7 +603,7 @@ fn person_view(d: &PersonDetail, names: &HashMap<String, String>, today: NaiveDa
         .collect();
     PersonView {
         id: p.id,
-        name: format!("{} {}", p.given_name, p.family_name),
+        name: aftercare_core::text::full_name(&p.given_name, &p.family_name),
         nhs_number: show_nhs(&p.nhs_number),
         local_id: p.local_id.clone().unwrap_or_else(|| "none".into()),
         date_of_birth: long_date(p.date_of_birth),
@@ -697,6 +697,16 @@ struct PersonPage {
     care: super::care::summary::CareSummary,
     /// "Who has looked at this record": for auditors only.
     looked: Option<WhoLooked>,
+    letters_sent: Vec<SentLine>,
+}
+
+/// A letter recorded as sent, as the person page lists it.
+struct SentLine {
+    id: i64,
+    title: String,
+    sent_on: String,
+    method: &'static str,
+    by: String,
 }
 
 /// The newest reads of a person from the access log, for an auditor.
@@ -792,6 +802,17 @@ pub async fn person_page(
         can_determine,
         care,
         looked: who_looked(&state.db, &s, id).await?,
+        letters_sent: crate::services::letters::sent_for_person(&state.db, id)
+            .await?
+            .into_iter()
+            .map(|l| SentLine {
+                id: l.id,
+                title: l.letter.title,
+                sent_on: long_date(l.sent_on),
+                method: l.method,
+                by: l.recorded_by,
+            })
+            .collect(),
     })
 }
 

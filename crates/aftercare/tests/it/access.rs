@@ -115,6 +115,7 @@ const PERMISSIONS: &[Route] = &[
     // {pid} stands for a proposal that does not exist; {kind} for the person's letter.
     route("POST", "/endings/{pid}/decisions",         303, Everyone(404)),
     route("GET",  "/endings/{pid}/letters/{kind}",    303, Everyone(404)),
+    route("POST", "/endings/{pid}/letters/{kind}",    303, Everyone(404)),
     // Those who may reinstate are refused on the empty form's fields.
     route("POST", "/people/{id}/reinstate",           303, Roles(REINSTATERS, 422, 403)),
     route("GET",  "/people/{id}/disputes",            303, Everyone(200)),
@@ -128,8 +129,15 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/people/{id}/disputes/resolve",    303, Everyone(200)),
     route("POST", "/people/{id}/disputes/resolve",    303, Everyone(422)),
     route("GET",  "/people/{id}/factsheet",           303, Everyone(200)),
+    // An empty letter is refused on its text, whoever asks (sending is checked after).
+    route("POST", "/people/{id}/factsheet",           303, Everyone(422)),
     // Nobody's after-care was reinstated here: there is no letter.
     route("GET",  "/people/{id}/reinstatement-letter", 303, Everyone(404)),
+    route("POST", "/people/{id}/reinstatement-letter", 303, Everyone(404)),
+    route("GET",  "/people/{id}/reinstatement-letter/easy-read", 303, Everyone(404)),
+    route("POST", "/people/{id}/reinstatement-letter/easy-read", 303, Everyone(404)),
+    // {letter_id} names no letter sent.
+    route("GET",  "/people/{id}/letters/{letter_id}", 303, Everyone(404)),
     // {id} here names no dispute: nobody learns whether one exists.
     route("GET",  "/disputes/{id}",                   303, Everyone(404)),
     route("POST", "/disputes/{id}/confirm",           303, Everyone(404)),
@@ -354,6 +362,7 @@ impl World {
             .replace("{detention_id}", "999999")
             .replace("{rid}", "999999")
             .replace("{request_id}", "999999")
+            .replace("{letter_id}", "999999")
             .replace("{kind}", "person");
         let api = path.starts_with("/api/v1/");
         let body = self.body(template.split('?').next().unwrap(), user.unwrap_or("nobody"));

@@ -265,6 +265,24 @@ async fn after_care_ends_only_when_both_bodies_agree() {
             ("E10000016", "QKS")
         );
         assert_eq!(aftercare::db::endings::reinstatements(&t.db).await.unwrap().len(), 1);
+        // The letter telling the person, plain and easy read.
+        let plain = w.lead.get(&format!("/people/{}/reinstatement-letter", w.smith)).await;
+        assert_eq!(plain.status, StatusCode::OK, "{}", t.backend);
+        assert!(plain.body.contains("reinstated from 1 September 2024"), "{}", plain.body);
+        let easy = w.lead.get(&format!("/people/{}/reinstatement-letter/easy-read", w.smith)).await;
+        assert_eq!(easy.status, StatusCode::OK, "{}", t.backend);
+        assert!(
+            easy.body.contains("letter--easy-read")
+                && easy.body.contains("Now it has started again.")
+                && easy.body.contains("It was asked for by your GP."),
+            "{}",
+            easy.body
+        );
+        let pdf = w
+            .lead
+            .get(&format!("/people/{}/reinstatement-letter/easy-read?format=pdf", w.smith))
+            .await;
+        assert!(pdf.body.starts_with("%PDF-1.7"));
         let work = w.lead.get("/worklists").await.body;
         let qa = &work[work.find("id=\"reinstated\"").unwrap()..];
         assert!(qa.contains("Ann Smith") && qa.contains("(urgent)"), "{qa}");

@@ -95,7 +95,7 @@ async fn names_in_any_script_print_in_embedded_fonts_in_a_tagged_pdf() {
     let report = import(&t.db, NAMES_CSV).await;
     assert_eq!(report.people_added, 3);
     for (family, name) in
-        [("Wójcik", "Łukasz Wójcik"), ("Nguyễn", "Thị Minh Khai Nguyễn"), ("王", "芳 王")]
+        [("Wójcik", "Łukasz Wójcik"), ("Nguyễn", "Thị Minh Khai Nguyễn"), ("王", "王芳")]
     {
         let id = person(&t, family).await;
         let letter = endings::factsheet(&t.db, id, today()).await.unwrap().unwrap();
@@ -249,4 +249,136 @@ async fn typed_text_with_placeholders_is_printed_literally() {
     );
     let text = check_pdf(&letter.pdf().unwrap(), &letter.title, &["Ann Smith"], 0);
     assert!(text.contains("Dr {{ name }} {council} Jones"), "{text}");
+}
+
+/// The value of the form field `name` on a page (a textarea's text).
+fn textarea(html: &str, name: &str) -> String {
+    let open = format!("name=\"{name}\"");
+    let i = html.find(&open).unwrap();
+    let start = html[i..].find('>').unwrap() + i + 1;
+    let end = html[start..].find("</textarea>").unwrap() + start;
+    html[start..end].replace("&#10;", "\n").replace("&#x27;", "'").replace("&#39;", "'")
+}
+
+#[tokio::test]
+async fn a_letter_is_changed_previewed_and_recorded_as_sent() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "lead", "E10000016", "lead_professional").await;
+        add_user(&t.db, "audit", "E10000016", "auditor").await;
+        import(&t.db, NAMES_CSV).await;
+        let id = person(&t, "王").await;
+        let lead = Client::login(state(&t.db), "lead").await;
+        let path = format!("/people/{id}/factsheet");
+        let page = lead.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK);
+        // The name in its own order, and the text offered to change.
+        assert!(page.body.contains("王芳"), "{}", t.backend);
+        let body = textarea(&page.body, "letter_body");
+        assert!(body.starts_with("This fact sheet is for 王芳."), "{body}");
+        let changed = body.replace("This fact sheet is for", "We wrote this fact sheet for");
+        // A preview shows the change and records nothing.
+        let r = lead.post_form(&path, &[("action", "preview"), ("letter_body", &changed)]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(
+            r.body.contains("We wrote this fact sheet for 王芳")
+                && r.body.contains("not recorded as sent yet")
+        );
+        // The changed text as a PDF, before it is final.
+        let r = lead.post_form(&path, &[("action", "pdf"), ("letter_body", &changed)]).await;
+        assert!(r.body.starts_with("%PDF-1.7"));
+        // Refused without how or when: the page again, with what was typed.
+        let r = lead
+            .post_form(
+                &path,
+                &[("action", "send"), ("letter_body", &changed), ("sent_on", "2099-01-01")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("choose how the letter was sent"), "{}", r.body);
+        assert!(r.body.contains("today or in the past"), "{}", r.body);
+        assert!(textarea(&r.body, "letter_body").contains("We wrote this fact sheet for"));
+        // An empty text is refused on its field.
+        let r = lead.post_form(&path, &[("action", "send"), ("letter_body", "  ")]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("href=\"#letter_body\""), "{}", r.body);
+        assert!(aftercare::services::letters::sent_for_person(&t.db, id).await.unwrap().is_empty());
+        // An auditor reads letters but does not send them.
+        let auditor = Client::login(state(&t.db), "audit").await;
+        assert!(!auditor.get(&path).await.body.contains("Record as sent"));
+        let r = auditor
+            .post_form(
+                &path,
+                &[
+                    ("action", "send"),
+                    ("letter_body", &changed),
+                    ("method", "post"),
+                    ("sent_on", "2026-11-24"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", t.backend);
+        // Sent by post: recorded as it went out, on the history and the person's page.
+        let r = lead
+            .post_form(
+                &path,
+                &[
+                    ("action", "send"),
+                    ("letter_body", &changed),
+                    ("method", "post"),
+                    ("sent_on", "2026-11-24"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let at = r.location();
+        assert!(
+            at.starts_with(&format!("/people/{id}/letters/")) && at.ends_with("?recorded=1"),
+            "{at}"
+        );
+        let shown = lead.get(&at).await.body;
+        assert!(
+            shown.contains("Letter recorded as sent")
+                && shown.contains("24 November 2026, by post"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("Changed by the sender")
+                && shown.contains("We wrote this fact sheet for 王芳")
+        );
+        assert!(
+            !shown.contains("Record as sent"),
+            "a letter sent is not sent again from its own page"
+        );
+        let pdf = lead.get(&format!("{}?format=pdf", at.split('?').next().unwrap())).await;
+        let text = check_pdf(
+            &pdf.bytes,
+            "Section 117 after-care: fact sheet",
+            &["We wrote this fact sheet for 王芳"],
+            0,
+        );
+        assert!(!text.contains("This fact sheet is for"), "{text}");
+        let history = aftercare::db::store::audit_for_person(&t.db, id).await.unwrap();
+        let h = history.iter().find(|h| h.action == "letter.sent").expect("in the history");
+        assert_eq!(h.actor, "lead");
+        assert!(
+            h.reason
+                .as_deref()
+                .unwrap()
+                .contains("by post, 24 November 2026 (text changed before sending)"),
+            "{:?}",
+            h.reason
+        );
+        let person_page = lead.get(&format!("/people/{id}")).await.body;
+        assert!(
+            person_page.contains("Letters sent")
+                && person_page.contains("24 November 2026, by post, recorded by lead"),
+            "{}",
+            t.backend
+        );
+        // The letter as sent does not change when the template does.
+        let sent = aftercare::services::letters::sent_for_person(&t.db, id).await.unwrap();
+        assert_eq!(sent.len(), 1);
+        assert!(sent[0].edited && sent[0].letter.recipient == vec!["王芳".to_string()]);
+    }
 }

@@ -156,7 +156,10 @@ pub fn cost_lines(
                     out.push(CostLine {
                         person_id: c.person.id,
                         nhs_number: nhs_number.clone(),
-                        name: format!("{} {}", c.person.given_name, c.person.family_name),
+                        name: aftercare_core::text::full_name(
+                            &c.person.given_name,
+                            &c.person.family_name,
+                        ),
                         council_code: council.clone(),
                         nhs_code: nhs.clone(),
                         month: format!("{y:04}-{m:02}"),

@@ -157,7 +157,7 @@ pub async fn reconcile_submit(
         people
             .iter()
             .find(|p| p.nhs_number.as_deref() == Some(nhs))
-            .map(|p| format!("{} {}", p.given_name, p.family_name))
+            .map(|p| aftercare_core::text::full_name(&p.given_name, &p.family_name))
             .unwrap_or_default()
     };
     let mut refunds: BTreeMap<String, i64> = BTreeMap::new();

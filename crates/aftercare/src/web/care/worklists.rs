@@ -236,7 +236,7 @@ async fn historical_endings(
             Some(care::WorkItem {
                 person_id: c.person.id,
                 nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
-                name: format!("{} {}", c.person.given_name, c.person.family_name),
+                name: aftercare_core::text::full_name(&c.person.given_name, &c.person.family_name),
                 detail: format!(
                     "ended on {} by a joint decision recorded from paper by {}: evidence: {}",
                     p.ended_on.map(long_date).unwrap_or_default(),
@@ -261,7 +261,7 @@ async fn reinstated_items(
             Some(care::WorkItem {
                 person_id: c.person.id,
                 nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
-                name: format!("{} {}", c.person.given_name, c.person.family_name),
+                name: aftercare_core::text::full_name(&c.person.given_name, &c.person.family_name),
                 detail: format!(
                     "reinstated on {}{} at the request of the {}: {}",
                     long_date(r.requested_on),

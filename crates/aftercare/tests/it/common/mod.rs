@@ -117,6 +117,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: String,
+    /// The body as sent (a PDF's bytes, which `body` would mangle).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -147,7 +149,12 @@ impl Client {
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, body: String::from_utf8_lossy(&bytes).to_string() }
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).to_string(),
+            bytes: bytes.to_vec(),
+        }
     }
 
     fn request(&self, method: &str, path: &str) -> axum::http::request::Builder {
@@ -340,11 +347,27 @@ pub fn routes_in_source(file: &str) -> Vec<(String, Vec<&'static str>)> {
     let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
         .unwrap();
     let mut routes = Vec::new();
-    for line in text.lines() {
-        let Some(start) = line.find(".route(\"") else { continue };
-        let rest = &line[start + 8..];
-        let Some(end) = rest.find('"') else { continue };
-        let handlers = &rest[end..];
+    // Each `.route(` call to its closing parenthesis, however rustfmt wrapped it.
+    for (start, _) in text.match_indices(".route(") {
+        let call = &text[start + 7..];
+        let mut depth = 1;
+        let end = call
+            .char_indices()
+            .find(|&(_, c)| {
+                depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .map(|(i, _)| i)
+            .unwrap_or(call.len());
+        let call = &call[..end];
+        let Some(open) = call.find('"') else { continue };
+        let rest = &call[open + 1..];
+        let Some(close) = rest.find('"') else { continue };
+        let handlers = &rest[close..];
         let methods: Vec<&'static str> = ["get", "post", "put", "patch", "delete"]
             .into_iter()
             .filter(|m| {
@@ -355,7 +378,7 @@ pub fn routes_in_source(file: &str) -> Vec<(String, Vec<&'static str>)> {
                 })
             })
             .collect();
-        routes.push((rest[..end].to_string(), methods));
+        routes.push((rest[..close].to_string(), methods));
     }
     routes
 }
