@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
+mod refunds;
+
 use crate::db::store::{self, Search};
 use crate::services::register::{self, DetentionFields, PersonFields};
 use crate::services::sign_in::{self, LoginOutcome};
@@ -798,8 +800,8 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
-    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, list_funding, request_funding, decide_funding, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention),
-    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::funding_requests::FundingRequestFields, crate::services::funding_requests::FundingDecisionFields, crate::services::funding_requests::FundingRequestView, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, ErrorBody, ErrorDetail, FieldError)),
+    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, list_funding, request_funding, decide_funding, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention, refunds::list_refunds, refunds::record_charge, refunds::pay, refunds::waive, refunds::housing_benefit),
+    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::funding_requests::FundingRequestFields, crate::services::funding_requests::FundingDecisionFields, crate::services::funding_requests::FundingRequestView, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, refunds::RefundView, refunds::RefundChargeView, refunds::RefundPaymentView, refunds::RefundPaymentFields, refunds::RefundWaiverFields, refunds::HousingBenefitFields, crate::services::finance::refunds::ChargeTakenFields, crate::services::finance::refunds::ChargeJudged, crate::services::finance::refunds::RefundStatus, ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -833,6 +835,11 @@ pub fn router() -> Router<AppState> {
         .route("/endings/{id}/decisions", post(create_decision))
         .route("/people/{id}/detentions/{detention_id}/left-hospital", post(record_left_hospital))
         .route("/people/{id}/detentions/{detention_id}/corrections", post(correct_detention))
+        .route("/refunds", get(refunds::list_refunds))
+        .route("/refunds/charges", post(refunds::record_charge))
+        .route("/refunds/{id}/payments", post(refunds::pay))
+        .route("/refunds/{id}/waiver", post(refunds::waive))
+        .route("/refunds/{id}/housing-benefit", post(refunds::housing_benefit))
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", api)

@@ -520,6 +520,37 @@ pub async fn refunds(database: &str, command: RefundsCommand) -> Result<ExitCode
             refunds::waive(&db, &actor, &nhs_number, refund, &reason).await?;
             println!("waived");
         }
+        RefundsCommand::AddCharge {
+            nhs_number,
+            from,
+            to,
+            amount,
+            service,
+            charged_party,
+            as_user,
+        } => {
+            let actor = actor_for(&db, as_user).await?;
+            let fields = refunds::ChargeTakenFields {
+                nhs_number,
+                from: Some(from),
+                to: Some(to),
+                amount_pence: pounds(&amount)?.0,
+                service,
+                charged_party,
+            };
+            let j = refunds::record_charge_by_operator(&db, &actor, &fields, today()).await?;
+            if j.charges_added > 0 {
+                println!(
+                    "{} was taken while entitled and is owed back ({} refund(s) opened)",
+                    Pence(j.owed_pence),
+                    j.refunds_opened
+                );
+            } else if j.charges_known > 0 {
+                println!("already recorded: nothing added");
+            } else {
+                println!("nothing is owed back: not while entitled, or for a chargeable need");
+            }
+        }
         RefundsCommand::HousingBenefit { nhs_number, amount, refund, as_user } => {
             let actor = actor_for(&db, as_user).await?;
             refunds::offset_housing_benefit(&db, &actor, &nhs_number, refund, pounds(&amount)?)

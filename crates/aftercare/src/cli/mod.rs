@@ -374,6 +374,30 @@ pub enum RefundsCommand {
         #[arg(long = "as")]
         as_user: Option<String>,
     },
+    /// Records a charge taken outside the charging file (fees a relative
+    /// paid, a top-up): the part taken while the person was entitled, unless
+    /// for a need the plan marks not s117, is owed back to whoever paid.
+    AddCharge {
+        #[arg(long)]
+        nhs_number: String,
+        /// The first day charged for.
+        #[arg(long, value_parser = parse_date_arg)]
+        from: NaiveDate,
+        /// The last day charged for.
+        #[arg(long, value_parser = parse_date_arg)]
+        to: NaiveDate,
+        /// In pounds, e.g. 1250.00.
+        #[arg(long)]
+        amount: String,
+        /// The service charged for, as the plan names it.
+        #[arg(long)]
+        service: Option<String>,
+        /// Who paid, when not the person (e.g. "Mrs A Smith, mother").
+        #[arg(long)]
+        charged_party: Option<String>,
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
     /// Records housing benefit received for the accommodation, offset from the refund.
     HousingBenefit {
         #[arg(long)]

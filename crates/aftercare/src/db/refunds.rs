@@ -147,3 +147,45 @@ pub async fn set_housing_benefit(tx: &mut Tx, refund_id: i64, amount: i64) -> Re
     Ok(on_tx!(tx, c => sqlx::query("UPDATE refunds SET housing_benefit = $1 WHERE id = $2")
         .bind(amount).bind(refund_id).execute(c).await.map(|r| r.rows_affected()))?)
 }
+
+/// A charge that makes up a refund.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct ChargeRow {
+    pub refund_id: i64,
+    pub run_id: i64,
+    pub charged_from: NaiveDate,
+    pub charged_to: NaiveDate,
+    pub amount: i64,
+    pub service: Option<String>,
+}
+
+/// A payment made against a refund.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct PaymentRow {
+    pub refund_id: i64,
+    pub amount: i64,
+    pub paid_on: NaiveDate,
+    pub reference: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+}
+
+/// The charges of a refund, oldest first.
+pub async fn charges_of(
+    conn: impl Into<Conn<'_>>,
+    refund_id: i64,
+) -> Result<Vec<ChargeRow>, DbError> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT refund_id, run_id, charged_from, charged_to, amount, service FROM refund_charges WHERE refund_id = $1 ORDER BY charged_from, id")
+        .bind(refund_id).fetch_all(c).await)?)
+}
+
+/// The payments of a refund, oldest first.
+pub async fn payments_of(
+    conn: impl Into<Conn<'_>>,
+    refund_id: i64,
+) -> Result<Vec<PaymentRow>, DbError> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT refund_id, amount, paid_on, reference, recorded_at, recorded_by FROM refund_payments WHERE refund_id = $1 ORDER BY paid_on, id")
+        .bind(refund_id).fetch_all(c).await)?)
+}

@@ -79,6 +79,8 @@ pub enum AccessKind {
     FundingCsv,
     FinanceCsv,
     MasterListPage,
+    /// `GET /api/v1/refunds`.
+    ApiRefunds,
     MasterListCsv,
     MasterListXlsx,
     /// `aftercare export register`.
@@ -129,6 +131,7 @@ impl AccessKind {
             AccessKind::CliWhatIf => "cli_what_if",
             AccessKind::Reconciliation => "reconciliation",
             AccessKind::RefundsPage => "list.refunds",
+            AccessKind::ApiRefunds => "api.refunds",
             AccessKind::CliReviewsDue => "export.reviews_due",
             AccessKind::CliFundingCosts => "export.funding_costs",
             AccessKind::CliRefunds => "export.refunds",

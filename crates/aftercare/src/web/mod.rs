@@ -919,6 +919,7 @@ pub fn app(state: AppState) -> Router {
         .route("/funding", get(care::finance::funding_page))
         .route("/funding.csv", get(care::finance::funding_csv))
         .route("/finance/refunds", get(care::refunds::refunds_page))
+        .route("/finance/refunds/charges", post(care::refunds::record_charge))
         .route("/finance/refunds/{id}/payments", post(care::refunds::pay))
         .route("/finance/refunds/{id}/waiver", post(care::refunds::waive))
         .route("/finance/no-charge", get(care::finance::finance))

@@ -163,6 +163,8 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/finance/refunds",                 303, Everyone(200)),
     // {id} names no refund: finance gets 404, anyone else 403 too (who settles is read from the refund).
     route("POST", "/finance/refunds/{id}/payments",   303, Everyone(422)),
+    // An empty charge: finance is told what to fill in, anyone else may not record one.
+    route("POST", "/finance/refunds/charges",         303, Roles(&["finance"], 422, 403)),
     route("POST", "/finance/refunds/{id}/waiver",     303, Everyone(404)),
     route("GET",  "/finance/no-charge",               303, Everyone(200)),
     route("GET",  "/finance/no-charge.csv",           303, Everyone(200)),
@@ -193,6 +195,12 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/api/v1/people/{id}/reinstatements", 401, Roles(REINSTATERS, 422, 403)),
     // {id} here names no proposal.
     route("POST", "/api/v1/endings/{id}/decisions",   401, Everyone(404)),
+    route("GET",  "/api/v1/refunds",                  401, Everyone(200)),
+    route("POST", "/api/v1/refunds/charges",          401, Roles(&["finance"], 422, 403)),
+    // {id} names no refund: nobody learns more.
+    route("POST", "/api/v1/refunds/{id}/payments",    401, Everyone(404)),
+    route("POST", "/api/v1/refunds/{id}/waiver",      401, Everyone(404)),
+    route("POST", "/api/v1/refunds/{id}/housing-benefit", 401, Everyone(404)),
     route("GET",  "/api/v1/people/{id}/what-if?kind=moved&on=2025-01-01&living_in=E10000019", 401, Everyone(200)),
     route("GET",  "/api/v1/people/999999",            401, Everyone(403)),
     route("GET",  "/api/openapi.json",                200, Everyone(200)),

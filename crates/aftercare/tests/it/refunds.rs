@@ -273,3 +273,157 @@ async fn a_recorded_reconciliation_owes_each_charge_once_until_paid_or_waived() 
         assert_eq!(report.problems, Vec::<String>::new(), "{}", t.backend);
     }
 }
+
+#[tokio::test]
+async fn a_charge_taken_by_hand_is_judged_and_the_ledger_is_in_the_api() {
+    use axum::http::StatusCode;
+    use serde_json::json;
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "finance", "E10000016", "finance").await;
+        add_user(&t.db, "kcc", "E10000016", "commissioner").await;
+        add_user(&t.db, "lincs_finance", "E10000019", "finance").await;
+        import(&t.db, REGISTER_CSV).await;
+        let finance = Client::login(state(&t.db), "finance").await;
+        let charge =
+            |from: &'static str, to: &'static str, amount: &'static str, party: &'static str| {
+                vec![
+                    ("nhs_number", "943 476 5919"),
+                    ("from", from),
+                    ("to", to),
+                    ("amount", amount),
+                    ("service", "day centre"),
+                    ("charged_party", party),
+                ]
+            };
+        // A brother paid for January 2024, while Ann Smith was entitled: owed back to him.
+        let brother = charge("2024-01-01", "2024-01-31", "400.00", "Mr K Smith (brother)");
+        let r = finance.post_form("/finance/refunds/charges", &brother).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(r.location(), "/finance/refunds?charge=owed:40000#refunds");
+        let page = finance.get(&r.location()).await.body;
+        assert!(page.contains("£400.00 of it was taken while the person was entitled"), "{page}");
+        // The same again is owed once.
+        let r = finance.post_form("/finance/refunds/charges", &brother).await;
+        assert_eq!(r.location(), "/finance/refunds?charge=known#refunds", "{}", t.backend);
+        // Before she was entitled: lawful, nothing owed.
+        let before = charge("2023-01-01", "2023-01-31", "250.00", "");
+        let r = finance.post_form("/finance/refunds/charges", &before).await;
+        assert_eq!(r.location(), "/finance/refunds?charge=lawful#refunds");
+        // April 2023: entitled from the 20th, so 11 of 30 days are owed.
+        let april = charge("2023-04-01", "2023-04-30", "300.00", "");
+        let r = finance.post_form("/finance/refunds/charges", &april).await;
+        assert_eq!(r.location(), "/finance/refunds?charge=owed:11000#refunds", "{}", t.backend);
+        // Mistakes are named, and what was typed stays.
+        let bad = vec![
+            ("nhs_number", "943 476 5919"),
+            ("from", "2024-02-10"),
+            ("to", "2024-02-01"),
+            ("amount", "lots"),
+            ("charged_party", "Mrs Q"),
+        ];
+        let r = finance.post_form("/finance/refunds/charges", &bad).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body.contains("the amount taken:") && r.body.contains("value=\"lots\""),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains("href=\"#charge-amount\""), "{}", r.body);
+        // Another body's finance team, or a commissioner, records nothing.
+        let lincs = Client::login(state(&t.db), "lincs_finance").await;
+        let r = lincs.post_form("/finance/refunds/charges", &brother).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", t.backend);
+        let kcc = Client::login(state(&t.db), "kcc").await;
+        assert_eq!(
+            kcc.post_form("/finance/refunds/charges", &april).await.status,
+            StatusCode::FORBIDDEN
+        );
+
+        // The ledger in the API, with its charges and payments.
+        let api = Client::api_login(state(&t.db), "finance").await;
+        let list = api.get("/api/v1/refunds").await.json();
+        let list = list.as_array().unwrap();
+        assert_eq!(list.len(), 2, "{list:?}");
+        let theirs = list.iter().find(|r| r["charged_party"] == "Mr K Smith (brother)").unwrap();
+        let hers = list.iter().find(|r| r["charged_party"] == "the person").unwrap();
+        assert_eq!(
+            (theirs["owed_pence"].as_i64(), theirs["status"].as_str()),
+            (Some(40000), Some("owed"))
+        );
+        assert_eq!(theirs["charges"][0]["service"], "day centre");
+        assert_eq!(hers["owed_pence"], 11000);
+        let id = theirs["id"].as_i64().unwrap();
+        let pay = |pence: i64| json!({"amount_pence": pence, "paid_on": "2026-11-20", "reference": "BACS 7"});
+        let r = api.post_json(&format!("/api/v1/refunds/{id}/payments"), &pay(10000)).await;
+        assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::OK, Some("part_paid")));
+        let r = api.post_json(&format!("/api/v1/refunds/{id}/payments"), &pay(30001)).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "never more than is outstanding");
+        let r = api
+            .post_json(&format!("/api/v1/refunds/{id}/payments"), &json!({"amount_pence": 1}))
+            .await;
+        assert!(r.body.contains("paid_on"), "the date paid is asked for: {}", r.body);
+        let r = api.post_json(&format!("/api/v1/refunds/{id}/payments"), &pay(30000)).await;
+        let paid = r.json();
+        assert_eq!(
+            (paid["status"].as_str(), paid["outstanding_pence"].as_i64()),
+            (Some("paid"), Some(0))
+        );
+        assert_eq!(paid["payments"].as_array().unwrap().len(), 2);
+        let hid = hers["id"].as_i64().unwrap();
+        let r = api
+            .post_json(
+                &format!("/api/v1/refunds/{hid}/housing-benefit"),
+                &json!({"amount_pence": 1000}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let r =
+            api.post_json(&format!("/api/v1/refunds/{hid}/waiver"), &json!({"reason": "x"})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let r = api
+            .post_json(
+                &format!("/api/v1/refunds/{hid}/waiver"),
+                &json!({"reason": "the person asked us to give it to charity instead"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let list = api.get("/api/v1/refunds").await.json();
+        let hers = list.as_array().unwrap().iter().find(|r| r["id"] == hid).unwrap().clone();
+        assert_eq!(
+            (hers["due_pence"].as_i64(), hers["status"].as_str()),
+            (Some(10000), Some("waived"))
+        );
+        // Another council's finance team sees none of it and settles none of it.
+        let lincs_api = Client::api_login(state(&t.db), "lincs_finance").await;
+        assert_eq!(lincs_api.get("/api/v1/refunds").await.json(), json!([]));
+        let r = lincs_api
+            .post_json(
+                &format!("/api/v1/refunds/{hid}/housing-benefit"),
+                &json!({"amount_pence": 1}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        // And by hand from the command line: a later charge, owed.
+        let (ok, out, err) = run(
+            &t.url,
+            &[
+                "refunds",
+                "add-charge",
+                "--nhs-number",
+                "9434765919",
+                "--from",
+                "2024-03-01",
+                "--to",
+                "2024-03-31",
+                "--amount",
+                "62.00",
+                "--service",
+                "day centre",
+            ],
+        );
+        assert!(ok, "{err}");
+        assert!(out.contains("£62.00 was taken while entitled"), "{out}");
+        assert_eq!(api.get("/api/v1/refunds").await.json().as_array().unwrap().len(), 3);
+    }
+}

@@ -248,7 +248,17 @@ pub async fn chargeable_needs(
     for p in current_plans_by_nhs(db, &scope).await? {
         let plan: aftercare_core::plan::CarePlan = serde_json::from_str(&p.body)
             .map_err(|e| crate::db::DbError::Corrupt(format!("plan {}: {e}", p.id)))?;
-        let needs = plan.needs.iter().filter(|n| !n.s117).map(|n| ChargeableNeed {
+        out.entry(p.nhs_number).or_default().extend(chargeable_in(&plan));
+    }
+    Ok(out)
+}
+
+/// The needs a plan marks as not s117, with the names a charge may give them.
+pub fn chargeable_in(plan: &aftercare_core::plan::CarePlan) -> Vec<ChargeableNeed> {
+    plan.needs
+        .iter()
+        .filter(|n| !n.s117)
+        .map(|n| ChargeableNeed {
             names: [
                 n.aspect.as_str(),
                 n.aspect.label(),
@@ -261,10 +271,8 @@ pub async fn chargeable_needs(
             .collect(),
             start: n.start,
             end: n.end,
-        });
-        out.entry(p.nhs_number).or_default().extend(needs);
-    }
-    Ok(out)
+        })
+        .collect()
 }
 
 /// Entitled periods by NHS number of the people in the caseload, as the

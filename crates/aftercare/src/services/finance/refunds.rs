@@ -126,20 +126,33 @@ pub async fn record(
     let run_id =
         q::insert_run(&mut tx, as_of, files_sha256.0, files_sha256.1, findings.len() as i64, actor)
             .await?;
+    let done = add_findings(&mut tx, actor, run_id, findings, charges).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Adds a run's charges made while entitled to the ledger (see [`record`]).
+async fn add_findings(
+    tx: &mut crate::db::Tx,
+    actor: &Actor,
+    run_id: i64,
+    findings: &[Finding],
+    charges: &[ChargeRecord],
+) -> Result<Recorded, ServiceError> {
     let mut done = Recorded { run_id, ..Default::default() };
     for f in findings.iter().filter(|f| f.kind == FindingKind::ChargedWhileEntitled) {
         let charge = charges.iter().find(|c| c.line == f.line);
         let key = charge_key(f, charge);
-        if q::charge_recorded(&mut tx, &key).await? {
+        if q::charge_recorded(&mut *tx, &key).await? {
             done.charges_known += 1;
             continue;
         }
-        let Some(person) = store::person_by_nhs_number(&mut tx, &f.nhs_number).await? else {
+        let Some(person) = store::person_by_nhs_number(&mut *tx, &f.nhs_number).await? else {
             done.not_on_register += 1;
             continue;
         };
         let payer = party(charge);
-        let open = q::for_person(&mut tx, person.id)
+        let open = q::for_person(&mut *tx, person.id)
             .await?
             .into_iter()
             .map(Refund::of)
@@ -149,7 +162,7 @@ pub async fn record(
             None => {
                 done.refunds_opened += 1;
                 q::insert_refund(
-                    &mut tx,
+                    &mut *tx,
                     &NewRefund {
                         person_id: person.id,
                         nhs_number: &f.nhs_number,
@@ -164,7 +177,7 @@ pub async fn record(
             }
         };
         q::add_charge(
-            &mut tx,
+            &mut *tx,
             &NewCharge {
                 refund_id,
                 run_id,
@@ -178,7 +191,7 @@ pub async fn record(
         .await?;
         done.charges_added += 1;
         audit_row(
-            &mut tx,
+            &mut *tx,
             actor,
             "refund.charge_added",
             person.id,
@@ -189,8 +202,221 @@ pub async fn record(
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(done)
+}
+
+/// A charge (or payment) taken for a person, recorded by hand rather than
+/// from a charges file: a fee a mother paid, a family top-up taken.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct ChargeTakenFields {
+    /// The person's NHS number (spaces allowed).
+    #[serde(default)]
+    pub nhs_number: String,
+    /// The first and last days charged for.
+    #[schema(value_type = String, format = Date)]
+    pub from: Option<NaiveDate>,
+    #[schema(value_type = String, format = Date)]
+    pub to: Option<NaiveDate>,
+    /// What was taken, in pence.
+    #[serde(default)]
+    pub amount_pence: i64,
+    /// The service charged for, as the plan names it.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Who paid, when not the person (e.g. "Mrs A Smith, mother").
+    #[serde(default)]
+    pub charged_party: Option<String>,
+}
+
+/// What recording a charge by hand found and did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChargeJudged {
+    /// The part of the charge, in pence, made while the person was entitled
+    /// and not for a need the plan marks chargeable: what is owed back.
+    pub owed_pence: i64,
+    /// Charges added to the ledger (0 when the charge was lawful or already recorded).
+    pub charges_added: usize,
+    pub charges_known: usize,
+    pub refunds_opened: usize,
+}
+
+/// Records a charge taken for a person and judges it as a reconciliation
+/// would: the part made while entitled, and not for a need the current plan
+/// marks not s117, is added to the refund owed to whoever paid. By the
+/// finance team of the council responsible for the person (each body acts
+/// for itself); the same charge entered twice, or also in a charges file
+/// recorded, is owed once.
+pub async fn record_charge_taken(
+    db: &Db,
+    user: &User,
+    f: &ChargeTakenFields,
+    today: NaiveDate,
+) -> Result<ChargeJudged, ServiceError> {
+    if !user.has(Role::Finance) {
+        return Err(ServiceError::forbidden(
+            "forbidden",
+            "only a council's finance team records charges taken".into(),
+        ));
+    }
+    judge_charge(db, &user.actor(), Some(user), f, today).await
+}
+
+/// [`record_charge_taken`] from the command line on the server: the
+/// operator acts for the register, with no organisation's checks.
+pub async fn record_charge_by_operator(
+    db: &Db,
+    actor: &Actor,
+    f: &ChargeTakenFields,
+    today: NaiveDate,
+) -> Result<ChargeJudged, ServiceError> {
+    judge_charge(db, actor, None, f, today).await
+}
+
+async fn judge_charge(
+    db: &Db,
+    actor: &Actor,
+    user: Option<&User>,
+    f: &ChargeTakenFields,
+    today: NaiveDate,
+) -> Result<ChargeJudged, ServiceError> {
+    let mut errors = Vec::new();
+    let nhs = NhsNumber::parse(&f.nhs_number)
+        .map_err(|e| errors.push(("nhs_number".to_string(), format!("the NHS number: {e}"))))
+        .ok();
+    match (f.from, f.to) {
+        (None, _) => errors.push(("from".into(), "enter the first day charged for".into())),
+        (_, None) => errors.push(("to".into(), "enter the last day charged for".into())),
+        (Some(a), Some(b)) if b < a => errors
+            .push(("to".into(), "the last day charged for must be on or after the first".into())),
+        (Some(a), _) if a > today => {
+            errors.push(("from".into(), "a charge cannot start after today".into()))
+        }
+        _ => {}
+    }
+    if f.amount_pence <= 0 {
+        errors.push(("amount".into(), "enter the amount taken, more than £0".into()));
+    }
+    let trimmed = |s: &Option<String>| {
+        s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    };
+    let service = trimmed(&f.service);
+    let charged_party = trimmed(&f.charged_party);
+    for (field, v) in [("service", &service), ("charged_party", &charged_party)] {
+        if let Some(e) = v.as_deref().and_then(|v| {
+            aftercare_core::text::check_line(v, aftercare_core::text::MAX_NAME_CHARS).err()
+        }) {
+            errors.push((field.into(), e.to_string()));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    let (nhs, from, to) = (nhs.expect("checked"), f.from.expect("checked"), f.to.expect("checked"));
+    let person = store::person_by_nhs_number(db, nhs.as_str())
+        .await?
+        .ok_or_else(ServiceError::no_such_person)?;
+    if let Some(user) = user {
+        if !crate::services::access::has_part(db, user, person.id).await? {
+            return Err(ServiceError::not_in_caseload());
+        }
+        if person.council_code.as_deref() != Some(user.org_code.as_str()) {
+            return Err(ServiceError::forbidden(
+                "not_your_refund",
+                "the refund is owed by the council responsible for the person: its finance team records the charge".into(),
+            ));
+        }
+    }
+    // Judged as a reconciliation judges a file: the person's entitled days
+    // and the needs their plan marks chargeable.
+    let detentions = store::current_detentions(db, person.id).await?;
+    let events = store::current_person_events(db, person.id).await?;
+    let d = crate::derive::derive_person(
+        &detentions,
+        &events,
+        &crate::derive::config(db, today).await?,
+    )?;
+    let entitled = std::collections::HashMap::from([(
+        nhs.as_str().to_string(),
+        d.entitlements.iter().map(|e| (e.start, e.end)).collect::<super::reconcile::Periods>(),
+    )]);
+    let mut chargeable = super::reconcile::Chargeable::new();
+    if let Some(plan) = crate::db::care::current_plan(db, person.id).await? {
+        let plan: aftercare_core::plan::CarePlan = serde_json::from_str(&plan.body)
+            .map_err(|e| DbError::Corrupt(format!("plan {}: {e}", plan.id)))?;
+        chargeable.insert(nhs.as_str().to_string(), super::reconcile::chargeable_in(&plan));
+    }
+    let charge = ChargeRecord {
+        line: 1,
+        nhs_number: nhs.clone(),
+        from,
+        to,
+        amount: Pence(f.amount_pence),
+        service: service.clone(),
+        charged_party: charged_party.clone(),
+    };
+    let findings = super::reconcile::reconcile(
+        &entitled,
+        &chargeable,
+        std::slice::from_ref(&charge),
+        &[],
+        today,
+    );
+    let owed_pence = findings
+        .iter()
+        .filter(|x| x.kind == FindingKind::ChargedWhileEntitled)
+        .map(|x| x.amount.0)
+        .sum();
+    // The run is a reconciliation of this one charge and no payments.
+    let line = format!(
+        "entered|{}|{from}|{to}|{}|{}|{}",
+        nhs.as_str(),
+        f.amount_pence,
+        service.as_deref().unwrap_or(""),
+        charged_party.as_deref().unwrap_or("")
+    );
+    let sha = |b: &[u8]| hex::encode(Sha256::digest(b));
+    let mut tx = db.begin_write().await?;
+    if let Some(user) = user {
+        crate::services::access::ensure_part(&mut tx, user, person.id).await?;
+    }
+    let run_id = q::insert_run(
+        &mut tx,
+        today,
+        &sha(line.as_bytes()),
+        &sha(b""),
+        findings.len() as i64,
+        actor,
+    )
+    .await?;
+    let done =
+        add_findings(&mut tx, actor, run_id, &findings, std::slice::from_ref(&charge)).await?;
+    tx.commit().await?;
+    Ok(ChargeJudged {
+        owed_pence,
+        charges_added: done.charges_added,
+        charges_known: done.charges_known,
+        refunds_opened: done.refunds_opened,
+    })
+}
+
+/// A refund's charges and payments, for the API and the pages.
+pub async fn lines_of(
+    db: &Db,
+    refund_id: i64,
+) -> Result<(Vec<q::ChargeRow>, Vec<q::PaymentRow>), DbError> {
+    Ok((q::charges_of(db, refund_id).await?, q::payments_of(db, refund_id).await?))
+}
+
+/// Housing benefit recorded from the pages or the API, by the finance team
+/// of the council.
+pub async fn housing_benefit_by(
+    db: &Db,
+    user: &User,
+    refund_id: i64,
+    amount: Pence,
+) -> Result<(), ServiceError> {
+    let nhs = settled_by(db, user, refund_id).await?.row.nhs_number;
+    offset_housing_benefit(db, &user.actor(), &nhs, Some(refund_id), amount).await
 }
 
 /// The ledger: every refund, or a council's, newest first.
@@ -264,10 +490,11 @@ pub async fn pay_by(
     user: &User,
     refund_id: i64,
     amount: Pence,
-    on: NaiveDate,
+    on: Option<NaiveDate>,
     reference: Option<&str>,
 ) -> Result<Refund, ServiceError> {
     let nhs = settled_by(db, user, refund_id).await?.row.nhs_number;
+    let on = on.ok_or_else(|| ServiceError::invalid("paid_on", "enter the date it was paid"))?;
     pay(db, &user.actor(), &nhs, Some(refund_id), amount, on, reference).await
 }
 
