@@ -81,3 +81,30 @@ pub async fn one(
         "SELECT * FROM letters_sent WHERE person_id = $1 AND id = $2")
         .bind(person_id).bind(id).fetch_optional(c).await)?)
 }
+
+/// The person's postal address for letters, as lines, if one is recorded.
+pub async fn current_address(
+    conn: impl Into<Conn<'_>>,
+    person_id: i64,
+) -> Result<Option<String>, DbError> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT address FROM person_addresses WHERE person_id = $1 AND superseded_at IS NULL")
+        .bind(person_id).fetch_optional(c).await)?)
+}
+
+/// Records the person's address (lines joined by `\n`), superseding the one before.
+pub async fn set_address(
+    tx: &mut Tx,
+    person_id: i64,
+    address: &str,
+    actor: &Actor,
+) -> Result<i64, DbError> {
+    let at = now();
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE person_addresses SET superseded_at = $1 WHERE person_id = $2 AND superseded_at IS NULL")
+        .bind(at).bind(person_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO person_addresses (person_id, address, recorded_at, recorded_by) VALUES ($1, $2, $3, $4) RETURNING id")
+        .bind(person_id).bind(address).bind(at).bind(&actor.username)
+        .fetch_one(c).await)?)
+}

@@ -1235,15 +1235,20 @@ async fn contact_of(
     })
 }
 
-fn recipient_for(kind: &str, person: &str, council: &str) -> Vec<String> {
+fn recipient_for(kind: &str, person: &str, council: &str, address: &[String]) -> Vec<String> {
     match kind {
         "mha_office" => vec!["The Mental Health Act office".into(), council.to_string()],
         "gp" => vec!["The GP practice".into()],
         "providers" => vec!["The providers of after-care".into()],
         "council_finance" => vec!["Finance".into(), council.to_string()],
-        // The register records no postal address for a person.
-        _ => vec![person.to_string()],
+        // The person, at the postal address recorded for letters, if any.
+        _ => to_person(person, address),
     }
+}
+
+/// The person's name and the address recorded for letters.
+fn to_person(name: &str, address: &[String]) -> Vec<String> {
+    std::iter::once(name.to_string()).chain(address.iter().cloned()).collect()
 }
 
 fn fill(
@@ -1296,7 +1301,10 @@ pub async fn factsheet(
             .map(|o| o.name.clone())
             .unwrap_or_else(|| "Section 117 after-care".into()),
         from_address: org(&person.council_code).and_then(|o| o.address.clone()),
-        recipient: vec![full_name(&person)],
+        recipient: to_person(
+            &full_name(&person),
+            &crate::services::letters::address_of(db, person_id).await?,
+        ),
         reference: vec![
             ("Our reference".into(), reference),
             ("NHS number".into(), nhs_number_of(&person)),
@@ -1377,7 +1385,12 @@ pub async fn letter(
         } else {
             format!("{label}: section 117 after-care ended")
         },
-        recipient: recipient_for(kind, &full_name(&person), &council),
+        recipient: recipient_for(
+            kind,
+            &full_name(&person),
+            &council,
+            &crate::services::letters::address_of(db, p.person_id).await?,
+        ),
         letterhead: council,
         from_address: org_row(&council_code).and_then(|o| o.address.clone()),
         reference: vec![
@@ -1441,7 +1454,10 @@ pub async fn reinstatement_letter(
         },
         letterhead: council,
         from_address: org(&person.council_code).and_then(|o| o.address.clone()),
-        recipient: vec![full_name(&person)],
+        recipient: to_person(
+            &full_name(&person),
+            &crate::services::letters::address_of(db, person_id).await?,
+        ),
         reference: vec![
             ("Our reference".into(), reference),
             ("NHS number".into(), nhs_number_of(&person)),

@@ -474,6 +474,70 @@ pub async fn sent_one(
     crate::db::letters::one(db, person_id, id).await?.map(SentLetter::try_from).transpose()
 }
 
+// ------------------------------------------------------- postal address
+
+/// Most lines an address may have, and characters a line.
+const ADDRESS_LINES: usize = 8;
+
+/// The person's postal address for letters, as lines (none recorded: empty).
+pub async fn address_of(
+    db: &crate::db::Db,
+    person_id: i64,
+) -> Result<Vec<String>, crate::db::DbError> {
+    Ok(crate::db::letters::current_address(db, person_id)
+        .await?
+        .map(|a| a.lines().map(str::to_string).collect())
+        .unwrap_or_default())
+}
+
+/// Records the person's postal address for letters (one line per line of
+/// the text; empty clears it). By those who send letters, with a part in
+/// the person (checked in the write); audited, and the address before is
+/// kept as superseded.
+pub async fn set_address(
+    db: &crate::db::Db,
+    user: &crate::auth::User,
+    person_id: i64,
+    text: &str,
+) -> Result<(), ServiceError> {
+    if !can_send(user) {
+        return Err(ServiceError::forbidden(
+            "forbidden",
+            "your role does not record addresses: ask the MHA office or the person's lead professional".into(),
+        ));
+    }
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.len() > ADDRESS_LINES {
+        return Err(ServiceError::invalid(
+            "address",
+            format!("an address has at most {ADDRESS_LINES} lines; this has {}", lines.len()),
+        ));
+    }
+    for (n, line) in lines.iter().enumerate() {
+        aftercare_core::text::check_line(line, aftercare_core::text::MAX_NAME_CHARS).map_err(
+            |e| ServiceError::invalid("address", format!("line {} of the address is {e}", n + 1)),
+        )?;
+    }
+    let address = lines.join("\n");
+    let actor = user.actor();
+    let mut tx = db.begin_write().await?;
+    crate::services::access::ensure_part(&mut tx, user, person_id).await?;
+    let id = crate::db::letters::set_address(&mut tx, person_id, &address, &actor).await?;
+    crate::services::audit_row(
+        &mut tx,
+        &actor,
+        if address.is_empty() { "person.address_cleared" } else { "person.address_recorded" },
+        person_id,
+        "person_address",
+        id,
+        None,
+        serde_json::json!({"lines": lines.len()}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

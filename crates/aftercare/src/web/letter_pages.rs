@@ -445,3 +445,80 @@ pub async fn sent(
     };
     Ok(page(&state, &s, &place, shown).await.into_response())
 }
+
+/// The postal address form.
+#[derive(Deserialize, Default)]
+pub struct AddressForm {
+    #[serde(default)]
+    address: String,
+}
+
+fn address_form(
+    id: i64,
+    name: String,
+    nav: Nav,
+    csrf: String,
+    f: &AddressForm,
+    errors: crate::error::FieldErrors,
+) -> super::fact_pages::SimpleForm {
+    let mut address = super::fact_pages::field(
+        "address",
+        "Postal address",
+        "One line per line of the address, the postcode last. Leave it empty if there is no address to write to.",
+        &f.address,
+        &errors,
+    );
+    address.multiline = true;
+    super::fact_pages::SimpleForm {
+        nav: Some(nav),
+        person_id: id,
+        person_name: name,
+        heading: "Postal address for letters",
+        intro: "Letters to the person are addressed here. The address before is kept in the history.",
+        method: "post",
+        action: format!("/people/{id}/address"),
+        csrf_token: csrf,
+        submit: "Save the address",
+        errors,
+        fields: vec![address],
+        result: None,
+    }
+}
+
+pub async fn address_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    seen: VisiblePerson,
+) -> Result<Response, AppError> {
+    let address = letters::address_of(&state.db, seen.id).await?.join("\n");
+    let name = seen.name();
+    Ok(address_form(
+        seen.id,
+        name,
+        nav_for(&state, &s).await,
+        s.csrf_token.clone(),
+        &AddressForm { address },
+        Vec::new(),
+    )
+    .into_response())
+}
+
+pub async fn address_save(
+    State(state): State<AppState>,
+    seen: VisiblePerson,
+    CsrfForm(s, f): CsrfForm<AddressForm>,
+) -> Result<Response, AppError> {
+    let outcome = letters::set_address(&state.db, &s.user, seen.id, &f.address).await.on_form()?;
+    let next = format!("/people/{}#identity", seen.id);
+    Ok(super::fact_pages::after_submit(
+        &state,
+        &s,
+        seen.id,
+        seen.name(),
+        &f,
+        outcome,
+        next,
+        address_form,
+    )
+    .await)
+}

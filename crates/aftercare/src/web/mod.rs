@@ -886,6 +886,10 @@ pub fn app(state: AppState) -> Router {
                 .post(letter_pages::reinstatement_easy_read_post),
         )
         .route("/people/{id}/letters/{letter_id}", get(letter_pages::sent))
+        .route(
+            "/people/{id}/address",
+            get(letter_pages::address_page).post(letter_pages::address_save),
+        )
         .route("/people/{id}/disputes", get(dispute_pages::disputes_page).post(dispute_pages::open))
         .route("/people/{id}/disputes/new", get(dispute_pages::open_form))
         .route(

@@ -698,6 +698,9 @@ struct PersonPage {
     /// "Who has looked at this record": for auditors only.
     looked: Option<WhoLooked>,
     letters_sent: Vec<SentLine>,
+    /// The postal address for letters, as lines.
+    address: Vec<String>,
+    can_set_address: bool,
 }
 
 /// A letter recorded as sent, as the person page lists it.
@@ -802,6 +805,8 @@ pub async fn person_page(
         can_determine,
         care,
         looked: who_looked(&state.db, &s, id).await?,
+        address: crate::services::letters::address_of(&state.db, id).await?,
+        can_set_address: has_part && crate::services::letters::can_send(&s.user),
         letters_sent: crate::services::letters::sent_for_person(&state.db, id)
             .await?
             .into_iter()

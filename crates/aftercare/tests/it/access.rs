@@ -45,6 +45,9 @@ const PLANNERS: &[&str] = &["lead_professional"];
 /// Those who may record a reinstatement.
 const REINSTATERS: &[&str] =
     &["lead_professional", "mha_administrator", "commissioner", "qa_group"];
+/// Those who send letters and record the address they go to.
+const SENDERS: &[&str] =
+    &["mha_administrator", "lead_professional", "commissioner", "finance", "qa_group"];
 /// Those who may name a lead professional.
 const NAMERS: &[&str] = &["lead_professional", "mha_administrator", "commissioner"];
 
@@ -136,6 +139,9 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/people/{id}/reinstatement-letter", 303, Everyone(404)),
     route("GET",  "/people/{id}/reinstatement-letter/easy-read", 303, Everyone(404)),
     route("POST", "/people/{id}/reinstatement-letter/easy-read", 303, Everyone(404)),
+    route("GET",  "/people/{id}/address",             303, Everyone(200)),
+    // Those who send letters record the address; others may not.
+    route("POST", "/people/{id}/address",             303, Roles(SENDERS, 303, 403)),
     // {letter_id} names no letter sent.
     route("GET",  "/people/{id}/letters/{letter_id}", 303, Everyone(404)),
     // {id} here names no dispute: nobody learns whether one exists.

@@ -376,7 +376,33 @@ async fn a_letter_is_changed_previewed_and_recorded_as_sent() {
             "{}",
             t.backend
         );
-        // The letter as sent does not change when the template does.
+        // An address recorded is where the person's letters go; the letter sent keeps the old one.
+        let r = lead
+            .post_form(
+                &format!("/people/{id}/address"),
+                &[("address", "Flat 2\r\n 10 High Street \r\n\r\nMaidstone\r\nME14 1XQ")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let person_page = lead.get(&format!("/people/{id}")).await.body;
+        assert!(
+            person_page.contains("Flat 2<br>10 High Street<br>Maidstone<br>ME14 1XQ"),
+            "{}",
+            t.backend
+        );
+        let sheet =
+            aftercare::services::endings::factsheet(&t.db, id, today()).await.unwrap().unwrap();
+        assert_eq!(sheet.recipient, ["王芳", "Flat 2", "10 High Street", "Maidstone", "ME14 1XQ"]);
+        check_pdf(&sheet.pdf().unwrap(), &sheet.title, &["10 High Street", "ME14 1XQ"], 0);
+        let too_long = "a\nb\nc\nd\ne\nf\ng\nh\ni";
+        let r = lead.post_form(&format!("/people/{id}/address"), &[("address", too_long)]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("at most 8 lines"), "{}", r.body);
+        let r = auditor.post_form(&format!("/people/{id}/address"), &[("address", "x")]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let history = aftercare::db::store::audit_for_person(&t.db, id).await.unwrap();
+        assert!(history.iter().any(|h| h.action == "person.address_recorded"));
+        // The letter as sent does not change when the template or the address does.
         let sent = aftercare::services::letters::sent_for_person(&t.db, id).await.unwrap();
         assert_eq!(sent.len(), 1);
         assert!(sent[0].edited && sent[0].letter.recipient == vec!["王芳".to_string()]);
