@@ -188,8 +188,10 @@ async fn show(
     if format == "pdf" {
         return pdf_response(&l, &place.pdf_file);
     }
+    // How it was sent is never pre-chosen (the GOV.UK pattern: a radio left
+    // as it was is not an answer); the date is today's until changed.
     let today = state.today().to_string();
-    let send = send_form(state, s, &place, &l.body, "post", &today, &[]).await?;
+    let send = send_form(state, s, &place, &l.body, "", &today, &[]).await?;
     let shown = Shown {
         letter: &l,
         pdf_href: Some("?format=pdf".into()),

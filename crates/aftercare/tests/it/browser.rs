@@ -694,6 +694,8 @@ async fn pages_fit_a_phone_screen() {
         "/people".to_string(),
         "/people/new".to_string(),
         format!("{person}/detentions/new"),
+        format!("{person}/factsheet"),
+        "/finance/refunds".to_string(),
         person,
     ] {
         b.goto(&path).await;
@@ -1365,6 +1367,61 @@ async fn opening_the_fact_sheet_as_a_page_and_a_pdf() {
         .js("return fetch('?format=pdf').then(r => r.headers.get('content-type') + ' ' + r.status)")
         .await;
     assert_eq!(kind, serde_json::json!("application/pdf 200"));
+    // Changed before it is sent: the preview shows the change, records nothing.
+    let text = b.value("#letter_body").await;
+    let changed = text.replace("This fact sheet is for", "We have written this fact sheet for");
+    b.fill("#letter_body", &changed).await;
+    b.click_to_new_page(b.find("button[value=preview]").await).await;
+    assert!(b.text(".letter").await.contains("We have written this fact sheet for Ann Smith"));
+    assert!(b.text(".inset").await.contains("not recorded as sent yet"));
+    b.check_accessibility().await;
+    // Recorded without saying how: the error summary, focused, the text kept.
+    b.fill("#letter_body", &changed).await;
+    b.click_to_new_page(b.find("button[value=send]").await).await;
+    assert_eq!(b.error_links().await, ["#method"]);
+    let focused = b.js("return document.activeElement.className").await;
+    assert_eq!(focused, serde_json::json!("error-summary"), "focus moves to the error summary");
+    assert!(b.value("#letter_body").await.contains("We have written this fact sheet for"));
+    b.check_accessibility().await;
+    b.find("#method-post").await.click().await.unwrap();
+    b.click_to_new_page(b.find("button[value=send]").await).await;
+    assert_eq!(b.text(".banner-success h2").await, "Letter recorded as sent");
+    assert!(b.text(".summary-list").await.contains("by post"), "{}", b.text(".summary-list").await);
+    b.check_accessibility().await;
+    b.screenshot("letter-sent").await;
+    b.follow("Back to the person").await;
+    assert!(b.text("main").await.contains("Section 117 after-care: fact sheet:"));
+    b.finish().await;
+}
+
+/// Finance records a charge a relative paid, sees what is owed back, and
+/// the ledger's page passes the checks.
+#[tokio::test]
+async fn recording_a_charge_a_relative_paid() {
+    let Some(b) = start(Scripts::On).await else { return };
+    b.login("finance", PASSWORD).await;
+    b.goto("/finance/refunds").await;
+    b.check_accessibility().await;
+    for (field, value) in [
+        ("#charge-nhs_number", "943 476 5919"),
+        ("#charge-from", "2024-01-01"),
+        ("#charge-to", "2024-01-31"),
+        ("#charge-amount", "nine hundred"),
+        ("#charge-charged_party", "Mrs J Smith, mother"),
+    ] {
+        b.fill(field, value).await;
+    }
+    b.submit("form[action='/finance/refunds/charges']").await;
+    assert_eq!(b.error_links().await, ["#charge-amount"]);
+    assert_eq!(b.value("#charge-charged_party").await, "Mrs J Smith, mother", "input is kept");
+    b.check_accessibility().await;
+    b.fill("#charge-amount", "900.00").await;
+    b.submit("form[action='/finance/refunds/charges']").await;
+    assert!(b.text(".banner-success").await.contains("£900.00 of it was taken"));
+    let row = b.text("table tbody tr").await;
+    assert!(row.contains("Mrs J Smith, mother") && row.contains("£900.00"), "{row}");
+    b.check_accessibility().await;
+    b.screenshot("refunds").await;
     b.finish().await;
 }
 
