@@ -61,9 +61,59 @@ pub fn long_date(date: NaiveDate) -> String {
     date.format("%-d %B %Y").to_string()
 }
 
+/// A date as the pages show it, "1 February 1980" or "1 Feb 1980" (any
+/// case), or as [`parse_date`] reads it: what a search box accepts.
+pub fn parse_date_as_shown(input: &str) -> Result<NaiveDate, DateError> {
+    if let Ok(d) = parse_date(input) {
+        return Ok(d);
+    }
+    let s = input.trim();
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let [d, m, y] = parts[..] else { return Err(DateError::Format(crate::text::excerpt(s))) };
+    let month = m.to_lowercase();
+    let m = MONTHS
+        .iter()
+        .position(|name| month.len() >= 3 && name.starts_with(month.as_str()))
+        .ok_or_else(|| DateError::Format(crate::text::excerpt(s)))?;
+    let (Ok(d), Ok(y)) = (d.parse::<u32>(), y.parse::<i32>()) else {
+        return Err(DateError::Format(crate::text::excerpt(s)));
+    };
+    if !(1000..=9999).contains(&y) {
+        return Err(DateError::Format(crate::text::excerpt(s)));
+    }
+    NaiveDate::from_ymd_opt(y, m as u32 + 1, d)
+        .ok_or_else(|| DateError::Impossible(crate::text::excerpt(s)))
+}
+
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_as_the_pages_show_them() {
+        assert_eq!(parse_date_as_shown("1 February 1980"), Ok(d(1980, 2, 1)));
+        assert_eq!(parse_date_as_shown("1 feb 1980"), Ok(d(1980, 2, 1)));
+        assert_eq!(parse_date_as_shown(" 12 Sept 2024 "), Ok(d(2024, 9, 12)));
+        assert_eq!(parse_date_as_shown("1980-02-01"), Ok(d(1980, 2, 1)));
+        assert!(parse_date_as_shown("1 Fe 1980").is_err());
+        assert!(parse_date_as_shown("31 February 1980").is_err());
+        assert!(parse_date_as_shown("Ann Smith").is_err());
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

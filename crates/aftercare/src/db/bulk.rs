@@ -314,7 +314,12 @@ pub async fn insert_people(
 ) -> Result<(), DbError> {
     let lower: Vec<(String, String)> = rows
         .iter()
-        .map(|p| (p.person.family_name.to_lowercase(), p.person.given_name.to_lowercase()))
+        .map(|p| {
+            (
+                aftercare_core::text::search_fold(p.person.family_name),
+                aftercare_core::text::search_fold(p.person.given_name),
+            )
+        })
         .collect();
     let people = columns(
         &["id", "created_at", "updated_at", "family_lower", "given_lower"],

@@ -284,7 +284,9 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl(url.into()));
         };
-        Ok(Db { pool, write_lock: Arc::new(Mutex::new(())), audit_key: Arc::new(key) })
+        let db = Db { pool, write_lock: Arc::new(Mutex::new(())), audit_key: Arc::new(key) };
+        store::fold_names_once(&db).await?;
+        Ok(db)
     }
 
     pub fn audit_key(&self) -> &AuditKey {

@@ -605,7 +605,7 @@ pub async fn insert_person(
         "INSERT INTO people (nhs_number, local_id, family_name, given_name, date_of_birth, date_added, created_at, updated_at, family_lower, given_lower)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING id")
         .bind(p.nhs_number).bind(p.local_id).bind(p.family_name).bind(p.given_name).bind(p.date_of_birth).bind(p.date_added).bind(at)
-        .bind(p.family_name.to_lowercase()).bind(p.given_name.to_lowercase())
+        .bind(aftercare_core::text::search_fold(p.family_name)).bind(aftercare_core::text::search_fold(p.given_name))
         .fetch_one(c).await)?;
     insert_person_version(tx, id, p, actor, at).await?;
     Ok(id)
@@ -626,6 +626,39 @@ async fn insert_person_version(
     Ok(())
 }
 
+/// Which folding of names (`aftercare_core::text::search_fold`) the stored
+/// search forms follow; a change to the folding bumps it.
+const NAME_FOLDING: i64 = 1;
+
+/// Folds every stored name again if the stored forms follow an older
+/// folding (once, when the database is opened; checked again inside the
+/// write so two servers starting together fold once).
+pub async fn fold_names_once(db: &super::Db) -> Result<(), DbError> {
+    let seen: Option<i64> = on_conn!(db, x => sqlx::query_scalar("SELECT MAX(version) FROM name_folding").fetch_one(x).await)?;
+    if seen >= Some(NAME_FOLDING) {
+        return Ok(());
+    }
+    let mut tx = db.begin_write().await?;
+    let seen: Option<i64> = on_tx!(tx, x => sqlx::query_scalar("SELECT MAX(version) FROM name_folding").fetch_one(x).await)?;
+    if seen >= Some(NAME_FOLDING) {
+        return Ok(());
+    }
+    let rows: Vec<(i64, String, String, String, String)> = on_tx!(tx, x => sqlx::query_as(
+        "SELECT id, family_name, given_name, family_lower, given_lower FROM people").fetch_all(x).await)?;
+    for (id, family, given, family_lower, given_lower) in rows {
+        let (f, g) =
+            (aftercare_core::text::search_fold(&family), aftercare_core::text::search_fold(&given));
+        if f != family_lower || g != given_lower {
+            on_tx!(tx, x => sqlx::query("UPDATE people SET family_lower = $1, given_lower = $2 WHERE id = $3")
+                .bind(&f).bind(&g).bind(id).execute(x).await.map(|r| r.rows_affected()))?;
+        }
+    }
+    on_tx!(tx, x => sqlx::query("INSERT INTO name_folding (version) VALUES ($1)")
+        .bind(NAME_FOLDING).execute(x).await.map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Corrects a person's identity: the old version is kept, stamped superseded.
 pub async fn correct_person(
     tx: &mut Tx,
@@ -640,7 +673,7 @@ pub async fn correct_person(
         "UPDATE people SET nhs_number = $1, local_id = $2, family_name = $3, given_name = $4, date_of_birth = $5, date_added = $6, updated_at = $7,
            family_lower = $9, given_lower = $10 WHERE id = $8")
         .bind(p.nhs_number).bind(p.local_id).bind(p.family_name).bind(p.given_name).bind(p.date_of_birth).bind(p.date_added).bind(at).bind(person_id)
-        .bind(p.family_name.to_lowercase()).bind(p.given_name.to_lowercase())
+        .bind(aftercare_core::text::search_fold(p.family_name)).bind(aftercare_core::text::search_fold(p.given_name))
         .execute(c).await.map(|r| r.rows_affected()))?;
     insert_person_version(tx, person_id, p, actor, at).await
 }
@@ -730,7 +763,7 @@ pub async fn search_people(
 ) -> Result<(Vec<PersonRow>, i64), DbError> {
     let mut conn = Conn::of(conn);
     let raw = s.query.trim();
-    let q = raw.to_lowercase();
+    let q = aftercare_core::text::search_fold(raw);
     let digits: String = q.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
     // The ways a person can match, each a condition an index can answer.
     let mut sql = Sql::default();
@@ -756,9 +789,10 @@ pub async fn search_people(
         if digits.len() == 10 && digits.chars().all(|c| c.is_ascii_digit()) {
             ways.push(format!("nhs_number = {}", sql.arg(Arg::Text(digits))));
         }
-        let ids = [raw.to_string(), raw.to_uppercase(), q.clone()].map(|v| sql.arg(Arg::Text(v)));
+        let ids = [raw.to_string(), raw.to_uppercase(), raw.to_lowercase()]
+            .map(|v| sql.arg(Arg::Text(v)));
         ways.push(format!("local_id IN ({})", ids.join(", ")));
-        if let Ok(date) = aftercare_core::parse_date(&q) {
+        if let Ok(date) = aftercare_core::date::parse_date_as_shown(raw) {
             ways.push(format!("date_of_birth = {}", sql.arg(Arg::Date(date))));
         }
     }

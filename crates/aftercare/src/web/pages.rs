@@ -380,7 +380,7 @@ pub async fn people_list(
     State(state): State<AppState>,
     CurrentUser(s): CurrentUser,
     Query(q): Query<ListQuery>,
-) -> Result<impl IntoResponse, AppError> {
+) -> Result<Response, AppError> {
     let page = q.page.unwrap_or(1).clamp(1, i64::MAX / PAGE_SIZE);
     let (people, total) = store::search_people(
         &state.db,
@@ -400,6 +400,18 @@ pub async fn people_list(
         Some(&format!("q={} page={page}", q.q.trim())),
     )
     .await?;
+    // An exact NHS number or local id is a request for that record: open it.
+    if let [p] = &people[..] {
+        let typed = q.q.trim();
+        let digits: String = typed.chars().filter(|c| c.is_ascii_digit()).collect();
+        let exact_nhs = p.nhs_number.as_deref().is_some_and(|n| {
+            n == digits && typed.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+        });
+        let exact_local = p.local_id.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(typed));
+        if total == 1 && (exact_nhs || exact_local) {
+            return Ok(Redirect::to(&format!("/people/{}", p.id)).into_response());
+        }
+    }
     let names = views::org_names(&state.db).await?;
     let tags = views::list_tags(&state.db, &people).await?;
     let rows = people
@@ -445,7 +457,8 @@ pub async fn people_list(
         scoped: true,
         prev_page: (page > 1).then_some(page - 1),
         next_page: (page * PAGE_SIZE < total).then_some(page + 1),
-    })
+    }
+    .into_response())
 }
 
 // ---------------------------------------------------------------- person page

@@ -247,7 +247,9 @@ async fn the_server_logs_no_personal_data_at_debug_level() {
         "9876543210",
     ] {
         let r = b.get(&format!("/people?q={q}"));
-        assert_eq!(r.status, 200, "{q}");
+        // An exact NHS number in the caseload opens the record (Patel's is outside it).
+        let opens = q.starts_with("943");
+        assert_eq!(r.status, if opens { 303 } else { 200 }, "{q}");
     }
     assert!(b.get("/people?q=Smith").body.contains("Smith"), "the search works");
     // Every person's page; where the organisation has no part, a reason first.

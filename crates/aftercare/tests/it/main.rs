@@ -29,6 +29,7 @@ mod refunds;
 mod register;
 mod reliability;
 mod scoping;
+mod search;
 mod sessions;
 mod sharing;
 mod smoke;
