@@ -135,6 +135,8 @@ struct ErrorPage {
     nav: Option<Nav>,
     heading: String,
     message: String,
+    /// What the user can do next, in plain words.
+    next_step: &'static str,
     code: &'static str,
 }
 
@@ -147,7 +149,20 @@ pub fn error_page(e: &AppError) -> Response {
         StatusCode::INTERNAL_SERVER_ERROR => "Sorry, there is a problem with the service",
         _ => "There is a problem",
     };
-    let page = ErrorPage { nav: None, heading: heading.into(), message: e.message(), code };
+    let next_step = match status {
+        StatusCode::NOT_FOUND => "Check the address, or find the person from the register.",
+        StatusCode::FORBIDDEN => {
+            "If you need to do this for your work, ask someone with that role in your organisation, or your system administrator."
+        }
+        StatusCode::TOO_MANY_REQUESTS => "Wait a few minutes, then try again.",
+        StatusCode::INTERNAL_SERVER_ERROR => "Try again later. Nothing you entered was saved.",
+        StatusCode::CONFLICT => {
+            "Go back, reload the page to see the record as it is now, and try again."
+        }
+        _ => "Go back and check what you entered.",
+    };
+    let page =
+        ErrorPage { nav: None, heading: heading.into(), message: e.message(), next_step, code };
     (status, page).into_response()
 }
 

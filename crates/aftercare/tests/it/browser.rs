@@ -963,6 +963,22 @@ async fn keyboard_users_can_skip_to_the_content_and_see_focus() {
         "rgba(255, 235, 59, 1)",
         "a focused button turns yellow"
     );
+    // Every focusable thing in the header and navigation, focused, has text
+    // of at least 4.5:1 against its yellow (white on yellow is 1.2:1).
+    let poor = b
+        .js(r#"
+            const lum = c => { const [r, g, b] = c.match(/[\d.]+/g).slice(0, 3).map(v => { v = v / 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+            const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+            const poor = [];
+            for (const el of document.querySelectorAll('header a, header button')) {
+                el.focus();
+                const s = getComputedStyle(el);
+                const r = ratio(s.color, s.backgroundColor);
+                if (r < 4.5) poor.push(`${el.textContent.trim()}: ${s.color} on ${s.backgroundColor} (${r.toFixed(2)}:1)`);
+            }
+            return poor;"#)
+        .await;
+    assert_eq!(poor, json!([]), "focused header links have readable text");
     b.finish().await;
 }
 
