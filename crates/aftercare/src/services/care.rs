@@ -39,6 +39,18 @@ pub fn can_plan(user: &User) -> bool {
     user.has(Role::LeadProfessional)
 }
 
+/// [`can_plan`] as the refusal a plan change gets.
+pub fn ensure_can_change_plan(user: &User) -> Result<(), ServiceError> {
+    if can_plan(user) {
+        Ok(())
+    } else {
+        Err(ServiceError::forbidden(
+            "forbidden",
+            "only lead professionals change after-care plans".into(),
+        ))
+    }
+}
+
 pub fn can_name_lead(user: &User) -> bool {
     user.has(Role::LeadProfessional)
         || user.has(Role::MhaAdministrator)
@@ -366,12 +378,7 @@ pub async fn change_plan(
     reason: Option<&str>,
 ) -> Result<i64, ServiceError> {
     store::get_person(db, person_id).await?.ok_or_else(ServiceError::no_such_person)?;
-    if !can_plan(user) {
-        return Err(ServiceError::forbidden(
-            "forbidden",
-            "only lead professionals change after-care plans".into(),
-        ));
-    }
+    ensure_can_change_plan(user)?;
     let mut plan = match care::current_plan(db, person_id).await? {
         Some(row) => plan_of(&row)?,
         None => CarePlan::default(),

@@ -332,6 +332,7 @@ impl World {
                 ("plan_version", "1".into()),
                 ("index", "0".into()),
                 ("on", "2024-06-01".into()),
+                ("confirm", "yes".into()),
             ],
             "/people/{id}/disputes" => vec![
                 ("subject", "ordinary_residence".into()),

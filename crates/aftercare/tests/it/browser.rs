@@ -1134,6 +1134,11 @@ async fn writing_an_after_care_plan() {
     b.fill("#end-1", "2026-10-30").await;
     b.click_to_new_page(b.find("#chargeable + p + .table-scroll form button[type=submit]").await)
         .await;
+    // Asked first: it cannot be undone.
+    assert!(b.text("h1").await.contains("on 30 October 2026?"), "{}", b.text("h1").await);
+    assert!(b.text(".inset").await.contains("cannot be undone"));
+    b.check_accessibility().await;
+    b.submit("form[action$='/plan/end']").await;
     assert_eq!(b.path().await, format!("{person}/plan"));
     assert!(b.find_all(".error-summary").await.is_empty(), "{}", b.text("main").await);
     let chargeable = plan_rows(&b, "chargeable").await;

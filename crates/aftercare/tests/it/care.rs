@@ -102,12 +102,19 @@ async fn needs_can_be_ended_and_versions_are_kept() {
         &need("0", "accommodation", "yes", "council", "100"),
     )
     .await;
-    let r = c
-        .post_form(
-            &format!("/people/{smith}/plan/end"),
-            &[("plan_version", "1"), ("index", "0"), ("on", "2024-01-31")],
-        )
-        .await;
+    // Ending a need is asked about first, and nothing changes until confirmed.
+    let end = [("plan_version", "1"), ("index", "0"), ("on", "2024-01-31")];
+    let r = c.post_form(&format!("/people/{smith}/plan/end"), &end).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("This cannot be undone") && r.body.contains("31 January 2024"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("name=\"confirm\" value=\"yes\""));
+    assert_eq!(aftercare::db::care::plan_versions(&t.db, smith).await.unwrap().len(), 1);
+    let confirmed: Vec<(&str, &str)> = end.iter().copied().chain([("confirm", "yes")]).collect();
+    let r = c.post_form(&format!("/people/{smith}/plan/end"), &confirmed).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let versions = aftercare::db::care::plan_versions(&t.db, smith).await.unwrap();
     assert_eq!(versions.len(), 2);

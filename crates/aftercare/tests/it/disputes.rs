@@ -387,7 +387,10 @@ async fn a_dispute_climbs_its_ladder_and_funding_cannot_stop_while_it_is_open() 
         // Ending the need would stop funding: refused while the dispute is open.
         let end = format!("/people/{}/plan/end", w.smith);
         let r = lead
-            .post_form(&end, &[("plan_version", "1"), ("index", "0"), ("on", "2026-11-20")])
+            .post_form(
+                &end,
+                &[("plan_version", "1"), ("index", "0"), ("on", "2026-11-20"), ("confirm", "yes")],
+            )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}: {}", t.backend, r.body);
         assert!(
@@ -411,12 +414,18 @@ async fn a_dispute_climbs_its_ladder_and_funding_cannot_stop_while_it_is_open() 
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         // Proposed by Kent, it is not resolved until Lincolnshire agrees.
         let r = lead
-            .post_form(&end, &[("plan_version", "1"), ("index", "0"), ("on", "2026-11-20")])
+            .post_form(
+                &end,
+                &[("plan_version", "1"), ("index", "0"), ("on", "2026-11-20"), ("confirm", "yes")],
+            )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
         agree(&lincs, w.smith, &did).await;
         let r = lead
-            .post_form(&end, &[("plan_version", "1"), ("index", "0"), ("on", "2026-11-20")])
+            .post_form(
+                &end,
+                &[("plan_version", "1"), ("index", "0"), ("on", "2026-11-20"), ("confirm", "yes")],
+            )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         // A resolved dispute goes no further.

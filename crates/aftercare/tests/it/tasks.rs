@@ -486,7 +486,7 @@ async fn an_interim_placement_past_12_weeks_is_for_the_commissioners_until_it_en
         let r = lead
             .post_form(
                 &format!("/people/{}/plan/end", w.smith),
-                &[("plan_version", "1"), ("index", "0"), ("on", "2026-11-24")],
+                &[("plan_version", "1"), ("index", "0"), ("on", "2026-11-24"), ("confirm", "yes")],
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);

@@ -399,6 +399,25 @@ pub struct EndNeedForm {
     index: String,
     #[serde(default)]
     on: String,
+    /// `yes` once the user has confirmed on the confirmation page.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// The question asked before something that cannot be undone.
+#[derive(Template, WebTemplate)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    nav: Option<Nav>,
+    person_name: String,
+    heading: String,
+    lines: Vec<String>,
+    warning: &'static str,
+    action: String,
+    csrf_token: String,
+    hidden: Vec<(&'static str, String)>,
+    button: &'static str,
+    cancel_href: String,
 }
 
 pub async fn plan_end_need(
@@ -409,6 +428,37 @@ pub async fn plan_end_need(
     let id = seen.id;
     let expected: i64 = f.plan_version.trim().parse().unwrap_or(0);
     let outcome = match (f.index.trim().parse::<usize>(), aftercare_core::parse_date(&f.on)) {
+        // Ending a need cannot be undone: ask first, showing what will end.
+        (Ok(index), Ok(on)) if f.confirm != "yes" => {
+            // Only someone who may make the change is asked to confirm it.
+            care::ensure_can_change_plan(&s.user)?;
+            if !crate::services::access::has_part(&state.db, &s.user, id).await? {
+                return Err(crate::error::ServiceError::not_in_caseload().into());
+            }
+            let need = match care_db::current_plan(&state.db, id).await? {
+                Some(row) => care::plan_of(&row)?.needs.get(index).cloned(),
+                None => None,
+            };
+            let Some(need) = need else {
+                return Err(AppError::NotFound);
+            };
+            return Ok(ConfirmPage {
+                nav: Some(nav_for(&state, &s).await),
+                person_name: seen.name(),
+                heading: format!("End “{}” on {}?", need.description, long_date(on)),
+                lines: vec![
+                    format!("{}: {}, provided by {}.", need.aspect.label(), need.description, need.provider),
+                    format!("From {} the need is no longer part of the plan{}.", long_date(on), if need.s117 { " and stops being free under section 117" } else { "" }),
+                ],
+                warning: "This cannot be undone. The plan keeps the need as ended, in its history; a need still wanted must be added again.",
+                action: format!("/people/{id}/plan/end"),
+                csrf_token: s.csrf_token.clone(),
+                hidden: vec![("plan_version", f.plan_version.clone()), ("index", f.index.clone()), ("on", f.on.clone())],
+                button: "Yes, end this need",
+                cancel_href: format!("/people/{id}/plan"),
+            }
+            .into_response());
+        }
         (Ok(index), Ok(on)) => care::change_plan(
             &state.db,
             &s.user,
