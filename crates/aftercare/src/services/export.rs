@@ -37,6 +37,29 @@ pub const REGISTER_HEADERS: [&str; 18] = [
     "decision_needed",
 ];
 
+/// The same columns as [`REGISTER_HEADERS`], in words, for tables people
+/// read (the files keep the headers other systems read).
+pub const REGISTER_LABELS: [&str; 18] = [
+    "NHS number",
+    "Local id",
+    "Family name",
+    "Given name",
+    "Date of birth",
+    "On the register since",
+    "Eligible",
+    "Qualifying section",
+    "Qualifying date",
+    "Entitled",
+    "Entitled from",
+    "Entitled until",
+    "Why it ended",
+    "Responsible council",
+    "Council rule",
+    "Responsible NHS commissioner",
+    "NHS rule",
+    "Decision needed",
+];
+
 /// Which view of the register to export.
 #[derive(Debug, Clone, Copy)]
 pub struct ExportView {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::pages::{Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser};
 use crate::services::access_log::{self, AccessKind};
-use crate::services::export::REGISTER_HEADERS;
+use crate::services::export::{REGISTER_HEADERS, REGISTER_LABELS};
 use crate::services::register::FieldErrors;
 use crate::services::sharing::{self, StatusAnswer};
 
@@ -76,7 +76,7 @@ pub async fn shared_page(
         nav: Some(nav_for(&state, &s).await),
         org_name,
         as_of: long_date(as_of),
-        headers: REGISTER_HEADERS.to_vec(),
+        headers: REGISTER_LABELS.to_vec(),
         rows,
         shares: shares
             .into_iter()

@@ -82,6 +82,12 @@ async fn partners_see_the_list_in_the_product_and_enquiries_need_a_reason() {
         // Lincolnshire has a part only in Patel.
         let page = c.get("/shared").await.body;
         assert!(page.contains("9876543210") && !page.contains("9434765919"), "{}", t.backend);
+        // Column headings in words; the files keep the headers systems read.
+        assert!(
+            page.contains(">Responsible NHS commissioner</th>")
+                && !page.contains(">nhs_number</th>")
+        );
+        assert!(c.get("/shared/master-list.csv").await.body.contains("nhs_number,local_id,"));
         assert!(c.get("/shared/master-list.csv").await.body.contains("9876543210"));
         let xlsx = c.get("/shared/master-list.xlsx").await;
         assert_eq!(xlsx.status, StatusCode::OK);
