@@ -476,3 +476,37 @@ async fn a_partnership_can_choose_the_buckinghamshire_schedule() {
     // Smith left hospital on 20 April 2023: the new placement's review is due at 12 weeks.
     assert!(text.lines().any(|l| l == "9434765919,12w,2023-07-13,0"), "{text}");
 }
+
+#[tokio::test]
+async fn who_pays_is_shown_by_financial_year_and_quarter() {
+    let t = sqlite().await;
+    let smith = setup(&t).await;
+    let c = Client::login(state(&t.db), "lead").await;
+    let r = c
+        .post_form(
+            &format!("/people/{smith}/plan/needs"),
+            &need("0", "accommodation", "yes", "council", "700"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // By default the financial year to date (today is 25 November 2026).
+    let page = c.get("/funding").await.body;
+    assert!(page.contains("from 1 April 2026 to 25 November 2026"), "{page}");
+    assert!(page.contains("<option value=\"2026\" selected>2026/27</option>"), "{page}");
+    // Quarter 1 of 2024/25: April to June 2024, and the CSV of the same.
+    let page = c.get("/funding?year=2024&quarter=1").await.body;
+    assert!(page.contains("from 1 April 2024 to 30 June 2024"), "{page}");
+    assert!(
+        page.contains("href=\"/funding.csv?year=2024&#38;quarter=1\"")
+            || page.contains("href=\"/funding.csv?year=2024&amp;quarter=1\""),
+        "{page}"
+    );
+    let csv = c.get("/funding.csv?year=2024&quarter=1").await.body;
+    let months: std::collections::BTreeSet<&str> =
+        csv.lines().skip(1).filter_map(|l| l.split(',').next()).collect();
+    assert_eq!(months.into_iter().collect::<Vec<_>>(), ["2024-04", "2024-05", "2024-06"], "{csv}");
+    // £100 a day for the 91 days of the quarter, all the council's.
+    assert!(page.contains("£9,100.00"), "{page}");
+    // A year out of range falls back to this one.
+    assert!(c.get("/funding?year=1900").await.body.contains("from 1 April 2026"));
+}

@@ -102,6 +102,10 @@ struct FundingPage {
     org_name: String,
     from: String,
     to: String,
+    /// The period chosen: a financial year and a quarter of it, or all of it.
+    period: PeriodChoice,
+    /// The same choice as a query string, for the CSV link.
+    period_query: String,
     chart: Chart,
     months: Vec<MonthSpend>,
     orgs: Vec<OrgSpend>,
@@ -143,9 +147,58 @@ pub struct AgreementLine {
     pub to: String,
 }
 
-fn funding_range(today: NaiveDate) -> (NaiveDate, NaiveDate) {
-    let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
-    (first.checked_sub_months(chrono::Months::new(11)).unwrap_or(first), today)
+/// The period the finance pages show: a financial year (April to March)
+/// and, optionally, one quarter of it; to date when it includes today.
+#[derive(serde::Deserialize, Default)]
+pub struct PeriodQuery {
+    /// The year the financial year starts in: 2026 is 2026/27.
+    #[serde(default)]
+    year: Option<i32>,
+    /// 1 to 4, or 0 (or none) for the whole year.
+    #[serde(default)]
+    quarter: Option<u8>,
+}
+
+/// The period as the page's form shows it.
+pub struct PeriodChoice {
+    year: i32,
+    quarter: u8,
+    years: Vec<(i32, String)>,
+    quarters: Vec<(u8, &'static str)>,
+}
+
+/// The financial year `today` falls in, by its starting year.
+fn financial_year_of(today: NaiveDate) -> i32 {
+    if today.month() >= 4 { today.year() } else { today.year() - 1 }
+}
+
+/// The days a choice covers (to today at the latest) and the choice as shown.
+fn funding_range(today: NaiveDate, q: &PeriodQuery) -> (NaiveDate, NaiveDate, PeriodChoice) {
+    use aftercare_core::funding::{Period, Quarter};
+    let current = financial_year_of(today);
+    let year = q.year.filter(|y| (current - 10..=current).contains(y)).unwrap_or(current);
+    let quarter = q.quarter.filter(|n| (1..=4).contains(n)).unwrap_or(0);
+    let period = match quarter {
+        0 => Period::financial_year(year).ok(),
+        n => Quarter::new(year, n).and_then(|q| q.period()).ok(),
+    };
+    let (from, to) = period.map(|p| (p.from(), p.to_inclusive())).unwrap_or((today, today));
+    let choice = PeriodChoice {
+        year,
+        quarter,
+        years: (current - 5..=current)
+            .rev()
+            .map(|y| (y, format!("{y}/{:02}", (y + 1) % 100)))
+            .collect(),
+        quarters: vec![
+            (0, "The whole year"),
+            (1, "Quarter 1: April to June"),
+            (2, "Quarter 2: July to September"),
+            (3, "Quarter 3: October to December"),
+            (4, "Quarter 4: January to March"),
+        ],
+    };
+    (from, to.min(today).max(from), choice)
 }
 
 /// Whole pounds with thousands separators: `£12,345`.
@@ -186,11 +239,12 @@ fn spend_chart(months: &[(String, aftercare_core::Pence, aftercare_core::Pence)]
 pub async fn funding_page(
     State(state): State<AppState>,
     CurrentUser(s): CurrentUser,
+    axum::extract::Query(pq): axum::extract::Query<PeriodQuery>,
 ) -> Result<impl IntoResponse, AppError> {
     use aftercare_core::Pence;
     let cases = scoped_cases(&state, &s).await?;
     let agreements = care_db::agreements(&state.db).await?;
-    let (from, to) = funding_range(state.today());
+    let (from, to, period) = funding_range(state.today(), &pq);
     let lines = crate::services::finance::costs::cost_lines(&cases, &agreements, from, to);
     access_log::export(
         &state.db,
@@ -232,6 +286,8 @@ pub async fn funding_page(
         org_name: org_name(&state, &s).await,
         from: long_date(from),
         to: long_date(to),
+        period_query: format!("year={}&quarter={}", period.year, period.quarter),
+        period,
         chart: spend_chart(&month_rows),
         months: month_rows
             .iter()
@@ -272,10 +328,11 @@ pub async fn funding_page(
 pub async fn funding_csv(
     State(state): State<AppState>,
     CurrentUser(s): CurrentUser,
+    axum::extract::Query(pq): axum::extract::Query<PeriodQuery>,
 ) -> Result<Response, AppError> {
     let cases = scoped_cases(&state, &s).await?;
     let agreements = care_db::agreements(&state.db).await?;
-    let (from, to) = funding_range(state.today());
+    let (from, to, _) = funding_range(state.today(), &pq);
     let rows: Vec<Vec<String>> =
         crate::services::finance::costs::cost_lines(&cases, &agreements, from, to)
             .into_iter()
