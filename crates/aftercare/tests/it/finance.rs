@@ -376,6 +376,52 @@ async fn the_reconciliation_page_shows_refunds_owed() {
         assert_eq!(r.status, axum::http::StatusCode::OK, "{}: {}", t.backend, r.body);
         // £110.00 for 20–30 April 2023 plus £31.00 for January 2024.
         assert!(r.body.contains("Ann Smith") && r.body.contains("£141.00"), "{}", r.body);
+        // Each finding in words, linked to the person's record; nothing recorded unless asked.
+        let smith = aftercare::db::store::person_by_nhs_number(&t.db, "9434765919")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        assert!(r.body.contains("Charged while entitled to free after-care"), "{}", r.body);
+        assert!(
+            r.body.contains(&format!("<a href=\"/people/{smith}\">943 476 5919</a>")),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains("20 April 2023"), "{}", r.body);
+        assert!(aftercare::services::finance::refunds::list(&t.db, None).await.unwrap().is_empty());
+        // Asked to, the page records the refunds in the ledger, once.
+        let record = |token: String| {
+            let (ct, body) = multipart(&[
+                ("csrf_token", None, &token),
+                ("charges", Some("charges.csv"), charges),
+                ("payments", Some("payments.csv"), payments),
+                ("as_of", None, "2025-01-01"),
+                ("record", None, "yes"),
+            ]);
+            let req = axum::http::Request::builder()
+                .method("POST")
+                .uri("/finance/reconcile")
+                .header("content-type", ct)
+                .header("cookie", c.cookie.clone().unwrap())
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            c.send(req)
+        };
+        let r = record(c.csrf.clone()).await;
+        assert!(
+            r.body.contains("2 charge(s) added (1 new refund(s)), 0 already recorded"),
+            "{}",
+            r.body
+        );
+        let r = record(c.csrf.clone()).await;
+        assert!(
+            r.body.contains("0 charge(s) added (0 new refund(s)), 2 already recorded"),
+            "{}",
+            r.body
+        );
+        let ledger = aftercare::services::finance::refunds::list(&t.db, None).await.unwrap();
+        assert_eq!((ledger.len(), ledger[0].row.owed), (1, 14100), "{}", t.backend);
         let r = send("forged".into(), charges).await;
         assert_eq!(r.status, axum::http::StatusCode::FORBIDDEN);
         let r = send(

@@ -162,7 +162,7 @@ async fn reconciliation_enquiries_and_duplicate_checks_keep_to_the_caseload() {
         assert!(r.body.contains("Ann Smith"), "Smith is Kent's: {}", r.body);
         assert!(!r.body.contains("Patel") && !r.body.contains("Priya"), "{}", r.body);
         // Patel and a number nobody holds get the same finding.
-        assert_eq!(r.body.matches("not in caseload").count(), 2, "{}: {}", t.backend, r.body);
+        assert_eq!(r.body.matches("Not in your caseload").count(), 2, "{}: {}", t.backend, r.body);
         let audit = store::all_audit(&t.db).await.unwrap();
         let logged = audit.iter().find(|a| a.action == "finance.reconciled").unwrap();
         assert!(

@@ -131,6 +131,34 @@ pub async fn record(
     Ok(done)
 }
 
+/// Records a reconciliation from the pages: by a council's finance team,
+/// for the people that council is responsible for (a refund is owed by the
+/// council that charged; findings about others are left for their council).
+pub async fn record_by(
+    db: &Db,
+    user: &User,
+    as_of: NaiveDate,
+    files_sha256: (&str, &str),
+    findings: &[Finding],
+    charges: &[ChargeRecord],
+) -> Result<Recorded, ServiceError> {
+    if !user.has(Role::Finance) {
+        return Err(ServiceError::forbidden(
+            "forbidden",
+            "only a council's finance team records refunds owed".into(),
+        ));
+    }
+    let mut ours = Vec::new();
+    for f in findings.iter().filter(|f| f.kind == FindingKind::ChargedWhileEntitled) {
+        let council =
+            store::person_by_nhs_number(db, &f.nhs_number).await?.and_then(|p| p.council_code);
+        if council.as_deref() == Some(user.org_code.as_str()) {
+            ours.push(f.clone());
+        }
+    }
+    record(db, &user.actor(), as_of, files_sha256, &ours, charges).await
+}
+
 /// Adds a run's charges made while entitled to the ledger (see [`record`]).
 async fn add_findings(
     tx: &mut crate::db::Tx,

@@ -17,10 +17,14 @@ use crate::web::{AppError, AppState, CsrfMultipart, CurrentUser, Session};
 pub struct ReconcileView {
     pub refunds: Vec<RefundLine>,
     pub findings: Vec<FindingLine>,
+    /// What recording in the refund ledger did, when asked to.
+    pub recorded: Option<String>,
 }
 
 /// The refund owed to one person charged while entitled.
 pub struct RefundLine {
+    /// The person's record, where they are in the caseload.
+    pub person_id: Option<i64>,
     pub nhs_number: String,
     pub name: String,
     pub refund: String,
@@ -30,6 +34,7 @@ pub struct RefundLine {
 pub struct FindingLine {
     /// The kind, in words: `charged while entitled`.
     pub finding: String,
+    pub person_id: Option<i64>,
     pub nhs_number: String,
     pub from: String,
     pub to: String,
@@ -43,6 +48,8 @@ pub struct FindingLine {
 struct ReconcilePage {
     nav: Option<Nav>,
     csrf_token: String,
+    /// A council's finance team may record the refunds owed in the ledger.
+    can_record: bool,
     error: Option<String>,
     result: Option<ReconcileView>,
 }
@@ -65,6 +72,7 @@ pub async fn reconcile_page(
     Ok(ReconcilePage {
         nav: Some(nav_for(&state, &s).await),
         csrf_token: s.csrf_token.clone(),
+        can_record: s.user.has(crate::auth::Role::Finance),
         error: None,
         result: None,
     })
@@ -80,6 +88,7 @@ pub async fn reconcile_submit(
     let page = |error: Option<String>, result: Option<ReconcileView>, nav: Nav| ReconcilePage {
         nav: Some(nav),
         csrf_token: s.csrf_token.clone(),
+        can_record: s.user.has(crate::auth::Role::Finance),
         error,
         result,
     };
@@ -152,13 +161,46 @@ pub async fn reconcile_submit(
         Some(&format!("as_of={as_of}")),
     )
     .await?;
-    let people = crate::db::store::all_people(&state.db).await?;
-    let name_of = |nhs: &str| {
-        people
-            .iter()
-            .find(|p| p.nhs_number.as_deref() == Some(nhs))
-            .map(|p| aftercare_core::text::full_name(&p.given_name, &p.family_name))
-            .unwrap_or_default()
+    let recorded = if fields.get("record").is_some_and(|(_, v)| v.as_slice() == b"yes") {
+        let sha = |b: &[u8]| {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(b))
+        };
+        let done = crate::services::finance::refunds::record_by(
+            &state.db,
+            &s.user,
+            as_of,
+            (&sha(&cbytes), &sha(&pbytes)),
+            &findings,
+            &charges,
+        )
+        .await?;
+        Some(format!(
+            "Recorded in the refund ledger: {} charge(s) added ({} new refund(s)), {} already recorded.",
+            done.charges_added, done.refunds_opened, done.charges_known
+        ))
+    } else {
+        None
+    };
+    // Names and links only for people in the caseload (entitled periods are
+    // the caseload's), one lookup a number found.
+    let mut known: BTreeMap<String, Option<(i64, String)>> = BTreeMap::new();
+    for f in &findings {
+        if known.contains_key(&f.nhs_number) {
+            continue;
+        }
+        let p = if entitled.contains_key(&f.nhs_number) {
+            crate::db::store::person_by_nhs_number(&state.db, &f.nhs_number)
+                .await?
+                .map(|p| (p.id, aftercare_core::text::full_name(&p.given_name, &p.family_name)))
+        } else {
+            None
+        };
+        known.insert(f.nhs_number.clone(), p);
+    }
+    let person = |nhs: &str| known.get(nhs).cloned().flatten();
+    let shown = |nhs: &str| {
+        aftercare_core::NhsNumber::parse(nhs).map(|n| n.formatted()).unwrap_or(nhs.to_string())
     };
     let mut refunds: BTreeMap<String, i64> = BTreeMap::new();
     for f in findings.iter().filter(|f| {
@@ -170,22 +212,36 @@ pub async fn reconcile_submit(
         refunds: refunds
             .into_iter()
             .map(|(n, p)| RefundLine {
-                name: name_of(&n),
-                nhs_number: n,
+                person_id: person(&n).map(|x| x.0),
+                name: person(&n).map(|x| x.1).unwrap_or_default(),
+                nhs_number: shown(&n),
                 refund: aftercare_core::Pence(p).to_string(),
             })
             .collect(),
         findings: findings
             .iter()
             .map(|f| FindingLine {
-                finding: f.kind.as_str().replace('_', " "),
-                nhs_number: f.nhs_number.clone(),
-                from: f.from.to_string(),
-                to: f.to.to_string(),
+                finding: match f.kind {
+                    crate::services::finance::reconcile::FindingKind::ChargedWhileEntitled => {
+                        "Charged while entitled to free after-care"
+                    }
+                    crate::services::finance::reconcile::FindingKind::S117FundedNotEntitled => {
+                        "Paid from s117 funds while not entitled"
+                    }
+                    crate::services::finance::reconcile::FindingKind::NotInCaseload => {
+                        "Not in your caseload"
+                    }
+                }
+                .to_string(),
+                person_id: person(&f.nhs_number).map(|x| x.0),
+                nhs_number: shown(&f.nhs_number),
+                from: aftercare_core::date::long_date(f.from),
+                to: aftercare_core::date::long_date(f.to),
                 amount: f.amount.to_string(),
                 row: f.line,
             })
             .collect(),
+        recorded,
     };
     // Which numbers were asked about outside the caseload, for the auditor.
     let outside: std::collections::BTreeSet<&str> = findings
