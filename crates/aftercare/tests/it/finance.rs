@@ -356,13 +356,17 @@ async fn the_reconciliation_page_shows_refunds_owed() {
         assert!(c.get("/finance/reconcile").await.body.contains("enctype=\"multipart/form-data\""));
         let charges = "nhs_number,charged_from,charged_to,amount,service\n9434765919,2023-04-01,2023-04-30,300.00,home care\n9434765919,2024-01-01,2024-01-31,31.00,meals\n";
         let payments = "nhs_number,period_from,period_to,amount,payer,funding_stream\n";
-        let send = |token: String, charges: &'static str| {
-            let (ct, body) = multipart(&[
-                ("csrf_token", None, &token),
+        let post = |token: String, charges: &'static str, record: bool| {
+            let mut parts = vec![
+                ("csrf_token", None, token.as_str()),
                 ("charges", Some("charges.csv"), charges),
                 ("payments", Some("payments.csv"), payments),
                 ("as_of", None, "2025-01-01"),
-            ]);
+            ];
+            if record {
+                parts.push(("record", None, "yes"));
+            }
+            let (ct, body) = multipart(&parts);
             let req = axum::http::Request::builder()
                 .method("POST")
                 .uri("/finance/reconcile")
@@ -372,7 +376,7 @@ async fn the_reconciliation_page_shows_refunds_owed() {
                 .unwrap();
             c.send(req)
         };
-        let r = send(c.csrf.clone(), charges).await;
+        let r = post(c.csrf.clone(), charges, false).await;
         assert_eq!(r.status, axum::http::StatusCode::OK, "{}: {}", t.backend, r.body);
         // £110.00 for 20–30 April 2023 plus £31.00 for January 2024.
         assert!(r.body.contains("Ann Smith") && r.body.contains("£141.00"), "{}", r.body);
@@ -391,30 +395,13 @@ async fn the_reconciliation_page_shows_refunds_owed() {
         assert!(r.body.contains("20 April 2023"), "{}", r.body);
         assert!(aftercare::services::finance::refunds::list(&t.db, None).await.unwrap().is_empty());
         // Asked to, the page records the refunds in the ledger, once.
-        let record = |token: String| {
-            let (ct, body) = multipart(&[
-                ("csrf_token", None, &token),
-                ("charges", Some("charges.csv"), charges),
-                ("payments", Some("payments.csv"), payments),
-                ("as_of", None, "2025-01-01"),
-                ("record", None, "yes"),
-            ]);
-            let req = axum::http::Request::builder()
-                .method("POST")
-                .uri("/finance/reconcile")
-                .header("content-type", ct)
-                .header("cookie", c.cookie.clone().unwrap())
-                .body(axum::body::Body::from(body))
-                .unwrap();
-            c.send(req)
-        };
-        let r = record(c.csrf.clone()).await;
+        let r = post(c.csrf.clone(), charges, true).await;
         assert!(
             r.body.contains("2 charge(s) added (1 new refund(s)), 0 already recorded"),
             "{}",
             r.body
         );
-        let r = record(c.csrf.clone()).await;
+        let r = post(c.csrf.clone(), charges, true).await;
         assert!(
             r.body.contains("0 charge(s) added (0 new refund(s)), 2 already recorded"),
             "{}",
@@ -422,11 +409,12 @@ async fn the_reconciliation_page_shows_refunds_owed() {
         );
         let ledger = aftercare::services::finance::refunds::list(&t.db, None).await.unwrap();
         assert_eq!((ledger.len(), ledger[0].row.owed), (1, 14100), "{}", t.backend);
-        let r = send("forged".into(), charges).await;
+        let r = post("forged".into(), charges, false).await;
         assert_eq!(r.status, axum::http::StatusCode::FORBIDDEN);
-        let r = send(
+        let r = post(
             c.csrf.clone(),
             "nhs_number,charged_from,charged_to,amount\n123,2024-01-01,2024-01-02,1\n",
+            false,
         )
         .await;
         assert_eq!(r.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
