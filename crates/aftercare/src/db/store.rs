@@ -640,11 +640,20 @@ pub async fn fold_names_once(db: &super::Db) -> Result<(), DbError> {
     }
     let mut tx = db.begin_write().await?;
     let seen: Option<i64> = on_tx!(tx, x => sqlx::query_scalar("SELECT MAX(version) FROM name_folding").fetch_one(x).await)?;
+    // Ended, not dropped, when there is nothing to do: a dropped PostgreSQL
+    // transaction rolls back only when its connection is next used, and
+    // until then holds the write lock.
     if seen >= Some(NAME_FOLDING) {
-        return Ok(());
+        return tx.commit().await;
     }
     let rows: Vec<(i64, String, String, String, String)> = on_tx!(tx, x => sqlx::query_as(
         "SELECT id, family_name, given_name, family_lower, given_lower FROM people").fetch_all(x).await)?;
+    // An empty register has nothing to fold and stays empty (a backup is
+    // restored only into a database holding no data); the names written
+    // from now on are folded as they are written.
+    if rows.is_empty() {
+        return tx.commit().await;
+    }
     for (id, family, given, family_lower, given_lower) in rows {
         let (f, g) =
             (aftercare_core::text::search_fold(&family), aftercare_core::text::search_fold(&given));
