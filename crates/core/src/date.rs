@@ -12,6 +12,9 @@ pub enum DateError {
     Format(String),
     #[error("`{0}` is not a real calendar date")]
     Impossible(String),
+    /// Day, month or year left out of a date entered in parts.
+    #[error("the date must include a {0}")]
+    Missing(&'static str),
 }
 
 /// Parses `YYYY-MM-DD` or `DD/MM/YYYY` (one-digit days and months allowed in
@@ -27,6 +30,18 @@ pub fn parse_date(input: &str) -> Result<NaiveDate, DateError> {
         }
         (y, m, d)
     } else if let [d, m, y] = split(s, '/')[..] {
+        let missing = match (d.trim().is_empty(), m.trim().is_empty(), y.trim().is_empty()) {
+            (true, true, _) => Some("day and month"),
+            (true, false, true) => Some("day and year"),
+            (false, true, true) => Some("month and year"),
+            (true, false, false) => Some("day"),
+            (false, true, false) => Some("month"),
+            (false, false, true) => Some("year"),
+            (false, false, false) => None,
+        };
+        if let Some(parts) = missing {
+            return Err(DateError::Missing(parts));
+        }
         if y.len() != 4 || m.is_empty() || m.len() > 2 || d.is_empty() || d.len() > 2 {
             return Err(DateError::Format(crate::text::excerpt(s)));
         }
@@ -130,6 +145,9 @@ mod tests {
     #[test]
     fn rejects_bad_dates() {
         assert_eq!(parse_date(""), Err(DateError::Empty));
+        assert_eq!(parse_date("/4/2023"), Err(DateError::Missing("day")));
+        assert_eq!(parse_date("3//"), Err(DateError::Missing("month and year")));
+        assert_eq!(parse_date("3/4/").unwrap_err().to_string(), "the date must include a year");
         assert!(matches!(parse_date("2023-02-29"), Err(DateError::Impossible(_))));
         assert!(matches!(parse_date("31/04/2023"), Err(DateError::Impossible(_))));
         for bad in ["2023-1-9", "01/13", "2023/01/09", "yesterday", "+023-01-09", "1/1/23"] {

@@ -207,7 +207,7 @@ impl<'a> Cells<'a> {
     pub(crate) fn required_text(&mut self, column: &str) -> Option<String> {
         let text = self.text(column);
         if text.is_empty() {
-            self.fail(column, "required, but blank");
+            self.fail(column, blank(column));
             return None;
         }
         Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -249,7 +249,7 @@ impl<'a> Cells<'a> {
 
     pub(crate) fn required_date(&mut self, column: &str) -> Option<NaiveDate> {
         if self.text(column).is_empty() {
-            self.fail(column, "required, but blank");
+            self.fail(column, blank(column));
             return None;
         }
         self.optional_date(column)
@@ -306,6 +306,20 @@ impl<'a> Cells<'a> {
     }
 }
 
+/// What to do about a required cell or field left blank, in words that
+/// read the same after a file's "row 2, column family_name:" as after a
+/// form's "Family name:".
+fn blank(column: &str) -> &'static str {
+    match column {
+        "family_name" => "enter the family name",
+        "given_name" => "enter the given name",
+        "date_of_birth" => "enter the date of birth",
+        "detention_start" => "enter the date the detention began",
+        "section" => "enter the section of the Mental Health Act",
+        _ => "required, but blank",
+    }
+}
+
 fn parse_row(
     map: &HeaderMap,
     table_row: &TableRow,
@@ -320,7 +334,7 @@ fn parse_row(
     }
     if matches!(nhs_number, Ok(None)) && local_id.is_none() {
         let column = if map.has("nhs_number") { "nhs_number" } else { "local_id" };
-        c.fail(column, "no patient identifier: give an NHS number or a local_id");
+        c.fail(column, "enter an NHS number, or a local id if the person has no NHS number");
     }
     let family_name = c.name("family_name");
     let given_name = c.name("given_name");
@@ -336,6 +350,10 @@ fn parse_row(
     }
     let section = match Section::parse(c.text("section")) {
         Ok(s) => Some(s),
+        Err(_) if c.text("section").is_empty() => {
+            c.fail("section", blank("section"));
+            None
+        }
         Err(e) => {
             c.fail("section", e.to_string());
             None
@@ -357,11 +375,11 @@ fn parse_row(
     match (residence_text.is_empty(), no_fixed_abode) {
         (true, false) => c.fail(
             "ordinary_residence",
-            "blank, but no_fixed_abode is not yes: give the council of ordinary residence, or no_fixed_abode = yes",
+            "choose the council the person lived in before they were detained, or say they had no fixed abode (no_fixed_abode = yes)",
         ),
         (false, true) => c.fail(
             "no_fixed_abode",
-            format!("is yes, but ordinary_residence gives `{}`: give one or the other", excerpt(residence_text)),
+            format!("says no fixed abode, but a council of ordinary residence is also given (`{}`): keep one or the other", excerpt(residence_text)),
         ),
         _ => {}
     }

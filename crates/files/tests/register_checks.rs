@@ -50,12 +50,14 @@ fn cell_checks() {
         ),
         (
             ",,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,,,",
-            &["row 2, column nhs_number: no patient identifier: give an NHS number or a local_id"],
+            &[
+                "row 2, column nhs_number: enter an NHS number, or a local id if the person has no NHS number",
+            ],
         ),
         // Names.
         (
             "9434765919,,,Ann,1980-02-01,3,2023-01-09,E10000016,,,",
-            &["row 2, column family_name: required, but blank"],
+            &["row 2, column family_name: enter the family name"],
         ),
         // Dates.
         (
@@ -70,7 +72,7 @@ fn cell_checks() {
         ),
         (
             "9434765919,,Smith,Ann,1980-02-01,3,,E10000016,,,",
-            &["row 2, column detention_start: required, but blank"],
+            &["row 2, column detention_start: enter the date the detention began"],
         ),
         (
             "9434765919,,Smith,Ann,2024-01-01,3,2023-01-09,E10000016,,,",
@@ -96,18 +98,18 @@ fn cell_checks() {
         ),
         (
             "9434765919,,Smith,Ann,1980-02-01,,2023-01-09,E10000016,,,",
-            &["row 2, column section: section is empty"],
+            &["row 2, column section: enter the section of the Mental Health Act"],
         ),
         // Ordinary residence and no fixed abode.
         (
             "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,,,,",
-            &["row 2, column ordinary_residence: blank, but no_fixed_abode is not yes: \
-                 give the council of ordinary residence, or no_fixed_abode = yes"],
+            &["row 2, column ordinary_residence: choose the council the person lived in before \
+                 they were detained, or say they had no fixed abode (no_fixed_abode = yes)"],
         ),
         (
             "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,Y,,",
-            &["row 2, column no_fixed_abode: is yes, but ordinary_residence gives `E10000016`: \
-                 give one or the other"],
+            &["row 2, column no_fixed_abode: says no fixed abode, but a council of ordinary \
+                 residence is also given (`E10000016`): keep one or the other"],
         ),
         (
             "9434765919,,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,maybe,,",
@@ -134,11 +136,11 @@ fn cell_checks() {
             "1234567890,,,Ann,1980-02-31,9,2023-01-09,,,,",
             &[
                 "row 2, column nhs_number: `1234567890`: NHS number fails the modulus 11 check",
-                "row 2, column family_name: required, but blank",
+                "row 2, column family_name: enter the family name",
                 "row 2, column date_of_birth: `1980-02-31` is not a real calendar date",
                 "row 2, column section: unknown section `9` (write MHSDS codes as `mhsds:NN`)",
-                "row 2, column ordinary_residence: blank, but no_fixed_abode is not yes: \
-                 give the council of ordinary residence, or no_fixed_abode = yes",
+                "row 2, column ordinary_residence: choose the council the person lived in before \
+                 they were detained, or say they had no fixed abode (no_fixed_abode = yes)",
             ],
         ),
     ];

@@ -12,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::controls::{DateInput, OrgSelect};
 use super::pages::{FormView, Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
 use crate::db::store::{self, DetentionRow, PersonRow};
@@ -28,8 +29,14 @@ pub struct DetentionForm {
 }
 
 impl DetentionForm {
-    fn new(values: HashMap<String, String>, errors: FieldErrors, own: Vec<&'static str>) -> Self {
-        DetentionForm { inner: FormView { values, errors: errors.clone() }, errors, own }
+    async fn load(
+        state: &AppState,
+        values: HashMap<String, String>,
+        errors: FieldErrors,
+        own: Vec<&'static str>,
+    ) -> Result<Self, AppError> {
+        let inner = FormView::load(state, values, errors.clone()).await?;
+        Ok(DetentionForm { inner, errors, own })
     }
     /// The fields this page adds to the shared detention fields.
     pub fn names(&self) -> Vec<&'static str> {
@@ -40,6 +47,12 @@ impl DetentionForm {
     }
     pub fn kind(&self, name: &str) -> &'static str {
         self.inner.kind(name)
+    }
+    pub fn date_input(&self, name: &str) -> DateInput {
+        self.inner.date_input_with(name, self.label(name), self.hint(name))
+    }
+    pub fn org_select(&self, name: &str) -> OrgSelect {
+        self.inner.org_select_with(name, self.label(name), self.hint(name))
     }
     pub fn value(&self, name: &str) -> &str {
         self.inner.value(name)
@@ -64,13 +77,10 @@ impl DetentionForm {
     pub fn hint(&self, name: &str) -> &'static str {
         match (self.own.contains(&"reason"), name) {
             (false, "left_hospital") => {
-                "For example 2026-11-20 or 20/11/2026. Not in the future, not before the detention began"
+                "For example, 20 11 2026. Not in the future, not before the detention began"
             }
             (false, "gp_practice") | (_, "discharge_gp_practice") => {
                 "ODS code, for example A81001. Leave blank if the person is not registered with a GP"
-            }
-            (false, "gp_commissioner") | (_, "discharge_gp_commissioner") => {
-                "ICB or sub-ICB code, for example QKS"
             }
             (_, "reason") => "For example: start date mistyped on the section papers",
             _ => self.inner.hint(name),
@@ -134,16 +144,16 @@ async fn left_page(
     l: &Loaded,
     f: &LeftHospitalFields,
     errors: FieldErrors,
-) -> LeftPage {
-    LeftPage {
+) -> Result<LeftPage, AppError> {
+    Ok(LeftPage {
         nav: Some(nav_for(state, s).await),
         csrf_token: s.csrf_token.clone(),
         person_id: l.person.id,
         person_name: name_of(&l.person),
         detention_id: l.detention.id,
         detention: detention_label(&l.detention),
-        form: DetentionForm::new(left_values(f), errors, LEFT_FIELDS.to_vec()),
-    }
+        form: DetentionForm::load(state, left_values(f), errors, LEFT_FIELDS.to_vec()).await?,
+    })
 }
 
 pub async fn left_hospital_form(
@@ -158,7 +168,7 @@ pub async fn left_hospital_form(
         gp_commissioner: l.detention.gp_commissioner.clone().unwrap_or_default(),
         ..Default::default()
     };
-    Ok(left_page(&state, &s, &l, &f, Vec::new()).await)
+    Ok(left_page(&state, &s, &l, &f, Vec::new()).await?)
 }
 
 pub async fn left_hospital_submit(
@@ -174,7 +184,7 @@ pub async fn left_hospital_submit(
     {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#detentions")).into_response()),
         Err(errors) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, left_page(&state, &s, &l, &f, errors).await)
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, left_page(&state, &s, &l, &f, errors).await?)
                 .into_response())
         }
     }
@@ -223,16 +233,17 @@ async fn correct_page(
     l: &Loaded,
     f: &CorrectionFields,
     errors: FieldErrors,
-) -> CorrectPage {
-    CorrectPage {
+) -> Result<CorrectPage, AppError> {
+    Ok(CorrectPage {
         nav: Some(nav_for(state, s).await),
         csrf_token: s.csrf_token.clone(),
         person_id: l.person.id,
         person_name: name_of(&l.person),
         detention_id: l.detention.id,
         detention: detention_label(&l.detention),
-        form: DetentionForm::new(correct_values(f), errors, CORRECT_FIELDS.to_vec()),
-    }
+        form: DetentionForm::load(state, correct_values(f), errors, CORRECT_FIELDS.to_vec())
+            .await?,
+    })
 }
 
 pub async fn correct_form(
@@ -242,7 +253,7 @@ pub async fn correct_form(
 ) -> Result<impl IntoResponse, AppError> {
     let l = load(&state, &s, id, did).await?;
     let f = CorrectionFields::from_row(&l.detention);
-    Ok(correct_page(&state, &s, &l, &f, Vec::new()).await)
+    Ok(correct_page(&state, &s, &l, &f, Vec::new()).await?)
 }
 
 pub async fn correct_submit(
@@ -255,7 +266,7 @@ pub async fn correct_submit(
     match detentions::correct(&state.db, &editor, id, did, &f, state.today()).await.on_form()? {
         Ok(_) => Ok(Redirect::to(&format!("/people/{id}#detentions")).into_response()),
         Err(errors) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, correct_page(&state, &s, &l, &f, errors).await)
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, correct_page(&state, &s, &l, &f, errors).await?)
                 .into_response())
         }
     }

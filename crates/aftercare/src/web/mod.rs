@@ -22,6 +22,7 @@ use crate::error::ServiceError;
 
 pub mod account_pages;
 pub mod care;
+pub mod controls;
 pub mod detention_pages;
 pub mod dispute_pages;
 pub mod ending_pages;
@@ -672,7 +673,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
             return Err(AppError::Csrf);
         }
         check_text_fields(pairs.iter().map(|(k, v)| (k.clone(), v.as_str())))?;
-        let value: T = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+        let joined = controls::join_dates(pairs);
+        let encoded = serde_urlencoded::to_string(&joined)
+            .map_err(|_| AppError::BadRequest("bad_body", "the form could not be read".into()))?;
+        let value: T = serde_urlencoded::from_str(&encoded).map_err(|e| {
             AppError::BadRequest("bad_body", format!("the form could not be read: {e}"))
         })?;
         Ok(CsrfForm(session, value))

@@ -17,9 +17,10 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use super::controls::{DateInput, OrgSelect, Pick};
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session, VisiblePerson};
 use crate::auth;
-use crate::db::store::{self, Actor, Search};
+use crate::db::store::{self, Actor, OrgRow, Search};
 use crate::services::register::{self, DetentionFields, PersonFields};
 use crate::services::standing::{Standing, Tag};
 use crate::services::views::{self, PersonDetail};
@@ -904,14 +905,83 @@ pub async fn access_submit(
 
 // ---------------------------------------------------------------- forms
 
-/// Field values and errors of a form being filled in.
+/// Field values and errors of a form being filled in, with the
+/// organisation directory its pickers offer.
 #[derive(Default)]
 pub struct FormView {
     pub values: HashMap<String, String>,
     pub errors: Vec<(String, String)>,
+    pub orgs: Vec<OrgRow>,
+    pub today: NaiveDate,
 }
 
 impl FormView {
+    /// A form with `values` and `errors`, its pickers offering the
+    /// directory's organisations.
+    pub async fn load(
+        state: &AppState,
+        values: HashMap<String, String>,
+        errors: Vec<(String, String)>,
+    ) -> Result<Self, AppError> {
+        let orgs = crate::services::admin::orgs(&state.db).await?;
+        Ok(FormView { values, errors, orgs, today: state.today() })
+    }
+
+    /// A blank form for a new person, with each organisation field of the
+    /// user's own kind of organisation set to the user's own: a council's
+    /// staff usually record their own residents, a trust's MHA office its
+    /// own patients, an ICB its own population.
+    pub async fn for_new(state: &AppState, s: &Session) -> Result<Self, AppError> {
+        let mut form = FormView::load(state, HashMap::new(), Vec::new()).await?;
+        let own = &s.user.org_code;
+        if let Some(kind) = form.orgs.iter().find(|o| &o.code == own).map(|o| o.kind.clone()) {
+            for name in [
+                "ordinary_residence",
+                "gp_commissioner",
+                "residence_commissioner",
+                "place_of_detention",
+            ] {
+                if form.pick(name).is_some_and(|p| p.offers(&kind)) {
+                    form.values.insert(name.to_string(), own.clone());
+                }
+            }
+        }
+        Ok(form)
+    }
+
+    /// Which organisations a field's picker offers, for the fields that
+    /// name an organisation chosen from the directory.
+    pub fn pick(&self, name: &str) -> Option<Pick> {
+        match name {
+            "ordinary_residence" | "discharged_to" => Some(Pick::Council),
+            "gp_commissioner" | "residence_commissioner" | "discharge_gp_commissioner" => {
+                Some(Pick::NhsCommissioner)
+            }
+            "place_of_detention" => Some(Pick::Trust),
+            _ => None,
+        }
+    }
+
+    /// The day, month and year boxes of date field `name`.
+    pub fn date_input_with(&self, name: &str, label: &str, hint: &str) -> DateInput {
+        DateInput::new(name, name, label, hint, self.value(name), self.error(name))
+    }
+
+    /// The picker of organisation field `name`.
+    pub fn org_select_with(&self, name: &str, label: &str, hint: &str) -> OrgSelect {
+        let pick = self.pick(name).unwrap_or(Pick::Council);
+        let (value, error) = (self.value(name), self.error(name));
+        OrgSelect::new(name, label, hint, value, error, pick, &self.orgs, self.today)
+    }
+
+    pub fn date_input(&self, name: &str) -> DateInput {
+        self.date_input_with(name, self.label(name), self.hint(name))
+    }
+
+    pub fn org_select(&self, name: &str) -> OrgSelect {
+        self.org_select_with(name, self.label(name), self.hint(name))
+    }
+
     pub fn value(&self, name: &str) -> &str {
         self.values.get(name).map(String::as_str).unwrap_or("")
     }
@@ -944,6 +1014,8 @@ impl FormView {
         match name {
             "no_fixed_abode" => "radio",
             "evidence" => "textarea",
+            "date_of_birth" | "detention_start" | "left_hospital" => "date",
+            _ if self.pick(name).is_some() => "org",
             _ => "text",
         }
     }
@@ -974,15 +1046,19 @@ impl FormView {
     pub fn hint(&self, name: &str) -> &'static str {
         match name {
             "nhs_number" => "10 digits, for example 943 476 5919",
-            "date_of_birth" | "detention_start" => "For example 2023-01-09 or 09/01/2023",
+            "date_of_birth" => "For example, 27 3 1980",
+            "detention_start" => "For example, 9 1 2023",
             "left_hospital" => {
-                "Leave blank if the person is still in hospital. For example 2023-04-20"
+                "Leave blank if the person is still in hospital. For example, 20 4 2023"
             }
             "section" => "For example 3, 37/41, 2, 5(2), or an MHSDS code such as mhsds:03",
-            "ordinary_residence" | "discharged_to" => "The council's code, for example E10000016",
-            "gp_commissioner" | "residence_commissioner" => "ICB or sub-ICB code, for example QKS",
+            "ordinary_residence" => "Leave as not recorded if the person had no fixed abode",
+            "discharged_to" => "Leave as not recorded if the person is still in hospital",
+            "gp_commissioner" | "residence_commissioner" => {
+                "For a detention before July 2022, the clinical commissioning group of the time"
+            }
             "gp_practice" => "ODS code, for example A81001",
-            "place_of_detention" => "Hospital or NHS trust code, for example RXY",
+            "place_of_detention" => "The NHS trust running the hospital",
             "no_fixed_abode" => {
                 "If yes, the council is the one for the area the person is discharged to"
             }
@@ -1010,7 +1086,7 @@ pub async fn person_new(
     Ok(PersonNewPage {
         nav: Some(nav(&state, &s).await),
         csrf_token: s.csrf_token.clone(),
-        form: FormView::default(),
+        form: FormView::for_new(&state, &s).await?,
     })
 }
 
@@ -1123,7 +1199,7 @@ pub async fn person_create(
             let page = PersonNewPage {
                 nav: Some(nav(&state, &s).await),
                 csrf_token: s.csrf_token.clone(),
-                form: FormView { values: form.person.values(), errors },
+                form: FormView::load(&state, form.person.values(), errors).await?,
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
@@ -1151,7 +1227,7 @@ pub async fn detention_new(
         csrf_token: s.csrf_token.clone(),
         person_id: seen.id,
         person_name: seen.name(),
-        form: FormView::default(),
+        form: FormView::load(&state, HashMap::new(), Vec::new()).await?,
     })
 }
 
@@ -1174,7 +1250,7 @@ pub async fn detention_create(
                 csrf_token: s.csrf_token.clone(),
                 person_id: id,
                 person_name: seen.name(),
-                form: FormView { values: form.values(), errors },
+                form: FormView::load(&state, form.values(), errors).await?,
             };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }

@@ -302,6 +302,29 @@ impl Browser {
         }
     }
 
+    /// Types a date (`2025-02-03` or `3/2/2025`) into the day, month and
+    /// year boxes of date field `id`.
+    async fn fill_date(&self, id: &str, date: &str) {
+        let (d, m, y) = match date.split(['-', '/']).collect::<Vec<_>>()[..] {
+            [y, m, d] if y.len() == 4 => (d, m, y),
+            [d, m, y] => (d, m, y),
+            _ => panic!("not a date: {date:?}"),
+        };
+        self.fill(&format!("#{id}"), d.trim_start_matches('0')).await;
+        self.fill(&format!("#{id}-month"), m.trim_start_matches('0')).await;
+        self.fill(&format!("#{id}-year"), y).await;
+    }
+
+    /// What the day, month and year boxes of date field `id` hold, as `d/m/y`.
+    async fn date_value(&self, id: &str) -> String {
+        format!(
+            "{}/{}/{}",
+            self.value(&format!("#{id}")).await,
+            self.value(&format!("#{id}-month")).await,
+            self.value(&format!("#{id}-year")).await
+        )
+    }
+
     /// Where the error summary's links point, in order.
     async fn error_links(&self) -> Vec<String> {
         let mut v = Vec::new();
@@ -314,7 +337,13 @@ impl Browser {
     /// Checks that a field is marked as in error and described by its message.
     async fn assert_field_in_error(&self, field: &str) {
         let e = self.find(&format!(".form-group--error #{field}")).await;
-        let described = e.attr("aria-describedby").await.unwrap().unwrap_or_default();
+        // A date's three boxes are described together, by their fieldset.
+        let described = self
+            .find(&format!(
+                ".form-group--error :is(#{field}, fieldset:has(#{field}))[aria-describedby]"
+            ))
+            .await;
+        let described = described.attr("aria-describedby").await.unwrap().unwrap_or_default();
         assert!(
             described.split_whitespace().any(|id| id == format!("{field}-error")),
             "#{field} is described by its error message: {described:?}"
@@ -716,7 +745,15 @@ async fn pages_fit_a_phone_screen() {
 async fn fill_detention(b: &Browser, replace: &[(&str, &str)]) {
     for (name, value) in VALID_DETENTION {
         let value = replace.iter().find(|(n, _)| n == name).map(|(_, v)| *v).unwrap_or(value);
-        b.fill(&format!("[name={name}]"), value).await;
+        match *name {
+            "detention_start" | "left_hospital" => b.fill_date(name, value).await,
+            "ordinary_residence"
+            | "gp_commissioner"
+            | "residence_commissioner"
+            | "place_of_detention"
+            | "discharged_to" => b.choose(&format!("#{name}"), value).await,
+            _ => b.fill(&format!("[name={name}]"), value).await,
+        }
     }
 }
 
@@ -737,6 +774,11 @@ async fn add_a_detention(b: &Browser, screenshots: bool) {
         "the title says there is an error"
     );
     assert_eq!(b.text(".error-summary h2").await, "There is a problem");
+    assert_eq!(
+        b.js("return document.activeElement.className").await,
+        serde_json::json!("error-summary"),
+        "the error summary has the focus, so a screen reader reads it first"
+    );
     let links: Vec<String> = {
         let mut v = Vec::new();
         for a in b.find_all(".error-summary a").await {
@@ -755,20 +797,15 @@ async fn add_a_detention(b: &Browser, screenshots: bool) {
         b.text(".error-summary").await
     );
     assert_eq!(b.value("#section").await, "3x", "values are kept");
-    assert_eq!(b.value("#left_hospital").await, "2025-01-20");
-    assert_eq!(b.value("#detention_start").await, "2025-02-03");
+    assert_eq!(b.date_value("left_hospital").await, "20/1/2025");
+    assert_eq!(b.date_value("detention_start").await, "3/2/2025");
+    assert_eq!(b.value("#place_of_detention").await, "RXY", "the organisation stays chosen");
     assert_eq!(
         b.value("#evidence").await,
         "AMHP application A6 and two medical recommendations A7 seen"
     );
     for field in ["section", "left_hospital"] {
-        let group = b.find(&format!(".form-group--error #{field}")).await;
-        assert!(group.attr("class").await.unwrap().unwrap_or_default().contains("input--error"));
-        let described = group.attr("aria-describedby").await.unwrap().unwrap_or_default();
-        assert!(
-            described.contains(&format!("{field}-error")),
-            "#{field} is described by its error message: {described:?}"
-        );
+        b.assert_field_in_error(field).await;
     }
     b.check_accessibility().await;
     if screenshots {
@@ -780,7 +817,7 @@ async fn add_a_detention(b: &Browser, screenshots: bool) {
     assert!(b.client.current_url().await.unwrap().as_str().ends_with("#section"));
 
     b.fill("#section", "3").await;
-    b.fill("#left_hospital", "2025-05-12").await;
+    b.fill_date("left_hospital", "2025-05-12").await;
     b.submit("form[action$='/detentions']").await;
     assert_eq!(b.path().await, person, "saved, back on the person page");
     assert!(b.client.current_url().await.unwrap().as_str().ends_with("#detentions"));
@@ -820,6 +857,15 @@ async fn adding_a_person() {
     assert_eq!(b.path().await, "/people/new");
     assert_eq!(b.text("h1").await, "Add a person to the register");
     b.check_accessibility().await;
+    // Organisations are chosen by name, the user's own already chosen.
+    assert_eq!(b.value("#place_of_detention").await, "RXY");
+    assert_eq!(
+        b.text("#place_of_detention option:checked").await,
+        "Kent and Medway Mental Health NHS Trust"
+    );
+    let councils = b.texts("#ordinary_residence option").await;
+    assert!(councils.contains(&"Kent County Council".to_string()), "{councils:?}");
+    assert!(!councils.iter().any(|c| c.contains("ICB")), "only councils: {councils:?}");
 
     // An empty form: every problem is listed and each link finds its field.
     b.submit("form[action='/people']").await;
@@ -834,11 +880,11 @@ async fn adding_a_person() {
         ("local_id", "L9"),
         ("given_name", "Grace"),
         ("family_name", "Ng"),
-        ("date_of_birth", "14/03/1968"),
     ];
     for (name, value) in person {
         b.fill(&format!("#{name}"), value).await;
     }
+    b.fill_date("date_of_birth", "14/03/1968").await;
     fill_detention(&b, &[("detention_start", "2024-09-02"), ("left_hospital", "2024-11-29")]).await;
     b.submit("form[action='/people']").await;
     let path = b.path().await;
@@ -1300,7 +1346,7 @@ async fn recording_an_assessment() {
     assert!(b.find_all(".warning-callout").await.is_empty(), "nothing to complete yet");
     b.check_accessibility().await;
 
-    b.fill("#assessed_on", "2023-04-03").await;
+    b.fill_date("assessed_on", "2023-04-03").await;
     // Labels are what a user clicks.
     for id in [
         "status_continuing_mental_health_care",
@@ -1460,15 +1506,15 @@ async fn recording_leaving_hospital_as_an_mha_administrator() {
     b.check_accessibility().await;
 
     // A date in the future is refused, and the form keeps what was typed.
-    b.fill("#left_hospital", "2027-01-01").await;
-    b.fill("#discharged_to", "E10000016").await;
+    b.fill_date("left_hospital", "2027-01-01").await;
+    b.choose("#discharged_to", "E10000016").await;
     b.submit("form[action$='/left-hospital']").await;
     b.assert_field_in_error("left_hospital").await;
     assert_eq!(b.value("#discharged_to").await, "E10000016");
 
-    b.fill("#left_hospital", "2025-06-01").await;
+    b.fill_date("left_hospital", "2025-06-01").await;
     b.fill("#gp_practice", "G81002").await;
-    b.fill("#gp_commissioner", "QKS").await;
+    b.choose("#gp_commissioner", "QKS").await;
     b.submit("form[action$='/left-hospital']").await;
     assert_eq!(b.path().await, person, "saved, back on the person page");
     let rows = b.texts("#detentions-table tbody tr").await;
@@ -1541,7 +1587,8 @@ async fn deciding_an_ending_as_each_body() {
         b.submit("form[action$='/decisions']").await;
         assert!(b.text(".error-summary").await.contains("say whether the body agrees"));
         b.find("[id$='-agree']").await.click().await.unwrap();
-        b.fill("[id^='decided_on-']", on).await;
+        let id = b.find("[id^='decided_on-']").await.attr("id").await.unwrap().unwrap();
+        b.fill_date(&id, on).await;
         b.fill("[id^='reason-']", "considered at panel").await;
         b.submit("form[action$='/decisions']").await;
         assert_eq!(b.path().await, path);
