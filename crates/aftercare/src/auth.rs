@@ -110,6 +110,8 @@ pub struct Session {
     pub bearer: bool,
     /// The request served, for the access log.
     pub request: crate::services::access_log::RequestInfo,
+    /// What the change just made said, for this page's success banner.
+    pub saved: Option<&'static str>,
 }
 
 /// Why a user may not do something.

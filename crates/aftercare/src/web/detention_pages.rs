@@ -10,7 +10,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::controls::{DateInput, OrgSelect};
 use super::pages::{FormView, Nav, nav_for};
@@ -182,7 +182,7 @@ pub async fn left_hospital_submit(
         .await
         .on_form()?
     {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}#detentions")).into_response()),
+        Ok(_) => Ok(super::saved(&format!("/people/{id}#detentions"), "left_hospital")),
         Err(errors) => {
             Ok((StatusCode::UNPROCESSABLE_ENTITY, left_page(&state, &s, &l, &f, errors).await?)
                 .into_response())
@@ -264,7 +264,7 @@ pub async fn correct_submit(
     let l = load(&state, &s, id, did).await?;
     let editor = s.user.register_editor()?;
     match detentions::correct(&state.db, &editor, id, did, &f, state.today()).await.on_form()? {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}#detentions")).into_response()),
+        Ok(_) => Ok(super::saved(&format!("/people/{id}#detentions"), "detention_corrected")),
         Err(errors) => {
             Ok((StatusCode::UNPROCESSABLE_ENTITY, correct_page(&state, &s, &l, &f, errors).await?)
                 .into_response())

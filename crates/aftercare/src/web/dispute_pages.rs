@@ -12,7 +12,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::fact_pages::{FieldSpec, SimpleForm, field, select};
@@ -399,7 +399,7 @@ pub async fn open(
 ) -> Result<Response, AppError> {
     let p = person_for(&state, &s, id).await?;
     match disputes::open(&state.db, &s.user, id, &f, state.today()).await.on_form()? {
-        Ok(d) => Ok(Redirect::to(&format!("/people/{id}/disputes#dispute-{d}")).into_response()),
+        Ok(d) => Ok(super::saved(&format!("/people/{id}/disputes#dispute-{d}"), "dispute_opened")),
         Err(errors) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             open_form_for(
@@ -520,8 +520,10 @@ pub async fn escalate(
 ) -> Result<Response, AppError> {
     let p = person_for(&state, &s, id).await?;
     match disputes::escalate(&state.db, &s.user, id, &f, state.today()).await.on_form()? {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}/disputes#dispute-{}", f.dispute.trim()))
-            .into_response()),
+        Ok(_) => Ok(super::saved(
+            &format!("/people/{id}/disputes#dispute-{}", f.dispute.trim()),
+            "dispute_escalated",
+        )),
         Err(errors) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             escalate_form_for(&state, &s, id, full_name(&p), &f, errors).await?,
@@ -639,8 +641,10 @@ pub async fn resolve(
 ) -> Result<Response, AppError> {
     let p = person_for(&state, &s, id).await?;
     match disputes::resolve(&state.db, &s.user, id, &f, state.today()).await.on_form()? {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}/disputes#dispute-{}", f.dispute.trim()))
-            .into_response()),
+        Ok(_) => Ok(super::saved(
+            &format!("/people/{id}/disputes#dispute-{}", f.dispute.trim()),
+            "dispute_resolved",
+        )),
         Err(errors) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             resolve_form_for(&state, &s, id, full_name(&p), &f, errors).await?,
@@ -685,9 +689,10 @@ pub async fn confirm(
     CsrfForm(s, _): CsrfForm<crate::web::pages::Empty>,
 ) -> Result<Response, AppError> {
     match disputes::confirm(&state.db, &s.user, id).await.on_form()? {
-        Ok(person_id) => {
-            Ok(Redirect::to(&format!("/people/{person_id}/disputes#dispute-{id}")).into_response())
-        }
+        Ok(person_id) => Ok(super::saved(
+            &format!("/people/{person_id}/disputes#dispute-{id}"),
+            "dispute_confirmed",
+        )),
         Err(errors) => Err(AppError::Validation(errors)),
     }
 }

@@ -7,7 +7,7 @@ use aftercare_core::rules::EndingReason;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::fact_pages::person_name;
 use super::pages::{Nav, nav_for};
@@ -353,7 +353,7 @@ pub async fn propose(
 ) -> Result<Response, AppError> {
     let id = seen.id;
     match endings::propose(&state.db, &s.user, id, &proposal_fields(&pairs), state.today()).await {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}/endings")).into_response()),
+        Ok(_) => Ok(super::saved(&format!("/people/{id}/endings"), "ending_proposed")),
         Err(e) => refused(&state, &s, id, e, "reasons", pairs).await,
     }
 }
@@ -366,7 +366,7 @@ pub async fn decide(
     let p = q::proposal(&state.db, pid).await?.ok_or(AppError::NotFound)?;
     crate::services::views::ensure_can_view(&state.db, &s, p.person_id).await?;
     match endings::decide(&state.db, &s.user, pid, &f, state.today()).await {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{}/endings", p.person_id)).into_response()),
+        Ok(_) => Ok(super::saved(&format!("/people/{}/endings", p.person_id), "ending_decided")),
         Err(e) => {
             let field = format!("proposal-{pid}");
             // Every problem points at the proposal's own form.
@@ -390,7 +390,7 @@ pub async fn reinstate(
         reason: get("reason"),
     };
     match endings::reinstate(&state.db, &s.user, id, &f, state.today()).await {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}#entitlements")).into_response()),
+        Ok(_) => Ok(super::saved(&format!("/people/{id}#entitlements"), "reinstated")),
         Err(e) => {
             let e = e.point_fields(|f| {
                 if f == "reason" { "reinstate-reason".into() } else { f.to_string() }
@@ -418,7 +418,7 @@ pub async fn record_historical(
         evidence: get("evidence"),
     };
     match endings::record_historical(&state.db, &s.user, id, &f, state.today()).await {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}/endings")).into_response()),
+        Ok(_) => Ok(super::saved(&format!("/people/{id}/endings"), "historical_ending")),
         Err(e) => {
             let e = e.point_fields(|f| {
                 if f == "reason_text" { "historical_reason_text".into() } else { f.to_string() }

@@ -8,7 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::pages::Nav;
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
@@ -101,8 +101,9 @@ pub async fn blank_form<T: Default>(
     ))
 }
 
-/// After a submission: on success go to `next`; otherwise the form again,
-/// with the values as entered and the errors.
+/// After a submission: on success go to `next`, with the success banner
+/// `saved` there; otherwise the form again, with the values as entered and
+/// the errors.
 #[allow(clippy::too_many_arguments)]
 pub async fn after_submit<T, X>(
     state: &AppState,
@@ -112,10 +113,11 @@ pub async fn after_submit<T, X>(
     f: &T,
     outcome: Result<X, FieldErrors>,
     next: String,
+    saved: &'static str,
     build: FormBuilder<T>,
 ) -> Response {
     match outcome {
-        Ok(_) => Redirect::to(&next).into_response(),
+        Ok(_) => super::saved(&next, saved),
         Err(errors) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             build(id, name, super::pages::nav_for(state, s).await, s.csrf_token.clone(), f, errors),
@@ -232,6 +234,7 @@ pub async fn fact_create(
         &f,
         outcome,
         format!("/people/{id}#entitlements"),
+        "fact_recorded",
         fact_form,
     )
     .await)
@@ -317,6 +320,7 @@ pub async fn determination_create(
         &f,
         outcome,
         format!("/people/{id}#entitlements"),
+        "determination_recorded",
         determination_form,
     )
     .await)

@@ -520,6 +520,7 @@ pub async fn address_save(
         &f,
         outcome,
         next,
+        "address_saved",
         address_form,
     )
     .await)

@@ -442,6 +442,60 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The cookie that carries a change's success across the redirect that
+/// follows it, to the next page's banner. It holds a key of [`SAVED`],
+/// never text, so nobody can make the banner say anything else.
+pub const SAVED_COOKIE: &str = "aftercare_saved";
+
+/// What each change's success banner says, by key.
+pub const SAVED: &[(&str, &str)] = &[
+    ("person_added", "The person has been added to the register."),
+    ("detention_added", "The detention has been added."),
+    ("left_hospital", "Leaving hospital has been recorded."),
+    (
+        "detention_corrected",
+        "The detention has been corrected. The version it replaces stays in the history.",
+    ),
+    ("fact_recorded", "The fact has been recorded."),
+    ("determination_recorded", "The determination has been recorded."),
+    ("address_saved", "The postal address has been saved."),
+    ("lead_recorded", "The lead professional has been recorded."),
+    ("review_recorded", "The review has been recorded."),
+    ("assessment_saved", "The assessment has been saved."),
+    ("need_added", "The need has been added to the plan."),
+    ("need_ended", "The need has been ended."),
+    ("funding_requested", "The funding request has been recorded."),
+    ("funding_decided", "The funding decision has been recorded."),
+    ("transforming_care", "The Transforming Care status has been saved."),
+    ("dispute_opened", "The dispute has been opened."),
+    ("dispute_escalated", "The dispute has been escalated."),
+    ("dispute_resolved", "The resolution has been recorded."),
+    ("dispute_confirmed", "Your confirmation has been recorded."),
+    (
+        "ending_proposed",
+        "The proposal to end after-care has been recorded. The council and the NHS commissioner each now decide.",
+    ),
+    ("ending_decided", "Your decision has been recorded."),
+    ("reinstated", "After-care has been reinstated."),
+    ("historical_ending", "The joint ending has been recorded from the evidence."),
+    ("reason_recorded", "Your reason has been recorded."),
+    ("reason_reviewed", "The reason has been marked as reviewed."),
+    ("refund_paid", "The payment has been recorded."),
+    ("refund_waived", "The waiver has been recorded."),
+];
+
+/// After a change that worked: to `to` (303), with the banner `key` of
+/// [`SAVED`] shown on the page there.
+pub fn saved(to: &str, key: &'static str) -> Response {
+    debug_assert!(SAVED.iter().any(|(k, _)| *k == key), "no banner {key}");
+    let mut res = Redirect::to(to).into_response();
+    let cookie = format!("{SAVED_COOKIE}={key}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
 /// Resolves the session cookie or bearer token to a user, once per request.
 async fn session_layer(
     State(state): State<AppState>,
@@ -456,6 +510,13 @@ async fn session_layer(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
     let token = bearer.clone().or_else(|| jar.get(SESSION_COOKIE).map(|c| c.value().to_string()));
+    let saved_banner = jar
+        .get(SAVED_COOKIE)
+        .and_then(|c| SAVED.iter().find(|(k, _)| *k == c.value()))
+        .map(|(_, message)| *message);
+    // A banner is shown once: the page that shows it (not a redirect on
+    // the way there) clears it.
+    let clears_banner = jar.get(SAVED_COOKIE).is_some() && req.method() == Method::GET;
     // A token longer than ours is no token of ours: not looked up.
     if let Some(token) = token.filter(|t| t.len() <= 128) {
         let hash = auth::token_hash(&token);
@@ -478,6 +539,7 @@ async fn session_layer(
                     csrf_token: row.csrf_token,
                     bearer: bearer.is_some(),
                     request,
+                    saved: saved_banner,
                 });
             }
             // An idle browser session is ended, not merely ignored.
@@ -498,6 +560,12 @@ async fn session_layer(
     .then(|| req.uri().path_and_query().map(|p| p.as_str().to_string()))
     .flatten();
     let mut res = next.run(req).await;
+    if clears_banner
+        && !res.status().is_redirection()
+        && let Ok(v) = HeaderValue::from_str(&format!("{SAVED_COOKIE}=; Path=/; Max-Age=0"))
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
     if let Some(back) = back
         && res.status() == StatusCode::SEE_OTHER
         && res.headers().get(header::LOCATION).is_some_and(|l| l == "/login")

@@ -36,6 +36,8 @@ pub struct Nav {
     /// The register's pages: not for an account that only administers the
     /// system (it has no caseload, so they would all be empty).
     pub register: bool,
+    /// The success banner of the change just made, if any.
+    pub saved: Option<&'static str>,
 }
 
 pub async fn nav_for(state: &AppState, s: &Session) -> Nav {
@@ -61,6 +63,7 @@ async fn nav(state: &AppState, s: &Session) -> Nav {
         can_edit: s.user.can_edit_register(),
         reasons_to_review,
         register: s.user.roles.iter().any(|r| *r != crate::auth::Role::SystemAdministrator),
+        saved: s.saved,
     }
 }
 
@@ -127,7 +130,7 @@ pub async fn access_review_submit(
     if !crate::services::access::review_grant(&state.db, &s.user, id, &f.note).await? {
         return Err(AppError::Conflict("this reason to look was already reviewed".into()));
     }
-    Ok(Redirect::to("/audit/reasons").into_response())
+    Ok(super::saved("/audit/reasons", "reason_reviewed"))
 }
 
 #[derive(Template, WebTemplate)]
@@ -900,7 +903,7 @@ pub async fn access_submit(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    Ok(Redirect::to(&format!("/people/{id}")).into_response())
+    Ok(super::saved(&format!("/people/{id}"), "reason_recorded"))
 }
 
 // ---------------------------------------------------------------- forms
@@ -1194,7 +1197,7 @@ pub async fn person_create(
         .await
         .on_form()?
     {
-        Ok(id) => Ok(Redirect::to(&format!("/people/{id}")).into_response()),
+        Ok(id) => Ok(super::saved(&format!("/people/{id}"), "person_added")),
         Err(errors) => {
             let page = PersonNewPage {
                 nav: Some(nav(&state, &s).await),
@@ -1243,7 +1246,7 @@ pub async fn detention_create(
         .await
         .on_form()?
     {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}#detentions")).into_response()),
+        Ok(_) => Ok(super::saved(&format!("/people/{id}#detentions"), "detention_added")),
         Err(errors) => {
             let page = DetentionNewPage {
                 nav: Some(nav(&state, &s).await),

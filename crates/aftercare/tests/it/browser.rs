@@ -890,11 +890,18 @@ async fn adding_a_person() {
     let path = b.path().await;
     assert!(path.starts_with("/people/") && path != "/people/new", "the new person's page: {path}");
     assert_eq!(b.text("h1").await, "Grace Ng");
+    assert_eq!(
+        b.text(".banner-success p").await,
+        "The person has been added to the register.",
+        "the save is confirmed"
+    );
     assert_eq!(b.text(".caption").await, "NHS number 485 777 3457");
     assert!(b.text("#standing").await.contains("Kent County Council and NHS Kent and Medway ICB"));
     let history = b.texts("#history-table tbody tr").await;
     assert!(history.iter().any(|h| h.contains("person added")), "{history:?}");
 
+    b.goto(&path).await;
+    assert!(b.find_all(".banner-success").await.is_empty(), "the banner is shown once");
     b.goto("/people").await;
     b.search("ng").await;
     assert!(

@@ -8,7 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
 use crate::services::care;
 use crate::services::register::FieldErrors;
@@ -151,7 +151,7 @@ pub async fn assessment_save(
     let id = seen.id;
     let name = seen.name();
     match care::save_assessment(&state.db, &s.user, id, &f, state.today()).await.on_form()? {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}/assessment")).into_response()),
+        Ok(_) => Ok(crate::web::saved(&format!("/people/{id}/assessment"), "assessment_saved")),
         Err(errors) => {
             let a = care::current_assessment(&state.db, id).await?;
             Ok((

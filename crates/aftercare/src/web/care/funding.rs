@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::plan::plan_page_for;
 use crate::services::care::NeedFields;
@@ -30,7 +30,9 @@ pub async fn request(
 ) -> Result<Response, AppError> {
     let id = seen.id;
     match funding_requests::request(&state.db, &s.user, id, &f, state.today()).await.on_form()? {
-        Ok(rid) => Ok(Redirect::to(&format!("/people/{id}/plan#funding-{rid}")).into_response()),
+        Ok(rid) => {
+            Ok(crate::web::saved(&format!("/people/{id}/plan#funding-{rid}"), "funding_requested"))
+        }
         Err(errors) => back(&state, &s, id, errors).await,
     }
 }
@@ -46,7 +48,9 @@ pub async fn decide(
         .await
         .on_form()?
     {
-        Ok(new) => Ok(Redirect::to(&format!("/people/{id}/plan#funding-{new}")).into_response()),
+        Ok(new) => {
+            Ok(crate::web::saved(&format!("/people/{id}/plan#funding-{new}"), "funding_decided"))
+        }
         Err(errors) => back(&state, &s, id, errors).await,
     }
 }

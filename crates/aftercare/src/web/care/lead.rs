@@ -63,6 +63,16 @@ pub async fn lead_create(
     let name = seen.name();
     let outcome =
         care::name_lead_professional(&state.db, &s.user, id, &f, state.today()).await.on_form()?;
-    Ok(after_submit(&state, &s, id, name, &f, outcome, format!("/people/{id}#care"), lead_form)
-        .await)
+    Ok(after_submit(
+        &state,
+        &s,
+        id,
+        name,
+        &f,
+        outcome,
+        format!("/people/{id}#care"),
+        "lead_recorded",
+        lead_form,
+    )
+    .await)
 }

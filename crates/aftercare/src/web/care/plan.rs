@@ -10,7 +10,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::auth::Role;
@@ -379,7 +379,7 @@ pub async fn plan_add_need(
         .on_form()?,
     };
     match outcome {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}/plan")).into_response()),
+        Ok(_) => Ok(crate::web::saved(&format!("/people/{id}/plan"), "need_added")),
         Err(errors) => {
             let status = if errors.iter().any(|(f, _)| f == "plan_version") {
                 StatusCode::CONFLICT
@@ -473,7 +473,7 @@ pub async fn plan_end_need(
         (Err(_), _) => Err(vec![("need".to_string(), "no such need".to_string())]),
     };
     match outcome {
-        Ok(_) => Ok(Redirect::to(&format!("/people/{id}/plan")).into_response()),
+        Ok(_) => Ok(crate::web::saved(&format!("/people/{id}/plan"), "need_ended")),
         Err(errors) => {
             let status = if errors.iter().any(|(f, _)| f == "plan_version") {
                 StatusCode::CONFLICT

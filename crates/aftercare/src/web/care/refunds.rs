@@ -262,7 +262,7 @@ pub async fn pay(
         crate::error::ServiceError::invalid("paid_on", format!("the date paid: {e}"))
     })?;
     refunds::pay_by(&state.db, &s.user, id, amount, Some(on), Some(&f.reference)).await?;
-    Ok(Redirect::to("/finance/refunds").into_response())
+    Ok(crate::web::saved("/finance/refunds", "refund_paid"))
 }
 
 #[derive(Deserialize)]
@@ -277,5 +277,5 @@ pub async fn waive(
     CsrfForm(s, f): CsrfForm<WaiveForm>,
 ) -> Result<Response, AppError> {
     refunds::waive_by(&state.db, &s.user, id, &f.reason).await?;
-    Ok(Redirect::to("/finance/refunds").into_response())
+    Ok(crate::web::saved("/finance/refunds", "refund_waived"))
 }

@@ -105,6 +105,16 @@ pub async fn review_create(
     let id = seen.id;
     let name = seen.name();
     let outcome = care::record_review(&state.db, &s.user, id, &f, state.today()).await.on_form()?;
-    Ok(after_submit(&state, &s, id, name, &f, outcome, format!("/people/{id}#care"), review_form)
-        .await)
+    Ok(after_submit(
+        &state,
+        &s,
+        id,
+        name,
+        &f,
+        outcome,
+        format!("/people/{id}#care"),
+        "review_recorded",
+        review_form,
+    )
+    .await)
 }

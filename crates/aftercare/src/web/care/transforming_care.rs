@@ -3,7 +3,7 @@
 
 use crate::web::OnForm;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use crate::services::care;
@@ -25,7 +25,7 @@ pub async fn transforming_care(
         .await
         .on_form()?
     {
-        Ok(()) => Ok(Redirect::to(&format!("/people/{id}#care")).into_response()),
+        Ok(()) => Ok(crate::web::saved(&format!("/people/{id}#care"), "transforming_care")),
         Err(errors) => Err(AppError::Forbidden(
             errors.into_iter().map(|(_, r)| r).collect::<Vec<_>>().join("; "),
         )),
