@@ -327,6 +327,7 @@ async fn list_people(
             scope_org: Some(&s.user.org_code),
             limit: views::PAGE_SIZE,
             offset: (page - 1) * views::PAGE_SIZE,
+            ..Default::default()
         },
     )
     .await?;

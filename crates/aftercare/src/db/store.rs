@@ -738,11 +738,98 @@ pub async fn count_people(conn: impl Into<Conn<'_>>) -> Result<i64, DbError> {
 
 /// A search of the register. `scope_org` limits it to people the
 /// organisation has a part in (None: no limit, for break-glass and CLI).
+#[derive(Default)]
 pub struct Search<'a> {
     pub query: &'a str,
     pub scope_org: Option<&'a str>,
     pub limit: i64,
     pub offset: i64,
+    /// Only people whose list status is this.
+    pub status: Option<ListStatus>,
+    /// Only people whose responsible council is this one.
+    pub council: Option<&'a str>,
+    /// Only people whose responsible NHS commissioner is this one.
+    pub nhs: Option<&'a str>,
+    /// Only people whose current lead professional is in this team.
+    pub team: Option<&'a str>,
+    /// Only people whose current lead professional is this person.
+    pub lead: Option<&'a str>,
+    pub sort: ListSort,
+}
+
+/// The statuses the register list can be narrowed to, as far as the stored
+/// summary decides them. "In hospital", "ended" and "eligible" are one
+/// choice here: telling them apart needs the detentions
+/// (`services::standing::Tag`), which a filter over the whole caseload
+/// should not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListStatus {
+    DecisionNeeded,
+    Entitled,
+    /// Eligible and not entitled now: in hospital, ended, or leaving to come.
+    NotEntitledNow,
+    NotEligible,
+}
+
+impl ListStatus {
+    fn condition(self) -> &'static str {
+        match self {
+            ListStatus::DecisionNeeded => "p.decision_needed",
+            ListStatus::Entitled => "p.entitled AND NOT p.decision_needed",
+            ListStatus::NotEntitledNow => "p.eligible AND NOT p.entitled AND NOT p.decision_needed",
+            ListStatus::NotEligible => {
+                "NOT p.eligible AND NOT p.entitled AND NOT p.decision_needed"
+            }
+        }
+    }
+}
+
+/// The orders the register list can be sorted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListSort {
+    /// Family name, then given name (the default).
+    #[default]
+    Name,
+    /// Oldest first.
+    DateOfBirth,
+    /// Most recent qualifying detention first; none last.
+    QualifyingDate,
+    /// Most recently added first.
+    Newest,
+}
+
+impl ListSort {
+    fn order_by(self) -> &'static str {
+        match self {
+            ListSort::Name => "p.family_name, p.given_name, p.id",
+            ListSort::DateOfBirth => "p.date_of_birth, p.family_name, p.given_name, p.id",
+            ListSort::QualifyingDate => {
+                "CASE WHEN p.qualifying_date IS NULL THEN 1 ELSE 0 END, p.qualifying_date DESC, p.family_name, p.given_name, p.id"
+            }
+            ListSort::Newest => "p.id DESC",
+        }
+    }
+}
+
+/// The teams and the names of current lead professionals of the people an
+/// organisation has a part in, each sorted, for the list's filters.
+pub async fn caseload_teams_and_leads(
+    db: &Db,
+    org: &str,
+) -> Result<(Vec<String>, Vec<String>), DbError> {
+    let rows: Vec<(Option<String>, String)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT DISTINCT l.team, l.name FROM person_orgs o
+         JOIN lead_professionals l ON l.person_id = o.person_id AND l.superseded_at IS NULL
+         WHERE o.org_code = $1")
+        .bind(org).fetch_all(p).await)?;
+    let mut teams: Vec<String> =
+        rows.iter().filter_map(|(t, _)| t.clone()).filter(|t| !t.trim().is_empty()).collect();
+    let mut leads: Vec<String> = rows.into_iter().map(|(_, n)| n).collect();
+    for v in [&mut teams, &mut leads] {
+        v.sort();
+        v.dedup();
+    }
+    Ok((teams, leads))
 }
 
 /// A value bound to a numbered placeholder of a query built in pieces.
@@ -824,6 +911,24 @@ pub async fn search_people(
             ways.iter().map(|w| format!("SELECT id FROM people WHERE {w}")).collect();
         conditions.push(format!("p.id IN ({})", lookups.join(" UNION ")));
     }
+    if let Some(status) = s.status {
+        conditions.push(status.condition().to_string());
+    }
+    if let Some(council) = s.council {
+        conditions.push(format!("p.council_code = {}", sql.arg(Arg::Text(council.into()))));
+    }
+    if let Some(nhs) = s.nhs {
+        conditions.push(format!("p.nhs_code = {}", sql.arg(Arg::Text(nhs.into()))));
+    }
+    for (column, value) in [("team", s.team), ("name", s.lead)] {
+        if let Some(v) = value {
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM lead_professionals l WHERE l.person_id = p.id
+                   AND l.superseded_at IS NULL AND l.{column} = {})",
+                sql.arg(Arg::Text(v.into()))
+            ));
+        }
+    }
     let filter = if conditions.is_empty() { "TRUE".to_string() } else { conditions.join(" AND ") };
     let count_sql = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
     let counted = sql.args.len();
@@ -832,7 +937,8 @@ pub async fn search_people(
     // the matches are found once, not twice.
     let rows_sql = format!(
         "SELECT p.*, COUNT(*) OVER () AS matches FROM {from} WHERE {filter}
-         ORDER BY p.family_name, p.given_name, p.id LIMIT {limit} OFFSET {offset}"
+         ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+        order = s.sort.order_by()
     );
     macro_rules! bind_all {
         ($query:expr, $args:expr) => {{

@@ -193,6 +193,8 @@ pub struct OrgSelect {
     pub groups: Vec<(&'static str, Vec<OrgOption>)>,
     /// Whether nothing is chosen (the blank option is then selected).
     pub blank: bool,
+    /// What the blank option says.
+    pub blank_label: &'static str,
 }
 
 impl OrgSelect {
@@ -244,7 +246,15 @@ impl OrgSelect {
             error: error.map(String::from),
             groups,
             blank: value.is_empty(),
+            blank_label: "Not recorded",
         }
+    }
+
+    /// The same picker with its blank option saying `label` (a filter's
+    /// "Any").
+    pub fn blank_as(mut self, label: &'static str) -> Self {
+        self.blank_label = label;
+        self
     }
 }
 

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::controls::{DateInput, OrgSelect, Pick};
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session, VisiblePerson};
 use crate::auth;
-use crate::db::store::{self, Actor, OrgRow, Search};
+use crate::db::store::{self, Actor, ListSort, ListStatus, OrgRow, Search};
 use crate::services::register::{self, DetentionFields, PersonFields};
 use crate::services::standing::{Standing, Tag};
 use crate::services::views::{self, PersonDetail};
@@ -377,21 +377,67 @@ fn org_label(names: &HashMap<String, String>, code: &Option<String>) -> String {
 struct PeoplePage {
     nav: Option<Nav>,
     query: String,
-    query_encoded: String,
+    /// The search and filters as a query string, for the page links.
+    filters_encoded: String,
+    /// The filters chosen, which a new search keeps.
+    kept_filters: Vec<(String, String)>,
     summary: String,
     rows: Vec<PersonListRow>,
     scoped: bool,
     prev_page: Option<i64>,
     next_page: Option<i64>,
+    filtered: bool,
+    status: String,
+    statuses: Vec<(&'static str, &'static str)>,
+    council: OrgSelect,
+    nhs: OrgSelect,
+    team: String,
+    teams: Vec<String>,
+    lead: String,
+    leads: Vec<String>,
+    sort: String,
+    sorts: Vec<(&'static str, &'static str)>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct ListQuery {
     #[serde(default)]
     q: String,
     #[serde(default)]
     page: Option<i64>,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    council: String,
+    #[serde(default)]
+    nhs: String,
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    lead: String,
+    #[serde(default)]
+    sort: String,
 }
+
+/// The list's statuses by their value in the address, with their labels.
+const LIST_STATUSES: [(&str, &str, ListStatus); 4] = [
+    ("decision_needed", "Decision needed", ListStatus::DecisionNeeded),
+    ("entitled", "Entitled", ListStatus::Entitled),
+    (
+        "not_entitled_now",
+        "Eligible, not entitled now (in hospital, ended, or leaving to come)",
+        ListStatus::NotEntitledNow,
+    ),
+    ("not_eligible", "Not eligible", ListStatus::NotEligible),
+];
+
+/// The list's orders by their value in the address, with their labels.
+const LIST_SORTS: [(&str, &str, ListSort); 4] = [
+    ("name", "Name", ListSort::Name),
+    ("date_of_birth", "Date of birth, oldest first", ListSort::DateOfBirth),
+    ("qualifying_date", "Qualifying detention, most recent first", ListSort::QualifyingDate),
+    ("newest", "Most recently added", ListSort::Newest),
+];
 
 pub use crate::services::views::PAGE_SIZE;
 
@@ -401,6 +447,12 @@ pub async fn people_list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
     let page = q.page.unwrap_or(1).clamp(1, i64::MAX / PAGE_SIZE);
+    fn chosen(v: &str) -> Option<&str> {
+        Some(v.trim()).filter(|v| !v.is_empty())
+    }
+    // A value not offered (an old bookmark, a hand-typed address) is no filter.
+    let status = LIST_STATUSES.iter().find(|(k, _, _)| *k == q.status).map(|(_, _, v)| *v);
+    let sort = LIST_SORTS.iter().find(|(k, _, _)| *k == q.sort).map(|(_, _, v)| *v);
     let (people, total) = store::search_people(
         &state.db,
         &Search {
@@ -408,19 +460,46 @@ pub async fn people_list(
             scope_org: Some(&s.user.org_code),
             limit: PAGE_SIZE,
             offset: (page - 1) * PAGE_SIZE,
+            status,
+            council: chosen(&q.council),
+            nhs: chosen(&q.nhs),
+            team: chosen(&q.team),
+            lead: chosen(&q.lead),
+            sort: sort.unwrap_or_default(),
         },
     )
     .await?;
+    let filters: Vec<(&str, &str)> = [
+        ("q", q.q.trim()),
+        ("status", if status.is_some() { q.status.as_str() } else { "" }),
+        ("council", q.council.trim()),
+        ("nhs", q.nhs.trim()),
+        ("team", q.team.trim()),
+        ("lead", q.lead.trim()),
+        ("sort", if sort.is_some() { q.sort.as_str() } else { "" }),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .collect();
+    let filters_encoded = serde_urlencoded::to_string(&filters).unwrap_or_default();
+    let kept_filters: Vec<(String, String)> = filters
+        .iter()
+        .filter(|(k, _)| *k != "q")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     crate::services::access_log::export(
         &state.db,
         &s,
         crate::services::access_log::AccessKind::PeopleList,
         people.len(),
-        Some(&format!("q={} page={page}", q.q.trim())),
+        Some(&format!("{} page={page}", filters_encoded)),
     )
     .await?;
+    let filtered = filters.iter().any(|(k, _)| !matches!(*k, "q" | "sort"));
     // An exact NHS number or local id is a request for that record: open it.
-    if let [p] = &people[..] {
+    if let [p] = &people[..]
+        && !filtered
+    {
         let typed = q.q.trim();
         let digits: String = typed.chars().filter(|c| c.is_ascii_digit()).collect();
         let exact_nhs = p.nhs_number.as_deref().is_some_and(|n| {
@@ -451,9 +530,11 @@ pub async fn people_list(
             }
         })
         .collect::<Vec<_>>();
-    let summary = match (total, q.q.trim().is_empty()) {
-        (0, true) => "Nobody is on the register for your organisation yet.".to_string(),
-        (0, false) => "No one matches your search.".to_string(),
+    let searched = !q.q.trim().is_empty() || filtered;
+    let summary = match (total, searched) {
+        (0, false) => "Nobody is on the register for your organisation yet.".to_string(),
+        (0, true) if filtered => "No one matches your search and filters.".to_string(),
+        (0, true) => "No one matches your search.".to_string(),
         (1, _) => "1 person".to_string(),
         (n, _) => format!(
             "{n} people{}",
@@ -464,18 +545,33 @@ pub async fn people_list(
             }
         ),
     };
+    let orgs = crate::services::admin::orgs(&state.db).await?;
+    let today = state.today();
+    let picker = |id: &str, label: &str, value: &str, pick: Pick| {
+        OrgSelect::new(id, label, "", value, None, pick, &orgs, today).blank_as("Any")
+    };
+    let (teams, leads) = store::caseload_teams_and_leads(&state.db, &s.user.org_code).await?;
     Ok(PeoplePage {
         nav: Some(nav(&state, &s).await),
-        query_encoded: serde_urlencoded::to_string([("", &q.q)])
-            .unwrap_or_default()
-            .trim_start_matches('=')
-            .to_string(),
-        query: q.q,
+        filters_encoded,
+        kept_filters,
+        query: q.q.clone(),
         summary,
         rows,
         scoped: true,
         prev_page: (page > 1).then_some(page - 1),
         next_page: (page * PAGE_SIZE < total).then_some(page + 1),
+        filtered,
+        status: q.status.clone(),
+        statuses: LIST_STATUSES.iter().map(|(k, l, _)| (*k, *l)).collect(),
+        council: picker("council", "Responsible council", q.council.trim(), Pick::Council),
+        nhs: picker("nhs", "Responsible NHS commissioner", q.nhs.trim(), Pick::NhsCommissioner),
+        team: q.team.trim().to_string(),
+        teams,
+        lead: q.lead.trim().to_string(),
+        leads,
+        sort: q.sort.clone(),
+        sorts: LIST_SORTS.iter().map(|(k, l, _)| (*k, *l)).collect(),
     }
     .into_response())
 }

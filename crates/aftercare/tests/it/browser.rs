@@ -581,7 +581,40 @@ async fn searching_the_register() {
     assert_eq!(b.text("#result-count").await, "No one matches your search.");
     assert!(b.find_all("table").await.is_empty(), "no empty table");
     b.check_accessibility().await;
+
+    // Filtering: by status and responsible council, sorted, kept in the form.
+    b.goto("/people").await;
+    b.choose("#status", "entitled").await;
+    b.choose("#council", "E10000016").await;
+    b.choose("#sort", "date_of_birth").await;
+    b.submit("form.filters").await;
+    let rows = b.texts("table tbody tr").await;
+    assert!(!rows.is_empty() && rows.len() < everyone_count(&everyone), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.contains(" Entitled ") && r.contains("Kent County Council")),
+        "only entitled people of Kent: {rows:?}"
+    );
+    assert!(!rows.iter().any(|r| r.starts_with("JONES")), "Bob Jones is in hospital: {rows:?}");
+    assert_eq!(b.value("#status").await, "entitled", "the filters are kept");
+    assert_eq!(b.value("#council").await, "E10000016");
+    b.check_accessibility().await;
+    // In hospital, Bob Jones has no responsible council yet.
+    b.choose("#status", "not_entitled_now").await;
+    b.choose("#council", "").await;
+    b.submit("form.filters").await;
+    let rows = b.texts("table tbody tr").await;
+    assert!(
+        rows.iter().any(|r| r.starts_with("JONES, Bob")),
+        "in hospital is \"not entitled now\": {rows:?}"
+    );
+    b.follow("Clear filters").await;
+    assert_eq!(b.text("#result-count").await, everyone);
     b.finish().await;
+}
+
+/// The number in "N people".
+fn everyone_count(summary: &str) -> usize {
+    summary.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 #[tokio::test]

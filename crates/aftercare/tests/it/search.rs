@@ -81,3 +81,77 @@ async fn names_without_accents_dates_as_shown_and_exact_ids() {
         assert_eq!(found(&lead, "wojcik").await, ["WÓJCIK, Zoë"], "{}", t.backend);
     }
 }
+
+/// The names the people list shows at `path`, in order.
+async fn listed(c: &Client, path: &str) -> Vec<String> {
+    let r = c.get(path).await;
+    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+    r.body
+        .split("<a href=\"/people/")
+        .skip(1)
+        .filter_map(|s| {
+            s.split_once('>').map(|(_, rest)| rest.split('<').next().unwrap().to_string())
+        })
+        .filter(|n| n.contains(','))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_register_filtered_and_sorted() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "lead", "E10000016", "lead_professional").await;
+        import(&t.db, REGISTER_CSV).await;
+        let c = Client::login(state(&t.db), "lead").await;
+        let everyone = listed(&c, "/people").await;
+        assert!(everyone.len() >= 2, "{everyone:?}");
+        let mut sorted = everyone.clone();
+        sorted.sort();
+        assert_eq!(everyone, sorted, "by name unless asked otherwise");
+
+        let entitled = listed(&c, "/people?status=entitled").await;
+        assert!(entitled.contains(&"SMITH, Ann".to_string()), "{}: {entitled:?}", t.backend);
+        assert!(!entitled.contains(&"JONES, Bob".to_string()), "in hospital");
+        let waiting = listed(&c, "/people?status=not_entitled_now").await;
+        assert!(waiting.contains(&"JONES, Bob".to_string()), "{}: {waiting:?}", t.backend);
+        assert!(
+            listed(&c, "/people?council=E10000016&nhs=QKS").await.contains(&"SMITH, Ann".into())
+        );
+        assert!(listed(&c, "/people?council=E06000060").await.is_empty(), "another council");
+        // A value the page does not offer is no filter at all.
+        assert_eq!(listed(&c, "/people?status=bogus&sort=bogus").await, everyone);
+
+        let smith = aftercare::db::store::person_by_nhs_number(&t.db, "9434765919")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let r = c
+            .post_form(
+                &format!("/people/{smith}/lead"),
+                &[("name", "Sam Okoro"), ("team", "North CMHT")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(listed(&c, "/people?team=North+CMHT").await, ["SMITH, Ann"], "{}", t.backend);
+        assert_eq!(listed(&c, "/people?lead=Sam+Okoro").await, ["SMITH, Ann"]);
+        let page = c.get("/people").await.body;
+        assert!(page.contains("<option value=\"North CMHT\">North CMHT</option>"), "offered");
+
+        // Oldest first: Jones (1975) before Smith (1980).
+        let by_age = listed(&c, "/people?sort=date_of_birth").await;
+        let (jones, smith) = (
+            by_age.iter().position(|n| n == "JONES, Bob").unwrap(),
+            by_age.iter().position(|n| n == "SMITH, Ann").unwrap(),
+        );
+        assert!(jones < smith, "{}: {by_age:?}", t.backend);
+        // A new search keeps the filters chosen.
+        assert!(
+            c.get("/people?status=entitled&sort=newest")
+                .await
+                .body
+                .contains("<input type=\"hidden\" name=\"status\" value=\"entitled\">"),
+            "a new search keeps the filters"
+        );
+    }
+}
