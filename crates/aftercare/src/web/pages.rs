@@ -35,6 +35,8 @@ pub struct Nav {
     /// The register's pages: not for an account that only administers the
     /// system (it has no caseload, so they would all be empty).
     pub register: bool,
+    /// The administration pages: for system administrators.
+    pub admin: bool,
 }
 
 pub async fn nav_for(state: &AppState, s: &Session) -> Nav {
@@ -60,6 +62,7 @@ async fn nav(state: &AppState, s: &Session) -> Nav {
         can_edit: s.user.can_edit_register(),
         reasons_to_review,
         register: s.user.roles.iter().any(|r| *r != crate::auth::Role::SystemAdministrator),
+        admin: s.user.has(crate::auth::Role::SystemAdministrator),
     }
 }
 
