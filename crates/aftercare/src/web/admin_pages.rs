@@ -370,6 +370,18 @@ pub async fn user_create(
     if password.is_empty() {
         form.problem("password", "Enter a password for the person's first sign-in.");
     }
+    // The service checks these again; checked here too, every problem is
+    // shown at once.
+    if !username.is_empty()
+        && let Err(ServiceError::Invalid(fields)) = accounts::check_username(&username)
+    {
+        form.service_problems(fields, &[]);
+    }
+    if !password.is_empty()
+        && let Err(e) = crate::auth::check_new_password(&username, &password, false)
+    {
+        form.problem("password", sentence(&e.to_string()));
+    }
     if form.errors.is_empty() {
         let new = accounts::NewAccount {
             username: &username,
