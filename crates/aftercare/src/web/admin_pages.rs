@@ -814,7 +814,7 @@ async fn partnership_form_page(
         nhs: org_choices(&orgs, NHS_COMMISSIONERS),
         policies: aftercare_core::reviews::policies()
             .iter()
-            .map(|p| choice(p.name, &policy_label(p.name), &p.rule.title))
+            .map(|p| choice(p.name, &policy_label(p.name), p.rule.title))
             .collect(),
         yes_no: vec![choice("yes", "Yes", ""), choice("no", "No", "")],
     })
@@ -846,7 +846,10 @@ pub async fn partnership_new(
             .with("review_policy", p.review_policy.clone())
             .with("qa_ratifies_endings", if p.qa_ratifies_endings { "yes" } else { "no" })
             .with("funding_decision_days", p.funding_decision_days.to_string()),
+        // A task's link names the two bodies to set up.
         None => Form::default()
+            .with("council", q.council.clone())
+            .with("nhs", q.nhs.clone())
             .with("review_policy", "default")
             .with("qa_ratifies_endings", "no")
             .with("funding_decision_days", "28"),
