@@ -698,10 +698,11 @@ async fn admin_tasks(db: &Db, today: NaiveDate) -> Result<Vec<Task>, ServiceErro
             due: None,
             overdue: false,
             summary: format!(
-                "{} and {} are responsible together for {} people with no partnership recorded (when reviews are due, whether the QA group ratifies endings)",
+                "{} and {} are responsible together for {} {} with no partnership recorded (when reviews are due, whether the QA group ratifies endings)",
                 name(&m.council_code),
                 name(&m.nhs_code),
-                m.people
+                m.people,
+                if m.people == 1 { "person" } else { "people" }
             ),
             person_name: None,
             nhs_number: None,

@@ -215,10 +215,15 @@ fn date_text(d: Option<NaiveDate>) -> String {
 #[template(path = "admin.html")]
 struct AdminPage {
     nav: Option<Nav>,
-    users: usize,
-    orgs: usize,
-    partnerships: usize,
-    agreements: usize,
+    /// How many of each there are, in words: "4 accounts", "1 partnership".
+    users: String,
+    orgs: String,
+    partnerships: String,
+    agreements: String,
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 pub async fn landing(
@@ -228,10 +233,14 @@ pub async fn landing(
     administrator(&s)?;
     Ok(AdminPage {
         nav: Some(nav_for(&state, &s).await),
-        users: accounts::users(&state.db).await?.len(),
-        orgs: admin::orgs(&state.db).await?.len(),
-        partnerships: admin::partnerships(&state.db).await?.len(),
-        agreements: admin::agreements(&state.db).await?.len(),
+        users: count(accounts::users(&state.db).await?.len(), "account", "accounts"),
+        orgs: count(admin::orgs(&state.db).await?.len(), "organisation", "organisations"),
+        partnerships: count(
+            admin::partnerships(&state.db).await?.len(),
+            "partnership",
+            "partnerships",
+        ),
+        agreements: count(admin::agreements(&state.db).await?.len(), "agreement", "agreements"),
     }
     .into_response())
 }
