@@ -1575,6 +1575,17 @@ async fn creating_a_user() {
         "the API docs are linked here"
     );
     b.check_accessibility().await;
+    // Every section's page passes the checks too.
+    let mut sections = Vec::new();
+    for a in b.find_all("main a[href^='/admin/']").await {
+        sections.push(a.attr("href").await.unwrap().unwrap_or_default());
+    }
+    assert_eq!(sections.len(), 5, "{sections:?}");
+    for path in &sections {
+        b.goto(path).await;
+        b.check_accessibility().await;
+    }
+    b.goto("/admin").await;
     b.follow("Users").await;
     b.follow("Add a user").await;
     assert_eq!(
