@@ -129,7 +129,30 @@ impl<'a> RegisterEditor<'a> {
     }
 }
 
+/// Proof that the holder administers the system: users, organisations,
+/// partnerships, funding agreements and letter templates (what the command
+/// line's administrative commands do for the operator).
+pub struct Administrator<'a>(&'a User);
+
+impl<'a> Administrator<'a> {
+    /// The user holding the permission.
+    pub fn user(&self) -> &'a User {
+        self.0
+    }
+}
+
 impl User {
+    /// Only system administrators manage accounts and the reference data.
+    pub fn administrator(&self) -> Result<Administrator<'_>, Forbidden> {
+        if self.has(Role::SystemAdministrator) {
+            Ok(Administrator(self))
+        } else {
+            Err(Forbidden(
+                "manage users, organisations, partnerships, funding agreements or letters: only a system administrator may",
+            ))
+        }
+    }
+
     pub fn from_row(row: &UserRow) -> User {
         User {
             id: row.id,

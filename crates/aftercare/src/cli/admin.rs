@@ -123,8 +123,14 @@ pub async fn orgs_add(
 ) -> Result<ExitCode> {
     let db = open(database).await?;
     let actor = actor_for(&db, None).await?;
-    let new =
-        admin::NewOrg { code: &code, name, kind: &kind, successor: successor.as_deref(), valid_to };
+    let new = admin::NewOrg {
+        code: &code,
+        name,
+        kind: &kind,
+        successor: successor.as_deref(),
+        valid_from: None,
+        valid_to,
+    };
     let code = admin::save_org(&db, &actor, new).await?;
     println!("saved organisation {code}");
     Ok(ExitCode::SUCCESS)

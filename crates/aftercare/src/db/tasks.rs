@@ -48,6 +48,7 @@ pub async fn share_routes(conn: impl Into<Conn<'_>>) -> Result<Vec<ShareRoute>, 
 /// An account that is enabled but holds no role.
 #[derive(Debug, Clone, FromRow)]
 pub struct RolelessUser {
+    pub id: i64,
     pub username: String,
     pub org_code: String,
     pub created_at: DateTime<Utc>,
@@ -55,7 +56,7 @@ pub struct RolelessUser {
 
 pub async fn users_without_role(conn: impl Into<Conn<'_>>) -> Result<Vec<RolelessUser>, DbError> {
     Ok(on_conn!(conn, p => sqlx::query_as(
-        "SELECT username, org_code, created_at FROM users WHERE NOT disabled AND TRIM(roles) = '' ORDER BY username")
+        "SELECT id, username, org_code, created_at FROM users WHERE NOT disabled AND TRIM(roles) = '' ORDER BY username")
         .fetch_all(p).await)?)
 }
 

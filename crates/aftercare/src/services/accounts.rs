@@ -15,6 +15,23 @@ pub async fn users(db: &Db) -> Result<Vec<UserRow>, ServiceError> {
     Ok(store::list_users(db).await?)
 }
 
+/// One account by its id (pages name accounts by id: a user name may hold
+/// any printable character).
+pub async fn user(db: &Db, id: i64) -> Result<UserRow, ServiceError> {
+    store::list_users(db)
+        .await?
+        .into_iter()
+        .find(|u| u.id == id)
+        .ok_or_else(|| ServiceError::not_found("no_such_user", "there is no such user".into()))
+}
+
+fn ensure_roles(roles: &[Role]) -> Result<(), ServiceError> {
+    if roles.is_empty() {
+        return Err(ServiceError::invalid("roles", "choose at least one role"));
+    }
+    Ok(())
+}
+
 /// The actor a command runs as: the named user (who must exist), or the
 /// operating-system user for commands run by the operator.
 pub async fn actor_named(db: &Db, name: Option<&str>) -> Result<Actor, ServiceError> {
@@ -115,6 +132,7 @@ async fn audit(
 /// demo loader, not here, so the demo password is refused).
 pub async fn add_user(db: &Db, actor: &Actor, new: &NewAccount<'_>) -> Result<i64, ServiceError> {
     check_username(new.username)?;
+    ensure_roles(new.roles)?;
     auth::check_new_password(new.username, new.password, false)?;
     let hash = hash(new.password)?;
     let mut tx = db.begin_write().await?;
@@ -159,6 +177,12 @@ pub async fn add_user(db: &Db, actor: &Actor, new: &NewAccount<'_>) -> Result<i6
 pub async fn disable(db: &Db, actor: &Actor, username: &str) -> Result<u64, ServiceError> {
     let mut tx = db.begin_write().await?;
     let user = user_tx(&mut tx, username).await?;
+    if actor.user_id == Some(user.id) {
+        return Err(ServiceError::conflict(
+            "own_account",
+            "you cannot disable your own account: ask another system administrator".into(),
+        ));
+    }
     store::set_user_disabled_tx(&mut tx, user.id, true).await?;
     let ended = store::delete_user_sessions_tx(&mut tx, user.id, None).await?;
     audit(&mut tx, actor, "user.disabled", &user, json!({"sessions_ended": ended})).await?;
@@ -203,8 +227,18 @@ pub async fn set_roles(
     username: &str,
     roles: &[Role],
 ) -> Result<(), ServiceError> {
+    ensure_roles(roles)?;
     let mut tx = db.begin_write().await?;
     let user = user_tx(&mut tx, username).await?;
+    if actor.user_id == Some(user.id)
+        && user.roles.split(',').any(|r| Role::parse(r) == Some(Role::SystemAdministrator))
+        && !roles.contains(&Role::SystemAdministrator)
+    {
+        return Err(ServiceError::invalid(
+            "roles",
+            "you cannot take the system administrator role from your own account: ask another system administrator",
+        ));
+    }
     let new = roles_to_string(roles);
     store::set_user_roles_tx(&mut tx, user.id, &new).await?;
     audit(&mut tx, actor, "user.roles_changed", &user, json!({"from": user.roles, "to": new}))

@@ -40,6 +40,8 @@ pub struct NewOrg<'a> {
     pub name: String,
     pub kind: &'a str,
     pub successor: Option<&'a str>,
+    /// The first day the organisation exists (None: always has).
+    pub valid_from: Option<NaiveDate>,
     pub valid_to: Option<NaiveDate>,
 }
 
@@ -54,16 +56,34 @@ pub async fn save_org(db: &Db, actor: &Actor, new: NewOrg<'_>) -> Result<String,
     let kind = aftercare_core::org::OrgKind::parse(new.kind)
         .ok_or_else(|| AdminError::UnknownOrgKind(new.kind.to_string()))?;
     let successor = new.successor.map(parse).transpose()?;
-    let org = OrgRow {
+    if successor.as_deref() == Some(code.as_str()) {
+        return Err(ServiceError::invalid(
+            "successor",
+            "an organisation cannot be its own successor: choose another organisation, or none",
+        ));
+    }
+    if let (Some(from), Some(to)) = (new.valid_from, new.valid_to)
+        && to < from
+    {
+        return Err(ServiceError::invalid(
+            "valid_to",
+            "the last day must be on or after the first day",
+        ));
+    }
+    let mut org = OrgRow {
         code: code.clone(),
         name: new.name,
         kind: kind.as_str().into(),
-        valid_from: None,
+        valid_from: new.valid_from,
         valid_to: new.valid_to,
         successor_code: successor,
         address: None,
     };
     let mut tx = db.begin_write().await?;
+    // The letterhead address is not edited here: a change keeps it.
+    if let Some(old) = store::get_org(&mut tx, &code).await? {
+        org.address = old.address;
+    }
     // Checked inside the write transaction, so a successor removed
     // meanwhile cannot be named.
     if let Some(s) = &org.successor_code
@@ -87,6 +107,11 @@ pub async fn save_org(db: &Db, actor: &Actor, new: NewOrg<'_>) -> Result<String,
     .await?;
     tx.commit().await?;
     Ok(code)
+}
+
+/// One organisation, for its edit form.
+pub async fn org(db: &Db, code: &str) -> Result<Option<OrgRow>, ServiceError> {
+    Ok(store::get_org(db, code).await?)
 }
 
 /// Every organisation, for listing.

@@ -143,7 +143,8 @@ impl TaskKind {
             TaskKind::RefundOwed => "Open the refund",
             TaskKind::ShareDue => "See what was shared",
             TaskKind::AccessReasonReview => "Review the reasons",
-            TaskKind::UserWithoutRole | TaskKind::PartnershipMissing => "",
+            TaskKind::UserWithoutRole => "Give a role",
+            TaskKind::PartnershipMissing => "Set up the partnership",
         }
     }
 
@@ -668,6 +669,8 @@ async fn share_tasks(db: &Db, org: &str, today: NaiveDate) -> Result<Vec<Task>, 
 /// councils and NHS bodies responsible together with no partnership.
 async fn admin_tasks(db: &Db, today: NaiveDate) -> Result<Vec<Task>, ServiceError> {
     let mut out = Vec::new();
+    let names = crate::services::views::org_names(db).await?;
+    let name = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_string());
     for u in q::users_without_role(db).await? {
         out.push(Task {
             kind: TaskKind::UserWithoutRole,
@@ -676,12 +679,13 @@ async fn admin_tasks(db: &Db, today: NaiveDate) -> Result<Vec<Task>, ServiceErro
             due: None,
             overdue: false,
             summary: format!(
-                "{} ({}) has no role and can do nothing: run `aftercare users roles {} ROLES`, or disable the account",
-                u.username, u.org_code, u.username
+                "{} ({}) has no role and can do nothing: give them a role, or disable the account",
+                u.username,
+                name(&u.org_code)
             ),
             person_name: None,
             nhs_number: None,
-            link: String::new(),
+            link: format!("/admin/users/{}", u.id),
             org_code: String::new(),
             key: format!("roleless:{}", u.username),
         });
@@ -694,12 +698,18 @@ async fn admin_tasks(db: &Db, today: NaiveDate) -> Result<Vec<Task>, ServiceErro
             due: None,
             overdue: false,
             summary: format!(
-                "{} and {} are responsible together for {} people with no partnership recorded (review policy, QA ratification): run `aftercare partnerships add`",
-                m.council_code, m.nhs_code, m.people
+                "{} and {} are responsible together for {} {} with no partnership recorded (when reviews are due, whether the QA group ratifies endings)",
+                name(&m.council_code),
+                name(&m.nhs_code),
+                m.people,
+                if m.people == 1 { "person" } else { "people" }
             ),
             person_name: None,
             nhs_number: None,
-            link: String::new(),
+            link: format!(
+                "/admin/partnerships/new?council={}&nhs={}",
+                m.council_code, m.nhs_code
+            ),
             org_code: String::new(),
             key: format!("partnership:{}:{}", m.council_code, m.nhs_code),
         });

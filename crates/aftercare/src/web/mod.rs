@@ -21,6 +21,7 @@ use crate::db::{Db, DbError, store};
 use crate::error::ServiceError;
 
 pub mod account_pages;
+pub mod admin_pages;
 pub mod care;
 pub mod controls;
 pub mod detention_pages;
@@ -1000,6 +1001,37 @@ pub fn app(state: AppState) -> Router {
         .route("/finance/refunds/{id}/waiver", post(care::refunds::waive))
         .route("/finance/no-charge", get(care::finance::finance))
         .route("/finance/no-charge.csv", get(care::finance::finance_csv))
+        // Administration, for system administrators (web/admin_pages.rs).
+        .route("/admin", get(admin_pages::landing))
+        .route("/admin/users", get(admin_pages::users).post(admin_pages::user_create))
+        .route("/admin/users/new", get(admin_pages::user_new))
+        .route("/admin/users/{uid}", get(admin_pages::user))
+        .route("/admin/users/{uid}/roles", post(admin_pages::user_roles))
+        .route("/admin/users/{uid}/password", post(admin_pages::user_password))
+        .route(
+            "/admin/users/{uid}/disable",
+            get(admin_pages::user_disable_confirm).post(admin_pages::user_disable),
+        )
+        .route("/admin/users/{uid}/enable", post(admin_pages::user_enable))
+        .route("/admin/organisations", get(admin_pages::orgs).post(admin_pages::org_save))
+        .route("/admin/organisations/new", get(admin_pages::org_new))
+        .route("/admin/organisations/{code}", get(admin_pages::org_edit))
+        .route(
+            "/admin/partnerships",
+            get(admin_pages::partnerships).post(admin_pages::partnership_save),
+        )
+        .route("/admin/partnerships/new", get(admin_pages::partnership_new))
+        .route(
+            "/admin/funding-agreements",
+            get(admin_pages::agreements).post(admin_pages::agreement_save),
+        )
+        .route("/admin/funding-agreements/new", get(admin_pages::agreement_new))
+        .route("/admin/letters", get(admin_pages::letters))
+        .route("/admin/letters/{council}", get(admin_pages::council_letters))
+        .route(
+            "/admin/letters/{council}/{kind}",
+            get(admin_pages::letter).post(admin_pages::letter_save),
+        )
         .merge(crate::api::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), session_layer))

@@ -38,6 +38,8 @@ pub struct Nav {
     pub register: bool,
     /// The success banner of the change just made, if any.
     pub saved: Option<&'static str>,
+    /// The administration pages: for system administrators.
+    pub admin: bool,
 }
 
 pub async fn nav_for(state: &AppState, s: &Session) -> Nav {
@@ -64,6 +66,7 @@ async fn nav(state: &AppState, s: &Session) -> Nav {
         reasons_to_review,
         register: s.user.roles.iter().any(|r| *r != crate::auth::Role::SystemAdministrator),
         saved: s.saved,
+        admin: s.user.has(crate::auth::Role::SystemAdministrator),
     }
 }
 

@@ -50,6 +50,8 @@ const SENDERS: &[&str] =
     &["mha_administrator", "lead_professional", "commissioner", "finance", "qa_group"];
 /// Those who may name a lead professional.
 const NAMERS: &[&str] = &["lead_professional", "mha_administrator", "commissioner"];
+/// Those who administer users, organisations and the partnerships' settings.
+const ADMINS: &[&str] = &["system_administrator"];
 
 struct Route {
     method: &'static str,
@@ -174,6 +176,32 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/finance/refunds/{id}/waiver",     303, Everyone(404)),
     route("GET",  "/finance/no-charge",               303, Everyone(200)),
     route("GET",  "/finance/no-charge.csv",           303, Everyone(200)),
+    // Administration (src/web/admin_pages.rs): system administrators only. An empty
+    // form is refused on its fields; {uid} names no user; {code} and {council} name Kent's.
+    route("GET",  "/admin",                           303, Roles(ADMINS, 200, 403)),
+    route("GET",  "/admin/users",                     303, Roles(ADMINS, 200, 403)),
+    route("POST", "/admin/users",                     303, Roles(ADMINS, 422, 403)),
+    route("GET",  "/admin/users/new",                 303, Roles(ADMINS, 200, 403)),
+    route("GET",  "/admin/users/{uid}",               303, Roles(ADMINS, 404, 403)),
+    route("POST", "/admin/users/{uid}/roles",         303, Roles(ADMINS, 404, 403)),
+    route("POST", "/admin/users/{uid}/password",      303, Roles(ADMINS, 404, 403)),
+    route("GET",  "/admin/users/{uid}/disable",       303, Roles(ADMINS, 404, 403)),
+    route("POST", "/admin/users/{uid}/disable",       303, Roles(ADMINS, 404, 403)),
+    route("POST", "/admin/users/{uid}/enable",        303, Roles(ADMINS, 404, 403)),
+    route("GET",  "/admin/organisations",             303, Roles(ADMINS, 200, 403)),
+    route("POST", "/admin/organisations",             303, Roles(ADMINS, 422, 403)),
+    route("GET",  "/admin/organisations/new",         303, Roles(ADMINS, 200, 403)),
+    route("GET",  "/admin/organisations/{code}",      303, Roles(ADMINS, 200, 403)),
+    route("GET",  "/admin/partnerships",              303, Roles(ADMINS, 200, 403)),
+    route("POST", "/admin/partnerships",              303, Roles(ADMINS, 422, 403)),
+    route("GET",  "/admin/partnerships/new",          303, Roles(ADMINS, 200, 403)),
+    route("GET",  "/admin/funding-agreements",        303, Roles(ADMINS, 200, 403)),
+    route("POST", "/admin/funding-agreements",        303, Roles(ADMINS, 422, 403)),
+    route("GET",  "/admin/funding-agreements/new",    303, Roles(ADMINS, 200, 403)),
+    route("GET",  "/admin/letters",                   303, Roles(ADMINS, 200, 403)),
+    route("GET",  "/admin/letters/{council}",         303, Roles(ADMINS, 200, 403)),
+    route("GET",  "/admin/letters/{council}/{kind}",  303, Roles(ADMINS, 200, 403)),
+    route("POST", "/admin/letters/{council}/{kind}",  303, Roles(ADMINS, 422, 403)),
     // An id nobody holds answers as one outside the user's scope (finding: 404 v redirect).
     route("GET",  "/people/999999",                   303, Everyone(303)),
     route("GET",  "/no-such-page",                    404, Everyone(404)),
@@ -378,7 +406,10 @@ impl World {
             .replace("{rid}", "999999")
             .replace("{request_id}", "999999")
             .replace("{letter_id}", "999999")
-            .replace("{kind}", "person");
+            .replace("{kind}", "person")
+            .replace("{uid}", "999999")
+            .replace("{code}", KENT)
+            .replace("{council}", "E10000016");
         let api = path.starts_with("/api/v1/");
         let body = self.body(template.split('?').next().unwrap(), user.unwrap_or("nobody"));
         let own;

@@ -1646,3 +1646,86 @@ async fn deciding_an_ending_as_each_body() {
     b.screenshot("ending-decided").await;
     b.finish().await;
 }
+
+/// A system administrator adds a user through the form: first with
+/// mistakes, shown in the error summary with what was typed kept, then
+/// correctly; the new user is in the list and can sign in.
+#[tokio::test]
+async fn creating_a_user() {
+    let Some(b) = start(Scripts::On).await else { return };
+    add_user(&b._db.db, "sysadmin", "X24", "system_administrator").await;
+    b.login("sysadmin", PASSWORD).await;
+    b.follow("Administration").await;
+    assert_eq!(b.path().await, "/admin");
+    assert!(
+        b.find_all("main a[href='/api/docs/']").await.len() == 1,
+        "the API docs are linked here"
+    );
+    b.check_accessibility().await;
+    // Every section's page passes the checks too.
+    let mut sections = Vec::new();
+    for a in b.find_all("main a[href^='/admin/']").await {
+        sections.push(a.attr("href").await.unwrap().unwrap_or_default());
+    }
+    assert_eq!(sections.len(), 5, "{sections:?}");
+    for path in &sections {
+        b.goto(path).await;
+        b.check_accessibility().await;
+    }
+    b.goto("/admin").await;
+    b.follow("Users").await;
+    b.follow("Add a user").await;
+    assert_eq!(
+        b.value("#org").await,
+        "X24",
+        "the organisation is the administrator's own at first"
+    );
+    b.check_accessibility().await;
+
+    // No name, no role and too short a password.
+    b.fill("#username", "j.okafor@kent.gov.uk").await;
+    b.choose("#org", "E10000016").await;
+    b.fill("#password", "short").await;
+    b.submit("form[action='/admin/users']").await;
+    assert!(b.client.title().await.unwrap().starts_with("Error: "));
+    assert_eq!(b.text(".error-summary h2").await, "There is a problem");
+    assert_eq!(b.error_links().await, ["#display_name", "#roles", "#password"]);
+    assert!(b.text(".error-summary").await.contains("Enter the person's full name."));
+    b.assert_field_in_error("display_name").await;
+    assert_eq!(b.value("#username").await, "j.okafor@kent.gov.uk", "what was typed is kept");
+    assert_eq!(b.value("#org").await, "E10000016");
+    assert_eq!(b.value("#password").await, "", "the password is not sent back");
+    assert_eq!(
+        b.js("return document.activeElement.classList.contains('error-summary')").await,
+        json!(true),
+        "the error summary has the focus"
+    );
+    b.check_accessibility().await;
+    b.screenshot("admin-user-error").await;
+
+    b.fill("#display_name", "Joy Okafor").await;
+    b.find("#roles-lead_professional").await.click().await.unwrap();
+    b.fill("#password", "river walk in the autumn rain").await;
+    b.submit("form[action='/admin/users']").await;
+    assert!(b.path().await.starts_with("/admin/users?done=added"), "{}", b.path().await);
+    assert!(b.text(".banner-success").await.contains("j.okafor@kent.gov.uk can now sign in"));
+    let rows = b.texts("#users tbody tr").await;
+    assert!(
+        rows.contains(
+            &"j.okafor@kent.gov.uk Joy Okafor Kent County Council Lead professional Active"
+                .to_string()
+        ),
+        "{rows:?}"
+    );
+    b.check_accessibility().await;
+
+    b.logout().await;
+    b.login("j.okafor@kent.gov.uk", "river walk in the autumn rain").await;
+    assert_eq!(b.path().await, "/");
+    assert!(
+        b.text(".header__user").await.starts_with("Joy Okafor · Kent County Council"),
+        "{}",
+        b.text(".header__user").await
+    );
+    b.finish().await;
+}

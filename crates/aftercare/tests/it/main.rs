@@ -7,6 +7,7 @@ mod common;
 
 mod access;
 mod accounts;
+mod admin_pages;
 mod api;
 mod audit;
 mod browser;

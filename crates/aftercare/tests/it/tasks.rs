@@ -510,5 +510,8 @@ async fn the_home_page_groups_tasks_overdue_first_with_counts_and_links() {
     assert!(body.contains("Ann Smith"));
     // An administrator's home lists the administration, not an empty register.
     let admin = login(&t, "admin").await;
-    assert!(admin.get("/").await.body.contains("Partnerships to set up"));
+    let home = admin.get("/").await.body;
+    assert!(home.contains("Partnerships to set up"));
+    // Each links to the administration page that sets it up.
+    assert!(home.contains("href=\"/admin/partnerships/new?council="), "{home}");
 }
