@@ -575,12 +575,9 @@ pub async fn import_reviews(
         }
     }
     if !unknown.is_empty() {
-        return Err(ServiceError::InvalidFile(aftercare_files::ImportErrors {
-            file: file_name.into(),
-            unreadable: None,
-            errors: unknown,
-            omitted: 0,
-        }));
+        return Err(ServiceError::InvalidFile(aftercare_files::ImportErrors::rows(
+            file_name, unknown,
+        )));
     }
     let mut tx = db.begin_write().await?;
     let existing: std::collections::HashSet<(i64, NaiveDate)> =

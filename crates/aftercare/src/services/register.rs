@@ -414,18 +414,12 @@ async fn outside_caseload(
 /// none is a pass; any refuse the whole file, in row order.
 fn refused_rows(
     file_name: &str,
-    mut errors: Vec<aftercare_files::RowError>,
+    errors: Vec<aftercare_files::RowError>,
 ) -> Result<(), ServiceError> {
     if errors.is_empty() {
         return Ok(());
     }
-    errors.sort_by_key(|e| e.line);
-    Err(ServiceError::InvalidFile(ImportErrors {
-        file: file_name.to_string(),
-        unreadable: None,
-        errors,
-        omitted: 0,
-    }))
+    Err(ServiceError::InvalidFile(ImportErrors::rows(file_name, errors)))
 }
 
 fn identity_differs(f: &PersonRow, p: &PersonImport) -> bool {
