@@ -526,7 +526,7 @@ pub async fn record_review(
 }
 
 /// What an import of reviews did.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct ReviewImportReport {
     pub rows: usize,
     pub added: usize,
