@@ -84,7 +84,7 @@ impl fmt::Display for RowError {
 pub struct ImportErrors {
     pub file: String,
     /// Set when the file could not be read as a table; `errors` is then empty.
-    pub unreadable: Option<FileError>,
+    pub unreadable: Option<Box<FileError>>,
     /// Every problem found, in row order, up to [`ImportErrors::CAP`].
     pub errors: Vec<RowError>,
     /// Problems found beyond the cap: counted, not kept.
@@ -102,7 +102,7 @@ impl ImportErrors {
     pub(crate) fn unreadable(file: &str, error: FileError) -> Self {
         ImportErrors {
             file: file.to_string(),
-            unreadable: Some(error),
+            unreadable: Some(Box::new(error)),
             errors: Vec::new(),
             omitted: 0,
             unknown_columns: Vec::new(),

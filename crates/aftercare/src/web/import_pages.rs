@@ -395,10 +395,9 @@ async fn status_page(
             let (done, total) =
                 (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
             let what = if matches!(stage, Stage::Checking) { "Checking" } else { "Importing" };
-            page.progress = if total > 0 {
-                format!("{what}: {done} of {total} people done ({}%).", done * 100 / total)
-            } else {
-                format!("{what}: reading the file.")
+            page.progress = match (done * 100).checked_div(total) {
+                Some(percent) => format!("{what}: {done} of {total} people done ({percent}%)."),
+                None => format!("{what}: reading the file."),
             };
         }
         Stage::Checked(outcome) | Stage::Imported(outcome) => {
