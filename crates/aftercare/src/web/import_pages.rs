@@ -82,6 +82,18 @@ impl Job {
         }
     }
 
+    /// Moves a checked file without problems on to importing, once: of two
+    /// confirmations at the same moment, one starts the import.
+    fn start_import(&self) -> bool {
+        let Ok(mut s) = self.stage.lock() else { return false };
+        if matches!(*s, Stage::Checked(Outcome::Register(_) | Outcome::Reviews(_))) {
+            *s = Stage::Importing;
+            true
+        } else {
+            false
+        }
+    }
+
     fn running(&self) -> bool {
         matches!(self.stage(), Stage::Checking | Stage::Importing)
     }
@@ -194,9 +206,13 @@ struct ImportPage {
 
 impl ImportPage {
     fn new(nav: Nav, s: &Session, mode: &'static str) -> ImportPage {
+        ImportPage::blank(Some(nav), s.csrf_token.clone(), mode)
+    }
+
+    fn blank(nav: Option<Nav>, csrf_token: String, mode: &'static str) -> ImportPage {
         ImportPage {
-            nav: Some(nav),
-            csrf_token: s.csrf_token.clone(),
+            nav,
+            csrf_token,
             mode,
             token: String::new(),
             kind_label: "",
@@ -306,7 +322,13 @@ async fn run(state: &AppState, s: &Session, job: Arc<Job>, dry_run: bool) {
     // spawned on the runtime cannot.
     let runtime = tokio::runtime::Handle::current();
     let handle = tokio::task::spawn_blocking(move || {
-        let outcome = runtime.block_on(work(&db, &actor, &org, &task, dry_run, today));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(work(&db, &actor, &org, &task, dry_run, today))
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!("an import in the background panicked");
+            Outcome::Failed(AppError::Internal.message())
+        });
         task.set(if dry_run { Stage::Checked(outcome) } else { Stage::Imported(outcome) });
     });
     let _ = tokio::time::timeout(WAIT_FOR_RESULT, handle).await;
@@ -564,7 +586,7 @@ pub async fn import_confirm(
 ) -> Result<Response, AppError> {
     may_import(&s)?;
     let job = state.imports.get(&token, s.user.id)?;
-    if let Stage::Checked(Outcome::Register(_) | Outcome::Reviews(_)) = job.stage() {
+    if job.start_import() {
         run(&state, &s, job, false).await;
     }
     Ok(Redirect::to(&format!("/import/{token}")).into_response())
@@ -573,6 +595,21 @@ pub async fn import_confirm(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_file_shows_how_far_the_work_has_got() {
+        let mut page = ImportPage::blank(None, "t".into(), "progress");
+        page.token = "abc".into();
+        page.file_name = "master.csv".into();
+        page.kind_label = "master list";
+        page.progress = "Importing: 256 of 1000 people done (25%).".into();
+        let html = page.render().unwrap();
+        assert!(html.contains("<h1>Working on your file</h1>"), "{html}");
+        assert!(html.contains(r#"<p role="status">Importing: 256 of 1000 people done (25%).</p>"#));
+        assert!(html.contains(r#"href="/import/abc""#));
+        // It does not refresh itself (WCAG 2.2.1): the user looks again.
+        assert!(!html.contains("http-equiv"));
+    }
 
     #[test]
     fn reasons_read_as_words() {
