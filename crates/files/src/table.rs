@@ -150,6 +150,41 @@ pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Table, FileError> {
     build_table(file_name, raw)
 }
 
+/// The header row alone, as [`read_table`] reads it (trimmed, trailing
+/// blank cells dropped): a CSV is read only as far as its first non-blank
+/// row; an XLSX is read whole.
+///
+/// ```
+/// let h = aftercare_files::table::read_headers("x.csv", b"\n Surname ,DOB,,\nSmith,1980-01-01\n").unwrap();
+/// assert_eq!(h, ["Surname", "DOB"]);
+/// ```
+pub fn read_headers(file_name: &str, bytes: &[u8]) -> Result<Vec<String>, FileError> {
+    if FileFormat::detect(file_name, bytes)? == FileFormat::Xlsx {
+        return read_table(file_name, bytes).map(|t| t.headers);
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut record).map_err(|e| FileError::Csv {
+        file: file_name.into(),
+        line: 1,
+        reason: e.to_string(),
+    })? {
+        let mut cells: Vec<String> = record
+            .iter()
+            .take(MAX_COLUMNS)
+            .map(|f| String::from_utf8_lossy(f).trim().to_string())
+            .collect();
+        while cells.last().is_some_and(|c| c.is_empty()) {
+            cells.pop();
+        }
+        if !cells.is_empty() {
+            return Ok(cells);
+        }
+    }
+    Err(FileError::Empty { file: file_name.into() })
+}
+
 /// A row straight from the file: its spreadsheet number and cells, with the
 /// cell count the file gave (CSV) or `None` (XLSX, where cells are positional).
 struct RawRow {

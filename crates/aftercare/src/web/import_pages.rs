@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use aftercare_files::ImportErrors;
 use aftercare_files::register::column_label;
+use aftercare_files::table::HeaderMatch;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
@@ -52,6 +53,8 @@ struct Job {
     done: AtomicU64,
     total: AtomicU64,
     stage: Mutex<Stage>,
+    /// How each header of the file was read, as of the last dry run.
+    read_as: Mutex<Vec<MappedLine>>,
 }
 
 #[derive(Clone)]
@@ -168,7 +171,8 @@ struct UnknownLine {
     header: String,
 }
 
-/// A header the organisation has mapped before.
+/// A header the organisation has mapped before, or how one was read.
+#[derive(Clone)]
 struct MappedLine {
     header: String,
     column: String,
@@ -202,6 +206,8 @@ struct ImportPage {
     counts: Vec<CountLine>,
     changes: usize,
     mapped: Vec<MappedLine>,
+    /// How the file's headers were read.
+    read_as: Vec<MappedLine>,
 }
 
 impl ImportPage {
@@ -227,6 +233,7 @@ impl ImportPage {
             counts: Vec::new(),
             changes: 0,
             mapped: Vec::new(),
+            read_as: Vec::new(),
         }
     }
 
@@ -299,6 +306,7 @@ pub async fn import_upload(
         done: AtomicU64::new(0),
         total: AtomicU64::new(0),
         stage: Mutex::new(Stage::Checking),
+        read_as: Mutex::new(Vec::new()),
     };
     let token = state.imports.insert(job)?;
     let job = state.imports.get(&token, s.user.id)?;
@@ -346,6 +354,29 @@ async fn work(
         Ok(m) => m,
         Err(e) => return failed(e),
     };
+    if dry_run {
+        let rules = aftercare_files::table::HeaderRules {
+            known: job.kind.columns(),
+            aliases: job.kind.aliases(),
+            mapping: &mapping,
+        };
+        let headers = aftercare_files::table::read_headers(&job.file_name, &job.bytes);
+        let lines = headers
+            .unwrap_or_default()
+            .iter()
+            .map(|h| MappedLine {
+                header: aftercare_core::text::excerpt(h),
+                column: match rules.resolve(h) {
+                    HeaderMatch::Column(c) => column_label(&c).to_string(),
+                    HeaderMatch::Ignored => "Ignored".into(),
+                    HeaderMatch::Unknown => "Not known".into(),
+                },
+            })
+            .collect();
+        if let Ok(mut read_as) = job.read_as.lock() {
+            *read_as = lines;
+        }
+    }
     let result = match job.kind {
         ImportKind::Register => {
             let options = ImportOptions { dry_run, today, mapping: &mapping };
@@ -411,6 +442,7 @@ async fn status_page(
     page.token = token.to_string();
     page.kind_label = job.kind.label();
     page.file_name = job.file_name.clone();
+    page.read_as = job.read_as.lock().map(|r| r.clone()).unwrap_or_default();
     let stage = job.stage();
     match &stage {
         Stage::Checking | Stage::Importing => {

@@ -1614,6 +1614,9 @@ async fn importing_a_file_with_a_bad_row_then_a_good_one() {
     assert_eq!(b.text("h1").await, "Check before you import");
     let counts = b.texts("#counts .summary-list__row").await;
     assert!(counts.contains(&"People added 1".to_string()), "{counts:?}");
+    let read_as = b.texts("#read-as-table tbody tr").await;
+    assert_eq!(read_as[..3], ["Surname Family name", "Forename Given name", "DOB Date of birth"]);
+    assert_eq!(read_as.last().map(String::as_str), Some("Keyworker Ignored"));
     assert!(counts.contains(&"People unchanged 0".to_string()), "{counts:?}");
     b.check_accessibility().await;
     b.screenshot("import-check").await;
