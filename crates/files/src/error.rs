@@ -84,11 +84,14 @@ impl fmt::Display for RowError {
 pub struct ImportErrors {
     pub file: String,
     /// Set when the file could not be read as a table; `errors` is then empty.
-    pub unreadable: Option<FileError>,
+    pub unreadable: Option<Box<FileError>>,
     /// Every problem found, in row order, up to [`ImportErrors::CAP`].
     pub errors: Vec<RowError>,
     /// Problems found beyond the cap: counted, not kept.
     pub omitted: usize,
+    /// Headers of the file that are no column we know, as written: the user
+    /// may say once what each holds (see [`crate::table::ColumnMapping`]).
+    pub unknown_columns: Vec<String>,
 }
 
 impl ImportErrors {
@@ -99,9 +102,23 @@ impl ImportErrors {
     pub(crate) fn unreadable(file: &str, error: FileError) -> Self {
         ImportErrors {
             file: file.to_string(),
-            unreadable: Some(error),
+            unreadable: Some(Box::new(error)),
             errors: Vec::new(),
             omitted: 0,
+            unknown_columns: Vec::new(),
+        }
+    }
+
+    /// Problems with rows found outside this crate (by the service that
+    /// compares the file with the register).
+    pub fn rows(file: &str, mut errors: Vec<RowError>) -> Self {
+        errors.sort_by_key(|e| e.line);
+        ImportErrors {
+            file: file.to_string(),
+            unreadable: None,
+            errors,
+            omitted: 0,
+            unknown_columns: Vec::new(),
         }
     }
 
@@ -181,6 +198,7 @@ impl Collector {
             unreadable: None,
             errors: self.errors,
             omitted: self.omitted,
+            unknown_columns: Vec::new(),
         }
     }
 }

@@ -18,5 +18,5 @@ pub use register::{
     DetentionImport, PersonImport, RegisterFile, parse_register, parse_register_as_of,
 };
 pub use reviews::{ReviewImport, parse_reviews};
-pub use table::{FileFormat, Table, TableRow, read_table};
+pub use table::{ColumnMapping, FileFormat, Table, TableRow, read_table};
 pub use write::{write_csv, write_xlsx, write_xlsx_with_money};

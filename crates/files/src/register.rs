@@ -22,7 +22,7 @@ use aftercare_core::text::{MAX_NAME_CHARS, check_free_text, check_line, excerpt}
 use aftercare_core::{NhsNumber, OrgCode, Section, parse_date};
 
 use crate::error::{Collector, ImportErrors};
-use crate::table::{HeaderMap, TableRow, UnknownColumns, read_table};
+use crate::table::{ColumnMapping, HeaderMap, HeaderRules, TableRow, UnknownColumns, read_table};
 
 /// The master-list columns, in the order exports write them.
 pub const REGISTER_COLUMNS: [&str; 16] = [
@@ -43,6 +43,106 @@ pub const REGISTER_COLUMNS: [&str; 16] = [
     "discharged_to",
     "date_added",
 ];
+
+/// Our columns in words, as pages show them.
+pub const REGISTER_COLUMN_LABELS: [(&str, &str); 16] = [
+    ("nhs_number", "NHS number"),
+    ("local_id", "Local id"),
+    ("family_name", "Family name"),
+    ("given_name", "Given name"),
+    ("date_of_birth", "Date of birth"),
+    ("section", "Section"),
+    ("detention_start", "Detention start"),
+    ("ordinary_residence", "Council of ordinary residence"),
+    ("no_fixed_abode", "No fixed abode"),
+    ("gp_practice", "GP practice"),
+    ("gp_commissioner", "GP's commissioner"),
+    ("residence_commissioner", "Commissioner where they live"),
+    ("place_of_detention", "Place of detention"),
+    ("left_hospital", "Left hospital"),
+    ("discharged_to", "Discharged to"),
+    ("date_added", "Date added"),
+];
+
+/// The names real master lists give our columns (compared by
+/// [`crate::table::match_key`]: case, spaces and punctuation do not count),
+/// each with our column. Our own names (`family_name`, `Family name`) need
+/// no entry.
+pub const REGISTER_ALIASES: &[(&str, &str)] = &[
+    ("NHS No", "nhs_number"),
+    ("NHS", "nhs_number"),
+    ("NHS num", "nhs_number"),
+    ("New NHS number", "nhs_number"),
+    ("Local number", "local_id"),
+    ("Local reference", "local_id"),
+    ("Local ref", "local_id"),
+    ("Client id", "local_id"),
+    ("Patient id", "local_id"),
+    ("Person id", "local_id"),
+    ("Surname", "family_name"),
+    ("Last name", "family_name"),
+    ("Forename", "given_name"),
+    ("Forenames", "given_name"),
+    ("First name", "given_name"),
+    ("First names", "given_name"),
+    ("Given names", "given_name"),
+    ("DOB", "date_of_birth"),
+    ("Birth date", "date_of_birth"),
+    ("Legal status", "section"),
+    ("MHA section", "section"),
+    ("MHA status", "section"),
+    ("Section of the MHA", "section"),
+    ("Detained under", "section"),
+    ("Date detained", "detention_start"),
+    ("Detention date", "detention_start"),
+    ("Date of detention", "detention_start"),
+    ("Detention start date", "detention_start"),
+    ("Section start date", "detention_start"),
+    ("Admission date", "detention_start"),
+    ("Date of admission", "detention_start"),
+    ("Date admitted", "detention_start"),
+    ("Council of ordinary residence", "ordinary_residence"),
+    ("Ordinary residence council", "ordinary_residence"),
+    ("Ordinarily resident in", "ordinary_residence"),
+    ("Responsible council", "ordinary_residence"),
+    ("Responsible local authority", "ordinary_residence"),
+    ("Local authority", "ordinary_residence"),
+    ("NFA", "no_fixed_abode"),
+    ("GP practice code", "gp_practice"),
+    ("GP code", "gp_practice"),
+    ("GP", "gp_practice"),
+    ("Practice code", "gp_practice"),
+    ("GP ICB", "gp_commissioner"),
+    ("GP CCG", "gp_commissioner"),
+    ("ICB of GP", "gp_commissioner"),
+    ("Registered ICB", "gp_commissioner"),
+    ("Residence ICB", "residence_commissioner"),
+    ("ICB of residence", "residence_commissioner"),
+    ("Hospital", "place_of_detention"),
+    ("Detaining hospital", "place_of_detention"),
+    ("Ward", "place_of_detention"),
+    ("Discharge date", "left_hospital"),
+    ("Date of discharge", "left_hospital"),
+    ("Date discharged", "left_hospital"),
+    ("Discharged on", "left_hospital"),
+    ("Date left hospital", "left_hospital"),
+    ("Discharge council", "discharged_to"),
+    ("Discharged to council", "discharged_to"),
+    ("Council discharged to", "discharged_to"),
+    ("Date added to register", "date_added"),
+    ("Added on", "date_added"),
+    ("Date entered", "date_added"),
+];
+
+/// Our column's name in words (`date_of_birth` → `Date of birth`), or the
+/// name itself when it is none of ours.
+pub fn column_label(name: &str) -> &str {
+    REGISTER_COLUMN_LABELS
+        .iter()
+        .chain(crate::reviews::REVIEW_COLUMN_LABELS.iter())
+        .find(|(k, _)| *k == name)
+        .map_or(name, |(_, label)| label)
+}
 
 const REQUIRED: [&str; 5] =
     ["family_name", "given_name", "date_of_birth", "section", "detention_start"];
@@ -136,15 +236,40 @@ pub fn parse_register_as_of(
     bytes: &[u8],
     today: Option<NaiveDate>,
 ) -> Result<RegisterFile, ImportErrors> {
+    parse_register_with(file_name, bytes, today, &ColumnMapping::default())
+}
+
+/// [`parse_register_as_of`], reading the file's own headers by the common
+/// names ([`REGISTER_ALIASES`]) and by what the user mapped. An unknown
+/// header is reported (a misspelt column would otherwise lose its data)
+/// and listed in [`ImportErrors::unknown_columns`], so the user can say
+/// what it holds; the required columns missing are reported with it.
+///
+/// ```
+/// use aftercare_files::table::ColumnMapping;
+/// let csv = "NHS No.,Surname,Forename,DOB,Legal status,Date detained,LA,Keyworker\n\
+///            943 476 5919,Smith,Ann,01/02/1980,3,2023-01-09,E10000016,Sam\n";
+/// let err = aftercare_files::register::parse_register_with("r.csv", csv.as_bytes(), None, &ColumnMapping::default())
+///     .unwrap_err();
+/// assert_eq!(err.unknown_columns, ["LA", "Keyworker"]);
+/// let mut mapping = ColumnMapping::default();
+/// mapping.insert("la", Some("ordinary_residence"));
+/// mapping.insert("KEYWORKER", None);
+/// let file = aftercare_files::register::parse_register_with("r.csv", csv.as_bytes(), None, &mapping).unwrap();
+/// assert_eq!(file.people[0].family_name, "Smith");
+/// ```
+pub fn parse_register_with(
+    file_name: &str,
+    bytes: &[u8],
+    today: Option<NaiveDate>,
+    mapping: &ColumnMapping,
+) -> Result<RegisterFile, ImportErrors> {
     let table = read_table(file_name, bytes).map_err(|e| ImportErrors::unreadable(file_name, e))?;
     let mut errors = Collector::default();
-    let map = match table.map_headers(&REGISTER_COLUMNS, UnknownColumns::Reject) {
-        Ok(map) => map,
-        Err(e) => {
-            errors.extend(e);
-            return Err(errors.into_errors(file_name));
-        }
-    };
+    let rules = HeaderRules { known: &REGISTER_COLUMNS, aliases: REGISTER_ALIASES, mapping };
+    let (map, header_errors) = table.match_headers(&rules, UnknownColumns::Reject);
+    let unknown_columns = table.unknown_headers(&rules);
+    errors.extend(header_errors);
     for name in REQUIRED {
         if !map.has(name) {
             errors.push(table.header_line, name, "required column is missing");
@@ -158,7 +283,9 @@ pub fn parse_register_as_of(
         );
     }
     if !errors.is_empty() {
-        return Err(errors.into_errors(file_name));
+        let mut e = errors.into_errors(file_name);
+        e.unknown_columns = unknown_columns;
+        return Err(e);
     }
 
     let rows: Vec<Row> =

@@ -6,10 +6,28 @@ use aftercare_core::date::NaiveDate;
 
 use crate::error::{Collector, ImportErrors};
 use crate::register::Cells;
-use crate::table::{UnknownColumns, read_table};
+use crate::table::{ColumnMapping, HeaderRules, UnknownColumns, read_table};
 
 /// The reviews columns, in the order exports write them.
 pub const REVIEW_COLUMNS: [&str; 3] = ["nhs_number", "held_on", "outcome"];
+
+/// The reviews columns in words.
+pub const REVIEW_COLUMN_LABELS: [(&str, &str); 2] =
+    [("held_on", "Held on"), ("outcome", "Outcome")];
+
+/// Common names of the reviews columns (see
+/// [`crate::register::REGISTER_ALIASES`]).
+pub const REVIEW_ALIASES: &[(&str, &str)] = &[
+    ("NHS No", "nhs_number"),
+    ("NHS", "nhs_number"),
+    ("Review date", "held_on"),
+    ("Date of review", "held_on"),
+    ("Date reviewed", "held_on"),
+    ("Reviewed on", "held_on"),
+    ("Date held", "held_on"),
+    ("Review outcome", "outcome"),
+    ("Result", "outcome"),
+];
 
 /// One review held.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,22 +49,30 @@ pub struct ReviewImport {
 /// assert_eq!(reviews[0].held_on.to_string(), "2024-01-09");
 /// ```
 pub fn parse_reviews(file_name: &str, bytes: &[u8]) -> Result<Vec<ReviewImport>, ImportErrors> {
+    parse_reviews_with(file_name, bytes, &ColumnMapping::default())
+}
+
+/// [`parse_reviews`], reading headers by [`REVIEW_ALIASES`] and the user's
+/// mapping, as [`crate::register::parse_register_with`] does.
+pub fn parse_reviews_with(
+    file_name: &str,
+    bytes: &[u8],
+    mapping: &ColumnMapping,
+) -> Result<Vec<ReviewImport>, ImportErrors> {
     let table = read_table(file_name, bytes).map_err(|e| ImportErrors::unreadable(file_name, e))?;
     let mut errors = Collector::default();
-    let map = match table.map_headers(&REVIEW_COLUMNS, UnknownColumns::Reject) {
-        Ok(map) => map,
-        Err(e) => {
-            errors.extend(e);
-            return Err(errors.into_errors(file_name));
-        }
-    };
+    let rules = HeaderRules { known: &REVIEW_COLUMNS, aliases: REVIEW_ALIASES, mapping };
+    let (map, header_errors) = table.match_headers(&rules, UnknownColumns::Reject);
+    errors.extend(header_errors);
     for name in ["nhs_number", "held_on"] {
         if !map.has(name) {
             errors.push(table.header_line, name, "required column is missing");
         }
     }
     if !errors.is_empty() {
-        return Err(errors.into_errors(file_name));
+        let mut e = errors.into_errors(file_name);
+        e.unknown_columns = table.unknown_headers(&rules);
+        return Err(e);
     }
     let mut reviews = Vec::with_capacity(table.rows.len());
     for row in &table.rows {
@@ -100,13 +126,25 @@ mod tests {
     }
 
     #[test]
+    fn reads_common_header_names() {
+        let csv = "NHS No.,Date of review,Review outcome\n9434765919,09/01/2024,continue\n";
+        let r = parse_reviews("r.csv", csv.as_bytes()).unwrap();
+        assert_eq!(
+            (r[0].held_on.to_string(), r[0].outcome.as_deref()),
+            ("2024-01-09".into(), Some("continue"))
+        );
+    }
+
+    #[test]
     fn reports_missing_and_unknown_columns() {
         let e = parse_reviews("r.csv", b"nhs_number,outcom\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "r.csv: 1 problem:\n\
-             row 1, column outcom: unknown column; the known columns are nhs_number, held_on, outcome"
+            "r.csv: 2 problems:\n\
+             row 1, column outcom: not a column Aftercare knows; the known columns are nhs_number, held_on, outcome\n\
+             row 1, column held_on: required column is missing"
         );
+        assert_eq!(e.unknown_columns, ["outcom"]);
         let e = parse_reviews("r.csv", b"nhs_number,outcome\n").unwrap_err();
         assert_eq!(
             e.to_string(),

@@ -150,6 +150,41 @@ pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Table, FileError> {
     build_table(file_name, raw)
 }
 
+/// The header row alone, as [`read_table`] reads it (trimmed, trailing
+/// blank cells dropped): a CSV is read only as far as its first non-blank
+/// row; an XLSX is read whole.
+///
+/// ```
+/// let h = aftercare_files::table::read_headers("x.csv", b"\n Surname ,DOB,,\nSmith,1980-01-01\n").unwrap();
+/// assert_eq!(h, ["Surname", "DOB"]);
+/// ```
+pub fn read_headers(file_name: &str, bytes: &[u8]) -> Result<Vec<String>, FileError> {
+    if FileFormat::detect(file_name, bytes)? == FileFormat::Xlsx {
+        return read_table(file_name, bytes).map(|t| t.headers);
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut record).map_err(|e| FileError::Csv {
+        file: file_name.into(),
+        line: 1,
+        reason: e.to_string(),
+    })? {
+        let mut cells: Vec<String> = record
+            .iter()
+            .take(MAX_COLUMNS)
+            .map(|f| String::from_utf8_lossy(f).trim().to_string())
+            .collect();
+        while cells.last().is_some_and(|c| c.is_empty()) {
+            cells.pop();
+        }
+        if !cells.is_empty() {
+            return Ok(cells);
+        }
+    }
+    Err(FileError::Empty { file: file_name.into() })
+}
+
 /// A row straight from the file: its spreadsheet number and cells, with the
 /// cell count the file gave (CSV) or `None` (XLSX, where cells are positional).
 struct RawRow {
@@ -539,6 +574,85 @@ pub fn header_key(name: &str) -> String {
     out
 }
 
+/// The form in which headers are compared: lower-case letters and digits
+/// only, so case, spaces and punctuation do not matter (`NHS No.` → `nhsno`,
+/// `date_of_birth` → `dateofbirth`).
+///
+/// ```
+/// assert_eq!(aftercare_files::table::match_key(" D.O.B. "), "dob");
+/// assert_eq!(aftercare_files::table::match_key("Date of-Birth"), "dateofbirth");
+/// ```
+pub fn match_key(name: &str) -> String {
+    name.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+/// What a user said one of their own headers holds: one of our columns, or
+/// nothing we keep (`None`: the column is ignored).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnMapping {
+    /// By [`match_key`] of the header.
+    entries: BTreeMap<String, Option<String>>,
+}
+
+impl ColumnMapping {
+    /// Maps `header` (as written; compared by [`match_key`]) to `column`,
+    /// or to nothing with `None`.
+    pub fn insert(&mut self, header: &str, column: Option<&str>) {
+        self.entries.insert(match_key(header), column.map(str::to_string));
+    }
+
+    /// What `header` was mapped to: `Some(None)` when it is to be ignored.
+    pub fn get(&self, header: &str) -> Option<Option<&str>> {
+        self.entries.get(&match_key(header)).map(Option::as_deref)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// How a file's headers are matched to our columns: the column's own name
+/// first, then what the user mapped, then the common names other systems
+/// use for it (`aliases`: pairs of a header and our column).
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderRules<'a> {
+    pub known: &'a [&'a str],
+    pub aliases: &'a [(&'a str, &'a str)],
+    pub mapping: &'a ColumnMapping,
+}
+
+/// What one header was read as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderMatch {
+    /// One of our columns (by name, mapping or alias).
+    Column(String),
+    /// Mapped by the user to nothing we keep.
+    Ignored,
+    /// Not known.
+    Unknown,
+}
+
+impl HeaderRules<'_> {
+    /// What `header` is read as.
+    pub fn resolve(&self, header: &str) -> HeaderMatch {
+        let key = match_key(header);
+        if let Some(k) = self.known.iter().find(|k| match_key(k) == key) {
+            return HeaderMatch::Column(k.to_string());
+        }
+        match self.mapping.entries.get(&key) {
+            Some(Some(column)) if self.known.contains(&column.as_str()) => {
+                return HeaderMatch::Column(column.clone());
+            }
+            Some(None) => return HeaderMatch::Ignored,
+            _ => {}
+        }
+        match self.aliases.iter().find(|(alias, _)| match_key(alias) == key) {
+            Some((_, column)) => HeaderMatch::Column(column.to_string()),
+            None => HeaderMatch::Unknown,
+        }
+    }
+}
+
 /// Where each known column is in a table.
 #[derive(Debug, Clone)]
 pub struct HeaderMap {
@@ -556,9 +670,12 @@ pub enum UnknownColumns {
     Ignore,
 }
 
+/// The reason given for a header the reader does not know.
+pub const UNKNOWN_COLUMN: &str = "not a column Aftercare knows";
+
 impl Table {
-    /// Matches the header against `known` canonical names (see
-    /// [`header_key`]). Duplicate columns, and unknown ones when rejected,
+    /// Matches the header against `known` canonical names (compared by
+    /// [`match_key`]). Duplicate columns, and unknown ones when rejected,
     /// are reported on the header row. Required columns are the caller's
     /// business, since rules like "one of these two" vary.
     pub fn map_headers(
@@ -566,36 +683,63 @@ impl Table {
         known: &[&str],
         unknown: UnknownColumns,
     ) -> Result<HeaderMap, Vec<RowError>> {
+        let mapping = ColumnMapping::default();
+        let (map, errors) =
+            self.match_headers(&HeaderRules { known, aliases: &[], mapping: &mapping }, unknown);
+        if errors.is_empty() { Ok(map) } else { Err(errors) }
+    }
+
+    /// Matches the header by `rules`: the map of the columns found, and
+    /// the problems with the header (duplicates, and unknown columns when
+    /// rejected).
+    pub fn match_headers(
+        &self,
+        rules: &HeaderRules<'_>,
+        unknown: UnknownColumns,
+    ) -> (HeaderMap, Vec<RowError>) {
+        let known = rules.known;
         let mut positions: Vec<Option<usize>> = vec![None; known.len()];
         let mut errors = Vec::new();
         for (i, header) in self.headers.iter().enumerate() {
-            let key = header_key(header);
-            match known.iter().position(|k| *k == key) {
-                Some(k) => match positions[k] {
-                    Some(first) => errors.push(RowError {
+            match rules.resolve(header) {
+                HeaderMatch::Column(column) => {
+                    let Some(k) = known.iter().position(|k| *k == column) else { continue };
+                    match positions[k] {
+                        Some(first) => errors.push(RowError {
+                            line: self.header_line,
+                            column: known[k].to_string(),
+                            reason: format!(
+                                "appears twice (`{}` and `{}`)",
+                                excerpt(self.headers[first].as_str()),
+                                excerpt(header)
+                            ),
+                        }),
+                        None => positions[k] = Some(i),
+                    }
+                }
+                HeaderMatch::Unknown if unknown == UnknownColumns::Reject => {
+                    errors.push(RowError {
                         line: self.header_line,
-                        column: known[k].to_string(),
+                        column: excerpt(header),
                         reason: format!(
-                            "appears twice (`{}` and `{}`)",
-                            excerpt(self.headers[first].as_str()),
-                            excerpt(header)
+                            "{UNKNOWN_COLUMN}; the known columns are {}",
+                            known.join(", ")
                         ),
-                    }),
-                    None => positions[k] = Some(i),
-                },
-                None if unknown == UnknownColumns::Reject => errors.push(RowError {
-                    line: self.header_line,
-                    column: excerpt(header),
-                    reason: format!("unknown column; the known columns are {}", known.join(", ")),
-                }),
-                None => {}
+                    })
+                }
+                HeaderMatch::Unknown | HeaderMatch::Ignored => {}
             }
         }
-        if errors.is_empty() {
-            Ok(HeaderMap { known: known.iter().map(|k| k.to_string()).collect(), positions })
-        } else {
-            Err(errors)
-        }
+        (HeaderMap { known: known.iter().map(|k| k.to_string()).collect(), positions }, errors)
+    }
+
+    /// The headers `rules` do not know, as written, in file order.
+    pub fn unknown_headers(&self, rules: &HeaderRules<'_>) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|h| rules.resolve(h) == HeaderMatch::Unknown)
+            .map(|h| excerpt(h))
+            .collect()
     }
 }
 
@@ -714,7 +858,7 @@ mod tests {
             text,
             [
                 "row 1, column nhs_number: appears twice (`NHS Number` and `nhs_number`)",
-                "row 1, column colour: unknown column; the known columns are nhs_number",
+                "row 1, column colour: not a column Aftercare knows; the known columns are nhs_number",
             ]
         );
         let t = csv("NHS Number,colour\n9434765919,red\n").unwrap();

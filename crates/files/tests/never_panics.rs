@@ -9,6 +9,11 @@ fn read_everything(name: &str, bytes: &[u8]) {
     let _ = read_table(name, bytes);
     let _ = parse_register(name, bytes);
     let _ = parse_reviews(name, bytes);
+    let _ = aftercare_files::table::read_headers(name, bytes);
+    let mut mapping = aftercare_files::ColumnMapping::default();
+    mapping.insert("a", Some("family_name"));
+    mapping.insert("b", None);
+    let _ = aftercare_files::register::parse_register_with(name, bytes, None, &mapping);
 }
 
 /// Cell values near the edges of every check, plus CSV syntax.

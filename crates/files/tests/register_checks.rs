@@ -274,10 +274,12 @@ fn header_checks() {
         (
             "NHS Number,Family name,Given name,Date of birth,Section,Detention start,Ordinary residence,\
              Favourite colour\n",
-            &["row 1, column Favourite colour: unknown column; the known columns are nhs_number, \
+            &[
+                "row 1, column Favourite colour: not a column Aftercare knows; the known columns are nhs_number, \
                  local_id, family_name, given_name, date_of_birth, section, detention_start, \
                  ordinary_residence, no_fixed_abode, gp_practice, gp_commissioner, \
-                 residence_commissioner, place_of_detention, left_hospital, discharged_to, date_added"],
+                 residence_commissioner, place_of_detention, left_hospital, discharged_to, date_added",
+            ],
         ),
         (
             "nhs_number,family_name,given_name,date_of_birth,section\n",
@@ -367,4 +369,137 @@ fn unreadable_files_say_why() {
     assert_eq!(e.to_string(), "register.csv: row 2: has 1 cell but the header has 2");
     let e = parse_register("register.csv", b"").unwrap_err();
     assert_eq!(e.to_string(), "register.csv: is empty: there is no header row");
+}
+
+// ---------------------------------------------------------------- header names of real master lists
+
+/// A header of ours with one column renamed, and the file's one row.
+fn renamed(column: &str, header: &str) -> String {
+    const COLUMNS: &str = "nhs_number,local_id,family_name,given_name,date_of_birth,section,detention_start,ordinary_residence,left_hospital,discharged_to";
+    const ROW: &str =
+        "9434765919,L1,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,2023-06-01,E10000019";
+    let head: Vec<&str> =
+        COLUMNS.split(',').map(|c| if c == column { header } else { c }).collect();
+    format!("{}\n{ROW}\n", head.join(","))
+}
+
+#[test]
+fn common_header_names_are_read_as_ours() {
+    use aftercare_files::register::parse_register_with;
+    use aftercare_files::table::ColumnMapping;
+    let cases: &[(&str, &str)] = &[
+        ("Surname", "family_name"),
+        ("LAST NAME", "family_name"),
+        ("Family name", "family_name"),
+        ("family-name", "family_name"),
+        ("Forename", "given_name"),
+        ("First name", "given_name"),
+        ("given  name", "given_name"),
+        ("DOB", "date_of_birth"),
+        ("D.O.B.", "date_of_birth"),
+        ("Date of birth", "date_of_birth"),
+        ("NHS No.", "nhs_number"),
+        ("NHS number", "nhs_number"),
+        ("nhs no", "nhs_number"),
+        ("NHSNumber", "nhs_number"),
+        ("Date detained", "detention_start"),
+        ("Detention date", "detention_start"),
+        ("Admission date", "detention_start"),
+        ("Legal status", "section"),
+        ("Section", "section"),
+        ("MHA section", "section"),
+        ("Discharge date", "left_hospital"),
+        ("Date of discharge", "left_hospital"),
+        ("Local authority", "ordinary_residence"),
+        ("Discharged to", "discharged_to"),
+        ("Client ID", "local_id"),
+    ];
+    for (header, column) in cases {
+        let text = renamed(column, header);
+        let file = parse_register_with("r.csv", text.as_bytes(), None, &ColumnMapping::default())
+            .unwrap_or_else(|e| panic!("{header:?} as {column}: {e}"));
+        let p = &file.people[0];
+        let d = &p.detentions[0];
+        let read = match *column {
+            "family_name" => p.family_name.clone(),
+            "given_name" => p.given_name.clone(),
+            "date_of_birth" => p.date_of_birth.to_string(),
+            "nhs_number" => {
+                p.nhs_number.as_ref().map(|n| n.as_str().to_string()).unwrap_or_default()
+            }
+            "local_id" => p.local_id.clone().unwrap_or_default(),
+            "detention_start" => d.detention_start.to_string(),
+            "section" => d.section.notation().to_string(),
+            "left_hospital" => d.left_hospital.map(|x| x.to_string()).unwrap_or_default(),
+            "ordinary_residence" => {
+                d.ordinary_residence.as_ref().map(|c| c.to_string()).unwrap_or_default()
+            }
+            "discharged_to" => d.discharged_to.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+            other => panic!("no case for {other}"),
+        };
+        let want = match *column {
+            "family_name" => "Smith",
+            "given_name" => "Ann",
+            "date_of_birth" => "1980-02-01",
+            "nhs_number" => "9434765919",
+            "local_id" => "L1",
+            "detention_start" => "2023-01-09",
+            "section" => "3",
+            "left_hospital" => "2023-06-01",
+            "ordinary_residence" => "E10000016",
+            "discharged_to" => "E10000019",
+            _ => unreachable!(),
+        };
+        assert_eq!(read, want, "{header:?} read as {column}");
+    }
+}
+
+#[test]
+fn no_common_name_stands_for_two_columns() {
+    use aftercare_files::register::{REGISTER_ALIASES, REGISTER_COLUMNS};
+    use aftercare_files::table::match_key;
+    let mut seen = std::collections::HashMap::new();
+    for c in REGISTER_COLUMNS {
+        seen.insert(match_key(c), c);
+    }
+    for (alias, column) in REGISTER_ALIASES {
+        assert!(REGISTER_COLUMNS.contains(column), "{alias:?} names no column: {column}");
+        let before = seen.insert(match_key(alias), column);
+        assert!(before.is_none(), "{alias:?} is also {before:?}");
+    }
+}
+
+#[test]
+fn unknown_headers_are_listed_and_a_mapping_reads_them() {
+    use aftercare_files::register::parse_register_with;
+    use aftercare_files::table::ColumnMapping;
+    let text = renamed("family_name", "Client surname (legal)").replace("local_id", "Key worker");
+    let none = ColumnMapping::default();
+    let e = parse_register_with("r.csv", text.as_bytes(), None, &none).unwrap_err();
+    assert_eq!(e.unknown_columns, ["Key worker", "Client surname (legal)"]);
+    assert_eq!(
+        problems(&e),
+        [
+            "row 1, column Key worker: not a column Aftercare knows; the known columns are nhs_number, local_id, family_name, given_name, date_of_birth, section, detention_start, ordinary_residence, no_fixed_abode, gp_practice, gp_commissioner, residence_commissioner, place_of_detention, left_hospital, discharged_to, date_added",
+            "row 1, column Client surname (legal): not a column Aftercare knows; the known columns are nhs_number, local_id, family_name, given_name, date_of_birth, section, detention_start, ordinary_residence, no_fixed_abode, gp_practice, gp_commissioner, residence_commissioner, place_of_detention, left_hospital, discharged_to, date_added",
+            "row 1, column family_name: required column is missing",
+        ]
+    );
+    let mut mapping = ColumnMapping::default();
+    // Matched as headers are: case, spaces and punctuation do not count.
+    mapping.insert("client SURNAME legal", Some("family_name"));
+    mapping.insert("Key worker", None);
+    let file = parse_register_with("r.csv", text.as_bytes(), None, &mapping).unwrap();
+    assert_eq!(file.people[0].family_name, "Smith");
+    // A mapped header that is also ours twice over is a duplicate, as ever.
+    mapping.insert("Client surname (legal)", Some("given_name"));
+    let e = parse_register_with("r.csv", text.as_bytes(), None, &mapping).unwrap_err();
+    assert_eq!(
+        problems(&e),
+        [
+            "row 1, column given_name: appears twice (`Client surname (legal)` and `given_name`)",
+            "row 1, column family_name: required column is missing",
+        ]
+    );
+    assert!(e.unknown_columns.is_empty());
 }

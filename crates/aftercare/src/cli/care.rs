@@ -17,15 +17,22 @@ pub async fn import_reviews(
     file: PathBuf,
     dry_run: bool,
     actor: Option<String>,
+    as_org: Option<String>,
 ) -> Result<ExitCode> {
     let db = open(database).await?;
     let actor = actor_for(&db, actor).await?;
+    let kind = aftercare::services::import_mappings::ImportKind::Reviews;
+    let mapping = super::register::mapping_for(&db, &actor, as_org, kind).await?;
     let bytes = read_input(&file).with_context(|| format!("failed to read {}", file.display()))?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| file.display().to_string());
-    match aftercare::services::care::import_reviews(&db, &actor, &name, &bytes, dry_run).await {
+    match aftercare::services::care::import_reviews_with(
+        &db, &actor, &name, &bytes, dry_run, &mapping,
+    )
+    .await
+    {
         Ok(r) => {
             println!(
                 "{name}: {} rows checked; {} reviews {}; {} already recorded",

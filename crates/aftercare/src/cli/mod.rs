@@ -611,12 +611,33 @@ pub enum ImportCommand {
         /// User name to record as making the change (default: the operating system user).
         #[arg(long, env = "AFTERCARE_ACTOR")]
         actor: Option<String>,
+        /// Read the file's headers by this organisation's column mapping
+        /// (default: the organisation of --actor's user, if any).
+        #[arg(long, value_name = "CODE")]
+        as_org: Option<String>,
     },
     /// Import reviews held (`nhs_number`, `held_on`, optional `outcome`): all rows or none.
     Reviews {
         file: PathBuf,
         #[arg(long)]
         dry_run: bool,
+        #[arg(long, env = "AFTERCARE_ACTOR")]
+        actor: Option<String>,
+        /// Read the file's headers by this organisation's column mapping.
+        #[arg(long, value_name = "CODE")]
+        as_org: Option<String>,
+    },
+    /// Remember what an organisation's own headers hold, for its later
+    /// imports from here and the browser: `"HEADER=COLUMN"` or `"HEADER=ignore"`.
+    MapColumns {
+        /// The organisation whose spreadsheets these are.
+        #[arg(long, value_name = "CODE")]
+        org: String,
+        /// The kind of file: register (the master list) or reviews.
+        #[arg(long, default_value = "register")]
+        kind: String,
+        #[arg(required = true, value_name = "HEADER=COLUMN")]
+        pairs: Vec<String>,
         #[arg(long, env = "AFTERCARE_ACTOR")]
         actor: Option<String>,
     },
@@ -737,11 +758,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             admin::orgs_add(db, code, name, kind, successor, valid_to).await
         }
         Command::Orgs(OrgsCommand::List) => admin::orgs_list(db).await,
-        Command::Import(ImportCommand::Register { file, dry_run, actor }) => {
-            register::import_register(db, file, dry_run, actor).await
+        Command::Import(ImportCommand::Register { file, dry_run, actor, as_org }) => {
+            register::import_register(db, file, dry_run, actor, as_org).await
         }
-        Command::Import(ImportCommand::Reviews { file, dry_run, actor }) => {
-            care::import_reviews(db, file, dry_run, actor).await
+        Command::Import(ImportCommand::Reviews { file, dry_run, actor, as_org }) => {
+            care::import_reviews(db, file, dry_run, actor, as_org).await
+        }
+        Command::Import(ImportCommand::MapColumns { org, kind, pairs, actor }) => {
+            register::map_columns(db, org, kind, pairs, actor).await
         }
         Command::Export(ExportCommand::Register { as_of, known_now, format, output }) => {
             register::export_register(db, as_of, known_now, format, output).await

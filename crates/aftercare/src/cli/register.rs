@@ -3,6 +3,7 @@
 use aftercare::error::ServiceError;
 use aftercare::services::access_log::AccessKind;
 use aftercare::services::export::{ExportView, REGISTER_HEADERS, register_rows};
+use aftercare::services::import_mappings::{self, ImportKind};
 use aftercare::services::register;
 use std::process::ExitCode;
 
@@ -17,17 +18,20 @@ pub async fn import_register(
     file: PathBuf,
     dry_run: bool,
     actor: Option<String>,
+    as_org: Option<String>,
 ) -> Result<ExitCode> {
     let db = open(database).await?;
     let actor = actor_for(&db, actor).await?;
+    let mapping = mapping_for(&db, &actor, as_org, ImportKind::Register).await?;
     let bytes = read_input(&file).with_context(|| format!("failed to read {}", file.display()))?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| file.display().to_string());
     let bar = progress_bar();
+    let options = register::ImportOptions { dry_run, today: today(), mapping: &mapping };
     let result =
-        register::import_register(&db, &actor, &name, &bytes, dry_run, today(), &|done, total| {
+        register::import_register_with(&db, &actor, &name, &bytes, options, &|done, total| {
             bar.set_length(total);
             bar.set_position(done);
         })
@@ -60,6 +64,52 @@ pub async fn import_register(
         Err(e) => return Err(e.into()),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The column mapping an import reads headers by: `--as-org`'s, else the
+/// acting user's organisation's.
+pub(super) async fn mapping_for(
+    db: &aftercare::db::Db,
+    actor: &aftercare::db::store::Actor,
+    as_org: Option<String>,
+    kind: ImportKind,
+) -> Result<aftercare_files::ColumnMapping> {
+    match as_org {
+        Some(org) => Ok(import_mappings::mapping_of_known_org(db, &org, kind)
+            .await
+            .with_context(|| format!("--as-org {org}"))?),
+        None => Ok(import_mappings::mapping(db, actor.org_code.as_deref(), kind).await?),
+    }
+}
+
+/// Remembers what an organisation's own headers hold.
+pub async fn map_columns(
+    database: &str,
+    org: String,
+    kind: String,
+    pairs: Vec<String>,
+    actor: Option<String>,
+) -> Result<ExitCode> {
+    let kind = ImportKind::parse(&kind)
+        .with_context(|| format!("--kind `{kind}`: give register or reviews"))?;
+    let mut entries = Vec::new();
+    for pair in &pairs {
+        let (header, column) = pair
+            .rsplit_once('=')
+            .with_context(|| format!("`{pair}`: give HEADER=COLUMN or HEADER=ignore"))?;
+        let column = column.trim();
+        let column = (!column.eq_ignore_ascii_case("ignore")).then(|| column.to_string());
+        entries.push((header.trim().to_string(), column));
+    }
+    let db = open(database).await?;
+    let actor = actor_for(&db, actor).await?;
+    match import_mappings::remember_for(&db, &actor, &org, kind, &entries).await {
+        Ok(n) => {
+            println!("{org}: {n} column(s) of its {} files remembered", kind.label());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Exports the register, current or as of a date.

@@ -29,6 +29,7 @@ pub mod care;
 pub mod disputes;
 pub mod endings;
 pub mod funding_requests;
+pub mod import_mappings;
 pub mod letters;
 pub mod notify;
 pub mod refunds;

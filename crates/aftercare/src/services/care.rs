@@ -526,7 +526,7 @@ pub async fn record_review(
 }
 
 /// What an import of reviews did.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct ReviewImportReport {
     pub rows: usize,
     pub added: usize,
@@ -543,7 +543,22 @@ pub async fn import_reviews(
     bytes: &[u8],
     dry_run: bool,
 ) -> Result<ReviewImportReport, ServiceError> {
-    let rows = aftercare_files::parse_reviews(file_name, bytes)?;
+    use crate::services::import_mappings::{self, ImportKind};
+    let mapping =
+        import_mappings::mapping(db, actor.org_code.as_deref(), ImportKind::Reviews).await?;
+    import_reviews_with(db, actor, file_name, bytes, dry_run, &mapping).await
+}
+
+/// [`import_reviews`] with the column mapping given.
+pub async fn import_reviews_with(
+    db: &Db,
+    actor: &Actor,
+    file_name: &str,
+    bytes: &[u8],
+    dry_run: bool,
+    mapping: &aftercare_files::ColumnMapping,
+) -> Result<ReviewImportReport, ServiceError> {
+    let rows = aftercare_files::reviews::parse_reviews_with(file_name, bytes, mapping)?;
     let people = store::all_people(db).await?;
     let by_nhs: HashMap<&str, i64> =
         people.iter().filter_map(|p| p.nhs_number.as_deref().map(|n| (n, p.id))).collect();
@@ -575,12 +590,9 @@ pub async fn import_reviews(
         }
     }
     if !unknown.is_empty() {
-        return Err(ServiceError::InvalidFile(aftercare_files::ImportErrors {
-            file: file_name.into(),
-            unreadable: None,
-            errors: unknown,
-            omitted: 0,
-        }));
+        return Err(ServiceError::InvalidFile(aftercare_files::ImportErrors::rows(
+            file_name, unknown,
+        )));
     }
     let mut tx = db.begin_write().await?;
     let existing: std::collections::HashSet<(i64, NaiveDate)> =

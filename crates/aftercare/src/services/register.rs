@@ -19,6 +19,7 @@ use crate::db::{Db, DbError, Tx, bulk};
 use crate::derive;
 pub use crate::error::FieldErrors;
 use crate::error::ServiceError;
+use crate::services::import_mappings::{self, ImportKind};
 
 /// What an import did (or, for a dry run, would do).
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -29,6 +30,11 @@ pub struct ImportReport {
     pub detentions_added: usize,
     pub detentions_corrected: usize,
     pub unchanged_rows: usize,
+    /// People already on the register whose identity or detentions the
+    /// file changed (`people_corrected` counts identity corrections alone).
+    pub people_updated: usize,
+    /// People already on the register the file left as they were.
+    pub people_unchanged: usize,
     pub dry_run: bool,
 }
 
@@ -65,7 +71,9 @@ fn same_imported_facts(stored: &DetentionFacts, incoming: &DetentionFacts) -> bo
 }
 
 /// Imports a checked master list in one transaction: all or nothing.
-/// Re-importing the same file changes nothing.
+/// Re-importing the same file changes nothing. The file's headers are read
+/// by the column mapping of the actor's organisation, if it has one (see
+/// [`crate::services::import_mappings`]).
 pub async fn import_register(
     db: &Db,
     actor: &Actor,
@@ -75,8 +83,36 @@ pub async fn import_register(
     today: NaiveDate,
     progress: &dyn Fn(u64, u64),
 ) -> Result<ImportReport, ServiceError> {
+    let mapping =
+        import_mappings::mapping(db, actor.org_code.as_deref(), ImportKind::Register).await?;
+    let options = ImportOptions { dry_run, today, mapping: &mapping };
+    import_register_with(db, actor, file_name, bytes, options, progress).await
+}
+
+/// How one import runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions<'a> {
+    /// Check and count, then write nothing.
+    pub dry_run: bool,
+    pub today: NaiveDate,
+    /// What the file's own headers hold.
+    pub mapping: &'a aftercare_files::ColumnMapping,
+}
+
+/// [`import_register`] with the column mapping given (an organisation's
+/// chosen by the command line's `--as-org`, or the one a page is showing).
+pub async fn import_register_with(
+    db: &Db,
+    actor: &Actor,
+    file_name: &str,
+    bytes: &[u8],
+    options: ImportOptions<'_>,
+    progress: &dyn Fn(u64, u64),
+) -> Result<ImportReport, ServiceError> {
+    let ImportOptions { dry_run, today, mapping } = options;
     let started = std::time::Instant::now();
-    let file: RegisterFile = aftercare_files::parse_register_as_of(file_name, bytes, Some(today))?;
+    let file: RegisterFile =
+        aftercare_files::register::parse_register_with(file_name, bytes, Some(today), mapping)?;
     tracing::debug!(elapsed = ?started.elapsed(), rows = file.rows, "import: file checked");
     let mut report = ImportReport { rows: file.rows, dry_run, ..Default::default() };
     let mut tx = db.begin_bulk_write().await?;
@@ -178,6 +214,9 @@ pub async fn import_register(
         }
         if changed {
             derive::refresh_person_with(&mut tx, person_id, &config, today).await?;
+            report.people_updated += 1;
+        } else {
+            report.people_unchanged += 1;
         }
         done += 1;
         if done.is_multiple_of(256) {
@@ -414,18 +453,12 @@ async fn outside_caseload(
 /// none is a pass; any refuse the whole file, in row order.
 fn refused_rows(
     file_name: &str,
-    mut errors: Vec<aftercare_files::RowError>,
+    errors: Vec<aftercare_files::RowError>,
 ) -> Result<(), ServiceError> {
     if errors.is_empty() {
         return Ok(());
     }
-    errors.sort_by_key(|e| e.line);
-    Err(ServiceError::InvalidFile(ImportErrors {
-        file: file_name.to_string(),
-        unreadable: None,
-        errors,
-        omitted: 0,
-    }))
+    Err(ServiceError::InvalidFile(ImportErrors::rows(file_name, errors)))
 }
 
 fn identity_differs(f: &PersonRow, p: &PersonImport) -> bool {

@@ -29,6 +29,7 @@ pub mod dispute_pages;
 pub mod ending_pages;
 pub mod fact_pages;
 pub mod home;
+pub mod import_pages;
 pub mod letter_pages;
 pub mod listen;
 pub mod pages;
@@ -77,6 +78,8 @@ pub struct AppState {
     /// Password hashing runs on blocking threads, a few at a time: a burst
     /// of log-ins queues here instead of stalling every other request.
     pub password_permits: Arc<tokio::sync::Semaphore>,
+    /// Files uploaded to import, waiting to be confirmed, by token.
+    pub imports: Arc<import_pages::ImportStore>,
 }
 
 impl AppState {
@@ -88,6 +91,7 @@ impl AppState {
             caseload_permits: Arc::new(tokio::sync::Semaphore::new(cores)),
             caseloads: Arc::new(crate::services::care::CaseloadCache::default()),
             password_permits: Arc::new(tokio::sync::Semaphore::new(cores.clamp(1, 4))),
+            imports: Arc::new(import_pages::ImportStore::default()),
         }
     }
 
@@ -1032,6 +1036,15 @@ pub fn app(state: AppState) -> Router {
             "/admin/letters/{council}/{kind}",
             get(admin_pages::letter).post(admin_pages::letter_save),
         )
+        .route(
+            "/import",
+            get(import_pages::import_page)
+                .post(import_pages::import_upload)
+                .layer(axum::extract::DefaultBodyLimit::max(import_pages::IMPORT_BODY_LIMIT)),
+        )
+        .route("/import/{token}", get(import_pages::import_status))
+        .route("/import/{token}/mapping", post(import_pages::import_mapping))
+        .route("/import/{token}/confirm", post(import_pages::import_confirm))
         .merge(crate::api::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), session_layer))

@@ -202,6 +202,14 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/admin/letters/{council}",         303, Roles(ADMINS, 200, 403)),
     route("GET",  "/admin/letters/{council}/{kind}",  303, Roles(ADMINS, 200, 403)),
     route("POST", "/admin/letters/{council}/{kind}",  303, Roles(ADMINS, 422, 403)),
+    // Importing in the browser: for those who may change the register. The
+    // upload is multipart (a plain form body is refused before anything
+    // else); {token} names no upload, so editors get 404 after the role check.
+    route("GET",  "/import",                          303, Editors(200, 403)),
+    route("POST", "/import",                          303, Everyone(400)),
+    route("GET",  "/import/{token}",                  303, Editors(404, 403)),
+    route("POST", "/import/{token}/mapping",          303, Editors(404, 403)),
+    route("POST", "/import/{token}/confirm",          303, Editors(404, 403)),
     // An id nobody holds answers as one outside the user's scope (finding: 404 v redirect).
     route("GET",  "/people/999999",                   303, Everyone(303)),
     route("GET",  "/no-such-page",                    404, Everyone(404)),
@@ -409,7 +417,8 @@ impl World {
             .replace("{kind}", "person")
             .replace("{uid}", "999999")
             .replace("{code}", KENT)
-            .replace("{council}", "E10000016");
+            .replace("{council}", "E10000016")
+            .replace("{token}", "no-such-upload");
         let api = path.starts_with("/api/v1/");
         let body = self.body(template.split('?').next().unwrap(), user.unwrap_or("nobody"));
         let own;

@@ -1729,3 +1729,83 @@ async fn creating_a_user() {
     );
     b.finish().await;
 }
+
+#[tokio::test]
+async fn importing_a_file_with_a_bad_row_then_a_good_one() {
+    let Some(b) = start(Scripts::On).await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // A master list as partnerships keep them: their own column names.
+    let header = "Surname,Forename,DOB,NHS No.,Date detained,Legal status,Local authority,Hospital,Discharge date";
+    let bad = dir.path().join("master list.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "{header}\nNowak,Tomasz,31/02/1970,943 476 5927,02/09/2024,3,E10000016,RXY,29/11/2024\n"
+        ),
+    )
+    .unwrap();
+    b.login("admin", PASSWORD).await;
+    b.follow("Import a file").await;
+    assert_eq!(b.text("h1").await, "Import a file");
+    b.check_accessibility().await;
+    let upload = |path: std::path::PathBuf| {
+        let b = &b;
+        async move {
+            b.find("#file").await.send_keys(&path.display().to_string()).await.unwrap();
+            b.submit("form[action='/import']").await;
+        }
+    };
+
+    // A bad row: its row, column and reason, and nothing written.
+    upload(bad).await;
+    assert_eq!(b.text("h1").await, "Your file has problems");
+    assert_eq!(
+        b.texts("#problem-table tbody tr").await,
+        ["2 Date of birth “31/02/1970” is not a real calendar date."]
+    );
+    b.check_accessibility().await;
+    b.screenshot("import-problems").await;
+    b.goto("/people?q=nowak").await;
+    assert!(b.text("main").await.contains("No one matches your search."), "nothing was written");
+
+    // The corrected file, with a column Aftercare does not know: mapped once.
+    let good = dir.path().join("master list corrected.csv");
+    std::fs::write(
+        &good,
+        format!("{header},Keyworker\nNowak,Tomasz,28/02/1970,943 476 5927,02/09/2024,3,E10000016,RXY,29/11/2024,Sam Okoro\n"),
+    )
+    .unwrap();
+    b.goto("/import").await;
+    upload(good).await;
+    assert_eq!(b.text("label[for=column_0]").await, "“Keyworker”");
+    b.check_accessibility().await;
+    b.choose("#column_0", "ignore").await;
+    b.submit("form[action$='/mapping']").await;
+    assert_eq!(b.text("h1").await, "Check before you import");
+    let counts = b.texts("#counts .summary-list__row").await;
+    assert!(counts.contains(&"People added 1".to_string()), "{counts:?}");
+    let read_as = b.texts("#read-as-table tbody tr").await;
+    assert_eq!(read_as[..3], ["Surname Family name", "Forename Given name", "DOB Date of birth"]);
+    assert_eq!(read_as.last().map(String::as_str), Some("Keyworker Ignored"));
+    assert!(counts.contains(&"People unchanged 0".to_string()), "{counts:?}");
+    b.check_accessibility().await;
+    b.screenshot("import-check").await;
+    b.submit("form[action$='/confirm']").await;
+    assert_eq!(b.text("h1").await, "File imported");
+    assert!(b.texts("#counts .summary-list__row").await.contains(&"People added 1".to_string()));
+    b.check_accessibility().await;
+
+    b.follow("Go to the register").await;
+    b.search("nowak").await;
+    assert!(
+        b.texts("table tbody td:first-child").await.contains(&"NOWAK, Tomasz".to_string()),
+        "the person is on the register"
+    );
+    // The organisation's choice is remembered and shown.
+    b.goto("/import").await;
+    assert_eq!(
+        b.texts("#mapped + .table-scroll tbody tr").await,
+        ["Keyworker Ignored (master list)"]
+    );
+    b.finish().await;
+}

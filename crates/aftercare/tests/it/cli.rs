@@ -255,6 +255,56 @@ fn a_bad_file_is_refused_whole_with_every_problem_on_its_own_line() {
     assert!(r.stderr.contains("empty.csv"), "{}", r.stderr);
 }
 
+#[tokio::test]
+async fn an_organisations_column_mapping_is_remembered_and_used_by_its_imports() {
+    let s = Scratch::new();
+    add_orgs_and_user(&s);
+    // Common names are read as ours; "Keyworker" and "LA code" are the
+    // partnership's own.
+    let csv = "Surname,Forename,DOB,NHS No.,Date detained,Legal status,LA code,Keyworker\n\
+               Nowak,Tomasz,28/02/1970,943 476 5927,02/09/2024,3,E10000016,Sam Okoro\n";
+    let file = s.write("master.csv", csv.as_bytes());
+    let r = s.run(&["import", "register", "--dry-run", &file, "--as-org", "RXY"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("row 1, column LA code: not a column Aftercare knows"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("row 1, column Keyworker: not a column Aftercare knows"),
+        "{}",
+        r.stderr
+    );
+    // Mapped once for the trust, audited.
+    let r = s.run(&[
+        "import",
+        "map-columns",
+        "--org",
+        "RXY",
+        "LA code=ordinary_residence",
+        "keyworker=ignore",
+    ]);
+    assert_eq!(r.ok().stdout.trim(), "RXY: 2 column(s) of its master list files remembered");
+    let r = s.run(&["import", "map-columns", "--org", "RXY", "Surname=given_name"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("“Surname” is already read as Family name"), "{}", r.stderr);
+    let r = s.run(&["import", "map-columns", "--org", "NOPE", "x=ignore"]);
+    assert!(r.stderr.contains("no organisation `NOPE`"), "{}", r.stderr);
+    // Without an organisation the mapping is not used; with --as-org, or as
+    // one of the trust's users, it is.
+    assert_eq!(s.run(&["import", "register", "--dry-run", &file]).code, 1);
+    let r = s.run(&["import", "register", "--dry-run", &file, "--as-org", "RXY"]).ok();
+    assert!(r.stdout.contains("1 people added"), "{}", r.stdout);
+    let r = s.run(&["import", "register", &file, "--actor", "admin"]).ok();
+    assert!(r.stdout.contains("changed: 1 people added"), "{}", r.stdout);
+    let r = s.run(&["import", "register", &file, "--as-org", "NOPE"]);
+    assert!(r.stderr.contains("no organisation `NOPE`"), "{}", r.stderr);
+    let db = Db::connect(&s.database).await.unwrap();
+    let audit = store::all_audit(&db).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.action == "import_mapping.recorded").count(), 2);
+}
+
 #[test]
 fn a_dry_run_says_what_would_change_and_writes_nothing() {
     let s = Scratch::new();

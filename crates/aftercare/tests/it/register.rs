@@ -697,3 +697,123 @@ async fn a_local_id_that_belongs_to_another_person_is_a_row_error_not_a_database
         );
     }
 }
+
+// ---------------------------------------------------------------- importing in the browser
+
+/// Uploads `csv` to `/import` as the page's form does (multipart).
+async fn upload(c: &Client, kind: &str, csv: &str) -> Reply {
+    let boundary = "ImPoRt";
+    let mut body = String::new();
+    for (name, file, value) in [
+        ("csrf_token", None, c.csrf.as_str()),
+        ("kind", None, kind),
+        ("file", Some("list.csv"), csv),
+    ] {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""));
+        if let Some(f) = file {
+            body.push_str(&format!("; filename=\"{f}\"\r\nContent-Type: text/csv"));
+        }
+        body.push_str(&format!("\r\n\r\n{value}\r\n"));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    c.send(
+        axum::http::Request::post("/import")
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .header("cookie", c.cookie.clone().unwrap_or_default())
+            .body(axum::body::Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_browser_import_keeps_the_file_to_its_user_and_remembers_the_organisations_mapping() {
+    use aftercare::services::import_mappings::{self, ImportKind};
+    use axum::http::StatusCode;
+    for t in backends().await {
+        let b = t.backend;
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+        add_user(&t.db, "colleague", "RXY", "mha_administrator").await;
+        // One server: both users' requests reach the same uploads.
+        let server = state(&t.db);
+        let c = Client::login(server.clone(), "admin").await;
+        let other = Client::login(server, "colleague").await;
+        let csv = "Surname,Forename,DOB,NHS No.,Date detained,Legal status,Local authority,Hospital,Keyworker\n\
+                   Nowak,Tomasz,28/02/1970,943 476 5927,02/09/2024,3,E10000016,RXY,Sam Okoro\n";
+        let r = upload(&c, "register", csv).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{b}: {}", r.body);
+        let page = r.location();
+        let r = c.get(&page).await;
+        assert!(r.body.contains("What do these columns hold?"), "{b}: {}", r.body);
+        // Only the user who uploaded the file may see or use it.
+        assert_eq!(other.get(&page).await.status, StatusCode::NOT_FOUND, "{b}");
+        let confirm = format!("{page}/confirm");
+        assert_eq!(other.post_form(&confirm, &[]).await.status, StatusCode::NOT_FOUND, "{b}");
+        // A header left unchosen is asked about again.
+        let mapping = format!("{page}/mapping");
+        let r = c.post_form(&mapping, &[("column_0", "")]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert!(r.body.contains("Choose what “Keyworker” holds, or ignore it"), "{b}");
+        let r = c.post_form(&mapping, &[("column_0", "ignore")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{b}");
+        let r = c.get(&page).await;
+        assert!(r.body.contains("Check before you import"), "{b}: {}", r.body);
+        assert!(
+            store::all_people(&t.db).await.unwrap().is_empty(),
+            "{b}: a dry run writes nothing"
+        );
+        assert_eq!(c.post_form(&confirm, &[]).await.status, StatusCode::SEE_OTHER, "{b}");
+        let r = c.get(&page).await;
+        assert!(r.body.contains("has been imported"), "{b}: {}", r.body);
+        let people = store::all_people(&t.db).await.unwrap();
+        assert_eq!(people.len(), 1, "{b}");
+        // A reviews file by its common column names, the same way.
+        let reviews = "NHS No.,Date of review,Review outcome\n943 476 5927,01/11/2024,continue\n";
+        let r = upload(&c, "reviews", reviews).await;
+        let reviews_page = r.location();
+        assert!(c.get(&reviews_page).await.body.contains("Check before you import"), "{b}");
+        c.post_form(&format!("{reviews_page}/confirm"), &[]).await;
+        let r = c.get(&reviews_page).await;
+        assert!(r.body.contains("has been imported"), "{b}: {}", r.body);
+        assert!(r.body.contains("<dt>Reviews added</dt><dd>1</dd>"), "{b}: {}", r.body);
+        // Remembered for the trust and audited, and used by its other users' imports.
+        let m = import_mappings::mapping(&t.db, Some("RXY"), ImportKind::Register).await.unwrap();
+        assert_eq!(m.get("keyworker"), Some(None), "{b}");
+        let audit = store::all_audit(&t.db).await.unwrap();
+        assert!(
+            audit.iter().any(|a| a.action == "import_mapping.recorded" && a.actor == "admin"),
+            "{b}"
+        );
+        let colleague = store::user_by_username(&t.db, "colleague").await.unwrap().unwrap();
+        let actor = aftercare::auth::User::from_row(&colleague).actor();
+        let again = aftercare::services::register::import_register(
+            &t.db,
+            &actor,
+            "list.csv",
+            csv.as_bytes(),
+            false,
+            today(),
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!((again.changes(), again.people_unchanged), (0, 1), "{b}");
+        // Another organisation's users are not given the trust's mapping.
+        let e = aftercare::services::register::import_register(
+            &t.db,
+            &Actor { org_code: Some("E10000016".into()), ..actor },
+            "list.csv",
+            csv.as_bytes(),
+            true,
+            today(),
+            &|_, _| {},
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(e, ServiceError::InvalidFile(ref f) if f.unknown_columns == ["Keyworker"]),
+            "{b}: {e}"
+        );
+    }
+}
