@@ -173,6 +173,14 @@ impl Pick {
     }
 }
 
+/// What a picker offers: `pick`'s organisations from the directory
+/// `orgs`, those closed before `today` set apart.
+pub struct Offer<'a> {
+    pub pick: Pick,
+    pub orgs: &'a [OrgRow],
+    pub today: NaiveDate,
+}
+
 /// One organisation in a picker.
 pub struct OrgOption {
     pub code: String,
@@ -198,8 +206,8 @@ pub struct OrgSelect {
 }
 
 impl OrgSelect {
-    /// The picker for field `id` offering `pick`'s organisations from
-    /// `orgs`, with `value` (a code) chosen. A code not in the directory
+    /// The picker for field `id` offering `offer`, with `value` (a code)
+    /// chosen. A code not in the directory
     /// stays chosen, under its own heading, so a correction does not lose
     /// it silently.
     pub fn new(
@@ -208,10 +216,9 @@ impl OrgSelect {
         hint: &str,
         value: &str,
         error: Option<&str>,
-        pick: Pick,
-        orgs: &[OrgRow],
-        today: NaiveDate,
+        offer: Offer<'_>,
     ) -> Self {
+        let Offer { pick, orgs, today } = offer;
         let value = value.trim();
         let mut grouped: Vec<(u8, &'static str, Vec<OrgOption>)> = Vec::new();
         let mut sorted: Vec<&OrgRow> = orgs.iter().collect();
@@ -328,7 +335,14 @@ mod tests {
             org("E10000016", "Kent County Council", "council", None),
             org("QHM", "NHS Cumbria ICB", "icb", None),
         ];
-        let s = OrgSelect::new("gp", "GP", "", "09W", None, Pick::NhsCommissioner, &orgs, today);
+        let s = OrgSelect::new(
+            "gp",
+            "GP",
+            "",
+            "09W",
+            None,
+            Offer { pick: Pick::NhsCommissioner, orgs: &orgs, today },
+        );
         let shown: Vec<(&str, Vec<(&str, bool)>)> = s
             .groups
             .iter()
@@ -347,9 +361,26 @@ mod tests {
                 ),
             ]
         );
-        let unknown = OrgSelect::new("c", "C", "", "E99", None, Pick::Council, &orgs, today);
+        let unknown = OrgSelect::new(
+            "c",
+            "C",
+            "",
+            "E99",
+            None,
+            Offer { pick: Pick::Council, orgs: &orgs, today },
+        );
         assert_eq!(unknown.groups.last().unwrap().0, "Not in the directory");
         assert!(unknown.groups.last().unwrap().1[0].selected);
-        assert!(OrgSelect::new("c", "C", "", "", None, Pick::Council, &orgs, today).blank);
+        assert!(
+            OrgSelect::new(
+                "c",
+                "C",
+                "",
+                "",
+                None,
+                Offer { pick: Pick::Council, orgs: &orgs, today }
+            )
+            .blank
+        );
     }
 }

@@ -168,7 +168,7 @@ pub async fn left_hospital_form(
         gp_commissioner: l.detention.gp_commissioner.clone().unwrap_or_default(),
         ..Default::default()
     };
-    Ok(left_page(&state, &s, &l, &f, Vec::new()).await?)
+    left_page(&state, &s, &l, &f, Vec::new()).await
 }
 
 pub async fn left_hospital_submit(
@@ -253,7 +253,7 @@ pub async fn correct_form(
 ) -> Result<impl IntoResponse, AppError> {
     let l = load(&state, &s, id, did).await?;
     let f = CorrectionFields::from_row(&l.detention);
-    Ok(correct_page(&state, &s, &l, &f, Vec::new()).await?)
+    correct_page(&state, &s, &l, &f, Vec::new()).await
 }
 
 pub async fn correct_submit(

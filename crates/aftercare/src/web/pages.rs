@@ -17,7 +17,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::controls::{DateInput, OrgSelect, Pick};
+use super::controls::{DateInput, Offer, OrgSelect, Pick};
 use super::{AppError, AppState, CsrfForm, CurrentUser, Session, VisiblePerson};
 use crate::auth;
 use crate::db::store::{self, Actor, ListSort, ListStatus, OrgRow, Search};
@@ -551,7 +551,8 @@ pub async fn people_list(
     let orgs = crate::services::admin::orgs(&state.db).await?;
     let today = state.today();
     let picker = |id: &str, label: &str, value: &str, pick: Pick| {
-        OrgSelect::new(id, label, "", value, None, pick, &orgs, today).blank_as("Any")
+        OrgSelect::new(id, label, "", value, None, Offer { pick, orgs: &orgs, today })
+            .blank_as("Any")
     };
     let (teams, leads) = store::caseload_teams_and_leads(&state.db, &s.user.org_code).await?;
     Ok(PeoplePage {
@@ -1073,7 +1074,8 @@ impl FormView {
     pub fn org_select_with(&self, name: &str, label: &str, hint: &str) -> OrgSelect {
         let pick = self.pick(name).unwrap_or(Pick::Council);
         let (value, error) = (self.value(name), self.error(name));
-        OrgSelect::new(name, label, hint, value, error, pick, &self.orgs, self.today)
+        let offer = Offer { pick, orgs: &self.orgs, today: self.today };
+        OrgSelect::new(name, label, hint, value, error, offer)
     }
 
     pub fn date_input(&self, name: &str) -> DateInput {
