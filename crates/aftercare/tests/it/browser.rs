@@ -1868,3 +1868,41 @@ async fn importing_a_file_with_a_bad_row_then_a_good_one() {
     );
     b.finish().await;
 }
+
+/// The main pages at a desktop's width (1280 px) and a phone's (390 px),
+/// saved as `target/screenshots/main-<page>-<width>.png` for the README
+/// (`scripts/screenshots` copies them into `docs/screenshots/`).
+#[tokio::test]
+async fn the_main_pages_at_desktop_and_phone_widths() {
+    let Some(b) = start(Scripts::On).await else { return };
+    add_user(&b._db.db, "sysadmin", "X24", "system_administrator").await;
+    b.login("admin", PASSWORD).await;
+    let person = b.open_person("smith", "SMITH, Ann").await;
+    let pages = [
+        ("admin", "home", "/".to_string()),
+        ("admin", "register", "/people".to_string()),
+        ("admin", "person", person.clone()),
+        ("admin", "add-person", "/people/new".to_string()),
+        ("admin", "plan", format!("{person}/plan")),
+        ("admin", "worklists", "/worklists".to_string()),
+        ("admin", "monitoring", "/monitoring".to_string()),
+        ("admin", "funding", "/funding".to_string()),
+        ("admin", "import", "/import".to_string()),
+        ("sysadmin", "admin-users", "/admin/users".to_string()),
+    ];
+    let mut signed_in = "admin";
+    for (user, name, path) in pages {
+        if user != signed_in {
+            b.logout().await;
+            b.login(user, PASSWORD).await;
+            signed_in = user;
+        }
+        for width in [1280, 390] {
+            b.client.set_window_size(width, 900).await.unwrap();
+            b.goto(&path).await;
+            assert_ne!(b.text("h1").await, "Page not found", "{path}");
+            b.screenshot(&format!("main-{name}-{width}")).await;
+        }
+    }
+    b.finish().await;
+}
