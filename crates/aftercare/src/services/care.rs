@@ -1137,7 +1137,11 @@ fn month_end(year: i32, month: u32) -> NaiveDate {
 }
 
 /// The monitoring measures of RDaSH 7 for the `months` months ending with the one containing `today`.
-pub fn monthly_measures(cases: &[CaseState], today: NaiveDate, months: u32) -> Vec<MonthMeasure> {
+pub fn monthly_measures<'a>(
+    cases: impl Iterator<Item = &'a CaseState> + Clone,
+    today: NaiveDate,
+    months: u32,
+) -> Vec<MonthMeasure> {
     let mut out = Vec::new();
     for back in (0..months).rev() {
         let first = aftercare_core::date::add_months(
@@ -1150,7 +1154,7 @@ pub fn monthly_measures(cases: &[CaseState], today: NaiveDate, months: u32) -> V
         let mut entitled = 0;
         let mut reviewed = 0;
         let mut discharged = 0;
-        for c in cases {
+        for c in cases.clone() {
             if c.open_on(end).is_some() {
                 entitled += 1;
                 if c.reviews.iter().any(|r| r.held_on > year_before && r.held_on <= end) {
@@ -1184,6 +1188,14 @@ pub fn monthly_measures(cases: &[CaseState], today: NaiveDate, months: u32) -> V
         });
     }
     out
+}
+
+/// Whether a case is one the given responsible council and NHS commissioner
+/// (each if given) are responsible for, by the register's determination:
+/// the monitoring page's filter.
+pub fn responsible_for(c: &CaseState, council: Option<&str>, nhs: Option<&str>) -> bool {
+    council.is_none_or(|code| c.person.council_code.as_deref() == Some(code))
+        && nhs.is_none_or(|code| c.person.nhs_code.as_deref() == Some(code))
 }
 
 /// Marks or unmarks a person as a transforming-care case (Lincolnshire adds a

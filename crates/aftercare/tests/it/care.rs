@@ -265,6 +265,20 @@ async fn worklists_find_the_gaps() {
         // Monitoring renders charts and tables.
         let m = c.get("/monitoring").await.body;
         assert!(m.contains("<svg") && m.contains("By quarter"));
+        assert!(m.contains("Target 100%"), "the reviews chart draws its target");
+        // One row a month: 12 by default, 24 when asked.
+        let month_rows = |page: &str| {
+            page.split("<tr><td>").skip(1).filter(|r| r.as_bytes().get(4) == Some(&b'-')).count()
+        };
+        assert_eq!(month_rows(&m), 12, "{}", t.backend);
+        assert_eq!(month_rows(&c.get("/monitoring?months=24").await.body), 24);
+        assert!(m.contains("<tr><td>2026-11</td><td>2</td>"), "two entitled: {m}");
+        // Filtered to a council responsible for nobody here, nobody is entitled.
+        let other = c.get("/monitoring?council=E06000060").await.body;
+        assert!(other.contains("Show all"), "{}", t.backend);
+        assert!(other.contains("<tr><td>2026-11</td><td>0</td>"), "{other}");
+        let kent = c.get("/monitoring?council=E10000016").await.body;
+        assert!(kent.contains("<tr><td>2026-11</td><td>2</td>"), "{}", t.backend);
         assert!(c.get("/monitoring.csv").await.body.contains("month,entitled"));
     }
 }

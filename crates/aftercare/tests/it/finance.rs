@@ -356,12 +356,13 @@ async fn the_reconciliation_page_shows_refunds_owed() {
         assert!(c.get("/finance/reconcile").await.body.contains("enctype=\"multipart/form-data\""));
         let charges = "nhs_number,charged_from,charged_to,amount,service\n9434765919,2023-04-01,2023-04-30,300.00,home care\n9434765919,2024-01-01,2024-01-31,31.00,meals\n";
         let payments = "nhs_number,period_from,period_to,amount,payer,funding_stream\n";
-        let post = |token: String, charges: &'static str, record: bool| {
+        let post_as = |token: String, charges: &'static str, record: bool, output: &'static str| {
             let mut parts = vec![
                 ("csrf_token", None, token.as_str()),
                 ("charges", Some("charges.csv"), charges),
                 ("payments", Some("payments.csv"), payments),
                 ("as_of", None, "2025-01-01"),
+                ("output", None, output),
             ];
             if record {
                 parts.push(("record", None, "yes"));
@@ -376,6 +377,22 @@ async fn the_reconciliation_page_shows_refunds_owed() {
                 .unwrap();
             c.send(req)
         };
+        let post = |token: String, charges: &'static str, record: bool| {
+            post_as(token, charges, record, "page")
+        };
+        // The findings as files to download, headed in words, with names.
+        let csv = post_as(c.csrf.clone(), charges, false, "csv").await;
+        assert!(
+            csv.body.contains("Finding,NHS number,Name,From,To,Amount,Row in the file")
+                && csv
+                    .body
+                    .contains("Charged while entitled to free after-care,943 476 5919,Ann Smith"),
+            "{}: {}",
+            t.backend,
+            csv.body
+        );
+        let xlsx = post_as(c.csrf.clone(), charges, false, "xlsx").await;
+        assert_eq!(xlsx.status, axum::http::StatusCode::OK);
         let r = post(c.csrf.clone(), charges, false).await;
         assert_eq!(r.status, axum::http::StatusCode::OK, "{}: {}", t.backend, r.body);
         // £110.00 for 20–30 April 2023 plus £31.00 for January 2024.

@@ -20,6 +20,10 @@ pub struct Chart {
     pub ticks: Vec<Tick>,
     pub bars: Vec<Bar>,
     pub legend: Vec<Legend>,
+    /// A target drawn as a dashed line across the plot, with its label.
+    pub target: Option<Tick>,
+    /// The value at the top of the y axis.
+    pub scale_top: i64,
 }
 
 pub struct Tick {
@@ -171,7 +175,17 @@ impl Chart {
             ticks,
             bars,
             legend,
+            target: None,
+            scale_top: max,
         }
+    }
+
+    /// The same chart with a target at `value` (on the y axis's scale),
+    /// drawn as a dashed line labelled `label`.
+    pub fn with_target(mut self, value: i64, label: String) -> Chart {
+        let y = self.base - (value * PLOT / self.scale_top.max(1)).clamp(0, PLOT);
+        self.target = Some(Tick { y, label });
+        self
     }
 
     /// Where the axis names and legend go.

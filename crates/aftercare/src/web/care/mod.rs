@@ -57,7 +57,7 @@ async fn org_name(state: &AppState, s: &Session) -> String {
         .unwrap_or_else(|| s.user.org_code.clone())
 }
 
-fn csv_response(name: &str, headers: &[&str], rows: &[Vec<String>]) -> Response {
+pub(super) fn csv_response(name: &str, headers: &[&str], rows: &[Vec<String>]) -> Response {
     let bytes = aftercare_files::write_csv(headers, rows);
     (
         [

@@ -14,6 +14,7 @@ use super::chart::{Chart, Datum, Labels, Series};
 use super::{csv_response, org_name, scoped_cases};
 use crate::services::access_log::{self, AccessKind};
 use crate::services::{care, funding_requests};
+use crate::web::controls::{Offer, OrgSelect, Pick};
 use crate::web::pages::{Nav, nav_for};
 use crate::web::{AppError, AppState, CurrentUser};
 use aftercare_core::date::long_date;
@@ -23,6 +24,12 @@ use aftercare_core::date::long_date;
 struct MonitoringPage {
     nav: Option<Nav>,
     org_name: String,
+    /// The filter: months back, the periods offered, the two pickers.
+    period: String,
+    periods: Vec<(&'static str, &'static str)>,
+    council: OrgSelect,
+    nhs: OrgSelect,
+    filtered: bool,
     reviewed_chart: Chart,
     discharged_chart: Chart,
     months: Vec<MeasureRow>,
@@ -78,12 +85,41 @@ fn quarterly(months: &[care::MonthMeasure]) -> Vec<MeasureRow> {
     out
 }
 
+/// The monitoring page's filter: how many months back, and the responsible
+/// council and NHS commissioner (blank for all).
+#[derive(Deserialize, Default)]
+pub struct MonitoringQuery {
+    #[serde(default)]
+    months: String,
+    #[serde(default)]
+    council: String,
+    #[serde(default)]
+    nhs: String,
+}
+
+/// The periods the page offers, in months back from this one.
+const PERIODS: [(&str, &str); 2] = [("12", "The last 12 months"), ("24", "The last 24 months")];
+
 pub async fn monitoring(
     State(state): State<AppState>,
     CurrentUser(s): CurrentUser,
+    Query(q): Query<MonitoringQuery>,
 ) -> Result<impl IntoResponse, AppError> {
     let cases = scoped_cases(&state, &s).await?;
-    let months = care::monthly_measures(&cases, state.today(), 12);
+    // A period not offered (a hand-typed address) is the default, 12 months.
+    let period = if q.months == "24" { 24 } else { 12 };
+    let chosen = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
+    let (council, nhs) = (chosen(&q.council), chosen(&q.nhs));
+    let in_filter =
+        |c: &&care::CaseState| care::responsible_for(c, council.as_deref(), nhs.as_deref());
+    let months = care::monthly_measures(cases.iter().filter(in_filter), state.today(), period);
+    let orgs = crate::services::admin::orgs(&state.db).await?;
+    let today = state.today();
+    let picker = |id: &str, label: &str, value: &Option<String>, pick: Pick| {
+        let value = value.as_deref().unwrap_or("");
+        OrgSelect::new(id, label, "", value, None, Offer { pick, orgs: &orgs, today })
+            .blank_as("All")
+    };
     let funding = funding_requests::waiting_summary(&state.db, &cases, state.today()).await?;
     let short = |m: &str| {
         let mo: u32 = m[5..].parse().unwrap_or(1);
@@ -106,11 +142,16 @@ pub async fn monitoring(
     Ok(MonitoringPage {
         nav: Some(nav_for(&state, &s).await),
         org_name: org_name(&state, &s).await,
+        period: period.to_string(),
+        periods: PERIODS.to_vec(),
+        council: picker("council", "Responsible council", &council, Pick::Council),
+        nhs: picker("nhs", "Responsible NHS commissioner", &nhs, Pick::NhsCommissioner),
+        filtered: council.is_some() || nhs.is_some(),
         reviewed_chart: Chart::bars(
             Labels {
                 id: "reviewed-chart",
                 title: "Share of entitled people reviewed in the last 12 months, by month",
-                caption: "Share of entitled people reviewed in the last 12 months, by month (the table below has the figures)",
+                caption: "Share of entitled people reviewed in the last 12 months, by month. The dashed line is the target: every entitled person reviewed at least once a year [RDaSH 7.1]. The table below has the figures.",
                 x: "Month",
                 y: "Share reviewed",
             },
@@ -118,7 +159,8 @@ pub async fn monitoring(
             &reviewed,
             Some(1000),
             percent,
-        ),
+        )
+        .with_target(1000, "Target 100%".into()),
         discharged_chart: Chart::bars(
             Labels {
                 id: "discharged-chart",
@@ -165,7 +207,7 @@ pub async fn monitoring_csv(
     Query(q): Query<PeriodQuery>,
 ) -> Result<Response, AppError> {
     let cases = scoped_cases(&state, &s).await?;
-    let months = care::monthly_measures(&cases, state.today(), 24);
+    let months = care::monthly_measures(cases.iter(), state.today(), 24);
     access_log::export(&state.db, &s, AccessKind::MonitoringCsv, months.len(), Some(&q.period))
         .await?;
     if q.period == "quarter" {

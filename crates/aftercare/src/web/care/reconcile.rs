@@ -35,6 +35,8 @@ pub struct FindingLine {
     /// The kind, in words: `charged while entitled`.
     pub finding: String,
     pub person_id: Option<i64>,
+    /// The person's name, where the caseload knows them.
+    pub name: String,
     pub nhs_number: String,
     pub from: String,
     pub to: String,
@@ -234,6 +236,7 @@ pub async fn reconcile_submit(
                 }
                 .to_string(),
                 person_id: person(&f.nhs_number).map(|x| x.0),
+                name: person(&f.nhs_number).map(|x| x.1).unwrap_or_default(),
                 nhs_number: shown(&f.nhs_number),
                 from: aftercare_core::date::long_date(f.from),
                 to: aftercare_core::date::long_date(f.to),
@@ -251,5 +254,55 @@ pub async fn reconcile_submit(
         .collect();
     let store_actor = s.user.actor();
     crate::db::store::audit_alone(&state.db, &store_actor, crate::db::store::AuditEntry { action: "finance.reconciled", person_id: None, entity: "reconciliation", entity_id: None, reason: None, details: serde_json::json!({"charges": cname, "payments": pname, "as_of": as_of, "findings": findings.len(), "rows": charges.len() + payments.len(), "not_in_caseload": outside}) }).await?;
-    Ok(page(None, Some(view), nav_for(&state, &s).await).into_response())
+    let output = fields.get("output").map(|(_, v)| String::from_utf8_lossy(v).to_string());
+    match output.as_deref() {
+        Some(kind @ ("csv" | "xlsx")) => findings_file(&view, as_of, kind),
+        _ => Ok(page(None, Some(view), nav_for(&state, &s).await).into_response()),
+    }
+}
+
+/// The findings as a file to download, headed in words, one row a finding
+/// with the person's name where the caseload knows them.
+fn findings_file(
+    view: &ReconcileView,
+    as_of: chrono::NaiveDate,
+    kind: &str,
+) -> Result<Response, AppError> {
+    const HEADERS: [&str; 7] =
+        ["Finding", "NHS number", "Name", "From", "To", "Amount", "Row in the file"];
+    let rows: Vec<Vec<String>> = view
+        .findings
+        .iter()
+        .map(|f| {
+            vec![
+                f.finding.clone(),
+                f.nhs_number.clone(),
+                f.name.clone(),
+                f.from.clone(),
+                f.to.clone(),
+                f.amount.clone(),
+                f.row.to_string(),
+            ]
+        })
+        .collect();
+    let name = format!("s117-reconciliation-{as_of}");
+    if kind == "csv" {
+        return Ok(super::csv_response(&format!("{name}.csv"), &HEADERS, &rows));
+    }
+    let bytes =
+        aftercare_files::write_xlsx("Findings", &HEADERS, &rows).map_err(|_| AppError::Internal)?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.xlsx\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
