@@ -1587,6 +1587,19 @@ async fn recording_a_charge_a_relative_paid() {
     assert!(row.contains("Mrs J Smith, mother") && row.contains("£900.00"), "{row}");
     b.check_accessibility().await;
     b.screenshot("refunds").await;
+
+    // Waiving cannot be undone: it is asked about first, and going back changes nothing.
+    b.fill("[id^='reason-']", "agreed with the family at the panel").await;
+    b.submit("form[action$='/waiver']").await;
+    assert_eq!(b.text("h1").await, "Waive the £900.00 outstanding?");
+    assert!(b.text("main").await.contains("agreed with the family at the panel"));
+    b.check_accessibility().await;
+    b.follow("Cancel, and go back without changing anything").await;
+    assert!(b.text("table tbody tr").await.contains("£900.00"), "still owed");
+    b.fill("[id^='reason-']", "agreed with the family at the panel").await;
+    b.submit("form[action$='/waiver']").await;
+    b.submit("form[action$='/waiver']").await;
+    assert_eq!(b.text(".banner-success p").await, "The waiver has been recorded.");
     b.finish().await;
 }
 

@@ -497,6 +497,27 @@ pub fn may_settle(user: &User, r: &Refund) -> bool {
 }
 
 /// The refund `refund_id`, if `user` may settle it (403 otherwise; 404 for an unknown id).
+/// The refund `refund_id`, if `user` may settle it (pay or waive): the
+/// check a confirmation page makes before asking.
+pub async fn refund_to_settle(
+    db: &Db,
+    user: &User,
+    refund_id: i64,
+) -> Result<Refund, ServiceError> {
+    settled_by(db, user, refund_id).await
+}
+
+/// A waiver's reason, checked before anything is asked or written.
+pub fn check_waiver_reason(reason: &str) -> Result<(), ServiceError> {
+    if reason.trim().chars().count() < 10 {
+        return Err(ServiceError::invalid(
+            "reason",
+            "say why it is waived, in at least 10 characters",
+        ));
+    }
+    Ok(())
+}
+
 async fn settled_by(db: &Db, user: &User, refund_id: i64) -> Result<Refund, ServiceError> {
     // Whose refund it is never changes, so the check can stand apart from
     // the write (which checks, in its transaction, that it is still open).
@@ -585,13 +606,8 @@ pub async fn waive(
     refund_id: Option<i64>,
     reason: &str,
 ) -> Result<(), ServiceError> {
+    check_waiver_reason(reason)?;
     let reason = reason.trim();
-    if reason.chars().count() < 10 {
-        return Err(ServiceError::invalid(
-            "reason",
-            "say why it is waived, in at least 10 characters",
-        ));
-    }
     let mut tx = db.begin_write().await?;
     let r = open_refund(&mut tx, nhs, refund_id).await?;
     q::set_waived(&mut tx, r.row.id, reason).await?;

@@ -3,8 +3,12 @@
 //! user's caseload (cached, behind a permit), the organisation's name and
 //! CSV downloads.
 
+use askama::Template;
+use askama_web::WebTemplate;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+
+use crate::web::pages::Nav;
 
 use crate::services::care::{self, CaseState};
 use crate::web::{AppError, AppState, Session};
@@ -22,6 +26,26 @@ pub mod review;
 pub mod summary;
 pub mod transforming_care;
 pub mod worklists;
+
+/// The question asked before something that cannot be undone
+/// (`templates/confirm.html`): what will happen, a warning, and a button
+/// that posts the form again with `confirm=yes`, or a way back.
+#[derive(Template, WebTemplate)]
+#[template(path = "confirm.html")]
+pub(crate) struct ConfirmPage {
+    pub nav: Option<Nav>,
+    /// The caption: whose record, or the page's subject.
+    pub person_name: String,
+    pub heading: String,
+    pub lines: Vec<String>,
+    pub warning: &'static str,
+    pub action: String,
+    pub csrf_token: String,
+    /// The fields the form had, sent again with the confirmation.
+    pub hidden: Vec<(&'static str, String)>,
+    pub button: &'static str,
+    pub cancel_href: String,
+}
 
 /// The people the user's organisation has a part in.
 pub(crate) async fn scoped_cases(state: &AppState, s: &Session) -> Result<Caseload, AppError> {

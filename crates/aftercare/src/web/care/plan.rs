@@ -404,22 +404,6 @@ pub struct EndNeedForm {
     confirm: String,
 }
 
-/// The question asked before something that cannot be undone.
-#[derive(Template, WebTemplate)]
-#[template(path = "confirm.html")]
-struct ConfirmPage {
-    nav: Option<Nav>,
-    person_name: String,
-    heading: String,
-    lines: Vec<String>,
-    warning: &'static str,
-    action: String,
-    csrf_token: String,
-    hidden: Vec<(&'static str, String)>,
-    button: &'static str,
-    cancel_href: String,
-}
-
 pub async fn plan_end_need(
     State(state): State<AppState>,
     seen: VisiblePerson,
@@ -442,7 +426,7 @@ pub async fn plan_end_need(
             let Some(need) = need else {
                 return Err(AppError::NotFound);
             };
-            return Ok(ConfirmPage {
+            return Ok(super::ConfirmPage {
                 nav: Some(nav_for(&state, &s).await),
                 person_name: seen.name(),
                 heading: format!("End “{}” on {}?", need.description, long_date(on)),

@@ -269,6 +269,9 @@ pub async fn pay(
 pub struct WaiveForm {
     #[serde(default)]
     reason: String,
+    /// `yes` once the user has confirmed on the confirmation page.
+    #[serde(default)]
+    confirm: String,
 }
 
 pub async fn waive(
@@ -276,6 +279,34 @@ pub async fn waive(
     Path(id): Path<i64>,
     CsrfForm(s, f): CsrfForm<WaiveForm>,
 ) -> Result<Response, AppError> {
+    // A waiver cannot be undone: ask first, saying what is given up. Only
+    // someone who may settle the refund, with a reason, is asked.
+    if f.confirm != "yes" {
+        let r = refunds::refund_to_settle(&state.db, &s.user, id).await?;
+        refunds::check_waiver_reason(&f.reason)?;
+        let nhs = NhsNumber::parse(&r.row.nhs_number)
+            .map(|n| n.formatted())
+            .unwrap_or(r.row.nhs_number.clone());
+        return Ok(super::ConfirmPage {
+            nav: Some(nav_for(&state, &s).await),
+            person_name: format!("Refund to {} ({nhs})", r.row.charged_party),
+            heading: format!("Waive the {} outstanding?", r.outstanding),
+            lines: vec![
+                format!(
+                    "{} will not be repaid the {} still outstanding, and the refund is closed.",
+                    r.row.charged_party, r.outstanding
+                ),
+                format!("Your reason: {}", f.reason.trim()),
+            ],
+            warning: "A waiver cannot be undone. The refund ledger keeps it, with your name and reason.",
+            action: format!("/finance/refunds/{id}/waiver"),
+            csrf_token: s.csrf_token.clone(),
+            hidden: vec![("reason", f.reason.clone())],
+            button: "Yes, waive it",
+            cancel_href: "/finance/refunds".into(),
+        }
+        .into_response());
+    }
     refunds::waive_by(&state.db, &s.user, id, &f.reason).await?;
     Ok(crate::web::saved("/finance/refunds", "refund_waived"))
 }
