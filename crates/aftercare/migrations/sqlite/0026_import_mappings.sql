@@ -4,7 +4,7 @@
 -- one before is stamped superseded, so the history is kept. `column_name`
 -- NULL means the column is ignored. `header_key` is the header compared as
 -- the file reader compares headers (letters and digits, lower case).
--- Keep in step with the other backend's 0030_import_mappings.sql.
+-- Keep in step with the other backend's 0026_import_mappings.sql.
 CREATE TABLE import_mappings (
     id              INTEGER PRIMARY KEY,
     org_code        TEXT NOT NULL REFERENCES organisations(code),

@@ -152,7 +152,10 @@ pub async fn remember_for(
 ) -> Result<usize, ServiceError> {
     ensure_org(db, org_code).await?;
     let empty = ColumnMapping::default();
-    let ours = HeaderRules { known: kind.columns(), aliases: kind.aliases(), mapping: &empty };
+    // Only our own column names are fixed: a common name we recognise
+    // (an alias) may still be mapped otherwise, or ignored, by an
+    // organisation whose spreadsheet uses it for something else.
+    let ours = HeaderRules { known: kind.columns(), aliases: &[], mapping: &empty };
     let mut errors = Vec::new();
     let mut chosen: Vec<(&str, &str)> = Vec::new();
     for (i, (header, column)) in entries.iter().enumerate() {

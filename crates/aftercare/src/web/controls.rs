@@ -98,42 +98,40 @@ fn date_parts(value: &str) -> (String, String, String) {
 /// one field `X`: blank if all three are, else `d/m/y` (a missing part stays
 /// empty, so the date parser can say which one is missing).
 pub fn join_dates(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
-    let part = |key: &str, suffix: &str| key.strip_suffix(suffix).map(String::from);
-    let bases: Vec<String> = pairs.iter().filter_map(|(k, _)| part(k, "-day")).collect();
-    let bases: Vec<String> = bases
-        .into_iter()
+    use std::collections::{HashMap, HashSet};
+    // One pass to index the fields (the last of a repeated name wins, as
+    // elsewhere), so a form of any size is joined in linear time.
+    let index: HashMap<&str, &str> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let bases: HashSet<&str> = index
+        .keys()
+        .filter_map(|k| k.strip_suffix("-day"))
         .filter(|b| {
-            let has = |s: &str| pairs.iter().any(|(k, _)| k == &format!("{b}{s}"));
-            has("-month") && has("-year")
+            index.contains_key(format!("{b}-month").as_str())
+                && index.contains_key(format!("{b}-year").as_str())
         })
         .collect();
     if bases.is_empty() {
         return pairs;
     }
-    let is_part = |k: &str| {
-        bases.iter().any(|b| {
-            ["-day", "-month", "-year"].iter().any(|s| k.strip_suffix(s) == Some(b.as_str()))
-        })
+    let part_of = |k: &str| {
+        ["-day", "-month", "-year"]
+            .iter()
+            .any(|s| k.strip_suffix(s).is_some_and(|b| bases.contains(b)))
     };
-    let mut out: Vec<(String, String)> =
-        pairs.iter().filter(|(k, _)| !is_part(k)).cloned().collect();
-    for b in bases {
-        let get = |s: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == &format!("{b}{s}"))
-                .map(|(_, v)| v.trim().to_string())
-                .unwrap_or_default()
-        };
+    let mut joined: Vec<(String, String)> = Vec::with_capacity(bases.len());
+    for b in &bases {
+        let get = |s: &str| index.get(format!("{b}{s}").as_str()).map_or("", |v| v.trim());
         let (d, m, y) = (get("-day"), get("-month"), get("-year"));
-        let joined = if d.is_empty() && m.is_empty() && y.is_empty() {
+        let date = if d.is_empty() && m.is_empty() && y.is_empty() {
             String::new()
         } else {
             format!("{d}/{m}/{y}")
         };
-        out.retain(|(k, _)| k != &b);
-        out.push((b, joined));
+        joined.push((b.to_string(), date));
     }
+    let mut out: Vec<(String, String)> =
+        pairs.iter().filter(|(k, _)| !part_of(k) && !bases.contains(k.as_str())).cloned().collect();
+    out.extend(joined);
     out
 }
 
@@ -294,6 +292,19 @@ mod tests {
         assert_eq!(get("csrf_token"), Some("t"));
         assert_eq!(get("start-day"), None);
         assert_eq!(joined.len(), 4);
+    }
+
+    #[test]
+    fn a_large_form_is_joined_whole() {
+        let mut p = Vec::new();
+        for i in 0..20_000 {
+            for part in ["day", "month", "year"] {
+                p.push((format!("d{i}-{part}"), "1".to_string()));
+            }
+        }
+        let joined = join_dates(p);
+        assert_eq!(joined.len(), 20_000);
+        assert!(joined.iter().all(|(_, v)| v == "1/1/1"));
     }
 
     #[test]

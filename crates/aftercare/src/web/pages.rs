@@ -1030,23 +1030,16 @@ impl FormView {
         Ok(FormView { values, errors, orgs, today: state.today() })
     }
 
-    /// A blank form for a new person, with each organisation field of the
-    /// user's own kind of organisation set to the user's own: a council's
-    /// staff usually record their own residents, a trust's MHA office its
-    /// own patients, an ICB its own population.
+    /// A blank form for a new person, the place of detention set to the
+    /// user's own trust (a trust's MHA office records its own patients).
+    /// The fields that decide who is responsible (residence, commissioners)
+    /// are never filled in for the user: each is a fact to be chosen.
     pub async fn for_new(state: &AppState, s: &Session) -> Result<Self, AppError> {
         let mut form = FormView::load(state, HashMap::new(), Vec::new()).await?;
         let own = &s.user.org_code;
         if let Some(kind) = form.orgs.iter().find(|o| &o.code == own).map(|o| o.kind.clone()) {
-            for name in [
-                "ordinary_residence",
-                "gp_commissioner",
-                "residence_commissioner",
-                "place_of_detention",
-            ] {
-                if form.pick(name).is_some_and(|p| p.offers(&kind)) {
-                    form.values.insert(name.to_string(), own.clone());
-                }
+            if form.pick("place_of_detention").is_some_and(|p| p.offers(&kind)) {
+                form.values.insert("place_of_detention".to_string(), own.clone());
             }
         }
         Ok(form)

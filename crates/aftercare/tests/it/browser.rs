@@ -1807,7 +1807,7 @@ async fn importing_a_file_with_a_bad_row_then_a_good_one() {
     let Some(b) = start(Scripts::On).await else { return };
     let dir = tempfile::tempdir().unwrap();
     // A master list as partnerships keep them: their own column names.
-    let header = "Surname,Forename,DOB,NHS No.,Date detained,Legal status,Local authority,Hospital,Discharge date";
+    let header = "Surname,Forename,DOB,NHS No.,Date detained,Legal status,Council of ordinary residence,Hospital,Discharge date";
     let bad = dir.path().join("master list.csv");
     std::fs::write(
         &bad,

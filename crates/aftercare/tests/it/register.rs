@@ -739,7 +739,7 @@ async fn a_browser_import_keeps_the_file_to_its_user_and_remembers_the_organisat
         let server = state(&t.db);
         let c = Client::login(server.clone(), "admin").await;
         let other = Client::login(server, "colleague").await;
-        let csv = "Surname,Forename,DOB,NHS No.,Date detained,Legal status,Local authority,Hospital,Keyworker\n\
+        let csv = "Surname,Forename,DOB,NHS No.,Date detained,Legal status,Council of ordinary residence,Hospital,Keyworker\n\
                    Nowak,Tomasz,28/02/1970,943 476 5927,02/09/2024,3,E10000016,RXY,Sam Okoro\n";
         let r = upload(&c, "register", csv).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{b}: {}", r.body);

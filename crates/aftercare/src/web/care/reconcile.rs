@@ -256,7 +256,10 @@ pub async fn reconcile_submit(
     crate::db::store::audit_alone(&state.db, &store_actor, crate::db::store::AuditEntry { action: "finance.reconciled", person_id: None, entity: "reconciliation", entity_id: None, reason: None, details: serde_json::json!({"charges": cname, "payments": pname, "as_of": as_of, "findings": findings.len(), "rows": charges.len() + payments.len(), "not_in_caseload": outside}) }).await?;
     let output = fields.get("output").map(|(_, v)| String::from_utf8_lossy(v).to_string());
     match output.as_deref() {
-        Some(kind @ ("csv" | "xlsx")) => findings_file(&view, as_of, kind),
+        // Recording shows its page, so the user sees what was recorded.
+        Some(kind @ ("csv" | "xlsx")) if view.recorded.is_none() => {
+            findings_file(&view, as_of, kind)
+        }
         _ => Ok(page(None, Some(view), nav_for(&state, &s).await).into_response()),
     }
 }
