@@ -1037,10 +1037,10 @@ impl FormView {
     pub async fn for_new(state: &AppState, s: &Session) -> Result<Self, AppError> {
         let mut form = FormView::load(state, HashMap::new(), Vec::new()).await?;
         let own = &s.user.org_code;
-        if let Some(kind) = form.orgs.iter().find(|o| &o.code == own).map(|o| o.kind.clone()) {
-            if form.pick("place_of_detention").is_some_and(|p| p.offers(&kind)) {
-                form.values.insert("place_of_detention".to_string(), own.clone());
-            }
+        if let Some(kind) = form.orgs.iter().find(|o| &o.code == own).map(|o| o.kind.clone())
+            && form.pick("place_of_detention").is_some_and(|p| p.offers(&kind))
+        {
+            form.values.insert("place_of_detention".to_string(), own.clone());
         }
         Ok(form)
     }
