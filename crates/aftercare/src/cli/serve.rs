@@ -96,6 +96,6 @@ pub(super) fn print_logins(logins: &[demo::DemoLogin]) {
         "The Kent partnership (Kent County Council E10000016 and NHS Kent and Medway ICB QKS) can be walked end to end: \
          demo-mha-administrator records detention and leaving hospital, demo-lead-professional plans, reviews and proposes ending, \
          demo-council-commissioner and demo-commissioner decide for the council and the ICB, demo-qa-group ratifies where asked, \
-         and anyone may ask for reinstatement."
+         and anyone may ask for reinstatement. demo-bucks-finance sees Buckinghamshire's quarterly invoices under Who pays."
     );
 }

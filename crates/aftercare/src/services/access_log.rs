@@ -79,6 +79,10 @@ pub enum AccessKind {
     FundingCsv,
     FinanceCsv,
     MasterListPage,
+    /// The invoices page: a quarter's recharge lines, one per client.
+    InvoicePage,
+    /// An invoice downloaded as PDF or CSV.
+    InvoiceFile,
     /// `GET /api/v1/refunds`.
     ApiRefunds,
     MasterListCsv,
@@ -123,6 +127,8 @@ impl AccessKind {
             AccessKind::FundingCsv => "export.funding_csv",
             AccessKind::FinanceCsv => "export.finance_csv",
             AccessKind::MasterListPage => "master_list_page",
+            AccessKind::InvoicePage => "invoice_page",
+            AccessKind::InvoiceFile => "export.invoice",
             AccessKind::MasterListCsv => "export.master_list_csv",
             AccessKind::MasterListXlsx => "export.master_list_xlsx",
             AccessKind::RegisterExport => "export.register",

@@ -393,23 +393,29 @@ pub async fn seed(
         logins.push(DemoLogin { username, role, org: demo_org_for(role).into() });
     }
     // The other side of the Kent partnership: the council's commissioner
-    // (demo-commissioner is the ICB's), so both bodies can decide an ending.
-    let username = "demo-council-commissioner".to_string();
-    if store::user_by_username(db, &username).await?.is_none() {
-        store::insert_user(
-            &mut tx,
-            &NewUser {
-                username: &username,
-                display_name: "Demo council commissioner",
-                org_code: "E10000016",
-                roles: Role::Commissioner.as_str(),
-                team: Some("Demo team"),
-                password_hash: &hash,
-            },
-        )
-        .await?;
+    // (demo-commissioner is the ICB's), so both bodies can decide an ending;
+    // and finance at Buckinghamshire, whose aligned budget has invoices.
+    let extra = [
+        ("demo-council-commissioner", "Demo council commissioner", "E10000016", Role::Commissioner),
+        ("demo-bucks-finance", "Demo Buckinghamshire finance", "E06000060", Role::Finance),
+    ];
+    for (username, display_name, org_code, role) in extra {
+        if store::user_by_username(db, username).await?.is_none() {
+            store::insert_user(
+                &mut tx,
+                &NewUser {
+                    username,
+                    display_name,
+                    org_code,
+                    roles: role.as_str(),
+                    team: Some("Demo team"),
+                    password_hash: &hash,
+                },
+            )
+            .await?;
+        }
+        logins.push(DemoLogin { username: username.into(), role, org: org_code.into() });
     }
-    logins.push(DemoLogin { username, role: Role::Commissioner, org: "E10000016".into() });
     tx.commit().await?;
     let csv = register_csv(people, seed, today);
     register::import_register(db, &actor, "demo-register.csv", &csv, false, today, &|_, _| {})

@@ -662,19 +662,34 @@ fn check_ending_takes_effect(
     ))
 }
 
-/// One body records its decision. After-care ends only when every required
-/// decision agrees; then the register changes on the date of the last one,
-/// for the proposal's own period only.
-pub async fn decide(
-    db: &Db,
+/// A decision checked against its proposal, the rules and the user's
+/// standing, not yet written: what [`decide`] writes and
+/// [`preview_decision`] describes.
+struct CheckedDecision {
+    p: ProposalRow,
+    events: Vec<Event>,
+    others: Vec<store::PersonEventRow>,
+    config: aftercare_core::rules::RulesConfig,
+    period: Entitlement,
+    required: Vec<&'static str>,
+    decisions: Vec<DecisionRow>,
+    body: String,
+    agrees: bool,
+    decided_on: NaiveDate,
+    expected: i64,
+}
+
+/// Every check a decision must pass before it is recorded, in one place so
+/// that asking first and recording cannot disagree.
+async fn check_decision(
+    tx: &mut Tx,
     user: &User,
     proposal_id: i64,
     f: &DecisionFields,
     today: NaiveDate,
-) -> Result<Decided, ServiceError> {
-    let mut tx = db.begin_write().await?;
-    let p = q::proposal(&mut tx, proposal_id).await?.ok_or_else(no_such_proposal)?;
-    let (events, others, config, d) = derive::person_in_tx(&mut tx, p.person_id, today).await?;
+) -> Result<CheckedDecision, ServiceError> {
+    let p = q::proposal(&mut *tx, proposal_id).await?.ok_or_else(no_such_proposal)?;
+    let (events, others, config, d) = derive::person_in_tx(tx, p.person_id, today).await?;
     match standing(&p, &d) {
         Standing::Lapsed { reason } => {
             return Err(ServiceError::conflict(
@@ -693,10 +708,10 @@ pub async fn decide(
     let Some(period) = period_of(&p, &d) else {
         return Err(ServiceError::conflict("proposal_lapsed", "this proposal has lapsed".into()));
     };
-    let decisions = q::decisions(&mut tx, p.id).await?;
+    let decisions = q::decisions(&mut *tx, p.id).await?;
     let body = f.body.trim();
     may_decide(user, body, period, &decisions)?;
-    let ratifies = partnership_ratifies(&mut tx, period).await?;
+    let ratifies = partnership_ratifies(&mut *tx, period).await?;
     let required = required_bodies(ratifies);
     if !required.contains(&body) {
         return Err(ServiceError::conflict(
@@ -744,6 +759,103 @@ pub async fn decide(
     if expected != p.version {
         return Err(ServiceError::conflict("stale_version", "someone else recorded a decision on this proposal since you opened it: reload the page and check before deciding".into()));
     }
+    let period = period.clone();
+    Ok(CheckedDecision {
+        p,
+        events,
+        others,
+        config,
+        period,
+        required,
+        decisions,
+        body: body.to_string(),
+        agrees,
+        decided_on,
+        expected,
+    })
+}
+
+/// What recording a decision would do: whether it is the last agreement
+/// needed, and so ends after-care, and on which date. Checked exactly as
+/// [`decide`] checks it; nothing is written.
+#[derive(Debug, Clone)]
+pub struct DecisionPreview {
+    pub person_id: i64,
+    pub body: String,
+    pub agrees: bool,
+    pub decided_on: NaiveDate,
+    /// The date after-care would end, when this decision completes the
+    /// agreement of every required body.
+    pub ends_on: Option<NaiveDate>,
+}
+
+/// Checks a decision as [`decide`] would and says what it would do, so the
+/// page can ask before an agreement that ends after-care. Writes nothing.
+pub async fn preview_decision(
+    db: &Db,
+    user: &User,
+    proposal_id: i64,
+    f: &DecisionFields,
+    today: NaiveDate,
+) -> Result<DecisionPreview, ServiceError> {
+    let mut tx = db.begin_write().await?;
+    let c = check_decision(&mut tx, user, proposal_id, f, today).await?;
+    let mut decisions = c.decisions.clone();
+    decisions.push(DecisionRow {
+        id: 0,
+        proposal_id: c.p.id,
+        body: c.body.clone(),
+        agrees: c.agrees,
+        decided_on: c.decided_on,
+        reason: f.reason.trim().to_string(),
+        org_code: user.org_code.clone(),
+        decided_by: user.username.clone(),
+        recorded_at: chrono::Utc::now(),
+    });
+    let ends_on = match outcome(&c.required, &decisions) {
+        ("ended", Some(on)) => {
+            check_ending_takes_effect(&c.events, &c.others, &c.config, &c.period, on)?;
+            Some(on)
+        }
+        _ => None,
+    };
+    // Nothing was written: the transaction only held the proposal still
+    // while it was read.
+    drop(tx);
+    Ok(DecisionPreview {
+        person_id: c.p.person_id,
+        body: c.body,
+        agrees: c.agrees,
+        decided_on: c.decided_on,
+        ends_on,
+    })
+}
+
+/// One body records its decision. After-care ends only when every required
+/// decision agrees; then the register changes on the date of the last one,
+/// for the proposal's own period only.
+pub async fn decide(
+    db: &Db,
+    user: &User,
+    proposal_id: i64,
+    f: &DecisionFields,
+    today: NaiveDate,
+) -> Result<Decided, ServiceError> {
+    let mut tx = db.begin_write().await?;
+    let CheckedDecision {
+        p,
+        events,
+        others,
+        config,
+        period,
+        required,
+        decisions: _,
+        body,
+        agrees,
+        decided_on,
+        expected,
+    } = check_decision(&mut tx, user, proposal_id, f, today).await?;
+    let (period, body) = (&period, body.as_str());
     let actor = user.actor();
     let id = q::insert_decision(
         &mut tx,

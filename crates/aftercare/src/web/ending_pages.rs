@@ -361,10 +361,23 @@ pub async fn propose(
 pub async fn decide(
     State(state): State<AppState>,
     Path(pid): Path<i64>,
-    CsrfForm(s, f): CsrfForm<DecisionFields>,
+    CsrfForm(s, form): CsrfForm<DecisionForm>,
 ) -> Result<Response, AppError> {
     let p = q::proposal(&state.db, pid).await?.ok_or(AppError::NotFound)?;
     crate::services::views::ensure_can_view(&state.db, &s, p.person_id).await?;
+    let f = form.fields;
+    // An agreement may be the one that ends after-care, which only a
+    // reinstatement undoes: ask first, saying what it will do.
+    if f.decision == "agree" && form.confirm != "yes" {
+        match endings::preview_decision(&state.db, &s.user, pid, &f, state.today()).await {
+            Ok(preview) => return confirm_page(&state, &s, pid, &f, preview).await,
+            Err(e) => {
+                let field = format!("proposal-{pid}");
+                let e = e.point_fields(|_| field.clone());
+                return refused(&state, &s, p.person_id, e, &field, Vec::new()).await;
+            }
+        }
+    }
     match endings::decide(&state.db, &s.user, pid, &f, state.today()).await {
         Ok(_) => Ok(super::saved(&format!("/people/{}/endings", p.person_id), "ending_decided")),
         Err(e) => {
@@ -374,6 +387,65 @@ pub async fn decide(
             refused(&state, &s, p.person_id, e, &field, Vec::new()).await
         }
     }
+}
+
+/// A decision as the page posts it: the fields, and whether the user has
+/// already answered "yes" to the question an agreement asks.
+#[derive(serde::Deserialize)]
+pub struct DecisionForm {
+    #[serde(flatten)]
+    fields: DecisionFields,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// "Record that … agrees?", with what the agreement will do.
+async fn confirm_page(
+    state: &AppState,
+    s: &Session,
+    proposal_id: i64,
+    f: &DecisionFields,
+    preview: endings::DecisionPreview,
+) -> Result<Response, AppError> {
+    let person_id = preview.person_id;
+    let body = match preview.body.as_str() {
+        "council" => "the council",
+        "nhs" => "the NHS commissioner",
+        _ => "the quality assurance group",
+    };
+    let mut lines = vec![format!(
+        "You are recording that {body} agrees, on {}, that this person no longer needs after-care under section 117.",
+        long_date(preview.decided_on)
+    )];
+    if !f.reason.trim().is_empty() {
+        lines.push(format!("Reason given: {}", f.reason.trim()));
+    }
+    lines.push(match preview.ends_on {
+        Some(on) => format!(
+            "This is the last agreement needed: after-care ends on {}, and the letters to the person are ready to send.",
+            long_date(on)
+        ),
+        None => "After-care continues until every body that must decide has agreed.".to_string(),
+    });
+    Ok(super::care::ConfirmPage {
+        nav: Some(nav_for(state, s).await),
+        person_name: person_name(state, s, person_id).await?,
+        heading: format!("Record that {body} agrees after-care is no longer needed?"),
+        lines,
+        warning: "Once after-care has ended, only a reinstatement can restore it.",
+        action: format!("/endings/{proposal_id}/decisions"),
+        csrf_token: s.csrf_token.clone(),
+        hidden: vec![
+            ("body", f.body.clone()),
+            ("decision", f.decision.clone()),
+            ("decided_on", preview.decided_on.to_string()),
+            ("reason", f.reason.clone()),
+            ("version", f.version.clone()),
+        ],
+        button: "Yes, record the decision",
+        cancel_href: format!("/people/{person_id}/endings"),
+    }
+    .into_response())
 }
 
 pub async fn reinstate(

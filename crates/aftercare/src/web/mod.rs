@@ -999,6 +999,8 @@ pub fn app(state: AppState) -> Router {
         .route("/enquiry", get(share_pages::enquiry_page).post(share_pages::enquiry_submit))
         .route("/funding", get(care::finance::funding_page))
         .route("/funding.csv", get(care::finance::funding_csv))
+        .route("/funding/invoices", get(care::invoices::invoices_page))
+        .route("/funding/invoices/download", get(care::invoices::invoice_download))
         .route("/finance/refunds", get(care::refunds::refunds_page))
         .route("/finance/refunds/charges", post(care::refunds::record_charge))
         .route("/finance/refunds/{id}/payments", post(care::refunds::pay))

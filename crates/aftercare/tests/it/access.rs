@@ -168,6 +168,9 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/account/notifications",           303, Everyone(200)),
     route("GET",  "/funding",                         303, Everyone(200)),
     route("GET",  "/funding.csv",                     303, Everyone(200)),
+    route("GET",  "/funding/invoices",                303, Everyone(200)),
+    // Kent's trust is no party to an aligned budget: no invoice is there.
+    route("GET",  "/funding/invoices/download?council=E06000060&nhs=QU9", 303, Everyone(404)),
     route("GET",  "/finance/refunds",                 303, Everyone(200)),
     // {id} names no refund: finance gets 404, anyone else 403 too (who settles is read from the refund).
     route("POST", "/finance/refunds/{id}/payments",   303, Everyone(422)),

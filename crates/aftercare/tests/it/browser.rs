@@ -1703,6 +1703,10 @@ async fn deciding_an_ending_as_each_body() {
         b.fill_date(&id, on).await;
         b.fill("[id^='reason-']", "considered at panel").await;
         b.submit("form[action$='/decisions']").await;
+        // Agreeing may end after-care, so the page asks first.
+        assert!(b.text("h1").await.contains("agrees after-care is no longer needed?"));
+        b.check_accessibility().await;
+        b.submit("form[action$='/decisions']").await;
         assert_eq!(b.path().await, path);
         let who = b.texts("section.card table tbody tr").await;
         assert!(who.iter().any(|r| r.starts_with(body) && r.contains("Agreed")), "{who:?}");

@@ -159,6 +159,7 @@ async fn decide(
             ("decided_on", on),
             ("reason", "considered at panel"),
             ("version", &version),
+            ("confirm", "yes"),
         ],
     )
     .await
@@ -194,8 +195,30 @@ async fn after_care_ends_only_when_both_bodies_agree() {
         // A stale form (the version before the NHS decided) conflicts rather than overwriting.
         let r = decide(&pid, &w.council, "council", "agree", "2024-06-11", "2".into()).await;
         assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-        // Later the NHS agrees: after-care ends on that date.
+        // Later the NHS agrees: the page first asks, saying after-care will
+        // end, and nothing changes until the user says yes.
         let page = w.icb.get(&path).await.body;
+        let asked = w
+            .icb
+            .post_form(
+                &format!("/endings/{pid}/decisions"),
+                &[
+                    ("body", "nhs"),
+                    ("decision", "agree"),
+                    ("decided_on", "2024-07-19"),
+                    ("reason", "considered at panel"),
+                    ("version", &version_of(&page)),
+                ],
+            )
+            .await;
+        assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+        assert!(asked.body.contains("agrees after-care is no longer needed?"), "{}", asked.body);
+        assert!(asked.body.contains("after-care ends on 19 July 2024"), "{}", asked.body);
+        assert!(asked.body.contains(r#"name="confirm" value="yes""#));
+        assert!(
+            derivation(&t, w.smith).await.entitlements[0].end.is_none(),
+            "asking writes nothing"
+        );
         let r = decide(&pid, &w.icb, "nhs", "agree", "2024-07-19", version_of(&page)).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let d = derivation(&t, w.smith).await;
@@ -325,6 +348,7 @@ async fn a_partnership_that_asks_for_qa_ratification_needs_it() {
                     ("decided_on", "2024-06-03"),
                     ("reason", "agreed"),
                     ("version", &v),
+                    ("confirm", "yes"),
                 ],
             )
             .await;
@@ -344,6 +368,7 @@ async fn a_partnership_that_asks_for_qa_ratification_needs_it() {
                 ("decided_on", "2024-06-20"),
                 ("reason", "ratified"),
                 ("version", &v),
+                ("confirm", "yes"),
             ],
         )
         .await;

@@ -1,5 +1,6 @@
-//! Finance from the command line: the funding split and reconciliation of
-//! council charges and commissioning payments against the register.
+//! Finance from the command line and its pages: the funding split, invoices
+//! and reconciliation of council charges and commissioning payments against
+//! the register.
 
 use crate::common::*;
 
@@ -227,6 +228,49 @@ async fn costs_split_by_the_agreement_in_force_and_invoice_in_arrears() {
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(std::fs::read(pdf.path()).unwrap().starts_with(b"%PDF-1.7"));
+
+        // The same invoice in the browser, for finance at the council: each
+        // client linked to their record, and the same files to download.
+        add_user(&t.db, "kent-finance", "E10000016", "finance").await;
+        let c = Client::login(state(&t.db), "kent-finance").await;
+        let page = c.get("/funding/invoices?year=2024&quarter=1").await;
+        assert_eq!(page.status, axum::http::StatusCode::OK, "{}", page.body);
+        let smith = aftercare::db::store::all_people(&t.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|p| p.family_name == "Smith")
+            .unwrap()
+            .id;
+        for shown in [
+            format!("href=\"/people/{smith}/plan\""),
+            "943 476 5919".to_string(),
+            "Amount due".to_string(),
+            "£6,250.00".to_string(),
+        ] {
+            assert!(page.body.contains(&shown), "{}: {shown} is not on the page", t.backend);
+        }
+        let query = "council=E10000016&nhs=QKS&year=2024&quarter=1";
+        let csv = c.get(&format!("/funding/invoices/download?{query}&format=csv")).await;
+        assert_eq!(csv.status, axum::http::StatusCode::OK);
+        // The download starts with a byte-order mark so Excel reads it as UTF-8.
+        let body = csv.body.strip_prefix('\u{feff}').expect("a byte-order mark");
+        assert_eq!(body, text, "the browser's CSV is the command line's");
+        let pdf = c.get(&format!("/funding/invoices/download?{query}&format=pdf")).await;
+        assert_eq!(pdf.headers["content-type"], "application/pdf");
+        crate::letters::check_pdf(
+            &pdf.bytes,
+            "Recharge invoice Q1 2024/25",
+            &["943 476 5919", "Amount due"],
+            0,
+        );
+        // Another council's finance sees no invoice of Kent's, not even that it exists.
+        add_user(&t.db, "lincs-finance", "E10000019", "finance").await;
+        let other = Client::login(state(&t.db), "lincs-finance").await;
+        let r = other.get(&format!("/funding/invoices/download?{query}&format=csv")).await;
+        assert_eq!(r.status, axum::http::StatusCode::NOT_FOUND);
+        let r = other.get("/funding/invoices?year=2024&quarter=1").await;
+        assert!(r.body.contains("has no aligned budget in force"), "{}", r.body);
     }
 }
 

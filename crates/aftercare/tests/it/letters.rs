@@ -31,7 +31,7 @@ fn poppler(tool: &str, pdf: &std::path::Path, args: &[&str]) -> String {
 /// Checks a PDF: tagged, titled, in en-GB, every font embedded, and
 /// holding each of `texts`, with only the `questions` question marks its
 /// text has. Returns its text.
-fn check_pdf(bytes: &[u8], title: &str, texts: &[&str], questions: usize) -> String {
+pub(crate) fn check_pdf(bytes: &[u8], title: &str, texts: &[&str], questions: usize) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("letter.pdf");
     std::fs::write(&path, bytes).unwrap();

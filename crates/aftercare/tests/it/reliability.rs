@@ -663,6 +663,7 @@ fn next_change(
                 ("decided_on", on),
                 ("reason", text.clone()),
                 ("version", version.to_string()),
+                ("confirm", "yes".into()),
             ],
             change("ending decision", "SELECT COUNT(*) FROM ending_decisions WHERE reason = $1"),
         );

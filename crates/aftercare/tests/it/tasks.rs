@@ -278,6 +278,7 @@ async fn decide(c: &Client, smith: i64, body: &str) {
                 ("decided_on", "2026-11-24"),
                 ("reason", "agreed at panel"),
                 ("version", &v),
+                ("confirm", "yes"),
             ],
         )
         .await;

@@ -83,6 +83,83 @@ pub fn quarterly_invoice(
     Ok(funding::quarterly_recharge(&policy, quarter, &lines).map_err(InvoiceError::from)?)
 }
 
+/// An aligned budget in force at the end of a quarter.
+pub struct AlignedPartnership {
+    pub council: String,
+    pub nhs: String,
+    /// What the agreement says, in one sentence, and where it comes from.
+    pub title: String,
+}
+
+/// The aligned-budget partnerships `org` is a party to at the end of
+/// `quarter`: the invoices it raises or receives. Other kinds of agreement
+/// split each cost as it arises, so they have no recharge.
+pub fn aligned_partnerships(
+    agreements: &[AgreementRow],
+    org: &str,
+    quarter: Quarter,
+) -> Vec<AlignedPartnership> {
+    let Ok(period) = quarter.period() else { return Vec::new() };
+    let mut pairs: Vec<(&str, &str)> = agreements
+        .iter()
+        .filter(|a| a.council_code == org || a.nhs_code == org)
+        .map(|a| (a.council_code.as_str(), a.nhs_code.as_str()))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    pairs
+        .into_iter()
+        .filter_map(|(council, nhs)| {
+            let policy = costs::agreement_on(agreements, council, nhs, period.to_inclusive())?
+                .policy()
+                .filter(|p| matches!(p.kind, funding::AgreementKind::Aligned { .. }))?;
+            Some(AlignedPartnership {
+                council: council.to_string(),
+                nhs: nhs.to_string(),
+                title: format!("{} ({})", policy.title, policy.citation),
+            })
+        })
+        .collect()
+}
+
+/// The quarter's invoice between `council` and `nhs` for a user of `org`:
+/// only the two parties see it; anyone else is told there is none (404),
+/// so the page does not say which partnerships exist.
+pub fn invoice_for_party(
+    cases: &[CaseState],
+    agreements: &[AgreementRow],
+    org: &str,
+    council: &str,
+    nhs: &str,
+    quarter: Quarter,
+) -> Result<Invoice, ServiceError> {
+    if org != council && org != nhs {
+        return Err(ServiceError::not_found(
+            "no_agreement",
+            "There is no invoice between these organisations that your organisation is a party to."
+                .to_string(),
+        ));
+    }
+    quarterly_invoice(cases, agreements, council, nhs, quarter)
+}
+
+/// "Q2 2026/27": how finance names a quarter.
+pub fn quarter_label(q: Quarter) -> String {
+    format!(
+        "Q{} {}/{:02}",
+        q.number(),
+        q.financial_year_start(),
+        (q.financial_year_start() + 1) % 100
+    )
+}
+
+/// A client reference as people read it: an NHS number in 3-3-4 groups.
+fn client_shown(client_ref: &str) -> String {
+    aftercare_core::NhsNumber::parse(client_ref)
+        .map(|n| n.formatted())
+        .unwrap_or_else(|_| client_ref.to_string())
+}
+
 pub const INVOICE_HEADERS: [&str; 4] = ["client", "cost", "council", "nhs"];
 
 /// The invoice as CSV rows: one per client, then totals, fee and amount due.
@@ -116,12 +193,7 @@ pub fn invoice_pdf(
     to_name: &str,
     issued: NaiveDate,
 ) -> Result<Vec<u8>, ServiceError> {
-    let q = format!(
-        "Q{} {}/{:02}",
-        inv.quarter.number(),
-        inv.quarter.financial_year_start(),
-        (inv.quarter.financial_year_start() + 1) % 100
-    );
+    let q = quarter_label(inv.quarter);
     let mut blocks = vec![
         Block::Title(from_name.to_string()),
         Block::Heading(format!("Section 117 aligned budget: recharge invoice, {q}")),
@@ -130,7 +202,7 @@ pub fn invoice_pdf(
         Block::Table {
             widths: vec![3, 2, 2, 2],
             header: vec!["Client (NHS number)".into(), "Cost".into(), "Council share".into(), "NHS share".into()],
-            rows: inv.lines.iter().map(|l| vec![l.client_ref.clone(), Pence(l.cost.0).to_string(), l.council.to_string(), l.nhs.to_string()]).collect(),
+            rows: inv.lines.iter().map(|l| vec![client_shown(&l.client_ref), Pence(l.cost.0).to_string(), l.council.to_string(), l.nhs.to_string()]).collect(),
             right: vec![false, true, true, true],
         },
         Block::Table {
@@ -155,7 +227,7 @@ pub fn invoice_pdf(
             rows: inv
                 .excluded
                 .iter()
-                .map(|e| vec![e.client_ref.clone(), e.cost.to_string(), e.reason.clone()])
+                .map(|e| vec![client_shown(&e.client_ref), e.cost.to_string(), e.reason.clone()])
                 .collect(),
             right: vec![false, true, false],
         });

@@ -123,7 +123,7 @@ pub struct MonthSpend {
 
 /// What a council and NHS commissioner pair owes.
 pub struct OrgSpend {
-    /// "council / NHS commissioner", as codes.
+    /// "council and NHS commissioner", by name.
     pub orgs: String,
     pub council: String,
     pub nhs: String,
@@ -153,22 +153,36 @@ pub struct AgreementLine {
 pub struct PeriodQuery {
     /// The year the financial year starts in: 2026 is 2026/27.
     #[serde(default)]
-    year: Option<i32>,
+    pub(super) year: Option<i32>,
     /// 1 to 4, or 0 (or none) for the whole year.
     #[serde(default)]
-    quarter: Option<u8>,
+    pub(super) quarter: Option<u8>,
 }
 
 /// The period as the page's form shows it.
 pub struct PeriodChoice {
-    year: i32,
-    quarter: u8,
-    years: Vec<(i32, String)>,
-    quarters: Vec<(u8, &'static str)>,
+    pub(super) year: i32,
+    pub(super) quarter: u8,
+    pub(super) years: Vec<(i32, String)>,
+    pub(super) quarters: Vec<(u8, &'static str)>,
 }
 
+/// The financial years a page offers, newest first: this one and five before.
+pub(super) fn financial_years(today: NaiveDate) -> Vec<(i32, String)> {
+    let current = financial_year_of(today);
+    (current - 5..=current).rev().map(|y| (y, format!("{y}/{:02}", (y + 1) % 100))).collect()
+}
+
+/// The four quarters, as the period pickers name them.
+pub(super) const QUARTERS: [(u8, &str); 4] = [
+    (1, "Quarter 1: April to June"),
+    (2, "Quarter 2: July to September"),
+    (3, "Quarter 3: October to December"),
+    (4, "Quarter 4: January to March"),
+];
+
 /// The financial year `today` falls in, by its starting year.
-fn financial_year_of(today: NaiveDate) -> i32 {
+pub(super) fn financial_year_of(today: NaiveDate) -> i32 {
     if today.month() >= 4 { today.year() } else { today.year() - 1 }
 }
 
@@ -186,17 +200,8 @@ fn funding_range(today: NaiveDate, q: &PeriodQuery) -> (NaiveDate, NaiveDate, Pe
     let choice = PeriodChoice {
         year,
         quarter,
-        years: (current - 5..=current)
-            .rev()
-            .map(|y| (y, format!("{y}/{:02}", (y + 1) % 100)))
-            .collect(),
-        quarters: vec![
-            (0, "The whole year"),
-            (1, "Quarter 1: April to June"),
-            (2, "Quarter 2: July to September"),
-            (3, "Quarter 3: October to December"),
-            (4, "Quarter 4: January to March"),
-        ],
+        years: financial_years(today),
+        quarters: std::iter::once((0, "The whole year")).chain(QUARTERS).collect(),
     };
     (from, to.min(today).max(from), choice)
 }
@@ -266,8 +271,10 @@ pub async fn funding_page(
             (label, c, n)
         })
         .collect();
+    let names = crate::services::views::org_names(&state.db).await?;
+    let named = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_string());
     let by_org = crate::services::finance::costs::totals_by(&lines, |l| {
-        format!("{} / {}", l.council_code, l.nhs_code)
+        format!("{} and {}", named(&l.council_code), named(&l.nhs_code))
     });
     let mut by_person: BTreeMap<(String, i64), (Pence, Pence, std::collections::BTreeSet<String>)> =
         BTreeMap::new();
@@ -315,9 +322,9 @@ pub async fn funding_page(
         agreements: agreements
             .iter()
             .map(|a| AgreementLine {
-                council: a.council_code.clone(),
-                nhs_commissioner: a.nhs_code.clone(),
-                policy: a.policy.clone(),
+                council: named(&a.council_code),
+                nhs_commissioner: named(&a.nhs_code),
+                policy: a.policy().map(|p| p.title).unwrap_or_else(|| a.policy.clone()),
                 from: long_date(a.effective_from),
                 to: a.effective_to.map(long_date).unwrap_or_default(),
             })

@@ -17,6 +17,7 @@ pub mod assessment;
 pub mod chart;
 pub mod finance;
 pub mod funding;
+pub mod invoices;
 pub mod lead;
 pub mod monitoring;
 pub mod plan;
