@@ -17,10 +17,13 @@ pub enum OrgKind {
     NhsTrust,
     NhsEngland,
     GpPractice,
+    /// A registered independent (private) hospital: a place of detention,
+    /// never a commissioner.
+    IndependentHospital,
 }
 
 impl OrgKind {
-    pub const ALL: [OrgKind; 7] = [
+    pub const ALL: [OrgKind; 8] = [
         OrgKind::Council,
         OrgKind::Icb,
         OrgKind::Ccg,
@@ -28,6 +31,7 @@ impl OrgKind {
         OrgKind::NhsTrust,
         OrgKind::NhsEngland,
         OrgKind::GpPractice,
+        OrgKind::IndependentHospital,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +43,7 @@ impl OrgKind {
             OrgKind::NhsTrust => "nhs_trust",
             OrgKind::NhsEngland => "nhs_england",
             OrgKind::GpPractice => "gp_practice",
+            OrgKind::IndependentHospital => "independent_hospital",
         }
     }
 
@@ -56,6 +61,7 @@ impl OrgKind {
             OrgKind::NhsTrust => "NHS trust",
             OrgKind::NhsEngland => "NHS England",
             OrgKind::GpPractice => "GP practice",
+            OrgKind::IndependentHospital => "Independent hospital",
         }
     }
 

@@ -119,16 +119,25 @@ pub async fn orgs_add(
     name: String,
     kind: String,
     successor: Option<String>,
-    valid_to: Option<NaiveDate>,
+    (valid_from, valid_to): (Option<NaiveDate>, Option<NaiveDate>),
 ) -> Result<ExitCode> {
     let db = open(database).await?;
     let actor = actor_for(&db, None).await?;
+    // An update that does not name the first day keeps the one recorded.
+    let valid_from = match valid_from {
+        Some(d) => Some(d),
+        None => admin::orgs(&db)
+            .await?
+            .into_iter()
+            .find(|o| o.code == code.trim().to_uppercase())
+            .and_then(|o| o.valid_from),
+    };
     let new = admin::NewOrg {
         code: &code,
         name,
         kind: &kind,
         successor: successor.as_deref(),
-        valid_from: None,
+        valid_from,
         valid_to,
     };
     let code = admin::save_org(&db, &actor, new).await?;
@@ -141,10 +150,11 @@ pub async fn orgs_list(database: &str) -> Result<ExitCode> {
     let db = open(database).await?;
     for o in admin::orgs(&db).await? {
         println!(
-            "{}\t{}\t{}{}",
+            "{}\t{}\t{}{}{}",
             o.code,
             o.kind,
             o.name,
+            o.valid_from.map(|d| format!("\tfrom {d}")).unwrap_or_default(),
             o.successor_code.map(|s| format!("\t→ {s}")).unwrap_or_default()
         );
     }

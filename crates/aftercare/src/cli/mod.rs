@@ -298,12 +298,15 @@ pub enum OrgsCommand {
         code: String,
         #[arg(long)]
         name: String,
-        /// council, icb, ccg, pct, nhs_trust, nhs_england or gp_practice.
+        /// council, icb, ccg, pct, nhs_trust, nhs_england, gp_practice or independent_hospital.
         #[arg(long)]
         kind: String,
         /// Code of the successor body (a CCG's ICB).
         #[arg(long)]
         successor: Option<String>,
+        /// First day the organisation existed (kept as it was if not given).
+        #[arg(long, value_parser = parse_date_arg)]
+        valid_from: Option<NaiveDate>,
         /// Last day the organisation existed.
         #[arg(long, value_parser = parse_date_arg)]
         valid_to: Option<NaiveDate>,
@@ -754,8 +757,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tokens(TokensCommand::Revoke { user, all: _ }) => {
             admin::tokens_revoke(db, user).await
         }
-        Command::Orgs(OrgsCommand::Add { code, name, kind, successor, valid_to }) => {
-            admin::orgs_add(db, code, name, kind, successor, valid_to).await
+        Command::Orgs(OrgsCommand::Add { code, name, kind, successor, valid_from, valid_to }) => {
+            admin::orgs_add(db, code, name, kind, successor, (valid_from, valid_to)).await
         }
         Command::Orgs(OrgsCommand::List) => admin::orgs_list(db).await,
         Command::Import(ImportCommand::Register { file, dry_run, actor, as_org }) => {

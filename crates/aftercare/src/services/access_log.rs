@@ -104,6 +104,10 @@ pub enum AccessKind {
     /// `aftercare funding costs`.
     CliFundingCosts,
     CliRefunds,
+    /// A row of an imported register file that matched someone outside the
+    /// importer's caseload: the import's answer says they are on the
+    /// register, so that is a read, logged (detail: the file's name).
+    ImportMatch,
 }
 
 impl AccessKind {
@@ -141,6 +145,7 @@ impl AccessKind {
             AccessKind::CliReviewsDue => "export.reviews_due",
             AccessKind::CliFundingCosts => "export.funding_costs",
             AccessKind::CliRefunds => "export.refunds",
+            AccessKind::ImportMatch => "import.match_outside_caseload",
         }
     }
 

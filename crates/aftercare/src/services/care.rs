@@ -570,13 +570,19 @@ pub async fn import_reviews_with(
     let mut unknown = Vec::new();
     for r in &rows {
         let id = by_nhs.get(r.nhs_number.as_str());
-        if let (Some(id), Some(caseload)) = (id, &caseload)
-            && !caseload.contains(id)
+        // Made as a user, someone outside the caseload is answered exactly
+        // as someone not on the register: a reviews file cannot be used to
+        // learn who is on it.
+        if let Some(caseload) = &caseload
+            && !id.is_some_and(|id| caseload.contains(id))
         {
             unknown.push(aftercare_files::RowError {
                 line: r.line,
                 column: "nhs_number".into(),
-                reason: "not in your caseload: your organisation has no part in this person".into(),
+                reason: format!(
+                    "no person with NHS number {} is in your organisation's caseload: add them to the register first, or check the number",
+                    r.nhs_number.formatted()
+                ),
             });
         } else if id.is_none() {
             unknown.push(aftercare_files::RowError {

@@ -190,7 +190,9 @@ fn organization(code: &str, row: Option<&OrgRow>, today: NaiveDate) -> Value {
         let hl7 = match r.kind.as_str() {
             "council" => Some(("govt", "Government")),
             "icb" | "ccg" | "pct" | "nhs_england" => Some(("pay", "Payer")),
-            "nhs_trust" | "gp_practice" => Some(("prov", "Healthcare Provider")),
+            "nhs_trust" | "gp_practice" | "independent_hospital" => {
+                Some(("prov", "Healthcare Provider"))
+            }
             _ => None,
         };
         let mut coding = Vec::new();

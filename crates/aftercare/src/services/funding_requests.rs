@@ -495,11 +495,11 @@ pub struct Waiting<'a> {
 /// made to `org`, or to anyone.
 pub async fn waiting<'a>(
     db: &Db,
-    cases: &'a [CaseState],
+    cases: impl IntoIterator<Item = &'a CaseState>,
     org: Option<&str>,
     today: NaiveDate,
 ) -> Result<Vec<Waiting<'a>>, ServiceError> {
-    let by_id: HashMap<i64, &CaseState> = cases.iter().map(|c| (c.person.id, c)).collect();
+    let by_id: HashMap<i64, &CaseState> = cases.into_iter().map(|c| (c.person.id, c)).collect();
     let partnerships = care_db::partnerships(db).await?;
     let mut out = Vec::new();
     for row in q::waiting(db, org).await? {
@@ -520,9 +520,9 @@ pub struct WaitingSummary {
 }
 
 /// Requests waiting about the people of `cases` (made to any body).
-pub async fn waiting_summary(
+pub async fn waiting_summary<'a>(
     db: &Db,
-    cases: &[CaseState],
+    cases: impl IntoIterator<Item = &'a CaseState>,
     today: NaiveDate,
 ) -> Result<WaitingSummary, ServiceError> {
     let all = waiting(db, cases, None, today).await?;

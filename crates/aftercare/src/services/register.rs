@@ -109,6 +109,42 @@ pub async fn import_register_with(
     options: ImportOptions<'_>,
     progress: &dyn Fn(u64, u64),
 ) -> Result<ImportReport, ServiceError> {
+    let mut matched_outside = Vec::new();
+    let result = import_register_logged(
+        db,
+        actor,
+        file_name,
+        bytes,
+        options,
+        progress,
+        &mut matched_outside,
+    )
+    .await;
+    // Whatever the outcome (a dry run, a refusal), the answer told the user
+    // these people are on the register: each is an access, logged once the
+    // import's transaction has ended.
+    for person_id in matched_outside {
+        let access = crate::services::access_log::Access {
+            kind: crate::services::access_log::AccessKind::ImportMatch,
+            person_id: Some(person_id),
+            route: None,
+            rows: None,
+            detail: Some(file_name),
+        };
+        crate::services::access_log::record(db, actor, access).await?;
+    }
+    result
+}
+
+async fn import_register_logged(
+    db: &Db,
+    actor: &Actor,
+    file_name: &str,
+    bytes: &[u8],
+    options: ImportOptions<'_>,
+    progress: &dyn Fn(u64, u64),
+    matched_outside: &mut Vec<i64>,
+) -> Result<ImportReport, ServiceError> {
     let ImportOptions { dry_run, today, mapping } = options;
     let started = std::time::Instant::now();
     let file: RegisterFile =
@@ -134,7 +170,9 @@ pub async fn import_register_with(
     }
     if let Some(org) = &actor.org_code {
         let known = (&by_nhs, &by_local);
-        outside_caseload(&mut tx, file_name, &file, org, known, &detentions_by_person).await?;
+        let outside = (&file, org.as_str(), known, &detentions_by_person);
+        let refused = outside_caseload(&mut tx, outside, matched_outside).await?;
+        refused_rows(file_name, refused)?;
     }
     let at = store::now();
     let config = derive::config(&mut tx, today).await?;
@@ -409,14 +447,19 @@ fn identifier_clashes(
 /// register is an error naming the row and nobody, like the form (issue 12,
 /// finding 3). Rows that match the record as it stands change nothing and
 /// pass, so a shared file can be re-imported.
+/// Everyone outside the caseload a row matched goes into `matched`; the
+/// answer is the rows refused.
+type Known<'a> = (&'a HashMap<String, PersonRow>, &'a HashMap<String, PersonRow>);
 async fn outside_caseload(
     tx: &mut Tx,
-    file_name: &str,
-    file: &RegisterFile,
-    org: &str,
-    (by_nhs, by_local): (&HashMap<String, PersonRow>, &HashMap<String, PersonRow>),
-    current: &HashMap<i64, Vec<DetentionRow>>,
-) -> Result<(), ServiceError> {
+    (file, org, (by_nhs, by_local), current): (
+        &RegisterFile,
+        &str,
+        Known<'_>,
+        &HashMap<i64, Vec<DetentionRow>>,
+    ),
+    matched: &mut Vec<i64>,
+) -> Result<Vec<aftercare_files::RowError>, ServiceError> {
     let caseload: std::collections::HashSet<i64> =
         store::caseload_ids(&mut *tx, org).await?.into_iter().collect();
     let mut errors = Vec::new();
@@ -438,6 +481,9 @@ async fn outside_caseload(
                     })
                 })
         };
+        if let Some(f) = found.filter(|f| !caseload.contains(&f.id)) {
+            matched.push(f.id);
+        }
         if found.is_some_and(|f| !caseload.contains(&f.id) && would_change(f)) {
             errors.push(aftercare_files::RowError {
                 line: p.detentions.iter().map(|d| d.line).min().unwrap_or(2),
@@ -446,7 +492,7 @@ async fn outside_caseload(
             });
         }
     }
-    refused_rows(file_name, errors)
+    Ok(errors)
 }
 
 /// Row problems found against the register (not by the file's own checks):

@@ -51,6 +51,9 @@ impl DateInput {
     }
 }
 
+/// No problems, for a control on a page that reports its errors elsewhere.
+pub const NO_ERRORS: &[(String, String)] = &[];
+
 /// The date boxes for a hand-written form: field `name` shown with the id
 /// `id` (a form repeated on a page needs its own ids), its error found in
 /// the page's `errors` by name.
@@ -142,7 +145,7 @@ pub enum Pick {
     Council,
     /// ICBs, and for older detentions CCGs, PCTs and NHS England.
     NhsCommissioner,
-    /// NHS trusts, as places of detention.
+    /// Hospitals, as places of detention: NHS trusts and independent hospitals.
     Trust,
 }
 
@@ -161,6 +164,8 @@ impl Pick {
             (Pick::NhsCommissioner, "pct", _) => (4, "Former primary care trusts"),
             (Pick::Trust, "nhs_trust", false) => (0, "NHS trusts"),
             (Pick::Trust, "nhs_trust", true) => (1, "Former NHS trusts"),
+            (Pick::Trust, "independent_hospital", false) => (2, "Independent hospitals"),
+            (Pick::Trust, "independent_hospital", true) => (3, "Former independent hospitals"),
             _ => return None,
         })
     }
@@ -393,5 +398,21 @@ mod tests {
             )
             .blank
         );
+        // People are detained in independent hospitals too.
+        let hospitals = [
+            org("RXY", "Kent and Medway Mental Health NHS Trust", "nhs_trust", None),
+            org("NX901", "Elmwood Independent Hospital", "independent_hospital", None),
+        ];
+        let s = OrgSelect::new(
+            "p",
+            "P",
+            "",
+            "NX901",
+            None,
+            Offer { pick: Pick::Trust, orgs: &hospitals, today },
+        );
+        let heads: Vec<&str> = s.groups.iter().map(|(h, _)| *h).collect();
+        assert_eq!(heads, ["NHS trusts", "Independent hospitals"]);
+        assert!(s.groups[1].1[0].selected);
     }
 }

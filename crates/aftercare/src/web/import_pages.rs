@@ -169,6 +169,8 @@ struct ProblemLine {
 struct UnknownLine {
     index: usize,
     header: String,
+    /// What the user chose for it, shown again when the form is refused.
+    chosen: String,
 }
 
 /// A header the organisation has mapped before, or how one was read.
@@ -516,7 +518,7 @@ fn fill_problems(page: &mut ImportPage, errors: &ImportErrors, kind: ImportKind)
         .unknown_columns
         .iter()
         .enumerate()
-        .map(|(index, header)| UnknownLine { index, header: header.clone() })
+        .map(|(index, header)| UnknownLine { index, header: header.clone(), chosen: String::new() })
         .collect();
     page.columns = kind.columns().iter().map(|c| (*c, column_label(c))).collect();
 }
@@ -603,7 +605,12 @@ pub async fn import_mapping(
             Ok(Redirect::to(&format!("/import/{token}")).into_response())
         }
         Err(ServiceError::Invalid(fields)) => {
-            let page = status_page(&state, &s, &token, &job, fields).await;
+            let mut page = status_page(&state, &s, &token, &job, fields).await;
+            // No choice made is lost to the one left out.
+            for u in &mut page.unknown {
+                u.chosen =
+                    form.fields.get(&format!("column_{}", u.index)).cloned().unwrap_or_default();
+            }
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e.into()),

@@ -683,6 +683,21 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     if state.config.secure_cookies {
         // Browsers then refuse plain HTTP to this site for a year.
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+        // Every cookie set over HTTPS is for HTTPS only, however a handler
+        // made it (the success banner's cookie is made without the config).
+        let cookies: Vec<HeaderValue> = h.get_all(header::SET_COOKIE).iter().cloned().collect();
+        if cookies.iter().any(|c| !c.to_str().unwrap_or_default().contains("; Secure")) {
+            h.remove(header::SET_COOKIE);
+            for c in cookies {
+                let text = c.to_str().unwrap_or_default();
+                let secured = if text.contains("; Secure") {
+                    c.clone()
+                } else {
+                    HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(c.clone())
+                };
+                h.append(header::SET_COOKIE, secured);
+            }
+        }
     }
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -771,6 +786,36 @@ impl std::ops::Deref for Upload {
     type Target = HashMap<String, (String, Vec<u8>)>;
     fn deref(&self) -> &Self::Target {
         &self.0
+    }
+}
+
+impl Upload {
+    /// A plain field's text, trimmed; empty when it was not sent.
+    pub fn text(&self, key: &str) -> String {
+        self.0
+            .get(key)
+            .map(|(_, b)| String::from_utf8_lossy(b).trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// A date sent as day, month and year boxes (or whole, as `key`),
+    /// joined as a form's dates are by [`controls::join_dates`].
+    pub fn date(&self, key: &str) -> String {
+        let pairs = ["-day", "-month", "-year"]
+            .iter()
+            .map(|part| format!("{key}{part}"))
+            .chain([key.to_string()])
+            .filter(|k| self.0.contains_key(k))
+            .map(|k| {
+                let v = self.text(&k);
+                (k, v)
+            })
+            .collect();
+        controls::join_dates(pairs)
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+            .unwrap_or_default()
     }
 }
 

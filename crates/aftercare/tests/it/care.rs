@@ -279,7 +279,16 @@ async fn worklists_find_the_gaps() {
         assert!(other.contains("<tr><td>2026-11</td><td>0</td>"), "{other}");
         let kent = c.get("/monitoring?council=E10000016").await.body;
         assert!(kent.contains("<tr><td>2026-11</td><td>2</td>"), "{}", t.backend);
-        assert!(c.get("/monitoring.csv").await.body.contains("month,entitled"));
+        assert!(
+            c.get("/monitoring.csv").await.body.contains("Month,Entitled at the end of the month")
+        );
+        // The downloads hold what the filtered page shows.
+        let link = "/monitoring.csv?period=month&#38;council=E06000060";
+        assert!(other.contains(link), "{other}");
+        let csv = c.get(&link.replace("&#38;", "&")).await.body;
+        assert!(csv.contains("\r\n2026-11,0,"), "{csv}");
+        let all = c.get("/monitoring.csv?period=month").await.body;
+        assert!(all.contains("\r\n2026-11,2,"), "{all}");
     }
 }
 

@@ -138,6 +138,16 @@ fn orgs_and_users_are_added_and_mistakes_are_explained() {
         "{}",
         r.stdout
     );
+    // A first day, once given, survives an update that does not name it.
+    let add = ["orgs", "add", "--code", "QHM", "--name", "NHS North East ICB", "--kind", "icb"];
+    s.run(&[&add[..], &["--valid-from", "2022-07-01"]].concat()).ok();
+    s.run(&add).ok();
+    let r = s.run(&["orgs", "list"]).ok();
+    assert!(
+        r.stdout.lines().any(|l| l == "QHM\ticb\tNHS North East ICB\tfrom 2022-07-01"),
+        "{}",
+        r.stdout
+    );
     let r = s.run(&["users", "list"]).ok();
     assert_eq!(r.stdout.trim(), "admin\tRXY\tmha_administrator\tAnn Admin");
     // (what, arguments, password, message expected on standard error)

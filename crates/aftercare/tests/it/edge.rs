@@ -421,6 +421,13 @@ async fn api_errors_made_by_the_machinery_are_json_with_stable_codes() {
     assert!(r.body.contains("does not accept that method"), "{}", r.body);
 }
 
+fn s_of(db: &aftercare::db::Db, secure: bool) -> aftercare::web::AppState {
+    aftercare::web::AppState::new(
+        db.clone(),
+        aftercare::web::ServerConfig { secure_cookies: secure, today: Some(today()) },
+    )
+}
+
 #[tokio::test]
 async fn cookies_are_secure_and_hsts_is_sent_unless_configured_for_plain_http() {
     let t = sqlite().await;
@@ -438,6 +445,15 @@ async fn cookies_are_secure_and_hsts_is_sent_unless_configured_for_plain_http() 
             set_cookies(&r).into_iter().find(|c| c.starts_with("aftercare_session=")).unwrap();
         assert_eq!(session.contains("; Secure"), secure, "{session}");
         assert_eq!(r.headers.contains_key(header::STRICT_TRANSPORT_SECURITY), secure);
+        // Every other cookie too, however it was made (signing out clears
+        // the session with a cookie of its own).
+        let c = Client::login(s_of(&t.db, secure), "admin").await;
+        let r = c.post_form("/logout", &[]).await;
+        let cookies = set_cookies(&r);
+        assert!(!cookies.is_empty());
+        for cookie in cookies {
+            assert_eq!(cookie.contains("; Secure"), secure, "{cookie}");
+        }
     }
 }
 

@@ -405,7 +405,10 @@ async fn the_reconciliation_page_shows_refunds_owed() {
                 ("csrf_token", None, token.as_str()),
                 ("charges", Some("charges.csv"), charges),
                 ("payments", Some("payments.csv"), payments),
-                ("as_of", None, "2025-01-01"),
+                // The date as the page's day, month and year boxes send it.
+                ("as_of-day", None, "1"),
+                ("as_of-month", None, "1"),
+                ("as_of-year", None, "2025"),
                 ("output", None, output),
             ];
             if record {

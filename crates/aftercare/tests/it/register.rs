@@ -739,8 +739,8 @@ async fn a_browser_import_keeps_the_file_to_its_user_and_remembers_the_organisat
         let server = state(&t.db);
         let c = Client::login(server.clone(), "admin").await;
         let other = Client::login(server, "colleague").await;
-        let csv = "Surname,Forename,DOB,NHS No.,Date detained,Legal status,Council of ordinary residence,Hospital,Keyworker\n\
-                   Nowak,Tomasz,28/02/1970,943 476 5927,02/09/2024,3,E10000016,RXY,Sam Okoro\n";
+        let csv = "Surname,Forename,DOB,NHS No.,Date detained,Legal status,Council of ordinary residence,Hospital,Keyworker,Remarks\n\
+                   Nowak,Tomasz,28/02/1970,943 476 5927,02/09/2024,3,E10000016,RXY,Sam Okoro,none\n";
         let r = upload(&c, "register", csv).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{b}: {}", r.body);
         let page = r.location();
@@ -752,10 +752,13 @@ async fn a_browser_import_keeps_the_file_to_its_user_and_remembers_the_organisat
         assert_eq!(other.post_form(&confirm, &[]).await.status, StatusCode::NOT_FOUND, "{b}");
         // A header left unchosen is asked about again.
         let mapping = format!("{page}/mapping");
-        let r = c.post_form(&mapping, &[("column_0", "")]).await;
+        let r = c.post_form(&mapping, &[("column_0", ""), ("column_1", "ignore")]).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
         assert!(r.body.contains("Choose what “Keyworker” holds, or ignore it"), "{b}");
-        let r = c.post_form(&mapping, &[("column_0", "ignore")]).await;
+        // The choice made for the other column is kept.
+        let second = r.body.split("id=\"column_1\"").nth(1).unwrap_or_default();
+        assert!(second.contains(r#"<option value="ignore" selected>"#), "{b}: {}", r.body);
+        let r = c.post_form(&mapping, &[("column_0", "ignore"), ("column_1", "ignore")]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{b}");
         let r = c.get(&page).await;
         assert!(r.body.contains("Check before you import"), "{b}: {}", r.body);
@@ -812,7 +815,7 @@ async fn a_browser_import_keeps_the_file_to_its_user_and_remembers_the_organisat
         .await
         .unwrap_err();
         assert!(
-            matches!(e, ServiceError::InvalidFile(ref f) if f.unknown_columns == ["Keyworker"]),
+            matches!(e, ServiceError::InvalidFile(ref f) if f.unknown_columns == ["Keyworker", "Remarks"]),
             "{b}: {e}"
         );
     }

@@ -347,6 +347,14 @@ async fn an_import_made_as_a_user_changes_only_its_caseload() {
         let e = import(changed).await.unwrap_err().to_string();
         assert!(e.contains("row 2") && e.contains("not in your caseload"), "{}: {e}", t.backend);
         assert!(!e.contains("Smith"), "{e}");
+        // Each import told Lincolnshire that Smith is on the register: both
+        // answers are in the access log, by whom and from which file.
+        let log = aftercare::services::access_log::for_person(&t.db, smith, 50).await.unwrap();
+        let matches: Vec<_> =
+            log.iter().filter(|a| a.kind == "import.match_outside_caseload").collect();
+        assert_eq!(matches.len(), 2, "{}: {log:?}", t.backend);
+        assert!(matches.iter().all(|a| a.username == "lincs_admin"
+            && a.detail.as_deref() == Some("register.csv")));
         let d = store::current_detentions(&t.db, smith).await.unwrap();
         assert_eq!(d[0].left_hospital.map(|d| d.to_string()).as_deref(), Some("2023-04-20"));
     }

@@ -30,6 +30,9 @@ struct MonitoringPage {
     council: OrgSelect,
     nhs: OrgSelect,
     filtered: bool,
+    /// The filter's council and NHS commissioner as a query (`&council=…`),
+    /// so the downloads hold what the page shows.
+    filter_query: String,
     reviewed_chart: Chart,
     discharged_chart: Chart,
     months: Vec<MeasureRow>,
@@ -120,7 +123,9 @@ pub async fn monitoring(
         OrgSelect::new(id, label, "", value, None, Offer { pick, orgs: &orgs, today })
             .blank_as("All")
     };
-    let funding = funding_requests::waiting_summary(&state.db, &cases, state.today()).await?;
+    // The funding summary follows the filter, as the charts do.
+    let funding =
+        funding_requests::waiting_summary(&state.db, cases.iter().filter(in_filter), today).await?;
     let short = |m: &str| {
         let mo: u32 = m[5..].parse().unwrap_or(1);
         NaiveDate::from_ymd_opt(2000, mo, 1)
@@ -147,6 +152,7 @@ pub async fn monitoring(
         council: picker("council", "Responsible council", &council, Pick::Council),
         nhs: picker("nhs", "Responsible NHS commissioner", &nhs, Pick::NhsCommissioner),
         filtered: council.is_some() || nhs.is_some(),
+        filter_query: filter_query(council.as_deref(), nhs.as_deref()),
         reviewed_chart: Chart::bars(
             Labels {
                 id: "reviewed-chart",
@@ -194,10 +200,27 @@ pub async fn monitoring(
     })
 }
 
+/// `&council=…&nhs=…` for the filter's choices (empty for none).
+fn filter_query(council: Option<&str>, nhs: Option<&str>) -> String {
+    let pairs: Vec<(&str, &str)> = [("council", council), ("nhs", nhs)]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
+    if pairs.is_empty() {
+        return String::new();
+    }
+    format!("&{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
+}
+
+/// The download's period (`quarter`, or months) and the page's filter.
 #[derive(Deserialize)]
 pub struct PeriodQuery {
     #[serde(default)]
     period: String,
+    #[serde(default)]
+    council: String,
+    #[serde(default)]
+    nhs: String,
 }
 
 /// Monthly figures for 24 months, or `?period=quarter` for financial-year quarters.
@@ -207,7 +230,11 @@ pub async fn monitoring_csv(
     Query(q): Query<PeriodQuery>,
 ) -> Result<Response, AppError> {
     let cases = scoped_cases(&state, &s).await?;
-    let months = care::monthly_measures(cases.iter(), state.today(), 24);
+    let chosen = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
+    let (council, nhs) = (chosen(&q.council), chosen(&q.nhs));
+    let in_filter =
+        |c: &&care::CaseState| care::responsible_for(c, council.as_deref(), nhs.as_deref());
+    let months = care::monthly_measures(cases.iter().filter(in_filter), state.today(), 24);
     access_log::export(&state.db, &s, AccessKind::MonitoringCsv, months.len(), Some(&q.period))
         .await?;
     if q.period == "quarter" {
@@ -226,11 +253,11 @@ pub async fn monitoring_csv(
         return Ok(csv_response(
             "monitoring-quarterly.csv",
             &[
-                "quarter",
-                "entitled",
-                "reviewed_in_last_12_months",
-                "share_reviewed",
-                "discharged_following_review",
+                "Quarter",
+                "Entitled at the end of the quarter",
+                "Reviewed in the last 12 months",
+                "Share reviewed",
+                "Discharged from s117 following review",
             ],
             &rows,
         ));
@@ -250,11 +277,11 @@ pub async fn monitoring_csv(
     Ok(csv_response(
         "monitoring.csv",
         &[
-            "month",
-            "entitled",
-            "reviewed_in_last_12_months",
-            "share_reviewed",
-            "discharged_following_review",
+            "Month",
+            "Entitled at the end of the month",
+            "Reviewed in the last 12 months",
+            "Share reviewed",
+            "Discharged from s117 following review",
         ],
         &rows,
     ))

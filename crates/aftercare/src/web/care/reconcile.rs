@@ -94,11 +94,8 @@ pub async fn reconcile_submit(
         error,
         result,
     };
-    let as_of = match fields
-        .get("as_of")
-        .map(|(_, b)| String::from_utf8_lossy(b).trim().to_string())
-        .filter(|v| !v.is_empty())
-    {
+    let as_of = fields.date("as_of");
+    let as_of = match Some(as_of).filter(|v| !v.is_empty()) {
         None => state.today(),
         Some(v) => match aftercare_core::parse_date(&v) {
             Ok(d) => d,
