@@ -38,7 +38,7 @@ use crate::org::{OrgCode, OrgKind};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DisputeError {
     #[error(
-        "`{0}` is not a subject of dispute (expected ordinary_residence, responsible_commissioner or funding_split)"
+        "`{0}` is not a subject of dispute: give ordinary_residence, responsible_commissioner or funding_split"
     )]
     UnknownSubject(String),
     #[error("`{0}` is not a partnership rule (expected kent or lincolnshire)")]

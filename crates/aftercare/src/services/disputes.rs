@@ -191,9 +191,17 @@ pub async fn open(
         ));
     }
     let mut errors = FieldErrors::new();
-    let subject = DisputeSubject::parse(&f.subject)
-        .map_err(|e| errors.push(("subject".into(), e.to_string())))
-        .ok();
+    let subject = if f.subject.trim().is_empty() {
+        errors.push((
+            "subject".into(),
+            "Choose what the dispute is about: ordinary residence, the responsible NHS commissioner or the funding split".into(),
+        ));
+        None
+    } else {
+        DisputeSubject::parse(&f.subject)
+            .map_err(|e| errors.push(("subject".into(), e.to_string())))
+            .ok()
+    };
     let a = party(db, "party_a", &f.party_a, &mut errors).await?;
     let b = party(db, "party_b", &f.party_b, &mut errors).await?;
     let opened_on = date_field("opened_on", &f.opened_on, today, &mut errors);

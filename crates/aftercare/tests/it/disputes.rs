@@ -192,6 +192,11 @@ async fn parties_of_the_wrong_kind_and_people_who_are_not_parties_are_refused() 
                 "not a subject of dispute",
             ),
             (
+                "kent",
+                vec![("subject", ""), ("party_a", KENT), ("party_b", LINCS)],
+                "Choose what the dispute is about",
+            ),
+            (
                 "kent_icb",
                 vec![("subject", "ordinary_residence"), ("party_a", KENT), ("party_b", LINCS)],
                 "is not one of the parties",
