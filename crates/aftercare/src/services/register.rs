@@ -136,6 +136,8 @@ pub async fn import_register_with(
     result
 }
 
+/// The import itself; `matched_outside` collects who it matched outside the
+/// importer's caseload, for the caller to log.
 async fn import_register_logged(
     db: &Db,
     actor: &Actor,
@@ -442,6 +444,9 @@ fn identifier_clashes(
     refused_rows(file_name, errors)
 }
 
+/// The people already on the register, by NHS number and by local id.
+type Known<'a> = (&'a HashMap<String, PersonRow>, &'a HashMap<String, PersonRow>);
+
 /// An import made as a user (`--actor`) changes only people in that user's
 /// organisation's caseload: a row that would change anyone else on the
 /// register is an error naming the row and nobody, like the form (issue 12,
@@ -449,7 +454,6 @@ fn identifier_clashes(
 /// pass, so a shared file can be re-imported.
 /// Everyone outside the caseload a row matched goes into `matched`; the
 /// answer is the rows refused.
-type Known<'a> = (&'a HashMap<String, PersonRow>, &'a HashMap<String, PersonRow>);
 async fn outside_caseload(
     tx: &mut Tx,
     (file, org, (by_nhs, by_local), current): (
