@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
+mod doc;
+use doc::Finish;
 mod refunds;
 
 use crate::db::store::{self, Search};
@@ -219,6 +221,7 @@ pub struct FieldError {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// NHS number, name, date of birth or local id.
     #[serde(default)]
@@ -785,25 +788,12 @@ async fn correct_detention(
     Ok((StatusCode::CREATED, Json(Created { id: new })).into_response())
 }
 
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
     paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, list_funding, request_funding, decide_funding, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention, refunds::list_refunds, refunds::record_charge, refunds::pay, refunds::waive, refunds::housing_benefit),
     components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::funding_requests::FundingRequestFields, crate::services::funding_requests::FundingDecisionFields, crate::services::funding_requests::FundingRequestView, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, refunds::RefundView, refunds::RefundChargeView, refunds::RefundPaymentView, refunds::RefundPaymentFields, refunds::RefundWaiverFields, refunds::HousingBenefitFields, crate::services::finance::refunds::ChargeTakenFields, crate::services::finance::refunds::ChargeJudged, crate::services::finance::refunds::RefundStatus, ErrorBody, ErrorDetail, FieldError)),
-    modifiers(&BearerAuth)
+    modifiers(&Finish)
 )]
 pub struct ApiDoc;
 

@@ -432,6 +432,7 @@ fn determinable(section: &str) -> bool {
 
 /// A hypothetical event as a form or the API gives it.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WhatIfFields {
     /// `redetained`, `moved`, `left_hospital` or `died`.
     #[serde(default)]

@@ -25,6 +25,7 @@ mod guarded;
 mod letters;
 mod logs;
 mod notify;
+mod openapi;
 mod person_page;
 mod refunds;
 mod register;
