@@ -92,6 +92,9 @@ pub struct ImportErrors {
     /// Headers of the file that are no column we know, as written: the user
     /// may say once what each holds (see [`crate::table::ColumnMapping`]).
     pub unknown_columns: Vec<String>,
+    /// A remark printed after the problems (which columns were ignored,
+    /// when a problem may come from one of them).
+    pub note: Option<String>,
 }
 
 impl ImportErrors {
@@ -106,6 +109,7 @@ impl ImportErrors {
             errors: Vec::new(),
             omitted: 0,
             unknown_columns: Vec::new(),
+            note: None,
         }
     }
 
@@ -119,6 +123,7 @@ impl ImportErrors {
             errors,
             omitted: 0,
             unknown_columns: Vec::new(),
+            note: None,
         }
     }
 
@@ -142,6 +147,9 @@ impl fmt::Display for ImportErrors {
         }
         if self.omitted > 0 {
             write!(f, "\n… and {} more problems not shown", self.omitted)?;
+        }
+        if let Some(note) = &self.note {
+            write!(f, "\n{note}")?;
         }
         Ok(())
     }
@@ -199,6 +207,7 @@ impl Collector {
             errors: self.errors,
             omitted: self.omitted,
             unknown_columns: Vec::new(),
+            note: None,
         }
     }
 }

@@ -22,7 +22,9 @@ use aftercare_core::text::{MAX_NAME_CHARS, check_free_text, check_line, excerpt}
 use aftercare_core::{NhsNumber, OrgCode, Section, parse_date};
 
 use crate::error::{Collector, ImportErrors};
-use crate::table::{ColumnMapping, HeaderMap, HeaderRules, TableRow, UnknownColumns, read_table};
+use crate::table::{
+    ColumnMapping, HeaderMap, HeaderRules, TableRow, UnknownColumns, match_key, read_table,
+};
 
 /// The master-list columns, in the order exports write them.
 pub const REGISTER_COLUMNS: [&str; 16] = [
@@ -42,6 +44,24 @@ pub const REGISTER_COLUMNS: [&str; 16] = [
     "left_hospital",
     "discharged_to",
     "date_added",
+];
+
+/// The columns an export adds to the import's own layout (what the rules
+/// derived, as the register stood): read back, they are ignored, since an
+/// import derives them again.
+pub const REGISTER_DERIVED_COLUMNS: [&str; 12] = [
+    "eligible",
+    "qualifying_section",
+    "qualifying_date",
+    "entitled",
+    "entitlement_start",
+    "entitlement_end",
+    "end_reason",
+    "responsible_council",
+    "council_rule",
+    "responsible_nhs_commissioner",
+    "nhs_rule",
+    "decision_needed",
 ];
 
 /// Our columns in words, as pages show them.
@@ -153,6 +173,11 @@ pub struct RegisterFile {
     pub people: Vec<PersonImport>,
     /// Data rows read (blank rows not counted; identical duplicates counted).
     pub rows: usize,
+    /// Headers that are none of our columns, as written: ignored, for the
+    /// import to warn about.
+    pub ignored_columns: Vec<String>,
+    /// Rows above the header read as a title and skipped.
+    pub title_lines: Vec<usize>,
 }
 
 /// One person and their detentions.
@@ -233,10 +258,14 @@ pub fn parse_register_as_of(
 }
 
 /// [`parse_register_as_of`], reading the file's own headers by the common
-/// names ([`REGISTER_ALIASES`]) and by what the user mapped. An unknown
-/// header is reported (a misspelt column would otherwise lose its data)
-/// and listed in [`ImportErrors::unknown_columns`], so the user can say
-/// what it holds; the required columns missing are reported with it.
+/// names ([`REGISTER_ALIASES`]) and by what the user mapped. A header that
+/// is none of our columns is ignored and named in
+/// [`RegisterFile::ignored_columns`], so the import can warn; our own derived
+/// columns ([`REGISTER_DERIVED_COLUMNS`], which an export writes) are
+/// ignored silently, since the import derives them again. When a required
+/// column is missing, the unknown headers are listed in
+/// [`ImportErrors::unknown_columns`] (one of them may hold it), so the user
+/// can say what each holds.
 ///
 /// ```
 /// use aftercare_files::table::ColumnMapping;
@@ -247,9 +276,9 @@ pub fn parse_register_as_of(
 /// assert_eq!(err.unknown_columns, ["LA", "Keyworker"]);
 /// let mut mapping = ColumnMapping::default();
 /// mapping.insert("la", Some("ordinary_residence"));
-/// mapping.insert("KEYWORKER", None);
 /// let file = aftercare_files::register::parse_register_with("r.csv", csv.as_bytes(), None, &mapping).unwrap();
 /// assert_eq!(file.people[0].family_name, "Smith");
+/// assert_eq!(file.ignored_columns, ["Keyworker"]);
 /// ```
 pub fn parse_register_with(
     file_name: &str,
@@ -260,19 +289,35 @@ pub fn parse_register_with(
     let table = read_table(file_name, bytes).map_err(|e| ImportErrors::unreadable(file_name, e))?;
     let mut errors = Collector::default();
     let rules = HeaderRules { known: &REGISTER_COLUMNS, aliases: REGISTER_ALIASES, mapping };
-    let (map, header_errors) = table.match_headers(&rules, UnknownColumns::Reject);
-    let unknown_columns = table.unknown_headers(&rules);
+    let (map, header_errors) = table.match_headers(&rules, UnknownColumns::Ignore);
+    let unknown_columns: Vec<String> = table
+        .unknown_headers(&rules)
+        .into_iter()
+        .filter(|h| !REGISTER_DERIVED_COLUMNS.iter().any(|d| match_key(d) == match_key(h)))
+        .collect();
     errors.extend(header_errors);
+    let missing = |what: &str| -> String {
+        if unknown_columns.is_empty() {
+            what.to_string()
+        } else {
+            format!(
+                "{what}; the file has columns Aftercare does not know ({}): say if one of them holds it",
+                unknown_columns.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+            )
+        }
+    };
     for name in REQUIRED {
         if !map.has(name) {
-            errors.push(table.header_line, name, "required column is missing");
+            errors.push(table.header_line, name, missing("required column is missing"));
         }
     }
     if !map.has("nhs_number") && !map.has("local_id") {
         errors.push(
             table.header_line,
             "nhs_number",
-            "required column is missing: a register needs an nhs_number or a local_id column",
+            missing(
+                "required column is missing: a register needs an nhs_number or a local_id column",
+            ),
         );
     }
     if !errors.is_empty() {
@@ -284,8 +329,27 @@ pub fn parse_register_with(
     let rows: Vec<Row> =
         table.rows.iter().filter_map(|r| parse_row(&map, r, today, &mut errors)).collect();
     let people = group_people(rows, &mut errors);
-    errors.finish(file_name)?;
-    Ok(RegisterFile { people, rows: table.rows.len() })
+    // A row's blank column may be one the file holds under another name.
+    errors.finish(file_name).map_err(|mut e| {
+        e.unknown_columns.clone_from(&unknown_columns);
+        if !unknown_columns.is_empty() {
+            let names: Vec<String> = unknown_columns
+                .iter()
+                .map(|c| format!("“{}”", aftercare_core::text::excerpt(c)))
+                .collect();
+            e.note = Some(format!(
+                "ignored, as Aftercare does not know them: {} (if one holds a column Aftercare needs, say which with `import map-columns`)",
+                names.join(", ")
+            ));
+        }
+        e
+    })?;
+    Ok(RegisterFile {
+        people,
+        rows: table.rows.len(),
+        ignored_columns: unknown_columns,
+        title_lines: table.title_lines,
+    })
 }
 
 /// One row's checked values.
@@ -380,7 +444,7 @@ impl<'a> Cells<'a> {
         if text.is_empty() {
             return None;
         }
-        match parse_date(text) {
+        match parse_date(date_part(text)) {
             Ok(d) => Some(d),
             Err(e) => {
                 self.fail(column, e.to_string());
@@ -722,4 +786,29 @@ fn fit_detentions(
         kept.push(d);
     }
     kept
+}
+
+/// The date of a cell that may hold a date-time (`2023-01-09 00:00:00`,
+/// `2023-01-09T14:30:00Z`, `09/01/2023 14:30`), as other systems export
+/// dates: the date as written, the time of day dropped. Legal dates are
+/// dates; no time zone is applied, since the day written is the day meant.
+///
+/// ```
+/// use aftercare_files::register::date_part;
+/// assert_eq!(date_part("2023-01-09T00:00:00.000Z"), "2023-01-09");
+/// assert_eq!(date_part("09/01/2023 14:30"), "09/01/2023");
+/// assert_eq!(date_part("1 February 1980"), "1 February 1980");
+/// ```
+pub fn date_part(text: &str) -> &str {
+    let Some(split) = text.find(['T', ' ']) else { return text };
+    let (date, time) = (&text[..split], text[split + 1..].trim());
+    let clock = time.trim_end_matches('Z');
+    let clock = clock.split(['+']).next().unwrap_or(clock);
+    let parts: Vec<&str> = clock.split(':').collect();
+    let is_time = (2..=3).contains(&parts.len())
+        && parts.iter().enumerate().all(|(i, p)| {
+            let p = if i == 2 { p.split('.').next().unwrap_or(p) } else { p };
+            (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+        });
+    if is_time && date.bytes().any(|b| b.is_ascii_digit()) { date } else { text }
 }

@@ -108,8 +108,11 @@ const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     pub headers: Vec<String>,
-    /// The spreadsheet row of the header: 1 unless blank rows precede it.
+    /// The spreadsheet row of the header: 1 unless blank or title rows precede it.
     pub header_line: usize,
+    /// Rows above the header read as a title (one filled cell, such as
+    /// "S117 master list, March 2026") and skipped.
+    pub title_lines: Vec<usize>,
     pub rows: Vec<TableRow>,
 }
 
@@ -122,8 +125,10 @@ pub struct TableRow {
     pub cells: Vec<String>,
 }
 
-/// Reads a CSV (UTF-8, optional BOM) or the first worksheet of an XLSX
-/// workbook. Cells are trimmed. The first non-blank row is the header.
+/// Reads a CSV (UTF-8, optional BOM; cells separated by commas, semicolons
+/// or tabs, whichever splits the first rows into the most cells) or the
+/// first worksheet of an XLSX workbook. Cells are trimmed. The header is the
+/// first non-blank row, after any title rows above it (see [`title_rows`]).
 ///
 /// In CSV, the apostrophe that [`crate::write_csv`] puts before a cell that
 /// would be a formula (`'=1+1`) is removed again, so exports read back as
@@ -163,13 +168,21 @@ pub fn read_headers(file_name: &str, bytes: &[u8]) -> Result<Vec<String>, FileEr
         return read_table(file_name, bytes).map(|t| t.headers);
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(sniff_delimiter(bytes))
+        .from_reader(bytes);
     let mut record = csv::ByteRecord::new();
-    while reader.read_byte_record(&mut record).map_err(|e| FileError::Csv {
-        file: file_name.into(),
-        line: 1,
-        reason: e.to_string(),
-    })? {
+    // Enough rows to see past a title to the header.
+    let mut first = Vec::new();
+    while first.len() <= MAX_TITLE_ROWS
+        && reader.read_byte_record(&mut record).map_err(|e| FileError::Csv {
+            file: file_name.into(),
+            line: 1,
+            reason: e.to_string(),
+        })?
+    {
         let mut cells: Vec<String> = record
             .iter()
             .take(MAX_COLUMNS)
@@ -179,10 +192,59 @@ pub fn read_headers(file_name: &str, bytes: &[u8]) -> Result<Vec<String>, FileEr
             cells.pop();
         }
         if !cells.is_empty() {
-            return Ok(cells);
+            first.push(cells);
         }
     }
-    Err(FileError::Empty { file: file_name.into() })
+    let titles = title_rows(first.iter().map(Vec::as_slice));
+    first.into_iter().nth(titles).ok_or_else(|| FileError::Empty { file: file_name.into() })
+}
+
+/// At most this many title rows are looked past to find the header.
+const MAX_TITLE_ROWS: usize = 5;
+
+/// How many of the first non-blank rows are a title above the header: rows
+/// with one filled cell, when a row with more follows within
+/// [`MAX_TITLE_ROWS`]. A sheet whose rows all have one cell has no title.
+///
+/// ```
+/// use aftercare_files::table::title_rows;
+/// let rows: Vec<Vec<String>> = vec![vec!["S117 master list".into()], vec!["a".into(), "b".into()]];
+/// assert_eq!(title_rows(rows.iter().map(Vec::as_slice)), 1);
+/// ```
+pub fn title_rows<'a>(rows: impl Iterator<Item = &'a [String]>) -> usize {
+    let mut singles = 0;
+    for cells in rows.take(MAX_TITLE_ROWS + 1) {
+        match cells.iter().filter(|c| !c.is_empty()).count() {
+            0 => {}
+            1 => singles += 1,
+            _ => return singles,
+        }
+    }
+    0
+}
+
+/// The separator a CSV uses: of `,`, `;` and tab, the one that splits its
+/// first rows into the most cells; a comma when none splits them more.
+fn sniff_delimiter(bytes: &[u8]) -> u8 {
+    let sample = bytes.get(..bytes.len().min(64 * 1024)).unwrap_or(bytes);
+    let mut best = (b',', 0usize);
+    for delimiter in [b',', b';', b'\t'] {
+        let widest = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(sample)
+            .byte_records()
+            .take(MAX_TITLE_ROWS + 20)
+            .map_while(Result::ok)
+            .map(|r| r.len())
+            .max()
+            .unwrap_or(0);
+        if widest > best.1 {
+            best = (delimiter, widest);
+        }
+    }
+    best.0
 }
 
 /// A row straight from the file: its spreadsheet number and cells, with the
@@ -206,7 +268,17 @@ fn build_table(file: &str, raw: Vec<RawRow>) -> Result<Table, FileError> {
         }
     }
     let mut rows = raw.into_iter().filter(|r| r.cells.iter().any(|c| !c.is_empty()));
-    let header = rows.next().ok_or_else(|| FileError::Empty { file: file.into() })?;
+    let mut first = Vec::new();
+    while first.len() <= MAX_TITLE_ROWS
+        && let Some(r) = rows.next()
+    {
+        first.push(r);
+    }
+    let titles = title_rows(first.iter().map(|r| r.cells.as_slice()));
+    let title_lines = first.iter().take(titles).map(|r| r.line).collect();
+    let mut first = first.into_iter().skip(titles);
+    let header = first.next().ok_or_else(|| FileError::Empty { file: file.into() })?;
+    let rows = first.chain(rows);
     let mut headers = header.cells;
     // Trailing blank header cells are common (a stray comma, a formatted
     // column); blank ones in the middle would leave a column without a name.
@@ -251,7 +323,7 @@ fn build_table(file: &str, raw: Vec<RawRow>) -> Result<Table, FileError> {
         row.cells.resize(width, String::new());
         out.push(TableRow { line: row.line, cells: row.cells });
     }
-    Ok(Table { headers, header_line: header.line, rows: out })
+    Ok(Table { headers, header_line: header.line, title_lines, rows: out })
 }
 
 /// `C` for XLSX (the letters the user sees), `3` for CSV.
@@ -275,7 +347,11 @@ fn read_csv_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
         return Err(FileError::Utf16 { file: file.into() });
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(sniff_delimiter(bytes))
+        .from_reader(bytes);
     let mut record = csv::ByteRecord::new();
     let mut rows = Vec::new();
     // The csv reader skips blank lines and a quoted cell may span lines, so

@@ -271,15 +271,11 @@ fn detentions_of_one_person_must_not_overlap() {
 #[test]
 fn header_checks() {
     let cases: &[(&str, &[&str])] = &[
+        // A column we do not know is ignored (the import warns, naming it).
         (
             "NHS Number,Family name,Given name,Date of birth,Section,Detention start,Ordinary residence,\
              Favourite colour\n",
-            &[
-                "row 1, column Favourite colour: not a column Aftercare knows; the known columns are nhs_number, \
-                 local_id, family_name, given_name, date_of_birth, section, detention_start, \
-                 ordinary_residence, no_fixed_abode, gp_practice, gp_commissioner, \
-                 residence_commissioner, place_of_detention, left_hospital, discharged_to, date_added",
-            ],
+            &[],
         ),
         (
             "nhs_number,family_name,given_name,date_of_birth,section\n",
@@ -480,9 +476,7 @@ fn unknown_headers_are_listed_and_a_mapping_reads_them() {
     assert_eq!(
         problems(&e),
         [
-            "row 1, column Key worker: not a column Aftercare knows; the known columns are nhs_number, local_id, family_name, given_name, date_of_birth, section, detention_start, ordinary_residence, no_fixed_abode, gp_practice, gp_commissioner, residence_commissioner, place_of_detention, left_hospital, discharged_to, date_added",
-            "row 1, column Client surname (legal): not a column Aftercare knows; the known columns are nhs_number, local_id, family_name, given_name, date_of_birth, section, detention_start, ordinary_residence, no_fixed_abode, gp_practice, gp_commissioner, residence_commissioner, place_of_detention, left_hospital, discharged_to, date_added",
-            "row 1, column family_name: required column is missing",
+            "row 1, column family_name: required column is missing; the file has columns Aftercare does not know (`Key worker`, `Client surname (legal)`): say if one of them holds it",
         ]
     );
     let mut mapping = ColumnMapping::default();
@@ -502,4 +496,50 @@ fn unknown_headers_are_listed_and_a_mapping_reads_them() {
         ]
     );
     assert!(e.unknown_columns.is_empty());
+}
+
+#[test]
+fn unknown_columns_are_ignored_and_named() {
+    let text = renamed("local_id", "Notes");
+    let file = parse_register("r.csv", text.as_bytes()).unwrap();
+    assert_eq!(file.ignored_columns, ["Notes"]);
+    assert_eq!(file.people[0].family_name, "Smith");
+    // Our own derived columns, as an export writes them, are no surprise.
+    let text = text.replace("Notes", "responsible_council");
+    assert!(parse_register("r.csv", text.as_bytes()).unwrap().ignored_columns.is_empty());
+}
+
+#[test]
+fn a_title_row_a_semicolon_file_and_date_times_are_read() {
+    let plain = renamed("", "");
+    let want = parse_register("r.csv", plain.as_bytes()).unwrap().people;
+    // A title above the header (and a blank row between) is skipped; rows
+    // keep the numbers a spreadsheet shows.
+    let titled = format!("\"S117 master list, March 2026\",,,\n\n{plain}");
+    let file = parse_register("r.csv", titled.as_bytes()).unwrap();
+    assert_eq!(file.title_lines, [1]);
+    assert_eq!(file.people, want.iter().map(|p| relined(p, 4)).collect::<Vec<_>>());
+    // Semicolons, as Excel writes CSV where the comma is the decimal mark.
+    let semi = plain.replace(',', ";");
+    assert_eq!(parse_register("r.csv", semi.as_bytes()).unwrap().people, want);
+    // A date with a time of day, as database exports write them.
+    let timed = plain
+        .replace("2023-01-09", "2023-01-09 00:00:00")
+        .replace("2023-06-01", "2023-06-01T14:30:00Z");
+    assert_eq!(parse_register("r.csv", timed.as_bytes()).unwrap().people, want);
+    // A title row with a problem below still names the header's row.
+    let e = parse_register("r.csv", format!("Title\n{}", plain.replace("Smith", "")).as_bytes())
+        .unwrap_err();
+    assert!(problems(&e)[0].starts_with("row 3, column family_name:"), "{e}");
+}
+
+fn relined(
+    p: &aftercare_files::register::PersonImport,
+    line: usize,
+) -> aftercare_files::register::PersonImport {
+    let mut p = p.clone();
+    for d in &mut p.detentions {
+        d.line = line;
+    }
+    p
 }

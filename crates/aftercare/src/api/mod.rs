@@ -16,6 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 mod doc;
 use doc::Finish;
+mod care;
 mod refunds;
 
 use crate::db::store::{self, Search};
@@ -791,8 +792,8 @@ async fn correct_detention(
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
-    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, list_funding, request_funding, decide_funding, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention, refunds::list_refunds, refunds::record_charge, refunds::pay, refunds::waive, refunds::housing_benefit),
-    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::funding_requests::FundingRequestFields, crate::services::funding_requests::FundingDecisionFields, crate::services::funding_requests::FundingRequestView, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, refunds::RefundView, refunds::RefundChargeView, refunds::RefundPaymentView, refunds::RefundPaymentFields, refunds::RefundWaiverFields, refunds::HousingBenefitFields, crate::services::finance::refunds::ChargeTakenFields, crate::services::finance::refunds::ChargeJudged, crate::services::finance::refunds::RefundStatus, ErrorBody, ErrorDetail, FieldError)),
+    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, list_funding, request_funding, decide_funding, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention, refunds::list_refunds, refunds::record_charge, refunds::pay, refunds::waive, refunds::housing_benefit, care::get_plan, care::add_need, care::end_need, care::get_assessment, care::save_assessment, care::list_reviews, care::list_disputes, care::list_letters, care::worklists, care::organisations, care::partnerships, care::master_list, care::enquiry),
+    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::funding_requests::FundingRequestFields, crate::services::funding_requests::FundingDecisionFields, crate::services::funding_requests::FundingRequestView, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, refunds::RefundView, refunds::RefundChargeView, refunds::RefundPaymentView, refunds::RefundPaymentFields, refunds::RefundWaiverFields, refunds::HousingBenefitFields, crate::services::finance::refunds::ChargeTakenFields, crate::services::finance::refunds::ChargeJudged, crate::services::finance::refunds::RefundStatus, crate::services::care::NeedFields, care::PlanView, care::EndNeedRequest, care::AssessmentView, care::ReviewView, care::DisputeView, care::LetterView, care::WorkItemView, care::ReviewDueView, care::Worklist, care::WorklistsView, care::OrganisationView, care::PartnershipView, care::MasterListView, crate::services::sharing::EnquiryForm, crate::services::sharing::StatusAnswer, ErrorBody, ErrorDetail, FieldError)),
     modifiers(&Finish)
 )]
 pub struct ApiDoc;
@@ -817,7 +818,6 @@ pub fn router() -> Router<AppState> {
         .route("/people/{id}/facts", post(create_fact))
         .route("/people/{id}/determinations", post(create_determination))
         .route("/people/{id}/what-if", get(what_if))
-        .route("/people/{id}/reviews", post(create_review))
         .route("/people/{id}/funding-requests", get(list_funding).post(request_funding))
         .route("/people/{id}/funding-requests/{request_id}/decisions", post(decide_funding))
         .route("/people/{id}/endings", get(list_proposals).post(create_proposal))
@@ -826,6 +826,18 @@ pub fn router() -> Router<AppState> {
         .route("/endings/{id}/decisions", post(create_decision))
         .route("/people/{id}/detentions/{detention_id}/left-hospital", post(record_left_hospital))
         .route("/people/{id}/detentions/{detention_id}/corrections", post(correct_detention))
+        .route("/people/{id}/plan", get(care::get_plan))
+        .route("/people/{id}/plan/needs", post(care::add_need))
+        .route("/people/{id}/plan/end", post(care::end_need))
+        .route("/people/{id}/assessment", get(care::get_assessment).post(care::save_assessment))
+        .route("/people/{id}/reviews", get(care::list_reviews).post(create_review))
+        .route("/people/{id}/disputes", get(care::list_disputes))
+        .route("/people/{id}/letters", get(care::list_letters))
+        .route("/worklists", get(care::worklists))
+        .route("/organisations", get(care::organisations))
+        .route("/partnerships", get(care::partnerships))
+        .route("/master-list", get(care::master_list))
+        .route("/enquiries", post(care::enquiry))
         .route("/refunds", get(refunds::list_refunds))
         .route("/refunds/charges", post(refunds::record_charge))
         .route("/refunds/{id}/payments", post(refunds::pay))

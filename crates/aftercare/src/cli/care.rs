@@ -114,7 +114,7 @@ pub async fn reviews_due(
                 ],
                 &table,
             );
-            out.write_all(strip_bom(&bytes))?;
+            out.write_all(&bytes)?;
         }
     }
     Ok(ExitCode::SUCCESS)

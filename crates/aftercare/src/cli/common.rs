@@ -108,7 +108,7 @@ pub(super) fn print_access(
     let mut out = std::io::stdout().lock();
     match format {
         AccessFormat::Csv => {
-            out.write_all(strip_bom(&aftercare_files::write_csv(&headers, &table)))?;
+            out.write_all(&aftercare_files::write_csv(&headers, &table))?;
         }
         AccessFormat::Table => {
             let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
@@ -151,8 +151,9 @@ pub(super) fn write_output(path: Option<&Path>, bytes: &[u8], format: Format) ->
         None if format == Format::Xlsx && std::io::stdout().is_terminal() => {
             bail!("an XLSX export needs --output FILE")
         }
-        // The byte-order mark helps Excel open a saved file; on standard output it would only get in the way.
-        None => std::io::stdout().write_all(strip_bom(bytes))?,
+        // Standard output keeps the byte-order mark: it is most often
+        // redirected to a file, which Excel then reads as UTF-8.
+        None => std::io::stdout().write_all(bytes)?,
     }
     Ok(())
 }
@@ -168,10 +169,6 @@ pub(super) fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
         )));
     }
     std::fs::read(path)
-}
-
-pub(super) fn strip_bom(bytes: &[u8]) -> &[u8] {
-    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
 }
 
 /// A new password: from AFTERCARE_PASSWORD (unless `stdin_only`), else one

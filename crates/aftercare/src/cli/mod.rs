@@ -652,6 +652,13 @@ pub enum Format {
     Xlsx,
 }
 
+/// The rows of a register export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportLayout {
+    People,
+    Detentions,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum ExportCommand {
     /// One row per person: identity, eligibility, responsible bodies and rule ids.
@@ -662,6 +669,10 @@ pub enum ExportCommand {
         /// With --as-of: use today's corrected records, limited to facts dated by then.
         #[arg(long, requires = "as_of")]
         known_now: bool,
+        /// `people`: one row per person; `detentions`: one row per detention
+        /// in the import's own columns plus the derived ones (re-importable).
+        #[arg(long, value_enum, default_value = "people")]
+        layout: ExportLayout,
         #[arg(long, value_enum, default_value = "csv")]
         format: Format,
         /// Write to this file instead of standard output (required for xlsx).
@@ -770,8 +781,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(ImportCommand::MapColumns { org, kind, pairs, actor }) => {
             register::map_columns(db, org, kind, pairs, actor).await
         }
-        Command::Export(ExportCommand::Register { as_of, known_now, format, output }) => {
-            register::export_register(db, as_of, known_now, format, output).await
+        Command::Export(ExportCommand::Register { as_of, known_now, layout, format, output }) => {
+            register::export_register(db, as_of, known_now, layout, format, output).await
         }
         Command::Export(ExportCommand::Fhir { output }) => register::export_fhir(db, output).await,
         Command::Audit(AuditCommand::Verify { checkpoint }) => audit::verify(db, checkpoint).await,

@@ -2,7 +2,9 @@
 
 use aftercare::error::ServiceError;
 use aftercare::services::access_log::AccessKind;
-use aftercare::services::export::{ExportView, REGISTER_HEADERS, register_rows};
+use aftercare::services::export::{
+    ExportView, Layout, REGISTER_HEADERS, detention_headers, rows_in,
+};
 use aftercare::services::import_mappings::{self, ImportKind};
 use aftercare::services::register;
 use std::process::ExitCode;
@@ -55,6 +57,9 @@ pub async fn import_register(
                     r.detentions_corrected,
                     r.unchanged_rows
                 );
+            }
+            for w in &r.warnings {
+                eprintln!("{name}: warning: {w}");
             }
             if dry_run {
                 println!("dry run: nothing was written");
@@ -117,6 +122,7 @@ pub async fn export_register(
     database: &str,
     as_of: Option<NaiveDate>,
     known_now: bool,
+    layout: super::ExportLayout,
     format: Format,
     output: Option<PathBuf>,
 ) -> Result<ExitCode> {
@@ -127,12 +133,17 @@ pub async fn export_register(
         historical: as_of.is_some_and(|d| d < now),
         known_now,
     };
-    let rows = register_rows(&db, view, None).await?;
-    let bytes = match format {
-        Format::Csv => aftercare_files::write_csv(&REGISTER_HEADERS, &rows),
-        Format::Xlsx => aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)?,
+    let (layout, headers) = match layout {
+        super::ExportLayout::People => (Layout::People, REGISTER_HEADERS.to_vec()),
+        super::ExportLayout::Detentions => (Layout::Detentions, detention_headers()),
     };
-    let filter = format!("as_of={} known_now={known_now} format={format:?}", view.as_of);
+    let rows = rows_in(&db, view, None, layout).await?;
+    let bytes = match format {
+        Format::Csv => aftercare_files::write_csv(&headers, &rows),
+        Format::Xlsx => aftercare_files::write_xlsx("Register", &headers, &rows)?,
+    };
+    let filter =
+        format!("as_of={} known_now={known_now} layout={layout:?} format={format:?}", view.as_of);
     log_export(&db, AccessKind::RegisterExport, rows.len(), &filter).await?;
     write_output(output.as_deref(), &bytes, format)?;
     Ok(ExitCode::SUCCESS)

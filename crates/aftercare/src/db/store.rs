@@ -693,15 +693,56 @@ pub async fn person_versions(conn: impl Into<Conn<'_>>) -> Result<Vec<PersonVers
     )
 }
 
-/// The identity versions of the people an organisation has a part in: a
+/// `{column} IN` the people any of `orgs` has a part in, the codes bound
+/// as `$1..$n` (a caseload, or the union of a partnership's).
+fn in_caseloads(column: &str, orgs: &[String]) -> String {
+    let marks: Vec<String> = (1..=orgs.len().max(1)).map(|i| format!("${i}")).collect();
+    format!(
+        "{column} IN (SELECT person_id FROM person_orgs WHERE org_code IN ({}))",
+        marks.join(", ")
+    )
+}
+
+/// Rows of `sql` whose `{caseload}` is replaced by [`in_caseloads`].
+async fn rows_in_caseloads<T>(
+    conn: impl Into<Conn<'_>>,
+    sql: &str,
+    column: &str,
+    orgs: &[String],
+) -> Result<Vec<T>, DbError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    // The condition is built from constants; the codes are bound. No codes
+    // bind one empty code, which no organisation has.
+    let sql = sql.replace("{caseload}", &in_caseloads(column, orgs));
+    let empty = [String::new()];
+    let codes = if orgs.is_empty() { &empty[..] } else { orgs };
+    Ok(on_conn!(conn, p => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for code in codes {
+            q = q.bind(code.clone());
+        }
+        q.fetch_all(p).await
+    })?)
+}
+
+/// The identity versions of the people any of `orgs` has a part in: a
 /// caseload's master list reads its own rows, not the nation's.
 pub async fn person_versions_in(
     conn: impl Into<Conn<'_>>,
-    org: &str,
+    orgs: &[String],
 ) -> Result<Vec<PersonVersionRow>, DbError> {
-    Ok(on_conn!(conn, p => sqlx::query_as(
-        "SELECT v.* FROM person_versions v JOIN person_orgs o ON o.person_id = v.person_id AND o.org_code = $1 ORDER BY v.person_id, v.id")
-        .bind(org).fetch_all(p).await)?)
+    rows_in_caseloads(
+        conn,
+        "SELECT * FROM person_versions WHERE {caseload} ORDER BY person_id, id",
+        "person_id",
+        orgs,
+    )
+    .await
 }
 
 pub async fn get_person(conn: impl Into<Conn<'_>>, id: i64) -> Result<Option<PersonRow>, DbError> {
@@ -1204,14 +1245,18 @@ pub async fn all_detentions(conn: impl Into<Conn<'_>>) -> Result<Vec<DetentionRo
     )
 }
 
-/// Every detention version of the people an organisation has a part in.
+/// Every detention version of the people any of `orgs` has a part in.
 pub async fn detentions_in(
     conn: impl Into<Conn<'_>>,
-    org: &str,
+    orgs: &[String],
 ) -> Result<Vec<DetentionRow>, DbError> {
-    Ok(on_conn!(conn, p => sqlx::query_as(
-        "SELECT d.* FROM detentions d JOIN person_orgs o ON o.person_id = d.person_id AND o.org_code = $1 ORDER BY d.person_id, d.detention_start, d.id")
-        .bind(org).fetch_all(p).await)?)
+    rows_in_caseloads(
+        conn,
+        "SELECT * FROM detentions WHERE {caseload} ORDER BY person_id, detention_start, id",
+        "person_id",
+        orgs,
+    )
+    .await
 }
 
 pub async fn all_current_detentions(
@@ -1255,14 +1300,18 @@ pub async fn all_person_events(conn: impl Into<Conn<'_>>) -> Result<Vec<PersonEv
     )
 }
 
-/// Every dated fact of the people an organisation has a part in.
+/// Every dated fact of the people any of `orgs` has a part in.
 pub async fn person_events_in(
     conn: impl Into<Conn<'_>>,
-    org: &str,
+    orgs: &[String],
 ) -> Result<Vec<PersonEventRow>, DbError> {
-    Ok(on_conn!(conn, p => sqlx::query_as(
-        "SELECT e.* FROM person_events e JOIN person_orgs o ON o.person_id = e.person_id AND o.org_code = $1 ORDER BY e.person_id, e.occurred_on, e.id")
-        .bind(org).fetch_all(p).await)?)
+    rows_in_caseloads(
+        conn,
+        "SELECT * FROM person_events WHERE {caseload} ORDER BY person_id, occurred_on, id",
+        "person_id",
+        orgs,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- access grants

@@ -36,6 +36,11 @@ pub struct ImportReport {
     /// People already on the register the file left as they were.
     pub people_unchanged: usize,
     pub dry_run: bool,
+    /// Headers that are none of our columns, as written: ignored.
+    pub ignored_columns: Vec<String>,
+    /// What the user should know though nothing was refused (columns
+    /// ignored, title rows skipped), in plain words.
+    pub warnings: Vec<String>,
 }
 
 impl ImportReport {
@@ -45,6 +50,23 @@ impl ImportReport {
             + self.detentions_added
             + self.detentions_corrected
     }
+}
+
+/// What a file's reading left out, for the user to know.
+fn file_warnings(file: &RegisterFile) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if !file.ignored_columns.is_empty() {
+        let names: Vec<String> = file.ignored_columns.iter().map(|c| format!("“{c}”")).collect();
+        warnings.push(format!(
+            "Ignored {} Aftercare does not know: {}.",
+            if names.len() == 1 { "a column" } else { "columns" },
+            names.join(", ")
+        ));
+    }
+    for line in &file.title_lines {
+        warnings.push(format!("Row {line} was read as a title and skipped."));
+    }
+    warnings
 }
 
 pub(crate) fn facts_of(d: &DetentionImport) -> DetentionFacts {
@@ -152,7 +174,13 @@ async fn import_register_logged(
     let file: RegisterFile =
         aftercare_files::register::parse_register_with(file_name, bytes, Some(today), mapping)?;
     tracing::debug!(elapsed = ?started.elapsed(), rows = file.rows, "import: file checked");
-    let mut report = ImportReport { rows: file.rows, dry_run, ..Default::default() };
+    let mut report = ImportReport {
+        rows: file.rows,
+        dry_run,
+        warnings: file_warnings(&file),
+        ignored_columns: file.ignored_columns.clone(),
+        ..Default::default()
+    };
     let mut tx = db.begin_bulk_write().await?;
     let existing = store::all_people(&mut tx).await?;
     let mut by_nhs: HashMap<String, PersonRow> = HashMap::new();

@@ -17,7 +17,8 @@ use crate::db::sharing as q;
 use crate::db::store::{self, Actor, AuditEntry};
 use crate::db::{Db, DbError};
 use crate::error::ServiceError;
-use crate::services::export::{self, ExportView, REGISTER_HEADERS};
+use crate::services::export::{self, ExportView};
+use crate::services::register::FieldErrors;
 
 /// Why a share could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -49,20 +50,72 @@ pub fn sharing_date(month: &str) -> Result<NaiveDate, ServiceError> {
     calendar::first_working_day_of_month(y, m).ok_or_else(bad)
 }
 
-/// The master list for an organisation as at `as_of`: facts dated on or
-/// before that day, with today's corrections (`known_now`), so a list made
-/// later for an earlier month carries what we now know about that date. On
-/// the sharing day itself the two views are the same.
+/// The sharing day whose list stands on `today`: this month's first
+/// working day, or last month's before it.
+pub fn sharing_day_on(today: NaiveDate) -> NaiveDate {
+    let this = calendar::first_working_day_of_month(today.year(), today.month());
+    match this {
+        Some(d) if d <= today => d,
+        _ => {
+            let prev = today.with_day(1).and_then(|d| d.pred_opt()).unwrap_or(today);
+            calendar::first_working_day_of_month(prev.year(), prev.month()).unwrap_or(today)
+        }
+    }
+}
+
+/// The master list's columns: the register import's own (so a partner can
+/// load a share into its own system, or into Aftercare), then what the
+/// rules derived. [`export::COLUMN_DICTIONARY`] says what each holds.
+pub fn master_list_headers() -> Vec<&'static str> {
+    export::detention_headers()
+}
+
+/// The organisations whose caseloads make up `org`'s master list: itself
+/// and every body it is in partnership with. The MHA office shares one
+/// complete list with both partners [Lincs 3.3], so a council and its ICB
+/// see the same rows.
+pub async fn list_partners(db: &Db, org: &str) -> Result<Vec<String>, DbError> {
+    let mut orgs = vec![org.to_string()];
+    for p in crate::db::care::partnerships(db).await? {
+        let partner = if p.council_code == org {
+            p.nhs_code
+        } else if p.nhs_code == org {
+            p.council_code
+        } else {
+            continue;
+        };
+        if !orgs.contains(&partner) {
+            orgs.push(partner);
+        }
+    }
+    Ok(orgs)
+}
+
+/// The master list for an organisation as at `as_of`: one row per
+/// detention (the master-list fields of Lincs 3.0: name, date of birth,
+/// NHS number or local id, GP practice, residence and place of detention at
+/// the time of detention, date added) of each person eligible on that day
+/// in the caseloads of the organisation and its partners. People never
+/// eligible (s2 or s4 only) and people whose eligibility is still to be
+/// decided are not on it. Facts dated on or before that day, with today's
+/// corrections (`known_now`), so a list made later for an earlier month
+/// carries what we now know about that date.
 pub async fn master_list(
     db: &Db,
     org: &str,
     as_of: NaiveDate,
     today: NaiveDate,
 ) -> Result<Vec<Vec<String>>, DbError> {
-    // Built from the caseload alone: the database reads only the rows of
-    // the people the organisation has a part in (issue 12, finding 10).
+    // Built from the caseloads alone: the database reads only the rows of
+    // the people the partners have a part in (issue 12, finding 10).
+    let orgs = list_partners(db, org).await?;
     let view = ExportView { as_of, historical: as_of < today, known_now: true };
-    export::register_rows(db, view, Some(org)).await
+    Ok(export::people_as_of(db, view, Some(&orgs))
+        .await?
+        .iter()
+        .filter(|p| p.summary.eligible)
+        .flat_map(export::detention_rows)
+        .collect())
 }
 
 pub async fn set_recipient(
@@ -131,8 +184,8 @@ pub async fn share_monthly(
         age::x25519::Recipient::from_str(&key).map_err(|e| ShareError::BadKey(e.to_string()))?;
     let rows = master_list(db, org, as_of, today).await?;
     let plain = match format {
-        ShareFormat::Csv => aftercare_files::write_csv(&REGISTER_HEADERS, &rows),
-        ShareFormat::Xlsx => aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)
+        ShareFormat::Csv => aftercare_files::write_csv(&master_list_headers(), &rows),
+        ShareFormat::Xlsx => aftercare_files::write_xlsx("Register", &master_list_headers(), &rows)
             .map_err(ShareError::from)?,
     };
     let sha = hex::encode(Sha256::digest(&plain));
@@ -172,6 +225,33 @@ pub async fn share_monthly(
         shared_by: actor.username.clone(),
     };
     Ok(Some(Share { encrypted, record }))
+}
+
+/// A status enquiry: whom it is about, and why the asker needs to know.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct EnquiryForm {
+    #[serde(default)]
+    pub nhs_number: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Checks an enquiry's fields: a valid NHS number and a reason.
+pub fn check_enquiry(f: &EnquiryForm) -> Result<aftercare_core::NhsNumber, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let nhs = aftercare_core::NhsNumber::parse(&f.nhs_number)
+        .map_err(|e| errors.push(("nhs_number".into(), e.to_string())))
+        .ok();
+    if f.reason.trim().chars().count() < 10 {
+        errors.push((
+            "reason".into(),
+            "give your reason for asking, in at least 10 characters".into(),
+        ));
+    }
+    match nhs {
+        Some(n) if errors.is_empty() => Ok(n),
+        _ => Err(errors),
+    }
 }
 
 /// The answer to "is this person s117, and who is responsible?".

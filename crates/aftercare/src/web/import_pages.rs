@@ -210,6 +210,8 @@ struct ImportPage {
     mapped: Vec<MappedLine>,
     /// How the file's headers were read.
     read_as: Vec<MappedLine>,
+    /// What the reading left out, though nothing was refused.
+    warnings: Vec<String>,
 }
 
 impl ImportPage {
@@ -236,6 +238,7 @@ impl ImportPage {
             changes: 0,
             mapped: Vec::new(),
             read_as: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -471,6 +474,14 @@ async fn status_page(
                 Outcome::Register(r) => {
                     page.mode = if imported { "done" } else { "check" };
                     page.changes = r.changes();
+                    page.warnings.clone_from(&r.warnings);
+                    if !imported {
+                        // An ignored column may hold something we keep: offer to say so.
+                        page.unknown = unknown_lines(&r.ignored_columns);
+                        page.mapping_errors = mapping_errors;
+                        page.columns =
+                            job.kind.columns().iter().map(|c| (*c, column_label(c))).collect();
+                    }
                     page.counts = vec![
                         CountLine { label: "Rows read", value: r.rows },
                         CountLine { label: "People added", value: r.people_added },
@@ -514,13 +525,16 @@ fn fill_problems(page: &mut ImportPage, errors: &ImportErrors, kind: ImportKind)
         })
         .collect();
     page.omitted = errors.omitted;
-    page.unknown = errors
-        .unknown_columns
+    page.unknown = unknown_lines(&errors.unknown_columns);
+    page.columns = kind.columns().iter().map(|c| (*c, column_label(c))).collect();
+}
+
+fn unknown_lines(headers: &[String]) -> Vec<UnknownLine> {
+    headers
         .iter()
         .enumerate()
         .map(|(index, header)| UnknownLine { index, header: header.clone(), chosen: String::new() })
-        .collect();
-    page.columns = kind.columns().iter().map(|c| (*c, column_label(c))).collect();
+        .collect()
 }
 
 /// A reason with our column names in words and quoted values in quotes.
@@ -581,12 +595,15 @@ pub async fn import_mapping(
 ) -> Result<Response, AppError> {
     may_import(&s)?;
     let job = state.imports.get(&token, s.user.id)?;
-    let Stage::Checked(Outcome::Problems(errors)) = job.stage() else {
-        return Ok(Redirect::to(&format!("/import/{token}")).into_response());
+    // The headers the form named: refused as unknown, or ignored by a dry run.
+    let unknown = match job.stage() {
+        Stage::Checked(Outcome::Problems(errors)) => errors.unknown_columns.clone(),
+        Stage::Checked(Outcome::Register(r)) => r.ignored_columns.clone(),
+        _ => return Ok(Redirect::to(&format!("/import/{token}")).into_response()),
     };
     let mut entries = Vec::new();
     let mut missing = Vec::new();
-    for (index, header) in errors.unknown_columns.iter().enumerate() {
+    for (index, header) in unknown.iter().enumerate() {
         let field = format!("column_{index}");
         match form.fields.get(&field).map(String::as_str).unwrap_or("") {
             "" => missing.push((field, format!("Choose what “{header}” holds, or ignore it"))),

@@ -1041,6 +1041,7 @@ pub fn app(state: AppState) -> Router {
         .route("/shared", get(share_pages::shared_page))
         .route("/shared/master-list.csv", get(share_pages::shared_csv))
         .route("/shared/master-list.xlsx", get(share_pages::shared_xlsx))
+        .route("/shared/columns", get(share_pages::shared_columns_page))
         .route("/enquiry", get(share_pages::enquiry_page).post(share_pages::enquiry_submit))
         .route("/funding", get(care::finance::funding_page))
         .route("/funding.csv", get(care::finance::funding_csv))

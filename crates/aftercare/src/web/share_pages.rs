@@ -7,25 +7,47 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Datelike;
-use serde::Deserialize;
 
 use super::pages::{Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser};
 use crate::services::access_log::{self, AccessKind};
-use crate::services::export::{REGISTER_HEADERS, REGISTER_LABELS};
+use crate::services::export::{COLUMN_DICTIONARY, ColumnMeaning};
 use crate::services::register::FieldErrors;
-use crate::services::sharing::{self, StatusAnswer};
+use crate::services::sharing::{self, EnquiryForm, StatusAnswer, check_enquiry};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "shared.html")]
 struct SharedPage {
     nav: Option<Nav>,
     org_name: String,
+    /// The partners whose caseloads the list also holds, by name.
+    partners: Vec<String>,
     as_of: String,
     headers: Vec<&'static str>,
     rows: Vec<Vec<String>>,
+    people: usize,
     shares: Vec<ShareLine>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "shared_columns.html")]
+struct ColumnsPage {
+    nav: Option<Nav>,
+    columns: &'static [ColumnMeaning],
+    /// How many columns lead, the import's own.
+    imported: usize,
+}
+
+/// The data dictionary: what each column of the master list holds.
+pub async fn shared_columns_page(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
+    Ok(ColumnsPage {
+        nav: Some(nav_for(&state, &s).await),
+        columns: &COLUMN_DICTIONARY,
+        imported: COLUMN_DICTIONARY.iter().filter(|c| c.imported).count(),
+    })
 }
 
 /// An encrypted monthly copy sent to the organisation.
@@ -43,14 +65,7 @@ async fn current_list(
     org: &str,
 ) -> Result<(chrono::NaiveDate, Vec<Vec<String>>), AppError> {
     let today = state.today();
-    let month = format!("{:04}-{:02}", today.year(), today.month());
-    let mut as_of = sharing::sharing_date(&month).map_err(|_| AppError::Internal)?;
-    // Before this month's first working day, the list is last month's.
-    if as_of > today {
-        let prev = today.with_day(1).and_then(|d| d.pred_opt()).unwrap_or(today);
-        as_of = sharing::sharing_date(&format!("{:04}-{:02}", prev.year(), prev.month()))
-            .map_err(|_| AppError::Internal)?;
-    }
+    let as_of = sharing::sharing_day_on(today);
     Ok((as_of, sharing::master_list(&state.db, org, as_of, today).await?))
 }
 
@@ -72,12 +87,26 @@ pub async fn shared_page(
         .map(|o| o.name)
         .unwrap_or_else(|| s.user.org_code.clone());
     let shares = sharing::shares(&state.db, Some(&s.user.org_code)).await?;
+    let mut partners = Vec::new();
+    for code in sharing::list_partners(&state.db, &s.user.org_code).await?.iter().skip(1) {
+        let org = crate::db::store::get_org(&state.db, code).await?;
+        partners.push(org.map(|o| o.name).unwrap_or_else(|| code.clone()));
+    }
+    // Rows are detentions; the NHS number, else the local id, and the
+    // name tell one person from the next.
+    let people = rows
+        .iter()
+        .map(|r| (&r[0], &r[1], &r[2], &r[3], &r[4]))
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     Ok(SharedPage {
         nav: Some(nav_for(&state, &s).await),
         org_name,
+        partners,
         as_of: long_date(as_of),
-        headers: REGISTER_LABELS.to_vec(),
+        headers: COLUMN_DICTIONARY.iter().map(|c| c.label).collect(),
         rows,
+        people,
         shares: shares
             .into_iter()
             .map(|x| ShareLine {
@@ -105,7 +134,7 @@ pub async fn shared_csv(
         Some(&format!("as_of={as_of}")),
     )
     .await?;
-    let bytes = aftercare_files::write_csv(&REGISTER_HEADERS, &rows);
+    let bytes = aftercare_files::write_csv(&sharing::master_list_headers(), &rows);
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -132,7 +161,7 @@ pub async fn shared_xlsx(
         Some(&format!("as_of={as_of}")),
     )
     .await?;
-    let bytes = aftercare_files::write_xlsx("Register", &REGISTER_HEADERS, &rows)
+    let bytes = aftercare_files::write_xlsx("Register", &sharing::master_list_headers(), &rows)
         .map_err(|_| AppError::Internal)?;
     Ok((
         [
@@ -173,32 +202,6 @@ pub async fn enquiry_page(
         errors: Vec::new(),
         answer: None,
     })
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct EnquiryForm {
-    #[serde(default)]
-    pub nhs_number: String,
-    #[serde(default)]
-    pub reason: String,
-}
-
-/// Checks an enquiry's fields: a valid NHS number and a reason.
-pub fn check_enquiry(f: &EnquiryForm) -> Result<aftercare_core::NhsNumber, FieldErrors> {
-    let mut errors = FieldErrors::new();
-    let nhs = aftercare_core::NhsNumber::parse(&f.nhs_number)
-        .map_err(|e| errors.push(("nhs_number".into(), e.to_string())))
-        .ok();
-    if f.reason.trim().chars().count() < 10 {
-        errors.push((
-            "reason".into(),
-            "give your reason for asking, in at least 10 characters".into(),
-        ));
-    }
-    match nhs {
-        Some(n) if errors.is_empty() => Ok(n),
-        _ => Err(errors),
-    }
 }
 
 pub async fn enquiry_submit(

@@ -162,6 +162,7 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/shared",                          303, Everyone(200)),
     route("GET",  "/shared/master-list.csv",          303, Everyone(200)),
     route("GET",  "/shared/master-list.xlsx",         303, Everyone(200)),
+    route("GET",  "/shared/columns",                  303, Everyone(200)),
     route("GET",  "/enquiry",                         303, Everyone(200)),
     route("POST", "/enquiry",                         303, Everyone(200)),
     route("GET",  "/account/notifications",           303, Everyone(200)),
@@ -240,6 +241,20 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/api/v1/people/{id}/reinstatements", 401, Roles(REINSTATERS, 422, 403)),
     // {id} here names no proposal.
     route("POST", "/api/v1/endings/{id}/decisions",   401, Everyone(404)),
+    route("GET",  "/api/v1/people/{id}/plan",         401, Everyone(200)),
+    // The pages' rows above changed the plan first: version 0 is stale.
+    route("POST", "/api/v1/people/{id}/plan/needs",   401, Roles(PLANNERS, 409, 403)),
+    route("POST", "/api/v1/people/{id}/plan/end",     401, Roles(PLANNERS, 409, 403)),
+    route("GET",  "/api/v1/people/{id}/assessment",   401, Everyone(200)),
+    route("POST", "/api/v1/people/{id}/assessment",   401, Roles(PLANNERS, 201, 403)),
+    route("GET",  "/api/v1/people/{id}/reviews",      401, Everyone(200)),
+    route("GET",  "/api/v1/people/{id}/disputes",     401, Everyone(200)),
+    route("GET",  "/api/v1/people/{id}/letters",      401, Everyone(200)),
+    route("GET",  "/api/v1/worklists",                401, Everyone(200)),
+    route("GET",  "/api/v1/organisations",            401, Everyone(200)),
+    route("GET",  "/api/v1/partnerships",             401, Everyone(200)),
+    route("GET",  "/api/v1/master-list",              401, Everyone(200)),
+    route("POST", "/api/v1/enquiries",                401, Everyone(200)),
     route("GET",  "/api/v1/refunds",                  401, Everyone(200)),
     route("POST", "/api/v1/refunds/charges",          401, Roles(&["finance"], 422, 403)),
     // {id} names no refund: nobody learns more.
@@ -343,7 +358,7 @@ impl World {
                 ("to", "E10000016".into()),
                 ("note", "new tenancy".into()),
             ],
-            "/enquiry" => vec![
+            "/enquiry" | "/enquiries" => vec![
                 ("nhs_number", "9434765919".into()),
                 ("reason", "invoice received by council finance".into()),
             ],

@@ -567,3 +567,113 @@ async fn a_person_id_that_is_not_a_number_is_a_json_404() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_plan_can_be_read_and_changed_and_a_stale_version_is_a_409() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "lead", "RXY", "lead_professional").await;
+        import(&t.db, REGISTER_CSV).await;
+        let c = Client::api_login(state(&t.db), "lead").await;
+        let smith = id_of(&t, "Smith").await;
+        let plan = c.get(&format!("/api/v1/people/{smith}/plan")).await;
+        assert_eq!(plan.status, StatusCode::OK, "{}", plan.body);
+        assert_eq!(plan.json()["version"], 0);
+        let need = |version: &str| {
+            json!({"plan_version": version, "aspect": "accommodation", "description": "supported living",
+                   "s117": "yes", "s117_reason": "two-stage test met", "weekly_cost": "1499.99",
+                   "start": "2023-04-20", "funder": "shared"})
+        };
+        let path = format!("/api/v1/people/{smith}/plan/needs");
+        let r = c.post_json(&path, &need("0")).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.backend, r.body);
+        assert_eq!(r.json()["id"], 1);
+        // A second system still looking at version 0 is told, not overwritten.
+        let r = c.post_json(&path, &need("0")).await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        assert_eq!(r.json()["error"]["code"], "conflict");
+        let plan = c.get(&format!("/api/v1/people/{smith}/plan")).await.json();
+        assert_eq!(plan["version"], 1);
+        assert_eq!(plan["needs"][0]["weekly_cost"], 149999, "integer pence");
+        assert_eq!(plan["has_s117_need"], true);
+        let end = format!("/api/v1/people/{smith}/plan/end");
+        let r = c
+            .post_json(&end, &json!({"plan_version": "1", "index": "0", "on": "2024-06-01"}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let plan = c.get(&format!("/api/v1/people/{smith}/plan")).await.json();
+        assert_eq!(plan["needs"][0]["end"], "2024-06-01");
+        // Bad input names the field.
+        let r = c
+            .post_json(&end, &json!({"plan_version": "two", "index": "0", "on": "2024-06-01"}))
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(fields(&r), ["plan_version"]);
+        // The assessment, the same way as the page records it.
+        let r = c
+            .post_json(
+                &format!("/api/v1/people/{smith}/assessment"),
+                &json!({"assessed_on": "2023-03-01", "person": "yes", "imha_offered": "yes"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let a = c.get(&format!("/api/v1/people/{smith}/assessment")).await.json();
+        assert_eq!(a["assessment"]["assessed_on"], "2023-03-01", "{a}");
+        // Reviews recorded by the API are listed by it, newest first.
+        for held_on in ["2023-05-30", "2024-05-30"] {
+            let r = c
+                .post_json(
+                    &format!("/api/v1/people/{smith}/reviews"),
+                    &json!({"held_on": held_on, "attendees": "the person", "person_views": "wants it to go on", "still_needed": "yes"}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        }
+        let reviews = c.get(&format!("/api/v1/people/{smith}/reviews")).await.json();
+        let days: Vec<&str> =
+            reviews.as_array().unwrap().iter().map(|r| r["held_on"].as_str().unwrap()).collect();
+        assert_eq!(days, ["2024-05-30", "2023-05-30"]);
+    }
+}
+
+#[tokio::test]
+async fn partners_read_worklists_organisations_the_master_list_and_ask_about_a_person() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "finance", "E10000016", "finance").await;
+        import(&t.db, REGISTER_CSV).await;
+        let c = Client::api_login(state(&t.db), "finance").await;
+        let orgs = c.get("/api/v1/organisations").await.json();
+        assert!(orgs.as_array().unwrap().iter().any(|o| o["code"] == "E10000016"), "{orgs}");
+        let list = c.get("/api/v1/master-list").await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        let list = list.json();
+        let columns: Vec<&str> = list["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(columns, aftercare::services::sharing::master_list_headers());
+        assert!(list["rows"].as_array().unwrap().iter().any(|r| r[0] == "9434765919"), "{list}");
+        let w = c.get("/api/v1/worklists").await.json();
+        let ids: Vec<&str> =
+            w["lists"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["no-lead", "no-plan", "no-s117", "interim", "decision-needed"]);
+        let r = c
+            .post_json("/api/v1/enquiries", &json!({"nhs_number": "943 476 5919", "reason": ""}))
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(fields(&r), ["reason"]);
+        let r = c
+            .post_json(
+                "/api/v1/enquiries",
+                &json!({"nhs_number": "943 476 5919", "reason": "care home invoice received"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.json()["on_register"], true);
+        let audit = store::all_audit(&t.db).await.unwrap();
+        assert!(audit.iter().any(|a| a.action == "status.enquiry" && a.actor == "finance"));
+    }
+}

@@ -233,7 +233,10 @@ async fn the_master_list_is_built_from_the_caseload() {
         assert_eq!(numbers, ["9876543210"], "{}", t.backend);
         let kent =
             aftercare::services::sharing::master_list(&t.db, KENT, today, today).await.unwrap();
-        assert_eq!(kent.len(), 3, "Smith, Jones, Okafor: {}", t.backend);
+        // A row per detention: Jones has two.
+        let mut names: Vec<&str> = kent.iter().map(|r| r[2].as_str()).collect();
+        names.dedup();
+        assert_eq!(names, ["Jones", "Okafor", "Smith"], "{}", t.backend);
         assert!(
             aftercare::services::sharing::master_list(&t.db, "X24", today, today)
                 .await

@@ -153,3 +153,93 @@ async fn partners_see_the_list_in_the_product_and_enquiries_need_a_reason() {
         assert!(outside.details.contains("\"in_caseload\":false"), "{}", outside.details);
     }
 }
+
+/// Two more people beside REGISTER_CSV: Brown, whom only Kent's ICB (QKS)
+/// has a part in (Lincolnshire is her council, her GP is in Kent), and
+/// Green, detained only under section 2 and so never eligible.
+const MORE_PEOPLE: &str = "\
+nhs_number,local_id,family_name,given_name,date_of_birth,section,detention_start,ordinary_residence,no_fixed_abode,gp_practice,gp_commissioner,residence_commissioner,place_of_detention,left_hospital,discharged_to,date_added
+9000000009,L5,Brown,Beth,1970-01-01,3,2022-02-01,E10000019,no,G81005,QKS,71E,RXY,2022-05-01,E10000019,2022-02-02
+9000000017,L6,Green,Gus,1960-03-03,2,2024-05-01,E10000016,no,G81006,QKS,QKS,RXY,2024-05-20,E10000016,2024-05-02
+";
+
+#[tokio::test]
+async fn one_partnership_shares_one_list_of_eligible_people_with_the_master_list_fields() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        import(&t.db, REGISTER_CSV).await;
+        import(&t.db, MORE_PEOPLE).await;
+        exec_sql(&t.db, "INSERT INTO partnerships (council_code, nhs_code, name) VALUES ('E10000016', 'QKS', 'Kent and Medway')").await;
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+        let list = async |org: &str| {
+            aftercare::services::sharing::master_list(&t.db, org, today, today).await.unwrap()
+        };
+        let (council, icb) = (list("E10000016").await, list("QKS").await);
+        assert_eq!(council, icb, "the council and the ICB get one list: {}", t.backend);
+        let headers = aftercare::services::sharing::master_list_headers();
+        let cell = |row: &Vec<String>, name: &str| {
+            row[headers.iter().position(|h| *h == name).unwrap()].clone()
+        };
+        let mut names: Vec<String> = council.iter().map(|r| cell(r, "family_name")).collect();
+        names.dedup();
+        // Green (s2 only) and Patel (Lincolnshire's alone) are not on it;
+        // Brown is, through the ICB; Jones is, by his section 3 of 2025.
+        assert_eq!(names, ["Brown", "Jones", "Okafor", "Smith"], "{}", t.backend);
+        assert!(council.iter().all(|r| cell(r, "eligible") == "yes"));
+        // Jones has a row for each detention, his section 2 among them.
+        let jones: Vec<String> = council
+            .iter()
+            .filter(|r| cell(r, "family_name") == "Jones")
+            .map(|r| cell(r, "section"))
+            .collect();
+        assert_eq!(jones, ["2", "3"]);
+        // The seven master-list fields [Lincs 3.0], each at the time of detention.
+        let smith = council.iter().find(|r| cell(r, "family_name") == "Smith").unwrap();
+        for (field, want) in [
+            ("given_name", "Ann"),
+            ("date_of_birth", "1980-02-01"),
+            ("nhs_number", "9434765919"),
+            ("local_id", "L1"),
+            ("gp_practice", "G81001"),
+            ("ordinary_residence", "E10000016"),
+            ("place_of_detention", "RXY"),
+            ("date_added", "2023-01-10"),
+        ] {
+            assert_eq!(cell(smith, field), want, "{field}");
+        }
+        // Every column is in the data dictionary, in order.
+        let dictionary: Vec<&str> =
+            aftercare::services::export::COLUMN_DICTIONARY.iter().map(|c| c.name).collect();
+        assert_eq!(dictionary, headers);
+        // Lincolnshire's council, in no partnership here, has its own caseload.
+        let lincs = list("E10000019").await;
+        let mut names: Vec<String> = lincs.iter().map(|r| cell(r, "family_name")).collect();
+        names.dedup();
+        assert_eq!(names, ["Brown", "Patel"], "{}", t.backend);
+
+        // The share reads back into an empty register as the same people.
+        let csv = aftercare_files::write_csv(&headers, &council);
+        let fresh = sqlite().await;
+        seed_orgs(&fresh.db).await;
+        import(&fresh.db, std::str::from_utf8(&csv).unwrap()).await;
+        let again = aftercare::services::sharing::master_list(&fresh.db, "QKS", today, today)
+            .await
+            .unwrap();
+        assert_eq!(again, council, "{}", t.backend);
+    }
+}
+
+#[tokio::test]
+async fn the_data_dictionary_describes_every_column_of_the_share() {
+    let t = sqlite().await;
+    seed_orgs(&t.db).await;
+    add_user(&t.db, "finance", "E10000019", "finance").await;
+    let c = Client::login(state(&t.db), "finance").await;
+    let page = c.get("/shared").await.body;
+    assert!(page.contains("href=\"/shared/columns\""), "{page}");
+    let page = c.get("/shared/columns").await.body;
+    for col in aftercare::services::export::COLUMN_DICTIONARY {
+        assert!(page.contains(&format!("<code>{}</code>", col.name)), "{}", col.name);
+        assert!(page.contains(&col.meaning.replace('\'', "&#39;")), "{}", col.name);
+    }
+}

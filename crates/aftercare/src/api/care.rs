@@ -1,0 +1,612 @@
+//! The API for care and for partners: the plan (with its version, so two
+//! systems editing at once get a conflict, never a lost update), the
+//! assessment, reviews, disputes and letters of a person; the worklists;
+//! organisations and partnerships; the master list and status enquiries.
+//! Each handler calls the same service as the page it mirrors.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Created, ErrorBody, VisiblePerson, body_json, session};
+use crate::db::care as care_db;
+use crate::error::ServiceError;
+use crate::services::care::{self, NeedFields, PlanChange};
+use crate::services::export::ColumnMeaning;
+use crate::services::sharing;
+use crate::web::{ApiError, AppError, AppState, Session};
+
+/// The current version of a person's after-care plan.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanView {
+    /// Send this as `plan_version` with a change; 0 before the first need.
+    pub version: i64,
+    /// Each need: `aspect`, `description`, `s117` (free under section
+    /// 117), `s117_reason`, `interventions`, `provider`, `weekly_cost`
+    /// (integer pence), `start`, `end`, `funder`, `accommodation`. A need
+    /// is named by its index in this list.
+    #[schema(value_type = Vec<Object>)]
+    pub needs: serde_json::Value,
+    pub has_s117_need: bool,
+    pub recorded_by: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub recorded_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A person's current after-care plan.
+#[utoipa::path(get, path = "/api/v1/people/{id}/plan", params(("id" = i64, Path)),
+    responses((status = 200, body = PlanView)), security(("bearer" = [])))]
+pub(super) async fn get_plan(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+) -> Result<Json<PlanView>, ApiError> {
+    let Some(row) = care_db::current_plan(&state.db, id).await? else {
+        return Ok(Json(PlanView {
+            version: 0,
+            needs: serde_json::json!([]),
+            has_s117_need: false,
+            recorded_by: None,
+            recorded_at: None,
+        }));
+    };
+    let plan = care::plan_of(&row)?;
+    Ok(Json(PlanView {
+        version: row.version,
+        needs: serde_json::to_value(&plan.needs).unwrap_or_default(),
+        has_s117_need: row.has_s117_need,
+        recorded_by: Some(row.recorded_by),
+        recorded_at: Some(row.recorded_at),
+    }))
+}
+
+/// A plan change the API refuses because the plan moved on is a conflict
+/// (409), not a field to correct.
+fn plan_conflict(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::Invalid(fields) if fields.iter().any(|(f, _)| f == "plan_version") => {
+            let why = fields.into_iter().map(|(_, r)| r).collect::<Vec<_>>().join("; ");
+            ApiError(AppError::Refused(StatusCode::CONFLICT, "conflict", why))
+        }
+        other => ApiError::from(other),
+    }
+}
+
+fn version_of(s: &str) -> Result<i64, ApiError> {
+    s.trim().parse().map_err(|_| {
+        ApiError(
+            ServiceError::invalid(
+                "plan_version",
+                "give the version of the plan the change is to (0 before the first need)",
+            )
+            .into(),
+        )
+    })
+}
+
+/// Adds a need to the plan. `plan_version` must be the plan's current
+/// version: a plan changed since answers 409 `conflict`. Answers the new
+/// version.
+#[utoipa::path(post, path = "/api/v1/people/{id}/plan/needs", params(("id" = i64, Path)), request_body = NeedFields,
+    responses((status = 201, description = "The plan's new version", body = Created), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn add_need(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, f): (Session, NeedFields) = body_json(req, &state).await?;
+    let expected = version_of(&f.plan_version)?;
+    let need = care::parse_need(&f).map_err(|e| ApiError(ServiceError::Invalid(e).into()))?;
+    let version = care::change_plan(
+        &state.db,
+        &s.user,
+        id,
+        expected,
+        PlanChange::AddNeed(need),
+        Some("need added"),
+    )
+    .await
+    .map_err(plan_conflict)?;
+    Ok((StatusCode::CREATED, Json(Created { id: version })).into_response())
+}
+
+/// Which need ends, and when.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EndNeedRequest {
+    /// The plan's current version.
+    #[serde(default)]
+    pub plan_version: String,
+    /// The need's index in the plan's `needs`.
+    #[serde(default)]
+    pub index: String,
+    /// The last day of the need, as YYYY-MM-DD.
+    #[serde(default)]
+    pub on: String,
+}
+
+/// Ends a need of the plan on a day (it stays in the plan, ended). A plan
+/// changed since `plan_version` answers 409 `conflict`.
+#[utoipa::path(post, path = "/api/v1/people/{id}/plan/end", params(("id" = i64, Path)), request_body = EndNeedRequest,
+    responses((status = 201, description = "The plan's new version", body = Created), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn end_need(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, f): (Session, EndNeedRequest) = body_json(req, &state).await?;
+    let expected = version_of(&f.plan_version)?;
+    let index = f.index.trim().parse::<usize>().map_err(|_| {
+        ApiError(ServiceError::invalid("index", "give the need's index in the plan").into())
+    })?;
+    let on = aftercare_core::parse_date(&f.on)
+        .map_err(|e| ApiError(ServiceError::invalid("on", format!("end date: {e}")).into()))?;
+    let version = care::change_plan(
+        &state.db,
+        &s.user,
+        id,
+        expected,
+        PlanChange::EndNeed { index, on },
+        Some("need ended"),
+    )
+    .await
+    .map_err(plan_conflict)?;
+    Ok((StatusCode::CREATED, Json(Created { id: version })).into_response())
+}
+
+/// The current assessment, or null before one is recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssessmentView {
+    /// `assessed_on`, who took part, and each of the 16 aspects with the
+    /// person's needs in it.
+    #[schema(value_type = Option<Object>)]
+    pub assessment: Option<serde_json::Value>,
+}
+
+/// A person's current s117 assessment of needs.
+#[utoipa::path(get, path = "/api/v1/people/{id}/assessment", params(("id" = i64, Path)),
+    responses((status = 200, body = AssessmentView)), security(("bearer" = [])))]
+pub(super) async fn get_assessment(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+) -> Result<Json<AssessmentView>, ApiError> {
+    let a = care::current_assessment(&state.db, id).await?;
+    Ok(Json(AssessmentView { assessment: a.and_then(|a| serde_json::to_value(a).ok()) }))
+}
+
+/// Records an assessment: the same fields as the assessment page's form
+/// (`assessed_on`, `person`, `carer`, `imha_offered`, and each aspect's
+/// `need_*` text), all strings. A new assessment supersedes the last.
+#[utoipa::path(post, path = "/api/v1/people/{id}/assessment", params(("id" = i64, Path)),
+    request_body(content = std::collections::HashMap<String, String>, description = "The assessment form's fields"),
+    responses((status = 201, body = Created)), security(("bearer" = [])))]
+pub(super) async fn save_assessment(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, f): (Session, care::AssessmentForm) = body_json(req, &state).await?;
+    let aid = care::save_assessment(&state.db, &s.user, id, &f, state.today()).await?;
+    Ok((StatusCode::CREATED, Json(Created { id: aid })).into_response())
+}
+
+/// A review as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewView {
+    pub id: i64,
+    #[schema(value_type = String, format = Date)]
+    pub held_on: chrono::NaiveDate,
+    pub outcome: Option<String>,
+    pub attendees: Option<String>,
+    pub person_views: Option<String>,
+    /// `yes` or `no`: whether the person still needs after-care.
+    pub still_needed: Option<String>,
+    pub plan_changes: Option<String>,
+    /// Where it came from: the form, the API or an import.
+    pub source: String,
+    pub recorded_by: String,
+    pub recorded_org: Option<String>,
+}
+
+/// A person's reviews, newest first.
+#[utoipa::path(get, path = "/api/v1/people/{id}/reviews", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<ReviewView>)), security(("bearer" = [])))]
+pub(super) async fn list_reviews(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+) -> Result<Json<Vec<ReviewView>>, ApiError> {
+    let mut rows = care_db::reviews_for(&state.db, id).await?;
+    rows.sort_by_key(|r| std::cmp::Reverse((r.held_on, r.id)));
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| ReviewView {
+                id: r.id,
+                held_on: r.held_on,
+                outcome: r.outcome,
+                attendees: r.attendees,
+                person_views: r.person_views,
+                still_needed: r.still_needed,
+                plan_changes: r.plan_changes,
+                source: r.source,
+                recorded_by: r.recorded_by,
+                recorded_org: r.recorded_org,
+            })
+            .collect(),
+    ))
+}
+
+/// A dispute between two bodies about who is responsible.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisputeView {
+    pub id: i64,
+    /// `ordinary_residence`, `gp_registration` or another subject.
+    pub subject: String,
+    pub party_a: String,
+    pub party_b: String,
+    #[schema(value_type = String, format = Date)]
+    pub opened_on: chrono::NaiveDate,
+    /// `open` or `resolved`.
+    pub status: String,
+    /// The rule of the partnership that decided who funds meanwhile.
+    pub partnership_rule: String,
+    /// Who funds meanwhile, and the facts that decided it.
+    #[schema(value_type = Object)]
+    pub interim: serde_json::Value,
+    /// Whether the other party has confirmed it is a party.
+    pub confirmed: bool,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub resolved_on: Option<chrono::NaiveDate>,
+    pub found_responsible: Option<String>,
+    pub resolution: Option<String>,
+    /// What each paid, the finding and the repayments, once resolved.
+    #[schema(value_type = Option<Object>)]
+    pub settlement: Option<serde_json::Value>,
+}
+
+/// The disputes about a person, oldest first.
+#[utoipa::path(get, path = "/api/v1/people/{id}/disputes", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<DisputeView>)), security(("bearer" = [])))]
+pub(super) async fn list_disputes(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+) -> Result<Json<Vec<DisputeView>>, ApiError> {
+    let json = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
+    Ok(Json(
+        crate::db::disputes::disputes_for_person(&state.db, id)
+            .await?
+            .into_iter()
+            .map(|d| DisputeView {
+                id: d.id,
+                confirmed: d.confirmed_at.is_some(),
+                interim: json(&d.interim),
+                settlement: d.settlement.as_deref().map(json),
+                subject: d.subject,
+                party_a: d.party_a,
+                party_b: d.party_b,
+                opened_on: d.opened_on,
+                status: d.status,
+                partnership_rule: d.partnership_rule,
+                resolved_on: d.resolved_on,
+                found_responsible: d.found_responsible,
+                resolution: d.resolution,
+            })
+            .collect(),
+    ))
+}
+
+/// A letter recorded as sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LetterView {
+    pub id: i64,
+    /// `ending`, `reinstatement` or another kind of letter.
+    pub kind: String,
+    /// The reference lines printed on the letter (our reference, NHS
+    /// number, contact), each `[label, value]`.
+    pub reference: Vec<(String, String)>,
+    pub title: String,
+    pub easy_read: bool,
+    /// How the sender sent it.
+    pub method: String,
+    #[schema(value_type = String, format = Date)]
+    pub sent_on: chrono::NaiveDate,
+    /// Whether the sender changed the text filled in.
+    pub edited: bool,
+    /// The organisation that sent it.
+    pub org_code: String,
+    pub recorded_by: String,
+}
+
+/// The letters sent to or about a person.
+#[utoipa::path(get, path = "/api/v1/people/{id}/letters", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<LetterView>)), security(("bearer" = [])))]
+pub(super) async fn list_letters(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+) -> Result<Json<Vec<LetterView>>, ApiError> {
+    Ok(Json(
+        crate::services::letters::sent_for_person(&state.db, id)
+            .await?
+            .into_iter()
+            .map(|l| LetterView {
+                id: l.id,
+                kind: l.letter.kind.to_string(),
+                reference: l.letter.reference.clone(),
+                title: l.letter.title.clone(),
+                easy_read: l.letter.easy_read,
+                method: l.method.to_string(),
+                sent_on: l.sent_on,
+                edited: l.edited,
+                org_code: l.org_code,
+                recorded_by: l.recorded_by,
+            })
+            .collect(),
+    ))
+}
+
+/// A person on a worklist.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkItemView {
+    pub person_id: i64,
+    pub nhs_number: String,
+    pub name: String,
+    /// Why they are on it.
+    pub detail: String,
+}
+
+/// A review that is due or overdue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewDueView {
+    pub person_id: i64,
+    pub nhs_number: String,
+    pub name: String,
+    /// Which review (first, or annual).
+    pub review: String,
+    #[schema(value_type = String, format = Date)]
+    pub due: chrono::NaiveDate,
+    /// Days past due; 0 or less when not yet due.
+    pub overdue_days: i64,
+    /// The partnership's review policy that set the date.
+    pub policy: String,
+    pub responsible_council: String,
+    pub responsible_nhs_commissioner: String,
+    pub lead_professional: String,
+    pub team: String,
+}
+
+/// One worklist.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Worklist {
+    /// Stable: `no-lead`, `no-plan`, `no-s117`, `interim`, `decision-needed`.
+    pub id: String,
+    pub title: String,
+    pub items: Vec<WorkItemView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorklistsView {
+    /// Reviews overdue or due within 30 days, soonest first.
+    pub reviews_due: Vec<ReviewDueView>,
+    pub lists: Vec<Worklist>,
+}
+
+/// The worklists of the caller's organisation: reviews due, and people
+/// with no lead professional, no plan, no s117 need, an interim placement
+/// beyond 12 weeks, or a decision the rules leave to a person.
+#[utoipa::path(get, path = "/api/v1/worklists",
+    responses((status = 200, body = WorklistsView)), security(("bearer" = [])))]
+pub(super) async fn worklists(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<WorklistsView>, ApiError> {
+    let s = session(req.extensions())?;
+    let today = state.today();
+    let _permit = state
+        .caseload_permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError(AppError::Internal))?;
+    let cases = care::caseload(&state.db, &state.caseloads, &s.user.org_code, today).await?;
+    let partnerships = care_db::partnerships(&state.db).await?;
+    let due: Vec<ReviewDueView> = care::reviews_due(&cases, &partnerships, today, None)
+        .into_iter()
+        .filter(|r| (r.due - today).num_days() <= 30)
+        .map(|r| ReviewDueView {
+            person_id: r.person_id,
+            nhs_number: r.nhs_number,
+            name: r.name,
+            review: r.review,
+            due: r.due,
+            overdue_days: r.overdue_days,
+            policy: r.policy,
+            responsible_council: r.council,
+            responsible_nhs_commissioner: r.nhs,
+            lead_professional: r.lead_professional,
+            team: r.team,
+        })
+        .collect();
+    crate::services::access_log::export(
+        &state.db,
+        &s,
+        crate::services::access_log::AccessKind::WorklistPage,
+        due.len(),
+        Some("api"),
+    )
+    .await?;
+    let list = |id: &str, title: &str, items: Vec<care::WorkItem>| Worklist {
+        id: id.to_string(),
+        title: title.to_string(),
+        items: items
+            .into_iter()
+            .map(|w| WorkItemView {
+                person_id: w.person_id,
+                nhs_number: w.nhs_number,
+                name: w.name,
+                detail: w.detail,
+            })
+            .collect(),
+    };
+    Ok(Json(WorklistsView {
+        reviews_due: due,
+        lists: vec![
+            list("no-lead", "No lead professional", care::without_lead_professional(&cases, today)),
+            list(
+                "no-plan",
+                "In hospital on a qualifying section with no after-care plan",
+                care::in_hospital_without_plan(&cases),
+            ),
+            list(
+                "no-s117",
+                "Plans with no s117 need marked",
+                care::plans_without_s117_need(&cases, today),
+            ),
+            list(
+                "interim",
+                "Interim placements beyond 12 weeks",
+                care::interim_placements_overdue(&cases, today),
+            ),
+            list(
+                "decision-needed",
+                "Decision needed: open questions the rules leave to a person",
+                care::decisions_needed(&cases),
+            ),
+        ],
+    }))
+}
+
+/// An organisation: a council (by GSS code), an NHS body or a GP practice
+/// (by ODS code).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganisationView {
+    pub code: String,
+    pub name: String,
+    /// `council`, `icb`, `trust`, `gp_practice` or another kind.
+    pub kind: String,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub valid_from: Option<chrono::NaiveDate>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub valid_to: Option<chrono::NaiveDate>,
+    /// The body that took over, after a merger.
+    pub successor_code: Option<String>,
+}
+
+/// Every organisation the register knows, by name.
+#[utoipa::path(get, path = "/api/v1/organisations",
+    responses((status = 200, body = Vec<OrganisationView>)), security(("bearer" = [])))]
+pub(super) async fn organisations(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<Vec<OrganisationView>>, ApiError> {
+    session(req.extensions())?;
+    Ok(Json(
+        crate::services::admin::orgs(&state.db)
+            .await?
+            .into_iter()
+            .map(|o| OrganisationView {
+                code: o.code,
+                name: o.name,
+                kind: o.kind,
+                valid_from: o.valid_from,
+                valid_to: o.valid_to,
+                successor_code: o.successor_code,
+            })
+            .collect(),
+    ))
+}
+
+/// A council and an NHS commissioner who keep one register together.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartnershipView {
+    pub council: String,
+    pub nhs_commissioner: String,
+    pub name: String,
+    /// When reviews fall due.
+    pub review_policy: String,
+    /// Whether the QA group ratifies a joint ending.
+    pub qa_ratifies_endings: bool,
+    /// Days a funding request may wait for a decision before it is a task.
+    pub funding_decision_days: i64,
+}
+
+/// The partnerships and their settings.
+#[utoipa::path(get, path = "/api/v1/partnerships",
+    responses((status = 200, body = Vec<PartnershipView>)), security(("bearer" = [])))]
+pub(super) async fn partnerships(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<Vec<PartnershipView>>, ApiError> {
+    session(req.extensions())?;
+    Ok(Json(
+        care_db::partnerships(&state.db)
+            .await?
+            .into_iter()
+            .map(|p| PartnershipView {
+                council: p.council_code,
+                nhs_commissioner: p.nhs_code,
+                name: p.name,
+                review_policy: p.review_policy,
+                qa_ratifies_endings: p.qa_ratifies_endings,
+                funding_decision_days: p.funding_decision_days,
+            })
+            .collect(),
+    ))
+}
+
+/// The master list shared with the caller's organisation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MasterListView {
+    /// The first working day of the month the list stands at.
+    #[schema(value_type = String, format = Date)]
+    pub as_of: chrono::NaiveDate,
+    /// What each column holds, in the rows' order.
+    #[schema(value_type = Vec<Object>)]
+    pub columns: Vec<ColumnMeaning>,
+    /// One row per detention of each eligible person, a string per column.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The master list as at this month's sharing day: everyone eligible the
+/// caller's organisation or its partners have a part in (the same list as
+/// `/shared`, logged the same way).
+#[utoipa::path(get, path = "/api/v1/master-list",
+    responses((status = 200, body = MasterListView)), security(("bearer" = [])))]
+pub(super) async fn master_list(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<MasterListView>, ApiError> {
+    let s = session(req.extensions())?;
+    let today = state.today();
+    let as_of = sharing::sharing_day_on(today);
+    let rows = sharing::master_list(&state.db, &s.user.org_code, as_of, today).await?;
+    crate::services::access_log::export(
+        &state.db,
+        &s,
+        crate::services::access_log::AccessKind::MasterListPage,
+        rows.len(),
+        Some(&format!("as_of={as_of} api")),
+    )
+    .await?;
+    Ok(Json(MasterListView {
+        as_of,
+        columns: crate::services::export::COLUMN_DICTIONARY.to_vec(),
+        rows,
+    }))
+}
+
+/// "Is this person s117, and who is responsible?" Answered only with a
+/// reason (at least 10 characters), which is logged; a person outside the
+/// caller's caseload and partnerships is answered as not on the register.
+#[utoipa::path(post, path = "/api/v1/enquiries", request_body = sharing::EnquiryForm,
+    responses((status = 200, body = sharing::StatusAnswer)), security(("bearer" = [])))]
+pub(super) async fn enquiry(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<sharing::StatusAnswer>, ApiError> {
+    let (s, body): (Session, sharing::EnquiryForm) = body_json(req, &state).await?;
+    let nhs =
+        sharing::check_enquiry(&body).map_err(|e| ApiError(ServiceError::Invalid(e).into()))?;
+    let answer =
+        sharing::status_enquiry(&state.db, &s.user.actor(), &nhs, body.reason.trim()).await?;
+    Ok(Json(answer))
+}
