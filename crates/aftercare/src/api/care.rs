@@ -302,8 +302,8 @@ pub struct LetterView {
     /// `ending`, `reinstatement` or another kind of letter.
     pub kind: String,
     /// The reference lines printed on the letter (our reference, NHS
-    /// number, contact), each `[label, value]`.
-    pub reference: Vec<(String, String)>,
+    /// number, contact).
+    pub reference: Vec<ReferenceLine>,
     pub title: String,
     pub easy_read: bool,
     /// How the sender sent it.
@@ -315,6 +315,13 @@ pub struct LetterView {
     /// The organisation that sent it.
     pub org_code: String,
     pub recorded_by: String,
+}
+
+/// One reference line of a letter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReferenceLine {
+    pub label: String,
+    pub value: String,
 }
 
 /// The letters sent to or about a person.
@@ -331,7 +338,15 @@ pub(super) async fn list_letters(
             .map(|l| LetterView {
                 id: l.id,
                 kind: l.letter.kind.to_string(),
-                reference: l.letter.reference.clone(),
+                reference: l
+                    .letter
+                    .reference
+                    .iter()
+                    .map(|(label, value)| ReferenceLine {
+                        label: label.clone(),
+                        value: value.clone(),
+                    })
+                    .collect(),
                 title: l.letter.title.clone(),
                 easy_read: l.letter.easy_read,
                 method: l.method.to_string(),

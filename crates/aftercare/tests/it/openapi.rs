@@ -2,7 +2,8 @@
 //! `openapi-spec-validator`, match its reviewed snapshot
 //! (`tests/it/openapi.json`; `AFTERCARE_UPDATE_SNAPSHOTS=1` rewrites it), and
 //! Schemathesis, run against a real server, must find no server error, no
-//! response outside its schema and no status the document does not list.
+//! response outside its schema and no status the document does not list;
+//! and a client generated from it by openapi-python-client must work.
 //!
 //! The checkers come from PyPI (scripts/pytools.txt) in the virtual
 //! environment `scripts/pytools` makes; `AFTERCARE_PYTHON` names its python
@@ -138,4 +139,76 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
     );
     eprintln!("{report}");
     assert!(report.contains("passed"), "{report}");
+}
+
+/// A partner's client, generated from the document by a tool that is not
+/// ours (openapi-python-client), signs in, searches, reads a person and
+/// their plan and asks about a person against a real server: the document
+/// describes what the server sends closely enough for typed clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_python_client_signs_in_and_reads_the_register() {
+    let Some(python) = checkers_python() else { return };
+    let t = sqlite().await;
+    seed_orgs(&t.db).await;
+    add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+    import(&t.db, REGISTER_CSV).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = aftercare::web::app(state(&t.db));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    // No formatter hooks: the client must come from the document alone.
+    std::fs::write(dir.path().join("config.yml"), "post_hooks: []\n").unwrap();
+    let generate = tokio::process::Command::new(python.with_file_name("openapi-python-client"))
+        .current_dir(dir.path())
+        .args(["generate", "--url", &format!("{base}/api/openapi.json")])
+        .args(["--config", "config.yml", "--output-path", "client"])
+        .output()
+        .await
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&generate.stdout),
+        String::from_utf8_lossy(&generate.stderr)
+    );
+    assert!(generate.status.success(), "openapi-python-client made no client:\n{said}");
+    assert!(!said.contains("Warning"), "openapi-python-client left parts out:\n{said}");
+
+    let script = format!(
+        r#"
+import sys
+sys.path.insert(0, "client")
+from aftercare_api_client import Client, AuthenticatedClient
+from aftercare_api_client.api.default import create_session, list_people, get_person
+from aftercare_api_client.api.care import get_plan, enquiry
+from aftercare_api_client.models import SessionRequest, EnquiryForm, PersonList, PersonDetailView, PlanView, StatusAnswer
+token = create_session.sync(client=Client(base_url="{base}"), body=SessionRequest(username="admin", password="{PASSWORD}"))
+api = AuthenticatedClient(base_url="{base}", token=token.token, raise_on_unexpected_status=True)
+people = list_people.sync(client=api, q="Smith")
+assert isinstance(people, PersonList), people
+smith = people.items[0]
+assert smith.family_name == "Smith" and smith.date_of_birth.isoformat() == "1980-02-01", smith
+person = get_person.sync(client=api, id=smith.id)
+assert isinstance(person, PersonDetailView), person
+assert person.detentions[0].detention_start.isoformat() == "2023-01-09", person.detentions
+plan = get_plan.sync(client=api, id=smith.id)
+assert isinstance(plan, PlanView) and plan.version == 0, plan
+answer = enquiry.sync(client=api, body=EnquiryForm(nhs_number="943 476 5919", reason="invoice received by finance"))
+assert isinstance(answer, StatusAnswer) and answer.on_register, answer
+print("client ok")
+"#
+    );
+    let run = tokio::process::Command::new(&python)
+        .current_dir(dir.path())
+        .args(["-c", &script])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        run.status.success() && String::from_utf8_lossy(&run.stdout).contains("client ok"),
+        "the generated client failed:\n{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
 }
