@@ -255,6 +255,8 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/api/v1/partnerships",             401, Everyone(200)),
     route("GET",  "/api/v1/master-list",              401, Everyone(200)),
     route("POST", "/api/v1/enquiries",                401, Everyone(200)),
+    route("GET",  "/api/v1/monitoring",               401, Everyone(200)),
+    route("POST", "/api/v1/reconciliation",           401, Roles(&["finance", "commissioner"], 422, 403)),
     route("GET",  "/api/v1/refunds",                  401, Everyone(200)),
     route("POST", "/api/v1/refunds/charges",          401, Roles(&["finance"], 422, 403)),
     // {id} names no refund: nobody learns more.

@@ -677,3 +677,41 @@ async fn partners_read_worklists_organisations_the_master_list_and_ask_about_a_p
         assert!(audit.iter().any(|a| a.action == "status.enquiry" && a.actor == "finance"));
     }
 }
+
+#[tokio::test]
+async fn finance_reconciles_by_the_api_and_records_the_refund_once() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "finance", "E10000016", "finance").await;
+        import(&t.db, REGISTER_CSV).await;
+        let c = Client::api_login(state(&t.db), "finance").await;
+        let charges = "nhs_number,charged_from,charged_to,amount,service\n9434765919,2023-05-01,2023-05-31,300.00,home care\n";
+        let payments = "nhs_number,period_from,period_to,amount,payer,funding_stream\n";
+        let body = |record: bool| json!({"as_of": "2025-01-01", "charges_csv": charges, "payments_csv": payments, "record": record});
+        let r = c.post_json("/api/v1/reconciliation", &body(false)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
+        let found = r.json();
+        assert_eq!(found["findings"][0]["finding"], "charged_while_entitled", "{found}");
+        assert_eq!(found["findings"][0]["amount"], 30000, "integer pence");
+        assert_eq!(found["findings"][0]["person_id"], id_of(&t, "Smith").await);
+        assert!(found["recorded"].is_null());
+        let r = c.post_json("/api/v1/reconciliation", &body(true)).await.json();
+        assert_eq!(r["recorded"]["charges_added"], 1, "{r}");
+        let r = c.post_json("/api/v1/reconciliation", &body(true)).await.json();
+        assert_eq!(
+            (r["recorded"]["charges_added"].clone(), r["recorded"]["charges_known"].clone()),
+            (json!(0), json!(1))
+        );
+        let refunds = c.get("/api/v1/refunds").await.json();
+        assert_eq!(refunds.as_array().map(Vec::len), Some(1), "{refunds}");
+        // A bad file is refused whole, naming the row and column.
+        let bad = json!({"charges_csv": "nhs_number,charged_from,charged_to,amount\n9434765919,2023-05-01,soon,300\n", "payments_csv": payments});
+        let r = c.post_json("/api/v1/reconciliation", &bad).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(fields(&r), ["charges"]);
+        assert!(r.body.contains("row 2, column charged_to"), "{}", r.body);
+        let m = c.get("/api/v1/monitoring?months=24").await;
+        assert_eq!(m.status, StatusCode::OK, "{}", m.body);
+        assert_eq!(m.json()["months"].as_array().map(Vec::len), Some(24));
+    }
+}

@@ -83,7 +83,8 @@ async fn reconcile_finds_charges_while_entitled_and_misdirected_s117_money() {
             .arg(&payments)
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        // CSV on standard output opens with a byte-order mark, for Excel.
+        let text = String::from_utf8_lossy(&out.stdout).trim_start_matches('\u{feff}').to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines,
@@ -139,7 +140,8 @@ async fn costs_split_by_the_agreement_in_force_and_invoice_in_arrears() {
             .args(["funding", "costs", "--from", "2024-04-01", "--to", "2024-04-30"])
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        // CSV on standard output opens with a byte-order mark, for Excel.
+        let text = String::from_utf8_lossy(&out.stdout).trim_start_matches('\u{feff}').to_string();
         // £700 a week for 30 days is £3,000.00; half each. £70 a week council-funded: £300.00.
         assert!(
             text.contains(
@@ -198,7 +200,8 @@ async fn costs_split_by_the_agreement_in_force_and_invoice_in_arrears() {
             ])
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        // CSV on standard output opens with a byte-order mark, for Excel.
+        let text = String::from_utf8_lossy(&out.stdout).trim_start_matches('\u{feff}').to_string();
         let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
         assert_eq!(lines[0], vec!["client", "cost", "council", "nhs"]);
         let total = lines.iter().find(|l| l[0] == "TOTAL").unwrap();
@@ -317,7 +320,7 @@ async fn the_annual_sample_is_reproducible_and_resets_the_split() {
     assert_eq!(sample("7"), sample("7"), "seeded and reproducible");
     let text = String::from_utf8(sample("7")).unwrap();
     assert!(
-        text.starts_with("case_ref,qualifies_for_health_funding,annual_cost")
+        text.starts_with("\u{feff}case_ref,qualifies_for_health_funding,annual_cost")
             && text.contains("9434765919"),
         "{text}"
     );

@@ -453,3 +453,119 @@ mod tests {
         assert_eq!(pro_rata(Pence(100), 2, 3), Pence(67));
     }
 }
+
+/// A reconciliation of an organisation's caseload, as the page and the API
+/// make it: the findings, what recording them did, and the people of the
+/// caseload the findings name.
+#[derive(Debug, Clone)]
+pub struct CaseloadReconciliation {
+    pub findings: Vec<Finding>,
+    /// Set when the findings were recorded in the refund ledger.
+    pub recorded: Option<crate::services::finance::refunds::Recorded>,
+    /// For each NHS number of a finding in the caseload, the person's id
+    /// and name (others are "not in your caseload", and named by nothing).
+    pub people: std::collections::BTreeMap<String, (i64, String)>,
+}
+
+/// Whether the user may reconcile finance records (finance teams and
+/// commissioners).
+pub fn ensure_can_reconcile(user: &crate::auth::User) -> Result<(), crate::error::ServiceError> {
+    use crate::auth::Role;
+    if user.has(Role::Finance) || user.has(Role::Commissioner) {
+        Ok(())
+    } else {
+        Err(crate::error::ServiceError::forbidden(
+            "forbidden",
+            "you do not have permission to reconcile finance records".into(),
+        ))
+    }
+}
+
+/// Reads a charges file and a payments file (each `(name, bytes)`),
+/// reconciles them with the user's caseload as at `as_of`, records the
+/// refunds owed when `record` (finance teams only) and audits the run.
+/// A file with problems is refused whole, naming the file, row and field.
+pub async fn reconcile_caseload(
+    db: &crate::db::Db,
+    user: &crate::auth::User,
+    as_of: NaiveDate,
+    charges_file: (&str, &[u8]),
+    payments_file: (&str, &[u8]),
+    record: bool,
+) -> Result<CaseloadReconciliation, crate::error::ServiceError> {
+    use crate::error::ServiceError;
+    use sha2::Digest;
+    ensure_can_reconcile(user)?;
+    let (cname, cbytes) = charges_file;
+    let (pname, pbytes) = payments_file;
+    let (charges, payments) = match (
+        aftercare_files::parse_charges(cname, cbytes),
+        aftercare_files::parse_payments(pname, pbytes),
+    ) {
+        (Ok(c), Ok(p)) => (c, p),
+        (c, p) => {
+            let mut fields = Vec::new();
+            if let Err(e) = c {
+                fields.push(("charges".to_string(), e.to_string()));
+            }
+            if let Err(e) = p {
+                fields.push(("payments".to_string(), e.to_string()));
+            }
+            return Err(ServiceError::Invalid(fields));
+        }
+    };
+    // Only the user's caseload: a number outside it is "not in your
+    // caseload", whether or not it is on the register (issue 12, finding 2).
+    let caseload = Caseload::Organisation(&user.org_code);
+    let entitled = entitled_periods(db, as_of, caseload).await?;
+    let chargeable = chargeable_needs(db, caseload).await?;
+    let findings = reconcile(&entitled, &chargeable, &charges, &payments, as_of);
+    let recorded = if record {
+        let sha = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
+        Some(
+            crate::services::finance::refunds::record_by(
+                db,
+                user,
+                as_of,
+                (&sha(cbytes), &sha(pbytes)),
+                &findings,
+                &charges,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    // Names only for people in the caseload (entitled periods are the
+    // caseload's), one lookup a number found.
+    let mut people = std::collections::BTreeMap::new();
+    for f in &findings {
+        if people.contains_key(&f.nhs_number) || !entitled.contains_key(&f.nhs_number) {
+            continue;
+        }
+        if let Some(p) = crate::db::store::person_by_nhs_number(db, &f.nhs_number).await? {
+            let name = aftercare_core::text::full_name(&p.given_name, &p.family_name);
+            people.insert(f.nhs_number.clone(), (p.id, name));
+        }
+    }
+    // Which numbers were asked about outside the caseload, for the auditor.
+    let outside: std::collections::BTreeSet<&str> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::NotInCaseload)
+        .map(|f| f.nhs_number.as_str())
+        .collect();
+    crate::db::store::audit_alone(
+        db,
+        &user.actor(),
+        crate::db::store::AuditEntry {
+            action: "finance.reconciled",
+            person_id: None,
+            entity: "reconciliation",
+            entity_id: None,
+            reason: None,
+            details: serde_json::json!({"charges": cname, "payments": pname, "as_of": as_of, "findings": findings.len(), "rows": charges.len() + payments.len(), "not_in_caseload": outside}),
+        },
+    )
+    .await?;
+    Ok(CaseloadReconciliation { findings, recorded, people })
+}

@@ -58,12 +58,7 @@ struct ReconcilePage {
 
 /// Finance officers and commissioners reconcile their own records.
 fn can_reconcile(s: &Session) -> Result<(), AppError> {
-    use crate::auth::Role;
-    if s.user.has(Role::Finance) || s.user.has(Role::Commissioner) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("you do not have permission to reconcile finance records".into()))
-    }
+    Ok(crate::services::finance::reconcile::ensure_can_reconcile(&s.user)?)
 }
 
 pub async fn reconcile_page(
@@ -120,38 +115,28 @@ pub async fn reconcile_submit(
         )
             .into_response());
     };
-    let (charges, payments) = match (
-        aftercare_files::parse_charges(&cname, &cbytes),
-        aftercare_files::parse_payments(&pname, &pbytes),
-    ) {
-        (Ok(c), Ok(p)) => (c, p),
-        (c, p) => {
-            let text = [c.err().map(|e| e.to_string()), p.err().map(|e| e.to_string())]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("\n");
+    let record = fields.get("record").is_some_and(|(_, v)| v.as_slice() == b"yes");
+    let run = crate::services::finance::reconcile::reconcile_caseload(
+        &state.db,
+        &s.user,
+        as_of,
+        (&cname, &cbytes),
+        (&pname, &pbytes),
+        record,
+    )
+    .await;
+    let run = match run {
+        Err(crate::error::ServiceError::Invalid(problems)) => {
+            let text = problems.into_iter().map(|(_, r)| r).collect::<Vec<_>>().join("\n");
             return Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 page(Some(text), None, nav_for(&state, &s).await),
             )
                 .into_response());
         }
+        other => other?,
     };
-    // Only the user's caseload: a number outside it is "not in your
-    // caseload", whether or not it is on the register (issue 12, finding 2).
-    let caseload = crate::services::finance::reconcile::Caseload::Organisation(&s.user.org_code);
-    let entitled =
-        crate::services::finance::reconcile::entitled_periods(&state.db, as_of, caseload).await?;
-    let chargeable =
-        crate::services::finance::reconcile::chargeable_needs(&state.db, caseload).await?;
-    let findings = crate::services::finance::reconcile::reconcile(
-        &entitled,
-        &chargeable,
-        &charges,
-        &payments,
-        as_of,
-    );
+    let findings = &run.findings;
     access_log::export(
         &state.db,
         &s,
@@ -160,44 +145,14 @@ pub async fn reconcile_submit(
         Some(&format!("as_of={as_of}")),
     )
     .await?;
-    let recorded = if fields.get("record").is_some_and(|(_, v)| v.as_slice() == b"yes") {
-        let sha = |b: &[u8]| {
-            use sha2::Digest;
-            hex::encode(sha2::Sha256::digest(b))
-        };
-        let done = crate::services::finance::refunds::record_by(
-            &state.db,
-            &s.user,
-            as_of,
-            (&sha(&cbytes), &sha(&pbytes)),
-            &findings,
-            &charges,
-        )
-        .await?;
-        Some(format!(
+    let recorded = run.recorded.as_ref().map(|done| {
+        format!(
             "Recorded in the refund ledger: {} charge(s) added ({} new refund(s)), {} already recorded.",
             done.charges_added, done.refunds_opened, done.charges_known
-        ))
-    } else {
-        None
-    };
-    // Names and links only for people in the caseload (entitled periods are
-    // the caseload's), one lookup a number found.
-    let mut known: BTreeMap<String, Option<(i64, String)>> = BTreeMap::new();
-    for f in &findings {
-        if known.contains_key(&f.nhs_number) {
-            continue;
-        }
-        let p = if entitled.contains_key(&f.nhs_number) {
-            crate::db::store::person_by_nhs_number(&state.db, &f.nhs_number)
-                .await?
-                .map(|p| (p.id, aftercare_core::text::full_name(&p.given_name, &p.family_name)))
-        } else {
-            None
-        };
-        known.insert(f.nhs_number.clone(), p);
-    }
-    let person = |nhs: &str| known.get(nhs).cloned().flatten();
+        )
+    });
+    let known = &run.people;
+    let person = |nhs: &str| known.get(nhs).cloned();
     let shown = |nhs: &str| {
         aftercare_core::NhsNumber::parse(nhs).map(|n| n.formatted()).unwrap_or(nhs.to_string())
     };
@@ -243,14 +198,6 @@ pub async fn reconcile_submit(
             .collect(),
         recorded,
     };
-    // Which numbers were asked about outside the caseload, for the auditor.
-    let outside: std::collections::BTreeSet<&str> = findings
-        .iter()
-        .filter(|f| f.kind == crate::services::finance::reconcile::FindingKind::NotInCaseload)
-        .map(|f| f.nhs_number.as_str())
-        .collect();
-    let store_actor = s.user.actor();
-    crate::db::store::audit_alone(&state.db, &store_actor, crate::db::store::AuditEntry { action: "finance.reconciled", person_id: None, entity: "reconciliation", entity_id: None, reason: None, details: serde_json::json!({"charges": cname, "payments": pname, "as_of": as_of, "findings": findings.len(), "rows": charges.len() + payments.len(), "not_in_caseload": outside}) }).await?;
     let output = fields.get("output").map(|(_, v)| String::from_utf8_lossy(v).to_string());
     match output.as_deref() {
         // Recording shows its page, so the user sees what was recorded.

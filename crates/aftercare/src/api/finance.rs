@@ -1,0 +1,223 @@
+//! The API for monitoring and finance: the monthly measures of a caseload
+//! (RDaSH 7) and the reconciliation of a council's charges and a
+//! commissioner's payments with the register, calling the services the
+//! monitoring and reconciliation pages call.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{body_json, session};
+use crate::services::care;
+use crate::services::finance::reconcile::{self, FindingKind};
+use crate::web::{ApiError, AppError, AppState, Session};
+
+/// Which months, and whose people.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MonitoringParams {
+    /// 12 (the default) or 24 months back from this one.
+    #[serde(default)]
+    pub months: Option<u32>,
+    /// Only people this council (GSS code) is responsible for.
+    #[serde(default)]
+    pub council: Option<String>,
+    /// Only people this NHS commissioner (ODS code) is responsible for.
+    #[serde(default)]
+    pub nhs: Option<String>,
+}
+
+/// One month's measures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonthMeasureView {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub entitled: usize,
+    pub reviewed_in_last_12_months: usize,
+    /// Per cent to one decimal place, as integer tenths (1000 is 100%).
+    /// The target is every entitled person reviewed at least once a year.
+    pub reviewed_share_tenths: i64,
+    /// Joint endings in the month that followed a review saying after-care
+    /// was no longer needed.
+    pub discharged_following_review: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonitoringView {
+    /// Oldest first, ending with this month.
+    pub months: Vec<MonthMeasureView>,
+    /// Funding requests waiting for a decision about these people.
+    pub funding_requests_waiting: usize,
+    /// Of those, the ones waiting beyond the partnership's limit.
+    pub funding_requests_beyond_limit: usize,
+    /// The longest wait, in days.
+    pub longest_wait_days: i64,
+}
+
+/// The caller's organisation's monitoring measures, by month.
+#[utoipa::path(get, path = "/api/v1/monitoring", params(MonitoringParams),
+    responses((status = 200, body = MonitoringView)), security(("bearer" = [])))]
+pub(super) async fn monitoring(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<MonitoringView>, ApiError> {
+    let s = session(req.extensions())?;
+    let Query(q): Query<MonitoringParams> = Query::try_from_uri(req.uri()).map_err(|_| {
+        ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
+    })?;
+    let months = if q.months == Some(24) { 24 } else { 12 };
+    let today = state.today();
+    let _permit = state
+        .caseload_permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError(AppError::Internal))?;
+    let cases = care::caseload(&state.db, &state.caseloads, &s.user.org_code, today).await?;
+    fn chosen(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+    let (council, nhs) = (chosen(&q.council), chosen(&q.nhs));
+    let in_filter = |c: &&care::CaseState| care::responsible_for(c, council, nhs);
+    let measures = care::monthly_measures(cases.iter().filter(in_filter), today, months);
+    let funding = crate::services::funding_requests::waiting_summary(
+        &state.db,
+        cases.iter().filter(in_filter),
+        today,
+    )
+    .await?;
+    Ok(Json(MonitoringView {
+        months: measures
+            .into_iter()
+            .map(|m| MonthMeasureView {
+                month: m.month,
+                entitled: m.entitled,
+                reviewed_in_last_12_months: m.reviewed_in_last_12_months,
+                reviewed_share_tenths: m.reviewed_share_tenths,
+                discharged_following_review: m.discharged_following_review,
+            })
+            .collect(),
+        funding_requests_waiting: funding.waiting,
+        funding_requests_beyond_limit: funding.beyond_limit,
+        longest_wait_days: funding.longest_days,
+    }))
+}
+
+/// The two files to reconcile, as CSV text in the reconciliation page's
+/// columns (`nhs_number,charged_from,charged_to,amount,service,charged_party`
+/// for charges; `nhs_number,period_from,period_to,amount,payer,funding_stream`
+/// for payments; amounts in pounds and pence).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReconcileRequest {
+    /// The day to reconcile at, as YYYY-MM-DD; today when empty.
+    #[serde(default)]
+    pub as_of: String,
+    /// The council's charging records.
+    #[serde(default)]
+    pub charges_csv: String,
+    /// The commissioner's payments.
+    #[serde(default)]
+    pub payments_csv: String,
+    /// Record the refunds owed in the refund ledger (finance teams only;
+    /// a charge already recorded is not recorded twice).
+    #[serde(default)]
+    pub record: bool,
+}
+
+/// One finding.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FindingView {
+    /// `charged_while_entitled`, `s117_funded_not_entitled` or
+    /// `not_in_caseload`.
+    pub finding: String,
+    pub nhs_number: String,
+    /// The person, when they are in the caller's caseload.
+    pub person_id: Option<i64>,
+    #[schema(value_type = String, format = Date)]
+    pub from: chrono::NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub to: chrono::NaiveDate,
+    /// Integer pence.
+    pub amount: i64,
+    /// The row of the file it comes from.
+    pub row: usize,
+}
+
+/// What recording the findings did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordedView {
+    pub charges_added: usize,
+    pub charges_known: usize,
+    pub refunds_opened: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReconciliationView {
+    #[schema(value_type = String, format = Date)]
+    pub as_of: chrono::NaiveDate,
+    pub findings: Vec<FindingView>,
+    /// Set when the refunds owed were recorded.
+    pub recorded: Option<RecordedView>,
+}
+
+/// Reconciles charges and payments with the caller's caseload: who was
+/// charged while entitled to free after-care, and what s117 money paid for
+/// people not entitled. A file with problems is refused whole (422, the
+/// problems naming the file, row and column).
+#[utoipa::path(post, path = "/api/v1/reconciliation", request_body = ReconcileRequest,
+    responses((status = 200, body = ReconciliationView)), security(("bearer" = [])))]
+pub(super) async fn reconciliation(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<ReconciliationView>, ApiError> {
+    let (s, body): (Session, ReconcileRequest) = body_json(req, &state).await?;
+    reconcile::ensure_can_reconcile(&s.user)?;
+    let as_of = match body.as_of.trim() {
+        "" => state.today(),
+        v => aftercare_core::parse_date(v).map_err(|e| {
+            ApiError(crate::error::ServiceError::invalid("as_of", format!("as of: {e}")).into())
+        })?,
+    };
+    let run = reconcile::reconcile_caseload(
+        &state.db,
+        &s.user,
+        as_of,
+        ("charges.csv", body.charges_csv.as_bytes()),
+        ("payments.csv", body.payments_csv.as_bytes()),
+        body.record,
+    )
+    .await?;
+    crate::services::access_log::export(
+        &state.db,
+        &s,
+        crate::services::access_log::AccessKind::Reconciliation,
+        run.findings.len(),
+        Some(&format!("as_of={as_of} api")),
+    )
+    .await?;
+    Ok(Json(ReconciliationView {
+        as_of,
+        findings: run
+            .findings
+            .iter()
+            .map(|f| FindingView {
+                finding: f.kind.as_str().to_string(),
+                person_id: match f.kind {
+                    FindingKind::NotInCaseload => None,
+                    _ => run.people.get(&f.nhs_number).map(|p| p.0),
+                },
+                nhs_number: f.nhs_number.clone(),
+                from: f.from,
+                to: f.to,
+                amount: f.amount.0,
+                row: f.line,
+            })
+            .collect(),
+        recorded: run.recorded.map(|r| RecordedView {
+            charges_added: r.charges_added,
+            charges_known: r.charges_known,
+            refunds_opened: r.refunds_opened,
+        }),
+    }))
+}
