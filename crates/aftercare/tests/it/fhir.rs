@@ -902,15 +902,18 @@ async fn the_command_writes_a_bundle() {
     setup(&t.db).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bundle.json");
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_aftercare"))
+    let command = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_aftercare"))
             .arg("--database")
             .arg(&t.url)
             .args(args)
             .env_remove("AFTERCARE_DATABASE_URL")
             .env("AFTERCARE_LOG", "error")
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let run = |args: &[&str]| {
+        let out = command(args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     };
@@ -933,6 +936,42 @@ async fn the_command_writes_a_bundle() {
         stdout["entry"].as_array().unwrap().len(),
         bundle["entry"].as_array().unwrap().len()
     );
+
+    // A council's ODS code from the command line, kept by an update that
+    // does not give it; only a GSS-named organisation takes one, and not a GSS code.
+    let kent = ["orgs", "add", "--code", "E10000016", "--name", "Kent County Council"];
+    run(&[&kent[..], &["--kind", "council", "--ods-code", "887"]].concat());
+    run(&[&kent[..], &["--kind", "council"]].concat());
+    let refused = command(&[
+        "orgs",
+        "add",
+        "--code",
+        "QKS",
+        "--name",
+        "ICB",
+        "--kind",
+        "icb",
+        "--ods-code",
+        "886",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already an ODS code"));
+    let refused = command(&[&kent[..], &["--kind", "council", "--ods-code", "E10000017"]].concat());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not an ODS code"));
+
+    for kind in ["transaction", "batch"] {
+        let text = run(&["export", "fhir", "--type", kind]);
+        let bundle: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(bundle["type"], kind);
+        let problems = validate(&bundle, &text);
+        assert!(problems.is_empty(), "{kind}: {problems:#?}");
+        let kent =
+            entry_of(&bundle, "Organization", |r| r["identifier"][0]["value"] == "E10000016");
+        assert_eq!(kent["resource"]["identifier"][1]["value"], "887", "{kind}");
+        assert!(kent["request"]["ifNoneExist"].as_str().unwrap().ends_with("|887"));
+    }
+    let refused = command(&["export", "fhir", "--type", "document"]);
+    assert!(!refused.status.success());
 }
 
 // ---------------------------------------------------------------- loading into a server
