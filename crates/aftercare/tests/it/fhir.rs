@@ -1285,3 +1285,61 @@ async fn fhir_resources_accepts_every_kind_of_bundle() {
     std::fs::write(&broken, text).unwrap();
     assert!(!check(&[broken]).status.success(), "fhir.resources accepted 1980-13-01");
 }
+
+#[tokio::test]
+async fn the_gp_practice_is_the_one_recorded_with_the_latest_detention() {
+    let t = sqlite().await;
+    setup(&t.db).await;
+    let gp = |bundle: &Value, family: &str| {
+        entry_of(bundle, "Patient", |r| r["name"][0]["family"] == family)["resource"]
+            ["generalPractitioner"]
+            .clone()
+    };
+    let bundle = fhir::load(&t.db, generated_at(), today()).await.unwrap();
+    assert_eq!(gp(&bundle, "Jones")[0]["identifier"]["value"], "G81002");
+    assert_eq!(gp(&bundle, "Patel")[0]["identifier"]["value"], "K81003");
+
+    // Jones leaves hospital registered with another practice, one the register
+    // knows by name: that is the newer, and it is shown by name too.
+    let practice = admin::NewOrg {
+        code: "G81099",
+        name: "Harbour Surgery".into(),
+        kind: "gp_practice",
+        successor: None,
+        valid_from: None,
+        valid_to: None,
+        ods_code: None,
+    };
+    admin::save_org(&t.db, &store::Actor::cli("test"), practice).await.unwrap();
+    let jones = person_id(&t.db, "Jones").await;
+    let detention = store::current_detentions(&t.db, jones)
+        .await
+        .unwrap()
+        .into_iter()
+        .max_by_key(|d| d.detention_start)
+        .unwrap();
+    let user = the_lead(&t.db).await;
+    let left = aftercare::services::detentions::LeftHospitalFields {
+        left_hospital: "2026-01-05".into(),
+        discharged_to: "E10000016".into(),
+        gp_practice: "G81099".into(),
+        gp_commissioner: "QKS".into(),
+    };
+    aftercare::services::detentions::record_left_hospital(
+        &t.db,
+        &user.register_editor().unwrap(),
+        jones,
+        detention.id,
+        &left,
+        today(),
+    )
+    .await
+    .unwrap();
+    let bundle = fhir::load(&t.db, generated_at(), today()).await.unwrap();
+    assert_eq!(
+        gp(&bundle, "Jones"),
+        serde_json::json!([{"type": "Organization", "display": "Harbour Surgery",
+            "identifier": {"system": fhir::ODS_SYSTEM, "value": "G81099"}}])
+    );
+    assert!(validate(&bundle, &fhir::to_json(&bundle)).is_empty());
+}
