@@ -117,6 +117,21 @@ impl OrgCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the code is shaped like an ONS/GSS code (a country letter and
+    /// eight digits: E10000016), as councils and ICB areas are named; any
+    /// other code is taken as an ODS code.
+    pub fn is_gss(&self) -> bool {
+        is_gss_code(&self.0)
+    }
+}
+
+/// Whether `code` is shaped like an ONS/GSS code (see [`OrgCode::is_gss`]).
+pub fn is_gss_code(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() == 9
+        && matches!(b[0], b'E' | b'W' | b'S' | b'N')
+        && b[1..].iter().all(u8::is_ascii_digit)
 }
 
 impl fmt::Display for OrgCode {
@@ -150,6 +165,8 @@ mod tests {
         assert!(OrgCode::parse("A B").is_err());
         assert!(OrgCode::parse_council("E07000008").is_err());
         assert!(OrgCode::parse_council("E10000016").is_ok());
+        assert!(OrgCode::parse("e10000016").unwrap().is_gss());
+        assert!(is_gss_code("E54000041") && !is_gss_code("QKS") && !is_gss_code("E1000001"));
     }
 
     #[test]

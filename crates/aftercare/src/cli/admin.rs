@@ -120,6 +120,7 @@ pub async fn orgs_add(
     kind: String,
     successor: Option<String>,
     (valid_from, valid_to): (Option<NaiveDate>, Option<NaiveDate>),
+    ods_code: Option<String>,
 ) -> Result<ExitCode> {
     let db = open(database).await?;
     let actor = actor_for(&db, None).await?;
@@ -139,6 +140,7 @@ pub async fn orgs_add(
         successor: successor.as_deref(),
         valid_from,
         valid_to,
+        ods_code: ods_code.as_deref(),
     };
     let code = admin::save_org(&db, &actor, new).await?;
     println!("saved organisation {code}");

@@ -310,6 +310,10 @@ pub enum OrgsCommand {
         /// Last day the organisation existed.
         #[arg(long, value_parser = parse_date_arg)]
         valid_to: Option<NaiveDate>,
+        /// A council's ODS code, beside the ONS/GSS code it is named by
+        /// (kept as it was if not given; an empty value removes it).
+        #[arg(long)]
+        ods_code: Option<String>,
     },
     /// List organisations.
     List,
@@ -681,10 +685,33 @@ pub enum ExportCommand {
     },
     /// A FHIR R4 (UK Core) Bundle: Patient, Organization, EpisodeOfCare per entitlement, CarePlan per current plan.
     Fhir {
+        /// collection (to read), or transaction or batch (for a FHIR server to load at its base:
+        /// conditional creates on business identifiers, so loading it again duplicates nothing).
+        #[arg(long = "type", value_enum, default_value = "collection")]
+        bundle_type: FhirBundleType,
         /// Write to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
     },
+}
+
+/// The kinds of FHIR bundle `export fhir` writes.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum FhirBundleType {
+    Collection,
+    Transaction,
+    Batch,
+}
+
+impl From<FhirBundleType> for aftercare::services::fhir::BundleType {
+    fn from(t: FhirBundleType) -> Self {
+        use aftercare::services::fhir::BundleType;
+        match t {
+            FhirBundleType::Collection => BundleType::Collection,
+            FhirBundleType::Transaction => BundleType::Transaction,
+            FhirBundleType::Batch => BundleType::Batch,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -768,8 +795,16 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tokens(TokensCommand::Revoke { user, all: _ }) => {
             admin::tokens_revoke(db, user).await
         }
-        Command::Orgs(OrgsCommand::Add { code, name, kind, successor, valid_from, valid_to }) => {
-            admin::orgs_add(db, code, name, kind, successor, (valid_from, valid_to)).await
+        Command::Orgs(OrgsCommand::Add {
+            code,
+            name,
+            kind,
+            successor,
+            valid_from,
+            valid_to,
+            ods_code,
+        }) => {
+            admin::orgs_add(db, code, name, kind, successor, (valid_from, valid_to), ods_code).await
         }
         Command::Orgs(OrgsCommand::List) => admin::orgs_list(db).await,
         Command::Import(ImportCommand::Register { file, dry_run, actor, as_org }) => {
@@ -784,7 +819,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(ExportCommand::Register { as_of, known_now, layout, format, output }) => {
             register::export_register(db, as_of, known_now, layout, format, output).await
         }
-        Command::Export(ExportCommand::Fhir { output }) => register::export_fhir(db, output).await,
+        Command::Export(ExportCommand::Fhir { bundle_type, output }) => {
+            register::export_fhir(db, bundle_type.into(), output).await
+        }
         Command::Audit(AuditCommand::Verify { checkpoint }) => audit::verify(db, checkpoint).await,
         Command::Audit(AuditCommand::Checkpoint { output }) => audit::checkpoint(db, output).await,
         Command::Audit(AuditCommand::Access { nhs_number, format, actor, limit }) => {

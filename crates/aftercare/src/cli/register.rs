@@ -149,12 +149,17 @@ pub async fn export_register(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Exports the register as a FHIR bundle.
-pub async fn export_fhir(database: &str, output: Option<PathBuf>) -> Result<ExitCode> {
+/// Exports the register as a FHIR bundle of `kind`.
+pub async fn export_fhir(
+    database: &str,
+    kind: aftercare::services::fhir::BundleType,
+    output: Option<PathBuf>,
+) -> Result<ExitCode> {
     let db = open(database).await?;
-    let bundle = aftercare::services::fhir::load(&db, chrono::Utc::now(), today()).await?;
+    let bundle =
+        aftercare::services::fhir::load_of_type(&db, kind, chrono::Utc::now(), today()).await?;
     let entries = bundle["entry"].as_array().map_or(0, Vec::len);
-    log_export(&db, AccessKind::FhirExport, entries, "").await?;
+    log_export(&db, AccessKind::FhirExport, entries, &format!("type={}", kind.as_str())).await?;
     // JSON is plain text: written as the CSV export is (no byte-order mark to strip).
     write_output(
         output.as_deref(),

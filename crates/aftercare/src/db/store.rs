@@ -34,6 +34,9 @@ pub struct OrgRow {
     pub valid_to: Option<NaiveDate>,
     pub successor_code: Option<String>,
     pub address: Option<String>,
+    /// The ODS code of an organisation the register names by its ONS/GSS
+    /// code (a council), when one is held: NHS systems know it by that.
+    pub ods_code: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -361,12 +364,13 @@ pub async fn audit_alone(db: &Db, actor: &Actor, entry: AuditEntry<'_>) -> Resul
 
 pub async fn upsert_org(tx: &mut Tx, org: &OrgRow) -> Result<(), DbError> {
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO organisations (code, name, kind, valid_from, valid_to, successor_code, address)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        "INSERT INTO organisations (code, name, kind, valid_from, valid_to, successor_code, address, ods_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, valid_from = excluded.valid_from,
-           valid_to = excluded.valid_to, successor_code = excluded.successor_code, address = excluded.address")
+           valid_to = excluded.valid_to, successor_code = excluded.successor_code, address = excluded.address,
+           ods_code = excluded.ods_code")
         .bind(&org.code).bind(&org.name).bind(&org.kind).bind(org.valid_from).bind(org.valid_to)
-        .bind(&org.successor_code).bind(&org.address).execute(c).await.map(|r| r.rows_affected()))?;
+        .bind(&org.successor_code).bind(&org.address).bind(&org.ods_code).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 

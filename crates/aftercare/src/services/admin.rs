@@ -43,6 +43,36 @@ pub struct NewOrg<'a> {
     /// The first day the organisation exists (None: always has).
     pub valid_from: Option<NaiveDate>,
     pub valid_to: Option<NaiveDate>,
+    /// The ODS code of an organisation named by its GSS code (a council):
+    /// `None` keeps the one held (forms that do not show it), `Some("")`
+    /// removes it.
+    pub ods_code: Option<&'a str>,
+}
+
+/// Checks an ODS code given for the organisation `code`: only one named by
+/// an ONS/GSS code has a second code, and the second is not GSS-shaped.
+/// `Ok(None)` when it is blank (none held).
+fn parse_ods_code(code: &str, ods: &str) -> Result<Option<String>, ServiceError> {
+    if ods.trim().is_empty() {
+        return Ok(None);
+    }
+    if !aftercare_core::org::is_gss_code(code) {
+        return Err(ServiceError::invalid(
+            "ods_code",
+            format!(
+                "`{code}` is already an ODS code: only an organisation named by an ONS/GSS code (a council, E10000016) has a separate ODS code"
+            ),
+        ));
+    }
+    let ods = aftercare_core::OrgCode::parse(ods)
+        .map_err(|e| ServiceError::invalid("ods_code", e.to_string()))?;
+    if ods.is_gss() {
+        return Err(ServiceError::invalid(
+            "ods_code",
+            format!("`{ods}` is an ONS/GSS code, not an ODS code"),
+        ));
+    }
+    Ok(Some(ods.to_string()))
 }
 
 /// Adds or replaces an organisation; returns its code as normalised.
@@ -56,6 +86,8 @@ pub async fn save_org(db: &Db, actor: &Actor, new: NewOrg<'_>) -> Result<String,
     let kind = aftercare_core::org::OrgKind::parse(new.kind)
         .ok_or_else(|| AdminError::UnknownOrgKind(new.kind.to_string()))?;
     let successor = new.successor.map(parse).transpose()?;
+    let ods_code = new.ods_code.map(|o| parse_ods_code(&code, o)).transpose()?;
+    let keep_ods_code = ods_code.is_none();
     if successor.as_deref() == Some(code.as_str()) {
         return Err(ServiceError::invalid(
             "successor",
@@ -78,11 +110,16 @@ pub async fn save_org(db: &Db, actor: &Actor, new: NewOrg<'_>) -> Result<String,
         valid_to: new.valid_to,
         successor_code: successor,
         address: None,
+        ods_code: ods_code.flatten(),
     };
     let mut tx = db.begin_write().await?;
-    // The letterhead address is not edited here: a change keeps it.
+    // The letterhead address is not edited here: a change keeps it, and
+    // the ODS code too unless one was given.
     if let Some(old) = store::get_org(&mut tx, &code).await? {
         org.address = old.address;
+        if keep_ods_code {
+            org.ods_code = old.ods_code;
+        }
     }
     // Checked inside the write transaction, so a successor removed
     // meanwhile cannot be named.

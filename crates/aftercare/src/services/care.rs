@@ -670,6 +670,10 @@ pub struct CaseState {
     /// The organisation that recorded the latest detention, or else the
     /// hospital it names (the MHA office holding the record).
     pub record_holder: Option<String>,
+    /// The GP practice (ODS code) recorded with the latest detention: the
+    /// one after discharge when that was recorded apart, being the newer,
+    /// else the one at detention. `None` when that detention names none.
+    pub gp_practice: Option<String>,
     /// While in hospital, the bodies the latest detention points to (its
     /// council of ordinary residence and NHS commissioners): planning for
     /// after-care starts on admission, before the rules name anyone.
@@ -860,6 +864,8 @@ pub async fn cases(
             assessed_on: assessed.get(&person.id).copied(),
             record_holder: last
                 .and_then(|d| d.recorded_org.clone().or_else(|| d.place_of_detention.clone())),
+            gp_practice: last
+                .and_then(|d| d.discharge_gp_practice.clone().or_else(|| d.gp_practice.clone())),
             bodies_in_waiting: last
                 .filter(|_| in_hospital_qualifying)
                 .map(|d| {

@@ -110,6 +110,7 @@ pub fn demo_orgs() -> Vec<OrgRow> {
                 valid_to,
                 successor_code: successor.map(String::from),
                 address: None,
+                ods_code: None,
             });
         }
     };

@@ -1,4 +1,5 @@
-//! The register as a FHIR R4 `Bundle` (type `collection`) for systems beyond the partnership (SPEC 10).
+//! The register as a FHIR R4 `Bundle` for systems beyond the partnership (SPEC 10):
+//! a `collection` to read, or a `transaction` or `batch` a FHIR server loads at its base.
 //!
 //! What goes in, and the choices made (checked against the HL7 UK Core R4
 //! profile index and published UK Core examples, 2024):
@@ -11,8 +12,13 @@
 //!   but not traced"**: the register checks the modulus-11 check digit but does
 //!   not trace numbers against the Personal Demographics Service, so "01 Number
 //!   present and verified" would overstate it. The local register id uses the
-//!   local system [`LOCAL_ID_SYSTEM`]. Name, birth date, and a deceased date
-//!   when an entitlement ended because the person died.
+//!   local system [`LOCAL_ID_SYSTEM`]; a person with neither gets the
+//!   register's own id in [`REGISTER_ID_SYSTEM`], so every Patient has a
+//!   business identifier. Name, birth date, and a deceased date
+//!   when an entitlement ended because the person died. `generalPractitioner`
+//!   is the GP practice recorded with the latest detention, as a logical
+//!   reference by its ODS code (as PDS and UK Core examples give it): the
+//!   practice is not an entry of the bundle.
 //! - **Organization**, one per organisation an entitlement names, claiming
 //!   `UKCore-Organization` (active). ODS codes (ICBs, CCGs / sub-ICB
 //!   locations, trusts, GP practices) use `https://fhir.nhs.uk/Id/ods-organization-code`.
@@ -20,7 +26,9 @@
 //!   identifier system for them, so GSS codes use the ONS linked-data base URI
 //!   [`GSS_SYSTEM`] (`http://statistics.data.gov.uk/id/statistical-geography`,
 //!   whose `/E10000016` names Kent). The system is chosen by the code's shape
-//!   (a letter and eight digits is GSS), not by the organisation's kind.
+//!   (a letter and eight digits is GSS), not by the organisation's kind. A
+//!   council whose ODS code the register holds (`orgs add --ods-code`) carries
+//!   it as a second identifier, GSS first.
 //!   `type` carries the base `organization-type` code (`govt` council, `pay`
 //!   commissioner, `prov` provider) and the register's own kind.
 //! - **EpisodeOfCare**, one per entitlement period. UK Core's
@@ -37,34 +45,58 @@
 //!   the MHSDS legal status code, and `date`); why it ended is
 //!   [`EXT_END_REASON`] (`joint_decision`, `redetained`, `died`) with
 //!   [`EXT_END_RULE`]. `type` is the local code [`EPISODE_TYPE_SYSTEM`]`#s117-aftercare`.
+//!   Its business identifier ([`EPISODE_ID_SYSTEM`]) is its UUID, made from
+//!   the person, the qualifying detention's date and the period's place among
+//!   that detention's periods (not its start, which a corrected discharge
+//!   date moves).
 //! - **CarePlan**, one per person with a current (latest) after-care plan.
 //!   `UKCore-CarePlan` is also a draft (2.2.0), so base R4 again. Status
-//!   `active` while any need is current or to come, else `completed`; intent
+//!   follows the entitlement ([`care_plan_status`]); intent
 //!   `plan`; `supportingInfo` points at the EpisodeOfCare open on `today` (or
 //!   the latest one): R4 `addresses` only takes a Condition. One `activity` per
 //!   need: `detail.code` the Code of Practice aspect ([`ASPECT_SYSTEM`]),
 //!   `detail.description`, `detail.status` (not-started / in-progress /
-//!   completed by the need's dates), `detail.scheduledPeriod`, the provider as
+//!   completed by the need's dates; stopped or cancelled once the plan is
+//!   over), `detail.scheduledPeriod`, the provider as
 //!   a display-only performer, and extensions [`EXT_S117_SERVICE`] (boolean:
 //!   free under s117 or not), [`EXT_S117_REASON`], [`EXT_FUNDER`] (coding in
-//!   [`FUNDER_SYSTEM`]) and [`EXT_WEEKLY_COST`] (valueMoney, GBP).
+//!   [`FUNDER_SYSTEM`]) and [`EXT_WEEKLY_COST`] (valueMoney, GBP). Its
+//!   business identifier is [`CARE_PLAN_ID_SYSTEM`] with its UUID.
+//! - **Flag**, one per decision the rules leave to a person, identified in
+//!   [`DECISION_ID_SYSTEM`] by the person, topic, rule and date.
 //!
 //! Local URLs live under [`LOCAL_BASE`], a placeholder domain each deployment
-//! should replace with one it controls before sharing bundles widely.
+//! should replace with one it controls before sharing bundles widely: the
+//! local identifier systems are what a server's conditional creates match
+//! on, so two deployments loading one server under the placeholder could
+//! match each other's records.
 //!
 //! Every `fullUrl` is `urn:uuid:<id>` and every id is derived from the
-//! resource's natural key (NHS number, organisation code, period start), by
-//! an RFC 9562 version 8 name-based UUID over SHA-256: no randomness, so the
-//! same register exported twice gives the same bundle. Money comes from
-//! integer pence and is written with exactly two decimal places by
-//! [`to_json`]; the only JSON numbers in a bundle are money amounts, so write
-//! bundles with it rather than `serde_json::to_string`.
+//! resource's natural key (NHS number, organisation code, qualifying
+//! detention), by an RFC 9562 version 8 name-based UUID over SHA-256: no
+//! randomness, so the same register exported twice gives the same bundle.
+//!
+//! **Transaction and batch** ([`BundleType`]): each entry gets a `request`,
+//! `POST` to its resource type with `ifNoneExist` on its business identifier
+//! (a conditional create: a repeat load finds what the first one made and
+//! makes nothing). Resources carry no `id` (the server assigns one). In a
+//! transaction, references stay `urn:uuid` fullUrls, which the server
+//! rewrites to the ids it assigns or finds. A batch's entries may not depend
+//! on one another, so there every reference is logical instead: the target's
+//! type and business identifier. A Patient matches on its NHS number alone
+//! when it has one, never on the local id too: a conditional create that
+//! matched a weaker identifier could attach after-care to another person's
+//! record. A council matches on either of its codes (`,` is a search OR).
+//!
+//! Money comes from integer pence and is written with exactly two decimal
+//! places by [`to_json`]; the only JSON numbers in a bundle are money
+//! amounts, so write bundles with it rather than `serde_json::to_string`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aftercare_core::plan::{CarePlan, Need};
-use aftercare_core::rules::{EndReason, Entitlement, Responsibility};
-use aftercare_core::{NhsNumber, Pence};
+use aftercare_core::rules::{Entitlement, OpenQuestion, Responsibility, Topic};
+use aftercare_core::{NhsNumber, OrgCode, Pence};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -84,6 +116,7 @@ pub const UKCORE_ORGANIZATION: &str =
 pub const R4_BUNDLE: &str = "http://hl7.org/fhir/StructureDefinition/Bundle";
 pub const R4_EPISODE_OF_CARE: &str = "http://hl7.org/fhir/StructureDefinition/EpisodeOfCare";
 pub const R4_CARE_PLAN: &str = "http://hl7.org/fhir/StructureDefinition/CarePlan";
+pub const R4_FLAG: &str = "http://hl7.org/fhir/StructureDefinition/Flag";
 pub const EXT_NHS_NUMBER_VERIFICATION: &str =
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus";
 pub const NHS_NUMBER_VERIFICATION_SYSTEM: &str =
@@ -96,6 +129,11 @@ pub const ORGANIZATION_TYPE_SYSTEM: &str =
 /// The base of every local URL (a placeholder domain: see the module notes).
 pub const LOCAL_BASE: &str = "https://aftercare.example/fhir";
 pub const LOCAL_ID_SYSTEM: &str = "https://aftercare.example/fhir/Id/local-id";
+/// The register's own id of a person with neither NHS number nor local id.
+pub const REGISTER_ID_SYSTEM: &str = "https://aftercare.example/fhir/Id/register-person";
+pub const EPISODE_ID_SYSTEM: &str = "https://aftercare.example/fhir/Id/episode-of-care";
+pub const CARE_PLAN_ID_SYSTEM: &str = "https://aftercare.example/fhir/Id/care-plan";
+pub const DECISION_ID_SYSTEM: &str = "https://aftercare.example/fhir/Id/decision-needed";
 pub const EXPORT_ID_SYSTEM: &str = "https://aftercare.example/fhir/Id/export";
 pub const ORG_KIND_SYSTEM: &str = "https://aftercare.example/fhir/CodeSystem/organisation-kind";
 pub const EPISODE_TYPE_SYSTEM: &str = "https://aftercare.example/fhir/CodeSystem/episode-type";
@@ -118,6 +156,30 @@ pub const EXT_S117_REASON: &str = "https://aftercare.example/fhir/StructureDefin
 pub const EXT_FUNDER: &str = "https://aftercare.example/fhir/StructureDefinition/funder";
 pub const EXT_WEEKLY_COST: &str = "https://aftercare.example/fhir/StructureDefinition/weekly-cost";
 
+/// The kind of bundle written (`export fhir --type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BundleType {
+    /// Resources to read: no requests.
+    #[default]
+    Collection,
+    /// One unit a server applies at its base, all or nothing; references
+    /// between entries are `urn:uuid` fullUrls the server resolves.
+    Transaction,
+    /// Entries a server applies one by one; no entry depends on another, so
+    /// references are logical (type and business identifier).
+    Batch,
+}
+
+impl BundleType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BundleType::Collection => "collection",
+            BundleType::Transaction => "transaction",
+            BundleType::Batch => "batch",
+        }
+    }
+}
+
 /// An RFC 9562 version 8 UUID from SHA-256 of `name` (deterministic).
 pub fn uuid_for(name: &str) -> String {
     let digest = Sha256::digest(format!("aftercare-fhir:{name}").as_bytes());
@@ -131,10 +193,59 @@ pub fn uuid_for(name: &str) -> String {
 
 /// Whether a code is an ONS/GSS code (a letter and eight digits: E10000016).
 pub fn is_gss_code(code: &str) -> bool {
-    let b = code.as_bytes();
-    b.len() == 9
-        && matches!(b[0], b'E' | b'W' | b'S' | b'N')
-        && b[1..].iter().all(u8::is_ascii_digit)
+    aftercare_core::org::is_gss_code(code)
+}
+
+/// A business identifier: what a conditional create matches on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ident {
+    system: &'static str,
+    value: String,
+}
+
+impl Ident {
+    fn new(system: &'static str, value: impl Into<String>) -> Ident {
+        Ident { system, value: value.into() }
+    }
+    fn json(&self) -> Value {
+        json!({"system": self.system, "value": self.value})
+    }
+}
+
+/// Percent-encodes all but the URL's unreserved characters (and `:` `/`,
+/// which system URIs are made of), so a value with `&`, `#`, `+` or spaces
+/// stays one search parameter.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A token search value: FHIR's own escapes for `\` `,` `|` `$` (which
+/// would otherwise split it), then percent-encoding.
+fn token_part(s: &str) -> String {
+    let mut escaped = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | ',' | '|' | '$') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    percent_encode(&escaped)
+}
+
+/// The `ifNoneExist` query matching a resource by any of `keys`
+/// (`identifier=system|value,system|value`: a comma is a search OR).
+fn if_none_exist(keys: &[Ident]) -> String {
+    let any: Vec<String> =
+        keys.iter().map(|k| format!("{}|{}", token_part(k.system), token_part(&k.value))).collect();
+    format!("identifier={}", any.join(","))
 }
 
 /// Pounds from integer pence, as a JSON number ([`to_json`] writes it with two places).
@@ -165,8 +276,20 @@ fn period(start: NaiveDate, end: Option<NaiveDate>) -> Value {
     p
 }
 
-fn entry(id: &str, resource: Value) -> Value {
-    json!({"fullUrl": format!("urn:uuid:{id}"), "resource": resource})
+/// One resource of the bundle with what a server needs to load it.
+struct Item {
+    id: String,
+    resource_type: &'static str,
+    resource: Value,
+    /// The business identifiers a conditional create matches on (any of
+    /// them); the first is the one a logical reference names.
+    keys: Vec<Ident>,
+}
+
+impl Item {
+    fn new(id: &str, resource_type: &'static str, resource: Value, keys: Vec<Ident>) -> Item {
+        Item { id: id.to_string(), resource_type, resource, keys }
+    }
 }
 
 /// The natural key of a person: NHS number, else local id, else register id.
@@ -178,13 +301,24 @@ fn person_key(c: &CaseState) -> String {
     }
 }
 
+/// An organisation's identifiers: its code in the system its shape says,
+/// and a council's ODS code when one is held.
+fn org_identifiers(code: &str, row: Option<&OrgRow>) -> Vec<Ident> {
+    let gss = is_gss_code(code);
+    let mut ids = vec![Ident::new(if gss { GSS_SYSTEM } else { ODS_SYSTEM }, code)];
+    if gss && let Some(ods) = row.and_then(|r| r.ods_code.as_deref()).filter(|o| !o.is_empty()) {
+        ids.push(Ident::new(ODS_SYSTEM, ods));
+    }
+    ids
+}
+
 fn organization(code: &str, row: Option<&OrgRow>, today: NaiveDate) -> Value {
-    let system = if is_gss_code(code) { GSS_SYSTEM } else { ODS_SYSTEM };
+    let ids: Vec<Value> = org_identifiers(code, row).iter().map(Ident::json).collect();
     let mut o = json!({
         "resourceType": "Organization",
         "id": uuid_for(&format!("Organization/{code}")),
         "meta": {"profile": [UKCORE_ORGANIZATION]},
-        "identifier": [{"system": system, "value": code}],
+        "identifier": ids,
     });
     if let Some(r) = row {
         let hl7 = match r.kind.as_str() {
@@ -207,9 +341,12 @@ fn organization(code: &str, row: Option<&OrgRow>, today: NaiveDate) -> Value {
     o
 }
 
-fn patient(c: &CaseState, id: &str) -> Value {
+/// A person's identifiers, and the one a conditional create matches on
+/// (the NHS number when valid, else the local id, else the register's id).
+fn patient_identifiers(c: &CaseState) -> (Vec<Value>, Ident) {
     let p = &c.person;
     let mut identifiers = Vec::new();
+    let mut key = None;
     if let Some(n) = p.nhs_number.as_deref().and_then(|n| NhsNumber::parse(n).ok()) {
         identifiers.push(json!({
             "extension": [ext(EXT_NHS_NUMBER_VERIFICATION, "valueCodeableConcept", json!({"coding": [{
@@ -218,10 +355,44 @@ fn patient(c: &CaseState, id: &str) -> Value {
             "system": NHS_NUMBER_SYSTEM,
             "value": n.as_str(),
         }));
+        key = Some(Ident::new(NHS_NUMBER_SYSTEM, n.as_str()));
     }
     if let Some(l) = p.local_id.as_deref().filter(|l| !l.is_empty()) {
         identifiers.push(json!({"use": "secondary", "system": LOCAL_ID_SYSTEM, "value": l}));
+        key = key.or(Some(Ident::new(LOCAL_ID_SYSTEM, l)));
     }
+    let key = match key {
+        Some(k) => k,
+        None => {
+            let k = Ident::new(REGISTER_ID_SYSTEM, p.id.to_string());
+            identifiers.push(json!({"use": "secondary", "system": k.system, "value": k.value}));
+            k
+        }
+    };
+    (identifiers, key)
+}
+
+/// The GP practice as a logical reference by its ODS code, when the code
+/// can be one (a GSS-shaped or malformed code is left out, not guessed at).
+fn general_practitioner(code: Option<&str>, by_code: &BTreeMap<&str, &OrgRow>) -> Option<Value> {
+    let code = OrgCode::parse(code?).ok().filter(|c| !c.is_gss())?;
+    let mut r = json!({
+        "type": "Organization",
+        "identifier": {"system": ODS_SYSTEM, "value": code.as_str()},
+    });
+    if let Some(o) = by_code.get(code.as_str()) {
+        r["display"] = Value::String(o.name.clone());
+    }
+    Some(r)
+}
+
+fn patient(
+    c: &CaseState,
+    id: &str,
+    identifiers: Vec<Value>,
+    by_code: &BTreeMap<&str, &OrgRow>,
+) -> Value {
+    let p = &c.person;
     let mut name = json!({"use": "official", "family": p.family_name});
     let given: Vec<&str> = p.given_name.split_whitespace().collect();
     if !given.is_empty() {
@@ -239,10 +410,13 @@ fn patient(c: &CaseState, id: &str) -> Value {
         .derivation
         .entitlements
         .iter()
-        .find(|e| e.end_reason == Some(EndReason::Died))
+        .find(|e| e.end_reason == Some(aftercare_core::rules::EndReason::Died))
         .and_then(|e| e.end)
     {
         r["deceasedDateTime"] = Value::String(died.to_string());
+    }
+    if let Some(gp) = general_practitioner(c.gp_practice.as_deref(), by_code) {
+        r["generalPractitioner"] = json!([gp]);
     }
     r
 }
@@ -255,7 +429,7 @@ struct OrgRef {
 
 type OrgRefs = BTreeMap<String, OrgRef>;
 
-fn org_reference(orgs: &OrgRefs, code: Option<&aftercare_core::OrgCode>) -> Option<Value> {
+fn org_reference(orgs: &OrgRefs, code: Option<&OrgCode>) -> Option<Value> {
     let o = orgs.get(code?.as_str())?;
     Some(reference(&o.id, o.name.clone()))
 }
@@ -272,8 +446,20 @@ fn responsibility(url: &str, r: &Responsibility, org_ids: &OrgRefs) -> Value {
     json!({"url": url, "extension": parts})
 }
 
-fn episode_id(key: &str, e: &Entitlement) -> String {
-    uuid_for(&format!("EpisodeOfCare/{key}/{}/{}", e.qualifying_detention_on, e.start))
+/// Each entitlement's UUID, also its business identifier: the person, the
+/// qualifying detention's date and the period's place among that
+/// detention's periods (a reinstatement is a second one). Not the start,
+/// so a corrected discharge date does not make a new episode on a server.
+fn episode_ids(key: &str, entitlements: &[Entitlement]) -> Vec<String> {
+    let mut seen: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+    entitlements
+        .iter()
+        .map(|e| {
+            let n = seen.entry(e.qualifying_detention_on).or_insert(0);
+            *n += 1;
+            uuid_for(&format!("EpisodeOfCare/{key}/{}/{n}", e.qualifying_detention_on))
+        })
+        .collect()
 }
 
 fn episode(
@@ -321,6 +507,7 @@ fn episode(
         "resourceType": "EpisodeOfCare",
         "id": id,
         "meta": {"profile": [R4_EPISODE_OF_CARE]},
+        "identifier": [{"system": EPISODE_ID_SYSTEM, "value": id}],
         "extension": extensions,
         "status": status,
         "type": [{"coding": [{"system": EPISODE_TYPE_SYSTEM, "code": "s117-aftercare", "display": "Section 117 Mental Health Act 1983 after-care"}]}],
@@ -335,11 +522,65 @@ fn episode(
     r
 }
 
-fn activity(n: &Need, today: NaiveDate) -> Value {
-    let status = if n.start > today {
-        "not-started"
-    } else if n.end.is_some_and(|e| e < today) {
+/// A CarePlan's status, which follows the entitlement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanStatus {
+    /// The duty is owed today.
+    Active,
+    /// After-care is still to come: a period that starts after today, or
+    /// none yet while the person is detained under a qualifying section
+    /// (planning starts on admission) or eligibility awaits a decision.
+    Draft,
+    /// After-care was owed and has ended (by joint decision, death or
+    /// readmission: core's end reasons).
+    Completed,
+    /// The register derives no entitlement, none is awaited: on the records
+    /// as they now stand the duty was never owed (a detention corrected to a
+    /// section that does not qualify, say). Core has no end reason "never
+    /// owed"; this is that state, read from the derivation.
+    Revoked,
+}
+
+impl PlanStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanStatus::Active => "active",
+            PlanStatus::Draft => "draft",
+            PlanStatus::Completed => "completed",
+            PlanStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// The status of a person's CarePlan from their entitlements on `today`;
+/// `awaited` when none may yet be owed (see [`PlanStatus::Draft`]).
+pub fn care_plan_status(
+    entitlements: &[Entitlement],
+    awaited: bool,
+    today: NaiveDate,
+) -> PlanStatus {
+    if entitlements.iter().any(|e| e.covers(today)) {
+        PlanStatus::Active
+    } else if entitlements.iter().any(|e| e.start > today) {
+        PlanStatus::Draft
+    } else if !entitlements.is_empty() {
+        PlanStatus::Completed
+    } else if awaited {
+        PlanStatus::Draft
+    } else {
+        PlanStatus::Revoked
+    }
+}
+
+fn activity(n: &Need, plan: PlanStatus, today: NaiveDate) -> Value {
+    let over = matches!(plan, PlanStatus::Completed | PlanStatus::Revoked);
+    // Once the plan is over, nothing in it is still going on or to come.
+    let status = if n.end.is_some_and(|e| e < today) {
         "completed"
+    } else if n.start > today {
+        if over { "cancelled" } else { "not-started" }
+    } else if over {
+        "stopped"
     } else {
         "in-progress"
     };
@@ -366,59 +607,83 @@ fn activity(n: &Need, today: NaiveDate) -> Value {
     json!({"detail": detail})
 }
 
-fn care_plan(
-    plan: &CarePlan,
+/// What a CarePlan is built from besides the plan itself.
+struct PlanContext<'a> {
     version: i64,
-    id: &str,
-    patient_id: &str,
-    episode: Option<&str>,
-    today: NaiveDate,
-) -> Value {
-    let ongoing = plan.needs.iter().any(|n| n.end.is_none_or(|e| e >= today));
+    id: &'a str,
+    patient_id: &'a str,
+    /// The EpisodeOfCare it supports, by id.
+    episode: Option<&'a str>,
+    status: PlanStatus,
+    /// When after-care ended, for a completed plan.
+    ended: Option<NaiveDate>,
+}
+
+fn care_plan(plan: &CarePlan, cx: &PlanContext<'_>, today: NaiveDate) -> Value {
     let start = plan.needs.iter().map(|n| n.start).min();
-    let end = if ongoing { None } else { plan.needs.iter().filter_map(|n| n.end).max() };
     let mut r = json!({
         "resourceType": "CarePlan",
-        "id": id,
+        "id": cx.id,
         "meta": {"profile": [R4_CARE_PLAN]},
-        "status": if ongoing { "active" } else { "completed" },
+        "identifier": [{"system": CARE_PLAN_ID_SYSTEM, "value": cx.id}],
+        "status": cx.status.as_str(),
         "intent": "plan",
         "category": [{"coding": [{"system": EPISODE_TYPE_SYSTEM, "code": "s117-aftercare", "display": "Section 117 Mental Health Act 1983 after-care"}]}],
         "title": "Section 117 after-care plan",
-        "description": format!("After-care plan, version {version}"),
-        "subject": reference(patient_id, None),
-        "activity": plan.needs.iter().map(|n| activity(n, today)).collect::<Vec<_>>(),
+        "description": format!("After-care plan, version {}", cx.version),
+        "subject": reference(cx.patient_id, None),
+        "activity": plan.needs.iter().map(|n| activity(n, cx.status, today)).collect::<Vec<_>>(),
     });
     if let Some(s) = start {
+        // A period never ends before it starts (a need dated after the
+        // after-care ended): then the end is left out.
+        let end = cx.ended.filter(|e| *e >= s && cx.status == PlanStatus::Completed);
         r["period"] = period(s, end);
     }
-    if let Some(e) = episode {
+    if let Some(e) = cx.episode {
         r["supportingInfo"] = json!([reference(e, None)]);
     }
     r
 }
 
-/// The bundle for every person in `cases`, naming the organisations in `orgs`.
 /// A decision the rules leave to a person (SPEC 3), as an active FHIR Flag
 /// on the patient, naming the rule and the question.
-fn decision_needed_flag(q: &aftercare_core::rules::OpenQuestion, patient_id: &str) -> Value {
+fn decision_needed_flag(q: &OpenQuestion, id: &str, patient_id: &str) -> Value {
     json!({
         "resourceType": "Flag",
+        "id": id,
+        "meta": {"profile": [R4_FLAG]},
+        "identifier": [{"system": DECISION_ID_SYSTEM, "value": id}],
         "status": "active",
         "category": [{"text": "Section 117 decision needed"}],
         "code": {"coding": [{"system": "https://aftercare.example/CodeSystem/rule", "code": q.rule.id, "display": q.rule.title}],
             "text": format!("Section 117 decision needed: {}", q.explanation)},
-        "subject": {"reference": patient_id},
+        "subject": reference(patient_id, None),
         "period": {"start": q.on.to_string()}
     })
 }
 
+fn topic_name(t: Topic) -> &'static str {
+    match t {
+        Topic::Eligibility => "eligibility",
+        Topic::Council => "council",
+        Topic::Nhs => "nhs",
+        Topic::Determination => "determination",
+    }
+}
+
+/// The collection bundle for every person in `cases`, naming the organisations in `orgs`.
 pub fn bundle(
     cases: &[CaseState],
     orgs: &[OrgRow],
     generated_at: DateTime<Utc>,
     today: NaiveDate,
 ) -> Value {
+    bundle_of_type(BundleType::Collection, cases, orgs, generated_at, today)
+}
+
+/// Every resource of the register, in bundle order.
+fn items(cases: &[CaseState], orgs: &[OrgRow], today: NaiveDate) -> Vec<Item> {
     let by_code: BTreeMap<&str, &OrgRow> = orgs.iter().map(|o| (o.code.as_str(), o)).collect();
     let mut codes = BTreeSet::new();
     for c in cases {
@@ -438,9 +703,17 @@ pub fn bundle(
             )
         })
         .collect();
-    let mut entries: Vec<Value> = codes
+    let mut items: Vec<Item> = codes
         .iter()
-        .map(|c| entry(&org_ids[c].id, organization(c, by_code.get(c.as_str()).copied(), today)))
+        .map(|c| {
+            let row = by_code.get(c.as_str()).copied();
+            Item::new(
+                &org_ids[c].id,
+                "Organization",
+                organization(c, row, today),
+                org_identifiers(c, row),
+            )
+        })
         .collect();
 
     let mut order: Vec<&CaseState> = cases.iter().collect();
@@ -454,29 +727,130 @@ pub fn bundle(
     for c in order {
         let key = person_key(c);
         let patient_id = uuid_for(&format!("Patient/{key}"));
-        entries.push(entry(&patient_id, patient(c, &patient_id)));
-        for e in &c.derivation.entitlements {
-            let id = episode_id(&key, e);
-            entries.push(entry(&id, episode(e, &id, &patient_id, &org_ids, today)));
+        let (identifiers, patient_key) = patient_identifiers(c);
+        items.push(Item::new(
+            &patient_id,
+            "Patient",
+            patient(c, &patient_id, identifiers, &by_code),
+            vec![patient_key],
+        ));
+        let entitlements = &c.derivation.entitlements;
+        let episode_ids = episode_ids(&key, entitlements);
+        for (e, id) in entitlements.iter().zip(&episode_ids) {
+            items.push(Item::new(
+                id,
+                "EpisodeOfCare",
+                episode(e, id, &patient_id, &org_ids, today),
+                vec![Ident::new(EPISODE_ID_SYSTEM, id.as_str())],
+            ));
         }
         // A case the rules leave to a person is flagged, never shown as
-        // "not eligible" by the absence of an episode.
+        // "not eligible" by the absence of an episode. Named by what it is
+        // about, not its place in the list, so a server keeps one per question.
+        let mut flag_ids = BTreeSet::new();
         for (n, q) in c.derivation.open_questions.iter().enumerate() {
-            let id = uuid_for(&format!("Flag/{key}/{n}"));
-            entries.push(entry(&id, decision_needed_flag(q, &patient_id)));
+            let mut id =
+                uuid_for(&format!("Flag/{key}/{}/{}/{}", topic_name(q.topic), q.rule.id, q.on));
+            if !flag_ids.insert(id.clone()) {
+                id = uuid_for(&format!("Flag/{key}/{n}"));
+                flag_ids.insert(id.clone());
+            }
+            items.push(Item::new(
+                &id,
+                "Flag",
+                decision_needed_flag(q, &id, &patient_id),
+                vec![Ident::new(DECISION_ID_SYSTEM, id.as_str())],
+            ));
         }
         if let Some((row, plan)) = c.plan.as_ref().zip(c.care_plan.as_ref()) {
-            let current =
-                c.open_on(today).or(c.derivation.entitlements.last()).map(|e| episode_id(&key, e));
+            let current = entitlements
+                .iter()
+                .position(|e| e.covers(today))
+                .or_else(|| entitlements.len().checked_sub(1))
+                .map(|i| episode_ids[i].as_str());
+            let awaited = c.in_hospital_qualifying
+                || c.derivation.open_questions.iter().any(|q| q.topic == Topic::Eligibility);
+            let status = care_plan_status(entitlements, awaited, today);
             let id = uuid_for(&format!("CarePlan/{key}"));
-            entries.push(entry(
+            let cx = PlanContext {
+                version: row.version,
+                id: &id,
+                patient_id: &patient_id,
+                episode: current,
+                status,
+                ended: entitlements.iter().filter_map(|e| e.end).max(),
+            };
+            items.push(Item::new(
                 &id,
-                care_plan(plan, row.version, &id, &patient_id, current.as_deref(), today),
+                "CarePlan",
+                care_plan(plan, &cx, today),
+                vec![Ident::new(CARE_PLAN_ID_SYSTEM, id.as_str())],
             ));
         }
     }
+    items
+}
+
+/// Rewrites every `urn:uuid` reference to a logical one (the target's type
+/// and first business identifier), for a batch, whose entries may not
+/// depend on one another. A display is kept.
+fn logical_references(v: &mut Value, targets: &BTreeMap<String, (&'static str, Ident)>) {
+    match v {
+        Value::Object(m) => {
+            let target = m.get("reference").and_then(Value::as_str).and_then(|r| targets.get(r));
+            if let Some((rt, key)) = target {
+                m.remove("reference");
+                m.insert("type".into(), Value::String((*rt).into()));
+                m.insert("identifier".into(), key.json());
+            }
+            for child in m.values_mut() {
+                logical_references(child, targets);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|c| logical_references(c, targets)),
+        _ => {}
+    }
+}
+
+/// The bundle of `kind` for every person in `cases`, naming the organisations in `orgs`.
+pub fn bundle_of_type(
+    kind: BundleType,
+    cases: &[CaseState],
+    orgs: &[OrgRow],
+    generated_at: DateTime<Utc>,
+    today: NaiveDate,
+) -> Value {
+    let items = items(cases, orgs, today);
+    let targets: BTreeMap<String, (&'static str, Ident)> = items
+        .iter()
+        .filter_map(|i| {
+            Some((format!("urn:uuid:{}", i.id), (i.resource_type, i.keys.first()?.clone())))
+        })
+        .collect();
+    let entries: Vec<Value> = items
+        .into_iter()
+        .map(|mut i| {
+            let full_url = format!("urn:uuid:{}", i.id);
+            if kind == BundleType::Collection {
+                return json!({"fullUrl": full_url, "resource": i.resource});
+            }
+            // A create: the server assigns the id, and ignores one sent.
+            if let Some(m) = i.resource.as_object_mut() {
+                m.remove("id");
+            }
+            if kind == BundleType::Batch {
+                logical_references(&mut i.resource, &targets);
+            }
+            json!({
+                "fullUrl": full_url,
+                "resource": i.resource,
+                "request": {"method": "POST", "url": i.resource_type, "ifNoneExist": if_none_exist(&i.keys)},
+            })
+        })
+        .collect();
     let timestamp = generated_at.to_rfc3339_opts(SecondsFormat::Secs, true);
     let mut content = Sha256::new();
+    content.update(kind.as_str().as_bytes());
     content.update(timestamp.as_bytes());
     for e in &entries {
         content.update(e.to_string().as_bytes());
@@ -487,21 +861,31 @@ pub fn bundle(
         "id": bundle_id,
         "meta": {"lastUpdated": timestamp, "profile": [R4_BUNDLE]},
         "identifier": {"system": EXPORT_ID_SYSTEM, "value": bundle_id},
-        "type": "collection",
+        "type": kind.as_str(),
         "timestamp": timestamp,
         "entry": entries,
     })
 }
 
-/// Loads the register and builds [`bundle`].
+/// Loads the register and builds [`bundle`] (a collection).
 pub async fn load(
     db: &Db,
     generated_at: DateTime<Utc>,
     today: NaiveDate,
 ) -> Result<Value, DbError> {
+    load_of_type(db, BundleType::Collection, generated_at, today).await
+}
+
+/// Loads the register and builds [`bundle_of_type`].
+pub async fn load_of_type(
+    db: &Db,
+    kind: BundleType,
+    generated_at: DateTime<Utc>,
+    today: NaiveDate,
+) -> Result<Value, DbError> {
     let cases = care::all_cases(db, today).await?;
     let orgs = store::list_orgs(db).await?;
-    Ok(bundle(&cases, &orgs, generated_at, today))
+    Ok(bundle_of_type(kind, &cases, &orgs, generated_at, today))
 }
 
 /// Writes JSON numbers with exactly two decimal places (all numbers in a bundle are money).
@@ -621,6 +1005,80 @@ mod tests {
                 && !is_gss_code("A81001")
                 && !is_gss_code("RXY")
         );
+    }
+
+    #[test]
+    fn conditional_creates_match_on_escaped_identifiers() {
+        assert_eq!(
+            if_none_exist(&[Ident::new(NHS_NUMBER_SYSTEM, "9434765919")]),
+            "identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919"
+        );
+        assert_eq!(
+            if_none_exist(&[Ident::new(GSS_SYSTEM, "E10000016"), Ident::new(ODS_SYSTEM, "886")]),
+            "identifier=http://statistics.data.gov.uk/id/statistical-geography|E10000016,https://fhir.nhs.uk/Id/ods-organization-code|886"
+        );
+        // A local id that would split the search, or the query, stays one value.
+        assert_eq!(
+            if_none_exist(&[Ident::new(LOCAL_ID_SYSTEM, "A,B|C&D E#F+\\$é")]),
+            "identifier=https://aftercare.example/fhir/Id/local-id|A%5C%2CB%5C%7CC%26D%20E%23F%2B%5C%5C%5C%24%C3%A9"
+        );
+    }
+
+    fn rule(id: &str) -> aftercare_core::rules::RuleRef {
+        aftercare_core::rules::RuleRef {
+            id: id.into(),
+            title: id.into(),
+            effective_from: None,
+            effective_to: None,
+            citation: String::new(),
+        }
+    }
+
+    fn period_of(start: &str, end: Option<&str>) -> Entitlement {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let body = Responsibility { org: None, rule: rule("R"), explanation: String::new() };
+        Entitlement {
+            start: d(start),
+            end: end.map(d),
+            end_reason: end.map(|_| aftercare_core::rules::EndReason::JointDecision),
+            qualifying_section: aftercare_core::Section::parse("3").unwrap(),
+            qualifying_detention_on: d("2020-01-01"),
+            council: body.clone(),
+            nhs: body,
+            reinstated: false,
+            pending_ending: None,
+            start_rule: rule("S"),
+            end_rule: None,
+        }
+    }
+
+    #[test]
+    fn the_care_plan_status_follows_the_entitlement() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let open = period_of("2024-05-01", None);
+        let ended = period_of("2021-01-01", Some("2024-02-01"));
+        let ends_today = period_of("2024-05-01", Some("2026-11-25"));
+        let to_come = period_of("2026-12-01", None);
+        let status = |es: &[Entitlement], awaited| care_plan_status(es, awaited, today);
+        assert_eq!(status(&[ended.clone(), open.clone()], false), PlanStatus::Active);
+        assert_eq!(status(std::slice::from_ref(&ended), false), PlanStatus::Completed);
+        // Waiting in hospital again after a period ended: that period's plan is over.
+        assert_eq!(status(std::slice::from_ref(&ended), true), PlanStatus::Completed);
+        // The day a period ends belongs to what follows.
+        assert_eq!(status(&[ends_today], false), PlanStatus::Completed);
+        assert_eq!(status(&[ended, to_come], false), PlanStatus::Draft);
+        assert_eq!(status(&[], true), PlanStatus::Draft);
+        assert_eq!(status(&[], false), PlanStatus::Revoked);
+    }
+
+    #[test]
+    fn episodes_are_named_by_their_detention_not_their_start() {
+        let mut first = period_of("2024-05-01", Some("2025-01-01"));
+        let again = period_of("2025-03-01", None);
+        let ids = episode_ids("nhs:9434765919", &[first.clone(), again.clone()]);
+        assert_ne!(ids[0], ids[1], "a reinstated period of one detention is another episode");
+        first.start = NaiveDate::from_ymd_opt(2024, 5, 2).unwrap();
+        assert_eq!(episode_ids("nhs:9434765919", &[first, again]), ids);
     }
 
     #[test]

@@ -725,6 +725,8 @@ pub async fn org_save(
             successor: Some(successor.as_str()).filter(|s| !s.is_empty()),
             valid_from,
             valid_to,
+            // Not on the form: an edit keeps the ODS code held.
+            ods_code: None,
         };
         match admin::save_org(&state.db, &s.user.actor(), new).await {
             Ok(code) => return Ok(see_other(&format!("/admin/organisations?saved={code}"))),

@@ -339,6 +339,7 @@ mod tests {
             valid_to,
             successor_code: None,
             address: None,
+            ods_code: None,
         }
     }
 
