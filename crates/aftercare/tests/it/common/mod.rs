@@ -228,6 +228,17 @@ impl Client {
         .await
     }
 
+    /// Posts a body as it is (a file), with its content type.
+    pub async fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        self.send(
+            self.request("POST", path)
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+
     /// Signs in through the log-in page, as a browser would.
     pub async fn login(state: AppState, username: &str) -> Client {
         let mut c = Client::new(state);
