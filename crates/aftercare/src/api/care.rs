@@ -625,3 +625,177 @@ pub(super) async fn enquiry(
         sharing::status_enquiry(&state.db, &s.user.actor(), &nhs, body.reason.trim()).await?;
     Ok(Json(answer))
 }
+
+/// Opens a dispute between two bodies about who is responsible or who
+/// pays; the partnership's rule decides who funds meanwhile. Only the
+/// commissioners and the QA group of one of the parties may.
+#[utoipa::path(post, path = "/api/v1/people/{id}/disputes", params(("id" = i64, Path)), request_body = crate::services::disputes::OpenFields,
+    responses((status = 201, description = "The dispute's id", body = Created)), security(("bearer" = [])))]
+pub(super) async fn open_dispute(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, f): (Session, crate::services::disputes::OpenFields) = body_json(req, &state).await?;
+    let did = crate::services::disputes::open(&state.db, &s.user, id, &f, state.today()).await?;
+    Ok((StatusCode::CREATED, Json(Created { id: did })).into_response())
+}
+
+/// Takes a dispute (`dispute`: its id) one step up its ladder, with a
+/// date and a note.
+#[utoipa::path(post, path = "/api/v1/people/{id}/disputes/escalate", params(("id" = i64, Path)), request_body = crate::services::disputes::EscalateFields,
+    responses((status = 201, description = "The step's id", body = Created)), security(("bearer" = [])))]
+pub(super) async fn escalate_dispute(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, f): (Session, crate::services::disputes::EscalateFields) =
+        body_json(req, &state).await?;
+    let step =
+        crate::services::disputes::escalate(&state.db, &s.user, id, &f, state.today()).await?;
+    Ok((StatusCode::CREATED, Json(Created { id: step })).into_response())
+}
+
+/// What a resolution did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResolutionView {
+    /// `proposed` (waiting for the other party's agreement) or `resolved`.
+    pub status: String,
+    /// Who was found responsible, what each paid and the repayments owed.
+    #[schema(value_type = Object)]
+    pub settlement: serde_json::Value,
+}
+
+/// Proposes a resolution of a dispute, or (`agree`: `yes`) agrees to the
+/// other party's proposal; at the top of the ladder the escalation body's
+/// decision resolves it at once. Once resolved, the body found responsible
+/// repays what the other paid.
+#[utoipa::path(post, path = "/api/v1/people/{id}/disputes/resolve", params(("id" = i64, Path)), request_body = crate::services::disputes::ResolveFields,
+    responses((status = 200, body = ResolutionView)), security(("bearer" = [])))]
+pub(super) async fn resolve_dispute(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+    req: axum::extract::Request,
+) -> Result<Json<ResolutionView>, ApiError> {
+    use crate::services::disputes::Outcome;
+    let (s, f): (Session, crate::services::disputes::ResolveFields) =
+        body_json(req, &state).await?;
+    let outcome =
+        crate::services::disputes::resolve(&state.db, &s.user, id, &f, state.today()).await?;
+    let (status, settlement) = match outcome {
+        Outcome::Proposed(x) => ("proposed", x),
+        Outcome::Resolved(x) => ("resolved", x),
+    };
+    Ok(Json(ResolutionView {
+        status: status.to_string(),
+        settlement: serde_json::to_value(&settlement).unwrap_or_default(),
+    }))
+}
+
+/// The body a dispute names confirms that it concerns it (from then on it
+/// sees the person). Only its commissioners and QA group may.
+#[utoipa::path(post, path = "/api/v1/disputes/{id}/confirm", params(("id" = i64, Path)),
+    responses((status = 204, description = "Confirmed")), security(("bearer" = [])))]
+pub(super) async fn confirm_dispute(
+    State(state): State<AppState>,
+    super::PathId(id): super::PathId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let s = session(req.extensions())?;
+    crate::web::check_api_csrf(&s, req.headers(), req.method())?;
+    crate::services::disputes::confirm(&state.db, &s.user, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// An agreement between a council and an NHS commissioner on how they
+/// share the cost of after-care, from a date.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FundingAgreementView {
+    pub id: i64,
+    pub council: String,
+    pub nhs_commissioner: String,
+    /// The policy's name (`fifty_fifty`, `by_need`, `annual_sample`…).
+    pub policy: String,
+    #[schema(value_type = String, format = Date)]
+    pub effective_from: chrono::NaiveDate,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub effective_to: Option<chrono::NaiveDate>,
+    /// The partnership's own terms, when it wrote its own.
+    #[schema(value_type = Option<Object>)]
+    pub terms: Option<serde_json::Value>,
+    pub recorded_by: String,
+}
+
+/// The funding agreements, every partnership's, as recorded.
+#[utoipa::path(get, path = "/api/v1/funding-agreements",
+    responses((status = 200, body = Vec<FundingAgreementView>)), security(("bearer" = [])))]
+pub(super) async fn funding_agreements(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<Vec<FundingAgreementView>>, ApiError> {
+    session(req.extensions())?;
+    Ok(Json(
+        crate::services::admin::agreements(&state.db)
+            .await?
+            .into_iter()
+            .map(|a| FundingAgreementView {
+                id: a.id,
+                terms: a.policy_json.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+                council: a.council_code,
+                nhs_commissioner: a.nhs_code,
+                policy: a.policy,
+                effective_from: a.effective_from,
+                effective_to: a.effective_to,
+                recorded_by: a.recorded_by,
+            })
+            .collect(),
+    ))
+}
+
+/// An account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    /// The organisation the user works for.
+    pub org_code: String,
+    /// `mha_administrator`, `lead_professional`, `commissioner`, `finance`,
+    /// `qa_group`, `auditor`, `system_administrator`.
+    pub roles: Vec<String>,
+    pub team: Option<String>,
+    pub disabled: bool,
+}
+
+/// Every account, by user name: for system administrators only.
+#[utoipa::path(get, path = "/api/v1/users",
+    responses((status = 200, body = Vec<UserView>)), security(("bearer" = [])))]
+pub(super) async fn users(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    let s = session(req.extensions())?;
+    s.user.administrator()?;
+    Ok(Json(
+        crate::services::accounts::users(&state.db)
+            .await?
+            .into_iter()
+            .map(|u| UserView {
+                id: u.id,
+                roles: u
+                    .roles
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(String::from)
+                    .collect(),
+                username: u.username,
+                display_name: u.display_name,
+                org_code: u.org_code,
+                team: u.team,
+                disabled: u.disabled,
+            })
+            .collect(),
+    ))
+}

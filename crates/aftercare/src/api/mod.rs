@@ -18,6 +18,7 @@ mod doc;
 use doc::Finish;
 mod care;
 mod finance;
+mod imports;
 mod refunds;
 
 use crate::db::store::{self, Search};
@@ -793,8 +794,8 @@ async fn correct_detention(
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
-    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, list_funding, request_funding, decide_funding, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention, refunds::list_refunds, refunds::record_charge, refunds::pay, refunds::waive, refunds::housing_benefit, care::get_plan, care::add_need, care::end_need, care::get_assessment, care::save_assessment, care::list_reviews, care::list_disputes, care::list_letters, care::worklists, care::organisations, care::partnerships, care::master_list, care::enquiry, finance::monitoring, finance::reconciliation),
-    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::funding_requests::FundingRequestFields, crate::services::funding_requests::FundingDecisionFields, crate::services::funding_requests::FundingRequestView, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, refunds::RefundView, refunds::RefundChargeView, refunds::RefundPaymentView, refunds::RefundPaymentFields, refunds::RefundWaiverFields, refunds::HousingBenefitFields, crate::services::finance::refunds::ChargeTakenFields, crate::services::finance::refunds::ChargeJudged, crate::services::finance::refunds::RefundStatus, crate::services::care::NeedFields, care::PlanView, care::EndNeedRequest, care::AssessmentView, care::ReviewView, care::DisputeView, care::LetterView, care::ReferenceLine, care::WorkItemView, care::ReviewDueView, care::Worklist, care::WorklistsView, care::OrganisationView, care::PartnershipView, care::MasterListView, finance::MonthMeasureView, finance::MonitoringView, finance::ReconcileRequest, finance::FindingView, finance::RecordedView, finance::ReconciliationView, crate::services::sharing::EnquiryForm, crate::services::sharing::StatusAnswer, ErrorBody, ErrorDetail, FieldError)),
+    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, list_funding, request_funding, decide_funding, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention, refunds::list_refunds, refunds::record_charge, refunds::pay, refunds::waive, refunds::housing_benefit, care::get_plan, care::add_need, care::end_need, care::get_assessment, care::save_assessment, care::list_reviews, care::list_disputes, care::list_letters, care::worklists, care::organisations, care::partnerships, care::master_list, care::enquiry, finance::monitoring, finance::reconciliation, imports::import_register, imports::import_reviews, care::open_dispute, care::escalate_dispute, care::resolve_dispute, care::confirm_dispute, care::funding_agreements, care::users),
+    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::funding_requests::FundingRequestFields, crate::services::funding_requests::FundingDecisionFields, crate::services::funding_requests::FundingRequestView, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, refunds::RefundView, refunds::RefundChargeView, refunds::RefundPaymentView, refunds::RefundPaymentFields, refunds::RefundWaiverFields, refunds::HousingBenefitFields, crate::services::finance::refunds::ChargeTakenFields, crate::services::finance::refunds::ChargeJudged, crate::services::finance::refunds::RefundStatus, crate::services::care::NeedFields, care::PlanView, care::EndNeedRequest, care::AssessmentView, care::ReviewView, care::DisputeView, care::LetterView, care::ReferenceLine, care::WorkItemView, care::ReviewDueView, care::Worklist, care::WorklistsView, care::OrganisationView, care::PartnershipView, care::MasterListView, finance::MonthMeasureView, imports::RegisterImportView, imports::ReviewsImportView, care::ResolutionView, care::FundingAgreementView, care::UserView, crate::services::disputes::OpenFields, crate::services::disputes::EscalateFields, crate::services::disputes::ResolveFields, finance::MonitoringView, finance::ReconcileRequest, finance::FindingView, finance::RecordedView, finance::ReconciliationView, crate::services::sharing::EnquiryForm, crate::services::sharing::StatusAnswer, ErrorBody, ErrorDetail, FieldError)),
     modifiers(&Finish)
 )]
 pub struct ApiDoc;
@@ -832,7 +833,10 @@ pub fn router() -> Router<AppState> {
         .route("/people/{id}/plan/end", post(care::end_need))
         .route("/people/{id}/assessment", get(care::get_assessment).post(care::save_assessment))
         .route("/people/{id}/reviews", get(care::list_reviews).post(create_review))
-        .route("/people/{id}/disputes", get(care::list_disputes))
+        .route("/people/{id}/disputes", get(care::list_disputes).post(care::open_dispute))
+        .route("/people/{id}/disputes/escalate", post(care::escalate_dispute))
+        .route("/people/{id}/disputes/resolve", post(care::resolve_dispute))
+        .route("/disputes/{id}/confirm", post(care::confirm_dispute))
         .route("/people/{id}/letters", get(care::list_letters))
         .route("/worklists", get(care::worklists))
         .route("/organisations", get(care::organisations))
@@ -841,6 +845,10 @@ pub fn router() -> Router<AppState> {
         .route("/enquiries", post(care::enquiry))
         .route("/monitoring", get(finance::monitoring))
         .route("/reconciliation", post(finance::reconciliation))
+        .route("/imports/register", post(imports::import_register))
+        .route("/imports/reviews", post(imports::import_reviews))
+        .route("/funding-agreements", get(care::funding_agreements))
+        .route("/users", get(care::users))
         .route("/refunds", get(refunds::list_refunds))
         .route("/refunds/charges", post(refunds::record_charge))
         .route("/refunds/{id}/payments", post(refunds::pay))

@@ -92,7 +92,7 @@ pub async fn default_rule(db: &Db, a: &OrgCode, b: &OrgCode) -> Result<Partnersh
 
 // ---------------------------------------------------------------- opening
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct OpenFields {
     #[serde(default)]
     pub subject: String,
@@ -355,7 +355,7 @@ pub async fn open(
 
 // ---------------------------------------------------------------- escalating
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct EscalateFields {
     #[serde(default)]
     pub dispute: String,
@@ -549,7 +549,7 @@ pub async fn escalate(
 
 // ---------------------------------------------------------------- resolving
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct ResolveFields {
     #[serde(default)]
     pub dispute: String,

@@ -715,3 +715,86 @@ async fn finance_reconciles_by_the_api_and_records_the_refund_once() {
         assert_eq!(m.json()["months"].as_array().map(Vec::len), Some(24));
     }
 }
+
+#[tokio::test]
+async fn a_master_list_is_imported_by_the_api_all_or_nothing() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+        let c = Client::api_login(state(&t.db), "admin").await;
+        let send = async |path: &str, body: &str| {
+            c.post_bytes(path, "text/csv", body.as_bytes().to_vec()).await
+        };
+        let r =
+            send("/api/v1/imports/register?dry_run=true&file_name=master.csv", REGISTER_CSV).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
+        assert_eq!(
+            (r.json()["dry_run"].clone(), r.json()["people_added"].clone()),
+            (json!(true), json!(4))
+        );
+        assert!(store::all_people(&t.db).await.unwrap().is_empty(), "a dry run writes nothing");
+        // One bad row refuses the whole file, naming its row and column.
+        let bad = REGISTER_CSV.replace("9876543210", "1234567890");
+        let r = send("/api/v1/imports/register", &bad).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(fields(&r), ["row 4, column nhs_number"]);
+        assert!(store::all_people(&t.db).await.unwrap().is_empty(), "nothing is half-written");
+        let with_notes: String = REGISTER_CSV
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                format!("{l},{}\n", if i == 0 { "Notes" } else { "seen by the MHA office" })
+            })
+            .collect();
+        let r = send("/api/v1/imports/register", &with_notes).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.json()["ignored_columns"], json!(["Notes"]));
+        assert_eq!(store::all_people(&t.db).await.unwrap().len(), 4);
+        // Reviews the same way.
+        let reviews = "nhs_number,held_on,outcome\n9434765919,2024-04-01,continue\n";
+        let r = send("/api/v1/imports/reviews", reviews).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.json()["added"], 1);
+    }
+}
+
+#[tokio::test]
+async fn a_dispute_is_opened_confirmed_and_listed_by_the_api() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "kent", "E10000016", "commissioner").await;
+        add_user(&t.db, "lincs", "E10000019", "commissioner").await;
+        import(&t.db, REGISTER_CSV).await;
+        let smith = id_of(&t, "Smith").await;
+        let kent = Client::api_login(state(&t.db), "kent").await;
+        let r = kent
+            .post_json(
+                &format!("/api/v1/people/{smith}/disputes"),
+                &json!({"subject": "ordinary_residence", "party_a": "E10000016", "party_b": "E10000019",
+                        "funding_now": "party_a", "note": "Kent says Ann Smith lived in Lincolnshire"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.backend, r.body);
+        let dispute = r.json()["id"].as_i64().unwrap();
+        let lincs = Client::api_login(state(&t.db), "lincs").await;
+        let r = lincs.post_json(&format!("/api/v1/disputes/{dispute}/confirm"), &json!({})).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let list = kent.get(&format!("/api/v1/people/{smith}/disputes")).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        let list = list.json();
+        assert_eq!(
+            (list[0]["status"].clone(), list[0]["confirmed"].clone()),
+            (json!("open"), json!(true)),
+            "{list}"
+        );
+        // A body not a party may not escalate it.
+        let r = kent
+            .post_json(
+                &format!("/api/v1/people/{smith}/disputes/escalate"),
+                &json!({"dispute": dispute.to_string(), "on": "2026-11-01", "note": ""}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(fields(&r), ["note"]);
+    }
+}

@@ -124,7 +124,12 @@ async fn a_generated_register_imports_with_its_reviews_and_reconciles() {
         )
         .ok();
         let mut lines = r.stdout.lines();
-        assert_eq!(lines.next(), Some("\u{feff}finding,nhs_number,from,to,amount"), "{}", t.backend);
+        assert_eq!(
+            lines.next(),
+            Some("\u{feff}finding,nhs_number,from,to,amount"),
+            "{}",
+            t.backend
+        );
         assert!(
             lines.count() > 0,
             "{}: the generated finance files hold something to find",
