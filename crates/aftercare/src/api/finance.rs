@@ -221,3 +221,165 @@ pub(super) async fn reconciliation(
         }),
     }))
 }
+
+/// Which quarter.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvoiceParams {
+    /// The financial year, by the year it starts in April (2024 is 2024-25);
+    /// with `quarter`. Both left out: the last quarter finished.
+    #[serde(default)]
+    pub year: Option<i32>,
+    /// 1 (April to June) to 4 (January to March).
+    #[serde(default)]
+    pub quarter: Option<u8>,
+}
+
+/// One client's line of an invoice, in integer pence.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceLineView {
+    /// The client's NHS number (or our reference when there is none).
+    pub client_ref: String,
+    pub cost: i64,
+    pub council: i64,
+    pub nhs: i64,
+}
+
+/// A line left off the invoice, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExcludedLineView {
+    pub client_ref: String,
+    pub cost: i64,
+    pub reason: String,
+}
+
+/// A quarterly recharge, in arrears, between the two bodies of an aligned
+/// budget. Every total is the sum of its lines; money in integer pence.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceView {
+    pub council: String,
+    pub nhs_commissioner: String,
+    /// The body that raises it (the lead, which bought the care), and the
+    /// body that pays its share.
+    pub from: String,
+    pub to: String,
+    /// The funding policy and the rule of it that split the costs.
+    pub policy: String,
+    pub rule: String,
+    /// The quarter's first and last days.
+    #[schema(value_type = String, format = Date)]
+    pub period_start: chrono::NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub period_end: chrono::NaiveDate,
+    pub lines: Vec<InvoiceLineView>,
+    pub excluded: Vec<ExcludedLineView>,
+    pub total_cost: i64,
+    pub council_total: i64,
+    pub nhs_total: i64,
+    pub recharge: i64,
+    pub management_fee: i64,
+    pub amount_due: i64,
+}
+
+/// The quarter's invoices of the caller's organisation: one for each
+/// partnership with an aligned budget it is part of.
+#[utoipa::path(get, path = "/api/v1/invoices", params(InvoiceParams),
+    responses((status = 200, body = Vec<InvoiceView>), (status = 422, description = "No such quarter", body = super::ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn invoices(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<Vec<InvoiceView>>, ApiError> {
+    use crate::services::finance::invoice as invoices;
+    let s = session(req.extensions())?;
+    let Query(q): Query<InvoiceParams> = Query::try_from_uri(req.uri()).map_err(|_| {
+        ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
+    })?;
+    let today = state.today();
+    let quarter = match (q.year, q.quarter) {
+        (None, None) => Some(aftercare_core::funding::Quarter::last_finished(today)),
+        (Some(y), Some(n)) => aftercare_core::funding::Quarter::new(y, n).ok(),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ApiError(
+            crate::error::ServiceError::invalid(
+                "quarter",
+                "give a financial year (the year it starts in April) and a quarter from 1 to 4",
+            )
+            .into(),
+        )
+    })?;
+    let period = quarter.period().map_err(|_| {
+        ApiError(crate::error::ServiceError::invalid("year", "no such financial year").into())
+    })?;
+    let (start, end) = (period.from(), period.to_inclusive());
+    let _permit = state
+        .caseload_permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError(AppError::Internal))?;
+    let cases = care::caseload(&state.db, &state.caseloads, &s.user.org_code, today).await?;
+    let agreements = crate::services::admin::agreements(&state.db).await?;
+    let mut out = Vec::new();
+    let mut clients = 0;
+    for p in invoices::aligned_partnerships(&agreements, &s.user.org_code, quarter) {
+        let inv = invoices::invoice_for_party(
+            &cases,
+            &agreements,
+            &s.user.org_code,
+            &p.council,
+            &p.nhs,
+            quarter,
+        )?;
+        clients += inv.lines.len() + inv.excluded.len();
+        let (from, to) = match inv.from {
+            aftercare_core::rules::Body::Council => (p.council.clone(), p.nhs.clone()),
+            aftercare_core::rules::Body::Nhs => (p.nhs.clone(), p.council.clone()),
+        };
+        out.push(InvoiceView {
+            council: p.council.clone(),
+            nhs_commissioner: p.nhs.clone(),
+            from,
+            to,
+            policy: inv.policy,
+            rule: inv.rule,
+            period_start: start,
+            period_end: end,
+            lines: inv
+                .lines
+                .into_iter()
+                .map(|l| InvoiceLineView {
+                    client_ref: l.client_ref,
+                    cost: l.cost.0,
+                    council: l.council.0,
+                    nhs: l.nhs.0,
+                })
+                .collect(),
+            excluded: inv
+                .excluded
+                .into_iter()
+                .map(|e| ExcludedLineView {
+                    client_ref: e.client_ref,
+                    cost: e.cost.0,
+                    reason: e.reason,
+                })
+                .collect(),
+            total_cost: inv.total_cost.0,
+            council_total: inv.council_total.0,
+            nhs_total: inv.nhs_total.0,
+            recharge: inv.recharge.0,
+            management_fee: inv.management_fee.0,
+            amount_due: inv.amount_due.0,
+        });
+    }
+    crate::services::access_log::export(
+        &state.db,
+        &s,
+        crate::services::access_log::AccessKind::InvoicePage,
+        clients,
+        Some(&format!("{} api", invoices::quarter_label(quarter))),
+    )
+    .await?;
+    Ok(Json(out))
+}

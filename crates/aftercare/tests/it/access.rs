@@ -263,6 +263,7 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/api/v1/imports/register",         401, Editors(422, 403)),
     route("POST", "/api/v1/imports/reviews",          401, Editors(422, 403)),
     route("GET",  "/api/v1/funding-agreements",       401, Everyone(200)),
+    route("GET",  "/api/v1/invoices",                 401, Everyone(200)),
     route("GET",  "/api/v1/users",                    401, Roles(ADMINS, 200, 403)),
     route("POST", "/api/v1/reconciliation",           401, Roles(&["finance", "commissioner"], 422, 403)),
     route("GET",  "/api/v1/refunds",                  401, Everyone(200)),

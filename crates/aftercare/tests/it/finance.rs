@@ -235,6 +235,18 @@ async fn costs_split_by_the_agreement_in_force_and_invoice_in_arrears() {
         // The same invoice in the browser, for finance at the council: each
         // client linked to their record, and the same files to download.
         add_user(&t.db, "kent-finance", "E10000016", "finance").await;
+        // And by the API, in integer pence, adding up as the file does.
+        let api = Client::api_login(state(&t.db), "kent-finance").await;
+        let r = api.get("/api/v1/invoices?year=2024&quarter=1").await;
+        assert_eq!(r.status, axum::http::StatusCode::OK, "{}", r.body);
+        let inv = &r.json()[0];
+        assert_eq!(inv["total_cost"].as_i64(), Some(cents(total[1])), "{inv}");
+        assert_eq!(inv["management_fee"], 625000);
+        assert_eq!(inv["period_start"], "2024-04-01");
+        assert_eq!(
+            api.get("/api/v1/invoices?year=2024").await.status,
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY
+        );
         let c = Client::login(state(&t.db), "kent-finance").await;
         let page = c.get("/funding/invoices?year=2024&quarter=1").await;
         assert_eq!(page.status, axum::http::StatusCode::OK, "{}", page.body);

@@ -106,6 +106,26 @@ impl Quarter {
         Period::new(from, to)
     }
 
+    /// The quarter holding `day`.
+    pub fn of(day: NaiveDate) -> Quarter {
+        let (start, number) = match day.month() {
+            4..=6 => (day.year(), 1),
+            7..=9 => (day.year(), 2),
+            10..=12 => (day.year(), 3),
+            _ => (day.year() - 1, 4),
+        };
+        Quarter { financial_year_start: start, number }
+    }
+
+    /// The last quarter finished on `today`: invoices are raised in arrears.
+    pub fn last_finished(today: NaiveDate) -> Quarter {
+        let running = Quarter::of(today);
+        match running.number {
+            1 => Quarter { financial_year_start: running.financial_year_start - 1, number: 4 },
+            n => Quarter { financial_year_start: running.financial_year_start, number: n - 1 },
+        }
+    }
+
     /// The first day an invoice for the quarter may be raised (in arrears:
     /// the day after it ends).
     pub fn invoiceable_from(&self) -> Result<NaiveDate, FundingError> {
@@ -220,4 +240,24 @@ fn cost_for_days(weekly: Pence, days: i64) -> Result<Pence, FundingError> {
 
 fn ymd(year: i32, month: u32, day: u32) -> Result<NaiveDate, FundingError> {
     NaiveDate::from_ymd_opt(year, month, day).ok_or(FundingError::DateOutOfRange)
+}
+
+#[cfg(test)]
+mod quarter_tests {
+    use super::*;
+
+    #[test]
+    fn the_last_quarter_finished_is_the_one_before_today_s() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        for (today, year, number) in [
+            (d(2026, 12, 7), 2026, 2),
+            (d(2026, 4, 1), 2025, 4),
+            (d(2026, 3, 31), 2025, 3),
+            (d(2026, 7, 1), 2026, 1),
+        ] {
+            let q = Quarter::last_finished(today);
+            assert_eq!((q.financial_year_start(), q.number()), (year, number), "{today}");
+        }
+        assert_eq!(Quarter::of(d(2027, 1, 15)).financial_year_start(), 2026);
+    }
 }

@@ -9,7 +9,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 
 use super::finance::{PeriodChoice, QUARTERS, financial_year_of, financial_years};
 use super::{csv_response, org_name, scoped_cases};
@@ -70,14 +70,8 @@ struct InvoicesPage {
 /// in arrears.
 fn chosen_quarter(today: NaiveDate, q: &InvoiceQuery) -> Result<(Quarter, PeriodChoice), AppError> {
     let current = financial_year_of(today);
-    let running = match today.month() {
-        4..=6 => 1,
-        7..=9 => 2,
-        10..=12 => 3,
-        _ => 4,
-    };
-    let (last_year, last_number) =
-        if running == 1 { (current - 1, 4) } else { (current, running - 1) };
+    let last = Quarter::last_finished(today);
+    let (last_year, last_number) = (last.financial_year_start(), last.number());
     let year = q.year.filter(|y| (current - 5..=current).contains(y)).unwrap_or(last_year);
     let number = q.quarter.filter(|n| (1..=4).contains(n)).unwrap_or(last_number);
     let quarter = Quarter::new(year, number).map_err(|_| AppError::Internal)?;
