@@ -1377,6 +1377,8 @@ pub async fn mark_grant_reviewed(
 }
 
 /// Whether a user may see a person: their organisation has a part in them,
+/// is a party to a confirmed dispute about them (issue 12, finding 4: the
+/// body named sees the person once it confirms the dispute concerns it),
 /// or they hold an unexpired access grant (a recorded reason). One query,
 /// since every person page asks.
 pub async fn may_view(
@@ -1387,6 +1389,7 @@ pub async fn may_view(
 ) -> Result<bool, DbError> {
     let n: i64 = on_conn!(conn, p => sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM person_orgs WHERE person_id = $1 AND org_code = $2)
+              + (SELECT COUNT(*) FROM disputes WHERE person_id = $1 AND confirmed_at IS NOT NULL AND (party_a = $2 OR party_b = $2))
               + (SELECT COUNT(*) FROM access_grants WHERE user_id = $3 AND person_id = $1 AND expires_at > $4)")
         .bind(person_id).bind(org_code).bind(user_id).bind(now()).fetch_one(p).await)?;
     Ok(n > 0)

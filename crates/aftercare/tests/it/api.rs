@@ -777,9 +777,13 @@ async fn a_dispute_is_opened_confirmed_and_listed_by_the_api() {
         assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.backend, r.body);
         let dispute = r.json()["id"].as_i64().unwrap();
         let lincs = Client::api_login(state(&t.db), "lincs").await;
+        let before = lincs.get(&format!("/api/v1/people/{smith}/disputes")).await;
+        assert_eq!(before.status, StatusCode::FORBIDDEN, "{}", before.body);
         let r = lincs.post_json(&format!("/api/v1/disputes/{dispute}/confirm"), &json!({})).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-        let list = kent.get(&format!("/api/v1/people/{smith}/disputes")).await;
+        // Before confirming, Lincolnshire had no part in Ann Smith; now it
+        // sees her record.
+        let list = lincs.get(&format!("/api/v1/people/{smith}/disputes")).await;
         assert_eq!(list.status, StatusCode::OK, "{}", list.body);
         let list = list.json();
         assert_eq!(
