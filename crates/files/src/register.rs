@@ -797,13 +797,16 @@ fn fit_detentions(
 /// use aftercare_files::register::date_part;
 /// assert_eq!(date_part("2023-01-09T00:00:00.000Z"), "2023-01-09");
 /// assert_eq!(date_part("09/01/2023 14:30"), "09/01/2023");
+/// assert_eq!(date_part("2023-01-09T10:00:00-05:00"), "2023-01-09");
+/// assert_eq!(date_part("2023-01-09 00:00:00 +0100"), "2023-01-09");
 /// assert_eq!(date_part("1 February 1980"), "1 February 1980");
 /// ```
 pub fn date_part(text: &str) -> &str {
     let Some(split) = text.find(['T', ' ']) else { return text };
     let (date, time) = (&text[..split], text[split + 1..].trim());
     let clock = time.trim_end_matches('Z');
-    let clock = clock.split(['+']).next().unwrap_or(clock);
+    // A zone after the time (`+01:00`, `-05:00`, ` +0100`) is not the date's.
+    let clock = clock.split(['+', '-']).next().unwrap_or(clock).trim();
     let parts: Vec<&str> = clock.split(':').collect();
     let is_time = (2..=3).contains(&parts.len())
         && parts.iter().enumerate().all(|(i, p)| {

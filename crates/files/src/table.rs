@@ -223,13 +223,17 @@ pub fn title_rows<'a>(rows: impl Iterator<Item = &'a [String]>) -> usize {
     0
 }
 
-/// The separator a CSV uses: of `,`, `;` and tab, the one that splits its
-/// first rows into the most cells; a comma when none splits them more.
+/// The separator a CSV uses: of `,`, `;` and tab, the one on whose width
+/// (more than one cell) most of the first rows agree, then the wider; a
+/// comma when none does better. Agreement, not the widest row, decides, so
+/// one comma-separated row whose free text holds semicolons does not make
+/// the whole file semicolon-separated.
 fn sniff_delimiter(bytes: &[u8]) -> u8 {
     let sample = bytes.get(..bytes.len().min(64 * 1024)).unwrap_or(bytes);
-    let mut best = (b',', 0usize);
+    let mut best = (b',', (0usize, 0usize));
     for delimiter in [b',', b';', b'\t'] {
-        let widest = csv::ReaderBuilder::new()
+        let mut widths: std::collections::BTreeMap<usize, usize> = Default::default();
+        for record in csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .delimiter(delimiter)
@@ -237,11 +241,15 @@ fn sniff_delimiter(bytes: &[u8]) -> u8 {
             .byte_records()
             .take(MAX_TITLE_ROWS + 20)
             .map_while(Result::ok)
-            .map(|r| r.len())
-            .max()
-            .unwrap_or(0);
-        if widest > best.1 {
-            best = (delimiter, widest);
+        {
+            if record.len() > 1 {
+                *widths.entry(record.len()).or_default() += 1;
+            }
+        }
+        // The width most rows have (the wider of equals), and how many.
+        let score = widths.iter().map(|(w, n)| (*n, *w)).max().unwrap_or((0, 0));
+        if score > best.1 {
+            best = (delimiter, score);
         }
     }
     best.0
@@ -951,6 +959,20 @@ mod tests {
         assert_eq!(number_text(3.5), "3.5");
         assert_eq!(number_text(f64::NAN), "NaN");
         assert_eq!(number_text(1e20), "100000000000000000000");
+    }
+
+    #[test]
+    fn the_separator_is_the_one_most_rows_agree_on() {
+        // A comma file whose free text holds semicolons, unquoted.
+        let t = csv("nhs_number,held_on,outcome\n9434765919,2024-01-09,continue\n9434765870,2024-02-01,Reviewed; still needed; no change; next May\n").unwrap();
+        assert_eq!(t.headers, ["nhs_number", "held_on", "outcome"]);
+        assert_eq!(t.rows[1].cells[2], "Reviewed; still needed; no change; next May");
+        // A semicolon file whose addresses hold commas.
+        let t = csv("a;b;c\n1;\"2, High St\";3\n4;5, Low Rd;6\n").unwrap();
+        assert_eq!(t.headers, ["a", "b", "c"]);
+        assert_eq!(t.rows[1].cells[1], "5, Low Rd");
+        // A tab file.
+        assert_eq!(csv("a\tb\n1\t2\n").unwrap().headers, ["a", "b"]);
     }
 
     #[test]

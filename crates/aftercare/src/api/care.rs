@@ -416,13 +416,7 @@ pub(super) async fn worklists(
 ) -> Result<Json<WorklistsView>, ApiError> {
     let s = session(req.extensions())?;
     let today = state.today();
-    let _permit = state
-        .caseload_permits
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError(AppError::Internal))?;
-    let cases = care::caseload(&state.db, &state.caseloads, &s.user.org_code, today).await?;
+    let (cases, _permit) = super::caseload(&state, &s).await?;
     let partnerships = care_db::partnerships(&state.db).await?;
     let due: Vec<ReviewDueView> = care::reviews_due(&cases, &partnerships, today, None)
         .into_iter()
@@ -544,18 +538,24 @@ pub struct PartnershipView {
     pub funding_decision_days: i64,
 }
 
-/// The partnerships and their settings.
+/// The partnerships the caller's organisation is part of, with their
+/// settings (every partnership, for a system administrator).
 #[utoipa::path(get, path = "/api/v1/partnerships",
     responses((status = 200, body = Vec<PartnershipView>)), security(("bearer" = [])))]
 pub(super) async fn partnerships(
     State(state): State<AppState>,
     req: axum::extract::Request,
 ) -> Result<Json<Vec<PartnershipView>>, ApiError> {
-    session(req.extensions())?;
+    let s = session(req.extensions())?;
+    // A system administrator sees every partnership, as the administration
+    // pages show them; anyone else only their organisation's own.
+    let all = s.user.administrator().is_ok();
+    let org = s.user.org_code.as_str();
     Ok(Json(
         care_db::partnerships(&state.db)
             .await?
             .into_iter()
+            .filter(|p| all || p.council_code == org || p.nhs_code == org)
             .map(|p| PartnershipView {
                 council: p.council_code,
                 nhs_commissioner: p.nhs_code,
@@ -727,18 +727,22 @@ pub struct FundingAgreementView {
     pub recorded_by: String,
 }
 
-/// The funding agreements, every partnership's, as recorded.
+/// The funding agreements of the caller's organisation's partnerships, as
+/// recorded (every partnership's, for a system administrator).
 #[utoipa::path(get, path = "/api/v1/funding-agreements",
     responses((status = 200, body = Vec<FundingAgreementView>)), security(("bearer" = [])))]
 pub(super) async fn funding_agreements(
     State(state): State<AppState>,
     req: axum::extract::Request,
 ) -> Result<Json<Vec<FundingAgreementView>>, ApiError> {
-    session(req.extensions())?;
+    let s = session(req.extensions())?;
+    let all = s.user.administrator().is_ok();
+    let org = s.user.org_code.as_str();
     Ok(Json(
         crate::services::admin::agreements(&state.db)
             .await?
             .into_iter()
+            .filter(|a| all || a.council_code == org || a.nhs_code == org)
             .map(|a| FundingAgreementView {
                 id: a.id,
                 terms: a.policy_json.as_deref().and_then(|j| serde_json::from_str(j).ok()),
@@ -798,4 +802,56 @@ pub(super) async fn users(
             })
             .collect(),
     ))
+}
+
+/// A lead professional, as named.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadView {
+    pub id: i64,
+    pub name: String,
+    pub team: Option<String>,
+    pub org_code: Option<String>,
+    #[schema(value_type = String, format = Date)]
+    pub from_date: chrono::NaiveDate,
+    pub recorded_by: String,
+    /// Whether a later naming has taken over.
+    pub superseded: bool,
+}
+
+/// A person's lead professionals, the current one first.
+#[utoipa::path(get, path = "/api/v1/people/{id}/lead", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<LeadView>)), security(("bearer" = [])))]
+pub(super) async fn list_leads(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+) -> Result<Json<Vec<LeadView>>, ApiError> {
+    let mut rows = care_db::lead_professional_history(&state.db, id).await?;
+    rows.sort_by_key(|r| (r.superseded_at.is_some(), std::cmp::Reverse((r.from_date, r.id))));
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| LeadView {
+                id: r.id,
+                superseded: r.superseded_at.is_some(),
+                name: r.name,
+                team: r.team,
+                org_code: r.org_code,
+                from_date: r.from_date,
+                recorded_by: r.recorded_by,
+            })
+            .collect(),
+    ))
+}
+
+/// Names the person's lead professional (care co-ordinator) from a day;
+/// the one before is kept in the history.
+#[utoipa::path(post, path = "/api/v1/people/{id}/lead", params(("id" = i64, Path)), request_body = crate::services::care::LeadFields,
+    responses((status = 201, body = Created)), security(("bearer" = [])))]
+pub(super) async fn name_lead(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, f): (Session, crate::services::care::LeadFields) = body_json(req, &state).await?;
+    let lid = care::name_lead_professional(&state.db, &s.user, id, &f, state.today()).await?;
+    Ok((StatusCode::CREATED, Json(Created { id: lid })).into_response())
 }

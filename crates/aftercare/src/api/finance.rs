@@ -1,17 +1,18 @@
 //! The API for monitoring and finance: the monthly measures of a caseload
-//! (RDaSH 7) and the reconciliation of a council's charges and a
-//! commissioner's payments with the register, calling the services the
-//! monitoring and reconciliation pages call.
+//! (RDaSH 7), the reconciliation of a council's charges and a
+//! commissioner's payments with the register, a quarter's invoices and
+//! what plans cost, calling the services the monitoring, reconciliation,
+//! invoices and funding pages call.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{body_json, session};
+use super::{body_json_with, session};
 use crate::services::care;
 use crate::services::finance::reconcile::{self, FindingKind};
-use crate::web::{ApiError, AppError, AppState, Session};
+use crate::web::{ApiError, AppState, Session};
 
 /// Which months, and whose people.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -63,18 +64,10 @@ pub(super) async fn monitoring(
     req: axum::extract::Request,
 ) -> Result<Json<MonitoringView>, ApiError> {
     let s = session(req.extensions())?;
-    let Query(q): Query<MonitoringParams> = Query::try_from_uri(req.uri()).map_err(|_| {
-        ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
-    })?;
+    let q: MonitoringParams = super::query(&req)?;
     let months = if q.months == Some(24) { 24 } else { 12 };
     let today = state.today();
-    let _permit = state
-        .caseload_permits
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError(AppError::Internal))?;
-    let cases = care::caseload(&state.db, &state.caseloads, &s.user.org_code, today).await?;
+    let (cases, _permit) = super::caseload(&state, &s).await?;
     fn chosen(v: &Option<String>) -> Option<&str> {
         v.as_deref().map(str::trim).filter(|v| !v.is_empty())
     }
@@ -171,7 +164,15 @@ pub(super) async fn reconciliation(
     State(state): State<AppState>,
     req: axum::extract::Request,
 ) -> Result<Json<ReconciliationView>, ApiError> {
-    let (s, body): (Session, ReconcileRequest) = body_json(req, &state).await?;
+    // The files' text is checked by their parsers, row by row; the body
+    // may be as large as the page's upload of the two.
+    let (s, body): (Session, ReconcileRequest) = body_json_with(
+        req,
+        &state,
+        crate::web::import_pages::IMPORT_BODY_LIMIT,
+        &["charges_csv", "payments_csv"],
+    )
+    .await?;
     reconcile::ensure_can_reconcile(&s.user)?;
     let as_of = match body.as_of.trim() {
         "" => state.today(),
@@ -291,9 +292,7 @@ pub(super) async fn invoices(
 ) -> Result<Json<Vec<InvoiceView>>, ApiError> {
     use crate::services::finance::invoice as invoices;
     let s = session(req.extensions())?;
-    let Query(q): Query<InvoiceParams> = Query::try_from_uri(req.uri()).map_err(|_| {
-        ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
-    })?;
+    let q: InvoiceParams = super::query(&req)?;
     let today = state.today();
     let quarter = match (q.year, q.quarter) {
         (None, None) => Some(aftercare_core::funding::Quarter::last_finished(today)),
@@ -313,13 +312,7 @@ pub(super) async fn invoices(
         ApiError(crate::error::ServiceError::invalid("year", "no such financial year").into())
     })?;
     let (start, end) = (period.from(), period.to_inclusive());
-    let _permit = state
-        .caseload_permits
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError(AppError::Internal))?;
-    let cases = care::caseload(&state.db, &state.caseloads, &s.user.org_code, today).await?;
+    let (cases, _permit) = super::caseload(&state, &s).await?;
     let agreements = crate::services::admin::agreements(&state.db).await?;
     let mut out = Vec::new();
     let mut clients = 0;
@@ -382,4 +375,90 @@ pub(super) async fn invoices(
     )
     .await?;
     Ok(Json(out))
+}
+
+/// Which period of costs.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CostParams {
+    /// The first day, as YYYY-MM-DD (the start of this financial year when left out).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// The last day, as YYYY-MM-DD (today when left out).
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+/// One need's cost in one month and how it was split, in integer pence.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CostLineView {
+    pub person_id: i64,
+    pub nhs_number: String,
+    pub council: String,
+    pub nhs_commissioner: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub need: String,
+    pub council_share: i64,
+    pub nhs_share: i64,
+    /// The id of the funding rule that split it.
+    pub rule: String,
+}
+
+/// What the after-care plans of the caller's caseload cost, month by month,
+/// split between the council and the NHS by the agreement in force.
+#[utoipa::path(get, path = "/api/v1/costs", params(CostParams),
+    responses((status = 200, body = Vec<CostLineView>), (status = 422, description = "A date that is not one, or a period that ends before it starts", body = super::ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn costs(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<Vec<CostLineView>>, ApiError> {
+    use crate::error::ServiceError;
+    let s = session(req.extensions())?;
+    let q: CostParams = super::query(&req)?;
+    let today = state.today();
+    let day = |field: &str, v: &Option<String>, default: chrono::NaiveDate| match v
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(default),
+        Some(v) => aftercare_core::parse_date(v)
+            .map_err(|e| ApiError(ServiceError::invalid(field, e.to_string()).into())),
+    };
+    let year_start = aftercare_core::funding::Quarter::of(today).financial_year_start();
+    let april = chrono::NaiveDate::from_ymd_opt(year_start, 4, 1).unwrap_or(today);
+    let (from, to) = (day("from", &q.from, april)?, day("to", &q.to, today)?);
+    if to < from {
+        return Err(ApiError(
+            ServiceError::invalid("to", "the period ends before it starts").into(),
+        ));
+    }
+    let (cases, _permit) = super::caseload(&state, &s).await?;
+    let agreements = crate::services::admin::agreements(&state.db).await?;
+    let lines = crate::services::finance::costs::cost_lines(&cases, &agreements, from, to);
+    crate::services::access_log::export(
+        &state.db,
+        &s,
+        crate::services::access_log::AccessKind::FundingPage,
+        lines.len(),
+        Some(&format!("from={from} to={to} api")),
+    )
+    .await?;
+    Ok(Json(
+        lines
+            .into_iter()
+            .map(|l| CostLineView {
+                person_id: l.person_id,
+                nhs_number: l.nhs_number,
+                council: l.council_code,
+                nhs_commissioner: l.nhs_code,
+                month: l.month,
+                need: l.need,
+                council_share: l.council.0,
+                nhs_share: l.nhs.0,
+                rule: l.rule,
+            })
+            .collect(),
+    ))
 }

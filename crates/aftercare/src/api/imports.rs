@@ -5,7 +5,7 @@
 //! organisation's remembered column mapping.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -55,11 +55,13 @@ pub struct ReviewsImportView {
 }
 
 fn params(req: &axum::extract::Request) -> Result<(bool, String), ApiError> {
-    let Query(p): Query<ImportParams> = Query::try_from_uri(req.uri()).map_err(|_| {
-        ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
-    })?;
-    let name = p.file_name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
-    Ok((p.dry_run.unwrap_or(false), name.unwrap_or_else(|| "upload.csv".into())))
+    let p: ImportParams = super::query(req)?;
+    // The name alone, without a folder, and no longer than a message
+    // quotes, as the import page keeps it.
+    let name = p.file_name.unwrap_or_default();
+    let name = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
+    let name = if name.is_empty() { "upload.csv" } else { name };
+    Ok((p.dry_run.unwrap_or(false), aftercare_core::text::excerpt(name)))
 }
 
 /// Reads the body whole (up to the import page's limit).
@@ -86,6 +88,13 @@ fn refused(e: ServiceError) -> ApiError {
                 .collect();
             if fields.is_empty() {
                 fields.push(("file".into(), errors.to_string()));
+            }
+            if errors.omitted > 0 {
+                let more = format!("… and {} more problems not shown", errors.omitted);
+                fields.push(("file".into(), more));
+            }
+            if let Some(note) = &errors.note {
+                fields.push(("file".into(), note.clone()));
             }
             ApiError(AppError::Validation(fields))
         }

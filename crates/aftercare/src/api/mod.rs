@@ -280,6 +280,39 @@ async fn ensure_visible(
     Ok(())
 }
 
+/// The caller's organisation's cases, with a caseload permit held while
+/// the answer is made (what is built from a caseload is large too, so only
+/// a core's worth are made at once, as for the pages).
+async fn caseload(
+    state: &AppState,
+    s: &Session,
+) -> Result<
+    (std::sync::Arc<Vec<crate::services::care::CaseState>>, tokio::sync::OwnedSemaphorePermit),
+    ApiError,
+> {
+    let permit = state
+        .caseload_permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError(AppError::Internal))?;
+    let cases = crate::services::care::caseload(
+        &state.db,
+        &state.caseloads,
+        &s.user.org_code,
+        state.today(),
+    )
+    .await?;
+    Ok((cases, permit))
+}
+
+/// A query string read into its type, or a JSON 400.
+fn query<T: serde::de::DeserializeOwned>(req: &axum::extract::Request) -> Result<T, ApiError> {
+    Query::try_from_uri(req.uri()).map(|Query(q)| q).map_err(|_| {
+        ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
+    })
+}
+
 fn session(headers: &axum::http::Extensions) -> Result<Session, ApiError> {
     headers.get::<Session>().cloned().ok_or(ApiError(AppError::NotSignedIn))
 }
@@ -322,9 +355,7 @@ async fn list_people(
     req: axum::extract::Request,
 ) -> Result<Json<PersonList>, ApiError> {
     let s = session(req.extensions())?;
-    let Query(params): Query<ListParams> = Query::try_from_uri(req.uri()).map_err(|_| {
-        ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
-    })?;
+    let params: ListParams = query(&req)?;
     let page = params.page.unwrap_or(1).clamp(1, i64::MAX / views::PAGE_SIZE);
     let (rows, total) = store::search_people(
         &state.db,
@@ -370,15 +401,7 @@ async fn list_tasks(
 ) -> Result<Json<TaskList>, ApiError> {
     let s = session(req.extensions())?;
     let today = state.today();
-    let _permit = state
-        .caseload_permits
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError(AppError::Internal))?;
-    let cases =
-        crate::services::care::caseload(&state.db, &state.caseloads, &s.user.org_code, today)
-            .await?;
+    let (cases, _permit) = caseload(&state, &s).await?;
     let items = crate::services::tasks::for_user(&state.db, &s.user, &cases, today).await?;
     Ok(Json(TaskList { items }))
 }
@@ -420,12 +443,24 @@ async fn body_json<T: serde::de::DeserializeOwned>(
     req: axum::extract::Request,
     state: &AppState,
 ) -> Result<(Session, T), ApiError> {
+    body_json_with(req, state, crate::web::FORM_BODY_LIMIT, &[]).await
+}
+
+/// [`body_json`] for a body up to `limit` whose `files` fields hold a
+/// file's text (checked by the file's own parser, row by row, not as free
+/// text).
+async fn body_json_with<T: serde::de::DeserializeOwned>(
+    req: axum::extract::Request,
+    state: &AppState,
+    limit: usize,
+    files: &[&str],
+) -> Result<(Session, T), ApiError> {
     let s = session(req.extensions())?;
     check_api_csrf(&s, req.headers(), req.method())?;
     // Text fields are bounded before the body is read into its type (a body
     // that is not JSON is left to the typed read, which says why).
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, crate::web::FORM_BODY_LIMIT).await.map_err(|_| {
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError(
             crate::web::edge_error(StatusCode::PAYLOAD_TOO_LARGE).unwrap_or(AppError::Internal),
         )
@@ -433,6 +468,7 @@ async fn body_json<T: serde::de::DeserializeOwned>(
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
         let mut strings = Vec::new();
         crate::web::json_strings(&v, "", &mut strings);
+        strings.retain(|(path, _)| !files.contains(&path.as_str()));
         crate::web::check_text_fields(strings.into_iter())?;
     }
     let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
@@ -794,8 +830,8 @@ async fn correct_detention(
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
-    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, list_funding, request_funding, decide_funding, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention, refunds::list_refunds, refunds::record_charge, refunds::pay, refunds::waive, refunds::housing_benefit, care::get_plan, care::add_need, care::end_need, care::get_assessment, care::save_assessment, care::list_reviews, care::list_disputes, care::list_letters, care::worklists, care::organisations, care::partnerships, care::master_list, care::enquiry, finance::monitoring, finance::reconciliation, finance::invoices, imports::import_register, imports::import_reviews, care::open_dispute, care::escalate_dispute, care::resolve_dispute, care::confirm_dispute, care::funding_agreements, care::users),
-    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::funding_requests::FundingRequestFields, crate::services::funding_requests::FundingDecisionFields, crate::services::funding_requests::FundingRequestView, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, refunds::RefundView, refunds::RefundChargeView, refunds::RefundPaymentView, refunds::RefundPaymentFields, refunds::RefundWaiverFields, refunds::HousingBenefitFields, crate::services::finance::refunds::ChargeTakenFields, crate::services::finance::refunds::ChargeJudged, crate::services::finance::refunds::RefundStatus, crate::services::care::NeedFields, care::PlanView, care::EndNeedRequest, care::AssessmentView, care::ReviewView, care::DisputeView, care::LetterView, care::ReferenceLine, care::WorkItemView, care::ReviewDueView, care::Worklist, care::WorklistsView, care::OrganisationView, care::PartnershipView, care::MasterListView, finance::MonthMeasureView, finance::InvoiceLineView, finance::ExcludedLineView, finance::InvoiceView, imports::RegisterImportView, imports::ReviewsImportView, care::ResolutionView, care::FundingAgreementView, care::UserView, crate::services::disputes::OpenFields, crate::services::disputes::EscalateFields, crate::services::disputes::ResolveFields, finance::MonitoringView, finance::ReconcileRequest, finance::FindingView, finance::RecordedView, finance::ReconciliationView, crate::services::sharing::EnquiryForm, crate::services::sharing::StatusAnswer, ErrorBody, ErrorDetail, FieldError)),
+    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, list_funding, request_funding, decide_funding, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention, refunds::list_refunds, refunds::record_charge, refunds::pay, refunds::waive, refunds::housing_benefit, care::get_plan, care::add_need, care::end_need, care::get_assessment, care::save_assessment, care::list_reviews, care::list_disputes, care::list_letters, care::worklists, care::organisations, care::partnerships, care::master_list, care::enquiry, finance::monitoring, finance::reconciliation, finance::invoices, finance::costs, care::list_leads, care::name_lead, imports::import_register, imports::import_reviews, care::open_dispute, care::escalate_dispute, care::resolve_dispute, care::confirm_dispute, care::funding_agreements, care::users),
+    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::funding_requests::FundingRequestFields, crate::services::funding_requests::FundingDecisionFields, crate::services::funding_requests::FundingRequestView, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, refunds::RefundView, refunds::RefundChargeView, refunds::RefundPaymentView, refunds::RefundPaymentFields, refunds::RefundWaiverFields, refunds::HousingBenefitFields, crate::services::finance::refunds::ChargeTakenFields, crate::services::finance::refunds::ChargeJudged, crate::services::finance::refunds::RefundStatus, crate::services::care::NeedFields, care::PlanView, care::EndNeedRequest, care::AssessmentView, care::ReviewView, care::DisputeView, care::LetterView, care::ReferenceLine, care::WorkItemView, care::ReviewDueView, care::Worklist, care::WorklistsView, care::OrganisationView, care::PartnershipView, care::MasterListView, finance::MonthMeasureView, finance::CostLineView, care::LeadView, crate::services::care::LeadFields, finance::InvoiceLineView, finance::ExcludedLineView, finance::InvoiceView, imports::RegisterImportView, imports::ReviewsImportView, care::ResolutionView, care::FundingAgreementView, care::UserView, crate::services::disputes::OpenFields, crate::services::disputes::EscalateFields, crate::services::disputes::ResolveFields, finance::MonitoringView, finance::ReconcileRequest, finance::FindingView, finance::RecordedView, finance::ReconciliationView, crate::services::sharing::EnquiryForm, crate::services::sharing::StatusAnswer, ErrorBody, ErrorDetail, FieldError)),
     modifiers(&Finish)
 )]
 pub struct ApiDoc;
@@ -838,6 +874,7 @@ pub fn router() -> Router<AppState> {
         .route("/people/{id}/disputes/resolve", post(care::resolve_dispute))
         .route("/disputes/{id}/confirm", post(care::confirm_dispute))
         .route("/people/{id}/letters", get(care::list_letters))
+        .route("/people/{id}/lead", get(care::list_leads).post(care::name_lead))
         .route("/worklists", get(care::worklists))
         .route("/organisations", get(care::organisations))
         .route("/partnerships", get(care::partnerships))
@@ -846,6 +883,7 @@ pub fn router() -> Router<AppState> {
         .route("/monitoring", get(finance::monitoring))
         .route("/reconciliation", post(finance::reconciliation))
         .route("/invoices", get(finance::invoices))
+        .route("/costs", get(finance::costs))
         .route("/imports/register", post(imports::import_register))
         .route("/imports/reviews", post(imports::import_reviews))
         .route("/funding-agreements", get(care::funding_agreements))

@@ -802,3 +802,60 @@ async fn a_dispute_is_opened_confirmed_and_listed_by_the_api() {
         assert_eq!(fields(&r), ["note"]);
     }
 }
+
+#[tokio::test]
+async fn long_files_reconcile_and_partners_see_only_their_own_partnerships() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "finance", "E10000016", "finance").await;
+        add_user(&t.db, "lead", "RXY", "lead_professional").await;
+        import(&t.db, REGISTER_CSV).await;
+        exec_sql(&t.db, "INSERT INTO partnerships (council_code, nhs_code, name) VALUES ('E10000016', 'QKS', 'Kent and Medway'), ('E10000019', '71E', 'Lincolnshire')").await;
+        let c = Client::api_login(state(&t.db), "finance").await;
+        // A charges file of 200 rows, with a byte-order mark, as Excel saves it.
+        let mut charges =
+            String::from("\u{feff}nhs_number,charged_from,charged_to,amount,service\n");
+        for day in 1..=200u32 {
+            let d = chrono::NaiveDate::from_ymd_opt(2023, 5, 1).unwrap()
+                + chrono::Days::new(u64::from(day));
+            charges.push_str(&format!("9434765919,{d},{d},1.00,home care\n"));
+        }
+        assert!(charges.len() > 8000);
+        let r = c
+            .post_json(
+                "/api/v1/reconciliation",
+                &json!({"as_of": "2025-01-01", "charges_csv": charges, "payments_csv": "nhs_number,period_from,period_to,amount,payer,funding_stream\n"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
+        assert_eq!(r.json()["findings"].as_array().map(Vec::len), Some(200));
+        // Kent's council sees Kent's partnership, not Lincolnshire's.
+        let p = c.get("/api/v1/partnerships").await.json();
+        let names: Vec<&str> =
+            p.as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Kent and Medway"], "{p}");
+        // Costs for a period, and a bad one named.
+        assert_eq!(
+            c.get("/api/v1/costs?from=2024-04-01&to=2024-06-30").await.status,
+            StatusCode::OK
+        );
+        let r = c.get("/api/v1/costs?from=2024-04-01&to=2024-03-01").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(fields(&r), ["to"]);
+        // The lead professional named by the API, and listed current first.
+        let lead = Client::api_login(state(&t.db), "lead").await;
+        let smith = id_of(&t, "Smith").await;
+        let path = format!("/api/v1/people/{smith}/lead");
+        for name in ["Sam Okoro", "Ada Obi"] {
+            let r = lead.post_json(&path, &json!({"name": name, "team": "North CMHT"})).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        }
+        let leads = lead.get(&path).await.json();
+        assert_eq!(leads[0]["name"], "Ada Obi", "{leads}");
+        assert_eq!(
+            (leads[0]["superseded"].clone(), leads[1]["superseded"].clone()),
+            (json!(false), json!(true))
+        );
+        assert_eq!(fields(&lead.post_json(&path, &json!({"name": ""})).await), ["name"]);
+    }
+}
