@@ -278,23 +278,34 @@ pub enum Scope<'a> {
     Everyone,
     /// The people an organisation has a part in.
     Organisation(&'a str),
+    /// The people any of these organisations has a part in (a partnership's
+    /// master list); none names nobody.
+    Organisations(&'a [String]),
 }
 
 impl Scope<'_> {
     /// A condition on `column` (a person id) for a query's WHERE clause,
-    /// binding the organisation as `$1`.
+    /// binding the organisations as `$1`, `$2`, …
     fn condition(&self, column: &str) -> String {
         match self {
             Scope::Everyone => "TRUE".into(),
             Scope::Organisation(_) => {
                 format!("{column} IN (SELECT person_id FROM person_orgs WHERE org_code = $1)")
             }
+            Scope::Organisations([]) => "FALSE".into(),
+            Scope::Organisations(orgs) => {
+                let marks: Vec<String> = (1..=orgs.len()).map(|i| format!("${i}")).collect();
+                format!(
+                    "{column} IN (SELECT person_id FROM person_orgs WHERE org_code IN ({}))",
+                    marks.join(", ")
+                )
+            }
         }
     }
 }
 
 /// Rows of a query whose `{scope}` is replaced by the scope's condition.
-async fn rows_in_scope<T>(
+pub(crate) async fn rows_in_scope<T>(
     conn: &mut Conn<'_>,
     sql: &str,
     column: &str,
@@ -313,6 +324,13 @@ where
         match scope {
             Scope::Everyone => q.fetch_all(p).await,
             Scope::Organisation(org) => q.bind(*org).fetch_all(p).await,
+            Scope::Organisations(orgs) => {
+                let mut q = q;
+                for code in orgs.iter() {
+                    q = q.bind(code.clone());
+                }
+                q.fetch_all(p).await
+            }
         }
     })?)
 }

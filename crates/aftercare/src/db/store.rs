@@ -697,54 +697,18 @@ pub async fn person_versions(conn: impl Into<Conn<'_>>) -> Result<Vec<PersonVers
     )
 }
 
-/// `{column} IN` the people any of `orgs` has a part in, the codes bound
-/// as `$1..$n` (a caseload, or the union of a partnership's).
-fn in_caseloads(column: &str, orgs: &[String]) -> String {
-    let marks: Vec<String> = (1..=orgs.len().max(1)).map(|i| format!("${i}")).collect();
-    format!(
-        "{column} IN (SELECT person_id FROM person_orgs WHERE org_code IN ({}))",
-        marks.join(", ")
-    )
-}
-
-/// Rows of `sql` whose `{caseload}` is replaced by [`in_caseloads`].
-async fn rows_in_caseloads<T>(
-    conn: impl Into<Conn<'_>>,
-    sql: &str,
-    column: &str,
-    orgs: &[String],
-) -> Result<Vec<T>, DbError>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-        + Send
-        + Unpin,
-{
-    // The condition is built from constants; the codes are bound. No codes
-    // bind one empty code, which no organisation has.
-    let sql = sql.replace("{caseload}", &in_caseloads(column, orgs));
-    let empty = [String::new()];
-    let codes = if orgs.is_empty() { &empty[..] } else { orgs };
-    Ok(on_conn!(conn, p => {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-        for code in codes {
-            q = q.bind(code.clone());
-        }
-        q.fetch_all(p).await
-    })?)
-}
-
 /// The identity versions of the people any of `orgs` has a part in: a
 /// caseload's master list reads its own rows, not the nation's.
 pub async fn person_versions_in(
     conn: impl Into<Conn<'_>>,
     orgs: &[String],
 ) -> Result<Vec<PersonVersionRow>, DbError> {
-    rows_in_caseloads(
-        conn,
-        "SELECT * FROM person_versions WHERE {caseload} ORDER BY person_id, id",
+    let scope = super::care::Scope::Organisations(orgs);
+    super::care::rows_in_scope(
+        &mut conn.into(),
+        "SELECT * FROM person_versions WHERE {scope} ORDER BY person_id, id",
         "person_id",
-        orgs,
+        &scope,
     )
     .await
 }
@@ -1254,11 +1218,12 @@ pub async fn detentions_in(
     conn: impl Into<Conn<'_>>,
     orgs: &[String],
 ) -> Result<Vec<DetentionRow>, DbError> {
-    rows_in_caseloads(
-        conn,
-        "SELECT * FROM detentions WHERE {caseload} ORDER BY person_id, detention_start, id",
+    let scope = super::care::Scope::Organisations(orgs);
+    super::care::rows_in_scope(
+        &mut conn.into(),
+        "SELECT * FROM detentions WHERE {scope} ORDER BY person_id, detention_start, id",
         "person_id",
-        orgs,
+        &scope,
     )
     .await
 }
@@ -1309,11 +1274,12 @@ pub async fn person_events_in(
     conn: impl Into<Conn<'_>>,
     orgs: &[String],
 ) -> Result<Vec<PersonEventRow>, DbError> {
-    rows_in_caseloads(
-        conn,
-        "SELECT * FROM person_events WHERE {caseload} ORDER BY person_id, occurred_on, id",
+    let scope = super::care::Scope::Organisations(orgs);
+    super::care::rows_in_scope(
+        &mut conn.into(),
+        "SELECT * FROM person_events WHERE {scope} ORDER BY person_id, occurred_on, id",
         "person_id",
-        orgs,
+        &scope,
     )
     .await
 }

@@ -18,26 +18,24 @@ use crate::db::store::{self, DetentionRow, PersonEventRow, PersonVersionRow};
 use crate::db::{Db, DbError};
 use crate::derive;
 
-pub const REGISTER_HEADERS: [&str; 18] = [
-    "nhs_number",
-    "local_id",
-    "family_name",
-    "given_name",
-    "date_of_birth",
-    "date_added",
-    "eligible",
-    "qualifying_section",
-    "qualifying_date",
-    "entitled",
-    "entitlement_start",
-    "entitlement_end",
-    "end_reason",
-    "responsible_council",
-    "council_rule",
-    "responsible_nhs_commissioner",
-    "nhs_rule",
-    "decision_needed",
-];
+/// The people layout's header: who the person is and when they were added,
+/// then the derived columns (the detentions layout's, in the same order).
+pub const REGISTER_HEADERS: [&str; 18] = {
+    let identity =
+        ["nhs_number", "local_id", "family_name", "given_name", "date_of_birth", "date_added"];
+    let mut out = [""; 18];
+    let mut i = 0;
+    while i < identity.len() {
+        out[i] = identity[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < REGISTER_DERIVED_COLUMNS.len() {
+        out[identity.len() + j] = REGISTER_DERIVED_COLUMNS[j];
+        j += 1;
+    }
+    out
+};
 
 /// The same columns as [`REGISTER_HEADERS`], in words, for tables people
 /// read (the files keep the headers other systems read).
