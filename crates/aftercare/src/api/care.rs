@@ -392,7 +392,8 @@ pub struct ReviewDueView {
 /// One worklist.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Worklist {
-    /// Stable: `no-lead`, `no-plan`, `no-s117`, `interim`, `decision-needed`.
+    /// Stable: `no-lead`, `no-plan`, `no-s117`, `interim`, `reinstated`,
+    /// `historical`, `decision-needed`.
     pub id: String,
     pub title: String,
     pub items: Vec<WorkItemView>,
@@ -474,6 +475,16 @@ pub(super) async fn worklists(
                 "interim",
                 "Interim placements beyond 12 weeks",
                 care::interim_placements_overdue(&cases, today),
+            ),
+            list(
+                "reinstated",
+                "Reinstated after a premature ending: for the QA group's learning",
+                care::reinstated_items(&state.db, &cases).await?,
+            ),
+            list(
+                "historical",
+                "Endings recorded from paper: for the QA group to check the evidence",
+                care::historical_endings(&state.db, &cases).await?,
             ),
             list(
                 "decision-needed",

@@ -1005,6 +1005,52 @@ pub struct WorkItem {
     pub detail: String,
 }
 
+/// Joint endings entered from paper by an MHA administrator, for the QA
+/// group to check against the evidence.
+pub async fn historical_endings(db: &Db, cases: &[CaseState]) -> Result<Vec<WorkItem>, DbError> {
+    let rows = crate::db::endings::historical_endings(db).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|p| {
+            let c = cases.iter().find(|c| c.person.id == p.person_id)?;
+            Some(WorkItem {
+                person_id: c.person.id,
+                nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
+                name: aftercare_core::text::full_name(&c.person.given_name, &c.person.family_name),
+                detail: format!(
+                    "ended on {} by a joint decision recorded from paper by {}: evidence: {}",
+                    p.ended_on.map(aftercare_core::date::long_date).unwrap_or_default(),
+                    p.recorded_by,
+                    p.evidence.clone().unwrap_or_default()
+                ),
+            })
+        })
+        .collect())
+}
+
+/// People whose after-care was reinstated, for the QA group's learning [Lincs 5.2].
+pub async fn reinstated_items(db: &Db, cases: &[CaseState]) -> Result<Vec<WorkItem>, DbError> {
+    let rows = crate::db::endings::reinstatements(db).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let c = cases.iter().find(|c| c.person.id == r.person_id)?;
+            Some(WorkItem {
+                person_id: c.person.id,
+                nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
+                name: aftercare_core::text::full_name(&c.person.given_name, &c.person.family_name),
+                detail: format!(
+                    "reinstated on {}{} at the request of the {}: {}",
+                    aftercare_core::date::long_date(r.requested_on),
+                    if r.urgent { " (urgent)" } else { "" },
+                    r.requested_by,
+                    r.reason
+                ),
+            })
+        })
+        .collect())
+}
+
 fn item(c: &CaseState, detail: String) -> WorkItem {
     WorkItem {
         person_id: c.person.id,

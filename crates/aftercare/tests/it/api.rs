@@ -659,7 +659,18 @@ async fn partners_read_worklists_organisations_the_master_list_and_ask_about_a_p
         let w = c.get("/api/v1/worklists").await.json();
         let ids: Vec<&str> =
             w["lists"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
-        assert_eq!(ids, ["no-lead", "no-plan", "no-s117", "interim", "decision-needed"]);
+        assert_eq!(
+            ids,
+            [
+                "no-lead",
+                "no-plan",
+                "no-s117",
+                "interim",
+                "reinstated",
+                "historical",
+                "decision-needed"
+            ]
+        );
         let r = c
             .post_json("/api/v1/enquiries", &json!({"nhs_number": "943 476 5919", "reason": ""}))
             .await;

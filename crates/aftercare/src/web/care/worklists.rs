@@ -158,12 +158,12 @@ pub async fn worklists(
             (
                 "reinstated",
                 "Reinstated after a premature ending: for the QA group's learning",
-                reinstated_items(&state, &cases).await?,
+                care::reinstated_items(&state.db, &cases).await?,
             ),
             (
                 "historical",
                 "Endings recorded from paper: for the QA group to check the evidence",
-                historical_endings(&state, &cases).await?,
+                care::historical_endings(&state.db, &cases).await?,
             ),
             (
                 "decision-needed",
@@ -220,56 +220,4 @@ pub async fn worklists_csv(
         ],
         &rows,
     ))
-}
-
-/// Joint endings entered from paper by an MHA administrator, for the QA
-/// group to check against the evidence.
-async fn historical_endings(
-    state: &AppState,
-    cases: &[CaseState],
-) -> Result<Vec<care::WorkItem>, AppError> {
-    let rows = crate::db::endings::historical_endings(&state.db).await?;
-    Ok(rows
-        .iter()
-        .filter_map(|p| {
-            let c = cases.iter().find(|c| c.person.id == p.person_id)?;
-            Some(care::WorkItem {
-                person_id: c.person.id,
-                nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
-                name: aftercare_core::text::full_name(&c.person.given_name, &c.person.family_name),
-                detail: format!(
-                    "ended on {} by a joint decision recorded from paper by {}: evidence: {}",
-                    p.ended_on.map(long_date).unwrap_or_default(),
-                    p.recorded_by,
-                    p.evidence.clone().unwrap_or_default()
-                ),
-            })
-        })
-        .collect())
-}
-
-/// People whose after-care was reinstated, for the QA group's learning [Lincs 5.2].
-async fn reinstated_items(
-    state: &AppState,
-    cases: &[CaseState],
-) -> Result<Vec<care::WorkItem>, AppError> {
-    let rows = crate::db::endings::reinstatements(&state.db).await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            let c = cases.iter().find(|c| c.person.id == r.person_id)?;
-            Some(care::WorkItem {
-                person_id: c.person.id,
-                nhs_number: c.person.nhs_number.clone().unwrap_or_default(),
-                name: aftercare_core::text::full_name(&c.person.given_name, &c.person.family_name),
-                detail: format!(
-                    "reinstated on {}{} at the request of the {}: {}",
-                    long_date(r.requested_on),
-                    if r.urgent { " (urgent)" } else { "" },
-                    r.requested_by,
-                    r.reason
-                ),
-            })
-        })
-        .collect())
 }
