@@ -870,3 +870,51 @@ async fn long_files_reconcile_and_partners_see_only_their_own_partnerships() {
         assert_eq!(fields(&lead.post_json(&path, &json!({"name": ""})).await), ["name"]);
     }
 }
+
+#[tokio::test]
+async fn a_system_administrator_adds_an_account_an_organisation_and_a_partnership() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "sysadmin", "X24", "system_administrator").await;
+        add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+        let c = Client::api_login(state(&t.db), "sysadmin").await;
+        let body = json!({"username": "sam.okoro@nhs.net", "display_name": "Sam Okoro", "org_code": "RXY",
+                          "roles": ["lead_professional"], "team": "North CMHT", "password": "a long and unusual pass phrase 7"});
+        let r = c.post_json("/api/v1/users", &body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.backend, r.body);
+        let id = r.json()["id"].as_i64().unwrap();
+        assert_eq!(c.post_json("/api/v1/users", &body).await.status, StatusCode::CONFLICT);
+        let r = c.post_json("/api/v1/users", &json!({"username": "x", "display_name": "", "org_code": "RXY", "roles": ["king"], "password": "p"})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(fields(&r), ["roles", "display_name"]);
+        // The new account signs in, and is disabled.
+        let new = Client::new(state(&t.db));
+        let r = new.post_json("/api/v1/session", &json!({"username": "sam.okoro@nhs.net", "password": "a long and unusual pass phrase 7"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = c.post_json(&format!("/api/v1/users/{id}/disable"), &json!({})).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let r = new.post_json("/api/v1/session", &json!({"username": "sam.okoro@nhs.net", "password": "a long and unusual pass phrase 7"})).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        // An organisation and a partnership.
+        let r = c
+            .post_json(
+                "/api/v1/organisations",
+                &json!({"code": "e06000035", "name": "Medway Council", "kind": "council"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.json()["code"], "E06000035");
+        let r = c
+            .post_json(
+                "/api/v1/partnerships",
+                &json!({"council": "E06000035", "nhs_commissioner": "QKS", "name": "Medway", "review_policy": "default"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let p = c.get("/api/v1/partnerships").await.json();
+        assert!(p.as_array().unwrap().iter().any(|x| x["name"] == "Medway"), "{p}");
+        // Nobody else may.
+        let other = Client::api_login(state(&t.db), "admin").await;
+        assert_eq!(other.post_json("/api/v1/users", &body).await.status, StatusCode::FORBIDDEN);
+    }
+}
