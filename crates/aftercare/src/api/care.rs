@@ -866,3 +866,34 @@ pub(super) async fn name_lead(
     let lid = care::name_lead_professional(&state.db, &s.user, id, &f, state.today()).await?;
     Ok((StatusCode::CREATED, Json(Created { id: lid })).into_response())
 }
+
+/// Whether a person is a transforming-care case.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TransformingCareRequest {
+    /// `yes` or `no`.
+    #[serde(default)]
+    pub transforming_care: String,
+}
+
+/// Marks a person as a transforming-care case, or not: such cases have
+/// their own review timing [Lincs 4.2] and lead agency (SPEC 7).
+#[utoipa::path(post, path = "/api/v1/people/{id}/transforming-care", params(("id" = i64, Path)), request_body = TransformingCareRequest,
+    responses((status = 204, description = "Recorded")), security(("bearer" = [])))]
+pub(super) async fn set_transforming_care(
+    State(state): State<AppState>,
+    VisiblePerson(id): VisiblePerson,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, f): (Session, TransformingCareRequest) = body_json(req, &state).await?;
+    let value = match f.transforming_care.trim() {
+        "yes" => true,
+        "no" => false,
+        _ => {
+            return Err(ApiError(
+                ServiceError::invalid("transforming_care", "say yes or no").into(),
+            ));
+        }
+    };
+    care::set_transforming_care(&state.db, &s.user, id, value).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -256,6 +256,7 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/api/v1/people/{id}/letters",      401, Everyone(200)),
     route("GET",  "/api/v1/people/{id}/lead",         401, Everyone(200)),
     route("POST", "/api/v1/people/{id}/lead",         401, Roles(NAMERS, 201, 403)),
+    route("POST", "/api/v1/people/{id}/transforming-care", 401, Roles(NAMERS, 204, 403)),
     route("GET",  "/api/v1/worklists",                401, Everyone(200)),
     route("GET",  "/api/v1/organisations",            401, Everyone(200)),
     route("GET",  "/api/v1/partnerships",             401, Everyone(200)),

@@ -868,6 +868,15 @@ async fn long_files_reconcile_and_partners_see_only_their_own_partnerships() {
             (json!(false), json!(true))
         );
         assert_eq!(fields(&lead.post_json(&path, &json!({"name": ""})).await), ["name"]);
+        // A transforming-care case, marked and refused a third answer.
+        let tc = format!("/api/v1/people/{smith}/transforming-care");
+        let r = lead.post_json(&tc, &json!({"transforming_care": "yes"})).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        assert!(store::get_person(&t.db, smith).await.unwrap().unwrap().transforming_care);
+        assert_eq!(
+            fields(&lead.post_json(&tc, &json!({"transforming_care": "maybe"})).await),
+            ["transforming_care"]
+        );
     }
 }
 
