@@ -419,9 +419,8 @@ pub(super) async fn worklists(
     let today = state.today();
     let (cases, _permit) = super::caseload(&state, &s).await?;
     let partnerships = care_db::partnerships(&state.db).await?;
-    let due: Vec<ReviewDueView> = care::reviews_due(&cases, &partnerships, today, None)
+    let due: Vec<ReviewDueView> = care::reviews_due_soon(&cases, &partnerships, today)
         .into_iter()
-        .filter(|r| (r.due - today).num_days() <= 30)
         .map(|r| ReviewDueView {
             person_id: r.person_id,
             nhs_number: r.nhs_number,
@@ -444,54 +443,26 @@ pub(super) async fn worklists(
         Some("api"),
     )
     .await?;
-    let list = |id: &str, title: &str, items: Vec<care::WorkItem>| Worklist {
-        id: id.to_string(),
-        title: title.to_string(),
-        items: items
-            .into_iter()
-            .map(|w| WorkItemView {
-                person_id: w.person_id,
-                nhs_number: w.nhs_number,
-                name: w.name,
-                detail: w.detail,
-            })
-            .collect(),
-    };
+    let lists = care::worklists(&state.db, &cases, today).await?;
     Ok(Json(WorklistsView {
         reviews_due: due,
-        lists: vec![
-            list("no-lead", "No lead professional", care::without_lead_professional(&cases, today)),
-            list(
-                "no-plan",
-                "In hospital on a qualifying section with no after-care plan",
-                care::in_hospital_without_plan(&cases),
-            ),
-            list(
-                "no-s117",
-                "Plans with no s117 need marked",
-                care::plans_without_s117_need(&cases, today),
-            ),
-            list(
-                "interim",
-                "Interim placements beyond 12 weeks",
-                care::interim_placements_overdue(&cases, today),
-            ),
-            list(
-                "reinstated",
-                "Reinstated after a premature ending: for the QA group's learning",
-                care::reinstated_items(&state.db, &cases).await?,
-            ),
-            list(
-                "historical",
-                "Endings recorded from paper: for the QA group to check the evidence",
-                care::historical_endings(&state.db, &cases).await?,
-            ),
-            list(
-                "decision-needed",
-                "Decision needed: open questions the rules leave to a person",
-                care::decisions_needed(&cases),
-            ),
-        ],
+        lists: lists
+            .into_iter()
+            .map(|l| Worklist {
+                id: l.id.to_string(),
+                title: l.title.to_string(),
+                items: l
+                    .items
+                    .into_iter()
+                    .map(|w| WorkItemView {
+                        person_id: w.person_id,
+                        nhs_number: w.nhs_number,
+                        name: w.name,
+                        detail: w.detail,
+                    })
+                    .collect(),
+            })
+            .collect(),
     }))
 }
 

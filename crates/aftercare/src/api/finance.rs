@@ -326,10 +326,8 @@ pub(super) async fn invoices(
             quarter,
         )?;
         clients += inv.lines.len() + inv.excluded.len();
-        let (from, to) = match inv.from {
-            aftercare_core::rules::Body::Council => (p.council.clone(), p.nhs.clone()),
-            aftercare_core::rules::Body::Nhs => (p.nhs.clone(), p.council.clone()),
-        };
+        let (from, to) = invoices::parties(&inv, &p.council, &p.nhs);
+        let (from, to) = (from.to_string(), to.to_string());
         out.push(InvoiceView {
             council: p.council.clone(),
             nhs_commissioner: p.nhs.clone(),

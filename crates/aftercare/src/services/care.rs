@@ -1051,6 +1051,66 @@ pub async fn reinstated_items(db: &Db, cases: &[CaseState]) -> Result<Vec<WorkIt
         .collect())
 }
 
+/// Reviews overdue or due within 30 days, soonest first: the worklists'
+/// reviews (the page's and the API's).
+pub fn reviews_due_soon(
+    cases: &[CaseState],
+    partnerships: &[care::PartnershipRow],
+    today: NaiveDate,
+) -> Vec<DueRow> {
+    reviews_due(cases, partnerships, today, None)
+        .into_iter()
+        .filter(|r| (r.due - today).num_days() <= 30)
+        .collect()
+}
+
+/// One worklist: a stable id, its title, and the people on it.
+#[derive(Debug, Clone)]
+pub struct Worklist {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub items: Vec<WorkItem>,
+}
+
+/// Every worklist the rules and the QA group's records make for a
+/// caseload, in the order the worklists page shows them.
+pub async fn worklists(
+    db: &Db,
+    cases: &[CaseState],
+    today: NaiveDate,
+) -> Result<Vec<Worklist>, DbError> {
+    let list = |id, title, items| Worklist { id, title, items };
+    Ok(vec![
+        list("no-lead", "No lead professional", without_lead_professional(cases, today)),
+        list(
+            "no-plan",
+            "In hospital on a qualifying section with no after-care plan",
+            in_hospital_without_plan(cases),
+        ),
+        list("no-s117", "Plans with no s117 need marked", plans_without_s117_need(cases, today)),
+        list(
+            "interim",
+            "Interim placements beyond 12 weeks",
+            interim_placements_overdue(cases, today),
+        ),
+        list(
+            "reinstated",
+            "Reinstated after a premature ending: for the QA group's learning",
+            reinstated_items(db, cases).await?,
+        ),
+        list(
+            "historical",
+            "Endings recorded from paper: for the QA group to check the evidence",
+            historical_endings(db, cases).await?,
+        ),
+        list(
+            "decision-needed",
+            "Decision needed: open questions the rules leave to a person",
+            decisions_needed(cases),
+        ),
+    ])
+}
+
 fn item(c: &CaseState, detail: String) -> WorkItem {
     WorkItem {
         person_id: c.person.id,

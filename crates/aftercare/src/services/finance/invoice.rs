@@ -125,6 +125,15 @@ pub fn aligned_partnerships(
 /// The quarter's invoice between `council` and `nhs` for a user of `org`:
 /// only the two parties see it; anyone else is told there is none (404),
 /// so the page does not say which partnerships exist.
+/// Who raises an invoice (the lead body, which bought the care) and who
+/// pays, of a partnership's council and NHS commissioner.
+pub fn parties<'a>(inv: &Invoice, council: &'a str, nhs: &'a str) -> (&'a str, &'a str) {
+    match inv.from {
+        aftercare_core::rules::Body::Council => (council, nhs),
+        aftercare_core::rules::Body::Nhs => (nhs, council),
+    }
+}
+
 pub fn invoice_for_party(
     cases: &[CaseState],
     agreements: &[AgreementRow],

@@ -2,8 +2,7 @@
 //! the user's organisation is a party to (SPEC 7, Bucks), shown line by line
 //! with each client linked to their record, and downloadable as PDF or CSV.
 
-use aftercare_core::funding::{Invoice, Quarter};
-use aftercare_core::rules::Body;
+use aftercare_core::funding::Quarter;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
@@ -138,7 +137,7 @@ pub async fn invoices_page(
             quarter,
         )?;
         clients += inv.lines.len() + inv.excluded.len();
-        let (from, to) = parties(&inv, council, nhs);
+        let (from, to) = invoices::parties(&inv, council, nhs);
         shown.push(InvoiceView {
             title: format!("{} to {}", named(&names, from), named(&names, to)),
             from: named(&names, from),
@@ -193,14 +192,6 @@ pub async fn invoices_page(
     })
 }
 
-/// Who raises the invoice (the lead body, which bought the care) and who pays.
-fn parties<'a>(inv: &Invoice, council: &'a str, nhs: &'a str) -> (&'a str, &'a str) {
-    match inv.from {
-        Body::Council => (council, nhs),
-        Body::Nhs => (nhs, council),
-    }
-}
-
 /// Which invoice to download, and as what.
 #[derive(serde::Deserialize)]
 pub struct DownloadQuery {
@@ -252,7 +243,7 @@ pub async fn invoice_download(
         ));
     }
     let names = crate::services::views::org_names(&state.db).await?;
-    let (from, to) = parties(&inv, &q.council, &q.nhs);
+    let (from, to) = invoices::parties(&inv, &q.council, &q.nhs);
     let pdf = invoices::invoice_pdf(&inv, &named(&names, from), &named(&names, to), state.today())?;
     Ok((
         [

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::{csv_response, org_name, scoped_cases};
 use crate::db::care as care_db;
 use crate::services::access_log::{self, AccessKind};
-use crate::services::care::{self, CaseState, DueRow};
+use crate::services::care;
 use crate::web::pages::{Nav, nav_for};
 use crate::web::{AppError, AppState, CurrentUser};
 
@@ -59,19 +59,6 @@ pub struct GroupQuery {
     group: String,
 }
 
-/// Reviews overdue or due within 30 days.
-fn due_soon(
-    state: &AppState,
-    cases: &[CaseState],
-    partnerships: &[care_db::PartnershipRow],
-) -> Vec<DueRow> {
-    let today = state.today();
-    care::reviews_due(cases, partnerships, today, None)
-        .into_iter()
-        .filter(|r| (r.due - today).num_days() <= 30)
-        .collect()
-}
-
 pub async fn worklists(
     State(state): State<AppState>,
     CurrentUser(s): CurrentUser,
@@ -80,7 +67,7 @@ pub async fn worklists(
     let today = state.today();
     let cases = scoped_cases(&state, &s).await?;
     let partnerships = care_db::partnerships(&state.db).await?;
-    let due = due_soon(&state, &cases, &partnerships);
+    let due = care::reviews_due_soon(&cases, &partnerships, today);
     access_log::export(&state.db, &s, AccessKind::WorklistPage, due.len(), Some(&q.group)).await?;
     let group = match q.group.as_str() {
         "organisation" | "lead" | "none" => q.group.clone(),
@@ -122,10 +109,11 @@ pub async fn worklists(
             policy: r.policy.clone(),
         });
     }
-    let no_lead = care::without_lead_professional(&cases, today);
-    let no_plan = care::in_hospital_without_plan(&cases);
-    let no_s117 = care::plans_without_s117_need(&cases, today);
-    let interim = care::interim_placements_overdue(&cases, today);
+    let lists = care::worklists(&state.db, &cases, today).await?;
+    let items =
+        |id: &str| lists.iter().find(|l| l.id == id).map(|l| l.items.clone()).unwrap_or_default();
+    let (no_lead, no_plan, no_s117, interim) =
+        (items("no-lead"), items("no-plan"), items("no-s117"), items("interim"));
     Ok(WorklistsPage {
         nav: Some(nav_for(&state, &s).await),
         org_name: org_name(&state, &s).await,
@@ -146,31 +134,7 @@ pub async fn worklists(
                 rows,
             })
             .collect(),
-        lists: vec![
-            ("no-lead", "No lead professional", no_lead.clone()),
-            (
-                "no-plan",
-                "In hospital on a qualifying section with no after-care plan",
-                no_plan.clone(),
-            ),
-            ("no-s117", "Plans with no s117 need marked", no_s117.clone()),
-            ("interim", "Interim placements beyond 12 weeks", interim.clone()),
-            (
-                "reinstated",
-                "Reinstated after a premature ending: for the QA group's learning",
-                care::reinstated_items(&state.db, &cases).await?,
-            ),
-            (
-                "historical",
-                "Endings recorded from paper: for the QA group to check the evidence",
-                care::historical_endings(&state.db, &cases).await?,
-            ),
-            (
-                "decision-needed",
-                "Decision needed: open questions the rules leave to a person",
-                care::decisions_needed(&cases),
-            ),
-        ],
+        lists: lists.into_iter().map(|l| (l.id, l.title, l.items)).collect(),
         no_lead,
         no_plan,
         no_s117,
