@@ -1,20 +1,21 @@
-//! The API for system administrators: accounts (added, disabled), and
-//! organisations and partnerships (added or changed), through the same
+//! The API for system administrators: accounts (added, their roles and
+//! passwords set, disabled and enabled), organisations, partnerships and
+//! funding agreements, and councils' own letters, through the same
 //! services as the administration pages and `aftercare users` / `orgs`,
 //! which check every value and audit every change.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Created, PathId, body_json, session};
+use super::{Created, PathId, body_json, optional_day, session};
 use crate::auth::Role;
 use crate::error::ServiceError;
 use crate::services::{accounts, admin};
-use crate::web::{ApiError, AppState, Session};
+use crate::web::{ApiError, AppError, AppState, Session};
 
 /// A new account.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -137,18 +138,8 @@ pub(super) async fn save_organisation(
     let (s, body): (Session, OrganisationRequest) = body_json(req, &state).await?;
     s.user.administrator()?;
     let mut problems = Vec::new();
-    let mut day = |field: &str, v: &Option<String>| match v.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(v) => match aftercare_core::parse_date(v) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                problems.push((field.to_string(), e.to_string()));
-                None
-            }
-        },
-    };
-    let (valid_from, valid_to) =
-        (day("valid_from", &body.valid_from), day("valid_to", &body.valid_to));
+    let valid_from = optional_day(&mut problems, "valid_from", &body.valid_from);
+    let valid_to = optional_day(&mut problems, "valid_to", &body.valid_to);
     if body.name.trim().is_empty() {
         problems.push(("name".to_string(), "enter the organisation's name".into()));
     }
@@ -229,5 +220,231 @@ pub(super) async fn save_partnership(
         },
     )
     .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The roles an account is to have, replacing those it has.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RolesRequest {
+    /// One or more role names, as for a new account.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// The account of this id, for a system administrator.
+async fn account(
+    state: &AppState,
+    s: &Session,
+    id: i64,
+) -> Result<crate::db::store::UserRow, ApiError> {
+    s.user.administrator()?;
+    Ok(accounts::user(&state.db, id).await?)
+}
+
+/// Sets an account's roles (one or more).
+#[utoipa::path(post, path = "/api/v1/users/{uid}/roles", params(("uid" = i64, Path, description = "The account's id")),
+    request_body = RolesRequest, responses((status = 204, description = "Saved")), security(("bearer" = [])))]
+pub(super) async fn set_roles(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, RolesRequest) = body_json(req, &state).await?;
+    let user = account(&state, &s, id).await?;
+    let roles: Vec<Role> = body.roles.iter().filter_map(|r| Role::parse(r)).collect();
+    if roles.is_empty() || roles.len() != body.roles.len() {
+        return Err(ApiError(
+            ServiceError::invalid("roles", "choose one or more roles, by their names").into(),
+        ));
+    }
+    accounts::set_roles(&state.db, &s.user.actor(), &user.username, &roles).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A new password for an account.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordRequest {
+    /// Checked against the password rules.
+    #[serde(default)]
+    pub password: String,
+}
+
+/// Sets a new password for an account (one who forgot theirs): every
+/// session and API token of theirs ends.
+#[utoipa::path(post, path = "/api/v1/users/{uid}/password", params(("uid" = i64, Path, description = "The account's id")),
+    request_body = PasswordRequest, responses((status = 204, description = "Saved")), security(("bearer" = [])))]
+pub(super) async fn reset_password(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, PasswordRequest) = body_json(req, &state).await?;
+    let user = account(&state, &s, id).await?;
+    if body.password.is_empty() {
+        return Err(ApiError(ServiceError::invalid("password", "enter the new password").into()));
+    }
+    accounts::reset_password(&state.db, &s.user.actor(), &user.username, &body.password).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Enables a disabled account again.
+#[utoipa::path(post, path = "/api/v1/users/{uid}/enable", params(("uid" = i64, Path, description = "The account's id")),
+    responses((status = 204, description = "Enabled")), security(("bearer" = [])))]
+pub(super) async fn enable_user(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let s = session(req.extensions())?;
+    crate::web::check_api_csrf(&s, req.headers(), req.method())?;
+    let user = account(&state, &s, id).await?;
+    accounts::enable(&state.db, &s.user.actor(), &user.username).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A funding agreement between a council and an NHS commissioner.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FundingAgreementRequest {
+    #[serde(default)]
+    pub council: String,
+    #[serde(default)]
+    pub nhs_commissioner: String,
+    /// The funding policy it follows, by name (as `GET /funding-agreements`
+    /// shows them).
+    #[serde(default)]
+    pub policy: String,
+    /// The first and last days it applies, as YYYY-MM-DD (no last day:
+    /// until another is agreed).
+    #[serde(default)]
+    pub effective_from: String,
+    #[serde(default)]
+    pub effective_to: Option<String>,
+}
+
+/// The funding agreement recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FundingAgreementSaved {
+    pub policy: String,
+}
+
+/// Records a funding agreement: from its first day, the two bodies' costs
+/// are split by its policy.
+#[utoipa::path(post, path = "/api/v1/funding-agreements", request_body = FundingAgreementRequest,
+    responses((status = 201, body = FundingAgreementSaved)), security(("bearer" = [])))]
+pub(super) async fn record_funding_agreement(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, FundingAgreementRequest) = body_json(req, &state).await?;
+    s.user.administrator()?;
+    let mut problems = Vec::new();
+    for (field, value, what) in [
+        ("council", &body.council, "name the council"),
+        ("nhs_commissioner", &body.nhs_commissioner, "name the NHS commissioner"),
+        ("policy", &body.policy, "name the funding policy the agreement follows"),
+        ("effective_from", &body.effective_from, "enter the first day the agreement applies"),
+    ] {
+        if value.trim().is_empty() {
+            problems.push((field.to_string(), what.to_string()));
+        }
+    }
+    let from = optional_day(&mut problems, "effective_from", &Some(body.effective_from.clone()));
+    let to = optional_day(&mut problems, "effective_to", &body.effective_to);
+    if let (Some(f), Some(t)) = (from, to)
+        && t < f
+    {
+        problems.push(("effective_to".into(), "the last day is before the first".into()));
+    }
+    let Some(from) = from.filter(|_| problems.is_empty()) else {
+        return Err(ApiError(ServiceError::Invalid(problems).into()));
+    };
+    let policy = admin::record_funding_agreement(
+        &state.db,
+        &s.user.actor(),
+        body.council.trim(),
+        body.nhs_commissioner.trim(),
+        admin::AgreedPolicy::Named(body.policy.trim().to_string()),
+        from,
+        to,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(FundingAgreementSaved { policy })).into_response())
+}
+
+/// The council of this code, for a system administrator, and (when one
+/// is named) a kind of letter it may word: anything else names nothing.
+async fn letters_council(
+    state: &AppState,
+    s: &Session,
+    code: &str,
+    kind: Option<&str>,
+) -> Result<crate::db::store::OrgRow, ApiError> {
+    s.user.administrator()?;
+    if let Some(kind) = kind {
+        crate::services::letters::template_title(kind).ok_or(AppError::NotFound)?;
+    }
+    Ok(admin::council(&state.db, code).await?.ok_or(AppError::NotFound)?)
+}
+
+/// Every letter a council may word its own way, and which it has.
+#[utoipa::path(get, path = "/api/v1/councils/{code}/letters", params(("code" = String, Path, description = "The council's GSS code")),
+    responses((status = 200, body = Vec<admin::CouncilLetter>)), security(("bearer" = [])))]
+pub(super) async fn council_letters(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    req: axum::extract::Request,
+) -> Result<Json<Vec<admin::CouncilLetter>>, ApiError> {
+    let s = session(req.extensions())?;
+    let org = letters_council(&state, &s, &code, None).await?;
+    Ok(Json(admin::council_letters(&state.db, &org.code).await?))
+}
+
+/// A council's letter of one kind: its text, as the council words it or
+/// the default.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LetterTemplate {
+    /// The text, with `{{ placeholder }}`s; paragraphs separated by a
+    /// blank line.
+    #[serde(default)]
+    pub text: String,
+    /// The placeholders this kind of letter may use (ignored when saving).
+    #[serde(default)]
+    pub placeholders: Vec<String>,
+}
+
+/// A council's letter of one kind.
+#[utoipa::path(get, path = "/api/v1/councils/{code}/letters/{kind}",
+    params(("code" = String, Path, description = "The council's GSS code"), ("kind" = String, Path, description = "The letter's kind, as the list names it")),
+    responses((status = 200, body = LetterTemplate)), security(("bearer" = [])))]
+pub(super) async fn letter_template(
+    State(state): State<AppState>,
+    Path((code, kind)): Path<(String, String)>,
+    req: axum::extract::Request,
+) -> Result<Json<LetterTemplate>, ApiError> {
+    let s = session(req.extensions())?;
+    let org = letters_council(&state, &s, &code, Some(&kind)).await?;
+    let text = admin::letter_template(&state.db, &org.code, &kind).await?;
+    let placeholders =
+        crate::services::letters::placeholders(&kind).iter().map(|p| p.to_string()).collect();
+    Ok(Json(LetterTemplate { text, placeholders }))
+}
+
+/// Saves a council's own text for a letter: it must name only the kind's
+/// placeholders. Letters made from then on use it.
+#[utoipa::path(post, path = "/api/v1/councils/{code}/letters/{kind}",
+    params(("code" = String, Path, description = "The council's GSS code"), ("kind" = String, Path, description = "The letter's kind, as the list names it")),
+    request_body = LetterTemplate, responses((status = 204, description = "Saved")), security(("bearer" = [])))]
+pub(super) async fn save_letter_template(
+    State(state): State<AppState>,
+    Path((code, kind)): Path<(String, String)>,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, LetterTemplate) = body_json(req, &state).await?;
+    let org = letters_council(&state, &s, &code, Some(&kind)).await?;
+    if body.text.trim().is_empty() {
+        return Err(ApiError(ServiceError::invalid("text", "enter the letter's text").into()));
+    }
+    let text = body.text.replace("\r\n", "\n");
+    admin::set_letter_template(&state.db, &s.user.actor(), &org.code, &kind, &text).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -20,6 +20,7 @@ mod admin;
 mod care;
 mod finance;
 mod imports;
+mod letters;
 mod refunds;
 
 use crate::db::store::{self, Search};
@@ -305,6 +306,25 @@ async fn caseload(
     )
     .await?;
     Ok((cases, permit))
+}
+
+/// A day given as YYYY-MM-DD, or none when left out or blank; one that
+/// cannot be read is a problem named by its field.
+fn optional_day(
+    problems: &mut Vec<(String, String)>,
+    field: &str,
+    v: &Option<String>,
+) -> Option<chrono::NaiveDate> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(v) => match aftercare_core::parse_date(v) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                problems.push((field.to_string(), e.to_string()));
+                None
+            }
+        },
+    }
 }
 
 /// A query string read into its type, or a JSON 400.
@@ -644,7 +664,7 @@ async fn request_funding(
     responses((status = 201, description = "The decision was recorded: the new version's id", body = Created), (status = 403, description = "Not this user's decision (`not_your_decision`)", body = ErrorBody), (status = 404, description = "No such person or request", body = ErrorBody), (status = 409, description = "The version named was superseded (`stale_request`)", body = ErrorBody), (status = 422, description = "Fields to correct", body = ErrorBody)), security(("bearer" = [])))]
 async fn decide_funding(
     State(state): State<AppState>,
-    FundingRequestPath(id, rid): FundingRequestPath,
+    PersonRecordPath(id, rid): PersonRecordPath,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::services::funding_requests::FundingDecisionFields) =
@@ -661,11 +681,13 @@ async fn decide_funding(
     Ok((StatusCode::CREATED, Json(Created { id: new })).into_response())
 }
 
-/// A person and one of their funding requests from the path, the person
-/// one the caller may see (scope, then existence).
-struct FundingRequestPath(i64, i64);
+/// A person the caller may see (scope, then existence) and the id of one
+/// of their records (a detention, a funding request, a letter), from the
+/// path; an id that is not a number names nothing (a JSON 404, as for an
+/// unknown id).
+struct PersonRecordPath(i64, i64);
 
-impl axum::extract::FromRequestParts<AppState> for FundingRequestPath {
+impl axum::extract::FromRequestParts<AppState> for PersonRecordPath {
     type Rejection = ApiError;
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
@@ -675,7 +697,7 @@ impl axum::extract::FromRequestParts<AppState> for FundingRequestPath {
             .await
             .map_err(|_| ApiError(AppError::NotFound))?;
         ensure_visible(parts, state, id).await?;
-        Ok(FundingRequestPath(id, rid))
+        Ok(PersonRecordPath(id, rid))
     }
 }
 
@@ -761,25 +783,6 @@ async fn create_historical_ending(
     Ok((StatusCode::CREATED, Json(Created { id: pid })).into_response())
 }
 
-/// A detention id from the path, with its person's, a person the caller may
-/// see (scope, then existence); one that is not a number names nothing (a
-/// JSON 404, as for an unknown id).
-struct DetentionPath(i64, i64);
-
-impl axum::extract::FromRequestParts<AppState> for DetentionPath {
-    type Rejection = ApiError;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let Path((id, did)) = Path::<(i64, i64)>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError(AppError::NotFound))?;
-        ensure_visible(parts, state, id).await?;
-        Ok(DetentionPath(id, did))
-    }
-}
-
 /// Records that the person left hospital from the detention they are in: a
 /// new version of that detention (the old one stays in history).
 #[utoipa::path(post, path = "/api/v1/people/{id}/detentions/{detention_id}/left-hospital",
@@ -789,7 +792,7 @@ impl axum::extract::FromRequestParts<AppState> for DetentionPath {
         (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 async fn record_left_hospital(
     State(state): State<AppState>,
-    DetentionPath(id, did): DetentionPath,
+    PersonRecordPath(id, did): PersonRecordPath,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::services::detentions::LeftHospitalFields) =
@@ -816,7 +819,7 @@ async fn record_left_hospital(
         (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 async fn correct_detention(
     State(state): State<AppState>,
-    DetentionPath(id, did): DetentionPath,
+    PersonRecordPath(id, did): PersonRecordPath,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, crate::services::detentions::CorrectionFields) =
@@ -831,8 +834,8 @@ async fn correct_detention(
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Aftercare API", description = "The Section 117 after-care register. Sign in with POST /api/v1/session and send the token as a bearer token. Requests signed in with the browser's cookie must send the X-CSRF-Token header on changes."),
-    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, list_funding, request_funding, decide_funding, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention, refunds::list_refunds, refunds::record_charge, refunds::pay, refunds::waive, refunds::housing_benefit, care::get_plan, care::add_need, care::end_need, care::get_assessment, care::save_assessment, care::list_reviews, care::list_disputes, care::list_letters, care::worklists, care::organisations, care::partnerships, care::master_list, care::enquiry, finance::monitoring, finance::reconciliation, finance::invoices, admin::add_user, admin::disable_user, admin::save_organisation, admin::save_partnership, finance::costs, care::list_leads, care::set_transforming_care, care::name_lead, imports::import_register, imports::import_reviews, care::open_dispute, care::escalate_dispute, care::resolve_dispute, care::confirm_dispute, care::funding_agreements, care::users),
-    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::funding_requests::FundingRequestFields, crate::services::funding_requests::FundingDecisionFields, crate::services::funding_requests::FundingRequestView, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, refunds::RefundView, refunds::RefundChargeView, refunds::RefundPaymentView, refunds::RefundPaymentFields, refunds::RefundWaiverFields, refunds::HousingBenefitFields, crate::services::finance::refunds::ChargeTakenFields, crate::services::finance::refunds::ChargeJudged, crate::services::finance::refunds::RefundStatus, crate::services::care::NeedFields, care::PlanView, care::EndNeedRequest, care::AssessmentView, care::ReviewView, care::DisputeView, care::LetterView, care::ReferenceLine, care::WorkItemView, care::ReviewDueView, care::Worklist, care::WorklistsView, care::OrganisationView, care::PartnershipView, care::MasterListView, finance::MonthMeasureView, admin::NewUserRequest, admin::OrganisationRequest, admin::OrganisationSaved, admin::PartnershipRequest, finance::CostLineView, care::LeadView, care::TransformingCareRequest, crate::services::care::LeadFields, finance::InvoiceLineView, finance::ExcludedLineView, finance::InvoiceView, imports::RegisterImportView, imports::ReviewsImportView, care::ResolutionView, care::FundingAgreementView, care::UserView, crate::services::disputes::OpenFields, crate::services::disputes::EscalateFields, crate::services::disputes::ResolveFields, finance::MonitoringView, finance::ReconcileRequest, finance::FindingView, finance::RecordedView, finance::ReconciliationView, crate::services::sharing::EnquiryForm, crate::services::sharing::StatusAnswer, ErrorBody, ErrorDetail, FieldError)),
+    paths(create_session, list_tasks, list_people, get_person, person_history, create_person, create_detention, record_access, create_fact, create_determination, what_if, create_review, list_funding, request_funding, decide_funding, create_proposal, list_proposals, create_decision, create_reinstatement, create_historical_ending, record_left_hospital, correct_detention, refunds::list_refunds, refunds::record_charge, refunds::pay, refunds::waive, refunds::housing_benefit, care::get_plan, care::add_need, care::end_need, care::get_assessment, care::save_assessment, care::list_reviews, care::list_disputes, care::list_letters, care::worklists, care::organisations, care::partnerships, care::master_list, care::enquiry, finance::monitoring, finance::reconciliation, finance::invoices, admin::add_user, admin::disable_user, admin::save_organisation, admin::save_partnership, finance::costs, care::list_leads, care::set_transforming_care, care::name_lead, imports::import_register, imports::import_reviews, care::open_dispute, care::escalate_dispute, care::resolve_dispute, care::confirm_dispute, care::funding_agreements, care::users, admin::set_roles, admin::reset_password, admin::enable_user, admin::record_funding_agreement, admin::council_letters, admin::letter_template, admin::save_letter_template, letters::ending_letter, letters::send_ending_letter, letters::factsheet, letters::send_factsheet, letters::reinstatement_letter, letters::send_reinstatement_letter, letters::sent_letter, letters::address, letters::save_address),
+    components(schemas(TaskList, crate::services::tasks::Task, crate::services::tasks::TaskKind, PersonSummaryView, PersonList, ApiDetention, HistoryEntry, PersonDetailView, NewPersonRequest, PersonFields, DetentionFields, Created, SessionRequest, SessionToken, AccessReason, crate::services::facts::FactFields, crate::services::facts::DeterminationFields, crate::services::care::ReviewFields, crate::services::funding_requests::FundingRequestFields, crate::services::funding_requests::FundingDecisionFields, crate::services::funding_requests::FundingRequestView, crate::services::endings::ProposalFields, crate::services::endings::DecisionFields, crate::services::endings::ReinstateFields, crate::services::endings::HistoricalFields, crate::services::endings::ProposalView, crate::services::endings::DecisionView, crate::services::endings::Awaited, crate::services::endings::Decided, ProposalCreated, crate::services::detentions::LeftHospitalFields, crate::services::detentions::CorrectionFields, refunds::RefundView, refunds::RefundChargeView, refunds::RefundPaymentView, refunds::RefundPaymentFields, refunds::RefundWaiverFields, refunds::HousingBenefitFields, crate::services::finance::refunds::ChargeTakenFields, crate::services::finance::refunds::ChargeJudged, crate::services::finance::refunds::RefundStatus, crate::services::care::NeedFields, care::PlanView, care::EndNeedRequest, care::AssessmentView, care::ReviewView, care::DisputeView, care::LetterView, care::ReferenceLine, care::WorkItemView, care::ReviewDueView, care::Worklist, care::WorklistsView, care::OrganisationView, care::PartnershipView, care::MasterListView, finance::MonthMeasureView, admin::NewUserRequest, admin::OrganisationRequest, admin::OrganisationSaved, admin::PartnershipRequest, finance::CostLineView, care::LeadView, care::TransformingCareRequest, crate::services::care::LeadFields, finance::InvoiceLineView, finance::ExcludedLineView, finance::InvoiceView, imports::RegisterImportView, imports::ReviewsImportView, care::ResolutionView, care::FundingAgreementView, care::UserView, crate::services::disputes::OpenFields, crate::services::disputes::EscalateFields, crate::services::disputes::ResolveFields, finance::MonitoringView, finance::ReconcileRequest, finance::FindingView, finance::RecordedView, finance::ReconciliationView, crate::services::sharing::EnquiryForm, crate::services::sharing::StatusAnswer, admin::RolesRequest, admin::PasswordRequest, admin::FundingAgreementRequest, admin::FundingAgreementSaved, admin::LetterTemplate, crate::services::admin::CouncilLetter, letters::FilledLetterView, letters::SentLetterView, letters::SendLetterRequest, letters::AddressView, ErrorBody, ErrorDetail, FieldError)),
     modifiers(&Finish)
 )]
 pub struct ApiDoc;
@@ -875,6 +878,17 @@ pub fn router() -> Router<AppState> {
         .route("/people/{id}/disputes/resolve", post(care::resolve_dispute))
         .route("/disputes/{id}/confirm", post(care::confirm_dispute))
         .route("/people/{id}/letters", get(care::list_letters))
+        .route("/people/{id}/letters/{letter_id}", get(letters::sent_letter))
+        .route("/people/{id}/factsheet", get(letters::factsheet).post(letters::send_factsheet))
+        .route(
+            "/people/{id}/reinstatement-letter",
+            get(letters::reinstatement_letter).post(letters::send_reinstatement_letter),
+        )
+        .route("/people/{id}/address", get(letters::address).post(letters::save_address))
+        .route(
+            "/endings/{id}/letters/{kind}",
+            get(letters::ending_letter).post(letters::send_ending_letter),
+        )
         .route("/people/{id}/lead", get(care::list_leads).post(care::name_lead))
         .route("/people/{id}/transforming-care", post(care::set_transforming_care))
         .route("/worklists", get(care::worklists))
@@ -888,9 +902,20 @@ pub fn router() -> Router<AppState> {
         .route("/costs", get(finance::costs))
         .route("/imports/register", post(imports::import_register))
         .route("/imports/reviews", post(imports::import_reviews))
-        .route("/funding-agreements", get(care::funding_agreements))
+        .route(
+            "/funding-agreements",
+            get(care::funding_agreements).post(admin::record_funding_agreement),
+        )
         .route("/users", get(care::users).post(admin::add_user))
         .route("/users/{uid}/disable", post(admin::disable_user))
+        .route("/users/{uid}/enable", post(admin::enable_user))
+        .route("/users/{uid}/roles", post(admin::set_roles))
+        .route("/users/{uid}/password", post(admin::reset_password))
+        .route("/councils/{code}/letters", get(admin::council_letters))
+        .route(
+            "/councils/{code}/letters/{kind}",
+            get(admin::letter_template).post(admin::save_letter_template),
+        )
         .route("/refunds", get(refunds::list_refunds))
         .route("/refunds/charges", post(refunds::record_charge))
         .route("/refunds/{id}/payments", post(refunds::pay))

@@ -340,6 +340,33 @@ pub async fn letter_template(db: &Db, council: &str, kind: &str) -> Result<Strin
     Ok(own.unwrap_or_else(|| crate::services::endings::default_template(kind).to_string()))
 }
 
+/// One of a council's letters: whether the council words it its own way.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CouncilLetter {
+    pub kind: &'static str,
+    pub title: String,
+    /// The council has its own text; otherwise the default is used.
+    pub own: bool,
+}
+
+/// Every letter a council may word its own way, and which it has.
+pub async fn council_letters(db: &Db, council: &str) -> Result<Vec<CouncilLetter>, ServiceError> {
+    let mut letters = Vec::new();
+    for (kind, title) in crate::services::letters::template_kinds() {
+        let text = letter_template(db, council, kind).await?;
+        let own = text != crate::services::endings::default_template(kind);
+        letters.push(CouncilLetter { kind, title, own });
+    }
+    Ok(letters)
+}
+
+/// The council of this code (`None`: no such organisation, or not a council).
+pub async fn council(db: &Db, code: &str) -> Result<Option<OrgRow>, ServiceError> {
+    Ok(org(db, code).await?.filter(|o| {
+        aftercare_core::org::OrgKind::parse(&o.kind) == Some(aftercare_core::org::OrgKind::Council)
+    }))
+}
+
 /// Refuses a letter that could not be saved, before its text is read.
 pub async fn ensure_letter_target(db: &Db, council: &str, kind: &str) -> Result<(), ServiceError> {
     ensure_letter_kind(kind)?;

@@ -1372,6 +1372,37 @@ fn fill(
 }
 
 /// A fact sheet for a person about their s117 rights and who is
+/// Which letter to fill in: one of an ending's, the person's fact sheet,
+/// or the letter saying their after-care was reinstated.
+#[derive(Debug, Clone, Copy)]
+pub enum Draft<'a> {
+    Ending { proposal_id: i64, kind: &'a str },
+    Factsheet { person_id: i64 },
+    Reinstatement { person_id: i64, easy_read: bool },
+}
+
+/// A letter filled in, with the id of the person it is about (`None`: no
+/// such proposal, person or letter). The caller checks the person may be
+/// seen before showing it.
+pub async fn draft(
+    db: &Db,
+    which: Draft<'_>,
+    today: NaiveDate,
+) -> Result<Option<(i64, Letter)>, ServiceError> {
+    Ok(match which {
+        Draft::Ending { proposal_id, kind } => match q::proposal(db, proposal_id).await? {
+            None => None,
+            Some(p) => letter(db, &p, kind, today).await?.map(|l| (p.person_id, l)),
+        },
+        Draft::Factsheet { person_id } => {
+            factsheet(db, person_id, today).await?.map(|l| (person_id, l))
+        }
+        Draft::Reinstatement { person_id, easy_read } => {
+            reinstatement_letter(db, person_id, easy_read, today).await?.map(|l| (person_id, l))
+        }
+    })
+}
+
 /// responsible, from the council's template (or the built-in one).
 pub async fn factsheet(
     db: &Db,

@@ -81,6 +81,23 @@ pub const ENDING_KINDS: [(&str, &str); 6] = [
     ("council_finance", "To council finance"),
 ];
 
+/// Every letter a council may word its own way, with what it is.
+pub fn template_kinds() -> Vec<(&'static str, String)> {
+    let mut v: Vec<(&'static str, String)> = ENDING_KINDS
+        .iter()
+        .map(|(k, l)| (*k, format!("Ending letter: {}", l.to_lowercase())))
+        .collect();
+    v.push(("factsheet", "Fact sheet for the person".into()));
+    v.push(("reinstatement", "Reinstatement letter".into()));
+    v.push(("reinstatement_easy_read", "Reinstatement letter (easy read)".into()));
+    v
+}
+
+/// What a kind of letter is, in words (`None`: no such kind).
+pub fn template_title(kind: &str) -> Option<String> {
+    template_kinds().into_iter().find(|(k, _)| *k == kind).map(|(_, l)| l)
+}
+
 /// Every kind a council may set its own template for.
 pub fn is_kind(kind: &str) -> bool {
     ENDING_KINDS.iter().any(|(k, _)| *k == kind)

@@ -1083,27 +1083,12 @@ pub async fn agreement_save(
 
 // ---------------------------------------------------------------- letters
 
-/// Every letter a council may word its own way, with what it is.
-fn letter_kinds() -> Vec<(&'static str, String)> {
-    let mut v: Vec<(&'static str, String)> = crate::services::letters::ENDING_KINDS
-        .iter()
-        .map(|(k, l)| (*k, format!("Ending letter: {}", l.to_lowercase())))
-        .collect();
-    v.push(("factsheet", "Fact sheet for the person".into()));
-    v.push(("reinstatement", "Reinstatement letter".into()));
-    v.push(("reinstatement_easy_read", "Reinstatement letter (easy read)".into()));
-    v
-}
-
 fn kind_title(kind: &str) -> Result<String, AppError> {
-    letter_kinds().into_iter().find(|(k, _)| *k == kind).map(|(_, l)| l).ok_or(AppError::NotFound)
+    crate::services::letters::template_title(kind).ok_or(AppError::NotFound)
 }
 
 async fn council(state: &AppState, code: &str) -> Result<OrgRow, AppError> {
-    admin::org(&state.db, code)
-        .await?
-        .filter(|o| OrgKind::parse(&o.kind) == Some(OrgKind::Council))
-        .ok_or(AppError::NotFound)
+    admin::council(&state.db, code).await?.ok_or(AppError::NotFound)
 }
 
 #[derive(Template, WebTemplate)]
@@ -1122,12 +1107,6 @@ pub async fn letters(
     Ok(LettersPage { nav: Some(nav_for(&state, &s).await), councils }.into_response())
 }
 
-pub struct LetterLine {
-    pub kind: String,
-    pub title: String,
-    pub own: bool,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "admin_council_letters.html")]
 struct CouncilLettersPage {
@@ -1135,7 +1114,7 @@ struct CouncilLettersPage {
     banner: Option<Banner>,
     code: String,
     council: String,
-    letters: Vec<LetterLine>,
+    letters: Vec<admin::CouncilLetter>,
 }
 
 pub async fn council_letters(
@@ -1146,12 +1125,7 @@ pub async fn council_letters(
 ) -> Result<Response, AppError> {
     administrator(&s)?;
     let org = council(&state, &code).await?;
-    let mut letters = Vec::new();
-    for (kind, title) in letter_kinds() {
-        let text = admin::letter_template(&state.db, &org.code, kind).await?;
-        let own = text != crate::services::endings::default_template(kind);
-        letters.push(LetterLine { kind: kind.into(), title, own });
-    }
+    let letters = admin::council_letters(&state.db, &org.code).await?;
     let banner = letters.iter().find(|l| l.kind == q.saved).map(|l| Banner {
         title: "Letter saved".into(),
         text: format!("{} of {} is saved: letters made from now on use it.", l.title, org.name),

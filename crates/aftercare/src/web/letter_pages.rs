@@ -13,7 +13,6 @@ use serde::Deserialize;
 use super::VisiblePerson;
 use super::pages::{Nav, nav_for};
 use super::{AppError, AppState, CsrfForm, CurrentUser, OnForm, Session};
-use crate::db::endings as q;
 use crate::services::endings;
 use crate::services::letters::{self, Letter, SendFields, SentLetter};
 
@@ -287,13 +286,14 @@ async fn ending_letter(
     pid: i64,
     kind: &str,
 ) -> Result<(Place, Letter), AppError> {
-    let p = q::proposal(&state.db, pid).await?.ok_or(AppError::NotFound)?;
-    crate::services::views::ensure_can_view(&state.db, s, p.person_id).await?;
-    let l = endings::letter(&state.db, &p, kind, state.today()).await?.ok_or(AppError::NotFound)?;
+    let which = endings::Draft::Ending { proposal_id: pid, kind };
+    let (person_id, l) =
+        endings::draft(&state.db, which, state.today()).await?.ok_or(AppError::NotFound)?;
+    crate::services::views::ensure_can_view(&state.db, s, person_id).await?;
     let place = Place {
-        person_id: p.person_id,
+        person_id,
         action: format!("/endings/{pid}/letters/{kind}"),
-        back_href: format!("/people/{}/endings", p.person_id),
+        back_href: format!("/people/{person_id}/endings"),
         back_text: "Back to ending after-care",
         pdf_file: format!("s117-ended-{}.pdf", l.kind),
     };
@@ -329,8 +329,14 @@ fn factsheet_place(id: i64) -> Place {
     }
 }
 
+/// A person's letter filled in (the person already checked as visible).
+async fn draft_of(state: &AppState, which: endings::Draft<'_>) -> Result<Letter, AppError> {
+    let found = endings::draft(&state.db, which, state.today()).await?;
+    found.map(|(_, l)| l).ok_or(AppError::NotFound)
+}
+
 async fn factsheet_of(state: &AppState, id: i64) -> Result<Letter, AppError> {
-    endings::factsheet(&state.db, id, state.today()).await?.ok_or(AppError::NotFound)
+    draft_of(state, endings::Draft::Factsheet { person_id: id }).await
 }
 
 pub async fn factsheet(
@@ -364,9 +370,7 @@ fn reinstatement_place(id: i64, easy_read: bool) -> Place {
 }
 
 async fn reinstatement_of(state: &AppState, id: i64, easy_read: bool) -> Result<Letter, AppError> {
-    endings::reinstatement_letter(&state.db, id, easy_read, state.today())
-        .await?
-        .ok_or(AppError::NotFound)
+    draft_of(state, endings::Draft::Reinstatement { person_id: id, easy_read }).await
 }
 
 /// The letter telling the person their after-care was reinstated.

@@ -254,6 +254,19 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/api/v1/people/{id}/disputes/resolve", 401, Everyone(422)),
     route("POST", "/api/v1/disputes/{id}/confirm",    401, Everyone(404)),
     route("GET",  "/api/v1/people/{id}/letters",      401, Everyone(200)),
+    // {letter_id} names no letter sent; nobody's after-care was reinstated; {id}
+    // names no ending proposal under /endings.
+    route("GET",  "/api/v1/people/{id}/letters/{letter_id}", 401, Everyone(404)),
+    route("GET",  "/api/v1/people/{id}/factsheet",    401, Everyone(200)),
+    // Those who send letters are told how it was sent is missing; others may not send.
+    route("POST", "/api/v1/people/{id}/factsheet",    401, Roles(SENDERS, 422, 403)),
+    route("GET",  "/api/v1/people/{id}/reinstatement-letter", 401, Everyone(404)),
+    route("POST", "/api/v1/people/{id}/reinstatement-letter", 401, Everyone(404)),
+    route("GET",  "/api/v1/endings/{id}/letters/{kind}", 401, Everyone(404)),
+    route("POST", "/api/v1/endings/{id}/letters/{kind}", 401, Everyone(404)),
+    route("GET",  "/api/v1/people/{id}/address",      401, Everyone(200)),
+    // No lines: the address is cleared, by those who send letters.
+    route("POST", "/api/v1/people/{id}/address",      401, Roles(SENDERS, 204, 403)),
     route("GET",  "/api/v1/people/{id}/lead",         401, Everyone(200)),
     route("POST", "/api/v1/people/{id}/lead",         401, Roles(NAMERS, 201, 403)),
     route("POST", "/api/v1/people/{id}/transforming-care", 401, Roles(NAMERS, 204, 403)),
@@ -271,6 +284,14 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/api/v1/users",                    401, Roles(ADMINS, 200, 403)),
     route("POST", "/api/v1/users",                    401, Roles(ADMINS, 422, 403)),
     route("POST", "/api/v1/users/{uid}/disable",      401, Roles(ADMINS, 404, 403)),
+    route("POST", "/api/v1/users/{uid}/enable",       401, Roles(ADMINS, 404, 403)),
+    route("POST", "/api/v1/users/{uid}/roles",        401, Roles(ADMINS, 404, 403)),
+    route("POST", "/api/v1/users/{uid}/password",     401, Roles(ADMINS, 404, 403)),
+    route("POST", "/api/v1/funding-agreements",       401, Roles(ADMINS, 422, 403)),
+    // {code} is Kent's trust, not a council: it has no letters.
+    route("GET",  "/api/v1/councils/{code}/letters",  401, Roles(ADMINS, 404, 403)),
+    route("GET",  "/api/v1/councils/{code}/letters/{kind}", 401, Roles(ADMINS, 404, 403)),
+    route("POST", "/api/v1/councils/{code}/letters/{kind}", 401, Roles(ADMINS, 404, 403)),
     route("POST", "/api/v1/organisations",            401, Roles(ADMINS, 422, 403)),
     route("POST", "/api/v1/partnerships",             401, Roles(ADMINS, 422, 403)),
     route("POST", "/api/v1/reconciliation",           401, Roles(&["finance", "commissioner"], 422, 403)),

@@ -927,3 +927,158 @@ async fn a_system_administrator_adds_an_account_an_organisation_and_a_partnershi
         assert_eq!(other.post_json("/api/v1/users", &body).await.status, StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn a_letter_is_read_as_json_or_pdf_and_recorded_as_sent_by_the_api() {
+    for t in backends().await {
+        let c = setup(&t).await;
+        let smith = id_of(&t, "Smith").await;
+        let path = format!("/api/v1/people/{smith}/factsheet");
+        let r = c.get(&path).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
+        let filled = r.json();
+        assert_eq!(filled["kind"], "factsheet");
+        assert_eq!(filled["letterhead"], "Kent County Council", "{filled}");
+        let r = c.get(&format!("{path}?format=pdf")).await;
+        assert_eq!(r.headers[header::CONTENT_TYPE], "application/pdf");
+        crate::letters::check_pdf(
+            &r.bytes,
+            "Section 117 after-care: fact sheet",
+            &["Kent County Council"],
+            0,
+        );
+        assert_eq!(c.get(&format!("{path}?format=doc")).await.status, StatusCode::BAD_REQUEST);
+        // Sent, with the sender's change to the text; how it went is asked.
+        let r = c.post_json(&path, &json!({"letter_body": "Changed text."})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(fields(&r), ["method"]);
+        let r = c
+            .post_json(
+                &path,
+                &json!({"letter_body": "Changed text.", "method": "post", "sent_on": "2026-11-20"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.json()["id"].as_i64().unwrap();
+        let sent = c.get(&format!("/api/v1/people/{smith}/letters/{id}")).await.json();
+        assert_eq!(sent["letter"]["body"], "Changed text.", "{sent}");
+        assert_eq!(sent["sent_on"], "2026-11-20");
+        assert_eq!(sent["edited"], true);
+        assert_eq!(sent["recorded_by"], "admin");
+        let pdf = c.get(&format!("/api/v1/people/{smith}/letters/{id}?format=pdf")).await;
+        assert_eq!(pdf.headers[header::CONTENT_TYPE], "application/pdf");
+        let list = c.get(&format!("/api/v1/people/{smith}/letters")).await.json();
+        assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+        // A day still to come is refused; a letter no ending made is not there.
+        let r = c.post_json(&path, &json!({"method": "post", "sent_on": "2099-01-01"})).await;
+        assert_eq!(fields(&r), ["sent_on"]);
+        let r = c.get(&format!("/api/v1/people/{smith}/reinstatement-letter")).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        // The postal address letters go to, kept and cleared.
+        let address = format!("/api/v1/people/{smith}/address");
+        let lines = json!({"lines": ["1 High Street", "Maidstone", "ME14 1XX"]});
+        assert_eq!(c.post_json(&address, &lines).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(c.get(&address).await.json(), lines);
+        let long = json!({"lines": vec!["line"; 9]});
+        assert_eq!(fields(&c.post_json(&address, &long).await), ["address"]);
+        assert_eq!(
+            c.post_json(&address, &json!({"lines": []})).await.status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(c.get(&address).await.json()["lines"], json!([]));
+    }
+}
+
+#[tokio::test]
+async fn a_system_administrator_sets_roles_passwords_agreements_and_letters() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "sysadmin", "X24", "system_administrator").await;
+        add_user(&t.db, "lead", "RXY", "lead_professional").await;
+        add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+        let c = Client::api_login(state(&t.db), "sysadmin").await;
+        let users = c.get("/api/v1/users").await.json();
+        let lead = users.as_array().unwrap().iter().find(|u| u["username"] == "lead").unwrap();
+        let uid = lead["id"].as_i64().unwrap();
+        let r = c
+            .post_json(
+                &format!("/api/v1/users/{uid}/roles"),
+                &json!({"roles": ["lead_professional", "king"]}),
+            )
+            .await;
+        assert_eq!(fields(&r), ["roles"]);
+        let r = c
+            .post_json(
+                &format!("/api/v1/users/{uid}/roles"),
+                &json!({"roles": ["lead_professional", "qa_group"]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}: {}", t.backend, r.body);
+        let users = c.get("/api/v1/users").await.json();
+        let lead = users.as_array().unwrap().iter().find(|u| u["username"] == "lead").unwrap();
+        assert!(lead["roles"].to_string().contains("qa_group"), "{lead}");
+        // A weak password is refused by the rules; a good one lets them in.
+        let password = format!("/api/v1/users/{uid}/password");
+        let r = c.post_json(&password, &json!({"password": "short"})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        let r = c.post_json(&password, &json!({"password": "another long pass phrase 42"})).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let sign_in = json!({"username": "lead", "password": "another long pass phrase 42"});
+        let anon = Client::new(state(&t.db));
+        assert_eq!(anon.post_json("/api/v1/session", &sign_in).await.status, StatusCode::OK);
+        c.post_json(&format!("/api/v1/users/{uid}/disable"), &json!({})).await;
+        assert_eq!(
+            anon.post_json("/api/v1/session", &sign_in).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let r = c.post_json(&format!("/api/v1/users/{uid}/enable"), &json!({})).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        assert_eq!(anon.post_json("/api/v1/session", &sign_in).await.status, StatusCode::OK);
+        // A funding agreement, checked and then listed.
+        let agreement = json!({"council": "E10000016", "nhs_commissioner": "QKS", "policy": "no-such-policy", "effective_from": "2026-04-01"});
+        let r = c.post_json("/api/v1/funding-agreements", &agreement).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        let r = c.post_json("/api/v1/funding-agreements", &json!({"council": "E10000016", "nhs_commissioner": "QKS", "policy": "fixed-50-50", "effective_from": "2026-04-01", "effective_to": "2026-03-01"})).await;
+        assert_eq!(fields(&r), ["effective_to"]);
+        let r = c.post_json("/api/v1/funding-agreements", &json!({"council": "E10000016", "nhs_commissioner": "QKS", "policy": "fixed-50-50", "effective_from": "2026-04-01"})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let listed = c.get("/api/v1/funding-agreements").await.json();
+        assert!(
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["policy"] == "fixed-50-50" && a["effective_from"] == "2026-04-01"),
+            "{listed}"
+        );
+        // A council's own letter: an unknown placeholder is refused by name.
+        let letters = c.get("/api/v1/councils/E10000016/letters").await.json();
+        assert!(letters.as_array().unwrap().iter().all(|l| l["own"] == false), "{letters}");
+        let path = "/api/v1/councils/E10000016/letters/factsheet";
+        let r = c.post_json(path, &json!({"text": "Dear {{ nom }}"})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("nom"), "{}", r.body);
+        let r = c
+            .post_json(path, &json!({"text": "Dear {{ name }},\n\nYour after-care is free."}))
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let got = c.get(path).await.json();
+        assert_eq!(got["text"], "Dear {{ name }},\n\nYour after-care is free.");
+        assert!(got["placeholders"].as_array().unwrap().contains(&json!("name")), "{got}");
+        let letters = c.get("/api/v1/councils/E10000016/letters").await.json();
+        assert!(
+            letters
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["kind"] == "factsheet" && l["own"] == true)
+        );
+        assert_eq!(
+            c.get("/api/v1/councils/E10000016/letters/ballad").await.status,
+            StatusCode::NOT_FOUND
+        );
+        // Nobody else may.
+        let other = Client::api_login(state(&t.db), "admin").await;
+        assert_eq!(other.get(path).await.status, StatusCode::FORBIDDEN);
+    }
+}
