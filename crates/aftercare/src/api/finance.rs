@@ -282,19 +282,13 @@ pub struct InvoiceView {
     pub amount_due: i64,
 }
 
-/// The quarter's invoices of the caller's organisation: one for each
-/// partnership with an aligned budget it is part of.
-#[utoipa::path(get, path = "/api/v1/invoices", params(InvoiceParams),
-    responses((status = 200, body = Vec<InvoiceView>), (status = 422, description = "No such quarter", body = super::ErrorBody)), security(("bearer" = [])))]
-pub(super) async fn invoices(
-    State(state): State<AppState>,
-    req: axum::extract::Request,
-) -> Result<Json<Vec<InvoiceView>>, ApiError> {
-    use crate::services::finance::invoice as invoices;
-    let s = session(req.extensions())?;
-    let q: InvoiceParams = super::query(&req)?;
-    let today = state.today();
-    let quarter = match (q.year, q.quarter) {
+/// The quarter asked for: both left out, the last one finished.
+fn chosen_quarter(
+    year: Option<i32>,
+    quarter: Option<u8>,
+    today: chrono::NaiveDate,
+) -> Result<aftercare_core::funding::Quarter, ApiError> {
+    match (year, quarter) {
         (None, None) => Some(aftercare_core::funding::Quarter::last_finished(today)),
         (Some(y), Some(n)) => aftercare_core::funding::Quarter::new(y, n).ok(),
         _ => None,
@@ -307,7 +301,107 @@ pub(super) async fn invoices(
             )
             .into(),
         )
-    })?;
+    })
+}
+
+/// Which invoice, as a document.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvoiceDocumentParams {
+    /// The financial year, by the year it starts in April; with `quarter`.
+    /// Both left out: the last quarter finished.
+    #[serde(default)]
+    pub year: Option<i32>,
+    /// 1 (April to June) to 4 (January to March).
+    #[serde(default)]
+    pub quarter: Option<u8>,
+    /// The partnership's council and NHS commissioner.
+    #[serde(default)]
+    pub council: String,
+    #[serde(default)]
+    pub nhs_commissioner: String,
+    /// `csv` for the lines as CSV; the PDF when left out.
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// One partnership's invoice for the quarter, as the PDF sent to the body
+/// that pays (or its lines as CSV): 404 when the caller's organisation is
+/// no party to an aligned budget of that council and NHS commissioner.
+#[utoipa::path(get, path = "/api/v1/invoices/document", params(InvoiceDocumentParams),
+    responses((status = 200, description = "The invoice", content((Vec<u8> = "application/pdf"), (String = "text/csv"))), (status = 422, description = "No such quarter", body = super::ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn invoice_document(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<axum::response::Response, ApiError> {
+    use crate::services::finance::invoice as invoices;
+    use axum::response::IntoResponse;
+    let s = session(req.extensions())?;
+    let q: InvoiceDocumentParams = super::query(&req)?;
+    let csv = match q.format.as_deref().map(str::trim) {
+        None | Some("" | "pdf") => false,
+        Some("csv") => true,
+        Some(_) => {
+            return Err(ApiError(crate::web::AppError::BadRequest(
+                "bad_query",
+                "format is `csv`, or left out for the PDF".into(),
+            )));
+        }
+    };
+    let quarter = chosen_quarter(q.year, q.quarter, state.today())?;
+    let (council, nhs) = (q.council.trim(), q.nhs_commissioner.trim());
+    let (cases, _permit) = super::caseload(&state, &s).await?;
+    let agreements = crate::services::admin::agreements(&state.db).await?;
+    let inv =
+        invoices::invoice_for_party(&cases, &agreements, &s.user.org_code, council, nhs, quarter)?;
+    let label = invoices::quarter_label(quarter);
+    let detail = format!("{label} {} api", if csv { "csv" } else { "pdf" });
+    let rows = inv.lines.len() + inv.excluded.len();
+    crate::services::access_log::export(
+        &state.db,
+        &s,
+        crate::services::access_log::AccessKind::InvoiceFile,
+        rows,
+        Some(&detail),
+    )
+    .await?;
+    let file =
+        format!("invoice-{council}-{nhs}-q{}-{}", quarter.number(), quarter.financial_year_start());
+    let (content_type, name, bytes) = if csv {
+        let csv =
+            aftercare_files::write_csv(&invoices::INVOICE_HEADERS, &invoices::invoice_rows(&inv));
+        ("text/csv; charset=utf-8", format!("{file}.csv"), csv)
+    } else {
+        let names = crate::services::views::org_names(&state.db).await?;
+        let named = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_string());
+        let (from, to) = invoices::parties(&inv, council, nhs);
+        let pdf = invoices::invoice_pdf(&inv, &named(from), &named(to), state.today())?;
+        ("application/pdf", format!("{file}.pdf"), pdf)
+    };
+    let disposition = format!("attachment; filename=\"{name}\"");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type.to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The quarter's invoices of the caller's organisation: one for each
+/// partnership with an aligned budget it is part of.
+#[utoipa::path(get, path = "/api/v1/invoices", params(InvoiceParams),
+    responses((status = 200, body = Vec<InvoiceView>), (status = 422, description = "No such quarter", body = super::ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn invoices(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<Vec<InvoiceView>>, ApiError> {
+    use crate::services::finance::invoice as invoices;
+    let s = session(req.extensions())?;
+    let q: InvoiceParams = super::query(&req)?;
+    let today = state.today();
+    let quarter = chosen_quarter(q.year, q.quarter, today)?;
     let period = quarter.period().map_err(|_| {
         ApiError(crate::error::ServiceError::invalid("year", "no such financial year").into())
     })?;

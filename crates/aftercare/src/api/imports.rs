@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::session;
 use crate::error::ServiceError;
-use crate::services::import_mappings;
+use crate::services::import_mappings::{self, ImportKind};
 use crate::web::{ApiError, AppError, AppState};
 
 /// How to take the file.
@@ -177,4 +177,79 @@ pub(super) async fn import_reviews(
         added: r.added,
         unchanged: r.unchanged,
     }))
+}
+
+/// Which file's remembered column names.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MappingParams {
+    /// `register` (the master list) or `reviews`.
+    #[serde(default)]
+    pub kind: String,
+}
+
+/// A column name in the organisation's files, and what it holds.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ColumnMappingView {
+    /// The header as the organisation's files write it.
+    #[serde(default)]
+    pub header: String,
+    /// The import's column it holds; none: the column is ignored.
+    #[serde(default)]
+    pub column: Option<String>,
+}
+
+/// Column names to remember for the organisation's files.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ColumnMappingRequest {
+    /// `register` or `reviews`.
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub columns: Vec<ColumnMappingView>,
+}
+
+fn import_kind(kind: &str) -> Result<ImportKind, ApiError> {
+    ImportKind::parse(kind.trim()).ok_or_else(|| {
+        ApiError(ServiceError::invalid("kind", "the kind is `register` or `reviews`").into())
+    })
+}
+
+/// The column names the caller's organisation has mapped for a kind of
+/// file (every import it makes reads them so).
+#[utoipa::path(get, path = "/api/v1/column-mappings", params(MappingParams),
+    responses((status = 200, body = Vec<ColumnMappingView>)), security(("bearer" = [])))]
+pub(super) async fn column_mappings(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<Vec<ColumnMappingView>>, ApiError> {
+    let s = session(req.extensions())?;
+    let p: MappingParams = super::query(&req)?;
+    let kind = import_kind(&p.kind)?;
+    let rows = import_mappings::rows(&state.db, &s.user.org_code, kind).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| ColumnMappingView { header: r.header, column: r.column_name })
+            .collect(),
+    ))
+}
+
+/// Remembers, for the caller's organisation, what each column name holds
+/// (by those who may import); each is checked (`column_0`, `column_1`…
+/// name the problems) and audited.
+#[utoipa::path(post, path = "/api/v1/column-mappings", request_body = ColumnMappingRequest,
+    responses((status = 204, description = "Remembered")), security(("bearer" = [])))]
+pub(super) async fn remember_column_mappings(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (s, body): (crate::web::Session, ColumnMappingRequest) =
+        super::body_json(req, &state).await?;
+    import_mappings::ensure_may_import(&s.user)?;
+    let kind = import_kind(&body.kind)?;
+    let entries: Vec<(String, Option<String>)> =
+        body.columns.into_iter().map(|c| (c.header, c.column)).collect();
+    import_mappings::remember(&state.db, &s.user, kind, &entries).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }

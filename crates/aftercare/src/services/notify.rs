@@ -61,13 +61,16 @@ impl BaseUrl {
 }
 
 /// Where and how a user is told of their tasks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Preferences {
     /// None: no messages at all.
+    #[serde(default)]
     pub email: Option<String>,
     /// A message at once for each task with a deadline.
+    #[serde(default)]
     pub immediate: bool,
     /// One message a day listing the rest.
+    #[serde(default)]
     pub digest: bool,
 }
 

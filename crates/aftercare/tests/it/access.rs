@@ -220,6 +220,17 @@ const PERMISSIONS: &[Route] = &[
     // The API (src/api/mod.rs) and its documents.
     route("POST", "/api/v1/session",                  401, Everyone(200)),
     route("GET",  "/api/v1/tasks",                    401, Everyone(200)),
+    // An empty key is no late register change: only MHA administrators acknowledge one.
+    route("POST", "/api/v1/tasks/acknowledge",        401, Roles(&["mha_administrator"], 422, 403)),
+    route("GET",  "/api/v1/account/notifications",    401, Everyone(200)),
+    route("POST", "/api/v1/account/notifications",    401, Everyone(200)),
+    route("GET",  "/api/v1/access-reasons",           401, Roles(&["auditor"], 200, 403)),
+    // The world's reason to look was reviewed through the page above already.
+    route("POST", "/api/v1/access-reasons/{id}/review", 401, Roles(&["auditor"], 409, 403)),
+    route("GET",  "/api/v1/column-mappings?kind=register", 401, Everyone(200)),
+    // An empty body names no kind of file; only those who import remember mappings.
+    route("POST", "/api/v1/column-mappings",          401, Editors(422, 403)),
+    route("GET",  "/api/v1/invoices/document?council=E06000060&nhs_commissioner=QU9", 401, Everyone(404)),
     route("GET",  "/api/v1/people",                   401, Everyone(200)),
     route("POST", "/api/v1/people",                   401, Editors(201, 403)),
     route("GET",  "/api/v1/people/{id}",              401, Everyone(200)),

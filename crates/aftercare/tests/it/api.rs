@@ -1082,3 +1082,69 @@ async fn a_system_administrator_sets_roles_passwords_agreements_and_letters() {
         assert_eq!(other.get(path).await.status, StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn settings_reasons_to_look_and_column_names_by_the_api() {
+    for t in backends().await {
+        let c = setup(&t).await;
+        add_user(&t.db, "auditor", "RXY", "auditor").await;
+        // Notification settings, checked and saved.
+        let path = "/api/v1/account/notifications";
+        let r = c.post_json(path, &json!({"email": "not an address", "immediate": true})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}: {}", t.backend, r.body);
+        let prefs = json!({"email": "admin@nhs.net", "immediate": true, "digest": false});
+        let r = c.post_json(path, &prefs).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(c.get(path).await.json(), prefs);
+        // A reason to look at someone outside the caseload waits for the
+        // organisation's auditor, who reviews it once.
+        let patel = id_of(&t, "Patel").await;
+        let r = c
+            .post_json(
+                &format!("/api/v1/people/{patel}/access"),
+                &json!({"reason": "status enquiry from council finance"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        assert_eq!(c.get("/api/v1/access-reasons").await.status, StatusCode::FORBIDDEN);
+        let auditor = Client::api_login(state(&t.db), "auditor").await;
+        let reasons = auditor.get("/api/v1/access-reasons").await.json();
+        let reason = reasons.as_array().unwrap().iter().find(|g| g["person_id"] == patel).unwrap();
+        assert_eq!(reason["username"], "admin");
+        let review = format!("/api/v1/access-reasons/{}/review", reason["id"]);
+        let r = auditor.post_json(&review, &json!({"note": "checked with council finance"})).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        assert_eq!(auditor.post_json(&review, &json!({})).await.status, StatusCode::CONFLICT);
+        let reasons = auditor.get("/api/v1/access-reasons").await.json();
+        assert!(!reasons.as_array().unwrap().iter().any(|g| g["person_id"] == patel), "{reasons}");
+        // A column name remembered for the organisation's files, then read so.
+        let mappings = "/api/v1/column-mappings";
+        let r = c.post_json(mappings, &json!({"kind": "register", "columns": [{"header": "Hospital number", "column": "local_id"}, {"header": "Notes", "column": null}]})).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let got = c.get(&format!("{mappings}?kind=register")).await.json();
+        assert!(
+            got.as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["header"] == "Hospital number" && m["column"] == "local_id"),
+            "{got}"
+        );
+        assert!(
+            got.as_array().unwrap().iter().any(|m| m["header"] == "Notes" && m["column"].is_null()),
+            "{got}"
+        );
+        let r = c.post_json(mappings, &json!({"kind": "register", "columns": [{"header": "Ward", "column": "no_such_column"}]})).await;
+        assert_eq!(fields(&r), ["column_0"], "{}", r.body);
+        assert_eq!(
+            c.get(&format!("{mappings}?kind=payroll")).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            auditor.post_json(mappings, &json!({"kind": "register", "columns": []})).await.status,
+            StatusCode::FORBIDDEN
+        );
+        // A task key that is no late register change is refused by name.
+        let r = c.post_json("/api/v1/tasks/acknowledge", &json!({"key": "review:1"})).await;
+        assert_eq!(fields(&r), ["key"]);
+    }
+}

@@ -247,6 +247,17 @@ async fn costs_split_by_the_agreement_in_force_and_invoice_in_arrears() {
             api.get("/api/v1/invoices?year=2024").await.status,
             axum::http::StatusCode::UNPROCESSABLE_ENTITY
         );
+        // The invoice itself by the API: the PDF sent, or its lines as CSV.
+        let doc =
+            "/api/v1/invoices/document?year=2024&quarter=1&council=E10000016&nhs_commissioner=QKS";
+        let r = api.get(doc).await;
+        assert_eq!(r.status, axum::http::StatusCode::OK, "{}", r.body);
+        assert_eq!(r.headers[axum::http::header::CONTENT_TYPE], "application/pdf");
+        assert!(r.bytes.starts_with(b"%PDF-1.7"));
+        let r = api.get(&format!("{doc}&format=csv")).await;
+        assert_eq!(r.body.trim_start_matches('\u{feff}'), text, "the same lines as the command's");
+        let r = api.get("/api/v1/invoices/document?year=2024&quarter=1&council=E10000016&nhs_commissioner=QU9").await;
+        assert_eq!(r.status, axum::http::StatusCode::NOT_FOUND, "{}", r.body);
         let c = Client::login(state(&t.db), "kent-finance").await;
         let page = c.get("/funding/invoices?year=2024&quarter=1").await;
         assert_eq!(page.status, axum::http::StatusCode::OK, "{}", page.body);
