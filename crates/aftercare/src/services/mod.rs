@@ -18,6 +18,7 @@ pub mod fhir;
 pub mod finance;
 pub mod funding_requests;
 pub mod generate;
+pub mod import_jobs;
 pub mod import_mappings;
 pub mod letters;
 pub mod notify;

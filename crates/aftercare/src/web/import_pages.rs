@@ -1,18 +1,16 @@
 //! Importing a master list or a reviews file in the browser: upload, a dry
 //! run and its report (problems by row, column and reason; people to add,
 //! correct or leave), headers not known mapped once for the organisation,
-//! then confirm. The uploaded file is kept in memory under a random token
-//! bound to the user who uploaded it, and the work runs in the background,
-//! its progress shown on the page until it is done.
+//! then confirm. The upload is kept by the import service
+//! (`services/import_jobs.rs`) and worked on in the background, its
+//! progress shown on the page until it is done.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use aftercare_files::ImportErrors;
 use aftercare_files::register::column_label;
-use aftercare_files::table::HeaderMatch;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
@@ -20,137 +18,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::error::ServiceError;
-use crate::services::care::ReviewImportReport;
+use crate::services::import_jobs::{Job, Outcome, Runner, Stage};
 use crate::services::import_mappings::{self, ImportKind};
-use crate::services::register::{ImportOptions, ImportReport};
 use crate::web::pages::{Nav, nav_for};
 use crate::web::{AppError, AppState, CsrfForm, CsrfMultipart, CurrentUser, Session};
 
 /// The largest upload: the application's own cap on a request body.
 pub const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
-/// An upload is forgotten this long after it was made.
-const KEEP_FOR: Duration = Duration::from_secs(60 * 60);
-/// Uploads kept for one user at once: a new one forgets the oldest.
-const PER_USER: usize = 2;
-/// All the uploads kept, together: beyond this the oldest finished ones go.
-const MAX_KEPT_BYTES: usize = 128 * 1024 * 1024;
 /// How long a request waits for the work it started before showing the
 /// progress page instead.
 const WAIT_FOR_RESULT: Duration = Duration::from_secs(5);
-
-/// Uploaded files waiting to be confirmed, and the work on them, by token.
-#[derive(Default)]
-pub struct ImportStore {
-    jobs: Mutex<HashMap<String, Arc<Job>>>,
-}
-
-struct Job {
-    user_id: i64,
-    kind: ImportKind,
-    file_name: String,
-    bytes: Vec<u8>,
-    created: Instant,
-    done: AtomicU64,
-    total: AtomicU64,
-    stage: Mutex<Stage>,
-    /// How each header of the file was read, as of the last dry run.
-    read_as: Mutex<Vec<MappedLine>>,
-}
-
-#[derive(Clone)]
-enum Stage {
-    Checking,
-    Checked(Outcome),
-    Importing,
-    Imported(Outcome),
-}
-
-#[derive(Clone)]
-enum Outcome {
-    Register(ImportReport),
-    Reviews(ReviewImportReport),
-    Problems(ImportErrors),
-    /// Refused or failed for another reason, in words.
-    Failed(String),
-}
-
-impl Job {
-    fn stage(&self) -> Stage {
-        self.stage.lock().map(|s| s.clone()).unwrap_or(Stage::Checking)
-    }
-
-    fn set(&self, stage: Stage) {
-        if let Ok(mut s) = self.stage.lock() {
-            *s = stage;
-        }
-    }
-
-    /// Moves a checked file without problems on to importing, once: of two
-    /// confirmations at the same moment, one starts the import.
-    fn start_import(&self) -> bool {
-        let Ok(mut s) = self.stage.lock() else { return false };
-        if matches!(*s, Stage::Checked(Outcome::Register(_) | Outcome::Reviews(_))) {
-            *s = Stage::Importing;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn running(&self) -> bool {
-        matches!(self.stage(), Stage::Checking | Stage::Importing)
-    }
-}
-
-impl ImportStore {
-    fn insert(&self, job: Job) -> Result<String, AppError> {
-        let mut token = [0u8; 24];
-        getrandom::fill(&mut token).map_err(|_| AppError::Internal)?;
-        let token = hex::encode(token);
-        let mut jobs = self.jobs.lock().map_err(|_| AppError::Internal)?;
-        jobs.retain(|_, j| j.running() || j.created.elapsed() < KEEP_FOR);
-        let mut mine: Vec<(String, Instant)> = jobs
-            .iter()
-            .filter(|(_, j)| j.user_id == job.user_id && !j.running())
-            .map(|(t, j)| (t.clone(), j.created))
-            .collect();
-        mine.sort_by_key(|(_, at)| *at);
-        while mine.len() >= PER_USER {
-            jobs.remove(&mine.remove(0).0);
-        }
-        let mut finished: Vec<(String, Instant)> = jobs
-            .iter()
-            .filter(|(_, j)| !j.running())
-            .map(|(t, j)| (t.clone(), j.created))
-            .collect();
-        finished.sort_by_key(|(_, at)| *at);
-        let kept =
-            |jobs: &HashMap<String, Arc<Job>>| jobs.values().map(|j| j.bytes.len()).sum::<usize>();
-        while kept(&jobs) + job.bytes.len() > MAX_KEPT_BYTES {
-            if finished.is_empty() {
-                return Err(AppError::Refused(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "busy",
-                    "too many files are being imported at the moment: try again in a few minutes"
-                        .into(),
-                ));
-            }
-            jobs.remove(&finished.remove(0).0);
-        }
-        jobs.insert(token.clone(), Arc::new(job));
-        Ok(token)
-    }
-
-    /// The upload under `token`, if it is this user's: anyone else's
-    /// answers as one that does not exist.
-    fn get(&self, token: &str, user_id: i64) -> Result<Arc<Job>, AppError> {
-        let jobs = self.jobs.lock().map_err(|_| AppError::Internal)?;
-        jobs.get(token)
-            .filter(|j| j.user_id == user_id && (j.running() || j.created.elapsed() < KEEP_FOR))
-            .cloned()
-            .ok_or(AppError::NotFound)
-    }
-}
 
 fn may_import(s: &Session) -> Result<(), AppError> {
     import_mappings::ensure_may_import(&s.user).map_err(AppError::from)
@@ -302,18 +179,7 @@ pub async fn import_upload(
     let file_name = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let file_name =
         aftercare_core::text::excerpt(if file_name.is_empty() { "upload" } else { file_name });
-    let job = Job {
-        user_id: s.user.id,
-        kind,
-        file_name,
-        bytes: bytes.clone(),
-        created: Instant::now(),
-        done: AtomicU64::new(0),
-        total: AtomicU64::new(0),
-        stage: Mutex::new(Stage::Checking),
-        read_as: Mutex::new(Vec::new()),
-    };
-    let token = state.imports.insert(job)?;
+    let token = state.imports.insert(s.user.id, kind, file_name, bytes.clone())?;
     let job = state.imports.get(&token, s.user.id)?;
     run(&state, &s, job, true).await;
     Ok(Redirect::to(&format!("/import/{token}")).into_response())
@@ -322,105 +188,13 @@ pub async fn import_upload(
 /// Runs the dry run or the import in the background, and waits a little
 /// for it, so a small file goes straight to its result.
 async fn run(state: &AppState, s: &Session, job: Arc<Job>, dry_run: bool) {
-    job.set(if dry_run { Stage::Checking } else { Stage::Importing });
-    job.done.store(0, Ordering::Relaxed);
-    job.total.store(0, Ordering::Relaxed);
-    let db = state.db.clone();
-    let actor = s.user.actor();
-    let today = state.today();
-    let org = s.user.org_code.clone();
-    let task = job.clone();
-    // On a blocking thread of its own, driving the import there: the
-    // service's future borrows its arguments across awaits, which a task
-    // spawned on the runtime cannot.
-    let runtime = tokio::runtime::Handle::current();
-    let handle = tokio::task::spawn_blocking(move || {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            runtime.block_on(work(&db, &actor, &org, &task, dry_run, today))
-        }))
-        .unwrap_or_else(|_| {
-            tracing::error!("an import in the background panicked");
-            Outcome::Failed(AppError::Internal.message())
-        });
-        task.set(if dry_run { Stage::Checked(outcome) } else { Stage::Imported(outcome) });
-    });
-    let _ = tokio::time::timeout(WAIT_FOR_RESULT, handle).await;
-}
-
-async fn work(
-    db: &crate::db::Db,
-    actor: &crate::db::store::Actor,
-    org: &str,
-    job: &Job,
-    dry_run: bool,
-    today: chrono::NaiveDate,
-) -> Outcome {
-    let mapping = match import_mappings::mapping(db, Some(org), job.kind).await {
-        Ok(m) => m,
-        Err(e) => return failed(e),
+    let runner = Runner {
+        db: state.db.clone(),
+        actor: s.user.actor(),
+        org: s.user.org_code.clone(),
+        today: state.today(),
     };
-    if dry_run {
-        let rules = aftercare_files::table::HeaderRules {
-            known: job.kind.columns(),
-            aliases: job.kind.aliases(),
-            mapping: &mapping,
-        };
-        let headers = aftercare_files::table::read_headers(&job.file_name, &job.bytes);
-        let lines = headers
-            .unwrap_or_default()
-            .iter()
-            .map(|h| MappedLine {
-                header: aftercare_core::text::excerpt(h),
-                column: match rules.resolve(h) {
-                    HeaderMatch::Column(c) => column_label(&c).to_string(),
-                    HeaderMatch::Ignored => "Ignored".into(),
-                    HeaderMatch::Unknown => "Not known".into(),
-                },
-            })
-            .collect();
-        if let Ok(mut read_as) = job.read_as.lock() {
-            *read_as = lines;
-        }
-    }
-    let result = match job.kind {
-        ImportKind::Register => {
-            let options = ImportOptions { dry_run, today, mapping: &mapping };
-            let progress = |done: u64, total: u64| {
-                job.done.store(done, Ordering::Relaxed);
-                job.total.store(total, Ordering::Relaxed);
-            };
-            crate::services::register::import_register_with(
-                db,
-                actor,
-                &job.file_name,
-                &job.bytes,
-                options,
-                &progress,
-            )
-            .await
-            .map(Outcome::Register)
-        }
-        ImportKind::Reviews => crate::services::care::import_reviews_with(
-            db,
-            actor,
-            &job.file_name,
-            &job.bytes,
-            dry_run,
-            &mapping,
-        )
-        .await
-        .map(Outcome::Reviews),
-    };
-    match result {
-        Ok(o) => o,
-        Err(ServiceError::InvalidFile(errors)) => Outcome::Problems(errors),
-        Err(e) => failed(e),
-    }
-}
-
-fn failed(e: ServiceError) -> Outcome {
-    let e = AppError::from(e);
-    Outcome::Failed(e.message())
+    state.imports.run(runner, job, dry_run, WAIT_FOR_RESULT).await;
 }
 
 /// The upload's page: progress, the dry run's report, or the result.
@@ -447,12 +221,15 @@ async fn status_page(
     page.token = token.to_string();
     page.kind_label = job.kind.label();
     page.file_name = job.file_name.clone();
-    page.read_as = job.read_as.lock().map(|r| r.clone()).unwrap_or_default();
+    page.read_as = job
+        .read_as()
+        .into_iter()
+        .map(|r| MappedLine { header: r.header, column: r.column })
+        .collect();
     let stage = job.stage();
     match &stage {
         Stage::Checking | Stage::Importing => {
-            let (done, total) =
-                (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
+            let (done, total) = job.progress();
             let what = if matches!(stage, Stage::Checking) { "Checking" } else { "Importing" };
             page.progress = match (done * 100).checked_div(total) {
                 Some(percent) => format!("{what}: {done} of {total} people done ({percent}%)."),
@@ -596,10 +373,8 @@ pub async fn import_mapping(
     may_import(&s)?;
     let job = state.imports.get(&token, s.user.id)?;
     // The headers the form named: refused as unknown, or ignored by a dry run.
-    let unknown = match job.stage() {
-        Stage::Checked(Outcome::Problems(errors)) => errors.unknown_columns.clone(),
-        Stage::Checked(Outcome::Register(r)) => r.ignored_columns.clone(),
-        _ => return Ok(Redirect::to(&format!("/import/{token}")).into_response()),
+    let Some(unknown) = job.unmapped() else {
+        return Ok(Redirect::to(&format!("/import/{token}")).into_response());
     };
     let mut entries = Vec::new();
     let mut missing = Vec::new();

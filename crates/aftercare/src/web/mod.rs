@@ -79,7 +79,7 @@ pub struct AppState {
     /// of log-ins queues here instead of stalling every other request.
     pub password_permits: Arc<tokio::sync::Semaphore>,
     /// Files uploaded to import, waiting to be confirmed, by token.
-    pub imports: Arc<import_pages::ImportStore>,
+    pub imports: Arc<crate::services::import_jobs::ImportJobs>,
 }
 
 impl AppState {
@@ -91,7 +91,9 @@ impl AppState {
             caseload_permits: Arc::new(tokio::sync::Semaphore::new(cores)),
             caseloads: Arc::new(crate::services::care::CaseloadCache::default()),
             password_permits: Arc::new(tokio::sync::Semaphore::new(cores.clamp(1, 4))),
-            imports: Arc::new(import_pages::ImportStore::default()),
+            imports: Arc::new(crate::services::import_jobs::ImportJobs::new(|e| {
+                AppError::from(e).message()
+            })),
         }
     }
 
@@ -376,6 +378,22 @@ impl From<ServiceError> for AppError {
             ServiceError::Internal(what) => {
                 // Logged once, here at the boundary; the text names no person.
                 tracing::error!(error = %what, "internal failure");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+impl From<crate::services::import_jobs::JobError> for AppError {
+    fn from(e: crate::services::import_jobs::JobError) -> Self {
+        use crate::services::import_jobs::JobError;
+        match e {
+            JobError::Busy => {
+                AppError::Refused(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+            }
+            JobError::NotFound => AppError::NotFound,
+            JobError::Poisoned | JobError::NoToken => {
+                tracing::error!(error = %e, "import uploads");
                 AppError::Internal
             }
         }

@@ -287,6 +287,11 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/api/v1/master-list",              401, Everyone(200)),
     route("POST", "/api/v1/enquiries",                401, Everyone(200)),
     route("GET",  "/api/v1/monitoring",               401, Everyone(200)),
+    // An upload that names no kind of file is refused; {token} names no upload.
+    route("POST", "/api/v1/imports",                  401, Editors(422, 403)),
+    route("GET",  "/api/v1/imports/{token}",          401, Editors(404, 403)),
+    route("POST", "/api/v1/imports/{token}/mapping",  401, Editors(404, 403)),
+    route("POST", "/api/v1/imports/{token}/confirm",  401, Editors(404, 403)),
     route("POST", "/api/v1/imports/register",         401, Editors(422, 403)),
     route("POST", "/api/v1/imports/reviews",          401, Editors(422, 403)),
     route("GET",  "/api/v1/funding-agreements",       401, Everyone(200)),

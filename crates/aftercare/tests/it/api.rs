@@ -1148,3 +1148,72 @@ async fn settings_reasons_to_look_and_column_names_by_the_api() {
         assert_eq!(fields(&r), ["key"]);
     }
 }
+
+#[tokio::test]
+async fn a_file_is_uploaded_checked_mapped_and_confirmed_by_the_api() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+        add_user(&t.db, "other", "RXY", "mha_administrator").await;
+        let c = Client::api_login(state(&t.db), "admin").await;
+        let with_ward: String = REGISTER_CSV
+            .lines()
+            .enumerate()
+            .map(|(i, l)| format!("{l},{}\n", if i == 0 { "Ward" } else { "Oak" }))
+            .collect();
+        let upload = "/api/v1/imports?kind=register&file_name=master.csv";
+        let r = c.post_bytes(upload, "text/csv", with_ward.into_bytes()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.backend, r.body);
+        let token = r.json()["token"].as_str().unwrap().to_string();
+        let status = format!("/api/v1/imports/{token}");
+        assert_eq!(r.headers[header::LOCATION], status.as_str());
+        // A small file is checked before the answer; nothing is written yet.
+        let v = r.json();
+        assert_eq!(v["state"], "checked", "{v}");
+        assert_eq!(v["register"]["people_added"], 4);
+        assert_eq!(v["unknown_columns"], json!(["Ward"]));
+        assert!(store::all_people(&t.db).await.unwrap().is_empty());
+        // Every unknown column must be answered, and only those.
+        let mapping = format!("{status}/mapping");
+        let r =
+            c.post_json(&mapping, &json!({"columns": [{"header": "Bed", "column": null}]})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(fields(&r), ["columns[0]", "columns"]);
+        let r =
+            c.post_json(&mapping, &json!({"columns": [{"header": "Ward", "column": null}]})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.json()["unknown_columns"], json!([]), "ignored from now on: {}", r.body);
+        // Someone else cannot see or confirm it.
+        let other = Client::api_login(state(&t.db), "other").await;
+        assert_eq!(other.get(&status).await.status, StatusCode::NOT_FOUND);
+        let confirm = format!("{status}/confirm");
+        assert_eq!(other.post_json(&confirm, &json!({})).await.status, StatusCode::NOT_FOUND);
+        let r = c.post_json(&confirm, &json!({})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let mut v = r.json();
+        for _ in 0..100 {
+            if v["state"] != "importing" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            v = c.get(&status).await.json();
+        }
+        assert_eq!(v["state"], "imported", "{v}");
+        assert_eq!(v["register"]["dry_run"], false);
+        assert_eq!(store::all_people(&t.db).await.unwrap().len(), 4);
+        // Once only.
+        assert_eq!(c.post_json(&confirm, &json!({})).await.status, StatusCode::CONFLICT);
+        // A file the check refuses says why, row by row, and cannot be confirmed.
+        let bad = REGISTER_CSV.replace("9876543210", "1234567890");
+        let r = c.post_bytes(upload, "text/csv", bad.into_bytes()).await;
+        let v = r.json();
+        assert_eq!(v["state"], "problems", "{v}");
+        assert_eq!(v["problems"][0]["row"], 4);
+        assert_eq!(v["problems"][0]["column"], "nhs_number");
+        let token = v["token"].as_str().unwrap();
+        let r = c.post_json(&format!("/api/v1/imports/{token}/confirm"), &json!({})).await;
+        assert_eq!(r.status, StatusCode::CONFLICT);
+        let r = c.post_bytes("/api/v1/imports?kind=payroll", "text/csv", b"a\n1\n".to_vec()).await;
+        assert_eq!(fields(&r), ["kind"]);
+    }
+}
