@@ -74,28 +74,27 @@ pub struct ReasonToReview {
 
 /// The reasons to look recorded by the auditor's organisation's users, or
 /// about people in its caseload, not yet reviewed; newest first.
-#[utoipa::path(get, path = "/api/v1/access-reasons",
+#[utoipa::path(get, path = "/api/v1/access-reasons", params(super::paging::PageParams),
     responses((status = 200, body = Vec<ReasonToReview>)), security(("bearer" = [])))]
 pub(super) async fn access_reasons(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     req: axum::extract::Request,
-) -> Result<Json<Vec<ReasonToReview>>, ApiError> {
+) -> Result<super::paging::Paged<ReasonToReview>, ApiError> {
     let s = session(req.extensions())?;
     let grants = crate::services::access::grants_to_review(&state.db, &s.user).await?;
-    Ok(Json(
-        grants
-            .into_iter()
-            .map(|g| ReasonToReview {
-                id: g.id,
-                person_id: g.person_id,
-                reason: g.reason,
-                granted_at: g.granted_at,
-                expires_at: g.expires_at,
-                username: g.username,
-                user_org: g.user_org,
-            })
-            .collect(),
-    ))
+    Ok(paging.of(grants
+        .into_iter()
+        .map(|g| ReasonToReview {
+            id: g.id,
+            person_id: g.person_id,
+            reason: g.reason,
+            granted_at: g.granted_at,
+            expires_at: g.expires_at,
+            username: g.username,
+            user_org: g.user_org,
+        })
+        .collect()))
 }
 
 /// An auditor's review of a reason to look.

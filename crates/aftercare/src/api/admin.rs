@@ -387,16 +387,17 @@ async fn letters_council(
 }
 
 /// Every letter a council may word its own way, and which it has.
-#[utoipa::path(get, path = "/api/v1/councils/{code}/letters", params(("code" = String, Path, description = "The council's GSS code")),
+#[utoipa::path(get, path = "/api/v1/councils/{code}/letters", params(super::paging::PageParams, ("code" = String, Path, description = "The council's GSS code")),
     responses((status = 200, body = Vec<admin::CouncilLetter>)), security(("bearer" = [])))]
 pub(super) async fn council_letters(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     Path(code): Path<String>,
     req: axum::extract::Request,
-) -> Result<Json<Vec<admin::CouncilLetter>>, ApiError> {
+) -> Result<super::paging::Paged<admin::CouncilLetter>, ApiError> {
     let s = session(req.extensions())?;
     let org = letters_council(&state, &s, &code, None).await?;
-    Ok(Json(admin::council_letters(&state.db, &org.code).await?))
+    Ok(paging.of(admin::council_letters(&state.db, &org.code).await?))
 }
 
 /// A council's letter of one kind: its text, as the council words it or

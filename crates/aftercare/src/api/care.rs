@@ -36,30 +36,33 @@ pub struct PlanView {
     pub recorded_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// A person's current after-care plan.
+/// A person's current after-care plan, with the person's version as its
+/// `ETag` (send it as `If-Match` with a change to refuse one made since).
 #[utoipa::path(get, path = "/api/v1/people/{id}/plan", params(("id" = i64, Path)),
-    responses((status = 200, body = PlanView)), security(("bearer" = [])))]
+    responses((status = 200, body = PlanView, headers(("ETag" = String, description = "The person's record's version")))), security(("bearer" = [])))]
 pub(super) async fn get_plan(
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
-) -> Result<Json<PlanView>, ApiError> {
-    let Some(row) = care_db::current_plan(&state.db, id).await? else {
-        return Ok(Json(PlanView {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let etag = super::versions::etag(&state, id).await?;
+    let view = match care_db::current_plan(&state.db, id).await? {
+        None => PlanView {
             version: 0,
             needs: serde_json::json!([]),
             has_s117_need: false,
             recorded_by: None,
             recorded_at: None,
-        }));
+        },
+        Some(row) => PlanView {
+            version: row.version,
+            needs: serde_json::to_value(&care::plan_of(&row)?.needs).unwrap_or_default(),
+            has_s117_need: row.has_s117_need,
+            recorded_by: Some(row.recorded_by),
+            recorded_at: Some(row.recorded_at),
+        },
     };
-    let plan = care::plan_of(&row)?;
-    Ok(Json(PlanView {
-        version: row.version,
-        needs: serde_json::to_value(&plan.needs).unwrap_or_default(),
-        has_s117_need: row.has_s117_need,
-        recorded_by: Some(row.recorded_by),
-        recorded_at: Some(row.recorded_at),
-    }))
+    Ok(([(axum::http::header::ETAG, etag)], Json(view)).into_response())
 }
 
 /// A plan change the API refuses because the plan moved on is a conflict
@@ -210,30 +213,30 @@ pub struct ReviewView {
 }
 
 /// A person's reviews, newest first.
-#[utoipa::path(get, path = "/api/v1/people/{id}/reviews", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/people/{id}/reviews", params(super::paging::PageParams, ("id" = i64, Path)),
     responses((status = 200, body = Vec<ReviewView>)), security(("bearer" = [])))]
 pub(super) async fn list_reviews(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
-) -> Result<Json<Vec<ReviewView>>, ApiError> {
+) -> Result<super::paging::Paged<ReviewView>, ApiError> {
     let mut rows = care_db::reviews_for(&state.db, id).await?;
     rows.sort_by_key(|r| std::cmp::Reverse((r.held_on, r.id)));
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| ReviewView {
-                id: r.id,
-                held_on: r.held_on,
-                outcome: r.outcome,
-                attendees: r.attendees,
-                person_views: r.person_views,
-                still_needed: r.still_needed,
-                plan_changes: r.plan_changes,
-                source: r.source,
-                recorded_by: r.recorded_by,
-                recorded_org: r.recorded_org,
-            })
-            .collect(),
-    ))
+    Ok(paging.of(rows
+        .into_iter()
+        .map(|r| ReviewView {
+            id: r.id,
+            held_on: r.held_on,
+            outcome: r.outcome,
+            attendees: r.attendees,
+            person_views: r.person_views,
+            still_needed: r.still_needed,
+            plan_changes: r.plan_changes,
+            source: r.source,
+            recorded_by: r.recorded_by,
+            recorded_org: r.recorded_org,
+        })
+        .collect()))
 }
 
 /// A dispute between two bodies about who is responsible.
@@ -265,34 +268,33 @@ pub struct DisputeView {
 }
 
 /// The disputes about a person, oldest first.
-#[utoipa::path(get, path = "/api/v1/people/{id}/disputes", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/people/{id}/disputes", params(super::paging::PageParams, ("id" = i64, Path)),
     responses((status = 200, body = Vec<DisputeView>)), security(("bearer" = [])))]
 pub(super) async fn list_disputes(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
-) -> Result<Json<Vec<DisputeView>>, ApiError> {
+) -> Result<super::paging::Paged<DisputeView>, ApiError> {
     let json = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
-    Ok(Json(
-        crate::db::disputes::disputes_for_person(&state.db, id)
-            .await?
-            .into_iter()
-            .map(|d| DisputeView {
-                id: d.id,
-                confirmed: d.confirmed_at.is_some(),
-                interim: json(&d.interim),
-                settlement: d.settlement.as_deref().map(json),
-                subject: d.subject,
-                party_a: d.party_a,
-                party_b: d.party_b,
-                opened_on: d.opened_on,
-                status: d.status,
-                partnership_rule: d.partnership_rule,
-                resolved_on: d.resolved_on,
-                found_responsible: d.found_responsible,
-                resolution: d.resolution,
-            })
-            .collect(),
-    ))
+    Ok(paging.of(crate::db::disputes::disputes_for_person(&state.db, id)
+        .await?
+        .into_iter()
+        .map(|d| DisputeView {
+            id: d.id,
+            confirmed: d.confirmed_at.is_some(),
+            interim: json(&d.interim),
+            settlement: d.settlement.as_deref().map(json),
+            subject: d.subject,
+            party_a: d.party_a,
+            party_b: d.party_b,
+            opened_on: d.opened_on,
+            status: d.status,
+            partnership_rule: d.partnership_rule,
+            resolved_on: d.resolved_on,
+            found_responsible: d.found_responsible,
+            resolution: d.resolution,
+        })
+        .collect()))
 }
 
 /// A letter recorded as sent.
@@ -325,38 +327,34 @@ pub struct ReferenceLine {
 }
 
 /// The letters sent to or about a person.
-#[utoipa::path(get, path = "/api/v1/people/{id}/letters", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/people/{id}/letters", params(super::paging::PageParams, ("id" = i64, Path)),
     responses((status = 200, body = Vec<LetterView>)), security(("bearer" = [])))]
 pub(super) async fn list_letters(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
-) -> Result<Json<Vec<LetterView>>, ApiError> {
-    Ok(Json(
-        crate::services::letters::sent_for_person(&state.db, id)
-            .await?
-            .into_iter()
-            .map(|l| LetterView {
-                id: l.id,
-                kind: l.letter.kind.to_string(),
-                reference: l
-                    .letter
-                    .reference
-                    .iter()
-                    .map(|(label, value)| ReferenceLine {
-                        label: label.clone(),
-                        value: value.clone(),
-                    })
-                    .collect(),
-                title: l.letter.title.clone(),
-                easy_read: l.letter.easy_read,
-                method: l.method.to_string(),
-                sent_on: l.sent_on,
-                edited: l.edited,
-                org_code: l.org_code,
-                recorded_by: l.recorded_by,
-            })
-            .collect(),
-    ))
+) -> Result<super::paging::Paged<LetterView>, ApiError> {
+    Ok(paging.of(crate::services::letters::sent_for_person(&state.db, id)
+        .await?
+        .into_iter()
+        .map(|l| LetterView {
+            id: l.id,
+            kind: l.letter.kind.to_string(),
+            reference: l
+                .letter
+                .reference
+                .iter()
+                .map(|(label, value)| ReferenceLine { label: label.clone(), value: value.clone() })
+                .collect(),
+            title: l.letter.title.clone(),
+            easy_read: l.letter.easy_read,
+            method: l.method.to_string(),
+            sent_on: l.sent_on,
+            edited: l.edited,
+            org_code: l.org_code,
+            recorded_by: l.recorded_by,
+        })
+        .collect()))
 }
 
 /// A person on a worklist.
@@ -396,22 +394,29 @@ pub struct Worklist {
     /// `historical`, `decision-needed`.
     pub id: String,
     pub title: String,
+    /// The page asked for of the people on it.
     pub items: Vec<WorkItemView>,
+    /// Everyone on it.
+    pub total: usize,
 }
 
+/// The worklists: each list's page asked for (`page`, `page_size`), with
+/// the list's whole length.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WorklistsView {
     /// Reviews overdue or due within 30 days, soonest first.
     pub reviews_due: Vec<ReviewDueView>,
+    pub reviews_due_total: usize,
     pub lists: Vec<Worklist>,
 }
 
 /// The worklists of the caller's organisation: reviews due, and people
 /// with no lead professional, no plan, no s117 need, an interim placement
 /// beyond 12 weeks, or a decision the rules leave to a person.
-#[utoipa::path(get, path = "/api/v1/worklists",
+#[utoipa::path(get, path = "/api/v1/worklists", params(super::paging::PageParams),
     responses((status = 200, body = WorklistsView)), security(("bearer" = [])))]
 pub(super) async fn worklists(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     req: axum::extract::Request,
 ) -> Result<Json<WorklistsView>, ApiError> {
@@ -435,6 +440,7 @@ pub(super) async fn worklists(
             team: r.team,
         })
         .collect();
+    let (due, reviews_due_total) = paging.cut(due);
     crate::services::access_log::export(
         &state.db,
         &s,
@@ -446,21 +452,25 @@ pub(super) async fn worklists(
     let lists = care::worklists(&state.db, &cases, today).await?;
     Ok(Json(WorklistsView {
         reviews_due: due,
+        reviews_due_total,
         lists: lists
             .into_iter()
-            .map(|l| Worklist {
-                id: l.id.to_string(),
-                title: l.title.to_string(),
-                items: l
-                    .items
-                    .into_iter()
-                    .map(|w| WorkItemView {
-                        person_id: w.person_id,
-                        nhs_number: w.nhs_number,
-                        name: w.name,
-                        detail: w.detail,
-                    })
-                    .collect(),
+            .map(|l| {
+                let (items, total) = paging.cut(l.items);
+                Worklist {
+                    id: l.id.to_string(),
+                    title: l.title.to_string(),
+                    items: items
+                        .into_iter()
+                        .map(|w| WorkItemView {
+                            person_id: w.person_id,
+                            nhs_number: w.nhs_number,
+                            name: w.name,
+                            detail: w.detail,
+                        })
+                        .collect(),
+                    total,
+                }
             })
             .collect(),
     }))
@@ -483,27 +493,26 @@ pub struct OrganisationView {
 }
 
 /// Every organisation the register knows, by name.
-#[utoipa::path(get, path = "/api/v1/organisations",
+#[utoipa::path(get, path = "/api/v1/organisations", params(super::paging::PageParams),
     responses((status = 200, body = Vec<OrganisationView>)), security(("bearer" = [])))]
 pub(super) async fn organisations(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     req: axum::extract::Request,
-) -> Result<Json<Vec<OrganisationView>>, ApiError> {
+) -> Result<super::paging::Paged<OrganisationView>, ApiError> {
     session(req.extensions())?;
-    Ok(Json(
-        crate::services::admin::orgs(&state.db)
-            .await?
-            .into_iter()
-            .map(|o| OrganisationView {
-                code: o.code,
-                name: o.name,
-                kind: o.kind,
-                valid_from: o.valid_from,
-                valid_to: o.valid_to,
-                successor_code: o.successor_code,
-            })
-            .collect(),
-    ))
+    Ok(paging.of(crate::services::admin::orgs(&state.db)
+        .await?
+        .into_iter()
+        .map(|o| OrganisationView {
+            code: o.code,
+            name: o.name,
+            kind: o.kind,
+            valid_from: o.valid_from,
+            valid_to: o.valid_to,
+            successor_code: o.successor_code,
+        })
+        .collect()))
 }
 
 /// A council and an NHS commissioner who keep one register together.
@@ -522,32 +531,31 @@ pub struct PartnershipView {
 
 /// The partnerships the caller's organisation is part of, with their
 /// settings (every partnership, for a system administrator).
-#[utoipa::path(get, path = "/api/v1/partnerships",
+#[utoipa::path(get, path = "/api/v1/partnerships", params(super::paging::PageParams),
     responses((status = 200, body = Vec<PartnershipView>)), security(("bearer" = [])))]
 pub(super) async fn partnerships(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     req: axum::extract::Request,
-) -> Result<Json<Vec<PartnershipView>>, ApiError> {
+) -> Result<super::paging::Paged<PartnershipView>, ApiError> {
     let s = session(req.extensions())?;
     // A system administrator sees every partnership, as the administration
     // pages show them; anyone else only their organisation's own.
     let all = s.user.administrator().is_ok();
     let org = s.user.org_code.as_str();
-    Ok(Json(
-        care_db::partnerships(&state.db)
-            .await?
-            .into_iter()
-            .filter(|p| all || p.council_code == org || p.nhs_code == org)
-            .map(|p| PartnershipView {
-                council: p.council_code,
-                nhs_commissioner: p.nhs_code,
-                name: p.name,
-                review_policy: p.review_policy,
-                qa_ratifies_endings: p.qa_ratifies_endings,
-                funding_decision_days: p.funding_decision_days,
-            })
-            .collect(),
-    ))
+    Ok(paging.of(care_db::partnerships(&state.db)
+        .await?
+        .into_iter()
+        .filter(|p| all || p.council_code == org || p.nhs_code == org)
+        .map(|p| PartnershipView {
+            council: p.council_code,
+            nhs_commissioner: p.nhs_code,
+            name: p.name,
+            review_policy: p.review_policy,
+            qa_ratifies_endings: p.qa_ratifies_endings,
+            funding_decision_days: p.funding_decision_days,
+        })
+        .collect()))
 }
 
 /// The master list shared with the caller's organisation.
@@ -559,16 +567,20 @@ pub struct MasterListView {
     /// What each column holds, in the rows' order.
     #[schema(value_type = Vec<Object>)]
     pub columns: Vec<ColumnMeaning>,
-    /// One row per detention of each eligible person, a string per column.
+    /// One row per detention of each eligible person, a string per column:
+    /// the page asked for (`page`, `page_size`).
     pub rows: Vec<Vec<String>>,
+    /// The whole list's rows.
+    pub total_rows: usize,
 }
 
 /// The master list as at this month's sharing day: everyone eligible the
 /// caller's organisation or its partners have a part in (the same list as
 /// `/shared`, logged the same way).
-#[utoipa::path(get, path = "/api/v1/master-list",
+#[utoipa::path(get, path = "/api/v1/master-list", params(super::paging::PageParams),
     responses((status = 200, body = MasterListView)), security(("bearer" = [])))]
 pub(super) async fn master_list(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     req: axum::extract::Request,
 ) -> Result<Json<MasterListView>, ApiError> {
@@ -576,6 +588,7 @@ pub(super) async fn master_list(
     let today = state.today();
     let as_of = sharing::sharing_day_on(today);
     let rows = sharing::master_list(&state.db, &s.user.org_code, as_of, today).await?;
+    let (rows, total_rows) = paging.cut(rows);
     crate::services::access_log::export(
         &state.db,
         &s,
@@ -588,6 +601,7 @@ pub(super) async fn master_list(
         as_of,
         columns: crate::services::export::COLUMN_DICTIONARY.to_vec(),
         rows,
+        total_rows,
     }))
 }
 
@@ -711,32 +725,31 @@ pub struct FundingAgreementView {
 
 /// The funding agreements of the caller's organisation's partnerships, as
 /// recorded (every partnership's, for a system administrator).
-#[utoipa::path(get, path = "/api/v1/funding-agreements",
+#[utoipa::path(get, path = "/api/v1/funding-agreements", params(super::paging::PageParams),
     responses((status = 200, body = Vec<FundingAgreementView>)), security(("bearer" = [])))]
 pub(super) async fn funding_agreements(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     req: axum::extract::Request,
-) -> Result<Json<Vec<FundingAgreementView>>, ApiError> {
+) -> Result<super::paging::Paged<FundingAgreementView>, ApiError> {
     let s = session(req.extensions())?;
     let all = s.user.administrator().is_ok();
     let org = s.user.org_code.as_str();
-    Ok(Json(
-        crate::services::admin::agreements(&state.db)
-            .await?
-            .into_iter()
-            .filter(|a| all || a.council_code == org || a.nhs_code == org)
-            .map(|a| FundingAgreementView {
-                id: a.id,
-                terms: a.policy_json.as_deref().and_then(|j| serde_json::from_str(j).ok()),
-                council: a.council_code,
-                nhs_commissioner: a.nhs_code,
-                policy: a.policy,
-                effective_from: a.effective_from,
-                effective_to: a.effective_to,
-                recorded_by: a.recorded_by,
-            })
-            .collect(),
-    ))
+    Ok(paging.of(crate::services::admin::agreements(&state.db)
+        .await?
+        .into_iter()
+        .filter(|a| all || a.council_code == org || a.nhs_code == org)
+        .map(|a| FundingAgreementView {
+            id: a.id,
+            terms: a.policy_json.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            council: a.council_code,
+            nhs_commissioner: a.nhs_code,
+            policy: a.policy,
+            effective_from: a.effective_from,
+            effective_to: a.effective_to,
+            recorded_by: a.recorded_by,
+        })
+        .collect()))
 }
 
 /// An account.
@@ -755,35 +768,34 @@ pub struct UserView {
 }
 
 /// Every account, by user name: for system administrators only.
-#[utoipa::path(get, path = "/api/v1/users",
+#[utoipa::path(get, path = "/api/v1/users", params(super::paging::PageParams),
     responses((status = 200, body = Vec<UserView>)), security(("bearer" = [])))]
 pub(super) async fn users(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     req: axum::extract::Request,
-) -> Result<Json<Vec<UserView>>, ApiError> {
+) -> Result<super::paging::Paged<UserView>, ApiError> {
     let s = session(req.extensions())?;
     s.user.administrator()?;
-    Ok(Json(
-        crate::services::accounts::users(&state.db)
-            .await?
-            .into_iter()
-            .map(|u| UserView {
-                id: u.id,
-                roles: u
-                    .roles
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty())
-                    .map(String::from)
-                    .collect(),
-                username: u.username,
-                display_name: u.display_name,
-                org_code: u.org_code,
-                team: u.team,
-                disabled: u.disabled,
-            })
-            .collect(),
-    ))
+    Ok(paging.of(crate::services::accounts::users(&state.db)
+        .await?
+        .into_iter()
+        .map(|u| UserView {
+            id: u.id,
+            roles: u
+                .roles
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(String::from)
+                .collect(),
+            username: u.username,
+            display_name: u.display_name,
+            org_code: u.org_code,
+            team: u.team,
+            disabled: u.disabled,
+        })
+        .collect()))
 }
 
 /// A lead professional, as named.
@@ -801,27 +813,27 @@ pub struct LeadView {
 }
 
 /// A person's lead professionals, the current one first.
-#[utoipa::path(get, path = "/api/v1/people/{id}/lead", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/people/{id}/lead", params(super::paging::PageParams, ("id" = i64, Path)),
     responses((status = 200, body = Vec<LeadView>)), security(("bearer" = [])))]
 pub(super) async fn list_leads(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
-) -> Result<Json<Vec<LeadView>>, ApiError> {
+) -> Result<super::paging::Paged<LeadView>, ApiError> {
     let mut rows = care_db::lead_professional_history(&state.db, id).await?;
     rows.sort_by_key(|r| (r.superseded_at.is_some(), std::cmp::Reverse((r.from_date, r.id))));
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| LeadView {
-                id: r.id,
-                superseded: r.superseded_at.is_some(),
-                name: r.name,
-                team: r.team,
-                org_code: r.org_code,
-                from_date: r.from_date,
-                recorded_by: r.recorded_by,
-            })
-            .collect(),
-    ))
+    Ok(paging.of(rows
+        .into_iter()
+        .map(|r| LeadView {
+            id: r.id,
+            superseded: r.superseded_at.is_some(),
+            name: r.name,
+            team: r.team,
+            org_code: r.org_code,
+            from_date: r.from_date,
+            recorded_by: r.recorded_by,
+        })
+        .collect()))
 }
 
 /// Names the person's lead professional (care co-ordinator) from a day;

@@ -18,7 +18,12 @@ impl utoipa::Modify for Finish {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if path.starts_with("/api/v1/people/{id}/")
+                && let Some(op) = item.post.as_mut()
+            {
+                if_match(op);
+            }
             for op in operations(item) {
                 finish(op);
             }
@@ -95,6 +100,59 @@ fn finish(op: &mut Operation) {
             r.description = default_description(status).into();
         }
     }
+    paged(op);
+}
+
+/// A change to a person may send the version it was made from.
+fn if_match(op: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let parameter = ParameterBuilder::new()
+        .name("If-Match")
+        .parameter_in(ParameterIn::Header)
+        .description(Some("The person's `ETag` as read: the change is refused (412 `stale_version`) if their record changed since"))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build();
+    op.parameters.get_or_insert_with(Vec::new).push(RefOr::T(parameter));
+    op.responses.responses.insert(
+        "412".into(),
+        RefOr::T(error("The person's record changed since the version in `If-Match` (`stale_version`): read it again")),
+    );
+}
+
+/// A list cut into pages (its answer an array, with `page_size` among its
+/// parameters) says so in its headers: the whole length and the links.
+fn paged(op: &mut Operation) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let pages = op.parameters.iter().flatten().any(|p| match p {
+        RefOr::T(p) => p.name == "page_size",
+        RefOr::Ref(_) => false,
+    });
+    let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") else { return };
+    let array = ok.content.get("application/json").is_some_and(|c| match c {
+        RefOr::T(c) => {
+            matches!(&c.schema, Some(RefOr::T(utoipa::openapi::schema::Schema::Array(_))))
+        }
+        RefOr::Ref(_) => false,
+    });
+    if !(pages && array) {
+        return;
+    }
+    let header = |kind: Type, description: &str| {
+        HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(kind)))
+            .description(Some(description))
+            .build()
+    };
+    ok.headers.insert(
+        "X-Total-Count".into(),
+        RefOr::T(header(Type::Integer, "The number of items in the whole list")),
+    );
+    ok.headers.insert(
+        "Link".into(),
+        RefOr::T(header(Type::String, "The first, previous, next and last pages (RFC 8288)")),
+    );
 }
 
 fn error(description: &str) -> Response {

@@ -329,7 +329,7 @@ pub struct InvoiceDocumentParams {
 /// that pays (or its lines as CSV): 404 when the caller's organisation is
 /// no party to an aligned budget of that council and NHS commissioner.
 #[utoipa::path(get, path = "/api/v1/invoices/document", params(InvoiceDocumentParams),
-    responses((status = 200, description = "The invoice", content((Vec<u8> = "application/pdf"), (String = "text/csv"))), (status = 422, description = "No such quarter", body = super::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "The invoice", content((Vec<u8> = "application/pdf"), (String = "text/csv"))), (status = 404, description = "The caller's organisation is no party to an aligned budget of that council and NHS commissioner", body = super::ErrorBody), (status = 422, description = "No such quarter", body = super::ErrorBody)), security(("bearer" = [])))]
 pub(super) async fn invoice_document(
     State(state): State<AppState>,
     req: axum::extract::Request,
@@ -391,12 +391,13 @@ pub(super) async fn invoice_document(
 
 /// The quarter's invoices of the caller's organisation: one for each
 /// partnership with an aligned budget it is part of.
-#[utoipa::path(get, path = "/api/v1/invoices", params(InvoiceParams),
+#[utoipa::path(get, path = "/api/v1/invoices", params(super::paging::PageParams, InvoiceParams),
     responses((status = 200, body = Vec<InvoiceView>), (status = 422, description = "No such quarter", body = super::ErrorBody)), security(("bearer" = [])))]
 pub(super) async fn invoices(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     req: axum::extract::Request,
-) -> Result<Json<Vec<InvoiceView>>, ApiError> {
+) -> Result<super::paging::Paged<InvoiceView>, ApiError> {
     use crate::services::finance::invoice as invoices;
     let s = session(req.extensions())?;
     let q: InvoiceParams = super::query(&req)?;
@@ -466,7 +467,7 @@ pub(super) async fn invoices(
         Some(&format!("{} api", invoices::quarter_label(quarter))),
     )
     .await?;
-    Ok(Json(out))
+    Ok(paging.of(out))
 }
 
 /// Which period of costs.
@@ -499,12 +500,13 @@ pub struct CostLineView {
 
 /// What the after-care plans of the caller's caseload cost, month by month,
 /// split between the council and the NHS by the agreement in force.
-#[utoipa::path(get, path = "/api/v1/costs", params(CostParams),
+#[utoipa::path(get, path = "/api/v1/costs", params(super::paging::PageParams, CostParams),
     responses((status = 200, body = Vec<CostLineView>), (status = 422, description = "A date that is not one, or a period that ends before it starts", body = super::ErrorBody)), security(("bearer" = [])))]
 pub(super) async fn costs(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     req: axum::extract::Request,
-) -> Result<Json<Vec<CostLineView>>, ApiError> {
+) -> Result<super::paging::Paged<CostLineView>, ApiError> {
     use crate::error::ServiceError;
     let s = session(req.extensions())?;
     let q: CostParams = super::query(&req)?;
@@ -537,20 +539,18 @@ pub(super) async fn costs(
         Some(&format!("from={from} to={to} api")),
     )
     .await?;
-    Ok(Json(
-        lines
-            .into_iter()
-            .map(|l| CostLineView {
-                person_id: l.person_id,
-                nhs_number: l.nhs_number,
-                council: l.council_code,
-                nhs_commissioner: l.nhs_code,
-                month: l.month,
-                need: l.need,
-                council_share: l.council.0,
-                nhs_share: l.nhs.0,
-                rule: l.rule,
-            })
-            .collect(),
-    ))
+    Ok(paging.of(lines
+        .into_iter()
+        .map(|l| CostLineView {
+            person_id: l.person_id,
+            nhs_number: l.nhs_number,
+            council: l.council_code,
+            nhs_commissioner: l.nhs_code,
+            month: l.month,
+            need: l.need,
+            council_share: l.council.0,
+            nhs_share: l.nhs.0,
+            rule: l.rule,
+        })
+        .collect()))
 }

@@ -235,21 +235,21 @@ fn import_kind(kind: &str) -> Result<ImportKind, ApiError> {
 
 /// The column names the caller's organisation has mapped for a kind of
 /// file (every import it makes reads them so).
-#[utoipa::path(get, path = "/api/v1/column-mappings", params(MappingParams),
-    responses((status = 200, body = Vec<ColumnMappingView>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/column-mappings", params(super::paging::PageParams, MappingParams),
+    responses((status = 200, body = Vec<ColumnMappingView>), (status = 422, description = "No such kind of file", body = super::ErrorBody)), security(("bearer" = [])))]
 pub(super) async fn column_mappings(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     req: axum::extract::Request,
-) -> Result<Json<Vec<ColumnMappingView>>, ApiError> {
+) -> Result<super::paging::Paged<ColumnMappingView>, ApiError> {
     let s = session(req.extensions())?;
     let p: MappingParams = super::query(&req)?;
     let kind = import_kind(&p.kind)?;
     let rows = import_mappings::rows(&state.db, &s.user.org_code, kind).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| ColumnMappingView { header: r.header, column: r.column_name })
-            .collect(),
-    ))
+    Ok(paging.of(rows
+        .into_iter()
+        .map(|r| ColumnMappingView { header: r.header, column: r.column_name })
+        .collect()))
 }
 
 /// Remembers, for the caller's organisation, what each column name holds

@@ -22,7 +22,9 @@ mod care;
 mod finance;
 mod imports;
 mod letters;
+mod paging;
 mod refunds;
+mod versions;
 
 use crate::db::store::{self, Search};
 use crate::services::register::{self, DetentionFields, PersonFields};
@@ -330,7 +332,12 @@ fn optional_day(
 
 /// A query string read into its type, or a JSON 400.
 fn query<T: serde::de::DeserializeOwned>(req: &axum::extract::Request) -> Result<T, ApiError> {
-    Query::try_from_uri(req.uri()).map(|Query(q)| q).map_err(|_| {
+    query_of(req.uri())
+}
+
+/// [`query`] from the request's address alone.
+fn query_of<T: serde::de::DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, ApiError> {
+    Query::try_from_uri(uri).map(|Query(q)| q).map_err(|_| {
         ApiError(AppError::BadRequest("bad_query", "the query string could not be read".into()))
     })
 }
@@ -409,15 +416,19 @@ async fn list_people(
 /// The signed-in user's tasks.
 #[derive(Serialize, ToSchema)]
 pub struct TaskList {
+    /// The page asked for (`page`, `page_size`).
     pub items: Vec<crate::services::tasks::Task>,
+    /// Every task waiting.
+    pub total: usize,
 }
 
 /// What waits for the signed-in user's organisation and roles: the same
 /// list as the home page, overdue first. Each task goes when the register
 /// shows it done.
-#[utoipa::path(get, path = "/api/v1/tasks",
+#[utoipa::path(get, path = "/api/v1/tasks", params(paging::PageParams),
     responses((status = 200, description = "The tasks", body = TaskList), (status = 401, description = "Not signed in", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_tasks(
+    paging: paging::Paging,
     State(state): State<AppState>,
     req: axum::extract::Request,
 ) -> Result<Json<TaskList>, ApiError> {
@@ -425,40 +436,48 @@ async fn list_tasks(
     let today = state.today();
     let (cases, _permit) = caseload(&state, &s).await?;
     let items = crate::services::tasks::for_user(&state.db, &s.user, &cases, today).await?;
-    Ok(Json(TaskList { items }))
+    let (items, total) = paging.cut(items);
+    Ok(Json(TaskList { items, total }))
 }
 
 /// One person: identity, detentions, derived entitlements with their rules, history.
 #[utoipa::path(get, path = "/api/v1/people/{id}", params(("id" = i64, Path)),
-    responses((status = 200, body = PersonDetailView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = PersonDetailView, headers(("ETag" = String, description = "The person's record's version: send it as `If-Match` with a change"))), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 async fn get_person(
     State(state): State<AppState>,
     PathId(id): PathId,
     req: axum::extract::Request,
-) -> Result<Json<PersonDetailView>, ApiError> {
+) -> Result<Response, ApiError> {
     let s = session(req.extensions())?;
     // Scope first: an id outside the user's scope and an id nobody holds
     // answer alike (reason required), so ids cannot be enumerated.
     views::ensure_can_view(&state.db, &s, id).await?;
+    let etag = versions::etag(&state, id).await?;
     let detail = views::person_detail(&state.db, id, state.today())
         .await?
         .ok_or(ApiError(AppError::NotFound))?;
-    Ok(Json(PersonDetailView {
+    let view = PersonDetailView {
         person: PersonSummaryView::from(&detail.person),
         detentions: detail.detentions.iter().map(ApiDetention::from).collect(),
         derivation: serde_json::to_value(&detail.derivation).unwrap_or_default(),
         history: detail.history.iter().map(HistoryEntry::from).collect(),
-    }))
+    };
+    Ok(([(axum::http::header::ETAG, etag)], Json(view)).into_response())
 }
 
 /// A person's history of changes, newest first.
-#[utoipa::path(get, path = "/api/v1/people/{id}/history", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/people/{id}/history", params(paging::PageParams, ("id" = i64, Path)),
     responses((status = 200, body = Vec<HistoryEntry>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 async fn person_history(
+    paging: paging::Paging,
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
-) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
-    Ok(Json(store::audit_for_person(&state.db, id).await?.iter().map(HistoryEntry::from).collect()))
+) -> Result<paging::Paged<HistoryEntry>, ApiError> {
+    Ok(paging.of(store::audit_for_person(&state.db, id)
+        .await?
+        .iter()
+        .map(HistoryEntry::from)
+        .collect()))
 }
 
 async fn body_json<T: serde::de::DeserializeOwned>(
@@ -631,13 +650,15 @@ async fn create_review(
 /// The person's requests for the funding of plan needs: each one's current
 /// version (`requested`, `agreed` or `refused`), its age and the days the
 /// partnership allows, and its earlier versions.
-#[utoipa::path(get, path = "/api/v1/people/{id}/funding-requests", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/people/{id}/funding-requests", params(paging::PageParams, ("id" = i64, Path)),
     responses((status = 200, description = "The requests", body = Vec<crate::services::funding_requests::FundingRequestView>), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_funding(
+    paging: paging::Paging,
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
-) -> Result<Json<Vec<crate::services::funding_requests::FundingRequestView>>, ApiError> {
-    Ok(Json(crate::services::funding_requests::for_person(&state.db, id, state.today()).await?))
+) -> Result<paging::Paged<crate::services::funding_requests::FundingRequestView>, ApiError> {
+    Ok(paging
+        .of(crate::services::funding_requests::for_person(&state.db, id, state.today()).await?))
 }
 
 /// Asks one body (a council or NHS commissioner with a part in the person)
@@ -723,14 +744,15 @@ async fn create_proposal(
 /// Every proposal to end a person's after-care, newest first: its status
 /// (`open`, `disagreed`, `ended`, `lapsed`, `withdrawn`), version, decisions,
 /// and the decisions still awaited with their due dates.
-#[utoipa::path(get, path = "/api/v1/people/{id}/endings", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/people/{id}/endings", params(paging::PageParams, ("id" = i64, Path)),
     responses((status = 200, description = "The proposals", body = Vec<crate::services::endings::ProposalView>), (status = 403, description = "Not permitted", body = ErrorBody), (status = 404, description = "No such person", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_proposals(
+    paging: paging::Paging,
     State(state): State<AppState>,
     VisiblePerson(id): VisiblePerson,
-) -> Result<Json<Vec<crate::services::endings::ProposalView>>, ApiError> {
+) -> Result<paging::Paged<crate::services::endings::ProposalView>, ApiError> {
     let all = crate::services::endings::proposals(&state.db, id, state.today()).await?;
-    Ok(Json(all.into_iter().map(|(_, _, v)| v).collect()))
+    Ok(paging.of(all.into_iter().map(|(_, _, v)| v).collect()))
 }
 
 /// Records one body's decision on a proposal: the council's by a
@@ -938,7 +960,8 @@ pub fn router() -> Router<AppState> {
         .route("/refunds/{id}/payments", post(refunds::pay))
         .route("/refunds/{id}/waiver", post(refunds::waive))
         .route("/refunds/{id}/housing-benefit", post(refunds::housing_benefit))
-        .fallback(api_not_found);
+        .fallback(api_not_found)
+        .layer(axum::middleware::from_fn(versions::if_match));
     Router::new()
         .nest("/api/v1", api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))

@@ -107,12 +107,13 @@ async fn view(state: &AppState, r: refunds::Refund) -> Result<RefundView, ApiErr
 
 /// The refunds owed by the caller's organisation, newest first, with their
 /// charges and payments (an organisation that is not a council owes none).
-#[utoipa::path(get, path = "/api/v1/refunds",
+#[utoipa::path(get, path = "/api/v1/refunds", params(super::paging::PageParams),
     responses((status = 200, description = "The refunds", body = Vec<RefundView>), (status = 401, description = "Not signed in", body = super::ErrorBody)), security(("bearer" = [])))]
 pub async fn list_refunds(
+    paging: super::paging::Paging,
     State(state): State<AppState>,
     req: axum::extract::Request,
-) -> Result<Json<Vec<RefundView>>, ApiError> {
+) -> Result<super::paging::Paged<RefundView>, ApiError> {
     let s = session(req.extensions())?;
     let all = refunds::list(&state.db, Some(&s.user.org_code)).await?;
     access_log::export(&state.db, &s, AccessKind::ApiRefunds, all.len(), None).await?;
@@ -120,7 +121,7 @@ pub async fn list_refunds(
     for r in all {
         out.push(view(&state, r).await?);
     }
-    Ok(Json(out))
+    Ok(paging.of(out))
 }
 
 /// Records a charge taken for a person outside the charging file (fees a

@@ -48,6 +48,8 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the record was changed by someone else since you loaded it")]
     Conflict,
+    #[error("the person's record has changed since the version you hold (If-Match): read it again")]
+    StaleVersion,
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -218,6 +220,17 @@ pub struct Tx {
     pub inner: TxInner,
     _guard: OwnedMutexGuard<()>,
     audit_key: Arc<AuditKey>,
+    /// The request's [`EXPECTED_PERSON_VERSION`] was checked by this write.
+    pub(crate) version_checked: bool,
+}
+
+tokio::task_local! {
+    /// A person and the version of their record a request's writes must
+    /// still find (the API's `If-Match`). It is checked inside the write
+    /// transaction, under the write lock, before the first audit record
+    /// about that person: of two requests holding the same version, the
+    /// second finds the first's record and writes nothing.
+    pub static EXPECTED_PERSON_VERSION: (i64, i64);
 }
 
 impl Tx {
@@ -312,7 +325,7 @@ impl Db {
                 TxInner::Postgres(t)
             }
         };
-        Ok(Tx { inner, _guard: guard, audit_key: self.audit_key.clone() })
+        Ok(Tx { inner, _guard: guard, audit_key: self.audit_key.clone(), version_checked: false })
     }
 
     /// Opens a write transaction for one large piece of work (an import, a
@@ -334,7 +347,12 @@ impl Db {
                 .await?;
         sqlx::query("PRAGMA cache_size = -262144").execute(&mut *t).await?;
         sqlx::query("PRAGMA mmap_size = 17179869184").execute(&mut *t).await?;
-        Ok(Tx { inner: TxInner::Sqlite(t), _guard: guard, audit_key: self.audit_key.clone() })
+        Ok(Tx {
+            inner: TxInner::Sqlite(t),
+            _guard: guard,
+            audit_key: self.audit_key.clone(),
+            version_checked: false,
+        })
     }
 
     /// After a large write on SQLite: copies the write-ahead log into the

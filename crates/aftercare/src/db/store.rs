@@ -291,6 +291,16 @@ pub async fn append_audit(
     actor: &Actor,
     entry: AuditEntry<'_>,
 ) -> Result<i64, DbError> {
+    if let Some(person) = entry.person_id
+        && !tx.version_checked
+        && let Ok((expected_person, expected)) = crate::db::EXPECTED_PERSON_VERSION.try_with(|v| *v)
+        && expected_person == person
+    {
+        tx.version_checked = true;
+        if person_version(&mut *tx, person).await? != expected {
+            return Err(DbError::StaleVersion);
+        }
+    }
     let prev = last_audit_hash(tx).await?;
     let at = now();
     let details = entry.details.to_string();
@@ -336,6 +346,18 @@ pub(crate) async fn last_audit_hash(tx: &mut Tx) -> Result<String, DbError> {
 pub async fn audit_head(conn: impl Into<Conn<'_>>) -> Result<i64, DbError> {
     let head: Option<i64> = on_conn!(conn, p => sqlx::query_scalar("SELECT MAX(id) FROM audit_events").fetch_one(p).await)?;
     Ok(head.unwrap_or(0))
+}
+
+/// A person's record's version: the last audit record of a change to what
+/// is held about them (0 when there is none). Every change writes one, so
+/// the version moves with every change (the API's `ETag`); a look that is
+/// only logged (a reason to look, an enquiry) changes nothing and leaves it.
+pub async fn person_version(conn: impl Into<Conn<'_>>, person_id: i64) -> Result<i64, DbError> {
+    let v: Option<i64> = on_conn!(conn, p => sqlx::query_scalar(
+        "SELECT MAX(id) FROM audit_events WHERE person_id = $1
+           AND action NOT IN ('access.reason_recorded', 'access.reason_reviewed', 'status.enquiry', 'person.duplicate_outside_caseload')")
+        .bind(person_id).fetch_one(p).await)?;
+    Ok(v.unwrap_or(0))
 }
 
 pub async fn audit_for_person(

@@ -301,6 +301,9 @@ impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Conflict => AppError::Conflict(e.to_string()),
+            DbError::StaleVersion => {
+                AppError::Refused(StatusCode::PRECONDITION_FAILED, "stale_version", e.to_string())
+            }
             // A unique index refused a second row: two requests made the same
             // change at once and the other one was written first.
             DbError::Sqlx(sqlx::Error::Database(d)) if d.is_unique_violation() => {

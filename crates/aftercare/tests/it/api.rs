@@ -1217,3 +1217,87 @@ async fn a_file_is_uploaded_checked_mapped_and_confirmed_by_the_api() {
         assert_eq!(fields(&r), ["kind"]);
     }
 }
+
+#[tokio::test]
+async fn lists_come_in_pages_with_their_length_and_links() {
+    for t in backends().await {
+        let c = setup(&t).await;
+        let all = c.get("/api/v1/organisations").await;
+        let total: usize = all.headers["x-total-count"].to_str().unwrap().parse().unwrap();
+        assert!(total > 4, "{}", all.body);
+        assert_eq!(all.json().as_array().unwrap().len(), total.min(100));
+        let r = c.get("/api/v1/organisations?page=2&page_size=2").await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
+        let page = r.json();
+        assert_eq!(page.as_array().unwrap().len(), 2);
+        assert_eq!(page[0], all.json()[2], "page 2 starts at the third");
+        let link = r.headers[header::LINK].to_str().unwrap();
+        assert!(
+            link.contains("</api/v1/organisations?page=3&page_size=2>; rel=\"next\""),
+            "{link}"
+        );
+        assert!(link.contains("rel=\"prev\""), "{link}");
+        // Past the end: an empty page, still a list.
+        let r = c.get("/api/v1/organisations?page=999").await;
+        assert_eq!(r.json(), json!([]));
+        // Lists inside an answer are cut the same way, with their lengths.
+        let w = c.get("/api/v1/worklists?page_size=1").await.json();
+        for list in w["lists"].as_array().unwrap() {
+            assert!(list["items"].as_array().unwrap().len() <= 1, "{list}");
+            assert!(
+                list["total"].as_u64().unwrap() >= list["items"].as_array().unwrap().len() as u64
+            );
+        }
+        let tasks = c.get("/api/v1/tasks?page_size=1").await.json();
+        assert!(tasks["items"].as_array().unwrap().len() <= 1);
+        assert!(tasks["total"].as_u64().is_some(), "{tasks}");
+        let m = c.get("/api/v1/master-list?page_size=2").await.json();
+        assert_eq!(m["rows"].as_array().unwrap().len(), 2);
+        assert!(m["total_rows"].as_u64().unwrap() >= 2, "{m}");
+    }
+}
+
+#[tokio::test]
+async fn a_change_sent_with_a_stale_etag_is_refused_and_only_one_of_two_lands() {
+    for t in backends().await {
+        let c = setup(&t).await;
+        let smith = id_of(&t, "Smith").await;
+        let person = format!("/api/v1/people/{smith}");
+        let r = c.get(&person).await;
+        let etag = r.headers[header::ETAG].to_str().unwrap().to_string();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        let plan = c.get(&format!("{person}/plan")).await;
+        assert_eq!(plan.headers[header::ETAG].to_str().unwrap(), etag, "the person's version");
+        let fact =
+            |on: &str| json!({"kind": "moved", "on": on, "to": "E10000016", "note": "new tenancy"});
+        let facts = format!("{person}/facts");
+        let r = c.post_json_with(&facts, &fact("2024-01-01"), ("if-match", &etag)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.backend, r.body);
+        // The same version again: the record moved on since.
+        let r = c.post_json_with(&facts, &fact("2024-02-01"), ("if-match", &etag)).await;
+        assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", r.body);
+        assert_eq!(r.json()["error"]["code"], "stale_version");
+        let now = c.get(&person).await.headers[header::ETAG].to_str().unwrap().to_string();
+        assert_ne!(now, etag);
+        // Looking with a reason, or asking about someone, changes no version.
+        let asked =
+            json!({"nhs_number": "9434765919", "reason": "invoice received by council finance"});
+        c.post_json("/api/v1/enquiries", &asked).await;
+        assert_eq!(c.get(&person).await.headers[header::ETAG].to_str().unwrap(), now);
+        // A tag that names no version cannot match; `*` and none at all do not check.
+        let r = c.post_json_with(&facts, &fact("2024-03-01"), ("if-match", "seven")).await;
+        assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+        let r = c.post_json_with(&facts, &fact("2024-03-01"), ("if-match", "*")).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        // Two systems holding the same version at once: one change lands.
+        let now = c.get(&person).await.headers[header::ETAG].to_str().unwrap().to_string();
+        let (april, may) = (fact("2024-04-01"), fact("2024-05-01"));
+        let (a, b) = tokio::join!(
+            c.post_json_with(&facts, &april, ("if-match", &now)),
+            c.post_json_with(&facts, &may, ("if-match", &now)),
+        );
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [201, 412], "{} / {}", a.body, b.body);
+    }
+}

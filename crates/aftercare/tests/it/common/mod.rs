@@ -228,6 +228,23 @@ impl Client {
         .await
     }
 
+    /// Posts JSON with one more header (`If-Match`, say).
+    pub async fn post_json_with(
+        &self,
+        path: &str,
+        value: &serde_json::Value,
+        (name, header_value): (&str, &str),
+    ) -> Reply {
+        self.send(
+            self.request("POST", path)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(name, header_value)
+                .body(Body::from(value.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
     /// Posts a body as it is (a file), with its content type.
     pub async fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
         self.send(
