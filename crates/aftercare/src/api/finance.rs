@@ -554,3 +554,55 @@ pub(super) async fn costs(
         })
         .collect()))
 }
+
+/// A service that must not be charged for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoChargeView {
+    pub person_id: i64,
+    pub nhs_number: String,
+    pub name: String,
+    pub service: String,
+    pub provider: String,
+    /// In integer pence.
+    pub weekly_cost: i64,
+    pub funder: String,
+    #[schema(value_type = String, format = Date)]
+    pub from: chrono::NaiveDate,
+}
+
+/// Everyone in the caller's caseload entitled today with a current plan,
+/// and the services they must not be charged for (the s117 needs current
+/// today): the list finance checks charges against.
+#[utoipa::path(get, path = "/api/v1/no-charge", params(super::paging::PageParams),
+    responses((status = 200, body = Vec<NoChargeView>)), security(("bearer" = [])))]
+pub(super) async fn no_charge(
+    paging: super::paging::Paging,
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<super::paging::Paged<NoChargeView>, ApiError> {
+    let s = session(req.extensions())?;
+    let (cases, _permit) = super::caseload(&state, &s).await?;
+    let lines: Vec<NoChargeView> = crate::services::care::no_charge_list(&cases, state.today())
+        .into_iter()
+        .map(|l| NoChargeView {
+            person_id: l.person_id,
+            nhs_number: l.nhs_number,
+            name: l.name,
+            service: l.service,
+            provider: l.provider,
+            weekly_cost: l.weekly_cost.0,
+            funder: l.funder,
+            from: l.from,
+        })
+        .collect();
+    let page = paging.of(lines);
+    crate::services::access_log::export(
+        &state.db,
+        &s,
+        crate::services::access_log::AccessKind::FinancePage,
+        page.on_page(),
+        Some("api"),
+    )
+    .await?;
+    Ok(page)
+}

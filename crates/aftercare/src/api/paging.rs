@@ -107,6 +107,13 @@ pub struct Paged<T> {
     links: String,
 }
 
+impl<T> Paged<T> {
+    /// The items on this page.
+    pub fn on_page(&self) -> usize {
+        self.items.len()
+    }
+}
+
 impl<T: Serialize> IntoResponse for Paged<T> {
     fn into_response(self) -> Response {
         let mut r = axum::Json(self.items).into_response();

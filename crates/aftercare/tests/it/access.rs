@@ -285,6 +285,10 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/api/v1/organisations",            401, Everyone(200)),
     route("GET",  "/api/v1/partnerships",             401, Everyone(200)),
     route("GET",  "/api/v1/master-list",              401, Everyone(200)),
+    route("GET",  "/api/v1/shares",                   401, Everyone(200)),
+    route("POST", "/api/v1/shares",                   401, Roles(ADMINS, 422, 403)),
+    route("POST", "/api/v1/share-recipients",         401, Roles(ADMINS, 422, 403)),
+    route("GET",  "/api/v1/no-charge",                401, Everyone(200)),
     route("POST", "/api/v1/enquiries",                401, Everyone(200)),
     route("GET",  "/api/v1/monitoring",               401, Everyone(200)),
     // An upload that names no kind of file is refused; {token} names no upload.

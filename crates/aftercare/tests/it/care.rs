@@ -68,6 +68,12 @@ async fn a_plan_shows_what_is_free_and_what_is_not() {
         let f = Client::login(state(&t.db), "finance").await;
         let list = f.get("/finance/no-charge.csv").await.body;
         assert!(list.contains("1499.99") && !list.contains("250.00"), "{list}");
+        // And by the API, in integer pence.
+        let api = Client::api_login(state(&t.db), "finance").await;
+        let lines = api.get("/api/v1/no-charge").await.json();
+        let costs: Vec<i64> =
+            lines.as_array().unwrap().iter().map(|l| l["weekly_cost"].as_i64().unwrap()).collect();
+        assert_eq!(costs, [149999], "{lines}");
     }
 }
 

@@ -243,3 +243,57 @@ async fn the_data_dictionary_describes_every_column_of_the_share() {
         assert!(page.contains(&col.meaning.replace('\'', "&#39;")), "{}", col.name);
     }
 }
+
+#[tokio::test]
+async fn a_system_administrator_makes_the_monthly_share_by_the_api() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        import(&t.db, REGISTER_CSV).await;
+        add_user(&t.db, "sysadmin", "X24", "system_administrator").await;
+        add_user(&t.db, "kent", "E10000016", "mha_administrator").await;
+        let c = Client::api_login(state(&t.db), "sysadmin").await;
+        let share = serde_json::json!({"org_code": "E10000016", "month": "2024-01"});
+        let r = c.post_json("/api/v1/shares", &share).await;
+        assert_eq!(r.status, axum::http::StatusCode::CONFLICT, "{}: {}", t.backend, r.body);
+        assert_eq!(r.json()["error"]["code"], "no_recipient");
+        let r = c
+            .post_json(
+                "/api/v1/share-recipients",
+                &serde_json::json!({"org_code": "E10000016", "age_recipient": "not a key"}),
+            )
+            .await;
+        assert_eq!(r.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        let identity = age::x25519::Identity::generate();
+        let key = identity.to_public().to_string();
+        let r = c
+            .post_json(
+                "/api/v1/share-recipients",
+                &serde_json::json!({"org_code": "E10000016", "age_recipient": key}),
+            )
+            .await;
+        assert_eq!(r.status, axum::http::StatusCode::NO_CONTENT, "{}", r.body);
+        let r = c.post_json("/api/v1/shares", &share).await;
+        assert_eq!(r.status, axum::http::StatusCode::CREATED, "{}", r.body);
+        assert!(
+            r.headers[axum::http::header::CONTENT_DISPOSITION]
+                .to_str()
+                .unwrap()
+                .contains("s117-register-E10000016-2024-01.csv.age")
+        );
+        let plain = String::from_utf8(age::decrypt(&identity, &r.bytes).unwrap()).unwrap();
+        assert!(plain.contains("9434765919"), "{plain}");
+        // Once only, when asked; and listed, for the council too.
+        let once =
+            serde_json::json!({"org_code": "E10000016", "month": "2024-01", "only_once": true});
+        let r = c.post_json("/api/v1/shares", &once).await;
+        assert_eq!(r.json()["error"]["code"], "already_shared", "{}", r.body);
+        let kent = Client::api_login(state(&t.db), "kent").await;
+        let listed = kent.get("/api/v1/shares").await.json();
+        assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+        assert_eq!(listed[0]["as_of"], "2024-01-02");
+        assert_eq!(
+            kent.post_json("/api/v1/shares", &share).await.status,
+            axum::http::StatusCode::FORBIDDEN
+        );
+    }
+}
