@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod finance;
+pub mod reference;
 pub mod register;
 pub mod reviews;
 pub mod table;
@@ -14,6 +15,7 @@ pub mod write;
 
 pub use error::{FileError, ImportErrors, RowError};
 pub use finance::{ChargeRecord, Payer, PaymentRecord, parse_charges, parse_payments};
+pub use reference::{ReferenceFile, read_reference};
 pub use register::{
     DetentionImport, PersonImport, RegisterFile, parse_register, parse_register_as_of,
 };

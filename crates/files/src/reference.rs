@@ -1,0 +1,333 @@
+//! The reference files the NHS and the ONS publish, recognised by their
+//! content, never by their name: the ODS GP practice file (`epraccur`, a CSV
+//! with no header row), the ONS postcode directory (ONSPD or NSPL, by their
+//! header) and the ONS lookup of ICBs' GSS codes to their ODS codes. Each is
+//! read whole and checked row by row, as the register is.
+
+use aftercare_core::OrgCode;
+use chrono::NaiveDate;
+
+use crate::error::{Collector, FileError, ImportErrors};
+
+/// What a reference file held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferenceFile {
+    GpPractices(Vec<GpPractice>),
+    Postcodes(Vec<PostcodeArea>),
+    IcbCodes(Vec<IcbCode>),
+}
+
+impl ReferenceFile {
+    /// The kind, as the register records it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReferenceFile::GpPractices(_) => "gp_practices",
+            ReferenceFile::Postcodes(_) => "postcodes",
+            ReferenceFile::IcbCodes(_) => "icb_codes",
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        match self {
+            ReferenceFile::GpPractices(v) => v.len(),
+            ReferenceFile::Postcodes(v) => v.len(),
+            ReferenceFile::IcbCodes(v) => v.len(),
+        }
+    }
+}
+
+/// A GP practice, as ODS publishes it in `epraccur`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpPractice {
+    pub code: String,
+    pub name: String,
+    /// `A` active, `C` closed, `D` dormant, `P` proposed.
+    pub status: String,
+    pub open_date: Option<NaiveDate>,
+    pub close_date: Option<NaiveDate>,
+    /// The ICB ("High Level Health Geography", column 4).
+    pub icb: Option<String>,
+    /// The sub-ICB location ("Commissioner", column 15).
+    pub sub_icb: Option<String>,
+    /// The day the practice joined that commissioner ("Join Provider/
+    /// Purchaser Date", column 16): before it, it had another.
+    pub commissioner_since: Option<NaiveDate>,
+}
+
+/// A postcode and the areas it lies in, from the ONS postcode directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostcodeArea {
+    /// Upper case with one space (`ME14 1XX`).
+    pub postcode: String,
+    /// The local authority district (GSS: `E07…`, `E06…`, `E08…`, `E09…`).
+    pub district: String,
+    /// The county of a two-tier district (GSS `E10…`); none for a unitary.
+    pub county: Option<String>,
+    /// The ICB (GSS `E54…`).
+    pub icb: Option<String>,
+}
+
+/// An ICB's GSS code (`E54000032`) and its ODS code (`QKS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IcbCode {
+    pub gss: String,
+    pub ods: String,
+    pub name: String,
+}
+
+/// Columns in an `epraccur` row.
+const EPRACCUR_COLUMNS: usize = 27;
+
+/// Reads a reference file, whichever of the three it is.
+pub fn read_reference(file: &str, bytes: &[u8]) -> Result<ReferenceFile, ImportErrors> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| {
+            ImportErrors::unreadable(file, FileError::NotUtf8 { file: file.into(), line: 1 })
+        })?
+        .trim_start_matches('\u{feff}');
+    let first = text.lines().next().unwrap_or("").trim();
+    if first.is_empty() {
+        return Err(ImportErrors::unreadable(file, FileError::Empty { file: file.into() }));
+    }
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let header = match records.next() {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return Err(csv_error(file, 1, &e)),
+        None => return Err(ImportErrors::unreadable(file, FileError::Empty { file: file.into() })),
+    };
+    let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    let col = |want: &[&str]| names.iter().position(|n| want.contains(&n.as_str()));
+    // A postcode directory: ONSPD names the district `oslaua` and the county
+    // `oscty`; NSPL `laua` and `cty`.
+    if let (Some(pc), Some(district)) = (col(&["pcds", "pcd"]), col(&["oslaua", "laua"])) {
+        let county = col(&["oscty", "cty"]);
+        let icb = col(&["icb"]);
+        return postcodes(file, records, pc, district, county, icb).map(ReferenceFile::Postcodes);
+    }
+    // The ICB lookup: `ICB22CD` (GSS), `ICB22CDH` (ODS), `ICB22NM`, of
+    // whichever year.
+    let year_col = |suffix: &str| {
+        names.iter().position(|n| {
+            n.strip_prefix("icb")
+                .and_then(|rest| rest.strip_suffix(suffix))
+                .is_some_and(|y| y.len() == 2 && y.bytes().all(|b| b.is_ascii_digit()))
+        })
+    };
+    if let (Some(gss), Some(ods), Some(name)) = (year_col("cd"), year_col("cdh"), year_col("nm")) {
+        return icb_codes(file, records, gss, ods, name).map(ReferenceFile::IcbCodes);
+    }
+    // `epraccur` has no header: its first row is a practice.
+    if header.len() == EPRACCUR_COLUMNS && OrgCode::parse(header.get(0).unwrap_or("")).is_ok() {
+        return gp_practices(file, std::iter::once(Ok(header)).chain(records))
+            .map(ReferenceFile::GpPractices);
+    }
+    Err(ImportErrors::unreadable(
+        file,
+        FileError::Csv {
+            file: file.into(),
+            line: 1,
+            reason: "this is no reference file Aftercare knows: an ODS GP practice file (epraccur, 27 columns and no header), the ONS postcode directory (ONSPD or NSPL, with pcds and oslaua or laua), or the ONS ICB lookup (ICBnnCD, ICBnnCDH, ICBnnNM)".into(),
+        },
+    ))
+}
+
+fn csv_error(file: &str, line: usize, e: &csv::Error) -> ImportErrors {
+    ImportErrors::unreadable(
+        file,
+        FileError::Csv {
+            file: file.into(),
+            line,
+            reason: aftercare_core::text::excerpt(&e.to_string()),
+        },
+    )
+}
+
+/// A date as ODS writes it: `YYYYMMDD`, or blank.
+fn ods_date(v: &str) -> Result<Option<NaiveDate>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(v, "%Y%m%d")
+        .map(Some)
+        .map_err(|_| format!("`{}` is not a date as YYYYMMDD", aftercare_core::text::excerpt(v)))
+}
+
+fn blank_none(v: &str) -> Option<String> {
+    Some(v.trim().to_ascii_uppercase()).filter(|v| !v.is_empty())
+}
+
+fn gp_practices(
+    file: &str,
+    records: impl Iterator<Item = Result<csv::StringRecord, csv::Error>>,
+) -> Result<Vec<GpPractice>, ImportErrors> {
+    let mut out = Vec::new();
+    let mut problems = Collector::default();
+    for (i, r) in records.enumerate() {
+        let line = i + 1;
+        let r = r.map_err(|e| csv_error(file, line, &e))?;
+        if r.len() != EPRACCUR_COLUMNS {
+            problems.push(
+                line,
+                "row",
+                format!("has {} columns; an epraccur row has {EPRACCUR_COLUMNS}", r.len()),
+            );
+            continue;
+        }
+        let cell = |n: usize| r.get(n - 1).unwrap_or("").trim();
+        let code = cell(1).to_ascii_uppercase();
+        if OrgCode::parse(&code).is_err() {
+            problems.push(
+                line,
+                "organisation code",
+                format!("`{}` is not an ODS code", aftercare_core::text::excerpt(&code)),
+            );
+            continue;
+        }
+        let mut date = |n: usize, column: &str| match ods_date(cell(n)) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(line, column, e);
+                None
+            }
+        };
+        let open_date = date(11, "open date");
+        let close_date = date(12, "close date");
+        let commissioner_since = date(16, "join provider/purchaser date");
+        out.push(GpPractice {
+            code,
+            name: aftercare_core::text::excerpt(cell(2)),
+            status: cell(13).to_ascii_uppercase(),
+            open_date,
+            close_date,
+            icb: blank_none(cell(4)),
+            sub_icb: blank_none(cell(15)),
+            commissioner_since,
+        });
+    }
+    problems.finish(file)?;
+    Ok(out)
+}
+
+fn postcodes(
+    file: &str,
+    records: impl Iterator<Item = Result<csv::StringRecord, csv::Error>>,
+    pc: usize,
+    district: usize,
+    county: Option<usize>,
+    icb: Option<usize>,
+) -> Result<Vec<PostcodeArea>, ImportErrors> {
+    let mut out = Vec::new();
+    let mut problems = Collector::default();
+    for (i, r) in records.enumerate() {
+        let line = i + 2;
+        let r = r.map_err(|e| csv_error(file, line, &e))?;
+        let cell = |n: Option<usize>| n.and_then(|n| r.get(n)).unwrap_or("").trim();
+        let postcode = match aftercare_core::postcode::Postcode::parse(cell(Some(pc))) {
+            Ok(p) => p.to_string(),
+            Err(e) => {
+                problems.push(line, "pcds", e.to_string());
+                continue;
+            }
+        };
+        let Some(district) = blank_none(cell(Some(district))) else {
+            // Postcodes outside Great Britain's districts (the Channel
+            // Islands, the Isle of Man) have none: nothing to record.
+            continue;
+        };
+        // The ONS writes E99999999 (or a blank) for "none" (no county).
+        let gss = |v: &str| blank_none(v).filter(|v| !v.ends_with("99999999"));
+        out.push(PostcodeArea {
+            postcode,
+            district,
+            county: gss(cell(county)),
+            icb: gss(cell(icb)),
+        });
+    }
+    problems.finish(file)?;
+    Ok(out)
+}
+
+fn icb_codes(
+    file: &str,
+    records: impl Iterator<Item = Result<csv::StringRecord, csv::Error>>,
+    gss: usize,
+    ods: usize,
+    name: usize,
+) -> Result<Vec<IcbCode>, ImportErrors> {
+    let mut out: Vec<IcbCode> = Vec::new();
+    let mut problems = Collector::default();
+    for (i, r) in records.enumerate() {
+        let line = i + 2;
+        let r = r.map_err(|e| csv_error(file, line, &e))?;
+        let cell = |n: usize| r.get(n).unwrap_or("").trim();
+        let (Some(g), Some(o)) = (blank_none(cell(gss)), blank_none(cell(ods))) else {
+            problems.push(line, "ICB", "the ICB's GSS and ODS codes are both needed");
+            continue;
+        };
+        // One row per sub-ICB location: each ICB once.
+        if !out.iter().any(|c| c.gss == g) {
+            out.push(IcbCode { gss: g, ods: o, name: aftercare_core::text::excerpt(cell(name)) });
+        }
+    }
+    problems.finish(file)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EPRACCUR: &str = "G82001,\"THE GROVE SURGERY\",Y59,QKS,\"1 THE GROVE\",\"\",\"MAIDSTONE\",\"KENT\",\"\",\"ME14 1XX\",19740401,,A,B,91Q,20130401,01622 123456,,,,,0,,91Q,,4,\n";
+
+    #[test]
+    fn an_ods_practice_file_is_known_by_its_rows() {
+        let f = read_reference("whatever.csv", EPRACCUR.as_bytes()).unwrap();
+        let ReferenceFile::GpPractices(p) = f else { panic!("{f:?}") };
+        assert_eq!(p[0].code, "G82001");
+        assert_eq!(p[0].icb.as_deref(), Some("QKS"));
+        assert_eq!(p[0].sub_icb.as_deref(), Some("91Q"));
+        assert_eq!(p[0].commissioner_since, NaiveDate::from_ymd_opt(2013, 4, 1));
+        assert_eq!(p[0].close_date, None);
+    }
+
+    #[test]
+    fn a_postcode_directory_is_known_by_its_header() {
+        let onspd = "pcd,pcd2,pcds,dointr,doterm,oscty,ced,oslaua,osward,icb\n\
+                     ME141XX,ME14 1XX,ME14 1XX,198001,,E10000016,E58000001,E07000110,E05000001,E54000032\n\
+                     ME11AA,ME1 1AA,ME1 1AA,198001,,E99999999,E99999999,E06000035,E05000002,E54000032\n\
+                     GY11AA,GY1 1AA,GY1 1AA,198001,,,,,,\n";
+        let ReferenceFile::Postcodes(p) = read_reference("a.csv", onspd.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(p.len(), 2, "Guernsey has no district");
+        assert_eq!(p[0].county.as_deref(), Some("E10000016"));
+        assert_eq!(p[1].county, None, "a unitary has no county");
+        assert_eq!(p[1].icb.as_deref(), Some("E54000032"));
+    }
+
+    #[test]
+    fn the_icb_lookup_is_known_by_its_header_and_unknown_files_say_what_is_known() {
+        let lookup = "LOC22CD,LOC22CDH,LOC22NM,ICB22CD,ICB22CDH,ICB22NM\n\
+                      E38000237,91Q,NHS Kent and Medway ICB - 91Q,E54000032,QKS,NHS Kent and Medway Integrated Care Board\n\
+                      E38000238,92A,NHS Kent and Medway ICB - 92A,E54000032,QKS,NHS Kent and Medway Integrated Care Board\n";
+        let ReferenceFile::IcbCodes(c) = read_reference("a.csv", lookup.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            c,
+            vec![IcbCode {
+                gss: "E54000032".into(),
+                ods: "QKS".into(),
+                name: "NHS Kent and Medway Integrated Care Board".into()
+            }]
+        );
+        let e = read_reference("notes.csv", b"name,age\nAnn,3\n").unwrap_err();
+        assert!(e.to_string().contains("epraccur"), "{e}");
+        let bad = EPRACCUR.replace("19740401", "1974-04-01");
+        let e = read_reference("epraccur.csv", bad.as_bytes()).unwrap_err();
+        assert_eq!(e.errors[0].column, "open date", "{e}");
+    }
+}
