@@ -8,6 +8,7 @@ mod care;
 mod common;
 mod finance;
 mod notify;
+mod reference;
 mod register;
 mod serve;
 mod sharing;
@@ -109,6 +110,9 @@ pub enum Command {
     /// Share the master list with partners, encrypted.
     #[command(subcommand)]
     Share(ShareCommand),
+    /// The NHS's and ONS's reference files: GP practices, postcodes, ICB codes.
+    #[command(subcommand)]
+    Reference(ReferenceCommand),
     /// Partnerships (a council and an NHS commissioner) and their policies.
     #[command(subcommand)]
     Partnerships(PartnershipsCommand),
@@ -542,6 +546,22 @@ pub enum LettersCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum ReferenceCommand {
+    /// Load reference files, each recognised by its content: the ODS GP
+    /// practice file (epraccur), the ONS postcode directory (ONSPD or NSPL)
+    /// and the ONS ICB lookup. A file loaded before is not loaded again.
+    Load {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The user recorded as loading them (the only administrator when left out).
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// List the files loaded, newest first.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ShareCommand {
     /// Set the age public key (age1…) an organisation's copies are encrypted to.
     Recipient {
@@ -896,6 +916,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             sharing::monthly(db, org, month, format, out_dir, if_due).await
         }
         Command::Share(ShareCommand::List) => sharing::list(db).await,
+        Command::Reference(ReferenceCommand::Load { files, actor }) => {
+            reference::load(db, files, actor).await
+        }
+        Command::Reference(ReferenceCommand::List) => reference::list(db).await,
         Command::Partnerships(PartnershipsCommand::Add {
             council,
             nhs,

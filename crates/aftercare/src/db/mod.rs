@@ -32,6 +32,7 @@ pub mod funding_requests;
 pub mod import_mappings;
 pub mod letters;
 pub mod notify;
+pub mod reference;
 pub mod refunds;
 pub mod sharing;
 pub mod store;

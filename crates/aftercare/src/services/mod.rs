@@ -22,6 +22,7 @@ pub mod import_jobs;
 pub mod import_mappings;
 pub mod letters;
 pub mod notify;
+pub mod reference;
 pub mod register;
 pub mod sharing;
 pub mod sign_in;

@@ -171,13 +171,17 @@ async fn import_register_logged(
 ) -> Result<ImportReport, ServiceError> {
     let ImportOptions { dry_run, today, mapping } = options;
     let started = std::time::Instant::now();
-    let file: RegisterFile =
+    let mut file: RegisterFile =
         aftercare_files::register::parse_register_with(file_name, bytes, Some(today), mapping)?;
     tracing::debug!(elapsed = ?started.elapsed(), rows = file.rows, "import: file checked");
+    let mut warnings = file_warnings(&file);
+    // A row naming only the GP practice gets the practice's commissioner
+    // from the reference data, when it is loaded.
+    crate::services::reference::complete_commissioners(db, &mut file, &mut warnings).await?;
     let mut report = ImportReport {
         rows: file.rows,
         dry_run,
-        warnings: file_warnings(&file),
+        warnings,
         ignored_columns: file.ignored_columns.clone(),
         ..Default::default()
     };

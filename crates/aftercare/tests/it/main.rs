@@ -27,6 +27,7 @@ mod logs;
 mod notify;
 mod openapi;
 mod person_page;
+mod reference;
 mod refunds;
 mod register;
 mod reliability;

@@ -1,0 +1,171 @@
+//! Storage of the NHS's and ONS's reference data: each file loaded is a
+//! release, and a release of a kind replaces that kind's rows in one write
+//! (many rows to a statement on SQLite, COPY on PostgreSQL).
+
+use aftercare_files::reference::{GpPractice, IcbCode, PostcodeArea};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::FromRow;
+
+use super::bulk::{Value, insert_rows};
+use super::store::Actor;
+use super::{Conn, DbError, Tx};
+use crate::{on_conn, on_tx};
+
+/// A file loaded.
+#[derive(Debug, Clone, FromRow)]
+pub struct ReleaseRow {
+    pub id: i64,
+    pub kind: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub rows: i64,
+    pub loaded_at: DateTime<Utc>,
+    pub loaded_by: String,
+}
+
+/// A GP practice as the reference data holds it.
+#[derive(Debug, Clone, FromRow)]
+pub struct GpPracticeRow {
+    pub code: String,
+    pub name: String,
+    pub status: String,
+    pub open_date: Option<NaiveDate>,
+    pub close_date: Option<NaiveDate>,
+    pub icb_code: Option<String>,
+    pub sub_icb_code: Option<String>,
+    pub commissioner_since: Option<NaiveDate>,
+}
+
+/// A postcode's areas.
+#[derive(Debug, Clone, FromRow)]
+pub struct PostcodeRow {
+    pub postcode: String,
+    pub district: String,
+    pub county: Option<String>,
+    pub icb_gss: Option<String>,
+}
+
+/// The release of this kind with these contents, if it was loaded.
+pub async fn release(
+    conn: impl Into<Conn<'_>>,
+    kind: &str,
+    sha256: &str,
+) -> Result<Option<ReleaseRow>, DbError> {
+    Ok(
+        on_conn!(conn, c => sqlx::query_as("SELECT * FROM reference_releases WHERE kind = $1 AND sha256 = $2")
+        .bind(kind).bind(sha256).fetch_optional(c).await)?,
+    )
+}
+
+/// Every release loaded, newest first.
+pub async fn releases(conn: impl Into<Conn<'_>>) -> Result<Vec<ReleaseRow>, DbError> {
+    Ok(on_conn!(conn, c => sqlx::query_as("SELECT * FROM reference_releases ORDER BY id DESC")
+        .fetch_all(c).await)?)
+}
+
+/// Records a release.
+pub async fn insert_release(
+    tx: &mut Tx,
+    kind: &str,
+    file_name: &str,
+    sha256: &str,
+    rows: usize,
+    actor: &Actor,
+) -> Result<i64, DbError> {
+    let at = super::store::now();
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO reference_releases (kind, file_name, sha256, rows, loaded_at, loaded_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+        .bind(kind).bind(file_name).bind(sha256).bind(rows as i64).bind(at).bind(&actor.username)
+        .fetch_one(c).await)?)
+}
+
+/// Empties a kind's table, for its new release.
+async fn clear(tx: &mut Tx, table: &'static str) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(c).await.map(|_| ()))?;
+    Ok(())
+}
+
+pub async fn replace_gp_practices(
+    tx: &mut Tx,
+    release: i64,
+    rows: &[GpPractice],
+) -> Result<(), DbError> {
+    clear(tx, "gp_practices").await?;
+    let columns = [
+        "code",
+        "name",
+        "status",
+        "open_date",
+        "close_date",
+        "icb_code",
+        "sub_icb_code",
+        "commissioner_since",
+        "release_id",
+    ];
+    let date = |d: Option<NaiveDate>| d.map_or(Value::Null, Value::Date);
+    let values = rows.iter().map(|p| {
+        vec![
+            Value::from(&p.code),
+            Value::from(&p.name),
+            Value::from(&p.status),
+            date(p.open_date),
+            date(p.close_date),
+            Value::from(&p.icb),
+            Value::from(&p.sub_icb),
+            date(p.commissioner_since),
+            Value::Int(release),
+        ]
+    });
+    insert_rows(tx, "gp_practices", &columns, values).await
+}
+
+pub async fn replace_postcodes(
+    tx: &mut Tx,
+    release: i64,
+    rows: &[PostcodeArea],
+) -> Result<(), DbError> {
+    clear(tx, "postcode_areas").await?;
+    let columns = ["postcode", "district", "county", "icb_gss", "release_id"];
+    let values = rows.iter().map(|p| {
+        vec![
+            Value::from(&p.postcode),
+            Value::from(&p.district),
+            Value::from(&p.county),
+            Value::from(&p.icb),
+            Value::Int(release),
+        ]
+    });
+    insert_rows(tx, "postcode_areas", &columns, values).await
+}
+
+pub async fn replace_icb_codes(tx: &mut Tx, release: i64, rows: &[IcbCode]) -> Result<(), DbError> {
+    clear(tx, "icb_codes").await?;
+    let columns = ["gss", "ods", "name", "release_id"];
+    let values = rows.iter().map(|i| {
+        vec![Value::from(&i.gss), Value::from(&i.ods), Value::from(&i.name), Value::Int(release)]
+    });
+    insert_rows(tx, "icb_codes", &columns, values).await
+}
+
+/// Every GP practice, by code (for an import to look up many at once).
+pub async fn gp_practices(conn: impl Into<Conn<'_>>) -> Result<Vec<GpPracticeRow>, DbError> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT code, name, status, open_date, close_date, icb_code, sub_icb_code, commissioner_since FROM gp_practices")
+        .fetch_all(c).await)?)
+}
+
+/// A postcode's areas, if the directory holds it.
+pub async fn postcode(
+    conn: impl Into<Conn<'_>>,
+    postcode: &str,
+) -> Result<Option<PostcodeRow>, DbError> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT postcode, district, county, icb_gss FROM postcode_areas WHERE postcode = $1")
+        .bind(postcode).fetch_optional(c).await)?)
+}
+
+/// An ICB's ODS code from its GSS code.
+pub async fn icb_ods(conn: impl Into<Conn<'_>>, gss: &str) -> Result<Option<String>, DbError> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar("SELECT ods FROM icb_codes WHERE gss = $1")
+        .bind(gss).fetch_optional(c).await)?)
+}

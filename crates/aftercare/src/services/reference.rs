@@ -1,0 +1,221 @@
+//! The NHS's and the ONS's reference data: the published files loaded
+//! (recognised by their content; a file already loaded is not loaded again;
+//! each load a release, audited), and what the register reads from them: a
+//! GP practice's commissioner on the day a detention began, and the council
+//! and ICB a postcode lies in.
+
+use std::collections::HashMap;
+
+use aftercare_core::postcode::{Postcode, PseudoPostcode};
+use aftercare_files::ReferenceFile;
+use aftercare_files::register::RegisterFile;
+use chrono::NaiveDate;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::db::reference::{self as q, GpPracticeRow, ReleaseRow};
+use crate::db::store::{self, Actor, AuditEntry};
+use crate::db::{Db, DbError};
+use crate::error::ServiceError;
+
+/// What a load did.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// `gp_practices`, `postcodes` or `icb_codes`.
+    pub kind: &'static str,
+    pub rows: usize,
+    /// The release: this load's, or the earlier one of the same contents.
+    pub release_id: i64,
+    /// The same file was loaded before: nothing was written.
+    pub already: bool,
+}
+
+/// Loads one reference file, whichever it is, replacing that kind's rows.
+pub async fn load(
+    db: &Db,
+    actor: &Actor,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<Loaded, ServiceError> {
+    let file = aftercare_files::read_reference(file_name, bytes)?;
+    let kind = file.kind();
+    let sha = hex::encode(Sha256::digest(bytes));
+    if let Some(r) = q::release(db, kind, &sha).await? {
+        return Ok(Loaded { kind, rows: r.rows as usize, release_id: r.id, already: true });
+    }
+    let rows = file.rows();
+    let mut tx = db.begin_bulk_write().await?;
+    // Checked again under the write lock: two loads of one file at once
+    // write it once (the unique index would refuse the second anyway).
+    if let Some(r) = q::release(&mut tx, kind, &sha).await? {
+        return Ok(Loaded { kind, rows: r.rows as usize, release_id: r.id, already: true });
+    }
+    let release_id = q::insert_release(&mut tx, kind, file_name, &sha, rows, actor).await?;
+    match &file {
+        ReferenceFile::GpPractices(p) => q::replace_gp_practices(&mut tx, release_id, p).await?,
+        ReferenceFile::Postcodes(p) => q::replace_postcodes(&mut tx, release_id, p).await?,
+        ReferenceFile::IcbCodes(c) => q::replace_icb_codes(&mut tx, release_id, c).await?,
+    }
+    store::append_audit(
+        &mut tx,
+        actor,
+        AuditEntry {
+            action: "reference.loaded",
+            person_id: None,
+            entity: "reference_release",
+            entity_id: Some(release_id.to_string()),
+            reason: None,
+            details: json!({"kind": kind, "file": file_name, "sha256": sha, "rows": rows}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    db.truncate_log().await?;
+    Ok(Loaded { kind, rows, release_id, already: false })
+}
+
+/// Every release loaded, newest first.
+pub async fn releases(db: &Db) -> Result<Vec<ReleaseRow>, DbError> {
+    q::releases(db).await
+}
+
+/// A GP practice's commissioner on a day, as the reference data says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PracticeCommissioner {
+    /// The practice's ICB, which it had on that day.
+    Known(String),
+    /// The practice's ICB now, which it joined after that day: it had
+    /// another then, so the register should confirm which.
+    Changed { icb: String, since: NaiveDate },
+}
+
+/// The commissioner of `practice` on `on` (none: the data names no ICB).
+pub fn practice_commissioner(
+    practice: &GpPracticeRow,
+    on: NaiveDate,
+) -> Option<PracticeCommissioner> {
+    let icb = practice.icb_code.clone()?;
+    Some(match practice.commissioner_since {
+        Some(since) if since > on => PracticeCommissioner::Changed { icb, since },
+        _ => PracticeCommissioner::Known(icb),
+    })
+}
+
+/// Fills in the GP's commissioner of every detention that names a GP
+/// practice and no commissioner, from the reference data for the day it
+/// began; each one the practice joined later is a warning, to confirm.
+/// With no GP practices loaded, nothing changes.
+pub async fn complete_commissioners(
+    db: &Db,
+    file: &mut RegisterFile,
+    warnings: &mut Vec<String>,
+) -> Result<(), ServiceError> {
+    let wanted = file
+        .people
+        .iter()
+        .flat_map(|p| &p.detentions)
+        .any(|d| d.gp_practice.is_some() && d.gp_commissioner.is_none());
+    if !wanted {
+        return Ok(());
+    }
+    let practices: HashMap<String, GpPracticeRow> =
+        q::gp_practices(db).await?.into_iter().map(|p| (p.code.clone(), p)).collect();
+    if practices.is_empty() {
+        return Ok(());
+    }
+    for d in file.people.iter_mut().flat_map(|p| p.detentions.iter_mut()) {
+        let Some(practice) = d.gp_practice.as_ref().filter(|_| d.gp_commissioner.is_none()) else {
+            continue;
+        };
+        let Some(row) = practices.get(practice.as_str()) else { continue };
+        let found = practice_commissioner(row, d.detention_start);
+        let icb = match &found {
+            None => continue,
+            Some(PracticeCommissioner::Known(icb)) => icb,
+            Some(PracticeCommissioner::Changed { icb, since }) => {
+                warnings.push(format!(
+                    "Row {}: GP practice {} joined its commissioner {icb} on {}, after the detention began: confirm the GP's commissioner at the time.",
+                    d.line,
+                    row.code,
+                    aftercare_core::date::long_date(*since),
+                ));
+                icb
+            }
+        };
+        d.gp_commissioner = aftercare_core::OrgCode::parse(icb).ok();
+    }
+    Ok(())
+}
+
+/// The social services authority and the ICB a postcode lies in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostcodeAreas {
+    /// ZZ99 3VZ: no fixed abode.
+    NoFixedAbode,
+    /// The council (a two-tier district's county, never the district) and
+    /// the ICB's ODS code, when the lookup holds it.
+    Found { council: String, icb: Option<String> },
+    /// Not in the postcode directory loaded.
+    Unknown,
+}
+
+/// What a postcode says of where someone lived.
+pub async fn areas_of(db: &Db, postcode: &Postcode) -> Result<PostcodeAreas, ServiceError> {
+    if postcode.pseudo() == Some(PseudoPostcode::NoFixedAbode) {
+        return Ok(PostcodeAreas::NoFixedAbode);
+    }
+    let Some(row) = q::postcode(db, postcode.as_str()).await? else {
+        return Ok(PostcodeAreas::Unknown);
+    };
+    // Social services belong to the county in a two-tier area: a district
+    // (E07) is never the council responsible.
+    let council = match (&row.county, row.district.starts_with("E07")) {
+        (Some(county), true) => county.clone(),
+        _ => row.district.clone(),
+    };
+    let icb = match &row.icb_gss {
+        Some(gss) => q::icb_ods(db, gss).await?,
+        None => None,
+    };
+    Ok(PostcodeAreas::Found { council, icb })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn practice(since: Option<NaiveDate>) -> GpPracticeRow {
+        GpPracticeRow {
+            code: "G82001".into(),
+            name: "The Grove Surgery".into(),
+            status: "A".into(),
+            open_date: None,
+            close_date: None,
+            icb_code: Some("QKS".into()),
+            sub_icb_code: Some("91Q".into()),
+            commissioner_since: since,
+        }
+    }
+
+    #[test]
+    fn a_practice_that_joined_its_commissioner_later_asks_to_be_confirmed() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let p = practice(Some(d(2022, 7, 1)));
+        assert_eq!(
+            practice_commissioner(&p, d(2023, 1, 9)),
+            Some(PracticeCommissioner::Known("QKS".into()))
+        );
+        assert_eq!(
+            practice_commissioner(&p, d(2022, 7, 1)),
+            Some(PracticeCommissioner::Known("QKS".into()))
+        );
+        assert_eq!(
+            practice_commissioner(&p, d(2021, 3, 1)),
+            Some(PracticeCommissioner::Changed { icb: "QKS".into(), since: d(2022, 7, 1) })
+        );
+        assert_eq!(
+            practice_commissioner(&practice(None), d(2001, 1, 1)),
+            Some(PracticeCommissioner::Known("QKS".into()))
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The NHS's and ONS's reference files, on every backend: each recognised
+//! by its content whatever its name, loaded once (a second load of the same
+//! file writes nothing), listed as releases, refused whole with the row and
+//! column of a problem; and what the register reads from them: a GP
+//! practice's commissioner for a row that names only the practice (flagged
+//! when the practice joined it later), and the council and ICB of a postcode.
+
+use crate::common::*;
+use aftercare::services::reference::{self, PostcodeAreas};
+use aftercare_core::postcode::Postcode;
+
+fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_aftercare"))
+}
+
+/// Two practices in the published epraccur layout (27 columns, no header):
+/// one with Kent and Medway since 2013, one that joined it in 2024.
+const EPRACCUR: &str = "\
+G82001,\"THE GROVE SURGERY\",Y59,QKS,\"1 THE GROVE\",\"\",\"MAIDSTONE\",\"KENT\",\"\",\"ME14 1XX\",19740401,,A,B,91Q,20130401,01622 123456,,,,,0,,91Q,,4,
+G82002,\"THE QUAY PRACTICE\",Y59,QKS,\"2 THE QUAY\",\"\",\"ROCHESTER\",\"KENT\",\"\",\"ME1 1AA\",19800101,,A,B,92A,20240401,01634 123456,,,,,0,,92A,,4,
+";
+
+/// The ONSPD's header (some of its columns) and three postcodes: a Kent
+/// district's (two-tier), Medway's (unitary), and one in Guernsey.
+const ONSPD: &str = "\
+pcd,pcd2,pcds,dointr,doterm,oscty,ced,oslaua,osward,ctry,icb
+ME14 1XX,ME14 1XX,ME14 1XX,198001,,E10000016,E58000001,E07000110,E05000001,E92000001,E54000032
+ME1  1AA,ME1  1AA,ME1 1AA,198001,,E99999999,E99999999,E06000035,E05000002,E92000001,E54000032
+GY1  1AA,GY1  1AA,GY1 1AA,198001,,,,,,L93000001,
+";
+
+const ICB_LOOKUP: &str = "\
+LOC22CD,LOC22CDH,LOC22NM,ICB22CD,ICB22CDH,ICB22NM,NHSER22CD,NHSER22CDH,NHSER22NM
+E38000237,91Q,NHS Kent and Medway ICB - 91Q,E54000032,QKS,NHS Kent and Medway Integrated Care Board,E40000005,Y59,South East
+";
+
+#[tokio::test]
+async fn reference_files_load_once_by_their_content_and_give_commissioners_and_councils() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        let dir = tempfile::tempdir().unwrap();
+        // Names that say nothing: the content decides.
+        let files: Vec<std::path::PathBuf> =
+            [("a.csv", EPRACCUR), ("b.csv", ONSPD), ("c.csv", ICB_LOOKUP)]
+                .iter()
+                .map(|(name, text)| {
+                    let p = dir.path().join(name);
+                    std::fs::write(&p, text).unwrap();
+                    p
+                })
+                .collect();
+        let db = ["--database", t.url.as_str()];
+        let out = bin().args(db).args(["reference", "load"]).args(&files).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{}: {}", t.backend, String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("a.csv: loaded 2 rows of gp_practices"), "{stdout}");
+        assert!(stdout.contains("b.csv: loaded 2 rows of postcodes"), "{stdout}");
+        assert!(stdout.contains("c.csv: loaded 1 rows of icb_codes"), "{stdout}");
+        // Again: nothing is written, and the releases say what was loaded.
+        let out = bin().args(db).args(["reference", "load"]).arg(&files[0]).output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains("was loaded already"));
+        let out = bin().args(db).args(["reference", "list"]).output().unwrap();
+        let list = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(list.lines().count(), 3, "{list}");
+        let audit = aftercare::db::store::all_audit(&t.db).await.unwrap();
+        assert_eq!(audit.iter().filter(|a| a.action == "reference.loaded").count(), 3);
+        // A bad row refuses the whole file, by row and column.
+        let bad = dir.path().join("d.csv");
+        std::fs::write(&bad, EPRACCUR.replace("20240401", "2024-04-01")).unwrap();
+        let out = bin().args(db).args(["reference", "load"]).arg(&bad).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains("row 2") && stderr.contains("join provider/purchaser date"),
+            "{stderr}"
+        );
+        let out = bin().args(db).args(["reference", "list"]).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3, "nothing half-written");
+
+        // A row naming only its GP practice gets the practice's commissioner;
+        // one whose practice joined it after the detention is flagged.
+        let csv = "nhs_number,family_name,given_name,date_of_birth,section,detention_start,ordinary_residence,gp_practice\n\
+                   9434765919,Smith,Ann,1980-02-01,3,2023-01-09,E10000016,G82001\n\
+                   9434765870,Jones,Bob,1975-05-05,3,2023-03-01,E10000016,G82002\n";
+        let report = import(&t.db, csv).await;
+        assert_eq!(report.people_added, 2, "{report:?}");
+        let detentions = aftercare::db::store::all_detentions(&t.db).await.unwrap();
+        assert!(
+            detentions.iter().all(|d| d.gp_commissioner.as_deref() == Some("QKS")),
+            "{detentions:?}"
+        );
+        let flagged: Vec<&String> =
+            report.warnings.iter().filter(|w| w.contains("G82002")).collect();
+        assert_eq!(flagged.len(), 1, "{:?}", report.warnings);
+        assert!(flagged[0].contains("Row 3") && flagged[0].contains("1 April 2024"), "{flagged:?}");
+        assert!(!report.warnings.iter().any(|w| w.contains("G82001")), "{:?}", report.warnings);
+
+        // A postcode stands for where someone lived: a Kent district's gives
+        // the county, never the district; Medway's gives Medway.
+        let areas = |p: &str| {
+            let p = Postcode::parse(p).unwrap();
+            let db = t.db.clone();
+            async move { reference::areas_of(&db, &p).await.unwrap() }
+        };
+        assert_eq!(
+            areas("me14 1xx").await,
+            PostcodeAreas::Found { council: "E10000016".into(), icb: Some("QKS".into()) }
+        );
+        assert_eq!(
+            areas("ME1 1AA").await,
+            PostcodeAreas::Found { council: "E06000035".into(), icb: Some("QKS".into()) }
+        );
+        assert_eq!(areas("ZZ99 3VZ").await, PostcodeAreas::NoFixedAbode);
+        assert_eq!(areas("SW1A 1AA").await, PostcodeAreas::Unknown);
+    }
+}
