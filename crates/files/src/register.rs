@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 
 use aftercare_core::date::NaiveDate;
+use aftercare_core::postcode::{Postcode, PseudoPostcode};
 use aftercare_core::text::{MAX_NAME_CHARS, check_free_text, check_line, excerpt};
 use aftercare_core::{NhsNumber, OrgCode, Section, parse_date};
 
@@ -46,6 +47,30 @@ pub const REGISTER_COLUMNS: [&str; 16] = [
     "date_added",
 ];
 
+/// Every column an import reads: the master list's own, and the postcode
+/// of residence, which stands for the council and ICB of residence once the
+/// postcode directory is loaded (it is read, not kept, so no export writes
+/// it).
+pub const REGISTER_IMPORT_COLUMNS: [&str; 17] = [
+    "nhs_number",
+    "local_id",
+    "family_name",
+    "given_name",
+    "date_of_birth",
+    "section",
+    "detention_start",
+    "ordinary_residence",
+    "no_fixed_abode",
+    "gp_practice",
+    "gp_commissioner",
+    "residence_commissioner",
+    "place_of_detention",
+    "left_hospital",
+    "discharged_to",
+    "date_added",
+    "residence_postcode",
+];
+
 /// The columns an export adds to the import's own layout (what the rules
 /// derived, as the register stood): read back, they are ignored, since an
 /// import derives them again.
@@ -65,7 +90,7 @@ pub const REGISTER_DERIVED_COLUMNS: [&str; 12] = [
 ];
 
 /// Our columns in words, as pages show them.
-pub const REGISTER_COLUMN_LABELS: [(&str, &str); 16] = [
+pub const REGISTER_COLUMN_LABELS: [(&str, &str); 17] = [
     ("nhs_number", "NHS number"),
     ("local_id", "Local id"),
     ("family_name", "Family name"),
@@ -82,6 +107,7 @@ pub const REGISTER_COLUMN_LABELS: [(&str, &str); 16] = [
     ("left_hospital", "Left hospital"),
     ("discharged_to", "Discharged to"),
     ("date_added", "Date added"),
+    ("residence_postcode", "Postcode of residence"),
 ];
 
 /// The names real master lists give our columns (compared by
@@ -131,6 +157,9 @@ pub const REGISTER_ALIASES: &[(&str, &str)] = &[
     ("ICB of GP", "gp_commissioner"),
     ("Registered ICB", "gp_commissioner"),
     ("Residence ICB", "residence_commissioner"),
+    ("Postcode", "residence_postcode"),
+    ("Home postcode", "residence_postcode"),
+    ("Postcode before detention", "residence_postcode"),
     ("ICB of residence", "residence_commissioner"),
     ("Hospital", "place_of_detention"),
     ("Detaining hospital", "place_of_detention"),
@@ -205,6 +234,9 @@ pub struct DetentionImport {
     /// `None` exactly when `no_fixed_abode`.
     pub ordinary_residence: Option<OrgCode>,
     pub no_fixed_abode: bool,
+    /// The postcode the person lived at, given instead of the council: the
+    /// service finds the council (and the ICB) in the postcode directory.
+    pub residence_postcode: Option<Postcode>,
     pub gp_practice: Option<OrgCode>,
     pub gp_commissioner: Option<OrgCode>,
     pub residence_commissioner: Option<OrgCode>,
@@ -288,7 +320,7 @@ pub fn parse_register_with(
 ) -> Result<RegisterFile, ImportErrors> {
     let table = read_table(file_name, bytes).map_err(|e| ImportErrors::unreadable(file_name, e))?;
     let mut errors = Collector::default();
-    let rules = HeaderRules { known: &REGISTER_COLUMNS, aliases: REGISTER_ALIASES, mapping };
+    let rules = HeaderRules { known: &REGISTER_IMPORT_COLUMNS, aliases: REGISTER_ALIASES, mapping };
     let (map, header_errors) = table.match_headers(&rules, UnknownColumns::Ignore);
     let unknown_columns: Vec<String> = table
         .unknown_headers(&rules)
@@ -545,7 +577,24 @@ fn parse_row(
     };
     let detention_start = c.required_date("detention_start");
     let ordinary_residence = c.org("ordinary_residence", OrgCode::parse_council);
-    let no_fixed_abode = c.yes_no("no_fixed_abode");
+    let mut no_fixed_abode = c.yes_no("no_fixed_abode");
+    let residence_postcode = match c.text("residence_postcode") {
+        "" => None,
+        text => match Postcode::parse(text) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let e = e.to_string();
+                c.fail("residence_postcode", e);
+                None
+            }
+        },
+    };
+    // ZZ99 3VZ is the NHS's postcode for no fixed abode.
+    if residence_postcode.as_ref().and_then(Postcode::pseudo) == Some(PseudoPostcode::NoFixedAbode)
+        && c.text("ordinary_residence").is_empty()
+    {
+        no_fixed_abode = true;
+    }
     let gp_practice = c.org("gp_practice", OrgCode::parse);
     let gp_commissioner = c.org("gp_commissioner", OrgCode::parse);
     let residence_commissioner = c.org("residence_commissioner", OrgCode::parse);
@@ -556,7 +605,9 @@ fn parse_row(
 
     // Checks across cells, each reported once on the cell to correct.
     let residence_text = c.text("ordinary_residence");
+    let by_postcode = residence_postcode.as_ref().is_some_and(|p| p.pseudo().is_none());
     match (residence_text.is_empty(), no_fixed_abode) {
+        (true, false) if by_postcode => {}
         (true, false) => c.fail(
             "ordinary_residence",
             "choose the council the person lived in before they were detained, or say they had no fixed abode (no_fixed_abode = yes)",
@@ -607,6 +658,7 @@ fn parse_row(
             detention_start: detention_start?,
             ordinary_residence,
             no_fixed_abode,
+            residence_postcode,
             gp_practice,
             gp_commissioner,
             residence_commissioner,

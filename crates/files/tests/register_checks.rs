@@ -452,14 +452,14 @@ fn common_header_names_are_read_as_ours() {
 
 #[test]
 fn no_common_name_stands_for_two_columns() {
-    use aftercare_files::register::{REGISTER_ALIASES, REGISTER_COLUMNS};
+    use aftercare_files::register::{REGISTER_ALIASES, REGISTER_IMPORT_COLUMNS};
     use aftercare_files::table::match_key;
     let mut seen = std::collections::HashMap::new();
-    for c in REGISTER_COLUMNS {
+    for c in REGISTER_IMPORT_COLUMNS {
         seen.insert(match_key(c), c);
     }
     for (alias, column) in REGISTER_ALIASES {
-        assert!(REGISTER_COLUMNS.contains(column), "{alias:?} names no column: {column}");
+        assert!(REGISTER_IMPORT_COLUMNS.contains(column), "{alias:?} names no column: {column}");
         let before = seen.insert(match_key(alias), column);
         assert!(before.is_none(), "{alias:?} is also {before:?}");
     }

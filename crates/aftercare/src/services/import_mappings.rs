@@ -49,7 +49,7 @@ impl ImportKind {
     /// Our columns for this kind of file.
     pub fn columns(self) -> &'static [&'static str] {
         match self {
-            ImportKind::Register => &aftercare_files::register::REGISTER_COLUMNS,
+            ImportKind::Register => &aftercare_files::register::REGISTER_IMPORT_COLUMNS,
             ImportKind::Reviews => &aftercare_files::reviews::REVIEW_COLUMNS,
         }
     }

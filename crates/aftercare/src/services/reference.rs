@@ -101,11 +101,63 @@ pub fn practice_commissioner(
     })
 }
 
+/// Completes an import's rows from the reference data: the GP's
+/// commissioner of a row that names a GP practice and none (each one the
+/// practice joined after the detention began is a warning, to confirm), and
+/// the council and ICB of residence of a row that gives a postcode instead
+/// of the council (a postcode the directory does not hold refuses the row).
+/// With no reference data loaded, only the postcodes need it.
+pub async fn complete_from_reference(
+    db: &Db,
+    file_name: &str,
+    file: &mut RegisterFile,
+    warnings: &mut Vec<String>,
+) -> Result<(), ServiceError> {
+    complete_commissioners(db, file, warnings).await?;
+    let mut errors = Vec::new();
+    let mut found: HashMap<String, PostcodeAreas> = HashMap::new();
+    for d in file.people.iter_mut().flat_map(|p| p.detentions.iter_mut()) {
+        let Some(postcode) = d.residence_postcode.clone() else { continue };
+        if d.ordinary_residence.is_some() || d.no_fixed_abode {
+            continue;
+        }
+        let areas = match found.get(postcode.as_str()) {
+            Some(a) => a.clone(),
+            None => {
+                let a = areas_of(db, &postcode).await?;
+                found.insert(postcode.as_str().to_string(), a.clone());
+                a
+            }
+        };
+        match areas {
+            PostcodeAreas::NoFixedAbode => d.no_fixed_abode = true,
+            PostcodeAreas::Found { council, icb } => {
+                d.ordinary_residence = aftercare_core::OrgCode::parse_council(&council).ok();
+                if d.residence_commissioner.is_none() {
+                    d.residence_commissioner = icb.and_then(|i| aftercare_core::OrgCode::parse(&i).ok());
+                }
+            }
+            PostcodeAreas::Unknown => errors.push(aftercare_files::RowError {
+                line: d.line,
+                column: "residence_postcode".into(),
+                reason: format!(
+                    "{postcode} is not in the postcode directory loaded: give the council of ordinary residence, or load the directory (aftercare reference load)"
+                ),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::InvalidFile(aftercare_files::ImportErrors::rows(file_name, errors)))
+    }
+}
+
 /// Fills in the GP's commissioner of every detention that names a GP
 /// practice and no commissioner, from the reference data for the day it
 /// began; each one the practice joined later is a warning, to confirm.
 /// With no GP practices loaded, nothing changes.
-pub async fn complete_commissioners(
+async fn complete_commissioners(
     db: &Db,
     file: &mut RegisterFile,
     warnings: &mut Vec<String>,

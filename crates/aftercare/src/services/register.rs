@@ -175,9 +175,10 @@ async fn import_register_logged(
         aftercare_files::register::parse_register_with(file_name, bytes, Some(today), mapping)?;
     tracing::debug!(elapsed = ?started.elapsed(), rows = file.rows, "import: file checked");
     let mut warnings = file_warnings(&file);
-    // A row naming only the GP practice gets the practice's commissioner
-    // from the reference data, when it is loaded.
-    crate::services::reference::complete_commissioners(db, &mut file, &mut warnings).await?;
+    // A row naming only the GP practice gets the practice's commissioner,
+    // and one giving a postcode its council and ICB, from the reference data.
+    crate::services::reference::complete_from_reference(db, file_name, &mut file, &mut warnings)
+        .await?;
     let mut report = ImportReport {
         rows: file.rows,
         dry_run,

@@ -95,6 +95,46 @@ async fn reference_files_load_once_by_their_content_and_give_commissioners_and_c
         assert!(flagged[0].contains("Row 3") && flagged[0].contains("1 April 2024"), "{flagged:?}");
         assert!(!report.warnings.iter().any(|w| w.contains("G82001")), "{:?}", report.warnings);
 
+        // At import, a postcode stands for the council and ICB of residence;
+        // ZZ99 3VZ for no fixed abode; one the directory lacks refuses the file.
+        let by_postcode = "nhs_number,family_name,given_name,date_of_birth,section,detention_start,Home postcode,gp_commissioner\n\
+                           9876543210,Patel,Ravi,1990-01-01,3,2024-02-01,me14 1xx,QKS\n\
+                           9434765838,Okafor,Ada,1985-06-06,3,2024-03-01,ZZ99 3VZ,QKS\n";
+        let report = import(&t.db, by_postcode).await;
+        assert_eq!(report.people_added, 2, "{report:?}");
+        let people = aftercare::db::store::all_people(&t.db).await.unwrap();
+        let id = |name: &str| people.iter().find(|p| p.family_name == name).unwrap().id;
+        let detentions = aftercare::db::store::all_detentions(&t.db).await.unwrap();
+        let of = |pid: i64| detentions.iter().find(|d| d.person_id == pid).unwrap().clone();
+        let patel = of(id("Patel"));
+        assert_eq!(
+            patel.ordinary_residence.as_deref(),
+            Some("E10000016"),
+            "the county, not the district"
+        );
+        assert_eq!(patel.residence_commissioner.as_deref(), Some("QKS"));
+        assert!(of(id("Okafor")).no_fixed_abode);
+        let unknown = "nhs_number,family_name,given_name,date_of_birth,section,detention_start,residence_postcode\n\
+                       9434765811,Brown,Cy,1970-01-01,3,2024-02-01,SW1A 1AA\n";
+        let e = aftercare::services::register::import_register(
+            &t.db,
+            &aftercare::db::store::Actor::cli("test"),
+            "r.csv",
+            unknown.as_bytes(),
+            false,
+            today(),
+            &|_, _| {},
+        )
+        .await
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("row 2")
+                && text.contains("residence_postcode")
+                && text.contains("SW1A 1AA"),
+            "{text}"
+        );
+
         // A postcode stands for where someone lived: a Kent district's gives
         // the county, never the district; Medway's gives Medway.
         let areas = |p: &str| {
