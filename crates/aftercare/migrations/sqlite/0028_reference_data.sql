@@ -40,3 +40,13 @@ CREATE TABLE icb_codes (
     name            TEXT NOT NULL,
     release_id      INTEGER NOT NULL REFERENCES reference_releases(id)
 );
+
+-- Every code each kind of reference data knows, kept with its release:
+-- councils with social services (counties and unitaries, never a two-tier
+-- district) from the postcode directory, ICBs from the lookup, GP practices.
+-- An import's codes and the worklist are checked against them.
+CREATE TABLE reference_codes (
+    kind            TEXT NOT NULL CHECK (kind IN ('council', 'icb', 'gp_practice')),
+    code            TEXT NOT NULL,
+    PRIMARY KEY (kind, code)
+);

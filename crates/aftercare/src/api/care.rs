@@ -391,7 +391,7 @@ pub struct ReviewDueView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Worklist {
     /// Stable: `no-lead`, `no-plan`, `no-s117`, `interim`, `reinstated`,
-    /// `historical`, `decision-needed`.
+    /// `historical`, `decision-needed`, `unknown-code`.
     pub id: String,
     pub title: String,
     /// The page asked for of the people on it.

@@ -169,3 +169,16 @@ pub async fn icb_ods(conn: impl Into<Conn<'_>>, gss: &str) -> Result<Option<Stri
     Ok(on_conn!(conn, c => sqlx::query_scalar("SELECT ods FROM icb_codes WHERE gss = $1")
         .bind(gss).fetch_optional(c).await)?)
 }
+
+/// Replaces the codes a kind of reference data knows.
+pub async fn replace_codes(tx: &mut Tx, kind: &str, codes: &[String]) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query("DELETE FROM reference_codes WHERE kind = $1").bind(kind).execute(c).await.map(|_| ()))?;
+    let values = codes.iter().map(|code| vec![Value::from(kind), Value::from(code)]);
+    insert_rows(tx, "reference_codes", &["kind", "code"], values).await
+}
+
+/// Every code the reference data knows, with its kind.
+pub async fn codes(conn: impl Into<Conn<'_>>) -> Result<Vec<(String, String)>, DbError> {
+    Ok(on_conn!(conn, c => sqlx::query_as("SELECT kind, code FROM reference_codes")
+        .fetch_all(c).await)?)
+}

@@ -1108,7 +1108,41 @@ pub async fn worklists(
             "Decision needed: open questions the rules leave to a person",
             decisions_needed(cases),
         ),
+        list(
+            "unknown-code",
+            "Responsible bodies and GP practices the reference data does not know",
+            unknown_codes(&crate::services::reference::known_codes(db).await?, cases),
+        ),
     ])
+}
+
+/// People made the responsibility of a council or NHS commissioner, or
+/// registered with a GP practice, that the reference data loaded does not
+/// know: a mistyped or made-up code to put right.
+pub fn unknown_codes(
+    known: &crate::services::reference::KnownCodes,
+    cases: &[CaseState],
+) -> Vec<WorkItem> {
+    use crate::services::reference::CodeKind;
+    cases
+        .iter()
+        .filter_map(|c| {
+            let codes = [
+                ("responsible council", CodeKind::Council, c.person.council_code.as_deref()),
+                ("NHS commissioner", CodeKind::NhsCommissioner, c.person.nhs_code.as_deref()),
+                ("GP practice", CodeKind::GpPractice, c.gp_practice.as_deref()),
+            ];
+            let unknown: Vec<String> = codes
+                .iter()
+                .filter_map(|(what, kind, code)| {
+                    let code = (*code)?;
+                    known.unknown(*kind, code).then(|| format!("{what} {code}"))
+                })
+                .collect();
+            (!unknown.is_empty())
+                .then(|| item(c, format!("Not in the reference data: {}", unknown.join(", "))))
+        })
+        .collect()
 }
 
 fn item(c: &CaseState, detail: String) -> WorkItem {

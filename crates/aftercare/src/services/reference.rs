@@ -51,11 +51,29 @@ pub async fn load(
         return Ok(Loaded { kind, rows: r.rows as usize, release_id: r.id, already: true });
     }
     let release_id = q::insert_release(&mut tx, kind, file_name, &sha, rows, actor).await?;
-    match &file {
-        ReferenceFile::GpPractices(p) => q::replace_gp_practices(&mut tx, release_id, p).await?,
-        ReferenceFile::Postcodes(p) => q::replace_postcodes(&mut tx, release_id, p).await?,
-        ReferenceFile::IcbCodes(c) => q::replace_icb_codes(&mut tx, release_id, c).await?,
-    }
+    let (code_kind, mut codes): (&str, Vec<String>) = match &file {
+        ReferenceFile::GpPractices(p) => {
+            q::replace_gp_practices(&mut tx, release_id, p).await?;
+            ("gp_practice", p.iter().map(|p| p.code.clone()).collect())
+        }
+        ReferenceFile::Postcodes(p) => {
+            q::replace_postcodes(&mut tx, release_id, p).await?;
+            // The councils with social services: counties, and districts
+            // that are no county's (unitaries, metropolitan, London).
+            let councils = p.iter().flat_map(|a| {
+                let district = (!a.district.starts_with("E07")).then(|| a.district.clone());
+                a.county.clone().into_iter().chain(district)
+            });
+            ("council", councils.collect())
+        }
+        ReferenceFile::IcbCodes(c) => {
+            q::replace_icb_codes(&mut tx, release_id, c).await?;
+            ("icb", c.iter().map(|c| c.ods.clone()).collect())
+        }
+    };
+    codes.sort();
+    codes.dedup();
+    q::replace_codes(&mut tx, code_kind, &codes).await?;
     store::append_audit(
         &mut tx,
         actor,
@@ -146,11 +164,14 @@ pub async fn complete_from_reference(
             }),
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ServiceError::InvalidFile(aftercare_files::ImportErrors::rows(file_name, errors)))
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidFile(aftercare_files::ImportErrors::rows(
+            file_name, errors,
+        )));
     }
+    let known = known_codes(db).await?;
+    warn_unknown_codes(&known, file, warnings);
+    Ok(())
 }
 
 /// Fills in the GP's commissioner of every detention that names a GP
@@ -197,6 +218,101 @@ async fn complete_commissioners(
         d.gp_commissioner = aftercare_core::OrgCode::parse(icb).ok();
     }
     Ok(())
+}
+
+/// The codes the reference data loaded knows, by kind, and the directory's
+/// own organisations. A kind not loaded knows nothing and so refuses
+/// nothing: only the data loaded is checked against.
+#[derive(Debug, Clone, Default)]
+pub struct KnownCodes {
+    councils: Option<std::collections::HashSet<String>>,
+    icbs: Option<std::collections::HashSet<String>>,
+    practices: Option<std::collections::HashSet<String>>,
+    directory: std::collections::HashSet<String>,
+}
+
+/// Which kind of body a code stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeKind {
+    Council,
+    NhsCommissioner,
+    GpPractice,
+}
+
+impl KnownCodes {
+    /// Whether the reference data loaded for that kind lacks `code`, and
+    /// the organisation directory does too.
+    pub fn unknown(&self, kind: CodeKind, code: &str) -> bool {
+        let set = match kind {
+            CodeKind::Council => &self.councils,
+            CodeKind::NhsCommissioner => &self.icbs,
+            CodeKind::GpPractice => &self.practices,
+        };
+        set.as_ref().is_some_and(|s| !s.contains(code)) && !self.directory.contains(code)
+    }
+
+    fn any_loaded(&self) -> bool {
+        self.councils.is_some() || self.icbs.is_some() || self.practices.is_some()
+    }
+}
+
+/// What the reference data loaded knows.
+pub async fn known_codes(db: &Db) -> Result<KnownCodes, DbError> {
+    let mut known = KnownCodes::default();
+    for (kind, code) in q::codes(db).await? {
+        let set = match kind.as_str() {
+            "council" => &mut known.councils,
+            "icb" => &mut known.icbs,
+            _ => &mut known.practices,
+        };
+        set.get_or_insert_with(Default::default).insert(code);
+    }
+    if known.any_loaded() {
+        known.directory = store::list_orgs(db).await?.into_iter().map(|o| o.code).collect();
+    }
+    Ok(known)
+}
+
+/// The most rows with an unknown code an import names one by one.
+const UNKNOWN_CODE_WARNINGS: usize = 20;
+
+/// A warning for each row whose codes the reference data does not know (a
+/// made-up or mistyped code would otherwise be made responsible).
+fn warn_unknown_codes(known: &KnownCodes, file: &RegisterFile, warnings: &mut Vec<String>) {
+    let mut rows = 0;
+    for d in file.people.iter().flat_map(|p| &p.detentions) {
+        let codes = [
+            ("ordinary_residence", CodeKind::Council, &d.ordinary_residence),
+            ("discharged_to", CodeKind::Council, &d.discharged_to),
+            ("gp_commissioner", CodeKind::NhsCommissioner, &d.gp_commissioner),
+            ("residence_commissioner", CodeKind::NhsCommissioner, &d.residence_commissioner),
+            ("gp_practice", CodeKind::GpPractice, &d.gp_practice),
+        ];
+        let unknown: Vec<String> = codes
+            .iter()
+            .filter_map(|(column, kind, code)| {
+                let code = code.as_ref()?;
+                known.unknown(*kind, code.as_str()).then(|| format!("{column} {code}"))
+            })
+            .collect();
+        if unknown.is_empty() {
+            continue;
+        }
+        rows += 1;
+        if rows <= UNKNOWN_CODE_WARNINGS {
+            warnings.push(format!(
+                "Row {}: the reference data loaded does not know {}: check the code.",
+                d.line,
+                unknown.join(", ")
+            ));
+        }
+    }
+    if rows > UNKNOWN_CODE_WARNINGS {
+        warnings.push(format!(
+            "… and {} more rows with codes the reference data does not know.",
+            rows - UNKNOWN_CODE_WARNINGS
+        ));
+    }
 }
 
 /// The social services authority and the ICB a postcode lies in.

@@ -135,6 +135,35 @@ async fn reference_files_load_once_by_their_content_and_give_commissioners_and_c
             "{text}"
         );
 
+        // A code the reference data does not know is a warning at import, and
+        // the person is on a worklist until it is put right.
+        let made_up = "nhs_number,family_name,given_name,date_of_birth,section,detention_start,ordinary_residence,gp_commissioner,residence_commissioner,place_of_detention,left_hospital\n\
+                       9434765846,Grey,Dee,1960-01-01,3,2024-01-05,E06000099,QXX,QXX,RXY,2024-03-01\n";
+        let report = import(&t.db, made_up).await;
+        let warned: Vec<&String> =
+            report.warnings.iter().filter(|w| w.contains("does not know")).collect();
+        assert_eq!(warned.len(), 1, "{:?}", report.warnings);
+        assert!(
+            warned[0].contains("Row 2")
+                && warned[0].contains("ordinary_residence E06000099")
+                && warned[0].contains("gp_commissioner QXX"),
+            "{warned:?}"
+        );
+        add_user(&t.db, "mha", "RXY", "mha_administrator").await;
+        let c = Client::api_login(state(&t.db), "mha").await;
+        let lists = c.get("/api/v1/worklists").await.json();
+        let list = lists["lists"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == "unknown-code")
+            .unwrap()
+            .clone();
+        let names: Vec<&str> =
+            list["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Dee Grey"], "{list}");
+        assert!(list["items"][0]["detail"].as_str().unwrap().contains("E06000099"), "{list}");
+
         // A postcode stands for where someone lived: a Kent district's gives
         // the county, never the district; Medway's gives Medway.
         let areas = |p: &str| {
