@@ -668,7 +668,8 @@ async fn partners_read_worklists_organisations_the_master_list_and_ask_about_a_p
                 "interim",
                 "reinstated",
                 "historical",
-                "decision-needed"
+                "decision-needed",
+                "unknown-code"
             ]
         );
         let r = c
