@@ -85,6 +85,10 @@ async fn clear(tx: &mut Tx, table: &'static str) -> Result<(), DbError> {
     Ok(())
 }
 
+fn date(d: Option<NaiveDate>) -> Value<'static> {
+    d.map_or(Value::Null, Value::Date)
+}
+
 pub async fn replace_gp_practices(
     tx: &mut Tx,
     release: i64,
@@ -102,9 +106,11 @@ pub async fn replace_gp_practices(
         "commissioner_since",
         "release_id",
     ];
-    let date = |d: Option<NaiveDate>| d.map_or(Value::Null, Value::Date);
-    let values = rows.iter().map(|p| {
-        vec![
+    // Built as a list before the write: a lazy iterator's closure in the
+    // future would not be `Send` for every lifetime (an axum handler's need).
+    let mut values = Vec::with_capacity(rows.len());
+    for p in rows {
+        values.push(vec![
             Value::from(&p.code),
             Value::from(&p.name),
             Value::from(&p.status),
@@ -114,8 +120,8 @@ pub async fn replace_gp_practices(
             Value::from(&p.sub_icb),
             date(p.commissioner_since),
             Value::Int(release),
-        ]
-    });
+        ]);
+    }
     insert_rows(tx, "gp_practices", &columns, values).await
 }
 
@@ -126,24 +132,31 @@ pub async fn replace_postcodes(
 ) -> Result<(), DbError> {
     clear(tx, "postcode_areas").await?;
     let columns = ["postcode", "district", "county", "icb_gss", "release_id"];
-    let values = rows.iter().map(|p| {
-        vec![
+    let mut values = Vec::with_capacity(rows.len());
+    for p in rows {
+        values.push(vec![
             Value::from(&p.postcode),
             Value::from(&p.district),
             Value::from(&p.county),
             Value::from(&p.icb),
             Value::Int(release),
-        ]
-    });
+        ]);
+    }
     insert_rows(tx, "postcode_areas", &columns, values).await
 }
 
 pub async fn replace_icb_codes(tx: &mut Tx, release: i64, rows: &[IcbCode]) -> Result<(), DbError> {
     clear(tx, "icb_codes").await?;
     let columns = ["gss", "ods", "name", "release_id"];
-    let values = rows.iter().map(|i| {
-        vec![Value::from(&i.gss), Value::from(&i.ods), Value::from(&i.name), Value::Int(release)]
-    });
+    let mut values = Vec::with_capacity(rows.len());
+    for i in rows {
+        values.push(vec![
+            Value::from(&i.gss),
+            Value::from(&i.ods),
+            Value::from(&i.name),
+            Value::Int(release),
+        ]);
+    }
     insert_rows(tx, "icb_codes", &columns, values).await
 }
 
@@ -173,7 +186,10 @@ pub async fn icb_ods(conn: impl Into<Conn<'_>>, gss: &str) -> Result<Option<Stri
 /// Replaces the codes a kind of reference data knows.
 pub async fn replace_codes(tx: &mut Tx, kind: &str, codes: &[String]) -> Result<(), DbError> {
     on_tx!(tx, c => sqlx::query("DELETE FROM reference_codes WHERE kind = $1").bind(kind).execute(c).await.map(|_| ()))?;
-    let values = codes.iter().map(|code| vec![Value::from(kind), Value::from(code)]);
+    let mut values = Vec::with_capacity(codes.len());
+    for code in codes {
+        values.push(vec![Value::from(kind), Value::from(code)]);
+    }
     insert_rows(tx, "reference_codes", &["kind", "code"], values).await
 }
 

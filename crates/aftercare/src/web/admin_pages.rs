@@ -1219,3 +1219,112 @@ pub async fn letter_save(
     }
     Ok(unprocessable(letter_form_page(&state, &s, org, &kind, form).await?))
 }
+
+// ---------------------------------------------------------------- reference data
+
+/// The largest reference file the page takes (the postcode directory goes
+/// by the command line).
+pub const REFERENCE_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// A reference file loaded, as the page lists it.
+pub struct ReleaseLine {
+    pub what: &'static str,
+    pub file_name: String,
+    pub rows: i64,
+    pub loaded_at: String,
+    pub loaded_by: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_reference.html")]
+struct ReferencePage {
+    nav: Option<Nav>,
+    banner: Option<Banner>,
+    csrf_token: String,
+    error: Option<String>,
+    releases: Vec<ReleaseLine>,
+}
+
+fn kind_words(kind: &str) -> &'static str {
+    match kind {
+        "gp_practices" => "GP practices (ODS)",
+        "postcodes" => "Postcode directory (ONS)",
+        _ => "ICB codes (ONS)",
+    }
+}
+
+async fn reference_page(
+    state: &AppState,
+    s: &Session,
+    banner: Option<Banner>,
+    error: Option<String>,
+) -> Result<ReferencePage, AppError> {
+    let releases = crate::services::reference::releases(&state.db)
+        .await?
+        .into_iter()
+        .map(|r| ReleaseLine {
+            what: kind_words(&r.kind),
+            file_name: r.file_name,
+            rows: r.rows,
+            loaded_at: r.loaded_at.format("%-d %B %Y at %H:%M").to_string(),
+            loaded_by: r.loaded_by,
+        })
+        .collect();
+    Ok(ReferencePage {
+        nav: Some(nav_for(state, s).await),
+        banner,
+        csrf_token: s.csrf_token.clone(),
+        error,
+        releases,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoadedQuery {
+    #[serde(default)]
+    pub loaded: Option<i64>,
+    #[serde(default)]
+    pub already: Option<String>,
+}
+
+pub async fn reference(
+    State(state): State<AppState>,
+    CurrentUser(s): CurrentUser,
+    Query(q): Query<LoadedQuery>,
+) -> Result<Response, AppError> {
+    administrator(&s)?;
+    let banner = q.loaded.map(|rows| Banner {
+        title: if q.already.is_some() { "Loaded already".into() } else { "File loaded".into() },
+        text: if q.already.is_some() {
+            format!("This file ({rows} rows) was loaded before: nothing changed.")
+        } else {
+            format!("{rows} rows loaded. Imports and the worklists read them from now on.")
+        },
+    });
+    Ok(reference_page(&state, &s, banner, None).await?.into_response())
+}
+
+/// Takes a reference file (multipart, its CSRF token checked) and loads it.
+pub async fn reference_load(
+    State(state): State<AppState>,
+    crate::web::CsrfMultipart(s, fields): crate::web::CsrfMultipart,
+) -> Result<Response, AppError> {
+    administrator(&s)?;
+    let refused = async |message: String| -> Result<Response, AppError> {
+        let page = reference_page(&state, &s, None, Some(message)).await?;
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+    };
+    let Some((name, bytes)) = fields.get("file").filter(|(_, b)| !b.is_empty()) else {
+        return refused("Choose the file to load.".into()).await;
+    };
+    let name = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let name = aftercare_core::text::excerpt(if name.is_empty() { "upload.csv" } else { name });
+    match crate::services::reference::load(&state.db, &s.user.actor(), &name, bytes).await {
+        Ok(l) => {
+            let already = if l.already { "&already=yes" } else { "" };
+            Ok(see_other(&format!("/admin/reference?loaded={}{already}", l.rows)))
+        }
+        Err(ServiceError::InvalidFile(errors)) => refused(errors.to_string()).await,
+        Err(e) => Err(e.into()),
+    }
+}

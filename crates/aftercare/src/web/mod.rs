@@ -1099,6 +1099,12 @@ pub fn app(state: AppState) -> Router {
             get(admin_pages::agreements).post(admin_pages::agreement_save),
         )
         .route("/admin/funding-agreements/new", get(admin_pages::agreement_new))
+        .route(
+            "/admin/reference",
+            get(admin_pages::reference)
+                .post(admin_pages::reference_load)
+                .layer(axum::extract::DefaultBodyLimit::max(admin_pages::REFERENCE_BODY_LIMIT)),
+        )
         .route("/admin/letters", get(admin_pages::letters))
         .route("/admin/letters/{council}", get(admin_pages::council_letters))
         .route(

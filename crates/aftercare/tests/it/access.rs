@@ -202,6 +202,9 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/admin/funding-agreements",        303, Roles(ADMINS, 200, 403)),
     route("POST", "/admin/funding-agreements",        303, Roles(ADMINS, 422, 403)),
     route("GET",  "/admin/funding-agreements/new",    303, Roles(ADMINS, 200, 403)),
+    route("GET",  "/admin/reference",                 303, Roles(ADMINS, 200, 403)),
+    // The upload is multipart: a plain form body is refused before anything else.
+    route("POST", "/admin/reference",                 303, Everyone(400)),
     route("GET",  "/admin/letters",                   303, Roles(ADMINS, 200, 403)),
     route("GET",  "/admin/letters/{council}",         303, Roles(ADMINS, 200, 403)),
     route("GET",  "/admin/letters/{council}/{kind}",  303, Roles(ADMINS, 200, 403)),

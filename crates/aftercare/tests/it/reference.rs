@@ -183,3 +183,33 @@ async fn reference_files_load_once_by_their_content_and_give_commissioners_and_c
         assert_eq!(areas("SW1A 1AA").await, PostcodeAreas::Unknown);
     }
 }
+
+#[tokio::test]
+async fn a_system_administrator_loads_a_reference_file_in_the_browser() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "sysadmin", "X24", "system_administrator").await;
+        add_user(&t.db, "admin", "RXY", "mha_administrator").await;
+        let c = Client::login(state(&t.db), "sysadmin").await;
+        let page = c.get("/admin/reference").await;
+        assert_eq!(page.status, axum::http::StatusCode::OK, "{}: {}", t.backend, page.body);
+        assert!(page.body.contains("No reference files are loaded"), "{}", page.body);
+        let r = c.upload("/admin/reference", &[("file", Some("practices.csv"), EPRACCUR)]).await;
+        assert_eq!(r.status, axum::http::StatusCode::SEE_OTHER, "{}", r.body);
+        let page = c.get(&r.location()).await.body;
+        assert!(page.contains("2 rows loaded"), "{page}");
+        assert!(page.contains("GP practices (ODS)") && page.contains("practices.csv"), "{page}");
+        // The same file again changes nothing; a file of another kind is refused in words.
+        let r = c.upload("/admin/reference", &[("file", Some("again.csv"), EPRACCUR)]).await;
+        assert!(c.get(&r.location()).await.body.contains("was loaded before"));
+        let r =
+            c.upload("/admin/reference", &[("file", Some("notes.csv"), "name,age\nAnn,3\n")]).await;
+        assert_eq!(r.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("There is a problem") && r.body.contains("epraccur"), "{}", r.body);
+        let r = c.upload("/admin/reference", &[]).await;
+        assert!(r.body.contains("Choose the file to load."), "{}", r.body);
+        // Only system administrators.
+        let other = Client::login(state(&t.db), "admin").await;
+        assert_eq!(other.get("/admin/reference").await.status, axum::http::StatusCode::FORBIDDEN);
+    }
+}

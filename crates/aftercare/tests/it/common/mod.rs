@@ -176,14 +176,21 @@ impl Client {
     /// Uploads charging records and payments to `/finance/reconcile` as the
     /// form does (multipart, with the session's CSRF token).
     pub async fn reconcile(&self, charges: &str, payments: &str, as_of: &str) -> Reply {
-        let boundary = "XyZ";
-        let mut body = String::new();
-        for (name, file, value) in [
-            ("csrf_token", None, self.csrf.as_str()),
+        let fields = [
             ("charges", Some("charges.csv"), charges),
             ("payments", Some("payments.csv"), payments),
             ("as_of", None, as_of),
-        ] {
+        ];
+        self.upload("/finance/reconcile", &fields).await
+    }
+
+    /// Posts a multipart form as a browser does, with this session's CSRF
+    /// token: each field (name, the file's name if it is a file, value).
+    pub async fn upload(&self, path: &str, fields: &[(&str, Option<&str>, &str)]) -> Reply {
+        let boundary = "XyZ";
+        let mut body = String::new();
+        let csrf = [("csrf_token", None, self.csrf.as_str())];
+        for (name, file, value) in csrf.iter().chain(fields) {
             body.push_str(&format!(
                 "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
             ));
@@ -195,7 +202,7 @@ impl Client {
         body.push_str(&format!("--{boundary}--\r\n"));
         let req = axum::http::Request::builder()
             .method("POST")
-            .uri("/finance/reconcile")
+            .uri(path)
             .header("content-type", format!("multipart/form-data; boundary={boundary}"))
             .header("cookie", self.cookie.clone().unwrap_or_default())
             .body(axum::body::Body::from(body))
