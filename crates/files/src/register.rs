@@ -51,25 +51,16 @@ pub const REGISTER_COLUMNS: [&str; 16] = [
 /// of residence, which stands for the council and ICB of residence once the
 /// postcode directory is loaded (it is read, not kept, so no export writes
 /// it).
-pub const REGISTER_IMPORT_COLUMNS: [&str; 17] = [
-    "nhs_number",
-    "local_id",
-    "family_name",
-    "given_name",
-    "date_of_birth",
-    "section",
-    "detention_start",
-    "ordinary_residence",
-    "no_fixed_abode",
-    "gp_practice",
-    "gp_commissioner",
-    "residence_commissioner",
-    "place_of_detention",
-    "left_hospital",
-    "discharged_to",
-    "date_added",
-    "residence_postcode",
-];
+pub const REGISTER_IMPORT_COLUMNS: [&str; 17] = {
+    let mut all = [""; 17];
+    let mut i = 0;
+    while i < REGISTER_COLUMNS.len() {
+        all[i] = REGISTER_COLUMNS[i];
+        i += 1;
+    }
+    all[16] = "residence_postcode";
+    all
+};
 
 /// The columns an export adds to the import's own layout (what the rules
 /// derived, as the register stood): read back, they are ignored, since an

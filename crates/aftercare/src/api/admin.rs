@@ -17,6 +17,15 @@ use crate::error::ServiceError;
 use crate::services::{accounts, admin};
 use crate::web::{ApiError, AppError, AppState, Session};
 
+/// A problem for each field left blank: (field, value, what to do).
+fn required(fields: &[(&str, &String, &str)]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .filter(|(_, value, _)| value.trim().is_empty())
+        .map(|(field, _, what)| (field.to_string(), what.to_string()))
+        .collect()
+}
+
 /// A new account.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewUserRequest {
@@ -194,16 +203,11 @@ pub(super) async fn save_partnership(
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, PartnershipRequest) = body_json(req, &state).await?;
     s.user.administrator()?;
-    let mut problems = Vec::new();
-    for (field, value, what) in [
+    let problems = required(&[
         ("name", &body.name, "enter the partnership's name"),
         ("council", &body.council, "name the council"),
         ("nhs_commissioner", &body.nhs_commissioner, "name the NHS commissioner"),
-    ] {
-        if value.trim().is_empty() {
-            problems.push((field.to_string(), what.to_string()));
-        }
-    }
+    ]);
     if !problems.is_empty() {
         return Err(ApiError(ServiceError::Invalid(problems).into()));
     }
@@ -337,17 +341,12 @@ pub(super) async fn record_funding_agreement(
 ) -> Result<Response, ApiError> {
     let (s, body): (Session, FundingAgreementRequest) = body_json(req, &state).await?;
     s.user.administrator()?;
-    let mut problems = Vec::new();
-    for (field, value, what) in [
+    let mut problems = required(&[
         ("council", &body.council, "name the council"),
         ("nhs_commissioner", &body.nhs_commissioner, "name the NHS commissioner"),
         ("policy", &body.policy, "name the funding policy the agreement follows"),
         ("effective_from", &body.effective_from, "enter the first day the agreement applies"),
-    ] {
-        if value.trim().is_empty() {
-            problems.push((field.to_string(), what.to_string()));
-        }
-    }
+    ]);
     let from = optional_day(&mut problems, "effective_from", &Some(body.effective_from.clone()));
     let to = optional_day(&mut problems, "effective_to", &body.effective_to);
     if let (Some(f), Some(t)) = (from, to)
