@@ -15,7 +15,7 @@ pub mod write;
 
 pub use error::{FileError, ImportErrors, RowError};
 pub use finance::{ChargeRecord, Payer, PaymentRecord, parse_charges, parse_payments};
-pub use reference::{ReferenceFile, read_reference};
+pub use reference::{ReferenceFile, read_reference, read_reference_from};
 pub use register::{
     DetentionImport, PersonImport, RegisterFile, parse_register, parse_register_as_of,
 };

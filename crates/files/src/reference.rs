@@ -80,23 +80,31 @@ const EPRACCUR_COLUMNS: usize = 27;
 
 /// Reads a reference file, whichever of the three it is.
 pub fn read_reference(file: &str, bytes: &[u8]) -> Result<ReferenceFile, ImportErrors> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| {
-            ImportErrors::unreadable(file, FileError::NotUtf8 { file: file.into(), line: 1 })
-        })?
-        .trim_start_matches('\u{feff}');
-    let first = text.lines().next().unwrap_or("").trim();
-    if first.is_empty() {
-        return Err(ImportErrors::unreadable(file, FileError::Empty { file: file.into() }));
-    }
+    read_reference_from(file, bytes)
+}
+
+/// [`read_reference`] from a reader, a row at a time: the full postcode
+/// directory is over a gigabyte, more than is read into memory whole.
+pub fn read_reference_from(
+    file: &str,
+    reader: impl std::io::Read,
+) -> Result<ReferenceFile, ImportErrors> {
     let mut reader =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
     let mut records = reader.records();
-    let header = match records.next() {
+    let mut header = match records.next() {
         Some(Ok(r)) => r,
         Some(Err(e)) => return Err(csv_error(file, 1, &e)),
         None => return Err(ImportErrors::unreadable(file, FileError::Empty { file: file.into() })),
     };
+    if let Some(first) = header.get(0).and_then(|f| f.strip_prefix('\u{feff}')) {
+        let mut fields = vec![first.to_string()];
+        fields.extend(header.iter().skip(1).map(str::to_string));
+        header = csv::StringRecord::from(fields);
+    }
+    if header.iter().all(|h| h.trim().is_empty()) {
+        return Err(ImportErrors::unreadable(file, FileError::Empty { file: file.into() }));
+    }
     let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
     let col = |want: &[&str]| names.iter().position(|n| want.contains(&n.as_str()));
     // A postcode directory: ONSPD names the district `oslaua` and the county
@@ -134,14 +142,15 @@ pub fn read_reference(file: &str, bytes: &[u8]) -> Result<ReferenceFile, ImportE
 }
 
 fn csv_error(file: &str, line: usize, e: &csv::Error) -> ImportErrors {
-    ImportErrors::unreadable(
-        file,
-        FileError::Csv {
+    let error = match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => FileError::NotUtf8 { file: file.into(), line },
+        _ => FileError::Csv {
             file: file.into(),
             line,
             reason: aftercare_core::text::excerpt(&e.to_string()),
         },
-    )
+    };
+    ImportErrors::unreadable(file, error)
 }
 
 /// A date as ODS writes it: `YYYYMMDD`, or blank.
@@ -325,6 +334,13 @@ mod tests {
             }]
         );
         let e = read_reference("notes.csv", b"name,age\nAnn,3\n").unwrap_err();
+        assert!(read_reference("empty.csv", b"").is_err());
+        assert!(read_reference("latin1.csv", b"pcds,oslaua\nME14 1XX,\xe9\n").is_err());
+        let bom = format!("\u{feff}{}", "pcds,oslaua\nME14 1XX,E06000035\n");
+        assert!(matches!(
+            read_reference("bom.csv", bom.as_bytes()),
+            Ok(ReferenceFile::Postcodes(_))
+        ));
         assert!(e.to_string().contains("epraccur"), "{e}");
         let bad = EPRACCUR.replace("19740401", "1974-04-01");
         let e = read_reference("epraccur.csv", bad.as_bytes()).unwrap_err();

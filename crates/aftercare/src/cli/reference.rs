@@ -14,13 +14,15 @@ pub async fn load(database: &str, files: Vec<PathBuf>, actor: Option<String>) ->
     let db = open(database).await?;
     let actor = actor_for(&db, actor).await?;
     for file in files {
-        let bytes =
-            read_input(&file).with_context(|| format!("failed to read {}", file.display()))?;
+        // Read as it is loaded, not whole: the postcode directory is over a gigabyte.
+        let reader = std::fs::File::open(&file)
+            .map(std::io::BufReader::new)
+            .with_context(|| format!("failed to read {}", file.display()))?;
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| file.display().to_string());
-        match aftercare::services::reference::load(&db, &actor, &name, &bytes).await {
+        match aftercare::services::reference::load_from(&db, &actor, &name, reader).await {
             Ok(l) if l.already => {
                 println!(
                     "{name}: {} ({} rows) was loaded already, as release {}",

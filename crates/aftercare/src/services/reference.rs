@@ -37,9 +37,38 @@ pub async fn load(
     file_name: &str,
     bytes: &[u8],
 ) -> Result<Loaded, ServiceError> {
-    let file = aftercare_files::read_reference(file_name, bytes)?;
+    load_from(db, actor, file_name, bytes).await
+}
+
+/// Passes what is read through, and hashes it on the way.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// [`load`] from a reader, read once, a row at a time (the full postcode
+/// directory is over a gigabyte); its SHA-256 is taken as it is read.
+pub async fn load_from(
+    db: &Db,
+    actor: &Actor,
+    file_name: &str,
+    reader: impl std::io::Read,
+) -> Result<Loaded, ServiceError> {
+    let mut hashing = Hashing { inner: reader, hash: Sha256::new() };
+    let file = aftercare_files::read_reference_from(file_name, &mut hashing)?;
+    // The reader may stop at the last row; the rest (a blank line) is hashed too.
+    std::io::copy(&mut hashing, &mut std::io::sink())
+        .map_err(|e| ServiceError::Internal(format!("reading {file_name}: {e}")))?;
     let kind = file.kind();
-    let sha = hex::encode(Sha256::digest(bytes));
+    let sha = hex::encode(hashing.hash.finalize());
     if let Some(r) = q::release(db, kind, &sha).await? {
         return Ok(Loaded { kind, rows: r.rows as usize, release_id: r.id, already: true });
     }
