@@ -1745,7 +1745,7 @@ async fn creating_a_user() {
     for a in b.find_all("main a[href^='/admin/']").await {
         sections.push(a.attr("href").await.unwrap().unwrap_or_default());
     }
-    assert_eq!(sections.len(), 5, "{sections:?}");
+    assert_eq!(sections.len(), 6, "{sections:?}");
     for path in &sections {
         b.goto(path).await;
         b.check_accessibility().await;
