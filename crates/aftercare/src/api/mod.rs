@@ -373,6 +373,11 @@ async fn create_session(
             Ok(Json(SessionToken { token, expires_in_seconds: crate::web::SESSION_HOURS * 3600 }))
         }
         LoginOutcome::Refused => Err(ApiError(AppError::NotSignedIn)),
+        LoginOutcome::PasswordsOff => Err(ApiError(AppError::Refused(
+            StatusCode::FORBIDDEN,
+            "password_sign_in_off",
+            "your organisation signs in through its identity provider, not with a password: sign in in the browser and use that session".into(),
+        ))),
         LoginOutcome::RateLimited(secs) => Err(ApiError(AppError::RateLimited(secs))),
     }
 }

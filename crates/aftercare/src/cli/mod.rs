@@ -180,6 +180,10 @@ pub struct ServeArgs {
     /// address from the last X-Forwarded-For entry (for log-in back-off).
     #[arg(long, env = "AFTERCARE_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Single sign-on: a JSON file naming the site's address and each
+    /// OpenID Connect provider (see the README, "Single sign-on").
+    #[arg(long, env = "AFTERCARE_SSO_FILE")]
+    pub sso: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

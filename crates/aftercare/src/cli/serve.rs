@@ -26,6 +26,10 @@ pub(super) async fn serve(database: &str, args: ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("`{}` is not an address such as 127.0.0.1:8117", args.listen))?;
     // Email settings are checked before anything is served.
     let notifier = super::notify::settings_from_env()?;
+    let sign_on = match &args.sso {
+        Some(path) => aftercare::services::single_sign_on::SignOn::from_file(path)?,
+        None => aftercare::services::single_sign_on::SignOn::none(),
+    };
     let db = open(database).await?;
     if args.demo {
         let logins = demo::seed(&db, args.demo_people, 117, today()).await?;
@@ -42,7 +46,10 @@ pub(super) async fn serve(database: &str, args: ServeArgs) -> Result<ExitCode> {
     // loopback is the one exception, so it works in a browser at once.
     let plain_http = args.plain_http || (args.demo && addr.ip().is_loopback());
     let config = ServerConfig { secure_cookies: !plain_http, today: None };
-    let state = AppState::new(db.clone(), config);
+    for p in sign_on.providers() {
+        println!("Users may sign in with {} ({}).", p.name, p.id);
+    }
+    let state = AppState::new(db.clone(), config).with_sign_on(sign_on);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("failed to listen on {addr}"))?;

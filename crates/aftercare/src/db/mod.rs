@@ -35,6 +35,7 @@ pub mod notify;
 pub mod reference;
 pub mod refunds;
 pub mod sharing;
+pub mod single_sign_on;
 pub mod store;
 pub mod tasks;
 

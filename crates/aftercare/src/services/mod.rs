@@ -26,6 +26,7 @@ pub mod reference;
 pub mod register;
 pub mod sharing;
 pub mod sign_in;
+pub mod single_sign_on;
 pub mod standing;
 pub mod tasks;
 pub mod views;

@@ -29,6 +29,10 @@ pub enum LoginOutcome {
     Refused,
     /// Too many failures from this address (for this name): wait this long.
     RateLimited(i64),
+    /// The password was right, but the user's organisation signs in through
+    /// its identity provider only. Said only after a right password, so it
+    /// tells a stranger nothing.
+    PasswordsOff,
 }
 
 /// Checks a user name and password, with back-off and audit. Shared by the
@@ -93,6 +97,10 @@ pub async fn check_login(
     };
     store::record_login_attempt(db, username, address, ok).await?;
     match row {
+        Some(r) if ok && !crate::db::single_sign_on::password_sign_in(db, &r.org_code).await? => {
+            tracing::warn!(target: "security", event = "login_password_off", user = %auth::name_tag(username));
+            Ok(LoginOutcome::PasswordsOff)
+        }
         Some(r) if ok => {
             let user = User::from_row(&r);
             let (token, _) = start_session(db, user.id, kind).await?;

@@ -17,7 +17,7 @@ use super::{AppError, AppState, CsrfForm, CurrentUser, Session};
 use crate::auth::Role;
 use crate::db::store::{OrgRow, UserRow};
 use crate::error::{FieldErrors, ServiceError};
-use crate::services::{accounts, admin};
+use crate::services::{accounts, admin, single_sign_on};
 
 /// A form's fields as typed (or as stored, for an edit) and its problems,
 /// by field; the templates read both, so a form never loses its input.
@@ -315,6 +315,8 @@ pub async fn users(
         "password" => Some(("New password set", format!("{who} has a new password. Their sessions and API tokens have ended: they sign in again with the new password."))),
         "disabled" => Some(("Account disabled", format!("{who} can no longer sign in. Their sessions and API tokens have ended."))),
         "enabled" => Some(("Account enabled", format!("{who} can sign in again."))),
+        "identity" => Some(("Identity linked", format!("{who} can now sign in through the identity provider you chose."))),
+        "identity_removed" => Some(("Identity removed", format!("That identity no longer signs in as {who}, and their sessions have ended."))),
         _ => None,
     }
     .filter(|_| !who.is_empty())
@@ -426,6 +428,17 @@ struct UserPage {
     roles: Vec<Choice>,
     /// The administrator's own account: it cannot be disabled here.
     own: bool,
+    /// Identity-provider subjects that sign in as this account.
+    identities: Vec<IdentityLine>,
+    /// The providers configured, to link a subject of.
+    providers: Vec<Choice>,
+}
+
+pub struct IdentityLine {
+    pub provider: String,
+    pub provider_name: String,
+    pub subject: String,
+    pub linked: String,
 }
 
 async fn user_page(
@@ -438,6 +451,19 @@ async fn user_page(
     let form = form.unwrap_or_else(|| {
         row.roles.split(',').fold(Form::default(), |f, r| f.with("roles", r.trim()))
     });
+    let provider_name =
+        |id: &str| state.sign_on.providers().iter().find(|p| p.id == id).map(|p| p.name.clone());
+    let identities = single_sign_on::identities(&state.db, row.id)
+        .await?
+        .into_iter()
+        .map(|i| IdentityLine {
+            provider_name: provider_name(&i.provider)
+                .unwrap_or_else(|| format!("{} (no longer configured)", i.provider)),
+            provider: i.provider,
+            subject: i.subject,
+            linked: format!("{} by {}", long_date(i.linked_at.date_naive()), i.linked_by),
+        })
+        .collect();
     Ok(UserPage {
         nav: Some(nav_for(state, s).await),
         csrf_token: s.csrf_token.clone(),
@@ -445,7 +471,55 @@ async fn user_page(
         form,
         roles: role_choices(),
         own: row.id == s.user.id,
+        identities,
+        providers: state.sign_on.providers().iter().map(|p| choice(&p.id, &p.name, "")).collect(),
     })
+}
+
+/// Links an identity provider's subject to the account.
+pub async fn user_identity_link(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    administrator(&s)?;
+    let row = accounts::user(&state.db, id).await?;
+    let mut form = Form::from_pairs(pairs);
+    let provider = form.value("provider").to_string();
+    let subject = form.value("subject").to_string();
+    if !provider.is_empty() && !state.sign_on.providers().iter().any(|p| p.id == provider) {
+        form.problem("provider", "Choose one of the identity providers listed.");
+    } else {
+        match single_sign_on::link_identity(&state.db, &s.user.actor(), row.id, &provider, &subject)
+            .await
+        {
+            Ok(()) => return Ok(see_other(&format!("/admin/users?done=identity&id={id}"))),
+            Err(ServiceError::Invalid(fields)) => form.service_problems(fields, &[]),
+            Err(ServiceError::Conflict(r)) => form.problem("subject", sentence(&r.message)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(unprocessable(user_page(&state, &s, id, Some(form)).await?))
+}
+
+/// Removes a subject's link to the account (its sessions end).
+pub async fn user_identity_remove(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(s, pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    administrator(&s)?;
+    let row = accounts::user(&state.db, id).await?;
+    let form = Form::from_pairs(pairs);
+    single_sign_on::unlink_identity(
+        &state.db,
+        &s.user.actor(),
+        row.id,
+        form.value("provider"),
+        form.value("subject"),
+    )
+    .await?;
+    Ok(see_other(&format!("/admin/users?done=identity_removed&id={id}")))
 }
 
 pub async fn user(
@@ -638,6 +712,8 @@ struct OrgFormPage {
     form: Form,
     kinds: Vec<Choice>,
     successors: Vec<Choice>,
+    /// Editing: whether its users may sign in with a password.
+    password_sign_in: bool,
 }
 
 async fn org_form_page(
@@ -651,9 +727,14 @@ async fn org_form_page(
         .into_iter()
         .filter(|c| Some(&c.value) != editing.as_ref())
         .collect();
+    let password_sign_in = match &editing {
+        Some(code) => single_sign_on::password_sign_in(&state.db, code).await?,
+        None => true,
+    };
     Ok(OrgFormPage {
         nav: Some(nav_for(state, s).await),
         csrf_token: s.csrf_token.clone(),
+        password_sign_in,
         editing,
         form,
         kinds: OrgKind::ALL.iter().map(|k| choice(k.as_str(), k.label(), "")).collect(),
@@ -684,6 +765,23 @@ pub async fn org_edit(
         .with_date("valid_from", org.valid_from)
         .with_date("valid_to", org.valid_to);
     Ok(org_form_page(&state, &s, Some(org.code), form).await?.into_response())
+}
+
+/// Switches password sign-in on or off for the organisation's users.
+pub async fn org_sign_in(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    CsrfForm(s, pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    administrator(&s)?;
+    let form = Form::from_pairs(pairs);
+    let allowed = match form.value("passwords") {
+        "on" => true,
+        "off" => false,
+        _ => return Ok(see_other(&format!("/admin/organisations/{code}"))),
+    };
+    single_sign_on::set_password_sign_in(&state.db, &s.user.actor(), &code, allowed).await?;
+    Ok(see_other(&format!("/admin/organisations?saved={code}")))
 }
 
 pub async fn org_save(

@@ -34,6 +34,7 @@ pub mod letter_pages;
 pub mod listen;
 pub mod pages;
 pub mod share_pages;
+pub mod sign_on_pages;
 
 pub const SESSION_COOKIE: &str = "aftercare_session";
 pub const LOGIN_CSRF_COOKIE: &str = "aftercare_login_csrf";
@@ -80,6 +81,8 @@ pub struct AppState {
     pub password_permits: Arc<tokio::sync::Semaphore>,
     /// Files uploaded to import, waiting to be confirmed, by token.
     pub imports: Arc<crate::services::import_jobs::ImportJobs>,
+    /// The identity providers users may sign in through (none: passwords only).
+    pub sign_on: Arc<crate::services::single_sign_on::SignOn>,
 }
 
 impl AppState {
@@ -94,7 +97,14 @@ impl AppState {
             imports: Arc::new(crate::services::import_jobs::ImportJobs::new(|e| {
                 AppError::from(e).message()
             })),
+            sign_on: Arc::new(crate::services::single_sign_on::SignOn::none()),
         }
+    }
+
+    /// The same state, signing in through these providers too.
+    pub fn with_sign_on(mut self, sign_on: crate::services::single_sign_on::SignOn) -> AppState {
+        self.sign_on = Arc::new(sign_on);
+        self
     }
 
     pub fn today(&self) -> NaiveDate {
@@ -975,6 +985,8 @@ pub fn app(state: AppState) -> Router {
         .route("/tasks/acknowledge", post(home::acknowledge))
         .route("/login", get(pages::login_page).post(pages::login_submit).layer(login_body_limit()))
         .route("/logout", post(pages::logout))
+        .route("/login/sso/{provider}", get(sign_on_pages::begin))
+        .route("/login/sso/{provider}/callback", get(sign_on_pages::callback))
         .route("/assets/app.css", get(pages::stylesheet))
         .route("/people", get(pages::people_list).post(pages::person_create))
         .route("/people/new", get(pages::person_new))
@@ -1086,9 +1098,12 @@ pub fn app(state: AppState) -> Router {
             get(admin_pages::user_disable_confirm).post(admin_pages::user_disable),
         )
         .route("/admin/users/{uid}/enable", post(admin_pages::user_enable))
+        .route("/admin/users/{uid}/identities", post(admin_pages::user_identity_link))
+        .route("/admin/users/{uid}/identities/remove", post(admin_pages::user_identity_remove))
         .route("/admin/organisations", get(admin_pages::orgs).post(admin_pages::org_save))
         .route("/admin/organisations/new", get(admin_pages::org_new))
         .route("/admin/organisations/{code}", get(admin_pages::org_edit))
+        .route("/admin/organisations/{code}/sign-in", post(admin_pages::org_sign_in))
         .route(
             "/admin/partnerships",
             get(admin_pages::partnerships).post(admin_pages::partnership_save),

@@ -195,6 +195,12 @@ struct LoginPage {
     error: Option<String>,
     /// Where to go after signing in (a local path), carried in a hidden field.
     next: String,
+    /// The identity providers to sign in through: (id, name).
+    providers: Vec<(String, String)>,
+}
+
+fn provider_links(state: &AppState) -> Vec<(String, String)> {
+    state.sign_on.providers().iter().map(|p| (p.id.clone(), p.name.clone())).collect()
 }
 
 /// The page to open after signing in: `next` if it is a path on this site
@@ -206,7 +212,7 @@ pub fn after_sign_in(next: &str) -> &str {
 #[derive(Deserialize)]
 pub struct NextQuery {
     #[serde(default)]
-    next: String,
+    pub next: String,
 }
 
 fn login_csrf_cookie(state: &AppState, token: &str) -> Cookie<'static> {
@@ -228,7 +234,18 @@ pub async fn login_page(
     let jar = jar.add(login_csrf_cookie(&state, &token));
     // Only a local path is carried on; anything else is dropped here too.
     let next = super::local_path(&q.next).unwrap_or_default().to_string();
-    (jar, LoginPage { nav: None, csrf_token: token, username: String::new(), error: None, next })
+    let providers = provider_links(&state);
+    (
+        jar,
+        LoginPage {
+            nav: None,
+            csrf_token: token,
+            username: String::new(),
+            error: None,
+            next,
+            providers,
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -264,6 +281,7 @@ pub async fn login_submit(
                 username,
                 error: Some(error.into()),
                 next: super::local_path(&form.next).unwrap_or_default().to_string(),
+                providers: provider_links(&state),
             },
         )
             .into_response()
@@ -290,6 +308,14 @@ pub async fn login_submit(
         }
         crate::services::sign_in::LoginOutcome::Refused => {
             Ok(retry(StatusCode::UNAUTHORIZED, "The user name or password is not right."))
+        }
+        crate::services::sign_in::LoginOutcome::PasswordsOff => {
+            let mut res = retry(
+                StatusCode::FORBIDDEN,
+                "Your organisation signs in through its identity provider, not with a password. Use the button for it below.",
+            );
+            res.extensions_mut().insert(super::ErrorCode("password_sign_in_off"));
+            Ok(res)
         }
         crate::services::sign_in::LoginOutcome::RateLimited(secs) => {
             let mut res = retry(

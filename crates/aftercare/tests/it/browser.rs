@@ -58,6 +58,23 @@ fn free_port() -> u16 {
 /// at Kent County Council) and the register in
 /// [`REGISTER_CSV`], then a browser. None when there is no browser to drive.
 async fn start(scripts: Scripts) -> Option<Browser> {
+    let tools = browser_tools()?;
+    let db = sqlite().await;
+    seed_orgs(&db.db).await;
+    add_user(&db.db, "admin", "RXY", "mha_administrator").await;
+    add_user(&db.db, "finance", "E10000016", "finance").await;
+    add_user(&db.db, "lead", "E10000016", "lead_professional").await;
+    import(&db.db, REGISTER_CSV).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = aftercare::web::app(state(&db.db));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Some(open_browser(tools, scripts, base, db).await)
+}
+
+/// Chromium and chromedriver, or None (a failure where every test must run).
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
     let (Some(chromium), Some(chromedriver)) = (
         tool("AFTERCARE_CHROMIUM", "/usr/bin/chromium"),
         tool("AFTERCARE_CHROMEDRIVER", "/usr/bin/chromedriver"),
@@ -71,19 +88,16 @@ async fn start(scripts: Scripts) -> Option<Browser> {
         );
         return None;
     };
+    Some((chromium, chromedriver))
+}
 
-    let db = sqlite().await;
-    seed_orgs(&db.db).await;
-    add_user(&db.db, "admin", "RXY", "mha_administrator").await;
-    add_user(&db.db, "finance", "E10000016", "finance").await;
-    add_user(&db.db, "lead", "E10000016", "lead_professional").await;
-    import(&db.db, REGISTER_CSV).await;
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = aftercare::web::app(state(&db.db));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
+/// A chromedriver and a browser session on the app served at `base`.
+async fn open_browser(
+    (chromium, chromedriver): (PathBuf, PathBuf),
+    scripts: Scripts,
+    base: String,
+    db: TestDb,
+) -> Browser {
     let driver_port = free_port();
     let driver = Command::new(&chromedriver)
         .arg(format!("--port={driver_port}"))
@@ -136,7 +150,7 @@ async fn start(scripts: Scripts) -> Option<Browser> {
         }
     };
     let session_id = client.session_id().await.ok().flatten();
-    Some(Browser {
+    Browser {
         client,
         base,
         driver,
@@ -145,7 +159,7 @@ async fn start(scripts: Scripts) -> Option<Browser> {
         closed: false,
         _profile: profile,
         _db: db,
-    })
+    }
 }
 
 impl Drop for Browser {
@@ -1924,4 +1938,181 @@ async fn the_main_pages_at_desktop_and_phone_widths() {
         }
     }
     b.finish().await;
+}
+
+/// Signs in at the test provider through the link on Aftercare's sign-in
+/// page, as `login` (the provider's subject), starting with no cookies.
+async fn sign_in_at_provider(b: &Browser, issuer: &str, link: &str, login: &str) {
+    b.goto("/login").await;
+    b.client.delete_all_cookies().await.unwrap();
+    b.goto("/login").await;
+    b.follow(link).await;
+    let url = b.client.current_url().await.unwrap().to_string();
+    assert!(url.starts_with(issuer), "at the provider's sign-in page: {url}");
+    assert!(
+        !b.find_all("input[name=login]").await.is_empty(),
+        "the provider's sign-in page: {}",
+        b.text("body").await
+    );
+    b.fill("input[name=login]", login).await;
+    b.fill("input[name=password]", "any password").await;
+    b.submit("form").await;
+}
+
+/// The reasons recorded for refused single sign-ons, in order.
+async fn refusals(db: &aftercare::db::Db) -> Vec<String> {
+    aftercare::db::store::all_audit(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "session.sign_in_refused")
+        .map(|a| a.details.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn signing_in_through_an_identity_provider() {
+    let Some(tools) = browser_tools() else { return };
+    for db in backends().await {
+        sign_in_through_a_provider(tools.clone(), db).await;
+    }
+}
+
+async fn sign_in_through_a_provider(tools: (PathBuf, PathBuf), db: TestDb) {
+    use aftercare::services::single_sign_on as sso;
+    use std::sync::{Arc, Mutex};
+    let backend = db.backend;
+    seed_orgs(&db.db).await;
+    add_user(&db.db, "alice", "RXY", "mha_administrator").await;
+    add_user(&db.db, "bob", "E10000016", "lead_professional").await;
+    exec_sql(&db.db, "UPDATE users SET email = 'Bob@NHS.test' WHERE username = 'bob'").await;
+    let alice = aftercare::db::store::user_by_username(&db.db, "alice").await.unwrap().unwrap();
+    let admin = aftercare::db::store::Actor::cli("test");
+    // An administrator links alice's subject at two providers.
+    for provider in ["test", "tamper"] {
+        sso::link_identity(&db.db, &admin, alice.id, provider, "alice").await.unwrap();
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let Some(provider) = oidc_provider(&base) else { return };
+    let issuer = provider.issuer.clone();
+    // The provider's answers as they arrive, to send one again later.
+    let callbacks: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = callbacks.clone();
+    let app = aftercare::web::app(state(&db.db).with_sign_on(sign_on_settings(&base, &issuer)))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let seen = seen.clone();
+                async move {
+                    if req.uri().path().ends_with("/callback") {
+                        seen.lock().unwrap().push(req.uri().to_string());
+                    }
+                    next.run(req).await
+                }
+            },
+        ));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let store_db = db.db.clone();
+    let b = open_browser(tools, Scripts::On, base, db).await;
+
+    // Every provider configured is offered beside the password form.
+    b.goto("/login").await;
+    assert_eq!(
+        b.texts("a[href^='/login/sso/']").await,
+        [
+            "Sign in with Test Identity Service",
+            "Sign in with Tampering provider",
+            "Sign in with Expired-token provider",
+            "Sign in with Wrong-nonce provider",
+            "Sign in with Email-matching provider"
+        ],
+        "{backend}"
+    );
+    b.check_accessibility().await;
+
+    // A subject nobody has linked is refused, told what to ask for, and audited.
+    sign_in_at_provider(&b, &issuer, "Sign in with Test Identity Service", "stranger").await;
+    assert_eq!(
+        b.text("h1").await,
+        "Your account is not set up in Aftercare",
+        "{backend}: {}",
+        b.text("main").await
+    );
+    assert!(b.text("main").await.contains("identifier stranger"), "{}", b.text("main").await);
+    b.check_accessibility().await;
+    b.screenshot("sso-unknown-subject").await;
+    let refused = refusals(&store_db).await;
+    assert!(
+        refused.len() == 1
+            && refused[0].contains("unknown_subject")
+            && refused[0].contains("stranger"),
+        "{refused:?}"
+    );
+
+    // An ID token changed after the provider signed it (its subject made
+    // alice's) fails its signature check.
+    sign_in_at_provider(&b, &issuer, "Sign in with Tampering provider", "mallory").await;
+    assert_eq!(b.text("h1").await, "You could not be signed in", "{backend}");
+    assert!(b.find_all(".primary-nav").await.is_empty(), "not signed in");
+    // One signed properly but expired an hour ago, and one with another nonce.
+    sign_in_at_provider(&b, &issuer, "Sign in with Expired-token provider", "alice").await;
+    assert_eq!(b.text("h1").await, "You could not be signed in");
+    assert!(b.text("main").await.to_lowercase().contains("expired"), "{}", b.text("main").await);
+    sign_in_at_provider(&b, &issuer, "Sign in with Wrong-nonce provider", "alice").await;
+    assert_eq!(b.text("h1").await, "You could not be signed in");
+    assert!(b.text("main").await.to_lowercase().contains("nonce"), "{}", b.text("main").await);
+    let refused = refusals(&store_db).await;
+    assert_eq!(refused.len(), 4, "{refused:?}");
+    assert!(refused[1..].iter().all(|r| r.contains("token_refused")), "{refused:?}");
+    assert!(
+        refused[1].contains("\"provider\":\"tamper\"") && refused[1].contains("\"subject\":null"),
+        "{refused:?}"
+    );
+
+    // alice, linked, signs in: her organisation and roles are Aftercare's own.
+    sign_in_at_provider(&b, &issuer, "Sign in with Test Identity Service", "alice").await;
+    assert_eq!(b.path().await, "/", "{backend}");
+    assert!(
+        b.text(".header__user").await.starts_with("alice · "),
+        "{}",
+        b.text(".header__user").await
+    );
+    assert!(b.texts(".primary-nav a").await.contains(&"Add a person".to_string()));
+    let signed_in = aftercare::db::store::all_audit(&store_db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "session.signed_in")
+        .map(|a| a.details.to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        signed_in.len() == 1 && signed_in[0].contains("\"provider\":\"test\""),
+        "{signed_in:?}"
+    );
+
+    // The provider's answer sent again (a replayed state) is refused.
+    let answer = callbacks.lock().unwrap().last().cloned().unwrap();
+    b.goto(&answer).await;
+    assert_eq!(b.text("h1").await, "This sign-in has expired", "{backend}");
+
+    // Signing out ends the local session.
+    b.goto("/").await;
+    b.submit("form[action='/logout']").await;
+    assert_eq!(b.path().await, "/login");
+    b.goto("/people").await;
+    assert_eq!(b.path().await, "/login?next=%2Fpeople");
+
+    // bob is matched once by the verified email address only he holds, then linked.
+    sign_in_at_provider(&b, &issuer, "Sign in with Email-matching provider", "bob").await;
+    assert!(
+        b.text(".header__user").await.starts_with("bob · "),
+        "{}",
+        b.text(".header__user").await
+    );
+    let bob = aftercare::db::store::user_by_username(&store_db, "bob").await.unwrap().unwrap();
+    let linked = sso::identities(&store_db, bob.id).await.unwrap();
+    assert!(linked.len() == 1 && linked[0].provider == "email" && linked[0].subject == "bob");
+    b.finish().await;
+    drop(provider);
 }

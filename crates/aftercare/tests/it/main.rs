@@ -35,6 +35,7 @@ mod scoping;
 mod search;
 mod sessions;
 mod sharing;
+mod single_sign_on;
 mod smoke;
 mod standing;
 mod storage;

@@ -417,3 +417,82 @@ pub fn routes_in_source(file: &str) -> Vec<(String, Vec<&'static str>)> {
     }
     routes
 }
+
+/// A real OpenID Connect provider (`tests/oidc/provider.mjs`, the npm
+/// package oidc-provider under Node.js), killed when dropped.
+pub struct OidcProvider {
+    child: std::process::Child,
+    pub issuer: String,
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the provider for an Aftercare served at `aftercare_base`, from
+/// `$AFTERCARE_OIDC_PROVIDER` (which `scripts/test` sets from
+/// `scripts/oidc-provider`). None without it, unless every test must run.
+pub fn oidc_provider(aftercare_base: &str) -> Option<OidcProvider> {
+    use std::io::BufRead;
+    let Ok(script) = std::env::var("AFTERCARE_OIDC_PROVIDER") else {
+        assert!(
+            std::env::var("AFTERCARE_TEST_REQUIRE_ALL").is_err(),
+            "AFTERCARE_OIDC_PROVIDER is not set: run scripts/oidc-provider (Node.js and npm) and set it to the path it prints"
+        );
+        eprintln!("note: AFTERCARE_OIDC_PROVIDER is not set; single sign-on tests skipped");
+        return None;
+    };
+    let mut child = std::process::Command::new("node")
+        .arg(&script)
+        .arg(aftercare_base)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("failed to start node {script}: {e}"));
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut issuer = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+            && let Some(i) = v["issuer"].as_str()
+        {
+            issuer = Some(i.to_string());
+            break;
+        }
+    }
+    let issuer = issuer.unwrap_or_else(|| panic!("{script} printed no issuer"));
+    // The provider goes on writing notes to its standard output: read them,
+    // or it dies of a closed pipe at its next one.
+    std::thread::spawn(move || lines.for_each(drop));
+    Some(OidcProvider { child, issuer })
+}
+
+/// Single sign-on through the test provider's five clients: `test`,
+/// `tamper`, `expired` and `nonce` (see provider.mjs) and `email`, an honest
+/// one that may match a verified email address.
+pub fn sign_on_settings(base: &str, issuer: &str) -> aftercare::services::single_sign_on::SignOn {
+    let providers = [
+        ("test", "Test Identity Service"),
+        ("tamper", "Tampering provider"),
+        ("expired", "Expired-token provider"),
+        ("nonce", "Wrong-nonce provider"),
+        ("email", "Email-matching provider"),
+    ]
+    .iter()
+    .map(|(id, name)| {
+        serde_json::json!({
+            "id": id, "name": name, "issuer": issuer, "client_id": format!("aftercare-{id}"),
+            "client_secret": format!("secret-{id}"), "scopes": ["email"],
+            "match_verified_email": *id == "email",
+        })
+    })
+    .collect::<Vec<_>>();
+    let file =
+        serde_json::from_value(serde_json::json!({"base_url": base, "providers": providers}))
+            .unwrap();
+    aftercare::services::single_sign_on::SignOn::from_settings(file, |_| None).unwrap()
+}
