@@ -77,6 +77,9 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/login",                           200, Everyone(200)),
     route("POST", "/login",                           403, Everyone(403)), // no log-in CSRF cookie: refused
     route("POST", "/logout",                          303, Everyone(303)),
+    // {provider} names no provider configured here (none is, in this table).
+    route("GET",  "/login/sso/{provider}",            404, Everyone(404)),
+    route("GET",  "/login/sso/{provider}/callback",   404, Everyone(404)),
     route("GET",  "/assets/app.css",                  200, Everyone(200)),
     route("GET",  "/people",                          303, Everyone(200)),
     route("POST", "/people",                          303, Editors(303, 403)),
@@ -192,10 +195,14 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/admin/users/{uid}/disable",       303, Roles(ADMINS, 404, 403)),
     route("POST", "/admin/users/{uid}/disable",       303, Roles(ADMINS, 404, 403)),
     route("POST", "/admin/users/{uid}/enable",        303, Roles(ADMINS, 404, 403)),
+    route("POST", "/admin/users/{uid}/identities",    303, Roles(ADMINS, 404, 403)),
+    route("POST", "/admin/users/{uid}/identities/remove", 303, Roles(ADMINS, 404, 403)),
     route("GET",  "/admin/organisations",             303, Roles(ADMINS, 200, 403)),
     route("POST", "/admin/organisations",             303, Roles(ADMINS, 422, 403)),
     route("GET",  "/admin/organisations/new",         303, Roles(ADMINS, 200, 403)),
     route("GET",  "/admin/organisations/{code}",      303, Roles(ADMINS, 200, 403)),
+    // Without a choice of yes or no, nothing changes and the form is shown again.
+    route("POST", "/admin/organisations/{code}/sign-in", 303, Roles(ADMINS, 303, 403)),
     route("GET",  "/admin/partnerships",              303, Roles(ADMINS, 200, 403)),
     route("POST", "/admin/partnerships",              303, Roles(ADMINS, 422, 403)),
     route("GET",  "/admin/partnerships/new",          303, Roles(ADMINS, 200, 403)),
@@ -499,7 +506,8 @@ impl World {
             .replace("{uid}", "999999")
             .replace("{code}", KENT)
             .replace("{council}", "E10000016")
-            .replace("{token}", "no-such-upload");
+            .replace("{token}", "no-such-upload")
+            .replace("{provider}", "cis2");
         let api = path.starts_with("/api/v1/");
         let body = self.body(template.split('?').next().unwrap(), user.unwrap_or("nobody"));
         let own;
