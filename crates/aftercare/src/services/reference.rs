@@ -280,7 +280,8 @@ impl KnownCodes {
         set.as_ref().is_some_and(|s| !s.contains(code)) && !self.directory.contains(code)
     }
 
-    fn any_loaded(&self) -> bool {
+    /// Whether any kind is loaded (with none, nothing is checked).
+    pub fn any_loaded(&self) -> bool {
         self.councils.is_some() || self.icbs.is_some() || self.practices.is_some()
     }
 }

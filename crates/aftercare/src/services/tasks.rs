@@ -52,10 +52,13 @@ pub enum TaskKind {
     /// Administration: a council and NHS body sharing people with no
     /// partnership agreement recorded.
     PartnershipMissing,
+    /// The register names a council, NHS commissioner or GP practice that
+    /// the reference data loaded does not know: the MHA office checks it.
+    UnknownCode,
 }
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 18] = [
+    pub const ALL: [TaskKind; 19] = [
         TaskKind::EndingDecision,
         TaskKind::QaRatification,
         TaskKind::RegisterChangeLate,
@@ -74,6 +77,7 @@ impl TaskKind {
         TaskKind::AccessReasonReview,
         TaskKind::UserWithoutRole,
         TaskKind::PartnershipMissing,
+        TaskKind::UnknownCode,
     ];
 
     /// The name the API uses.
@@ -97,6 +101,7 @@ impl TaskKind {
             TaskKind::AccessReasonReview => "access_reason_review",
             TaskKind::UserWithoutRole => "user_without_role",
             TaskKind::PartnershipMissing => "partnership_missing",
+            TaskKind::UnknownCode => "unknown_code",
         }
     }
 
@@ -121,6 +126,7 @@ impl TaskKind {
             TaskKind::AccessReasonReview => "Reasons for access to review",
             TaskKind::UserWithoutRole => "Accounts with no role",
             TaskKind::PartnershipMissing => "Partnerships to set up",
+            TaskKind::UnknownCode => "Codes the reference data does not know",
         }
     }
 
@@ -145,6 +151,7 @@ impl TaskKind {
             TaskKind::AccessReasonReview => "Review the reasons",
             TaskKind::UserWithoutRole => "Give a role",
             TaskKind::PartnershipMissing => "Set up the partnership",
+            TaskKind::UnknownCode => "Check the record",
         }
     }
 
@@ -233,6 +240,7 @@ pub async fn for_user(
     }
     if user.has(Role::MhaAdministrator) {
         out.extend(share_tasks(db, org, today).await?);
+        out.extend(unknown_code_tasks(db, org, cases, today).await?);
     }
     if user.has(Role::Finance) {
         out.extend(refund_tasks(db, org).await?);
@@ -667,6 +675,44 @@ async fn share_tasks(db: &Db, org: &str, today: NaiveDate) -> Result<Vec<Task>, 
 
 /// The system administrator's tasks: accounts that can do nothing, and
 /// councils and NHS bodies responsible together with no partnership.
+/// A task for the MHA office of each organisation answerable for a person
+/// whose record names a code the reference data loaded does not know (the
+/// same people as the worklist "unknown-code"); it goes when the code is put
+/// right or the reference data comes to know it.
+async fn unknown_code_tasks(
+    db: &Db,
+    org: &str,
+    cases: &[CaseState],
+    today: NaiveDate,
+) -> Result<Vec<Task>, ServiceError> {
+    let known = crate::services::reference::known_codes(db).await?;
+    if !known.any_loaded() {
+        return Ok(Vec::new());
+    }
+    Ok(cases
+        .iter()
+        .filter(|c| owners(c, today).iter().any(|o| o == org))
+        .filter_map(|c| {
+            let item = crate::services::care::unknown_codes(&known, std::slice::from_ref(c))
+                .into_iter()
+                .next()?;
+            Some(Task {
+                kind: TaskKind::UnknownCode,
+                person_id: Some(c.person.id),
+                since: c.person.date_added,
+                due: None,
+                overdue: false,
+                key: format!("unknown_code:{}:{}", c.person.id, item.detail),
+                summary: item.detail,
+                person_name: Some(name_of(c)),
+                nhs_number: nhs_of(c),
+                link: format!("/people/{}", c.person.id),
+                org_code: org.to_string(),
+            })
+        })
+        .collect())
+}
+
 async fn admin_tasks(db: &Db, today: NaiveDate) -> Result<Vec<Task>, ServiceError> {
     let mut out = Vec::new();
     let names = crate::services::views::org_names(db).await?;

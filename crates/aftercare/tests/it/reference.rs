@@ -34,6 +34,18 @@ LOC22CD,LOC22CDH,LOC22NM,ICB22CD,ICB22CDH,ICB22NM,NHSER22CD,NHSER22CDH,NHSER22NM
 E38000237,91Q,NHS Kent and Medway ICB - 91Q,E54000032,QKS,NHS Kent and Medway Integrated Care Board,E40000005,Y59,South East
 ";
 
+/// The tasks about codes the reference data does not know, for `c`'s user.
+async fn unknown_tasks(c: &Client) -> Vec<serde_json::Value> {
+    let tasks = c.get("/api/v1/tasks").await.json();
+    tasks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "unknown_code")
+        .cloned()
+        .collect()
+}
+
 #[tokio::test]
 async fn reference_files_load_once_by_their_content_and_give_commissioners_and_councils() {
     for t in backends().await {
@@ -163,6 +175,17 @@ async fn reference_files_load_once_by_their_content_and_give_commissioners_and_c
             list["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["Dee Grey"], "{list}");
         assert!(list["items"][0]["detail"].as_str().unwrap().contains("E06000099"), "{list}");
+        // …and a task for the MHA office holding the record, gone once it is put right.
+        let mine = unknown_tasks(&c).await;
+        assert_eq!(mine.len(), 1, "{}: {mine:?}", t.backend);
+        assert_eq!(mine[0]["person_name"], "Dee Grey");
+        assert!(mine[0]["summary"].as_str().unwrap().contains("QXX"), "{mine:?}");
+        add_user(&t.db, "kent-lead", "E10000016", "lead_professional").await;
+        let lead = Client::api_login(state(&t.db), "kent-lead").await;
+        assert!(unknown_tasks(&lead).await.is_empty(), "not a lead professional's task");
+        let fixed = made_up.replace("E06000099,QXX,QXX", "E10000016,QKS,QKS");
+        import(&t.db, &fixed).await;
+        assert!(unknown_tasks(&c).await.is_empty(), "put right: the task goes");
 
         // A postcode stands for where someone lived: a Kent district's gives
         // the county, never the district; Medway's gives Medway.
