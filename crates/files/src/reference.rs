@@ -1,8 +1,9 @@
 //! The reference files the NHS and the ONS publish, recognised by their
-//! content, never by their name: the ODS GP practice file (`epraccur`, a CSV
-//! with no header row), the ONS postcode directory (ONSPD or NSPL, by their
-//! header) and the ONS lookup of ICBs' GSS codes to their ODS codes. Each is
-//! read whole and checked row by row, as the register is.
+//! content, never by their name: ODS's GP practice file (`epraccur`), its
+//! ICB and sub-ICB location files and its successions (all CSV with no
+//! header row), the ONS postcode directory (ONSPD or NSPL, by their header)
+//! and the ONS lookup of ICBs' GSS codes to their ODS codes. Each is read a
+//! row at a time and checked row by row, as the register is.
 
 use aftercare_core::OrgCode;
 use chrono::NaiveDate;
@@ -15,6 +16,61 @@ pub enum ReferenceFile {
     GpPractices(Vec<GpPractice>),
     Postcodes(Vec<PostcodeArea>),
     IcbCodes(Vec<IcbCode>),
+    /// ODS's ICBs (with NHS England's regions) or its sub-ICB locations.
+    Commissioners(CommissionerFile, Vec<OdsOrganisation>),
+    Successions(Vec<Succession>),
+}
+
+/// Which of ODS's commissioner files a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommissionerFile {
+    /// ICBs (codes `Qnn`) and NHS England's regions (`Ynn`).
+    Icbs,
+    /// Sub-ICB locations: the former CCGs' codes, each under its ICB.
+    SubIcbLocations,
+}
+
+/// What an organisation is, in ODS's commissioner files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OdsRole {
+    Icb,
+    Region,
+    SubIcb,
+}
+
+impl OdsRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OdsRole::Icb => "icb",
+            OdsRole::Region => "region",
+            OdsRole::SubIcb => "sub_icb",
+        }
+    }
+}
+
+/// An organisation in one of ODS's commissioner files (the standard
+/// 27-column layout: code, name, national grouping, high level health
+/// geography, address, postcode, open and close dates, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OdsOrganisation {
+    pub code: String,
+    pub name: String,
+    pub role: OdsRole,
+    /// A sub-ICB location's ICB ("High Level Health Geography", column 4);
+    /// an ICB's region.
+    pub parent: Option<String>,
+    pub open_date: Option<NaiveDate>,
+    pub close_date: Option<NaiveDate>,
+}
+
+/// One organisation succeeded by another (ODS `succ`: predecessor,
+/// successor, reason, effective date, indicator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Succession {
+    pub predecessor: String,
+    pub successor: String,
+    pub reason: String,
+    pub effective: Option<NaiveDate>,
 }
 
 impl ReferenceFile {
@@ -24,6 +80,11 @@ impl ReferenceFile {
             ReferenceFile::GpPractices(_) => "gp_practices",
             ReferenceFile::Postcodes(_) => "postcodes",
             ReferenceFile::IcbCodes(_) => "icb_codes",
+            ReferenceFile::Commissioners(CommissionerFile::Icbs, _) => "icbs",
+            ReferenceFile::Commissioners(CommissionerFile::SubIcbLocations, _) => {
+                "sub_icb_locations"
+            }
+            ReferenceFile::Successions(_) => "successions",
         }
     }
 
@@ -32,6 +93,8 @@ impl ReferenceFile {
             ReferenceFile::GpPractices(v) => v.len(),
             ReferenceFile::Postcodes(v) => v.len(),
             ReferenceFile::IcbCodes(v) => v.len(),
+            ReferenceFile::Commissioners(_, v) => v.len(),
+            ReferenceFile::Successions(v) => v.len(),
         }
     }
 }
@@ -77,6 +140,10 @@ pub struct IcbCode {
 
 /// Columns in an `epraccur` row.
 const EPRACCUR_COLUMNS: usize = 27;
+
+/// The fewest columns an ODS commissioner file's row has: up to the close
+/// date (column 12) of the standard layout.
+const ODS_MIN_COLUMNS: usize = 12;
 
 /// Reads a reference file, whichever of the three it is.
 pub fn read_reference(file: &str, bytes: &[u8]) -> Result<ReferenceFile, ImportErrors> {
@@ -126,17 +193,36 @@ pub fn read_reference_from(
     if let (Some(gss), Some(ods), Some(name)) = (year_col("cd"), year_col("cdh"), year_col("nm")) {
         return icb_codes(file, records, gss, ods, name).map(ReferenceFile::IcbCodes);
     }
-    // `epraccur` has no header: its first row is a practice.
-    if header.len() == EPRACCUR_COLUMNS && OrgCode::parse(header.get(0).unwrap_or("")).is_ok() {
+    // ODS's files have no header: the first row is an organisation. A GP
+    // practice's code has six characters; an ICB's, a region's or a sub-ICB
+    // location's three to five.
+    let first = header.get(0).unwrap_or("").trim().to_string();
+    let code_ok = OrgCode::parse(&first).is_ok();
+    if header.len() == EPRACCUR_COLUMNS && code_ok && first.len() == 6 {
         return gp_practices(file, std::iter::once(Ok(header)).chain(records))
             .map(ReferenceFile::GpPractices);
+    }
+    if header.len() >= ODS_MIN_COLUMNS
+        && code_ok
+        && (3..=5).contains(&first.len())
+        && ods_date(header.get(10).unwrap_or("")).is_ok()
+    {
+        return commissioners(file, std::iter::once(Ok(header)).chain(records));
+    }
+    if (4..=6).contains(&header.len())
+        && code_ok
+        && OrgCode::parse(header.get(1).unwrap_or("")).is_ok()
+        && ods_date(header.get(3).unwrap_or("")).is_ok_and(|d| d.is_some())
+    {
+        return successions(file, std::iter::once(Ok(header)).chain(records))
+            .map(ReferenceFile::Successions);
     }
     Err(ImportErrors::unreadable(
         file,
         FileError::Csv {
             file: file.into(),
             line: 1,
-            reason: "this is no reference file Aftercare knows: an ODS GP practice file (epraccur, 27 columns and no header), the ONS postcode directory (ONSPD or NSPL, with pcds and oslaua or laua), or the ONS ICB lookup (ICBnnCD, ICBnnCDH, ICBnnNM)".into(),
+            reason: "this is no reference file Aftercare knows: an ODS GP practice file (epraccur, 27 columns and no header), an ODS ICB or sub-ICB location file (no header, a 3- to 5-character code first), ODS successions (succ: predecessor, successor, reason, YYYYMMDD date), the ONS postcode directory (ONSPD or NSPL, with pcds and oslaua or laua), or the ONS ICB lookup (ICBnnCD, ICBnnCDH, ICBnnNM)".into(),
         },
     ))
 }
@@ -215,6 +301,127 @@ fn gp_practices(
             sub_icb: blank_none(cell(15)),
             commissioner_since,
         });
+    }
+    problems.finish(file)?;
+    Ok(out)
+}
+
+/// Whether a code is an ICB's (`Qnn`) or a region's (`Ynn`).
+fn icb_or_region(code: &str) -> Option<OdsRole> {
+    let b = code.as_bytes();
+    if b.len() != 3 {
+        return None;
+    }
+    match b[0] {
+        b'Q' => Some(OdsRole::Icb),
+        b'Y' => Some(OdsRole::Region),
+        _ => None,
+    }
+}
+
+fn commissioners(
+    file: &str,
+    records: impl Iterator<Item = Result<csv::StringRecord, csv::Error>>,
+) -> Result<ReferenceFile, ImportErrors> {
+    let mut out = Vec::new();
+    let mut problems = Collector::default();
+    for (i, r) in records.enumerate() {
+        let line = i + 1;
+        let r = r.map_err(|e| csv_error(file, line, &e))?;
+        if r.len() < ODS_MIN_COLUMNS {
+            problems.push(
+                line,
+                "row",
+                format!(
+                    "has {} columns; an ODS organisation row has at least {ODS_MIN_COLUMNS}",
+                    r.len()
+                ),
+            );
+            continue;
+        }
+        let cell = |n: usize| r.get(n - 1).unwrap_or("").trim();
+        let code = cell(1).to_ascii_uppercase();
+        if OrgCode::parse(&code).is_err() {
+            problems.push(
+                line,
+                "organisation code",
+                format!("`{}` is not an ODS code", aftercare_core::text::excerpt(&code)),
+            );
+            continue;
+        }
+        let mut date = |n: usize, column: &str| match ods_date(cell(n)) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(line, column, e);
+                None
+            }
+        };
+        let open_date = date(11, "open date");
+        let close_date = date(12, "close date");
+        out.push(OdsOrganisation {
+            role: icb_or_region(&code).unwrap_or(OdsRole::SubIcb),
+            code,
+            name: aftercare_core::text::excerpt(cell(2)),
+            parent: blank_none(cell(4)),
+            open_date,
+            close_date,
+        });
+    }
+    problems.finish(file)?;
+    // ICBs and regions come in one file, sub-ICB locations in another: a
+    // file holding only the first kind is the ICBs'.
+    if out.iter().all(|o| o.role != OdsRole::SubIcb) {
+        Ok(ReferenceFile::Commissioners(CommissionerFile::Icbs, out))
+    } else {
+        for o in &mut out {
+            o.role = OdsRole::SubIcb;
+        }
+        Ok(ReferenceFile::Commissioners(CommissionerFile::SubIcbLocations, out))
+    }
+}
+
+fn successions(
+    file: &str,
+    records: impl Iterator<Item = Result<csv::StringRecord, csv::Error>>,
+) -> Result<Vec<Succession>, ImportErrors> {
+    let mut out: Vec<Succession> = Vec::new();
+    let mut problems = Collector::default();
+    for (i, r) in records.enumerate() {
+        let line = i + 1;
+        let r = r.map_err(|e| csv_error(file, line, &e))?;
+        let cell = |n: usize| r.get(n - 1).unwrap_or("").trim();
+        let mut codes = [("predecessor", cell(1)), ("successor", cell(2))].map(|(column, v)| {
+            let v = v.to_ascii_uppercase();
+            match OrgCode::parse(&v) {
+                Ok(_) => Some(v),
+                Err(_) => {
+                    problems.push(
+                        line,
+                        column,
+                        format!("`{}` is not an ODS code", aftercare_core::text::excerpt(&v)),
+                    );
+                    None
+                }
+            }
+        });
+        let effective = match ods_date(cell(4)) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(line, "effective date", e);
+                None
+            }
+        };
+        if let (Some(predecessor), Some(successor)) = (codes[0].take(), codes[1].take()) {
+            // One row per pair: a pair written twice is kept once.
+            if !out.iter().any(|s| s.predecessor == predecessor && s.successor == successor) {
+                out.push(Succession {
+                    predecessor,
+                    successor,
+                    reason: aftercare_core::text::excerpt(cell(3)),
+                    effective,
+                });
+            }
+        }
     }
     problems.finish(file)?;
     Ok(out)
@@ -300,6 +507,38 @@ mod tests {
         assert_eq!(p[0].sub_icb.as_deref(), Some("91Q"));
         assert_eq!(p[0].commissioner_since, NaiveDate::from_ymd_opt(2013, 4, 1));
         assert_eq!(p[0].close_date, None);
+    }
+
+    #[test]
+    fn ods_commissioner_files_and_successions_are_known_by_their_rows() {
+        let icbs = "QKS,\"NHS KENT AND MEDWAY INTEGRATED CARE BOARD\",Y59,Y59,\"ADDRESS\",,,,,\"ME14 1XX\",20220701,,,,,,,,,,,,,,,,\n\
+                    Y59,\"SOUTH EAST COMMISSIONING REGION\",Y59,,,,,,,,20180401,,,,,,,,,,,,,,,,\n";
+        let Ok(ReferenceFile::Commissioners(CommissionerFile::Icbs, rows)) =
+            read_reference("x.csv", icbs.as_bytes())
+        else {
+            panic!()
+        };
+        assert_eq!(rows[0].role, OdsRole::Icb);
+        assert_eq!(rows[1].role, OdsRole::Region);
+        assert_eq!(rows[0].open_date, NaiveDate::from_ymd_opt(2022, 7, 1));
+        let sub = "91Q,\"NHS KENT AND MEDWAY ICB - 91Q\",Y59,QKS,\"ADDRESS\",,,,,\"ME14 1XX\",20200401,,,,,,,,,,,,,,,,\n";
+        let Ok(ReferenceFile::Commissioners(CommissionerFile::SubIcbLocations, rows)) =
+            read_reference("y.csv", sub.as_bytes())
+        else {
+            panic!()
+        };
+        assert_eq!((rows[0].role, rows[0].parent.as_deref()), (OdsRole::SubIcb, Some("QKS")));
+        let succ = "09C,91Q,\"Merger\",20200401,\n09E,91Q,\"Merger\",20200401,\n09C,91Q,\"Merger\",20200401,\n";
+        let Ok(ReferenceFile::Successions(s)) = read_reference("z.csv", succ.as_bytes()) else {
+            panic!()
+        };
+        assert_eq!(s.len(), 2, "a pair twice is kept once");
+        assert_eq!((s[0].predecessor.as_str(), s[0].successor.as_str()), ("09C", "91Q"));
+        let bad = succ.replace("09E,91Q,\"Merger\",20200401", "09E,91Q,\"Merger\",2020-04-01");
+        assert!(
+            read_reference("z.csv", bad.as_bytes()).is_err(),
+            "a date as YYYYMMDD only after the first row"
+        );
     }
 
     #[test]

@@ -191,6 +191,10 @@ pub struct PartnershipRequest {
     /// Days a funding request may wait before it is a task (28 when left out).
     #[serde(default)]
     pub funding_decision_days: Option<i64>,
+    /// Whether an import row naming a code the reference data does not know
+    /// is refused (false when left out: a warning).
+    #[serde(default)]
+    pub refuse_unknown_codes: bool,
 }
 
 /// Adds a partnership, or changes the one of this council and NHS
@@ -221,6 +225,7 @@ pub(super) async fn save_partnership(
             review_policy: body.review_policy.trim().to_string(),
             qa_ratifies_endings: body.qa_ratifies_endings,
             funding_decision_days: body.funding_decision_days.unwrap_or(28),
+            refuse_unknown_codes: body.refuse_unknown_codes,
         },
     )
     .await?;

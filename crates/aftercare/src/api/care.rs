@@ -527,6 +527,9 @@ pub struct PartnershipView {
     pub qa_ratifies_endings: bool,
     /// Days a funding request may wait for a decision before it is a task.
     pub funding_decision_days: i64,
+    /// Whether an import row naming a code the reference data does not know
+    /// is refused, not warned of.
+    pub refuse_unknown_codes: bool,
 }
 
 /// The partnerships the caller's organisation is part of, with their
@@ -554,6 +557,7 @@ pub(super) async fn partnerships(
             review_policy: p.review_policy,
             qa_ratifies_endings: p.qa_ratifies_endings,
             funding_decision_days: p.funding_decision_days,
+            refuse_unknown_codes: p.refuse_unknown_codes,
         })
         .collect()))
 }

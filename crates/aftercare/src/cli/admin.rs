@@ -164,25 +164,10 @@ pub async fn orgs_list(database: &str) -> Result<ExitCode> {
 }
 
 /// Adds or replaces a partnership.
-pub async fn partnerships_add(
-    database: &str,
-    council: String,
-    nhs: String,
-    name: String,
-    review_policy: String,
-    qa_ratifies_endings: bool,
-    funding_decision_days: i64,
-) -> Result<ExitCode> {
+pub async fn partnerships_add(database: &str, new: admin::NewPartnership) -> Result<ExitCode> {
     let db = open(database).await?;
     let actor = actor_for(&db, None).await?;
-    let new = admin::NewPartnership {
-        council: council.clone(),
-        nhs: nhs.clone(),
-        name,
-        review_policy,
-        qa_ratifies_endings,
-        funding_decision_days,
-    };
+    let (council, nhs) = (new.council.clone(), new.nhs.clone());
     admin::save_partnership(&db, &actor, new).await?;
     println!("saved partnership {council} + {nhs}");
     Ok(ExitCode::SUCCESS)
@@ -247,13 +232,14 @@ pub async fn partnerships_list(database: &str) -> Result<ExitCode> {
     let db = open(database).await?;
     for p in admin::partnerships(&db).await? {
         println!(
-            "{}\t{}\t{}\treviews: {}\tfunding decisions within {} days{}",
+            "{}\t{}\t{}\treviews: {}\tfunding decisions within {} days{}{}",
             p.council_code,
             p.nhs_code,
             p.name,
             p.review_policy,
             p.funding_decision_days,
-            if p.qa_ratifies_endings { "\tQA group ratifies endings" } else { "" }
+            if p.qa_ratifies_endings { "\tQA group ratifies endings" } else { "" },
+            if p.refuse_unknown_codes { "\tunknown codes refused at import" } else { "" }
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -626,6 +626,10 @@ pub enum PartnershipsCommand {
         /// the body asked before it is a task for that body's commissioners.
         #[arg(long, default_value_t = aftercare_core::plan::FUNDING_DECISION_DAYS)]
         funding_decision_days: i64,
+        /// An import row naming a code the reference data does not know is
+        /// refused, not warned of.
+        #[arg(long)]
+        refuse_unknown_codes: bool,
     },
     /// List partnerships.
     List,
@@ -931,17 +935,18 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             review_policy,
             qa_ratifies_endings,
             funding_decision_days,
+            refuse_unknown_codes,
         }) => {
-            admin::partnerships_add(
-                db,
+            let new = aftercare::services::admin::NewPartnership {
                 council,
                 nhs,
                 name,
                 review_policy,
                 qa_ratifies_endings,
                 funding_decision_days,
-            )
-            .await
+                refuse_unknown_codes,
+            };
+            admin::partnerships_add(db, new).await
         }
         Command::Partnerships(PartnershipsCommand::List) => admin::partnerships_list(db).await,
         Command::Backup { output } => admin::backup(db, output).await,

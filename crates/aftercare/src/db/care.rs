@@ -20,6 +20,9 @@ pub struct PartnershipRow {
     /// Days a funding request may wait for the decision of the body asked
     /// before it is a task for that body (default 28).
     pub funding_decision_days: i64,
+    /// Whether an import row naming a code the reference data does not know
+    /// is refused rather than warned of.
+    pub refuse_unknown_codes: bool,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -82,9 +85,9 @@ pub struct ReviewRow {
 
 pub async fn upsert_partnership(tx: &mut Tx, p: &PartnershipRow) -> Result<(), DbError> {
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO partnerships (council_code, nhs_code, name, review_policy, qa_ratifies_endings, funding_decision_days) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (council_code, nhs_code) DO UPDATE SET name = excluded.name, review_policy = excluded.review_policy, qa_ratifies_endings = excluded.qa_ratifies_endings, funding_decision_days = excluded.funding_decision_days")
-        .bind(&p.council_code).bind(&p.nhs_code).bind(&p.name).bind(&p.review_policy).bind(p.qa_ratifies_endings).bind(p.funding_decision_days)
+        "INSERT INTO partnerships (council_code, nhs_code, name, review_policy, qa_ratifies_endings, funding_decision_days, refuse_unknown_codes) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (council_code, nhs_code) DO UPDATE SET name = excluded.name, review_policy = excluded.review_policy, qa_ratifies_endings = excluded.qa_ratifies_endings, funding_decision_days = excluded.funding_decision_days, refuse_unknown_codes = excluded.refuse_unknown_codes")
+        .bind(&p.council_code).bind(&p.nhs_code).bind(&p.name).bind(&p.review_policy).bind(p.qa_ratifies_endings).bind(p.funding_decision_days).bind(p.refuse_unknown_codes)
         .execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

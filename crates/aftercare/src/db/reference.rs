@@ -2,7 +2,7 @@
 //! release, and a release of a kind replaces that kind's rows in one write
 //! (many rows to a statement on SQLite, COPY on PostgreSQL).
 
-use aftercare_files::reference::{GpPractice, IcbCode, PostcodeArea};
+use aftercare_files::reference::{GpPractice, IcbCode, OdsOrganisation, PostcodeArea, Succession};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::FromRow;
 
@@ -158,6 +158,87 @@ pub async fn replace_icb_codes(tx: &mut Tx, release: i64, rows: &[IcbCode]) -> R
         ]);
     }
     insert_rows(tx, "icb_codes", &columns, values).await
+}
+
+/// Replaces the organisations of one of ODS's commissioner files (`icbs`
+/// or `sub_icb_locations`), leaving the other's.
+pub async fn replace_ods_organisations(
+    tx: &mut Tx,
+    release: i64,
+    kind: &str,
+    rows: &[OdsOrganisation],
+) -> Result<(), DbError> {
+    on_tx!(tx, c => sqlx::query("DELETE FROM ods_organisations WHERE kind = $1").bind(kind).execute(c).await.map(|_| ()))?;
+    let columns =
+        ["kind", "code", "role", "name", "parent_code", "open_date", "close_date", "release_id"];
+    let mut values = Vec::with_capacity(rows.len());
+    for o in rows {
+        values.push(vec![
+            Value::from(kind),
+            Value::from(&o.code),
+            Value::from(o.role.as_str()),
+            Value::from(&o.name),
+            Value::from(&o.parent),
+            date(o.open_date),
+            date(o.close_date),
+            Value::Int(release),
+        ]);
+    }
+    insert_rows(tx, "ods_organisations", &columns, values).await
+}
+
+pub async fn replace_successions(
+    tx: &mut Tx,
+    release: i64,
+    rows: &[Succession],
+) -> Result<(), DbError> {
+    clear(tx, "ods_successions").await?;
+    let columns = ["predecessor", "successor", "reason", "effective_date", "release_id"];
+    let mut values = Vec::with_capacity(rows.len());
+    for s in rows {
+        values.push(vec![
+            Value::from(&s.predecessor),
+            Value::from(&s.successor),
+            Value::from(&s.reason),
+            date(s.effective),
+            Value::Int(release),
+        ]);
+    }
+    insert_rows(tx, "ods_successions", &columns, values).await
+}
+
+/// An organisation from ODS's commissioner files.
+#[derive(Debug, Clone, FromRow)]
+pub struct OdsOrganisationRow {
+    pub code: String,
+    pub role: String,
+    pub name: String,
+    pub parent_code: Option<String>,
+    pub open_date: Option<NaiveDate>,
+    pub close_date: Option<NaiveDate>,
+}
+
+/// Every organisation of ODS's commissioner files.
+pub async fn ods_organisations(
+    conn: impl Into<Conn<'_>>,
+) -> Result<Vec<OdsOrganisationRow>, DbError> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT code, role, name, parent_code, open_date, close_date FROM ods_organisations")
+        .fetch_all(c).await)?)
+}
+
+/// One organisation succeeded by another.
+#[derive(Debug, Clone, FromRow)]
+pub struct SuccessionRow {
+    pub predecessor: String,
+    pub successor: String,
+    pub effective_date: Option<NaiveDate>,
+}
+
+pub async fn successions(conn: impl Into<Conn<'_>>) -> Result<Vec<SuccessionRow>, DbError> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT predecessor, successor, effective_date FROM ods_successions ORDER BY effective_date, predecessor")
+        .fetch_all(c).await)?)
 }
 
 /// Every GP practice, by code (for an import to look up many at once).

@@ -180,6 +180,9 @@ pub struct NewPartnership {
     pub qa_ratifies_endings: bool,
     /// Days a funding request may wait for a decision before it is a task.
     pub funding_decision_days: i64,
+    /// An import row naming a code the reference data does not know is
+    /// refused, not warned of.
+    pub refuse_unknown_codes: bool,
 }
 
 /// Adds or replaces the partnership between a council and an NHS commissioner.
@@ -205,6 +208,7 @@ pub async fn save_partnership(
         review_policy: new.review_policy,
         qa_ratifies_endings: new.qa_ratifies_endings,
         funding_decision_days: new.funding_decision_days,
+        refuse_unknown_codes: new.refuse_unknown_codes,
     };
     let mut tx = db.begin_write().await?;
     for code in [&row.council_code, &row.nhs_code] {

@@ -491,6 +491,7 @@ async fn seed_care(
             review_policy: policy.into(),
             qa_ratifies_endings: policy == "lincolnshire",
             funding_decision_days: aftercare_core::plan::FUNDING_DECISION_DAYS,
+            refuse_unknown_codes: false,
         };
         care::upsert_partnership(&mut tx, &row).await?;
     }

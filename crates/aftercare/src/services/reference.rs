@@ -8,11 +8,13 @@ use std::collections::HashMap;
 
 use aftercare_core::postcode::{Postcode, PseudoPostcode};
 use aftercare_files::ReferenceFile;
+use aftercare_files::reference::{CommissionerFile, OdsRole};
 use aftercare_files::register::RegisterFile;
 use chrono::NaiveDate;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::db::care::PartnershipRow;
 use crate::db::reference::{self as q, GpPracticeRow, ReleaseRow};
 use crate::db::store::{self, Actor, AuditEntry};
 use crate::db::{Db, DbError};
@@ -99,6 +101,21 @@ pub async fn load_from(
             q::replace_icb_codes(&mut tx, release_id, c).await?;
             ("icb", c.iter().map(|c| c.ods.clone()).collect())
         }
+        ReferenceFile::Commissioners(which, rows) => {
+            q::replace_ods_organisations(&mut tx, release_id, kind, rows).await?;
+            let code_kind = match which {
+                CommissionerFile::Icbs => "ods_icb",
+                CommissionerFile::SubIcbLocations => "sub_icb",
+            };
+            // A region commissions nothing after-care is asked of.
+            let codes = rows.iter().filter(|o| o.role != OdsRole::Region).map(|o| o.code.clone());
+            (code_kind, codes.collect())
+        }
+        ReferenceFile::Successions(rows) => {
+            q::replace_successions(&mut tx, release_id, rows).await?;
+            let codes = rows.iter().flat_map(|s| [s.predecessor.clone(), s.successor.clone()]);
+            ("succession", codes.collect())
+        }
     };
     codes.sort();
     codes.dedup();
@@ -157,6 +174,7 @@ pub fn practice_commissioner(
 pub async fn complete_from_reference(
     db: &Db,
     file_name: &str,
+    importer_org: Option<&str>,
     file: &mut RegisterFile,
     warnings: &mut Vec<String>,
 ) -> Result<(), ServiceError> {
@@ -193,14 +211,153 @@ pub async fn complete_from_reference(
             }),
         }
     }
+    let known = known_codes(db).await?;
+    if known.any_loaded() {
+        let strict: Vec<PartnershipRow> = crate::db::care::partnerships(db)
+            .await?
+            .into_iter()
+            .filter(|p| p.refuse_unknown_codes)
+            .collect();
+        errors.extend(unknown_codes(&known, &strict, importer_org, file, warnings));
+    }
     if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
         return Err(ServiceError::InvalidFile(aftercare_files::ImportErrors::rows(
             file_name, errors,
         )));
     }
-    let known = known_codes(db).await?;
-    warn_unknown_codes(&known, file, warnings);
     Ok(())
+}
+
+/// The day the CCGs were abolished and their duties passed to the ICBs
+/// (Health and Care Act 2022): a CCG's code lives on as a sub-ICB location
+/// of its ICB, which is no body in its own right.
+fn icbs_began() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2022, 7, 1).unwrap_or_default()
+}
+
+/// ODS writes names in capitals: "NHS KENT AND MEDWAY ICB - 91Q" becomes
+/// "NHS Kent and Medway ICB - 91Q".
+fn ods_name(name: &str) -> String {
+    const UPPER: [&str; 5] = ["NHS", "ICB", "CCG", "UK", "NHSE"];
+    const SMALL: [&str; 4] = ["AND", "OF", "THE", "FOR"];
+    name.split(' ')
+        .enumerate()
+        .map(|(i, w)| {
+            let bare = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+            if UPPER.contains(&bare) || bare.chars().any(|c| c.is_ascii_digit()) {
+                w.to_string()
+            } else if i > 0 && SMALL.contains(&bare) {
+                w.to_ascii_lowercase()
+            } else {
+                let lower = w.to_ascii_lowercase();
+                let mut c = lower.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The organisations an import's NHS commissioner codes name that the
+/// organisation directory lacks and ODS's files hold, to add to the
+/// directory with what succeeded each (a succession ODS records, or for a
+/// sub-ICB location its ICB from 1 July 2022), and the successors in turn,
+/// so that responsibility named by an old CCG's code resolves to the body
+/// that holds the duty now. A code succeeded by more than one organisation
+/// gets no successor: which one took on a person's duty is for a person to
+/// determine. A warning names what was added.
+pub async fn directory_additions(
+    db: &Db,
+    file: &RegisterFile,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<store::OrgRow>, DbError> {
+    let mut wanted: Vec<String> = file
+        .people
+        .iter()
+        .flat_map(|p| &p.detentions)
+        .flat_map(|d| [&d.gp_commissioner, &d.residence_commissioner])
+        .flatten()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ods: HashMap<String, q::OdsOrganisationRow> =
+        q::ods_organisations(db).await?.into_iter().map(|o| (o.code.clone(), o)).collect();
+    let mut succeeded: HashMap<String, Vec<(String, Option<NaiveDate>)>> = HashMap::new();
+    for s in q::successions(db).await? {
+        succeeded.entry(s.predecessor).or_default().push((s.successor, s.effective_date));
+    }
+    if ods.is_empty() && succeeded.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut known: std::collections::HashSet<String> =
+        store::list_orgs(db).await?.into_iter().map(|o| o.code).collect();
+    let mut added = Vec::new();
+    while let Some(code) = wanted.pop() {
+        if known.contains(&code) {
+            continue;
+        }
+        let row = ods.get(&code);
+        let from_succession = succeeded.get(&code);
+        if row.is_none() && from_succession.is_none() {
+            continue;
+        }
+        known.insert(code.clone());
+        let role = row.map(|r| r.role.as_str()).unwrap_or("sub_icb");
+        if role == "region" {
+            continue;
+        }
+        let (successor, succeeded_on) = match from_succession.map(Vec::as_slice) {
+            Some([(one, on)]) => (Some(one.clone()), *on),
+            Some(_) => (None, None),
+            None if role == "sub_icb" => (row.and_then(|r| r.parent_code.clone()), None),
+            None => (None, None),
+        };
+        let opened = row.and_then(|r| r.open_date);
+        let (valid_from, valid_to) = match (role, row.and_then(|r| r.close_date)) {
+            (_, Some(closed)) => (opened, Some(closed)),
+            // Its last day is the one before its successor took over.
+            _ if succeeded_on.is_some() => (opened, succeeded_on.and_then(|d| d.pred_opt())),
+            ("sub_icb", None) => match opened {
+                // A location opened since the ICBs began was never a body:
+                // its ICB holds its duties from its first day.
+                Some(o) if o >= icbs_began() => (None, o.pred_opt()),
+                _ => (opened, icbs_began().pred_opt()),
+            },
+            _ => (opened, None),
+        };
+        if let Some(s) = &successor {
+            wanted.push(s.clone());
+        }
+        added.push(store::OrgRow {
+            name: row.map(|r| ods_name(&r.name)).unwrap_or_else(|| code.clone()),
+            kind: if role == "icb" { "icb" } else { "ccg" }.into(),
+            valid_from,
+            valid_to,
+            successor_code: successor,
+            address: None,
+            ods_code: None,
+            code,
+        });
+    }
+    if !added.is_empty() {
+        let listed: Vec<String> = added
+            .iter()
+            .map(|o| match &o.successor_code {
+                Some(s) => format!("{} ({}, succeeded by {s})", o.code, o.name),
+                None => format!("{} ({})", o.code, o.name),
+            })
+            .collect();
+        warnings.push(format!(
+            "Added to the organisation directory from ODS's files: {}.",
+            listed.join(", ")
+        ));
+    }
+    Ok(added)
 }
 
 /// Fills in the GP's commissioner of every detention that names a GP
@@ -292,8 +449,10 @@ pub async fn known_codes(db: &Db) -> Result<KnownCodes, DbError> {
     for (kind, code) in q::codes(db).await? {
         let set = match kind.as_str() {
             "council" => &mut known.councils,
-            "icb" => &mut known.icbs,
-            _ => &mut known.practices,
+            "gp_practice" => &mut known.practices,
+            // The ICB lookup's, ODS's ICBs and sub-ICB locations, and the
+            // organisations its successions name.
+            _ => &mut known.icbs,
         };
         set.get_or_insert_with(Default::default).insert(code);
     }
@@ -307,8 +466,19 @@ pub async fn known_codes(db: &Db) -> Result<KnownCodes, DbError> {
 const UNKNOWN_CODE_WARNINGS: usize = 20;
 
 /// A warning for each row whose codes the reference data does not know (a
-/// made-up or mistyped code would otherwise be made responsible).
-fn warn_unknown_codes(known: &KnownCodes, file: &RegisterFile, warnings: &mut Vec<String>) {
+/// made-up or mistyped code would otherwise be made responsible), or a row
+/// error where a partnership asks for that: a partnership of the importer's
+/// organisation, or of a body the row names.
+fn unknown_codes(
+    known: &KnownCodes,
+    strict: &[PartnershipRow],
+    importer_org: Option<&str>,
+    file: &RegisterFile,
+    warnings: &mut Vec<String>,
+) -> Vec<aftercare_files::RowError> {
+    let party = |p: &PartnershipRow, code: &str| p.council_code == code || p.nhs_code == code;
+    let importers = importer_org.and_then(|o| strict.iter().find(|p| party(p, o)));
+    let mut errors = Vec::new();
     let mut rows = 0;
     for d in file.people.iter().flat_map(|p| &p.detentions) {
         let codes = [
@@ -328,6 +498,29 @@ fn warn_unknown_codes(known: &KnownCodes, file: &RegisterFile, warnings: &mut Ve
         if unknown.is_empty() {
             continue;
         }
+        let asks = importers.or_else(|| {
+            strict.iter().find(|p| {
+                codes.iter().any(|(_, _, c)| c.as_ref().is_some_and(|c| party(p, c.as_str())))
+            })
+        });
+        if let Some(p) = asks {
+            let (column, _, code) = codes
+                .iter()
+                .find(|(_, kind, c)| c.as_ref().is_some_and(|c| known.unknown(*kind, c.as_str())))
+                .map(|(column, kind, c)| {
+                    (*column, kind, c.as_ref().map(|c| c.to_string()).unwrap_or_default())
+                })
+                .unwrap_or(("row", &CodeKind::Council, String::new()));
+            errors.push(aftercare_files::RowError {
+                line: d.line,
+                column: column.into(),
+                reason: format!(
+                    "the reference data loaded does not know {code}, and the partnership {} refuses such rows: check the code",
+                    p.name
+                ),
+            });
+            continue;
+        }
         rows += 1;
         if rows <= UNKNOWN_CODE_WARNINGS {
             warnings.push(format!(
@@ -343,6 +536,7 @@ fn warn_unknown_codes(known: &KnownCodes, file: &RegisterFile, warnings: &mut Ve
             rows - UNKNOWN_CODE_WARNINGS
         ));
     }
+    errors
 }
 
 /// The social services authority and the ICB a postcode lies in.

@@ -177,8 +177,18 @@ async fn import_register_logged(
     let mut warnings = file_warnings(&file);
     // A row naming only the GP practice gets the practice's commissioner,
     // and one giving a postcode its council and ICB, from the reference data.
-    crate::services::reference::complete_from_reference(db, file_name, &mut file, &mut warnings)
-        .await?;
+    crate::services::reference::complete_from_reference(
+        db,
+        file_name,
+        actor.org_code.as_deref(),
+        &mut file,
+        &mut warnings,
+    )
+    .await?;
+    // Commissioner codes the directory lacks, from ODS's files: written with
+    // the rows, in the same transaction.
+    let new_orgs =
+        crate::services::reference::directory_additions(db, &file, &mut warnings).await?;
     let mut report = ImportReport {
         rows: file.rows,
         dry_run,
@@ -208,6 +218,22 @@ async fn import_register_logged(
         let outside = (&file, org.as_str(), known, &detentions_by_person);
         let refused = outside_caseload(&mut tx, outside, matched_outside).await?;
         refused_rows(file_name, refused)?;
+    }
+    for org in &new_orgs {
+        store::upsert_org(&mut tx, org).await?;
+        store::append_audit(
+            &mut tx,
+            actor,
+            AuditEntry {
+                action: "organisation.added_from_reference",
+                person_id: None,
+                entity: "organisation",
+                entity_id: Some(org.code.clone()),
+                reason: None,
+                details: serde_json::to_value(org).unwrap_or_default(),
+            },
+        )
+        .await?;
     }
     let at = store::now();
     let config = derive::config(&mut tx, today).await?;

@@ -905,6 +905,7 @@ struct PartnershipFormPage {
     nhs: Vec<Choice>,
     policies: Vec<Choice>,
     yes_no: Vec<Choice>,
+    unknown_codes: Vec<Choice>,
 }
 
 async fn partnership_form_page(
@@ -926,6 +927,18 @@ async fn partnership_form_page(
             .map(|p| choice(p.name, &policy_label(p.name), p.rule.title))
             .collect(),
         yes_no: vec![choice("yes", "Yes", ""), choice("no", "No", "")],
+        unknown_codes: vec![
+            choice(
+                "no",
+                "Warn",
+                "The row is imported, with a warning, and the person is on a worklist until it is put right.",
+            ),
+            choice(
+                "yes",
+                "Refuse the row",
+                "Nothing in the file is imported until the code is put right.",
+            ),
+        ],
     })
 }
 
@@ -954,14 +967,16 @@ pub async fn partnership_new(
             .with("nhs", p.nhs_code.clone())
             .with("review_policy", p.review_policy.clone())
             .with("qa_ratifies_endings", if p.qa_ratifies_endings { "yes" } else { "no" })
-            .with("funding_decision_days", p.funding_decision_days.to_string()),
+            .with("funding_decision_days", p.funding_decision_days.to_string())
+            .with("refuse_unknown_codes", if p.refuse_unknown_codes { "yes" } else { "no" }),
         // A task's link names the two bodies to set up.
         None => Form::default()
             .with("council", q.council.clone())
             .with("nhs", q.nhs.clone())
             .with("review_policy", "default")
             .with("qa_ratifies_endings", "no")
-            .with("funding_decision_days", "28"),
+            .with("funding_decision_days", "28")
+            .with("refuse_unknown_codes", "no"),
     };
     Ok(partnership_form_page(&state, &s, existing.is_some(), form).await?.into_response())
 }
@@ -1015,6 +1030,7 @@ pub async fn partnership_save(
             review_policy: policy,
             qa_ratifies_endings: qa == "yes",
             funding_decision_days: days.unwrap_or_default(),
+            refuse_unknown_codes: form.value("refuse_unknown_codes") == "yes",
         };
         match admin::save_partnership(&state.db, &s.user.actor(), new).await {
             Ok(()) => {

@@ -327,6 +327,7 @@ async fn a_partnership_that_asks_for_qa_ratification_needs_it() {
             review_policy: "default".into(),
             qa_ratifies_endings: true,
             funding_decision_days: 28,
+            refuse_unknown_codes: false,
         },
     )
     .await

@@ -41,6 +41,7 @@ async fn partnership(t: &TestDb, days: i64) {
             review_policy: "default".into(),
             qa_ratifies_endings: false,
             funding_decision_days: days,
+            refuse_unknown_codes: false,
         },
     )
     .await

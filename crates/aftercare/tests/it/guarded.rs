@@ -44,6 +44,7 @@ async fn world(t: &TestDb, qa_ratifies: bool) -> World {
                 review_policy: "default".into(),
                 qa_ratifies_endings: true,
                 funding_decision_days: 28,
+                refuse_unknown_codes: false,
             },
         )
         .await

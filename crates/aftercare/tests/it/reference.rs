@@ -236,3 +236,141 @@ async fn a_system_administrator_loads_a_reference_file_in_the_browser() {
         assert_eq!(other.get("/admin/reference").await.status, axum::http::StatusCode::FORBIDDEN);
     }
 }
+
+/// ODS's ICB file (an ICB and its region), its sub-ICB locations (Kent and
+/// Medway's 91Q, the CCG of 2020–22, and a made-up 92A) and a succession
+/// (NHS Ashford CCG, 09C, merged into 91Q on 1 April 2020), in the published
+/// headerless layout.
+const ODS_ICBS: &str = "\
+QKS,\"NHS KENT AND MEDWAY INTEGRATED CARE BOARD\",Y59,Y59,\"ADDRESS\",,,,,\"ME14 1XX\",20220701,,,,,,,,,,,,,,,,
+Y59,\"SOUTH EAST COMMISSIONING REGION\",Y59,,,,,,,,20180401,,,,,,,,,,,,,,,,
+";
+const ODS_SUB_ICBS: &str = "\
+91Q,\"NHS KENT AND MEDWAY ICB - 91Q\",Y59,QKS,\"ADDRESS\",,,,,\"ME14 1XX\",20200401,,,,,,,,,,,,,,,,
+92A,\"NHS KENT AND MEDWAY ICB - 92A\",Y59,QKS,\"ADDRESS\",,,,,\"ME1 1AA\",20130401,,,,,,,,,,,,,,,,
+";
+const ODS_SUCCESSIONS: &str = "09C,91Q,\"Merger\",20200401,\n";
+
+#[tokio::test]
+async fn ods_commissioners_and_successions_complete_the_directory_and_a_partnership_may_refuse_unknown_codes()
+ {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        let actor = aftercare::db::store::Actor::cli("test");
+        for (name, text, kind) in [
+            ("eauth.csv", ODS_ICBS, "icbs"),
+            ("eccg.csv", ODS_SUB_ICBS, "sub_icb_locations"),
+            ("succ.csv", ODS_SUCCESSIONS, "successions"),
+        ] {
+            let loaded = reference::load(&t.db, &actor, name, text.as_bytes()).await.unwrap();
+            assert_eq!(loaded.kind, kind, "{}: {name}", t.backend);
+        }
+        // One file of a kind replaces only that kind.
+        let again = reference::load(
+            &t.db,
+            &actor,
+            "eauth2.csv",
+            ODS_ICBS.replace("20180401", "20180402").as_bytes(),
+        )
+        .await
+        .unwrap();
+        assert!(!again.already);
+        let orgs = aftercare::db::reference::ods_organisations(&t.db).await.unwrap();
+        assert_eq!(orgs.len(), 4, "{orgs:?}");
+        assert!(
+            orgs.iter()
+                .any(|o| o.code == "Y59"
+                    && o.open_date == chrono::NaiveDate::from_ymd_opt(2018, 4, 2))
+        );
+
+        // A 2019 detention whose commissioners are Ashford CCG and the
+        // sub-ICB location 92A, which the directory lacks: both are added,
+        // each with its successor (91Q, which the directory holds, is
+        // succeeded by the ICB), so the duty resolves to the ICB today.
+        let csv = "nhs_number,family_name,given_name,date_of_birth,section,detention_start,ordinary_residence,gp_commissioner,residence_commissioner,place_of_detention,left_hospital\n\
+                   9434765919,Smith,Ann,1980-02-01,3,2019-01-09,E10000016,09C,92A,RXY,2019-03-01\n";
+        let report = import(&t.db, csv).await;
+        assert_eq!(report.people_added, 1, "{report:?}");
+        let added: Vec<&String> =
+            report.warnings.iter().filter(|w| w.contains("organisation directory")).collect();
+        assert_eq!(added.len(), 1, "{:?}", report.warnings);
+        assert!(
+            added[0].contains("09C (09C, succeeded by 91Q)")
+                && added[0].contains("92A (NHS Kent and Medway ICB - 92A, succeeded by QKS)"),
+            "{added:?}"
+        );
+        assert!(
+            !report.warnings.iter().any(|w| w.contains("does not know")),
+            "{:?}",
+            report.warnings
+        );
+        let ashford = aftercare::db::store::get_org(&t.db, "09C").await.unwrap().unwrap();
+        assert_eq!(
+            (ashford.kind.as_str(), ashford.valid_to),
+            ("ccg", chrono::NaiveDate::from_ymd_opt(2020, 3, 31))
+        );
+        let location = aftercare::db::store::get_org(&t.db, "92A").await.unwrap().unwrap();
+        assert_eq!(
+            (location.valid_to, location.successor_code.as_deref()),
+            (chrono::NaiveDate::from_ymd_opt(2022, 6, 30), Some("QKS")),
+            "a CCG until the ICBs began"
+        );
+        let people = aftercare::db::store::all_people(&t.db).await.unwrap();
+        assert_eq!(people[0].nhs_code.as_deref(), Some("QKS"), "{}: {:?}", t.backend, people[0]);
+        let audit = aftercare::db::store::all_audit(&t.db).await.unwrap();
+        assert_eq!(
+            audit.iter().filter(|a| a.action == "organisation.added_from_reference").count(),
+            2
+        );
+
+        // A partnership that refuses unknown codes: a row naming one of its
+        // bodies and a made-up code is refused by row and column, and
+        // nothing is written.
+        aftercare::services::admin::save_partnership(
+            &t.db,
+            &actor,
+            aftercare::services::admin::NewPartnership {
+                council: "E10000016".into(),
+                nhs: "QKS".into(),
+                name: "Kent section 117 partnership".into(),
+                review_policy: "default".into(),
+                qa_ratifies_endings: false,
+                funding_decision_days: 28,
+                refuse_unknown_codes: true,
+            },
+        )
+        .await
+        .unwrap();
+        let made_up = "nhs_number,family_name,given_name,date_of_birth,section,detention_start,ordinary_residence,gp_commissioner,place_of_detention\n\
+                       9434765870,Jones,Bob,1975-05-05,3,2024-01-05,E10000016,QXX,RXY\n";
+        let e = aftercare::services::register::import_register(
+            &t.db,
+            &actor,
+            "m.csv",
+            made_up.as_bytes(),
+            false,
+            today(),
+            &|_, _| {},
+        )
+        .await
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("row 2")
+                && text.contains("gp_commissioner")
+                && text.contains("QXX")
+                && text.contains("Kent section 117 partnership"),
+            "{text}"
+        );
+        assert_eq!(aftercare::db::store::all_people(&t.db).await.unwrap().len(), 1);
+        // Elsewhere (Lincolnshire, no such partnership), it is a warning.
+        let lincs = made_up.replace("E10000016,QXX", "E10000019,QXX");
+        let report = import(&t.db, &lincs).await;
+        assert_eq!(report.people_added, 1, "{report:?}");
+        assert!(
+            report.warnings.iter().any(|w| w.contains("does not know")),
+            "{:?}",
+            report.warnings
+        );
+    }
+}

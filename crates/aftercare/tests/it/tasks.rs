@@ -109,6 +109,7 @@ async fn kent_partnership(t: &TestDb, qa_ratifies_endings: bool) {
             review_policy: "default".into(),
             qa_ratifies_endings,
             funding_decision_days: 28,
+            refuse_unknown_codes: false,
         },
     )
     .await
