@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::{Created, PathId, body_json, optional_day, session};
 use crate::auth::Role;
 use crate::error::ServiceError;
-use crate::services::{accounts, admin};
+use crate::services::{accounts, admin, single_sign_on};
 use crate::web::{ApiError, AppError, AppState, Session};
 
 /// A problem for each field left blank: (field, value, what to do).
@@ -451,5 +451,135 @@ pub(super) async fn save_letter_template(
     }
     let text = body.text.replace("\r\n", "\n");
     admin::set_letter_template(&state.db, &s.user.actor(), &org.code, &kind, &text).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// An identity provider's subject that signs in as an account.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IdentityView {
+    /// The provider's id, as the server's single sign-on settings name it.
+    #[serde(default)]
+    pub provider: String,
+    /// The provider's `sub` for this person.
+    #[serde(default)]
+    pub subject: String,
+    /// When it was linked, and by whom (empty when linking).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub linked_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub linked_by: String,
+}
+
+/// The identity provider subjects that sign in as an account.
+#[utoipa::path(get, path = "/api/v1/users/{uid}/identities", params(super::paging::PageParams, ("uid" = i64, Path, description = "The account's id")),
+    responses((status = 200, body = Vec<IdentityView>)), security(("bearer" = [])))]
+pub(super) async fn identities(
+    paging: super::paging::Paging,
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    req: axum::extract::Request,
+) -> Result<super::paging::Paged<IdentityView>, ApiError> {
+    let s = session(req.extensions())?;
+    let user = account(&state, &s, id).await?;
+    Ok(paging.of(single_sign_on::identities(&state.db, user.id)
+        .await?
+        .into_iter()
+        .map(|i| IdentityView {
+            provider: i.provider,
+            subject: i.subject,
+            linked_at: Some(i.linked_at),
+            linked_by: i.linked_by,
+        })
+        .collect()))
+}
+
+/// The provider must be one the server is configured with.
+fn configured_provider(state: &AppState, provider: &str) -> Result<(), ApiError> {
+    if state.sign_on.providers().iter().any(|p| p.id == provider) {
+        return Ok(());
+    }
+    Err(ApiError(
+        ServiceError::invalid(
+            "provider",
+            "name an identity provider this server is configured with",
+        )
+        .into(),
+    ))
+}
+
+/// Links an identity provider's subject to an account: that subject then
+/// signs in as it. A subject linked to any account already is a 409.
+#[utoipa::path(post, path = "/api/v1/users/{uid}/identities", params(("uid" = i64, Path, description = "The account's id")),
+    request_body = IdentityView, responses((status = 204, description = "Linked")), security(("bearer" = [])))]
+pub(super) async fn link_identity(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, IdentityView) = body_json(req, &state).await?;
+    let user = account(&state, &s, id).await?;
+    configured_provider(&state, body.provider.trim())?;
+    single_sign_on::link_identity(
+        &state.db,
+        &s.user.actor(),
+        user.id,
+        &body.provider,
+        &body.subject,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Removes a subject's link to an account; the account's sessions end.
+#[utoipa::path(post, path = "/api/v1/users/{uid}/identities/remove", params(("uid" = i64, Path, description = "The account's id")),
+    request_body = IdentityView, responses((status = 204, description = "Removed")), security(("bearer" = [])))]
+pub(super) async fn unlink_identity(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, IdentityView) = body_json(req, &state).await?;
+    let user = account(&state, &s, id).await?;
+    single_sign_on::unlink_identity(
+        &state.db,
+        &s.user.actor(),
+        user.id,
+        &body.provider,
+        &body.subject,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Whether an organisation's users may sign in with a password.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PasswordSignIn {
+    /// Required: true lets its users sign in with a password, false does not.
+    #[serde(default)]
+    pub allowed: Option<bool>,
+}
+
+/// Switches password sign-in on or off for an organisation's users (off:
+/// they sign in through an identity provider only).
+#[utoipa::path(post, path = "/api/v1/organisations/{code}/password-sign-in", params(("code" = String, Path, description = "The organisation's code")),
+    request_body = PasswordSignIn, responses((status = 204, description = "Saved")), security(("bearer" = [])))]
+pub(super) async fn set_password_sign_in(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (s, body): (Session, PasswordSignIn) = body_json(req, &state).await?;
+    s.user.administrator()?;
+    let Some(allowed) = body.allowed else {
+        return Err(ApiError(
+            ServiceError::invalid(
+                "allowed",
+                "say whether its users may sign in with a password: true or false",
+            )
+            .into(),
+        ));
+    };
+    single_sign_on::set_password_sign_in(&state.db, &s.user.actor(), &code, allowed).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -316,6 +316,9 @@ const PERMISSIONS: &[Route] = &[
     route("POST", "/api/v1/users/{uid}/disable",      401, Roles(ADMINS, 404, 403)),
     route("POST", "/api/v1/users/{uid}/enable",       401, Roles(ADMINS, 404, 403)),
     route("POST", "/api/v1/users/{uid}/roles",        401, Roles(ADMINS, 404, 403)),
+    route("GET",  "/api/v1/users/{uid}/identities",   401, Roles(ADMINS, 404, 403)),
+    route("POST", "/api/v1/users/{uid}/identities",   401, Roles(ADMINS, 404, 403)),
+    route("POST", "/api/v1/users/{uid}/identities/remove", 401, Roles(ADMINS, 404, 403)),
     route("POST", "/api/v1/users/{uid}/password",     401, Roles(ADMINS, 404, 403)),
     route("POST", "/api/v1/funding-agreements",       401, Roles(ADMINS, 422, 403)),
     // {code} is Kent's trust, not a council: it has no letters.
@@ -323,6 +326,8 @@ const PERMISSIONS: &[Route] = &[
     route("GET",  "/api/v1/councils/{code}/letters/{kind}", 401, Roles(ADMINS, 404, 403)),
     route("POST", "/api/v1/councils/{code}/letters/{kind}", 401, Roles(ADMINS, 404, 403)),
     route("POST", "/api/v1/organisations",            401, Roles(ADMINS, 422, 403)),
+    // Without `allowed`, nothing changes: 422.
+    route("POST", "/api/v1/organisations/{code}/password-sign-in", 401, Roles(ADMINS, 422, 403)),
     route("POST", "/api/v1/partnerships",             401, Roles(ADMINS, 422, 403)),
     route("POST", "/api/v1/reconciliation",           401, Roles(&["finance", "commissioner"], 422, 403)),
     route("GET",  "/api/v1/refunds",                  401, Everyone(200)),

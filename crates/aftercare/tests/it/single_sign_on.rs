@@ -272,3 +272,54 @@ async fn administrators_link_subjects_and_switch_passwords_off() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_api_links_subjects_and_switches_passwords_off() {
+    for t in backends().await {
+        seed_orgs(&t.db).await;
+        add_user(&t.db, "sysadmin", "X24", "system_administrator").await;
+        add_user(&t.db, "alice", "RXY", "mha_administrator").await;
+        let alice = aftercare::db::store::user_by_username(&t.db, "alice").await.unwrap().unwrap();
+        let app =
+            state(&t.db).with_sign_on(sign_on_settings("http://127.0.0.1:9", "http://127.0.0.1:9"));
+        let api = Client::api_login(app, "sysadmin").await;
+        let path = format!("/api/v1/users/{}/identities", alice.id);
+        let r = api
+            .post_json(&path, &serde_json::json!({"provider": "test", "subject": "alice-sub"}))
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}: {}", t.backend, r.body);
+        let r = api
+            .post_json(&path, &serde_json::json!({"provider": "test", "subject": "alice-sub"}))
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        let r =
+            api.post_json(&path, &serde_json::json!({"provider": "nowhere", "subject": "x"})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        let listed = api.get(&path).await.json();
+        assert_eq!(listed[0]["subject"], "alice-sub", "{listed}");
+        assert_eq!(listed[0]["linked_by"], "sysadmin", "{listed}");
+        let r = api
+            .post_json(
+                &format!("{path}/remove"),
+                &serde_json::json!({"provider": "test", "subject": "alice-sub"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        assert_eq!(api.get(&path).await.json().as_array().unwrap().len(), 0);
+        let r = api
+            .post_json(
+                "/api/v1/organisations/RXY/password-sign-in",
+                &serde_json::json!({"allowed": false}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        assert!(!sso::password_sign_in(&t.db, "RXY").await.unwrap());
+        let r = api
+            .post_json(
+                "/api/v1/organisations/NOPE/password-sign-in",
+                &serde_json::json!({"allowed": false}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    }
+}
