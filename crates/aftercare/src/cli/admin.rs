@@ -2,7 +2,7 @@
 //! letters, backup and restore. Each change is a service call; this only parses and prints.
 
 use aftercare::auth::{parse_roles, roles_to_string};
-use aftercare::services::accounts;
+use aftercare::services::{accounts, single_sign_on};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -81,6 +81,44 @@ pub async fn users_set_roles(database: &str, username: String, roles: String) ->
     let actor = actor_for(&db, None).await?;
     accounts::set_roles(&db, &actor, &username, &roles).await?;
     println!("{username} now has the roles {}", roles_to_string(&roles));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Links (or unlinks) an identity provider's subject to a user.
+pub async fn users_identity(
+    database: &str,
+    username: String,
+    provider: String,
+    subject: String,
+    link: bool,
+) -> Result<ExitCode> {
+    let db = open(database).await?;
+    let actor = actor_for(&db, None).await?;
+    let user = aftercare::db::store::user_by_username(&db, &username)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user is called {username}"))?;
+    if link {
+        single_sign_on::link_identity(&db, &actor, user.id, &provider, &subject).await?;
+        println!("{provider} subject {subject} now signs in as {username}");
+    } else {
+        single_sign_on::unlink_identity(&db, &actor, user.id, &provider, &subject).await?;
+        println!(
+            "{provider} subject {subject} no longer signs in as {username}; their sessions have ended"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Switches password sign-in on or off for an organisation's users.
+pub async fn password_sign_in(database: &str, org: String, allowed: bool) -> Result<ExitCode> {
+    let db = open(database).await?;
+    let actor = actor_for(&db, None).await?;
+    single_sign_on::set_password_sign_in(&db, &actor, &org, allowed).await?;
+    if allowed {
+        println!("users of {org} may sign in with a password");
+    } else {
+        println!("users of {org} sign in through an identity provider only");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

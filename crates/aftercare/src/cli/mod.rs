@@ -272,6 +272,31 @@ pub enum UsersCommand {
         #[arg(long)]
         no_digest: bool,
     },
+    /// Link an identity provider's subject (its `sub`) to a user: that
+    /// subject then signs in as them (`serve --sso` names the providers).
+    LinkIdentity {
+        username: String,
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        subject: String,
+    },
+    /// Remove a subject's link to a user (their sessions end).
+    UnlinkIdentity {
+        username: String,
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        subject: String,
+    },
+    /// Whether an organisation's users may sign in with a password (`off`:
+    /// only through an identity provider).
+    PasswordSignIn {
+        #[arg(long)]
+        org: String,
+        #[arg(value_parser = ["on", "off"])]
+        setting: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -817,6 +842,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Users(UsersCommand::SetEmail { username, email, no_immediate, no_digest }) => {
             notify::set_email(db, username, email, !no_immediate, !no_digest).await
+        }
+        Command::Users(UsersCommand::LinkIdentity { username, provider, subject }) => {
+            admin::users_identity(db, username, provider, subject, true).await
+        }
+        Command::Users(UsersCommand::UnlinkIdentity { username, provider, subject }) => {
+            admin::users_identity(db, username, provider, subject, false).await
+        }
+        Command::Users(UsersCommand::PasswordSignIn { org, setting }) => {
+            admin::password_sign_in(db, org, setting == "on").await
         }
         Command::Notify(NotifyCommand::Run { no_digest }) => notify::run(db, no_digest).await,
         Command::Notify(NotifyCommand::Status) => notify::status(db).await,

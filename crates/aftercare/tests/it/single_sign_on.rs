@@ -323,3 +323,38 @@ async fn the_api_links_subjects_and_switches_passwords_off() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     }
 }
+
+#[tokio::test]
+async fn the_command_line_links_subjects_and_switches_passwords_off() {
+    let t = sqlite().await;
+    seed_orgs(&t.db).await;
+    add_user(&t.db, "alice", "RXY", "mha_administrator").await;
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_aftercare"))
+            .args(["--database", t.url.as_str()])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) =
+        run(&["users", "link-identity", "alice", "--provider", "cis2", "--subject", "5551234"]);
+    assert!(ok && out.contains("cis2 subject 5551234 now signs in as alice"), "{out}");
+    let (ok, out) =
+        run(&["users", "link-identity", "alice", "--provider", "cis2", "--subject", "5551234"]);
+    assert!(!ok && out.contains("linked to an account already"), "{out}");
+    let alice = aftercare::db::store::user_by_username(&t.db, "alice").await.unwrap().unwrap();
+    assert_eq!(sso::identities(&t.db, alice.id).await.unwrap().len(), 1);
+    let (ok, out) =
+        run(&["users", "unlink-identity", "alice", "--provider", "cis2", "--subject", "5551234"]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["users", "password-sign-in", "--org", "RXY", "off"]);
+    assert!(ok && out.contains("identity provider only"), "{out}");
+    assert!(!sso::password_sign_in(&t.db, "RXY").await.unwrap());
+    let (ok, _) = run(&["users", "password-sign-in", "--org", "RXY", "sometimes"]);
+    assert!(!ok);
+}
