@@ -85,6 +85,31 @@ async fn clear(tx: &mut Tx, table: &'static str) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Rows a replace turns into values at a time: the full postcode directory
+/// (2.7 million rows) would otherwise hold every row twice, as read and as
+/// values to write.
+const REPLACE_CHUNK: usize = 50_000;
+
+/// Writes `rows` into `table` a chunk at a time, each row's values made by
+/// `values` (a plain function, so the future stays `Send`).
+async fn insert_chunked<T>(
+    tx: &mut Tx,
+    table: &'static str,
+    columns: &[&'static str],
+    rows: &[T],
+    release: i64,
+    values: for<'r> fn(&'r T, i64) -> Vec<Value<'r>>,
+) -> Result<(), DbError> {
+    for chunk in rows.chunks(REPLACE_CHUNK) {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            batch.push(values(row, release));
+        }
+        insert_rows(tx, table, columns, batch).await?;
+    }
+    Ok(())
+}
+
 fn date(d: Option<NaiveDate>) -> Value<'static> {
     d.map_or(Value::Null, Value::Date)
 }
@@ -106,11 +131,8 @@ pub async fn replace_gp_practices(
         "commissioner_since",
         "release_id",
     ];
-    // Built as a list before the write: a lazy iterator's closure in the
-    // future would not be `Send` for every lifetime (an axum handler's need).
-    let mut values = Vec::with_capacity(rows.len());
-    for p in rows {
-        values.push(vec![
+    insert_chunked(tx, "gp_practices", &columns, rows, release, |p, release| {
+        vec![
             Value::from(&p.code),
             Value::from(&p.name),
             Value::from(&p.status),
@@ -120,9 +142,9 @@ pub async fn replace_gp_practices(
             Value::from(&p.sub_icb),
             date(p.commissioner_since),
             Value::Int(release),
-        ]);
-    }
-    insert_rows(tx, "gp_practices", &columns, values).await
+        ]
+    })
+    .await
 }
 
 pub async fn replace_postcodes(
@@ -132,32 +154,25 @@ pub async fn replace_postcodes(
 ) -> Result<(), DbError> {
     clear(tx, "postcode_areas").await?;
     let columns = ["postcode", "district", "county", "icb_gss", "release_id"];
-    let mut values = Vec::with_capacity(rows.len());
-    for p in rows {
-        values.push(vec![
+    insert_chunked(tx, "postcode_areas", &columns, rows, release, |p, release| {
+        vec![
             Value::from(&p.postcode),
             Value::from(&p.district),
             Value::from(&p.county),
             Value::from(&p.icb),
             Value::Int(release),
-        ]);
-    }
-    insert_rows(tx, "postcode_areas", &columns, values).await
+        ]
+    })
+    .await
 }
 
 pub async fn replace_icb_codes(tx: &mut Tx, release: i64, rows: &[IcbCode]) -> Result<(), DbError> {
     clear(tx, "icb_codes").await?;
     let columns = ["gss", "ods", "name", "release_id"];
-    let mut values = Vec::with_capacity(rows.len());
-    for i in rows {
-        values.push(vec![
-            Value::from(&i.gss),
-            Value::from(&i.ods),
-            Value::from(&i.name),
-            Value::Int(release),
-        ]);
-    }
-    insert_rows(tx, "icb_codes", &columns, values).await
+    insert_chunked(tx, "icb_codes", &columns, rows, release, |i, release| {
+        vec![Value::from(&i.gss), Value::from(&i.ods), Value::from(&i.name), Value::Int(release)]
+    })
+    .await
 }
 
 /// Replaces the organisations of one of ODS's commissioner files (`icbs`
@@ -194,17 +209,16 @@ pub async fn replace_successions(
 ) -> Result<(), DbError> {
     clear(tx, "ods_successions").await?;
     let columns = ["predecessor", "successor", "reason", "effective_date", "release_id"];
-    let mut values = Vec::with_capacity(rows.len());
-    for s in rows {
-        values.push(vec![
+    insert_chunked(tx, "ods_successions", &columns, rows, release, |s, release| {
+        vec![
             Value::from(&s.predecessor),
             Value::from(&s.successor),
             Value::from(&s.reason),
             date(s.effective),
             Value::Int(release),
-        ]);
-    }
-    insert_rows(tx, "ods_successions", &columns, values).await
+        ]
+    })
+    .await
 }
 
 /// An organisation from ODS's commissioner files.

@@ -488,32 +488,24 @@ fn unknown_codes(
             ("residence_commissioner", CodeKind::NhsCommissioner, &d.residence_commissioner),
             ("gp_practice", CodeKind::GpPractice, &d.gp_practice),
         ];
-        let unknown: Vec<String> = codes
+        // (column, code) of each code nobody knows.
+        let unknown: Vec<(&str, String)> = codes
             .iter()
             .filter_map(|(column, kind, code)| {
                 let code = code.as_ref()?;
-                known.unknown(*kind, code.as_str()).then(|| format!("{column} {code}"))
+                known.unknown(*kind, code.as_str()).then(|| (*column, code.to_string()))
             })
             .collect();
-        if unknown.is_empty() {
-            continue;
-        }
+        let Some((column, code)) = unknown.first() else { continue };
         let asks = importers.or_else(|| {
             strict.iter().find(|p| {
                 codes.iter().any(|(_, _, c)| c.as_ref().is_some_and(|c| party(p, c.as_str())))
             })
         });
         if let Some(p) = asks {
-            let (column, _, code) = codes
-                .iter()
-                .find(|(_, kind, c)| c.as_ref().is_some_and(|c| known.unknown(*kind, c.as_str())))
-                .map(|(column, kind, c)| {
-                    (*column, kind, c.as_ref().map(|c| c.to_string()).unwrap_or_default())
-                })
-                .unwrap_or(("row", &CodeKind::Council, String::new()));
             errors.push(aftercare_files::RowError {
                 line: d.line,
-                column: column.into(),
+                column: column.to_string(),
                 reason: format!(
                     "the reference data loaded does not know {code}, and the partnership {} refuses such rows: check the code",
                     p.name
@@ -526,7 +518,11 @@ fn unknown_codes(
             warnings.push(format!(
                 "Row {}: the reference data loaded does not know {}: check the code.",
                 d.line,
-                unknown.join(", ")
+                unknown
+                    .iter()
+                    .map(|(column, code)| format!("{column} {code}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
     }
