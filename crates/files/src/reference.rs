@@ -5,6 +5,9 @@
 //! and the ONS lookup of ICBs' GSS codes to their ODS codes. Each is read a
 //! row at a time and checked row by row, as the register is.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use aftercare_core::OrgCode;
 use chrono::NaiveDate;
 
@@ -123,11 +126,13 @@ pub struct PostcodeArea {
     /// Upper case with one space (`ME14 1XX`).
     pub postcode: String,
     /// The local authority district (GSS: `E07…`, `E06…`, `E08…`, `E09…`).
-    pub district: String,
+    /// Area codes are shared between the rows that name them: a few
+    /// hundred codes over 2.7 million postcodes.
+    pub district: Arc<str>,
     /// The county of a two-tier district (GSS `E10…`); none for a unitary.
-    pub county: Option<String>,
+    pub county: Option<Arc<str>>,
     /// The ICB (GSS `E54…`).
-    pub icb: Option<String>,
+    pub icb: Option<Arc<str>>,
 }
 
 /// An ICB's GSS code (`E54000032`) and its ODS code (`QKS`).
@@ -437,6 +442,10 @@ fn postcodes(
 ) -> Result<Vec<PostcodeArea>, ImportErrors> {
     let mut out = Vec::new();
     let mut problems = Collector::default();
+    let mut codes: HashMap<String, Arc<str>> = HashMap::new();
+    let mut shared = |code: String| -> Arc<str> {
+        codes.entry(code).or_insert_with_key(|k| Arc::from(k.as_str())).clone()
+    };
     for (i, r) in records.enumerate() {
         let line = i + 2;
         let r = r.map_err(|e| csv_error(file, line, &e))?;
@@ -457,9 +466,9 @@ fn postcodes(
         let gss = |v: &str| blank_none(v).filter(|v| !v.ends_with("99999999"));
         out.push(PostcodeArea {
             postcode,
-            district,
-            county: gss(cell(county)),
-            icb: gss(cell(icb)),
+            district: shared(district),
+            county: gss(cell(county)).map(&mut shared),
+            icb: gss(cell(icb)).map(&mut shared),
         });
     }
     problems.finish(file)?;

@@ -157,9 +157,9 @@ pub async fn replace_postcodes(
     insert_chunked(tx, "postcode_areas", &columns, rows, release, |p, release| {
         vec![
             Value::from(&p.postcode),
-            Value::from(&p.district),
-            Value::from(&p.county),
-            Value::from(&p.icb),
+            Value::Text(&p.district),
+            p.county.as_deref().map_or(Value::Null, Value::Text),
+            p.icb.as_deref().map_or(Value::Null, Value::Text),
             Value::Int(release),
         ]
     })

@@ -92,10 +92,12 @@ pub async fn load_from(
             // The councils with social services: counties, and districts
             // that are no county's (unitaries, metropolitan, London).
             let councils = p.iter().flat_map(|a| {
-                let district = (!a.district.starts_with("E07")).then(|| a.district.clone());
-                a.county.clone().into_iter().chain(district)
+                let district = (!a.district.starts_with("E07")).then(|| a.district.to_string());
+                a.county.as_deref().map(str::to_string).into_iter().chain(district)
             });
-            ("council", councils.collect())
+            // A set as they come: a few hundred councils, not a code a row.
+            let councils: std::collections::BTreeSet<String> = councils.collect();
+            ("council", councils.into_iter().collect())
         }
         ReferenceFile::IcbCodes(c) => {
             q::replace_icb_codes(&mut tx, release_id, c).await?;
