@@ -255,6 +255,33 @@ fn ods_date(v: &str) -> Result<Option<NaiveDate>, String> {
         .map_err(|_| format!("`{}` is not a date as YYYYMMDD", aftercare_core::text::excerpt(v)))
 }
 
+/// An ODS code in upper case, or a problem naming the row and column.
+fn ods_code(problems: &mut Collector, line: usize, column: &str, v: &str) -> Option<String> {
+    let code = v.trim().to_ascii_uppercase();
+    if OrgCode::parse(&code).is_ok() {
+        return Some(code);
+    }
+    problems.push(
+        line,
+        column,
+        format!("`{}` is not an ODS code", aftercare_core::text::excerpt(&code)),
+    );
+    None
+}
+
+/// A date as ODS writes it, or a problem naming the row and column.
+fn ods_date_or_problem(
+    problems: &mut Collector,
+    line: usize,
+    column: &str,
+    v: &str,
+) -> Option<NaiveDate> {
+    ods_date(v).unwrap_or_else(|e| {
+        problems.push(line, column, e);
+        None
+    })
+}
+
 fn blank_none(v: &str) -> Option<String> {
     Some(v.trim().to_ascii_uppercase()).filter(|v| !v.is_empty())
 }
@@ -277,22 +304,11 @@ fn gp_practices(
             continue;
         }
         let cell = |n: usize| r.get(n - 1).unwrap_or("").trim();
-        let code = cell(1).to_ascii_uppercase();
-        if OrgCode::parse(&code).is_err() {
-            problems.push(
-                line,
-                "organisation code",
-                format!("`{}` is not an ODS code", aftercare_core::text::excerpt(&code)),
-            );
+        let Some(code) = ods_code(&mut problems, line, "organisation code", cell(1)) else {
             continue;
-        }
-        let mut date = |n: usize, column: &str| match ods_date(cell(n)) {
-            Ok(d) => d,
-            Err(e) => {
-                problems.push(line, column, e);
-                None
-            }
         };
+        let mut date =
+            |n: usize, column: &str| ods_date_or_problem(&mut problems, line, column, cell(n));
         let open_date = date(11, "open date");
         let close_date = date(12, "close date");
         let commissioner_since = date(16, "join provider/purchaser date");
@@ -345,22 +361,11 @@ fn commissioners(
             continue;
         }
         let cell = |n: usize| r.get(n - 1).unwrap_or("").trim();
-        let code = cell(1).to_ascii_uppercase();
-        if OrgCode::parse(&code).is_err() {
-            problems.push(
-                line,
-                "organisation code",
-                format!("`{}` is not an ODS code", aftercare_core::text::excerpt(&code)),
-            );
+        let Some(code) = ods_code(&mut problems, line, "organisation code", cell(1)) else {
             continue;
-        }
-        let mut date = |n: usize, column: &str| match ods_date(cell(n)) {
-            Ok(d) => d,
-            Err(e) => {
-                problems.push(line, column, e);
-                None
-            }
         };
+        let mut date =
+            |n: usize, column: &str| ods_date_or_problem(&mut problems, line, column, cell(n));
         let open_date = date(11, "open date");
         let close_date = date(12, "close date");
         out.push(OdsOrganisation {
@@ -395,28 +400,10 @@ fn successions(
         let line = i + 1;
         let r = r.map_err(|e| csv_error(file, line, &e))?;
         let cell = |n: usize| r.get(n - 1).unwrap_or("").trim();
-        let mut codes = [("predecessor", cell(1)), ("successor", cell(2))].map(|(column, v)| {
-            let v = v.to_ascii_uppercase();
-            match OrgCode::parse(&v) {
-                Ok(_) => Some(v),
-                Err(_) => {
-                    problems.push(
-                        line,
-                        column,
-                        format!("`{}` is not an ODS code", aftercare_core::text::excerpt(&v)),
-                    );
-                    None
-                }
-            }
-        });
-        let effective = match ods_date(cell(4)) {
-            Ok(d) => d,
-            Err(e) => {
-                problems.push(line, "effective date", e);
-                None
-            }
-        };
-        if let (Some(predecessor), Some(successor)) = (codes[0].take(), codes[1].take()) {
+        let predecessor = ods_code(&mut problems, line, "predecessor", cell(1));
+        let successor = ods_code(&mut problems, line, "successor", cell(2));
+        let effective = ods_date_or_problem(&mut problems, line, "effective date", cell(4));
+        if let (Some(predecessor), Some(successor)) = (predecessor, successor) {
             // One row per pair: a pair written twice is kept once.
             if !out.iter().any(|s| s.predecessor == predecessor && s.successor == successor) {
                 out.push(Succession {

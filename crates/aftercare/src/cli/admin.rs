@@ -94,9 +94,7 @@ pub async fn users_identity(
 ) -> Result<ExitCode> {
     let db = open(database).await?;
     let actor = actor_for(&db, None).await?;
-    let user = aftercare::db::store::user_by_username(&db, &username)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no user is called {username}"))?;
+    let user = accounts::user_named(&db, &username).await?;
     if link {
         single_sign_on::link_identity(&db, &actor, user.id, &provider, &subject).await?;
         println!("{provider} subject {subject} now signs in as {username}");

@@ -25,6 +25,13 @@ pub async fn user(db: &Db, id: i64) -> Result<UserRow, ServiceError> {
         .ok_or_else(|| ServiceError::not_found("no_such_user", "there is no such user".into()))
 }
 
+/// One account by its user name (the command line names accounts so).
+pub async fn user_named(db: &Db, username: &str) -> Result<UserRow, ServiceError> {
+    store::user_by_username(db, username).await?.ok_or_else(|| {
+        ServiceError::not_found("no_such_user", format!("no user is called {username}"))
+    })
+}
+
 fn ensure_roles(roles: &[Role]) -> Result<(), ServiceError> {
     if roles.is_empty() {
         return Err(ServiceError::invalid("roles", "choose at least one role"));

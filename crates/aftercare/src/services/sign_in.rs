@@ -103,20 +103,7 @@ pub async fn check_login(
         }
         Some(r) if ok => {
             let user = User::from_row(&r);
-            let (token, _) = start_session(db, user.id, kind).await?;
-            store::audit_alone(
-                db,
-                &user.actor(),
-                AuditEntry {
-                    action: "session.signed_in",
-                    person_id: None,
-                    entity: "user",
-                    entity_id: Some(user.id.to_string()),
-                    reason: None,
-                    details: serde_json::json!({"kind": kind}),
-                },
-            )
-            .await?;
+            let token = begin_signed_in(db, &user, kind, serde_json::json!({})).await?;
             Ok(LoginOutcome::SignedIn(user, token))
         }
         _ => {
@@ -130,6 +117,33 @@ pub async fn check_login(
             Ok(LoginOutcome::Refused)
         }
     }
+}
+
+/// Starts a session for a user who has proved who they are, and audits it
+/// as `session.signed_in` with the session's kind and `how` (for single
+/// sign-on, the provider and subject). Returns the session's token.
+pub async fn begin_signed_in(
+    db: &Db,
+    user: &User,
+    kind: &str,
+    mut how: serde_json::Value,
+) -> Result<String, DbError> {
+    let (token, _) = start_session(db, user.id, kind).await?;
+    how["kind"] = serde_json::Value::from(kind);
+    store::audit_alone(
+        db,
+        &user.actor(),
+        AuditEntry {
+            action: "session.signed_in",
+            person_id: None,
+            entity: "user",
+            entity_id: Some(user.id.to_string()),
+            reason: None,
+            details: how,
+        },
+    )
+    .await?;
+    Ok(token)
 }
 
 /// Starts a new session for a user (a new token every log-in, so a token

@@ -82,6 +82,28 @@ pub struct Provider {
     redirect: RedirectUrl,
 }
 
+impl Provider {
+    /// The crate's client for this provider, from what discovery found.
+    fn client(
+        &self,
+        metadata: CoreProviderMetadata,
+    ) -> openidconnect::core::CoreClient<
+        openidconnect::EndpointSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointMaybeSet,
+        openidconnect::EndpointMaybeSet,
+    > {
+        CoreClient::from_provider_metadata(
+            metadata,
+            self.client_id.clone(),
+            Some(self.client_secret.clone()),
+        )
+        .set_redirect_uri(self.redirect.clone())
+    }
+}
+
 /// Why a settings file cannot be used, or a sign-in did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum SignOnError {
@@ -284,12 +306,7 @@ impl SignOn {
     pub async fn begin(&self, db: &Db, provider: &str, next: &str) -> Result<Begun, SignOnError> {
         let p = self.provider(provider)?;
         let metadata = self.metadata(p, false).await?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            p.client_id.clone(),
-            Some(p.client_secret.clone()),
-        )
-        .set_redirect_uri(p.redirect.clone());
+        let client = p.client(metadata);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = auth::random_token();
         let nonce = auth::random_token();
@@ -366,19 +383,11 @@ impl SignOn {
                 return Err(e);
             }
         };
-        let (token, _) =
-            crate::services::sign_in::start_session(db, user.id, store::SESSION_BROWSER).await?;
-        store::audit_alone(
+        let token = crate::services::sign_in::begin_signed_in(
             db,
-            &user.actor(),
-            AuditEntry {
-                action: "session.signed_in",
-                person_id: None,
-                entity: "user",
-                entity_id: Some(user.id.to_string()),
-                reason: None,
-                details: json!({"kind": store::SESSION_BROWSER, "provider": p.id, "subject": subject}),
-            },
+            &user,
+            store::SESSION_BROWSER,
+            json!({"provider": p.id, "subject": subject}),
         )
         .await?;
         Ok(SignedIn { user, token, next: flow.next })
@@ -416,12 +425,7 @@ impl SignOn {
             SignOnError::ProviderRefused(format!("{} sent back no authorization code", p.name))
         })?;
         let metadata = self.metadata(p, false).await?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            p.client_id.clone(),
-            Some(p.client_secret.clone()),
-        )
-        .set_redirect_uri(p.redirect.clone());
+        let client = p.client(metadata);
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| SignOnError::ProviderUnreachable(format!("{}: {e}", p.name)))?
@@ -445,11 +449,7 @@ impl SignOn {
             // provider's keys once more before refusing.
             Err(openidconnect::ClaimsVerificationError::SignatureVerification(_)) => {
                 let metadata = self.metadata(p, true).await?;
-                let client = CoreClient::from_provider_metadata(
-                    metadata,
-                    p.client_id.clone(),
-                    Some(p.client_secret.clone()),
-                );
+                let client = p.client(metadata);
                 id_token
                     .claims(&client.id_token_verifier(), &nonce)
                     .map_err(|e| token_refused(p, &e))?
