@@ -156,7 +156,7 @@ if command -v wrk >/dev/null; then
   if [ "$(sqlite3 "$WORK/bench.db" "SELECT COUNT(*) FROM organisations WHERE code = '$COUNCIL'")" = 0 ]; then
     $BIN --database "$DB" orgs add --code "$COUNCIL" --name "Bench council" --kind council >/dev/null
   fi
-  echo "bench password of length" | $BIN --database "$DB" users add --username bench --name Bench --org "$COUNCIL" --roles mha_administrator >/dev/null
+  echo "bench password of length" | $BIN --database "$DB" users add --username loadtest --name "Load test" --org "$COUNCIL" --roles mha_administrator >/dev/null
   caseload=$(sqlite3 "$WORK/bench.db" "SELECT COUNT(*) FROM person_orgs WHERE org_code = '$COUNCIL'")
   responsible=$(sqlite3 "$WORK/bench.db" "SELECT COUNT(*) FROM people WHERE council_code = '$COUNCIL'")
   # A person in the middle of the council's caseload.
@@ -166,7 +166,7 @@ if command -v wrk >/dev/null; then
   # The same user on PostgreSQL (the same file gave the same ids there).
   if [ -n "$PG" ]; then
     pg_bin orgs add --code "$COUNCIL" --name "Bench council" --kind council >/dev/null
-    echo "bench password of length" | pg_bin users add --username bench --name Bench --org "$COUNCIL" --roles mha_administrator >/dev/null
+    echo "bench password of length" | pg_bin users add --username loadtest --name "Load test" --org "$COUNCIL" --roles mha_administrator >/dev/null
   fi
   # web_half LABEL DATABASE: a server on DATABASE under wrk; LABEL is empty for
   # SQLite (the summary's first lines) and " (postgres)" for PostgreSQL.
@@ -179,7 +179,7 @@ if command -v wrk >/dev/null; then
       kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
       sleep 0.2
     done
-    TOKEN=$(curl -sf -X POST -H 'content-type: application/json' -d '{"username":"bench","password":"bench password of length"}' "http://127.0.0.1:$PORT/api/v1/session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+    TOKEN=$(curl -sf -X POST -H 'content-type: application/json' -d '{"username":"loadtest","password":"bench password of length"}' "http://127.0.0.1:$PORT/api/v1/session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
     local suffix=${label:+-postgres}
     read -r h_rps h50 h99 hbad hto < <(run_wrk /healthz "healthz$suffix")
     after=$(rss VmRSS)
