@@ -67,6 +67,10 @@ pub struct ProviderFile {
     /// address that exactly one local account holds (then linked for good).
     #[serde(default)]
     pub match_verified_email: bool,
+    /// How the client proves itself at the token endpoint:
+    /// `client_secret_basic` (the default) or `client_secret_post`.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 /// A provider ready to use.
@@ -80,6 +84,8 @@ pub struct Provider {
     scopes: Vec<String>,
     match_verified_email: bool,
     redirect: RedirectUrl,
+    /// The secret in the token request's body, not an Authorization header.
+    secret_in_body: bool,
 }
 
 impl Provider {
@@ -101,6 +107,11 @@ impl Provider {
             Some(self.client_secret.clone()),
         )
         .set_redirect_uri(self.redirect.clone())
+        .set_auth_type(if self.secret_in_body {
+            openidconnect::AuthType::RequestBody
+        } else {
+            openidconnect::AuthType::BasicAuth
+        })
     }
 }
 
@@ -235,6 +246,15 @@ impl SignOn {
             };
             let redirect = RedirectUrl::new(format!("{base}/login/sso/{}/callback", p.id))
                 .map_err(|e| bad(format!("base_url `{base}`: {e}")))?;
+            let secret_in_body = match p.token_endpoint_auth_method.as_deref() {
+                None | Some("client_secret_basic") => false,
+                Some("client_secret_post") => true,
+                Some(other) => {
+                    return Err(bad(format!(
+                        "{at}.token_endpoint_auth_method `{other}`: use client_secret_basic or client_secret_post"
+                    )));
+                }
+            };
             providers.push(Provider {
                 id: p.id,
                 name: p.name,
@@ -244,6 +264,7 @@ impl SignOn {
                 scopes: p.scopes,
                 match_verified_email: p.match_verified_email,
                 redirect,
+                secret_in_body,
             });
         }
         // Redirects are never followed: the crate's advice, so a provider's

@@ -51,6 +51,10 @@ fn the_settings_file_is_checked_field_by_field() {
             "providers[0].client_secret_env: the environment variable AFTERCARE_NOT_SET is not set",
         ),
         (
+            serde_json::json!({"base_url": "https://a.example", "providers": [provider(serde_json::json!({"client_secret": "s", "token_endpoint_auth_method": "private_key_jwt"}))]}),
+            "providers[0].token_endpoint_auth_method `private_key_jwt`: use client_secret_basic or client_secret_post",
+        ),
+        (
             serde_json::json!({"base_url": "https://a.example", "providers": [provider(serde_json::json!({}))]}),
             "providers[0]: give exactly one of client_secret and client_secret_env",
         ),

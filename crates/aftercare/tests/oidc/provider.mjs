@@ -16,7 +16,8 @@
 //   aftercare-nonce    the ID token re-signed with the provider's own key, but
 //                      carrying another nonce.
 //   aftercare-email    an honest provider, which Aftercare lets match a
-//                      verified email address.
+//                      verified email address; its client sends its secret in
+//                      the token request's body (client_secret_post).
 import http from 'node:http';
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
@@ -37,7 +38,9 @@ const clients = modes.map((id) => ({
   redirect_uris: [`${aftercare}/login/sso/${id}/callback`],
   grant_types: ['authorization_code'],
   response_types: ['code'],
-  token_endpoint_auth_method: 'client_secret_basic',
+  // The email-matching client proves itself in the request body, as some
+  // providers ask; the others by HTTP Basic.
+  token_endpoint_auth_method: id === 'email' ? 'client_secret_post' : 'client_secret_basic',
 }));
 
 const server = http.createServer();

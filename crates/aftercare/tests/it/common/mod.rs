@@ -473,7 +473,8 @@ pub fn oidc_provider(aftercare_base: &str) -> Option<OidcProvider> {
 
 /// Single sign-on through the test provider's five clients: `test`,
 /// `tamper`, `expired` and `nonce` (see provider.mjs) and `email`, an honest
-/// one that may match a verified email address.
+/// one that may match a verified email address and sends its secret in the
+/// token request's body.
 pub fn sign_on_settings(base: &str, issuer: &str) -> aftercare::services::single_sign_on::SignOn {
     let providers = [
         ("test", "Test Identity Service"),
@@ -488,6 +489,7 @@ pub fn sign_on_settings(base: &str, issuer: &str) -> aftercare::services::single
             "id": id, "name": name, "issuer": issuer, "client_id": format!("aftercare-{id}"),
             "client_secret": format!("secret-{id}"), "scopes": ["email"],
             "match_verified_email": *id == "email",
+            "token_endpoint_auth_method": if *id == "email" { "client_secret_post" } else { "client_secret_basic" },
         })
     })
     .collect::<Vec<_>>();
