@@ -496,7 +496,7 @@ pub(super) async fn identities(
 
 /// The provider must be one the server is configured with.
 fn configured_provider(state: &AppState, provider: &str) -> Result<(), ApiError> {
-    if state.sign_on.providers().iter().any(|p| p.id == provider) {
+    if state.sign_on.name_of(provider).is_some() {
         return Ok(());
     }
     Err(ApiError(

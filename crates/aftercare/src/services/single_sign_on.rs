@@ -282,6 +282,11 @@ impl SignOn {
         &self.providers
     }
 
+    /// The name of the provider with this id, if one is configured.
+    pub fn name_of(&self, id: &str) -> Option<&str> {
+        self.providers.iter().find(|p| p.id == id).map(|p| p.name.as_str())
+    }
+
     fn provider(&self, id: &str) -> Result<&Provider, SignOnError> {
         self.providers
             .iter()

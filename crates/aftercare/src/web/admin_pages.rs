@@ -451,13 +451,14 @@ async fn user_page(
     let form = form.unwrap_or_else(|| {
         row.roles.split(',').fold(Form::default(), |f, r| f.with("roles", r.trim()))
     });
-    let provider_name =
-        |id: &str| state.sign_on.providers().iter().find(|p| p.id == id).map(|p| p.name.clone());
     let identities = single_sign_on::identities(&state.db, row.id)
         .await?
         .into_iter()
         .map(|i| IdentityLine {
-            provider_name: provider_name(&i.provider)
+            provider_name: state
+                .sign_on
+                .name_of(&i.provider)
+                .map(str::to_string)
                 .unwrap_or_else(|| format!("{} (no longer configured)", i.provider)),
             provider: i.provider,
             subject: i.subject,
@@ -487,7 +488,7 @@ pub async fn user_identity_link(
     let mut form = Form::from_pairs(pairs);
     let provider = form.value("provider").to_string();
     let subject = form.value("subject").to_string();
-    if !provider.is_empty() && !state.sign_on.providers().iter().any(|p| p.id == provider) {
+    if !provider.is_empty() && state.sign_on.name_of(&provider).is_none() {
         form.problem("provider", "Choose one of the identity providers listed.");
     } else {
         match single_sign_on::link_identity(&state.db, &s.user.actor(), row.id, &provider, &subject)
