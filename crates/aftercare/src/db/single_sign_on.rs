@@ -79,7 +79,41 @@ pub async fn link_tx(
         "INSERT INTO user_identities (provider, subject, user_id, linked_at, linked_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, subject) DO NOTHING")
         .bind(provider).bind(subject).bind(user_id).bind(super::store::now()).bind(by)
         .execute(c).await.map(|r| r.rows_affected()))?;
+    // Linked: the refusals it waited with are done.
+    on_tx!(tx, c => sqlx::query("DELETE FROM sign_in_refusals WHERE provider = $1 AND subject = $2")
+        .bind(provider).bind(subject).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
+}
+
+/// A subject no account is linked to, refused at sign-in.
+#[derive(Debug, Clone, FromRow)]
+pub struct RefusalRow {
+    pub provider: String,
+    pub subject: String,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+    pub attempts: i64,
+}
+
+/// Counts a refused sign-in of a subject no account is linked to.
+pub async fn record_refusal(db: &Db, provider: &str, subject: &str) -> Result<(), DbError> {
+    let at = super::store::now();
+    on_pool!(db, p => sqlx::query(
+        "INSERT INTO sign_in_refusals (provider, subject, first_at, last_at, attempts) VALUES ($1, $2, $3, $3, 1)
+         ON CONFLICT (provider, subject) DO UPDATE SET last_at = excluded.last_at, attempts = sign_in_refusals.attempts + 1")
+        .bind(provider).bind(subject).bind(at).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The subjects refused, not linked since, and tried again since `since`,
+/// oldest first.
+pub async fn refusals(
+    conn: impl Into<Conn<'_>>,
+    since: DateTime<Utc>,
+) -> Result<Vec<RefusalRow>, DbError> {
+    Ok(on_conn!(conn, p => sqlx::query_as(
+        "SELECT * FROM sign_in_refusals WHERE last_at >= $1 ORDER BY first_at, provider, subject")
+        .bind(since).fetch_all(p).await)?)
 }
 
 /// Removes a link; false if there was none for this account.

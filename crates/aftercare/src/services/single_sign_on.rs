@@ -739,6 +739,11 @@ async fn refusal(
     subject: Option<&str>,
     e: &SignOnError,
 ) -> Result<(), DbError> {
+    // A subject the provider vouched for but nobody linked waits for the
+    // system administrator (a task), until it is linked.
+    if let (SignOnError::UnknownSubject(_), Some(subject)) = (e, subject) {
+        store_sso::record_refusal(db, &p.id, subject).await?;
+    }
     tracing::warn!(
         target: "security",
         event = "sso_refused",

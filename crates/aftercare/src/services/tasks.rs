@@ -55,10 +55,13 @@ pub enum TaskKind {
     /// The register names a council, NHS commissioner or GP practice that
     /// the reference data loaded does not know: the MHA office checks it.
     UnknownCode,
+    /// Administration: someone signed in at an identity provider whose
+    /// subject no account is linked to.
+    SignInRefused,
 }
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 19] = [
+    pub const ALL: [TaskKind; 20] = [
         TaskKind::EndingDecision,
         TaskKind::QaRatification,
         TaskKind::RegisterChangeLate,
@@ -78,6 +81,7 @@ impl TaskKind {
         TaskKind::UserWithoutRole,
         TaskKind::PartnershipMissing,
         TaskKind::UnknownCode,
+        TaskKind::SignInRefused,
     ];
 
     /// The name the API uses.
@@ -102,6 +106,7 @@ impl TaskKind {
             TaskKind::UserWithoutRole => "user_without_role",
             TaskKind::PartnershipMissing => "partnership_missing",
             TaskKind::UnknownCode => "unknown_code",
+            TaskKind::SignInRefused => "sign_in_refused",
         }
     }
 
@@ -127,6 +132,7 @@ impl TaskKind {
             TaskKind::UserWithoutRole => "Accounts with no role",
             TaskKind::PartnershipMissing => "Partnerships to set up",
             TaskKind::UnknownCode => "Codes the reference data does not know",
+            TaskKind::SignInRefused => "People refused at single sign-on",
         }
     }
 
@@ -152,6 +158,7 @@ impl TaskKind {
             TaskKind::UserWithoutRole => "Give a role",
             TaskKind::PartnershipMissing => "Set up the partnership",
             TaskKind::UnknownCode => "Check the record",
+            TaskKind::SignInRefused => "Link their account",
         }
     }
 
@@ -713,6 +720,9 @@ async fn unknown_code_tasks(
         .collect())
 }
 
+/// How long a refused single sign-on stays a task after the last attempt.
+const SIGN_IN_REFUSAL_DAYS: i64 = 30;
+
 async fn admin_tasks(db: &Db, today: NaiveDate) -> Result<Vec<Task>, ServiceError> {
     let mut out = Vec::new();
     let names = crate::services::views::org_names(db).await?;
@@ -758,6 +768,31 @@ async fn admin_tasks(db: &Db, today: NaiveDate) -> Result<Vec<Task>, ServiceErro
             ),
             org_code: String::new(),
             key: format!("partnership:{}:{}", m.council_code, m.nhs_code),
+        });
+    }
+    // Someone who stops trying stops waiting: a refusal is a task for a
+    // month after the last attempt, or until the subject is linked.
+    let since = store::now() - chrono::Duration::days(SIGN_IN_REFUSAL_DAYS);
+    for r in crate::db::single_sign_on::refusals(db, since).await? {
+        out.push(Task {
+            kind: TaskKind::SignInRefused,
+            person_id: None,
+            since: r.first_at.date_naive(),
+            due: None,
+            overdue: false,
+            summary: format!(
+                "the {} subject {} was refused {} {} (last on {}): no account is linked to it; link it to theirs (left alone, this goes 30 days after the last attempt)",
+                r.provider,
+                r.subject,
+                r.attempts,
+                if r.attempts == 1 { "time" } else { "times" },
+                aftercare_core::date::long_date(r.last_at.date_naive())
+            ),
+            person_name: None,
+            nhs_number: None,
+            link: "/admin/users".into(),
+            org_code: String::new(),
+            key: format!("sign_in_refused:{}:{}", r.provider, r.subject),
         });
     }
     Ok(out)

@@ -2050,6 +2050,30 @@ async fn sign_in_through_a_provider(tools: (PathBuf, PathBuf), db: TestDb) {
         "{refused:?}"
     );
 
+    // It waits as a task for the system administrator until linked.
+    add_user(&store_db, "sysadmin", "X24", "system_administrator").await;
+    let sysadmin = aftercare::auth::User::from_row(
+        &aftercare::db::store::user_by_username(&store_db, "sysadmin").await.unwrap().unwrap(),
+    );
+    let refused_tasks = || async {
+        aftercare::services::tasks::for_user(&store_db, &sysadmin, &[], today())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.kind == aftercare::services::tasks::TaskKind::SignInRefused)
+            .collect::<Vec<_>>()
+    };
+    let waiting = refused_tasks().await;
+    assert!(
+        waiting.len() == 1 && waiting[0].summary.contains("test subject stranger"),
+        "{backend}: {waiting:?}"
+    );
+    let bob_id =
+        aftercare::db::store::user_by_username(&store_db, "bob").await.unwrap().unwrap().id;
+    sso::link_identity(&store_db, &admin, bob_id, "test", "stranger").await.unwrap();
+    assert!(refused_tasks().await.is_empty(), "linked: the task goes");
+    sso::unlink_identity(&store_db, &admin, bob_id, "test", "stranger").await.unwrap();
+
     // An ID token changed after the provider signed it (its subject made
     // alice's) fails its signature check.
     sign_in_at_provider(&b, &issuer, "Sign in with Tampering provider", "mallory").await;
